@@ -1,0 +1,192 @@
+/**
+ * Reverse-mode automatic differentiation, micrograd-style: every op that takes a
+ * tensor requiring grad records a GradFn holding its inputs and a backward
+ * closure written beside the op's forward (see ops/). `backward()` walks the
+ * graph in reverse topological order and accumulates into leaves' `.grad`.
+ */
+import type { TensorData } from "./kernels.js";
+import { shapeStr, shapesEqual } from "./shape.js";
+import { Tensor } from "./tensor.js";
+
+/** Given the gradient of the op's output, the gradients of its inputs (null: none). */
+export type BackwardFn = (grad: Tensor, out: Tensor) => (Tensor | null | undefined)[];
+
+/** A node of the autograd graph: the op that made a tensor, its inputs and its local backward rule. */
+export class GradFn {
+  constructor(
+    readonly op: string,
+    readonly inputs: readonly Tensor[],
+    readonly backward: BackwardFn,
+    readonly attrs?: Record<string, unknown>,
+  ) {}
+  /** PyTorch-like name, e.g. "MulBackward". */
+  get name(): string {
+    return this.op.charAt(0).toUpperCase() + this.op.slice(1) + "Backward";
+  }
+}
+
+const state = { gradEnabled: true, anomaly: false };
+
+export function isGradEnabled(): boolean {
+  return state.gradEnabled;
+}
+
+function withGradMode<T>(enabled: boolean, fn: () => T): T {
+  const prev = state.gradEnabled;
+  state.gradEnabled = enabled;
+  let result: T;
+  try {
+    result = fn();
+  } catch (e) {
+    state.gradEnabled = prev;
+    throw e;
+  }
+  if (result instanceof Promise) {
+    return result.finally(() => {
+      state.gradEnabled = prev;
+    }) as T;
+  }
+  state.gradEnabled = prev;
+  return result;
+}
+
+/** Runs `fn` without recording the autograd graph (torch.no_grad). `fn` may be async. */
+export function noGrad<T>(fn: () => T): T {
+  return withGradMode(false, fn);
+}
+
+/** Runs `fn` with graph recording on, inside a noGrad region (torch.enable_grad). */
+export function enableGrad<T>(fn: () => T): T {
+  return withGradMode(true, fn);
+}
+
+/** Turns the anomaly check on or off: with it on, an op whose output holds NaN or Inf throws an error naming the op. */
+export function setDetectAnomaly(on: boolean): void {
+  state.anomaly = on;
+}
+export function isAnomalyEnabled(): boolean {
+  return state.anomaly;
+}
+
+/** Runs `fn` with the anomaly check on (torch.autograd.detect_anomaly). */
+export function detectAnomaly<T>(fn: () => T): T {
+  const prev = state.anomaly;
+  state.anomaly = true;
+  let result: T;
+  try {
+    result = fn();
+  } catch (e) {
+    state.anomaly = prev;
+    throw e;
+  }
+  if (result instanceof Promise) return result.finally(() => void (state.anomaly = prev)) as T;
+  state.anomaly = prev;
+  return result;
+}
+
+function checkFinite(where: string, t: Tensor, inputs: readonly Tensor[]): void {
+  const values = t.backend.readSync(t._d);
+  if (!values || t.dtype !== "float32") return;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v !== v || v === Infinity || v === -Infinity) {
+      const what = v !== v ? "NaN" : "Inf";
+      const ins = inputs.map((x) => shapeStr(x.shape)).join(", ");
+      throw new Error(`anomaly: ${where} produced ${what} (first at flat index ${i} of an output of shape ${shapeStr(t.shape)}; inputs ${ins})`);
+    }
+  }
+}
+
+/**
+ * Wraps a kernel result as a tensor and, when any input requires grad, records
+ * the op in the graph with its backward rule.
+ */
+export function apply(op: string, inputs: readonly Tensor[], data: TensorData, backward: BackwardFn | null, attrs?: Record<string, unknown>): Tensor {
+  const out = new Tensor(data, inputs[0]?.device ?? "cpu");
+  if (backward && state.gradEnabled && inputs.some((t) => t.requiresGrad)) {
+    out.requiresGrad = true;
+    out.gradFn = new GradFn(op, inputs, backward, attrs);
+  }
+  if (state.anomaly) checkFinite(`op '${op}'`, out, inputs);
+  return out;
+}
+
+/** Sums a broadcast gradient back down to `shape`. */
+export function sumTo(g: Tensor, shape: readonly number[]): Tensor {
+  if (shapesEqual(g.shape, shape)) return g;
+  const lead = g.shape.length - shape.length;
+  const axes: number[] = [];
+  for (let i = 0; i < g.shape.length; i++) {
+    if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) axes.push(i);
+  }
+  let r = axes.length ? g.sum(axes, true) : g;
+  if (lead > 0 || !shapesEqual(r.shape, shape)) r = r.reshape([...shape]);
+  return r;
+}
+
+/** Tensors of the graph behind `root`, inputs before the tensors made from them. */
+export function topoSort(root: Tensor): Tensor[] {
+  const order: Tensor[] = [];
+  const seen = new Set<Tensor>();
+  const stack: [Tensor, boolean][] = [[root, false]];
+  while (stack.length) {
+    const [t, done] = stack.pop()!;
+    if (done) {
+      order.push(t);
+      continue;
+    }
+    if (seen.has(t)) continue;
+    seen.add(t);
+    stack.push([t, true]);
+    if (t.gradFn) for (const x of t.gradFn.inputs) if (!seen.has(x) && x.requiresGrad) stack.push([x, false]);
+  }
+  return order;
+}
+
+/**
+ * Computes d(outputs)/d(inputs) contracted with `gradOutputs` (torch.autograd.grad).
+ * Does not touch `.grad` unless `accumulate` is set (that is what `backward()` does).
+ */
+export function runBackward(
+  outputs: Tensor[],
+  gradOutputs: Tensor[],
+  opts: { inputs?: Tensor[]; accumulate: boolean },
+): Map<Tensor, Tensor> {
+  const grads = new Map<Tensor, Tensor>();
+  outputs.forEach((o, i) => {
+    if (!o.requiresGrad) throw new Error(`backward: the tensor (shape ${shapeStr(o.shape)}) does not require grad and has no grad_fn`);
+    const g = gradOutputs[i];
+    if (!shapesEqual(g.shape, o.shape)) throw new Error(`backward: gradient of shape ${shapeStr(g.shape)} does not match the output's shape ${shapeStr(o.shape)}`);
+    grads.set(o, grads.has(o) ? grads.get(o)!.add(g) : g);
+  });
+  const order: Tensor[] = [];
+  const seen = new Set<Tensor>();
+  for (const o of outputs) for (const t of topoSort(o)) if (!seen.has(t)) (seen.add(t), order.push(t));
+  const wanted = opts.inputs ? new Set(opts.inputs) : null;
+  noGrad(() => {
+    for (let k = order.length - 1; k >= 0; k--) {
+      const t = order[k];
+      const g = grads.get(t);
+      if (!g) continue;
+      if (t.gradFn === null || t._retainGrad) {
+        if (opts.accumulate && (t.gradFn === null || t._retainGrad)) {
+          t.grad = t.grad ? t.grad.add(g) : g.detach();
+        }
+        if (t.gradFn === null) continue;
+      }
+      const fn = t.gradFn;
+      const inGrads = fn.backward(g, t);
+      fn.inputs.forEach((x, i) => {
+        const gi = inGrads[i];
+        if (!gi || !x.requiresGrad) return;
+        let gx = sumTo(gi, x.shape);
+        if (gx.dtype !== x.dtype && x.dtype === "float32") gx = gx.float();
+        if (state.anomaly) checkFinite(`the backward of op '${fn.op}' (input ${i})`, gx, [g]);
+        const prev = grads.get(x);
+        grads.set(x, prev ? prev.add(gx) : gx);
+      });
+      if (!wanted && !t._retainGrad) grads.delete(t);
+    }
+  });
+  return grads;
+}

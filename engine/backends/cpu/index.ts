@@ -1,0 +1,434 @@
+/**
+ * The CPU backend: fills the kernel table with loops over typed arrays.
+ * GEMM, convolution and pooling live in ./kernels (im2col + a blocked / SIMD GEMM).
+ */
+import type { DType, TypedArray } from "../../dtype.js";
+import { typedArrayFor } from "../../dtype.js";
+import type { Backend, BinaryOp, KernelTable, TensorData, UnaryOp } from "../../kernels.js";
+import { broadcastStrides, shapeStr, sizeOf, stridesOf } from "../../shape.js";
+import { stridedCopy, stridedWrite } from "./strided.js";
+import { gemm } from "./kernels/gemm.js";
+import { conv2dForward, conv2dBackwardInput, conv2dBackwardWeight } from "./kernels/conv.js";
+import { maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward } from "./kernels/pool.js";
+
+const arr = (x: TensorData) => x.storage as TypedArray;
+const make = (storage: TypedArray, shape: number[], dtype: DType): TensorData => ({ storage, shape, dtype });
+
+const FLOAT_RESULT: ReadonlySet<UnaryOp> = new Set<UnaryOp>(["exp", "log", "sqrt", "rsqrt", "sigmoid", "tanh", "reciprocal", "sin", "cos", "log1p", "expm1", "softplus"]);
+
+function unaryLoop(op: UnaryOp, x: TypedArray, out: TypedArray): void {
+  const n = x.length;
+  switch (op) {
+    case "neg": for (let i = 0; i < n; i++) out[i] = -x[i]; break;
+    case "exp": for (let i = 0; i < n; i++) out[i] = Math.exp(x[i]); break;
+    case "log": for (let i = 0; i < n; i++) out[i] = Math.log(x[i]); break;
+    case "sqrt": for (let i = 0; i < n; i++) out[i] = Math.sqrt(x[i]); break;
+    case "rsqrt": for (let i = 0; i < n; i++) out[i] = 1 / Math.sqrt(x[i]); break;
+    case "abs": for (let i = 0; i < n; i++) out[i] = Math.abs(x[i]); break;
+    case "sign": for (let i = 0; i < n; i++) out[i] = Math.sign(x[i]); break;
+    case "relu": for (let i = 0; i < n; i++) { const v = x[i]; out[i] = v > 0 ? v : 0; } break;
+    case "sigmoid": for (let i = 0; i < n; i++) { const v = x[i]; out[i] = v >= 0 ? 1 / (1 + Math.exp(-v)) : Math.exp(v) / (1 + Math.exp(v)); } break;
+    case "tanh": for (let i = 0; i < n; i++) out[i] = Math.tanh(x[i]); break;
+    case "reciprocal": for (let i = 0; i < n; i++) out[i] = 1 / x[i]; break;
+    case "square": for (let i = 0; i < n; i++) out[i] = x[i] * x[i]; break;
+    case "step": for (let i = 0; i < n; i++) out[i] = x[i] > 0 ? 1 : 0; break;
+    case "floor": for (let i = 0; i < n; i++) out[i] = Math.floor(x[i]); break;
+    case "ceil": for (let i = 0; i < n; i++) out[i] = Math.ceil(x[i]); break;
+    case "round": for (let i = 0; i < n; i++) { const v = x[i]; const r = Math.round(v); out[i] = Math.abs(v % 1) === 0.5 ? 2 * Math.round(v / 2) : r; } break; // half to even, as PyTorch
+    case "sin": for (let i = 0; i < n; i++) out[i] = Math.sin(x[i]); break;
+    case "cos": for (let i = 0; i < n; i++) out[i] = Math.cos(x[i]); break;
+    case "logicalNot": for (let i = 0; i < n; i++) out[i] = x[i] ? 0 : 1; break;
+    case "log1p": for (let i = 0; i < n; i++) out[i] = Math.log1p(x[i]); break;
+    case "expm1": for (let i = 0; i < n; i++) out[i] = Math.expm1(x[i]); break;
+    case "softplus": for (let i = 0; i < n; i++) { const v = x[i]; out[i] = v > 20 ? v : Math.log1p(Math.exp(v)); } break;
+    default: throw new Error(`cpu: unknown unary op '${op as string}'`);
+  }
+}
+
+/** out[i] = a[i*sa] op b[i*sb] — sa/sb are 1 (same shape) or 0 (a scalar). */
+function binaryLoop(op: BinaryOp, a: TypedArray, sa: number, b: TypedArray, sb: number, out: TypedArray, n: number): void {
+  switch (op) {
+    case "add": for (let i = 0; i < n; i++) out[i] = a[i * sa] + b[i * sb]; break;
+    case "sub": for (let i = 0; i < n; i++) out[i] = a[i * sa] - b[i * sb]; break;
+    case "mul": for (let i = 0; i < n; i++) out[i] = a[i * sa] * b[i * sb]; break;
+    case "div": for (let i = 0; i < n; i++) out[i] = a[i * sa] / b[i * sb]; break;
+    case "pow": for (let i = 0; i < n; i++) out[i] = Math.pow(a[i * sa], b[i * sb]); break;
+    case "maximum": for (let i = 0; i < n; i++) { const x = a[i * sa], y = b[i * sb]; out[i] = x !== x || y !== y ? NaN : x > y ? x : y; } break;
+    case "minimum": for (let i = 0; i < n; i++) { const x = a[i * sa], y = b[i * sb]; out[i] = x !== x || y !== y ? NaN : x < y ? x : y; } break;
+    case "eq": for (let i = 0; i < n; i++) out[i] = a[i * sa] === b[i * sb] ? 1 : 0; break;
+    case "ne": for (let i = 0; i < n; i++) out[i] = a[i * sa] !== b[i * sb] ? 1 : 0; break;
+    case "lt": for (let i = 0; i < n; i++) out[i] = a[i * sa] < b[i * sb] ? 1 : 0; break;
+    case "le": for (let i = 0; i < n; i++) out[i] = a[i * sa] <= b[i * sb] ? 1 : 0; break;
+    case "gt": for (let i = 0; i < n; i++) out[i] = a[i * sa] > b[i * sb] ? 1 : 0; break;
+    case "ge": for (let i = 0; i < n; i++) out[i] = a[i * sa] >= b[i * sb] ? 1 : 0; break;
+    case "logicalAnd": for (let i = 0; i < n; i++) out[i] = a[i * sa] && b[i * sb] ? 1 : 0; break;
+    case "logicalOr": for (let i = 0; i < n; i++) out[i] = a[i * sa] || b[i * sb] ? 1 : 0; break;
+    default: throw new Error(`cpu: unknown binary op '${op as string}'`);
+  }
+}
+
+/** The values of `x` broadcast to `shape`, as a contiguous array (x itself when no copy is needed). */
+function expandTo(x: TensorData, shape: readonly number[]): TypedArray {
+  const a = arr(x);
+  if (sizeOf(x.shape) === sizeOf(shape)) return a;
+  const out = typedArrayFor(x.dtype, sizeOf(shape));
+  stridedCopy(a, 0, broadcastStrides(x.shape, shape), shape, out);
+  return out;
+}
+
+/** Splits a shape around one axis into [outer, n, inner]. */
+function around(shape: readonly number[], axis: number): [number, number, number] {
+  let outer = 1, inner = 1;
+  for (let i = 0; i < axis; i++) outer *= shape[i];
+  for (let i = axis + 1; i < shape.length; i++) inner *= shape[i];
+  return [outer, shape[axis], inner];
+}
+
+function reduceAxis(op: string, x: TypedArray, shape: readonly number[], axis: number, outDtype: DType): TypedArray {
+  const [outer, n, inner] = around(shape, axis);
+  const out = typedArrayFor(outDtype, outer * inner);
+  if (n === 0 && (op === "max" || op === "min" || op === "argmax" || op === "argmin")) {
+    throw new Error(`${op}: cannot reduce over an empty dimension ${axis} of shape ${shapeStr(shape)}`);
+  }
+  for (let o = 0; o < outer; o++) {
+    const base = o * n * inner;
+    const ob = o * inner;
+    switch (op) {
+      case "sum":
+        for (let r = 0; r < n; r++) { const rb = base + r * inner; for (let i = 0; i < inner; i++) out[ob + i] += x[rb + i]; }
+        break;
+      case "prod":
+        for (let i = 0; i < inner; i++) out[ob + i] = 1;
+        for (let r = 0; r < n; r++) { const rb = base + r * inner; for (let i = 0; i < inner; i++) out[ob + i] *= x[rb + i]; }
+        break;
+      case "max": case "min": {
+        const isMax = op === "max";
+        for (let i = 0; i < inner; i++) {
+          let best = x[base + i];
+          for (let r = 1; r < n; r++) {
+            const v = x[base + r * inner + i];
+            if (v !== v) { best = NaN; break; }
+            if (isMax ? v > best : v < best) best = v;
+          }
+          out[ob + i] = best;
+        }
+        break;
+      }
+      case "argmax": case "argmin": {
+        const isMax = op === "argmax";
+        for (let i = 0; i < inner; i++) {
+          let best = x[base + i], bi = 0;
+          for (let r = 1; r < n; r++) {
+            const v = x[base + r * inner + i];
+            if (best !== best) break;
+            if (v !== v || (isMax ? v > best : v < best)) { best = v; bi = r; }
+          }
+          out[ob + i] = bi;
+        }
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+function checkIndex(op: string, v: number, n: number, dim: number): void {
+  if (v < 0 || v >= n) throw new Error(`${op}: index ${v} is out of bounds for dimension ${dim} with size ${n}`);
+}
+
+const kernels: KernelTable = {
+  unary(x, { op }) {
+    const outDtype: DType = op === "logicalNot" ? "bool" : FLOAT_RESULT.has(op) ? "float32" : x.dtype === "bool" ? "float32" : x.dtype;
+    const out = typedArrayFor(outDtype, sizeOf(x.shape));
+    unaryLoop(op, arr(x), out);
+    return make(out, [...x.shape], outDtype);
+  },
+
+  binary(a, b, { op, outShape, outDtype }) {
+    const n = sizeOf(outShape);
+    const out = typedArrayFor(outDtype, n);
+    const na = sizeOf(a.shape), nb = sizeOf(b.shape);
+    if (na === n && nb === n) binaryLoop(op, arr(a), 1, arr(b), 1, out, n);
+    else if (nb === 1 && na === n) binaryLoop(op, arr(a), 1, arr(b), 0, out, n);
+    else if (na === 1 && nb === n) binaryLoop(op, arr(a), 0, arr(b), 1, out, n);
+    else binaryLoop(op, expandTo(a, outShape), 1, expandTo(b, outShape), 1, out, n);
+    return make(out, outShape, outDtype);
+  },
+
+  where(cond, a, b, { outShape }) {
+    const n = sizeOf(outShape);
+    const dtype = a.dtype;
+    const c = expandTo(cond, outShape), x = expandTo(a, outShape), y = expandTo(b, outShape);
+    const out = typedArrayFor(dtype, n);
+    for (let i = 0; i < n; i++) out[i] = c[i] ? x[i] : y[i];
+    return make(out, outShape, dtype);
+  },
+
+  clamp(x, { min, max }) {
+    const a = arr(x);
+    const out = typedArrayFor(x.dtype, a.length);
+    const lo = min ?? -Infinity, hi = max ?? Infinity;
+    for (let i = 0; i < a.length; i++) { const v = a[i]; out[i] = v !== v ? v : v < lo ? lo : v > hi ? hi : v; }
+    return make(out, [...x.shape], x.dtype);
+  },
+
+  reduce(x, { op, axes, keepdim }) {
+    const outDtype: DType = op === "argmax" || op === "argmin" ? "int32" : (op === "sum" || op === "prod") && x.dtype === "bool" ? "int32" : x.dtype;
+    let data: TypedArray = arr(x);
+    let shape = [...x.shape];
+    if (axes.length === 0) {
+      data = data.slice();
+    }
+    // reduce the highest axis first so lower axis numbers stay valid; keep dims as 1 meanwhile
+    for (let k = axes.length - 1; k >= 0; k--) {
+      data = reduceAxis(op, data, shape, axes[k], outDtype);
+      shape[axes[k]] = 1;
+    }
+    if (!keepdim) shape = shape.filter((_, i) => !axes.includes(i));
+    if (data.constructor !== typedArrayFor(outDtype, 0).constructor) {
+      const conv = typedArrayFor(outDtype, data.length);
+      conv.set(data);
+      data = conv;
+    }
+    return make(data, shape, outDtype);
+  },
+
+  matmul(a, b, { transA, transB, outShape }) {
+    const r = outShape.length;
+    const M = outShape[r - 2], N = outShape[r - 1];
+    const K = transA ? a.shape[a.shape.length - 2] : a.shape[a.shape.length - 1];
+    const batchShape = outShape.slice(0, r - 2);
+    const batch = sizeOf(batchShape);
+    const A = toF32(a), B = toF32(b);
+    const out = new Float32Array(batch * M * N);
+    const aBatch = a.shape.slice(0, -2), bBatch = b.shape.slice(0, -2);
+    const aStr = broadcastStrides(aBatch, batchShape), bStr = broadcastStrides(bBatch, batchShape);
+    const lda = transA ? M : K, ldb = transB ? K : N;
+    const idx = new Array<number>(batchShape.length).fill(0);
+    for (let t = 0; t < batch; t++) {
+      let ao = 0, bo = 0;
+      for (let d = 0; d < idx.length; d++) { ao += idx[d] * aStr[d]; bo += idx[d] * bStr[d]; }
+      gemm(transA, transB, M, N, K, 1, A, ao * M * K, lda, B, bo * K * N, ldb, 0, out, t * M * N, N);
+      for (let d = idx.length - 1; d >= 0; d--) { if (++idx[d] < batchShape[d]) break; idx[d] = 0; }
+    }
+    return make(out, outShape, "float32");
+  },
+
+  permute(x, { perm }) {
+    const st = stridesOf(x.shape);
+    const shape = perm.map((p) => x.shape[p]);
+    const out = typedArrayFor(x.dtype, sizeOf(shape));
+    stridedCopy(arr(x), 0, perm.map((p) => st[p]), shape, out);
+    return make(out, shape, x.dtype);
+  },
+
+  reshape(x, { shape }) {
+    return make(arr(x), shape, x.dtype);
+  },
+
+  expand(x, { shape }) {
+    const out = typedArrayFor(x.dtype, sizeOf(shape));
+    stridedCopy(arr(x), 0, broadcastStrides(x.shape, shape), shape, out);
+    return make(out, shape, x.dtype);
+  },
+
+  slice(x, { begin, step, outShape }) {
+    const st = stridesOf(x.shape);
+    let off = 0;
+    for (let d = 0; d < begin.length; d++) off += begin[d] * st[d];
+    const out = typedArrayFor(x.dtype, sizeOf(outShape));
+    stridedCopy(arr(x), off, st.map((s, d) => s * step[d]), outShape, out);
+    return make(out, outShape, x.dtype);
+  },
+
+  sliceGrad(dy, { begin, step, inShape }) {
+    const st = stridesOf(inShape);
+    let off = 0;
+    for (let d = 0; d < begin.length; d++) off += begin[d] * st[d];
+    const out = typedArrayFor(dy.dtype, sizeOf(inShape));
+    stridedWrite(arr(dy), dy.shape, out, off, st.map((s, d) => s * step[d]), true);
+    return make(out, inShape, dy.dtype);
+  },
+
+  pad(x, { pads, value }) {
+    const outShape = x.shape.map((d, i) => d + pads[i][0] + pads[i][1]);
+    if (outShape.some((d) => d < 0)) throw new Error(`pad: padding ${JSON.stringify(pads)} would give a negative size for shape ${shapeStr(x.shape)}`);
+    const out = typedArrayFor(x.dtype, sizeOf(outShape));
+    if (value !== 0) out.fill(value);
+    // the region of x that survives (negative pads crop) and where it lands
+    const srcBegin = pads.map(([b]) => Math.max(0, -b));
+    const dstBegin = pads.map(([b]) => Math.max(0, b));
+    const region = x.shape.map((d, i) => Math.max(0, d - srcBegin[i] - Math.max(0, -pads[i][1])));
+    if (sizeOf(region) === 0) return make(out, outShape, x.dtype);
+    const sst = stridesOf(x.shape), dst = stridesOf(outShape);
+    let so = 0, doff = 0;
+    for (let d = 0; d < region.length; d++) { so += srcBegin[d] * sst[d]; doff += dstBegin[d] * dst[d]; }
+    const tmp = typedArrayFor(x.dtype, sizeOf(region));
+    stridedCopy(arr(x), so, sst, region, tmp);
+    stridedWrite(tmp, region, out, doff, dst, false);
+    return make(out, outShape, x.dtype);
+  },
+
+  concat(xs, { axis }) {
+    const shape = [...xs[0].shape];
+    shape[axis] = xs.reduce((s, x) => s + x.shape[axis], 0);
+    const dtype = xs[0].dtype;
+    const out = typedArrayFor(dtype, sizeOf(shape));
+    const [outer, , inner] = around(shape, axis);
+    const rowOut = shape[axis] * inner;
+    let at = 0;
+    for (const x of xs) {
+      const a = arr(x);
+      const row = x.shape[axis] * inner;
+      for (let o = 0; o < outer; o++) out.set(a.subarray(o * row, (o + 1) * row), o * rowOut + at);
+      at += row;
+    }
+    return make(out, shape, dtype);
+  },
+
+  cast(x, { dtype }) {
+    const a = arr(x);
+    const out = typedArrayFor(dtype, a.length);
+    if (dtype === "bool") for (let i = 0; i < a.length; i++) out[i] = a[i] ? 1 : 0;
+    else if (dtype === "int32" && x.dtype === "float32") for (let i = 0; i < a.length; i++) out[i] = Math.trunc(a[i]);
+    else out.set(a);
+    return make(out, [...x.shape], dtype);
+  },
+
+  gather(x, index, { dim }) {
+    const idx = arr(index);
+    const outShape = [...index.shape];
+    const out = typedArrayFor(x.dtype, sizeOf(outShape));
+    const [outer, n, inner] = around(outShape, dim);
+    const xs = x.shape[dim];
+    const [, , xInner] = around(x.shape, dim);
+    const a = arr(x);
+    const xOuterStride = xs * xInner;
+    for (let o = 0; o < outer; o++)
+      for (let r = 0; r < n; r++)
+        for (let i = 0; i < inner; i++) {
+          const k = (o * n + r) * inner + i;
+          const v = idx[k];
+          checkIndex("gather", v, xs, dim);
+          out[k] = a[o * xOuterStride + v * xInner + i];
+        }
+    return make(out, outShape, x.dtype);
+  },
+
+  scatterAdd(src, index, { dim, shape }) {
+    const idx = arr(index), s = arr(src);
+    const out = typedArrayFor(src.dtype, sizeOf(shape));
+    const [outer, n, inner] = around(index.shape, dim);
+    const xs = shape[dim];
+    const [, , xInner] = around(shape, dim);
+    const [, , sInner] = around(src.shape, dim);
+    const sN = src.shape[dim];
+    for (let o = 0; o < outer; o++)
+      for (let r = 0; r < n; r++)
+        for (let i = 0; i < inner; i++) {
+          const v = idx[(o * n + r) * inner + i];
+          checkIndex("scatterAdd", v, xs, dim);
+          out[o * xs * xInner + v * xInner + i] += s[(o * sN + r) * sInner + i];
+        }
+    return make(out, shape, src.dtype);
+  },
+
+  indexSelect(x, index, { dim }) {
+    const idx = arr(index);
+    const [outer, n, inner] = around(x.shape, dim);
+    const k = idx.length;
+    const shape = [...x.shape];
+    shape[dim] = k;
+    const out = typedArrayFor(x.dtype, outer * k * inner);
+    const a = arr(x);
+    for (let o = 0; o < outer; o++)
+      for (let j = 0; j < k; j++) {
+        const v = idx[j];
+        checkIndex("indexSelect", v, n, dim);
+        out.set(a.subarray((o * n + v) * inner, (o * n + v + 1) * inner), (o * k + j) * inner);
+      }
+    return make(out, shape, x.dtype);
+  },
+
+  indexAdd(src, index, { dim, shape }) {
+    const idx = arr(index), s = arr(src);
+    const [outer, n, inner] = around(shape, dim);
+    const k = idx.length;
+    const out = typedArrayFor(src.dtype, sizeOf(shape));
+    for (let o = 0; o < outer; o++)
+      for (let j = 0; j < k; j++) {
+        const v = idx[j];
+        checkIndex("indexAdd", v, n, dim);
+        const ob = (o * n + v) * inner, sb = (o * k + j) * inner;
+        for (let i = 0; i < inner; i++) out[ob + i] += s[sb + i];
+      }
+    return make(out, shape, src.dtype);
+  },
+
+  conv2d(x, w, bias, attrs) {
+    const out = conv2dForward(toF32(x), x.shape, toF32(w), w.shape, bias ? toF32(bias) : null, attrs);
+    const N = x.shape[0], O = w.shape[0];
+    const [kh, kw] = [w.shape[2], w.shape[3]];
+    const oh = Math.floor((x.shape[2] + 2 * attrs.padding[0] - attrs.dilation[0] * (kh - 1) - 1) / attrs.stride[0]) + 1;
+    const ow = Math.floor((x.shape[3] + 2 * attrs.padding[1] - attrs.dilation[1] * (kw - 1) - 1) / attrs.stride[1]) + 1;
+    return make(out, [N, O, oh, ow], "float32");
+  },
+
+  conv2dBackwardInput(dy, w, attrs) {
+    return make(conv2dBackwardInput(toF32(dy), dy.shape, toF32(w), w.shape, attrs.xShape, attrs), [...attrs.xShape], "float32");
+  },
+
+  conv2dBackwardWeight(x, dy, attrs) {
+    return make(conv2dBackwardWeight(toF32(x), x.shape, toF32(dy), dy.shape, attrs.wShape, attrs), [...attrs.wShape], "float32");
+  },
+
+  maxPool2d(x, attrs) {
+    const { out, indices, shape } = maxPool2dForward(toF32(x), x.shape, attrs);
+    return [make(out, shape, "float32"), make(indices, shape, "int32")];
+  },
+
+  maxPool2dBackward(dy, indices, { xShape }) {
+    return make(maxPool2dBackward(toF32(dy), arr(indices) as Int32Array, dy.shape, xShape), [...xShape], "float32");
+  },
+
+  avgPool2d(x, attrs) {
+    const { out, shape } = avgPool2dForward(toF32(x), x.shape, attrs);
+    return make(out, shape, "float32");
+  },
+
+  avgPool2dBackward(dy, attrs) {
+    return make(avgPool2dBackward(toF32(dy), dy.shape, attrs.xShape, attrs), [...attrs.xShape], "float32");
+  },
+};
+
+function toF32(x: TensorData): Float32Array {
+  const a = arr(x);
+  return a instanceof Float32Array ? a : Float32Array.from(a);
+}
+
+export const cpuBackend: Backend = {
+  name: "cpu",
+  kernels,
+  fromHost(values, shape, dtype) {
+    const out = typedArrayFor(dtype, values.length);
+    out.set(values);
+    return make(out, shape, dtype);
+  },
+  fill(shape, value, dtype) {
+    const out = typedArrayFor(dtype, sizeOf(shape));
+    if (value !== 0) out.fill(value);
+    return make(out, shape, dtype);
+  },
+  async read(x) {
+    return arr(x).slice();
+  },
+  readSync(x) {
+    return arr(x);
+  },
+  assign(dst, src) {
+    (dst.storage as TypedArray).set(arr(src));
+  },
+  dispose() {
+    /* garbage collected */
+  },
+};

@@ -1,0 +1,113 @@
+/**
+ * The op table: the primitive kernels every backend implements (as TensorFlow.js's
+ * kernel registry). Differentiable ops in `ops/` are written once on top of these,
+ * each with its backward beside its forward; a backend only fills this table.
+ */
+import type { DType } from "./dtype.js";
+
+/** A backend-level value: storage owned by one backend, plus its shape and dtype. */
+export interface TensorData {
+  storage: unknown;
+  shape: number[];
+  dtype: DType;
+}
+
+export type UnaryOp =
+  | "neg" | "exp" | "log" | "sqrt" | "rsqrt" | "abs" | "sign" | "relu" | "sigmoid" | "tanh"
+  | "reciprocal" | "square" | "step" | "floor" | "ceil" | "round" | "sin" | "cos" | "logicalNot"
+  | "log1p" | "expm1" | "softplus";
+
+export type BinaryOp =
+  | "add" | "sub" | "mul" | "div" | "pow" | "maximum" | "minimum"
+  | "eq" | "ne" | "lt" | "le" | "gt" | "ge" | "logicalAnd" | "logicalOr";
+
+export type ReduceOp = "sum" | "max" | "min" | "prod" | "argmax" | "argmin";
+
+export interface Conv2dAttrs {
+  stride: [number, number];
+  padding: [number, number];
+  dilation: [number, number];
+  groups: number;
+}
+
+export interface Pool2dAttrs {
+  kernel: [number, number];
+  stride: [number, number];
+  padding: [number, number];
+  dilation: [number, number];
+  ceilMode: boolean;
+}
+
+export interface AvgPool2dAttrs {
+  kernel: [number, number];
+  stride: [number, number];
+  padding: [number, number];
+  ceilMode: boolean;
+  countIncludePad: boolean;
+}
+
+/** Every kernel: its inputs (TensorData) and attributes, and what it returns. */
+export interface KernelTable {
+  /** Element-wise unary op; `alpha` parametrises leakyRelu/elu-like ops where used. */
+  unary(x: TensorData, attrs: { op: UnaryOp }): TensorData;
+  /** Element-wise binary op with broadcasting. Comparisons return bool. */
+  binary(a: TensorData, b: TensorData, attrs: { op: BinaryOp; outShape: number[]; outDtype: DType }): TensorData;
+  /** where(cond, a, b) with broadcasting of all three. */
+  where(cond: TensorData, a: TensorData, b: TensorData, attrs: { outShape: number[] }): TensorData;
+  /** clamp to [min, max] (either may be null). */
+  clamp(x: TensorData, attrs: { min: number | null; max: number | null }): TensorData;
+  /** Reduction over sorted, unique `axes`. argmax/argmin take one axis and return int32. */
+  reduce(x: TensorData, attrs: { op: ReduceOp; axes: number[]; keepdim: boolean }): TensorData;
+  /** Batched matmul: a [...batchA, M, K] (or [..., K, M] if transA), b [...batchB, K, N] (or [..., N, K] if transB); batch dims broadcast. */
+  matmul(a: TensorData, b: TensorData, attrs: { transA: boolean; transB: boolean; outShape: number[] }): TensorData;
+  /** Copy with permuted axes. */
+  permute(x: TensorData, attrs: { perm: number[] }): TensorData;
+  /** Same elements, new shape (no copy where the backend can share storage). */
+  reshape(x: TensorData, attrs: { shape: number[] }): TensorData;
+  /** Materialize a broadcast to `shape`. */
+  expand(x: TensorData, attrs: { shape: number[] }): TensorData;
+  /** Strided slice: for each dim, start and step (step >= 1) and the output length. */
+  slice(x: TensorData, attrs: { begin: number[]; step: number[]; outShape: number[] }): TensorData;
+  /** The adjoint of slice: zeros of `inShape` with dy placed at the slice. */
+  sliceGrad(dy: TensorData, attrs: { begin: number[]; step: number[]; inShape: number[] }): TensorData;
+  /** Constant padding: pads[i] = [before, after] for dim i (negative values crop). */
+  pad(x: TensorData, attrs: { pads: [number, number][]; value: number }): TensorData;
+  concat(xs: TensorData[], attrs: { axis: number }): TensorData;
+  cast(x: TensorData, attrs: { dtype: DType }): TensorData;
+  /** torch.gather(x, dim, index). */
+  gather(x: TensorData, index: TensorData, attrs: { dim: number }): TensorData;
+  /** zeros(shape).scatter_add_(dim, index, src). */
+  scatterAdd(src: TensorData, index: TensorData, attrs: { dim: number; shape: number[] }): TensorData;
+  /** x.index_select(dim, index) with a 1-D int32 index. */
+  indexSelect(x: TensorData, index: TensorData, attrs: { dim: number }): TensorData;
+  /** zeros(shape).index_add_(dim, index, src). */
+  indexAdd(src: TensorData, index: TensorData, attrs: { dim: number; shape: number[] }): TensorData;
+  conv2d(x: TensorData, w: TensorData, bias: TensorData | null, attrs: Conv2dAttrs): TensorData;
+  conv2dBackwardInput(dy: TensorData, w: TensorData, attrs: Conv2dAttrs & { xShape: number[] }): TensorData;
+  conv2dBackwardWeight(x: TensorData, dy: TensorData, attrs: Conv2dAttrs & { wShape: number[] }): TensorData;
+  /** Returns [out, indices] (indices int32, flat within each (n, c) plane as PyTorch's return_indices). */
+  maxPool2d(x: TensorData, attrs: Pool2dAttrs): [TensorData, TensorData];
+  maxPool2dBackward(dy: TensorData, indices: TensorData, attrs: { xShape: number[] }): TensorData;
+  avgPool2d(x: TensorData, attrs: AvgPool2dAttrs): TensorData;
+  avgPool2dBackward(dy: TensorData, attrs: AvgPool2dAttrs & { xShape: number[] }): TensorData;
+}
+
+export type KernelName = keyof KernelTable;
+
+/** A backend: owns storage on one device and fills the kernel table. */
+export interface Backend {
+  readonly name: "cpu" | "webgpu";
+  readonly kernels: KernelTable;
+  /** Upload host values (copied). */
+  fromHost(values: Float32Array | Int32Array | Uint8Array, shape: number[], dtype: DType): TensorData;
+  /** A tensor filled with one value. */
+  fill(shape: number[], value: number, dtype: DType): TensorData;
+  /** Read values back to the host (a fresh array the caller owns). */
+  read(x: TensorData): Promise<Float32Array | Int32Array | Uint8Array>;
+  /** Synchronous read, where the backend can (the CPU); null otherwise. */
+  readSync(x: TensorData): Float32Array | Int32Array | Uint8Array | null;
+  /** Overwrite `dst` with the values of `src` (same size and dtype) in place. */
+  assign(dst: TensorData, src: TensorData): void;
+  /** Release storage now (GPU buffers go back to the pool). */
+  dispose(x: TensorData): void;
+}

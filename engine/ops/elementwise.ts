@@ -1,0 +1,136 @@
+/** Element-wise ops. Each op: forward through one kernel, backward right beside it. */
+import type { BinaryOp, UnaryOp } from "../kernels.js";
+import { apply, type BackwardFn } from "../autograd.js";
+import { promoteTypes } from "../dtype.js";
+import { broadcastShapes } from "../shape.js";
+import { Tensor } from "../tensor.js";
+import { backendOf, operands, scalar, type TensorLike } from "./util.js";
+
+function unary(op: UnaryOp, x: Tensor, backward: BackwardFn | null, name: string = op): Tensor {
+  const b = backendOf(name, [x]);
+  return apply(name, [x], b.kernels.unary(x._d, { op }), backward);
+}
+
+function binary(op: BinaryOp, a: TensorLike, c: TensorLike, backward: ((g: Tensor, a: Tensor, b: Tensor, out: Tensor) => (Tensor | null)[]) | null): Tensor {
+  const [x, y] = operands(op, a, c);
+  const b = backendOf(op, [x, y]);
+  const outShape = broadcastShapes(op, x.shape, y.shape);
+  const compare = op === "eq" || op === "ne" || op === "lt" || op === "le" || op === "gt" || op === "ge" || op === "logicalAnd" || op === "logicalOr";
+  let outDtype = compare ? "bool" : promoteTypes(x.dtype, y.dtype);
+  if (outDtype === "bool" && !compare) outDtype = "int32";
+  let xx = x, yy = y;
+  if (op === "div" || (op === "pow" && outDtype !== "float32")) {
+    // true division (and pow with float exponents) always yields floats, as in PyTorch
+    outDtype = "float32";
+    if (xx.dtype !== "float32") xx = xx.float();
+    if (yy.dtype !== "float32") yy = yy.float();
+  } else if (!compare) {
+    if (xx.dtype !== outDtype) xx = xx.to(outDtype);
+    if (yy.dtype !== outDtype) yy = yy.to(outDtype);
+  }
+  const data = b.kernels.binary(xx._d, yy._d, { op, outShape, outDtype });
+  return apply(op, [x, y], data, backward ? (g, out) => backward(g, x, y, out) : null);
+}
+
+// ---- arithmetic ----
+export const add = (a: TensorLike, b: TensorLike) => binary("add", a, b, (g) => [g, g]);
+export const sub = (a: TensorLike, b: TensorLike) => binary("sub", a, b, (g) => [g, g.neg()]);
+export const mul = (a: TensorLike, b: TensorLike) => binary("mul", a, b, (g, x, y) => [g.mul(y), g.mul(x)]);
+export const div = (a: TensorLike, b: TensorLike) =>
+  binary("div", a, b, (g, x, y) => [g.div(y), x.requiresGrad || y.requiresGrad ? g.mul(x).neg().div(y.mul(y)) : null]);
+export const pow = (a: TensorLike, b: TensorLike) =>
+  binary("pow", a, b, (g, x, y, out) => [
+    x.requiresGrad ? g.mul(y).mul(x.pow(y.sub(1))) : null,
+    // d/dy x^y = x^y ln x (0 where x = 0, as PyTorch)
+    y.requiresGrad ? g.mul(out).mul(where(x.eq(0), 0, x.abs().log())) : null,
+  ]);
+export const maximum = (a: TensorLike, b: TensorLike) =>
+  binary("maximum", a, b, (g, x, y) => {
+    // ties split the gradient equally, as PyTorch does
+    const half = x.eq(y).float().mul(0.5);
+    const gx = x.gt(y).float().add(half);
+    return [g.mul(gx), g.mul(gx.neg().add(1))];
+  });
+export const minimum = (a: TensorLike, b: TensorLike) =>
+  binary("minimum", a, b, (g, x, y) => {
+    const half = x.eq(y).float().mul(0.5);
+    const gx = x.lt(y).float().add(half);
+    return [g.mul(gx), g.mul(gx.neg().add(1))];
+  });
+
+// ---- comparisons and logic (not differentiable) ----
+export const eq = (a: TensorLike, b: TensorLike) => binary("eq", a, b, null);
+export const ne = (a: TensorLike, b: TensorLike) => binary("ne", a, b, null);
+export const lt = (a: TensorLike, b: TensorLike) => binary("lt", a, b, null);
+export const le = (a: TensorLike, b: TensorLike) => binary("le", a, b, null);
+export const gt = (a: TensorLike, b: TensorLike) => binary("gt", a, b, null);
+export const ge = (a: TensorLike, b: TensorLike) => binary("ge", a, b, null);
+export const logicalAnd = (a: TensorLike, b: TensorLike) => binary("logicalAnd", a, b, null);
+export const logicalOr = (a: TensorLike, b: TensorLike) => binary("logicalOr", a, b, null);
+export const logicalNot = (x: Tensor) => unary("logicalNot", x, null);
+
+// ---- unary math ----
+export const neg = (x: Tensor) => unary("neg", x, (g) => [g.neg()]);
+export const exp = (x: Tensor) => unary("exp", x, (g, out) => [g.mul(out)]);
+export const log = (x: Tensor) => unary("log", x, (g) => [g.div(x)]);
+export const log1p = (x: Tensor) => unary("log1p", x, (g) => [g.div(x.add(1))]);
+export const expm1 = (x: Tensor) => unary("expm1", x, (g, out) => [g.mul(out.add(1))]);
+export const sqrt = (x: Tensor) => unary("sqrt", x, (g, out) => [g.div(out.mul(2))]);
+export const rsqrt = (x: Tensor) => unary("rsqrt", x, (g, out) => [g.mul(out.pow(3)).mul(-0.5)]);
+export const abs = (x: Tensor) => unary("abs", x, (g) => [g.mul(x.sign())]);
+export const sign = (x: Tensor) => unary("sign", x, (g) => [g.mul(0)]);
+export const square = (x: Tensor) => unary("square", x, (g) => [g.mul(x).mul(2)]);
+export const reciprocal = (x: Tensor) => unary("reciprocal", x, (g, out) => [g.mul(out.square()).neg()]);
+export const sin = (x: Tensor) => unary("sin", x, (g) => [g.mul(x.cos())]);
+export const cos = (x: Tensor) => unary("cos", x, (g) => [g.mul(x.sin()).neg()]);
+export const floor = (x: Tensor) => unary("floor", x, (g) => [g.mul(0)]);
+export const ceil = (x: Tensor) => unary("ceil", x, (g) => [g.mul(0)]);
+export const round = (x: Tensor) => unary("round", x, (g) => [g.mul(0)]);
+
+// ---- activations ----
+export const sigmoid = (x: Tensor) => unary("sigmoid", x, (g, out) => [g.mul(out).mul(out.neg().add(1))]);
+export const tanh = (x: Tensor) => unary("tanh", x, (g, out) => [g.mul(out.square().neg().add(1))]);
+export const relu = (x: Tensor) => unary("relu", x, (g) => [g.mul(x.gt(0))]);
+export const softplus = (x: Tensor) => unary("softplus", x, (g) => [g.mul(x.sigmoid())]);
+/** The Heaviside step: 1 where x > 0, else 0 (the perceptron's activation). Its gradient is 0 almost everywhere. */
+export const step = (x: Tensor) => unary("step", x, (g) => [g.mul(0)], "step");
+/** torch.heaviside(x, values): 0 for x < 0, `values` at x == 0, 1 for x > 0. */
+export function heaviside(x: Tensor, values: TensorLike = 0): Tensor {
+  return where(x.eq(0), values, x.gt(0).to(x.dtype));
+}
+
+// ---- selection ----
+/** where(cond, a, b): a where cond is true, else b (broadcasting all three). */
+export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
+  const [x, y] = a instanceof Tensor || b instanceof Tensor ? operands("where", a, b) : [scalar(a, cond.device, "float32"), scalar(b, cond.device, "float32")];
+  const dtype = promoteTypes(x.dtype, y.dtype);
+  const xx = x.dtype === dtype ? x : x.to(dtype);
+  const yy = y.dtype === dtype ? y : y.to(dtype);
+  const bk = backendOf("where", [cond, xx, yy]);
+  const outShape = broadcastShapes("where", broadcastShapes("where", cond.shape, x.shape), y.shape);
+  const c = cond.dtype === "bool" ? cond : cond.ne(0);
+  const data = bk.kernels.where(c._d, xx._d, yy._d, { outShape });
+  return apply("where", [x, y], data, (g) => [where(c, g, 0), where(c, 0, g)]);
+}
+
+/** Clamps to [min, max]; the gradient passes where the value was not clamped. */
+export function clamp(x: Tensor, min: number | null = null, max: number | null = null): Tensor {
+  if (min === null && max === null) throw new Error("clamp: at least one of min and max must be given");
+  const b = backendOf("clamp", [x]);
+  return apply("clamp", [x], b.kernels.clamp(x._d, { min, max }), (g) => {
+    let mask = x.eq(x);
+    if (min !== null) mask = mask.logicalAnd(x.ge(min));
+    if (max !== null) mask = mask.logicalAnd(x.le(max));
+    return [g.mul(mask)];
+  });
+}
+
+/** Leaky ReLU: x for x > 0, slope * x otherwise. */
+export function leakyRelu(x: Tensor, negativeSlope = 0.01): Tensor {
+  return where(x.gt(0), x, x.mul(negativeSlope));
+}
+
+/** ELU: x for x > 0, alpha (e^x - 1) otherwise. */
+export function elu(x: Tensor, alpha = 1.0): Tensor {
+  return where(x.gt(0), x, x.clamp(null, 0).expm1().mul(alpha));
+}
