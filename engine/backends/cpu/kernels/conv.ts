@@ -1,0 +1,332 @@
+// 2-D convolution (NCHW, float32) on im2col + GEMM, with the semantics of
+// torch.nn.functional.conv2d and its gradients. Weights are [O, C/groups, kh, kw].
+//
+// conv_transpose2d is conv2dBackwardInput (its forward), conv2dForward (the
+// gradient for its input) and conv2dBackwardWeight (its weight gradient, with
+// the roles of x and dy swapped). For that, the backward functions accept a
+// dy whose spatial size is any that conv_transpose2d allows for the given x
+// (x rows = (OH-1)*stride - 2*pad + dil*(k-1) + 1 + output_padding,
+// 0 <= output_padding < max(stride, dil)); rows of x that no window reaches get
+// zero gradient.
+
+import { gemm } from "./gemm.ts";
+
+export interface Conv2dParams {
+  stride: [number, number];
+  padding: [number, number];
+  dilation: [number, number];
+  groups: number;
+}
+
+const fmt = (s: readonly number[]) => `[${s.join(", ")}]`;
+
+function isPosInt(v: number): boolean {
+  return Number.isInteger(v) && v >= 1;
+}
+
+function checkShapes(fn: string, xShape: number[], wShape: number[], p: Conv2dParams): void {
+  const where = `${fn}: input shape ${fmt(xShape)}, weight shape ${fmt(wShape)}`;
+  if (xShape.length !== 4) throw new Error(`${where}: input must be 4-D [N, C, H, W]`);
+  if (wShape.length !== 4) throw new Error(`${where}: weight must be 4-D [O, C/groups, kh, kw]`);
+  for (const v of [...xShape, ...wShape]) {
+    if (!Number.isInteger(v) || v < 0) throw new Error(`${where}: bad dimension ${v}`);
+  }
+  const g = p.groups;
+  if (!isPosInt(g)) throw new Error(`${where}: groups must be a positive integer, got ${g}`);
+  if (!isPosInt(p.stride[0]) || !isPosInt(p.stride[1])) throw new Error(`${where}: stride must be positive, got ${fmt(p.stride)}`);
+  if (!isPosInt(p.dilation[0]) || !isPosInt(p.dilation[1])) throw new Error(`${where}: dilation must be positive, got ${fmt(p.dilation)}`);
+  if (!(Number.isInteger(p.padding[0]) && p.padding[0] >= 0 && Number.isInteger(p.padding[1]) && p.padding[1] >= 0)) {
+    throw new Error(`${where}: padding must be non-negative, got ${fmt(p.padding)}`);
+  }
+  const [, C] = xShape;
+  const [O, Cg, KH, KW] = wShape;
+  if (O === 0 || O % g !== 0) throw new Error(`${where}: out channels ${O} must be a positive multiple of groups ${g}`);
+  if (Cg * g !== C) {
+    throw new Error(`${where}: expected input to have ${Cg * g} channels (weight C/groups ${Cg} x groups ${g}), but got ${C} channels`);
+  }
+  if (KH < 1 || KW < 1) throw new Error(`${where}: empty kernel`);
+}
+
+/** [N, O, OH, OW] of conv2d(x, w); throws if the output would be empty or the channels do not match. */
+export function conv2dOutputSize(xShape: number[], wShape: number[], p: Conv2dParams): [number, number, number, number] {
+  checkShapes("conv2d", xShape, wShape, p);
+  const [N, , H, W] = xShape;
+  const [O, , KH, KW] = wShape;
+  const OH = Math.floor((H + 2 * p.padding[0] - p.dilation[0] * (KH - 1) - 1) / p.stride[0]) + 1;
+  const OW = Math.floor((W + 2 * p.padding[1] - p.dilation[1] * (KW - 1) - 1) / p.stride[1]) + 1;
+  if (OH < 1 || OW < 1) {
+    throw new Error(
+      `conv2d: input shape ${fmt(xShape)}, weight shape ${fmt(wShape)}, padding ${fmt(p.padding)}, dilation ${fmt(p.dilation)}, stride ${fmt(p.stride)}: ` +
+        `output size ${OH}x${OW} would be empty (kernel larger than padded input)`,
+    );
+  }
+  return [N, O, OH, OW];
+}
+
+/** Checks dy against x for the backward functions (see the header comment). */
+function checkDy(fn: string, xShape: number[], wShape: number[], dyShape: number[], p: Conv2dParams): void {
+  checkShapes(fn, xShape, wShape, p);
+  const bad = (why: string) =>
+    new Error(`${fn}: input shape ${fmt(xShape)}, weight shape ${fmt(wShape)}, grad_output shape ${fmt(dyShape)}: ${why}`);
+  if (dyShape.length !== 4) throw bad("grad_output must be 4-D");
+  if (dyShape[0] !== xShape[0] || dyShape[1] !== wShape[0]) throw bad("batch or channel count mismatch");
+  for (let d = 0; d < 2; d++) {
+    const OH = dyShape[2 + d], H = xShape[2 + d], k = wShape[2 + d];
+    const s = p.stride[d], pad = p.padding[d], dil = p.dilation[d];
+    if (!(Number.isInteger(OH) && OH >= 1)) throw bad("empty grad_output");
+    const hMin = (OH - 1) * s - 2 * pad + dil * (k - 1) + 1;
+    const extra = H - hMin;
+    if (!(extra >= 0 && extra < Math.max(s, dil))) {
+      throw bad(`spatial size does not match the conv2d output size formula (stride ${fmt(p.stride)}, padding ${fmt(p.padding)}, dilation ${fmt(p.dilation)})`);
+    }
+  }
+}
+
+function checkLen(fn: string, name: string, a: Float32Array, shape: number[]): void {
+  const n = shape.reduce((x, y) => x * y, 1);
+  if (a.length !== n) throw new Error(`${fn}: ${name} has ${a.length} elements, shape ${fmt(shape)} needs ${n}`);
+}
+
+interface Geo {
+  N: number; C: number; H: number; W: number;
+  O: number; Cg: number; Og: number; G: number; KH: number; KW: number;
+  OH: number; OW: number; sh: number; sw: number; ph: number; pw: number; dh: number; dw: number;
+  CKK: number; OHW: number;
+}
+
+function geometry(xShape: number[], wShape: number[], OH: number, OW: number, p: Conv2dParams): Geo {
+  const [N, C, H, W] = xShape;
+  const [O, Cg, KH, KW] = wShape;
+  const G = p.groups;
+  return {
+    N, C, H, W, O, Cg, Og: O / G, G, KH, KW, OH, OW,
+    sh: p.stride[0], sw: p.stride[1], ph: p.padding[0], pw: p.padding[1], dh: p.dilation[0], dw: p.dilation[1],
+    CKK: Cg * KH * KW, OHW: OH * OW,
+  };
+}
+
+/** Images per chunk: keep the column buffer around COLS_BUDGET floats. */
+const COLS_BUDGET = 1 << 18;
+function chunkImages(g: Geo): number {
+  return Math.max(1, Math.min(g.N, Math.floor(COLS_BUDGET / Math.max(1, g.CKK * g.OHW))));
+}
+
+/** Valid output-column range [start, end) for kernel column offset `off` (= kw*dw - pw). */
+function validRange(off: number, s: number, inSize: number, outSize: number): [number, number] {
+  // need 0 <= o*s + off < inSize
+  const start = off >= 0 ? 0 : Math.ceil(-off / s);
+  const end = Math.min(outSize, Math.floor((inSize - 1 - off) / s) + 1);
+  return [Math.min(start, outSize), Math.max(end, Math.min(start, outSize))];
+}
+
+/**
+ * cols[r*L + nl*OHW + oh*OW + ow] = x[n0+nl, c0 + c, ih, iw] (0 outside), r = (c*KH + kh)*KW + kw,
+ * for nl < nb, L = nb*OHW.
+ */
+function im2col(x: Float32Array, g: Geo, n0: number, nb: number, c0: number, cols: Float32Array): void {
+  const { C, H, W, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, Cg, OHW } = g;
+  const L = nb * OHW;
+  const HW = H * W;
+  for (let c = 0; c < Cg; c++) {
+    for (let kh = 0; kh < KH; kh++) {
+      const offH = kh * dh - ph;
+      const [ohs, ohe] = validRange(offH, sh, H, OH);
+      for (let kw = 0; kw < KW; kw++) {
+        const offW = kw * dw - pw;
+        const [ows, owe] = validRange(offW, sw, W, OW);
+        const r = (c * KH + kh) * KW + kw;
+        for (let nl = 0; nl < nb; nl++) {
+          const xb = ((n0 + nl) * C + c0 + c) * HW;
+          const db = r * L + nl * OHW;
+          if (ohs > 0) cols.fill(0, db, db + ohs * OW);
+          if (ohe < OH) cols.fill(0, db + ohe * OW, db + OHW);
+          for (let oh = ohs; oh < ohe; oh++) {
+            const d = db + oh * OW;
+            const xr = xb + (oh * sh + offH) * W + offW;
+            if (ows > 0) cols.fill(0, d, d + ows);
+            if (owe < OW) cols.fill(0, d + owe, d + OW);
+            if (sw === 1) {
+              for (let ow = ows; ow < owe; ow++) cols[d + ow] = x[xr + ow];
+            } else {
+              for (let ow = ows; ow < owe; ow++) cols[d + ow] = x[xr + ow * sw];
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/** dx[n0+nl, c0+c, ih, iw] += cols[...] (inverse of im2col). */
+function col2im(cols: Float32Array, g: Geo, n0: number, nb: number, c0: number, dx: Float32Array): void {
+  const { C, H, W, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, Cg, OHW } = g;
+  const L = nb * OHW;
+  const HW = H * W;
+  for (let c = 0; c < Cg; c++) {
+    for (let kh = 0; kh < KH; kh++) {
+      const offH = kh * dh - ph;
+      const [ohs, ohe] = validRange(offH, sh, H, OH);
+      for (let kw = 0; kw < KW; kw++) {
+        const offW = kw * dw - pw;
+        const [ows, owe] = validRange(offW, sw, W, OW);
+        const r = (c * KH + kh) * KW + kw;
+        for (let nl = 0; nl < nb; nl++) {
+          const xb = ((n0 + nl) * C + c0 + c) * HW;
+          const db = r * L + nl * OHW;
+          for (let oh = ohs; oh < ohe; oh++) {
+            const d = db + oh * OW;
+            const xr = xb + (oh * sh + offH) * W + offW;
+            if (sw === 1) {
+              for (let ow = ows; ow < owe; ow++) dx[xr + ow] += cols[d + ow];
+            } else {
+              for (let ow = ows; ow < owe; ow++) dx[xr + ow * sw] += cols[d + ow];
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/** dyg[o*L + nl*OHW + p] = dy[n0+nl, o0+o, p] for o < Og. */
+function gatherDy(dy: Float32Array, g: Geo, n0: number, nb: number, o0: number, dyg: Float32Array): void {
+  const { O, Og, OHW } = g;
+  const L = nb * OHW;
+  for (let o = 0; o < Og; o++) {
+    for (let nl = 0; nl < nb; nl++) {
+      const s = ((n0 + nl) * O + o0 + o) * OHW;
+      dyg.set(dy.subarray(s, s + OHW), o * L + nl * OHW);
+    }
+  }
+}
+
+function isPointwise(g: Geo): boolean {
+  return g.KH === 1 && g.KW === 1 && g.sh === 1 && g.sw === 1 && g.ph === 0 && g.pw === 0;
+}
+
+export function conv2dForward(
+  x: Float32Array, xShape: number[], w: Float32Array, wShape: number[], bias: Float32Array | null, p: Conv2dParams,
+): Float32Array {
+  const [, , OH, OW] = conv2dOutputSize(xShape, wShape, p);
+  checkLen("conv2d", "input", x, xShape);
+  checkLen("conv2d", "weight", w, wShape);
+  if (bias && bias.length !== wShape[0]) throw new Error(`conv2d: bias has ${bias.length} elements, expected ${wShape[0]}`);
+  const g = geometry(xShape, wShape, OH, OW, p);
+  const { N, O, Og, G, CKK, OHW, C } = g;
+  const out = new Float32Array(N * O * OHW);
+  if (N > 0) {
+    if (isPointwise(g)) {
+      for (let n = 0; n < N; n++) {
+        for (let gi = 0; gi < G; gi++) {
+          gemm(false, false, Og, OHW, CKK, 1, w, gi * Og * CKK, CKK, x, (n * C + gi * CKK) * OHW, OHW, 0, out, (n * O + gi * Og) * OHW, OHW);
+        }
+      }
+    } else {
+      const nb = chunkImages(g);
+      const cols = new Float32Array(CKK * nb * OHW);
+      const ybuf = nb > 1 ? new Float32Array(Og * nb * OHW) : null;
+      for (let n0 = 0; n0 < N; n0 += nb) {
+        const nbb = Math.min(nb, N - n0);
+        const L = nbb * OHW;
+        for (let gi = 0; gi < G; gi++) {
+          im2col(x, g, n0, nbb, gi * g.Cg, cols);
+          if (nbb === 1 || !ybuf) {
+            gemm(false, false, Og, L, CKK, 1, w, gi * Og * CKK, CKK, cols, 0, L, 0, out, (n0 * O + gi * Og) * OHW, OHW);
+          } else {
+            gemm(false, false, Og, L, CKK, 1, w, gi * Og * CKK, CKK, cols, 0, L, 0, ybuf, 0, L);
+            for (let o = 0; o < Og; o++) {
+              for (let nl = 0; nl < nbb; nl++) {
+                const s = o * L + nl * OHW;
+                out.set(ybuf.subarray(s, s + OHW), ((n0 + nl) * O + gi * Og + o) * OHW);
+              }
+            }
+          }
+        }
+      }
+    }
+    if (bias) {
+      for (let n = 0; n < N; n++) {
+        for (let o = 0; o < O; o++) {
+          const b = bias[o];
+          const s = (n * O + o) * OHW;
+          for (let i = s; i < s + OHW; i++) out[i] += b;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+export function conv2dBackwardInput(
+  dy: Float32Array, dyShape: number[], w: Float32Array, wShape: number[], xShape: number[], p: Conv2dParams,
+): Float32Array {
+  checkDy("conv2d_backward_input", xShape, wShape, dyShape, p);
+  checkLen("conv2d_backward_input", "grad_output", dy, dyShape);
+  checkLen("conv2d_backward_input", "weight", w, wShape);
+  const g = geometry(xShape, wShape, dyShape[2], dyShape[3], p);
+  const { N, C, H, W, Og, G, CKK, OHW, Cg, O } = g;
+  const dx = new Float32Array(N * C * H * W);
+  if (N === 0) return dx;
+  if (isPointwise(g) && OHW === H * W) {
+    for (let n = 0; n < N; n++) {
+      for (let gi = 0; gi < G; gi++) {
+        gemm(true, false, Cg, OHW, Og, 1, w, gi * Og * CKK, CKK, dy, (n * O + gi * Og) * OHW, OHW, 0, dx, (n * C + gi * Cg) * OHW, OHW);
+      }
+    }
+    return dx;
+  }
+  const nb = chunkImages(g);
+  const cols = new Float32Array(CKK * nb * OHW);
+  const dyg = nb > 1 ? new Float32Array(Og * nb * OHW) : null;
+  for (let n0 = 0; n0 < N; n0 += nb) {
+    const nbb = Math.min(nb, N - n0);
+    const L = nbb * OHW;
+    for (let gi = 0; gi < G; gi++) {
+      if (nbb === 1 || !dyg) {
+        gemm(true, false, CKK, L, Og, 1, w, gi * Og * CKK, CKK, dy, (n0 * O + gi * Og) * OHW, OHW, 0, cols, 0, L);
+      } else {
+        gatherDy(dy, g, n0, nbb, gi * Og, dyg);
+        gemm(true, false, CKK, L, Og, 1, w, gi * Og * CKK, CKK, dyg, 0, L, 0, cols, 0, L);
+      }
+      col2im(cols, g, n0, nbb, gi * Cg, dx);
+    }
+  }
+  return dx;
+}
+
+export function conv2dBackwardWeight(
+  x: Float32Array, xShape: number[], dy: Float32Array, dyShape: number[], wShape: number[], p: Conv2dParams,
+): Float32Array {
+  checkDy("conv2d_backward_weight", xShape, wShape, dyShape, p);
+  checkLen("conv2d_backward_weight", "input", x, xShape);
+  checkLen("conv2d_backward_weight", "grad_output", dy, dyShape);
+  const g = geometry(xShape, wShape, dyShape[2], dyShape[3], p);
+  const { N, C, H, W, O, Og, G, CKK, OHW } = g;
+  const dw = new Float32Array(O * CKK);
+  if (N === 0) return dw;
+  if (isPointwise(g) && OHW === H * W) {
+    for (let n = 0; n < N; n++) {
+      for (let gi = 0; gi < G; gi++) {
+        gemm(false, true, Og, CKK, OHW, 1, dy, (n * O + gi * Og) * OHW, OHW, x, (n * C + gi * CKK) * OHW, OHW, 1, dw, gi * Og * CKK, CKK);
+      }
+    }
+    return dw;
+  }
+  const nb = chunkImages(g);
+  const cols = new Float32Array(CKK * nb * OHW);
+  const dyg = nb > 1 ? new Float32Array(Og * nb * OHW) : null;
+  for (let n0 = 0; n0 < N; n0 += nb) {
+    const nbb = Math.min(nb, N - n0);
+    const L = nbb * OHW;
+    for (let gi = 0; gi < G; gi++) {
+      im2col(x, g, n0, nbb, gi * g.Cg, cols);
+      if (nbb === 1 || !dyg) {
+        gemm(false, true, Og, CKK, L, 1, dy, (n0 * O + gi * Og) * OHW, OHW, cols, 0, L, 1, dw, gi * Og * CKK, CKK);
+      } else {
+        gatherDy(dy, g, n0, nbb, gi * Og, dyg);
+        gemm(false, true, Og, CKK, L, 1, dyg, 0, L, cols, 0, L, 1, dw, gi * Og * CKK, CKK);
+      }
+    }
+  }
+  return dw;
+}

@@ -1,0 +1,364 @@
+// Single-precision GEMM for the CPU backend.
+//
+//   C[cOff + i*ldc + j] = alpha * sum_k op(A)[i,k] * op(B)[k,j] + beta * C[...]
+//
+// Two implementations:
+//  - gemmReference: plain TypeScript, cache-blocked. Always available; the
+//    fallback and the test oracle.
+//  - gemmWasm: WebAssembly SIMD (f32x4) micro-kernel over packed panels
+//    (module generated at run time by wasm-gemm.ts).
+// `gemm` picks WASM when it is compiled and the problem is big enough.
+// As in BLAS, beta == 0 means C is not read (NaNs in C do not propagate).
+
+import { gemmModuleBytes, type GemmKernelConfig } from "./wasm-gemm.ts";
+
+// ---------------------------------------------------------------------------
+// argument checks
+
+function checkOperand(
+  name: string, X: Float32Array, off: number, ld: number, rows: number, cols: number,
+): void {
+  if (!(off >= 0) || !Number.isInteger(off)) throw new RangeError(`gemm: bad offset ${off} for ${name}`);
+  if (rows === 0 || cols === 0) return;
+  if (!(ld >= cols)) throw new RangeError(`gemm: leading dimension of ${name} is ${ld}, needs >= ${cols}`);
+  const last = off + (rows - 1) * ld + cols - 1;
+  if (last >= X.length) {
+    throw new RangeError(`gemm: ${name} (${rows}x${cols}, ld ${ld}, offset ${off}) needs ${last + 1} elements, has ${X.length}`);
+  }
+}
+
+function checkArgs(
+  transA: boolean, transB: boolean, M: number, N: number, K: number,
+  A: Float32Array, aOff: number, lda: number, B: Float32Array, bOff: number, ldb: number,
+  C: Float32Array, cOff: number, ldc: number,
+): void {
+  if (!(M >= 0 && N >= 0 && K >= 0) || !Number.isInteger(M) || !Number.isInteger(N) || !Number.isInteger(K)) {
+    throw new RangeError(`gemm: bad sizes M=${M} N=${N} K=${K}`);
+  }
+  if (transA) checkOperand("A", A, aOff, lda, K, M);
+  else checkOperand("A", A, aOff, lda, M, K);
+  if (transB) checkOperand("B", B, bOff, ldb, N, K);
+  else checkOperand("B", B, bOff, ldb, K, N);
+  checkOperand("C", C, cOff, ldc, M, N);
+}
+
+/** C = beta * C on the M x N block (beta == 0 writes zeros). */
+function scaleC(M: number, N: number, beta: number, C: Float32Array, cOff: number, ldc: number): void {
+  if (beta === 1) return;
+  for (let i = 0; i < M; i++) {
+    const r = cOff + i * ldc;
+    if (beta === 0) C.fill(0, r, r + N);
+    else for (let j = r; j < r + N; j++) C[j] *= beta;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// reference (plain TypeScript, cache-blocked)
+
+const REF_KB = 128;
+const REF_NB = 512;
+
+export function gemmReference(
+  transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
+  A: Float32Array, aOff: number, lda: number, B: Float32Array, bOff: number, ldb: number,
+  beta: number, C: Float32Array, cOff: number, ldc: number,
+): void {
+  checkArgs(transA, transB, M, N, K, A, aOff, lda, B, bOff, ldb, C, cOff, ldc);
+  if (M === 0 || N === 0) return;
+  scaleC(M, N, beta, C, cOff, ldc);
+  if (K === 0 || alpha === 0) return;
+  // op(B) as contiguous rows: Bk[k*bs + j]
+  let Bk = B, bo = bOff, bs = ldb;
+  if (transB) {
+    Bk = new Float32Array(K * N);
+    for (let j = 0; j < N; j++) {
+      const src = bOff + j * ldb;
+      for (let k = 0; k < K; k++) Bk[k * N + j] = B[src + k];
+    }
+    bo = 0;
+    bs = N;
+  }
+  // op(A)[i,k] = A[aOff + i*ais + k*aks]
+  const ais = transA ? 1 : lda;
+  const aks = transA ? lda : 1;
+  for (let j0 = 0; j0 < N; j0 += REF_NB) {
+    const j1 = Math.min(N, j0 + REF_NB);
+    for (let k0 = 0; k0 < K; k0 += REF_KB) {
+      const k1 = Math.min(K, k0 + REF_KB);
+      let i = 0;
+      for (; i + 4 <= M; i += 4) {
+        const c0 = cOff + i * ldc, c1 = c0 + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
+        for (let k = k0; k < k1; k++) {
+          const ap = aOff + i * ais + k * aks;
+          const a0 = alpha * A[ap], a1 = alpha * A[ap + ais], a2 = alpha * A[ap + 2 * ais], a3 = alpha * A[ap + 3 * ais];
+          const br = bo + k * bs;
+          for (let j = j0; j < j1; j++) {
+            const b = Bk[br + j];
+            C[c0 + j] += a0 * b;
+            C[c1 + j] += a1 * b;
+            C[c2 + j] += a2 * b;
+            C[c3 + j] += a3 * b;
+          }
+        }
+      }
+      for (; i < M; i++) {
+        const c0 = cOff + i * ldc;
+        for (let k = k0; k < k1; k++) {
+          const a0 = alpha * A[aOff + i * ais + k * aks];
+          const br = bo + k * bs;
+          for (let j = j0; j < j1; j++) C[c0 + j] += a0 * Bk[br + j];
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// WebAssembly SIMD path
+
+interface WasmGemm {
+  cfg: GemmKernelConfig;
+  memory: WebAssembly.Memory;
+  block: (mc: number, np: number, kc: number, a: number, b: number, c: number, ldc: number, accum: number) => void;
+  f32: Float32Array;
+}
+
+const CONFIG: GemmKernelConfig = { MR: 4, NV: 2, UNROLL: 4, fma: false };
+// cache blocking (floats): A block MC x KC stays in L2, B micro panel KC x NR in L1
+const MC = 128;
+const KC = 256;
+const NC = 512;
+
+let wasm: WasmGemm | null = null;
+type WasmState = "untried" | "pending" | "ready" | "unavailable";
+let wasmState: WasmState = "untried";
+const currentState = (): WasmState => wasmState; // defeats narrowing across awaits
+let wasmError: string | null = null;
+let backendMode: "auto" | "js" | "wasm" = "auto";
+
+function chooseConfig(): { cfg: GemmKernelConfig; bytes: Uint8Array<ArrayBuffer> } | null {
+  if (typeof WebAssembly !== "object" || typeof WebAssembly.validate !== "function") return null;
+  // prefer fused multiply-add (relaxed SIMD) where the engine has it
+  const withFma = gemmModuleBytes({ ...CONFIG, fma: true });
+  if (WebAssembly.validate(withFma)) return { cfg: { ...CONFIG, fma: true }, bytes: withFma };
+  const plain = gemmModuleBytes(CONFIG);
+  if (WebAssembly.validate(plain)) return { cfg: CONFIG, bytes: plain };
+  return null;
+}
+
+function instantiate(mod: WebAssembly.Module, cfg: GemmKernelConfig): WasmGemm {
+  const memory = new WebAssembly.Memory({ initial: 64 });
+  const inst = new WebAssembly.Instance(mod, { env: { memory } });
+  const block = inst.exports.block as WasmGemm["block"];
+  return { cfg, memory, block, f32: new Float32Array(memory.buffer) };
+}
+
+/** Compiles the WASM SIMD kernels (asynchronously; safe to call many times). */
+export async function initCpuKernels(): Promise<void> {
+  if (wasmState === "ready" || wasmState === "unavailable") return;
+  const chosen = chooseConfig();
+  if (!chosen) {
+    wasmState = "unavailable";
+    wasmError = "WebAssembly SIMD is not supported here";
+    return;
+  }
+  try {
+    const mod = await WebAssembly.compile(chosen.bytes);
+    if (currentState() !== "ready") {
+      wasm = instantiate(mod, chosen.cfg);
+      wasmState = "ready";
+    }
+  } catch (e) {
+    if (currentState() !== "ready") {
+      wasmState = "unavailable";
+      wasmError = String(e);
+    }
+  }
+}
+
+/** Synchronous lazy compile (fine in Node and workers); on failure, async init is started. */
+function getWasm(): WasmGemm | null {
+  if (wasmState === "ready") return wasm;
+  if (wasmState !== "untried") return null;
+  const chosen = chooseConfig();
+  if (!chosen) {
+    wasmState = "unavailable";
+    wasmError = "WebAssembly SIMD is not supported here";
+    return null;
+  }
+  try {
+    wasm = instantiate(new WebAssembly.Module(chosen.bytes), chosen.cfg);
+    wasmState = "ready";
+    return wasm;
+  } catch {
+    // e.g. a browser main thread refusing synchronous compilation: go async
+    wasmState = "pending";
+    initCpuKernels().catch(() => undefined);
+    return null;
+  }
+}
+
+/** Which GEMM implementation `gemm` uses: "auto" (default), or force "js" / "wasm" (for tests and benchmarks). */
+export function setGemmBackend(mode: "auto" | "js" | "wasm"): void {
+  backendMode = mode;
+}
+
+/** Describes the compute kernels in use. */
+export function cpuKernelInfo(): { wasm: boolean; fma: boolean; mode: string; error: string | null } {
+  const w = getWasm();
+  return { wasm: w !== null, fma: w?.cfg.fma ?? false, mode: backendMode, error: wasmError };
+}
+
+function ensureMemory(w: WasmGemm, bytes: number): Float32Array {
+  const have = w.memory.buffer.byteLength;
+  if (bytes > have) {
+    w.memory.grow(Math.ceil((bytes - have) / 65536));
+  }
+  if (w.f32.buffer !== w.memory.buffer) w.f32 = new Float32Array(w.memory.buffer);
+  return w.f32;
+}
+
+function packA(
+  transA: boolean, A: Float32Array, aOff: number, lda: number,
+  ic: number, mc: number, pc: number, kc: number, kcPad: number, MR: number,
+  dst: Float32Array, d0: number,
+): void {
+  for (let p = 0; p * MR < mc; p++) {
+    const base = d0 + p * kcPad * MR;
+    const rows = Math.min(MR, mc - p * MR);
+    if (rows < MR || kc < kcPad) dst.fill(0, base, base + kcPad * MR);
+    const i0 = ic + p * MR;
+    if (!transA) {
+      for (let r = 0; r < rows; r++) {
+        const src = aOff + (i0 + r) * lda + pc;
+        let d = base + r;
+        for (let k = 0; k < kc; k++, d += MR) dst[d] = A[src + k];
+      }
+    } else if (rows === 4 && MR === 4) {
+      let src = aOff + pc * lda + i0;
+      let d = base;
+      for (let k = 0; k < kc; k++, src += lda, d += 4) {
+        dst[d] = A[src];
+        dst[d + 1] = A[src + 1];
+        dst[d + 2] = A[src + 2];
+        dst[d + 3] = A[src + 3];
+      }
+    } else {
+      for (let k = 0; k < kc; k++) {
+        const src = aOff + (pc + k) * lda + i0;
+        const d = base + k * MR;
+        for (let r = 0; r < rows; r++) dst[d + r] = A[src + r];
+      }
+    }
+  }
+}
+
+function packB(
+  transB: boolean, B: Float32Array, bOff: number, ldb: number,
+  pc: number, kc: number, kcPad: number, jc: number, nc: number, NR: number,
+  dst: Float32Array, d0: number,
+): void {
+  for (let q = 0; q * NR < nc; q++) {
+    const base = d0 + q * kcPad * NR;
+    const cols = Math.min(NR, nc - q * NR);
+    if (cols < NR || kc < kcPad) dst.fill(0, base, base + kcPad * NR);
+    const j0 = jc + q * NR;
+    if (!transB) {
+      if (cols === 8 && NR === 8) {
+        let src = bOff + pc * ldb + j0;
+        let d = base;
+        for (let k = 0; k < kc; k++, src += ldb, d += 8) {
+          dst[d] = B[src];
+          dst[d + 1] = B[src + 1];
+          dst[d + 2] = B[src + 2];
+          dst[d + 3] = B[src + 3];
+          dst[d + 4] = B[src + 4];
+          dst[d + 5] = B[src + 5];
+          dst[d + 6] = B[src + 6];
+          dst[d + 7] = B[src + 7];
+        }
+      } else {
+        for (let k = 0; k < kc; k++) {
+          const src = bOff + (pc + k) * ldb + j0;
+          const d = base + k * NR;
+          for (let c = 0; c < cols; c++) dst[d + c] = B[src + c];
+        }
+      }
+    } else {
+      for (let c = 0; c < cols; c++) {
+        const src = bOff + (j0 + c) * ldb + pc;
+        let d = base + c;
+        for (let k = 0; k < kc; k++, d += NR) dst[d] = B[src + k];
+      }
+    }
+  }
+}
+
+/** GEMM on the WASM SIMD kernels; throws if they are not available. */
+export function gemmWasm(
+  transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
+  A: Float32Array, aOff: number, lda: number, B: Float32Array, bOff: number, ldb: number,
+  beta: number, C: Float32Array, cOff: number, ldc: number,
+): void {
+  const w = getWasm();
+  if (!w) throw new Error(`gemm: WebAssembly SIMD kernels unavailable (${wasmError ?? wasmState})`);
+  checkArgs(transA, transB, M, N, K, A, aOff, lda, B, bOff, ldb, C, cOff, ldc);
+  if (M === 0 || N === 0) return;
+  if (K === 0 || alpha === 0) {
+    scaleC(M, N, beta, C, cOff, ldc);
+    return;
+  }
+  const { MR, NV, UNROLL } = w.cfg;
+  const NR = NV * 4;
+  const kcMax = Math.min(KC, Math.ceil(K / UNROLL) * UNROLL);
+  const ncMax = Math.min(NC, Math.ceil(N / NR) * NR);
+  const mcMax = Math.min(MC, Math.ceil(M / MR) * MR);
+  // memory layout (floats): [A block | B block | C buffer M x ncMax]
+  const aPtr = 0;
+  const bPtr = aPtr + mcMax * kcMax;
+  const cPtr = bPtr + kcMax * ncMax;
+  const total = cPtr + M * ncMax;
+  const mem = ensureMemory(w, total * 4);
+  for (let jc = 0; jc < N; jc += NC) {
+    const nc = Math.min(NC, N - jc);
+    const np = Math.ceil(nc / NR);
+    const ncPad = np * NR;
+    for (let pc = 0; pc < K; pc += KC) {
+      const kc = Math.min(KC, K - pc);
+      const kcPad = Math.ceil(kc / UNROLL) * UNROLL;
+      packB(transB, B, bOff, ldb, pc, kc, kcPad, jc, nc, NR, mem, bPtr);
+      for (let ic = 0; ic < M; ic += MC) {
+        const mc = Math.min(MC, M - ic);
+        packA(transA, A, aOff, lda, ic, mc, pc, kc, kcPad, MR, mem, aPtr);
+        w.block(mc, np, kcPad, aPtr * 4, bPtr * 4, (cPtr + ic * ncPad) * 4, ncPad * 4, pc > 0 ? 1 : 0);
+      }
+    }
+    // C[:, jc:jc+nc] = alpha * buf + beta * C
+    for (let i = 0; i < M; i++) {
+      const s = cPtr + i * ncPad;
+      const d = cOff + i * ldc + jc;
+      if (beta === 0) {
+        if (alpha === 1) C.set(mem.subarray(s, s + nc), d);
+        else for (let j = 0; j < nc; j++) C[d + j] = alpha * mem[s + j];
+      } else if (alpha === 1 && beta === 1) {
+        for (let j = 0; j < nc; j++) C[d + j] += mem[s + j];
+      } else {
+        for (let j = 0; j < nc; j++) C[d + j] = alpha * mem[s + j] + beta * C[d + j];
+      }
+    }
+  }
+}
+
+/** Problems smaller than this many multiply-adds stay in plain TypeScript. */
+const WASM_MIN_WORK = 4096;
+
+export function gemm(
+  transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
+  A: Float32Array, aOff: number, lda: number, B: Float32Array, bOff: number, ldb: number,
+  beta: number, C: Float32Array, cOff: number, ldc: number,
+): void {
+  const useWasm =
+    backendMode === "wasm" || (backendMode === "auto" && M * N * K >= WASM_MIN_WORK && getWasm() !== null);
+  if (useWasm) gemmWasm(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc);
+  else gemmReference(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc);
+}

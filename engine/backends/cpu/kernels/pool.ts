@@ -1,0 +1,194 @@
+// 2-D max / average pooling (NCHW, float32) with the semantics of
+// torch.nn.functional.max_pool2d (return_indices) / avg_pool2d and their gradients.
+
+export interface Pool2dParams {
+  kernel: [number, number];
+  stride: [number, number];
+  padding: [number, number];
+  dilation: [number, number];
+  ceilMode: boolean;
+}
+
+export type AvgPool2dParams = Omit<Pool2dParams, "dilation"> & { countIncludePad: boolean };
+
+const fmt = (s: readonly number[]) => `[${s.join(", ")}]`;
+
+function outDim(fn: string, xShape: number[], d: number, inSize: number, k: number, s: number, pad: number, dil: number, ceil: boolean): number {
+  const where = `${fn}: input shape ${fmt(xShape)}`;
+  if (!(Number.isInteger(k) && k >= 1)) throw new Error(`${where}: kernel size must be positive, got ${k}`);
+  if (!(Number.isInteger(s) && s >= 1)) throw new Error(`${where}: stride must be positive, got ${s}`);
+  if (!(Number.isInteger(dil) && dil >= 1)) throw new Error(`${where}: dilation must be positive, got ${dil}`);
+  if (!(Number.isInteger(pad) && pad >= 0)) throw new Error(`${where}: padding must be non-negative, got ${pad}`);
+  if (pad > Math.floor(k / 2)) {
+    throw new Error(`${where}: pad should be at most half of effective kernel size, but got pad=${pad}, kernel_size=${k}`);
+  }
+  const span = inSize + 2 * pad - dil * (k - 1) - 1 + (ceil ? s - 1 : 0);
+  let o = Math.floor(span / s) + 1;
+  // ceil mode: the last window must start inside the input or the left padding
+  if (ceil && (o - 1) * s >= inSize + pad) o--;
+  if (o < 1) {
+    throw new Error(`${where}: output size is too small (${d === 0 ? "height" : "width"} ${o}) for kernel ${k}, stride ${s}, padding ${pad}, dilation ${dil}`);
+  }
+  return o;
+}
+
+/** [N, C, OH, OW], PyTorch's formula including the ceil_mode rule. */
+export function pool2dOutputSize(xShape: number[], p: Pool2dParams): [number, number, number, number] {
+  return sizeOf("pool2d", xShape, p.kernel, p.stride, p.padding, p.dilation, p.ceilMode);
+}
+
+function sizeOf(
+  fn: string, xShape: number[], kernel: [number, number], stride: [number, number], padding: [number, number],
+  dilation: [number, number], ceil: boolean,
+): [number, number, number, number] {
+  if (xShape.length !== 4) throw new Error(`${fn}: expected a 4-D input [N, C, H, W], got shape ${fmt(xShape)}`);
+  for (const v of xShape) if (!Number.isInteger(v) || v < 0) throw new Error(`${fn}: bad input shape ${fmt(xShape)}`);
+  const [N, C, H, W] = xShape;
+  if (H < 1 || W < 1) throw new Error(`${fn}: empty spatial input, shape ${fmt(xShape)}`);
+  const OH = outDim(fn, xShape, 0, H, kernel[0], stride[0], padding[0], dilation[0], ceil);
+  const OW = outDim(fn, xShape, 1, W, kernel[1], stride[1], padding[1], dilation[1], ceil);
+  return [N, C, OH, OW];
+}
+
+function checkLen(fn: string, name: string, n: number, shape: number[]): void {
+  const want = shape.reduce((a, b) => a * b, 1);
+  if (n !== want) throw new Error(`${fn}: ${name} has ${n} elements, shape ${fmt(shape)} needs ${want}`);
+}
+
+export function maxPool2dForward(
+  x: Float32Array, xShape: number[], p: Pool2dParams,
+): { out: Float32Array; indices: Int32Array; shape: number[] } {
+  const shape = sizeOf("max_pool2d", xShape, p.kernel, p.stride, p.padding, p.dilation, p.ceilMode);
+  checkLen("max_pool2d", "input", x.length, xShape);
+  const [N, C, OH, OW] = shape;
+  const [, , H, W] = xShape;
+  const [KH, KW] = p.kernel, [sh, sw] = p.stride, [ph, pw] = p.padding, [dh, dw] = p.dilation;
+  const out = new Float32Array(N * C * OH * OW);
+  const indices = new Int32Array(N * C * OH * OW);
+  const planes = N * C, HW = H * W, OHW = OH * OW;
+  for (let pl = 0; pl < planes; pl++) {
+    const xb = pl * HW;
+    const ob = pl * OHW;
+    for (let oh = 0; oh < OH; oh++) {
+      let h0 = oh * sh - ph;
+      const h1 = Math.min(h0 + (KH - 1) * dh + 1, H);
+      while (h0 < 0) h0 += dh;
+      for (let ow = 0; ow < OW; ow++) {
+        let w0 = ow * sw - pw;
+        const w1 = Math.min(w0 + (KW - 1) * dw + 1, W);
+        while (w0 < 0) w0 += dw;
+        let maxIdx = h0 * W + w0;
+        let maxVal = -Infinity;
+        for (let ih = h0; ih < h1; ih += dh) {
+          const r = ih * W;
+          for (let iw = w0; iw < w1; iw += dw) {
+            const v = x[xb + r + iw];
+            if (v > maxVal || v !== v) {
+              maxVal = v;
+              maxIdx = r + iw;
+            }
+          }
+        }
+        out[ob + oh * OW + ow] = maxVal;
+        indices[ob + oh * OW + ow] = maxIdx;
+      }
+    }
+  }
+  return { out, indices, shape };
+}
+
+export function maxPool2dBackward(dy: Float32Array, indices: Int32Array, yShape: number[], xShape: number[]): Float32Array {
+  if (yShape.length !== 4 || xShape.length !== 4 || yShape[0] !== xShape[0] || yShape[1] !== xShape[1]) {
+    throw new Error(`max_pool2d_backward: grad_output shape ${fmt(yShape)} does not match input shape ${fmt(xShape)}`);
+  }
+  checkLen("max_pool2d_backward", "grad_output", dy.length, yShape);
+  checkLen("max_pool2d_backward", "indices", indices.length, yShape);
+  const [N, C, OH, OW] = yShape;
+  const HW = xShape[2] * xShape[3], OHW = OH * OW;
+  const dx = new Float32Array(N * C * HW);
+  for (let pl = 0; pl < N * C; pl++) {
+    const xb = pl * HW, ob = pl * OHW;
+    for (let i = 0; i < OHW; i++) {
+      const idx = indices[ob + i];
+      if (idx < 0 || idx >= HW) throw new Error(`max_pool2d_backward: index ${idx} out of range for a ${xShape[2]}x${xShape[3]} plane`);
+      dx[xb + idx] += dy[ob + i];
+    }
+  }
+  return dx;
+}
+
+/** Window [start, end) and divisor of output o along one dimension (PyTorch's avg_pool2d rule). */
+function avgWindows(OH: number, H: number, k: number, s: number, pad: number): { st: Int32Array; en: Int32Array; full: Int32Array } {
+  const st = new Int32Array(OH), en = new Int32Array(OH), full = new Int32Array(OH);
+  for (let o = 0; o < OH; o++) {
+    const h0 = o * s - pad;
+    const h1 = Math.min(h0 + k, H + pad);
+    full[o] = h1 - h0; // window size counting padding
+    st[o] = Math.max(h0, 0);
+    en[o] = Math.min(h1, H);
+  }
+  return { st, en, full };
+}
+
+export function avgPool2dForward(x: Float32Array, xShape: number[], p: AvgPool2dParams): { out: Float32Array; shape: number[] } {
+  const shape = sizeOf("avg_pool2d", xShape, p.kernel, p.stride, p.padding, [1, 1], p.ceilMode);
+  checkLen("avg_pool2d", "input", x.length, xShape);
+  const [N, C, OH, OW] = shape;
+  const [, , H, W] = xShape;
+  const wh = avgWindows(OH, H, p.kernel[0], p.stride[0], p.padding[0]);
+  const ww = avgWindows(OW, W, p.kernel[1], p.stride[1], p.padding[1]);
+  const out = new Float32Array(N * C * OH * OW);
+  const HW = H * W, OHW = OH * OW;
+  for (let pl = 0; pl < N * C; pl++) {
+    const xb = pl * HW, ob = pl * OHW;
+    for (let oh = 0; oh < OH; oh++) {
+      const h0 = wh.st[oh], h1 = wh.en[oh];
+      for (let ow = 0; ow < OW; ow++) {
+        const w0 = ww.st[ow], w1 = ww.en[ow];
+        if (h0 >= h1 || w0 >= w1) {
+          out[ob + oh * OW + ow] = 0;
+          continue;
+        }
+        let sum = 0;
+        for (let ih = h0; ih < h1; ih++) {
+          const r = xb + ih * W;
+          for (let iw = w0; iw < w1; iw++) sum += x[r + iw];
+        }
+        const div = p.countIncludePad ? wh.full[oh] * ww.full[ow] : (h1 - h0) * (w1 - w0);
+        out[ob + oh * OW + ow] = sum / div;
+      }
+    }
+  }
+  return { out, shape };
+}
+
+export function avgPool2dBackward(dy: Float32Array, yShape: number[], xShape: number[], p: AvgPool2dParams): Float32Array {
+  const shape = sizeOf("avg_pool2d_backward", xShape, p.kernel, p.stride, p.padding, [1, 1], p.ceilMode);
+  if (yShape.length !== 4 || shape.some((v, i) => v !== yShape[i])) {
+    throw new Error(`avg_pool2d_backward: grad_output shape ${fmt(yShape)} does not match the output shape ${fmt(shape)} for input ${fmt(xShape)}`);
+  }
+  checkLen("avg_pool2d_backward", "grad_output", dy.length, yShape);
+  const [N, C, OH, OW] = shape;
+  const [, , H, W] = xShape;
+  const wh = avgWindows(OH, H, p.kernel[0], p.stride[0], p.padding[0]);
+  const ww = avgWindows(OW, W, p.kernel[1], p.stride[1], p.padding[1]);
+  const HW = H * W, OHW = OH * OW;
+  const dx = new Float32Array(N * C * HW);
+  for (let pl = 0; pl < N * C; pl++) {
+    const xb = pl * HW, ob = pl * OHW;
+    for (let oh = 0; oh < OH; oh++) {
+      const h0 = wh.st[oh], h1 = wh.en[oh];
+      for (let ow = 0; ow < OW; ow++) {
+        const w0 = ww.st[ow], w1 = ww.en[ow];
+        if (h0 >= h1 || w0 >= w1) continue;
+        const div = p.countIncludePad ? wh.full[oh] * ww.full[ow] : (h1 - h0) * (w1 - w0);
+        const g = dy[ob + oh * OW + ow] / div;
+        for (let ih = h0; ih < h1; ih++) {
+          const r = xb + ih * W;
+          for (let iw = w0; iw < w1; iw++) dx[r + iw] += g;
+        }
+      }
+    }
+  }
+  return dx;
+}

@@ -1,0 +1,219 @@
+// CPU compute kernels against PyTorch references (reference.json, made by
+// make_reference.py) and the WASM SIMD GEMM against the TypeScript one.
+import { readFileSync } from "node:fs";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import {
+  avgPool2dBackward, avgPool2dForward, conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputSize,
+  cpuKernelInfo, gemm, gemmReference, gemmWasm, initCpuKernels, maxPool2dBackward, maxPool2dForward,
+  pool2dOutputSize, setGemmBackend, type Conv2dParams,
+} from "../../../engine/backends/cpu/kernels/index.ts";
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const ref: any = JSON.parse(readFileSync(new URL("./reference.json", import.meta.url), "utf8"));
+
+const f32 = (a: number[]) => Float32Array.from(a);
+
+/** |got - want| <= atol + rtol * |want| elementwise, with atol scaled by sqrt(summation length). */
+function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, what: string, sumLen = 1, scale = 1): void {
+  expect(got.length, `${what}: length`).toBe(want.length);
+  const atol = 1e-5 * Math.max(1, Math.sqrt(sumLen)) * scale;
+  const rtol = 1e-5;
+  let worst = -1, worstExcess = 0;
+  for (let i = 0; i < want.length; i++) {
+    const excess = Math.abs(got[i] - want[i]) - (atol + rtol * Math.abs(want[i]));
+    if (!(excess <= 0) && (worst < 0 || !(excess <= worstExcess))) {
+      worst = i;
+      worstExcess = excess;
+    }
+  }
+  if (worst >= 0) {
+    expect.fail(`${what}: element ${worst} is ${got[worst]}, expected ${want[worst]} (atol ${atol}, rtol ${rtol})`);
+  }
+}
+
+function rand(n: number, seed: number): Float32Array {
+  let s = seed >>> 0 || 1;
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13; s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5; s >>>= 0;
+    a[i] = (s / 4294967296) * 2 - 1;
+  }
+  return a;
+}
+
+beforeAll(async () => {
+  await initCpuKernels();
+});
+afterEach(() => setGemmBackend("auto"));
+
+describe("gemm", () => {
+  it("has the WASM SIMD kernels in Node", () => {
+    expect(cpuKernelInfo().wasm).toBe(true);
+  });
+
+  for (const impl of ["reference", "wasm", "auto"] as const) {
+    it(`matches PyTorch (${impl})`, () => {
+      const fn = impl === "reference" ? gemmReference : impl === "wasm" ? gemmWasm : gemm;
+      for (const c of ref.gemm) {
+        const C = f32(c.C);
+        fn(c.transA, c.transB, c.M, c.N, c.K, c.alpha, f32(c.A), c.aOff, c.lda, f32(c.B), c.bOff, c.ldb, c.beta, C, c.cOff, c.ldc);
+        expectClose(C, c.out, `gemm ${impl} tA=${c.transA} tB=${c.transB} ${c.M}x${c.N}x${c.K}`, c.K, 3);
+      }
+    });
+  }
+
+  it("WASM equals the TypeScript reference on random shapes, strides and flags", () => {
+    let seed = 7;
+    const shapes: [number, number, number][] = [
+      [130, 520, 260], [129, 17, 513], [5, 1030, 9], [1, 1, 1], [3, 3, 3], [256, 8, 4], [7, 9, 1000],
+    ];
+    for (let t = 0; t < 40; t++) {
+      const r = rand(3, ++seed);
+      shapes.push([1 + Math.floor((r[0] + 1) * 40), 1 + Math.floor((r[1] + 1) * 40), 1 + Math.floor((r[2] + 1) * 60)]);
+    }
+    shapes.forEach(([M, N, K], t) => {
+      const tA = (t & 1) === 1, tB = (t & 2) === 2;
+      const lda = (tA ? M : K) + (t % 3), ldb = (tB ? K : N) + (t % 2), ldc = N + ((t >> 1) % 3);
+      const aOff = t % 5, bOff = (t * 7) % 3, cOff = t % 2;
+      const A = rand(aOff + lda * (tA ? K : M), ++seed);
+      const B = rand(bOff + ldb * (tB ? N : K), ++seed);
+      const C0 = rand(cOff + ldc * M, ++seed);
+      const alpha = [1, -0.5, 2][t % 3], beta = [0, 1, 0.5, -1][t % 4];
+      const c1 = C0.slice(), c2 = C0.slice();
+      gemmReference(tA, tB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, c1, cOff, ldc);
+      gemmWasm(tA, tB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, c2, cOff, ldc);
+      expectClose(c2, c1, `wasm vs ts ${M}x${N}x${K} tA=${tA} tB=${tB}`, K, 0.5);
+      // padding between rows of C is left alone
+      for (let i = 0; i < M; i++) for (let j = N; j < ldc && i * ldc + j + cOff < c2.length; j++) {
+        expect(c2[cOff + i * ldc + j]).toBe(C0[cOff + i * ldc + j]);
+      }
+    });
+  });
+
+  it("beta = 0 does not read C, K = 0 scales C", () => {
+    for (const fn of [gemmReference, gemmWasm]) {
+      const A = rand(6 * 5, 1), B = rand(5 * 7, 2);
+      const C = new Float32Array(6 * 7).fill(NaN);
+      fn(false, false, 6, 7, 5, 1, A, 0, 5, B, 0, 7, 0, C, 0, 7);
+      expect(C.every((v) => Number.isFinite(v))).toBe(true);
+      const D = new Float32Array(4).fill(2);
+      fn(false, false, 2, 2, 0, 1, A, 0, 1, B, 0, 2, 0.5, D, 0, 2);
+      expect(Array.from(D)).toEqual([1, 1, 1, 1]);
+    }
+  });
+
+  it("rejects operands that are too short", () => {
+    const A = new Float32Array(10), B = new Float32Array(10), C = new Float32Array(10);
+    expect(() => gemm(false, false, 3, 3, 4, 1, A, 0, 4, B, 0, 3, 0, C, 0, 3)).toThrow(/gemm: A/);
+    expect(() => gemm(false, false, 2, 2, 2, 1, A, 0, 1, B, 0, 2, 0, C, 0, 2)).toThrow(/leading dimension/);
+  });
+});
+
+function convParams(c: { stride: number[]; padding: number[]; dilation: number[]; groups: number }): Conv2dParams {
+  return {
+    stride: [c.stride[0], c.stride[1]], padding: [c.padding[0], c.padding[1]],
+    dilation: [c.dilation[0], c.dilation[1]], groups: c.groups,
+  };
+}
+
+describe("conv2d", () => {
+  for (const backend of ["js", "auto"] as const) {
+    it(`forward and gradients match PyTorch (gemm: ${backend})`, () => {
+      setGemmBackend(backend);
+      for (const c of ref.conv) {
+        const p = convParams(c);
+        const [N, O, OH, OW] = conv2dOutputSize(c.xShape, c.wShape, p);
+        expect([N, O, OH, OW], c.name).toEqual(c.yShape);
+        const x = f32(c.x), w = f32(c.w), dy = f32(c.dy);
+        const kLen = c.wShape[1] * c.wShape[2] * c.wShape[3];
+        const y = conv2dForward(x, c.xShape, w, c.wShape, c.b ? f32(c.b) : null, p);
+        expectClose(y, c.y, `${c.name} forward`, kLen, 3);
+        const dx = conv2dBackwardInput(dy, c.yShape, w, c.wShape, c.xShape, p);
+        expectClose(dx, c.dx, `${c.name} dx`, (c.wShape[0] / c.groups) * c.wShape[2] * c.wShape[3], 3);
+        const dw = conv2dBackwardWeight(x, c.xShape, dy, c.yShape, c.wShape, p);
+        expectClose(dw, c.dw, `${c.name} dw`, N * OH * OW, 3);
+      }
+    });
+  }
+
+  it("conv_transpose2d built from the conv kernels matches PyTorch", () => {
+    for (const c of ref.convTranspose) {
+      const p = convParams(c);
+      // conv_transpose2d(x, w) is the input gradient of conv2d(out, w), with w as [Cin, Cout/g, kh, kw] = [O, C/g, kh, kw]
+      const x = f32(c.x), w = f32(c.w), dy = f32(c.dy);
+      const y = conv2dBackwardInput(x, c.xShape, w, c.wShape, c.yShape, p);
+      expectClose(y, c.y, `${c.name} forward`, c.wShape[0], 3);
+      // its input gradient is conv2d(dy, w), cropped to x's size when output_padding >= stride
+      const full = conv2dForward(dy, c.yShape, w, c.wShape, null, p);
+      const [, , FH, FW] = conv2dOutputSize(c.yShape, c.wShape, p);
+      const [XN, XC, XH, XW] = c.xShape;
+      const dx = new Float32Array(XN * XC * XH * XW);
+      for (let n = 0; n < XN * XC; n++) {
+        for (let h = 0; h < XH; h++) {
+          for (let ww = 0; ww < XW; ww++) dx[(n * XH + h) * XW + ww] = full[(n * FH + h) * FW + ww];
+        }
+      }
+      expectClose(dx, c.dx, `${c.name} dx`, c.wShape[1] * c.wShape[2] * c.wShape[3], 3);
+      // its weight gradient is conv2d's weight gradient with x := dy, dy := x
+      const dw = conv2dBackwardWeight(dy, c.yShape, x, c.xShape, c.wShape, p);
+      expectClose(dw, c.dw, `${c.name} dw`, XN * XH * XW, 3);
+    }
+  });
+
+  it("names conv2d and the shapes in shape errors", () => {
+    const p: Conv2dParams = { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 };
+    expect(() => conv2dOutputSize([1, 3, 5, 5], [4, 2, 3, 3], p)).toThrow(/conv2d.*\[1, 3, 5, 5\].*\[4, 2, 3, 3\]/);
+    expect(() => conv2dOutputSize([1, 3, 2, 2], [4, 3, 3, 3], p)).toThrow(/conv2d.*\[1, 3, 2, 2\].*empty/);
+    expect(() => conv2dOutputSize([1, 4, 5, 5], [3, 2, 3, 3], { ...p, groups: 2 })).toThrow(/conv2d.*groups/);
+    expect(() => conv2dBackwardInput(new Float32Array(9), [1, 1, 3, 3], new Float32Array(9), [1, 1, 3, 3], [1, 1, 7, 7], p))
+      .toThrow(/conv2d_backward_input/);
+  });
+});
+
+describe("pooling", () => {
+  it("max_pool2d forward, indices and gradient match PyTorch", () => {
+    for (const c of ref.maxPool) {
+      const p = {
+        kernel: c.kernel as [number, number], stride: c.stride as [number, number], padding: c.padding as [number, number],
+        dilation: c.dilation as [number, number], ceilMode: c.ceilMode,
+      };
+      expect(pool2dOutputSize(c.xShape, p), c.name).toEqual(c.yShape);
+      const r = maxPool2dForward(f32(c.x), c.xShape, p);
+      expect(r.shape, c.name).toEqual(c.yShape);
+      expectClose(r.out, c.y, `${c.name} forward`);
+      expect(Array.from(r.indices), `${c.name} indices`).toEqual(c.indices);
+      const dx = maxPool2dBackward(f32(c.dy), r.indices, r.shape, c.xShape);
+      expectClose(dx, c.dx, `${c.name} dx`, 4);
+    }
+  });
+
+  it("avg_pool2d forward and gradient match PyTorch", () => {
+    for (const c of ref.avgPool) {
+      const p = {
+        kernel: c.kernel as [number, number], stride: c.stride as [number, number], padding: c.padding as [number, number],
+        ceilMode: c.ceilMode, countIncludePad: c.countIncludePad,
+      };
+      const r = avgPool2dForward(f32(c.x), c.xShape, p);
+      expect(r.shape, c.name).toEqual(c.yShape);
+      expectClose(r.out, c.y, `${c.name} forward`, 9);
+      const dx = avgPool2dBackward(f32(c.dy), r.shape, c.xShape, p);
+      expectClose(dx, c.dx, `${c.name} dx`, 9);
+    }
+  });
+
+  it("max_pool2d propagates NaN like PyTorch", () => {
+    const x = f32([1, NaN, 3, 4]);
+    const r = maxPool2dForward(x, [1, 1, 2, 2], { kernel: [2, 2], stride: [2, 2], padding: [0, 0], dilation: [1, 1], ceilMode: false });
+    expect(Number.isNaN(r.out[0])).toBe(true);
+    expect(r.indices[0]).toBe(1);
+  });
+
+  it("rejects bad pooling parameters", () => {
+    const base = { kernel: [2, 2] as [number, number], stride: [2, 2] as [number, number], padding: [0, 0] as [number, number], dilation: [1, 1] as [number, number], ceilMode: false };
+    expect(() => pool2dOutputSize([1, 1, 4, 4], { ...base, padding: [2, 0] })).toThrow(/half of/);
+    expect(() => pool2dOutputSize([1, 1, 1, 1], { ...base, kernel: [3, 3], padding: [1, 1], stride: [1, 1], dilation: [2, 2] })).toThrow(/too small/);
+    expect(() => pool2dOutputSize([1, 4, 4], base)).toThrow(/4-D/);
+  });
+});
