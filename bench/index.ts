@@ -1,0 +1,26 @@
+/**
+ * `npm run bench` — engine CPU (matmul, LeNet-5 step), CPU kernels, kernel start-up/round trip;
+ * `npm run bench -- --gpu` — the WebGPU backend against PyTorch CUDA.
+ * Each section prints gradbook and the reference measured in the same run, and their ratio.
+ */
+const args = process.argv.slice(2);
+const only = (name: string) => args.length === 0 || args.includes(`--${name}`);
+
+async function section(name: string, load: () => Promise<() => Promise<void>>): Promise<void> {
+  try {
+    const fn = await load();
+    await fn();
+  } catch (e) {
+    console.log(`[${name}] failed: ${(e as Error).stack ?? e}`);
+    process.exitCode = 1;
+  }
+  console.log();
+}
+
+if (args.includes("--gpu")) {
+  await section("gpu", async () => (await import("./gpu.js")).benchGpu);
+} else {
+  if (only("engine")) await section("engine", async () => (await import("./engine.js")).benchEngine);
+  if (only("kernels")) await section("cpu-kernels", async () => (await import("./cpu-kernels.js")).benchCpuKernels);
+  if (only("kernel")) await section("kernel", async () => (await import("./kernel.js")).benchKernel);
+}
