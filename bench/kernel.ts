@@ -1,0 +1,3 @@
+export async function benchKernel(): Promise<void> {
+  throw new Error("not yet");
+}

@@ -1,0 +1,66 @@
+/** Writes the gradbook kernelspec (kernel.json and logos) for Jupyter. */
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import { execFileSync } from "node:child_process";
+
+export interface InstallOptions {
+  /** "user" (default), "sys-prefix", or an explicit prefix. */
+  where: { kind: "user" } | { kind: "sys-prefix" } | { kind: "prefix"; dir: string };
+  name?: string;
+  displayName?: string;
+  /** The package root (holding dist/kernel.js and kernel/kernelspec/). */
+  root: string;
+  interruptMode?: "message" | "signal";
+}
+
+function userDataDir(): string {
+  if (process.env.JUPYTER_DATA_DIR) return process.env.JUPYTER_DATA_DIR;
+  if (process.platform === "darwin") return join(homedir(), "Library", "Jupyter");
+  if (process.platform === "win32") return join(process.env.APPDATA ?? homedir(), "jupyter");
+  return join(process.env.XDG_DATA_HOME || join(homedir(), ".local", "share"), "jupyter");
+}
+
+function sysPrefix(): string {
+  for (const py of ["python3", "python"]) {
+    try {
+      return execFileSync(py, ["-c", "import sys; print(sys.prefix)"], { encoding: "utf8" }).trim();
+    } catch {}
+  }
+  throw new Error("--sys-prefix needs a python on PATH to find sys.prefix");
+}
+
+export function kernelSpecDir(o: InstallOptions): string {
+  const name = o.name ?? "gradbook";
+  switch (o.where.kind) {
+    case "user":
+      return join(userDataDir(), "kernels", name);
+    case "sys-prefix":
+      return join(sysPrefix(), "share", "jupyter", "kernels", name);
+    case "prefix":
+      return join(resolve(o.where.dir), "share", "jupyter", "kernels", name);
+  }
+}
+
+export function kernelJson(o: InstallOptions) {
+  return {
+    argv: [process.execPath, join(o.root, "dist", "kernel.js"), "-f", "{connection_file}"],
+    display_name: o.displayName ?? "TypeScript (gradbook)",
+    language: "typescript",
+    interrupt_mode: o.interruptMode ?? "message",
+    env: {},
+    metadata: { debugger: false },
+  };
+}
+
+export function installKernelSpec(o: InstallOptions): string {
+  const dir = kernelSpecDir(o);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "kernel.json"), JSON.stringify(kernelJson(o), null, 2) + "\n");
+  for (const logo of ["logo-32x32.png", "logo-64x64.png", "logo-svg.svg"]) {
+    const src = join(o.root, "kernel", "kernelspec", logo);
+    if (existsSync(src)) copyFileSync(src, join(dir, logo));
+  }
+  return dir;
+}
+

@@ -1,0 +1,72 @@
+/**
+ * Kernel entry point: `node dist/kernel.js -f <connection file>`.
+ * The main thread runs cells; a worker thread (this same file) runs the
+ * protocol server, so heartbeat and interrupts work while a cell is busy.
+ */
+import { Worker, isMainThread, workerData } from "node:worker_threads";
+import { readFileSync } from "node:fs";
+import { KernelCore, log } from "./core.ts";
+import { TypeScriptInterpreter } from "./ts/interpreter.ts";
+import type { ServerConfig, ToMain } from "./protocol/bridge.ts";
+import type { Interpreter } from "./interpreter.ts";
+
+function parseArgs(argv: string[]): string | null {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "-f" || a === "--connection-file") return argv[i + 1] ?? null;
+    if (a.startsWith("--connection-file=")) return a.slice("--connection-file=".length);
+    if (a.startsWith("-f=")) return a.slice(3);
+  }
+  return null;
+}
+
+/** Starts a kernel for any Interpreter: the protocol server knows nothing of the language. */
+export function startKernel(connectionFile: string, interp: Interpreter): void {
+  let connection: any;
+  try {
+    connection = JSON.parse(readFileSync(connectionFile, "utf8"));
+  } catch (e) {
+    log(`cannot read the connection file ${connectionFile}: ${(e as Error).message}`);
+    process.exit(2);
+  }
+  const config: ServerConfig = {
+    connection,
+    kernelInfo: {
+      protocol_version: "5.3",
+      implementation: interp.info.implementation,
+      implementation_version: interp.info.implementation_version,
+      language_info: interp.info.language_info,
+      banner: interp.info.banner,
+      help_links: interp.info.help_links ?? [],
+      debugger: false,
+    },
+    shellTypes: ["execute_request", "complete_request", "inspect_request", "is_complete_request", "history_request", "comm_info_request", "comm_open", "comm_msg", "comm_close"],
+    controlTypes: [],
+  };
+  const worker = new Worker(new URL(import.meta.url), { workerData: { gradbookServer: true, config } });
+  const core = new KernelCore(interp, (m) => worker.postMessage(m));
+  worker.on("message", (m: ToMain) => core.onMessage(m));
+  worker.on("error", (e) => {
+    log(`protocol server error: ${e?.stack ?? e}`);
+    process.exit(1);
+  });
+  worker.on("exit", (code) => process.exit(code));
+  // Interrupts (interrupt_request becomes a SIGINT to ourselves; "signal" mode sends one directly).
+  process.on("SIGINT", () => core.interrupt());
+  process.on("SIGTERM", () => core.onMessage({ kind: "shutdown", restart: false }));
+}
+
+if (isMainThread) {
+  const file = parseArgs(process.argv.slice(2));
+  if (!file) {
+    process.stderr.write("usage: node kernel.js -f <connection file>\n");
+    process.exit(2);
+  }
+  startKernel(file, new TypeScriptInterpreter());
+} else if (workerData?.gradbookServer) {
+  const { runServer } = await import("./protocol/server.ts");
+  runServer(workerData.config).catch((e) => {
+    log(`protocol server failed: ${e?.stack ?? e}`);
+    process.exit(1);
+  });
+}

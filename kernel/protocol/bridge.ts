@@ -1,0 +1,45 @@
+/**
+ * Messages between the protocol server (a worker thread owning the sockets)
+ * and the kernel core on the main thread. Plain data, structured-clonable.
+ */
+import type { Header } from "./wire.ts";
+
+/** A request handed to the main thread. `id` names it for the reply. */
+export interface IncomingRequest {
+  kind: "request";
+  channel: "shell" | "control";
+  id: number;
+  header: Header;
+  parent_header: Record<string, unknown>;
+  metadata: Record<string, unknown>;
+  content: Record<string, any>;
+  buffers: Uint8Array[];
+}
+
+export type ToMain =
+  | IncomingRequest
+  | { kind: "input_reply"; content: Record<string, any> }
+  | { kind: "shutdown"; restart: boolean }
+  | { kind: "ready" };
+
+export type ToServer =
+  /** Reply to request `id`; `done` ends its processing (idle is published, the next request goes on). */
+  | { kind: "reply"; id: number; msgType: string; content: unknown; metadata?: unknown; done: boolean }
+  /** Publish on iopub, with `parent` as parent header. */
+  | { kind: "iopub"; parent: unknown; msgType: string; content: unknown; metadata?: unknown; buffers?: Uint8Array[] }
+  /** Send an input_request on stdin to the client of request `id`. */
+  | { kind: "stdin"; id: number; content: unknown }
+  /** Abort (reply status "aborted" to) every queued execute request. */
+  | { kind: "abort_queue" }
+  | { kind: "exit" }
+  | { kind: "log"; text: string };
+
+export interface ServerConfig {
+  connection: import("./wire.ts").ConnectionInfo;
+  /** The static kernel_info_reply content, answered by the server itself. */
+  kernelInfo: Record<string, unknown>;
+  /** Message types the main thread handles on the shell channel. */
+  shellTypes: string[];
+  /** Message types the main thread handles on the control channel. */
+  controlTypes: string[];
+}

@@ -1,0 +1,291 @@
+/**
+ * The protocol server. Runs in a worker thread so that heartbeat, control
+ * (interrupt, shutdown) and stdin keep working while the main thread is busy
+ * in a synchronous cell. It owns every socket, signs and verifies messages,
+ * publishes busy/idle around each request and queues shell requests; it
+ * knows nothing of the language: requests go to the main thread as data.
+ */
+import { parentPort } from "node:worker_threads";
+import { writeSync } from "node:fs";
+import type * as Zmq from "zeromq";
+import { Message, Signer, WireError, makeHeader, parseFrames, serialize, type ConnectionInfo, type Header } from "./wire.ts";
+import type { ServerConfig, ToMain, ToServer } from "./bridge.ts";
+
+function log(text: string) {
+  try {
+    writeSync(2, `[gradbook kernel] ${text}\n`);
+  } catch {}
+}
+
+/** Serializes sends on one socket (zeromq 6 refuses concurrent sends). */
+class Sender {
+  private chain: Promise<void> = Promise.resolve();
+  closed = false;
+  constructor(private sock: Zmq.Socket & { send(m: any): Promise<void> }, private name: string) {}
+  send(frames: (Buffer | Uint8Array)[]): Promise<void> {
+    this.chain = this.chain.then(async () => {
+      if (this.closed) return;
+      try {
+        await this.sock.send(frames);
+      } catch (e) {
+        if (!this.closed) log(`send on ${this.name} failed: ${(e as Error).message}`);
+      }
+    });
+    return this.chain;
+  }
+  flush(): Promise<void> {
+    return this.chain;
+  }
+}
+
+interface Pending {
+  identities: Buffer[];
+  header: Header;
+  channel: "shell" | "control";
+}
+
+export async function runServer(config: ServerConfig): Promise<void> {
+  const zmq: typeof Zmq = require("zeromq");
+  const port = parentPort!;
+  const c: ConnectionInfo = config.connection;
+  const signer = new Signer(c.key ?? "", c.signature_scheme || "hmac-sha256");
+  const session = crypto.randomUUID();
+  const addr = (p: number) => (c.transport === "ipc" ? `ipc://${c.ip}-${p}` : `${c.transport || "tcp"}://${c.ip}:${p}`);
+  const post = (m: ToMain) => port.postMessage(m);
+
+  const shell = new zmq.Router({ linger: 0 });
+  const control = new zmq.Router({ linger: 0 });
+  const stdin = new zmq.Router({ linger: 0 });
+  const iopub = new zmq.Publisher({ linger: 0 });
+  const hb = new zmq.Router({ linger: 0 });
+  const sockets = [shell, control, stdin, iopub, hb];
+  await Promise.all([
+    shell.bind(addr(c.shell_port)),
+    control.bind(addr(c.control_port)),
+    stdin.bind(addr(c.stdin_port)),
+    iopub.bind(addr(c.iopub_port)),
+    hb.bind(addr(c.hb_port)),
+  ]);
+  const send = {
+    shell: new Sender(shell as any, "shell"),
+    control: new Sender(control as any, "control"),
+    stdin: new Sender(stdin as any, "stdin"),
+    iopub: new Sender(iopub as any, "iopub"),
+    hb: new Sender(hb as any, "hb"),
+  };
+  let closing = false;
+
+  const publish = (parent: unknown, msgType: string, content: unknown, metadata: unknown = {}, buffers: Uint8Array[] = []) =>
+    send.iopub.send(serialize(signer, [Buffer.from(`kernel.${session}.${msgType}`)], makeHeader(msgType, session), parent, metadata, content, buffers));
+  const status = (parent: unknown, state: "busy" | "idle" | "starting") => publish(parent, "status", { execution_state: state });
+  const reply = (p: Pending, msgType: string, content: unknown, metadata: unknown = {}) =>
+    send[p.channel].send(serialize(signer, p.identities, makeHeader(msgType, p.header.session ?? session), p.header, metadata, content));
+
+  // --- heartbeat: echo every frame back
+  (async () => {
+    for await (const frames of hb) {
+      if (closing) break;
+      send.hb.send(frames);
+    }
+  })().catch((e) => closing || log(`heartbeat: ${e.message}`));
+
+  // --- requests
+  let nextId = 1;
+  const pending = new Map<number, Pending>();
+  const queue: { id: number; msg: Message }[] = [];
+  let busyWith: number | null = null;
+  const kernelInfo = () => ({ status: "ok", ...config.kernelInfo });
+
+  function errorReplyFor(msg: Message, channel: "shell" | "control", ename: string, evalue: string) {
+    const t = msg.header.msg_type;
+    log(`${ename}: ${evalue}`);
+    if (!t.endsWith("_request")) return;
+    const p: Pending = { identities: msg.identities, header: msg.header, channel };
+    status(msg.header, "busy");
+    reply(p, t.replace(/_request$/, "_reply"), { status: "error", ename, evalue, traceback: [`${ename}: ${evalue}`] });
+    status(msg.header, "idle");
+  }
+
+  function dispatchToMain(id: number, msg: Message, channel: "shell" | "control") {
+    pending.set(id, { identities: msg.identities, header: msg.header, channel });
+    post({
+      kind: "request",
+      channel,
+      id,
+      header: msg.header,
+      parent_header: msg.parent_header as Record<string, unknown>,
+      metadata: msg.metadata,
+      content: msg.content,
+      buffers: msg.buffers.map((b) => new Uint8Array(b)),
+    });
+  }
+
+  function pump() {
+    while (busyWith === null && queue.length && !closing) {
+      const { id, msg } = queue.shift()!;
+      const t = msg.header.msg_type;
+      status(msg.header, "busy");
+      if (t === "kernel_info_request") {
+        reply({ identities: msg.identities, header: msg.header, channel: "shell" }, "kernel_info_reply", kernelInfo());
+        status(msg.header, "idle");
+        continue;
+      }
+      busyWith = id;
+      dispatchToMain(id, msg, "shell");
+    }
+  }
+
+  async function shutdown(p: Pending, restart: boolean) {
+    await reply(p, "shutdown_reply", { status: "ok", restart });
+    await publish(p.header, "shutdown_reply", { status: "ok", restart });
+    await status(p.header, "idle");
+    post({ kind: "shutdown", restart });
+    // If the main thread is stuck in a synchronous cell, end the process anyway.
+    setTimeout(() => process.kill(process.pid, "SIGKILL"), 3000).unref();
+  }
+
+  function closeAll() {
+    if (closing) return;
+    closing = true;
+    for (const s of Object.values(send)) s.closed = true;
+    for (const s of sockets) {
+      try {
+        s.close();
+      } catch {}
+    }
+  }
+
+  function onShell(frames: Buffer[]) {
+    let msg: Message;
+    try {
+      msg = parseFrames(frames, signer);
+    } catch (e) {
+      log(`dropped a message on shell: ${(e as Error).message}`);
+      return;
+    }
+    const t = msg.header.msg_type;
+    if (t === "kernel_info_request" || config.shellTypes.includes(t)) {
+      queue.push({ id: nextId++, msg });
+      pump();
+    } else {
+      errorReplyFor(msg, "shell", "UnknownMessageType", `unknown message type on shell: ${JSON.stringify(t).slice(0, 100)}`);
+    }
+  }
+
+  function onControl(frames: Buffer[]) {
+    let msg: Message;
+    try {
+      msg = parseFrames(frames, signer);
+    } catch (e) {
+      log(`dropped a message on control: ${(e as Error).message}`);
+      return;
+    }
+    const p: Pending = { identities: msg.identities, header: msg.header, channel: "control" };
+    const t = msg.header.msg_type;
+    switch (t) {
+      case "kernel_info_request":
+        status(msg.header, "busy");
+        reply(p, "kernel_info_reply", kernelInfo());
+        status(msg.header, "idle");
+        return;
+      case "interrupt_request":
+        status(msg.header, "busy");
+        process.kill(process.pid, "SIGINT");
+        reply(p, "interrupt_reply", { status: "ok" });
+        status(msg.header, "idle");
+        return;
+      case "shutdown_request":
+        status(msg.header, "busy");
+        shutdown(p, !!msg.content.restart);
+        return;
+      default:
+        if (config.controlTypes.includes(t)) {
+          status(msg.header, "busy");
+          dispatchToMain(nextId++, msg, "control");
+        } else errorReplyFor(msg, "control", "UnknownMessageType", `unknown message type on control: ${JSON.stringify(t).slice(0, 100)}`);
+    }
+  }
+
+  function onStdin(frames: Buffer[]) {
+    let msg: Message;
+    try {
+      msg = parseFrames(frames, signer);
+    } catch (e) {
+      log(`dropped a message on stdin: ${(e as Error).message}`);
+      return;
+    }
+    if (msg.header.msg_type === "input_reply") post({ kind: "input_reply", content: msg.content });
+    else log(`unexpected message on stdin: ${msg.header.msg_type}`);
+  }
+
+  const loop = async (sock: Zmq.Router, handler: (f: Buffer[]) => void, name: string) => {
+    try {
+      for await (const frames of sock) {
+        if (closing) break;
+        try {
+          handler(frames);
+        } catch (e) {
+          log(`error handling a ${name} message: ${(e as Error).stack}`);
+        }
+      }
+    } catch (e) {
+      if (!closing) log(`${name} loop ended: ${(e as Error).message}`);
+    }
+  };
+  loop(shell, onShell, "shell");
+  loop(control, onControl, "control");
+  loop(stdin, onStdin, "stdin");
+
+  port.on("message", (m: ToServer) => {
+    switch (m.kind) {
+      case "reply": {
+        const p = pending.get(m.id);
+        if (!p) return log(`reply for unknown request ${m.id}`);
+        if (m.msgType) reply(p, m.msgType, m.content, m.metadata ?? {});
+        if (m.done) {
+          pending.delete(m.id);
+          status(p.header, "idle");
+          if (busyWith === m.id) {
+            busyWith = null;
+            pump();
+          }
+        }
+        return;
+      }
+      case "iopub":
+        publish(m.parent, m.msgType, m.content, m.metadata ?? {}, m.buffers ?? []);
+        return;
+      case "stdin": {
+        const p = pending.get(m.id);
+        if (!p) return log(`input request for unknown request ${m.id}`);
+        send.stdin.send(serialize(signer, p.identities, makeHeader("input_request", p.header.session ?? session), p.header, {}, m.content));
+        return;
+      }
+      case "abort_queue": {
+        for (let i = 0; i < queue.length; ) {
+          const { msg } = queue[i];
+          if (msg.header.msg_type !== "execute_request") {
+            i++;
+            continue;
+          }
+          queue.splice(i, 1);
+          status(msg.header, "busy");
+          reply({ identities: msg.identities, header: msg.header, channel: "shell" }, "execute_reply", { status: "aborted", execution_count: null }, { status: "aborted" });
+          status(msg.header, "idle");
+        }
+        return;
+      }
+      case "exit":
+        Promise.all(Object.values(send).map((s) => s.flush())).finally(() => {
+          closeAll();
+          port.close();
+        });
+        return;
+      case "log":
+        log(m.text);
+        return;
+    }
+  });
+  status({}, "starting");
+  post({ kind: "ready" });
+}

@@ -1,0 +1,272 @@
+/**
+ * Turns a notebook cell (TypeScript) into a script that runs in the kernel's
+ * global scope, the way a notebook user expects:
+ * - top-level let/const/class/function/enum/import declarations become
+ *   globals that persist across cells and may be declared again;
+ * - top-level await works (the cell runs in an async wrapper, its
+ *   declarations hoisted out of it, as Node's REPL does);
+ * - the value of a final expression statement is the cell's result.
+ * Edits keep the cell's line numbers; esbuild strips the types and its
+ * source map maps stack traces back to the cell.
+ */
+import type * as TS from "typescript";
+import { builtinModules } from "node:module";
+import { ts } from "./tsapi.ts";
+import { decodeMappings, type DecodedMap } from "./sourcemap.ts";
+
+export interface CompiledCell {
+  js: string;
+  map: DecodedMap;
+  /** Runs in an async wrapper; the script's value is a promise of the result. */
+  async: boolean;
+  /** The cell ends with an expression statement whose value is the result. */
+  hasValue: boolean;
+  /** Names declared at top level. */
+  declared: string[];
+}
+
+export class CellSyntaxError extends Error {
+  override name = "SyntaxError";
+  constructor(message: string, readonly line: number, readonly column: number) {
+    super(message);
+  }
+}
+
+interface Edit {
+  start: number;
+  end: number;
+  text: string;
+}
+
+const SYNC_SPECIFIERS = new Set(["gradbook", "gradbook/widgets"]);
+const builtins = new Set(builtinModules);
+export function isSyncSpecifier(spec: string): boolean {
+  return SYNC_SPECIFIERS.has(spec) || spec.startsWith("node:") || builtins.has(spec);
+}
+
+function newlines(s: string): number {
+  let n = 0;
+  for (let i = s.indexOf("\n"); i >= 0; i = s.indexOf("\n", i + 1)) n++;
+  return n;
+}
+
+/** Parses a cell; `{ ... }` alone is read as an object literal, as in Node's REPL. */
+export function parseCell(code: string): TS.SourceFile {
+  const t = ts();
+  return t.createSourceFile("cell.ts", code, t.ScriptTarget.ES2022, true, t.ScriptKind.TS);
+}
+
+export function syntaxErrors(sf: TS.SourceFile): TS.DiagnosticWithLocation[] {
+  return ((sf as any).parseDiagnostics ?? []) as TS.DiagnosticWithLocation[];
+}
+
+function hasModifier(node: TS.Node, kind: TS.SyntaxKind): boolean {
+  return !!(ts().canHaveModifiers(node) && ts().getModifiers(node)?.some((m) => m.kind === kind));
+}
+
+/** Removes `export`/`default`/`abstract` modifiers (not valid on what the declaration becomes). */
+function stripModifiers(node: TS.Node, edits: Edit[], kinds: TS.SyntaxKind[]) {
+  const t = ts();
+  if (!t.canHaveModifiers(node)) return;
+  for (const m of t.getModifiers(node) ?? []) if (kinds.includes(m.kind)) edits.push({ start: m.getStart(), end: m.getEnd(), text: "" });
+}
+
+function containsTopLevelAwait(node: TS.Node): boolean {
+  const t = ts();
+  let found = false;
+  const visit = (n: TS.Node) => {
+    if (found) return;
+    if (t.isAwaitExpression(n) || (t.isForOfStatement(n) && n.awaitModifier)) {
+      found = true;
+      return;
+    }
+    if (t.isFunctionLike(n) || t.isClassLike(n)) {
+      // class field initializers / computed names cannot await at top level either
+      return;
+    }
+    t.forEachChild(n, visit);
+  };
+  visit(node);
+  return found;
+}
+
+function bindingNames(name: TS.BindingName, out: string[]) {
+  const t = ts();
+  if (t.isIdentifier(name)) out.push(name.text);
+  else for (const el of name.elements) if (!t.isOmittedExpression(el)) bindingNames(el.name, out);
+}
+
+export function compileCell(source: string, fileName: string): CompiledCell {
+  const t = ts();
+  let code = source;
+  let sf = parseCell(code);
+  // `{ a: 1 }` alone: an object literal, not a block (Node REPL does the same).
+  if (/^\s*\{[\s\S]*\}\s*$/.test(code) && !/;\s*$/.test(code)) {
+    const wrapped = parseCell(`(${code})`);
+    if (!syntaxErrors(wrapped).length) {
+      code = `(${code})`;
+      sf = wrapped;
+    }
+  }
+  const errs = syntaxErrors(sf);
+  if (errs.length) {
+    const d = errs[0];
+    const { line, character } = sf.getLineAndCharacterOfPosition(d.start ?? 0);
+    throw new CellSyntaxError(t.flattenDiagnosticMessageText(d.messageText, "\n"), line + 1, character + 1);
+  }
+
+  const edits: Edit[] = [];
+  const declared: string[] = [];
+  const globalsAfter: string[] = []; // function/enum/namespace names assigned to globalThis in async mode
+  const wrapperStart: string[] = [];
+  let isAsync = sf.statements.some((s) => containsTopLevelAwait(s));
+  let modCount = 0;
+  const replace = (node: TS.Node, text: string) => {
+    const start = node.getStart(), end = node.getEnd();
+    const orig = code.slice(start, end);
+    edits.push({ start, end, text: text + "\n".repeat(Math.max(0, newlines(orig) - newlines(text))) });
+  };
+
+  for (const st of sf.statements) {
+    if (t.isImportDeclaration(st)) {
+      const spec = (st.moduleSpecifier as TS.StringLiteral).text;
+      const clause = st.importClause;
+      if (clause?.isTypeOnly) {
+        replace(st, "");
+        continue;
+      }
+      const sync = isSyncSpecifier(spec);
+      if (!sync) isAsync = true;
+      const load = sync ? `__gradbook.importSync(${JSON.stringify(spec)})` : `(await __gradbook.import(${JSON.stringify(spec)}))`;
+      if (!clause) {
+        replace(st, `${load};`);
+        continue;
+      }
+      const m = `__gbm${modCount++}`;
+      const parts = [`var ${m} = ${load};`];
+      if (clause.name) {
+        declared.push(clause.name.text);
+        parts.push(`${clause.name.text} = __gradbook.defaultOf(${m});`);
+      }
+      const nb = clause.namedBindings;
+      if (nb && t.isNamespaceImport(nb)) {
+        declared.push(nb.name.text);
+        parts.push(`${nb.name.text} = ${m};`);
+      } else if (nb) {
+        for (const el of nb.elements) {
+          if (el.isTypeOnly) continue;
+          const imported = (el.propertyName ?? el.name).text;
+          declared.push(el.name.text);
+          parts.push(imported === "default" ? `${el.name.text} = __gradbook.defaultOf(${m});` : `${el.name.text} = ${m}[${JSON.stringify(imported)}];`);
+        }
+      }
+      replace(st, parts.join(" "));
+    } else if (t.isImportEqualsDeclaration(st)) {
+      if (st.isTypeOnly) {
+        replace(st, "");
+        continue;
+      }
+      declared.push(st.name.text);
+      const ref = st.moduleReference;
+      if (t.isExternalModuleReference(ref)) replace(st, `${st.name.text} = __gradbook.require(${ref.expression.getText()});`);
+      else replace(st, `${st.name.text} = ${ref.getText()};`);
+    } else if (t.isExportDeclaration(st)) {
+      replace(st, "");
+    } else if (t.isExportAssignment(st)) {
+      replace(st, `${st.expression.getText()};`);
+    } else if (t.isVariableStatement(st)) {
+      if (hasModifier(st, t.SyntaxKind.DeclareKeyword)) {
+        replace(st, "");
+        continue;
+      }
+      const isVar = !(st.declarationList.flags & (t.NodeFlags.Let | t.NodeFlags.Const | t.NodeFlags.Using | t.NodeFlags.AwaitUsing));
+      const parts: string[] = [];
+      for (const d of st.declarationList.declarations) {
+        bindingNames(d.name, declared);
+        const name = d.name.getText();
+        if (d.initializer) {
+          const init = d.initializer.getText();
+          parts.push(t.isIdentifier(d.name) ? `${name} = ${init};` : `(${name} = ${init});`);
+        } else if (!isVar && t.isIdentifier(d.name)) parts.push(`${name} = undefined;`);
+      }
+      // keep the text between declarations' lines: rebuild with the original line breaks
+      replace(st, parts.join(" "));
+    } else if (t.isFunctionDeclaration(st)) {
+      if (!st.name || !st.body) continue;
+      stripModifiers(st, edits, [t.SyntaxKind.ExportKeyword, t.SyntaxKind.DefaultKeyword]);
+      declared.push(st.name.text);
+      wrapperStart.push(st.name.text);
+    } else if (t.isClassDeclaration(st)) {
+      if (hasModifier(st, t.SyntaxKind.DeclareKeyword)) continue;
+      if (!st.name) continue;
+      declared.push(st.name.text);
+      stripModifiers(st, edits, [t.SyntaxKind.ExportKeyword, t.SyntaxKind.DefaultKeyword, t.SyntaxKind.AbstractKeyword]);
+      // `class A {}` -> `A = class A {};` (decorators stay in front of `class`)
+      const classKw = st.getChildren().find((c) => c.kind === t.SyntaxKind.ClassKeyword)!;
+      edits.push({ start: classKw.getStart(), end: classKw.getStart(), text: `${st.name.text} = ` });
+      edits.push({ start: st.getEnd(), end: st.getEnd(), text: ";" });
+      // decorators before `class` would now precede an assignment: move them is not worth it; they are rare in notebooks
+    } else if (t.isEnumDeclaration(st) || t.isModuleDeclaration(st)) {
+      if (hasModifier(st, t.SyntaxKind.DeclareKeyword) || !t.isIdentifier(st.name)) continue;
+      if (t.isModuleDeclaration(st) && !(st.body && t.isModuleBlock(st.body)) && !st.body) continue;
+      stripModifiers(st, edits, [t.SyntaxKind.ExportKeyword]);
+      declared.push(st.name.text);
+      globalsAfter.push(st.name.text);
+      edits.push({ start: st.getEnd(), end: st.getEnd(), text: `;globalThis[${JSON.stringify(st.name.text)}] = ${st.name.text};` });
+    }
+  }
+
+  // the final expression statement: its value is the cell's result
+  let hasValue = false;
+  const last = [...sf.statements].reverse().find((s) => !t.isEmptyStatement(s) && !t.isInterfaceDeclaration(s) && !t.isTypeAliasDeclaration(s));
+  if (last && t.isExpressionStatement(last)) {
+    hasValue = true;
+    if (isAsync) {
+      const e = last.expression;
+      edits.push({ start: e.getStart(), end: e.getStart(), text: "return (" });
+      edits.push({ start: e.getEnd(), end: e.getEnd(), text: ")" });
+    }
+  }
+
+  edits.sort((a, b) => a.start - b.start || a.end - b.end);
+  let body = "";
+  let pos = 0;
+  for (const e of edits) {
+    if (e.start < pos) continue; // overlapping (should not happen)
+    body += code.slice(pos, e.start) + e.text;
+    pos = e.end;
+  }
+  body += code.slice(pos);
+
+  const uniq = [...new Set(declared)];
+  const hoist = uniq.length ? `var ${uniq.join(", ")}; ` : "";
+  let edited: string;
+  if (isAsync) {
+    const fnGlobals = wrapperStart.map((n) => `globalThis[${JSON.stringify(n)}] = ${n};`).join(" ");
+    edited = `${hoist}(async () => { ${fnGlobals} ${body}\n})()`;
+  } else {
+    edited = `${hoist}${body}`;
+  }
+  const esbuild = require("esbuild") as typeof import("esbuild");
+  let out: import("esbuild").TransformResult;
+  try {
+    out = esbuild.transformSync(edited, {
+      loader: "ts",
+      sourcemap: "external",
+      sourcefile: fileName,
+      target: "es2022",
+      format: undefined,
+      tsconfigRaw: { compilerOptions: { useDefineForClassFields: true, verbatimModuleSyntax: false, experimentalDecorators: false } },
+      logLevel: "silent",
+    });
+  } catch (e: any) {
+    const m = e?.errors?.[0];
+    if (m) throw new CellSyntaxError(m.text, m.location?.line ?? 1, (m.location?.column ?? 0) + 1);
+    throw e;
+  }
+  let map: DecodedMap = [];
+  try {
+    map = decodeMappings(JSON.parse(out.map).mappings);
+  } catch {}
+  return { js: out.code, map, async: isAsync, hasValue, declared: uniq };
+}

@@ -1,0 +1,341 @@
+/**
+ * The notebook as the TypeScript language service sees it: one virtual
+ * module holding the latest declaration of every name the earlier cells
+ * declared (the "prelude"), followed by the cell being checked, completed or
+ * inspected. Built lazily: loading the compiler and the lib files costs
+ * several hundred milliseconds, never paid at start-up.
+ */
+import type * as TS from "typescript";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { CompleteResult, InspectResult } from "../interpreter.ts";
+import { ts } from "./tsapi.ts";
+import { parseCell } from "./compile.ts";
+
+export interface CellDiagnostic {
+  line: number;
+  column: number;
+  code: number;
+  message: string;
+}
+
+interface Entry {
+  key: string;
+  names: string[];
+  text: string;
+}
+
+/** The package root (dist/kernel.js -> ..). */
+function packageRoot(): string {
+  try {
+    return dirname(dirname(fileURLToPath(import.meta.url)));
+  } catch {
+    return process.cwd();
+  }
+}
+
+const GLOBALS_DTS = `
+interface GradbookDisplayOptions {
+  /** Give the output an id; \`true\` makes one up. A later display with the same id and \`update: true\` replaces it in place. */
+  displayId?: string | true;
+  /** Replace the output with this displayId instead of adding one (update_display_data). */
+  update?: boolean;
+  metadata?: Record<string, unknown>;
+  /** The object is already a MIME bundle. */
+  raw?: boolean;
+}
+interface GradbookDisplayHandle {
+  readonly displayId: string;
+  /** Replaces the output in place. */
+  update(obj: unknown, options?: GradbookDisplayOptions): GradbookDisplayHandle | undefined;
+  display(obj: unknown, options?: GradbookDisplayOptions): GradbookDisplayHandle | undefined;
+}
+/**
+ * Shows a rich output. Objects with a \`toMimeBundle()\` method (tensors, plots, widgets)
+ * show as their bundle; other values as text. Returns a handle when \`displayId\` is given.
+ */
+declare function display(obj: unknown, options?: GradbookDisplayOptions): GradbookDisplayHandle | undefined;
+declare namespace display {
+  /** Shows an HTML fragment. */
+  function html(html: string, options?: GradbookDisplayOptions): GradbookDisplayHandle | undefined;
+  /** Shows Markdown. */
+  function markdown(markdown: string, options?: GradbookDisplayOptions): GradbookDisplayHandle | undefined;
+  /** Shows an SVG image. */
+  function svg(svg: string, options?: GradbookDisplayOptions): GradbookDisplayHandle | undefined;
+  /** Shows LaTeX. */
+  function latex(latex: string, options?: GradbookDisplayOptions): GradbookDisplayHandle | undefined;
+  /** Shows a PNG image (bytes or base64). */
+  function png(data: Uint8Array | ArrayBuffer | string, options?: GradbookDisplayOptions & { width?: number; height?: number }): GradbookDisplayHandle | undefined;
+  /** Shows a JSON value as an interactive tree. */
+  function json(value: unknown, options?: GradbookDisplayOptions): GradbookDisplayHandle | undefined;
+  /** Shows a MIME bundle as is. */
+  function bundle(data: Record<string, unknown>, options?: GradbookDisplayOptions): GradbookDisplayHandle | undefined;
+}
+/** Clears the cell's output; with \`wait\`, only when the next output arrives (no flicker in loops). */
+declare function clearOutput(options?: { wait?: boolean } | boolean): void;
+/** Asks the user for a line of text (the front end shows a prompt). */
+declare function input(prompt?: string, options?: { password?: boolean }): Promise<string>;
+/** The value of the last cell's result. */
+declare var _: any;
+`;
+
+export class Notebook {
+  private service: TS.LanguageService | null = null;
+  private files = new Map<string, { text: string; version: number }>();
+  private entries = new Map<string, Entry>();
+  private owner = new Map<string, string>(); // name -> entry key
+  private seq = 0;
+  private readonly nbFile: string;
+  private readonly globalsFile: string;
+  private diskCache = new Map<string, TS.IScriptSnapshot | undefined>();
+
+  constructor(private cwd: string) {
+    this.nbFile = join(cwd, "__gradbook_notebook__.ts");
+    this.globalsFile = join(cwd, "__gradbook_globals__.d.ts");
+  }
+
+  private ls(): TS.LanguageService {
+    if (this.service) return this.service;
+    const t = ts();
+    const root = packageRoot();
+    const paths: Record<string, string[]> = {};
+    for (const [name, candidates] of [
+      ["gradbook", ["engine/index.ts", "dist/gradbook.d.ts"]],
+      ["gradbook/widgets", ["widgets/index.ts", "dist/widgets.d.ts"]],
+    ] as const) {
+      const f = candidates.map((c) => join(root, c)).find((p) => existsSync(p));
+      if (f) paths[name] = [f];
+    }
+    let globals = GLOBALS_DTS;
+    globals += paths["gradbook"] ? `\n/** The gradbook engine (tensors, autograd), preloaded. */\ndeclare const gb: typeof import("gradbook");\n` : `\ndeclare const gb: any;\n`;
+    globals += paths["gradbook/widgets"] ? `/** gradbook widgets, preloaded. */\ndeclare const widgets: typeof import("gradbook/widgets");\n` : `declare const widgets: any;\n`;
+    this.files.set(this.globalsFile, { text: globals, version: 1 });
+    this.files.set(this.nbFile, { text: "export {};\n", version: 1 });
+    const typeRoots = [join(root, "node_modules", "@types"), join(this.cwd, "node_modules", "@types")].filter((p) => existsSync(p));
+    const options: TS.CompilerOptions = {
+      target: t.ScriptTarget.ES2022,
+      module: t.ModuleKind.ESNext,
+      moduleResolution: t.ModuleResolutionKind.Bundler,
+      lib: ["lib.es2023.d.ts", "lib.dom.d.ts"],
+      strict: true,
+      noImplicitAny: false,
+      esModuleInterop: true,
+      allowSyntheticDefaultImports: true,
+      skipLibCheck: true,
+      resolveJsonModule: true,
+      allowJs: true,
+      allowImportingTsExtensions: true,
+      noEmit: true,
+      useDefineForClassFields: true,
+      types: typeRoots.length ? ["node"] : [],
+      typeRoots,
+      paths,
+    };
+    const host: TS.LanguageServiceHost = {
+      getScriptFileNames: () => [this.globalsFile, this.nbFile],
+      getScriptVersion: (f) => String(this.files.get(f)?.version ?? 0),
+      getScriptSnapshot: (f) => {
+        const v = this.files.get(f);
+        if (v) return t.ScriptSnapshot.fromString(v.text);
+        if (this.diskCache.has(f)) return this.diskCache.get(f);
+        let snap: TS.IScriptSnapshot | undefined;
+        try {
+          snap = t.ScriptSnapshot.fromString(readFileSync(f, "utf8"));
+        } catch {}
+        this.diskCache.set(f, snap);
+        return snap;
+      },
+      getCurrentDirectory: () => this.cwd,
+      getCompilationSettings: () => options,
+      getDefaultLibFileName: (o) => t.getDefaultLibFilePath(o),
+      fileExists: (f) => this.files.has(f) || t.sys.fileExists(f),
+      readFile: (f) => this.files.get(f)?.text ?? t.sys.readFile(f),
+      readDirectory: t.sys.readDirectory,
+      directoryExists: t.sys.directoryExists,
+      getDirectories: t.sys.getDirectories,
+      realpath: t.sys.realpath,
+    };
+    this.service = t.createLanguageService(host, t.createDocumentRegistry());
+    return this.service;
+  }
+
+  /** Top-level declarations of a cell, one entry per name where possible. */
+  private declarationsOf(code: string): Entry[] {
+    const t = ts();
+    const sf = parseCell(code);
+    const out: Entry[] = [];
+    const fnTexts = new Map<string, string[]>();
+    const strip = (s: string) => s.replace(/^export\s+(default\s+)?/, "");
+    const names = (b: TS.BindingName, acc: string[]) => {
+      if (t.isIdentifier(b)) acc.push(b.text);
+      else for (const el of b.elements) if (!t.isOmittedExpression(el)) names(el.name, acc);
+    };
+    for (const st of sf.statements) {
+      if (t.isVariableStatement(st)) {
+        const list = st.declarationList;
+        const kw = list.flags & t.NodeFlags.Const || list.flags & t.NodeFlags.Using ? "const" : list.flags & t.NodeFlags.Let ? "let" : "var";
+        const declare = /^\s*(export\s+)?declare\b/.test(st.getText()) ? "declare " : "";
+        for (const d of list.declarations) {
+          const ns: string[] = [];
+          names(d.name, ns);
+          out.push({ key: "", names: ns, text: `${declare}${kw} ${d.getText()};` });
+        }
+      } else if (t.isFunctionDeclaration(st) && st.name) {
+        const list = fnTexts.get(st.name.text) ?? [];
+        list.push(strip(st.getText()));
+        fnTexts.set(st.name.text, list);
+      } else if ((t.isClassDeclaration(st) || t.isInterfaceDeclaration(st) || t.isTypeAliasDeclaration(st) || t.isEnumDeclaration(st)) && st.name) {
+        out.push({ key: "", names: [st.name.text], text: strip(st.getText()) });
+      } else if (t.isModuleDeclaration(st) && t.isIdentifier(st.name)) {
+        out.push({ key: "", names: [st.name.text], text: strip(st.getText()) });
+      } else if (t.isImportEqualsDeclaration(st)) {
+        out.push({ key: "", names: [st.name.text], text: st.getText() });
+      } else if (t.isImportDeclaration(st)) {
+        const spec = st.moduleSpecifier.getText();
+        const c = st.importClause;
+        const typeOnly = c?.isTypeOnly ? "type " : "";
+        if (!c) {
+          out.push({ key: `import ${spec}`, names: [], text: `import ${spec};` });
+          continue;
+        }
+        if (c.name) out.push({ key: "", names: [c.name.text], text: `import ${typeOnly}${c.name.text} from ${spec};` });
+        const nb = c.namedBindings;
+        if (nb && t.isNamespaceImport(nb)) out.push({ key: "", names: [nb.name.text], text: `import ${typeOnly}* as ${nb.name.text} from ${spec};` });
+        else if (nb) for (const el of nb.elements) out.push({ key: "", names: [el.name.text], text: `import ${typeOnly}{ ${el.getText()} } from ${spec};` });
+      }
+    }
+    for (const [name, texts] of fnTexts) out.push({ key: "", names: [name], text: texts.join("\n") });
+    return out;
+  }
+
+  /** Records what a cell declared, replacing earlier declarations of the same names. */
+  commit(code: string, _declared?: string[]): void {
+    let decls: Entry[];
+    try {
+      decls = this.declarationsOf(blankMagics(code));
+    } catch {
+      return;
+    }
+    for (const d of decls) {
+      for (const n of d.names) {
+        const k = this.owner.get(n);
+        if (k) this.removeEntry(k);
+      }
+      if (d.key && this.entries.has(d.key)) continue;
+      const key = d.key || `e${++this.seq}`;
+      this.entries.set(key, { ...d, key });
+      for (const n of d.names) this.owner.set(n, key);
+    }
+  }
+
+  private removeEntry(key: string) {
+    const e = this.entries.get(key);
+    if (!e) return;
+    this.entries.delete(key);
+    for (const n of e.names) if (this.owner.get(n) === key) this.owner.delete(n);
+  }
+
+  /** Puts `code` after the prelude; returns the offset of the cell in the virtual file. */
+  private load(code: string): number {
+    const own = new Set<string>();
+    try {
+      for (const d of this.declarationsOf(code)) for (const n of d.names) own.add(n);
+    } catch {}
+    let prelude = "";
+    for (const e of this.entries.values()) if (!e.names.some((n) => own.has(n))) prelude += e.text + "\n";
+    prelude += "\n";
+    const text = prelude + code + "\n;export {};\n";
+    const prev = this.files.get(this.nbFile);
+    this.ls();
+    this.files.set(this.nbFile, { text, version: (prev?.version ?? 1) + 1 });
+    return prelude.length;
+  }
+
+  check(code: string, _count: number): CellDiagnostic[] {
+    const t = ts();
+    code = blankMagics(code);
+    const offset = this.load(code);
+    const ls = this.ls();
+    const diags = ls.getSemanticDiagnostics(this.nbFile);
+    const sf = ls.getProgram()!.getSourceFile(this.nbFile)!;
+    const base = sf.getLineAndCharacterOfPosition(offset).line;
+    const out: CellDiagnostic[] = [];
+    for (const d of diags) {
+      if (d.category !== t.DiagnosticCategory.Error || d.start == null) continue;
+      if (d.start < offset || d.start > offset + code.length) continue;
+      const { line, character } = sf.getLineAndCharacterOfPosition(d.start);
+      out.push({ line: line - base + 1, column: character + 1, code: d.code, message: t.flattenDiagnosticMessageText(d.messageText, "\n") });
+    }
+    return out;
+  }
+
+  complete(code: string, cursor: number): CompleteResult {
+    code = blankMagics(code);
+    let start = cursor;
+    while (start > 0 && /[\w$]/.test(code[start - 1])) start--;
+    const prefix = code.slice(start, cursor);
+    const offset = this.load(code);
+    const res = this.ls().getCompletionsAtPosition(this.nbFile, offset + cursor, { includeCompletionsWithInsertText: true, includeCompletionsForModuleExports: false });
+    const seen = new Set<string>();
+    const entries = (res?.entries ?? [])
+      .filter((e) => e.name.startsWith(prefix) && !e.name.startsWith("__gradbook") && !e.name.startsWith("__gbm") && !e.name.startsWith("Gradbook"))
+      .sort((a, b) => (a.sortText < b.sortText ? -1 : a.sortText > b.sortText ? 1 : a.name < b.name ? -1 : 1))
+      .filter((e) => (seen.has(e.name) ? false : (seen.add(e.name), true)));
+    return {
+      matches: entries.map((e) => e.name),
+      cursorStart: start,
+      cursorEnd: cursor,
+      metadata: { _jupyter_types_experimental: entries.map((e) => ({ start, end: cursor, text: e.name, type: jupyterKind(e.kind) })) },
+    };
+  }
+
+  inspect(code: string, cursor: number, _detail: number): InspectResult {
+    const t = ts();
+    code = blankMagics(code);
+    const offset = this.load(code);
+    const ls = this.ls();
+    let info: TS.QuickInfo | undefined;
+    for (const p of [cursor, cursor - 1]) {
+      if (p < 0 || p > code.length) continue;
+      info = ls.getQuickInfoAtPosition(this.nbFile, offset + p);
+      if (info) break;
+    }
+    if (!info) return { found: false, data: {} };
+    const sig = t.displayPartsToString(info.displayParts);
+    const doc = t.displayPartsToString(info.documentation);
+    const tags = (info.tags ?? []).map((tag) => `@${tag.name}${tag.text ? " " + t.displayPartsToString(tag.text) : ""}`).join("\n");
+    const text = [sig, doc, tags].filter(Boolean).join("\n\n");
+    const md = ["```typescript\n" + sig + "\n```", doc, tags.replace(/^/gm, "*").replace(/^\*@(\w+)/gm, "*@$1*")].filter(Boolean).join("\n\n");
+    return { found: true, data: { "text/plain": text, "text/markdown": md } };
+  }
+}
+
+function blankMagics(code: string): string {
+  return code.replace(/^([ \t]*%%\w+[^\n]*)/, (m) => " ".repeat(m.length));
+}
+
+function jupyterKind(kind: string): string {
+  switch (kind) {
+    case "method":
+    case "function":
+    case "local function":
+      return "function";
+    case "class":
+      return "class";
+    case "interface":
+    case "type":
+      return "type";
+    case "module":
+    case "external module name":
+      return "module";
+    case "keyword":
+      return "keyword";
+    case "property":
+    case "getter":
+    case "setter":
+      return "property";
+    default:
+      return "variable";
+  }
+}
