@@ -22,6 +22,7 @@ export { sum, mean, prod, max, min, argmax, argmin, variance as var, std, logsum
 export { reshape, flatten, squeeze, unsqueeze, permute, transpose, expand, repeat, slice, index, narrow, cat, stack, split, chunk, pad, gather, scatterAdd, indexSelect, flip, type IndexSpec } from "./ops/movement.js";
 export { matmul, mm, bmm, dot, outer } from "./ops/linalg.js";
 export * as autograd from "./functional-autograd.js";
+export * as optim from "./optim/index.js";
 
 /** dtype names, as torch.float32 / torch.int32 / torch.bool. */
 export const float32 = "float32" as const;

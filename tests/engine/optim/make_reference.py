@@ -1,0 +1,162 @@
+#!/usr/bin/python3
+"""Generates tests/engine/optim/reference.json: PyTorch 1.13 parameter trajectories
+of every optimizer (several option combinations) on a small fixed least-squares
+problem, and the learning rates the schedulers produce.
+
+Run with the Debian python that has torch:  /usr/bin/python3 tests/engine/optim/make_reference.py
+
+The problem: W [3, 2], b [3] (given initial values), X [6, 2], Y [6, 3];
+loss = mean((X @ W.T + b - Y) ** 2) + 0.05 * sum(W ** 4). All values are
+multiples of 1e-3 so float32 inputs are identical on both sides.
+"""
+import json
+import math
+import os
+import re
+
+import torch
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference.json")
+STEPS = 6
+
+W0 = [[0.5, -0.3], [0.1, 0.8], [-0.7, 0.25]]
+B0 = [0.05, -0.2, 0.3]
+X = [[1.0, 2.0], [-0.5, 0.3], [0.25, -1.5], [2.0, 0.1], [-1.2, -0.8], [0.6, 0.9]]
+Y = [[0.3, -1.0, 2.0], [1.5, 0.2, -0.4], [-0.8, 0.7, 0.1], [0.9, -0.3, 1.1], [0.0, 0.5, -1.3], [0.4, 0.4, 0.4]]
+
+
+def snake(name):
+    return re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), name)
+
+
+def loss_fn(W, b):
+    x = torch.tensor(X)
+    y = torch.tensor(Y)
+    return ((x @ W.T + b - y) ** 2).mean() + 0.05 * (W ** 4).sum()
+
+
+def flat(t):
+    return [float("%.9g" % v) for v in t.detach().reshape(-1).tolist()]
+
+
+def run_opt(name, opts, groups=None, scheduler=None):
+    W = torch.tensor(W0, requires_grad=True)
+    b = torch.tensor(B0, requires_grad=True)
+    kw = {snake(k): (tuple(v) if isinstance(v, list) else v) for k, v in opts.items()}
+    if name not in ("SGD",):
+        kw["foreach"] = False
+    cls = getattr(torch.optim, name)
+    if groups is not None:
+        pg = [{"params": [W]}, {"params": [b], **{snake(k): v for k, v in groups.items()}}]
+        opt = cls(pg, **kw)
+    else:
+        opt = cls([W, b], **kw)
+    sched = None
+    if scheduler is not None:
+        sname, sargs = scheduler
+        sched = getattr(torch.optim.lr_scheduler, sname)(opt, *sargs)
+    traj = []
+    for _ in range(STEPS):
+        opt.zero_grad()
+        loss = loss_fn(W, b)
+        loss.backward()
+        opt.step()
+        if sched is not None:
+            sched.step()
+        traj.append({"W": flat(W), "b": flat(b), "loss": float(loss)})
+    return traj
+
+
+CASES = [
+    ("SGD", {"lr": 0.1}),
+    ("SGD", {"lr": 0.1, "momentum": 0.9}),
+    ("SGD", {"lr": 0.05, "momentum": 0.9, "dampening": 0.3}),
+    ("SGD", {"lr": 0.05, "momentum": 0.8, "nesterov": True}),
+    ("SGD", {"lr": 0.1, "momentum": 0.5, "weightDecay": 0.1}),
+    ("SGD", {"lr": 0.1, "momentum": 0.9, "nesterov": True, "weightDecay": 0.01, "maximize": True}),
+    ("Adagrad", {}),
+    ("Adagrad", {"lr": 0.1, "lrDecay": 0.05, "weightDecay": 0.1}),
+    ("Adagrad", {"lr": 0.1, "initialAccumulatorValue": 0.5, "eps": 1e-6}),
+    ("Adadelta", {}),
+    ("Adadelta", {"lr": 0.5, "rho": 0.8, "eps": 1e-4, "weightDecay": 0.05}),
+    ("RMSprop", {}),
+    ("RMSprop", {"lr": 0.01, "alpha": 0.9, "momentum": 0.9}),
+    ("RMSprop", {"lr": 0.01, "centered": True}),
+    ("RMSprop", {"lr": 0.005, "centered": True, "momentum": 0.5, "weightDecay": 0.1, "eps": 1e-4}),
+    ("Adam", {}),
+    ("Adam", {"lr": 0.05, "betas": [0.8, 0.99]}),
+    ("Adam", {"lr": 0.05, "weightDecay": 0.1}),
+    ("Adam", {"lr": 0.05, "amsgrad": True}),
+    ("Adam", {"lr": 0.02, "amsgrad": True, "weightDecay": 0.01, "eps": 1e-3, "maximize": True}),
+    ("AdamW", {}),
+    ("AdamW", {"lr": 0.05, "weightDecay": 0.5}),
+    ("AdamW", {"lr": 0.05, "weightDecay": 0.1, "amsgrad": True, "betas": [0.5, 0.9]}),
+]
+
+optim_cases = []
+for name, opts in CASES:
+    optim_cases.append({"name": name, "opts": opts, "traj": run_opt(name, opts)})
+
+# parameter groups: b gets its own lr / momentum
+group_cases = []
+for name, opts, gopts in [
+    ("SGD", {"lr": 0.1, "momentum": 0.9}, {"lr": 0.01, "momentum": 0.0}),
+    ("Adam", {"lr": 0.05}, {"lr": 0.2, "weightDecay": 0.1}),
+]:
+    group_cases.append({"name": name, "opts": opts, "group": gopts, "traj": run_opt(name, opts, groups=gopts)})
+
+# SGD driven by a scheduler (the lr changes between steps)
+sched_traj = run_opt("SGD", {"lr": 0.1, "momentum": 0.9}, scheduler=("StepLR", (2, 0.5)))
+
+
+# ---- schedulers: the lr after construction and after each step
+def lrs(sname, args, n=14, lr=0.1, metrics=None):
+    p = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.SGD([p], lr=lr)
+    s = getattr(torch.optim.lr_scheduler, sname)(opt, *args)
+    out = [opt.param_groups[0]["lr"]]
+    for i in range(n):
+        opt.step()
+        if metrics is not None:
+            s.step(metrics[i])
+        else:
+            s.step()
+        out.append(opt.param_groups[0]["lr"])
+    return out
+
+
+schedulers = [
+    {"name": "StepLR", "args": [3, 0.5], "lrs": lrs("StepLR", (3, 0.5))},
+    {"name": "StepLR", "args": [1, 0.9], "lrs": lrs("StepLR", (1, 0.9))},
+    {"name": "MultiStepLR", "args": [[2, 5, 5, 9], 0.3], "lrs": lrs("MultiStepLR", ([2, 5, 5, 9], 0.3))},
+    {"name": "ExponentialLR", "args": [0.9], "lrs": lrs("ExponentialLR", (0.9,))},
+    {"name": "LambdaLR", "args": ["1/(1+e)"], "lrs": lrs("LambdaLR", (lambda e: 1 / (1 + e),))},
+    {"name": "LinearLR", "args": [{"startFactor": 0.25, "endFactor": 1.0, "totalIters": 4}],
+     "lrs": lrs("LinearLR", (0.25, 1.0, 4))},
+    {"name": "CosineAnnealingLR", "args": [5, 0.01], "lrs": lrs("CosineAnnealingLR", (5, 0.01), n=16)},
+]
+metrics = [1.0, 0.9, 0.95, 0.96, 0.97, 0.85, 0.86, 0.87, 0.88, 0.89, 0.9, 0.91, 0.92, 0.93]
+plateau = {
+    "opts": {"mode": "min", "factor": 0.5, "patience": 2, "cooldown": 1},
+    "metrics": metrics,
+}
+p = torch.zeros(1, requires_grad=True)
+opt = torch.optim.SGD([p], lr=0.1)
+rs = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=0.5, patience=2, cooldown=1)
+plateau_lrs = []
+for m in metrics:
+    rs.step(m)
+    plateau_lrs.append(opt.param_groups[0]["lr"])
+plateau["lrs"] = plateau_lrs
+
+ref = {
+    "problem": {"W0": W0, "b0": B0, "X": X, "Y": Y, "steps": STEPS},
+    "optimizers": optim_cases,
+    "groups": group_cases,
+    "schedulerTraj": {"opts": {"lr": 0.1, "momentum": 0.9}, "stepLR": [2, 0.5], "traj": sched_traj},
+    "schedulers": schedulers,
+    "plateau": plateau,
+}
+with open(OUT, "w") as f:
+    json.dump(ref, f, indent=1)
+print("wrote", OUT)
