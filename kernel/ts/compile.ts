@@ -221,11 +221,10 @@ export function compileCell(source: string, fileName: string): CompiledCell {
   const last = [...sf.statements].reverse().find((s) => !t.isEmptyStatement(s) && !t.isInterfaceDeclaration(s) && !t.isTypeAliasDeclaration(s));
   if (last && t.isExpressionStatement(last)) {
     hasValue = true;
-    if (isAsync) {
-      const e = last.expression;
-      edits.push({ start: e.getStart(), end: e.getStart(), text: "return (" });
-      edits.push({ start: e.getEnd(), end: e.getEnd(), text: ")" });
-    }
+    // esbuild drops side-effect-free expression statements: capture the value explicitly
+    const e = last.expression;
+    edits.push({ start: e.getStart(), end: e.getStart(), text: isAsync ? "return (" : "__gradbook.result = (" });
+    edits.push({ start: e.getEnd(), end: e.getEnd(), text: ")" });
   }
 
   edits.sort((a, b) => a.start - b.start || a.end - b.end);

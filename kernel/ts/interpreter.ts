@@ -270,8 +270,13 @@ export class TypeScriptInterpreter implements Interpreter {
     let value: unknown;
     try {
       const script = new vm.Script(compiled.js, { filename: fileName });
+      const helper = (globalThis as any).__gradbook;
+      helper.result = undefined;
       value = script.runInThisContext({ breakOnSigint: true, displayErrors: false });
-      if (compiled.async) {
+      if (!compiled.async) {
+        value = helper.result;
+        helper.result = undefined;
+      } else {
         value = await new Promise((resolve, reject) => {
           this.running = { reject };
           (value as Promise<unknown>).then(resolve, reject);
@@ -321,8 +326,10 @@ export class TypeScriptInterpreter implements Interpreter {
 
   async evaluate(expression: string): Promise<{ data: MimeBundle; metadata: Record<string, unknown> }> {
     const c = compileCell(expression, `expr-${++this.cellSeq}.ts`);
+    const helper = (globalThis as any).__gradbook;
     let v = new vm.Script(c.js, { filename: "user_expression" }).runInThisContext({ breakOnSigint: true });
     if (c.async) v = await v;
+    else (v = helper.result), (helper.result = undefined);
     return { data: await bundleOf(c.hasValue ? v : undefined), metadata: {} };
   }
 
