@@ -23,6 +23,8 @@ export interface CompiledCell {
   hasValue: boolean;
   /** Names declared at top level. */
   declared: string[];
+  /** The source as compiled (`{ a: 1 }` alone becomes `({ a: 1 })`). */
+  source: string;
 }
 
 export class CellSyntaxError extends Error {
@@ -157,7 +159,7 @@ export function compileCell(source: string, fileName: string): CompiledCell {
           if (el.isTypeOnly) continue;
           const imported = (el.propertyName ?? el.name).text;
           declared.push(el.name.text);
-          parts.push(imported === "default" ? `${el.name.text} = __gradbook.defaultOf(${m});` : `${el.name.text} = ${m}[${JSON.stringify(imported)}];`);
+          parts.push(imported === "default" ? `${el.name.text} = __gradbook.defaultOf(${m});` : `${el.name.text} = __gradbook.named(${m}, ${JSON.stringify(imported)});`);
         }
       }
       replace(st, parts.join(" "));
@@ -238,7 +240,8 @@ export function compileCell(source: string, fileName: string): CompiledCell {
   body += code.slice(pos);
 
   const uniq = [...new Set(declared)];
-  const hoist = uniq.length ? `var ${uniq.join(", ")}; ` : "";
+  const hoisted = uniq.filter((n) => !globalsAfter.includes(n)); // enums/namespaces declare their own var
+  const hoist = hoisted.length ? `var ${hoisted.join(", ")}; ` : "";
   let edited: string;
   if (isAsync) {
     const fnGlobals = wrapperStart.map((n) => `globalThis[${JSON.stringify(n)}] = ${n};`).join(" ");
@@ -267,5 +270,5 @@ export function compileCell(source: string, fileName: string): CompiledCell {
   try {
     map = decodeMappings(JSON.parse(out.map).mappings);
   } catch {}
-  return { js: out.code, map, async: isAsync, hasValue, declared: uniq };
+  return { js: out.code, map, async: isAsync, hasValue, declared: uniq, source: code };
 }

@@ -208,6 +208,13 @@ export class TypeScriptInterpreter implements Interpreter {
         return notebookRequire(spec);
       },
       require: notebookRequire,
+      named: (ns: any, name: string) => {
+        if (ns == null) return undefined;
+        if (name in ns) return ns[name];
+        // CommonJS modules whose exports Node's lexer could not see
+        const d = ns.default;
+        return d != null && (typeof d === "object" || typeof d === "function") ? d[name] : undefined;
+      },
       defaultOf: (ns: any) => {
         if (ns == null) return ns;
         if ("default" in ns && ns.default !== undefined) {
@@ -254,7 +261,7 @@ export class TypeScriptInterpreter implements Interpreter {
     if (this.cells.size > 500) this.cells.delete(this.cells.keys().next().value!);
 
     // Type errors: shown, not fatal (unless %%strict).
-    const diags = this.notebook.check(code, req.executionCount);
+    const diags = this.notebook.check(compiled.source, req.executionCount);
     if (diags.length) {
       const text = diags.map((d) => `${CYAN}In[${req.executionCount}]${RESET} line ${d.line}: ${RED}error${RESET} TS${d.code}: ${d.message}`).join("\n");
       if (strict) {
@@ -282,9 +289,9 @@ export class TypeScriptInterpreter implements Interpreter {
           (value as Promise<unknown>).then(resolve, reject);
         });
       }
-      this.notebook.commit(code, compiled.declared);
+      this.notebook.commit(compiled.source, compiled.declared);
     } catch (e) {
-      this.notebook.commit(code, compiled.declared);
+      this.notebook.commit(compiled.source, compiled.declared);
       return this.errorOutcome(this.formatError(e));
     } finally {
       this.running = null;

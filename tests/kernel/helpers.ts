@@ -83,3 +83,12 @@ export async function runPython(script: string, env: JupyterEnv, args: string[] 
 }
 
 export const stripAnsi = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, "");
+
+/** Runs a scenario written against tests/kernel/kclient.py; returns the JSON it emitted. */
+export async function runScenario<T = any>(body: string, env: JupyterEnv, timeoutMs = 120_000): Promise<T> {
+  const script = `import sys; sys.path.insert(0, ${JSON.stringify(join(ROOT, "tests", "kernel"))})\nfrom kclient import *\n${body}\n`;
+  const r = await runPython(script, env, [], timeoutMs);
+  const line = r.stdout.split("\n").find((l) => l.startsWith("RESULT "));
+  if (!line) throw new Error(`scenario failed (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
+  return JSON.parse(line.slice(7));
+}

@@ -1,0 +1,153 @@
+// Notebook semantics of TypeScript cells, through Debian's jupyter_client.
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { makeJupyterEnv, runScenario, stripAnsi, type JupyterEnv } from "./helpers.ts";
+
+let env: JupyterEnv;
+let r: Record<string, any>;
+
+beforeAll(async () => {
+  env = makeJupyterEnv();
+  // npm packages in the notebook's folder: one ESM-only, one CommonJS
+  const nm = join(env.dir, "notebooks", "node_modules");
+  mkdirSync(join(nm, "esm-only"), { recursive: true });
+  writeFileSync(join(nm, "esm-only", "package.json"), JSON.stringify({ name: "esm-only", type: "module", exports: { ".": { import: "./index.js" } } }));
+  writeFileSync(join(nm, "esm-only", "index.js"), "export const hello = (n) => `hello ${n}`; export default 42;\n");
+  mkdirSync(join(nm, "cjs-pkg"), { recursive: true });
+  writeFileSync(join(nm, "cjs-pkg", "package.json"), JSON.stringify({ name: "cjs-pkg", main: "main.js" }));
+  writeFileSync(join(nm, "cjs-pkg", "main.js"), "module.exports = { triple: (x) => 3 * x, name: 'cjs' };\n");
+  writeFileSync(join(env.dir, "notebooks", "local.mjs"), "export const local = 'from local.mjs';\n");
+
+  const cells = {
+    constAgain1: "const a: number = 1; a",
+    constAgain2: "const a = 2; a + 1",
+    letPersist: "let counter = 10",
+    letUse: "counter += 5; counter",
+    fnDecl: "function double(x: number): number { return 2 * x }",
+    fnUse: "double(counter)",
+    classDecl: "class Point { constructor(public x: number, public y: number) {} norm() { return Math.hypot(this.x, this.y) } }",
+    classUse: "new Point(3, 4).norm()",
+    classAgain: "class Point { z = 1 }\nnew Point().z",
+    enumDecl: "enum Color { Red, Green }\nColor.Green",
+    destructure: "const { p, q: [r1, r2] } = { p: 'P', q: [1, 2] }; `${p}${r1}${r2}`",
+    awaitTop: "const v = await Promise.resolve(7); v * 6",
+    awaitPersist: "v",
+    asyncFn: "async function later() { return 'later' }\nawait later()",
+    esm: 'import answer, { hello } from "esm-only";\nhello(answer)',
+    cjs: 'import cjs from "cjs-pkg";\nimport { triple } from "cjs-pkg";\n`${cjs.name} ${triple(3)}`',
+    requireCjs: 'require("cjs-pkg").triple(5)',
+    localImport: 'import { local } from "./local.mjs";\nlocal',
+    builtin: 'import { basename } from "node:path";\nimport * as os from "os";\nbasename("/a/b.txt") + typeof os.cpus',
+    objectLiteral: "{ a: 1, b: 'two' }",
+    noValue: "const nothing = 1;",
+    undef: "undefined",
+    string: "'quoted'",
+    errorLine: "const ok = 1;\n\nfunction boom() {\n  throw new RangeError('too big')\n}\nboom()",
+    errorLater: "boom()",
+    typeError: "const s: string = 42;\nconsole.log('still ran', s)",
+    strict: "%%strict\nconst s2: string = 42;\nconsole.log('must not run')",
+    strictOk: "%%strict\nconst s3: string = 'fine'; s3",
+    syntax: "const = 5",
+    unhandled: "Promise.reject(new Error('nobody catches me')); await new Promise(r => setTimeout(r, 50)); 'after'",
+    alive: "1 + 1",
+    gbSame: 'import * as gb2 from "gradbook";\ngb2 === gb',
+    async: "await new Promise(r => setTimeout(r, 20)); console.log('x'); 3",
+    lastValue: "_",
+    unknownMagic: "%%nope\n1",
+  };
+  r = await runScenario(
+    `
+d = Driver()
+cells = ${JSON.stringify(cells)}
+res = {}
+for name, code in cells.items():
+    x = d.execute(code)
+    res[name] = {"reply": x["reply"], "text": d.text(x), "types": [o["type"] for o in x["outputs"]], "outputs": x["outputs"]}
+d.close()
+emit(res)
+`,
+    env,
+  );
+}, 120_000);
+afterAll(() => env?.cleanup());
+
+const ok = (name: string) => {
+  expect(r[name].reply.status, `${name}: ${r[name].text}`).toBe("ok");
+  return stripAnsi(r[name].text).trim();
+};
+
+test("const can be declared again by re-running or changing a cell", () => {
+  expect(ok("constAgain1")).toBe("1");
+  expect(ok("constAgain2")).toBe("3");
+});
+
+test("let, function, class, enum and destructuring persist across cells", () => {
+  expect(ok("letPersist")).toBe("");
+  expect(ok("letUse")).toBe("15");
+  expect(ok("fnDecl")).toBe("");
+  expect(ok("fnUse")).toBe("30");
+  expect(ok("classUse")).toBe("5");
+  expect(ok("classAgain")).toBe("1");
+  expect(ok("enumDecl")).toBe("1");
+  expect(ok("destructure")).toBe("'P12'");
+});
+
+test("top-level await, and declarations made after an await persist", () => {
+  expect(ok("awaitTop")).toBe("42");
+  expect(ok("awaitPersist")).toBe("7");
+  expect(ok("asyncFn")).toBe("'later'");
+  expect(ok("async")).toBe("x\n3");
+});
+
+test("ESM and CommonJS packages import from the notebook's folder; builtins; gradbook is the preloaded instance", () => {
+  expect(ok("esm")).toBe("'hello 42'");
+  expect(ok("cjs")).toBe("'cjs 9'");
+  expect(ok("requireCjs")).toBe("15");
+  expect(ok("localImport")).toBe("'from local.mjs'");
+  expect(ok("builtin")).toBe("'b.txtfunction'");
+  expect(ok("gbSame")).toBe("true");
+});
+
+test("results display like a JS REPL", () => {
+  expect(ok("objectLiteral")).toBe("{ a: 1, b: 'two' }");
+  expect(r.noValue.types).toEqual([]);
+  expect(r.undef.types).toEqual([]);
+  expect(ok("string")).toBe("'quoted'");
+  expect(ok("lastValue")).toBe("3");
+});
+
+test("errors name the exception and point at the line of the cell", () => {
+  const e = r.errorLine.reply;
+  expect(e.status).toBe("error");
+  expect(e.ename).toBe("RangeError");
+  expect(e.evalue).toBe("too big");
+  const tb = stripAnsi(e.traceback.join("\n"));
+  expect(tb).toMatch(/line 4/);
+  expect(tb).toMatch(/throw new RangeError/);
+  expect(tb).toMatch(/at boom \(In\[\d+\]:4:\d+\)/);
+  expect(tb).not.toMatch(/kernel\.js|node:internal/);
+  // a function from an earlier cell, called later: the trace points at the cell that defined it
+  const later = stripAnsi(r.errorLater.reply.traceback.join("\n"));
+  expect(later).toMatch(new RegExp(`In\\[${r.errorLine.reply.execution_count}\\]:4`));
+  expect(r.syntax.reply.ename).toBe("SyntaxError");
+  expect(stripAnsi(r.syntax.reply.traceback.join("\n"))).toMatch(/line 1/);
+  expect(r.unknownMagic.reply.status).toBe("error");
+});
+
+test("type errors are shown with their line and do not stop the cell; %%strict makes them fatal", () => {
+  const t = stripAnsi(ok("typeError"));
+  expect(t).toMatch(/line 1: error TS2322/);
+  expect(t).toMatch(/still ran 42/);
+  expect(r.strict.reply.status).toBe("error");
+  expect(stripAnsi(r.strict.reply.traceback.join("\n"))).toMatch(/line 2: error TS2322/);
+  expect(r.strict.text).not.toMatch(/must not run/);
+  expect(ok("strictOk")).toBe("'fine'");
+});
+
+test("an unhandled promise rejection is reported, not fatal", () => {
+  const t = ok("unhandled");
+  expect(t).toMatch(/nobody catches me/);
+  expect(t).toMatch(/'after'/);
+  expect(ok("alive")).toBe("2");
+});
