@@ -152,6 +152,7 @@ export function linspace(start: number, end: number, steps: number, opts: Create
   // fill from both ends as PyTorch does, so the last value is exactly `end`
   const half = Math.floor(steps / 2);
   for (let i = 0; i < steps; i++) v[i] = i < half ? start + i * h : end - (steps - 1 - i) * h;
+  if (steps === 1) v[0] = start;
   return finish(v, [steps], opts.dtype ?? "float32", opts);
 }
 

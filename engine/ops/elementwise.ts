@@ -17,10 +17,13 @@ function binary(op: BinaryOp, a: TensorLike, c: TensorLike, backward: ((g: Tenso
   const outShape = broadcastShapes(op, x.shape, y.shape);
   const compare = op === "eq" || op === "ne" || op === "lt" || op === "le" || op === "gt" || op === "ge" || op === "logicalAnd" || op === "logicalOr";
   let outDtype = compare ? "bool" : promoteTypes(x.dtype, y.dtype);
+  // bool op bool: add/mul/maximum/minimum stay bool in PyTorch (or/and); the rest compute in int32
+  const boolResult = outDtype === "bool" && (op === "add" || op === "mul" || op === "maximum" || op === "minimum");
+  if (outDtype === "bool" && !compare && op === "sub") throw new Error("sub: subtracting two bool tensors is not supported; use a.ne(b) for exclusive or, or convert with .int()");
   if (outDtype === "bool" && !compare) outDtype = "int32";
   let xx = x, yy = y;
-  if (op === "div" || (op === "pow" && outDtype !== "float32")) {
-    // true division (and pow with float exponents) always yields floats, as in PyTorch
+  if (op === "div") {
+    // true division always yields floats, as in PyTorch (int ** int stays int)
     outDtype = "float32";
     if (xx.dtype !== "float32") xx = xx.float();
     if (yy.dtype !== "float32") yy = yy.float();
@@ -28,7 +31,8 @@ function binary(op: BinaryOp, a: TensorLike, c: TensorLike, backward: ((g: Tenso
     if (xx.dtype !== outDtype) xx = xx.to(outDtype);
     if (yy.dtype !== outDtype) yy = yy.to(outDtype);
   }
-  const data = b.kernels.binary(xx._d, yy._d, { op, outShape, outDtype });
+  let data = b.kernels.binary(xx._d, yy._d, { op, outShape, outDtype });
+  if (boolResult) data = b.kernels.cast(data, { dtype: "bool" });
   return apply(op, [x, y], data, backward ? (g, out) => backward(g, x, y, out) : null);
 }
 
@@ -40,9 +44,10 @@ export const div = (a: TensorLike, b: TensorLike) =>
   binary("div", a, b, (g, x, y) => [g.div(y), x.requiresGrad || y.requiresGrad ? g.mul(x).neg().div(y.mul(y)) : null]);
 export const pow = (a: TensorLike, b: TensorLike) =>
   binary("pow", a, b, (g, x, y, out) => [
-    x.requiresGrad ? g.mul(y).mul(x.pow(y.sub(1))) : null,
-    // d/dy x^y = x^y ln x (0 where x = 0, as PyTorch)
-    y.requiresGrad ? g.mul(out).mul(where(x.eq(0), 0, x.abs().log())) : null,
+    // d/dx x^y = y x^(y-1), 0 where y = 0 (as PyTorch, also at x = 0)
+    x.requiresGrad ? where(y.eq(0), 0, g.mul(y).mul(x.pow(y.sub(1)))) : null,
+    // d/dy x^y = x^y ln x: 0 where x = 0 and y >= 0, NaN for negative x (as PyTorch)
+    y.requiresGrad ? g.mul(where(x.eq(0).logicalAnd(y.ge(0)), 0, out.mul(x.log()))) : null,
   ]);
 export const maximum = (a: TensorLike, b: TensorLike) =>
   binary("maximum", a, b, (g, x, y) => {

@@ -1,6 +1,6 @@
 /** Shape and movement ops: reshape, permute, slicing, cat/stack, padding, gather. Backward beside forward. */
 import { apply } from "../autograd.js";
-import { normDim, shapeStr, shapesEqual, sizeOf } from "../shape.js";
+import { broadcastShapes, normDim, shapeStr, shapesEqual, sizeOf } from "../shape.js";
 import { Tensor } from "../tensor.js";
 import { backendOf } from "./util.js";
 
@@ -148,8 +148,15 @@ export function index(x: Tensor, ...specs: IndexSpec[]): Tensor {
   if (consumed > x.shape.length) throw new Error(`index: too many indices (${consumed}) for a tensor of shape ${shapeStr(x.shape)}`);
   let t = x;
   let dim = 0;
+  // several index tensors select pairwise (x[rows, cols], as NumPy/PyTorch), not as an outer product
+  const multi = specs.filter((s) => s instanceof Tensor).length > 1;
+  const adv: { dim: number; idx: Tensor }[] = [];
   for (const s of specs) {
-    if (s === "none") {
+    if (multi && s instanceof Tensor) {
+      if (s.dtype !== "int32") throw new Error(`index: index tensors must be int32, got ${s.dtype}`);
+      adv.push({ dim, idx: s });
+      dim++;
+    } else if (s === "none") {
       t = t.unsqueeze(dim);
       dim++;
     } else if (typeof s === "number") {
@@ -160,7 +167,7 @@ export function index(x: Tensor, ...specs: IndexSpec[]): Tensor {
       dim++;
     } else if (s instanceof Tensor) {
       if (s.dtype === "bool") throw new Error("index: boolean-mask indexing is not supported; use gb.where or maskedSelect on the CPU");
-      t = t.indexSelect(dim, s.reshape([-1]));
+      t = t.indexSelect(dim, s.add(s.lt(0).int().mul(t.shape[dim])).reshape([-1])); // negative indices count from the end
       if (s.shape.length !== 1) t = t.reshape([...t.shape.slice(0, dim), ...s.shape, ...t.shape.slice(dim + 1)]);
       dim += s.shape.length;
     } else {
@@ -178,7 +185,35 @@ export function index(x: Tensor, ...specs: IndexSpec[]): Tensor {
       dim++;
     }
   }
-  return t;
+  return adv.length ? advancedIndex(t, adv) : t;
+}
+
+/** Pairwise selection with several (broadcast) index tensors: their dims go in place when adjacent, else to the front. */
+function advancedIndex(t: Tensor, adv: { dim: number; idx: Tensor }[]): Tensor {
+  const dims = adv.map((a) => a.dim);
+  let bshape: number[] = [];
+  for (const a of adv) bshape = broadcastShapes("index", bshape, a.idx.shape);
+  let lin: Tensor | null = null;
+  for (const a of adv) {
+    const n = t.shape[a.dim];
+    const vals = a.idx.backend.readSync(a.idx._d);
+    if (vals) for (const v of vals) if (v < -n || v >= n) throw new Error(`index: index ${v} is out of bounds for dimension ${a.dim} with size ${n} (shape ${shapeStr(t.shape)})`);
+    const i = a.idx.add(a.idx.lt(0).int().mul(n)); // negative indices count from the end
+    lin = lin ? lin.mul(n).add(i) : i;
+  }
+  const rest = t.shape.map((_, i) => i).filter((i) => !dims.includes(i));
+  const restShape = rest.map((i) => t.shape[i]);
+  const flat = t.permute([...dims, ...rest]).reshape([sizeOf(dims.map((d) => t.shape[d])), ...restShape]);
+  let out = flat.indexSelect(0, lin!.expand(bshape).reshape([sizeOf(bshape)])).reshape([...bshape, ...restShape]);
+  const adjacent = dims.every((d, i) => i === 0 || d === dims[i - 1] + 1);
+  const before = rest.filter((i) => i < dims[0]).length;
+  if (adjacent && before > 0) {
+    const k = bshape.length;
+    const r = out.shape.length;
+    const perm = [...Array.from({ length: before }, (_, i) => k + i), ...Array.from({ length: k }, (_, i) => i), ...Array.from({ length: r - k - before }, (_, i) => k + before + i)];
+    out = out.permute(perm);
+  }
+  return out;
 }
 
 export function narrow(x: Tensor, dim: number, start: number, length: number): Tensor {

@@ -1,6 +1,7 @@
 /** Reductions (sum, mean, max, min, argmax, ...) and softmax, each with its backward. */
 import type { ReduceOp } from "../kernels.js";
-import { apply } from "../autograd.js";
+import { apply, noGrad } from "../autograd.js";
+import { where } from "./elementwise.js";
 import { normDim, normDims, shapeStr, sizeOf } from "../shape.js";
 import { Tensor } from "../tensor.js";
 import { backendOf } from "./util.js";
@@ -36,7 +37,15 @@ export function prod(x: Tensor, dim?: Dims, keepdim = false): Tensor {
   const axes = normDims("prod", dim, x.shape.length);
   const b = backendOf("prod", [x]);
   const data = b.kernels.reduce(x._d, { op: "prod", axes, keepdim });
-  return apply("prod", [x], data, (g, out) => [g.reshape(keepShape(x.shape, axes)).mul(out.reshape(keepShape(x.shape, axes))).div(x)]);
+  return apply("prod", [x], data, (g, out) => {
+    const keep = keepShape(x.shape, axes);
+    const gk = g.reshape(keep);
+    // out / x, except at zeros: there the product of the others (non-zero only when it is the slice's only zero), as PyTorch
+    const zero = x.eq(0);
+    const others = prod(where(zero, 1, x), axes, true);
+    const atZero = where(zero.sum(axes, true).eq(1), others, 0);
+    return [gk.mul(where(zero, atZero, out.reshape(keep).div(x)))];
+  });
 }
 
 /** Values and indices of a max/min along one dim (torch.max(x, dim)). */
@@ -126,12 +135,22 @@ export function logSoftmax(x: Tensor, dim: number): Tensor {
 
 /** p-norm of all elements (or along dim). */
 export function norm(x: Tensor, p = 2, dim?: Dims, keepdim = false): Tensor {
-  if (p === 2) return x.square().sum(dim, keepdim).sqrt();
-  if (p === 1) return x.abs().sum(dim, keepdim);
+  const axes = normDims("norm", dim, x.shape.length);
   if (p === Infinity) {
     const a = x.abs();
     if (dim === undefined || dim === null) return max(a);
-    return (max(a, typeof dim === "number" ? dim : dim[0], keepdim) as ValuesIndices).values;
+    // max over several dims: one dim at a time, highest first
+    let r = a;
+    for (let k = axes.length - 1; k >= 0; k--) r = (max(r, axes[k], true) as ValuesIndices).values;
+    return keepdim ? r : r.reshape(x.shape.filter((_, i) => !axes.includes(i)));
   }
-  return x.abs().pow(p).sum(dim, keepdim).pow(1 / p);
+  const out = noGrad(() => (p === 2 ? x.square().sum(axes, keepdim).sqrt() : p === 1 ? x.abs().sum(axes, keepdim) : x.abs().pow(p).sum(axes, keepdim).pow(1 / p)));
+  // d||x||_p/dx = sign(x) |x|^(p-1) / ||x||^(p-1), taken as 0 where the norm is 0 (as PyTorch)
+  return apply("norm", [x], out._d, (g, o) => {
+    const keep = keepShape(x.shape, axes);
+    const gk = g.reshape(keep), ok = o.reshape(keep);
+    if (p === 1) return [gk.mul(x.sign())];
+    if (p === 2) return [x.mul(where(ok.eq(0), 0, gk.div(ok)))];
+    return [x.sign().mul(x.abs().pow(p - 1)).mul(where(ok.eq(0), 0, gk.div(ok.pow(p - 1))))];
+  }, { p, dim: axes, keepdim });
 }
