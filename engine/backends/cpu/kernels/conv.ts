@@ -9,7 +9,7 @@
 // 0 <= output_padding < max(stride, dil)); rows of x that no window reaches get
 // zero gradient.
 
-import { gemm } from "./gemm.ts";
+import { ensureMemory, gemm, wasmKernels, type WasmGemm } from "./gemm.ts";
 
 export interface Conv2dParams {
   stride: [number, number];
@@ -200,6 +200,142 @@ function gatherDy(dy: Float32Array, g: Geo, n0: number, nb: number, o0: number, 
   }
 }
 
+// ---------------------------------------------------------------------------
+// stride-1 convolutions on the WASM "implicit GEMM" kernels: no im2col. Each
+// image's planes are copied into a zero-padded buffer with row pitch
+// Wp = outW + dw*(KW-1); output j = oh*Wp + ow (ow < Wp, columns past outW are
+// computed and dropped) reads its receptive field at j + offs[k].
+
+/** Size limits (floats) for the implicit path: weights and one image's padded planes stay in cache. */
+const IMPLICIT_MAX_A = 1 << 16;
+const IMPLICIT_MAX_X = 1 << 17;
+
+function implicitOk(w: WasmGemm | null, wFloats: number, Cg: number, Hp: number, Wp: number): w is WasmGemm {
+  return w !== null && wFloats <= IMPLICIT_MAX_A && Cg * Hp * Wp <= IMPLICIT_MAX_X;
+}
+
+/** Copies planes [Cg, SH, SW] at src[s0..] into dst (pitch Hp*Wp, Wp) at offset (padT, padL), clipped. */
+function copyPadded(
+  src: Float32Array, s0: number, Cg: number, SH: number, SW: number,
+  dst: Float32Array, d0: number, Hp: number, Wp: number, padT: number, padL: number,
+): void {
+  const r0 = Math.max(0, -padT), r1 = Math.min(SH, Hp - padT);
+  const c0 = Math.max(0, -padL), c1 = Math.min(SW, Wp - padL);
+  for (let c = 0; c < Cg; c++) {
+    for (let r = r0; r < r1; r++) {
+      const s = s0 + (c * SH + r) * SW;
+      const d = d0 + c * Hp * Wp + (r + padT) * Wp + padL;
+      for (let q = c0; q < c1; q++) dst[d + q] = src[s + q];
+    }
+  }
+}
+
+/**
+ * out[n, g*Og+o, oh, ow] = bias[g*Og+o] + sum_{c,kh,kw} wt[(g*Og+o)*CKK + (c*KH+kh)*KW+kw]
+ *                          * src[n, g*Cg+c, oh + kh*dh - padT, ow + kw*dw - padL]   (0 outside src)
+ */
+function implicitConv(
+  w: WasmGemm, src: Float32Array, N: number, G: number, Cg: number, SH: number, SW: number,
+  wt: Float32Array, Og: number, KH: number, KW: number, dh: number, dw: number,
+  padT: number, padL: number, outH: number, outW: number, bias: Float32Array | null, out: Float32Array,
+): void {
+  const { MR } = w.cfg;
+  const CKK = Cg * KH * KW;
+  const Hp = outH + dh * (KH - 1), Wp = outW + dw * (KW - 1);
+  const plane = Hp * Wp;
+  const J = outH * Wp, Jpad = Math.ceil(J / 8) * 8;
+  const OgPad = Math.ceil(Og / MR) * MR;
+  const al = (v: number) => Math.ceil(v / 4) * 4;
+  const aPtr = 0;
+  const offsPtr = al(aPtr + G * OgPad * CKK);
+  const xPtr = al(offsPtr + CKK);
+  const cPtr = al(xPtr + Cg * plane + dw * (KW - 1) + 16);
+  const mem = ensureMemory(w, (cPtr + Og * Jpad) * 4);
+  const i32 = w.i32;
+  // weights as MR-row panels, k-major
+  for (let g = 0; g < G; g++) {
+    for (let p = 0; p < OgPad; p += MR) {
+      const base = aPtr + (g * OgPad + p) * CKK;
+      for (let r = 0; r < MR; r++) {
+        const o = p + r;
+        if (o < Og) {
+          const s = (g * Og + o) * CKK;
+          for (let k = 0; k < CKK; k++) mem[base + k * MR + r] = wt[s + k];
+        } else {
+          for (let k = 0; k < CKK; k++) mem[base + k * MR + r] = 0;
+        }
+      }
+    }
+  }
+  for (let c = 0; c < Cg; c++) {
+    for (let kh = 0; kh < KH; kh++) {
+      for (let kw = 0; kw < KW; kw++) i32[offsPtr + (c * KH + kh) * KW + kw] = (c * plane + kh * dh * Wp + kw * dw) * 4;
+    }
+  }
+  mem.fill(0, xPtr, cPtr);
+  const O = G * Og, outHW = outH * outW, SHW = SH * SW;
+  for (let n = 0; n < N; n++) {
+    for (let g = 0; g < G; g++) {
+      copyPadded(src, (n * G * Cg + g * Cg) * SHW, Cg, SH, SW, mem, xPtr, Hp, Wp, padT, padL);
+      w.cblock(Og, Jpad / 8, CKK, (aPtr + g * OgPad * CKK) * 4, xPtr * 4, offsPtr * 4, cPtr * 4, Jpad * 4);
+      for (let o = 0; o < Og; o++) {
+        const b = bias ? bias[g * Og + o] : 0;
+        const d0 = (n * O + g * Og + o) * outHW;
+        const s0 = cPtr + o * Jpad;
+        for (let oh = 0; oh < outH; oh++) {
+          const d = d0 + oh * outW, s = s0 + oh * Wp;
+          for (let ow = 0; ow < outW; ow++) out[d + ow] = mem[s + ow] + b;
+        }
+      }
+    }
+  }
+}
+
+/** dW[g*Og+o, c, kh, kw] = sum_{n,oh,ow} dy[n, g*Og+o, oh, ow] * x[n, g*Cg+c, oh + kh*dh - ph, ow + kw*dw - pw]. */
+function implicitWeightGrad(w: WasmGemm, x: Float32Array, dy: Float32Array, g: Geo, dW: Float32Array): void {
+  const { N, G, Cg, H, W, Og, OH, OW, KH, KW, dh, dw, ph, pw, CKK } = g;
+  const WR = w.cfg.WR ?? 2, WK = w.cfg.WK ?? 4;
+  const Hp = OH + dh * (KH - 1), Wp = OW + dw * (KW - 1);
+  const plane = Hp * Wp;
+  const J = OH * Wp, Jpad = Math.ceil(J / 4) * 4;
+  const OgPad = Math.ceil(Og / WR) * WR, KPad = Math.ceil(CKK / WK) * WK;
+  const al = (v: number) => Math.ceil(v / 4) * 4;
+  const dyPtr = 0;
+  const offsPtr = al(dyPtr + OgPad * Jpad);
+  const xPtr = al(offsPtr + KPad);
+  const dwPtr = al(xPtr + Cg * plane + dw * (KW - 1) + 16);
+  const mem = ensureMemory(w, (dwPtr + G * OgPad * KPad) * 4);
+  const i32 = w.i32;
+  mem.fill(0, dyPtr, dwPtr + G * OgPad * KPad);
+  for (let c = 0; c < Cg; c++) {
+    for (let kh = 0; kh < KH; kh++) {
+      for (let kw = 0; kw < KW; kw++) i32[offsPtr + (c * KH + kh) * KW + kw] = (c * plane + kh * dh * Wp + kw * dw) * 4;
+    }
+  }
+  const { C, O } = g;
+  const HW = H * W, OHW = OH * OW;
+  for (let n = 0; n < N; n++) {
+    for (let gi = 0; gi < G; gi++) {
+      copyPadded(x, (n * C + gi * Cg) * HW, Cg, H, W, mem, xPtr, Hp, Wp, ph, pw);
+      for (let o = 0; o < Og; o++) {
+        const s0 = (n * O + gi * Og + o) * OHW;
+        const d0 = dyPtr + o * Jpad;
+        for (let oh = 0; oh < OH; oh++) {
+          const s = s0 + oh * OW, d = d0 + oh * Wp;
+          for (let ow = 0; ow < OW; ow++) mem[d + ow] = dy[s + ow];
+        }
+      }
+      w.wblock(OgPad / WR, KPad / WK, Jpad, dyPtr * 4, Jpad * 4, xPtr * 4, offsPtr * 4, (dwPtr + gi * OgPad * KPad) * 4, KPad * 4);
+    }
+  }
+  for (let gi = 0; gi < G; gi++) {
+    for (let o = 0; o < Og; o++) {
+      const s = dwPtr + (gi * OgPad + o) * KPad, d = (gi * Og + o) * CKK;
+      for (let k = 0; k < CKK; k++) dW[d + k] = mem[s + k];
+    }
+  }
+}
+
 function isPointwise(g: Geo): boolean {
   return g.KH === 1 && g.KW === 1 && g.sh === 1 && g.sw === 1 && g.ph === 0 && g.pw === 0;
 }
@@ -214,6 +350,7 @@ export function conv2dForward(
   const g = geometry(xShape, wShape, OH, OW, p);
   const { N, O, Og, G, CKK, OHW, C } = g;
   const out = new Float32Array(N * O * OHW);
+  const wasm = wasmKernels();
   if (N > 0) {
     if (isPointwise(g)) {
       for (let n = 0; n < N; n++) {
@@ -221,6 +358,9 @@ export function conv2dForward(
           gemm(false, false, Og, OHW, CKK, 1, w, gi * Og * CKK, CKK, x, (n * C + gi * CKK) * OHW, OHW, 0, out, (n * O + gi * Og) * OHW, OHW);
         }
       }
+    } else if (g.sh === 1 && g.sw === 1 && implicitOk(wasm, O * CKK, g.Cg, OH + g.dh * (g.KH - 1), OW + g.dw * (g.KW - 1))) {
+      implicitConv(wasm, x, N, G, g.Cg, g.H, g.W, w, Og, g.KH, g.KW, g.dh, g.dw, g.ph, g.pw, OH, OW, bias, out);
+      return out;
     } else {
       const nb = chunkImages(g);
       const cols = new Float32Array(CKK * nb * OHW);
@@ -275,6 +415,23 @@ export function conv2dBackwardInput(
     }
     return dx;
   }
+  const wasm = wasmKernels();
+  const { KH, KW, dh, dw } = g;
+  if (g.sh === 1 && g.sw === 1 && implicitOk(wasm, O * CKK, Og, H + dh * (KH - 1), W + dw * (KW - 1))) {
+    // stride 1: dx = correlation of dy (padded by dil*(k-1) - pad) with the flipped, transposed weights
+    const KK = KH * KW;
+    const wt = new Float32Array(w.length); // [G][Cg][Og][KH][KW]
+    for (let gi = 0; gi < G; gi++) {
+      for (let o = 0; o < Og; o++) {
+        for (let c = 0; c < Cg; c++) {
+          const s = ((gi * Og + o) * Cg + c) * KK, d = ((gi * Cg + c) * Og + o) * KK;
+          for (let k = 0; k < KK; k++) wt[d + k] = w[s + KK - 1 - k];
+        }
+      }
+    }
+    implicitConv(wasm, dy, N, G, Og, g.OH, g.OW, wt, Cg, KH, KW, dh, dw, dh * (KH - 1) - g.ph, dw * (KW - 1) - g.pw, H, W, null, dx);
+    return dx;
+  }
   const nb = chunkImages(g);
   const cols = new Float32Array(CKK * nb * OHW);
   const dyg = nb > 1 ? new Float32Array(Og * nb * OHW) : null;
@@ -310,6 +467,11 @@ export function conv2dBackwardWeight(
         gemm(false, true, Og, CKK, OHW, 1, dy, (n * O + gi * Og) * OHW, OHW, x, (n * C + gi * CKK) * OHW, OHW, 1, dw, gi * Og * CKK, CKK);
       }
     }
+    return dw;
+  }
+  const wasm = wasmKernels();
+  if (g.sh === 1 && g.sw === 1 && implicitOk(wasm, 0, g.Cg, g.OH + g.dh * (g.KH - 1), g.OW + g.dw * (g.KW - 1))) {
+    implicitWeightGrad(wasm, x, dy, g, dw);
     return dw;
   }
   const nb = chunkImages(g);

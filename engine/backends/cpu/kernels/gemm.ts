@@ -116,14 +116,18 @@ export function gemmReference(
 // ---------------------------------------------------------------------------
 // WebAssembly SIMD path
 
-interface WasmGemm {
+/** The compiled WASM kernels (see wasm-gemm.ts for the exports' contracts). Internal to the kernels. */
+export interface WasmGemm {
   cfg: GemmKernelConfig;
   memory: WebAssembly.Memory;
   block: (mc: number, np: number, kc: number, a: number, b: number, c: number, ldc: number, accum: number) => void;
+  cblock: (mc: number, np: number, K: number, a: number, x: number, offs: number, c: number, ldc: number) => void;
+  wblock: (mt: number, kt: number, J: number, dy: number, ldy: number, x: number, offs: number, dw: number, lddw: number) => void;
   f32: Float32Array;
+  i32: Int32Array;
 }
 
-const CONFIG: GemmKernelConfig = { MR: 4, NV: 2, UNROLL: 4, fma: false };
+const CONFIG: GemmKernelConfig = { MR: 4, NV: 2, UNROLL: 1, fma: false }; // unrolling k measured slower in V8
 // cache blocking (floats): A block MC x KC stays in L2, B micro panel KC x NR in L1
 const MC = 128;
 const KC = 256;
@@ -149,8 +153,15 @@ function chooseConfig(): { cfg: GemmKernelConfig; bytes: Uint8Array<ArrayBuffer>
 function instantiate(mod: WebAssembly.Module, cfg: GemmKernelConfig): WasmGemm {
   const memory = new WebAssembly.Memory({ initial: 64 });
   const inst = new WebAssembly.Instance(mod, { env: { memory } });
-  const block = inst.exports.block as WasmGemm["block"];
-  return { cfg, memory, block, f32: new Float32Array(memory.buffer) };
+  const ex = inst.exports;
+  return {
+    cfg, memory,
+    block: ex.block as WasmGemm["block"],
+    cblock: ex.cblock as WasmGemm["cblock"],
+    wblock: ex.wblock as WasmGemm["wblock"],
+    f32: new Float32Array(memory.buffer),
+    i32: new Int32Array(memory.buffer),
+  };
 }
 
 /** Compiles the WASM SIMD kernels (asynchronously; safe to call many times). */
@@ -209,13 +220,22 @@ export function cpuKernelInfo(): { wasm: boolean; fma: boolean; mode: string; er
   return { wasm: w !== null, fma: w?.cfg.fma ?? false, mode: backendMode, error: wasmError };
 }
 
-function ensureMemory(w: WasmGemm, bytes: number): Float32Array {
+/** Grows the WASM memory to at least `bytes` and refreshes the views. Internal to the kernels. */
+export function ensureMemory(w: WasmGemm, bytes: number): Float32Array {
   const have = w.memory.buffer.byteLength;
   if (bytes > have) {
     w.memory.grow(Math.ceil((bytes - have) / 65536));
   }
-  if (w.f32.buffer !== w.memory.buffer) w.f32 = new Float32Array(w.memory.buffer);
+  if (w.f32.buffer !== w.memory.buffer) {
+    w.f32 = new Float32Array(w.memory.buffer);
+    w.i32 = new Int32Array(w.memory.buffer);
+  }
   return w.f32;
+}
+
+/** The WASM kernels when they may be used (compiled, and the backend is not forced to "js"). Internal to the kernels. */
+export function wasmKernels(): WasmGemm | null {
+  return backendMode === "js" ? null : getWasm();
 }
 
 function packA(

@@ -12,6 +12,14 @@
 //  block(mc, np, kc, a, b, c, ldc, accum): for each of the `np` B panels and
 //    each MR-row panel of the `mc` rows of packed A, C_tile (+)= A_panel * B_panel
 //    (accum != 0: add to what is in C, else overwrite).
+//  cblock(mc, np, K, a, x, offs, c, ldc): "implicit GEMM" for stride-1
+//    convolution: like block with accum = 0, but B is never packed: B[k][j] =
+//    x[j + offs[k]] (offs: K byte offsets, i32), i.e. column panel p reads 8
+//    consecutive floats at x + 32p + offs[k].
+//  wblock(mt, kt, J, dy, ldy, x, offs, dw, lddw): weight-gradient dot products
+//    dw[r][q] += sum_{j<J} dy[r*ldy + j] * x[offs[q] + j] for WR-row tiles
+//    (mt of them) and WK-column tiles (kt of them); J a multiple of 4, ldy/lddw
+//    in bytes, dw row-major with lddw bytes per row.
 
 import { buildModule, Code, I32, V128, Simd, Op, type FuncDef } from "./wasm-writer.ts";
 
@@ -20,9 +28,17 @@ export interface GemmKernelConfig {
   NV: number; // f32x4 vectors per row of a micro tile (NR = 4*NV)
   UNROLL: number; // k-loop unroll factor
   fma: boolean; // use f32x4.relaxed_madd
+  WR?: number; // weight-gradient tile rows (default 2)
+  WK?: number; // weight-gradient tile columns (default 4)
 }
 
-export const DEFAULT_CONFIG: GemmKernelConfig = { MR: 4, NV: 2, UNROLL: 4, fma: false };
+export const DEFAULT_CONFIG: GemmKernelConfig = { MR: 4, NV: 2, UNROLL: 1, fma: false, WR: 2, WK: 4 };
+
+/** acc = acc + a * b on the stack-free locals */
+function madd(c: Code, cfg: GemmKernelConfig, acc: number, a: number, b: number): void {
+  if (cfg.fma) c.get(a).get(b).get(acc).simd(Simd.f32x4_relaxed_madd).set(acc);
+  else c.get(acc).get(a).get(b).simd(Simd.f32x4_mul).simd(Simd.f32x4_add).set(acc);
+}
 
 function kernel(mr: number, cfg: GemmKernelConfig): FuncDef {
   const { MR, NV, UNROLL } = cfg;
@@ -116,10 +132,164 @@ function driver(cfg: GemmKernelConfig): FuncDef {
   };
 }
 
-/** The module bytes for a configuration (function i = kern(i+1), i < MR; then block). */
+// function indices: kern1..kernMR, block, ckern1..ckernMR, cblock, wkern, wblock
+const CKERN0 = (cfg: GemmKernelConfig) => cfg.MR + 1;
+const WKERN = (cfg: GemmKernelConfig) => 2 * cfg.MR + 2;
+
+/** Implicit-GEMM micro kernel for mr rows: C_tile = A_panel * X[offs[k] + 0..NR-1]. */
+function convKernel(mr: number, cfg: GemmKernelConfig): FuncDef {
+  const { MR, NV } = cfg;
+  const K = 0, A = 1, X = 2, OFFS = 3, C = 4, LDC = 5, XO = 6;
+  const acc = (r: number, v: number) => 7 + r * NV + v;
+  const bv = (v: number) => 7 + mr * NV + v;
+  const av = 7 + mr * NV + NV;
+  const locals = [I32];
+  for (let i = 0; i < mr * NV + NV + 1; i++) locals.push(V128);
+  const c = new Code();
+  for (let r = 0; r < mr; r++) for (let v = 0; v < NV; v++) c.v128Zero().set(acc(r, v));
+  c.block();
+  c.get(K).op(Op.i32_eqz).brIf(0);
+  c.loop();
+  c.get(X).get(OFFS).mem(Op.i32_load, 2, 0).op(Op.i32_add).set(XO);
+  for (let v = 0; v < NV; v++) c.get(XO).simdMem(Simd.v128_load, 0, 16 * v).set(bv(v));
+  for (let r = 0; r < mr; r++) {
+    c.get(A).simdMem(Simd.v128_load32_splat, 2, r * 4).set(av);
+    for (let v = 0; v < NV; v++) madd(c, cfg, acc(r, v), av, bv(v));
+  }
+  c.get(A).i32(MR * 4).op(Op.i32_add).set(A);
+  c.get(OFFS).i32(4).op(Op.i32_add).set(OFFS);
+  c.get(K).i32(1).op(Op.i32_sub).tee(K).brIf(0);
+  c.end().end();
+  for (let r = 0; r < mr; r++) {
+    for (let v = 0; v < NV; v++) c.get(C).get(acc(r, v)).simdMem(Simd.v128_store, 2, 16 * v);
+    if (r + 1 < mr) c.get(C).get(LDC).op(Op.i32_add).set(C);
+  }
+  return { name: `ckern${mr}`, params: [I32, I32, I32, I32, I32, I32], results: [], locals, body: c };
+}
+
+function convDriver(cfg: GemmKernelConfig): FuncDef {
+  const { MR, NV } = cfg;
+  const NR = NV * 4;
+  const MC = 0, NP = 1, K = 2, A = 3, X = 4, OFFS = 5, C = 6, LDC = 7;
+  const AP = 8, CP = 9, I = 10, ASTRIDE = 11, CSTEP = 12;
+  const c = new Code();
+  c.get(K).i32(MR * 4).op(Op.i32_mul).set(ASTRIDE);
+  c.get(LDC).i32(MR).op(Op.i32_mul).set(CSTEP);
+  c.block();
+  c.get(NP).i32(0).op(Op.i32_le_s).brIf(0);
+  c.loop();
+  c.get(A).set(AP).get(C).set(CP).get(MC).set(I);
+  c.block().loop();
+  c.get(I).i32(MR).op(Op.i32_lt_s).brIf(1);
+  c.get(K).get(AP).get(X).get(OFFS).get(CP).get(LDC).call(CKERN0(cfg) + MR - 1);
+  c.get(AP).get(ASTRIDE).op(Op.i32_add).set(AP);
+  c.get(CP).get(CSTEP).op(Op.i32_add).set(CP);
+  c.get(I).i32(MR).op(Op.i32_sub).set(I);
+  c.br(0);
+  c.end().end();
+  for (let r = 1; r < MR; r++) {
+    c.get(I).i32(r).op(Op.i32_eq).if_();
+    c.get(K).get(AP).get(X).get(OFFS).get(CP).get(LDC).call(CKERN0(cfg) + r - 1);
+    c.end();
+  }
+  c.get(X).i32(NR * 4).op(Op.i32_add).set(X);
+  c.get(C).i32(NR * 4).op(Op.i32_add).set(C);
+  c.get(NP).i32(1).op(Op.i32_sub).tee(NP).brIf(0);
+  c.end().end();
+  return {
+    name: "cblock",
+    params: [I32, I32, I32, I32, I32, I32, I32, I32],
+    results: [],
+    locals: [I32, I32, I32, I32, I32],
+    body: c,
+  };
+}
+
+/** Weight-gradient tile: dw[r][q] += sum_j dy_r[j] * x[offs[q] + j], r < WR, q < WK. */
+function wKernel(cfg: GemmKernelConfig): FuncDef {
+  const WR = cfg.WR ?? 2, WK = cfg.WK ?? 4;
+  const J = 0, DY = 1, LDY = 2, X = 3, OFFS = 4, DW = 5, LDDW = 6;
+  const JB = 7;
+  const row = (r: number) => 8 + r; // i32 dy row pointers
+  const xk = (q: number) => 8 + WR + q; // i32 x pointers
+  const nI32 = 1 + WR + WK;
+  const acc = (r: number, q: number) => 7 + nI32 + r * WK + q;
+  const dv = (r: number) => 7 + nI32 + WR * WK + r;
+  const xv = 7 + nI32 + WR * WK + WR;
+  const locals: number[] = [];
+  for (let i = 0; i < nI32; i++) locals.push(I32);
+  for (let i = 0; i < WR * WK + WR + 1; i++) locals.push(V128);
+  const c = new Code();
+  for (let r = 0; r < WR; r++) {
+    if (r === 0) c.get(DY).set(row(0));
+    else c.get(row(r - 1)).get(LDY).op(Op.i32_add).set(row(r));
+  }
+  for (let q = 0; q < WK; q++) c.get(X).get(OFFS).mem(Op.i32_load, 2, 4 * q).op(Op.i32_add).set(xk(q));
+  for (let r = 0; r < WR; r++) for (let q = 0; q < WK; q++) c.v128Zero().set(acc(r, q));
+  c.get(J).i32(2).op(Op.i32_shl).set(J); // J in bytes
+  c.i32(0).set(JB);
+  c.block();
+  c.get(J).op(Op.i32_eqz).brIf(0);
+  c.loop();
+  for (let r = 0; r < WR; r++) c.get(row(r)).get(JB).op(Op.i32_add).simdMem(Simd.v128_load, 0, 0).set(dv(r));
+  for (let q = 0; q < WK; q++) {
+    c.get(xk(q)).get(JB).op(Op.i32_add).simdMem(Simd.v128_load, 0, 0).set(xv);
+    for (let r = 0; r < WR; r++) madd(c, cfg, acc(r, q), dv(r), xv);
+  }
+  c.get(JB).i32(16).op(Op.i32_add).tee(JB).get(J).op(Op.i32_lt_s).brIf(0);
+  c.end().end();
+  // horizontal sums, added into dw
+  for (let r = 0; r < WR; r++) {
+    for (let q = 0; q < WK; q++) {
+      c.get(DW);
+      c.get(DW).mem(Op.f32_load, 2, 4 * q);
+      c.get(acc(r, q)).lane(0).get(acc(r, q)).lane(1).op(Op.f32_add);
+      c.get(acc(r, q)).lane(2).get(acc(r, q)).lane(3).op(Op.f32_add);
+      c.op(Op.f32_add).op(Op.f32_add);
+      c.mem(Op.f32_store, 2, 4 * q);
+    }
+    if (r + 1 < WR) c.get(DW).get(LDDW).op(Op.i32_add).set(DW);
+  }
+  return { name: "wkern", params: [I32, I32, I32, I32, I32, I32, I32], results: [], locals, body: c };
+}
+
+function wDriver(cfg: GemmKernelConfig): FuncDef {
+  const WR = cfg.WR ?? 2, WK = cfg.WK ?? 4;
+  const MT = 0, KT = 1, J = 2, DY = 3, LDY = 4, X = 5, OFFS = 6, DW = 7, LDDW = 8;
+  const Q = 9, OP = 10, DP = 11;
+  const c = new Code();
+  c.block();
+  c.get(MT).i32(0).op(Op.i32_le_s).brIf(0);
+  c.get(KT).i32(0).op(Op.i32_le_s).brIf(0);
+  c.loop();
+  c.get(KT).set(Q).get(OFFS).set(OP).get(DW).set(DP);
+  c.loop();
+  c.get(J).get(DY).get(LDY).get(X).get(OP).get(DP).get(LDDW).call(WKERN(cfg));
+  c.get(OP).i32(4 * WK).op(Op.i32_add).set(OP);
+  c.get(DP).i32(4 * WK).op(Op.i32_add).set(DP);
+  c.get(Q).i32(1).op(Op.i32_sub).tee(Q).brIf(0);
+  c.end();
+  c.get(DY).get(LDY).i32(WR).op(Op.i32_mul).op(Op.i32_add).set(DY);
+  c.get(DW).get(LDDW).i32(WR).op(Op.i32_mul).op(Op.i32_add).set(DW);
+  c.get(MT).i32(1).op(Op.i32_sub).tee(MT).brIf(0);
+  c.end().end();
+  return {
+    name: "wblock",
+    params: [I32, I32, I32, I32, I32, I32, I32, I32, I32],
+    results: [],
+    locals: [I32, I32, I32],
+    body: c,
+  };
+}
+
+/** The module bytes for a configuration (see the function index list above). */
 export function gemmModuleBytes(cfg: GemmKernelConfig = DEFAULT_CONFIG): Uint8Array<ArrayBuffer> {
   const funcs: FuncDef[] = [];
   for (let mr = 1; mr <= cfg.MR; mr++) funcs.push(kernel(mr, cfg));
   funcs.push(driver(cfg));
+  for (let mr = 1; mr <= cfg.MR; mr++) funcs.push(convKernel(mr, cfg));
+  funcs.push(convDriver(cfg));
+  funcs.push(wKernel(cfg));
+  funcs.push(wDriver(cfg));
   return buildModule(funcs);
 }

@@ -11,7 +11,7 @@ export const Op = {
   block: 0x02, loop: 0x03, if: 0x04, else: 0x05, end: 0x0b, br: 0x0c, br_if: 0x0d, ret: 0x0f,
   call: 0x10, drop: 0x1a,
   local_get: 0x20, local_set: 0x21, local_tee: 0x22,
-  f32_load: 0x2a, f32_store: 0x38,
+  i32_load: 0x28, f32_load: 0x2a, f32_store: 0x38,
   i32_const: 0x41, f32_const: 0x43,
   i32_eqz: 0x45, i32_eq: 0x46, i32_ne: 0x47, i32_lt_s: 0x48, i32_gt_s: 0x4a, i32_le_s: 0x4c, i32_ge_s: 0x4e,
   i32_add: 0x6a, i32_sub: 0x6b, i32_mul: 0x6c, i32_shl: 0x74,
@@ -21,7 +21,7 @@ export const Op = {
 /** SIMD (0xfd-prefixed) opcodes. */
 export const Simd = {
   v128_load: 0x00, v128_load32_splat: 0x09, v128_store: 0x0b, v128_const: 0x0c,
-  f32x4_splat: 0x13,
+  f32x4_splat: 0x13, f32x4_extract_lane: 0x1f,
   f32x4_add: 0xe4, f32x4_sub: 0xe5, f32x4_mul: 0xe6,
   f32x4_relaxed_madd: 0x105,
 } as const;
@@ -74,6 +74,12 @@ export class Code {
     this.simd(op);
     uleb(this.b, align);
     uleb(this.b, offset);
+    return this;
+  }
+  /** f32x4.extract_lane */
+  lane(i: number): this {
+    this.simd(Simd.f32x4_extract_lane);
+    this.b.push(i);
     return this;
   }
   v128Zero(): this {

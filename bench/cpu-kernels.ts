@@ -1,0 +1,179 @@
+// Micro-benchmark of the CPU compute kernels (engine/backends/cpu/kernels)
+// against PyTorch CPU on one thread, measured in the same run.
+//
+//   benchCpuKernels(): GEMM GFLOP/s at 256/512/1024, conv2d forward/backward
+//   and pooling for LeNet-5's shapes at batch 256, and a kernels-only LeNet-5
+//   step estimate.
+// PyTorch is run with /usr/bin/python3 (Debian's python3-torch); if that is
+// missing, only our numbers are printed.
+import { spawnSync } from "node:child_process";
+import {
+  conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputSize, cpuKernelInfo, gemm, gemmReference,
+  initCpuKernels, maxPool2dBackward, maxPool2dForward, type Conv2dParams,
+} from "../engine/backends/cpu/kernels/index.ts";
+
+interface Case {
+  name: string;
+  flops: number; // multiply-adds x 2
+  run: () => void;
+}
+
+const PYTHON = "/usr/bin/python3";
+const BATCH = 256;
+
+function rand(n: number, seed = 1): Float32Array {
+  let s = seed >>> 0 || 1;
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13; s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5; s >>>= 0;
+    a[i] = (s / 4294967296) * 2 - 1;
+  }
+  return a;
+}
+
+/** Best of `reps` timings (ms) after warm-up, repeating fast cases to ~minMs per sample. */
+function time(fn: () => void, reps = 5, minMs = 40): number {
+  const t0 = performance.now();
+  fn();
+  fn();
+  const once = Math.max(0.01, (performance.now() - t0) / 2);
+  const inner = Math.max(1, Math.ceil(minMs / once));
+  let best = Infinity;
+  for (let r = 0; r < reps; r++) {
+    const s = performance.now();
+    for (let i = 0; i < inner; i++) fn();
+    best = Math.min(best, (performance.now() - s) / inner);
+  }
+  return best;
+}
+
+const CONV1 = { x: [BATCH, 1, 28, 28], w: [6, 1, 5, 5], p: { stride: [1, 1], padding: [2, 2], dilation: [1, 1], groups: 1 } as Conv2dParams };
+const CONV2 = { x: [BATCH, 6, 14, 14], w: [16, 6, 5, 5], p: { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 } as Conv2dParams };
+const POOL = { kernel: [2, 2] as [number, number], stride: [2, 2] as [number, number], padding: [0, 0] as [number, number], dilation: [1, 1] as [number, number], ceilMode: false };
+const LINEARS: [number, number][] = [[400, 120], [120, 84], [84, 10]];
+
+function buildCases(): Case[] {
+  const cases: Case[] = [];
+  for (const n of [256, 512, 1024]) {
+    const A = rand(n * n, 1), B = rand(n * n, 2), C = new Float32Array(n * n);
+    cases.push({ name: `gemm ${n}`, flops: 2 * n * n * n, run: () => gemm(false, false, n, n, n, 1, A, 0, n, B, 0, n, 0, C, 0, n) });
+  }
+  for (const [label, c] of [["conv1 1->6 5x5 p2 28x28", CONV1], ["conv2 6->16 5x5 14x14", CONV2]] as [string, { x: number[]; w: number[]; p: Conv2dParams }][]) {
+    const yShape = conv2dOutputSize(c.x, c.w, c.p);
+    const x = rand(c.x.reduce((a, b) => a * b), 3), w = rand(c.w.reduce((a, b) => a * b), 4);
+    const bias = rand(c.w[0], 5), dy = rand(yShape.reduce((a, b) => a * b), 6);
+    const flops = 2 * yShape.reduce((a, b) => a * b) * c.w[1] * c.w[2] * c.w[3];
+    cases.push({ name: `${label} fwd`, flops, run: () => void conv2dForward(x, c.x, w, c.w, bias, c.p) });
+    cases.push({ name: `${label} bwd-input`, flops, run: () => void conv2dBackwardInput(dy, yShape, w, c.w, c.x, c.p) });
+    cases.push({ name: `${label} bwd-weight`, flops, run: () => void conv2dBackwardWeight(x, c.x, dy, yShape, c.w, c.p) });
+  }
+  const pools: [string, number[]][] = [["maxpool2 6x28x28", [BATCH, 6, 28, 28]], ["maxpool2 16x10x10", [BATCH, 16, 10, 10]]];
+  for (const [label, shape] of pools) {
+    const x = rand(shape.reduce((a, b) => a * b, 1), 7);
+    const r = maxPool2dForward(x, [...shape], POOL);
+    cases.push({ name: `${label} fwd`, flops: 0, run: () => void maxPool2dForward(x, [...shape], POOL) });
+    cases.push({ name: `${label} bwd`, flops: 0, run: () => void maxPool2dBackward(r.out, r.indices, r.shape, [...shape]) });
+  }
+  for (const [inF, outF] of LINEARS) {
+    // y = x W^T (fwd), dX = dY W, dW = dY^T X
+    const x = rand(BATCH * inF, 8), W = rand(outF * inF, 9), y = new Float32Array(BATCH * outF);
+    const dX = new Float32Array(BATCH * inF), dW = new Float32Array(outF * inF);
+    const flops = 2 * BATCH * inF * outF;
+    cases.push({ name: `linear ${inF}->${outF} fwd`, flops, run: () => gemm(false, true, BATCH, outF, inF, 1, x, 0, inF, W, 0, inF, 0, y, 0, outF) });
+    cases.push({ name: `linear ${inF}->${outF} bwd-input`, flops, run: () => gemm(false, false, BATCH, inF, outF, 1, y, 0, outF, W, 0, inF, 0, dX, 0, inF) });
+    cases.push({ name: `linear ${inF}->${outF} bwd-weight`, flops, run: () => gemm(true, false, outF, inF, BATCH, 1, y, 0, outF, x, 0, inF, 0, dW, 0, inF) });
+  }
+  return cases;
+}
+
+const PY_SCRIPT = String.raw`
+import json, sys, time
+import torch
+import torch.nn.functional as F
+torch.set_num_threads(1)
+B = int(sys.argv[1])
+def best(fn, reps=5, min_s=0.04):
+    fn(); fn()
+    t0 = time.perf_counter(); fn(); once = max(1e-5, time.perf_counter() - t0)
+    inner = max(1, int(min_s / once + 0.999))
+    b = 1e9
+    for _ in range(reps):
+        s = time.perf_counter()
+        for _ in range(inner): fn()
+        b = min(b, (time.perf_counter() - s) / inner)
+    return b * 1000
+res = {}
+with torch.no_grad():
+    for n in (256, 512, 1024):
+        a = torch.randn(n, n); b = torch.randn(n, n); c = torch.empty(n, n)
+        res["gemm %d" % n] = best(lambda: torch.mm(a, b, out=c))
+    for label, xs, ws, pad in (("conv1 1->6 5x5 p2 28x28", (B, 1, 28, 28), (6, 1, 5, 5), 2), ("conv2 6->16 5x5 14x14", (B, 6, 14, 14), (16, 6, 5, 5), 0)):
+        x = torch.randn(*xs); w = torch.randn(*ws); bias = torch.randn(ws[0])
+        y = F.conv2d(x, w, bias, padding=pad); dy = torch.randn_like(y)
+        args = ([ws[0]], [1, 1], [pad, pad], [1, 1], False, [0, 0], 1)
+        res[label + " fwd"] = best(lambda: F.conv2d(x, w, bias, padding=pad))
+        res[label + " bwd-input"] = best(lambda: torch.ops.aten.convolution_backward(dy, x, w, *args, [True, False, False]))
+        res[label + " bwd-weight"] = best(lambda: torch.ops.aten.convolution_backward(dy, x, w, *args, [False, True, False]))
+    for label, shape in (("maxpool2 6x28x28", (B, 6, 28, 28)), ("maxpool2 16x10x10", (B, 16, 10, 10))):
+        x = torch.randn(*shape)
+        y, idx = F.max_pool2d(x, 2, 2, return_indices=True)
+        res[label + " fwd"] = best(lambda: F.max_pool2d(x, 2, 2, return_indices=True))
+        res[label + " bwd"] = best(lambda: torch.ops.aten.max_pool2d_with_indices_backward(y, x, [2, 2], [2, 2], [0, 0], [1, 1], False, idx))
+    for (i, o) in ((400, 120), (120, 84), (84, 10)):
+        x = torch.randn(B, i); W = torch.randn(o, i); y = torch.randn(B, o)
+        res["linear %d->%d fwd" % (i, o)] = best(lambda: x @ W.t())
+        res["linear %d->%d bwd-input" % (i, o)] = best(lambda: y @ W)
+        res["linear %d->%d bwd-weight" % (i, o)] = best(lambda: y.t() @ x)
+print(json.dumps(res))
+`;
+
+function runTorch(): Record<string, number> | null {
+  const r = spawnSync(PYTHON, ["-c", PY_SCRIPT, String(BATCH)], { encoding: "utf8", timeout: 300_000 });
+  if (r.status !== 0) {
+    console.log(`  (PyTorch reference unavailable: ${(r.stderr || r.error?.message || "").trim().split("\n").pop()})`);
+    return null;
+  }
+  return JSON.parse(r.stdout.trim().split("\n").pop()!);
+}
+
+/** Kernels of one LeNet-5 training step (batch 256): forward + backward (no input grad for conv1). */
+const STEP = [
+  "conv1 1->6 5x5 p2 28x28 fwd", "conv1 1->6 5x5 p2 28x28 bwd-weight",
+  "conv2 6->16 5x5 14x14 fwd", "conv2 6->16 5x5 14x14 bwd-input", "conv2 6->16 5x5 14x14 bwd-weight",
+  "maxpool2 6x28x28 fwd", "maxpool2 6x28x28 bwd", "maxpool2 16x10x10 fwd", "maxpool2 16x10x10 bwd",
+  ...LINEARS.flatMap(([i, o]) => [`linear ${i}->${o} fwd`, `linear ${i}->${o} bwd-input`, `linear ${i}->${o} bwd-weight`]),
+];
+
+export async function benchCpuKernels(): Promise<void> {
+  await initCpuKernels();
+  const info = cpuKernelInfo();
+  console.log(`CPU kernels: ${info.wasm ? `WASM SIMD GEMM${info.fma ? " (relaxed-SIMD FMA)" : ""}` : `TypeScript GEMM (${info.error})`}, 1 thread; PyTorch ${PYTHON} with 1 thread`);
+  const ours: Record<string, number> = {};
+  const cases = buildCases();
+  for (const c of cases) ours[c.name] = time(c.run);
+  // the plain-TypeScript fallback, for scale
+  {
+    const n = 512, A = rand(n * n), B = rand(n * n), C = new Float32Array(n * n);
+    ours["gemm 512 (TS fallback)"] = time(() => gemmReference(false, false, n, n, n, 1, A, 0, n, B, 0, n, 0, C, 0, n), 3);
+  }
+  const torch = runTorch();
+  const pad = (s: string, n: number) => (s.length >= n ? s : s + " ".repeat(n - s.length));
+  const num = (v: number, d = 2) => (Number.isFinite(v) ? v.toFixed(d) : "-");
+  console.log(`${pad("kernel", 40)} ${pad("ms", 9)} ${pad("GFLOP/s", 8)} ${pad("torch ms", 9)} ${pad("torch GF/s", 10)} ratio`);
+  const rows = [...cases.map((c) => [c.name, c.flops] as const), ["gemm 512 (TS fallback)", 2 * 512 ** 3] as const];
+  for (const [name, flops] of rows) {
+    const ms = ours[name];
+    const tms = torch?.[name.replace(" (TS fallback)", "")] ?? NaN;
+    console.log(
+      `${pad(name, 40)} ${pad(num(ms, 3), 9)} ${pad(flops ? num(flops / ms / 1e6) : "", 8)} ${pad(num(tms, 3), 9)} ${pad(flops && torch ? num(flops / tms / 1e6) : "", 10)} ${torch ? num(tms / ms, 3) + "x" : ""}`,
+    );
+  }
+  const stepOurs = STEP.reduce((s, k) => s + ours[k], 0);
+  const stepTorch = torch ? STEP.reduce((s, k) => s + torch[k], 0) : NaN;
+  console.log(
+    `LeNet-5 step kernels (conv, pool, linear; batch ${BATCH}): ${num(stepOurs, 1)} ms = ${num((BATCH * 1000) / stepOurs, 0)} images/s` +
+      (torch ? `; PyTorch ${num(stepTorch, 1)} ms = ${num((BATCH * 1000) / stepTorch, 0)} images/s; ratio ${num(stepTorch / stepOurs, 3)}x` : ""),
+  );
+}
