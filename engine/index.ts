@@ -22,7 +22,11 @@ export { sum, mean, prod, max, min, argmax, argmin, variance as var, std, logsum
 export { reshape, flatten, squeeze, unsqueeze, permute, transpose, expand, repeat, slice, index, narrow, cat, stack, split, chunk, pad, gather, scatterAdd, indexSelect, flip, type IndexSpec } from "./ops/movement.js";
 export { matmul, mm, bmm, dot, outer } from "./ops/linalg.js";
 export * as autograd from "./functional-autograd.js";
+export * as nn from "./nn/index.js";
+export { saveFile as save, loadFile as load } from "./nn/safetensors.js";
 export * as optim from "./optim/index.js";
+export * as data from "./data/index.js";
+export * as datasets from "./data/datasets.js";
 
 /** dtype names, as torch.float32 / torch.int32 / torch.bool. */
 export const float32 = "float32" as const;
