@@ -25,8 +25,6 @@ export * as autograd from "./functional-autograd.js";
 export * as nn from "./nn/index.js";
 export { saveFile as save, loadFile as load } from "./nn/safetensors.js";
 export * as optim from "./optim/index.js";
-export * as data from "./data/index.js";
-export * as datasets from "./data/datasets.js";
 
 /** dtype names, as torch.float32 / torch.int32 / torch.bool. */
 export const float32 = "float32" as const;
