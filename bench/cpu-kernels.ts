@@ -33,12 +33,15 @@ function rand(n: number, seed = 1): Float32Array {
   return a;
 }
 
-/** Best of `reps` timings (ms) after warm-up, repeating fast cases to ~minMs per sample. */
-function time(fn: () => void, reps = 5, minMs = 40): number {
+/** Best of `reps` timings (ms) after >= 200 ms of warm-up (JIT and WASM tier-up), repeating fast cases to ~minMs per sample. */
+function time(fn: () => void, reps = 7, minMs = 30): number {
   const t0 = performance.now();
-  fn();
-  fn();
-  const once = Math.max(0.01, (performance.now() - t0) / 2);
+  let calls = 0;
+  while (calls < 3 || performance.now() - t0 < 200) {
+    fn();
+    calls++;
+  }
+  const once = Math.max(0.005, (performance.now() - t0) / calls);
   const inner = Math.max(1, Math.ceil(minMs / once));
   let best = Infinity;
   for (let r = 0; r < reps; r++) {
@@ -94,9 +97,11 @@ import torch
 import torch.nn.functional as F
 torch.set_num_threads(1)
 B = int(sys.argv[1])
-def best(fn, reps=5, min_s=0.04):
-    fn(); fn()
-    t0 = time.perf_counter(); fn(); once = max(1e-5, time.perf_counter() - t0)
+def best(fn, reps=7, min_s=0.03):
+    t0 = time.perf_counter(); calls = 0
+    while calls < 3 or time.perf_counter() - t0 < 0.2:
+        fn(); calls += 1
+    once = max(5e-6, (time.perf_counter() - t0) / calls)
     inner = max(1, int(min_s / once + 0.999))
     b = 1e9
     for _ in range(reps):

@@ -208,6 +208,15 @@ describe("pooling", () => {
     const r = maxPool2dForward(x, [1, 1, 2, 2], { kernel: [2, 2], stride: [2, 2], padding: [0, 0], dilation: [1, 1], ceilMode: false });
     expect(Number.isNaN(r.out[0])).toBe(true);
     expect(r.indices[0]).toBe(1);
+    const p2 = { kernel: [2, 2] as [number, number], stride: [2, 2] as [number, number], padding: [0, 0] as [number, number], dilation: [1, 1] as [number, number], ceilMode: false };
+    // the last NaN wins; -Infinity everywhere gives the first index
+    const r2 = maxPool2dForward(f32([NaN, 1, NaN, 0, -Infinity, -Infinity, -Infinity, -Infinity]), [1, 2, 2, 2], p2);
+    expect(Number.isNaN(r2.out[0])).toBe(true);
+    expect(Array.from(r2.indices)).toEqual([2, 0]);
+    expect(r2.out[1]).toBe(-Infinity);
+    // same through the general path (padding 1 with kernel 2 goes around the 2x2 fast path)
+    const r3 = maxPool2dForward(f32([NaN, 1, NaN, 0]), [1, 1, 2, 2], { ...p2, padding: [1, 1] });
+    expect(Array.from(r3.indices)).toEqual([0, 1, 2, 3]);
   });
 
   it("rejects bad pooling parameters", () => {

@@ -66,17 +66,44 @@ export function maxPool2dForward(
   const out = new Float32Array(N * C * OH * OW);
   const indices = new Int32Array(N * C * OH * OW);
   const planes = N * C, HW = H * W, OHW = OH * OW;
+  // per output row / column: first valid tap and end (exclusive), as in PyTorch
+  const hs = new Int32Array(OH), he = new Int32Array(OH), ws = new Int32Array(OW), we = new Int32Array(OW);
+  let fullRows = 0, fullCols = 0; // leading outputs whose windows lie inside the input, unclipped
+  for (let oh = 0; oh < OH; oh++) {
+    const h0 = oh * sh - ph;
+    he[oh] = Math.min(h0 + (KH - 1) * dh + 1, H);
+    hs[oh] = h0 < 0 ? h0 + Math.ceil(-h0 / dh) * dh : h0;
+    if (h0 >= 0 && h0 + (KH - 1) * dh < H && fullRows === oh) fullRows++;
+  }
+  for (let ow = 0; ow < OW; ow++) {
+    const w0 = ow * sw - pw;
+    we[ow] = Math.min(w0 + (KW - 1) * dw + 1, W);
+    ws[ow] = w0 < 0 ? w0 + Math.ceil(-w0 / dw) * dw : w0;
+    if (w0 >= 0 && w0 + (KW - 1) * dw < W && fullCols === ow) fullCols++;
+  }
+  const fast2x2 = KH === 2 && KW === 2 && dh === 1 && dw === 1 && ph === 0 && pw === 0;
   for (let pl = 0; pl < planes; pl++) {
     const xb = pl * HW;
     const ob = pl * OHW;
     for (let oh = 0; oh < OH; oh++) {
-      let h0 = oh * sh - ph;
-      const h1 = Math.min(h0 + (KH - 1) * dh + 1, H);
-      while (h0 < 0) h0 += dh;
-      for (let ow = 0; ow < OW; ow++) {
-        let w0 = ow * sw - pw;
-        const w1 = Math.min(w0 + (KW - 1) * dw + 1, W);
-        while (w0 < 0) w0 += dw;
+      const h0 = hs[oh], h1 = he[oh];
+      let ow = 0;
+      if (fast2x2 && oh < fullRows) {
+        // 2x2 windows fully inside: same scan order and NaN rule as the general loop
+        // (starting from the first tap is equivalent to starting from -Infinity)
+        for (; ow < fullCols; ow++) {
+          const i0 = h0 * W + ow * sw, i2 = i0 + W;
+          let m = x[xb + i0], mi = i0;
+          const v1 = x[xb + i0 + 1], v2 = x[xb + i2], v3 = x[xb + i2 + 1];
+          if (v1 > m || v1 !== v1) { m = v1; mi = i0 + 1; }
+          if (v2 > m || v2 !== v2) { m = v2; mi = i2; }
+          if (v3 > m || v3 !== v3) { m = v3; mi = i2 + 1; }
+          out[ob + oh * OW + ow] = m;
+          indices[ob + oh * OW + ow] = mi;
+        }
+      }
+      for (; ow < OW; ow++) {
+        const w0 = ws[ow], w1 = we[ow];
         let maxIdx = h0 * W + w0;
         let maxVal = -Infinity;
         for (let ih = h0; ih < h1; ih += dh) {
@@ -110,7 +137,7 @@ export function maxPool2dBackward(dy: Float32Array, indices: Int32Array, yShape:
     const xb = pl * HW, ob = pl * OHW;
     for (let i = 0; i < OHW; i++) {
       const idx = indices[ob + i];
-      if (idx < 0 || idx >= HW) throw new Error(`max_pool2d_backward: index ${idx} out of range for a ${xShape[2]}x${xShape[3]} plane`);
+      if (idx >>> 0 >= HW) throw new Error(`max_pool2d_backward: index ${idx} out of range for a ${xShape[2]}x${xShape[3]} plane`);
       dx[xb + idx] += dy[ob + i];
     }
   }
