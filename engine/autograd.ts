@@ -175,13 +175,22 @@ export function runBackward(
         if (t.gradFn === null) continue;
       }
       const fn = t.gradFn;
-      const inGrads = fn.backward(g, t);
+      // with anomaly mode on, a non-finite gradient is reported as coming from this op's backward
+      // (not from the div/mul/... ops its backward rule is written with)
+      const anomaly = state.anomaly;
+      state.anomaly = false;
+      let inGrads: (Tensor | null | undefined)[];
+      try {
+        inGrads = fn.backward(g, t);
+      } finally {
+        state.anomaly = anomaly;
+      }
       fn.inputs.forEach((x, i) => {
         const gi = inGrads[i];
         if (!gi || !x.requiresGrad) return;
+        if (state.anomaly) checkFinite(`the backward of op '${fn.op}' (input ${i})`, gi, [g]);
         let gx = sumTo(gi, x.shape);
         if (gx.dtype !== x.dtype && x.dtype === "float32") gx = gx.float();
-        if (state.anomaly) checkFinite(`the backward of op '${fn.op}' (input ${i})`, gx, [g]);
         const prev = grads.get(x);
         grads.set(x, prev ? prev.add(gx) : gx);
       });

@@ -89,7 +89,7 @@ export function gradcheck(f: (...xs: Tensor[]) => Tensor, inputs: Tensor | Tenso
       const fm = noGrad(() => scalarOf(f(...xs)));
       vals[i] = orig;
       const numeric = (fp - fm) / (2 * eps);
-      if (Math.abs(numeric - a[i]) > atol + rtol * Math.abs(numeric)) {
+      if (!(Math.abs(numeric - a[i]) <= atol + rtol * Math.abs(numeric))) { // NaN on either side fails
         const msg = `gradcheck: Jacobian mismatch for input ${xs.indexOf(x)} (shape ${shapeStr(x.shape)}) at flat index ${i}: numerical ${numeric.toPrecision(6)}, analytical ${a[i].toPrecision(6)}`;
         if (opts.raiseException === false) return false;
         throw new Error(msg);
