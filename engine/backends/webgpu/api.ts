@@ -1,0 +1,244 @@
+/// <reference types="@webgpu/types" />
+/**
+ * Device selection and GPU memory management (exported as `gb.*`):
+ *
+ *   await gb.ready();              // WebGPU when an adapter exists, else the CPU (one-line notice why)
+ *   gb.device();                   // "gpu" or "cpu"
+ *   const x = gb.randn([64, 784]).to("gpu");   // CPU -> GPU is synchronous
+ *   const y = await x.toAsync("cpu");          // GPU -> CPU needs a read: async
+ *   gb.tidy(() => { ...one training step... });  // frees every GPU tensor made inside, except the result
+ *
+ * In Node the `webgpu` npm package (Dawn) is loaded by dynamic import; in a browser
+ * `navigator.gpu` is used. Without a GPU, Mesa's lavapipe (a Vulkan driver on the CPU)
+ * gives a working software adapter.
+ */
+import { registerBackend, setDefaultDevice, device as currentDevice, parseDevice, backendFor, type Device } from "../../device.js";
+import { Tensor } from "../../tensor.js";
+import { GpuContext, GpuHandle, type GpuMemoryInfo } from "./context.js";
+import { makeWebGpuBackend } from "./index.js";
+
+export type { GpuMemoryInfo } from "./context.js";
+
+let ctx: GpuContext | null = null;
+/** The object from the `webgpu` package's create(): it keeps Node alive, so releaseGpu() drops it. */
+let nodeGpu: GPU | null = null;
+let initializing: Promise<GpuContext> | null = null;
+let lastFailure: string | null = null;
+
+export interface GpuInitOptions {
+  powerPreference?: "high-performance" | "low-power";
+}
+
+async function getGpu(): Promise<GPU> {
+  const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
+  if (nav?.gpu) return nav.gpu;
+  if (nodeGpu) return nodeGpu;
+  const isNode = typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === "string";
+  if (!isNode) throw new Error("this browser has no WebGPU (navigator.gpu is missing)");
+  let mod: { create(flags: string[]): GPU };
+  try {
+    const name = "webgpu";
+    mod = (await import(/* @vite-ignore */ name)) as { create(flags: string[]): GPU };
+  } catch (e) {
+    throw new Error(`the 'webgpu' package could not be loaded (${(e as Error).message.split("\n")[0]})`);
+  }
+  nodeGpu = mod.create([]);
+  return nodeGpu;
+}
+
+/**
+ * Starts WebGPU and registers it as device "gpu". Throws a clear error when no adapter
+ * is found. Safe to call again (returns the running device's description).
+ */
+export async function initGpu(opts: GpuInitOptions = {}): Promise<string> {
+  if (ctx && !ctx.lostError) return ctx.adapterInfo;
+  if (!initializing) {
+    initializing = (async () => {
+      const gpu = await getGpu();
+      const adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference ?? "high-performance" });
+      if (!adapter) throw new Error("no WebGPU adapter was found (no GPU, or no Vulkan/Metal/D3D12 driver: on Linux without a GPU install Mesa's lavapipe, mesa-vulkan-drivers >= 23)");
+      const info = adapter.info;
+      const desc = [info?.vendor, info?.architecture, info?.device, info?.description].filter((s) => s).join(" ").trim() || "WebGPU adapter";
+      const L = adapter.limits;
+      const device = await adapter.requestDevice({
+        requiredLimits: {
+          maxStorageBufferBindingSize: L.maxStorageBufferBindingSize,
+          maxBufferSize: L.maxBufferSize,
+          maxComputeWorkgroupStorageSize: L.maxComputeWorkgroupStorageSize,
+          maxStorageBuffersPerShaderStage: L.maxStorageBuffersPerShaderStage,
+          maxComputeInvocationsPerWorkgroup: L.maxComputeInvocationsPerWorkgroup,
+          maxComputeWorkgroupSizeX: L.maxComputeWorkgroupSizeX,
+          maxComputeWorkgroupSizeY: L.maxComputeWorkgroupSizeY,
+          maxComputeWorkgroupsPerDimension: L.maxComputeWorkgroupsPerDimension,
+        },
+      });
+      const c = new GpuContext(device, desc);
+      registerBackend("gpu", makeWebGpuBackend(c));
+      ctx = c;
+      lastFailure = null;
+      return c;
+    })();
+  }
+  try {
+    return (await initializing).adapterInfo;
+  } catch (e) {
+    lastFailure = (e as Error).message;
+    throw new Error(`initGpu: ${(e as Error).message}`);
+  } finally {
+    initializing = null;
+  }
+}
+
+/** Makes "gpu" (starting WebGPU) or "cpu" the device new tensors are created on. */
+export async function setBackend(name: Device | "webgpu" | string): Promise<Device> {
+  const d = parseDevice(name);
+  if (d === "gpu") await initGpu();
+  setDefaultDevice(d);
+  return d;
+}
+
+/**
+ * Picks the default device: WebGPU when an adapter is found, else the CPU with a
+ * one-line notice saying why. Returns the device chosen.
+ */
+export async function ready(opts: { quiet?: boolean; log?: (line: string) => void } = {}): Promise<Device> {
+  try {
+    const desc = await initGpu();
+    setDefaultDevice("gpu");
+    if (!opts.quiet) (opts.log ?? console.log)(`gradbook: using the GPU (WebGPU: ${desc})`);
+    return "gpu";
+  } catch (e) {
+    setDefaultDevice("cpu");
+    const why = (e as Error).message.replace(/^initGpu: /, "");
+    if (!opts.quiet) (opts.log ?? console.log)(`gradbook: using the CPU — ${why}`);
+    return "cpu";
+  }
+}
+
+/** Whether a WebGPU device is running (after initGpu / ready). */
+export function hasGpu(): boolean {
+  return ctx !== null && !ctx.lostError;
+}
+
+/** Why the last initGpu failed (null if it did not). */
+export function gpuFailure(): string | null {
+  return lastFailure;
+}
+
+/** GPU memory held by tensors and the pool, and counters (null without a GPU). */
+export function gpuMemory(): GpuMemoryInfo | null {
+  return ctx ? ctx.memory() : null;
+}
+
+/** Waits until the GPU has finished everything submitted so far (for timing). */
+export async function gpuSync(): Promise<void> {
+  if (ctx) await ctx.sync();
+}
+
+/** Frees the pooled (unused) GPU buffers. */
+export function emptyCache(): void {
+  ctx?.trimPool(0);
+}
+
+/**
+ * Destroys the GPU device and drops the `webgpu` module's handle so Node can exit.
+ * GPU tensors become invalid; the default device goes back to the CPU.
+ */
+export function releaseGpu(): void {
+  if (ctx) {
+    ctx.destroy();
+    ctx = null;
+  }
+  nodeGpu = null;
+  if (currentDevice() === "gpu") setDefaultDevice("cpu");
+}
+
+// ---------------------------------------------------------------- scopes
+
+function collectHandles(v: unknown, out: Set<GpuHandle>, seen: Set<unknown>): void {
+  if (v === null || typeof v !== "object" || seen.has(v)) return;
+  seen.add(v);
+  if (v instanceof Tensor) {
+    if (v._d.storage instanceof GpuHandle) out.add(v._d.storage);
+    return;
+  }
+  if (Array.isArray(v)) for (const x of v) collectHandles(x, out, seen);
+  else if (v instanceof Map) for (const x of v.values()) collectHandles(x, out, seen);
+  else if (Object.getPrototypeOf(v) === Object.prototype) for (const x of Object.values(v)) collectHandles(x, out, seen);
+}
+
+function endScope(c: GpuContext, scope: Set<GpuHandle>, result: unknown): void {
+  const keepSet = new Set<GpuHandle>();
+  collectHandles(result, keepSet, new Set());
+  const idx = c.scopes.indexOf(scope);
+  if (idx >= 0) c.scopes.splice(idx, 1);
+  const parent = c.scopes[c.scopes.length - 1];
+  for (const h of scope) {
+    if (keepSet.has(h) || h.kept) {
+      if (parent && !h.kept) parent.add(h);
+    } else {
+      c.releaseHandle(h);
+    }
+  }
+}
+
+/**
+ * Runs `fn` and then frees the GPU memory of every tensor created inside it,
+ * except the tensors it returns (also inside arrays / plain objects) and those
+ * passed to `keep()` (as TensorFlow.js's tf.tidy). `fn` may be async; the scope
+ * then ends when its promise settles. Using a freed tensor afterwards is an error.
+ */
+export function tidy<T>(fn: () => T): T {
+  const c = ctx;
+  if (!c) return fn();
+  const scope = new Set<GpuHandle>();
+  c.scopes.push(scope);
+  let result: T;
+  try {
+    result = fn();
+  } catch (e) {
+    endScope(c, scope, undefined);
+    throw e;
+  }
+  if (result instanceof Promise) {
+    return result.then(
+      (r) => (endScope(c, scope, r), r),
+      (e) => {
+        endScope(c, scope, undefined);
+        throw e;
+      },
+    ) as T;
+  }
+  endScope(c, scope, result);
+  return result;
+}
+
+/** Keeps a tensor alive past the tidy() scopes it was made in (e.g. optimizer state). */
+export function keep<T extends Tensor>(t: T): T {
+  const h = t._d.storage;
+  if (h instanceof GpuHandle) {
+    h.kept = true;
+    for (const s of h.ctx.scopes) s.delete(h);
+  }
+  return t;
+}
+
+/** Frees tensors now (a tensor, or arrays / objects of tensors). CPU tensors are left to the garbage collector. */
+export function dispose(x: unknown): void {
+  const hs = new Set<GpuHandle>();
+  collectHandles(x, hs, new Set());
+  for (const h of hs) h.ctx.releaseHandle(h);
+}
+
+/**
+ * Copies a tensor to a device; from the GPU to the CPU this needs an async read.
+ * Gradients flow back through the move (to the source device).
+ */
+export async function toDevice(t: Tensor, target: Device | string): Promise<Tensor> {
+  return t.toAsync(target);
+}
+
+/** The GPU backend object (for tests and tools). */
+export function gpuBackend() {
+  return backendFor("gpu");
+}

@@ -1,0 +1,366 @@
+/// <reference types="@webgpu/types" />
+/**
+ * The WebGPU device, its buffer pool and command batching.
+ *
+ * - Buffers come from a pool keyed by byte size (TensorFlow.js's BufferManager):
+ *   `release()` puts a buffer back; a buffer released while the open command
+ *   encoder may still use it is only handed out again for GPU-side writes until
+ *   the encoder is submitted (queue.writeBuffer runs before unsubmitted work).
+ * - Dispatches are recorded into one command encoder and one open compute pass;
+ *   the encoder is submitted every `SUBMIT_EVERY` dispatches, or when values are read.
+ * - Errors (validation, out-of-memory, device loss) are collected from the device
+ *   and rethrown as clear errors on the next op or read.
+ */
+
+// GPUBufferUsage / GPUMapMode values (the globals do not exist in Node).
+export const U = { MAP_READ: 1, COPY_SRC: 4, COPY_DST: 8, UNIFORM: 64, STORAGE: 128 } as const;
+const MAP_READ_MODE = 1;
+
+/** A pooled GPU buffer; shared (refcounted) by tensor handles that view the same values (reshape). */
+export interface PooledBuffer {
+  buffer: GPUBuffer;
+  bytes: number;
+  refs: number;
+}
+
+/** The `storage` of a GPU TensorData: one reference to a pooled buffer. */
+export class GpuHandle {
+  released = false;
+  kept = false;
+  constructor(
+    readonly ctx: GpuContext,
+    readonly buf: PooledBuffer,
+  ) {}
+}
+
+export interface GpuMemoryInfo {
+  /** Bytes held by live tensors. */
+  bytesInUse: number;
+  /** Bytes of free buffers kept in the pool for reuse. */
+  bytesInPool: number;
+  /** All GPU bytes this backend holds (in use + pool). */
+  bytesAllocated: number;
+  /** Buffers held (in use + pool). */
+  numBuffers: number;
+  /** Live tensor handles (storage references). */
+  numTensors: number;
+  /** Pipelines compiled so far. */
+  numPipelines: number;
+  /** Command buffers submitted so far. */
+  numSubmits: number;
+  /** Compute dispatches recorded so far. */
+  numDispatches: number;
+}
+
+/** Submit after this many dispatches (tfjs uses 15; a training step of LeNet is ~150 dispatches). */
+const SUBMIT_EVERY = 64;
+/** Keep at most this many free bytes in the pool; beyond it, freed buffers are destroyed. */
+const POOL_MAX_BYTES = 1 << 30;
+const WG = 256;
+
+export class GpuContext {
+  readonly device: GPUDevice;
+  readonly adapterInfo: string;
+  readonly limits: GPUSupportedLimits;
+  private free = new Map<number, GPUBuffer[]>();
+  /** Released while the open encoder may still reference them (safe only for GPU-side reuse). */
+  private freePending = new Map<number, GPUBuffer[]>();
+  private readPool = new Map<number, GPUBuffer[]>();
+  private pipelines = new Map<string, GPUComputePipeline>();
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private pending = 0;
+  private errBuffer: GPUBuffer;
+  /** The first asynchronous error (validation, out of memory) not yet reported to the user. */
+  private asyncError: Error | null = null;
+  /** Set when the device is lost: every later use throws it. */
+  lostError: Error | null = null;
+  bytesInUse = 0;
+  bytesInPool = 0;
+  numBuffers = 0;
+  numHandles = 0;
+  numSubmits = 0;
+  numDispatches = 0;
+  /** tidy() scopes: the handles made in each open scope. */
+  scopes: Set<GpuHandle>[] = [];
+  private finalizer: FinalizationRegistry<GpuHandle>;
+
+  constructor(device: GPUDevice, adapterInfo: string) {
+    this.device = device;
+    this.adapterInfo = adapterInfo;
+    this.limits = device.limits;
+    device.onuncapturederror = (ev: GPUUncapturedErrorEvent) => {
+      const e = ev.error;
+      const kind = e.constructor?.name === "GPUOutOfMemoryError" || /out of memory|OutOfMemory/i.test(e.message) ? "out of GPU memory" : "GPU error";
+      const msg = kind === "out of GPU memory"
+        ? `webgpu: out of GPU memory (${mb(this.bytesInUse)} MB held by tensors, ${mb(this.bytesInPool)} MB in the pool). Free tensors with t.dispose() or run steps inside gb.tidy(); CPU tensors are unaffected`
+        : `webgpu: ${e.message.split("\n").slice(0, 6).join("\n")}`;
+      if (!this.asyncError) this.asyncError = new Error(msg);
+      if (kind === "out of GPU memory") this.trimPool(0);
+    };
+    void device.lost.then((info) => {
+      this.lostError = new Error(
+        `webgpu: the GPU device was lost (${info.reason}${info.message ? `: ${info.message}` : ""}); GPU tensors are gone, CPU tensors stay valid — call await gb.initGpu() to start a new device`,
+      );
+    });
+    this.errBuffer = device.createBuffer({ size: 16, usage: U.STORAGE | U.COPY_SRC | U.COPY_DST });
+    this.finalizer = new FinalizationRegistry((h) => this.releaseHandle(h));
+  }
+
+  check(op: string): void {
+    if (this.lostError) throw new Error(`${op}: ${this.lostError.message}`);
+    if (this.asyncError) {
+      const e = this.asyncError;
+      this.asyncError = null;
+      throw new Error(`${op}: an earlier GPU command failed — ${e.message}`);
+    }
+  }
+
+  // ---- buffers ----
+  /** A buffer of at least `bytes` (rounded to 16) for GPU-side writes. `hostWrite`: it will be written with queue.writeBuffer. */
+  acquire(bytes: number, hostWrite = false): PooledBuffer {
+    const size = Math.max(16, Math.ceil(bytes / 16) * 16);
+    if (size > this.limits.maxStorageBufferBindingSize || size > this.limits.maxBufferSize) {
+      throw new Error(
+        `webgpu: a tensor of ${mb(bytes)} MB exceeds this GPU's largest buffer (${mb(Math.min(this.limits.maxStorageBufferBindingSize, this.limits.maxBufferSize))} MB)`,
+      );
+    }
+    let buffer = this.free.get(size)?.pop();
+    if (!buffer && !hostWrite) buffer = this.freePending.get(size)?.pop();
+    if (buffer) {
+      this.bytesInPool -= size;
+    } else {
+      buffer = this.device.createBuffer({ size, usage: U.STORAGE | U.COPY_SRC | U.COPY_DST });
+      this.numBuffers++;
+    }
+    this.bytesInUse += size;
+    return { buffer, bytes: size, refs: 0 };
+  }
+
+  private releaseBuffer(b: PooledBuffer): void {
+    this.bytesInUse -= b.bytes;
+    if (this.bytesInPool + b.bytes > POOL_MAX_BYTES || this.lostError) {
+      // too much cached: destroy after the work that may use it is submitted
+      this.flush();
+      b.buffer.destroy();
+      this.numBuffers--;
+      return;
+    }
+    const pool = this.encoder ? this.freePending : this.free;
+    let list = pool.get(b.bytes);
+    if (!list) pool.set(b.bytes, (list = []));
+    list.push(b.buffer);
+    this.bytesInPool += b.bytes;
+  }
+
+  /** Returns a temporary buffer (not owned by a tensor) to the pool. */
+  releaseTemp(b: PooledBuffer): void {
+    this.releaseBuffer(b);
+  }
+
+  /** Destroys pooled free buffers beyond `keepBytes`. */
+  trimPool(keepBytes = 0): void {
+    this.flush();
+    for (const pool of [this.free, this.freePending]) {
+      for (const [size, list] of pool) {
+        while (list.length && this.bytesInPool > keepBytes) {
+          list.pop()!.destroy();
+          this.bytesInPool -= size;
+          this.numBuffers--;
+        }
+      }
+    }
+  }
+
+  /** A new handle for a buffer (registered with the current tidy scope and the GC safety net). */
+  handle(buf: PooledBuffer, owner: object): GpuHandle {
+    buf.refs++;
+    const h = new GpuHandle(this, buf);
+    this.numHandles++;
+    if (this.scopes.length) this.scopes[this.scopes.length - 1].add(h);
+    this.finalizer.register(owner, h, h);
+    return h;
+  }
+
+  releaseHandle(h: GpuHandle): void {
+    if (h.released) return;
+    h.released = true;
+    this.numHandles--;
+    this.finalizer.unregister(h);
+    for (const s of this.scopes) s.delete(h);
+    if (--h.buf.refs === 0) this.releaseBuffer(h.buf);
+  }
+
+  memory(): GpuMemoryInfo {
+    return {
+      bytesInUse: this.bytesInUse,
+      bytesInPool: this.bytesInPool,
+      bytesAllocated: this.bytesInUse + this.bytesInPool,
+      numBuffers: this.numBuffers,
+      numTensors: this.numHandles,
+      numPipelines: this.pipelines.size,
+      numSubmits: this.numSubmits,
+      numDispatches: this.numDispatches,
+    };
+  }
+
+  // ---- pipelines and dispatch ----
+  private layouts = new Map<string, GPUBindGroupLayout>();
+
+  /** An explicit bind group layout: one storage buffer per binding, read-only or read-write. */
+  private layout(access: boolean[]): GPUBindGroupLayout {
+    const key = access.map((w) => (w ? "w" : "r")).join("");
+    let l = this.layouts.get(key);
+    if (!l) {
+      l = this.device.createBindGroupLayout({
+        entries: access.map((w, binding) => ({ binding, visibility: 4 /* COMPUTE */, buffer: { type: w ? "storage" : "read-only-storage" } })),
+      });
+      this.layouts.set(key, l);
+    }
+    return l;
+  }
+
+  pipeline(code: string, op: string, access: boolean[]): GPUComputePipeline {
+    const key = access.map((w) => (w ? "w" : "r")).join("") + code;
+    let p = this.pipelines.get(key);
+    if (!p) {
+      if (code.includes("f32bits(") && !code.includes("fn f32bits")) code += "\nfn f32bits(b: u32) -> f32 { return bitcast<f32>(b); }\n";
+      const module = this.device.createShaderModule({ code, label: op });
+      const layout = this.device.createPipelineLayout({ bindGroupLayouts: [this.layout(access)] });
+      p = this.device.createComputePipeline({ layout, compute: { module, entryPoint: "main" }, label: op });
+      this.pipelines.set(key, p);
+    }
+    return p;
+  }
+
+  private getPass(): GPUComputePassEncoder {
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder();
+    if (!this.pass) this.pass = this.encoder.beginComputePass();
+    return this.pass;
+  }
+
+  private getEncoder(): GPUCommandEncoder {
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder();
+    return this.encoder;
+  }
+
+  /**
+   * Records one dispatch. `buffers`: bindings 0..n-1 in order, `access[i]` true for read_write;
+   * `useErr`: binds the index-error flag (read_write) after them.
+   */
+  dispatch(op: string, code: string, buffers: GPUBuffer[], groups: [number, number, number], access: boolean[], useErr = false): void {
+    this.check(op);
+    if (groups[0] === 0 || groups[1] === 0 || groups[2] === 0) return;
+    const acc = useErr ? [...access, true] : access;
+    const pipeline = this.pipeline(code, op, acc);
+    const entries: GPUBindGroupEntry[] = buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
+    if (useErr) entries.push({ binding: buffers.length, resource: { buffer: this.errBuffer } });
+    const bind = this.device.createBindGroup({ layout: this.layout(acc), entries });
+    const pass = this.getPass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bind);
+    pass.dispatchWorkgroups(groups[0], groups[1], groups[2]);
+    this.numDispatches++;
+    if (++this.pending >= SUBMIT_EVERY) this.flush();
+  }
+
+  /** Workgroup counts for `n` threads in workgroups of 256 (2-D when over the 65,535 limit). */
+  grid(n: number, wg = WG): [number, number, number] {
+    const groups = Math.ceil(n / wg);
+    const max = this.limits.maxComputeWorkgroupsPerDimension;
+    if (groups <= max) return [groups, 1, 1];
+    const y = Math.ceil(groups / max);
+    return [Math.ceil(groups / y), y, 1];
+  }
+
+  copy(src: GPUBuffer, dst: GPUBuffer, bytes: number): void {
+    this.check("copy");
+    if (bytes === 0) return;
+    this.getEncoder().copyBufferToBuffer(src, 0, dst, 0, bytes);
+    if (++this.pending >= SUBMIT_EVERY) this.flush();
+  }
+
+  write(dst: GPUBuffer, data: ArrayBufferView): void {
+    this.check("upload");
+    if (data.byteLength) this.device.queue.writeBuffer(dst, 0, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  /** Submits the recorded commands; buffers released meanwhile become free for any use. */
+  flush(): void {
+    if (!this.encoder) return;
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+    this.device.queue.submit([this.encoder.finish()]);
+    this.numSubmits++;
+    this.encoder = null;
+    this.pending = 0;
+    for (const [size, list] of this.freePending) {
+      let f = this.free.get(size);
+      if (!f) this.free.set(size, (f = []));
+      f.push(...list);
+    }
+    this.freePending.clear();
+  }
+
+  /** Reads `bytes` from `src` (submitting what is recorded) and checks the index-error flag. */
+  async read(src: GPUBuffer, bytes: number, op = "read"): Promise<ArrayBuffer> {
+    this.check(op);
+    const size = Math.max(16, Math.ceil(bytes / 16) * 16) + 16;
+    const staging = this.readPool.get(size)?.pop() ?? this.device.createBuffer({ size, usage: U.MAP_READ | U.COPY_DST });
+    const enc = this.getEncoder();
+    if (bytes) enc.copyBufferToBuffer(src, 0, staging, 0, Math.ceil(bytes / 4) * 4);
+    enc.copyBufferToBuffer(this.errBuffer, 0, staging, size - 16, 16);
+    this.flush();
+    try {
+      await staging.mapAsync(MAP_READ_MODE);
+    } catch (e) {
+      this.check(op);
+      throw new Error(`${op}: reading GPU memory failed: ${(e as Error).message}`);
+    }
+    const all = staging.getMappedRange();
+    const out = all.slice(0, bytes);
+    const err = new Uint32Array(all.slice(size - 16, size))[0];
+    staging.unmap();
+    let list = this.readPool.get(size);
+    if (!list) this.readPool.set(size, (list = []));
+    if (list.length < 4) list.push(staging);
+    else staging.destroy();
+    this.check(op);
+    if (err) {
+      this.device.queue.writeBuffer(this.errBuffer, 0, new Uint32Array(4));
+      throw new Error(`${op}: ${INDEX_ERRORS[err] ?? "an index"} was out of range in a GPU op since the last read; the results of that op are wrong`);
+    }
+    return out;
+  }
+
+  /** Waits until the GPU has finished the submitted work (for timing). */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    this.check("sync");
+  }
+
+  destroy(): void {
+    this.flush();
+    this.device.destroy();
+  }
+}
+
+/** Codes kernels write into the error flag (atomicMax) for an index out of range. */
+export const INDEX_ERRORS: Record<number, string> = {
+  1: "a gather index",
+  2: "a scatterAdd index",
+  3: "an indexSelect index",
+  4: "an indexAdd index",
+  5: "a maxPool2dBackward index",
+};
+
+function mb(bytes: number): string {
+  return (bytes / 2 ** 20).toFixed(1);
+}
