@@ -1,0 +1,237 @@
+// gb.nn.functional against PyTorch (reference.json, made by make_reference.py): forward values
+// and input/weight gradients for every op and option combination, gradcheck on small inputs,
+// dropout's statistics, and the error messages.
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import * as gb from "../../../engine/index.ts";
+import type { Tensor } from "../../../engine/index.ts";
+
+const F = gb.nn.F;
+
+interface Input { shape: number[]; dtype: "float32" | "int32" | "bool"; data: number[]; grad: boolean }
+interface Case {
+  name: string;
+  op: string;
+  opts: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  inputs: (Input | null)[];
+  out: { shape: number[]; data: number[] };
+  extraOuts?: { shape: number[]; data: number[] }[];
+  gout?: number[];
+  grads?: (number[] | null)[];
+}
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const ref: any = JSON.parse(readFileSync(new URL("./reference.json", import.meta.url), "utf8"));
+const cases: Case[] = ref.functional;
+
+function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, what: string, atol = 1e-5, rtol = 1e-5): void {
+  expect(got.length, `${what}: length`).toBe(want.length);
+  for (let i = 0; i < want.length; i++) {
+    const g = got[i], w = want[i];
+    if (Number.isNaN(w)) {
+      if (!Number.isNaN(g)) expect.fail(`${what}: element ${i} is ${g}, expected NaN`);
+      continue;
+    }
+    if (!(Math.abs(g - w) <= atol + rtol * Math.abs(w))) expect.fail(`${what}: element ${i} is ${g}, expected ${w} (atol ${atol}, rtol ${rtol})`);
+  }
+}
+
+function toTensor(i: Input | null): Tensor | null {
+  if (!i) return null;
+  const t = gb.tensor(i.dtype === "float32" ? Float32Array.from(i.data) : i.dtype === "int32" ? Int32Array.from(i.data) : Uint8Array.from(i.data), { shape: i.shape, dtype: i.dtype });
+  return i.grad ? t.requiresGrad_(true) : t;
+}
+
+type Fn = (x: (Tensor | null)[], o: Case["opts"]) => Tensor | Tensor[];
+const T = (t: Tensor | null) => t as Tensor;
+const OPS: Record<string, Fn> = {
+  linear: ([x, w, b]) => F.linear(T(x), T(w), b),
+  bilinear: ([a, c, w, b]) => F.bilinear(T(a), T(c), T(w), b),
+  conv2d: ([x, w, b], o) => F.conv2d(T(x), T(w), b, o),
+  convTranspose2d: ([x, w, b], o) => F.convTranspose2d(T(x), T(w), b, o),
+  maxPool2d: ([x], o) => F.maxPool2d(T(x), o.kernelSize, { ...o, returnIndices: true }),
+  avgPool2d: ([x], o) => F.avgPool2d(T(x), o.kernelSize, o),
+  adaptiveAvgPool2d: ([x], o) => F.adaptiveAvgPool2d(T(x), o.outputSize),
+  relu: ([x]) => F.relu(T(x)),
+  sigmoid: ([x]) => F.sigmoid(T(x)),
+  tanh: ([x]) => F.tanh(T(x)),
+  leakyRelu: ([x], o) => F.leakyRelu(T(x), o.negativeSlope),
+  elu: ([x], o) => F.elu(T(x), o.alpha),
+  softmax: ([x], o) => F.softmax(T(x), o.dim),
+  logSoftmax: ([x], o) => F.logSoftmax(T(x), o.dim),
+  heaviside: ([x], o) => F.heaviside(T(x), o.values),
+  step: ([x]) => F.step(T(x)),
+  gelu: ([x]) => F.gelu(T(x)),
+  silu: ([x]) => F.silu(T(x)),
+  softplus: ([x]) => F.softplus(T(x)),
+  relu6: ([x]) => F.relu6(T(x)),
+  logsigmoid: ([x]) => F.logsigmoid(T(x)),
+  localResponseNorm: ([x], o) => F.localResponseNorm(T(x), o.size, o.alpha, o.beta, o.k),
+  batchNorm: ([x, rm, rv, w, b], o) => {
+    const y = F.batchNorm(T(x), rm, rv, w, b, o.training, o.momentum, o.eps);
+    return rm && rv ? [y, rm, rv] : y;
+  },
+  layerNorm: ([x, w, b], o) => F.layerNorm(T(x), o.normalizedShape, w, b),
+  mseLoss: ([a, c], o) => F.mseLoss(T(a), T(c), o),
+  l1Loss: ([a, c], o) => F.l1Loss(T(a), T(c), o),
+  smoothL1Loss: ([a, c], o) => F.smoothL1Loss(T(a), T(c), o),
+  binaryCrossEntropy: ([a, c, w], o) => F.binaryCrossEntropy(T(a), T(c), { ...o, weight: w }),
+  binaryCrossEntropyWithLogits: ([a, c, w, p], o) => F.binaryCrossEntropyWithLogits(T(a), T(c), { ...o, weight: w ?? null, posWeight: p ?? null }),
+  crossEntropy: ([a, t, w], o) => F.crossEntropy(T(a), T(t), { ...o, weight: w ?? null }),
+  nllLoss: ([a, t, w], o) => F.nllLoss(T(a), T(t), { ...o, weight: w }),
+  hingeLoss: ([a, t], o) => F.hingeLoss(T(a), T(t), o),
+  multiMarginLoss: ([a, t, w], o) => F.multiMarginLoss(T(a), T(t), { ...o, weight: w }),
+  hingeEmbeddingLoss: ([a, t], o) => F.hingeEmbeddingLoss(T(a), T(t), o),
+  klDiv: ([a, t], o) => F.klDiv(T(a), T(t), o),
+  cosineSimilarity: ([a, c], o) => F.cosineSimilarity(T(a), T(c), o.dim),
+};
+
+/** Sums over many terms (convolutions, LRN windows) accumulate float32 rounding: scale atol. */
+function tolFor(c: Case): number {
+  if (c.op === "conv2d" || c.op === "convTranspose2d") return 1e-4;
+  if (c.op === "bilinear" || c.op === "batchNorm" || c.op === "localResponseNorm" || c.op === "layerNorm") return 3e-5;
+  return 1e-5;
+}
+
+describe("functional vs PyTorch", () => {
+  it("covers every op in the reference", () => {
+    for (const c of cases) expect(OPS[c.op], `no runner for ${c.op}`).toBeDefined();
+    expect(cases.length).toBeGreaterThan(100);
+  });
+  for (const c of cases) {
+    it(c.name, async () => {
+      const ins = c.inputs.map(toTensor);
+      const res = OPS[c.op](ins, c.opts);
+      const outs = Array.isArray(res) ? res : [res];
+      const y = outs[0];
+      const atol = tolFor(c);
+      expect(y.shape).toEqual(c.out.shape);
+      expectClose(await y.data(), c.out.data, `${c.name}: output`, atol);
+      (c.extraOuts ?? []).forEach((e, k) => {
+        const t = outs[k + 1];
+        expect(t.shape, `${c.name}: extra output ${k} shape`).toEqual(e.shape);
+        if (t.dtype === "int32") expect(Array.from(t.dataSync()), `${c.name}: indices`).toEqual(e.data);
+        else expectClose(t.dataSync(), e.data, `${c.name}: extra output ${k}`, atol);
+      });
+      if (c.gout && c.grads) {
+        const g = gb.tensor(Float32Array.from(c.gout), { shape: c.out.shape });
+        await y.backward(g);
+        c.grads.forEach((want, k) => {
+          const x = ins[k];
+          if (!want || !x || !x.requiresGrad) return;
+          expect(x.grad, `${c.name}: grad of input ${k}`).not.toBeNull();
+          expectClose(x.grad!.dataSync(), want, `${c.name}: grad of input ${k}`, atol * 2, 1e-4);
+        });
+      }
+    });
+  }
+});
+
+describe("gradcheck", () => {
+  gb.manualSeed(3);
+  const r = (...s: number[]) => gb.randn(s);
+  const labels = gb.tensor(Int32Array.from([2, 0, 1]), { dtype: "int32" });
+  const checks: [string, (...xs: Tensor[]) => Tensor, Tensor[]][] = [
+    ["linear", (x, w, b) => F.linear(x, w, b), [r(3, 4), r(2, 4), r(2)]],
+    ["conv2d stride/pad/dilation", (x, w, b) => F.conv2d(x, w, b, { stride: 2, padding: 1, dilation: [1, 2] }), [r(1, 2, 5, 6), r(3, 2, 2, 2), r(3)]],
+    ["conv2d groups same", (x, w) => F.conv2d(x, w, null, { padding: "same", groups: 2 }), [r(1, 4, 4, 4), r(2, 2, 2, 3)]],
+    ["convTranspose2d", (x, w, b) => F.convTranspose2d(x, w, b, { stride: 2, padding: 1, outputPadding: 1 }), [r(1, 2, 3, 3), r(2, 3, 3, 3), r(3)]],
+    ["maxPool2d", (x) => F.maxPool2d(x, 3, { stride: 2, padding: 1, ceilMode: true }), [r(1, 2, 6, 5)]],
+    ["avgPool2d", (x) => F.avgPool2d(x, 3, { stride: 2, padding: 1, countIncludePad: false }), [r(1, 2, 6, 5)]],
+    ["adaptiveAvgPool2d", (x) => F.adaptiveAvgPool2d(x, [3, 2]), [r(1, 2, 5, 5)]],
+    ["leakyRelu", (x) => F.leakyRelu(x, 0.1), [r(3, 4)]],
+    ["elu", (x) => F.elu(x), [r(3, 4)]],
+    ["softmax", (x) => F.softmax(x, 1), [r(3, 4)]],
+    ["logSoftmax", (x) => F.logSoftmax(x, 0), [r(3, 4)]],
+    ["gelu", (x) => F.gelu(x), [r(3, 4)]],
+    ["localResponseNorm", (x) => F.localResponseNorm(x, 3, 0.1, 0.75, 1), [r(1, 4, 2, 2)]],
+    ["batchNorm train", (x, w, b) => F.batchNorm(x, null, null, w, b, true), [r(4, 3, 2), r(3), r(3)]],
+    ["layerNorm", (x, w, b) => F.layerNorm(x, 3, w, b), [r(2, 3), r(3), r(3)]],
+    ["mseLoss", (a, c) => F.mseLoss(a, c), [r(3, 2), r(3, 2)]],
+    ["l1Loss", (a) => F.l1Loss(a, gb.zeros([3, 2])), [gb.tensor([[0.5, -1.2], [2, -0.3], [0.9, 1.7]])]],
+    ["binaryCrossEntropy", (p) => F.binaryCrossEntropy(p.sigmoid(), gb.tensor([[1, 0], [0, 1], [1, 1]])), [r(3, 2)]],
+    ["binaryCrossEntropyWithLogits", (x, t) => F.binaryCrossEntropyWithLogits(x, t.sigmoid(), { posWeight: gb.tensor([2, 0.5]) }), [r(3, 2), r(3, 2)]],
+    ["crossEntropy", (x) => F.crossEntropy(x, labels, { labelSmoothing: 0.1, weight: gb.tensor([1, 2, 0.5]) }), [r(3, 3)]],
+    ["crossEntropy probs", (x, p) => F.crossEntropy(x, p.softmax(1)), [r(3, 3), r(3, 3)]],
+    ["nllLoss", (x) => F.nllLoss(x.logSoftmax(1), labels), [r(3, 3)]],
+    ["hingeLoss multiclass", (x) => F.hingeLoss(x, labels), [r(3, 3)]],
+    ["hingeLoss binary", (x) => F.hingeLoss(x, gb.tensor([1, -1, 1])), [r(3)]],
+  ];
+  for (const [name, f, xs] of checks) {
+    it(name, () => {
+      expect(gb.autograd.gradcheck(f, xs, { eps: 1e-2, atol: 2e-3, rtol: 2e-2 })).toBe(true);
+    });
+  }
+});
+
+describe("dropout", () => {
+  it("zeroes about p of the elements and scales the rest by 1/(1-p)", async () => {
+    gb.manualSeed(0);
+    const x = gb.ones([200, 100]);
+    const y = await F.dropout(x, 0.3, true).data();
+    let zeros = 0;
+    for (const v of y) {
+      if (v === 0) zeros++;
+      else expect(v).toBeCloseTo(1 / 0.7, 5);
+    }
+    expect(zeros / y.length).toBeGreaterThan(0.28);
+    expect(zeros / y.length).toBeLessThan(0.32);
+  });
+  it("is reproducible with gb.manualSeed and the identity when not training", async () => {
+    const x = gb.randn([10, 10]);
+    gb.manualSeed(42);
+    const a = await F.dropout(x, 0.5).data();
+    gb.manualSeed(42);
+    const b = await F.dropout(x, 0.5).data();
+    expect(Array.from(a)).toEqual(Array.from(b));
+    expect(F.dropout(x, 0.5, false)).toBe(x);
+  });
+  it("passes the gradient through the kept elements only", async () => {
+    gb.manualSeed(1);
+    const x = gb.randn([50]).requiresGrad_(true);
+    const y = F.dropout(x, 0.5);
+    await y.sum().backward();
+    const yv = await y.data(), g = await x.grad!.data();
+    for (let i = 0; i < 50; i++) expect(g[i]).toBeCloseTo(yv[i] === 0 ? 0 : 2, 5);
+  });
+  it("rejects a bad probability", () => {
+    expect(() => F.dropout(gb.ones([2]), 1.5)).toThrow(/dropout: probability has to be between 0 and 1, but got 1.5/);
+  });
+});
+
+describe("errors name the op and the shapes", () => {
+  it("conv2d with the wrong number of input channels", () => {
+    const w = gb.zeros([64, 3, 11, 11]);
+    expect(() => F.conv2d(gb.zeros([8, 1, 224, 224]), w)).toThrow("conv2d: expected input with 3 channels (weight 64x3x11x11), got input 8x1x224x224");
+  });
+  it("conv2d with a kernel larger than the input", () => {
+    expect(() => F.conv2d(gb.zeros([1, 1, 3, 3]), gb.zeros([1, 1, 5, 5]))).toThrow(/conv2d: input 1x1x3x3 \(padded to 3x3\) is smaller than the kernel 5x5/);
+  });
+  it("conv2d same with stride", () => {
+    expect(() => F.conv2d(gb.zeros([1, 1, 5, 5]), gb.zeros([1, 1, 3, 3]), null, { padding: "same", stride: 2 })).toThrow(/not supported for strided/);
+  });
+  it("linear with the wrong feature count", () => {
+    expect(() => F.linear(gb.zeros([2, 5]), gb.zeros([3, 4]))).toThrow("linear: expected input with last dimension 4 (weight 3x4), got input 2x5");
+  });
+  it("pooling with too much padding or a too small input", () => {
+    expect(() => F.maxPool2d(gb.zeros([1, 1, 4, 4]), 2, { padding: 2 })).toThrow(/maxPool2d: padding \(2, 2\) must be at most half of the kernel size/);
+    expect(() => F.avgPool2d(gb.zeros([1, 1, 1, 1]), 3)).toThrow(/avgPool2d: output size .* is too small/);
+  });
+  it("crossEntropy with float class labels, a bad target shape or an out-of-range class", () => {
+    const x = gb.zeros([4, 3]);
+    expect(() => F.crossEntropy(x, gb.tensor([0, 1, 2, 1]))).toThrow(/crossEntropy: probability targets must have the input's shape 4x3, got 4/);
+    expect(() => F.crossEntropy(x, gb.tensor(Int32Array.from([0, 1])))).toThrow(/crossEntropy: expected target of shape 4 for input 4x3/);
+    expect(() => F.crossEntropy(x, gb.tensor(Int32Array.from([0, 1, 3, 1])))).toThrow(/crossEntropy: target 3 \(at flat index 2\) is out of range for 3 classes/);
+  });
+  it("mseLoss with mismatched shapes (PyTorch broadcasts with a warning)", () => {
+    expect(() => F.mseLoss(gb.zeros([4, 1]), gb.zeros([4]))).toThrow(/mseLoss: input 4x1 and target 4 must have the same shape/);
+  });
+  it("binaryCrossEntropy on values outside [0, 1]", () => {
+    expect(() => F.binaryCrossEntropy(gb.tensor([0.5, 1.5]), gb.tensor([0, 1]))).toThrow(/binaryCrossEntropy: all elements of input should be between 0 and 1/);
+  });
+  it("batchNorm in training with one value per channel", () => {
+    expect(() => F.batchNorm(gb.zeros([1, 3]), null, null, null, null, true)).toThrow(/batchNorm: expected more than 1 value per channel when training, got input 1x3/);
+  });
+  it("convTranspose2d with a too large outputPadding", () => {
+    expect(() => F.convTranspose2d(gb.zeros([1, 2, 3, 3]), gb.zeros([2, 1, 3, 3]), null, { stride: 2, outputPadding: 2 })).toThrow(/convTranspose2d: outputPadding \(2, 2\) must be non-negative and smaller than either stride/);
+  });
+});
