@@ -11,6 +11,7 @@ export { Tensor, type NestedArray } from "./tensor.js";
 export type { DType, TypedArray } from "./dtype.js";
 export { manualSeed } from "./random.js";
 export { device, setDefaultDevice, registerBackend, type Device } from "./device.js";
+export { initGpu, setBackend, ready, hasGpu, gpuFailure, gpuMemory, gpuSync, emptyCache, releaseGpu, tidy, keep, dispose, toDevice, type GpuMemoryInfo } from "./backends/webgpu/api.js";
 export { noGrad, enableGrad, isGradEnabled, detectAnomaly, setDetectAnomaly } from "./autograd.js";
 export * from "./ops/creation.js";
 export {
@@ -25,6 +26,8 @@ export * as autograd from "./functional-autograd.js";
 export * as nn from "./nn/index.js";
 export { saveFile as save, loadFile as load } from "./nn/safetensors.js";
 export * as optim from "./optim/index.js";
+export * as data from "./data/index.js";
+export * as datasets from "./data/datasets.js";
 
 /** dtype names, as torch.float32 / torch.int32 / torch.bool. */
 export const float32 = "float32" as const;
