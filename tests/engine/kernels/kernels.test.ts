@@ -162,6 +162,43 @@ describe("conv2d", () => {
     }
   });
 
+  it("WASM paths equal the TypeScript im2col path on random configurations", () => {
+    let seed = 99;
+    const r = () => {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      return seed / 4294967296;
+    };
+    const pick = (n: number) => Math.floor(r() * n);
+    for (let t = 0; t < 40; t++) {
+      const G = [1, 1, 2, 3][pick(4)];
+      const Cg = 1 + pick(4), Og = 1 + pick(7);
+      const KH = 1 + pick(4), KW = 1 + pick(4);
+      const s: [number, number] = t % 3 === 0 ? [1 + pick(2), 1 + pick(3)] : [1, 1];
+      const d: [number, number] = [1 + pick(2), 1 + pick(2)];
+      const pad: [number, number] = [pick(3), pick(3)];
+      const H = Math.max(1, (KH - 1) * d[0] + 1 - 2 * pad[0]) + pick(9), W = Math.max(1, (KW - 1) * d[1] + 1 - 2 * pad[1]) + pick(9);
+      const N = 1 + pick(3);
+      const xShape = [N, G * Cg, H, W], wShape = [G * Og, Cg, KH, KW];
+      const p: Conv2dParams = { stride: s, padding: pad, dilation: d, groups: G };
+      const yShape = conv2dOutputSize(xShape, wShape, p);
+      const x = rand(N * G * Cg * H * W, ++seed), w = rand(G * Og * Cg * KH * KW, ++seed);
+      const b = rand(G * Og, ++seed), dy = rand(yShape.reduce((u, v) => u * v, 1), ++seed);
+      const run = () => [
+        conv2dForward(x, xShape, w, wShape, b, p),
+        conv2dBackwardInput(dy, yShape, w, wShape, xShape, p),
+        conv2dBackwardWeight(x, xShape, dy, yShape, wShape, p),
+      ];
+      const fast = run();
+      setGemmBackend("js");
+      const slow = run();
+      setGemmBackend("auto");
+      const what = `x ${xShape} w ${wShape} ${JSON.stringify(p)}`;
+      expectClose(fast[0], slow[0], `${what} forward`, Cg * KH * KW);
+      expectClose(fast[1], slow[1], `${what} dx`, Og * KH * KW);
+      expectClose(fast[2], slow[2], `${what} dw`, N * yShape[2] * yShape[3]);
+    }
+  });
+
   it("names conv2d and the shapes in shape errors", () => {
     const p: Conv2dParams = { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 };
     expect(() => conv2dOutputSize([1, 3, 5, 5], [4, 2, 3, 3], p)).toThrow(/conv2d.*\[1, 3, 5, 5\].*\[4, 2, 3, 3\]/);
@@ -217,6 +254,26 @@ describe("pooling", () => {
     // same through the general path (padding 1 with kernel 2 goes around the 2x2 fast path)
     const r3 = maxPool2dForward(f32([NaN, 1, NaN, 0]), [1, 1, 2, 2], { ...p2, padding: [1, 1] });
     expect(Array.from(r3.indices)).toEqual([0, 1, 2, 3]);
+  });
+
+  it("max_pool2d WASM SIMD path equals the TypeScript path (ties, NaN, -Infinity)", () => {
+    const p = { kernel: [2, 2] as [number, number], stride: [2, 2] as [number, number], padding: [0, 0] as [number, number], dilation: [1, 1] as [number, number], ceilMode: false };
+    for (const shape of [[2, 3, 8, 8], [1, 2, 6, 18], [3, 1, 9, 11], [1, 1, 2, 8]]) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const x = rand(n, n);
+      for (let i = 0; i < n; i++) {
+        const r = (x[i] + 1) * 8;
+        if (r < 1) x[i] = NaN;
+        else if (r < 2) x[i] = -Infinity;
+        else if (r < 6) x[i] = Math.round(r); // ties
+      }
+      const a = maxPool2dForward(x, shape, p);
+      setGemmBackend("js");
+      const b = maxPool2dForward(x, shape, p);
+      setGemmBackend("auto");
+      expect(Array.from(a.indices), `${shape}`).toEqual(Array.from(b.indices));
+      expect(Array.from(a.out).map(String), `${shape}`).toEqual(Array.from(b.out).map(String));
+    }
   });
 
   it("rejects bad pooling parameters", () => {

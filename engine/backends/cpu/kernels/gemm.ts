@@ -123,6 +123,7 @@ export interface WasmGemm {
   block: (mc: number, np: number, kc: number, a: number, b: number, c: number, ldc: number, accum: number) => void;
   cblock: (mc: number, np: number, K: number, a: number, x: number, offs: number, c: number, ldc: number) => void;
   wblock: (mt: number, kt: number, J: number, dy: number, ldy: number, x: number, offs: number, dw: number, lddw: number) => void;
+  maxpool2: (x: number, H: number, W: number, npl: number, OH: number, OW: number, out: number, idx: number) => void;
   f32: Float32Array;
   i32: Int32Array;
 }
@@ -159,6 +160,7 @@ function instantiate(mod: WebAssembly.Module, cfg: GemmKernelConfig): WasmGemm {
     block: ex.block as WasmGemm["block"],
     cblock: ex.cblock as WasmGemm["cblock"],
     wblock: ex.wblock as WasmGemm["wblock"],
+    maxpool2: ex.maxpool2 as WasmGemm["maxpool2"],
     f32: new Float32Array(memory.buffer),
     i32: new Int32Array(memory.buffer),
   };

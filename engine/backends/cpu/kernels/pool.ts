@@ -1,6 +1,8 @@
 // 2-D max / average pooling (NCHW, float32) with the semantics of
 // torch.nn.functional.max_pool2d (return_indices) / avg_pool2d and their gradients.
 
+import { ensureMemory, wasmKernels } from "./gemm.ts";
+
 export interface Pool2dParams {
   kernel: [number, number];
   stride: [number, number];
@@ -82,12 +84,28 @@ export function maxPool2dForward(
     if (w0 >= 0 && w0 + (KW - 1) * dw < W && fullCols === ow) fullCols++;
   }
   const fast2x2 = KH === 2 && KW === 2 && dh === 1 && dw === 1 && ph === 0 && pw === 0;
+  // WASM SIMD for 2x2 / stride 2 when every window is inside: the first 4*floor(OW/4) columns
+  const wasm = wasmKernels();
+  const simdCols = wasm && fast2x2 && sh === 2 && sw === 2 && fullRows === OH && fullCols === OW ? OW & ~3 : 0;
+  if (wasm && simdCols > 0) {
+    const chunk = Math.max(1, Math.floor((1 << 20) / (HW + 2 * OHW)));
+    for (let p0 = 0; p0 < planes; p0 += chunk) {
+      const np = Math.min(chunk, planes - p0);
+      const xPtr = 0, oPtr = np * HW, iPtr = oPtr + np * OHW;
+      const mem = ensureMemory(wasm, (iPtr + np * OHW) * 4);
+      mem.set(x.subarray(p0 * HW, (p0 + np) * HW), xPtr);
+      wasm.maxpool2(xPtr * 4, H, W, np, OH, OW, oPtr * 4, iPtr * 4);
+      out.set(mem.subarray(oPtr, oPtr + np * OHW), p0 * OHW);
+      indices.set(wasm.i32.subarray(iPtr, iPtr + np * OHW), p0 * OHW);
+    }
+    if (simdCols === OW) return { out, indices, shape };
+  }
   for (let pl = 0; pl < planes; pl++) {
     const xb = pl * HW;
     const ob = pl * OHW;
     for (let oh = 0; oh < OH; oh++) {
       const h0 = hs[oh], h1 = he[oh];
-      let ow = 0;
+      let ow = simdCols;
       if (fast2x2 && oh < fullRows) {
         // 2x2 windows fully inside: same scan order and NaN rule as the general loop
         // (starting from the first tap is equivalent to starting from -Infinity)

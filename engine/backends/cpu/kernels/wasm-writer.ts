@@ -22,6 +22,10 @@ export const Op = {
 export const Simd = {
   v128_load: 0x00, v128_load32_splat: 0x09, v128_store: 0x0b, v128_const: 0x0c,
   f32x4_splat: 0x13, f32x4_extract_lane: 0x1f,
+  i8x16_shuffle: 0x0d, i32x4_splat: 0x11,
+  f32x4_ne: 0x42, f32x4_gt: 0x44,
+  v128_or: 0x50, v128_bitselect: 0x52,
+  i32x4_add: 0xae,
   f32x4_add: 0xe4, f32x4_sub: 0xe5, f32x4_mul: 0xe6,
   f32x4_relaxed_madd: 0x105,
 } as const;
@@ -74,6 +78,18 @@ export class Code {
     this.simd(op);
     uleb(this.b, align);
     uleb(this.b, offset);
+    return this;
+  }
+  /** i8x16.shuffle with 16 lane indices */
+  shuffle(lanes: number[]): this {
+    this.simd(Simd.i8x16_shuffle);
+    for (const l of lanes) this.b.push(l);
+    return this;
+  }
+  /** v128.const from four i32 lanes */
+  v128I32(v: [number, number, number, number]): this {
+    this.simd(Simd.v128_const);
+    for (const x of v) this.b.push(x & 0xff, (x >>> 8) & 0xff, (x >>> 16) & 0xff, (x >>> 24) & 0xff);
     return this;
   }
   /** f32x4.extract_lane */
