@@ -14,6 +14,18 @@ const entries = [
 
 const external = ["zeromq", "typescript", "webgpu", "mnist", "node:*", "playwright-core", "esbuild", "gradbook", "gradbook/*"];
 
+// The widgets bundle must share the engine with the notebook (one Tensor class, one
+// grad mode): its imports of engine/index resolve to the package's own "gradbook"
+// export (dist/gradbook.js) instead of a bundled second copy.
+const engineAsPackage = {
+  name: "engine-as-package",
+  setup(b) {
+    b.onResolve({ filter: /(^|\/)engine\/index(\.js|\.ts)?$/ }, (args) =>
+      /[\\/]widgets[\\/]/.test(args.importer) ? { path: "gradbook", external: true } : undefined,
+    );
+  },
+};
+
 await Promise.all(
   entries
     .filter(([src]) => existsSync(src))
@@ -27,6 +39,7 @@ await Promise.all(
         target: "node20",
         sourcemap: "linked",
         external,
+        plugins: src.startsWith("widgets/") ? [engineAsPackage] : [],
         mainFields: ["module", "main"],
         logLevel: "warning",
         banner: platform === "node" ? { js: "import { createRequire as __gbCreateRequire } from 'node:module'; const require = __gbCreateRequire(import.meta.url);" } : undefined,

@@ -40,12 +40,15 @@ export interface DisplayHost {
   readonly supportsComms: boolean;
 }
 
-let host: DisplayHost | null = null;
+// The host lives on globalThis (under a registered symbol) rather than in a module
+// variable, so that every copy of this module — the kernel's bundle and the
+// widgets bundle each may carry one — sees the same host.
+const HOST_KEY = Symbol.for("gradbook.displayHost");
 
 export function setDisplayHost(h: DisplayHost | null): void {
-  host = h;
+  (globalThis as any)[HOST_KEY] = h;
 }
 
 export function getDisplayHost(): DisplayHost | null {
-  return host;
+  return ((globalThis as any)[HOST_KEY] as DisplayHost | undefined) ?? null;
 }

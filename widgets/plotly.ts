@@ -1,0 +1,515 @@
+/**
+ * Plotly figures. A `Figure` displays as
+ *   - `application/vnd.plotly.v1+json` (JupyterLab / VS Code plotly renderers),
+ *   - `text/html`: a self-contained fallback that draws with plotly.js offline — the
+ *     library itself is embedded once per page (the first figure shown in a kernel
+ *     session carries it and defines `window.Plotly`; later figures reuse it), and
+ *   - `text/plain`: a one-line summary.
+ *
+ * Trace fields may hold engine tensors (or promises): they are read when the figure is
+ * displayed (`await fig.resolve()`), so building a figure is synchronous.
+ *
+ *   const fig = plot.line({ train: trainLosses, val: valLosses }, { title: "Loss", xlabel: "epoch" });
+ *   fig  // last expression of a cell: displayed
+ */
+import type { MimeBundle } from "./host.js";
+import { colormapLut, plotlyColorscale, type ColormapName } from "./png.js";
+import { escapeHtml, fmt, isNode, isTensor, readArray, uid, type ArrayInput } from "./util.js";
+import { imagePng } from "./images.js";
+
+export type Trace = Record<string, unknown> & { type?: string; name?: string };
+export type Layout = Record<string, unknown>;
+
+export const PLOTLY_MIME = "application/vnd.plotly.v1+json";
+
+// ---------------------------------------------------------------- plotly.js source
+
+let plotlySource: string | null = null;
+let plotlySupplier: (() => string | Promise<string>) | null = null;
+let embeddedThisSession = false;
+
+/**
+ * Supplies plotly.js's source text (a browser build of the widgets has no `fs`): a string,
+ * or a function returning it (called once, when the first figure is shown).
+ */
+export function setPlotlySource(src: string | (() => string | Promise<string>) | null): void {
+  if (typeof src === "string") {
+    plotlySource = src;
+    plotlySupplier = null;
+  } else {
+    plotlySource = null;
+    plotlySupplier = src;
+  }
+}
+
+/** Forgets that plotly.js was embedded: the next figure carries the library again (e.g. after clearing all outputs). */
+export function resetPlotlyEmbedding(): void {
+  embeddedThisSession = false;
+}
+
+/** Whether plotly.js has been embedded in an output of this session. */
+export function plotlyEmbedded(): boolean {
+  return embeddedThisSession;
+}
+
+/** plotly.js's minified source: supplied, or read from the installed `plotly.js-dist-min` (Node only). Null if unavailable. */
+export async function loadPlotlySource(): Promise<string | null> {
+  if (plotlySource !== null) return plotlySource;
+  if (plotlySupplier) {
+    plotlySource = await plotlySupplier();
+    return plotlySource;
+  }
+  if (!isNode()) return null;
+  try {
+    const fs: any = await import("node:fs");
+    const mod: any = await import("node:module");
+    const bases = [import.meta.url, "file://" + (globalThis as any).process.cwd() + "/"];
+    for (const base of bases) {
+      try {
+        const req = mod.createRequire(base);
+        const file = req.resolve("plotly.js-dist-min/plotly.min.js");
+        plotlySource = fs.readFileSync(file, "utf8") as string;
+        return plotlySource;
+      } catch {
+        /* try next */
+      }
+    }
+  } catch {
+    /* no fs */
+  }
+  return null;
+}
+
+/** A <script> that defines window.Plotly if absent (AMD/CommonJS shadowed so the classic notebook's require.js is bypassed). */
+export function plotlyLibraryScript(src: string): string {
+  const safe = src.replace(/<\/script/gi, "\\x3C/script").replace(/<!--/g, "\\x3C!--");
+  return `<script type="text/javascript">/* plotly.js, embedded once per page by gradbook */\nif (!window.Plotly) { (function (define, module, exports) {\n${safe}\n}).call(window); }\n</script>`;
+}
+
+// ---------------------------------------------------------------- Figure
+
+export interface FigureSpec {
+  data?: Trace[];
+  layout?: Layout;
+  config?: Record<string, unknown>;
+}
+
+export interface FigureHtmlOptions {
+  /** Embed plotly.js: true, false, or "once" (default: only if no earlier figure of this session did). */
+  includePlotlyJs?: boolean | "once";
+}
+
+export class Figure {
+  data: Trace[];
+  layout: Layout;
+  config: Record<string, unknown>;
+  /** What kind of chart (for the text summary). */
+  kind: string;
+
+  constructor(spec: FigureSpec = {}, kind = "figure") {
+    this.data = spec.data ?? [];
+    this.layout = spec.layout ?? {};
+    this.config = { responsive: true, displaylogo: false, ...(spec.config ?? {}) };
+    this.kind = kind;
+  }
+
+  addTrace(trace: Trace): this {
+    this.data.push(trace);
+    return this;
+  }
+
+  /** Merges into the layout (shallow; nested objects given here replace). */
+  updateLayout(layout: Layout): this {
+    Object.assign(this.layout, layout);
+    return this;
+  }
+
+  /** The figure as plain JSON (tensors and promises in traces read). */
+  async resolve(): Promise<{ data: Trace[]; layout: Layout; config: Record<string, unknown> }> {
+    // An entry may be a promise of several traces (built from data read at display time).
+    const data = ((await resolveValue(this.data)) as unknown[]).flatMap((t) => (Array.isArray(t) ? (t as Trace[]) : [t as Trace]));
+    const layout = (await resolveValue(this.layout)) as Layout;
+    return { data, layout, config: { ...this.config } };
+  }
+
+  /** Self-contained HTML for an output: a div and a script that draws it with window.Plotly. */
+  async toHTML(opts: FigureHtmlOptions = {}): Promise<string> {
+    const fig = await this.resolve();
+    return figureHtml(fig, this.summary(fig.data), opts);
+  }
+
+  /** A standalone HTML page (plotly.js embedded): for saving a figure to a file. */
+  async toHTMLPage(title = "gradbook figure"): Promise<string> {
+    const body = await this.toHTML({ includePlotlyJs: true });
+    return `<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head><body>\n${body}\n</body></html>\n`;
+  }
+
+  async toMimeBundle(opts: FigureHtmlOptions = {}): Promise<MimeBundle> {
+    const fig = await this.resolve();
+    const summary = this.summary(fig.data);
+    return {
+      [PLOTLY_MIME]: { data: fig.data, layout: fig.layout, config: fig.config },
+      "text/html": await figureHtml(fig, summary, opts),
+      "text/plain": summary,
+    };
+  }
+
+  /** A one-line description: kind, title, traces and their sizes. */
+  summary(data: Trace[] = this.data): string {
+    const title = titleText(this.layout.title);
+    const traces = data.map((t) => {
+      const n = pointsOf(t);
+      const label = t.name ? `${t.name}: ` : "";
+      return `${label}${t.type ?? "scatter"}${n ? ` (${n})` : ""}`;
+    });
+    return `<Figure ${this.kind}${title ? ` "${title}"` : ""}: ${data.length} trace${data.length === 1 ? "" : "s"}${traces.length ? ` — ${traces.join(", ")}` : ""}>`;
+  }
+
+  toString(): string {
+    return this.summary();
+  }
+}
+
+function titleText(t: unknown): string {
+  if (typeof t === "string") return t;
+  if (t && typeof t === "object" && typeof (t as any).text === "string") return (t as any).text;
+  return "";
+}
+
+function pointsOf(t: Trace): string {
+  const dims = (v: unknown): string => {
+    if (isTensor(v)) return v.shape.join("×");
+    if (Array.isArray(v)) return Array.isArray(v[0]) ? `${v.length}×${(v[0] as unknown[]).length}` : `${v.length}`;
+    return "";
+  };
+  if (t.z !== undefined) return dims(t.z);
+  if (t.y !== undefined) return `${dims(t.y)} points`;
+  if (t.x !== undefined) return `${dims(t.x)} values`;
+  if (t.source) return "image";
+  return "";
+}
+
+/** Reads tensors (to nested arrays, float32 noise trimmed) and awaits promises, recursively. */
+export async function resolveValue(v: unknown): Promise<unknown> {
+  if (v && typeof (v as any).then === "function") return resolveValue(await v);
+  if (isTensor(v)) {
+    const { values, shape } = await readArray(v);
+    const bool = v.dtype === "bool";
+    const f32 = v.dtype === "float32";
+    const conv = (x: number) => (bool ? !!x : f32 ? trimFloat(x) : x);
+    if (shape.length === 0) return conv(values[0]);
+    let pos = 0;
+    const build = (d: number): unknown[] => {
+      const out: unknown[] = [];
+      for (let i = 0; i < shape[d]; i++) out.push(d === shape.length - 1 ? conv(values[pos++]) : build(d + 1));
+      return out;
+    };
+    return build(0);
+  }
+  if (ArrayBuffer.isView(v) && !(v instanceof DataView)) return Array.from(v as unknown as ArrayLike<number>);
+  if (Array.isArray(v)) {
+    // fast path: flat arrays of plain values
+    if (v.every((x) => x === null || typeof x !== "object")) return v;
+    return Promise.all(v.map(resolveValue));
+  }
+  if (v && typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype) {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[k] = await resolveValue(x);
+    return out;
+  }
+  return v;
+}
+
+/** Shortest decimal that reads back as the same float32. */
+export function trimFloat(x: number): number {
+  if (!Number.isFinite(x) || Number.isInteger(x)) return x;
+  for (let p = 6; p <= 9; p++) {
+    const y = Number(x.toPrecision(p));
+    if (Math.fround(y) === Math.fround(x)) return y;
+  }
+  return x;
+}
+
+async function figureHtml(fig: { data: Trace[]; layout: Layout; config: Record<string, unknown> }, summary: string, opts: FigureHtmlOptions): Promise<string> {
+  const mode = opts.includePlotlyJs ?? "once";
+  let lib = "";
+  if (mode === true || (mode === "once" && !embeddedThisSession)) {
+    const src = await loadPlotlySource();
+    if (src) {
+      lib = plotlyLibraryScript(src);
+      if (mode === "once") embeddedThisSession = true;
+    }
+  }
+  const id = uid("gb-plotly");
+  const height = typeof fig.layout.height === "number" ? fig.layout.height : 420;
+  const json = JSON.stringify({ data: fig.data, layout: fig.layout, config: fig.config }).replace(/<\//g, "<\\/").replace(/<!--/g, "<\\!--");
+  const note = escapeHtml(`${summary} — plotly.js is not loaded on this page; run the cell again (or any cell showing a figure) to embed it.`);
+  return `<div class="gb-figure" style="width:100%;min-height:${height}px"><div id="${id}" class="gb-plotly-target" style="width:100%;height:${height}px"></div></div>
+${lib}<script type="text/javascript">
+(function () {
+  var fig = ${json};
+  var id = ${JSON.stringify(id)};
+  var script = document.currentScript;
+  function target() {
+    var root = script && script.parentNode;
+    return (root && root.querySelector && root.querySelector("#" + id)) || document.getElementById(id);
+  }
+  function draw() {
+    var el = target();
+    if (!el) return false;
+    window.Plotly.newPlot(el, fig.data, fig.layout, fig.config);
+    return true;
+  }
+  var tries = 0;
+  (function attempt() {
+    if (window.Plotly && draw()) return;
+    if (++tries > 100) {
+      var el = target();
+      if (el) { el.style.height = "auto"; el.textContent = ${JSON.stringify(note)}; }
+      return;
+    }
+    setTimeout(attempt, 100);
+  })();
+})();
+</script>`;
+}
+
+// ---------------------------------------------------------------- builders
+
+export interface CommonOptions {
+  title?: string;
+  xlabel?: string;
+  ylabel?: string;
+  width?: number;
+  height?: number;
+  /** Extra layout fields (merged last). */
+  layout?: Layout;
+}
+
+function baseLayout(o: CommonOptions, extra: Layout = {}): Layout {
+  const layout: Layout = {
+    margin: { l: 60, r: 20, t: o.title ? 50 : 20, b: 50 },
+    height: o.height ?? 420,
+    ...extra,
+  };
+  if (o.width) layout.width = o.width;
+  if (o.title) layout.title = { text: o.title };
+  if (o.xlabel) layout.xaxis = { ...((layout.xaxis as object) ?? {}), title: { text: o.xlabel } };
+  if (o.ylabel) layout.yaxis = { ...((layout.yaxis as object) ?? {}), title: { text: o.ylabel } };
+  return { ...layout, ...(o.layout ?? {}) };
+}
+
+type Series = ArrayInput;
+function isSeriesRecord(y: unknown): y is Record<string, Series> {
+  return !!y && typeof y === "object" && !Array.isArray(y) && !isTensor(y) && !ArrayBuffer.isView(y);
+}
+
+export interface LineOptions extends CommonOptions {
+  /** x values shared by all series (default 0, 1, 2, ...). */
+  x?: Series;
+  /** Trace name for a single series. */
+  name?: string;
+  /** Draw markers too. */
+  markers?: boolean;
+  /** Logarithmic y axis (losses). */
+  logy?: boolean;
+}
+
+/** Line chart of one series or several (`{ name: values }`). */
+export function line(y: Series | Record<string, Series>, opts: LineOptions = {}): Figure {
+  const series: [string | undefined, Series][] = isSeriesRecord(y) ? Object.entries(y) : [[opts.name, y as Series]];
+  const data: Trace[] = series.map(([name, ys]) => {
+    const t: Trace = { type: "scatter", mode: opts.markers ? "lines+markers" : "lines", y: ys };
+    if (opts.x !== undefined) t.x = opts.x;
+    if (name) t.name = name;
+    return t;
+  });
+  const layout = baseLayout(opts);
+  if (opts.logy) layout.yaxis = { ...((layout.yaxis as object) ?? {}), type: "log" };
+  return new Figure({ data, layout }, "line");
+}
+
+export interface ScatterOptions extends CommonOptions {
+  /** Class labels (one trace per class, coloured) or numeric values (a colour scale). */
+  labels?: Series;
+  /** Names of the classes (index = label). */
+  classNames?: string[];
+  name?: string;
+  size?: number;
+  colormap?: ColormapName;
+}
+
+const CLASS_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+export function classColor(k: number): string {
+  return CLASS_COLORS[((k % CLASS_COLORS.length) + CLASS_COLORS.length) % CLASS_COLORS.length];
+}
+
+/** Scatter plot: `scatter(x, y)` or `scatter(points /* [N,2] *\/)`, optionally coloured by class labels. */
+export function scatter(x: Series, y?: Series | ScatterOptions, opts: ScatterOptions = {}): Figure {
+  if (y !== undefined && isSeriesRecord(y) && !Array.isArray(y) && !isTensor(y)) {
+    opts = y as ScatterOptions;
+    y = undefined;
+  }
+  // The traces depend on label values: built (one per class) when the figure is resolved.
+  const traces = scatterTraces(x, y as Series | undefined, opts);
+  return new Figure({ data: [traces as unknown as Trace], layout: baseLayout(opts) }, "scatter");
+}
+
+async function scatterTraces(x: Series, y: Series | undefined, o: ScatterOptions): Promise<Trace[]> {
+  let xs: number[], ys: number[];
+  if (y === undefined) {
+    const { values, shape } = await readArray(x, "scatter");
+    if (shape.length !== 2 || shape[1] !== 2) throw new Error(`scatter: points must have shape [N, 2], got [${shape.join(", ")}]`);
+    xs = [];
+    ys = [];
+    for (let i = 0; i < shape[0]; i++) {
+      xs.push(trimFloat(values[2 * i]));
+      ys.push(trimFloat(values[2 * i + 1]));
+    }
+  } else {
+    xs = Array.from((await readArray(x, "scatter x")).values, trimFloat);
+    ys = Array.from((await readArray(y, "scatter y")).values, trimFloat);
+    if (xs.length !== ys.length) throw new Error(`scatter: x has ${xs.length} values but y has ${ys.length}`);
+  }
+  const marker = { size: o.size ?? 7, line: { width: 0.5, color: "white" } };
+  if (o.labels === undefined) return [{ type: "scatter", mode: "markers", x: xs, y: ys, name: o.name, marker }];
+  const labels = Array.from((await readArray(o.labels, "scatter labels")).values);
+  if (labels.length !== xs.length) throw new Error(`scatter: ${xs.length} points but ${labels.length} labels`);
+  const integral = labels.every((v) => Number.isInteger(v) && v >= 0 && v < 1000);
+  if (!integral) {
+    return [{ type: "scatter", mode: "markers", x: xs, y: ys, name: o.name, marker: { ...marker, color: labels.map(trimFloat), colorscale: plotlyColorscale(o.colormap ?? "viridis"), showscale: true } }];
+  }
+  const classes = [...new Set(labels)].sort((a, b) => a - b);
+  return classes.map((k) => {
+    const idx = labels.map((v, i) => (v === k ? i : -1)).filter((i) => i >= 0);
+    return {
+      type: "scatter",
+      mode: "markers",
+      name: o.classNames?.[k] ?? `class ${k}`,
+      x: idx.map((i) => xs[i]),
+      y: idx.map((i) => ys[i]),
+      marker: { ...marker, color: classColor(k) },
+    };
+  });
+}
+
+export interface GridOptions extends CommonOptions {
+  x?: Series;
+  y?: Series;
+  colormap?: ColormapName;
+  zmin?: number;
+  zmax?: number;
+  /** Show each cell's value as text (small matrices). */
+  showValues?: boolean;
+  /** Put row 0 at the top (images, matrices). Default: true for heatmaps without x/y. */
+  reverseY?: boolean;
+}
+
+function gridTrace(type: string, z: Series, o: GridOptions): Trace {
+  const t: Trace = { type, z, colorscale: plotlyColorscale(o.colormap ?? "viridis") };
+  if (o.x !== undefined) t.x = o.x;
+  if (o.y !== undefined) t.y = o.y;
+  if (o.zmin !== undefined) t.zmin = o.zmin;
+  if (o.zmax !== undefined) t.zmax = o.zmax;
+  return t;
+}
+
+/** Heatmap of a matrix (row 0 at the top unless x/y are given). */
+export function heatmap(z: Series, opts: GridOptions = {}): Figure {
+  const t = gridTrace("heatmap", z, opts);
+  if (opts.showValues) {
+    t.texttemplate = "%{z:.3g}";
+    t.text = z;
+  }
+  const layout = baseLayout(opts);
+  const reverse = opts.reverseY ?? (opts.x === undefined && opts.y === undefined);
+  if (reverse) layout.yaxis = { ...((layout.yaxis as object) ?? {}), autorange: "reversed" };
+  return new Figure({ data: [t], layout }, "heatmap");
+}
+
+/** Filled contour plot of z over a grid. */
+export function contour(z: Series, opts: GridOptions = {}): Figure {
+  return new Figure({ data: [gridTrace("contour", z, opts)], layout: baseLayout(opts) }, "contour");
+}
+
+/** 3-D surface (loss landscapes). Needs WebGL in the browser. */
+export function surface(z: Series, opts: GridOptions & { zlabel?: string } = {}): Figure {
+  const layout = baseLayout({ ...opts, xlabel: undefined, ylabel: undefined }, {});
+  layout.scene = { xaxis: { title: { text: opts.xlabel ?? "x" } }, yaxis: { title: { text: opts.ylabel ?? "y" } }, zaxis: { title: { text: opts.zlabel ?? "z" } } };
+  return new Figure({ data: [gridTrace("surface", z, opts)], layout }, "surface");
+}
+
+export interface BarOptions extends CommonOptions {
+  /** Category labels (default 0..n-1). */
+  labels?: (string | number)[] | Series;
+  horizontal?: boolean;
+  name?: string;
+}
+
+/** Bar chart of one series or several grouped (`{ name: values }`). */
+export function bar(values: Series | Record<string, Series>, opts: BarOptions = {}): Figure {
+  const series: [string | undefined, Series][] = isSeriesRecord(values) ? Object.entries(values) : [[opts.name, values as Series]];
+  const data = series.map(([name, v]) => {
+    const t: Trace = { type: "bar" };
+    if (opts.horizontal) {
+      t.x = v;
+      t.orientation = "h";
+      if (opts.labels !== undefined) t.y = opts.labels;
+    } else {
+      t.y = v;
+      if (opts.labels !== undefined) t.x = opts.labels;
+    }
+    if (name) t.name = name;
+    return t;
+  });
+  return new Figure({ data, layout: baseLayout(opts, { barmode: "group" }) }, "bar");
+}
+
+export interface HistogramOptions extends CommonOptions {
+  bins?: number;
+  name?: string;
+  /** Normalise to a probability density. */
+  density?: boolean;
+}
+
+/** Histogram of values (weights, activations, gradients). */
+export function histogram(values: Series | Record<string, Series>, opts: HistogramOptions = {}): Figure {
+  const series: [string | undefined, Series][] = isSeriesRecord(values) ? Object.entries(values) : [[opts.name, values as Series]];
+  const data = series.map(([name, v]) => {
+    const t: Trace = { type: "histogram", x: flatten1d(v), opacity: series.length > 1 ? 0.6 : 1 };
+    if (opts.bins) t.nbinsx = opts.bins;
+    if (opts.density) t.histnorm = "probability density";
+    if (name) t.name = name;
+    return t;
+  });
+  return new Figure({ data, layout: baseLayout(opts, { barmode: "overlay" }) }, "histogram");
+}
+
+async function flatten1d(v: Series): Promise<number[]> {
+  return Array.from((await readArray(v)).values, trimFloat);
+}
+
+export interface ImageOptions extends CommonOptions {
+  colormap?: ColormapName;
+  vmin?: number;
+  vmax?: number;
+}
+
+/** An image from a tensor: [H,W] (colormap), [1|3,H,W] or [H,W,1|3] — shown as a PNG inside the figure. */
+export function image(img: Series, opts: ImageOptions = {}): Figure {
+  const png = imagePng(img, { colormap: opts.colormap, vmin: opts.vmin, vmax: opts.vmax });
+  const trace = png.then((p) => ({ type: "image", source: p.dataUri, hoverinfo: "x+y" }));
+  const layout = baseLayout(opts);
+  layout.xaxis = { ...((layout.xaxis as object) ?? {}), showgrid: false, zeroline: false };
+  layout.yaxis = { ...((layout.yaxis as object) ?? {}), showgrid: false, zeroline: false, scaleanchor: "x" };
+  return new Figure({ data: [trace as unknown as Trace], layout }, "image");
+}
+
+/** Colour of value t in [0,1] under a colormap, as "rgb(r,g,b)". */
+export function colorAt(name: ColormapName, t: number): string {
+  const lut = colormapLut(name);
+  const j = Math.max(0, Math.min(255, Math.round(t * 255)));
+  return `rgb(${lut[j * 3]},${lut[j * 3 + 1]},${lut[j * 3 + 2]})`;
+}
+
+export { fmt };
