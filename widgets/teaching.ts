@@ -366,6 +366,7 @@ export class ConfusionMatrix extends Figure {
         hovertemplate: "true %{y}, predicted %{x}: %{text}<extra></extra>",
       } as Trace;
     });
+    trace.catch(() => undefined); // reported when displayed
     const accuracy = counts.then((m) => {
       const total = m.flat().reduce((a, b) => a + b, 0);
       const diag = m.reduce((a, r, i) => a + r[i], 0);

@@ -170,7 +170,8 @@ export class TrainingView {
     const r = this.rate();
     const bpe = this.opts.batchesPerEpoch;
     const epoch = last ? `epoch ${Math.min(last.epoch + 1, this.opts.epochs)}/${this.opts.epochs}` : `epoch 0/${this.opts.epochs}`;
-    const batch = last?.batch !== undefined ? `batch ${last.batch + 1}${bpe ? `/${bpe}` : ""}` : "";
+    const lastBatch = [...this.history].reverse().find((u) => u.batch !== undefined && u.epoch === last?.epoch);
+    const batch = lastBatch?.batch !== undefined ? `batch ${lastBatch.batch + 1}${bpe ? `/${bpe}` : ""}` : "";
     const left = p > 0 && p < 1 ? clock((r.elapsed * (1 - p)) / p) : p >= 1 ? "done" : "--:--";
     const tp = this.steps > 0 ? `${fmt(r.perSec, 3)} ${r.unit}` : "";
     return { epoch, batch, throughput: tp, elapsed: clock(r.elapsed), left, percent: Math.round(p * 1000) / 10 };
