@@ -28,6 +28,7 @@ export { saveFile as save, loadFile as load } from "./nn/safetensors.js";
 export * as optim from "./optim/index.js";
 export * as data from "./data/index.js";
 export * as datasets from "./data/datasets.js";
+export * as models from "./models/index.js";
 
 /** dtype names, as torch.float32 / torch.int32 / torch.bool. */
 export const float32 = "float32" as const;
