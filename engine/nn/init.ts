@@ -4,7 +4,8 @@
  * (gb.manualSeed), so they are reproducible but not the same numbers PyTorch draws.
  */
 import { noGrad } from "../autograd.js";
-import { rand, randn, full } from "../ops/creation.js";
+import { full } from "../ops/creation.js";
+import { random, randomNormal } from "../random.js";
 import { shapeStr } from "../shape.js";
 import { Tensor } from "../tensor.js";
 
@@ -44,13 +45,24 @@ function fill(t: Tensor, make: () => Tensor): Tensor {
   return t;
 }
 
+/** Host values from the engine's generator, in one pass (large layers: tens of millions of draws). */
+function draw(t: Tensor, f: (rnd: () => number) => (i: number) => number, gen: () => number): Tensor {
+  if (t.dtype !== "float32") throw new Error(`init: expected a float32 tensor, got ${t.dtype}`);
+  const n = t.numel();
+  const v = new Float32Array(n);
+  const g = f(gen);
+  for (let i = 0; i < n; i++) v[i] = g(i);
+  return Tensor.fromData(v, [...t.shape], "float32", t.device);
+}
+
 /** Fills with U(a, b). */
 export function uniform_(t: Tensor, a = 0, b = 1): Tensor {
-  return fill(t, () => rand(t.shape, { device: t.device }).mul(b - a).add(a));
+  const w = b - a;
+  return fill(t, () => draw(t, (rnd) => () => a + w * rnd(), random));
 }
 /** Fills with N(mean, std^2). */
 export function normal_(t: Tensor, mean = 0, std = 1): Tensor {
-  return fill(t, () => randn(t.shape, { device: t.device }).mul(std).add(mean));
+  return fill(t, () => draw(t, (rnd) => () => mean + std * rnd(), randomNormal));
 }
 export function constant_(t: Tensor, value: number): Tensor {
   return fill(t, () => full(t.shape, value, { dtype: t.dtype, device: t.device }));

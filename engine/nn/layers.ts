@@ -393,13 +393,13 @@ abstract class BatchNormBase extends Module {
     this.weight = this.affine ? new Parameter(ones([numFeatures])) : null;
     this.bias = this.affine ? new Parameter(zeros([numFeatures])) : null;
     if (this.trackRunningStats) {
-      this.registerBuffer("runningMean", zeros([numFeatures]));
-      this.registerBuffer("runningVar", ones([numFeatures]));
-      this.registerBuffer("numBatchesTracked", zeros([], { dtype: "int32" }));
+      this.registerBuffer("runningMean", zeros([numFeatures]), { stateName: "running_mean" });
+      this.registerBuffer("runningVar", ones([numFeatures]), { stateName: "running_var" });
+      this.registerBuffer("numBatchesTracked", zeros([], { dtype: "int32" }), { stateName: "num_batches_tracked" });
     } else {
-      this.registerBuffer("runningMean", null);
-      this.registerBuffer("runningVar", null);
-      this.registerBuffer("numBatchesTracked", null);
+      this.registerBuffer("runningMean", null, { stateName: "running_mean" });
+      this.registerBuffer("runningVar", null, { stateName: "running_var" });
+      this.registerBuffer("numBatchesTracked", null, { stateName: "num_batches_tracked" });
     }
   }
   protected abstract checkInput(x: Tensor): void;
@@ -581,7 +581,7 @@ export class BCEWithLogitsLoss extends Loss {
   constructor(opts: F.BCEWithLogitsOptions = {}) {
     super(opts.reduction);
     this.registerBuffer("weight", opts.weight ?? null);
-    this.registerBuffer("posWeight", opts.posWeight ?? null);
+    this.registerBuffer("posWeight", opts.posWeight ?? null, { stateName: "pos_weight" });
   }
   forward(input: Tensor, target: Tensor): Tensor {
     return F.binaryCrossEntropyWithLogits(input, target, { reduction: this.reduction, weight: this.weight, posWeight: this.posWeight });

@@ -50,7 +50,7 @@ export interface LoadResult {
   unexpectedKeys: string[];
 }
 
-const INTERNAL = new Set(["training", "_buffers", "_nonPersistent", "_hooks", "_preHooks"]);
+const INTERNAL = new Set(["training", "_buffers", "_nonPersistent", "_stateNames", "_hooks", "_preHooks"]);
 
 export abstract class Module {
   /** Training mode (dropout active, batch norm on batch statistics); switch with train() / eval(). */
@@ -58,6 +58,8 @@ export abstract class Module {
   /** Names of registered buffers (values live on the properties). */
   private _buffers: string[] = [];
   private _nonPersistent = new Set<string>();
+  /** Buffer property -> its key in the state dict, where they differ (BatchNorm's runningMean is "running_mean", as in PyTorch files). */
+  private _stateNames = new Map<string, string>();
   private _hooks: ForwardHook[] = [];
   private _preHooks: ForwardPreHook[] = [];
 
@@ -94,12 +96,17 @@ export abstract class Module {
     return { remove: () => void (this._preHooks = this._preHooks.filter((h) => h !== fn)) };
   }
 
-  /** Registers a tensor that is state but not a parameter (BatchNorm's running statistics); saved in stateDict unless persistent is false. */
-  registerBuffer(name: string, tensor: Tensor | null, opts: { persistent?: boolean } = {}): void {
+  /**
+   * Registers a tensor that is state but not a parameter (BatchNorm's running statistics); saved in
+   * stateDict unless persistent is false, under `stateName` when given (to match PyTorch's key, e.g.
+   * "running_mean" for the property runningMean; loadStateDict accepts either name).
+   */
+  registerBuffer(name: string, tensor: Tensor | null, opts: { persistent?: boolean; stateName?: string } = {}): void {
     if (name.includes(".") || name === "") throw new Error(`registerBuffer: buffer name "${name}" must be non-empty and contain no "."`);
     if (!this._buffers.includes(name)) this._buffers.push(name);
     if (opts.persistent === false) this._nonPersistent.add(name);
     else this._nonPersistent.delete(name);
+    if (opts.stateName && opts.stateName !== name) this._stateNames.set(name, opts.stateName);
     (this as Record<string, unknown>)[name] = tensor;
   }
   /** Registers a parameter under `name` (same as assigning a Parameter to the property). */
@@ -223,7 +230,7 @@ export abstract class Module {
       if (seen.has(m)) return;
       seen.add(m);
       for (const [n, p] of m.ownParameters()) sd[prefix + n] = p.detach();
-      for (const [n, b] of m.ownBuffers()) if (!m._nonPersistent.has(n)) sd[prefix + n] = b.detach();
+      for (const [n, b] of m.ownBuffers()) if (!m._nonPersistent.has(n)) sd[prefix + (m._stateNames.get(n) ?? n)] = b.detach();
       for (const [n, c] of m.namedChildren()) walk(c, `${prefix}${n}.`);
     };
     walk(this, "");
@@ -237,35 +244,48 @@ export abstract class Module {
   loadStateDict(stateDict: StateDict | Map<string, Tensor>, opts: { strict?: boolean } = {}): LoadResult {
     const strict = opts.strict ?? true;
     const src = stateDict instanceof Map ? Object.fromEntries(stateDict) : stateDict;
-    const own = this.stateDict();
-    const targets = new Map<string, Tensor>();
-    for (const [mn, m] of this.namedModules()) {
-      for (const [n, p] of m.ownParameters()) targets.set(mn ? `${mn}.${n}` : n, p);
-      for (const [n, b] of m.ownBuffers()) if (!m._nonPersistent.has(n)) targets.set(mn ? `${mn}.${n}` : n, b);
-    }
     const has = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k);
-    const missingKeys = Object.keys(own).filter((k) => !has(src, k));
-    const unexpectedKeys = Object.keys(src).filter((k) => !has(own, k));
+    // every destination: its state-dict key, an accepted alias (the property name) and the tensor
+    const targets: { key: string; alias: string; t: Tensor }[] = [];
+    const seen = new Set<Tensor>();
+    for (const [mn, m] of this.namedModules()) {
+      const pre = mn ? `${mn}.` : "";
+      for (const [n, p] of m.ownParameters()) if (!seen.has(p)) (seen.add(p), targets.push({ key: pre + n, alias: pre + n, t: p }));
+      for (const [n, b] of m.ownBuffers()) if (!m._nonPersistent.has(n)) targets.push({ key: pre + (m._stateNames.get(n) ?? n), alias: pre + n, t: b });
+    }
+    const used = new Set<string>();
+    const found = new Map<string, Tensor>();
+    const missingKeys: string[] = [];
+    for (const { key, alias } of targets) {
+      const k = has(src, key) ? key : has(src, alias) ? alias : null;
+      if (k === null) missingKeys.push(key);
+      else {
+        used.add(k);
+        found.set(key, src[k]);
+      }
+    }
+    const unexpectedKeys = Object.keys(src).filter((k) => !used.has(k));
     const errors: string[] = [];
     if (strict && unexpectedKeys.length) errors.push(`Unexpected key(s) in state dict: ${unexpectedKeys.map((k) => `"${k}"`).join(", ")}.`);
     if (strict && missingKeys.length) errors.push(`Missing key(s) in state dict: ${missingKeys.map((k) => `"${k}"`).join(", ")}.`);
-    for (const [k, t] of targets) {
-      if (!has(src, k)) continue;
-      const v = src[k];
+    for (const { key, t } of targets) {
+      const v = found.get(key);
+      if (v === undefined) continue;
       if (!(v instanceof Tensor)) {
-        errors.push(`"${k}" is not a tensor.`);
+        errors.push(`"${key}" is not a tensor.`);
         continue;
       }
       const sameNumel = v.numel() === t.numel() && (t.ndim === 0 || v.ndim === 0);
       if (!shapesEqual(v.shape, t.shape) && !sameNumel) {
-        errors.push(`size mismatch for ${k}: copying a param with shape ${shapeStr(v.shape)} from checkpoint, the shape in current model is ${shapeStr(t.shape)}.`);
+        errors.push(`size mismatch for ${key}: copying a param with shape ${shapeStr(v.shape)} from checkpoint, the shape in current model is ${shapeStr(t.shape)}.`);
       }
     }
     if (errors.length) throw new Error(`loadStateDict: error(s) in loading state dict for ${this.constructor.name}:\n\t${errors.join("\n\t")}`);
     noGrad(() => {
-      for (const [k, t] of targets) {
-        if (!has(src, k)) continue;
-        let s = src[k].detach();
+      for (const { key, t } of targets) {
+        const v = found.get(key);
+        if (v === undefined) continue;
+        let s = v.detach();
         if (s.device !== t.device) s = s.to(t.device);
         t.assign(s);
       }

@@ -346,6 +346,12 @@ safet = {
     "metadata": {"format": "pt", "writer": "make_reference.py"},
 }
 
+# ---------------------------------------------------------------------------- init
+gains = [[nl, None, nn.init.calculate_gain(nl)] for nl in ["linear", "conv2d", "conv_transpose2d", "sigmoid", "tanh", "relu", "leaky_relu", "selu"]]
+gains += [["leaky_relu", a, nn.init.calculate_gain("leaky_relu", a)] for a in [0.2, 5 ** 0.5]]
+fans = [[list(sh), list(nn.init._calculate_fan_in_and_fan_out(torch.empty(*sh)))] for sh in [(4, 3), (6, 3, 5, 5), (3, 2, 4, 4), (7, 1)]]
+initinfo = {"gains": gains, "fans": fans}
+
 with open(OUT, "w") as f:
-    json.dump({"torch": torch.__version__, "functional": cases, "modules": modules, "batchNormModules": bnm, "safetensors": safet}, f, separators=(",", ":"))
+    json.dump({"torch": torch.__version__, "init": initinfo, "functional": cases, "modules": modules, "batchNormModules": bnm, "safetensors": safet}, f, separators=(",", ":"))
 print(f"wrote {OUT}: {len(cases)} functional cases, {os.path.getsize(OUT)} bytes")
