@@ -504,15 +504,22 @@ function arangeInt(n: number, like: Tensor): Tensor {
 /**
  * Hinge loss, two forms chosen by the target:
  *  - int32 class targets [N] with scores [N, C]: the multi-class SVM loss (= multiMarginLoss, p = 1);
- *  - float32 targets in {-1, +1} of the scores' shape: the binary hinge max(0, margin - y s).
+ *  - targets in {-1, +1} (float32 or int32) of the scores' shape: the binary hinge
+ *    max(0, margin - y s) (the linear SVM's loss; PyTorch has no direct equivalent).
  */
 export function hingeLoss(scores: Tensor, target: Tensor, opts: HingeOptions = {}): Tensor {
-  if (target.dtype === "int32") return multiMarginLoss(scores, target, opts);
+  if (target.dtype === "int32" && scores.ndim === target.ndim + 1) return multiMarginLoss(scores, target, opts);
   const op = "hingeLoss";
   checkFloat(op, scores);
+  if (target.dtype === "int32" && !shapesEqual(scores.shape, target.shape)) {
+    throw new Error(`hingeLoss: int32 class targets need scores with one more dimension ([N, C] for targets [N]); got scores ${shapeStr(scores.shape)} and target ${shapeStr(target.shape)}`);
+  }
   sameShape(op, scores, target);
+  const t = floatTarget(op, target);
+  const vals = t.backend.readSync(t._d);
+  if (vals) for (let i = 0; i < vals.length; i++) if (vals[i] !== 1 && vals[i] !== -1) throw new Error(`hingeLoss: binary targets must be -1 or +1, found ${vals[i]} at flat index ${i} (for 0/1 labels use 2 * y - 1)`);
   const margin = opts.margin ?? 1;
-  return reduce(op, scores.mul(target).neg().add(margin).relu(), opts.reduction);
+  return reduce(op, scores.mul(t).neg().add(margin).relu(), opts.reduction);
 }
 
 /** torch.nn.functional.hinge_embedding_loss: x where y = 1, max(0, margin - x) where y = -1. */

@@ -222,6 +222,10 @@ describe("errors name the op and the shapes", () => {
     expect(() => F.crossEntropy(x, gb.tensor(Int32Array.from([0, 1])))).toThrow(/crossEntropy: expected target of shape 4 for input 4x3/);
     expect(() => F.crossEntropy(x, gb.tensor(Int32Array.from([0, 1, 3, 1])))).toThrow(/crossEntropy: target 3 \(at flat index 2\) is out of range for 3 classes/);
   });
+  it("hingeLoss with binary targets that are not -1 / +1", () => {
+    expect(() => F.hingeLoss(gb.tensor([0.5, -1]), gb.tensor([0, 1]))).toThrow(/hingeLoss: binary targets must be -1 or \+1, found 0 at flat index 0/);
+    expect(() => F.hingeLoss(gb.zeros([3]), gb.tensor(Int32Array.from([0, 1])))).toThrow(/hingeLoss: int32 class targets need scores with one more dimension/);
+  });
   it("mseLoss with mismatched shapes (PyTorch broadcasts with a warning)", () => {
     expect(() => F.mseLoss(gb.zeros([4, 1]), gb.zeros([4]))).toThrow(/mseLoss: input 4x1 and target 4 must have the same shape/);
   });
