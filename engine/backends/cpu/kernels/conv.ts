@@ -214,21 +214,57 @@ function implicitOk(w: WasmGemm | null, wFloats: number, Cg: number, Hp: number,
   return w !== null && wFloats <= IMPLICIT_MAX_A && Cg * Hp * Wp <= IMPLICIT_MAX_X;
 }
 
-/** Copies planes [Cg, SH, SW] at src[s0..] into dst (pitch Hp*Wp, Wp) at offset (padT, padL), clipped. */
+/**
+ * Copies the planes [Cg, SH, SW] at float index `s0` of the WASM memory into a zero-padded
+ * layout at `d0` (plane Hp x pitch, source placed at row padT, column padL, clipped).
+ */
 function copyPadded(
-  src: Float32Array, s0: number, Cg: number, SH: number, SW: number,
-  dst: Float32Array, d0: number, Hp: number, Wp: number, padT: number, padL: number,
+  w: WasmGemm, s0: number, Cg: number, SH: number, SW: number,
+  d0: number, Hp: number, pitch: number, padT: number, padL: number,
 ): void {
   const r0 = Math.max(0, -padT), r1 = Math.min(SH, Hp - padT);
-  const c0 = Math.max(0, -padL), c1 = Math.min(SW, Wp - padL);
-  for (let c = 0; c < Cg; c++) {
-    for (let r = r0; r < r1; r++) {
-      const s = s0 + (c * SH + r) * SW;
-      const d = d0 + c * Hp * Wp + (r + padT) * Wp + padL;
-      for (let q = c0; q < c1; q++) dst[d + q] = src[s + q];
-    }
-  }
+  const c0 = Math.max(0, -padL), c1 = Math.min(SW, pitch - padL);
+  if (r1 <= r0 || c1 <= c0) return;
+  w.copy2d(
+    (s0 + r0 * SW + c0) * 4, SW * 4, SH * SW * 4,
+    (d0 + (r0 + padT) * pitch + c0 + padL) * 4, pitch * 4, Hp * pitch * 4,
+    Cg, r1 - r0, c1 - c0,
+  );
 }
+
+/**
+ * How an image's planes are laid out for the implicit kernels. "flat": one zero-padded copy with
+ * row pitch Wp = outW + dw*(KW-1) (the Wp - outW extra columns per row are computed and dropped);
+ * "shifted": KW copies, copy kw shifted left by kw*dw, with row pitch outW (no wasted columns,
+ * KW times the copying). Shifted pays off when many output rows (Og) reuse each copied value.
+ */
+interface Layout {
+  Hp: number; pitch: number; copies: number; copySize: number; // floats per copy: Cg * Hp * pitch
+  off: (c: number, kh: number, kw: number) => number; // float offset of tap (c, kh, kw) for output 0
+  /** lays out the staged planes [Cg, SH, SW] at float index s0 into the buffer at d0 */
+  fill: (w: WasmGemm, s0: number, SH: number, SW: number, d0: number) => void;
+}
+
+function layout(Cg: number, Og: number, KH: number, KW: number, dh: number, dw: number, padT: number, padL: number, outH: number, outW: number): Layout {
+  const Hp = outH + dh * (KH - 1), Wp = outW + dw * (KW - 1);
+  if (KW > 1 && Og * KH * (Wp - outW) > 8 * outW) {
+    const size = Cg * Hp * outW;
+    return {
+      Hp, pitch: outW, copies: KW, copySize: size,
+      off: (c, kh, kw) => kw * size + c * Hp * outW + kh * dh * outW,
+      fill: (w, s0, SH, SW, d0) => {
+        for (let kw = 0; kw < KW; kw++) copyPadded(w, s0, Cg, SH, SW, d0 + kw * size, Hp, outW, padT, padL - kw * dw);
+      },
+    };
+  }
+  return {
+    Hp, pitch: Wp, copies: 1, copySize: Cg * Hp * Wp,
+    off: (c, kh, kw) => c * Hp * Wp + kh * dh * Wp + kw * dw,
+    fill: (w, s0, SH, SW, d0) => copyPadded(w, s0, Cg, SH, SW, d0, Hp, Wp, padT, padL),
+  };
+}
+
+const align4 = (v: number) => Math.ceil(v / 4) * 4;
 
 /**
  * out[n, g*Og+o, oh, ow] = bias[g*Og+o] + sum_{c,kh,kw} wt[(g*Og+o)*CKK + (c*KH+kh)*KW+kw]
@@ -241,16 +277,20 @@ function implicitConv(
 ): void {
   const { MR } = w.cfg;
   const CKK = Cg * KH * KW;
-  const Hp = outH + dh * (KH - 1), Wp = outW + dw * (KW - 1);
-  const plane = Hp * Wp;
-  const J = outH * Wp, Jpad = Math.ceil(J / 8) * 8;
+  const L = layout(Cg, Og, KH, KW, dh, dw, padT, padL, outH, outW);
+  const pitch = L.pitch;
+  const J = outH * pitch, Jpad = Math.ceil(J / 8) * 8;
   const OgPad = Math.ceil(Og / MR) * MR;
-  const al = (v: number) => Math.ceil(v / 4) * 4;
+  const outHW = outH * outW, SHW = SH * SW;
+  // memory (floats): packed weights | tap offsets | layout copies (+ slack: kernels read up to
+  // 8 floats past the last copy for dropped outputs) | C [Og x Jpad] | staged input | staged output
   const aPtr = 0;
-  const offsPtr = al(aPtr + G * OgPad * CKK);
-  const xPtr = al(offsPtr + CKK);
-  const cPtr = al(xPtr + Cg * plane + dw * (KW - 1) + 16);
-  const mem = ensureMemory(w, (cPtr + Og * Jpad) * 4);
+  const offsPtr = align4(aPtr + G * OgPad * CKK);
+  const xPtr = align4(offsPtr + CKK);
+  const cPtr = align4(xPtr + L.copies * L.copySize + 16);
+  const inPtr = align4(cPtr + Og * Jpad);
+  const outPtr = align4(inPtr + Cg * SHW);
+  const mem = ensureMemory(w, (outPtr + Og * outHW) * 4);
   const i32 = w.i32;
   // weights as MR-row panels, k-major
   for (let g = 0; g < G; g++) {
@@ -269,23 +309,31 @@ function implicitConv(
   }
   for (let c = 0; c < Cg; c++) {
     for (let kh = 0; kh < KH; kh++) {
-      for (let kw = 0; kw < KW; kw++) i32[offsPtr + (c * KH + kh) * KW + kw] = (c * plane + kh * dh * Wp + kw * dw) * 4;
+      for (let kw = 0; kw < KW; kw++) i32[offsPtr + (c * KH + kh) * KW + kw] = L.off(c, kh, kw) * 4;
     }
   }
-  mem.fill(0, xPtr, cPtr);
-  const O = G * Og, outHW = outH * outW, SHW = SH * SW;
+  mem.fill(0, xPtr, cPtr); // padding stays zero: every image writes the same interior
+  const O = G * Og;
+  const direct = pitch === outW && Jpad === outHW; // C is already [Og, outH, outW]
   for (let n = 0; n < N; n++) {
     for (let g = 0; g < G; g++) {
-      copyPadded(src, (n * G * Cg + g * Cg) * SHW, Cg, SH, SW, mem, xPtr, Hp, Wp, padT, padL);
+      const s0 = (n * G * Cg + g * Cg) * SHW;
+      mem.set(src.subarray(s0, s0 + Cg * SHW), inPtr);
+      L.fill(w, inPtr, SH, SW, xPtr);
       w.cblock(Og, Jpad / 8, CKK, (aPtr + g * OgPad * CKK) * 4, xPtr * 4, offsPtr * 4, cPtr * 4, Jpad * 4);
-      for (let o = 0; o < Og; o++) {
-        const b = bias ? bias[g * Og + o] : 0;
-        const d0 = (n * O + g * Og + o) * outHW;
-        const s0 = cPtr + o * Jpad;
-        for (let oh = 0; oh < outH; oh++) {
-          const d = d0 + oh * outW, s = s0 + oh * Wp;
-          for (let ow = 0; ow < outW; ow++) out[d + ow] = mem[s + ow] + b;
-        }
+      let from = cPtr;
+      if (!direct) {
+        w.copy2d(cPtr * 4, pitch * 4, Jpad * 4, outPtr * 4, outW * 4, outHW * 4, Og, outH, outW);
+        from = outPtr;
+      }
+      out.set(mem.subarray(from, from + Og * outHW), (n * O + g * Og) * outHW);
+    }
+  }
+  if (bias) {
+    for (let n = 0; n < N; n++) {
+      for (let o = 0; o < O; o++) {
+        const b = bias[o], d = (n * O + o) * outHW;
+        if (b !== 0) for (let i = d; i < d + outHW; i++) out[i] += b;
       }
     }
   }
@@ -293,38 +341,36 @@ function implicitConv(
 
 /** dW[g*Og+o, c, kh, kw] = sum_{n,oh,ow} dy[n, g*Og+o, oh, ow] * x[n, g*Cg+c, oh + kh*dh - ph, ow + kw*dw - pw]. */
 function implicitWeightGrad(w: WasmGemm, x: Float32Array, dy: Float32Array, g: Geo, dW: Float32Array): void {
-  const { N, G, Cg, H, W, Og, OH, OW, KH, KW, dh, dw, ph, pw, CKK } = g;
+  const { N, G, Cg, H, W, Og, OH, OW, KH, KW, dh, dw, ph, pw, CKK, C, O } = g;
   const WR = w.cfg.WR ?? 2, WK = w.cfg.WK ?? 4;
-  const Hp = OH + dh * (KH - 1), Wp = OW + dw * (KW - 1);
-  const plane = Hp * Wp;
-  const J = OH * Wp, Jpad = Math.ceil(J / 4) * 4;
+  const L = layout(Cg, Og, KH, KW, dh, dw, ph, pw, OH, OW);
+  const pitch = L.pitch;
+  const J = OH * pitch, Jpad = Math.ceil(J / 4) * 4;
   const OgPad = Math.ceil(Og / WR) * WR, KPad = Math.ceil(CKK / WK) * WK;
-  const al = (v: number) => Math.ceil(v / 4) * 4;
+  const HW = H * W, OHW = OH * OW;
+  // memory (floats): dy rows [OgPad x Jpad] | tap offsets | layout copies + slack | dW accumulators | staged x | staged dy
   const dyPtr = 0;
-  const offsPtr = al(dyPtr + OgPad * Jpad);
-  const xPtr = al(offsPtr + KPad);
-  const dwPtr = al(xPtr + Cg * plane + dw * (KW - 1) + 16);
-  const mem = ensureMemory(w, (dwPtr + G * OgPad * KPad) * 4);
+  const offsPtr = align4(dyPtr + OgPad * Jpad);
+  const xPtr = align4(offsPtr + KPad);
+  const dwPtr = align4(xPtr + L.copies * L.copySize + 16);
+  const xsPtr = align4(dwPtr + G * OgPad * KPad);
+  const dysPtr = align4(xsPtr + Cg * HW);
+  const mem = ensureMemory(w, (dysPtr + Og * OHW) * 4);
   const i32 = w.i32;
-  mem.fill(0, dyPtr, dwPtr + G * OgPad * KPad);
+  mem.fill(0, dyPtr, xsPtr);
   for (let c = 0; c < Cg; c++) {
     for (let kh = 0; kh < KH; kh++) {
-      for (let kw = 0; kw < KW; kw++) i32[offsPtr + (c * KH + kh) * KW + kw] = (c * plane + kh * dh * Wp + kw * dw) * 4;
+      for (let kw = 0; kw < KW; kw++) i32[offsPtr + (c * KH + kh) * KW + kw] = L.off(c, kh, kw) * 4;
     }
   }
-  const { C, O } = g;
-  const HW = H * W, OHW = OH * OW;
   for (let n = 0; n < N; n++) {
     for (let gi = 0; gi < G; gi++) {
-      copyPadded(x, (n * C + gi * Cg) * HW, Cg, H, W, mem, xPtr, Hp, Wp, ph, pw);
-      for (let o = 0; o < Og; o++) {
-        const s0 = (n * O + gi * Og + o) * OHW;
-        const d0 = dyPtr + o * Jpad;
-        for (let oh = 0; oh < OH; oh++) {
-          const s = s0 + oh * OW, d = d0 + oh * Wp;
-          for (let ow = 0; ow < OW; ow++) mem[d + ow] = dy[s + ow];
-        }
-      }
+      const xs = (n * C + gi * Cg) * HW;
+      mem.set(x.subarray(xs, xs + Cg * HW), xsPtr);
+      L.fill(w, xsPtr, H, W, xPtr);
+      const ds = (n * O + gi * Og) * OHW;
+      mem.set(dy.subarray(ds, ds + Og * OHW), dysPtr);
+      w.copy2d(dysPtr * 4, OW * 4, OHW * 4, dyPtr * 4, pitch * 4, Jpad * 4, Og, OH, OW);
       w.wblock(OgPad / WR, KPad / WK, Jpad, dyPtr * 4, Jpad * 4, xPtr * 4, offsPtr * 4, (dwPtr + gi * OgPad * KPad) * 4, KPad * 4);
     }
   }

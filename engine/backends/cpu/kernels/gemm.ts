@@ -124,6 +124,7 @@ export interface WasmGemm {
   cblock: (mc: number, np: number, K: number, a: number, x: number, offs: number, c: number, ldc: number) => void;
   wblock: (mt: number, kt: number, J: number, dy: number, ldy: number, x: number, offs: number, dw: number, lddw: number) => void;
   maxpool2: (x: number, H: number, W: number, npl: number, OH: number, OW: number, out: number, idx: number) => void;
+  copy2d: (src: number, sPitch: number, sPlane: number, dst: number, dPitch: number, dPlane: number, planes: number, rows: number, n: number) => void;
   f32: Float32Array;
   i32: Int32Array;
 }
@@ -161,6 +162,7 @@ function instantiate(mod: WebAssembly.Module, cfg: GemmKernelConfig): WasmGemm {
     cblock: ex.cblock as WasmGemm["cblock"],
     wblock: ex.wblock as WasmGemm["wblock"],
     maxpool2: ex.maxpool2 as WasmGemm["maxpool2"],
+    copy2d: ex.copy2d as WasmGemm["copy2d"],
     f32: new Float32Array(memory.buffer),
     i32: new Int32Array(memory.buffer),
   };

@@ -20,6 +20,9 @@
 //    dw[r][q] += sum_{j<J} dy[r*ldy + j] * x[offs[q] + j] for WR-row tiles
 //    (mt of them) and WK-column tiles (kt of them); J a multiple of 4, ldy/lddw
 //    in bytes, dw row-major with lddw bytes per row.
+//  copy2d(src, sPitch, sPlane, dst, dPitch, dPlane, planes, rows, n): copies
+//    planes x rows x n floats between strided layouts (pitches in bytes);
+//    writes nothing outside the n floats of each destination row.
 //  maxpool2(x, H, W, npl, OH, OW, out, idx): 2x2 / stride 2 max pooling of
 //    npl planes [H, W] into [OH, OW] planes (values, i32 flat indices), for
 //    output rows < OH (all windows inside) and the first 4*floor(OW/4) columns.
@@ -349,6 +352,58 @@ function maxPool2(): FuncDef {
   return { name: "maxpool2", params: [I32, I32, I32, I32, I32, I32, I32, I32], results: [], locals, body: c };
 }
 
+/** Strided 3-D float copy with f32x4 moves (the last vector of a row overlaps when n % 4 != 0). */
+function copy2d(): FuncDef {
+  const SRC = 0, SP = 1, SPL = 2, DST = 3, DP = 4, DPL = 5, PLANES = 6, ROWS = 7, N = 8;
+  const PC = 9, RC = 10, S = 11, D = 12, I = 13, NB = 14, TAIL = 15;
+  const c = new Code();
+  c.block();
+  c.get(PLANES).i32(0).op(Op.i32_le_s).brIf(0);
+  c.get(ROWS).i32(0).op(Op.i32_le_s).brIf(0);
+  c.get(N).i32(0).op(Op.i32_le_s).brIf(0);
+  c.get(N).i32(2).op(Op.i32_shl).set(NB); // row bytes
+  c.get(NB).i32(16).op(Op.i32_sub).set(TAIL); // offset of the last full vector
+  c.get(PLANES).set(PC);
+  c.loop(); // planes
+  c.get(SRC).set(S).get(DST).set(D).get(ROWS).set(RC);
+  c.loop(); // rows
+  c.get(N).i32(4).op(Op.i32_lt_s).if_();
+  // short rows: scalar
+  c.i32(0).set(I);
+  c.loop();
+  c.get(D).get(I).op(Op.i32_add).get(S).get(I).op(Op.i32_add).mem(Op.f32_load, 2, 0).mem(Op.f32_store, 2, 0);
+  c.get(I).i32(4).op(Op.i32_add).tee(I).get(NB).op(Op.i32_lt_s).brIf(0);
+  c.end();
+  c.op(Op.else);
+  c.i32(0).set(I);
+  c.block().loop();
+  c.get(I).get(TAIL).op(Op.i32_gt_s).brIf(1);
+  c.get(D).get(I).op(Op.i32_add).get(S).get(I).op(Op.i32_add).simdMem(Simd.v128_load, 0, 0).simdMem(Simd.v128_store, 0, 0);
+  c.get(I).i32(16).op(Op.i32_add).set(I);
+  c.br(0);
+  c.end().end();
+  c.get(I).get(NB).op(Op.i32_lt_s).if_();
+  c.get(D).get(TAIL).op(Op.i32_add).get(S).get(TAIL).op(Op.i32_add).simdMem(Simd.v128_load, 0, 0).simdMem(Simd.v128_store, 0, 0);
+  c.end();
+  c.end(); // if
+  c.get(S).get(SP).op(Op.i32_add).set(S);
+  c.get(D).get(DP).op(Op.i32_add).set(D);
+  c.get(RC).i32(1).op(Op.i32_sub).tee(RC).brIf(0);
+  c.end();
+  c.get(SRC).get(SPL).op(Op.i32_add).set(SRC);
+  c.get(DST).get(DPL).op(Op.i32_add).set(DST);
+  c.get(PC).i32(1).op(Op.i32_sub).tee(PC).brIf(0);
+  c.end();
+  c.end();
+  return {
+    name: "copy2d",
+    params: [I32, I32, I32, I32, I32, I32, I32, I32, I32],
+    results: [],
+    locals: [I32, I32, I32, I32, I32, I32, I32],
+    body: c,
+  };
+}
+
 /** The module bytes for a configuration (see the function index list above). */
 export function gemmModuleBytes(cfg: GemmKernelConfig = DEFAULT_CONFIG): Uint8Array<ArrayBuffer> {
   const funcs: FuncDef[] = [];
@@ -359,5 +414,6 @@ export function gemmModuleBytes(cfg: GemmKernelConfig = DEFAULT_CONFIG): Uint8Ar
   funcs.push(wKernel(cfg));
   funcs.push(wDriver(cfg));
   funcs.push(maxPool2());
+  funcs.push(copy2d());
   return buildModule(funcs);
 }
