@@ -134,9 +134,8 @@ ref = {
         "tanh-avg-32": describe(LeNet5(input_size=32), [(2, 1, 32, 32)], (2, 1, 32, 32)),
     },
     "alexnet": {
-        "default": describe(AlexNet(), [(1, 3, 224, 224), (2, 3, 64, 64)]),
-        "classes10": describe(AlexNet(num_classes=10), [(1, 3, 227, 227)], (2, 3, 67, 67)),
-        "gray-lrn": describe(AlexNet(num_classes=10, in_channels=1, lrn=True), [(1, 1, 96, 96)]),
+        "default": describe(AlexNet(), [(1, 3, 224, 224), (2, 3, 64, 64)], (2, 3, 67, 67)),
+        "gray-lrn": describe(AlexNet(num_classes=10, in_channels=1, lrn=True, hidden=256), [(1, 1, 96, 96)], (1, 1, 96, 96)),
         "small": describe(AlexNet(num_classes=10, in_channels=1, small=True), [(2, 1, 28, 28), (1, 1, 32, 32), (1, 1, 64, 64)], (2, 1, 28, 28)),
         "small-lrn": describe(AlexNet(num_classes=10, in_channels=1, small=True, lrn=True, hidden=64), [(2, 1, 32, 32)], (2, 1, 32, 32)),
     },
