@@ -1,0 +1,170 @@
+/**
+ * Runs a notebook, cell by cell, in a fresh gradbook kernel process with a
+ * time limit per cell and per notebook and a memory limit. A cell that runs
+ * too long, or that ends the kernel (process.exit, a crash, too much memory),
+ * gets an error output; the kernel is then started again, the cells that had
+ * run (test cells excepted) are run again, and grading goes on with the next
+ * cell: the student loses that cell and nothing more.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { CHECKS_SOURCE } from "./checks.ts";
+import { KernelProcess, type KernelLimits } from "./client.ts";
+import { gradeId, isTestCell, type Notebook, type Output } from "./notebook.ts";
+
+export interface ExecuteOptions {
+  kernelScript: string;
+  /** Where scratch directories are made (one per notebook run, removed afterwards). */
+  scratchRoot: string;
+  cellTimeoutMs: number;
+  notebookTimeoutMs: number;
+  memoryMb: number;
+  maxOutputChars?: number;
+  /** Node's permission model for the kernel (default true). */
+  permissions?: boolean;
+  /** When root, run kernels as this user (default nobody); null keeps root. */
+  user?: { uid: number; gid: number } | null;
+  /** The kernel's working folder (default: a scratch folder). */
+  cwd?: string;
+  /** Most kernel restarts in one notebook (default 5). */
+  maxRestarts?: number;
+  startTimeoutMs?: number;
+  /** Called with every kernel started, so an interrupted grader can stop them all. */
+  onKernel?: (k: KernelProcess, started: boolean) => void;
+}
+
+export type CellStatus = "ok" | "error" | "timeout" | "died" | "not-run";
+
+export interface Executed {
+  notebook: Notebook;
+  /** Per cell (same indices as the notebook; markdown cells "ok"). */
+  status: CellStatus[];
+  messages: string[];
+  restarts: number;
+  durationMs: number;
+}
+
+const errorOutput = (ename: string, evalue: string): Output => ({ output_type: "error", ename, evalue, traceback: [`${ename}: ${evalue}`] });
+
+export class KernelStartError extends Error {
+  override name = "KernelStartError";
+}
+
+export async function executeNotebook(input: Notebook, o: ExecuteOptions): Promise<Executed> {
+  const t0 = Date.now();
+  const nb: Notebook = JSON.parse(JSON.stringify(input));
+  const status: CellStatus[] = nb.cells.map(() => "ok");
+  const messages: string[] = [];
+  const scratch = mkdtempSync(join(o.scratchRoot, "run-"));
+  const limits: KernelLimits = { memoryMb: o.memoryMb, maxOutputChars: o.maxOutputChars ?? 200_000 };
+  const maxRestarts = o.maxRestarts ?? 5;
+  const deadline = t0 + o.notebookTimeoutMs;
+  let kernel: KernelProcess | null = null;
+  let restarts = 0;
+  const replay: number[] = [];
+  const label = (i: number) => (gradeId(nb.cells[i]) ? `Cell ${i + 1} ("${gradeId(nb.cells[i])}")` : `Cell ${i + 1}`);
+
+  const start = async (): Promise<KernelProcess> => {
+    let lastErr: unknown;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      let k: KernelProcess | null = null;
+      try {
+        k = await KernelProcess.start(o.kernelScript, { dir: scratch, permissions: o.permissions ?? true, user: o.user === undefined ? { uid: 65534, gid: 65534 } : o.user, cwd: o.cwd }, limits, o.startTimeoutMs ?? 120_000);
+        o.onKernel?.(k, true);
+        // The test helpers, before any student code (first run also warms the compiler: not counted against the cell limit).
+        const r = await k.execute(CHECKS_SOURCE, o.startTimeoutMs ?? 120_000, { silent: true });
+        if (r.status !== "ok") throw new KernelStartError(`installing the test helpers failed: ${r.status === "error" ? `${r.ename}: ${r.evalue}` : r.status === "died" ? r.reason : "timed out"}`);
+        return k;
+      } catch (e) {
+        lastErr = e;
+        if (k) {
+          k.kill();
+          o.onKernel?.(k, false);
+        }
+      }
+    }
+    throw new KernelStartError(`the kernel could not be started: ${(lastErr as Error)?.message ?? lastErr}`);
+  };
+  const stop = (k: KernelProcess | null) => {
+    if (!k) return;
+    k.kill();
+    o.onKernel?.(k, false);
+  };
+
+  try {
+    kernel = await start();
+    for (let i = 0; i < nb.cells.length; i++) {
+      const cell = nb.cells[i];
+      if (cell.cell_type !== "code") continue;
+      cell.outputs = [];
+      cell.execution_count = null;
+      if (!cell.source.trim()) continue;
+      const left = deadline - Date.now();
+      if (!kernel || left <= 0) {
+        status[i] = "not-run";
+        cell.outputs.push(
+          !kernel
+            ? errorOutput("KernelError", "not run: the kernel could not be restarted")
+            : errorOutput("TimeoutError", `not run: the notebook's time limit of ${Math.round(o.notebookTimeoutMs / 1000)} s was used up`),
+        );
+        continue;
+      }
+      const limit = Math.min(o.cellTimeoutMs, left);
+      const r = await kernel.execute(cell.source, limit);
+      cell.outputs = r.outputs;
+      if (r.status === "ok" || r.status === "error") {
+        cell.execution_count = r.executionCount;
+        status[i] = r.status;
+        if (r.status === "ok" && !isTestCell(cell)) replay.push(i);
+        continue;
+      }
+      status[i] = r.status;
+      const why =
+        r.status === "timeout"
+          ? limit < o.cellTimeoutMs
+            ? `the notebook's time limit of ${Math.round(o.notebookTimeoutMs / 1000)} s ran out while this cell was running`
+            : `the cell ran longer than its time limit of ${o.cellTimeoutMs / 1000} s`
+          : `the kernel stopped while running this cell: ${r.reason}`;
+      cell.outputs.push(errorOutput(r.status === "timeout" ? "TimeoutError" : "KernelDied", why));
+      stop(kernel);
+      kernel = null;
+      const more = nb.cells.slice(i + 1).some((c) => c.cell_type === "code" && c.source.trim());
+      if (!more) {
+        messages.push(`${label(i)} was stopped: ${why}.`);
+        break;
+      }
+      if (restarts >= maxRestarts || Date.now() >= deadline) {
+        messages.push(`${label(i)} was stopped: ${why}. The kernel was not restarted (${restarts >= maxRestarts ? `${maxRestarts} restarts already` : "no time left"}).`);
+        continue;
+      }
+      restarts++;
+      try {
+        kernel = await start();
+      } catch (e) {
+        messages.push(`${label(i)} was stopped: ${why}. A new kernel could not be started (${(e as Error).message}); the remaining cells were not run.`);
+        continue;
+      }
+      let replayed = 0;
+      for (const j of replay) {
+        const rr = await kernel.execute(nb.cells[j].source, Math.min(o.cellTimeoutMs, Math.max(1, deadline - Date.now())));
+        if (rr.status === "ok") replayed++;
+        else if (rr.status === "timeout" || rr.status === "died") {
+          stop(kernel);
+          kernel = null;
+          break;
+        }
+      }
+      messages.push(
+        `${label(i)} was stopped: ${why}. A new kernel was started` +
+          (replay.length ? ` and the ${replay.length} earlier cell${replay.length > 1 ? "s" : ""} that had run were run again${replayed < replay.length ? ` (${replay.length - replayed} failed this time)` : ""}` : "") +
+          ".",
+      );
+    }
+  } finally {
+    stop(kernel);
+    try {
+      rmSync(scratch, { recursive: true, force: true, maxRetries: 3 });
+    } catch {}
+  }
+  return { notebook: nb, status, messages, restarts, durationMs: Date.now() - t0 };
+}

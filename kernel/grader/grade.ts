@@ -1,0 +1,351 @@
+/**
+ * `gradbook grade`: grades a class's submissions against the instructor's
+ * notebooks, in parallel, one fresh sandboxed kernel per notebook run, with
+ * results written atomically as they finish so an interrupted run resumes
+ * where it stopped.
+ *
+ * Layout of --out:
+ *   gradebook.csv                      the class gradebook
+ *   results/<student>.json             each student's result (also the resume record)
+ *   gradescope/<student>/results.json  Gradescope's format
+ *   feedback/<student>/<notebook>.ipynb and .html
+ */
+import { chmodSync, lstatSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import { findKernelScript, type KernelProcess } from "./client.ts";
+import { executeNotebook, KernelStartError } from "./execute.ts";
+import { gradeId, isGrade, NotebookError, parseNotebook, points, serializeNotebook, sha256, type Notebook } from "./notebook.ts";
+import { Progress } from "./progress.ts";
+import { prepareSource, releaseNotebook } from "./release.ts";
+import { feedbackHtml, feedbackNotebook, gradebookCsv, gradescopeResults, testName, type SubmissionResult } from "./reports.ts";
+import { restoreSubmission } from "./restore.ts";
+import { FileTooLarge, OutputDir, readNoFollow, safeName, uniqueNames } from "./safefs.ts";
+import { round2, scoreNotebook, zeroScores, type TestResult } from "./score.ts";
+
+export const GRADER_VERSION = "gradbook-grader-1";
+
+export interface GradeOptions {
+  /** The instructor's notebook, or a folder of them. */
+  source: string;
+  /** A folder: one notebook file per student (single-notebook assignments) or one folder per student. */
+  submissions: string;
+  out: string;
+  /** Submissions graded at once (default: the machine's cores). */
+  jobs?: number;
+  cellTimeoutS?: number;
+  notebookTimeoutS?: number;
+  memoryMb?: number;
+  /** Show the hidden tests' code in the feedback (default: masked; results always shown). */
+  revealHidden?: boolean;
+  /** Grade everything again, ignoring earlier results. */
+  force?: boolean;
+  /** Node's permission model in kernels (default true). */
+  permissions?: boolean;
+  /** When root, run each kernel as its own unprivileged uid (default true). */
+  dropPrivileges?: boolean;
+  kernelScript?: string;
+  /** Where the progress line goes (default stderr; null for none). */
+  progress?: NodeJS.WriteStream | null;
+  maxNotebookBytes?: number;
+  signal?: AbortSignal;
+}
+
+export interface SourceNotebook {
+  name: string;
+  source: Notebook;
+  release: Notebook;
+}
+
+export interface Submission {
+  student: string;
+  /** Notebook name -> path (null when missing). */
+  files: Map<string, string | null>;
+  /** Problems that make the whole submission unreadable (a link, a stray file). */
+  problems: string[];
+}
+
+export interface GradeSummary {
+  results: SubmissionResult[];
+  graded: number;
+  resumed: number;
+  elapsedMs: number;
+  jobs: number;
+  csv: string;
+}
+
+export class GradeInterrupted extends Error {
+  override name = "GradeInterrupted";
+}
+
+/** The instructor notebooks: a .ipynb file, or every .ipynb directly in a folder. */
+export function loadSources(path: string): SourceNotebook[] {
+  const st = lstatSync(path);
+  const files = st.isDirectory()
+    ? readdirSync(path)
+        .filter((f) => f.endsWith(".ipynb") && !f.startsWith("."))
+        .sort()
+        .map((f) => join(path, f))
+    : [path];
+  if (!files.length) throw new Error(`no .ipynb notebooks in ${path}`);
+  return files.map((f) => {
+    const name = basename(f);
+    const source = prepareSource(parseNotebook(readNoFollow(f, 256 << 20).toString("utf8"), name), name);
+    return { name, source, release: releaseNotebook(source, name) };
+  });
+}
+
+function findNotebooks(dir: string, depth: number, out: string[], problems: string[]) {
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch (e) {
+    problems.push(`cannot read folder ${basename(dir)}: ${(e as Error).message}`);
+    return;
+  }
+  for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    if (e.name.startsWith(".")) continue;
+    const p = join(dir, e.name);
+    if (e.isSymbolicLink()) {
+      if (e.name.endsWith(".ipynb")) problems.push(`${e.name} is a symbolic link; links are refused`);
+      continue;
+    }
+    if (e.isDirectory() && depth > 0) findNotebooks(p, depth - 1, out, problems);
+    else if (e.isFile() && e.name.endsWith(".ipynb")) out.push(p);
+  }
+}
+
+/** The submissions in a folder, with safe, unique student ids. */
+export function discoverSubmissions(dir: string, sources: SourceNotebook[]): Submission[] {
+  const found: { raw: string; files: Map<string, string | null>; problems: string[] }[] = [];
+  const entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1));
+  for (const e of entries) {
+    if (e.name.startsWith(".")) continue;
+    const p = join(dir, e.name);
+    const files = new Map<string, string | null>(sources.map((s) => [s.name, null]));
+    const problems: string[] = [];
+    if (e.isSymbolicLink()) {
+      found.push({ raw: e.name.replace(/\.ipynb$/, ""), files, problems: [`${e.name} is a symbolic link; links are refused`] });
+      continue;
+    }
+    if (e.isFile()) {
+      if (!e.name.endsWith(".ipynb")) continue;
+      if (sources.length === 1) files.set(sources[0].name, p);
+      else problems.push(`${e.name} is a single notebook but the assignment has ${sources.length}; put each student's notebooks in a folder named after the student`);
+      found.push({ raw: e.name.replace(/\.ipynb$/, ""), files, problems });
+    } else if (e.isDirectory()) {
+      const nbs: string[] = [];
+      findNotebooks(p, 3, nbs, problems);
+      for (const s of sources) {
+        const match = nbs.find((f) => basename(f) === s.name);
+        if (match) files.set(s.name, match);
+      }
+      if (sources.length === 1 && !files.get(sources[0].name)) {
+        const others = nbs.filter((f) => !sources.some((s) => basename(f) === s.name));
+        if (others.length === 1) files.set(sources[0].name, others[0]);
+      }
+      found.push({ raw: e.name, files, problems });
+    }
+  }
+  const ids = uniqueNames(found.map((f) => safeName(f.raw)));
+  return found.map((f, i) => ({ student: ids[i], files: f.files, problems: f.problems }));
+}
+
+interface Context {
+  o: Required<Pick<GradeOptions, "cellTimeoutS" | "notebookTimeoutS" | "memoryMb" | "revealHidden" | "permissions" | "dropPrivileges" | "maxNotebookBytes">>;
+  sources: SourceNotebook[];
+  out: OutputDir;
+  kernelScript: string;
+  scratchRoot: string;
+  kernels: Set<KernelProcess>;
+  signal?: AbortSignal;
+}
+
+function inputHash(ctx: Context, sub: Submission, contents: Map<string, Buffer | string>): string {
+  const parts: string[] = [GRADER_VERSION, JSON.stringify([ctx.o.cellTimeoutS, ctx.o.notebookTimeoutS, ctx.o.memoryMb, ctx.o.revealHidden])];
+  for (const s of ctx.sources) parts.push(s.name, sha256(serializeNotebook(s.source)));
+  parts.push(...sub.problems);
+  for (const [name, c] of contents) parts.push(name, typeof c === "string" ? c : sha256(c));
+  return sha256(parts.join("\u0000"));
+}
+
+function readSubmission(ctx: Context, sub: Submission): Map<string, Buffer | string> {
+  const contents = new Map<string, Buffer | string>();
+  for (const [name, path] of sub.files) {
+    if (!path) {
+      contents.set(name, "missing");
+      continue;
+    }
+    try {
+      contents.set(name, readNoFollow(path, ctx.o.maxNotebookBytes));
+    } catch (e) {
+      contents.set(name, e instanceof FileTooLarge ? `too large: ${(e as Error).message}` : `unreadable: ${(e as Error).message}`);
+    }
+  }
+  return contents;
+}
+
+async function gradeOne(ctx: Context, sub: Submission, contents: Map<string, Buffer | string>, slot: number, hash: string): Promise<SubmissionResult> {
+  const t0 = Date.now();
+  const tests: TestResult[] = [];
+  const messages: string[] = [...sub.problems];
+  let restarts = 0, anyGraded = false;
+  const root = typeof process.getuid === "function" && process.getuid() === 0;
+  const user = ctx.o.dropPrivileges && root ? { uid: 61000 + slot, gid: 61000 + slot } : null;
+  for (const s of ctx.sources) {
+    const c = contents.get(s.name)!;
+    if (sub.problems.length) {
+      tests.push(...zeroScores(s.source, s.name, "Not graded: the submission could not be read."));
+      continue;
+    }
+    if (typeof c === "string") {
+      const reason = c === "missing" ? `${s.name} is missing from the submission.` : `${s.name} could not be read (${c.replace(/^(too large|unreadable): /, "")}).`;
+      messages.push(reason);
+      tests.push(...zeroScores(s.source, s.name, reason));
+      continue;
+    }
+    let student: Notebook;
+    try {
+      student = parseNotebook(c.toString("utf8"), s.name);
+    } catch (e) {
+      if (!(e instanceof NotebookError)) throw e;
+      const reason = `${e.message}; it was not graded.`;
+      messages.push(reason.charAt(0).toUpperCase() + reason.slice(1));
+      tests.push(...zeroScores(s.source, s.name, "Not graded: the notebook file is not a valid notebook."));
+      continue;
+    }
+    const restored = restoreSubmission(s.source, s.release, student);
+    if (ctx.signal?.aborted) throw new GradeInterrupted("interrupted");
+    const ex = await executeNotebook(restored.notebook, {
+      kernelScript: ctx.kernelScript,
+      scratchRoot: ctx.scratchRoot,
+      cellTimeoutMs: ctx.o.cellTimeoutS * 1000,
+      notebookTimeoutMs: ctx.o.notebookTimeoutS * 1000,
+      memoryMb: ctx.o.memoryMb,
+      permissions: ctx.o.permissions,
+      user,
+      onKernel: (k, started) => (started ? ctx.kernels.add(k) : ctx.kernels.delete(k)),
+    });
+    if (ctx.signal?.aborted) throw new GradeInterrupted("interrupted");
+    anyGraded = true;
+    restarts += ex.restarts;
+    const scored = scoreNotebook(ex.notebook, s.name, restored.unanswered);
+    const msgs = [...restored.messages, ...ex.messages];
+    messages.push(...msgs);
+    tests.push(...scored);
+    const stem = safeName(s.name.replace(/\.ipynb$/, ""), "notebook");
+    ctx.out.write(["feedback", sub.student, `${stem}.ipynb`], serializeNotebook(feedbackNotebook(ex.notebook, scored, msgs, ctx.o.revealHidden)));
+    ctx.out.write(["feedback", sub.student, `${stem}.html`], feedbackHtml(sub.student, s.name, ex.notebook, scored, msgs, ctx.o.revealHidden));
+  }
+  return {
+    version: 1,
+    student: sub.student,
+    status: anyGraded ? "graded" : "invalid",
+    score: round2(tests.reduce((a, t) => a + t.score, 0)),
+    maxScore: round2(tests.reduce((a, t) => a + t.maxScore, 0)),
+    tests,
+    messages,
+    inputHash: hash,
+    durationMs: Date.now() - t0,
+    restarts,
+    gradedAt: new Date().toISOString(),
+  };
+}
+
+/** The gradebook's test columns, in notebook order. */
+export function testColumns(sources: SourceNotebook[]): { name: string; maxScore: number }[] {
+  const multi = sources.length > 1;
+  const cols: { name: string; maxScore: number }[] = [];
+  for (const s of sources)
+    for (const c of s.source.cells) if (isGrade(c)) cols.push({ name: testName({ notebook: s.name, gradeId: gradeId(c)! } as TestResult, multi), maxScore: points(c) });
+  return cols;
+}
+
+export async function grade(opts: GradeOptions): Promise<GradeSummary> {
+  const t0 = Date.now();
+  const sources = loadSources(opts.source);
+  const out = new OutputDir(opts.out);
+  const subs = discoverSubmissions(opts.submissions, sources);
+  const scratchRoot = mkdtempSync(join(tmpdir(), "gradbook-grade-"));
+  chmodSync(scratchRoot, 0o711); // kernels (other uids) reach only their own 0700 run folder inside
+  const ctx: Context = {
+    o: {
+      cellTimeoutS: opts.cellTimeoutS ?? 30,
+      notebookTimeoutS: opts.notebookTimeoutS ?? 600,
+      memoryMb: opts.memoryMb ?? 2048,
+      revealHidden: !!opts.revealHidden,
+      permissions: opts.permissions ?? true,
+      dropPrivileges: opts.dropPrivileges ?? true,
+      maxNotebookBytes: opts.maxNotebookBytes ?? 50 << 20,
+    },
+    sources,
+    out,
+    kernelScript: opts.kernelScript ?? findKernelScript(),
+    scratchRoot,
+    kernels: new Set(),
+    signal: opts.signal,
+  };
+  const onAbort = () => {
+    for (const k of ctx.kernels) k.kill();
+  };
+  opts.signal?.addEventListener("abort", onAbort);
+
+  const results = new Map<string, SubmissionResult>();
+  const todo: { sub: Submission; contents: Map<string, Buffer | string>; hash: string }[] = [];
+  for (const sub of subs) {
+    const contents = readSubmission(ctx, sub);
+    const hash = inputHash(ctx, sub, contents);
+    if (!opts.force) {
+      const prev = out.read(["results", `${sub.student}.json`]);
+      if (prev) {
+        try {
+          const r = JSON.parse(prev) as SubmissionResult;
+          if (r.inputHash === hash && r.status !== "error" && r.version === 1) {
+            results.set(sub.student, r);
+            continue;
+          }
+        } catch {}
+      }
+    }
+    todo.push({ sub, contents, hash });
+  }
+  const progress = new Progress(subs.length, opts.progress === undefined ? process.stderr : opts.progress);
+  if (results.size) progress.resume(results.size);
+  const jobs = Math.max(1, Math.min(opts.jobs ?? availableParallelism(), todo.length || 1));
+  let next = 0, graded = 0;
+  const worker = async (slot: number) => {
+    while (next < todo.length && !opts.signal?.aborted) {
+      const { sub, contents, hash } = todo[next++];
+      let r: SubmissionResult;
+      try {
+        r = await gradeOne(ctx, sub, contents, slot, hash);
+      } catch (e) {
+        if (opts.signal?.aborted || e instanceof GradeInterrupted) return;
+        const why = e instanceof KernelStartError ? e.message : `the grader failed: ${(e as Error)?.stack ?? e}`;
+        r = { version: 1, student: sub.student, status: "error", score: 0, maxScore: 0, tests: [], messages: [why], inputHash: hash, durationMs: 0, restarts: 0, gradedAt: new Date().toISOString() };
+        r.tests = sources.flatMap((s) => zeroScores(s.source, s.name, "Not graded: the grader failed (this submission will be graded again on the next run)."));
+        r.maxScore = round2(r.tests.reduce((a, t) => a + t.maxScore, 0));
+      }
+      if (opts.signal?.aborted) return;
+      out.write(["results", `${sub.student}.json`], JSON.stringify(r, null, 1) + "\n");
+      out.write(["gradescope", sub.student, "results.json"], JSON.stringify(gradescopeResults(r), null, 1) + "\n");
+      results.set(sub.student, r);
+      graded++;
+      progress.tick(r.status === "graded");
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: jobs }, (_, i) => worker(i)));
+  } finally {
+    opts.signal?.removeEventListener("abort", onAbort);
+    onAbort();
+    progress.finish();
+    try {
+      rmSync(scratchRoot, { recursive: true, force: true, maxRetries: 3 });
+    } catch {}
+  }
+  const all = subs.map((s) => results.get(s.student)).filter((r): r is SubmissionResult => !!r);
+  const csv = out.write(["gradebook.csv"], gradebookCsv(all, testColumns(sources)));
+  if (opts.signal?.aborted) throw new GradeInterrupted(`interrupted: ${all.length} of ${subs.length} submissions have results in ${out.root}; run the same command again to grade the rest`);
+  return { results: all, graded, resumed: all.length - graded, elapsedMs: Date.now() - t0, jobs, csv };
+}

@@ -1,0 +1,162 @@
+/**
+ * The grader: `gradbook release`, `gradbook validate`, `gradbook grade`
+ * (command table entries for kernel/cli.ts) and the library functions behind
+ * them.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { basename, join } from "node:path";
+import { grade, GradeInterrupted, loadSources } from "./grade.ts";
+import { serializeNotebook } from "./notebook.ts";
+import { formatValidation, validateNotebook } from "./validate.ts";
+
+export { grade, loadSources, discoverSubmissions, GRADER_VERSION, type GradeOptions, type GradeSummary } from "./grade.ts";
+export { releaseNotebook, prepareSource, stubSolution, removeHiddenTests } from "./release.ts";
+export { restoreSubmission } from "./restore.ts";
+export { executeNotebook } from "./execute.ts";
+export { validateNotebook, formatValidation } from "./validate.ts";
+export { parseNotebook, serializeNotebook, computeChecksum } from "./notebook.ts";
+export { CHECKS_SOURCE, CHECKS_GRADE_ID } from "./checks.ts";
+
+interface Command {
+  summary: string;
+  usage: string;
+  run(args: string[]): Promise<number> | number;
+}
+
+class Usage extends Error {}
+
+/** Parses `--name value`, `--name=value` and flags; the rest are positional. */
+function parseArgs(args: string[], valued: string[], flags: string[]) {
+  const values: Record<string, string> = {};
+  const set = new Set<string>();
+  const positional: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (!a.startsWith("--")) {
+      positional.push(a);
+      continue;
+    }
+    const [name, inline] = a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined];
+    if (valued.includes(name)) {
+      const v = inline ?? args[++i];
+      if (v === undefined || v === "") throw new Usage(`${name} needs a value`);
+      values[name] = v;
+    } else if (flags.includes(name) && inline === undefined) set.add(name);
+    else throw new Usage(`unknown option ${name}`);
+  }
+  return { values, flags: set, positional };
+}
+
+function num(values: Record<string, string>, name: string): number | undefined {
+  if (values[name] === undefined) return undefined;
+  const n = Number(values[name]);
+  if (!Number.isFinite(n) || n <= 0) throw new Usage(`${name} must be a positive number, not ${JSON.stringify(values[name])}`);
+  return n;
+}
+
+function wrap(usage: string, f: (args: string[]) => Promise<number> | number) {
+  return async (args: string[]) => {
+    try {
+      return await f(args);
+    } catch (e) {
+      if (e instanceof Usage) {
+        console.error(`${e.message}\nusage: ${usage}`);
+        return 2;
+      }
+      throw e;
+    }
+  };
+}
+
+const RELEASE_USAGE = "gradbook release SOURCE.ipynb... --out DIR";
+const VALIDATE_USAGE = "gradbook validate NOTEBOOK.ipynb [--cell-timeout S] [--timeout S]";
+const GRADE_USAGE =
+  "gradbook grade --source DIR|FILE --submissions DIR --out DIR [--jobs N] [--cell-timeout S] [--timeout S] [--memory MB] [--reveal-hidden-tests] [--force] [--no-sandbox] [--quiet]";
+
+export const graderCommands: Record<string, Command> = {
+  release: {
+    summary: "make the student version of instructor notebooks (solutions stubbed, hidden tests removed, cells locked)",
+    usage: RELEASE_USAGE,
+    run: wrap(RELEASE_USAGE, (args) => {
+      const { values, positional } = parseArgs(args, ["--out"], []);
+      if (!positional.length) throw new Usage("no notebooks given");
+      if (!values["--out"]) throw new Usage("--out DIR is required");
+      const out = values["--out"];
+      mkdirSync(out, { recursive: true });
+      const names = new Set<string>();
+      for (const file of positional) {
+        const [s] = loadSources(file);
+        if (names.has(s.name)) throw new Error(`two notebooks are named ${s.name}`);
+        names.add(s.name);
+        writeFileSync(join(out, basename(s.name)), serializeNotebook(s.release));
+        const tests = s.release.cells.filter((c) => c.metadata.nbgrader?.grade && !c.metadata.nbgrader?.solution).length;
+        console.log(`${s.name}: released to ${join(out, s.name)} (${tests} test cells)`);
+      }
+      return 0;
+    }),
+  },
+  validate: {
+    summary: "run a notebook and show which of its visible tests pass",
+    usage: VALIDATE_USAGE,
+    run: wrap(VALIDATE_USAGE, async (args) => {
+      const { values, positional } = parseArgs(args, ["--cell-timeout", "--timeout", "--memory"], []);
+      if (positional.length !== 1) throw new Usage("give one notebook");
+      const v = await validateNotebook(positional[0], { cellTimeoutS: num(values, "--cell-timeout"), notebookTimeoutS: num(values, "--timeout"), memoryMb: num(values, "--memory") });
+      console.log(formatValidation(v, basename(positional[0])));
+      return v.passed ? 0 : 1;
+    }),
+  },
+  grade: {
+    summary: "grade a class's submissions: feedback, gradebook.csv and Gradescope results.json",
+    usage: GRADE_USAGE,
+    run: wrap(GRADE_USAGE, async (args) => {
+      const { values, flags, positional } = parseArgs(
+        args,
+        ["--source", "--submissions", "--out", "--jobs", "--cell-timeout", "--timeout", "--memory"],
+        ["--reveal-hidden-tests", "--force", "--no-sandbox", "--quiet"],
+      );
+      if (positional.length) throw new Usage(`unexpected argument ${positional[0]}`);
+      for (const k of ["--source", "--submissions", "--out"]) if (!values[k]) throw new Usage(`${k} is required`);
+      const ac = new AbortController();
+      const onSig = () => {
+        if (ac.signal.aborted) process.exit(130);
+        console.error("\ninterrupted: stopping the kernels (finished results are kept; run the same command again to resume)");
+        ac.abort();
+      };
+      process.on("SIGINT", onSig);
+      process.on("SIGTERM", onSig);
+      try {
+        const s = await grade({
+          source: values["--source"],
+          submissions: values["--submissions"],
+          out: values["--out"],
+          jobs: num(values, "--jobs") ?? availableParallelism(),
+          cellTimeoutS: num(values, "--cell-timeout"),
+          notebookTimeoutS: num(values, "--timeout"),
+          memoryMb: num(values, "--memory"),
+          revealHidden: flags.has("--reveal-hidden-tests"),
+          force: flags.has("--force"),
+          permissions: !flags.has("--no-sandbox"),
+          dropPrivileges: !flags.has("--no-sandbox"),
+          progress: flags.has("--quiet") ? null : process.stderr,
+          signal: ac.signal,
+        });
+        const perMin = s.graded && s.elapsedMs ? (s.graded / (s.elapsedMs / 60000)).toFixed(1) : "-";
+        const bad = s.results.filter((r) => r.status !== "graded").length;
+        console.log(`graded ${s.graded} submission${s.graded === 1 ? "" : "s"} (${s.resumed} from an earlier run${bad ? `, ${bad} not gradable` : ""}) with ${s.jobs} job${s.jobs === 1 ? "" : "s"} in ${(s.elapsedMs / 1000).toFixed(1)} s: ${perMin} submissions/min`);
+        console.log(`gradebook: ${s.csv}`);
+        return 0;
+      } catch (e) {
+        if (e instanceof GradeInterrupted) {
+          console.error(e.message);
+          return 130;
+        }
+        throw e;
+      } finally {
+        process.off("SIGINT", onSig);
+        process.off("SIGTERM", onSig);
+      }
+    }),
+  },
+};
