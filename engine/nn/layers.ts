@@ -507,9 +507,10 @@ export class Sequential extends Module {
   [Symbol.iterator](): Iterator<Module> {
     return this.children()[Symbol.iterator]();
   }
-  forward(x: any): any { // eslint-disable-line @typescript-eslint/no-explicit-any
+  /** Feeds x through each module in turn. */
+  forward(x: Tensor): Tensor {
     let h = x;
-    for (const m of this.children()) h = m.call(h);
+    for (const m of this.children()) h = m.call(h) as Tensor;
     return h;
   }
 }

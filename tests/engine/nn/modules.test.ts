@@ -417,3 +417,26 @@ describe("safetensors", () => {
     expect(() => nn.safetensors.deserialize(bad)).toThrow(/header length 1000 exceeds the file size 16/);
   });
 });
+
+describe("training end to end", () => {
+  it("an MLP learns XOR with plain gradient descent on its parameters", async () => {
+    gb.manualSeed(4);
+    const model = new nn.Sequential(new nn.Linear(2, 8), new nn.Tanh(), new nn.Linear(8, 1));
+    const x = gb.tensor([[0, 0], [0, 1], [1, 0], [1, 1]]);
+    const y = gb.tensor([[0], [1], [1], [0]]);
+    let first = 0, last = 0;
+    for (let step = 0; step < 300; step++) {
+      const loss = nn.F.binaryCrossEntropyWithLogits(model.call(x), y);
+      if (step === 0) first = await loss.item();
+      last = await loss.item();
+      model.zeroGrad();
+      await loss.backward();
+      gb.noGrad(() => {
+        for (const p of model.parameters()) p.assign(p.sub(p.grad!.mul(0.5)));
+      });
+    }
+    expect(last).toBeLessThan(first / 5);
+    const pred = await model.call(x).sigmoid().data();
+    expect(Array.from(pred).map((v) => (v > 0.5 ? 1 : 0))).toEqual([0, 1, 1, 0]);
+  });
+});
