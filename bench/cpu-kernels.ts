@@ -8,8 +8,8 @@
 // missing, only our numbers are printed.
 import { spawnSync } from "node:child_process";
 import {
-  conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputSize, cpuKernelInfo, gemm, gemmReference,
-  initCpuKernels, maxPool2dBackward, maxPool2dForward, type Conv2dParams,
+  avgPool2dBackward, avgPool2dForward, conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputSize,
+  cpuKernelInfo, gemm, gemmReference, initCpuKernels, maxPool2dBackward, maxPool2dForward, type Conv2dParams,
 } from "../engine/backends/cpu/kernels/index.ts";
 
 interface Case {
@@ -54,6 +54,7 @@ function time(fn: () => void, reps = 7, minMs = 30): number {
 
 const CONV1 = { x: [BATCH, 1, 28, 28], w: [6, 1, 5, 5], p: { stride: [1, 1], padding: [2, 2], dilation: [1, 1], groups: 1 } as Conv2dParams };
 const CONV2 = { x: [BATCH, 6, 14, 14], w: [16, 6, 5, 5], p: { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 } as Conv2dParams };
+const AVG = { kernel: [2, 2] as [number, number], stride: [2, 2] as [number, number], padding: [0, 0] as [number, number], ceilMode: false, countIncludePad: true };
 const POOL = { kernel: [2, 2] as [number, number], stride: [2, 2] as [number, number], padding: [0, 0] as [number, number], dilation: [1, 1] as [number, number], ceilMode: false };
 const LINEARS: [number, number][] = [[400, 120], [120, 84], [84, 10]];
 
@@ -78,6 +79,10 @@ function buildCases(): Case[] {
     const r = maxPool2dForward(x, [...shape], POOL);
     cases.push({ name: `${label} fwd`, flops: 0, run: () => void maxPool2dForward(x, [...shape], POOL) });
     cases.push({ name: `${label} bwd`, flops: 0, run: () => void maxPool2dBackward(r.out, r.indices, r.shape, [...shape]) });
+    const a = avgPool2dForward(x, [...shape], AVG);
+    const avgLabel = label.replace("maxpool2", "avgpool2");
+    cases.push({ name: `${avgLabel} fwd`, flops: 0, run: () => void avgPool2dForward(x, [...shape], AVG) });
+    cases.push({ name: `${avgLabel} bwd`, flops: 0, run: () => void avgPool2dBackward(a.out, a.shape, [...shape], AVG) });
   }
   for (const [inF, outF] of LINEARS) {
     // y = x W^T (fwd), dX = dY W, dW = dY^T X
@@ -126,6 +131,10 @@ with torch.no_grad():
         y, idx = F.max_pool2d(x, 2, 2, return_indices=True)
         res[label + " fwd"] = best(lambda: F.max_pool2d(x, 2, 2, return_indices=True))
         res[label + " bwd"] = best(lambda: torch.ops.aten.max_pool2d_with_indices_backward(y, x, [2, 2], [2, 2], [0, 0], [1, 1], False, idx))
+        alabel = label.replace("maxpool2", "avgpool2")
+        ya = F.avg_pool2d(x, 2, 2)
+        res[alabel + " fwd"] = best(lambda: F.avg_pool2d(x, 2, 2))
+        res[alabel + " bwd"] = best(lambda: torch.ops.aten.avg_pool2d_backward(ya, x, [2, 2], [2, 2], [0, 0], False, True, None))
     for (i, o) in ((400, 120), (120, 84), (84, 10)):
         x = torch.randn(B, i); W = torch.randn(o, i); y = torch.randn(B, o)
         res["linear %d->%d fwd" % (i, o)] = best(lambda: x @ W.t())
@@ -143,11 +152,11 @@ function runTorch(): Record<string, number> | null {
   return JSON.parse(r.stdout.trim().split("\n").pop()!);
 }
 
-/** Kernels of one LeNet-5 training step (batch 256): forward + backward (no input grad for conv1). */
+/** Kernels of one LeNet-5 training step (batch 256, average pooling as gb.models.LeNet5's default): forward + backward (no input grad for conv1). */
 const STEP = [
   "conv1 1->6 5x5 p2 28x28 fwd", "conv1 1->6 5x5 p2 28x28 bwd-weight",
   "conv2 6->16 5x5 14x14 fwd", "conv2 6->16 5x5 14x14 bwd-input", "conv2 6->16 5x5 14x14 bwd-weight",
-  "maxpool2 6x28x28 fwd", "maxpool2 6x28x28 bwd", "maxpool2 16x10x10 fwd", "maxpool2 16x10x10 bwd",
+  "avgpool2 6x28x28 fwd", "avgpool2 6x28x28 bwd", "avgpool2 16x10x10 fwd", "avgpool2 16x10x10 bwd",
   ...LINEARS.flatMap(([i, o]) => [`linear ${i}->${o} fwd`, `linear ${i}->${o} bwd-input`, `linear ${i}->${o} bwd-weight`]),
 ];
 
@@ -178,7 +187,7 @@ export async function benchCpuKernels(): Promise<void> {
   const stepOurs = STEP.reduce((s, k) => s + ours[k], 0);
   const stepTorch = torch ? STEP.reduce((s, k) => s + torch[k], 0) : NaN;
   console.log(
-    `LeNet-5 step kernels (conv, pool, linear; batch ${BATCH}): ${num(stepOurs, 1)} ms = ${num((BATCH * 1000) / stepOurs, 0)} images/s` +
+    `LeNet-5 step kernels (conv, avg pool, linear; batch ${BATCH}): ${num(stepOurs, 1)} ms = ${num((BATCH * 1000) / stepOurs, 0)} images/s` +
       (torch ? `; PyTorch ${num(stepTorch, 1)} ms = ${num((BATCH * 1000) / stepTorch, 0)} images/s; ratio ${num(stepTorch / stepOurs, 3)}x` : ""),
   );
 }

@@ -142,6 +142,8 @@ maxpool_specs = [
     ("overlap_k3s1", [1, 2, 5, 6], (3, 3), (1, 1), (0, 0), (1, 1), False),
     ("lenet", [1, 3, 28, 28], (2, 2), (2, 2), (0, 0), (1, 1), False),
     ("dil_ceil_pad", [1, 2, 10, 9], (3, 2), (2, 2), (1, 1), (2, 3), True),
+    ("k2s2_odd", [2, 2, 7, 11], (2, 2), (2, 2), (0, 0), (1, 1), False),
+    ("k2s2_odd_ceil", [2, 2, 7, 11], (2, 2), (2, 2), (0, 0), (1, 1), True),
 ]
 maxpool_cases = []
 for (name, xs, k, s, p, d, ceil) in maxpool_specs:
@@ -175,6 +177,8 @@ avgpool_specs = [
     ("ceil_beyond_input_excl", [1, 1, 6, 6], (3, 3), (2, 2), (0, 0), True, False),
     ("overlap", [2, 2, 5, 6], (3, 3), (1, 1), (1, 1), False, False),
     ("ceil_last_window_rule", [1, 1, 7, 7], (2, 2), (3, 3), (1, 1), True, True),
+    ("k2s2_odd", [2, 2, 7, 9], (2, 2), (2, 2), (0, 0), False, True),
+    ("k2s2_odd_ceil", [2, 2, 7, 9], (2, 2), (2, 2), (0, 0), True, False),
 ]
 avgpool_cases = []
 for (name, xs, k, s, p, ceil, cip) in avgpool_specs:

@@ -175,6 +175,12 @@ function avgWindows(OH: number, H: number, k: number, s: number, pad: number): {
   return { st, en, full };
 }
 
+/** 2x2 / stride 2 / no padding with every window inside the input (non-overlapping, divisor 4). */
+function isPlain2x2(p: AvgPool2dParams, H: number, W: number, OH: number, OW: number): boolean {
+  return p.kernel[0] === 2 && p.kernel[1] === 2 && p.stride[0] === 2 && p.stride[1] === 2 &&
+    p.padding[0] === 0 && p.padding[1] === 0 && 2 * OH <= H && 2 * OW <= W;
+}
+
 export function avgPool2dForward(x: Float32Array, xShape: number[], p: AvgPool2dParams): { out: Float32Array; shape: number[] } {
   const shape = sizeOf("avg_pool2d", xShape, p.kernel, p.stride, p.padding, [1, 1], p.ceilMode);
   checkLen("avg_pool2d", "input", x.length, xShape);
@@ -184,6 +190,20 @@ export function avgPool2dForward(x: Float32Array, xShape: number[], p: AvgPool2d
   const ww = avgWindows(OW, W, p.kernel[1], p.stride[1], p.padding[1]);
   const out = new Float32Array(N * C * OH * OW);
   const HW = H * W, OHW = OH * OW;
+  if (isPlain2x2(p, H, W, OH, OW)) {
+    // 2x2 / stride 2 windows, all inside the input: divisor 4 either way
+    for (let pl = 0; pl < N * C; pl++) {
+      const xb = pl * HW, ob = pl * OHW;
+      for (let oh = 0; oh < OH; oh++) {
+        const r0 = xb + 2 * oh * W, o = ob + oh * OW;
+        for (let ow = 0; ow < OW; ow++) {
+          const i = r0 + 2 * ow;
+          out[o + ow] = (x[i] + x[i + 1] + x[i + W] + x[i + W + 1]) * 0.25;
+        }
+      }
+    }
+    return { out, shape };
+  }
   for (let pl = 0; pl < N * C; pl++) {
     const xb = pl * HW, ob = pl * OHW;
     for (let oh = 0; oh < OH; oh++) {
@@ -219,6 +239,22 @@ export function avgPool2dBackward(dy: Float32Array, yShape: number[], xShape: nu
   const ww = avgWindows(OW, W, p.kernel[1], p.stride[1], p.padding[1]);
   const HW = H * W, OHW = OH * OW;
   const dx = new Float32Array(N * C * HW);
+  if (isPlain2x2(p, H, W, OH, OW)) {
+    for (let pl = 0; pl < N * C; pl++) {
+      const xb = pl * HW, ob = pl * OHW;
+      for (let oh = 0; oh < OH; oh++) {
+        const r0 = xb + 2 * oh * W, o = ob + oh * OW;
+        for (let ow = 0; ow < OW; ow++) {
+          const i = r0 + 2 * ow, g = dy[o + ow] * 0.25;
+          dx[i] = g;
+          dx[i + 1] = g;
+          dx[i + W] = g;
+          dx[i + W + 1] = g;
+        }
+      }
+    }
+    return dx;
+  }
   for (let pl = 0; pl < N * C; pl++) {
     const xb = pl * HW, ob = pl * OHW;
     for (let oh = 0; oh < OH; oh++) {
