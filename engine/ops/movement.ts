@@ -1,5 +1,6 @@
 /** Shape and movement ops: reshape, permute, slicing, cat/stack, padding, gather. Backward beside forward. */
 import { apply } from "../autograd.js";
+import { promoteTypes } from "../dtype.js";
 import { broadcastShapes, normDim, shapeStr, shapesEqual, sizeOf } from "../shape.js";
 import { Tensor } from "../tensor.js";
 import { backendOf } from "./util.js";
@@ -217,7 +218,11 @@ function advancedIndex(t: Tensor, adv: { dim: number; idx: Tensor }[]): Tensor {
 }
 
 export function narrow(x: Tensor, dim: number, start: number, length: number): Tensor {
-  return slice(x, dim, start, start + length);
+  const d = normDim("narrow", dim, x.shape.length);
+  const n = x.shape[d];
+  const s = start < 0 ? start + n : start; // a negative start counts from the end, as torch.narrow
+  if (s < 0 || length < 0 || s + length > n) throw new Error(`narrow: start ${start} and length ${length} are out of range for dimension ${d} of size ${n} (shape ${shapeStr(x.shape)})`);
+  return slice(x, d, s, s + length);
 }
 
 export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
@@ -229,7 +234,7 @@ export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
       throw new Error(`cat: sizes of tensors must match except in dimension ${d}: got ${tensors.map((x) => shapeStr(x.shape)).join(" and ")}`);
     }
   }
-  const dtype = tensors[0].dtype;
+  const dtype = tensors.reduce((d, t) => promoteTypes(d, t.dtype), tensors[0].dtype); // cat([int, float]) is float, as torch
   const ts = tensors.map((t) => (t.dtype === dtype ? t : t.to(dtype)));
   const b = backendOf("cat", ts);
   const data = b.kernels.concat(ts.map((t) => t._d), { axis: d });

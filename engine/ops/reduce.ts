@@ -116,7 +116,8 @@ export function std(x: Tensor, dim?: Dims, opts: { unbiased?: boolean; keepdim?:
 /** log(sum(exp(x))) along dim, computed stably. */
 export function logsumexp(x: Tensor, dim: number, keepdim = false): Tensor {
   const d = normDim("logsumexp", dim, x.shape.length);
-  const m = (max(x.detach(), d, true) as ValuesIndices).values;
+  const mx = (max(x.detach(), d, true) as ValuesIndices).values;
+  const m = where(mx.abs().eq(Infinity), 0, mx); // rows of -inf give -inf (not NaN), as torch
   const r = x.sub(m).exp().sum(d, true).log().add(m);
   return keepdim ? r : r.squeeze(d);
 }

@@ -136,6 +136,39 @@ function checkIndex(op: string, v: number, n: number, dim: number): void {
   if (v < 0 || v >= n) throw new Error(`${op}: index ${v} is out of bounds for dimension ${dim} with size ${n}`);
 }
 
+/**
+ * gather / scatterAdd for an index smaller than the other tensors outside `dim` (torch allows it):
+ * walks the index; `other` is x for gather (out = index-shaped) and src for scatterAdd (out = `big`).
+ */
+function indexedLoop(op: "gather" | "scatterAdd", t: TensorData, index: TensorData, dim: number, big: readonly number[], srcShape: readonly number[], out: TypedArray): TensorData {
+  const ish = index.shape, r = ish.length;
+  for (let d = 0; d < r; d++) {
+    if ((d !== dim && ish[d] > big[d]) || ish[d] > srcShape[d]) {
+      throw new Error(`${op}: index ${shapeStr(ish)} is larger than ${op === "gather" ? "the input" : "the source or output"} (${shapeStr(srcShape)}, ${shapeStr(big)}) at dimension ${d}`);
+    }
+  }
+  const idx = arr(index), a = arr(t);
+  const bigSt = stridesOf(big), srcSt = stridesOf(srcShape), n = sizeOf(ish), size = big[dim];
+  const pos = new Array<number>(r).fill(0);
+  let bo = 0, so = 0; // offsets of pos in the big tensor (without dim) and in the small one
+  for (let k = 0; k < n; k++) {
+    const v = idx[k];
+    checkIndex(op, v, size, dim);
+    if (op === "gather") out[k] = a[bo + v * bigSt[dim]];
+    else out[bo + v * bigSt[dim]] += a[so];
+    for (let d = r - 1; d >= 0; d--) {
+      pos[d]++;
+      if (d !== dim) bo += bigSt[d];
+      so += srcSt[d];
+      if (pos[d] < ish[d]) break;
+      if (d !== dim) bo -= bigSt[d] * ish[d];
+      so -= srcSt[d] * ish[d];
+      pos[d] = 0;
+    }
+  }
+  return op === "gather" ? make(out, [...ish], t.dtype) : make(out, [...big], t.dtype);
+}
+
 const kernels: KernelTable = {
   unary(x, { op }) {
     const outDtype: DType = op === "logicalNot" ? "bool" : FLOAT_RESULT.has(op) ? "float32" : x.dtype === "bool" ? "float32" : x.dtype;
@@ -168,7 +201,7 @@ const kernels: KernelTable = {
     const a = arr(x);
     const out = typedArrayFor(x.dtype, a.length);
     const lo = min ?? -Infinity, hi = max ?? Infinity;
-    for (let i = 0; i < a.length; i++) { const v = a[i]; out[i] = v !== v ? v : v < lo ? lo : v > hi ? hi : v; }
+    for (let i = 0; i < a.length; i++) { const v = a[i]; const c = v < lo ? lo : v; out[i] = v !== v ? v : c > hi ? hi : c; } // min(max(v, lo), hi), as torch when lo > hi
     return make(out, [...x.shape], x.dtype);
   },
 
@@ -298,6 +331,7 @@ const kernels: KernelTable = {
   gather(x, index, { dim }) {
     const idx = arr(index);
     const outShape = [...index.shape];
+    if (outShape.some((d, i) => i !== dim && d !== x.shape[i])) return indexedLoop("gather", x, index, dim, x.shape, index.shape, typedArrayFor(x.dtype, sizeOf(outShape)));
     const out = typedArrayFor(x.dtype, sizeOf(outShape));
     const [outer, n, inner] = around(outShape, dim);
     const xs = x.shape[dim];
@@ -318,6 +352,7 @@ const kernels: KernelTable = {
   scatterAdd(src, index, { dim, shape }) {
     const idx = arr(index), s = arr(src);
     const out = typedArrayFor(src.dtype, sizeOf(shape));
+    if (index.shape.some((d, i) => (i !== dim && d !== shape[i]) || d !== src.shape[i])) return indexedLoop("scatterAdd", src, index, dim, shape, src.shape, out);
     const [outer, n, inner] = around(index.shape, dim);
     const xs = shape[dim];
     const [, , xInner] = around(shape, dim);
