@@ -345,7 +345,7 @@ export class KernelProcess {
     if (!reason) {
       if (/heap limit|JavaScript heap out of memory/i.test(this.stderrTail)) reason = `it ran out of memory (limit ${this.limits.memoryMb} MiB)`;
       else if (this.closed) reason = "it was stopped by the grader";
-      else if (signal) reason = `it was killed by ${signal}`;
+      else if (signal) reason = `the process ended with ${signal} (process.exit(), process.kill() or a crash)`;
       else reason = `the process exited with code ${code} (process.exit() or a crash)`;
     }
     this.dead = reason;

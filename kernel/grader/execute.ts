@@ -8,7 +8,7 @@
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { CHECKS_SOURCE } from "./checks.ts";
+import { CHECKS_GRADE_ID, CHECKS_SOURCE } from "./checks.ts";
 import { KernelProcess, type KernelLimits } from "./client.ts";
 import { gradeId, isTestCell, type Notebook, type Output } from "./notebook.ts";
 
@@ -99,6 +99,8 @@ export async function executeNotebook(input: Notebook, o: ExecuteOptions): Promi
       cell.outputs = [];
       cell.execution_count = null;
       if (!cell.source.trim()) continue;
+      // The helpers cell: already installed before the first cell (running it again is a no-op).
+      if (gradeId(cell) === CHECKS_GRADE_ID && cell.source.trim() === CHECKS_SOURCE.trim()) continue;
       const left = deadline - Date.now();
       if (!kernel || left <= 0) {
         status[i] = "not-run";

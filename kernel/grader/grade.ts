@@ -209,8 +209,7 @@ async function gradeOne(ctx: Context, sub: Submission, contents: Map<string, Buf
       student = parseNotebook(c.toString("utf8"), s.name);
     } catch (e) {
       if (!(e instanceof NotebookError)) throw e;
-      const reason = `${e.message}; it was not graded.`;
-      messages.push(reason.charAt(0).toUpperCase() + reason.slice(1));
+      messages.push(`${e.message}; it was not graded.`);
       tests.push(...zeroScores(s.source, s.name, "Not graded: the notebook file is not a valid notebook."));
       continue;
     }
