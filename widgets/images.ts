@@ -30,7 +30,7 @@ export interface ImageGridOptions {
   colormap?: ColormapName;
   /** Treat a 3-D [3,H,W] (or [1,H,W]) tensor as one image with channels instead of 3 gray tiles. */
   channels?: boolean;
-  /** Integer upscale factor (nearest neighbour); default: so the grid is at least ~240 px wide, at most 8. */
+  /** Integer upscale factor (nearest neighbour); default: so the grid is at least ~320 px wide, at most 8. */
   scale?: number;
   /** Captions, one per tile (shown under the grid in HTML). */
   labels?: (string | number)[];
@@ -112,7 +112,7 @@ export async function gridPixels(input: ArrayInput | ArrayInput[], opts: ImageGr
   const padding = opts.padding ?? (n === 1 ? 0 : 2);
   const W0 = nrow * tileW + (nrow + 1) * padding - (n === 1 ? 0 : 0);
   const H0 = rows * tileH + (rows + 1) * padding;
-  const scale = Math.max(1, Math.floor(opts.scale ?? Math.min(8, Math.max(1, Math.floor(240 / Math.max(W0, 1))))));
+  const scale = Math.max(1, Math.floor(opts.scale ?? Math.min(8, Math.max(1, Math.floor(320 / Math.max(W0, 1))))));
   const normalize: Normalize = opts.normalize ?? "auto";
   let globalRange: [number, number] | null = opts.range ?? null;
   if (!globalRange && (normalize === "auto" || normalize === "all")) {
