@@ -19,7 +19,9 @@ export type UnaryOp =
 
 export type BinaryOp =
   | "add" | "sub" | "mul" | "div" | "pow" | "maximum" | "minimum"
-  | "eq" | "ne" | "lt" | "le" | "gt" | "ge" | "logicalAnd" | "logicalOr";
+  | "eq" | "ne" | "lt" | "le" | "gt" | "ge" | "logicalAnd" | "logicalOr"
+  // fused activation gradients (a: the activation's output, or its input for relu; b: the upstream gradient)
+  | "tanhGrad" | "sigmoidGrad" | "reluGrad";
 
 export type ReduceOp = "sum" | "max" | "min" | "prod" | "argmax" | "argmin";
 

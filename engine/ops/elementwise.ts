@@ -93,9 +93,10 @@ export const ceil = (x: Tensor) => unary("ceil", x, (g) => [g.mul(0)]);
 export const round = (x: Tensor) => unary("round", x, (g) => [g.mul(0)]);
 
 // ---- activations ----
-export const sigmoid = (x: Tensor) => unary("sigmoid", x, (g, out) => [g.mul(out).mul(out.neg().add(1))]);
-export const tanh = (x: Tensor) => unary("tanh", x, (g, out) => [g.mul(out.square().neg().add(1))]);
-export const relu = (x: Tensor) => unary("relu", x, (g) => [g.mul(x.gt(0))]);
+// the backward of each activation is one fused kernel: g * y(1-y), g * (1-y^2), g * [x > 0]
+export const sigmoid = (x: Tensor) => unary("sigmoid", x, (g, out) => [binary("sigmoidGrad", out, g, null)]);
+export const tanh = (x: Tensor) => unary("tanh", x, (g, out) => [binary("tanhGrad", out, g, null)]);
+export const relu = (x: Tensor) => unary("relu", x, (g) => [binary("reluGrad", x, g, null)]);
 export const softplus = (x: Tensor) => unary("softplus", x, (g) => [g.mul(x.sigmoid())]);
 /** The Heaviside step: 1 where x > 0, else 0 (the perceptron's activation). Its gradient is 0 almost everywhere. */
 export const step = (x: Tensor) => unary("step", x, (g) => [g.mul(0)], "step");

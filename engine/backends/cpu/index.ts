@@ -7,6 +7,7 @@ import { typedArrayFor } from "../../dtype.js";
 import type { Backend, BinaryOp, KernelTable, TensorData, UnaryOp } from "../../kernels.js";
 import { broadcastStrides, shapeStr, sizeOf, stridesOf } from "../../shape.js";
 import { stridedCopy, stridedWrite } from "./strided.js";
+import { expf, sigmoidf, tanhf } from "./fastmath.js";
 import { gemm } from "./kernels/gemm.js";
 import { conv2dForward, conv2dBackwardInput, conv2dBackwardWeight } from "./kernels/conv.js";
 import { maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward } from "./kernels/pool.js";
@@ -20,15 +21,15 @@ function unaryLoop(op: UnaryOp, x: TypedArray, out: TypedArray): void {
   const n = x.length;
   switch (op) {
     case "neg": for (let i = 0; i < n; i++) out[i] = -x[i]; break;
-    case "exp": for (let i = 0; i < n; i++) out[i] = Math.exp(x[i]); break;
+    case "exp": for (let i = 0; i < n; i++) out[i] = expf(x[i]); break;
     case "log": for (let i = 0; i < n; i++) out[i] = Math.log(x[i]); break;
     case "sqrt": for (let i = 0; i < n; i++) out[i] = Math.sqrt(x[i]); break;
     case "rsqrt": for (let i = 0; i < n; i++) out[i] = 1 / Math.sqrt(x[i]); break;
     case "abs": for (let i = 0; i < n; i++) out[i] = Math.abs(x[i]); break;
     case "sign": for (let i = 0; i < n; i++) out[i] = Math.sign(x[i]); break;
     case "relu": for (let i = 0; i < n; i++) { const v = x[i]; out[i] = v > 0 ? v : 0; } break;
-    case "sigmoid": for (let i = 0; i < n; i++) { const v = x[i]; out[i] = v >= 0 ? 1 / (1 + Math.exp(-v)) : Math.exp(v) / (1 + Math.exp(v)); } break;
-    case "tanh": for (let i = 0; i < n; i++) out[i] = Math.tanh(x[i]); break;
+    case "sigmoid": for (let i = 0; i < n; i++) out[i] = sigmoidf(x[i]); break;
+    case "tanh": for (let i = 0; i < n; i++) out[i] = tanhf(x[i]); break;
     case "reciprocal": for (let i = 0; i < n; i++) out[i] = 1 / x[i]; break;
     case "square": for (let i = 0; i < n; i++) out[i] = x[i] * x[i]; break;
     case "step": for (let i = 0; i < n; i++) out[i] = x[i] > 0 ? 1 : 0; break;
@@ -63,6 +64,9 @@ function binaryLoop(op: BinaryOp, a: TypedArray, sa: number, b: TypedArray, sb: 
     case "ge": for (let i = 0; i < n; i++) out[i] = a[i * sa] >= b[i * sb] ? 1 : 0; break;
     case "logicalAnd": for (let i = 0; i < n; i++) out[i] = a[i * sa] && b[i * sb] ? 1 : 0; break;
     case "logicalOr": for (let i = 0; i < n; i++) out[i] = a[i * sa] || b[i * sb] ? 1 : 0; break;
+    case "tanhGrad": for (let i = 0; i < n; i++) { const y = a[i * sa]; out[i] = b[i * sb] * (1 - y * y); } break;
+    case "sigmoidGrad": for (let i = 0; i < n; i++) { const y = a[i * sa]; out[i] = b[i * sb] * y * (1 - y); } break;
+    case "reluGrad": for (let i = 0; i < n; i++) out[i] = a[i * sa] > 0 ? b[i * sb] : 0; break;
     default: throw new Error(`cpu: unknown binary op '${op as string}'`);
   }
 }
@@ -95,7 +99,11 @@ function reduceAxis(op: string, x: TypedArray, shape: readonly number[], axis: n
     const ob = o * inner;
     switch (op) {
       case "sum":
-        for (let r = 0; r < n; r++) { const rb = base + r * inner; for (let i = 0; i < inner; i++) out[ob + i] += x[rb + i]; }
+        if (inner === 1) {
+          let acc = 0;
+          for (let r = 0; r < n; r++) acc += x[base + r];
+          out[ob] = acc;
+        } else for (let r = 0; r < n; r++) { const rb = base + r * inner; for (let i = 0; i < inner; i++) out[ob + i] += x[rb + i]; }
         break;
       case "prod":
         for (let i = 0; i < inner; i++) out[ob + i] = 1;
@@ -130,6 +138,24 @@ function reduceAxis(op: string, x: TypedArray, shape: readonly number[], axis: n
     }
   }
   return out;
+}
+
+/** Shape with adjacent reduced axes merged, adjacent kept axes merged, and size-1 axes dropped. */
+function mergeAxes(shape: readonly number[], axes: readonly number[]): { shape: number[]; axes: number[] } {
+  const s: number[] = [];
+  const out: number[] = [];
+  let prev: boolean | null = null;
+  for (let i = 0; i < shape.length; i++) {
+    if (shape[i] === 1) continue;
+    const r = axes.includes(i);
+    if (prev === r) s[s.length - 1] *= shape[i];
+    else {
+      s.push(shape[i]);
+      if (r) out.push(s.length - 1);
+      prev = r;
+    }
+  }
+  return { shape: s, axes: out };
 }
 
 function checkIndex(op: string, v: number, n: number, dim: number): void {
@@ -207,23 +233,22 @@ const kernels: KernelTable = {
 
   reduce(x, { op, axes, keepdim }) {
     const outDtype: DType = op === "argmax" || op === "argmin" ? "int32" : (op === "sum" || op === "prod") && x.dtype === "bool" ? "int32" : x.dtype;
+    const outShape = keepdim ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
+    // argmax/argmin reduce one axis as given; other ops merge runs of adjacent reduced
+    // (or kept) axes and drop size-1 axes, which gives fewer, longer loops and the same result
+    const { shape, axes: rAxes } = op === "argmax" || op === "argmin" ? { shape: [...x.shape], axes } : mergeAxes(x.shape, axes);
     let data: TypedArray = arr(x);
-    let shape = [...x.shape];
-    if (axes.length === 0) {
-      data = data.slice();
+    // reduce the highest axis first so lower axis numbers stay valid
+    for (let k = rAxes.length - 1; k >= 0; k--) {
+      data = reduceAxis(op, data, shape, rAxes[k], outDtype);
+      shape[rAxes[k]] = 1;
     }
-    // reduce the highest axis first so lower axis numbers stay valid; keep dims as 1 meanwhile
-    for (let k = axes.length - 1; k >= 0; k--) {
-      data = reduceAxis(op, data, shape, axes[k], outDtype);
-      shape[axes[k]] = 1;
-    }
-    if (!keepdim) shape = shape.filter((_, i) => !axes.includes(i));
-    if (data.constructor !== typedArrayFor(outDtype, 0).constructor) {
+    if (data === arr(x) || data.constructor !== typedArrayFor(outDtype, 0).constructor) {
       const conv = typedArrayFor(outDtype, data.length);
       conv.set(data);
       data = conv;
     }
-    return make(data, shape, outDtype);
+    return make(data, outShape, outDtype);
   },
 
   matmul(a, b, { transA, transB, outShape }) {
