@@ -17,7 +17,7 @@ import re
 import torch
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference.json")
-STEPS = 6
+STEPS = 8
 
 W0 = [[0.5, -0.3], [0.1, 0.8], [-0.7, 0.25]]
 B0 = [0.05, -0.2, 0.3]
@@ -91,6 +91,12 @@ CASES = [
     ("AdamW", {}),
     ("AdamW", {"lr": 0.05, "weightDecay": 0.5}),
     ("AdamW", {"lr": 0.05, "weightDecay": 0.1, "amsgrad": True, "betas": [0.5, 0.9]}),
+    ("Adamax", {}),
+    ("Adamax", {"lr": 0.05, "betas": [0.8, 0.9], "weightDecay": 0.1, "eps": 1e-3}),
+    ("NAdam", {}),
+    ("NAdam", {"lr": 0.05, "betas": [0.8, 0.99], "weightDecay": 0.05, "momentumDecay": 0.01}),
+    ("RAdam", {}),
+    ("RAdam", {"lr": 0.05, "betas": [0.8, 0.9], "weightDecay": 0.1}),
 ]
 
 optim_cases = []
@@ -149,6 +155,21 @@ for m in metrics:
     plateau_lrs.append(opt.param_groups[0]["lr"])
 plateau["lrs"] = plateau_lrs
 
+# ---- gradient clipping: grads of the problem at the initial point, clipped
+clip_cases = []
+for kind, arg, norm_type in [("norm", 0.5, 2.0), ("norm", 100.0, 2.0), ("norm", 0.3, 1.0), ("norm", 0.2, math.inf), ("value", 0.1, None)]:
+    W = torch.tensor(W0, requires_grad=True)
+    b = torch.tensor(B0, requires_grad=True)
+    loss_fn(W, b).backward()
+    if kind == "norm":
+        total = torch.nn.utils.clip_grad_norm_([W, b], arg, norm_type=norm_type)
+        total = float(total)
+    else:
+        torch.nn.utils.clip_grad_value_([W, b], arg)
+        total = None
+    clip_cases.append({"kind": kind, "arg": arg, "normType": "inf" if norm_type == math.inf else norm_type,
+                       "total": total, "gW": flat(W.grad), "gb": flat(b.grad)})
+
 ref = {
     "problem": {"W0": W0, "b0": B0, "X": X, "Y": Y, "steps": STEPS},
     "optimizers": optim_cases,
@@ -156,6 +177,7 @@ ref = {
     "schedulerTraj": {"opts": {"lr": 0.1, "momentum": 0.9}, "stepLR": [2, 0.5], "traj": sched_traj},
     "schedulers": schedulers,
     "plateau": plateau,
+    "clip": clip_cases,
 }
 with open(OUT, "w") as f:
     json.dump(ref, f, indent=1)

@@ -70,6 +70,23 @@ describe("optimizers match PyTorch", () => {
   });
 });
 
+describe("gradient clipping matches torch.nn.utils", () => {
+  for (const c of ref.clip) {
+    it(`${c.kind} ${c.arg}${c.kind === "norm" ? ` (norm type ${c.normType})` : ""}`, async () => {
+      const { W, b, loss } = problem();
+      await loss().backward();
+      if (c.kind === "norm") {
+        const total = optim.clipGradNorm_([W, b], c.arg, c.normType === "inf" ? Infinity : c.normType);
+        expectClose([await total.item()], [c.total], "total norm");
+      } else {
+        optim.clipGradValue_([W, b], c.arg);
+      }
+      expectClose(W.grad!.dataSync(), c.gW, "W.grad");
+      expectClose(b.grad!.dataSync(), c.gb, "b.grad");
+    });
+  }
+});
+
 describe("optimizer mechanics", () => {
   it("zeroGrad sets grads to null and step skips parameters without grad", async () => {
     const { W, b, loss } = problem();
