@@ -5,7 +5,8 @@
  * Bundled with esbuild for the browser by tests/widgets/browser.test.ts.
  */
 import { KernelManager, ServerConnection, type Kernel, type KernelMessage } from "@jupyterlab/services";
-import { HTMLManager } from "@jupyter-widgets/html-manager";
+// lib/htmlmanager directly: the package index also pulls in the webpack-only embed helpers
+import { HTMLManager } from "@jupyter-widgets/html-manager/lib/htmlmanager.js";
 import { shims } from "@jupyter-widgets/base";
 
 const WIDGET_MIME = "application/vnd.jupyter.widget-view+json";
