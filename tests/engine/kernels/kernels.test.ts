@@ -199,6 +199,29 @@ describe("conv2d", () => {
     }
   });
 
+  it("large images (im2col + WASM GEMM instead of the implicit path) and empty batches", () => {
+    const p: Conv2dParams = { stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 1 };
+    const xShape = [1, 2, 258, 262], wShape = [3, 2, 3, 3];
+    const yShape = conv2dOutputSize(xShape, wShape, p);
+    const x = rand(2 * 258 * 262, 5), w = rand(54, 6), dy = rand(3 * 258 * 262, 7);
+    const run = () => [
+      conv2dForward(x, xShape, w, wShape, null, p),
+      conv2dBackwardInput(dy, yShape, w, wShape, xShape, p),
+      conv2dBackwardWeight(x, xShape, dy, yShape, wShape, p),
+    ];
+    const fast = run();
+    setGemmBackend("js");
+    const slow = run();
+    setGemmBackend("auto");
+    expectClose(fast[0], slow[0], "large forward", 18);
+    expectClose(fast[1], slow[1], "large dx", 27);
+    expectClose(fast[2], slow[2], "large dw", 258 * 262, 10);
+    // N = 0
+    const e = conv2dForward(new Float32Array(0), [0, 2, 5, 5], w, wShape, null, p);
+    expect(e.length).toBe(0);
+    expect(conv2dBackwardWeight(new Float32Array(0), [0, 2, 5, 5], new Float32Array(0), [0, 3, 5, 5], wShape, p)).toEqual(new Float32Array(54));
+  });
+
   it("names conv2d and the shapes in shape errors", () => {
     const p: Conv2dParams = { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 };
     expect(() => conv2dOutputSize([1, 3, 5, 5], [4, 2, 3, 3], p)).toThrow(/conv2d.*\[1, 3, 5, 5\].*\[4, 2, 3, 3\]/);
