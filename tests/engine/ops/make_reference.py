@@ -392,7 +392,7 @@ case("outer", lambda a, b: torch.outer(a, b), [R(3), R(4)])
 # ---- edge cases: empty, non-finite, 0-d, mixed dtypes
 NINF = float("-inf")
 case("softmax_masked", lambda x: x.softmax(-1), [T([[0.5, NINF, 1.0], [NINF, 2.0, NINF]])])
-case("log_softmax_masked", lambda x: x.log_softmax(-1), [T([[0.5, NINF, 1.0], [NINF, 2.0, NINF]])])
+case("log_softmax_masked", lambda x: x.log_softmax(-1), [T([[0.5, NINF, 1.0], [NINF, 2.0, NINF]])], kink=True)
 case("logsumexp_all_neg_inf", lambda x: x.logsumexp(1), [T([[NINF, NINF], [0.5, NINF]])], nograd=[0])
 case("sum_empty", lambda x: x.sum(0), [torch.zeros(0, 3)])
 case("sum_empty_all", lambda x: x.sum(), [torch.zeros(2, 0)])
