@@ -318,7 +318,14 @@ export class GpuContext {
     enc.copyBufferToBuffer(this.errBuffer, 0, staging, size - 16, 16);
     this.flush();
     try {
-      await staging.mapAsync(MAP_READ_MODE);
+      const dbg = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.GB_GPU_DEBUG;
+      const t0 = Date.now();
+      const timer = dbg ? setInterval(() => console.error(`[gpu] ${op}: waiting ${Date.now() - t0} ms for a read of ${bytes} bytes`), 5000) : null;
+      try {
+        await staging.mapAsync(MAP_READ_MODE);
+      } finally {
+        if (timer) clearInterval(timer);
+      }
     } catch (e) {
       this.check(op);
       throw new Error(`${op}: reading GPU memory failed: ${(e as Error).message}`);

@@ -91,7 +91,7 @@ fn isnan_(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u
       case "sub": return `${a} - ${b}`;
       case "mul": return `${a} * ${b}`;
       case "div": return `${a} / ${b}`;
-      case "pow": return `gpow(${a}, ${b})`;
+      case "pow": return t === "f32" ? `gpow(${a}, ${b})` : `${t}(round(gpow(f32(${a}), f32(${b}))))`;
       case "maximum": return t === "f32" ? `select(max(${a}, ${b}), ${a} + ${b}, isnan_(${a}) || isnan_(${b}))` : `max(${a}, ${b})`;
       case "minimum": return t === "f32" ? `select(min(${a}, ${b}), ${a} + ${b}, isnan_(${a}) || isnan_(${b}))` : `min(${a}, ${b})`;
       case "eq": return `select(0u, 1u, ${a} == ${b})`;
@@ -102,6 +102,9 @@ fn isnan_(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u
       case "ge": return `select(0u, 1u, ${a} >= ${b})`;
       case "logicalAnd": return `select(0u, 1u, (${a} != ${t}(0)) && (${b} != ${t}(0)))`;
       case "logicalOr": return `select(0u, 1u, (${a} != ${t}(0)) || (${b} != ${t}(0)))`;
+      case "tanhGrad": return `${b} * (1.0 - ${a} * ${a})`;
+      case "sigmoidGrad": return `${b} * ${a} * (1.0 - ${a})`;
+      case "reluGrad": return `select(${t}(0), ${b}, ${a} > ${t}(0))`;
     }
     throw new Error(`webgpu: unknown binary op '${op as string}'`);
   }
@@ -330,7 +333,7 @@ fn store(g: u32, o: u32, j: u32, v: f32) { dw[(g * ${u(Og)} + o) * ${u(Cg * KH *
       const t = wtype(x.dtype);
       let e = "v0";
       if (min !== null) e = `select(${e}, ${constOf(min, x.dtype)}, v0 < ${constOf(min, x.dtype)})`;
-      if (max !== null) e = `select(${e}, ${constOf(max, x.dtype)}, v0 > ${constOf(max, x.dtype)})`;
+      if (max !== null) e = `select(${e}, ${constOf(max, x.dtype)}, (${e}) > ${constOf(max, x.dtype)})`;
       return elementwise("clamp", [x], [...x.shape], x.dtype, () => e, () => t);
     },
 
