@@ -59,5 +59,6 @@ export function dot(a: Tensor, b: Tensor): Tensor {
 }
 
 export function outer(a: Tensor, b: Tensor): Tensor {
+  if (a.shape.length !== 1 || b.shape.length !== 1) throw new Error(`outer: expected two 1-D tensors, got ${shapeStr(a.shape)} and ${shapeStr(b.shape)}`);
   return a.reshape([-1, 1]).mul(b.reshape([1, -1]));
 }

@@ -260,6 +260,7 @@ export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
 export function split(x: Tensor, size: number | number[], dim = 0): Tensor[] {
   const d = normDim("split", dim, x.shape.length);
   const n = x.shape[d];
+  if (typeof size === "number" && !(Number.isInteger(size) && size > 0)) throw new Error(`split: split size must be a positive integer, got ${size}`);
   const sizes = typeof size === "number" ? Array.from({ length: Math.ceil(n / size) }, (_, i) => Math.min(size, n - i * size)) : size;
   if (sizes.reduce((a, b) => a + b, 0) !== n) throw new Error(`split: sizes [${sizes.join(", ")}] do not add up to ${n} (dimension ${d} of shape ${shapeStr(x.shape)})`);
   let at = 0;
@@ -272,7 +273,8 @@ export function split(x: Tensor, size: number | number[], dim = 0): Tensor[] {
 
 export function chunk(x: Tensor, chunks: number, dim = 0): Tensor[] {
   const d = normDim("chunk", dim, x.shape.length);
-  return split(x, Math.ceil(x.shape[d] / chunks), d);
+  if (!(Number.isInteger(chunks) && chunks > 0)) throw new Error(`chunk: the number of chunks must be a positive integer, got ${chunks}`);
+  return split(x, Math.max(1, Math.ceil(x.shape[d] / chunks)), d);
 }
 
 /** Constant padding, torch.nn.functional.pad order: [left, right, top, bottom, ...] starting from the last dim. */

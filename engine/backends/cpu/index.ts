@@ -170,7 +170,9 @@ function indexedLoop(op: "gather" | "scatterAdd", t: TensorData, index: TensorDa
   const ish = index.shape, r = ish.length;
   for (let d = 0; d < r; d++) {
     if ((d !== dim && ish[d] > big[d]) || ish[d] > srcShape[d]) {
-      throw new Error(`${op}: index ${shapeStr(ish)} is larger than ${op === "gather" ? "the input" : "the source or output"} (${shapeStr(srcShape)}, ${shapeStr(big)}) at dimension ${d}`);
+      throw new Error(op === "gather"
+        ? `gather: index of shape ${shapeStr(ish)} is larger than the input ${shapeStr(big)} at dimension ${d} (only dimension ${dim} may differ)`
+        : `scatterAdd: index of shape ${shapeStr(ish)} is larger than the source ${shapeStr(srcShape)} or the output ${shapeStr(big)} at dimension ${d}`);
     }
   }
   const idx = arr(index), a = arr(t);

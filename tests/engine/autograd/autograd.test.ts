@@ -292,6 +292,11 @@ describe("error messages name the op and the shapes", () => {
     expect(() => gb.cat([x23, gb.zeros([3, 2])])).toThrow("cat: sizes of tensors must match except in dimension 0: got 2x3 and 3x2");
     expect(() => gb.stack([x23, gb.zeros([3, 2])])).toThrow("stack: expects each tensor to be equal size, but got 2x3 and 3x2");
     expect(() => x23.split([1, 1], 1)).toThrow("split: sizes [1, 1] do not add up to 3 (dimension 1 of shape 2x3)");
+    expect(() => x23.split(0)).toThrow("split: split size must be a positive integer, got 0");
+    expect(() => x23.chunk(0)).toThrow("chunk: the number of chunks must be a positive integer, got 0");
+    expect(() => gb.outer(x23, gb.zeros([3]))).toThrow("outer: expected two 1-D tensors, got 2x3 and 3");
+    expect(() => x23.narrow(1, 2, 2)).toThrow("narrow: start 2 and length 2 are out of range for dimension 1 of size 3 (shape 2x3)");
+    expect(() => gb.pad(x23, [-2, -2])).toThrow(/pad: padding .* would give a negative size for shape 2x3/);
   });
   it("dimensions and indices out of range", () => {
     expect(() => x23.sum(2)).toThrow("sum: dimension 2 is out of range for a tensor with 2 dimensions");
@@ -302,6 +307,10 @@ describe("error messages name the op and the shapes", () => {
     expect(() => x23.gather(1, gb.tensor([[0], [3]], { dtype: "int32" }))).toThrow("gather: index 3 is out of bounds for dimension 1 with size 3");
     expect(() => x23.index(gb.tensor([0, 1], { dtype: "int32" }), gb.tensor([0, 7], { dtype: "int32" }))).toThrow("index: index 7 is out of bounds for dimension 1 with size 3 (shape 2x3)");
     expect(() => x23.permute(0, 0)).toThrow("permute: dims [0, 0] repeat a dimension");
+    expect(() => x23.gather(1, gb.zeros([3, 1], { dtype: "int32" }))).toThrow("gather: index of shape 3x1 is larger than the input 2x3 at dimension 0 (only dimension 1 may differ)");
+    expect(() => x23.gather(1, gb.zeros([2], { dtype: "int32" }))).toThrow("gather: index 2 must have as many dimensions as the input 2x3");
+    expect(() => x23.gather(1, gb.zeros([2, 1]))).toThrow("gather: index must be an int32 tensor, got float32");
+    expect(() => x23.indexSelect(0, gb.zeros([2, 1], { dtype: "int32" }))).toThrow("indexSelect: index must be 1-D, got shape 2x1");
   });
   it("gradients: int tensors, non-scalar backward, wrong gradient shape", async () => {
     expect(() => gb.tensor([1, 2], { dtype: "int32", requiresGrad: true })).toThrow("requiresGrad: only float32 tensors can require gradients (this one is int32)");
