@@ -7,6 +7,7 @@
 // PyTorch is run with /usr/bin/python3 (Debian's python3-torch); if that is
 // missing, only our numbers are printed.
 import { spawnSync } from "node:child_process";
+import v8 from "node:v8";
 import {
   avgPool2dBackward, avgPool2dForward, conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputSize,
   cpuKernelInfo, gemm, gemmReference, initCpuKernels, maxPool2dBackward, maxPool2dForward, type Conv2dParams,
@@ -200,10 +201,28 @@ export async function benchCpuKernels(): Promise<void> {
     );
   }
   const sum = (m: Record<string, Timing>) => STEP.reduce((s, k) => s + m[k].cpu, 0);
-  const stepOurs = sum(ours);
-  const stepTorch = torch ? sum(torch) : NaN;
-  console.log(
-    `LeNet-5 step, these kernels only (conv, avg pool, linear; batch ${BATCH}; CPU time): ${num(stepOurs, 1)} ms = ${num((BATCH * 1000) / stepOurs, 0)} images/s` +
-      (torch ? `; PyTorch ${num(stepTorch, 1)} ms = ${num((BATCH * 1000) / stepTorch, 0)} images/s; ratio ${num(stepTorch / stepOurs, 3)}x` : ""),
-  );
+  const stepLine = (label: string, m: Record<string, Timing>) => {
+    const stepOurs = sum(m);
+    const stepTorch = torch ? sum(torch) : NaN;
+    console.log(
+      `${label}: ${num(stepOurs, 1)} ms = ${num((BATCH * 1000) / stepOurs, 0)} images/s` +
+        (torch ? `; PyTorch ${num(stepTorch, 1)} ms = ${num((BATCH * 1000) / stepTorch, 0)} images/s; ratio ${num(stepTorch / stepOurs, 3)}x` : ""),
+    );
+  };
+  stepLine(`LeNet-5 step, these kernels only (conv, avg pool, linear; batch ${BATCH}; CPU time)`, ours);
+  if (!info.fma) {
+    // what a Node 20 entry point gets by passing v8.setFlagsFromString to initCpuKernels
+    await initCpuKernels({ v8SetFlags: (f) => v8.setFlagsFromString(f) });
+    if (cpuKernelInfo().fma) {
+      const fma: Record<string, Timing> = { ...ours };
+      for (const c of cases) if (c.flops > 0) fma[c.name] = time(c.run);
+      console.log("with relaxed-SIMD FMA (initCpuKernels({ v8SetFlags })):");
+      for (const c of cases) {
+        if (!c.name.startsWith("gemm") && !c.name.startsWith("conv")) continue;
+        const t = torch?.[c.name];
+        console.log(`${pad(c.name, 36)} ${pad(`${num(fma[c.name].wall, 3)} / ${num(fma[c.name].cpu, 3)}`, 16)} ${pad(num(c.flops / fma[c.name].cpu / 1e6, 1), 8)} ${t ? num(t.cpu / fma[c.name].cpu, 3) + "x" : ""}`);
+      }
+      stepLine("LeNet-5 step kernels with FMA (CPU time)", fma);
+    }
+  }
 }
