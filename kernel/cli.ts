@@ -6,6 +6,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { existsSync } from "node:fs";
 import { installKernelSpec } from "./kernelspec.ts";
+import { graderCommands } from "./grader/index.ts";
 
 export interface Command {
   summary: string;
@@ -47,6 +48,9 @@ export const commands: Record<string, Command> = {
     },
   },
 };
+
+// release, validate, grade (kernel/grader/).
+Object.assign(commands, graderCommands);
 
 class UsageError extends Error {}
 

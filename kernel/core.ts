@@ -326,8 +326,9 @@ export class KernelCore {
       } else {
         const err = { ename: outcome.ename, evalue: outcome.evalue, traceback: outcome.traceback };
         this.publish("error", err);
+        this.reply(req.id, "execute_reply", { status: "error", execution_count: count, ...err }, false, { status: "error" });
         if (c.stop_on_error !== false) this.post({ kind: "abort_queue" });
-        this.reply(req.id, "execute_reply", { status: "error", execution_count: count, ...err }, true, { status: "error" });
+        this.done(req.id);
       }
     } finally {
       this.silent = false;

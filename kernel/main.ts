@@ -63,6 +63,9 @@ if (isMainThread) {
     process.exit(2);
   }
   startKernel(file, new TypeScriptInterpreter());
+} else if (workerData?.gradbookLanguage) {
+  const { runLanguageWorker } = await import("./ts/language-worker.ts");
+  runLanguageWorker(workerData.cwd);
 } else if (workerData?.gradbookServer) {
   const { runServer } = await import("./protocol/server.ts");
   runServer(workerData.config).catch((e) => {

@@ -49,8 +49,12 @@ declare function assertThrows(fn: () => unknown, pattern?: RegExp | string, mess
       define(this, "name", { value: "AssertionError", enumerable: false });
     }
   }
+  const capture = (Err as any).captureStackTrace as ((e: object, f: Function) => void) | undefined;
+  let current: Function | undefined; // the helper running: its frames are left out of the traceback, which starts at the test's line
   const fail = (what: string, message: string | undefined): never => {
-    throw new AssertionError(message ? message + ": " + what : what);
+    const e = new AssertionError(message ? message + ": " + what : what);
+    if (capture && current) capture(e, current);
+    throw e;
   };
   const show = (v: unknown): string => {
     let s: string;
@@ -173,7 +177,18 @@ declare function assertThrows(fn: () => unknown, pattern?: RegExp | string, mess
     },
   };
   for (const name of keys(helpers)) {
-    const fn = freeze(helpers[name]);
+    const impl = helpers[name];
+    const fn: Function = freeze(
+      { [name]: function (this: unknown, ...args: unknown[]) {
+        const outer = current;
+        current = fn;
+        try {
+          return apply(impl, this, args);
+        } finally {
+          current = outer;
+        }
+      } }[name],
+    );
     define(g, name, {
       configurable: false,
       enumerable: false,
@@ -183,6 +198,8 @@ declare function assertThrows(fn: () => unknown, pattern?: RegExp | string, mess
       },
     });
   }
-  define(g, "__gradbookChecks", { value: freeze({ ...helpers, AssertionError }), configurable: false, writable: false, enumerable: false });
+  const installed: Record<string, unknown> = { AssertionError };
+  for (const name of keys(helpers)) installed[name] = g[name];
+  define(g, "__gradbookChecks", { value: freeze(installed), configurable: false, writable: false, enumerable: false });
 })(globalThis);
 `;

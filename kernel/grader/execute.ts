@@ -29,6 +29,8 @@ export interface ExecuteOptions {
   /** Most kernel restarts in one notebook (default 5). */
   maxRestarts?: number;
   startTimeoutMs?: number;
+  /** Stops the run (kernels killed, no restarts); executeNotebook then throws. */
+  signal?: AbortSignal;
   /** Called with every kernel started, so an interrupted grader can stop them all. */
   onKernel?: (k: KernelProcess, started: boolean) => void;
 }
@@ -94,6 +96,7 @@ export async function executeNotebook(input: Notebook, o: ExecuteOptions): Promi
   try {
     kernel = await start();
     for (let i = 0; i < nb.cells.length; i++) {
+      if (o.signal?.aborted) throw new Error("interrupted");
       const cell = nb.cells[i];
       if (cell.cell_type !== "code") continue;
       cell.outputs = [];
@@ -139,6 +142,7 @@ export async function executeNotebook(input: Notebook, o: ExecuteOptions): Promi
         messages.push(`${label(i)} was stopped: ${why}. The kernel was not restarted (${restarts >= maxRestarts ? `${maxRestarts} restarts already` : "no time left"}).`);
         continue;
       }
+      if (o.signal?.aborted) throw new Error("interrupted");
       restarts++;
       try {
         kernel = await start();

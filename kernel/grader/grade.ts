@@ -223,6 +223,7 @@ async function gradeOne(ctx: Context, sub: Submission, contents: Map<string, Buf
       memoryMb: ctx.o.memoryMb,
       permissions: ctx.o.permissions,
       user,
+      signal: ctx.signal,
       onKernel: (k, started) => (started ? ctx.kernels.add(k) : ctx.kernels.delete(k)),
     });
     if (ctx.signal?.aborted) throw new GradeInterrupted("interrupted");

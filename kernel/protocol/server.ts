@@ -286,6 +286,23 @@ export async function runServer(config: ServerConfig): Promise<void> {
         return;
     }
   });
+  // Like ipykernel's parent poller: exit when the process that launched us is gone.
+  const parentPid = Number(process.env.JPY_PARENT_PID);
+  if (parentPid > 1) {
+    setInterval(() => {
+      let alive = true;
+      try {
+        process.kill(parentPid, 0);
+      } catch (e) {
+        alive = (e as NodeJS.ErrnoException).code === "EPERM";
+      }
+      if (!alive || process.ppid === 1) {
+        log(`parent process ${parentPid} is gone: exiting`);
+        closeAll();
+        setTimeout(() => process.kill(process.pid, "SIGKILL"), 200);
+      }
+    }, 1000).unref();
+  }
   status({}, "starting");
   post({ kind: "ready" });
 }

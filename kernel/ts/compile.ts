@@ -23,6 +23,8 @@ export interface CompiledCell {
   hasValue: boolean;
   /** Names declared at top level. */
   declared: string[];
+  /** The cell declares something at top level (values or types). */
+  declaresAnything: boolean;
   /** The source as compiled (`{ a: 1 }` alone becomes `({ a: 1 })`). */
   source: string;
 }
@@ -270,5 +272,8 @@ export function compileCell(source: string, fileName: string): CompiledCell {
   try {
     map = decodeMappings(JSON.parse(out.map).mappings);
   } catch {}
-  return { js: out.code, map, async: isAsync, hasValue, declared: uniq, source: code };
+  const declaresAnything =
+    uniq.length > 0 ||
+    sf.statements.some((st) => t.isInterfaceDeclaration(st) || t.isTypeAliasDeclaration(st) || t.isImportDeclaration(st) || t.isModuleDeclaration(st) || t.isVariableStatement(st) || t.isFunctionDeclaration(st) || t.isClassDeclaration(st) || t.isEnumDeclaration(st));
+  return { js: out.code, map, async: isAsync, hasValue, declared: uniq, source: code, declaresAnything };
 }

@@ -13,7 +13,7 @@ import { CellSyntaxError, compileCell, isSyncSpecifier, parseCell, syntaxErrors 
 import { originalPosition, type DecodedMap } from "./sourcemap.ts";
 import { Bundle, bundleOf, plain } from "./display.ts";
 import { resolveFromNotebook } from "./resolve.ts";
-import { Notebook } from "./language.ts";
+import { LanguageClient } from "./language-worker.ts";
 import { ts } from "./tsapi.ts";
 
 const VERSION = "0.1.0";
@@ -67,7 +67,8 @@ export class TypeScriptInterpreter implements Interpreter {
   private engine: any = null;
   private widgets: any = null;
   private cwd = process.cwd();
-  readonly notebook = new Notebook(process.cwd());
+  readonly lang = new LanguageClient(process.cwd(), (s) => this.io?.log(s));
+  private compileCache = new Map<string, ReturnType<typeof compileCell>>();
   private currentCount = 0;
 
   async init(io: KernelIO): Promise<void> {
@@ -86,6 +87,7 @@ export class TypeScriptInterpreter implements Interpreter {
         compileCell("0", "warmup.ts");
       } catch {}
     }, 50).unref();
+    setTimeout(() => this.lang.warmup(), 500).unref();
     await this.preload();
   }
 
@@ -96,10 +98,12 @@ export class TypeScriptInterpreter implements Interpreter {
 
   private installOutput() {
     const io = this.io;
+    const self = this;
     const hook = (name: "stdout" | "stderr") =>
       function write(chunk: any, encoding?: any, cb?: any) {
         if (typeof encoding === "function") (cb = encoding), (encoding = undefined);
-        io.stream(name, typeof chunk === "string" ? chunk : Buffer.from(chunk).toString(encoding || "utf8"));
+        const text = typeof chunk === "string" ? chunk : Buffer.from(chunk).toString(encoding || "utf8");
+        self.inOrder(() => io.stream(name, text));
         if (typeof cb === "function") process.nextTick(cb);
         return true;
       };
@@ -136,16 +140,24 @@ export class TypeScriptInterpreter implements Interpreter {
     };
   }
 
-  /** Keeps display order when some bundles are asynchronous. */
-  private publishDisplay(data: MimeBundle | Promise<MimeBundle>, metadata: Record<string, unknown>, displayId?: string, update = false) {
-    const send = (d: MimeBundle) => this.io.display(d, metadata, displayId, update);
-    if (!this.displayChain && !(data instanceof Promise)) return send(data);
-    const prev = this.displayChain ?? Promise.resolve();
-    const next: Promise<void> = prev.then(async () => send(await data)).catch((e) => this.io.stream("stderr", `display failed: ${this.describe(e)}\n`));
+  /** Runs `f` now, or after the pending asynchronous displays (outputs keep their order). */
+  private inOrder(f: () => void | Promise<void>) {
+    if (!this.displayChain) {
+      const r = f();
+      if (!(r instanceof Promise)) return;
+      this.displayChain = r;
+    } else this.displayChain = this.displayChain.then(f);
+    const next: Promise<void> = this.displayChain.catch((e) => this.io.stream("stderr", `display failed: ${this.describe(e)}\n`));
     this.displayChain = next;
     next.then(() => {
       if (this.displayChain === next) this.displayChain = null;
     });
+  }
+
+  private publishDisplay(data: MimeBundle | Promise<MimeBundle>, metadata: Record<string, unknown>, displayId?: string, update = false) {
+    const send = (d: MimeBundle) => this.io.display(d, metadata, displayId, update);
+    if (data instanceof Promise) this.inOrder(async () => send(await data));
+    else this.inOrder(() => send(data));
   }
 
   private installGlobals() {
@@ -192,6 +204,11 @@ export class TypeScriptInterpreter implements Interpreter {
     defineGlobal("__gradbookDisplayHost", this.displayHost());
     defineGlobal("__gradbookInterrupt", false);
     defineGlobal("__gradbook", {
+      /** Heap in use (bytes) of the thread running cells and of the language service, after a GC when --expose-gc is on. */
+      memory: async () => {
+        (globalThis as any).gc?.();
+        return { main: process.memoryUsage().heapUsed, language: await self.lang.memory(), rss: process.memoryUsage().rss };
+      },
       import: async (spec: string) => {
         if (isSyncSpecifier(spec)) return g.__gradbook.importSync(spec);
         return import(resolveFromNotebook(spec, cwd));
@@ -231,7 +248,9 @@ export class TypeScriptInterpreter implements Interpreter {
     if (this.running) this.running.reject(new KeyboardInterrupt("interrupted"));
   }
 
-  async shutdown(): Promise<void> {}
+  async shutdown(): Promise<void> {
+    await this.lang.stop();
+  }
 
   // ---------------------------------------------------------------- execute
 
@@ -250,29 +269,52 @@ export class TypeScriptInterpreter implements Interpreter {
     this.currentCount = req.executionCount;
     (globalThis as any).__gradbookInterrupt = false;
     const fileName = `cell-${++this.cellSeq}.ts`;
-    let compiled;
-    try {
-      compiled = compileCell(code, fileName);
-    } catch (e) {
-      if (e instanceof CellSyntaxError) return this.errorOutcome(this.syntaxError(e, code, req.executionCount));
-      throw e;
+    let compiled = this.compileCache.get(code);
+    if (!compiled) {
+      try {
+        compiled = compileCell(code, fileName);
+      } catch (e) {
+        if (e instanceof CellSyntaxError) return this.errorOutcome(this.syntaxError(e, code, req.executionCount));
+        throw e;
+      }
+      if (this.compileCache.size >= 100) this.compileCache.delete(this.compileCache.keys().next().value!);
+      this.compileCache.set(code, compiled);
     }
     this.cells.set(fileName, { count: req.executionCount, map: compiled.map, lines: code.split("\n") });
     if (this.cells.size > 500) this.cells.delete(this.cells.keys().next().value!);
 
-    // Type errors: shown, not fatal (unless %%strict).
-    const diags = this.notebook.check(compiled.source, req.executionCount);
-    if (diags.length) {
-      const text = diags.map((d) => `${CYAN}In[${req.executionCount}]${RESET} line ${d.line}: ${RED}error${RESET} TS${d.code}: ${d.message}`).join("\n");
-      if (strict) {
+    // Type errors: checked in the language worker while the cell runs; shown, not fatal (unless %%strict).
+    const checking = this.lang.check(compiled.source).catch((e) => {
+      this.io.log(`type check failed: ${e.message}`);
+      return [];
+    });
+    const format = (diags: { line: number; code: number; message: string }[]) =>
+      diags.map((d) => `${CYAN}In[${req.executionCount}]${RESET} line ${d.line}: ${RED}error${RESET} TS${d.code}: ${d.message}`).join("\n");
+    let shown = false;
+    const show = (diags: { line: number; code: number; message: string }[]) => {
+      if (shown || !diags.length) return;
+      shown = true;
+      this.io.stream("stderr", format(diags) + "\n");
+    };
+    if (strict) {
+      let diags;
+      try {
+        diags = await this.withInterrupt(checking);
+      } catch (e) {
+        return this.errorOutcome(this.formatError(e));
+      }
+      if (diags.length)
         return this.errorOutcome({
           ename: "TypeError",
           evalue: `${diags.length} type error${diags.length > 1 ? "s" : ""} (%%strict): ${diags[0].message.split("\n")[0]}`,
-          traceback: [`${BOLD_RED}TypeError${RESET}: the cell has type errors and runs under %%strict`, text],
+          traceback: [`${BOLD_RED}TypeError${RESET}: the cell has type errors and runs under %%strict`, format(diags)],
         });
-      }
-      this.io.stream("stderr", text + "\n");
-    }
+    } else checking.then(show);
+    const finishCheck = async () => {
+      try {
+        show(await this.withInterrupt(checking));
+      } catch {}
+    };
 
     let value: unknown;
     try {
@@ -289,13 +331,15 @@ export class TypeScriptInterpreter implements Interpreter {
           (value as Promise<unknown>).then(resolve, reject);
         });
       }
-      this.notebook.commit(compiled.source, compiled.declared);
+      this.lang.commit(compiled.source, compiled.declaresAnything);
     } catch (e) {
-      this.notebook.commit(compiled.source, compiled.declared);
+      this.lang.commit(compiled.source, compiled.declaresAnything);
+      await finishCheck();
       return this.errorOutcome(this.formatError(e));
     } finally {
       this.running = null;
     }
+    await finishCheck();
     if (!compiled.hasValue) value = undefined;
     let resultText: string | undefined;
     if (value !== undefined && !(value && typeof value === "object" && (value as any)[NO_RESULT])) {
@@ -405,11 +449,11 @@ export class TypeScriptInterpreter implements Interpreter {
   // ---------------------------------------------------------------- language
 
   async complete(code: string, cursor: number): Promise<CompleteResult> {
-    return this.notebook.complete(code, cursor);
+    return this.lang.complete(code, cursor);
   }
 
   async inspect(code: string, cursor: number, detailLevel: number): Promise<InspectResult> {
-    return this.notebook.inspect(code, cursor, detailLevel);
+    return this.lang.inspect(code, cursor, detailLevel);
   }
 
   async isComplete(code: string): Promise<{ status: "complete" | "incomplete" | "invalid" | "unknown"; indent?: string }> {

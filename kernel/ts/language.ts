@@ -210,12 +210,12 @@ export class Notebook {
   }
 
   /** Records what a cell declared, replacing earlier declarations of the same names. */
-  commit(code: string, _declared?: string[]): void {
+  commit(code: string): boolean {
     let decls: Entry[];
     try {
       decls = this.declarationsOf(blankMagics(code));
     } catch {
-      return;
+      return false;
     }
     for (const d of decls) {
       for (const n of d.names) {
@@ -227,6 +227,7 @@ export class Notebook {
       this.entries.set(key, { ...d, key });
       for (const n of d.names) this.owner.set(n, key);
     }
+    return decls.length > 0;
   }
 
   private removeEntry(key: string) {

@@ -1,5 +1,7 @@
 // Notebook semantics of TypeScript cells, through Debian's jupyter_client.
-import { afterAll, beforeAll, expect, test } from "vitest";
+import { afterAll, beforeAll, expect, test, vi } from "vitest";
+
+vi.setConfig({ testTimeout: 300_000, hookTimeout: 300_000 });
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { makeJupyterEnv, runScenario, stripAnsi, type JupyterEnv } from "./helpers.ts";

@@ -1,5 +1,7 @@
 // The official conformance suite (Debian's python3-jupyter-kernel-test), every optional feature configured.
-import { afterAll, beforeAll, expect, test } from "vitest";
+import { afterAll, beforeAll, expect, test, vi } from "vitest";
+
+vi.setConfig({ testTimeout: 300_000, hookTimeout: 300_000 });
 import { join } from "node:path";
 import { PYTHON, ROOT, makeJupyterEnv, run, type JupyterEnv } from "./helpers.ts";
 

@@ -8,12 +8,13 @@ from queue import Empty
 
 from jupyter_client.manager import start_new_kernel
 
-TIMEOUT = 30
+TIMEOUT = 60
 
 
 class Driver:
     def __init__(self, kernel_name="gradbook", cwd=None):
         self.km, self.kc = start_new_kernel(kernel_name=kernel_name, cwd=cwd or os.getcwd())
+        self.pending = {}
 
     def collect(self, msg_id, timeout=TIMEOUT):
         """Iopub messages for msg_id until idle (status and execute_input left out)."""
@@ -33,11 +34,15 @@ class Driver:
             out.append({"type": t, "content": m["content"]})
 
     def reply(self, msg_id, timeout=TIMEOUT):
+        """The shell reply to msg_id; replies to other requests are kept for later."""
+        if msg_id in self.pending:
+            return self.pending.pop(msg_id)
         deadline = time.time() + timeout
         while True:
             r = self.kc.get_shell_msg(timeout=max(0.1, deadline - time.time()))
             if r["parent_header"].get("msg_id") == msg_id:
                 return r
+            self.pending[r["parent_header"].get("msg_id")] = r
 
     def execute(self, code, timeout=TIMEOUT, **kw):
         msg_id = self.kc.execute(code, **kw)
