@@ -1,7 +1,7 @@
 /** Adadelta (torch.optim.Adadelta). */
 import { zerosLike } from "../ops/creation.js";
 import type { Tensor } from "../tensor.js";
-import { addScaled, checkRange, Optimizer, type BaseOptions, type ParamGroup, type ParamState, type Params } from "./optimizer.js";
+import { addScaled, checkRange, Optimizer, setState, type BaseOptions, type ParamGroup, type ParamState, type Params } from "./optimizer.js";
 
 export interface AdadeltaOptions extends BaseOptions {
   rho: number;
@@ -30,12 +30,11 @@ export class Adadelta extends Optimizer<AdadeltaOptions> {
     const step = ((state.step as number | undefined) ?? 0) + 1;
     state.step = step;
     const g = group.weightDecay !== 0 ? addScaled(grad, p, group.weightDecay) : grad;
-    const sq = addScaled(((state.squareAvg as Tensor | undefined) ?? zerosLike(p)).mul(rho), g.mul(g), 1 - rho);
+    const sq = setState(state, "squareAvg", addScaled(((state.squareAvg as Tensor | undefined) ?? zerosLike(p)).mul(rho), g.mul(g), 1 - rho));
     const acc0 = (state.accDelta as Tensor | undefined) ?? zerosLike(p);
     const std = sq.add(eps).sqrt();
     const delta = acc0.add(eps).sqrt().div(std).mul(g);
-    state.squareAvg = sq;
-    state.accDelta = addScaled(acc0.mul(rho), delta.mul(delta), 1 - rho);
+    setState(state, "accDelta", addScaled(acc0.mul(rho), delta.mul(delta), 1 - rho));
     return addScaled(p, delta, -group.lr);
   }
 }

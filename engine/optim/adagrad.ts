@@ -1,7 +1,7 @@
 /** Adagrad (torch.optim.Adagrad). */
 import { fullLike } from "../ops/creation.js";
 import type { Tensor } from "../tensor.js";
-import { addScaled, checkRange, Optimizer, type BaseOptions, type ParamGroup, type ParamState, type Params } from "./optimizer.js";
+import { addScaled, checkRange, Optimizer, setState, type BaseOptions, type ParamGroup, type ParamState, type Params } from "./optimizer.js";
 
 export interface AdagradOptions extends BaseOptions {
   lrDecay: number;
@@ -34,8 +34,7 @@ export class Adagrad extends Optimizer<AdagradOptions> {
     state.step = step;
     const g = group.weightDecay !== 0 ? addScaled(grad, p, group.weightDecay) : grad;
     const clr = group.lr / (1 + (step - 1) * group.lrDecay);
-    const sum = sum0.add(g.mul(g));
-    state.sum = sum;
+    const sum = setState(state, "sum", sum0.add(g.mul(g)));
     const std = sum.sqrt().add(group.eps);
     return p.add(g.div(std).mul(-clr));
   }

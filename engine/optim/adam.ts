@@ -1,7 +1,7 @@
 /** Adam and AdamW (torch.optim.Adam / AdamW), with amsgrad. */
 import { zerosLike } from "../ops/creation.js";
 import type { Tensor } from "../tensor.js";
-import { addScaled, checkRange, Optimizer, type BaseOptions, type ParamGroup, type ParamState, type Params } from "./optimizer.js";
+import { addScaled, checkRange, Optimizer, setState, type BaseOptions, type ParamGroup, type ParamState, type Params } from "./optimizer.js";
 
 export interface AdamOptions extends BaseOptions {
   betas: [number, number];
@@ -31,17 +31,14 @@ abstract class AdamBase extends Optimizer<AdamOptions> {
     state.step = step;
     const m0 = (state.expAvg as Tensor | undefined) ?? zerosLike(p);
     const v0 = (state.expAvgSq as Tensor | undefined) ?? zerosLike(p);
-    const m = addScaled(m0.mul(beta1), grad, 1 - beta1);
-    const v = addScaled(v0.mul(beta2), grad.mul(grad), 1 - beta2);
-    state.expAvg = m;
-    state.expAvgSq = v;
+    const m = setState(state, "expAvg", addScaled(m0.mul(beta1), grad, 1 - beta1));
+    const v = setState(state, "expAvgSq", addScaled(v0.mul(beta2), grad.mul(grad), 1 - beta2));
     const bc1 = 1 - beta1 ** step;
     const bc2 = 1 - beta2 ** step;
     const stepSize = group.lr / bc1;
     let vhat = v;
     if (group.amsgrad) {
-      vhat = ((state.maxExpAvgSq as Tensor | undefined) ?? zerosLike(p)).maximum(v);
-      state.maxExpAvgSq = vhat;
+      vhat = setState(state, "maxExpAvgSq", ((state.maxExpAvgSq as Tensor | undefined) ?? zerosLike(p)).maximum(v));
     }
     const denom = vhat.sqrt().div(Math.sqrt(bc2)).add(group.eps);
     return p.add(m.div(denom).mul(-stepSize));

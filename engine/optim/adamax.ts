@@ -2,7 +2,7 @@
 import { zerosLike } from "../ops/creation.js";
 import { div } from "../ops/elementwise.js";
 import type { Tensor } from "../tensor.js";
-import { addScaled, checkRange, Optimizer, type BaseOptions, type ParamGroup, type ParamState, type Params } from "./optimizer.js";
+import { addScaled, checkRange, Optimizer, setState, type BaseOptions, type ParamGroup, type ParamState, type Params } from "./optimizer.js";
 
 export interface AdamaxOptions extends BaseOptions {
   betas: [number, number];
@@ -40,10 +40,8 @@ export class Adamax extends Optimizer<AdamaxOptions> {
     const [b1, b2] = group.betas;
     const step = stepOf(state);
     const g = group.weightDecay !== 0 ? addScaled(grad, p, group.weightDecay) : grad;
-    const m = addScaled(((state.expAvg as Tensor | undefined) ?? zerosLike(p)).mul(b1), g, 1 - b1);
-    const u = ((state.expInf as Tensor | undefined) ?? zerosLike(p)).mul(b2).maximum(g.abs().add(group.eps));
-    state.expAvg = m;
-    state.expInf = u;
+    const m = setState(state, "expAvg", addScaled(((state.expAvg as Tensor | undefined) ?? zerosLike(p)).mul(b1), g, 1 - b1));
+    const u = setState(state, "expInf", ((state.expInf as Tensor | undefined) ?? zerosLike(p)).mul(b2).maximum(g.abs().add(group.eps)));
     const clr = group.lr / (1 - b1 ** step);
     return p.add(m.div(u).mul(-clr));
   }
@@ -80,10 +78,8 @@ export class NAdam extends Optimizer<NAdamOptions> {
     const muProduct = Math.fround(((state.muProduct as number | undefined) ?? 1) * mu);
     state.muProduct = muProduct;
     const muProductNext = Math.fround(Math.fround(muProduct * mu) * muNext);
-    const m = addScaled(((state.expAvg as Tensor | undefined) ?? zerosLike(p)).mul(b1), g, 1 - b1);
-    const v = addScaled(((state.expAvgSq as Tensor | undefined) ?? zerosLike(p)).mul(b2), g.mul(g), 1 - b2);
-    state.expAvg = m;
-    state.expAvgSq = v;
+    const m = setState(state, "expAvg", addScaled(((state.expAvg as Tensor | undefined) ?? zerosLike(p)).mul(b1), g, 1 - b1));
+    const v = setState(state, "expAvgSq", addScaled(((state.expAvgSq as Tensor | undefined) ?? zerosLike(p)).mul(b2), g.mul(g), 1 - b2));
     const denom = v.div(bc2).sqrt().add(group.eps);
     const p1 = p.add(g.div(denom).mul((-group.lr * (1 - mu)) / (1 - muProduct)));
     return p1.add(m.div(denom).mul((-group.lr * muNext) / (1 - muProductNext)));
@@ -112,10 +108,8 @@ export class RAdam extends Optimizer<RAdamOptions> {
     const bc1 = 1 - b1 ** step;
     const bc2 = 1 - b2 ** step;
     const g = group.weightDecay !== 0 ? addScaled(grad, p, group.weightDecay) : grad;
-    const m = addScaled(((state.expAvg as Tensor | undefined) ?? zerosLike(p)).mul(b1), g, 1 - b1);
-    const v = addScaled(((state.expAvgSq as Tensor | undefined) ?? zerosLike(p)).mul(b2), g.mul(g), 1 - b2);
-    state.expAvg = m;
-    state.expAvgSq = v;
+    const m = setState(state, "expAvg", addScaled(((state.expAvg as Tensor | undefined) ?? zerosLike(p)).mul(b1), g, 1 - b1));
+    const v = setState(state, "expAvgSq", addScaled(((state.expAvgSq as Tensor | undefined) ?? zerosLike(p)).mul(b2), g.mul(g), 1 - b2));
     const mhat = m.div(bc1);
     const rhoInf = 2 / (1 - b2) - 1;
     const rhoT = rhoInf - (2 * step * b2 ** step) / bc2;

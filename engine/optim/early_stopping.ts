@@ -9,6 +9,7 @@
  *   stopper.restore(model);                      // back to the best epoch's weights
  */
 import { noGrad } from "../autograd.js";
+import { keep } from "../backends/webgpu/api.js";
 import { Tensor } from "../tensor.js";
 
 /** Anything with a state dict of tensors (an nn.Module). */
@@ -115,7 +116,7 @@ function snapshot(model: HasStateDict): Map<string, Tensor> {
   const out = new Map<string, Tensor>();
   for (const [k, v] of entries) {
     if (!(v instanceof Tensor)) throw new Error(`EarlyStopping: the state dict entry '${k}' is not a tensor`);
-    out.set(k, noGrad(() => v.detach().clone()));
+    out.set(k, keep(noGrad(() => v.detach().clone()))); // kept: outlives gb.tidy() scopes
   }
   return out;
 }

@@ -8,9 +8,11 @@
  *
  * Updates are written with tensor ops inside `noGrad` and stored into the
  * parameters with `assign` (in place), so they run on whatever device the
- * parameters live on.
+ * parameters live on. State buffers (moments, momentum) are created once,
+ * `keep()`-ed so they outlive `gb.tidy()` scopes, and also updated in place.
  */
 import { noGrad } from "../autograd.js";
+import { keep } from "../backends/webgpu/api.js";
 import { Tensor } from "../tensor.js";
 import { shapeStr } from "../shape.js";
 
@@ -54,10 +56,33 @@ function toTensorList(what: string, src: ParamSource): Tensor[] {
   return list;
 }
 
-function cloneState(s: ParamState): ParamState {
+function cloneState(s: ParamState, kept = false): ParamState {
   const out: ParamState = {};
-  for (const [k, v] of Object.entries(s)) out[k] = v instanceof Tensor ? noGrad(() => v.detach().clone()) : v;
+  for (const [k, v] of Object.entries(s)) {
+    if (v instanceof Tensor) {
+      const c = noGrad(() => v.detach().clone());
+      out[k] = kept ? keep(c) : c;
+    } else {
+      out[k] = v;
+    }
+  }
   return out;
+}
+
+/**
+ * Stores `value` as the state tensor `name`: the first time, `value` itself becomes
+ * the (kept) buffer; afterwards the existing buffer is overwritten in place.
+ * Returns the buffer. `value` must be a fresh tensor (the result of an op).
+ */
+export function setState(state: ParamState, name: string, value: Tensor): Tensor {
+  const cur = state[name];
+  if (cur instanceof Tensor) {
+    cur.assign(value);
+    return cur;
+  }
+  const t = keep(value);
+  state[name] = t;
+  return t;
 }
 
 /** Base class of every optimizer: subclasses implement `updateParam`. */
@@ -180,10 +205,10 @@ export abstract class Optimizer<H extends BaseOptions = BaseOptions> {
     for (const [k, s] of Object.entries(sd.state)) {
       const p = byIndex[Number(k)];
       if (!p) throw new Error(`${this.name}.loadStateDict: state for unknown parameter index ${k}`);
-      const copy = cloneState(s);
+      const copy = cloneState(s, true);
       for (const [name, v] of Object.entries(copy)) {
         if (v instanceof Tensor && v.numel() !== p.numel()) throw new Error(`${this.name}.loadStateDict: state '${name}' of parameter ${k} has shape ${shapeStr(v.shape)}, the parameter ${shapeStr(p.shape)}`);
-        if (v instanceof Tensor && v.device !== p.device) copy[name] = v.to(p.device);
+        if (v instanceof Tensor && v.device !== p.device) copy[name] = keep(v.to(p.device));
       }
       this.state.set(p, copy);
     }

@@ -1,7 +1,7 @@
 /** RMSprop (torch.optim.RMSprop), with momentum and the centered variant. */
 import { zerosLike } from "../ops/creation.js";
 import type { Tensor } from "../tensor.js";
-import { addScaled, checkRange, Optimizer, type BaseOptions, type ParamGroup, type ParamState, type Params } from "./optimizer.js";
+import { addScaled, checkRange, Optimizer, setState, type BaseOptions, type ParamGroup, type ParamState, type Params } from "./optimizer.js";
 
 export interface RMSpropOptions extends BaseOptions {
   alpha: number;
@@ -34,20 +34,17 @@ export class RMSprop extends Optimizer<RMSpropOptions> {
     const step = ((state.step as number | undefined) ?? 0) + 1;
     state.step = step;
     const g = group.weightDecay !== 0 ? addScaled(grad, p, group.weightDecay) : grad;
-    const sq = addScaled(((state.squareAvg as Tensor | undefined) ?? zerosLike(p)).mul(alpha), g.mul(g), 1 - alpha);
-    state.squareAvg = sq;
+    const sq = setState(state, "squareAvg", addScaled(((state.squareAvg as Tensor | undefined) ?? zerosLike(p)).mul(alpha), g.mul(g), 1 - alpha));
     let avg: Tensor;
     if (group.centered) {
-      const ga = addScaled(((state.gradAvg as Tensor | undefined) ?? zerosLike(p)).mul(alpha), g, 1 - alpha);
-      state.gradAvg = ga;
+      const ga = setState(state, "gradAvg", addScaled(((state.gradAvg as Tensor | undefined) ?? zerosLike(p)).mul(alpha), g, 1 - alpha));
       avg = sq.sub(ga.mul(ga)).sqrt();
     } else {
       avg = sq.sqrt();
     }
     avg = avg.add(eps);
     if (group.momentum > 0) {
-      const buf = ((state.momentumBuffer as Tensor | undefined) ?? zerosLike(p)).mul(group.momentum).add(g.div(avg));
-      state.momentumBuffer = buf;
+      const buf = setState(state, "momentumBuffer", ((state.momentumBuffer as Tensor | undefined) ?? zerosLike(p)).mul(group.momentum).add(g.div(avg)));
       return addScaled(p, buf, -group.lr);
     }
     return p.add(g.div(avg).mul(-group.lr));

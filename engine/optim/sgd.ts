@@ -1,6 +1,6 @@
 /** Stochastic gradient descent with momentum, dampening, Nesterov momentum and weight decay (torch.optim.SGD). */
 import type { Tensor } from "../tensor.js";
-import { addScaled, checkRange, Optimizer, type BaseOptions, type ParamGroup, type ParamState, type Params } from "./optimizer.js";
+import { addScaled, checkRange, Optimizer, setState, type BaseOptions, type ParamGroup, type ParamState, type Params } from "./optimizer.js";
 
 export interface SGDOptions extends BaseOptions {
   momentum: number;
@@ -33,9 +33,7 @@ export class SGD extends Optimizer<SGDOptions> {
     let d = group.weightDecay !== 0 ? addScaled(grad, p, group.weightDecay) : grad;
     if (group.momentum !== 0) {
       let buf = state.momentumBuffer as Tensor | undefined;
-      if (buf === undefined) buf = d.clone();
-      else buf = addScaled(buf.mul(group.momentum), d, 1 - group.dampening);
-      state.momentumBuffer = buf;
+      buf = setState(state, "momentumBuffer", buf === undefined ? d.clone() : addScaled(buf.mul(group.momentum), d, 1 - group.dampening));
       d = group.nesterov ? addScaled(d, buf, group.momentum) : buf;
     }
     return addScaled(p, d, -group.lr);
