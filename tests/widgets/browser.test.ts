@@ -48,6 +48,8 @@ const CELLS = [
   ].join("\n"),
   `widgets.decisionBoundary((x) => x.index(":", 0).sub(0.5).mul(x.index(":", 1).sub(0.5)).neg(), gb.tensor([[0, 0], [0, 1], [1, 0], [1, 1]]), gb.tensor([0, 1, 1, 0]), { title: "XOR" })`,
   `widgets.convArithmetic({ input: 5, kernel: 3, stride: 2, padding: 1 })`,
+  // no ipywidgets 8 manager in the classic notebook: the static view with its note
+  `widgets.interact(({ stride }) => widgets.convArithmetic({ input: 5, kernel: 3, stride }), { stride: [1, 3] })`,
 ];
 
 describe.skipIf(missing !== null)("widgets in real Jupyter front ends (Chromium)", () => {
@@ -114,6 +116,7 @@ describe.skipIf(missing !== null)("widgets in real Jupyter front ends (Chromium)
     await page.waitForFunction(() => document.querySelectorAll(".gb-training-view[data-progress='100']").length === 1, undefined, { timeout: 90_000 });
     await runCell(3);
     await runCell(4);
+    await runCell(5);
     await page.waitForFunction(() => document.querySelectorAll(".output_area .js-plotly-plot .main-svg").length >= 2, undefined, { timeout: 60_000 });
     const seen = (await stop()).map(Number);
     // the progress bar advanced through intermediate values to 100
@@ -122,17 +125,22 @@ describe.skipIf(missing !== null)("widgets in real Jupyter front ends (Chromium)
     expect(seen[seen.length - 1]).toBe(100);
     for (let i = 1; i < seen.length; i++) expect(seen[i]).toBeGreaterThanOrEqual(seen[i - 1]);
     const info = await page.evaluate(() => {
-      const plots = [...document.querySelectorAll(".output_area .js-plotly-plot")];
+      const plots = Array.from(document.querySelectorAll(".output_area .js-plotly-plot"));
       return {
         plotlySvg: document.querySelectorAll(".output_area .plotly svg.main-svg").length,
         traces: plots.map((p) => p.querySelectorAll(".scatterlayer .trace, .heatmaplayer .hm").length),
         titles: plots.map((p) => p.querySelector(".gtitle")?.textContent ?? ""),
-        img: [...document.querySelectorAll(".output_area .gb-image-grid img")].map((i) => ({ w: (i as HTMLImageElement).naturalWidth, ok: (i as HTMLImageElement).complete })),
+        img: Array.from(document.querySelectorAll(".output_area .gb-image-grid img")).map((i) => ({ w: (i as HTMLImageElement).naturalWidth, ok: (i as HTMLImageElement).complete })),
         progress: (document.querySelector(".gb-training-view progress") as HTMLProgressElement | null)?.value,
         series: document.querySelectorAll(".gb-training-view .gb-series").length,
         conv: document.querySelector(".gb-conv-view")?.getAttribute("data-output-h"),
-        plotlyScripts: [...document.querySelectorAll(".output_area script")].filter((s) => (s.textContent ?? "").includes("plotly.js, embedded once")).length,
+        plotlyScripts: Array.from(document.querySelectorAll(".output_area script")).filter((s) => (s.textContent ?? "").includes("plotly.js, embedded once")).length,
         notLoaded: document.body.innerText.includes("plotly.js is not loaded"),
+        staticWidget: Array.from(document.querySelectorAll(".output_area .gb-widget-static")).map((e) => ({
+          note: (e as HTMLElement).innerText.includes("needs a front end with Jupyter widgets"),
+          slider: !!e.querySelector("input[type=range]"),
+          conv: e.querySelector(".gb-conv-view")?.getAttribute("data-output-h"),
+        })),
       };
     });
     // the notebook scrolls inside #site: make the viewport as tall as the notebook for the screenshot
@@ -149,6 +157,7 @@ describe.skipIf(missing !== null)("widgets in real Jupyter front ends (Chromium)
     expect(info.conv).toBe("3");
     expect(info.plotlyScripts).toBe(1); // plotly.js embedded once in the page
     expect(info.notLoaded).toBe(false);
+    expect(info.staticWidget).toEqual([{ note: true, slider: true, conv: "2" }]);
     expect(errors).toEqual([]);
     await page.close();
   }, 240_000);
@@ -157,7 +166,9 @@ describe.skipIf(missing !== null)("widgets in real Jupyter front ends (Chromium)
     const out = mkdtempSync(join(tmpdir(), "gb-nbconvert-"));
     const r = spawnSync(
       JUPYTER,
-      ["nbconvert", "--to", "html", "--execute", "--ExecutePreprocessor.timeout=120", "--output-dir", out, join(je.dir, "work", "widgets-demo.ipynb")],
+      // store_widget_state=False: without saved widget state nbconvert uses the widgets' static
+      // text/html views (with their note); saved state would need the html-manager from a CDN.
+      ["nbconvert", "--to", "html", "--execute", "--ExecutePreprocessor.timeout=120", "--ExecutePreprocessor.store_widget_state=False", "--output-dir", out, join(je.dir, "work", "widgets-demo.ipynb")],
       { env: je.env, encoding: "utf8", timeout: 200_000 },
     );
     expect(r.status, r.stderr).toBe(0);
@@ -177,15 +188,17 @@ describe.skipIf(missing !== null)("widgets in real Jupyter front ends (Chromium)
     await page.waitForFunction(() => document.querySelectorAll(".js-plotly-plot .main-svg").length >= 2, undefined, { timeout: 60_000 });
     const info = await page.evaluate(() => ({
       plots: document.querySelectorAll(".js-plotly-plot").length,
-      img: [...document.querySelectorAll(".gb-image-grid img")].map((i) => (i as HTMLImageElement).naturalWidth),
+      img: Array.from(document.querySelectorAll(".gb-image-grid img")).map((i) => (i as HTMLImageElement).naturalWidth),
       progress: document.querySelector(".gb-training-view")?.getAttribute("data-progress"),
       conv: document.querySelectorAll(".gb-conv-view .gb-out-cell").length,
+      staticNote: Array.from(document.querySelectorAll(".gb-widget-static")).map((e) => (e as HTMLElement).innerText.includes("needs a front end with Jupyter widgets")),
     }));
     await page.screenshot({ path: join(OUTPUT_DIR, "nbconvert-offline.png"), fullPage: true });
     expect(info.plots).toBe(2);
     expect(info.img[0]).toBeGreaterThan(0);
     expect(info.progress).toBe("100");
-    expect(info.conv).toBe(9);
+    expect(info.staticNote).toEqual([true]);
+    expect(info.conv).toBe(9 + 4); // the conv view (3×3), and the interact's static view of stride 2 (2×2)
     await context.close();
   }, 240_000);
 
