@@ -54,6 +54,22 @@ const TENSORS: Record<string, () => Tensor> = {
   grad_fn_sum: () => gb.tensor([1, 2], { requiresGrad: true }).sum(),
   grad_fn_tanh: () => gb.tensor([[0.5, -1.0], [2.0, 0.0]], { requiresGrad: true }).tanh(),
   grad_fn_exp_wrapped: () => ar(12).div(3).requiresGrad_(true).exp(),
+  negative_int_valued: () => gb.tensor([-1, 2, -30]),
+  tiny_and_one: () => gb.tensor([1.0e-8, 1.0]),
+  fixed_wide: () => gb.tensor([100.5, 200.25, -3.125]),
+  sci_ratio: () => gb.tensor([123456.7, 1.5]),
+  exactly_1e8: () => gb.tensor([1.0e8, 1.0]),
+  negative_zero_int_mode: () => f([-0, 1]),
+  only_inf: () => f([Infinity, -Infinity]),
+  scalar_nan: () => gb.tensor(NaN),
+  scalar_negative: () => gb.tensor(-0.125),
+  bool_2d: () => gb.tensor([[true, false], [false, true]]),
+  empty_bool: () => gb.zeros([0], { dtype: "bool" }),
+  empty_int32_2d: () => gb.zeros([2, 0], { dtype: "int32" }),
+  scalar_requires_grad: () => gb.tensor(2, { requiresGrad: true }),
+  sci_matrix: () => gb.tensor([[1.0e-5, -2.0e3], [3.5, 0.0]]),
+  summarized_wide_floats: () => ar(1200).reshape([3, 400]).mul(1.0e-3).add(0.5),
+  matrix_long_rows_grad: () => ar(24).reshape([2, 12]).div(9).requiresGrad_(true),
 };
 
 /** torch's repr with our naming: <MulBackward0> -> <MulBackward>, torch.int32 -> gb.int32. */
