@@ -74,7 +74,11 @@ export class EarlyStopping {
       this.bestScore = metric;
       this.bestEpoch = this.epoch;
       this.counter = 0;
-      if (this.restoreBest && model) this.bestState = snapshot(model);
+      if (this.restoreBest && model) {
+        const prev = this.bestState;
+        this.bestState = snapshot(model);
+        if (prev) for (const t of prev.values()) t.dispose(); // frees GPU memory; a no-op on the CPU
+      }
     } else {
       this.counter++;
     }

@@ -201,6 +201,7 @@ export abstract class Optimizer<H extends BaseOptions = BaseOptions> {
       }
       sg.params.forEach((id, j) => (byIndex[id] = g.params[j]));
     });
+    for (const st of this.state.values()) for (const v of Object.values(st)) if (v instanceof Tensor) v.dispose(); // GPU memory back; no-op on the CPU
     this.state.clear();
     for (const [k, s] of Object.entries(sd.state)) {
       const p = byIndex[Number(k)];
