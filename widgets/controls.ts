@@ -14,7 +14,7 @@
  * through its `openComm` / `registerCommTarget`; with no host (plain Node) widgets still
  * work as observable objects.
  */
-import { getDisplayHost, type Comm, type DisplayHost, type MimeBundle } from "./host.js";
+import { getDisplayHost, setDisplayHost, type Comm, type DisplayHost, type DisplayOptions, type MimeBundle } from "./host.js";
 import { escapeHtml, fmt, hexId } from "./util.js";
 import { Figure } from "./plotly.js";
 import { bundleOf } from "./util.js";
@@ -754,6 +754,55 @@ export class Output extends Widget {
     this.set({ outputs: [] });
   }
 
+  /**
+   * Runs `fn` with displays redirected into this output: `widgets.display(...)`, training views
+   * (updated in place by display id) and anything else that goes through the DisplayHost. While
+   * `fn` runs (also across its awaits) every display through the host lands here.
+   */
+  async capture<T>(fn: () => T | Promise<T>, opts: { replace?: boolean; onWrite?: () => void } = {}): Promise<T> {
+    const outer = getDisplayHost();
+    let fresh = !!opts.replace;
+    const ids: (string | undefined)[] = fresh ? [] : this.outputs.map(() => undefined);
+    const self = this;
+    const redirect: DisplayHost = {
+      display(bundle: MimeBundle, options: DisplayOptions = {}) {
+        const item: OutputItem = { output_type: "display_data", data: bundle, metadata: options.metadata ?? {} };
+        const at = options.update && options.displayId ? ids.lastIndexOf(options.displayId) : -1;
+        if (options.update && at < 0) return; // updates of displays shown elsewhere stay there
+        opts.onWrite?.();
+        if (fresh) {
+          // replace mode: the first display replaces the old content in one update (no flicker)
+          fresh = false;
+          self.shown = [];
+          self.state.outputs = [];
+        }
+        const outs = [...self.outputs];
+        if (at >= 0) {
+          outs[at] = item;
+          self.shown[at] = null;
+        } else {
+          outs.push(item);
+          ids.push(options.displayId);
+          self.shown.push(null);
+        }
+        self.set({ outputs: outs });
+      },
+      clearOutput() {
+        ids.length = 0;
+        self.clear();
+      },
+      openComm: (t, d, m, b) => outer?.openComm(t, d, m, b) ?? null,
+      registerCommTarget: (t, h) => outer?.registerCommTarget(t, h),
+      supportsComms: outer?.supportsComms ?? false,
+    };
+    setDisplayHost(redirect);
+    try {
+      return await fn();
+    } finally {
+      if (getDisplayHost() === redirect) setDisplayHost(outer);
+    }
+  }
+
   override async staticHtml(): Promise<string> {
     const parts: string[] = [];
     const outs = this.outputs;
@@ -829,9 +878,15 @@ export class Interactive extends VBox {
       do {
         this.pending = false;
         try {
-          const r = await this.fn(this.values);
-          if (r === undefined) this.out.clear();
-          else await this.out.replace(r);
+          let wrote = false;
+          const r = await this.out.capture(
+            () => this.fn(this.values),
+            { replace: true, onWrite: () => (wrote = true) },
+          );
+          if (r !== undefined) {
+            if (wrote) await this.out.display(r);
+            else await this.out.replace(r);
+          } else if (!wrote) this.out.clear();
         } catch (e) {
           this.out.clear();
           this.out.showError(e);

@@ -8,10 +8,12 @@
  *
  *   widgets.convArithmetic({ input: 5, kernel: 3, stride: 2, padding: 1 })
  *   widgets.convArithmeticGallery()          // the guide's standard cases side by side
+ *   widgets.convExplorer()                   // sliders for input, kernel, stride, padding, dilation
  *   interact((p) => widgets.convArithmetic({ input: 7, kernel: 3, ...p }), { stride: [1, 3], padding: [0, 2], dilation: [1, 3] })
  */
 import type { MimeBundle } from "./host.js";
 import { escapeHtml, uid } from "./util.js";
+import { IntSlider, interact, type Interactive } from "./controls.js";
 
 type Pair = number | [number, number];
 
@@ -210,4 +212,19 @@ export class ConvGallery {
 
 export function convArithmeticGallery(cases?: (ConvParams & { title?: string })[], opts: { cell?: number; secondsPerStep?: number } = {}): ConvGallery {
   return new ConvGallery(cases, opts);
+}
+
+/**
+ * The view with sliders for input size, kernel size, stride, padding and dilation (Jupyter
+ * widgets): moving one redraws the view and its formula. A kernel that does not fit shows the error.
+ */
+export function convExplorer(initial: Partial<Record<"input" | "kernel" | "stride" | "padding" | "dilation", number>> = {}): Interactive {
+  const s = (description: string, value: number, min: number, max: number) => new IntSlider({ description, value, min, max });
+  return interact((p) => convArithmetic({ input: p.input, kernel: p.kernel, stride: p.stride, padding: p.padding, dilation: p.dilation }), {
+    input: s("input", initial.input ?? 5, 2, 10),
+    kernel: s("kernel", initial.kernel ?? 3, 1, 5),
+    stride: s("stride", initial.stride ?? 1, 1, 4),
+    padding: s("padding", initial.padding ?? 0, 0, 3),
+    dilation: s("dilation", initial.dilation ?? 1, 1, 3),
+  });
 }

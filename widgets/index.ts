@@ -11,6 +11,7 @@
  *   activations(["sigmoid", "tanh", "relu"])                           // f and f′ (autograd)
  *   confusionMatrix(logits, labels, { classNames })
  *   convArithmetic({ input: 5, kernel: 3, stride: 2, padding: 1 })     // animated, with the formula
+ *   convExplorer()                                                     // the same with sliders
  *   mlpDiagram([2, 4, 1]) / mlpDiagram(model)
  *   drawGraph(loss)                                                    // micrograd's draw_dot
  *   modelSummary(model, [1, 28, 28])
@@ -69,6 +70,7 @@ export {
 export {
   convArithmetic,
   convArithmeticGallery,
+  convExplorer,
   convGeometry,
   convOutputSize,
   ConvArithmeticView,

@@ -213,3 +213,40 @@ describe("without a widget front end", () => {
     expect(s.comm).toBeNull();
   });
 });
+
+describe("Output.capture and interactive views", () => {
+  it("capture routes displays (and in-place updates by display id) into the output", async () => {
+    const { display, trainingView } = await import("../../widgets/index.js");
+    const out = new Output();
+    await out.capture(async () => {
+      await display(plot.bar([1, 2]));
+      const v = trainingView({ epochs: 1, batchesPerEpoch: 2, throttleMs: 0 });
+      v.update({ epoch: 0, batch: 0, trainLoss: 1 });
+      v.update({ epoch: 0, batch: 1, trainLoss: 0.5 });
+      await v.close();
+    });
+    expect(out.outputs).toHaveLength(2); // the figure, and the training view updated in place
+    expect(String(out.outputs[1].data!["text/plain"])).toContain("100%");
+    expect(host.displays).toHaveLength(0); // nothing leaked to the cell
+  });
+
+  it("convExplorer: five sliders; moving stride redraws the view with the formula's output size", async () => {
+    const { convExplorer, convOutputSize } = await import("../../widgets/index.js");
+    const w = convExplorer({ input: 7, kernel: 3 });
+    await w.settled;
+    expect(Object.keys(w.controls)).toEqual(["input", "kernel", "stride", "padding", "dilation"]);
+    const html = () => String(w.out.outputs[0].data!["text/html"]);
+    expect(html()).toContain(`data-output-h="${convOutputSize(7, 3, 1, 0, 1)}"`);
+    host.commFor(w.controls.stride.modelId).receive({ method: "update", state: { value: 2 } });
+    await w.settled;
+    expect(w.out.outputs).toHaveLength(1);
+    expect(html()).toContain(`data-output-h="${convOutputSize(7, 3, 2, 0, 1)}"`);
+    // a kernel that does not fit: the error shows in the output
+    host.commFor(w.controls.dilation.modelId).receive({ method: "update", state: { value: 3 } });
+    host.commFor(w.controls.input.modelId).receive({ method: "update", state: { value: 2 } });
+    await w.settled;
+    await w.settled;
+    expect(w.out.outputs.at(-1)).toMatchObject({ output_type: "error" });
+    expect(w.out.outputs.at(-1)!.evalue).toContain("does not fit the padded input");
+  });
+});
