@@ -60,6 +60,14 @@ describe("DataLoader", () => {
     expect(new data.DataLoader(ds, { batchSize: 5, dropLast: true }).length).toBe(2);
   });
 
+  it("lengths and batch sizes equal torch.utils.data.DataLoader's", () => {
+    for (const c of ref.loaders) {
+      const l = new data.DataLoader(toyDataset(c.n), { batchSize: c.batchSize, dropLast: c.dropLast });
+      expect(l.length, JSON.stringify(c)).toBe(c.length);
+      expect([...l].map(([x]) => x.shape[0]), JSON.stringify(c)).toEqual(c.batchSizes);
+    }
+  });
+
   it("async iteration yields the same batches", async () => {
     const l = new data.DataLoader(toyDataset(7), { batchSize: 3 });
     const ys: number[] = [];
@@ -125,10 +133,14 @@ describe("DataLoader", () => {
 });
 
 describe("randomSplit", () => {
-  it("sizes, disjointness, coverage and reproducibility", () => {
+  it("sizes equal torch.utils.data.random_split's", () => {
+    for (const c of ref.splits) expect(data.randomSplit(toyDataset(c.n), c.lengths, 0).map((p) => p.length), JSON.stringify(c)).toEqual(c.sizes);
+  });
+
+  it("disjointness, coverage and reproducibility", () => {
     const ds = toyDataset(103);
     const parts = data.randomSplit(ds, [0.7, 0.2, 0.1], 5);
-    expect(parts.map((p) => p.length)).toEqual([73, 20, 10]); // floor: 72, 20, 10; one left over goes to the first
+    expect(parts.map((p) => p.length)).toEqual(ref.splits[0].sizes);
     const all = parts.flatMap((p) => Array.from(p.indices));
     expect(new Set(all).size).toBe(103);
     const again = data.randomSplit(ds, [0.7, 0.2, 0.1], 5);

