@@ -169,6 +169,9 @@ export class KernelCore {
         return;
       case "ready":
         return;
+      case "connected":
+        this.interp.connected?.();
+        return;
     }
   }
 

@@ -78,6 +78,8 @@ export interface Interpreter {
   complete(code: string, cursor: number): Promise<CompleteResult>;
   inspect(code: string, cursor: number, detailLevel: number): Promise<InspectResult>;
   isComplete(code: string): Promise<{ status: "complete" | "incomplete" | "invalid" | "unknown"; indent?: string }>;
+  /** A client is connected (the first kernel_info_reply went out): a good time to warm up. */
+  connected?(): void;
   /** An interrupt arrived (SIGINT) while no synchronous code was running. */
   interrupt(): void;
   shutdown(restart: boolean): Promise<void>;

@@ -20,7 +20,9 @@ export type ToMain =
   | IncomingRequest
   | { kind: "input_reply"; content: Record<string, any> }
   | { kind: "shutdown"; restart: boolean }
-  | { kind: "ready" };
+  | { kind: "ready" }
+  /** The first kernel_info_reply went out: a client is connected. */
+  | { kind: "connected" };
 
 export type ToServer =
   /** Reply to request `id`; `done` ends its processing (idle is published, the next request goes on). */

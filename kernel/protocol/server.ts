@@ -94,6 +94,7 @@ export async function runServer(config: ServerConfig): Promise<void> {
   const pending = new Map<number, Pending>();
   const queue: { id: number; msg: Message }[] = [];
   let busyWith: number | null = null;
+  let connected = false;
   const kernelInfo = () => ({ status: "ok", ...config.kernelInfo });
 
   function errorReplyFor(msg: Message, channel: "shell" | "control", ename: string, evalue: string) {
@@ -128,6 +129,7 @@ export async function runServer(config: ServerConfig): Promise<void> {
       if (t === "kernel_info_request") {
         reply({ identities: msg.identities, header: msg.header, channel: "shell" }, "kernel_info_reply", kernelInfo());
         status(msg.header, "idle");
+        if (!connected) (connected = true), post({ kind: "connected" });
         continue;
       }
       busyWith = id;

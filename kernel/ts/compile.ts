@@ -6,7 +6,7 @@
  * - top-level await works (the cell runs in an async wrapper, its
  *   declarations hoisted out of it, as Node's REPL does);
  * - the value of a final expression statement is the cell's result.
- * Edits keep the cell's line numbers; esbuild strips the types and its
+ * Edits keep the cell's line numbers; TypeScript strips the types and its
  * source map maps stack traces back to the cell.
  */
 import type * as TS from "typescript";
@@ -225,7 +225,7 @@ export function compileCell(source: string, fileName: string): CompiledCell {
   const last = [...sf.statements].reverse().find((s) => !t.isEmptyStatement(s) && !t.isInterfaceDeclaration(s) && !t.isTypeAliasDeclaration(s));
   if (last && t.isExpressionStatement(last)) {
     hasValue = true;
-    // esbuild drops side-effect-free expression statements: capture the value explicitly
+    // capture the value explicitly (a transpiler may drop side-effect-free expression statements)
     const e = last.expression;
     edits.push({ start: e.getStart(), end: e.getStart(), text: isAsync ? "return (" : "__gradbook.result = (" });
     edits.push({ start: e.getEnd(), end: e.getEnd(), text: ")" });
@@ -251,29 +251,38 @@ export function compileCell(source: string, fileName: string): CompiledCell {
   } else {
     edited = `${hoist}${body}`;
   }
-  const esbuild = require("esbuild") as typeof import("esbuild");
-  let out: import("esbuild").TransformResult;
-  try {
-    out = esbuild.transformSync(edited, {
-      loader: "ts",
-      sourcemap: "external",
-      sourcefile: fileName,
-      target: "es2022",
-      format: undefined,
-      tsconfigRaw: { compilerOptions: { useDefineForClassFields: true, verbatimModuleSyntax: false, experimentalDecorators: false } },
-      logLevel: "silent",
-    });
-  } catch (e: any) {
-    const m = e?.errors?.[0];
-    if (m) throw new CellSyntaxError(m.text, m.location?.line ?? 1, (m.location?.column ?? 0) + 1);
-    throw e;
+  // Types are stripped in-process by TypeScript (esbuild would run a child process, which a
+  // signal-mode interrupt -- SIGINT to the whole process group -- would kill).
+  const out = t.transpileModule(edited, {
+    fileName,
+    reportDiagnostics: true,
+    compilerOptions: {
+      target: t.ScriptTarget.ES2022,
+      module: t.ModuleKind.ESNext,
+      sourceMap: true,
+      inlineSources: false,
+      useDefineForClassFields: true,
+      alwaysStrict: false,
+      strict: false,
+      removeComments: false,
+      experimentalDecorators: false,
+      verbatimModuleSyntax: false,
+      isolatedModules: true,
+      moduleDetection: t.ModuleDetectionKind.Legacy,
+    },
+  });
+  const bad = out.diagnostics?.find((d) => d.category === t.DiagnosticCategory.Error);
+  if (bad) {
+    const pos = bad.file && bad.start != null ? bad.file.getLineAndCharacterOfPosition(bad.start) : { line: 0, character: 0 };
+    throw new CellSyntaxError(t.flattenDiagnosticMessageText(bad.messageText, "\n"), pos.line + 1, pos.character + 1);
   }
+  const js = out.outputText.replace(/\/\/# sourceMappingURL=.*\s*$/, "");
   let map: DecodedMap = [];
   try {
-    map = decodeMappings(JSON.parse(out.map).mappings);
+    map = decodeMappings(JSON.parse(out.sourceMapText!).mappings);
   } catch {}
   const declaresAnything =
     uniq.length > 0 ||
     sf.statements.some((st) => t.isInterfaceDeclaration(st) || t.isTypeAliasDeclaration(st) || t.isImportDeclaration(st) || t.isModuleDeclaration(st) || t.isVariableStatement(st) || t.isFunctionDeclaration(st) || t.isClassDeclaration(st) || t.isEnumDeclaration(st));
-  return { js: out.code, map, async: isAsync, hasValue, declared: uniq, source: code, declaresAnything };
+  return { js, map, async: isAsync, hasValue, declared: uniq, source: code, declaresAnything };
 }

@@ -19,6 +19,7 @@ import { ts } from "./tsapi.ts";
 const VERSION = "0.1.0";
 const RED = "\x1b[0;31m", BOLD_RED = "\x1b[1;31m", GREEN = "\x1b[0;32m", CYAN = "\x1b[0;36m", RESET = "\x1b[0m";
 const NO_RESULT = Symbol.for("gradbook.noResult");
+const CHECK_WAIT_MS = Number(process.env.GRADBOOK_TYPECHECK_WAIT_MS ?? 10_000);
 
 class KeyboardInterrupt extends Error {
   override name = "KeyboardInterrupt";
@@ -81,14 +82,21 @@ export class TypeScriptInterpreter implements Interpreter {
     process.on("uncaughtException", (err) => {
       this.io.stream("stderr", `Uncaught exception: ${this.describe(err)}\n`);
     });
-    // Warm the compiler while the front end settles (never before the worker answers kernel_info).
-    setTimeout(() => {
+    setTimeout(() => this.connected(), 1500).unref();
+    await this.preload();
+  }
+
+  private warm = false;
+  /** Warms the compiler and the language service once a client is connected (start-up is not slowed). */
+  connected(): void {
+    if (this.warm) return;
+    this.warm = true;
+    this.lang.warmup();
+    setImmediate(() => {
       try {
         compileCell("0", "warmup.ts");
       } catch {}
-    }, 50).unref();
-    setTimeout(() => this.lang.warmup(), 500).unref();
-    await this.preload();
+    });
   }
 
   private describe(e: unknown): string {
@@ -310,10 +318,18 @@ export class TypeScriptInterpreter implements Interpreter {
           traceback: [`${BOLD_RED}TypeError${RESET}: the cell has type errors and runs under %%strict`, format(diags)],
         });
     } else checking.then(show);
+    // Waits for the type check, within a bound (a cold language service on a loaded machine can take seconds).
     const finishCheck = async () => {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<null>((r) => (timer = setTimeout(() => r(null), CHECK_WAIT_MS)));
       try {
-        show(await this.withInterrupt(checking));
-      } catch {}
+        const diags = await this.withInterrupt(Promise.race([checking, timeout]));
+        if (diags) show(diags);
+        else this.io.log(`type check of In[${req.executionCount}] still running after ${CHECK_WAIT_MS} ms: not shown`);
+      } catch {
+      } finally {
+        clearTimeout(timer);
+      }
     };
 
     let value: unknown;
