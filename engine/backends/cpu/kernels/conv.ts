@@ -120,12 +120,11 @@ function validRange(off: number, s: number, inSize: number, outSize: number): [n
 }
 
 /**
- * cols[r*L + nl*OHW + oh*OW + ow] = x[n0+nl, c0 + c, ih, iw] (0 outside), r = (c*KH + kh)*KW + kw,
- * for nl < nb, L = nb*OHW.
+ * cols[base + r*L + nl*OHW + oh*OW + ow] = x[n0+nl, c0 + c, ih, iw] (0 outside), r = (c*KH + kh)*KW + kw,
+ * for nl < nb; L (row stride) defaults to nb*OHW.
  */
-function im2col(x: Float32Array, g: Geo, n0: number, nb: number, c0: number, cols: Float32Array): void {
+function im2col(x: Float32Array, g: Geo, n0: number, nb: number, c0: number, cols: Float32Array, base = 0, L = nb * g.OHW): void {
   const { C, H, W, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, Cg, OHW } = g;
-  const L = nb * OHW;
   const HW = H * W;
   for (let c = 0; c < Cg; c++) {
     for (let kh = 0; kh < KH; kh++) {
@@ -137,7 +136,7 @@ function im2col(x: Float32Array, g: Geo, n0: number, nb: number, c0: number, col
         const r = (c * KH + kh) * KW + kw;
         for (let nl = 0; nl < nb; nl++) {
           const xb = ((n0 + nl) * C + c0 + c) * HW;
-          const db = r * L + nl * OHW;
+          const db = base + r * L + nl * OHW;
           if (ohs > 0) cols.fill(0, db, db + ohs * OW);
           if (ohe < OH) cols.fill(0, db + ohe * OW, db + OHW);
           for (let oh = ohs; oh < ohe; oh++) {
@@ -157,10 +156,9 @@ function im2col(x: Float32Array, g: Geo, n0: number, nb: number, c0: number, col
   }
 }
 
-/** dx[n0+nl, c0+c, ih, iw] += cols[...] (inverse of im2col). */
-function col2im(cols: Float32Array, g: Geo, n0: number, nb: number, c0: number, dx: Float32Array): void {
+/** dx[n0+nl, c0+c, ih, iw] += cols[...] (inverse of im2col, same layout). */
+function col2im(cols: Float32Array, g: Geo, n0: number, nb: number, c0: number, dx: Float32Array, base = 0, L = nb * g.OHW): void {
   const { C, H, W, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, Cg, OHW } = g;
-  const L = nb * OHW;
   const HW = H * W;
   for (let c = 0; c < Cg; c++) {
     for (let kh = 0; kh < KH; kh++) {
@@ -172,7 +170,7 @@ function col2im(cols: Float32Array, g: Geo, n0: number, nb: number, c0: number, 
         const r = (c * KH + kh) * KW + kw;
         for (let nl = 0; nl < nb; nl++) {
           const xb = ((n0 + nl) * C + c0 + c) * HW;
-          const db = r * L + nl * OHW;
+          const db = base + r * L + nl * OHW;
           for (let oh = ohs; oh < ohe; oh++) {
             const d = db + oh * OW;
             const xr = xb + (oh * sh + offH) * W + offW;
@@ -382,6 +380,203 @@ function implicitWeightGrad(w: WasmGemm, x: Float32Array, dy: Float32Array, g: G
   }
 }
 
+// ---------------------------------------------------------------------------
+// other convolutions (stride > 1, or too big for the implicit path) on the WASM kernels:
+// im2col straight into WASM memory, then the same kernels with B rows at offs[k] = k * ld
+// (no packing pass).
+
+/** Float budget of one chunk's column buffer (stays in L2). */
+const WASM_COLS_BUDGET = 1 << 17;
+
+function wasmChunk(g: Geo): number {
+  return Math.max(1, Math.min(g.N, Math.floor(WASM_COLS_BUDGET / Math.max(1, g.CKK * g.OHW))));
+}
+
+/** mem[dst + ((grp*rowsPad + p) * K) + k*MR + r] = val(grp, p + r, k) for rows < rows, else 0. */
+function packPanels(
+  mem: Float32Array, dst: number, groups: number, rows: number, K: number, MR: number,
+  src: Float32Array, rowStride: number, kStride: number, groupStride: number,
+): void {
+  const rowsPad = Math.ceil(rows / MR) * MR;
+  for (let grp = 0; grp < groups; grp++) {
+    for (let p = 0; p < rowsPad; p += MR) {
+      const base = dst + (grp * rowsPad + p) * K;
+      for (let r = 0; r < MR; r++) {
+        const row = p + r;
+        if (row < rows) {
+          const s0 = grp * groupStride + row * rowStride;
+          for (let k = 0; k < K; k++) mem[base + k * MR + r] = src[s0 + k * kStride];
+        } else {
+          for (let k = 0; k < K; k++) mem[base + k * MR + r] = 0;
+        }
+      }
+    }
+  }
+}
+
+/**
+ * im2col inside WASM memory: images [nb][C][H][W] staged at float index xs; columns for channels
+ * c0.. of the group at cols (row stride ld). Only the in-range entries are written: the caller
+ * zeroes the buffer whenever (nb, ld) changes, and the out-of-range entries stay zero.
+ */
+function im2colWasm(w: WasmGemm, xs: number, g: Geo, nb: number, c0: number, cols: number, ld: number): void {
+  const { C, H, W, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, Cg, OHW } = g;
+  for (let c = 0; c < Cg; c++) {
+    for (let kh = 0; kh < KH; kh++) {
+      const offH = kh * dh - ph;
+      const [ohs, ohe] = validRange(offH, sh, H, OH);
+      if (ohe <= ohs) continue;
+      for (let kw = 0; kw < KW; kw++) {
+        const offW = kw * dw - pw;
+        const [ows, owe] = validRange(offW, sw, W, OW);
+        if (owe <= ows) continue;
+        const r = (c * KH + kh) * KW + kw;
+        const src = xs + ((c0 + c) * H + ohs * sh + offH) * W + ows * sw + offW;
+        const dst = cols + r * ld + ohs * OW + ows;
+        if (sw === 1) w.copy2d(src * 4, sh * W * 4, C * H * W * 4, dst * 4, OW * 4, OHW * 4, nb, ohe - ohs, owe - ows);
+        else w.gather(src * 4, sw * 4, sh * W * 4, C * H * W * 4, dst * 4, OW * 4, OHW * 4, nb, ohe - ohs, owe - ows);
+      }
+    }
+  }
+}
+
+/** col2im inside WASM memory: dx images [nb][C][H][W] at dxs += columns at cols (row stride ld). */
+function col2imWasm(w: WasmGemm, cols: number, ld: number, g: Geo, nb: number, c0: number, dxs: number): void {
+  const { C, H, W, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, Cg, OHW } = g;
+  for (let c = 0; c < Cg; c++) {
+    for (let kh = 0; kh < KH; kh++) {
+      const offH = kh * dh - ph;
+      const [ohs, ohe] = validRange(offH, sh, H, OH);
+      if (ohe <= ohs) continue;
+      for (let kw = 0; kw < KW; kw++) {
+        const offW = kw * dw - pw;
+        const [ows, owe] = validRange(offW, sw, W, OW);
+        if (owe <= ows) continue;
+        const r = (c * KH + kh) * KW + kw;
+        const dst = dxs + ((c0 + c) * H + ohs * sh + offH) * W + ows * sw + offW;
+        const src = cols + r * ld + ohs * OW + ows;
+        w.scatteradd(src * 4, OW * 4, OHW * 4, dst * 4, sw * 4, sh * W * 4, C * H * W * 4, nb, ohe - ohs, owe - ows);
+      }
+    }
+  }
+}
+
+function colsForward(w: WasmGemm, x: Float32Array, g: Geo, wt: Float32Array, out: Float32Array): void {
+  const { N, G, Cg, Og, O, CKK, OHW } = g;
+  const MR = w.cfg.MR;
+  const OgPad = Math.ceil(Og / MR) * MR;
+  const nb = wasmChunk(g);
+  const ldMax = Math.ceil((nb * OHW) / 8) * 8;
+  const aPtr = 0;
+  const offsPtr = align4(aPtr + G * OgPad * CKK);
+  const colsPtr = align4(offsPtr + CKK);
+  const cPtr = align4(colsPtr + CKK * ldMax);
+  const stPtr = align4(cPtr + Og * ldMax);
+  const CHW = g.C * g.H * g.W;
+  const xsPtr = align4(stPtr + nb * O * OHW);
+  const mem = ensureMemory(w, (xsPtr + nb * CHW) * 4);
+  packPanels(mem, aPtr, G, Og, CKK, MR, wt, CKK, 1, Og * CKK);
+  let lastNb = -1; // the zeroed parts depend on the chunk's image count
+  for (let n0 = 0; n0 < N; n0 += nb) {
+    const nbb = Math.min(nb, N - n0);
+    const ld = Math.ceil((nbb * OHW) / 8) * 8;
+    if (nbb !== lastNb) {
+      for (let k = 0; k < CKK; k++) w.i32[offsPtr + k] = k * ld * 4;
+      mem.fill(0, colsPtr, colsPtr + CKK * ld);
+      lastNb = nbb;
+    }
+    mem.set(x.subarray(n0 * CHW, (n0 + nbb) * CHW), xsPtr);
+    for (let gi = 0; gi < G; gi++) {
+      im2colWasm(w, xsPtr, g, nbb, gi * Cg, colsPtr, ld);
+      w.cblock(Og, ld / 8, CKK, (aPtr + gi * OgPad * CKK) * 4, colsPtr * 4, offsPtr * 4, cPtr * 4, ld * 4);
+      // C [Og][nl*OHW + p] -> [nl][Og][OHW]
+      w.copy2d(cPtr * 4, ld * 4, OHW * 4, stPtr * 4, OHW * 4, Og * OHW * 4, nbb, Og, OHW);
+      if (G === 1) {
+        out.set(mem.subarray(stPtr, stPtr + nbb * O * OHW), n0 * O * OHW);
+      } else {
+        for (let nl = 0; nl < nbb; nl++) {
+          const s0 = stPtr + nl * Og * OHW;
+          out.set(mem.subarray(s0, s0 + Og * OHW), ((n0 + nl) * O + gi * Og) * OHW);
+        }
+      }
+    }
+  }
+}
+
+function colsBackwardInput(w: WasmGemm, dy: Float32Array, g: Geo, wt: Float32Array, dx: Float32Array): void {
+  const { N, G, Cg, Og, O, CKK, OHW } = g;
+  const MR = w.cfg.MR;
+  const RPad = Math.ceil(CKK / MR) * MR;
+  const nb = wasmChunk(g);
+  const ldMax = Math.ceil((nb * OHW) / 8) * 8;
+  const aPtr = 0;
+  const offsPtr = align4(aPtr + G * RPad * Og);
+  const dyPtr = align4(offsPtr + Og);
+  const colsPtr = align4(dyPtr + Og * ldMax);
+  const stPtr = align4(colsPtr + CKK * ldMax);
+  const CHW = g.C * g.H * g.W;
+  const dxsPtr = align4(stPtr + nb * O * OHW);
+  const mem = ensureMemory(w, (dxsPtr + nb * CHW) * 4);
+  // A = W_g^T: rows (c, kh, kw), k = o
+  packPanels(mem, aPtr, G, CKK, Og, MR, wt, 1, CKK, Og * CKK);
+  for (let n0 = 0; n0 < N; n0 += nb) {
+    const nbb = Math.min(nb, N - n0);
+    const ld = Math.ceil((nbb * OHW) / 8) * 8;
+    for (let o = 0; o < Og; o++) w.i32[offsPtr + o] = o * ld * 4;
+    mem.set(dy.subarray(n0 * O * OHW, (n0 + nbb) * O * OHW), stPtr);
+    mem.fill(0, dxsPtr, dxsPtr + nbb * CHW);
+    for (let gi = 0; gi < G; gi++) {
+      // dy [nl][o][p] -> [o][nl*OHW + p]
+      w.copy2d((stPtr + gi * Og * OHW) * 4, OHW * 4, O * OHW * 4, dyPtr * 4, ld * 4, OHW * 4, nbb, Og, OHW);
+      w.cblock(CKK, ld / 8, Og, (aPtr + gi * RPad * Og) * 4, dyPtr * 4, offsPtr * 4, colsPtr * 4, ld * 4);
+      col2imWasm(w, colsPtr, ld, g, nbb, gi * Cg, dxsPtr);
+    }
+    dx.set(mem.subarray(dxsPtr, dxsPtr + nbb * CHW), n0 * CHW);
+  }
+}
+
+function colsBackwardWeight(w: WasmGemm, x: Float32Array, dy: Float32Array, g: Geo, dW: Float32Array): void {
+  const { N, G, Cg, Og, O, CKK, OHW } = g;
+  const WR = w.cfg.WR ?? 2, WK = w.cfg.WK ?? 4;
+  const OgPad = Math.ceil(Og / WR) * WR, KPad = Math.ceil(CKK / WK) * WK;
+  const nb = wasmChunk(g);
+  const ldMax = Math.ceil((nb * OHW) / 4) * 4;
+  const dyPtr = 0;
+  const offsPtr = align4(dyPtr + OgPad * ldMax);
+  const colsPtr = align4(offsPtr + KPad);
+  const dwPtr = align4(colsPtr + CKK * ldMax);
+  const stPtr = align4(dwPtr + G * OgPad * KPad);
+  const CHW = g.C * g.H * g.W;
+  const xsPtr = align4(stPtr + nb * O * OHW);
+  const mem = ensureMemory(w, (xsPtr + nb * CHW) * 4);
+  mem.fill(0, dwPtr, stPtr);
+  let lastNb = -1; // the zeroed parts depend on the chunk's image count
+  for (let n0 = 0; n0 < N; n0 += nb) {
+    const nbb = Math.min(nb, N - n0);
+    const ld = Math.ceil((nbb * OHW) / 4) * 4;
+    if (nbb !== lastNb) {
+      // zero: dy rows past Og and columns past L, and the out-of-range (and past-L) columns
+      for (let k = 0; k < KPad; k++) w.i32[offsPtr + k] = k < CKK ? k * ld * 4 : 0;
+      mem.fill(0, dyPtr, dyPtr + OgPad * ld);
+      mem.fill(0, colsPtr, colsPtr + CKK * ld);
+      lastNb = nbb;
+    }
+    mem.set(dy.subarray(n0 * O * OHW, (n0 + nbb) * O * OHW), stPtr);
+    mem.set(x.subarray(n0 * CHW, (n0 + nbb) * CHW), xsPtr);
+    for (let gi = 0; gi < G; gi++) {
+      im2colWasm(w, xsPtr, g, nbb, gi * Cg, colsPtr, ld);
+      w.copy2d((stPtr + gi * Og * OHW) * 4, OHW * 4, O * OHW * 4, dyPtr * 4, ld * 4, OHW * 4, nbb, Og, OHW);
+      w.wblock(OgPad / WR, KPad / WK, ld, dyPtr * 4, ld * 4, colsPtr * 4, offsPtr * 4, (dwPtr + gi * OgPad * KPad) * 4, KPad * 4);
+    }
+  }
+  for (let gi = 0; gi < G; gi++) {
+    for (let o = 0; o < Og; o++) {
+      const s0 = dwPtr + (gi * OgPad + o) * KPad;
+      dW.set(mem.subarray(s0, s0 + CKK), (gi * Og + o) * CKK);
+    }
+  }
+}
+
 function isPointwise(g: Geo): boolean {
   return g.KH === 1 && g.KW === 1 && g.sh === 1 && g.sw === 1 && g.ph === 0 && g.pw === 0;
 }
@@ -407,6 +602,8 @@ export function conv2dForward(
     } else if (g.sh === 1 && g.sw === 1 && implicitOk(wasm, O * CKK, g.Cg, OH + g.dh * (g.KH - 1), OW + g.dw * (g.KW - 1))) {
       implicitConv(wasm, x, N, G, g.Cg, g.H, g.W, w, Og, g.KH, g.KW, g.dh, g.dw, g.ph, g.pw, OH, OW, bias, out);
       return out;
+    } else if (wasm) {
+      colsForward(wasm, x, g, w, out);
     } else {
       const nb = chunkImages(g);
       const cols = new Float32Array(CKK * nb * OHW);
@@ -478,6 +675,10 @@ export function conv2dBackwardInput(
     implicitConv(wasm, dy, N, G, Og, g.OH, g.OW, wt, Cg, KH, KW, dh, dw, dh * (KH - 1) - g.ph, dw * (KW - 1) - g.pw, H, W, null, dx);
     return dx;
   }
+  if (wasm) {
+    colsBackwardInput(wasm, dy, g, w, dx);
+    return dx;
+  }
   const nb = chunkImages(g);
   const cols = new Float32Array(CKK * nb * OHW);
   const dyg = nb > 1 ? new Float32Array(Og * nb * OHW) : null;
@@ -518,6 +719,10 @@ export function conv2dBackwardWeight(
   const wasm = wasmKernels();
   if (g.sh === 1 && g.sw === 1 && implicitOk(wasm, 0, g.Cg, g.OH + g.dh * (g.KH - 1), g.OW + g.dw * (g.KW - 1))) {
     implicitWeightGrad(wasm, x, dy, g, dw);
+    return dw;
+  }
+  if (wasm) {
+    colsBackwardWeight(wasm, x, dy, g, dw);
     return dw;
   }
   const nb = chunkImages(g);

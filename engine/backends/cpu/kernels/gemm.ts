@@ -125,6 +125,8 @@ export interface WasmGemm {
   wblock: (mt: number, kt: number, J: number, dy: number, ldy: number, x: number, offs: number, dw: number, lddw: number) => void;
   maxpool2: (x: number, H: number, W: number, npl: number, OH: number, OW: number, out: number, idx: number) => void;
   copy2d: (src: number, sPitch: number, sPlane: number, dst: number, dPitch: number, dPlane: number, planes: number, rows: number, n: number) => void;
+  gather: (src: number, sStep: number, sPitch: number, sPlane: number, dst: number, dPitch: number, dPlane: number, planes: number, rows: number, n: number) => void;
+  scatteradd: (src: number, sPitch: number, sPlane: number, dst: number, dStep: number, dPitch: number, dPlane: number, planes: number, rows: number, n: number) => void;
   f32: Float32Array;
   i32: Int32Array;
 }
@@ -163,6 +165,8 @@ function instantiate(mod: WebAssembly.Module, cfg: GemmKernelConfig): WasmGemm {
     wblock: ex.wblock as WasmGemm["wblock"],
     maxpool2: ex.maxpool2 as WasmGemm["maxpool2"],
     copy2d: ex.copy2d as WasmGemm["copy2d"],
+    gather: ex.gather as WasmGemm["gather"],
+    scatteradd: ex.scatteradd as WasmGemm["scatteradd"],
     f32: new Float32Array(memory.buffer),
     i32: new Int32Array(memory.buffer),
   };

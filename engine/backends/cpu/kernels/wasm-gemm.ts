@@ -23,6 +23,10 @@
 //  copy2d(src, sPitch, sPlane, dst, dPitch, dPlane, planes, rows, n): copies
 //    planes x rows x n floats between strided layouts (pitches in bytes);
 //    writes nothing outside the n floats of each destination row.
+//  gather(src, sStep, sPitch, sPlane, dst, dPitch, dPlane, planes, rows, n):
+//    dst[p][r][i] = src[p][r][i * step] (strides in bytes; destination rows contiguous).
+//  scatteradd(src, sPitch, sPlane, dst, dStep, dPitch, dPlane, planes, rows, n):
+//    dst[p][r][i * step] += src[p][r][i].
 //  maxpool2(x, H, W, npl, OH, OW, out, idx): 2x2 / stride 2 max pooling of
 //    npl planes [H, W] into [OH, OW] planes (values, i32 flat indices), for
 //    output rows < OH (all windows inside) and the first 4*floor(OW/4) columns.
@@ -404,6 +408,54 @@ function copy2d(): FuncDef {
   };
 }
 
+/** Strided scalar gather (add = false) or scatter-add (add = true) over planes x rows x n. */
+function strided(add: boolean): FuncDef {
+  // gather:     (src, sStep, sPitch, sPlane, dst, dPitch, dPlane, planes, rows, n)
+  // scatteradd: (src, sPitch, sPlane, dst, dStep, dPitch, dPlane, planes, rows, n)
+  const SRC = 0, DST = add ? 3 : 4, PLANES = 7, ROWS = 8, N = 9;
+  const SSTEP = add ? -1 : 1, SPITCH = add ? 1 : 2, SPLANE = add ? 2 : 3;
+  const DSTEP = add ? 4 : -1, DPITCH = 5, DPLANE = 6;
+  const PC = 10, RC = 11, S = 12, D = 13, IC = 14, SI = 15, DI = 16;
+  const c = new Code();
+  c.block();
+  c.get(PLANES).i32(0).op(Op.i32_le_s).brIf(0);
+  c.get(ROWS).i32(0).op(Op.i32_le_s).brIf(0);
+  c.get(N).i32(0).op(Op.i32_le_s).brIf(0);
+  c.get(PLANES).set(PC);
+  c.loop();
+  c.get(SRC).set(S).get(DST).set(D).get(ROWS).set(RC);
+  c.loop();
+  c.get(S).set(SI).get(D).set(DI).get(N).set(IC);
+  c.loop();
+  if (add) {
+    c.get(DI).get(DI).mem(Op.f32_load, 2, 0).get(SI).mem(Op.f32_load, 2, 0).op(Op.f32_add).mem(Op.f32_store, 2, 0);
+    c.get(SI).i32(4).op(Op.i32_add).set(SI);
+    c.get(DI).get(DSTEP).op(Op.i32_add).set(DI);
+  } else {
+    c.get(DI).get(SI).mem(Op.f32_load, 2, 0).mem(Op.f32_store, 2, 0);
+    c.get(SI).get(SSTEP).op(Op.i32_add).set(SI);
+    c.get(DI).i32(4).op(Op.i32_add).set(DI);
+  }
+  c.get(IC).i32(1).op(Op.i32_sub).tee(IC).brIf(0);
+  c.end();
+  c.get(S).get(SPITCH).op(Op.i32_add).set(S);
+  c.get(D).get(DPITCH).op(Op.i32_add).set(D);
+  c.get(RC).i32(1).op(Op.i32_sub).tee(RC).brIf(0);
+  c.end();
+  c.get(SRC).get(SPLANE).op(Op.i32_add).set(SRC);
+  c.get(DST).get(DPLANE).op(Op.i32_add).set(DST);
+  c.get(PC).i32(1).op(Op.i32_sub).tee(PC).brIf(0);
+  c.end();
+  c.end();
+  return {
+    name: add ? "scatteradd" : "gather",
+    params: [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32],
+    results: [],
+    locals: [I32, I32, I32, I32, I32, I32, I32],
+    body: c,
+  };
+}
+
 /** The module bytes for a configuration (see the function index list above). */
 export function gemmModuleBytes(cfg: GemmKernelConfig = DEFAULT_CONFIG): Uint8Array<ArrayBuffer> {
   const funcs: FuncDef[] = [];
@@ -415,5 +467,7 @@ export function gemmModuleBytes(cfg: GemmKernelConfig = DEFAULT_CONFIG): Uint8Ar
   funcs.push(wDriver(cfg));
   funcs.push(maxPool2());
   funcs.push(copy2d());
+  funcs.push(strided(false));
+  funcs.push(strided(true));
   return buildModule(funcs);
 }
