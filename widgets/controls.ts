@@ -237,13 +237,24 @@ export class Widget {
         const st: Record<string, unknown> = { ...(data.state ?? {}) };
         putBuffers(st, data.buffer_paths, buffers);
         const changes: Change[] = [];
+        const corrected: Record<string, unknown> = {};
         for (const [k, raw] of Object.entries(st)) {
           const old = this.state[k];
-          const v = this.fromFrontEnd(k, deserializeValue(raw));
+          const given = this.fromFrontEnd(k, deserializeValue(raw));
+          let v: unknown;
+          try {
+            v = this.validate(k, given);
+          } catch (e) {
+            reportError(e);
+            corrected[k] = serializeValue(old); // refuse: put the front end back
+            continue;
+          }
+          if (!sameValue(v, given)) corrected[k] = serializeValue(v); // coerced (clamped, rounded): tell the front end
           if (sameValue(old, v)) continue;
           this.state[k] = v;
           changes.push({ name: k, old, new: v, owner: this });
         }
+        if (Object.keys(corrected).length) this.sendUpdate(corrected);
         this.afterFrontEndUpdate(changes);
         for (const c of changes) this.notify(c);
         break;

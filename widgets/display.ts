@@ -29,7 +29,6 @@ export async function display(value: unknown, options: DisplayOptions = {}): Pro
   const displayId = options.displayId ?? hexId();
   const host = getDisplayHost();
   if (host) host.display(bundle, { ...options, displayId });
-  else if (!options.update) printFallback(String(bundle["text/plain"] ?? ""));
   else printFallback(String(bundle["text/plain"] ?? ""));
   return new DisplayHandle(displayId);
 }

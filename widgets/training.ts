@@ -154,7 +154,7 @@ export class TrainingView {
     const last = this.history[this.history.length - 1];
     if (!last) return 0;
     const p = this.xOf(last) / this.opts.epochs;
-    return Math.max(0, Math.min(1, this.closed ? Math.max(p, p) : p));
+    return Math.max(0, Math.min(1, p));
   }
 
   private rate(): { perSec: number; unit: string; elapsed: number } {

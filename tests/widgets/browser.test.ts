@@ -239,6 +239,16 @@ describe.skipIf(missing !== null)("widgets in real Jupyter front ends (Chromium)
       }));
       expect(after.y).toEqual([0, 3, 6, 9, 12, 15, 18, 21]);
       expect(after.readout).toBe("3");
+      // further moves keep syncing (the kernel answers each comm message with busy/idle)
+      await page.keyboard.press("ArrowLeft");
+      await page.waitForFunction(() => document.querySelector("#c1 .js-plotly-plot .gtitle")?.textContent === "stride 2", undefined, { timeout: 30_000 });
+      await page.keyboard.press("ArrowLeft");
+      await page.waitForFunction(() => document.querySelector("#c1 .js-plotly-plot .gtitle")?.textContent === "stride 1", undefined, { timeout: 30_000 });
+      expect(await page.evaluate(() => (document.querySelector("#c1 .js-plotly-plot") as any).data[0].y)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+      await page.keyboard.press("ArrowRight");
+      await page.waitForFunction(() => document.querySelector("#c1 .js-plotly-plot .gtitle")?.textContent === "stride 2", undefined, { timeout: 30_000 });
+      await page.keyboard.press("ArrowRight");
+      await page.waitForFunction(() => document.querySelector("#c1 .js-plotly-plot .gtitle")?.textContent === "stride 3", undefined, { timeout: 30_000 });
 
       // a progress bar updated from a running cell
       const run = page.evaluate(() =>

@@ -250,3 +250,13 @@ describe("Output.capture and interactive views", () => {
     expect(w.out.outputs.at(-1)!.evalue).toContain("does not fit the padded input");
   });
 });
+
+describe("front-end values are validated", () => {
+  it("an out-of-range value from the front end is clamped and the correction sent back", () => {
+    const s = new IntSlider({ value: 1, min: 0, max: 5 });
+    const comm = host.commFor(s.modelId);
+    comm.receive({ method: "update", state: { value: 9 } });
+    expect(s.value).toBe(5);
+    expect(comm.sent.at(-1)!.data).toEqual({ method: "update", state: { value: 5 }, buffer_paths: [] });
+  });
+});
