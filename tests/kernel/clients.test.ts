@@ -43,7 +43,11 @@ test("jupyter nbconvert --execute runs a notebook: results, streams, rich displa
   if (r.code !== 0) console.log(r.stdout, r.stderr);
   expect(r.code).toBe(0);
   const out = JSON.parse(readFileSync(join(dir, "demo.out.ipynb"), "utf8"));
-  const outputs = out.cells.map((c: any) => c.outputs);
+  // nbformat may store text as a list of lines
+  const join_ = (x: unknown) => (Array.isArray(x) ? x.join("") : x);
+  const outputs = out.cells.map((c: any) =>
+    c.outputs.map((o: any) => ({ ...o, text: join_(o.text), data: o.data && Object.fromEntries(Object.entries(o.data).map(([k, v]) => [k, join_(v)])) })),
+  );
   expect(outputs[0][0].output_type).toBe("execute_result");
   expect(outputs[0][0].data["text/plain"]).toBe("3");
   expect(outputs[1][0]).toMatchObject({ output_type: "stream", name: "stdout", text: "hello from a cell\n" });

@@ -22,7 +22,7 @@ beforeAll(async () => {
   const token = randomBytes(16).toString("hex");
   server = spawn(
     "/usr/bin/jupyter-server",
-    ["--no-browser", `--port=${port}`, "--ServerApp.ip=127.0.0.1", `--ServerApp.token=${token}`, `--ServerApp.root_dir=${join(env.dir, "notebooks")}`, "--ServerApp.port_retries=0"],
+    ["--no-browser", "--allow-root", `--port=${port}`, "--ServerApp.ip=127.0.0.1", `--ServerApp.token=${token}`, `--ServerApp.root_dir=${join(env.dir, "notebooks")}`, "--ServerApp.port_retries=0"],
     { env: env.env, cwd: join(env.dir, "notebooks"), stdio: ["ignore", "pipe", "pipe"] },
   );
   server.stdout!.on("data", (d) => (serverLog += d));
