@@ -288,7 +288,9 @@ function implicitConv(
   const cPtr = align4(xPtr + L.copies * L.copySize + 16);
   const inPtr = align4(cPtr + Og * Jpad);
   const outPtr = align4(inPtr + Cg * SHW);
-  const mem = ensureMemory(w, (outPtr + Og * outHW) * 4);
+  const biasPtr = align4(outPtr + Og * outHW);
+  const mem = ensureMemory(w, (biasPtr + G * Og) * 4);
+  if (bias) mem.set(bias, biasPtr);
   const i32 = w.i32;
   // weights as MR-row panels, k-major
   for (let g = 0; g < G; g++) {
@@ -319,20 +321,13 @@ function implicitConv(
       mem.set(src.subarray(s0, s0 + Cg * SHW), inPtr);
       L.fill(w, inPtr, SH, SW, xPtr);
       w.cblock(Og, Jpad / 8, CKK, (aPtr + g * OgPad * CKK) * 4, xPtr * 4, offsPtr * 4, cPtr * 4, Jpad * 4);
+      if (bias) w.addbias(cPtr * 4, Jpad * 4, Og, Jpad, (biasPtr + g * Og) * 4);
       let from = cPtr;
       if (!direct) {
         w.copy2d(cPtr * 4, pitch * 4, Jpad * 4, outPtr * 4, outW * 4, outHW * 4, Og, outH, outW);
         from = outPtr;
       }
       out.set(mem.subarray(from, from + Og * outHW), (n * O + g * Og) * outHW);
-    }
-  }
-  if (bias) {
-    for (let n = 0; n < N; n++) {
-      for (let o = 0; o < O; o++) {
-        const b = bias[o], d = (n * O + o) * outHW;
-        if (b !== 0) for (let i = d; i < d + outHW; i++) out[i] += b;
-      }
     }
   }
 }
@@ -461,7 +456,7 @@ function col2imWasm(w: WasmGemm, cols: number, ld: number, g: Geo, nb: number, c
   }
 }
 
-function colsForward(w: WasmGemm, x: Float32Array, g: Geo, wt: Float32Array, out: Float32Array): void {
+function colsForward(w: WasmGemm, x: Float32Array, g: Geo, wt: Float32Array, bias: Float32Array | null, out: Float32Array): void {
   const { N, G, Cg, Og, O, CKK, OHW } = g;
   const MR = w.cfg.MR;
   const OgPad = Math.ceil(Og / MR) * MR;
@@ -474,7 +469,9 @@ function colsForward(w: WasmGemm, x: Float32Array, g: Geo, wt: Float32Array, out
   const stPtr = align4(cPtr + Og * ldMax);
   const CHW = g.C * g.H * g.W;
   const xsPtr = align4(stPtr + nb * O * OHW);
-  const mem = ensureMemory(w, (xsPtr + nb * CHW) * 4);
+  const biasPtr = align4(xsPtr + nb * CHW);
+  const mem = ensureMemory(w, (biasPtr + O) * 4);
+  if (bias) mem.set(bias, biasPtr);
   packPanels(mem, aPtr, G, Og, CKK, MR, wt, CKK, 1, Og * CKK);
   let lastNb = -1; // the zeroed parts depend on the chunk's image count
   for (let n0 = 0; n0 < N; n0 += nb) {
@@ -489,6 +486,7 @@ function colsForward(w: WasmGemm, x: Float32Array, g: Geo, wt: Float32Array, out
     for (let gi = 0; gi < G; gi++) {
       im2colWasm(w, xsPtr, g, nbb, gi * Cg, colsPtr, ld);
       w.cblock(Og, ld / 8, CKK, (aPtr + gi * OgPad * CKK) * 4, colsPtr * 4, offsPtr * 4, cPtr * 4, ld * 4);
+      if (bias) w.addbias(cPtr * 4, ld * 4, Og, ld, (biasPtr + gi * Og) * 4);
       // C [Og][nl*OHW + p] -> [nl][Og][OHW]
       w.copy2d(cPtr * 4, ld * 4, OHW * 4, stPtr * 4, OHW * 4, Og * OHW * 4, nbb, Og, OHW);
       if (G === 1) {
@@ -603,7 +601,8 @@ export function conv2dForward(
       implicitConv(wasm, x, N, G, g.Cg, g.H, g.W, w, Og, g.KH, g.KW, g.dh, g.dw, g.ph, g.pw, OH, OW, bias, out);
       return out;
     } else if (wasm) {
-      colsForward(wasm, x, g, w, out);
+      colsForward(wasm, x, g, w, bias, out);
+      return out;
     } else {
       const nb = chunkImages(g);
       const cols = new Float32Array(CKK * nb * OHW);

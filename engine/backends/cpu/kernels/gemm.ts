@@ -127,6 +127,7 @@ export interface WasmGemm {
   copy2d: (src: number, sPitch: number, sPlane: number, dst: number, dPitch: number, dPlane: number, planes: number, rows: number, n: number) => void;
   gather: (src: number, sStep: number, sPitch: number, sPlane: number, dst: number, dPitch: number, dPlane: number, planes: number, rows: number, n: number) => void;
   scatteradd: (src: number, sPitch: number, sPlane: number, dst: number, dStep: number, dPitch: number, dPlane: number, planes: number, rows: number, n: number) => void;
+  addbias: (c: number, ldc: number, rows: number, n: number, bias: number) => void;
   f32: Float32Array;
   i32: Int32Array;
 }
@@ -167,6 +168,7 @@ function instantiate(mod: WebAssembly.Module, cfg: GemmKernelConfig): WasmGemm {
     copy2d: ex.copy2d as WasmGemm["copy2d"],
     gather: ex.gather as WasmGemm["gather"],
     scatteradd: ex.scatteradd as WasmGemm["scatteradd"],
+    addbias: ex.addbias as WasmGemm["addbias"],
     f32: new Float32Array(memory.buffer),
     i32: new Int32Array(memory.buffer),
   };

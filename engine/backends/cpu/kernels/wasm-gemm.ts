@@ -27,6 +27,7 @@
 //    dst[p][r][i] = src[p][r][i * step] (strides in bytes; destination rows contiguous).
 //  scatteradd(src, sPitch, sPlane, dst, dStep, dPitch, dPlane, planes, rows, n):
 //    dst[p][r][i * step] += src[p][r][i].
+//  addbias(c, ldc, rows, n, bias): c[r][0..n) += bias[r] (n a multiple of 4, ldc in bytes).
 //  maxpool2(x, H, W, npl, OH, OW, out, idx): 2x2 / stride 2 max pooling of
 //    npl planes [H, W] into [OH, OW] planes (values, i32 flat indices), for
 //    output rows < OH (all windows inside) and the first 4*floor(OW/4) columns.
@@ -456,6 +457,28 @@ function strided(add: boolean): FuncDef {
   };
 }
 
+function addBias(): FuncDef {
+  const C = 0, LDC = 1, ROWS = 2, N = 3, BIAS = 4, P = 5, E = 6, V = 7;
+  const c = new Code();
+  c.block();
+  c.get(ROWS).i32(0).op(Op.i32_le_s).brIf(0);
+  c.get(N).i32(0).op(Op.i32_le_s).brIf(0);
+  c.loop();
+  c.get(BIAS).simdMem(Simd.v128_load32_splat, 2, 0).set(V);
+  c.get(C).set(P);
+  c.get(C).get(N).i32(2).op(Op.i32_shl).op(Op.i32_add).set(E);
+  c.loop();
+  c.get(P).get(P).simdMem(Simd.v128_load, 0, 0).get(V).simd(Simd.f32x4_add).simdMem(Simd.v128_store, 0, 0);
+  c.get(P).i32(16).op(Op.i32_add).tee(P).get(E).op(Op.i32_lt_s).brIf(0);
+  c.end();
+  c.get(C).get(LDC).op(Op.i32_add).set(C);
+  c.get(BIAS).i32(4).op(Op.i32_add).set(BIAS);
+  c.get(ROWS).i32(1).op(Op.i32_sub).tee(ROWS).brIf(0);
+  c.end();
+  c.end();
+  return { name: "addbias", params: [I32, I32, I32, I32, I32], results: [], locals: [I32, I32, V128], body: c };
+}
+
 /** The module bytes for a configuration (see the function index list above). */
 export function gemmModuleBytes(cfg: GemmKernelConfig = DEFAULT_CONFIG): Uint8Array<ArrayBuffer> {
   const funcs: FuncDef[] = [];
@@ -469,5 +492,6 @@ export function gemmModuleBytes(cfg: GemmKernelConfig = DEFAULT_CONFIG): Uint8Ar
   funcs.push(copy2d());
   funcs.push(strided(false));
   funcs.push(strided(true));
+  funcs.push(addBias());
   return buildModule(funcs);
 }
