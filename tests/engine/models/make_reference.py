@@ -82,6 +82,94 @@ class LeNet5(nn.Module):
         return self.classifier(self.features(x).flatten(1))
 
 
+def conv3x3(i, o, stride=1):
+    return nn.Conv2d(i, o, kernel_size=3, stride=stride, padding=1, bias=False)
+
+
+def conv1x1(i, o, stride=1):
+    return nn.Conv2d(i, o, kernel_size=1, stride=stride, bias=False)
+
+
+class BasicBlock(nn.Module):
+    """torchvision.models.resnet.BasicBlock (v0.14)."""
+    expansion = 1
+
+    def __init__(self, inplanes, planes, stride=1, downsample=None):
+        super().__init__()
+        self.conv1 = conv3x3(inplanes, planes, stride)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = conv3x3(planes, planes)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = downsample
+
+    def forward(self, x):
+        identity = x
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        if self.downsample is not None:
+            identity = self.downsample(x)
+        return self.relu(out + identity)
+
+
+class Bottleneck(nn.Module):
+    """torchvision.models.resnet.Bottleneck (v0.14)."""
+    expansion = 4
+
+    def __init__(self, inplanes, planes, stride=1, downsample=None):
+        super().__init__()
+        self.conv1 = conv1x1(inplanes, planes)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = conv3x3(planes, planes, stride)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv3 = conv1x1(planes, planes * 4)
+        self.bn3 = nn.BatchNorm2d(planes * 4)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+
+    def forward(self, x):
+        identity = x
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        if self.downsample is not None:
+            identity = self.downsample(x)
+        return self.relu(out + identity)
+
+
+class ResNet(nn.Module):
+    """torchvision.models.ResNet (v0.14); `small` is gradbook's CIFAR stem (3x3/1 conv, Identity for the max pool)."""
+
+    def __init__(self, block, layers, num_classes=1000, in_channels=3, small=False):
+        super().__init__()
+        self.inplanes = 64
+        self.conv1 = nn.Conv2d(in_channels, 64, 3, 1, 1, bias=False) if small else nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.Identity() if small else nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        self.layer1 = self._make_layer(block, 64, layers[0])
+        self.layer2 = self._make_layer(block, 128, layers[1], stride=2)
+        self.layer3 = self._make_layer(block, 256, layers[2], stride=2)
+        self.layer4 = self._make_layer(block, 512, layers[3], stride=2)
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(512 * block.expansion, num_classes)
+
+    def _make_layer(self, block, planes, blocks, stride=1):
+        downsample = None
+        if stride != 1 or self.inplanes != planes * block.expansion:
+            downsample = nn.Sequential(conv1x1(self.inplanes, planes * block.expansion, stride), nn.BatchNorm2d(planes * block.expansion))
+        layers = [block(self.inplanes, planes, stride, downsample)]
+        self.inplanes = planes * block.expansion
+        for _ in range(1, blocks):
+            layers.append(block(self.inplanes, planes))
+        return nn.Sequential(*layers)
+
+    def forward(self, x):
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
 def mlp(sizes, act):
     layers = []
     for i in range(len(sizes) - 1):
@@ -94,9 +182,13 @@ def mlp(sizes, act):
 def fill_formula(model):
     with torch.no_grad():
         for k, (name, p) in enumerate(model.state_dict().items()):
+            if not p.is_floating_point():
+                continue  # BatchNorm's num_batches_tracked
             i = np.arange(p.numel(), dtype=np.int64)
             v = (((i * 7919 + k * 104729) % 2001) - 1000) / 1000.0
-            if p.dim() >= 2:
+            if name.endswith("running_var"):
+                v = np.abs(v) + 0.5
+            elif p.dim() >= 2:
                 v = v * (1.0 / math.sqrt(p.numel() // p.shape[0]))
             else:
                 v = v * 0.1
@@ -138,6 +230,12 @@ ref = {
         "gray-lrn": describe(AlexNet(num_classes=10, in_channels=1, lrn=True, hidden=256), [(1, 1, 96, 96)], (1, 1, 96, 96)),
         "small": describe(AlexNet(num_classes=10, in_channels=1, small=True), [(2, 1, 28, 28), (1, 1, 32, 32), (1, 1, 64, 64)], (2, 1, 28, 28)),
         "small-lrn": describe(AlexNet(num_classes=10, in_channels=1, small=True, lrn=True, hidden=64), [(2, 1, 32, 32)], (2, 1, 32, 32)),
+    },
+    "resnet": {
+        "resnet18": describe(ResNet(BasicBlock, [2, 2, 2, 2]), [(1, 3, 64, 64), (2, 3, 33, 47)], (2, 3, 64, 64)),
+        "resnet34": describe(ResNet(BasicBlock, [3, 4, 6, 3]), [(1, 3, 32, 32)]),
+        "resnet50": describe(ResNet(Bottleneck, [3, 4, 6, 3]), [], (1, 3, 32, 32)),
+        "resnet18-small": describe(ResNet(BasicBlock, [2, 2, 2, 2], num_classes=10, small=True), [(2, 3, 32, 32)], (1, 3, 16, 16)),
     },
     "mlp": {
         "2-8-1-tanh": describe(mlp([2, 8, 1], nn.Tanh), [(4, 2)], (5, 2)),

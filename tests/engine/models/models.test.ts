@@ -10,16 +10,17 @@ import type { Tensor } from "../../../engine/index.ts";
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const ref: any = JSON.parse(readFileSync(new URL("./reference.json", import.meta.url), "utf8"));
 
-/** The weights of make_reference.py: tensor k, element i -> ((i*7919 + k*104729) % 2001 - 1000) / 1000, scaled. */
+/** The weights of make_reference.py: tensor k, element i -> ((i*7919 + k*104729) % 2001 - 1000) / 1000, scaled (running variances |v| + 0.5). */
 function fillFormula(model: nn.Module): void {
-  Object.values(model.stateDict()).forEach((p, k) => {
+  Object.entries(model.stateDict()).forEach(([name, p], k) => {
+    if (p.dtype !== "float32") return; // BatchNorm's numBatchesTracked
     const n = p.numel();
     const v = new Float32Array(n);
     const scale = p.ndim >= 2 ? 1 / Math.sqrt(n / p.shape[0]) : 0.1;
     // r = (i * 7919 + k * 104729) % 2001, stepped incrementally (7919 % 2001 = 1916)
     let r = (k * 104729) % 2001;
     for (let i = 0; i < n; i++) {
-      v[i] = ((r - 1000) / 1000) * scale;
+      v[i] = name.endsWith("running_var") ? Math.abs((r - 1000) / 1000) + 0.5 : ((r - 1000) / 1000) * scale;
       r += 1916;
       if (r >= 2001) r -= 2001;
     }
@@ -83,6 +84,20 @@ describe("AlexNet matches torchvision", () => {
   });
   it("the small-input variant (28x28 to 64x64)", () => checkAgainst(new models.AlexNet({ numClasses: 10, inChannels: 1, small: true }), ref.alexnet.small));
   it("the small variant with LRN and narrow FC layers", () => checkAgainst(new models.AlexNet({ numClasses: 10, inChannels: 1, small: true, lrn: true, hidden: 64 }), ref.alexnet["small-lrn"]));
+});
+
+describe("ResNet matches torchvision", () => {
+  it("resnet18: 11,689,512 parameters, names (with BatchNorm buffers), shapes, values", () => {
+    expect(ref.resnet.resnet18.params).toBe(11689512);
+    checkAgainst(models.resnet18(), ref.resnet.resnet18);
+  });
+  it("resnet34", () => checkAgainst(models.resnet34(), ref.resnet.resnet34));
+  it("resnet50 (Bottleneck)", () => checkAgainst(models.resnet50(), ref.resnet.resnet50));
+  it("resnet18 with the small (CIFAR) stem", () => checkAgainst(models.resnet18({ numClasses: 10, small: true }), ref.resnet["resnet18-small"]));
+  it("zeroInitResidual makes every block start as the identity on its shortcut", () => {
+    const m = new models.ResNet(models.BasicBlock, [1, 1, 1, 1], { zeroInitResidual: true, numClasses: 2 });
+    for (const [name, p] of m.namedParameters()) if (/layer\d\.\d\.bn2\.weight$/.test(name)) expect(Math.max(...p.dataSync().map(Math.abs)), name).toBe(0);
+  });
 });
 
 describe("MLP", () => {
