@@ -177,9 +177,11 @@ function readSubmission(ctx: Context, sub: Submission): Map<string, Buffer | str
       continue;
     }
     try {
-      contents.set(name, readNoFollow(path, ctx.o.maxNotebookBytes));
+      contents.set(name, readNoFollow(path, ctx.o.maxNotebookBytes, true));
     } catch (e) {
-      contents.set(name, e instanceof FileTooLarge ? `too large: ${(e as Error).message}` : `unreadable: ${(e as Error).message}`);
+      const code = (e as NodeJS.ErrnoException).code;
+      const why = e instanceof FileTooLarge ? `more than ${ctx.o.maxNotebookBytes} bytes` : code === "ELOOP" ? "it is a symbolic link; links are refused" : code ? `${code}` : (e as Error).message;
+      contents.set(name, `unreadable: ${why}`);
     }
   }
   return contents;
@@ -199,7 +201,7 @@ async function gradeOne(ctx: Context, sub: Submission, contents: Map<string, Buf
       continue;
     }
     if (typeof c === "string") {
-      const reason = c === "missing" ? `${s.name} is missing from the submission.` : `${s.name} could not be read (${c.replace(/^(too large|unreadable): /, "")}).`;
+      const reason = c === "missing" ? `${s.name} is missing from the submission.` : `${s.name} could not be read (${c.replace(/^unreadable: /, "")}).`;
       messages.push(reason);
       tests.push(...zeroScores(s.source, s.name, reason));
       continue;

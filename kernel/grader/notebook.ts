@@ -60,7 +60,9 @@ export function parseNotebook(text: string, what = "notebook"): Notebook {
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    throw new NotebookError(`${what} is not valid JSON (${(e as Error).message})`);
+    // (the parser's message quotes the text: only the position is kept)
+    const pos = /position (\d+)/.exec((e as Error).message)?.[1];
+    throw new NotebookError(`${what} is not valid JSON${pos ? ` (error at character ${pos})` : text.trim() ? "" : " (the file is empty)"}`);
   }
   if (!raw || typeof raw !== "object" || Array.isArray(raw)) throw new NotebookError(`${what} is not a notebook: the JSON is not an object`);
   if (!Array.isArray(raw.cells)) throw new NotebookError(`${what} is not a notebook: it has no "cells" list`);

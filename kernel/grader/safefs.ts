@@ -103,12 +103,13 @@ export class OutputDir {
 
 export class FileTooLarge extends Error {}
 
-/** Reads a regular file without following a final link; throws FileTooLarge past `maxBytes`. */
-export function readNoFollow(path: string, maxBytes: number): Buffer {
+/** Reads a regular file without following a final link (nor, with `noHardLinks`, one with other names); throws FileTooLarge past `maxBytes`. */
+export function readNoFollow(path: string, maxBytes: number, noHardLinks = false): Buffer {
   const fd = openSync(path, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new Error(`${path} is not a regular file`);
+    if (noHardLinks && st.nlink > 1) throw new Error("it is a hard link to another file; links are refused");
     if (st.size > maxBytes) throw new FileTooLarge(`${path} is ${st.size} bytes; the limit is ${maxBytes}`);
     const buf = Buffer.alloc(st.size);
     let off = 0;

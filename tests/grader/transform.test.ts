@@ -2,7 +2,7 @@
 // own function run by Debian's Python), release, restore, scoring and the reports.
 import { describe, expect, test } from "vitest";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, existsSync, mkdirSync, readdirSync } from "node:fs";
+import { linkSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, existsSync, mkdirSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -293,6 +293,10 @@ describe("untrusted paths", () => {
       expect(existsSync(join(dir, "x.json"))).toBe(false);
       expect(readdirSync(out.root).filter((f) => f.endsWith(".tmp"))).toEqual([]);
       expect(() => readNoFollow(join(out.root, "sub"), 100)).toThrow();
+      linkSync(join(dir, "victim"), join(dir, "hard.ipynb"));
+      expect(() => readNoFollow(join(dir, "hard.ipynb"), 100, true)).toThrow("it is a hard link to another file; links are refused");
+      expect(() => readNoFollow(join(dir, "victim"), 2)).toThrow(/is 4 bytes; the limit is 2/);
+      expect(() => parseNotebook("", "e.ipynb")).toThrow("e.ipynb is not valid JSON (the file is empty)");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,0 +1,44 @@
+// The grader's kernel client against a real sandboxed kernel: outputs, the memory limit, the sandbox.
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { KernelProcess, findKernelScript } from "../../kernel/grader/client.ts";
+
+const ROOT = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
+let dir: string;
+beforeAll(() => {
+  if (!existsSync(join(ROOT, "dist", "kernel.js")) || !existsSync(join(ROOT, "dist", "gradbook.js"))) spawnSync(process.execPath, [join(ROOT, "scripts", "build.mjs")], { stdio: "inherit" });
+  dir = mkdtempSync(join(tmpdir(), "gradbook-client-test-"));
+});
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+test("runs cells, enforces the memory limit, confines files", async () => {
+  writeFileSync(join(dir, "secret.txt"), "instructor only");
+  const root = typeof process.getuid === "function" && process.getuid() === 0;
+  const k = await KernelProcess.start(findKernelScript(), { dir: join(dir, "scratch"), permissions: true, user: root ? { uid: 61009, gid: 61009 } : null }, { memoryMb: 400, maxOutputChars: 1000 });
+  try {
+    const a = await k.execute("console.log('hi'); 6 * 7", 60_000);
+    expect(a).toMatchObject({ status: "ok", outputs: [{ output_type: "stream", name: "stdout", text: "hi\n" }, { output_type: "execute_result", data: { "text/plain": "42" } }] });
+    const b = await k.execute("for (let i = 0; i < 100000; i++) console.log('spam spam spam')", 60_000);
+    expect(b.status).toBe("ok");
+    expect(b.outputs[0].text!.length).toBeLessThan(1100);
+    expect(b.outputs[0].text).toMatch(/\[output truncated at 1000 characters\]\n$/);
+    const c = await k.execute(`require('node:fs').readFileSync(${JSON.stringify(join(dir, "secret.txt"))}, 'utf8')`, 60_000);
+    expect(c).toMatchObject({ status: "error", ename: "Error", evalue: "Access to this API has been restricted" });
+    const d = await k.execute("require('node:fs').writeFileSync('mine.txt', 'ok'); require('node:fs').readFileSync('mine.txt', 'utf8')", 60_000);
+    expect(d).toMatchObject({ status: "ok", outputs: [{ data: { "text/plain": "'ok'" } }] });
+    // typed arrays live outside the V8 heap: the RSS watchdog ends the process
+    const e = await k.execute("const keep: Float64Array[] = []; while (true) keep.push(new Float64Array(1 << 20).fill(1));", 60_000);
+    expect(e).toMatchObject({ status: "died", reason: "it used more than the memory limit of 400 MiB" });
+    expect(k.alive).toBe(false);
+    expect(await k.execute("1", 1000)).toMatchObject({ status: "died" });
+  } finally {
+    k.kill();
+    await k.exited();
+  }
+}, 180_000);
