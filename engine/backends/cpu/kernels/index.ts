@@ -1,6 +1,25 @@
-// Raw CPU compute kernels on typed arrays (float32, row-major / NCHW).
-// No dependency on the rest of the engine; no Node-only imports.
-export { gemm, gemmReference, gemmWasm, initCpuKernels, setGemmBackend, cpuKernelInfo, type CpuKernelOptions } from "./gemm.ts";
+// Raw CPU compute kernels on typed arrays (float32, row-major / NCHW), with the
+// semantics of PyTorch's conv2d / conv_transpose2d (via the three conv
+// functions) / max_pool2d / avg_pool2d and their gradients.
+// No dependency on the rest of the engine; no Node-only imports (runs in browsers).
+//
+// Speed: a WebAssembly SIMD (f32x4) module generated at run time by
+// wasm-gemm.ts (no build step, no committed binary) carries the GEMM
+// micro-kernel, implicit-GEMM convolution kernels (stride 1: no im2col),
+// weight-gradient dot-product kernels, 2x2 max pooling and strided copies.
+// Everything falls back to plain TypeScript where WebAssembly SIMD is missing.
+//
+//  - initCpuKernels(opts?): compiles the module asynchronously. Optional in Node
+//    and workers (the module compiles synchronously on first use); a browser main
+//    thread should call it at start-up (until it resolves, the TypeScript kernels
+//    run). In Node 20, pass { v8SetFlags: v8.setFlagsFromString } from an entry
+//    point to get relaxed-SIMD fused multiply-add (~+20-30%).
+//  - setGemmBackend("auto" | "js" | "wasm"): force an implementation (tests, benchmarks).
+//  - cpuKernelInfo(): which implementation is in use.
+//  - gemmReference: the cache-blocked TypeScript GEMM (fallback and test oracle).
+export {
+  gemm, gemmReference, gemmWasm, initCpuKernels, setGemmBackend, cpuKernelInfo, type CpuKernelOptions,
+} from "./gemm.ts";
 export {
   conv2dOutputSize, conv2dForward, conv2dBackwardInput, conv2dBackwardWeight, type Conv2dParams,
 } from "./conv.ts";
