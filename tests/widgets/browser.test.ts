@@ -271,6 +271,29 @@ describe.skipIf(missing !== null)("widgets in real Jupyter front ends (Chromium)
         await new Promise((r) => setTimeout(r, 40));
       }
       expect(await run).toBe("ok");
+      // a dropdown, a button (custom messages) and a label in an HBox
+      const run3 = await page.evaluate(() =>
+        (window as any).gb.run(
+          [
+            `const d = new widgets.Dropdown({ options: ["relu", "tanh", "sigmoid"], description: "activation" });`,
+            `const b = new widgets.Button({ description: "apply", buttonStyle: "primary" });`,
+            `const lab = new widgets.Label("clicks: 0");`,
+            `let n = 0;`,
+            `b.onClick(() => { n++; lab.value = \`clicks: \${n}, activation: \${d.value}\`; });`,
+            `new widgets.HBox([d, b, lab])`,
+          ].join("\n"),
+          "c3",
+        ),
+      );
+      expect(run3).toBe("ok");
+      await page.waitForSelector("#c3 select", { timeout: 30_000 });
+      await page.selectOption("#c3 select", "tanh");
+      await page.click("#c3 button");
+      await page
+        .waitForFunction(() => document.querySelector("#c3 div.widget-label")?.textContent === "clicks: 1, activation: tanh", undefined, { timeout: 30_000 })
+        .catch(async (e) => {
+          throw new Error(`${e}\n#c3: ${await page.evaluate(() => document.querySelector("#c3 .outputs")?.innerHTML)}\nlog: ${await page.evaluate(() => JSON.stringify((window as any).gbLog))}`);
+        });
       await page.screenshot({ path: join(OUTPUT_DIR, "widgets-page.png"), fullPage: true });
       expect(seen[seen.length - 1]).toBe("100%");
       expect(seen.length).toBeGreaterThanOrEqual(3);
