@@ -243,7 +243,7 @@ async function figureHtml(fig: { data: Trace[]; layout: Layout; config: Record<s
   const id = uid("gb-plotly");
   const height = typeof fig.layout.height === "number" ? fig.layout.height : 420;
   const json = JSON.stringify({ data: fig.data, layout: fig.layout, config: fig.config }).replace(/<\//g, "<\\/").replace(/<!--/g, "<\\!--");
-  const note = escapeHtml(`${summary} — plotly.js is not loaded on this page; run the cell again (or any cell showing a figure) to embed it.`);
+  const note = escapeHtml(`${summary} — plotly.js is not loaded on this page yet; it comes with the first figure shown in this session (run this cell again to embed it here).`);
   return `<div class="gb-figure" style="width:100%;min-height:${height}px"><div id="${id}" class="gb-plotly-target" style="width:100%;height:${height}px"></div></div>
 ${lib}<script type="text/javascript">
 (function () {
@@ -257,18 +257,22 @@ ${lib}<script type="text/javascript">
   function draw() {
     var el = target();
     if (!el) return false;
+    el.textContent = "";
+    el.style.height = ${JSON.stringify(`${height}px`)};
     window.Plotly.newPlot(el, fig.data, fig.layout, fig.config);
     return true;
   }
+  // plotly.js comes with the first figure of the page: wait for it (it may render later, e.g. a
+  // notebook front end that renders cells lazily); after 2 s say so, keep waiting up to 10 minutes.
   var tries = 0;
   (function attempt() {
     if (window.Plotly && draw()) return;
-    if (++tries > 100) {
+    tries++;
+    if (tries === 20) {
       var el = target();
       if (el) { el.style.height = "auto"; el.textContent = ${JSON.stringify(note)}; }
-      return;
     }
-    setTimeout(attempt, 100);
+    if (tries < 1300) setTimeout(attempt, tries < 100 ? 100 : 500);
   })();
 })();
 </script>`;
