@@ -57,7 +57,14 @@ function newlines(s: string): number {
 /** Parses a cell; `{ ... }` alone is read as an object literal, as in Node's REPL. */
 export function parseCell(code: string): TS.SourceFile {
   const t = ts();
-  return t.createSourceFile("cell.ts", code, t.ScriptTarget.ES2022, true, t.ScriptKind.TS);
+  // Parsed as a module, so that top-level `await (x)` is an await, not a call of a function named await.
+  return t.createSourceFile(
+    "cell.ts",
+    code,
+    { languageVersion: t.ScriptTarget.ES2022, setExternalModuleIndicator: (f) => ((f as any).externalModuleIndicator = true) },
+    true,
+    t.ScriptKind.TS,
+  );
 }
 
 export function syntaxErrors(sf: TS.SourceFile): TS.DiagnosticWithLocation[] {

@@ -210,6 +210,8 @@ export class TypeScriptInterpreter implements Interpreter {
     defineGlobal("input", (prompt = "", opts: { password?: boolean } = {}) => self.io.input(String(prompt), !!opts?.password));
     defineGlobal("require", notebookRequire);
     defineGlobal("__gradbookDisplayHost", this.displayHost());
+    // widgets/host.ts keeps the host under this global key, so every bundled copy of it finds ours
+    g[Symbol.for("gradbook.displayHost")] = g.__gradbookDisplayHost;
     defineGlobal("__gradbookInterrupt", false);
     defineGlobal("__gradbook", {
       /** Heap in use (bytes) of the thread running cells and of the language service, after a GC when --expose-gc is on. */

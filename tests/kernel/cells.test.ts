@@ -35,6 +35,7 @@ beforeAll(async () => {
     destructure: "const { p, q: [r1, r2] } = { p: 'P', q: [1, 2] }; `${p}${r1}${r2}`",
     awaitTop: "const v = await Promise.resolve(7); v * 6",
     awaitPersist: "v",
+    awaitParen: "await (Promise.resolve(5))",
     asyncFn: "async function later() { return 'later' }\nawait later()",
     esm: 'import answer, { hello } from "esm-only";\nhello(answer)',
     cjs: 'import cjs from "cjs-pkg";\nimport { triple } from "cjs-pkg";\n`${cjs.name} ${triple(3)}`',
@@ -98,6 +99,7 @@ test("let, function, class, enum and destructuring persist across cells", () => 
 test("top-level await, and declarations made after an await persist", () => {
   expect(ok("awaitTop")).toBe("42");
   expect(ok("awaitPersist")).toBe("7");
+  expect(ok("awaitParen")).toBe("5");
   expect(ok("asyncFn")).toBe("'later'");
   expect(ok("async")).toBe("x\n3");
 });
