@@ -6,7 +6,7 @@
 import type { DType, TypedArray } from "./dtype.js";
 import type { TensorData } from "./kernels.js";
 import { backendFor, parseDevice, type Device } from "./device.js";
-import { runBackward, type GradFn } from "./autograd.js";
+import { GradFn, isGradEnabled, runBackward } from "./autograd.js";
 import { shapeStr, sizeOf } from "./shape.js";
 import * as ew from "./ops/elementwise.js";
 import * as red from "./ops/reduce.js";
@@ -123,7 +123,21 @@ export class Tensor {
     } else {
       g = gradient instanceof Tensor ? gradient : Tensor.fromData(Float32Array.from(flat(gradient)), [...this.shape], "float32", this.device);
     }
-    runBackward([this], [g], { accumulate: true });
+    // gradients that must cross from the GPU to the CPU (through a .to() move) need an
+    // async read: they are collected, read, and backpropagated from there in turn
+    const pending: DeferredGrad[] = [];
+    withDeferredMoves(pending, () => runBackward([this], [g], { accumulate: true }));
+    while (pending.length) {
+      const byTarget = new Map<Tensor, Tensor>();
+      for (const { target, grad } of pending.splice(0)) {
+        const prev = byTarget.get(target);
+        byTarget.set(target, prev ? noGradAdd(prev, grad) : grad);
+      }
+      for (const [target, grad] of byTarget) {
+        const moved = await grad.detach().toAsync(target.device);
+        withDeferredMoves(pending, () => runBackward([target], [moved], { accumulate: true }));
+      }
+    }
   }
   /** A tensor with the same values, cut from the graph. */
   detach(): Tensor {
@@ -148,6 +162,17 @@ export class Tensor {
     const dev = parseDevice(target);
     if (dev === this.device) return this;
     return moveTo(this, dev);
+  }
+  /**
+   * Moves to a device (or converts the dtype), also from the GPU to the CPU, which needs
+   * an async read: `await t.toAsync("cpu")`. Gradients flow back through the move.
+   */
+  async toAsync(target: Device | DType | string): Promise<Tensor> {
+    if (target === "float32" || target === "int32" || target === "bool") return this.to(target);
+    const dev = parseDevice(target);
+    if (dev === this.device) return this;
+    const values = this.backend.readSync(this._d) ?? (await this.backend.read(this._d));
+    return finishMove(this, backendFor(dev).fromHost(values, [...this.shape], this.dtype), dev);
   }
   float(): Tensor {
     return this.to("float32");
@@ -345,10 +370,48 @@ function moveTo(x: Tensor, dev: Device): Tensor {
   const src = x.backend;
   const dst = backendFor(dev);
   const values = src.readSync(x._d);
-  if (!values) throw new Error(`to: moving a ${x.device} tensor synchronously is not possible; use await gb.toDevice(t, "${dev}")`);
-  const t = new Tensor(dst.fromHost(values, [...x.shape], x.dtype), dev);
-  if (x.requiresGrad) {
+  if (!values) {
+    throw new Error(
+      `to("${dev}"): a ${x.device} tensor (shape ${shapeStr(x.shape)}) cannot be copied to the ${dev} synchronously, since reading GPU memory is asynchronous; use await t.toAsync("${dev}") or await gb.toDevice(t, "${dev}")`,
+    );
+  }
+  return finishMove(x, dst.fromHost(values, [...x.shape], x.dtype), dev);
+}
+
+/** The moved tensor, recorded in the graph: its gradient goes back to the source device. */
+function finishMove(x: Tensor, data: TensorData, dev: Device): Tensor {
+  const t = new Tensor(data, dev);
+  if (x.requiresGrad && isGradEnabled()) {
     t.requiresGrad = true;
+    t.gradFn = new GradFn("to", [x], (g) => {
+      if (g.device === x.device) return [g];
+      if (g.backend.readSync(g._d)) return [moveTo(g, x.device)];
+      if (!deferredMoves) {
+        throw new Error(`to: this gradient must be copied from the ${g.device} to the ${x.device}, which is asynchronous; use await loss.backward() (gb.autograd.grad cannot cross a GPU-to-CPU move)`);
+      }
+      deferredMoves.push({ target: x, grad: g });
+      return [null];
+    });
   }
   return t;
+}
+
+interface DeferredGrad {
+  target: Tensor;
+  grad: Tensor;
+}
+let deferredMoves: DeferredGrad[] | null = null;
+
+function withDeferredMoves(list: DeferredGrad[], fn: () => void): void {
+  const prev = deferredMoves;
+  deferredMoves = list;
+  try {
+    fn();
+  } finally {
+    deferredMoves = prev;
+  }
+}
+
+function noGradAdd(a: Tensor, b: Tensor): Tensor {
+  return a.add(b);
 }

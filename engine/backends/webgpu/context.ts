@@ -126,7 +126,11 @@ export class GpuContext {
       );
     }
     let buffer = this.free.get(size)?.pop();
-    if (!buffer && !hostWrite) buffer = this.freePending.get(size)?.pop();
+    if (!buffer && this.freePending.get(size)?.length) {
+      // a host upload must not overwrite values the open encoder still reads: submit it first
+      if (hostWrite) this.flush();
+      buffer = (hostWrite ? this.free : this.freePending).get(size)!.pop();
+    }
     if (buffer) {
       this.bytesInPool -= size;
     } else {

@@ -161,10 +161,38 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
 `;
 }
 
+/** One thread per output, looping over K: for small products (quick to compile, e.g. on lavapipe). */
+function simpleShader(spec: GemmSpec): string {
+  const total = spec.batch * spec.M * spec.N;
+  return `${decls(spec.bindings)}
+const M = ${u(spec.M)};
+const N = ${u(spec.N)};
+${spec.helpers}
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let idx = gid.x + gid.y * nwg.x * 256u;
+  if (idx >= ${u(total)}) { return; }
+  let n = idx % N;
+  let m = (idx / N) % M;
+  let bz = idx / (M * N);
+  var s = 0.0;
+  for (var k = 0u; k < ${u(spec.K)}; k = k + 1u) { s = fma(loadA(bz, m, k), loadB(bz, k, n), s); }
+  store(bz, m, n, s);
+}
+`;
+}
+
+/** Products up to this many multiply-adds use the simple kernel. */
+const SIMPLE_MAX_FLOPS = 1 << 22;
+
 /** Records the GEMM (and its split-K reduction) on `ctx`. */
 export function runGemm(ctx: GpuContext, spec: GemmSpec): void {
   const { M, N, K, batch } = spec;
   if (M === 0 || N === 0 || batch === 0) return;
+  if (M * N * K * batch <= SIMPLE_MAX_FLOPS) {
+    ctx.dispatch(spec.op, simpleShader(spec), spec.bindings.map((b) => b.buffer), ctx.grid(batch * M * N), spec.bindings.map((b) => b.rw));
+    return;
+  }
   const t = pickTile(M, N);
   const tilesM = Math.ceil(M / t.BM), tilesN = Math.ceil(N / t.BN);
   const tiles = tilesM * tilesN * batch;

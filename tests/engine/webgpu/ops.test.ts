@@ -25,7 +25,7 @@ async function compare(t: Tensor, want: Encoded[], what: string): Promise<void> 
   if (msg) expect.fail(`${what}: ${msg}\n  got  [${Array.from(got).join(", ")}]\n  want [${want.map(decode).join(", ")}]`);
 }
 
-describe.skipIf(!hasGpu)("ops vs PyTorch on WebGPU", () => {
+describe.skipIf(!hasGpu)("ops vs PyTorch on WebGPU", { timeout: 300_000 }, () => {
   beforeAll(() => gb.setDefaultDevice("gpu"));
   afterAll(() => gb.releaseGpu());
 

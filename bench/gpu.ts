@@ -1,0 +1,102 @@
+/**
+ * `npm run bench -- --gpu`: the WebGPU backend against PyTorch CUDA (TF32 off), same machine, same run:
+ * fp32 matmul 1024/2048/4096, a LeNet-5 training step at batch 64/256/1024, AlexNet forward and
+ * training step at batch 128 (224x224). Prints a "no GPU" line when WebGPU finds no adapter.
+ * The PyTorch side runs bench/torch_gpu.py with $GB_TORCH_PYTHON (default python3; needs a CUDA build).
+ */
+import { execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import * as gb from "../engine/index.js";
+import type { Tensor } from "../engine/index.js";
+
+/** Seconds per call of `fn` (best of 3 rounds), waiting for the GPU to finish each round. */
+async function timeGpu(fn: () => void | Promise<void>, reps: number): Promise<number> {
+  await fn();
+  await gb.gpuSync();
+  let best = Infinity;
+  for (let r = 0; r < 3; r++) {
+    const t0 = performance.now();
+    for (let i = 0; i < reps; i++) await fn();
+    await gb.gpuSync();
+    best = Math.min(best, (performance.now() - t0) / reps);
+  }
+  return best / 1e3;
+}
+
+/** One plain-SGD training step inside tidy (every temporary freed at the end). */
+function trainStep(model: gb.nn.Module, x: Tensor, y: Tensor, lr = 0.01): () => Promise<void> {
+  return async () => {
+    await gb.tidy(async () => {
+      model.zeroGrad();
+      const loss = gb.nn.F.crossEntropy(model.forward(x) as Tensor, y);
+      await loss.backward();
+      gb.noGrad(() => {
+        for (const p of model.parameters()) if (p.grad) p.assign(p.sub(p.grad.mul(lr)));
+      });
+      model.zeroGrad();
+    });
+  };
+}
+
+function torchCuda(): Record<string, number | string | boolean> | null {
+  const py = process.env.GB_TORCH_PYTHON ?? "python3";
+  try {
+    const script = fileURLToPath(new URL("../bench/torch_gpu.py", import.meta.url));
+    const out = execFileSync(py, [script], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 600_000 });
+    return JSON.parse(out.trim().split("\n").pop()!);
+  } catch (e) {
+    console.log(`PyTorch CUDA reference failed to run with ${py}: ${(e as Error).message.split("\n")[0]}`);
+    return null;
+  }
+}
+
+export async function benchGpu(): Promise<void> {
+  console.log("== WebGPU backend vs PyTorch CUDA (fp32, TF32 off), same machine, same run ==");
+  try {
+    const desc = await gb.initGpu();
+    console.log(`adapter: ${desc}`);
+  } catch (e) {
+    console.log(`no GPU: ${(e as Error).message.replace(/^initGpu: /, "")} — GPU benchmark skipped`);
+    return;
+  }
+  gb.setDefaultDevice("gpu");
+  gb.manualSeed(0);
+  const ours: Record<string, number> = {};
+  for (const n of [1024, 2048, 4096]) {
+    const a = gb.randn([n, n]), b = gb.randn([n, n]);
+    const t = await timeGpu(() => gb.tidy(() => void a.matmul(b)), n < 4096 ? 20 : 10);
+    ours[`matmul${n}_tflops`] = (2 * n ** 3) / t / 1e12;
+    gb.dispose([a, b]);
+  }
+  for (const batch of [64, 256, 1024]) {
+    const model = new gb.models.LeNet5();
+    const x = gb.rand([batch, 1, 28, 28]), y = gb.randint(0, 10, [batch]);
+    const t = await timeGpu(trainStep(model, x, y), 20);
+    ours[`lenet${batch}_images_per_s`] = batch / t;
+    gb.dispose([x, y, model.parameters()]);
+  }
+  {
+    const model = new gb.models.AlexNet();
+    const x = gb.rand([128, 3, 224, 224]), y = gb.randint(0, 1000, [128]);
+    model.eval();
+    let t = await timeGpu(() => gb.tidy(() => gb.noGrad(() => void model.forward(x))), 5);
+    ours.alexnet128_forward_images_per_s = 128 / t;
+    model.train();
+    t = await timeGpu(trainStep(model, x, y), 5);
+    ours.alexnet128_train_images_per_s = 128 / t;
+  }
+  const torch = torchCuda();
+  if (torch && !torch.cuda) console.log(`PyTorch ${torch.torch}: CUDA is not available — no reference column (set GB_TORCH_PYTHON to a CUDA build)`);
+  else if (torch) console.log(`PyTorch ${torch.torch} on ${torch.device}`);
+  const ref = torch && torch.cuda ? torch : null;
+  const row = (name: string, key: string, unit: string) => {
+    const g = ours[key], t = ref ? Number(ref[key]) : undefined;
+    console.log(`${name.padEnd(30)} gradbook ${g.toFixed(2).padStart(10)} ${unit}   pytorch-cuda ${t === undefined ? "       n/a" : t.toFixed(2).padStart(10)} ${unit}   ratio ${t ? (g / t).toFixed(3) + "x" : "n/a"}`);
+  };
+  for (const n of [1024, 2048, 4096]) row(`matmul ${n}`, `matmul${n}_tflops`, "TFLOP/s");
+  for (const b of [64, 256, 1024]) row(`LeNet-5 train step b=${b}`, `lenet${b}_images_per_s`, "img/s");
+  row("AlexNet forward b=128", "alexnet128_forward_images_per_s", "img/s");
+  row("AlexNet train step b=128", "alexnet128_train_images_per_s", "img/s");
+  console.log(`GPU memory: ${JSON.stringify(gb.gpuMemory())}`);
+  gb.releaseGpu();
+}
