@@ -40,7 +40,10 @@ export abstract class LRScheduler {
   step(): void {
     this.stepCount++;
     this.lastEpoch++;
-    const lrs = this.computeLr();
+    this.applyLrs(this.computeLr());
+  }
+
+  protected applyLrs(lrs: number[]): void {
     this.optimizer.paramGroups.forEach((g, i) => (g.lr = lrs[i]));
     this.lastLr = this.optimizer.paramGroups.map((g) => g.lr);
   }
@@ -166,6 +169,194 @@ export class CosineAnnealingLR extends LRScheduler {
       return this.groupLrs().map((lr, i) => lr + ((this.baseLrs[i] - m) * (1 - Math.cos(Math.PI / T))) / 2);
     }
     return this.groupLrs().map((lr) => ((1 + Math.cos((Math.PI * e) / T)) / (1 + Math.cos((Math.PI * (e - 1)) / T))) * (lr - m) + m);
+  }
+}
+
+/**
+ * Cosine annealing with warm restarts (SGDR): the rate falls from the base rate to
+ * `etaMin` over `t0` epochs, then restarts; each cycle is `tMult` times longer than
+ * the last. `step(epoch)` also takes fractional epochs (`epoch + batch / batches`)
+ * for per-batch updates, as torch's.
+ */
+export class CosineAnnealingWarmRestarts extends LRScheduler {
+  tI: number;
+  tCur = -1;
+  constructor(optimizer: AnyOptimizer, readonly t0: number, readonly tMult = 1, readonly etaMin = 0) {
+    super(optimizer);
+    if (!Number.isInteger(t0) || t0 <= 0) throw new Error(`CosineAnnealingWarmRestarts: t0 must be a positive integer, got ${t0}`);
+    if (!Number.isInteger(tMult) || tMult < 1) throw new Error(`CosineAnnealingWarmRestarts: tMult must be an integer >= 1, got ${tMult}`);
+    this.tI = t0;
+    this.init();
+  }
+  protected computeLr(): number[] {
+    return this.baseLrs.map((b) => this.etaMin + ((b - this.etaMin) * (1 + Math.cos((Math.PI * this.tCur) / this.tI))) / 2);
+  }
+  override step(epoch?: number): void {
+    let e = epoch;
+    if (e === undefined && this.lastEpoch < 0) e = 0;
+    if (e === undefined) {
+      e = this.lastEpoch + 1;
+      this.tCur = this.tCur + 1;
+      if (this.tCur >= this.tI) {
+        this.tCur = this.tCur - this.tI;
+        this.tI = this.tI * this.tMult;
+      }
+    } else {
+      if (e < 0) throw new Error(`CosineAnnealingWarmRestarts: expected a non-negative epoch, got ${e}`);
+      if (e >= this.t0) {
+        if (this.tMult === 1) {
+          this.tCur = e % this.t0;
+        } else {
+          const n = Math.floor(Math.log((e / this.t0) * (this.tMult - 1) + 1) / Math.log(this.tMult));
+          this.tCur = e - (this.t0 * (this.tMult ** n - 1)) / (this.tMult - 1);
+          this.tI = this.t0 * this.tMult ** n;
+        }
+      } else {
+        this.tI = this.t0;
+        this.tCur = e;
+      }
+    }
+    this.stepCount++;
+    this.lastEpoch = Math.floor(e);
+    this.applyLrs(this.computeLr());
+  }
+}
+
+export interface OneCycleLROptions {
+  /** The peak rate (one value, or one per group). */
+  maxLr: number | number[];
+  /** The number of steps of the whole cycle (or give epochs and stepsPerEpoch). */
+  totalSteps?: number;
+  epochs?: number;
+  stepsPerEpoch?: number;
+  /** Fraction of the cycle spent increasing the rate (default 0.3). */
+  pctStart?: number;
+  /** "cos" (default) or "linear". */
+  annealStrategy?: "cos" | "linear";
+  /** Cycle momentum (SGD's momentum, Adam's beta1) inversely to the rate (default true). */
+  cycleMomentum?: boolean;
+  baseMomentum?: number | number[];
+  maxMomentum?: number | number[];
+  /** initial rate = maxLr / divFactor (default 25). */
+  divFactor?: number;
+  /** final rate = initial rate / finalDivFactor (default 1e4). */
+  finalDivFactor?: number;
+  /** Three phases (up, down to the initial rate, then annihilation) instead of two. */
+  threePhase?: boolean;
+}
+
+type Phase = { endStep: number; startLr: string; endLr: string; startMomentum: string; endMomentum: string };
+
+/**
+ * The 1cycle policy (Smith & Topin): the rate goes up from maxLr/divFactor to maxLr
+ * during `pctStart` of the steps, then anneals far below the start, while the
+ * momentum does the opposite. Call `step()` after every batch (not every epoch).
+ */
+export class OneCycleLR extends LRScheduler {
+  readonly totalSteps: number;
+  private readonly phases: Phase[];
+  private readonly anneal: (start: number, end: number, pct: number) => number;
+  private readonly cycleMomentum: boolean;
+  private readonly useBeta1: boolean;
+
+  constructor(optimizer: AnyOptimizer, opts: OneCycleLROptions) {
+    super(OneCycleLR.prepare(optimizer, opts));
+    this.totalSteps = OneCycleLR.total(opts);
+    const pct = opts.pctStart ?? 0.3;
+    const T = this.totalSteps;
+    this.phases = opts.threePhase
+      ? [
+          { endStep: pct * T - 1, startLr: "initialLr", endLr: "maxLr", startMomentum: "maxMomentum", endMomentum: "baseMomentum" },
+          { endStep: 2 * pct * T - 2, startLr: "maxLr", endLr: "initialLr", startMomentum: "baseMomentum", endMomentum: "maxMomentum" },
+          { endStep: T - 1, startLr: "initialLr", endLr: "minLr", startMomentum: "maxMomentum", endMomentum: "maxMomentum" },
+        ]
+      : [
+          { endStep: pct * T - 1, startLr: "initialLr", endLr: "maxLr", startMomentum: "maxMomentum", endMomentum: "baseMomentum" },
+          { endStep: T - 1, startLr: "maxLr", endLr: "minLr", startMomentum: "baseMomentum", endMomentum: "maxMomentum" },
+        ];
+    this.anneal = (opts.annealStrategy ?? "cos") === "cos"
+      ? (start, end, p) => end + ((start - end) / 2) * (Math.cos(Math.PI * p) + 1)
+      : (start, end, p) => (end - start) * p + start;
+    this.cycleMomentum = opts.cycleMomentum ?? true;
+    this.useBeta1 = "betas" in optimizer.defaults;
+    this.init();
+  }
+
+  private static total(opts: OneCycleLROptions): number {
+    if (opts.totalSteps !== undefined) {
+      if (!Number.isInteger(opts.totalSteps) || opts.totalSteps <= 0) throw new Error(`OneCycleLR: expected a positive integer totalSteps, got ${opts.totalSteps}`);
+      return opts.totalSteps;
+    }
+    const { epochs, stepsPerEpoch } = opts;
+    if (epochs === undefined || stepsPerEpoch === undefined) throw new Error("OneCycleLR: give either totalSteps or (epochs and stepsPerEpoch)");
+    if (!Number.isInteger(epochs) || epochs <= 0) throw new Error(`OneCycleLR: expected a positive integer epochs, got ${epochs}`);
+    if (!Number.isInteger(stepsPerEpoch) || stepsPerEpoch <= 0) throw new Error(`OneCycleLR: expected a positive integer stepsPerEpoch, got ${stepsPerEpoch}`);
+    return epochs * stepsPerEpoch;
+  }
+
+  /** Sets each group's initialLr / maxLr / minLr (and momentum bounds) before the base constructor reads them. */
+  private static prepare(optimizer: AnyOptimizer, opts: OneCycleLROptions): AnyOptimizer {
+    if (!opts || opts.maxLr === undefined) throw new Error("OneCycleLR: maxLr is required: new OneCycleLR(opt, { maxLr: 0.1, totalSteps: 1000 })");
+    OneCycleLR.total(opts);
+    const pct = opts.pctStart ?? 0.3;
+    if (!(pct >= 0 && pct <= 1)) throw new Error(`OneCycleLR: pctStart must be between 0 and 1, got ${pct}`);
+    const strategy = opts.annealStrategy ?? "cos";
+    if (strategy !== "cos" && strategy !== "linear") throw new Error(`OneCycleLR: annealStrategy must be "cos" or "linear", got ${String(strategy)}`);
+    const groups = optimizer.paramGroups as unknown as Record<string, unknown>[];
+    const per = (name: string, v: number | number[]): number[] => {
+      if (Array.isArray(v)) {
+        if (v.length !== groups.length) throw new Error(`OneCycleLR: expected ${groups.length} values for ${name}, got ${v.length}`);
+        return v;
+      }
+      return new Array(groups.length).fill(v);
+    };
+    const maxLrs = per("maxLr", opts.maxLr);
+    const div = opts.divFactor ?? 25;
+    const finalDiv = opts.finalDivFactor ?? 1e4;
+    groups.forEach((g, i) => {
+      g.initialLr = maxLrs[i] / div;
+      g.maxLr = maxLrs[i];
+      g.minLr = (g.initialLr as number) / finalDiv;
+    });
+    if (opts.cycleMomentum ?? true) {
+      const d = optimizer.defaults as unknown as Record<string, unknown>;
+      if (!("momentum" in d) && !("betas" in d)) throw new Error("OneCycleLR: the optimizer must have momentum or betas when cycleMomentum is on (pass cycleMomentum: false)");
+      const useBeta1 = "betas" in d;
+      const maxM = per("maxMomentum", opts.maxMomentum ?? 0.95);
+      const baseM = per("baseMomentum", opts.baseMomentum ?? 0.85);
+      groups.forEach((g, i) => {
+        if (useBeta1) g.betas = [maxM[i], (g.betas as number[])[1]];
+        else g.momentum = maxM[i];
+        g.maxMomentum = maxM[i];
+        g.baseMomentum = baseM[i];
+      });
+    }
+    return optimizer;
+  }
+
+  protected computeLr(): number[] {
+    const stepNum = this.lastEpoch;
+    if (stepNum > this.totalSteps) throw new Error(`OneCycleLR: tried to step ${stepNum} times; the total number of steps is ${this.totalSteps}`);
+    return this.optimizer.paramGroups.map((group) => {
+      const g = group as unknown as Record<string, unknown>;
+      let start = 0;
+      let lr = 0;
+      for (let i = 0; i < this.phases.length; i++) {
+        const ph = this.phases[i];
+        if (stepNum <= ph.endStep || i === this.phases.length - 1) {
+          const pct = (stepNum - start) / (ph.endStep - start);
+          lr = this.anneal(g[ph.startLr] as number, g[ph.endLr] as number, pct);
+          if (this.cycleMomentum) {
+            const m = this.anneal(g[ph.startMomentum] as number, g[ph.endMomentum] as number, pct);
+            if (this.useBeta1) g.betas = [m, (g.betas as number[])[1]];
+            else g.momentum = m;
+          }
+          break;
+        }
+        start = ph.endStep;
+      }
+      return lr;
+    });
   }
 }
 

@@ -141,6 +141,48 @@ schedulers = [
      "lrs": lrs("LinearLR", (0.25, 1.0, 4))},
     {"name": "CosineAnnealingLR", "args": [5, 0.01], "lrs": lrs("CosineAnnealingLR", (5, 0.01), n=16)},
 ]
+schedulers += [
+    {"name": "CosineAnnealingWarmRestarts", "args": [3, 2, 0.001], "lrs": lrs("CosineAnnealingWarmRestarts", (3, 2, 0.001), n=22)},
+    {"name": "CosineAnnealingWarmRestarts", "args": [4, 1, 0.0], "lrs": lrs("CosineAnnealingWarmRestarts", (4, 1, 0.0), n=10)},
+]
+
+# SGDR stepped with fractional epochs (per batch)
+p = torch.zeros(1, requires_grad=True)
+opt = torch.optim.SGD([p], lr=0.1)
+s_ = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, 2, 2, 0.0)
+frac_epochs = [e + b / 4 for e in range(7) for b in range(4)]
+frac_lrs = []
+for e in frac_epochs:
+    opt.step()
+    s_.step(e)
+    frac_lrs.append(opt.param_groups[0]["lr"])
+sgdr_frac = {"args": [2, 2, 0.0], "epochs": frac_epochs, "lrs": frac_lrs}
+
+# OneCycleLR: lr and momentum (SGD) / beta1 (Adam) after construction and each step
+one_cycle = []
+for oname, okw, kw in [
+    ("SGD", {"lr": 0.1, "momentum": 0.9}, {"max_lr": 0.5, "total_steps": 20}),
+    ("SGD", {"lr": 0.1, "momentum": 0.9}, {"max_lr": 1.0, "total_steps": 15, "pct_start": 0.25, "anneal_strategy": "linear", "three_phase": True}),
+    ("Adam", {"lr": 0.01}, {"max_lr": 0.01, "epochs": 3, "steps_per_epoch": 5, "div_factor": 10.0, "final_div_factor": 100.0}),
+    ("SGD", {"lr": 0.1}, {"max_lr": 0.2, "total_steps": 10, "cycle_momentum": False}),
+]:
+    p = torch.zeros(1, requires_grad=True)
+    opt = getattr(torch.optim, oname)([p], **okw)
+    s_ = torch.optim.lr_scheduler.OneCycleLR(opt, **kw)
+    total = kw.get("total_steps") or kw["epochs"] * kw["steps_per_epoch"]
+    g = opt.param_groups[0]
+    mom = lambda: (g["betas"][0] if oname == "Adam" else g.get("momentum"))
+    out_lr, out_m = [g["lr"]], [mom()]
+    for _ in range(total - 1):
+        opt.step()
+        s_.step()
+        out_lr.append(g["lr"])
+        out_m.append(mom())
+    camel = {"max_lr": "maxLr", "total_steps": "totalSteps", "pct_start": "pctStart", "anneal_strategy": "annealStrategy",
+             "three_phase": "threePhase", "epochs": "epochs", "steps_per_epoch": "stepsPerEpoch", "div_factor": "divFactor",
+             "final_div_factor": "finalDivFactor", "cycle_momentum": "cycleMomentum"}
+    one_cycle.append({"optimizer": oname, "optOpts": okw, "opts": {camel[k]: v for k, v in kw.items()}, "lrs": out_lr, "momentum": out_m})
+
 metrics = [1.0, 0.9, 0.95, 0.96, 0.97, 0.85, 0.86, 0.87, 0.88, 0.89, 0.9, 0.91, 0.92, 0.93]
 plateau = {
     "opts": {"mode": "min", "factor": 0.5, "patience": 2, "cooldown": 1},
@@ -178,6 +220,8 @@ ref = {
     "schedulers": schedulers,
     "plateau": plateau,
     "clip": clip_cases,
+    "sgdrFractional": sgdr_frac,
+    "oneCycle": one_cycle,
 }
 with open(OUT, "w") as f:
     json.dump(ref, f, indent=1)

@@ -152,6 +152,7 @@ describe("learning-rate schedulers match PyTorch", () => {
       case "LambdaLR": return new S.LambdaLR(opt, (e) => 1 / (1 + e));
       case "LinearLR": return new S.LinearLR(opt, args[0]);
       case "CosineAnnealingLR": return new S.CosineAnnealingLR(opt, args[0], args[1]);
+      case "CosineAnnealingWarmRestarts": return new S.CosineAnnealingWarmRestarts(opt, args[0], args[1], args[2]);
       default: throw new Error(name);
     }
   };
@@ -167,6 +168,34 @@ describe("learning-rate schedulers match PyTorch", () => {
         got.push(s.getLastLr()[0]);
       }
       expectClose(got, c.lrs, c.name, 1e-12, 1e-15);
+    });
+  }
+  it("CosineAnnealingWarmRestarts stepped with fractional epochs", () => {
+    const opt = opt0();
+    const [t0, mult, eta] = ref.sgdrFractional.args;
+    const s = new optim.lrScheduler.CosineAnnealingWarmRestarts(opt, t0, mult, eta);
+    const got = ref.sgdrFractional.epochs.map((e: number) => (opt.step(), s.step(e), opt.paramGroups[0].lr));
+    expectClose(got, ref.sgdrFractional.lrs, "SGDR fractional", 1e-12, 1e-15);
+  });
+  for (const c of ref.oneCycle) {
+    it(`OneCycleLR with ${c.optimizer} ${JSON.stringify(c.opts)}`, () => {
+      const p = gb.zeros([1], { requiresGrad: true });
+      const opt = c.optimizer === "SGD" ? new optim.SGD([p], c.optOpts) : new optim.Adam([p], c.optOpts);
+      const s = new optim.lrScheduler.OneCycleLR(opt, c.opts);
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      const g = opt.paramGroups[0] as any;
+      const mom = () => (c.optimizer === "Adam" ? g.betas[0] : g.momentum);
+      const lrs = [g.lr], ms = [mom()];
+      for (let i = 1; i < c.lrs.length; i++) {
+        opt.step();
+        s.step();
+        lrs.push(g.lr);
+        ms.push(mom());
+      }
+      expectClose(lrs, c.lrs, "OneCycleLR lr", 1e-12, 1e-15);
+      expectClose(ms, c.momentum, "OneCycleLR momentum", 1e-12, 1e-15);
+      s.step(); // torch allows one step past the cycle (step number == totalSteps), then raises
+      expect(() => s.step()).toThrow(/OneCycleLR: tried to step \d+ times; the total number of steps is/);
     });
   }
   it("ReduceLROnPlateau", () => {
