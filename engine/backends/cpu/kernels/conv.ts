@@ -292,24 +292,42 @@ function implicitConv(
   const mem = ensureMemory(w, (biasPtr + G * Og) * 4);
   if (bias) mem.set(bias, biasPtr);
   const i32 = w.i32;
-  // weights as MR-row panels, k-major
+  // taps in (kh, c, kw) order, so that a range of kernel rows is a range of taps
+  const tap = (c: number, kh: number, kw: number) => (kh * Cg + c) * KW + kw;
+  // weights as MR-row panels, tap-major
   for (let g = 0; g < G; g++) {
     for (let p = 0; p < OgPad; p += MR) {
       const base = aPtr + (g * OgPad + p) * CKK;
       for (let r = 0; r < MR; r++) {
         const o = p + r;
-        if (o < Og) {
-          const s = (g * Og + o) * CKK;
-          for (let k = 0; k < CKK; k++) mem[base + k * MR + r] = wt[s + k];
-        } else {
-          for (let k = 0; k < CKK; k++) mem[base + k * MR + r] = 0;
+        for (let c = 0; c < Cg; c++) {
+          for (let kh = 0; kh < KH; kh++) {
+            for (let kw = 0; kw < KW; kw++) {
+              mem[base + tap(c, kh, kw) * MR + r] = o < Og ? wt[(g * Og + o) * CKK + (c * KH + kh) * KW + kw] : 0;
+            }
+          }
         }
       }
     }
   }
   for (let c = 0; c < Cg; c++) {
     for (let kh = 0; kh < KH; kh++) {
-      for (let kw = 0; kw < KW; kw++) i32[offsPtr + (c * KH + kh) * KW + kw] = L.off(c, kh, kw) * 4;
+      for (let kw = 0; kw < KW; kw++) i32[offsPtr + tap(c, kh, kw)] = L.off(c, kh, kw) * 4;
+    }
+  }
+  // Runs of column panels by the kernel rows that can reach the source: rows of taps that
+  // only read the zero padding are skipped (e.g. the borders of a "full" correlation).
+  const runs: number[] = []; // [p0, p1, khLo, khHi]...
+  {
+    const lo = (row: number) => Math.max(0, Math.ceil((padT - row) / dh));
+    const hi = (row: number) => Math.min(KH - 1, Math.floor((SH - 1 + padT - row) / dh));
+    for (let p = 0; p < Jpad / 8; p++) {
+      const rowA = Math.min(outH - 1, Math.floor((8 * p) / pitch)), rowB = Math.min(outH - 1, Math.floor((8 * p + 7) / pitch));
+      let a = lo(rowB), b = hi(rowA);
+      if (a > b) [a, b] = [0, -1];
+      const n = runs.length;
+      if (n > 0 && runs[n - 2] === a && runs[n - 1] === b) runs[n - 3] = p + 1;
+      else runs.push(p, p + 1, a, b);
     }
   }
   mem.fill(0, xPtr, cPtr); // padding stays zero: every image writes the same interior
@@ -320,7 +338,10 @@ function implicitConv(
       const s0 = (n * G * Cg + g * Cg) * SHW;
       mem.set(src.subarray(s0, s0 + Cg * SHW), inPtr);
       L.fill(w, inPtr, SH, SW, xPtr);
-      w.cblock(Og, Jpad / 8, CKK, (aPtr + g * OgPad * CKK) * 4, xPtr * 4, offsPtr * 4, cPtr * 4, Jpad * 4);
+      for (let i = 0; i < runs.length; i += 4) {
+        const p0 = runs[i], p1 = runs[i + 1], t0 = runs[i + 2] * Cg * KW, K = (runs[i + 3] - runs[i + 2] + 1) * Cg * KW;
+        w.cblock(Og, p1 - p0, K, (aPtr + g * OgPad * CKK + t0 * MR) * 4, (xPtr + 8 * p0) * 4, (offsPtr + t0) * 4, (cPtr + 8 * p0) * 4, Jpad * 4, CKK * MR * 4);
+      }
       if (bias) w.addbias(cPtr * 4, Jpad * 4, Og, Jpad, (biasPtr + g * Og) * 4);
       let from = cPtr;
       if (!direct) {
@@ -485,7 +506,7 @@ function colsForward(w: WasmGemm, x: Float32Array, g: Geo, wt: Float32Array, bia
     mem.set(x.subarray(n0 * CHW, (n0 + nbb) * CHW), xsPtr);
     for (let gi = 0; gi < G; gi++) {
       im2colWasm(w, xsPtr, g, nbb, gi * Cg, colsPtr, ld);
-      w.cblock(Og, ld / 8, CKK, (aPtr + gi * OgPad * CKK) * 4, colsPtr * 4, offsPtr * 4, cPtr * 4, ld * 4);
+      w.cblock(Og, ld / 8, CKK, (aPtr + gi * OgPad * CKK) * 4, colsPtr * 4, offsPtr * 4, cPtr * 4, ld * 4, CKK * MR * 4);
       if (bias) w.addbias(cPtr * 4, ld * 4, Og, ld, (biasPtr + gi * Og) * 4);
       // C [Og][nl*OHW + p] -> [nl][Og][OHW]
       w.copy2d(cPtr * 4, ld * 4, OHW * 4, stPtr * 4, OHW * 4, Og * OHW * 4, nbb, Og, OHW);
@@ -526,7 +547,7 @@ function colsBackwardInput(w: WasmGemm, dy: Float32Array, g: Geo, wt: Float32Arr
     for (let gi = 0; gi < G; gi++) {
       // dy [nl][o][p] -> [o][nl*OHW + p]
       w.copy2d((stPtr + gi * Og * OHW) * 4, OHW * 4, O * OHW * 4, dyPtr * 4, ld * 4, OHW * 4, nbb, Og, OHW);
-      w.cblock(CKK, ld / 8, Og, (aPtr + gi * RPad * Og) * 4, dyPtr * 4, offsPtr * 4, colsPtr * 4, ld * 4);
+      w.cblock(CKK, ld / 8, Og, (aPtr + gi * RPad * Og) * 4, dyPtr * 4, offsPtr * 4, colsPtr * 4, ld * 4, Og * MR * 4);
       col2imWasm(w, colsPtr, ld, g, nbb, gi * Cg, dxsPtr);
     }
     dx.set(mem.subarray(dxsPtr, dxsPtr + nbb * CHW), n0 * CHW);

@@ -121,7 +121,7 @@ export interface WasmGemm {
   cfg: GemmKernelConfig;
   memory: WebAssembly.Memory;
   block: (mc: number, np: number, kc: number, a: number, b: number, c: number, ldc: number, accum: number) => void;
-  cblock: (mc: number, np: number, K: number, a: number, x: number, offs: number, c: number, ldc: number) => void;
+  cblock: (mc: number, np: number, K: number, a: number, x: number, offs: number, c: number, ldc: number, astride: number) => void;
   wblock: (mt: number, kt: number, J: number, dy: number, ldy: number, x: number, offs: number, dw: number, lddw: number) => void;
   maxpool2: (x: number, H: number, W: number, npl: number, OH: number, OW: number, out: number, idx: number) => void;
   copy2d: (src: number, sPitch: number, sPlane: number, dst: number, dPitch: number, dPlane: number, planes: number, rows: number, n: number) => void;

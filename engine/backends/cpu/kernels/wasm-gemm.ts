@@ -12,10 +12,11 @@
 //  block(mc, np, kc, a, b, c, ldc, accum): for each of the `np` B panels and
 //    each MR-row panel of the `mc` rows of packed A, C_tile (+)= A_panel * B_panel
 //    (accum != 0: add to what is in C, else overwrite).
-//  cblock(mc, np, K, a, x, offs, c, ldc): "implicit GEMM" for stride-1
+//  cblock(mc, np, K, a, x, offs, c, ldc, astride): "implicit GEMM" for
 //    convolution: like block with accum = 0, but B is never packed: B[k][j] =
 //    x[j + offs[k]] (offs: K byte offsets, i32), i.e. column panel p reads 8
-//    consecutive floats at x + 32p + offs[k].
+//    consecutive floats at x + 32p + offs[k]; A's MR-row panels are astride
+//    bytes apart (>= K*MR*4: a run of taps may use part of each panel).
 //  wblock(mt, kt, J, dy, ldy, x, offs, dw, lddw): weight-gradient dot products
 //    dw[r][q] += sum_{j<J} dy[r*ldy + j] * x[offs[q] + j] for WR-row tiles
 //    (mt of them) and WK-column tiles (kt of them); J a multiple of 4, ldy/lddw
@@ -181,10 +182,9 @@ function convKernel(mr: number, cfg: GemmKernelConfig): FuncDef {
 function convDriver(cfg: GemmKernelConfig): FuncDef {
   const { MR, NV } = cfg;
   const NR = NV * 4;
-  const MC = 0, NP = 1, K = 2, A = 3, X = 4, OFFS = 5, C = 6, LDC = 7;
-  const AP = 8, CP = 9, I = 10, ASTRIDE = 11, CSTEP = 12;
+  const MC = 0, NP = 1, K = 2, A = 3, X = 4, OFFS = 5, C = 6, LDC = 7, ASTRIDE = 8;
+  const AP = 9, CP = 10, I = 11, CSTEP = 12;
   const c = new Code();
-  c.get(K).i32(MR * 4).op(Op.i32_mul).set(ASTRIDE);
   c.get(LDC).i32(MR).op(Op.i32_mul).set(CSTEP);
   c.block();
   c.get(NP).i32(0).op(Op.i32_le_s).brIf(0);
@@ -209,9 +209,9 @@ function convDriver(cfg: GemmKernelConfig): FuncDef {
   c.end().end();
   return {
     name: "cblock",
-    params: [I32, I32, I32, I32, I32, I32, I32, I32],
+    params: [I32, I32, I32, I32, I32, I32, I32, I32, I32],
     results: [],
-    locals: [I32, I32, I32, I32, I32],
+    locals: [I32, I32, I32, I32],
     body: c,
   };
 }
