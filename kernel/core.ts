@@ -102,11 +102,6 @@ export class KernelCore {
       },
       log,
     };
-    try {
-      history.open();
-    } catch (e) {
-      log(`history unavailable: ${(e as Error).message}`);
-    }
     this.ready = interp.init(this.io).catch((e) => log(`interpreter init failed: ${e?.stack ?? e}`));
   }
 

@@ -67,6 +67,13 @@ res = {}
 for name, code in cells.items():
     x = d.execute(code)
     res[name] = {"reply": x["reply"], "text": d.text(x), "types": [o["type"] for o in x["outputs"]], "outputs": x["outputs"]}
+def ask(msg_id):
+    return d.reply(msg_id)["content"]
+res["complete_gb"] = ask(d.kc.complete("gb.tens", 7))
+res["complete_cell"] = ask(d.kc.complete("coun", 4))
+res["complete_class"] = ask(d.kc.complete("new Point().z", 13))
+res["inspect_gb"] = ask(d.kc.inspect("gb.tensor", 9))
+res["inspect_fn"] = ask(d.kc.inspect("double", 6))
 d.close()
 emit(res)
 `,
@@ -154,4 +161,16 @@ test("an unhandled promise rejection is reported, not fatal", () => {
   expect(t).toMatch(/nobody catches me/);
   expect(t).toMatch(/'after'/);
   expect(ok("alive")).toBe("2");
+});
+
+test("completion and inspection know the earlier cells and the engine's types and doc comments", () => {
+  expect(r.complete_gb.matches).toContain("tensor");
+  expect(r.complete_gb.cursor_start).toBe(3);
+  expect(r.complete_cell.matches).toEqual(["counter"]);
+  expect(r.complete_class.matches).toEqual(["z"]); // the class as re-declared by the latest cell
+  expect(r.inspect_gb.found).toBe(true);
+  expect(r.inspect_gb.data["text/plain"]).toMatch(/function tensor\(/);
+  expect(r.inspect_gb.data["text/plain"]).toMatch(/A tensor from nested arrays/);
+  expect(r.inspect_gb.data["text/markdown"]).toMatch(/```typescript/);
+  expect(r.inspect_fn.data["text/plain"]).toMatch(/function double\(x: number\): number/);
 });
