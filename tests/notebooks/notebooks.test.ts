@@ -20,7 +20,10 @@ interface Executed {
   nb: any | null;
   /** All stdout text, cell by cell, joined. */
   stdout: string;
+  /** stderr of the notebook's own cells (not the grader's test-helpers cell). */
   stderr: string;
+  /** stderr of the test-helpers cell (kernel/grader/checks.ts), reported, not failed on. */
+  checksStderr: string;
   errors: string[];
 }
 
@@ -56,10 +59,11 @@ async function execute(name: string): Promise<Executed> {
   try {
     out = JSON.parse(readFileSync(join(OUT, `${name}.ipynb`), "utf8"));
   } catch {}
-  const stdout: string[] = [], stderr: string[] = [], errors: string[] = [];
+  const stdout: string[] = [], stderr: string[] = [], checksStderr: string[] = [], errors: string[] = [];
   for (const c of out?.cells ?? []) {
+    const isChecks = c.metadata?.nbgrader?.grade_id === CHECKS_GRADE_ID;
     for (const o of c.outputs ?? []) {
-      if (o.output_type === "stream") (o.name === "stdout" ? stdout : stderr).push(src(o.text));
+      if (o.output_type === "stream") (o.name === "stdout" ? stdout : isChecks ? checksStderr : stderr).push(src(o.text));
       if (o.output_type === "error") errors.push(`cell ${c.id}: ${o.ename}: ${stripAnsi(o.evalue)}\n${stripAnsi((o.traceback ?? []).join("\n")).slice(0, 2000)}`);
       if (o.output_type === "execute_result" || o.output_type === "display_data") {
         const t = o.data?.["text/plain"];
@@ -67,7 +71,7 @@ async function execute(name: string): Promise<Executed> {
       }
     }
   }
-  return { name, seconds, code: r.code, log: r.stdout + r.stderr, nb: out, stdout: stripAnsi(stdout.join("")), stderr: stripAnsi(stderr.join("")), errors };
+  return { name, seconds, code: r.code, log: r.stdout + r.stderr, nb: out, stdout: stripAnsi(stdout.join("")), stderr: stripAnsi(stderr.join("")), checksStderr: stripAnsi(checksStderr.join("")), errors };
 }
 
 beforeAll(() => {
@@ -80,7 +84,7 @@ beforeAll(() => {
   const worker = async () => {
     for (let n = queue.shift(); n; n = queue.shift()) {
       const name = n;
-      resolvers.get(name)!(await execute(name).catch((e) => ({ name, seconds: 0, code: -1, log: String(e?.stack ?? e), nb: null, stdout: "", stderr: "", errors: [String(e)] })));
+      resolvers.get(name)!(await execute(name).catch((e) => ({ name, seconds: 0, code: -1, log: String(e?.stack ?? e), nb: null, stdout: "", stderr: "", checksStderr: "", errors: [String(e)] })));
     }
   };
   for (let i = 0; i < PARALLEL; i++) void worker();
@@ -89,6 +93,8 @@ beforeAll(() => {
 afterAll(async () => {
   const done = await Promise.all([...results.values()]);
   console.log(done.map((r) => `${r.name}: ${r.seconds.toFixed(1)} s`).join("\n"));
+  const checks = done.find((r) => r.checksStderr)?.checksStderr;
+  if (checks) console.warn(`the grader's test-helpers cell (kernel/grader/checks.ts) printed on stderr:\n${checks}`);
   env?.cleanup();
 });
 
