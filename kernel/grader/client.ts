@@ -27,7 +27,7 @@ export interface SandboxOptions {
   dir: string;
   /** Node's permission model: writes only in `dir`, reads only in the package and `dir`, no child processes. */
   permissions: boolean;
-  /** When running as root: run the kernel as this uid/gid; null to keep root. */
+  /** When running as root: run the kernel as this uid/gid (`dir` is given to it; its parent folders must let it pass); null to keep root. */
   user: { uid: number; gid: number } | null;
   /** Run the kernel in this folder instead of the scratch one (validate: the notebook's folder). */
   cwd?: string;
@@ -259,13 +259,21 @@ export class KernelProcess {
         if (last && last.output_type === "stream" && last.name === name) last.text += text;
         else outputs.push({ output_type: "stream", name, text });
       };
-      let clearPending = false;
+      let clearPending = false, richBytes = 0, richDropped = false;
       const add = (o: Output) => {
         if (clearPending) {
           outputs.length = 0;
           clearPending = false;
         }
-        if (outputs.length < 1000) outputs.push(o);
+        // rich outputs (images, HTML) count against 10x the text budget; past it they are dropped with a note
+        const size = JSON.stringify(o.data ?? {}).length;
+        if (outputs.length >= 1000 || richBytes + size > this.limits.maxOutputChars * 10) {
+          if (!richDropped) addText("stderr", `[further rich output dropped: more than ${outputs.length >= 1000 ? "1000 outputs" : `${this.limits.maxOutputChars * 10} characters`}]\n`);
+          richDropped = true;
+          return;
+        }
+        richBytes += size;
+        outputs.push(o);
       };
       this.listeners.set(header.msg_id, (m, ch) => {
         if (ch === "shell") {

@@ -1,7 +1,7 @@
 // The grader's kernel client against a real sandboxed kernel: outputs, the memory limit, the sandbox.
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -12,6 +12,7 @@ let dir: string;
 beforeAll(() => {
   if (!existsSync(join(ROOT, "dist", "kernel.js")) || !existsSync(join(ROOT, "dist", "gradbook.js"))) spawnSync(process.execPath, [join(ROOT, "scripts", "build.mjs")], { stdio: "inherit" });
   dir = mkdtempSync(join(tmpdir(), "gradbook-client-test-"));
+  chmodSync(dir, 0o711); // the kernel's uid must reach its scratch folder inside
 });
 afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
