@@ -143,7 +143,11 @@ export class GpuContext {
 
   private releaseBuffer(b: PooledBuffer): void {
     this.bytesInUse -= b.bytes;
-    if (this.bytesInPool + b.bytes > POOL_MAX_BYTES || this.lostError) {
+    if (this.lostError) {
+      this.numBuffers--;
+      return;
+    }
+    if (this.bytesInPool + b.bytes > POOL_MAX_BYTES) {
       // too much cached: destroy after the work that may use it is submitted
       this.flush();
       b.buffer.destroy();
@@ -358,7 +362,12 @@ export class GpuContext {
   }
 
   destroy(): void {
-    this.flush();
+    try {
+      this.flush();
+    } catch {
+      /* the device may already be lost */
+    }
+    this.lostError ??= new Error("webgpu: the GPU device was released (gb.releaseGpu()); GPU tensors are gone, CPU tensors stay valid — call await gb.initGpu() to start a new device");
     this.device.destroy();
   }
 }

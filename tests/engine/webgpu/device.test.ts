@@ -1,0 +1,95 @@
+// Device choice and movement between the CPU and the GPU: gb.ready(), to()/toAsync(),
+// gradients through moves, mixing devices, and GPU failures turned into clear errors
+// (index out of range, use after dispose, a released device) while CPU tensors stay valid.
+import { afterAll, describe, expect, it } from "vitest";
+import * as gb from "../../../engine/index.ts";
+import { startGpu } from "./gpu.ts";
+
+const hasGpu = await startGpu();
+
+describe.skipIf(!hasGpu)("devices", { timeout: 300_000 }, () => {
+  afterAll(() => gb.releaseGpu());
+
+  it("ready() picks the GPU when an adapter exists, with a one-line notice", async () => {
+    const lines: string[] = [];
+    expect(await gb.ready({ log: (l) => lines.push(l) })).toBe("gpu");
+    expect(gb.device()).toBe("gpu");
+    expect(lines.length).toBe(1);
+    expect(lines[0]).toMatch(/^gradbook: using the GPU \(WebGPU: .+\)$/);
+    expect(gb.zeros([2]).device).toBe("gpu");
+    gb.setDefaultDevice("cpu");
+    expect(gb.zeros([2]).device).toBe("cpu");
+    expect(await gb.setBackend("gpu")).toBe("gpu");
+    expect(gb.device()).toBe("gpu");
+    gb.setDefaultDevice("cpu");
+  });
+
+  it("to('gpu') is synchronous; to('cpu') from the GPU says to use toAsync; values survive the round trip", async () => {
+    const x = gb.tensor([[1.5, -2], [3, 4]]);
+    const g = x.to("gpu");
+    expect(g.device).toBe("gpu");
+    expect(String(g)).toMatch(/<gpu> shape=\[2, 2\]/);
+    expect(() => g.to("cpu")).toThrow(/toAsync\("cpu"\)/);
+    expect(() => g.dataSync()).toThrow(/await t.data\(\)/);
+    const back = await g.toAsync("cpu");
+    expect(back.device).toBe("cpu");
+    expect(back.toArraySync()).toEqual([[1.5, -2], [3, 4]]);
+    expect((await gb.toDevice(g.mul(2), "cpu")).toArraySync()).toEqual([[3, -4], [6, 8]]);
+    for (const [vals, dtype] of [[[1, -7, 2 ** 30], "int32"], [[true, false, true], "bool"]] as const) {
+      const t = gb.tensor(vals as unknown as number[], { dtype, device: "gpu" });
+      expect(t.dtype).toBe(dtype);
+      expect(await t.toArray()).toEqual(vals);
+    }
+  });
+
+  it("mixing devices in one op is a clear error", () => {
+    const a = gb.ones([2]), b = gb.ones([2], { device: "gpu" });
+    expect(() => a.add(b)).toThrow(/add: expected all tensors on the same device, but found cpu and gpu/);
+    expect(() => gb.matmul(b.reshape([1, 2]), a.reshape([2, 1]))).toThrow(/matmul: expected all tensors on the same device/);
+  });
+
+  it("gradients flow through device moves in both directions", async () => {
+    // CPU leaf -> GPU compute: the gradient comes back to the CPU
+    const x = gb.tensor([1, -2, 3], { requiresGrad: true });
+    await x.to("gpu").square().mul(3).sum().backward();
+    expect(x.grad!.device).toBe("cpu");
+    expect(x.grad!.toArraySync()).toEqual([6, -12, 18]);
+    // GPU leaf -> CPU compute: the gradient goes back to the GPU
+    const w = gb.tensor([0.5, 2], { requiresGrad: true, device: "gpu" });
+    const wc = await w.toAsync("cpu");
+    await wc.exp().sum().backward();
+    expect(w.grad!.device).toBe("gpu");
+    const want = [Math.exp(0.5), Math.exp(2)];
+    const got = await w.grad!.data();
+    got.forEach((v, i) => expect(v).toBeCloseTo(want[i], 5));
+    // a CPU-side branch and a GPU-side branch of the same leaf add up
+    const z = gb.tensor([2, 3], { requiresGrad: true });
+    const gpuPart = await z.to("gpu").mul(z.to("gpu")).sum().toAsync("cpu");
+    await gpuPart.add(z.mul(10).sum()).backward();
+    expect(z.grad!.toArraySync()).toEqual([14, 16]);
+  });
+
+  it("an index out of range on the GPU is reported on the next read, naming the op", async () => {
+    const x = gb.arange(6, undefined, 1, { device: "gpu" }).float();
+    const bad = gb.tensor([0, 7], { dtype: "int32", device: "gpu" });
+    const y = x.indexSelect(0, bad);
+    await expect(y.data()).rejects.toThrow(/indexSelect index was out of range/);
+    // the flag is cleared: the next read works
+    expect(await x.sum().item()).toBe(15);
+    const g = x.reshape([2, 3]).gather(1, gb.tensor([[0, 3]], { dtype: "int32", device: "gpu" }));
+    await expect(g.data()).rejects.toThrow(/gather index was out of range/);
+  });
+
+  it("a released device gives clear errors for its tensors; CPU tensors stay valid; a new device starts", async () => {
+    const c = gb.tensor([1, 2, 3]);
+    const g = c.to("gpu");
+    gb.releaseGpu();
+    expect(gb.device()).toBe("cpu");
+    expect(() => g.add(1)).toThrow(/device was released/);
+    await expect(g.data()).rejects.toThrow(/device was released/);
+    expect(c.add(1).toArraySync()).toEqual([2, 3, 4]);
+    await gb.initGpu();
+    expect(() => g.add(1)).toThrow(/earlier GPU device/);
+    expect(await c.to("gpu").add(1).toArray()).toEqual([2, 3, 4]);
+  });
+});
