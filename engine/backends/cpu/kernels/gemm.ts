@@ -369,37 +369,43 @@ export function gemmWasm(
   const kcMax = Math.min(KC, Math.ceil(K / UNROLL) * UNROLL);
   const ncMax = Math.min(NC, Math.ceil(N / NR) * NR);
   const mcMax = Math.min(MC, Math.ceil(M / MR) * MR);
-  // memory layout (floats): [A block | B block | C buffer M x ncMax]
+  // memory layout (floats): [A block MC x KC | B panels K x NC (all of K) | C block MC x NC]
+  const kPadTotal = Math.ceil(K / KC) * (UNROLL - 1) + K;
   const aPtr = 0;
   const bPtr = aPtr + mcMax * kcMax;
-  const cPtr = bPtr + kcMax * ncMax;
-  const total = cPtr + M * ncMax;
-  const mem = ensureMemory(w, total * 4);
+  const cPtr = bPtr + kPadTotal * ncMax;
+  const mem = ensureMemory(w, (cPtr + mcMax * ncMax) * 4);
   for (let jc = 0; jc < N; jc += NC) {
     const nc = Math.min(NC, N - jc);
     const np = Math.ceil(nc / NR);
     const ncPad = np * NR;
-    for (let pc = 0; pc < K; pc += KC) {
+    for (let pc = 0, bo = bPtr; pc < K; pc += KC) {
       const kc = Math.min(KC, K - pc);
       const kcPad = Math.ceil(kc / UNROLL) * UNROLL;
-      packB(transB, B, bOff, ldb, pc, kc, kcPad, jc, nc, NR, mem, bPtr);
-      for (let ic = 0; ic < M; ic += MC) {
-        const mc = Math.min(MC, M - ic);
-        packA(transA, A, aOff, lda, ic, mc, pc, kc, kcPad, MR, mem, aPtr);
-        w.block(mc, np, kcPad, aPtr * 4, bPtr * 4, (cPtr + ic * ncPad) * 4, ncPad * 4, pc > 0 ? 1 : 0);
-      }
+      packB(transB, B, bOff, ldb, pc, kc, kcPad, jc, nc, NR, mem, bo);
+      bo += kcPad * ncPad;
     }
-    // C[:, jc:jc+nc] = alpha * buf + beta * C
-    for (let i = 0; i < M; i++) {
-      const s = cPtr + i * ncPad;
-      const d = cOff + i * ldc + jc;
-      if (beta === 0) {
-        if (alpha === 1) C.set(mem.subarray(s, s + nc), d);
-        else for (let j = 0; j < nc; j++) C[d + j] = alpha * mem[s + j];
-      } else if (alpha === 1 && beta === 1) {
-        for (let j = 0; j < nc; j++) C[d + j] += mem[s + j];
-      } else {
-        for (let j = 0; j < nc; j++) C[d + j] = alpha * mem[s + j] + beta * C[d + j];
+    for (let ic = 0; ic < M; ic += MC) {
+      const mc = Math.min(MC, M - ic);
+      for (let pc = 0, bo = bPtr; pc < K; pc += KC) {
+        const kc = Math.min(KC, K - pc);
+        const kcPad = Math.ceil(kc / UNROLL) * UNROLL;
+        packA(transA, A, aOff, lda, ic, mc, pc, kc, kcPad, MR, mem, aPtr);
+        w.block(mc, np, kcPad, aPtr * 4, bo * 4, cPtr * 4, ncPad * 4, pc > 0 ? 1 : 0);
+        bo += kcPad * ncPad;
+      }
+      // C[ic:ic+mc, jc:jc+nc] = alpha * block + beta * C
+      for (let i = 0; i < mc; i++) {
+        const s = cPtr + i * ncPad;
+        const d = cOff + (ic + i) * ldc + jc;
+        if (beta === 0) {
+          if (alpha === 1) C.set(mem.subarray(s, s + nc), d);
+          else for (let j = 0; j < nc; j++) C[d + j] = alpha * mem[s + j];
+        } else if (alpha === 1 && beta === 1) {
+          for (let j = 0; j < nc; j++) C[d + j] += mem[s + j];
+        } else {
+          for (let j = 0; j < nc; j++) C[d + j] = alpha * mem[s + j] + beta * C[d + j];
+        }
       }
     }
   }
