@@ -11,7 +11,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
@@ -56,6 +56,7 @@ describe.skipIf(missing !== null)("widgets in real Jupyter front ends (Chromium)
   let browser: Browser;
   let je: JupyterEnv;
   const servers: RunningServer[] = [];
+  const tempDirs: string[] = [];
 
   beforeAll(async () => {
     mkdirSync(OUTPUT_DIR, { recursive: true });
@@ -68,6 +69,7 @@ describe.skipIf(missing !== null)("widgets in real Jupyter front ends (Chromium)
   afterAll(async () => {
     for (const s of servers) await s.stop();
     await browser?.close();
+    for (const d of [je?.dir, ...tempDirs]) if (d) rmSync(d, { recursive: true, force: true });
   }, 60_000);
 
   async function progressWatcher(page: Page, selector: string, read: string): Promise<() => Promise<string[]>> {
@@ -164,6 +166,7 @@ describe.skipIf(missing !== null)("widgets in real Jupyter front ends (Chromium)
 
   it("nbconvert --to html of the executed notebook shows the figures with the network cut off", async () => {
     const out = mkdtempSync(join(tmpdir(), "gb-nbconvert-"));
+    tempDirs.push(out);
     const r = spawnSync(
       JUPYTER,
       // store_widget_state=False: without saved widget state nbconvert uses the widgets' static
@@ -204,6 +207,7 @@ describe.skipIf(missing !== null)("widgets in real Jupyter front ends (Chromium)
 
   it("@jupyter-widgets/html-manager + @jupyterlab/services page: slider redraws the plot, progress bar advances", async () => {
     const pageDir = mkdtempSync(join(tmpdir(), "gb-widget-page-"));
+    tempDirs.push(pageDir);
     await bundleWidgetPage(pageDir);
     const web = await serveDir(pageDir);
     const srv = await startJupyter("server", je, ["--ServerApp.allow_origin=*", "--ServerApp.disable_check_xsrf=True"]);
