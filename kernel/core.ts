@@ -172,6 +172,7 @@ export class KernelCore {
 
   private async shutdown(restart: boolean) {
     this.flushStream();
+    this.history.flush();
     for (const c of [...this.comms.values()]) c.closeHandlers.forEach((h) => safe(() => h({})));
     await Promise.race([this.interp.shutdown(restart).catch(() => {}), new Promise((r) => setTimeout(r, 1000))]);
     this.post({ kind: "exit" });
@@ -187,7 +188,9 @@ export class KernelCore {
     const t = req.header.msg_type;
     const c = req.content ?? {};
     const replyType = t.replace(/_request$/, "_reply");
-    if (req.channel === "shell") {
+    // Outputs go to the request that may show them: an execution, or a comm message (widget callbacks);
+    // output printed later by background work goes to the last of those, not to a completion request.
+    if (req.channel === "shell" && (t === "execute_request" || t.startsWith("comm_") && t !== "comm_info_request")) {
       this.parent = req.header;
       this.currentId = req.id;
     }

@@ -66,15 +66,36 @@ export class History {
     this.load();
   }
 
+  private unsaved: HistoryEntry[] = [];
+  private timer: NodeJS.Timeout | null = null;
+
   add(line: number, source: string, output: string | null): void {
     const entries = this.load();
     const e = { session: this.session, line, source, output };
     entries.push(e);
     if (entries.length > MAX_ENTRIES * 1.2) entries.splice(0, entries.length - MAX_ENTRIES);
-    if (!this.writable) return;
+    // Written in batches, off the execute path (and with the output, known by then).
+    this.unsaved.push(e);
+    if (!this.timer) {
+      this.timer = setTimeout(() => this.flush(), 250);
+      this.timer.unref();
+      if (this.unsaved.length === 1 && !this.exitHooked) {
+        this.exitHooked = true;
+        process.on("exit", () => this.flush());
+      }
+    }
+  }
+  private exitHooked = false;
+
+  /** Writes the entries not yet on disk. */
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer), (this.timer = null);
+    const list = this.unsaved;
+    this.unsaved = [];
+    if (!list.length || !this.writable) return;
     try {
       mkdirSync(dirname(this.file), { recursive: true });
-      appendFileSync(this.file, JSON.stringify(e) + "\n");
+      appendFileSync(this.file, list.map((e) => JSON.stringify(e) + "\n").join(""));
     } catch {
       this.writable = false;
     }

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, expect, test, vi } from "vitest";
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
+// @ts-expect-error -- ws ships no type declarations (no @types/ws installed)
 import WebSocket from "ws";
 import { KernelManager, ServerConnection, KernelSpecAPI } from "@jupyterlab/services";
 import { freePort, makeJupyterEnv, type JupyterEnv } from "./helpers.ts";
