@@ -1,5 +1,11 @@
-// 2-D convolution (NCHW, float32) on im2col + GEMM, with the semantics of
-// torch.nn.functional.conv2d and its gradients. Weights are [O, C/groups, kh, kw].
+// 2-D convolution (NCHW, float32) with the semantics of torch.nn.functional.conv2d
+// and its gradients. Weights are [O, C/groups, kh, kw]. Paths, fastest first:
+//  - 1x1 / stride 1 / no padding: GEMM on the planes directly;
+//  - stride 1 (WASM): "implicit GEMM" kernels reading a zero-padded copy of each
+//    image (no im2col); the input gradient is the correlation of dy with the
+//    flipped weights, the weight gradient dot products over output positions;
+//  - otherwise (WASM): im2col / col2im inside WASM memory + the same kernels;
+//  - without WASM SIMD: im2col / col2im + the TypeScript GEMM.
 //
 // conv_transpose2d is conv2dBackwardInput (its forward), conv2dForward (the
 // gradient for its input) and conv2dBackwardWeight (its weight gradient, with
