@@ -12,7 +12,7 @@
  * arrays and objects).
  */
 import { noGrad } from "../autograd.js";
-import type { Device } from "../device.js";
+import { device as defaultDevice, type Device } from "../device.js";
 import { stack } from "../ops/movement.js";
 import { shapeStr } from "../shape.js";
 import { Tensor } from "../tensor.js";
@@ -40,7 +40,7 @@ export interface DataLoaderOptions<B> {
   transform?: (batch: B) => B;
 }
 
-/** Stacks tensors, makes numbers a tensor (int32 when all are integers, else float32) and recurses into arrays and objects. */
+/** Stacks tensors, makes numbers a tensor (int32 when all are integers, else float32; on the default device) and recurses into arrays and objects. */
 export function defaultCollate(samples: unknown[]): unknown {
   if (samples.length === 0) throw new Error("collate: empty batch");
   const first = samples[0];
@@ -54,7 +54,7 @@ export function defaultCollate(samples: unknown[]): unknown {
   if (typeof first === "number" || typeof first === "boolean") {
     const vals = samples.map(Number);
     const ints = vals.every(Number.isInteger) && typeof first === "number";
-    return Tensor.fromData(ints ? Int32Array.from(vals) : Float32Array.from(vals), [vals.length], ints ? "int32" : "float32");
+    return Tensor.fromData(ints ? Int32Array.from(vals) : Float32Array.from(vals), [vals.length], ints ? "int32" : "float32", defaultDevice());
   }
   if (Array.isArray(first)) {
     return first.map((_, k) => defaultCollate(samples.map((s) => (s as unknown[])[k])));

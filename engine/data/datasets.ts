@@ -10,6 +10,8 @@
  * lazily; the rest of the engine stays browser-safe). Loaded sets are cached
  * in memory, so loading again is instant: the image and label tensors are then
  * shared between calls (treat them as read-only; ops make new tensors anyway).
+ * The tensors are on the CPU whatever the default device: move batches with the
+ * DataLoader's `device` option (or `.to("gpu")` the whole set).
  */
 import { shapeStr } from "../shape.js";
 import { Tensor } from "../tensor.js";

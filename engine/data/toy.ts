@@ -5,7 +5,9 @@
  * them with `new gb.data.TensorDataset(x, y)` for a DataLoader.
  * A `seed` option makes the data reproducible without touching the global
  * generator; without it the engine's generator is used (`gb.manualSeed`).
+ * The tensors are created on the default device (`gb.setDefaultDevice`).
  */
+import { device as defaultDevice } from "../device.js";
 import { Tensor } from "../tensor.js";
 import { makeRng, permutation, type Rng } from "./rng.js";
 
@@ -28,7 +30,8 @@ function build(x: Float32Array, y: Int32Array, dim: number, shuffle: boolean, rn
     x = xs;
     y = ys;
   }
-  return { x: Tensor.fromData(x, [n, dim], "float32"), y: Tensor.fromData(y, [n], "int32") };
+  const dev = defaultDevice();
+  return { x: Tensor.fromData(x, [n, dim], "float32", dev), y: Tensor.fromData(y, [n], "int32", dev) };
 }
 
 function checkN(what: string, n: number, min = 1): void {
