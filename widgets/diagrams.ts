@@ -161,9 +161,65 @@ export function mlpDiagram(spec: number[] | ModuleLike, opts: MlpDiagramOptions 
 // ------------------------------------------------------------------ autograd graph
 
 export interface DrawGraphOptions {
-  /** Values shown per box (default 4; graph() reads values of tensors up to 16 elements). */
+  /** Values shown per box (default 4; values are read for tensors of up to 16 elements). */
   maxValues?: number;
   title?: string;
+  /**
+   * Gradients shown: "stored" (each tensor's `.grad`: leaves after backward), "all" (also
+   * d(root)/d(node) for intermediate nodes, computed without touching `.grad`, as micrograd shows
+   * them), or "auto" (default: "all" once backward has filled some leaf's `.grad`, else "stored").
+   */
+  grads?: "auto" | "stored" | "all";
+}
+
+type GraphTensor = Tensor & { gradFn: { op: string; inputs: readonly Tensor[] } | null };
+
+/** The graph behind `root` as GraphNodes (inputs first), with intermediate gradients if asked. */
+async function graphNodes(root: Tensor, opts: DrawGraphOptions): Promise<GraphNode[]> {
+  const order: GraphTensor[] = [];
+  const seen = new Set<Tensor>();
+  const stack: [GraphTensor, boolean][] = [[root as GraphTensor, false]];
+  while (stack.length) {
+    const [t, expanded] = stack.pop()!;
+    if (expanded) {
+      order.push(t);
+      continue;
+    }
+    if (seen.has(t)) continue;
+    seen.add(t);
+    stack.push([t, true]);
+    const ins = t.gradFn?.inputs ?? [];
+    for (let i = ins.length - 1; i >= 0; i--) if (!seen.has(ins[i])) stack.push([ins[i] as GraphTensor, false]);
+  }
+  const ids = new Map<Tensor, number>(order.map((t, i) => [t, i]));
+  const mode = opts.grads ?? "auto";
+  const computed = new Map<Tensor, Tensor>();
+  const backwardRan = order.some((t) => t.gradFn === null && t.grad);
+  if ((mode === "all" || (mode === "auto" && backwardRan)) && root.requiresGrad && root.numel() === 1) {
+    const need = order.filter((t) => t.gradFn !== null && t.requiresGrad && !t.grad);
+    if (need.length) {
+      const gs = gb.autograd.grad(root, need);
+      need.forEach((t, i) => computed.set(t, gs[i]));
+    }
+  }
+  const nodes: GraphNode[] = [];
+  for (const t of order) {
+    const node: GraphNode = {
+      id: ids.get(t)!,
+      op: t.gradFn ? t.gradFn.op : "leaf",
+      shape: [...t.shape],
+      requiresGrad: t.requiresGrad,
+      inputs: t.gradFn ? t.gradFn.inputs.filter((x) => ids.has(x)).map((x) => ids.get(x)!) : [],
+    };
+    if (t.name) node.name = t.name;
+    if (t.numel() <= 16) {
+      node.value = Array.from(await t.data());
+      const g = t.grad ?? computed.get(t);
+      if (g) node.grad = Array.from(await g.data());
+    }
+    nodes.push(node);
+  }
+  return nodes;
 }
 
 function valuesText(v: number[] | undefined, shape: number[], max: number): string {
@@ -177,7 +233,7 @@ function valuesText(v: number[] | undefined, shape: number[], max: number): stri
 export class GraphDrawing {
   private nodesP: Promise<GraphNode[]>;
   constructor(root: Tensor | GraphNode[], readonly options: DrawGraphOptions = {}) {
-    this.nodesP = Array.isArray(root) ? Promise.resolve(root) : gb.autograd.graph(root);
+    this.nodesP = Array.isArray(root) ? Promise.resolve(root) : graphNodes(root, options);
     this.nodesP.catch(() => undefined);
   }
   nodes(): Promise<GraphNode[]> {
@@ -208,6 +264,12 @@ export class GraphDrawing {
     const byId = new Map(nodes.map((n) => [n.id, n]));
     const depth = new Map<number, number>();
     for (const n of nodes) depth.set(n.id, n.inputs.length ? Math.max(...n.inputs.map((i) => (depth.get(i) ?? 0) + 1)) : 0);
+    // a leaf sits just before its first consumer (c in (a*b)+c next to a*b, not with a and b)
+    for (const n of nodes) {
+      if (n.inputs.length) continue;
+      const consumers = nodes.filter((m) => m.inputs.includes(n.id)).map((m) => depth.get(m.id)!);
+      if (consumers.length) depth.set(n.id, Math.max(0, Math.min(...consumers) - 1));
+    }
     const cols = new Map<number, GraphNode[]>();
     for (const n of nodes) {
       const d = depth.get(n.id)!;

@@ -50,6 +50,18 @@ const CELLS = [
   `widgets.convArithmetic({ input: 5, kernel: 3, stride: 2, padding: 1 })`,
   // no ipywidgets 8 manager in the classic notebook: the static view with its note
   `widgets.interact(({ stride }) => widgets.convArithmetic({ input: 5, kernel: 3, stride }), { stride: [1, 3] })`,
+  `widgets.activations(["sigmoid", "tanh", "relu", "gelu"])`,
+  `widgets.confusionMatrix(gb.tensor([0, 1, 2, 2, 1, 0, 2, 1, 1, 0]), gb.tensor([0, 1, 2, 1, 1, 0, 2, 2, 1, 0]), { classNames: ["cat", "dog", "bird"] })`,
+  `widgets.mlpDiagram(new gb.nn.Sequential(new gb.nn.Linear(2, 4), new gb.nn.Tanh(), new gb.nn.Linear(4, 1), new gb.nn.Sigmoid()), { title: "XOR MLP" })`,
+  [
+    `const a = gb.tensor(2.0, { requiresGrad: true }); a.name = "a";`,
+    `const b = gb.tensor(-3.0, { requiresGrad: true }); b.name = "b";`,
+    `const c = gb.tensor(10.0, { requiresGrad: true }); c.name = "c";`,
+    `const f = gb.tensor(-2.0, { requiresGrad: true }); f.name = "f";`,
+    `const e = a.mul(b); e.name = "e"; const d = e.add(c); d.name = "d"; const L = d.mul(f); L.name = "L";`,
+    `await L.backward();`,
+    `widgets.drawGraph(L)`,
+  ].join("\n"),
 ];
 
 describe.skipIf(missing !== null)("widgets in real Jupyter front ends (Chromium)", () => {
@@ -118,8 +130,8 @@ describe.skipIf(missing !== null)("widgets in real Jupyter front ends (Chromium)
     await page.waitForFunction(() => document.querySelectorAll(".gb-training-view[data-progress='100']").length === 1, undefined, { timeout: 90_000 });
     await runCell(3);
     await runCell(4);
-    await runCell(5);
-    await page.waitForFunction(() => document.querySelectorAll(".output_area .js-plotly-plot .main-svg").length >= 2, undefined, { timeout: 60_000 });
+    for (let i = 5; i < CELLS.length; i++) await runCell(i);
+    await page.waitForFunction(() => document.querySelectorAll(".output_area .js-plotly-plot .main-svg").length >= 4, undefined, { timeout: 60_000 });
     const seen = (await stop()).map(Number);
     // the progress bar advanced through intermediate values to 100
     expect(seen.length).toBeGreaterThanOrEqual(3);
@@ -138,6 +150,8 @@ describe.skipIf(missing !== null)("widgets in real Jupyter front ends (Chromium)
         conv: document.querySelector(".gb-conv-view")?.getAttribute("data-output-h"),
         plotlyScripts: Array.from(document.querySelectorAll(".output_area script")).filter((s) => (s.textContent ?? "").includes("plotly.js, embedded once")).length,
         notLoaded: document.body.innerText.includes("plotly.js is not loaded"),
+        mlpUnits: document.querySelectorAll(".output_area .gb-mlp-svg circle").length,
+        graphBoxes: document.querySelectorAll(".output_area .gb-graph-svg .gb-graph-value").length,
         staticWidget: Array.from(document.querySelectorAll(".output_area .gb-widget-static")).map((e) => ({
           note: (e as HTMLElement).innerText.includes("needs a front end with Jupyter widgets"),
           slider: !!e.querySelector("input[type=range]"),
@@ -150,7 +164,7 @@ describe.skipIf(missing !== null)("widgets in real Jupyter front ends (Chromium)
     await page.setViewportSize({ width: 1200, height: Math.min(h, 6000) });
     await page.screenshot({ path: join(OUTPUT_DIR, "classic-notebook.png"), fullPage: true });
     expect(info.plotlySvg).toBeGreaterThanOrEqual(2);
-    expect(info.titles).toEqual(["Loss", "XOR"]);
+    expect(info.titles).toEqual(["Loss", "XOR", "Activation functions and their derivatives", "Confusion matrix — accuracy 80.0% (8/10)"]);
     expect(info.traces[0]).toBe(2);
     expect(info.img).toHaveLength(1);
     expect(info.img[0].w).toBeGreaterThan(0);
@@ -159,6 +173,8 @@ describe.skipIf(missing !== null)("widgets in real Jupyter front ends (Chromium)
     expect(info.conv).toBe("3");
     expect(info.plotlyScripts).toBe(1); // plotly.js embedded once in the page
     expect(info.notLoaded).toBe(false);
+    expect(info.mlpUnits).toBe(2 + 4 + 1);
+    expect(info.graphBoxes).toBe(7); // a, b, c, f, e, d, L
     expect(info.staticWidget).toEqual([{ note: true, slider: true, conv: "2" }]);
     expect(errors).toEqual([]);
     await page.close();
@@ -188,7 +204,7 @@ describe.skipIf(missing !== null)("widgets in real Jupyter front ends (Chromium)
     });
     const page = await context.newPage();
     await page.goto(`file://${htmlFile}`);
-    await page.waitForFunction(() => document.querySelectorAll(".js-plotly-plot .main-svg").length >= 2, undefined, { timeout: 60_000 });
+    await page.waitForFunction(() => document.querySelectorAll(".js-plotly-plot .main-svg").length >= 4, undefined, { timeout: 60_000 });
     const info = await page.evaluate(() => ({
       plots: document.querySelectorAll(".js-plotly-plot").length,
       img: Array.from(document.querySelectorAll(".gb-image-grid img")).map((i) => (i as HTMLImageElement).naturalWidth),
@@ -197,7 +213,7 @@ describe.skipIf(missing !== null)("widgets in real Jupyter front ends (Chromium)
       staticNote: Array.from(document.querySelectorAll(".gb-widget-static")).map((e) => (e as HTMLElement).innerText.includes("needs a front end with Jupyter widgets")),
     }));
     await page.screenshot({ path: join(OUTPUT_DIR, "nbconvert-offline.png"), fullPage: true });
-    expect(info.plots).toBe(2);
+    expect(info.plots).toBe(4);
     expect(info.img[0]).toBeGreaterThan(0);
     expect(info.progress).toBe("100");
     expect(info.staticNote).toEqual([true]);

@@ -112,9 +112,12 @@ f = torch.tensor(-2.0, requires_grad=True)
 e = a * bb
 d = e + c
 L = d * f
+for t in (e, d, L):
+    t.retain_grad()
 L.backward()
 ref["graph"] = {"a": 2.0, "b": -3.0, "c": 10.0, "f": -2.0, "L": L.item(),
-                "grads": {"a": a.grad.item(), "b": bb.grad.item(), "c": c.grad.item(), "f": f.grad.item()}}
+                "grads": {"a": a.grad.item(), "b": bb.grad.item(), "c": c.grad.item(), "f": f.grad.item(),
+                          "e": e.grad.item(), "d": d.grad.item(), "L": L.grad.item()}}
 
 out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference.json")
 with open(out, "w") as fh:

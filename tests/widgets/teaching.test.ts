@@ -215,6 +215,10 @@ describe("autograd graph drawing", () => {
     const byName = Object.fromEntries(nodes.map((n) => [n.name, n]));
     expect(byName.L.value).toEqual([r.L]);
     for (const k of ["a", "b", "c", "f"]) expect(byName[k].grad).toEqual([r.grads[k]]);
+    // intermediate gradients (as micrograd shows them), computed without touching .grad
+    for (const k of ["e", "d", "L"]) expect(byName[k].grad, k).toEqual([r.grads[k]]);
+    expect(e.grad).toBeNull();
+    expect(await drawGraph(L, { grads: "stored" }).nodes().then((ns) => ns.find((n) => n.name === "e")!.grad)).toBeUndefined();
     const bundle = await drawing.toMimeBundle();
     expect(Object.keys(bundle).sort()).toEqual(["image/svg+xml", "text/html", "text/plain"]);
     const svg = bundle["image/svg+xml"] as string;
