@@ -111,9 +111,18 @@ const MULTILINE_MIME = /^(text\/|image\/svg\+xml$|application\/javascript$)/;
 
 /** Serializes a notebook the way Jupyter writes it (1-space indent, sorted keys, sources as lists of lines). */
 export function serializeNotebook(nb: Notebook): string {
-  const cells = nb.cells.map((c) => {
+  // nbformat 4.5+: every cell has a unique id (made up, deterministically, where missing, invalid or repeated)
+  const needIds = nb.nbformat > 4 || nb.nbformat_minor >= 5;
+  const seen = new Set<string>();
+  const cells = nb.cells.map((c, i) => {
     const o: Record<string, unknown> = { cell_type: c.cell_type, metadata: c.metadata, source: splitLines(c.source) };
-    if (c.id) o.id = c.id;
+    let id = c.id;
+    if (needIds && (!id || !/^[A-Za-z0-9_-]{1,64}$/.test(id) || seen.has(id))) {
+      id = `cell-${i}`;
+      for (let k = 2; seen.has(id); k++) id = `cell-${i}-${k}`;
+    }
+    if (id) seen.add(id);
+    if (id) o.id = id;
     if (c.attachments) o.attachments = c.attachments;
     if (c.cell_type === "code") {
       o.execution_count = c.execution_count ?? null;

@@ -98,6 +98,7 @@ export function maskHiddenTests(source: string): string {
 export function checksCell(): Cell {
   return {
     cell_type: "code",
+    id: "gradbook-checks",
     source: CHECKS_SOURCE.replace(/\n$/, ""),
     metadata: {
       nbgrader: { grade: false, grade_id: CHECKS_GRADE_ID, locked: true, schema_version: 3, solution: false, task: false },

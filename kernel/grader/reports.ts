@@ -74,7 +74,7 @@ export function feedbackNotebook(executed: Notebook, tests: TestResult[], messag
   const lines = [`# Feedback: ${round2(score)} / ${round2(max)} points`, "", "| test | score | result |", "| --- | --- | --- |"];
   for (const t of tests) lines.push(`| ${t.gradeId}${t.hidden ? " (hidden)" : ""} | ${round2(t.score)} / ${round2(t.maxScore)} | ${t.output.replace(/\|/g, "\\|").replace(/\n/g, " ")} |`);
   if (messages.length) lines.push("", ...messages.map((m) => `- ${m}`));
-  nb.cells.unshift({ cell_type: "markdown", source: lines.join("\n"), metadata: { gradbook: { feedback: true } } });
+  nb.cells.unshift({ cell_type: "markdown", id: "gradbook-feedback", source: lines.join("\n"), metadata: { gradbook: { feedback: true } } });
   return nb;
 }
 

@@ -50,8 +50,14 @@ describe("nbgrader metadata and checksums", () => {
     const dir = mkdtempSync(join(tmpdir(), "gradbook-grader-"));
     try {
       writeFileSync(join(dir, "a.ipynb"), serializeNotebook(releaseNotebook(prepareSource(nb))));
-      const r = execFileSync("/usr/bin/python3", ["-c", "import nbformat,sys; nb=nbformat.read(sys.argv[1], as_version=4); nbformat.validate(nb); print(len(nb.cells))", join(dir, "a.ipynb")], { encoding: "utf8" });
-      expect(r.trim()).toBe("13");
+      const s = restoreSubmission(prepareSource(nb), releaseNotebook(prepareSource(nb)), { ...nb, cells: [...nb.cells, { ...nb.cells[3] }, { cell_type: "code", source: "x", metadata: {} }] }).notebook;
+      writeFileSync(join(dir, "b.ipynb"), serializeNotebook(s));
+      const r = execFileSync(
+        "/usr/bin/python3",
+        ["-W", "error", "-c", "import nbformat,sys\nfor f in sys.argv[1:]:\n  nb=nbformat.read(f, as_version=4); nbformat.validate(nb); print(len(nb.cells))", join(dir, "a.ipynb"), join(dir, "b.ipynb")],
+        { encoding: "utf8" },
+      );
+      expect(r.trim().split("\n")).toEqual(["13", "15"]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
