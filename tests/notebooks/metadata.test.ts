@@ -2,6 +2,7 @@
 // makes from its source, the nbgrader metadata is well formed (and accepted by the grader's own
 // release step), and every notebook has a parameters cell and graded exercises.
 import { describe, expect, test } from "vitest";
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -103,4 +104,10 @@ describe.each(NOTEBOOKS)("%s", (name) => {
     expect(all).toMatch(/throw new Error\("not implemented"\)/);
     for (const c of student.cells) if (c.metadata.nbgrader?.grade || c.metadata.nbgrader?.solution) expect(c.metadata.nbgrader.checksum).toMatch(/^[0-9a-f]{32}$/);
   });
+});
+
+test("every notebook validates against the nbformat schema (Jupyter's own nbformat package)", () => {
+  const script = "import nbformat, sys\nfor f in sys.argv[1:]:\n    nbformat.validate(nbformat.read(f, as_version=4))\nprint('ok', len(sys.argv) - 1)";
+  const out = execFileSync("/usr/bin/python3", ["-c", script, ...NOTEBOOKS.map((n) => join(NB_DIR, `${n}.ipynb`))], { encoding: "utf8", env: { ...process.env, PYTHONWARNINGS: "ignore" } });
+  expect(out.trim()).toBe(`ok ${NOTEBOOKS.length}`);
 });
