@@ -35,10 +35,10 @@ export class Progress {
     const frac = this.total ? n / this.total : 1;
     const bar = "#".repeat(Math.round(frac * width)).padEnd(width, "-");
     const elapsed = (Date.now() - this.started) / 1000;
-    const rate = this.done ? (this.done / elapsed) * 60 : 0;
+    const rate = this.done && elapsed >= 5 ? (this.done / elapsed) * 60 : 0;
     const left = this.total - n;
-    const eta = this.done && left > 0 ? ` ~${fmt((left / this.done) * elapsed)} left` : "";
-    const extra = [this.failed ? `${this.failed} unreadable` : "", this.resumed ? `${this.resumed} from an earlier run` : ""].filter(Boolean).join(", ");
+    const eta = rate && left > 0 ? ` ~${fmt((left / rate) * 60)} left` : "";
+    const extra = [this.failed ? `${this.failed} not gradable` : "", this.resumed ? `${this.resumed} from an earlier run` : ""].filter(Boolean).join(", ");
     return `[${bar}] ${n}/${this.total} ${this.label}${extra ? ` (${extra})` : ""}${rate ? `, ${rate.toFixed(1)}/min` : ""}${eta}, ${fmt(elapsed)} elapsed`;
   }
 

@@ -2,6 +2,7 @@
  * The grader's reports: the class gradebook (CSV), Gradescope's
  * results.json, and the per-student feedback (notebook and HTML).
  */
+import { CHECKS_GRADE_ID } from "./checks.ts";
 import { cloneNotebook, isTestCell, type Notebook, type Output } from "./notebook.ts";
 import { maskHiddenTests } from "./release.ts";
 import { round2, stripAnsi, type TestResult } from "./score.ts";
@@ -112,6 +113,7 @@ export function feedbackHtml(student: string, notebookName: string, executed: No
     .map((c) => {
       const src = isTestCell(c) && !revealHidden ? maskHiddenTests(c.source) : c.source;
       const id = c.metadata.nbgrader?.grade_id;
+      if (id === CHECKS_GRADE_ID) return `<div class="cell code"><div class="tag">${esc(String(id))}</div><pre class="src">// the test helpers (assert, assertEqual, assertClose, assertThrows)</pre></div>`;
       const tag = id ? `<div class="tag">${esc(String(id))}${c.metadata.nbgrader?.points ? ` · ${esc(String(c.metadata.nbgrader.points))} pt` : ""}</div>` : "";
       if (c.cell_type !== "code") return `<div class="cell md">${tag}<pre>${esc(src)}</pre></div>`;
       return `<div class="cell code">${tag}<pre class="src">${esc(src)}</pre>${(c.outputs ?? []).map(outputHtml).join("")}</div>`;

@@ -135,6 +135,12 @@ describe("restore", () => {
   test("the released notebook unchanged: instructor's tests back (hidden ones too), all solutions unanswered, no complaints", () => {
     const r = restoreSubmission(source, release, JSON.parse(JSON.stringify(release)));
     expect(r.messages).toEqual([]);
+    // released by an older gradbook (other helpers): replaced without a complaint
+    const old: Notebook = JSON.parse(JSON.stringify(release));
+    byId(old, CHECKS_GRADE_ID).source = "// older helpers";
+    const r2 = restoreSubmission(source, release, old);
+    expect(r2.messages).toEqual([]);
+    expect(byId(r2.notebook, CHECKS_GRADE_ID).source).toBe(byId(source, CHECKS_GRADE_ID).source);
     expect(r.unanswered).toEqual(["perceptron_step", "dot"]);
     expect(byId(r.notebook, "test_dot").source).toBe(byId(source, "test_dot").source);
     expect(ids(r.notebook)).toEqual(ids(source));
