@@ -72,7 +72,7 @@ export async function initGpu(opts: GpuInitOptions = {}): Promise<string> {
           maxComputeWorkgroupsPerDimension: L.maxComputeWorkgroupsPerDimension,
         },
       });
-      const c = new GpuContext(device, desc);
+      const c = new GpuContext(device, desc, /llvmpipe|lavapipe|swiftshader/i.test(desc) || (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter === true);
       registerBackend("gpu", makeWebGpuBackend(c));
       ctx = c;
       lastFailure = null;

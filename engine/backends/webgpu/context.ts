@@ -85,9 +85,13 @@ export class GpuContext {
   scopes: Set<GpuHandle>[] = [];
   private finalizer: FinalizationRegistry<GpuHandle>;
 
-  constructor(device: GPUDevice, adapterInfo: string) {
+  /** A CPU implementation (lavapipe / SwiftShader): pipelines are costly to compile, tiling gains little. */
+  readonly software: boolean;
+
+  constructor(device: GPUDevice, adapterInfo: string, software = /llvmpipe|lavapipe|swiftshader|software/i.test(adapterInfo)) {
     this.device = device;
     this.adapterInfo = adapterInfo;
+    this.software = software;
     this.limits = device.limits;
     device.onuncapturederror = (ev: GPUUncapturedErrorEvent) => {
       const e = ev.error;

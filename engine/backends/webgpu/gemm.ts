@@ -185,11 +185,22 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
 /** Products up to this many multiply-adds use the simple kernel. */
 const SIMPLE_MAX_FLOPS = 1 << 22;
 
+let tiling: "auto" | "always" | "never" = "auto";
+/**
+ * "auto": tiled kernels for large products, except on a software adapter (lavapipe), where
+ * the simple kernel is about as fast and its pipelines compile far quicker; "always" /
+ * "never" force one (tests of the tiled paths on lavapipe).
+ */
+export function setGemmTiling(mode: "auto" | "always" | "never"): void {
+  tiling = mode;
+}
+
 /** Records the GEMM (and its split-K reduction) on `ctx`. */
 export function runGemm(ctx: GpuContext, spec: GemmSpec): void {
   const { M, N, K, batch } = spec;
   if (M === 0 || N === 0 || batch === 0) return;
-  if (M * N * K * batch <= SIMPLE_MAX_FLOPS) {
+  const simple = tiling === "never" || (tiling === "auto" && (M * N * K * batch <= SIMPLE_MAX_FLOPS || ctx.software));
+  if (simple) {
     ctx.dispatch(spec.op, simpleShader(spec), spec.bindings.map((b) => b.buffer), ctx.grid(batch * M * N), spec.bindings.map((b) => b.rw));
     return;
   }
