@@ -134,6 +134,7 @@ export function compileCell(source: string, fileName: string): CompiledCell {
   let modCount = 0;
   const replace = (node: TS.Node, text: string) => {
     const start = node.getStart(), end = node.getEnd();
+    if (/^[([`]/.test(text)) text = ";" + text; // no ASI hazard with a previous line lacking its semicolon
     const orig = code.slice(start, end);
     edits.push({ start, end, text: text + "\n".repeat(Math.max(0, newlines(orig) - newlines(text))) });
   };

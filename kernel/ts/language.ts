@@ -36,7 +36,7 @@ function packageRoot(): string {
 }
 
 const GLOBALS_DTS = `
-interface GradbookDisplayOptions {
+interface __GradbookDisplayOptions {
   /** Give the output an id; \`true\` makes one up. A later display with the same id and \`update: true\` replaces it in place. */
   displayId?: string | true;
   /** Replace the output with this displayId instead of adding one (update_display_data). */
@@ -45,32 +45,32 @@ interface GradbookDisplayOptions {
   /** The object is already a MIME bundle. */
   raw?: boolean;
 }
-interface GradbookDisplayHandle {
+interface __GradbookDisplayHandle {
   readonly displayId: string;
   /** Replaces the output in place. */
-  update(obj: unknown, options?: GradbookDisplayOptions): GradbookDisplayHandle | undefined;
-  display(obj: unknown, options?: GradbookDisplayOptions): GradbookDisplayHandle | undefined;
+  update(obj: unknown, options?: __GradbookDisplayOptions): __GradbookDisplayHandle | undefined;
+  display(obj: unknown, options?: __GradbookDisplayOptions): __GradbookDisplayHandle | undefined;
 }
 /**
  * Shows a rich output. Objects with a \`toMimeBundle()\` method (tensors, plots, widgets)
  * show as their bundle; other values as text. Returns a handle when \`displayId\` is given.
  */
-declare function display(obj: unknown, options?: GradbookDisplayOptions): GradbookDisplayHandle | undefined;
+declare function display(obj: unknown, options?: __GradbookDisplayOptions): __GradbookDisplayHandle | undefined;
 declare namespace display {
   /** Shows an HTML fragment. */
-  function html(html: string, options?: GradbookDisplayOptions): GradbookDisplayHandle | undefined;
+  function html(html: string, options?: __GradbookDisplayOptions): __GradbookDisplayHandle | undefined;
   /** Shows Markdown. */
-  function markdown(markdown: string, options?: GradbookDisplayOptions): GradbookDisplayHandle | undefined;
+  function markdown(markdown: string, options?: __GradbookDisplayOptions): __GradbookDisplayHandle | undefined;
   /** Shows an SVG image. */
-  function svg(svg: string, options?: GradbookDisplayOptions): GradbookDisplayHandle | undefined;
+  function svg(svg: string, options?: __GradbookDisplayOptions): __GradbookDisplayHandle | undefined;
   /** Shows LaTeX. */
-  function latex(latex: string, options?: GradbookDisplayOptions): GradbookDisplayHandle | undefined;
+  function latex(latex: string, options?: __GradbookDisplayOptions): __GradbookDisplayHandle | undefined;
   /** Shows a PNG image (bytes or base64). */
-  function png(data: Uint8Array | ArrayBuffer | string, options?: GradbookDisplayOptions & { width?: number; height?: number }): GradbookDisplayHandle | undefined;
+  function png(data: Uint8Array | ArrayBuffer | string, options?: __GradbookDisplayOptions & { width?: number; height?: number }): __GradbookDisplayHandle | undefined;
   /** Shows a JSON value as an interactive tree. */
-  function json(value: unknown, options?: GradbookDisplayOptions): GradbookDisplayHandle | undefined;
+  function json(value: unknown, options?: __GradbookDisplayOptions): __GradbookDisplayHandle | undefined;
   /** Shows a MIME bundle as is. */
-  function bundle(data: Record<string, unknown>, options?: GradbookDisplayOptions): GradbookDisplayHandle | undefined;
+  function bundle(data: Record<string, unknown>, options?: __GradbookDisplayOptions): __GradbookDisplayHandle | undefined;
 }
 /** Clears the cell's output; with \`wait\`, only when the next output arrives (no flicker in loops). */
 declare function clearOutput(options?: { wait?: boolean } | boolean): void;
@@ -281,7 +281,7 @@ export class Notebook {
     const res = this.ls().getCompletionsAtPosition(this.nbFile, offset + cursor, { includeCompletionsWithInsertText: true, includeCompletionsForModuleExports: false });
     const seen = new Set<string>();
     const entries = (res?.entries ?? [])
-      .filter((e) => e.name.startsWith(prefix) && !e.name.startsWith("__gradbook") && !e.name.startsWith("__gbm") && !e.name.startsWith("Gradbook"))
+      .filter((e) => e.name.startsWith(prefix) && !e.name.startsWith("__gradbook") && !e.name.startsWith("__gbm") && !e.name.startsWith("__Gradbook"))
       .sort((a, b) => (a.sortText < b.sortText ? -1 : a.sortText > b.sortText ? 1 : a.name < b.name ? -1 : 1))
       .filter((e) => (seen.has(e.name) ? false : (seen.add(e.name), true)));
     return {

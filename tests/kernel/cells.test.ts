@@ -33,6 +33,7 @@ beforeAll(async () => {
     classAgain: "class Point { z = 1 }\nnew Point().z",
     enumDecl: "enum Color { Red, Green }\nColor.Green",
     destructure: "const { p, q: [r1, r2] } = { p: 'P', q: [1, 2] }; `${p}${r1}${r2}`",
+    asi: "let before = 1\nconst [d1, d2] = [3, 4]\nbefore + d1 + d2",
     awaitTop: "const v = await Promise.resolve(7); v * 6",
     awaitPersist: "v",
     awaitParen: "await (Promise.resolve(5))",
@@ -101,6 +102,7 @@ test("let, function, class, enum and destructuring persist across cells", () => 
   expect(ok("classAgain")).toBe("1");
   expect(ok("enumDecl")).toBe("1");
   expect(ok("destructure")).toBe("'P12'");
+  expect(ok("asi")).toBe("8");
 });
 
 test("top-level await, and declarations made after an await persist", () => {
