@@ -12,7 +12,7 @@
  */
 import { chmodSync, lstatSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
-import { basename, join } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { findKernelScript, type KernelProcess } from "./client.ts";
 import { executeNotebook, KernelStartError } from "./execute.ts";
 import { gradeId, isGrade, NotebookError, parseNotebook, points, serializeNotebook, sha256, type Notebook } from "./notebook.ts";
@@ -116,12 +116,14 @@ function findNotebooks(dir: string, depth: number, out: string[], problems: stri
 }
 
 /** The submissions in a folder, with safe, unique student ids. */
-export function discoverSubmissions(dir: string, sources: SourceNotebook[]): Submission[] {
+export function discoverSubmissions(dir: string, sources: SourceNotebook[], exclude: string[] = []): Submission[] {
   const found: { raw: string; files: Map<string, string | null>; problems: string[] }[] = [];
   const entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1));
+  const skip = new Set(exclude.map((p) => resolve(p)));
   for (const e of entries) {
     if (e.name.startsWith(".")) continue;
     const p = join(dir, e.name);
+    if (skip.has(resolve(p))) continue; // --out or --source inside --submissions
     const files = new Map<string, string | null>(sources.map((s) => [s.name, null]));
     const problems: string[] = [];
     if (e.isSymbolicLink()) {
@@ -267,7 +269,7 @@ export async function grade(opts: GradeOptions): Promise<GradeSummary> {
   const t0 = Date.now();
   const sources = loadSources(opts.source);
   const out = new OutputDir(opts.out);
-  const subs = discoverSubmissions(opts.submissions, sources);
+  const subs = discoverSubmissions(opts.submissions, sources, [out.root, opts.out, opts.source]);
   const scratchRoot = mkdtempSync(join(tmpdir(), "gradbook-grade-"));
   chmodSync(scratchRoot, 0o711); // kernels (other uids) reach only their own 0700 run folder inside
   const ctx: Context = {

@@ -327,7 +327,9 @@ describe("untrusted paths", () => {
       symlinkSync("/etc/passwd", join(dir, "mallory.ipynb"));
       writeFileSync(join(dir, "..evil name.ipynb"), "{}");
       writeFileSync(join(dir, "README.txt"), "");
-      const subs = discoverSubmissions(dir, sources);
+      mkdirSync(join(dir, "graded", "feedback"), { recursive: true }); // --out inside --submissions: not a student
+      writeFileSync(join(dir, "graded", "feedback", "x.ipynb"), "{}");
+      const subs = discoverSubmissions(dir, sources, [join(dir, "graded")]);
       expect(subs.map((s) => [s.student, [...s.files.values()].map((p) => p && p.slice(dir.length + 1)), s.problems])).toEqual([
         ["alice", ["alice.ipynb"], []],
         ["bob", ["bob/hw1/my-perceptron.ipynb"], []],
