@@ -62,7 +62,7 @@ async function execute(kernel: any, code: string) {
   const future = kernel.requestExecute({ code });
   future.onIOPub = (msg: any) => {
     const t = msg.header.msg_type;
-    if (t !== "status" && t !== "execute_input") outputs.push({ type: t, content: msg.content });
+    if (t !== "status" && t !== "execute_input" && !t.startsWith("comm_")) outputs.push({ type: t, content: msg.content });
   };
   const reply = await future.done;
   return { reply: reply.content, outputs };
@@ -114,18 +114,34 @@ test("start, execute, display, complete, inspect, comms, interrupt and restart t
     const commInfo = await kernel.requestCommInfo({ target_name: "lab-echo" });
     expect(Object.keys((commInfo.content as any).comms)).toEqual([comm.commId]);
 
+    // a Jupyter widget from gradbook/widgets: the kernel opens a jupyter.widget comm, the front end updates it
+    const widgetComm = new Promise<any>((resolve) => {
+      kernel.registerCommTarget("jupyter.widget", (c: any, msg: any) => resolve({ comm: c, data: msg.content.data }));
+    });
+    const w = await execute(kernel, "const slider = new widgets.IntSlider({ value: 3, min: 0, max: 10 });\nslider");
+    expect(w.reply.status).toBe("ok");
+    const opened = await widgetComm;
+    expect(opened.data.state._model_name).toBe("IntSliderModel");
+    expect(opened.data.state.value).toBe(3);
+    const view = w.outputs.find((o) => o.type === "execute_result");
+    expect(view.content.data["application/vnd.jupyter.widget-view+json"].model_id).toBe(opened.comm.commId);
+    await opened.comm.send({ method: "update", state: { value: 7 }, buffer_paths: [] }).done;
+    const value = await execute(kernel, "slider.value");
+    expect(value.outputs).toEqual([{ type: "execute_result", content: expect.objectContaining({ data: { "text/plain": "7" } }) }]);
+
     // interrupt a busy loop through the server
     const loop = kernel.requestExecute({ code: "while (true) {}" });
     await new Promise((r) => setTimeout(r, 1000));
     await kernel.interrupt();
     const lr = await loop.done;
     expect((lr.content as any).ename).toBe("KeyboardInterrupt");
-    expect((await execute(kernel, "n")).outputs[0].content.data["text/plain"]).toBe("20");
+    const after = await execute(kernel, "n");
+    expect(after.outputs).toEqual([{ type: "execute_result", content: expect.objectContaining({ data: { "text/plain": "20" } }) }]);
 
     // restart: state gone, kernel works
     await kernel.restart();
-    const r3 = await execute(kernel, "typeof n");
-    expect(r3.outputs[0].content.data["text/plain"]).toBe("'undefined'");
+    const r3 = await execute(kernel, "typeof (globalThis as any).n");
+    expect(r3.outputs).toEqual([{ type: "execute_result", content: expect.objectContaining({ data: { "text/plain": "'undefined'" } }) }]);
   } finally {
     await kernel.shutdown();
   }
