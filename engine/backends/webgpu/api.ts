@@ -238,6 +238,11 @@ export async function toDevice(t: Tensor, target: Device | string): Promise<Tens
   return t.toAsync(target);
 }
 
+/** The running GPU context (for tests and tools; null without a GPU). */
+export function gpuContext(): GpuContext | null {
+  return ctx;
+}
+
 /** The GPU backend object (for tests and tools). */
 export function gpuBackend() {
   return backendFor("gpu");

@@ -95,6 +95,8 @@ export class GpuContext {
     this.limits = device.limits;
     device.onuncapturederror = (ev: GPUUncapturedErrorEvent) => {
       const e = ev.error;
+      // follow-on errors of one failure ("[Invalid X] is invalid due to a previous error"): report the first only
+      if (this.asyncError && /due to a previous error/.test(e.message)) return;
       const kind = e.constructor?.name === "GPUOutOfMemoryError" || /out of memory|OutOfMemory/i.test(e.message) ? "out of GPU memory" : "GPU error";
       const msg = kind === "out of GPU memory"
         ? `webgpu: out of GPU memory (${mb(this.bytesInUse)} MB held by tensors, ${mb(this.bytesInPool)} MB in the pool). Free tensors with t.dispose() or run steps inside gb.tidy(); CPU tensors are unaffected`
@@ -116,7 +118,8 @@ export class GpuContext {
     if (this.asyncError) {
       const e = this.asyncError;
       this.asyncError = null;
-      throw new Error(`${op}: an earlier GPU command failed — ${e.message}`);
+      this.abandon();
+      throw new Error(`${op}: an earlier GPU command failed — ${e.message}\n(GPU results computed since the last read may be invalid; CPU tensors are unaffected)`);
     }
   }
 
@@ -299,6 +302,26 @@ export class GpuContext {
   write(dst: GPUBuffer, data: ArrayBufferView): void {
     this.check("upload");
     if (data.byteLength) this.device.queue.writeBuffer(dst, 0, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  /** Drops the recorded, unsubmitted commands (after an error: they may hold an invalid pipeline). */
+  private abandon(): void {
+    if (this.pass) {
+      try {
+        this.pass.end();
+      } catch {
+        /* already invalid */
+      }
+    }
+    this.pass = null;
+    this.encoder = null;
+    this.pending = 0;
+    for (const [size, list] of this.freePending) {
+      let f = this.free.get(size);
+      if (!f) this.free.set(size, (f = []));
+      f.push(...list);
+    }
+    this.freePending.clear();
   }
 
   /** Submits the recorded commands; buffers released meanwhile become free for any use. */

@@ -3,6 +3,7 @@
 // (index out of range, use after dispose, a released device) while CPU tensors stay valid.
 import { afterAll, describe, expect, it } from "vitest";
 import * as gb from "../../../engine/index.ts";
+import { gpuContext } from "../../../engine/backends/webgpu/api.ts";
 import { startGpu } from "./gpu.ts";
 
 const hasGpu = await startGpu();
@@ -78,6 +79,20 @@ describe.skipIf(!hasGpu)("devices", { timeout: 300_000 }, () => {
     expect(await x.sum().item()).toBe(15);
     const g = x.reshape([2, 3]).gather(1, gb.tensor([[0, 3]], { dtype: "int32", device: "gpu" }));
     await expect(g.data()).rejects.toThrow(/gather index was out of range/);
+  });
+
+  it("a shader error becomes a clear error on the next GPU use, and the GPU keeps working", async () => {
+    const x = gb.ones([4], { device: "gpu" });
+    expect(await x.sum().item()).toBe(4);
+    gpuContext()!.dispatch("brokenShader", "this is not WGSL", [], [1, 1, 1], []);
+    // reported by the next op (or read) that touches the GPU
+    await expect(async () => x.sum().item()).rejects.toThrow(/sum: an earlier GPU command failed — webgpu: .*WGSL/s);
+    expect(await x.add(1).sum().item()).toBe(8);
+  });
+
+  it("a tensor larger than the GPU's largest buffer is refused up front", () => {
+    expect(() => gb.zeros([2 ** 31], { device: "gpu" })).toThrow(/exceeds this GPU's largest buffer/);
+    expect(gb.ones([3], { device: "gpu" }).device).toBe("gpu");
   });
 
   it("a released device gives clear errors for its tensors; CPU tensors stay valid; a new device starts", async () => {
