@@ -69,7 +69,8 @@ export class TypeScriptInterpreter implements Interpreter {
   private widgets: any = null;
   private cwd = process.cwd();
   readonly lang = new LanguageClient(process.cwd(), (s) => this.io?.log(s));
-  private compileCache = new Map<string, ReturnType<typeof compileCell>>();
+  /** Compiled cells by source: re-running a cell skips compiling (and V8's parse of the script). */
+  private compileCache = new Map<string, ReturnType<typeof compileCell> & { script?: vm.Script; fileName: string }>();
   private currentCount = 0;
 
   async init(io: KernelIO): Promise<void> {
@@ -278,11 +279,11 @@ export class TypeScriptInterpreter implements Interpreter {
 
     this.currentCount = req.executionCount;
     (globalThis as any).__gradbookInterrupt = false;
-    const fileName = `cell-${++this.cellSeq}.ts`;
     let compiled = this.compileCache.get(code);
     if (!compiled) {
+      const fileName = `cell-${++this.cellSeq}.ts`;
       try {
-        compiled = compileCell(code, fileName);
+        compiled = { ...compileCell(code, fileName), fileName };
       } catch (e) {
         if (e instanceof CellSyntaxError) return this.errorOutcome(this.syntaxError(e, code, req.executionCount));
         throw e;
@@ -290,6 +291,8 @@ export class TypeScriptInterpreter implements Interpreter {
       if (this.compileCache.size >= 100) this.compileCache.delete(this.compileCache.keys().next().value!);
       this.compileCache.set(code, compiled);
     }
+    const fileName = compiled.fileName;
+    this.cells.delete(fileName); // (re-inserted: the most recent cells are kept)
     this.cells.set(fileName, { count: req.executionCount, map: compiled.map, lines: code.split("\n") });
     if (this.cells.size > 500) this.cells.delete(this.cells.keys().next().value!);
 
@@ -336,7 +339,7 @@ export class TypeScriptInterpreter implements Interpreter {
 
     let value: unknown;
     try {
-      const script = new vm.Script(compiled.js, { filename: fileName });
+      const script = (compiled.script ??= new vm.Script(compiled.js, { filename: fileName }));
       const helper = (globalThis as any).__gradbook;
       helper.result = undefined;
       value = script.runInThisContext({ breakOnSigint: true, displayErrors: false });

@@ -57,7 +57,7 @@ export class LanguageClient {
 
   private call<T>(method: Method, ...args: unknown[]): Promise<T> {
     if (!this.worker) {
-      this.worker = new Worker(new URL(import.meta.url), { workerData: { gradbookLanguage: true, cwd: this.cwd } });
+      this.worker = new Worker(new URL(import.meta.url), { workerData: { gradbookLanguage: true, cwd: this.cwd }, stdout: true, stderr: true });
       this.worker.unref();
       this.worker.on("message", ({ id, result, error }) => {
         const w = this.waiting.get(id);
