@@ -1,7 +1,7 @@
 /** Writes the gradbook kernelspec (kernel.json and logos) for Jupyter. */
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { join, resolve } from "node:path";
+import { delimiter, join, resolve } from "node:path";
 import { execFileSync } from "node:child_process";
 
 export interface InstallOptions {
@@ -21,8 +21,21 @@ function userDataDir(): string {
   return join(process.env.XDG_DATA_HOME || join(homedir(), ".local", "share"), "jupyter");
 }
 
+/** The Python that runs `jupyter` (its shebang), else python3 on PATH. */
+function jupyterPython(): string[] {
+  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
+    const exe = join(dir, "jupyter");
+    try {
+      const first = readFileSync(exe, "utf8").slice(0, 300).split("\n")[0];
+      const m = /^#!\s*(\S+)(?:\s+(\S+))?/.exec(first);
+      if (m) return m[1].endsWith("/env") && m[2] ? [m[2]] : [m[1]];
+    } catch {}
+  }
+  return [];
+}
+
 function sysPrefix(): string {
-  for (const py of ["python3", "python"]) {
+  for (const py of [...jupyterPython(), "python3", "python"]) {
     try {
       return execFileSync(py, ["-c", "import sys; print(sys.prefix)"], { encoding: "utf8" }).trim();
     } catch {}
