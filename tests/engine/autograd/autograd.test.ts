@@ -320,7 +320,6 @@ describe("error messages name the op and the shapes", () => {
     await expect(gb.zeros([2]).sum().backward()).rejects.toThrow("backward: the tensor (shape scalar) does not require grad and has no grad_fn");
     expect(() => gb.tensor([1, 2], { dtype: "int32" }).mean()).toThrow("mean: expected a float32 tensor, got int32 (convert with .float())");
   });
-  // Mixing devices ("add: expected all tensors on the same device, but found cpu and gpu")
-  // needs a second backend; there is only the CPU one in Node, so it is not tested here.
-  it.skip("mixing devices (needs the WebGPU backend)", () => {});
+  // Mixing devices ("add: expected all tensors on the same device, but found cpu and gpu") is
+  // tested with the WebGPU backend in tests/engine/webgpu/device.test.ts.
 });
