@@ -77,7 +77,12 @@ export class KernelCore {
   private ready: Promise<void>;
   readonly io: KernelIO;
 
-  constructor(private interp: Interpreter, private post: (m: ToServer) => void, readonly history = new History()) {
+  constructor(
+    private interp: Interpreter,
+    private post: (m: ToServer) => void,
+    readonly history = new History(),
+    readonly userCodeFlag = new Int32Array(new SharedArrayBuffer(4)),
+  ) {
     const core = this;
     this.io = {
       stream: (name, text) => core.stream(name, text),
@@ -101,6 +106,7 @@ export class KernelCore {
         core.targets.set(name, handler);
       },
       log,
+      userCode: (running) => Atomics.store(core.userCodeFlag, 0, running ? 1 : 0),
     };
     this.ready = interp.init(this.io).catch((e) => log(`interpreter init failed: ${e?.stack ?? e}`));
   }
@@ -140,6 +146,7 @@ export class KernelCore {
   }
 
   interrupt() {
+    this.post({ kind: "interrupt_ack" });
     if (this.inputWaiter) {
       const w = this.inputWaiter;
       this.inputWaiter = null;
@@ -327,9 +334,9 @@ export class KernelCore {
       } else {
         const err = { ename: outcome.ename, evalue: outcome.evalue, traceback: outcome.traceback };
         this.publish("error", err);
-        this.reply(req.id, "execute_reply", { status: "error", execution_count: count, ...err }, false, { status: "error" });
-        if (c.stop_on_error !== false) this.post({ kind: "abort_queue" });
-        this.done(req.id);
+        // stop_on_error: the server aborts the requests queued before it sends this reply (not those sent after)
+        this.flushStream();
+        this.post({ kind: "reply", id: req.id, msgType: "execute_reply", content: { status: "error", execution_count: count, ...err }, metadata: { status: "error" }, done: true, abortQueue: c.stop_on_error !== false });
       }
     } finally {
       this.silent = false;

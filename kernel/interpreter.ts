@@ -45,6 +45,8 @@ export interface KernelIO {
   openComm(targetName: string, data?: unknown, metadata?: Record<string, unknown>, buffers?: ArrayBufferView[]): Comm;
   registerCommTarget(targetName: string, handler: (comm: Comm, data: any, buffers: DataView[]) => void): void;
   log(text: string): void;
+  /** Marks when user code may be running on this thread (lets the server stop a loop breakOnSigint cannot). */
+  userCode(running: boolean): void;
 }
 
 export interface CompleteResult {

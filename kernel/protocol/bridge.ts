@@ -21,12 +21,14 @@ export type ToMain =
   | { kind: "input_reply"; content: Record<string, any> }
   | { kind: "shutdown"; restart: boolean }
   | { kind: "ready" }
+  /** The main thread's SIGINT handler ran (it is not stuck in a loop). */
+  | { kind: "interrupt_ack" }
   /** The first kernel_info_reply went out: a client is connected. */
   | { kind: "connected" };
 
 export type ToServer =
   /** Reply to request `id`; `done` ends its processing (idle is published, the next request goes on). */
-  | { kind: "reply"; id: number; msgType: string; content: unknown; metadata?: unknown; done: boolean }
+  | { kind: "reply"; id: number; msgType: string; content: unknown; metadata?: unknown; done: boolean; abortQueue?: boolean }
   /** Publish on iopub, with `parent` as parent header. */
   | { kind: "iopub"; parent: unknown; msgType: string; content: unknown; metadata?: unknown; buffers?: Uint8Array[] }
   /** Send an input_request on stdin to the client of request `id`. */
@@ -34,6 +36,7 @@ export type ToServer =
   /** Abort (reply status "aborted" to) every queued execute request. */
   | { kind: "abort_queue" }
   | { kind: "exit" }
+  | { kind: "interrupt_ack" }
   | { kind: "log"; text: string };
 
 export interface ServerConfig {
@@ -44,4 +47,6 @@ export interface ServerConfig {
   shellTypes: string[];
   /** Message types the main thread handles on the control channel. */
   controlTypes: string[];
+  /** Int32Array[1] over it: 1 while user code may be running on the main thread (set by the interpreter). */
+  userCodeFlag: SharedArrayBuffer;
 }

@@ -192,7 +192,7 @@ export async function runServer(config: ServerConfig): Promise<void> {
         return;
       case "interrupt_request":
         status(msg.header, "busy");
-        process.kill(process.pid, "SIGINT");
+        interrupt();
         reply(p, "interrupt_reply", { status: "ok" });
         status(msg.header, "idle");
         return;
@@ -206,6 +206,35 @@ export async function runServer(config: ServerConfig): Promise<void> {
           dispatchToMain(nextId++, msg, "control");
         } else errorReplyFor(msg, "control", "UnknownMessageType", `unknown message type on control: ${JSON.stringify(t).slice(0, 100)}`);
     }
+  }
+
+  /**
+   * SIGINT to the process: stops a synchronous cell (breakOnSigint) or rejects an awaiting one.
+   * A loop the main thread entered after an `await` is out of breakOnSigint's reach: if the main
+   * thread neither answers the request nor runs its SIGINT handler within a second while user
+   * code runs, its JavaScript is terminated through the inspector (the kernel's state survives).
+   */
+  let acked = false;
+  const userCode = new Int32Array(config.userCodeFlag);
+  function interrupt() {
+    acked = false;
+    const busy = busyWith;
+    process.kill(process.pid, "SIGINT");
+    if (busy === null) return;
+    setTimeout(() => {
+      if (acked || busyWith !== busy || Atomics.load(userCode, 0) !== 1) return;
+      log("the main thread did not respond to SIGINT: terminating its JavaScript execution");
+      try {
+        const { Session } = require("node:inspector") as typeof import("node:inspector");
+        const session = new Session();
+        session.connectToMainThread();
+        session.post("Runtime.terminateExecution", () => session.disconnect());
+        // the SIGINT handler then runs and the cell ends with KeyboardInterrupt
+        setTimeout(() => process.kill(process.pid, "SIGINT"), 50);
+      } catch (e) {
+        log(`cannot terminate the main thread: ${(e as Error).message}`);
+      }
+    }, 1000).unref();
   }
 
   function onStdin(frames: Buffer[]) {
@@ -238,15 +267,36 @@ export async function runServer(config: ServerConfig): Promise<void> {
   loop(control, onControl, "control");
   loop(stdin, onStdin, "stdin");
 
+  /** stop_on_error: takes the execute requests queued now out of the queue. */
+  function takeQueuedExecutes(): Message[] {
+    const taken: Message[] = [];
+    for (let i = 0; i < queue.length; ) {
+      if (queue[i].msg.header.msg_type === "execute_request") taken.push(queue.splice(i, 1)[0].msg);
+      else i++;
+    }
+    return taken;
+  }
+  function sendAborted(msgs: Message[]) {
+    for (const msg of msgs) {
+      status(msg.header, "busy");
+      reply({ identities: msg.identities, header: msg.header, channel: "shell" }, "execute_reply", { status: "aborted", execution_count: null }, { status: "aborted" });
+      status(msg.header, "idle");
+    }
+  }
+  const abortQueued = () => sendAborted(takeQueuedExecutes());
+
   port.on("message", (m: ToServer) => {
     switch (m.kind) {
       case "reply": {
         const p = pending.get(m.id);
         if (!p) return log(`reply for unknown request ${m.id}`);
+        // what is queued when the error reply goes out is aborted (after it, as ipykernel does); nothing sent later
+        const aborted = m.abortQueue ? takeQueuedExecutes() : [];
         if (m.msgType) reply(p, m.msgType, m.content, m.metadata ?? {});
         if (m.done) {
           pending.delete(m.id);
           status(p.header, "idle");
+          sendAborted(aborted);
           if (busyWith === m.id) {
             busyWith = null;
             pump();
@@ -263,20 +313,9 @@ export async function runServer(config: ServerConfig): Promise<void> {
         send.stdin.send(serialize(signer, p.identities, makeHeader("input_request", p.header.session ?? session), p.header, {}, m.content));
         return;
       }
-      case "abort_queue": {
-        for (let i = 0; i < queue.length; ) {
-          const { msg } = queue[i];
-          if (msg.header.msg_type !== "execute_request") {
-            i++;
-            continue;
-          }
-          queue.splice(i, 1);
-          status(msg.header, "busy");
-          reply({ identities: msg.identities, header: msg.header, channel: "shell" }, "execute_reply", { status: "aborted", execution_count: null }, { status: "aborted" });
-          status(msg.header, "idle");
-        }
+      case "abort_queue":
+        abortQueued();
         return;
-      }
       case "exit":
         Promise.all(Object.values(send).map((s) => s.flush())).finally(() => {
           closeAll();
@@ -285,6 +324,9 @@ export async function runServer(config: ServerConfig): Promise<void> {
         return;
       case "log":
         log(m.text);
+        return;
+      case "interrupt_ack":
+        acked = true;
         return;
     }
   });

@@ -342,6 +342,7 @@ export class TypeScriptInterpreter implements Interpreter {
       const script = (compiled.script ??= new vm.Script(compiled.js, { filename: fileName }));
       const helper = (globalThis as any).__gradbook;
       helper.result = undefined;
+      this.io.userCode(true);
       value = script.runInThisContext({ breakOnSigint: true, displayErrors: false });
       if (!compiled.async) {
         value = helper.result;
@@ -354,11 +355,13 @@ export class TypeScriptInterpreter implements Interpreter {
       }
       this.lang.commit(compiled.source, compiled.declaresAnything);
     } catch (e) {
+      this.io.userCode(false);
       this.lang.commit(compiled.source, compiled.declaresAnything);
       await finishCheck();
       return this.errorOutcome(this.formatError(e));
     } finally {
       this.running = null;
+      this.io.userCode(false);
     }
     await finishCheck();
     if (!compiled.hasValue) value = undefined;

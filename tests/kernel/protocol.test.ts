@@ -81,6 +81,12 @@ res = {}
 ids = [kc.execute("throw new Error('first')"), kc.execute("globalThis.ranSecond = true"), kc.execute("3")]
 res["queued"] = [d.reply(i)["content"]["status"] for i in ids]
 res["ranSecond"] = d.text(d.execute("typeof (globalThis as any).ranSecond"))
+# a request sent right after the error reply arrived is not aborted
+res["after_error"] = []
+for k in range(5):
+    e = kc.execute("throw new Error('again')")
+    d.reply(e)
+    res["after_error"].append(d.execute(str(k))["reply"]["status"])
 ids = [kc.execute("throw new Error('first')", stop_on_error=False), kc.execute("4")]
 res["noStop"] = [d.reply(i)["content"]["status"] for i in ids]
 c0 = d.execute("1")["reply"]["execution_count"]
@@ -97,6 +103,7 @@ emit(res)
   );
   expect(r.queued).toEqual(["error", "aborted", "aborted"]);
   expect(r.ranSecond).toBe("'undefined'");
+  expect(r.after_error).toEqual(["ok", "ok", "ok", "ok", "ok"]);
   expect(r.noStop).toEqual(["error", "ok"]);
   expect(r.silent_outputs).toEqual([]);
   expect(r.counts[1]).toBe(r.counts[0]);
@@ -138,6 +145,14 @@ km.interrupt_kernel()
 r = d.reply(pend, timeout=10)
 res["async"] = {"status": r["content"]["status"], "ename": r["content"].get("ename")}
 res["flag"] = d.text(d.execute("(globalThis as any).__gradbookInterrupt"))
+if km.kernel_spec.interrupt_mode == "message":
+    # a loop entered after an await: beyond breakOnSigint, stopped through the inspector
+    late = kc.execute("await null; keep = 100; while (true) {}")
+    time.sleep(1.0)
+    km.interrupt_kernel()
+    r = d.reply(late, timeout=20)
+    res["after_await"] = {"status": r["content"]["status"], "ename": r["content"].get("ename")}
+    res["after_await_keep"] = d.text(d.execute("keep - 59"))
 res["after"] = d.text(d.execute("keep"))
 d.close()
 emit(res)
@@ -153,7 +168,11 @@ emit(res)
     expect(r.arr).toBe("3");
     expect(r.async).toEqual({ status: "error", ename: "KeyboardInterrupt" });
     expect(r.flag).toBe("false");
-    expect(r.after).toBe("41");
+    if (kernel === "gradbook") {
+      expect(r.after_await).toEqual({ status: "error", ename: "KeyboardInterrupt" });
+      expect(r.after_await_keep).toBe("41");
+    }
+    expect(r.after).toBe(kernel === "gradbook" ? "100" : "41"); // the cell interrupted after its await had set keep = 100
   });
 }
 
