@@ -2,7 +2,7 @@
  * gb.autograd: gradients as functions (grad, vjp, jacobian), finite-difference
  * gradcheck, and an inspectable view of the graph behind a tensor.
  */
-import { detectAnomaly, enableGrad, noGrad, runBackward, setDetectAnomaly, topoSort } from "./autograd.js";
+import { detectAnomaly, enableGrad, noGrad, runBackward, setDetectAnomaly } from "./autograd.js";
 import { shapeStr, sizeOf } from "./shape.js";
 import { Tensor } from "./tensor.js";
 
@@ -109,19 +109,58 @@ export interface GraphNode {
   requiresGrad: boolean;
   /** Values (only for tensors of at most `maxValues` elements). */
   value?: number[];
+  /** The gradient of the root with respect to this tensor, where known. */
   grad?: number[];
   /** Ids of the input nodes. */
   inputs: number[];
+}
+
+export interface GraphOptions {
+  /** Values and grads are included for tensors of at most this many elements (default 16). */
+  maxValues?: number;
+  /**
+   * Gradients shown: "stored" (each tensor's `.grad`: leaves after backward), "all" (also
+   * d(root)/d(node) for intermediate nodes of a scalar root, computed without touching `.grad`,
+   * as micrograd shows them), or "auto" (default: "all" once backward has filled some leaf's `.grad`).
+   */
+  grads?: "auto" | "stored" | "all";
+}
+
+/** Every tensor the graph behind `root` reaches (constants included), inputs before the tensors made from them. */
+function graphOrder(root: Tensor): Tensor[] {
+  const order: Tensor[] = [];
+  const seen = new Set<Tensor>();
+  const stack: [Tensor, boolean][] = [[root, false]];
+  while (stack.length) {
+    const [t, expanded] = stack.pop()!;
+    if (expanded) {
+      order.push(t);
+      continue;
+    }
+    if (seen.has(t)) continue;
+    seen.add(t);
+    stack.push([t, true]);
+    const ins = t.gradFn?.inputs ?? [];
+    for (let i = ins.length - 1; i >= 0; i--) if (!seen.has(ins[i])) stack.push([ins[i], false]);
+  }
+  return order;
 }
 
 /**
  * The graph behind `root` as plain data (op names, shapes, values, grads), inputs first —
  * what a widget needs to draw it as micrograd's draw_dot does.
  */
-export async function graph(root: Tensor, opts: { maxValues?: number } = {}): Promise<GraphNode[]> {
+export async function graph(root: Tensor, opts: GraphOptions = {}): Promise<GraphNode[]> {
   const maxValues = opts.maxValues ?? 16;
-  const order = topoSort(root);
+  const mode = opts.grads ?? "auto";
+  const order = graphOrder(root);
   const ids = new Map(order.map((t, i) => [t, i] as const));
+  const computed = new Map<Tensor, Tensor>();
+  const backwardRan = order.some((t) => t.gradFn === null && t.grad);
+  if ((mode === "all" || (mode === "auto" && backwardRan)) && root.requiresGrad && root.numel() === 1) {
+    const need = order.filter((t) => t.gradFn !== null && t.requiresGrad && !t.grad);
+    if (need.length) grad(root, need).forEach((g, i) => computed.set(need[i], g));
+  }
   const nodes: GraphNode[] = [];
   for (const t of order) {
     const node: GraphNode = {
@@ -134,7 +173,8 @@ export async function graph(root: Tensor, opts: { maxValues?: number } = {}): Pr
     if (t.name) node.name = t.name;
     if (sizeOf(t.shape) <= maxValues) {
       node.value = Array.from(await t.data());
-      if (t.grad) node.grad = Array.from(await t.grad.data());
+      const g = t.grad ?? computed.get(t);
+      if (g) node.grad = Array.from(await g.data());
     }
     nodes.push(node);
   }

@@ -172,54 +172,9 @@ export interface DrawGraphOptions {
   grads?: "auto" | "stored" | "all";
 }
 
-type GraphTensor = Tensor & { gradFn: { op: string; inputs: readonly Tensor[] } | null };
-
-/** The graph behind `root` as GraphNodes (inputs first), with intermediate gradients if asked. */
-async function graphNodes(root: Tensor, opts: DrawGraphOptions): Promise<GraphNode[]> {
-  const order: GraphTensor[] = [];
-  const seen = new Set<Tensor>();
-  const stack: [GraphTensor, boolean][] = [[root as GraphTensor, false]];
-  while (stack.length) {
-    const [t, expanded] = stack.pop()!;
-    if (expanded) {
-      order.push(t);
-      continue;
-    }
-    if (seen.has(t)) continue;
-    seen.add(t);
-    stack.push([t, true]);
-    const ins = t.gradFn?.inputs ?? [];
-    for (let i = ins.length - 1; i >= 0; i--) if (!seen.has(ins[i])) stack.push([ins[i] as GraphTensor, false]);
-  }
-  const ids = new Map<Tensor, number>(order.map((t, i) => [t, i]));
-  const mode = opts.grads ?? "auto";
-  const computed = new Map<Tensor, Tensor>();
-  const backwardRan = order.some((t) => t.gradFn === null && t.grad);
-  if ((mode === "all" || (mode === "auto" && backwardRan)) && root.requiresGrad && root.numel() === 1) {
-    const need = order.filter((t) => t.gradFn !== null && t.requiresGrad && !t.grad);
-    if (need.length) {
-      const gs = gb.autograd.grad(root, need);
-      need.forEach((t, i) => computed.set(t, gs[i]));
-    }
-  }
-  const nodes: GraphNode[] = [];
-  for (const t of order) {
-    const node: GraphNode = {
-      id: ids.get(t)!,
-      op: t.gradFn ? t.gradFn.op : "leaf",
-      shape: [...t.shape],
-      requiresGrad: t.requiresGrad,
-      inputs: t.gradFn ? t.gradFn.inputs.filter((x) => ids.has(x)).map((x) => ids.get(x)!) : [],
-    };
-    if (t.name) node.name = t.name;
-    if (t.numel() <= 16) {
-      node.value = Array.from(await t.data());
-      const g = t.grad ?? computed.get(t);
-      if (g) node.grad = Array.from(await g.data());
-    }
-    nodes.push(node);
-  }
-  return nodes;
+/** The graph behind `root` (gb.autograd.graph: every input, values and grads of small tensors). */
+function graphNodes(root: Tensor, opts: DrawGraphOptions): Promise<GraphNode[]> {
+  return gb.autograd.graph(root, { grads: opts.grads });
 }
 
 function valuesText(v: number[] | undefined, shape: number[], max: number): string {
