@@ -31,33 +31,30 @@ export function isGradEnabled(): boolean {
   return state.gradEnabled;
 }
 
-function withGradMode<T>(enabled: boolean, fn: () => T): T {
-  const prev = state.gradEnabled;
-  state.gradEnabled = enabled;
+/** Runs `fn` with `state[key]` set to `value`, restoring it when fn returns, throws, or its promise settles. */
+function withState<T>(key: keyof typeof state, value: boolean, fn: () => T): T {
+  const prev = state[key];
+  state[key] = value;
   let result: T;
   try {
     result = fn();
   } catch (e) {
-    state.gradEnabled = prev;
+    state[key] = prev;
     throw e;
   }
-  if (result instanceof Promise) {
-    return result.finally(() => {
-      state.gradEnabled = prev;
-    }) as T;
-  }
-  state.gradEnabled = prev;
+  if (result instanceof Promise) return result.finally(() => void (state[key] = prev)) as T;
+  state[key] = prev;
   return result;
 }
 
 /** Runs `fn` without recording the autograd graph (torch.no_grad). `fn` may be async. */
 export function noGrad<T>(fn: () => T): T {
-  return withGradMode(false, fn);
+  return withState("gradEnabled", false, fn);
 }
 
 /** Runs `fn` with graph recording on, inside a noGrad region (torch.enable_grad). */
 export function enableGrad<T>(fn: () => T): T {
-  return withGradMode(true, fn);
+  return withState("gradEnabled", true, fn);
 }
 
 /** Turns the anomaly check on or off: with it on, an op whose output holds NaN or Inf throws an error naming the op. */
@@ -68,20 +65,9 @@ export function isAnomalyEnabled(): boolean {
   return state.anomaly;
 }
 
-/** Runs `fn` with the anomaly check on (torch.autograd.detect_anomaly). */
+/** Runs `fn` with the anomaly check on (torch.autograd.detect_anomaly). `fn` may be async. */
 export function detectAnomaly<T>(fn: () => T): T {
-  const prev = state.anomaly;
-  state.anomaly = true;
-  let result: T;
-  try {
-    result = fn();
-  } catch (e) {
-    state.anomaly = prev;
-    throw e;
-  }
-  if (result instanceof Promise) return result.finally(() => void (state.anomaly = prev)) as T;
-  state.anomaly = prev;
-  return result;
+  return withState("anomaly", true, fn);
 }
 
 function checkFinite(where: string, t: Tensor, inputs: readonly Tensor[]): void {
