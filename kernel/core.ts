@@ -81,8 +81,10 @@ export class KernelCore {
     private interp: Interpreter,
     private post: (m: ToServer) => void,
     readonly history = new History(),
-    readonly userCodeFlag = new Int32Array(new SharedArrayBuffer(4)),
+    readonly userCodeFlag = new Int32Array(new SharedArrayBuffer(8)),
   ) {
+    // a heartbeat of this thread's event loop, read by the protocol server before it forces an interrupt
+    setInterval(() => Atomics.add(userCodeFlag, 1, 1), 100).unref();
     const core = this;
     this.io = {
       stream: (name, text) => core.stream(name, text),

@@ -42,7 +42,7 @@ export function startKernel(connectionFile: string, interp: Interpreter): void {
     },
     shellTypes: ["execute_request", "complete_request", "inspect_request", "is_complete_request", "history_request", "comm_info_request", "comm_open", "comm_msg", "comm_close"],
     controlTypes: [],
-    userCodeFlag: new SharedArrayBuffer(4),
+    userCodeFlag: new SharedArrayBuffer(8),
   };
   // stdout/stderr not piped to ours (the server logs with writeSync(2)): spares initializing process.stdout at start-up
   const worker = new Worker(new URL(import.meta.url), { workerData: { gradbookServer: true, config }, stdout: true, stderr: true });

@@ -47,6 +47,7 @@ export interface ServerConfig {
   shellTypes: string[];
   /** Message types the main thread handles on the control channel. */
   controlTypes: string[];
-  /** Int32Array[1] over it: 1 while user code may be running on the main thread (set by the interpreter). */
+  /** Int32Array[2] over it: [0] is 1 while user code may be running on the main thread (set by the
+   * interpreter); [1] counts the main thread's event-loop turns (a 100 ms timer), to tell it is stuck. */
   userCodeFlag: SharedArrayBuffer;
 }

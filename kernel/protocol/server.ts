@@ -215,26 +215,27 @@ export async function runServer(config: ServerConfig): Promise<void> {
    * code runs, its JavaScript is terminated through the inspector (the kernel's state survives).
    */
   let acked = false;
-  const userCode = new Int32Array(config.userCodeFlag);
+  const shared = new Int32Array(config.userCodeFlag);
   function interrupt() {
     acked = false;
     const busy = busyWith;
+    const ticks = Atomics.load(shared, 1);
     process.kill(process.pid, "SIGINT");
     if (busy === null) return;
     setTimeout(() => {
-      if (acked || busyWith !== busy || Atomics.load(userCode, 0) !== 1) return;
+      // stuck = no turn of the main thread's event loop for 1.5 s while user code runs
+      if (acked || busyWith !== busy || Atomics.load(shared, 0) !== 1 || Atomics.load(shared, 1) !== ticks) return;
       log("the main thread did not respond to SIGINT: terminating its JavaScript execution");
       try {
         const { Session } = require("node:inspector") as typeof import("node:inspector");
         const session = new Session();
         session.connectToMainThread();
+        // the pending SIGINT handler then runs and the cell ends with KeyboardInterrupt
         session.post("Runtime.terminateExecution", () => session.disconnect());
-        // the SIGINT handler then runs and the cell ends with KeyboardInterrupt
-        setTimeout(() => process.kill(process.pid, "SIGINT"), 50);
       } catch (e) {
         log(`cannot terminate the main thread: ${(e as Error).message}`);
       }
-    }, 1000).unref();
+    }, 1500).unref();
   }
 
   function onStdin(frames: Buffer[]) {

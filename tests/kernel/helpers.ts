@@ -39,6 +39,7 @@ export function makeJupyterEnv(extraInstalls: string[][] = []): JupyterEnv {
     IPYTHONDIR: join(dir, "home", ".ipython"),
     JUPYTER_PLATFORM_DIRS: "1",
     PYTHONWARNINGS: "ignore",
+    PYTHONDONTWRITEBYTECODE: "1",
   };
   delete env.PYTHONPATH;
   delete env.VIRTUAL_ENV;
