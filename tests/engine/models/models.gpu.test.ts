@@ -1,36 +1,14 @@
 // Models on the WebGPU backend (lavapipe in CI): forward values with the formula weights of
 // make_reference.py equal PyTorch's, and a few training steps run on the GPU.
-import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as gb from "../../../engine/index.ts";
 import { data, models, nn, optim } from "../../../engine/index.ts";
 import { mismatch, startGpu } from "../webgpu/gpu.ts";
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const ref: any = JSON.parse(readFileSync(new URL("./reference.json", import.meta.url), "utf8"));
-const hasGpu = await startGpu();
+import { fillFormula, formulaInput as formulaInputOn, ref } from "./reference.ts";
 
-function fillFormula(model: nn.Module): void {
-  Object.entries(model.stateDict()).forEach(([name, p], k) => {
-    if (p.dtype !== "float32") return;
-    const n = p.numel();
-    const v = new Float32Array(n);
-    const scale = p.ndim >= 2 ? 1 / Math.sqrt(n / p.shape[0]) : 0.1;
-    let r = (k * 104729) % 2001;
-    for (let i = 0; i < n; i++) {
-      v[i] = name.endsWith("running_var") ? Math.abs((r - 1000) / 1000) + 0.5 : ((r - 1000) / 1000) * scale;
-      r += 1916;
-      if (r >= 2001) r -= 2001;
-    }
-    p.assign(gb.tensor(v, { shape: p.shape, device: p.device }));
-  });
-}
-function formulaInput(shape: number[]) {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const v = new Float32Array(n);
-  for (let i = 0; i < n; i++) v[i] = ((i * 31) % 257) / 256 - 0.5;
-  return gb.tensor(v, { shape, device: "gpu" });
-}
+const hasGpu = await startGpu();
+const formulaInput = (shape: number[]) => formulaInputOn(shape, "gpu");
 
 describe.skipIf(!hasGpu)("models on WebGPU", { timeout: 300_000 }, () => {
   beforeAll(() => gb.setDefaultDevice("gpu"));
