@@ -101,16 +101,25 @@ export async function setBackend(name: Device | "webgpu" | string): Promise<Devi
  * Picks the default device: WebGPU when an adapter is found, else the CPU with a
  * one-line notice saying why. Returns the device chosen.
  */
-export async function ready(opts: { quiet?: boolean; log?: (line: string) => void } = {}): Promise<Device> {
+export async function ready(opts: { quiet?: boolean; log?: (line: string) => void; allowSoftware?: boolean } = {}): Promise<Device> {
+  const say = (line: string) => {
+    if (!opts.quiet) (opts.log ?? console.log)(line);
+  };
   try {
     const desc = await initGpu();
+    if (ctx?.software && !opts.allowSoftware) {
+      // a Vulkan driver running on the CPU (lavapipe, SwiftShader) is slower than the CPU backend
+      setDefaultDevice("cpu");
+      say(`gradbook: using the CPU — the only WebGPU adapter is a software one (${desc}); gb.setBackend("gpu") uses it anyway`);
+      return "cpu";
+    }
     setDefaultDevice("gpu");
-    if (!opts.quiet) (opts.log ?? console.log)(`gradbook: using the GPU (WebGPU: ${desc})`);
+    say(`gradbook: using the GPU (WebGPU: ${desc})`);
     return "gpu";
   } catch (e) {
     setDefaultDevice("cpu");
     const why = (e as Error).message.replace(/^initGpu: /, "");
-    if (!opts.quiet) (opts.log ?? console.log)(`gradbook: using the CPU — ${why}`);
+    say(`gradbook: using the CPU — ${why}`);
     return "cpu";
   }
 }
