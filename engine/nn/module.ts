@@ -208,15 +208,20 @@ export abstract class Module {
   /** Moves parameters and buffers to a device, in place: the same Parameter objects (optimizers keep working). */
   to(device: Device | string): this {
     const dev = parseDevice(device);
-    const move = (t: Tensor) => {
-      if (t.device === dev) return;
-      const moved = t.detach().to(dev);
-      t._d = moved._d;
-      (t as unknown as { device: Device }).device = dev;
-      if (t.grad) t.grad = t.grad.to(dev);
-    };
-    for (const p of this.parameters()) move(p);
-    for (const b of this.buffers()) move(b);
+    const tensors = [...this.parameters(), ...this.buffers()];
+    if (tensors.some((t) => t.device !== dev && t.device !== "cpu")) {
+      throw new Error(`Module.to: moving a model off the ${tensors.find((t) => t.device !== "cpu")!.device} reads GPU memory, which is asynchronous; use await model.toAsync("${dev}")`);
+    }
+    for (const t of tensors) if (t.device !== dev) adopt(t, t.detach().to(dev));
+    return this;
+  }
+
+  /** Moves every parameter and buffer to `device` (from the GPU too), in place. */
+  async toAsync(device: Device | string): Promise<this> {
+    const dev = parseDevice(device);
+    for (const t of [...this.parameters(), ...this.buffers()]) {
+      if (t.device !== dev) adopt(t, await t.detach().toAsync(dev), t.grad ? await t.grad.toAsync(dev) : null);
+    }
     return this;
   }
 
@@ -332,4 +337,11 @@ export abstract class Module {
   [Symbol.for("nodejs.util.inspect.custom")](): string {
     return this.toString();
   }
+}
+
+/** Makes `t` (a parameter or buffer, which modules and optimizers hold by identity) take over the storage and device of `moved`. */
+function adopt(t: Tensor, moved: Tensor, grad: Tensor | null = t.grad ? t.grad.to(moved.device) : null): void {
+  t._d = moved._d;
+  (t as unknown as { device: Device }).device = moved.device;
+  t.grad = grad;
 }

@@ -32,6 +32,25 @@ describe.skipIf(!hasGpu)("devices", { timeout: 300_000 }, () => {
     gb.setDefaultDevice("cpu");
   });
 
+  it("model.to('gpu') moves parameters in place; leaving the GPU takes model.toAsync", async () => {
+    const model = new gb.nn.Sequential(new gb.nn.Linear(3, 4), new gb.nn.ReLU(), new gb.nn.Linear(4, 2));
+    const params = model.parameters();
+    const before = params.map((p) => Array.from(p.dataSync()));
+    const x = gb.tensor([[1, -2, 0.5]]);
+    const want = Array.from(model.forward(x).dataSync());
+    model.to("gpu");
+    expect(model.parameters()).toEqual(params); // the same tensors (optimizers hold them by identity)
+    for (const p of params) expect(p.device).toBe("gpu");
+    const y = model.forward(x.to("gpu"));
+    Array.from(await y.data()).forEach((v, i) => expect(v).toBeCloseTo(want[i], 5));
+    expect(() => model.to("cpu")).toThrow(/use await model.toAsync\("cpu"\)/);
+    await model.toAsync("cpu");
+    params.forEach((p, k) => {
+      expect(p.device).toBe("cpu");
+      expect(Array.from(p.dataSync())).toEqual(before[k]);
+    });
+  });
+
   it("to('gpu') is synchronous; to('cpu') from the GPU says to use toAsync; values survive the round trip", async () => {
     const x = gb.tensor([[1.5, -2], [3, 4]]);
     const g = x.to("gpu");
