@@ -19,6 +19,8 @@ import { ts } from "./tsapi.ts";
 const VERSION = "0.1.0";
 const RED = "\x1b[0;31m", BOLD_RED = "\x1b[1;31m", GREEN = "\x1b[0;32m", CYAN = "\x1b[0;36m", RESET = "\x1b[0m";
 const NO_RESULT = Symbol.for("gradbook.noResult");
+/** Where widgets/host.ts keeps the current DisplayHost (a widget may swap in its own while it captures). */
+const HOST_KEY = Symbol.for("gradbook.displayHost");
 const CHECK_WAIT_MS = Number(process.env.GRADBOOK_TYPECHECK_WAIT_MS ?? 10_000);
 
 class KeyboardInterrupt extends Error {
@@ -131,11 +133,17 @@ export class TypeScriptInterpreter implements Interpreter {
     try {
       this.widgets = await import("gradbook/widgets" as string);
       g.widgets = this.widgets;
-      if (typeof this.widgets.setDisplayHost === "function") this.widgets.setDisplayHost(this.displayHost());
+      if (typeof this.widgets.setDisplayHost === "function") this.widgets.setDisplayHost(this.ownHost);
     } catch (e) {
       this.io.log(`gradbook widgets are not available (${(e as Error).message.split("\n")[0]})`);
     }
   }
+
+  /** The kernel's DisplayHost (one object, so a widget's redirection can be told from it). */
+  private get ownHost() {
+    return (this.hostObject ??= this.displayHost());
+  }
+  private hostObject?: ReturnType<TypeScriptInterpreter["displayHost"]>;
 
   private displayHost() {
     const io = this.io;
@@ -178,7 +186,13 @@ export class TypeScriptInterpreter implements Interpreter {
       const id = options.displayId === true ? `gb-${process.pid}-${++self.displaySeq}` : options.displayId;
       const data = options.raw ? (obj as MimeBundle) : obj instanceof Bundle ? obj.data : bundleOf(obj);
       const metadata = { ...(obj instanceof Bundle ? obj.metadata : {}), ...(options.metadata ?? {}) };
-      self.publishDisplay(data, metadata, id, !!options.update);
+      const current = g[HOST_KEY] as { display(b: MimeBundle, o: object): void } | undefined;
+      if (current && current !== self.ownHost) {
+        // a widget redirected displays (widgets.Output.capture, interact): this one goes there too
+        const opts = { displayId: id, update: !!options.update, metadata };
+        if (data instanceof Promise) self.inOrder(async () => current.display(await data, opts));
+        else current.display(data, opts);
+      } else self.publishDisplay(data, metadata, id, !!options.update);
       if (!id) return undefined;
       const handle = {
         displayId: id,
@@ -210,9 +224,9 @@ export class TypeScriptInterpreter implements Interpreter {
     defineGlobal("clearOutput", (opts: { wait?: boolean } | boolean = {}) => self.io.clearOutput(typeof opts === "boolean" ? opts : !!opts?.wait));
     defineGlobal("input", (prompt = "", opts: { password?: boolean } = {}) => self.io.input(String(prompt), !!opts?.password));
     defineGlobal("require", notebookRequire);
-    defineGlobal("__gradbookDisplayHost", this.displayHost());
+    defineGlobal("__gradbookDisplayHost", this.ownHost);
     // widgets/host.ts keeps the host under this global key, so every bundled copy of it finds ours
-    g[Symbol.for("gradbook.displayHost")] = g.__gradbookDisplayHost;
+    g[HOST_KEY] = this.ownHost;
     defineGlobal("__gradbookInterrupt", false);
     defineGlobal("__gradbook", {
       /** Heap in use (bytes) of the thread running cells and of the language service, after a GC when --expose-gc is on. */

@@ -362,3 +362,19 @@ emit({"m200": m200, "m1000": m1000})
   );
   expect(growth).toBeLessThan(20);
 }, 900_000);
+
+test("display() inside widgets.Output.capture lands in the output widget, not in the cell", async () => {
+  const r = await runScenario(
+    `
+d = Driver()
+res = d.execute("const out = new widgets.Output(); await out.capture(() => { display('inside'); display.html('<b>x</b>'); }); display('outside'); console.log(JSON.stringify(out.outputs.map((o: any) => o.data['text/plain'])))")["outputs"]
+d.close()
+emit(res)
+`,
+    env,
+  );
+  const shown = r.filter((o: any) => o.type === "display_data").map((o: any) => o.content.data["text/plain"]);
+  expect(shown).toEqual(["'outside'"]);
+  const printed = r.find((o: any) => o.type === "stream");
+  expect(JSON.parse(printed.content.text)).toEqual(["'inside'", "<HTML>"]);
+});
