@@ -108,7 +108,7 @@ declare function assertThrows(fn: () => unknown, pattern?: RegExp | string, mess
     if (a === b || (typeof a === "number" && typeof b === "number" && isNaN(a) && isNaN(b))) return null;
     if (typeof a !== typeof b) return path + ": got " + show(a) + " (" + typeof a + "), expected " + show(b) + " (" + typeof b + ")";
     if (a === null || b === null || typeof a !== "object") return path + ": got " + show(a) + ", expected " + show(b);
-    const aList = isArray(a) || isView(a), bList = isArray(b) || isView(b);
+    const aList: boolean = isArray(a) || isView(a), bList: boolean = isArray(b) || isView(b);
     if (aList !== bList) return path + ": got " + show(a) + ", expected " + show(b);
     if (aList) {
       if (a.length !== b.length) return path + ": got length " + a.length + ", expected length " + b.length;

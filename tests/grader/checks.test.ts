@@ -2,6 +2,9 @@
 import { expect, test } from "vitest";
 import vm from "node:vm";
 import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { transformSync } from "esbuild";
 import { CHECKS_SOURCE } from "../../kernel/grader/checks.ts";
 
@@ -76,3 +79,25 @@ try { vm.runInContext("\\n\\nassertEqual(1, 2)", ctx, { filename: "cell.js", dis
   expect(frames[0]).toMatch(/^\s+at cell\.js:3:1$/);
   expect(stack).not.toMatch(/checks\.ts/);
 });
+
+test("the helpers cell has no type errors under the kernel's compiler options (strict)", async () => {
+  const ts = (await import("typescript")).default;
+  const dir = mkdtempSync(join(tmpdir(), "gradbook-checks-"));
+  try {
+    const file = join(dir, "checks.ts");
+    writeFileSync(file, CHECKS_SOURCE + "\nexport {};\n");
+    const program = ts.createProgram([file], {
+      strict: true,
+      noImplicitAny: false,
+      target: ts.ScriptTarget.ES2022,
+      lib: ["lib.es2023.d.ts", "lib.dom.d.ts"],
+      types: [],
+      skipLibCheck: true,
+      noEmit: true,
+    });
+    const diags = ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, "\n"));
+    expect(diags).toEqual([]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 60_000);
