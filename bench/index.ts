@@ -1,6 +1,7 @@
 /**
  * `npm run bench` — engine CPU (matmul, LeNet-5 step), CPU kernels, kernel start-up/round trip;
  * `npm run bench -- --gpu` — the WebGPU backend against PyTorch CUDA.
+ * `npm run bench -- --grader` — grading 100 submissions (minutes; not part of the default run).
  * Each section prints gradbook and the reference measured in the same run, and their ratio.
  */
 const args = process.argv.slice(2);
@@ -17,7 +18,9 @@ async function section(name: string, load: () => Promise<() => Promise<void>>): 
   console.log();
 }
 
-if (args.includes("--gpu")) {
+if (args.includes("--grader")) {
+  await section("grader", async () => (await import("./grader.js")).benchGrader);
+} else if (args.includes("--gpu")) {
   await section("gpu", async () => (await import("./gpu.js")).benchGpu);
 } else {
   if (only("engine")) await section("engine", async () => (await import("./engine.js")).benchEngine);
