@@ -53,7 +53,10 @@ export class LanguageClient {
   private preludeVersion = 0;
   private stopping = false;
 
-  constructor(private cwd: string, private log: (s: string) => void) {}
+  constructor(private cwd: string, private log: (s: string) => void) {
+    // the process ending (shutdown by the client, or a kill) ends the worker too: not worth a log line
+    process.once("exit", () => void (this.stopping = true));
+  }
 
   private call<T>(method: Method, ...args: unknown[]): Promise<T> {
     if (!this.worker) {
