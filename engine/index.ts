@@ -19,7 +19,7 @@ export {
   neg, exp, log, log1p, expm1, sqrt, rsqrt, abs, sign, square, reciprocal, sin, cos, floor, ceil, round,
   sigmoid, tanh, relu, softplus, step, heaviside, where, clamp,
 } from "./ops/elementwise.js";
-export { sum, mean, prod, max, min, argmax, argmin, variance as var, std, logsumexp, softmax, logSoftmax, norm } from "./ops/reduce.js";
+export { sum, mean, prod, max, min, argmax, argmin, any, all, variance as var, std, logsumexp, softmax, logSoftmax, norm } from "./ops/reduce.js";
 export { reshape, flatten, squeeze, unsqueeze, permute, transpose, expand, repeat, slice, index, narrow, cat, stack, split, chunk, pad, gather, scatterAdd, indexSelect, flip, type IndexSpec } from "./ops/movement.js";
 export { matmul, mm, bmm, dot, outer } from "./ops/linalg.js";
 export * as autograd from "./functional-autograd.js";

@@ -254,6 +254,8 @@ export class Tensor {
   min(dim?: number, keepdim = false): Tensor | red.ValuesIndices { return dim === undefined ? red.min(this) : red.min(this, dim, keepdim); }
   argmax(dim?: number, keepdim = false): Tensor { return red.argmax(this, dim, keepdim); }
   argmin(dim?: number, keepdim = false): Tensor { return red.argmin(this, dim, keepdim); }
+  any(dim?: red.Dims, keepdim = false): Tensor { return red.any(this, dim, keepdim); }
+  all(dim?: red.Dims, keepdim = false): Tensor { return red.all(this, dim, keepdim); }
   var(dim?: red.Dims, opts?: { unbiased?: boolean; keepdim?: boolean }): Tensor { return red.variance(this, dim, opts); }
   std(dim?: red.Dims, opts?: { unbiased?: boolean; keepdim?: boolean }): Tensor { return red.std(this, dim, opts); }
   logsumexp(dim: number, keepdim = false): Tensor { return red.logsumexp(this, dim, keepdim); }

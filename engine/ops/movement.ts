@@ -180,6 +180,9 @@ export function index(x: Tensor, ...specs: IndexSpec[]): Tensor {
         b = parts[1] === "" ? null : Number(parts[1]);
         c = parts[2] === undefined || parts[2] === "" ? undefined : Number(parts[2]);
       } else {
+        if (!Array.isArray(s) || s.length > 3 || s.some((v) => v !== undefined && v !== null && !Number.isInteger(v))) {
+          throw new Error(`index: [${String(s)}] is not a slice — a slice is [start, end, step] (at most 3 integers); to pick elements, index with an int32 tensor: x.index(gb.tensor([${String(s)}], { dtype: "int32" }))`);
+        }
         [a, b, c] = s;
       }
       t = slice(t, dim, a ?? 0, b ?? null, c ?? 1);

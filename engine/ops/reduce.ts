@@ -99,6 +99,16 @@ export function argmin(x: Tensor, dim?: number | null, keepdim = false): Tensor 
   return reduceRaw("argmin", x, [normDim("argmin", dim, x.shape.length)], keepdim);
 }
 
+/** Whether any element (along dim) is nonzero: a bool tensor (torch.any). */
+export function any(x: Tensor, dim?: Dims, keepdim = false): Tensor {
+  return x.ne(0).sum(dim, keepdim).gt(0);
+}
+
+/** Whether every element (along dim) is nonzero: a bool tensor (torch.all). */
+export function all(x: Tensor, dim?: Dims, keepdim = false): Tensor {
+  return x.eq(0).sum(dim, keepdim).eq(0);
+}
+
 /** Variance (unbiased by default, as torch.var). */
 export function variance(x: Tensor, dim?: Dims, opts: { unbiased?: boolean; keepdim?: boolean } = {}): Tensor {
   const axes = normDims("var", dim, x.shape.length);

@@ -303,6 +303,7 @@ describe("error messages name the op and the shapes", () => {
     expect(() => x23.softmax(-3)).toThrow("softmax: dimension -3 is out of range for a tensor with 2 dimensions");
     expect(() => x23.index(2)).toThrow("index: index 2 is out of bounds for dimension 0 with size 2 (shape 2x3)");
     expect(() => x23.index(0, 0, 0)).toThrow("index: too many indices (3) for a tensor of shape 2x3");
+    expect(() => x23.index(":", [0, 0, 2, 2] as never)).toThrow('index: [0,0,2,2] is not a slice — a slice is [start, end, step] (at most 3 integers); to pick elements, index with an int32 tensor');
     expect(() => x23.index(gb.tensor([0, 5], { dtype: "int32" }))).toThrow("indexSelect: index 5 is out of bounds for dimension 0 with size 2");
     expect(() => x23.gather(1, gb.tensor([[0], [3]], { dtype: "int32" }))).toThrow("gather: index 3 is out of bounds for dimension 1 with size 3");
     expect(() => x23.index(gb.tensor([0, 1], { dtype: "int32" }), gb.tensor([0, 7], { dtype: "int32" }))).toThrow("index: index 7 is out of bounds for dimension 1 with size 3 (shape 2x3)");
