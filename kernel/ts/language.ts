@@ -88,11 +88,13 @@ export class Notebook {
   private seq = 0;
   private readonly nbFile: string;
   private readonly globalsFile: string;
+  private readonly gbFile: string;
   private diskCache = new Map<string, TS.IScriptSnapshot | undefined>();
 
   constructor(private cwd: string) {
     this.nbFile = join(cwd, "__gradbook_notebook__.ts");
     this.globalsFile = join(cwd, "__gradbook_globals__.d.ts");
+    this.gbFile = join(cwd, "__gradbook_gb__.d.ts");
   }
 
   private ls(): TS.LanguageService {
@@ -108,7 +110,10 @@ export class Notebook {
       if (f) paths[name] = [f];
     }
     let globals = GLOBALS_DTS;
-    globals += paths["gradbook"] ? `\n/** The gradbook engine (tensors, autograd), preloaded. */\ndeclare const gb: typeof import("gradbook");\n` : `\ndeclare const gb: any;\n`;
+    if (paths["gradbook"]) {
+      // a UMD global: `gb` is a value and a namespace, so cells can write gb.Tensor and gb.nn.Module as types
+      this.files.set(this.gbFile, { text: `/** The gradbook engine (tensors, autograd), preloaded. */\nexport * from "gradbook";\nexport as namespace gb;\n`, version: 1 });
+    } else globals += `\ndeclare const gb: any;\n`;
     globals += paths["gradbook/widgets"] ? `/** gradbook widgets, preloaded. */\ndeclare const widgets: typeof import("gradbook/widgets");\n` : `declare const widgets: any;\n`;
     this.files.set(this.globalsFile, { text: globals, version: 1 });
     this.files.set(this.nbFile, { text: "export {};\n", version: 1 });
@@ -127,6 +132,7 @@ export class Notebook {
       resolveJsonModule: true,
       allowJs: true,
       allowImportingTsExtensions: true,
+      allowUmdGlobalAccess: true,
       noEmit: true,
       useDefineForClassFields: true,
       types: typeRoots.length ? ["node"] : [],
@@ -134,7 +140,7 @@ export class Notebook {
       paths,
     };
     const host: TS.LanguageServiceHost = {
-      getScriptFileNames: () => [this.globalsFile, this.nbFile],
+      getScriptFileNames: () => (this.files.has(this.gbFile) ? [this.globalsFile, this.gbFile, this.nbFile] : [this.globalsFile, this.nbFile]),
       getScriptVersion: (f) => String(this.files.get(f)?.version ?? 0),
       getScriptSnapshot: (f) => {
         const v = this.files.get(f);

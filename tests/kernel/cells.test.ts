@@ -52,6 +52,7 @@ beforeAll(async () => {
     typeError: "const s: string = 42;\nconsole.log('still ran', s)",
     strict: "%%strict\nconst s2: string = 42;\nconsole.log('must not run')",
     strictOk: "%%strict\nconst s3: string = 'fine'; s3",
+    strictGbTypes: "%%strict\nconst z: gb.Tensor = gb.zeros([2]);\nconst lin: gb.nn.Module = new gb.nn.Linear(2, 1);\nz.shape.length + lin.parameters().length",
     syntax: "const = 5",
     unhandled: "Promise.reject(new Error('nobody catches me')); await new Promise(r => setTimeout(r, 50)); 'after'",
     alive: "1 + 1",
@@ -156,6 +157,8 @@ test("type errors are shown with their line and do not stop the cell; %%strict m
   expect(stripAnsi(r.strict.reply.traceback.join("\n"))).toMatch(/line 2: error TS2322/);
   expect(r.strict.text).not.toMatch(/must not run/);
   expect(ok("strictOk")).toBe("'fine'");
+  // gb is a namespace for types too: gb.Tensor, gb.nn.Module
+  expect(ok("strictGbTypes")).toBe("3");
 });
 
 test("an unhandled promise rejection is reported, not fatal", () => {
