@@ -46,3 +46,25 @@ await Promise.all(
       }),
     ),
 );
+
+// Notebook cells see `gb` as `declare const gb: typeof import("gradbook")` (a value). So that
+// they can also write gb.Tensor or gb.nn.Module as types, the kernel's language service adds a
+// types-only namespace `gb` of aliases, listed here from the engine's actual exports: classes at
+// the top level and one namespace deep (gb.nn, gb.optim, ...), plus the engine's type-only names.
+{
+  const engine = await import(new URL("../dist/gradbook.js", import.meta.url).href);
+  const isClass = (v) => typeof v === "function" && /^class[\s{]/.test(Function.prototype.toString.call(v));
+  const lines = ["declare namespace gb {"];
+  for (const name of ["Device", "DType", "TypedArray", "NestedArray", "IndexSpec"]) lines.push(`  type ${name} = import("gradbook").${name};`);
+  for (const [name, value] of Object.entries(engine).sort()) {
+    if (isClass(value)) lines.push(`  type ${name} = import("gradbook").${name};`);
+    else if (value && typeof value === "object" && !Array.isArray(value)) {
+      const classes = Object.entries(value).filter(([, v]) => isClass(v)).map(([k]) => k).sort();
+      if (classes.length) lines.push(`  namespace ${name} {`, ...classes.map((k) => `    type ${k} = import("gradbook").${name}.${k};`), "  }");
+    }
+  }
+  lines.push("}");
+  const { writeFileSync } = await import("node:fs");
+  writeFileSync(new URL("../dist/gb-namespace.d.ts", import.meta.url), lines.join("\n") + "\n");
+  if (typeof engine.releaseGpu === "function") engine.releaseGpu();
+}

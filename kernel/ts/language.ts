@@ -88,13 +88,11 @@ export class Notebook {
   private seq = 0;
   private readonly nbFile: string;
   private readonly globalsFile: string;
-  private readonly gbFile: string;
   private diskCache = new Map<string, TS.IScriptSnapshot | undefined>();
 
   constructor(private cwd: string) {
     this.nbFile = join(cwd, "__gradbook_notebook__.ts");
     this.globalsFile = join(cwd, "__gradbook_globals__.d.ts");
-    this.gbFile = join(cwd, "__gradbook_gb__.d.ts");
   }
 
   private ls(): TS.LanguageService {
@@ -110,10 +108,10 @@ export class Notebook {
       if (f) paths[name] = [f];
     }
     let globals = GLOBALS_DTS;
-    if (paths["gradbook"]) {
-      // a UMD global: `gb` is a value and a namespace, so cells can write gb.Tensor and gb.nn.Module as types
-      this.files.set(this.gbFile, { text: `/** The gradbook engine (tensors, autograd), preloaded. */\nexport * from "gradbook";\nexport as namespace gb;\n`, version: 1 });
-    } else globals += `\ndeclare const gb: any;\n`;
+    globals += paths["gradbook"] ? `\n/** The gradbook engine (tensors, autograd), preloaded. */\ndeclare const gb: typeof import("gradbook");\n` : `\ndeclare const gb: any;\n`;
+    // type aliases under the same name (gb.Tensor, gb.nn.Module as types), made by the build from the engine's exports
+    const gbTypes = join(root, "dist", "gb-namespace.d.ts");
+    if (paths["gradbook"] && existsSync(gbTypes)) globals += readFileSync(gbTypes, "utf8");
     globals += paths["gradbook/widgets"] ? `/** gradbook widgets, preloaded. */\ndeclare const widgets: typeof import("gradbook/widgets");\n` : `declare const widgets: any;\n`;
     this.files.set(this.globalsFile, { text: globals, version: 1 });
     this.files.set(this.nbFile, { text: "export {};\n", version: 1 });
@@ -132,7 +130,6 @@ export class Notebook {
       resolveJsonModule: true,
       allowJs: true,
       allowImportingTsExtensions: true,
-      allowUmdGlobalAccess: true,
       noEmit: true,
       useDefineForClassFields: true,
       types: typeRoots.length ? ["node"] : [],
@@ -140,7 +137,7 @@ export class Notebook {
       paths,
     };
     const host: TS.LanguageServiceHost = {
-      getScriptFileNames: () => (this.files.has(this.gbFile) ? [this.globalsFile, this.gbFile, this.nbFile] : [this.globalsFile, this.nbFile]),
+      getScriptFileNames: () => [this.globalsFile, this.nbFile],
       getScriptVersion: (f) => String(this.files.get(f)?.version ?? 0),
       getScriptSnapshot: (f) => {
         const v = this.files.get(f);
