@@ -59,7 +59,10 @@ export async function measureEngine(batch = 256): Promise<EngineBenchResult> {
 
 export function measureTorch(threads = 1): Record<string, number> {
   const script = fileURLToPath(new URL("../bench/torch_cpu.py", import.meta.url));
-  const out = execFileSync("/usr/bin/python3", [script, String(threads), "tanh", "avg"], { encoding: "utf8" });
+  // Debian's torch computes with OpenBLAS, whose threads torch.set_num_threads does not limit
+  const n = String(threads);
+  const env = { ...process.env, OMP_NUM_THREADS: n, OPENBLAS_NUM_THREADS: n, MKL_NUM_THREADS: n };
+  const out = execFileSync("/usr/bin/python3", [script, n, "tanh", "avg"], { encoding: "utf8", env });
   return JSON.parse(out.trim().split("\n").pop()!);
 }
 
