@@ -4,7 +4,10 @@
  * Interpreter knows nothing of ZeroMQ or Jupyter messages.
  */
 
-export type MimeBundle = Record<string, unknown>;
+import type { Comm, MimeBundle } from "../widgets/host.ts";
+
+// the kernel implements the widgets' DisplayHost, so a comm and a bundle are the widgets' own types
+export type { Comm, MimeBundle };
 
 export interface ErrorInfo {
   ename: string;
@@ -22,16 +25,6 @@ export interface ExecuteRequest {
   executionCount: number;
   silent: boolean;
   allowStdin: boolean;
-}
-
-/** A comm (the channel Jupyter widgets run over). */
-export interface Comm {
-  readonly commId: string;
-  readonly targetName: string;
-  send(data: unknown, metadata?: Record<string, unknown>, buffers?: ArrayBufferView[]): void;
-  close(data?: unknown): void;
-  onMsg(handler: (data: any, buffers: DataView[]) => void): void;
-  onClose(handler: (data: any) => void): void;
 }
 
 /** What an interpreter may do to the front end. Output goes to the request being handled (or the last execute). */
