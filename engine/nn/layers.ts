@@ -41,11 +41,7 @@ export class Linear extends Module {
   }
   /** PyTorch's default: kaiming uniform with a = sqrt(5) (U(-1/sqrt(in), 1/sqrt(in))) for both. */
   resetParameters(): void {
-    init.kaimingUniform_(this.weight, { a: Math.sqrt(5) });
-    if (this.bias) {
-      const b = 1 / Math.sqrt(this.inFeatures);
-      init.uniform_(this.bias, -b, b);
-    }
+    resetDefault(this.weight, this.bias);
   }
   forward(x: Tensor): Tensor {
     if (x.ndim === 0 || x.shape[x.ndim - 1] !== this.inFeatures) {
@@ -56,6 +52,27 @@ export class Linear extends Module {
   override extraRepr(): string {
     return `inFeatures=${this.inFeatures}, outFeatures=${this.outFeatures}, bias=${this.bias !== null}`;
   }
+}
+
+/**
+ * PyTorch's default initialisation of Linear and convolution layers: kaiming uniform with
+ * a = sqrt(5) for the weight (U(-1/sqrt(fanIn), 1/sqrt(fanIn))), and the same bound for the bias.
+ */
+function resetDefault(weight: Parameter, bias: Parameter | null): void {
+  init.kaimingUniform_(weight, { a: Math.sqrt(5) });
+  if (bias) {
+    const [fanIn] = init.calculateFanInAndFanOut(weight);
+    const b = fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0;
+    init.uniform_(bias, -b, b);
+  }
+}
+
+/** A convolution layer's groups: a positive integer dividing both channel counts. */
+function checkGroups(n: string, inChannels: number, outChannels: number, groups: number): number {
+  checkPositiveInt(n, "groups", groups);
+  if (inChannels % groups !== 0) throw new Error(`${n}: inChannels ${inChannels} must be divisible by groups ${groups}`);
+  if (outChannels % groups !== 0) throw new Error(`${n}: outChannels ${outChannels} must be divisible by groups ${groups}`);
+  return groups;
 }
 
 export interface Conv2dLayerOptions {
@@ -85,21 +102,13 @@ export class Conv2d extends Module {
     const p = opts.padding ?? 0;
     this.padding = typeof p === "string" ? p : pair(n, "padding", p);
     this.dilation = pair(n, "dilation", opts.dilation ?? 1);
-    this.groups = opts.groups ?? 1;
-    checkPositiveInt(n, "groups", this.groups);
-    if (inChannels % this.groups !== 0) throw new Error(`${n}: inChannels ${inChannels} must be divisible by groups ${this.groups}`);
-    if (outChannels % this.groups !== 0) throw new Error(`${n}: outChannels ${outChannels} must be divisible by groups ${this.groups}`);
+    this.groups = checkGroups(n, inChannels, outChannels, opts.groups ?? 1);
     this.weight = new Parameter(zeros([outChannels, inChannels / this.groups, ...this.kernelSize]));
     this.bias = opts.bias === false ? null : new Parameter(zeros([outChannels]));
     this.resetParameters();
   }
   resetParameters(): void {
-    init.kaimingUniform_(this.weight, { a: Math.sqrt(5) });
-    if (this.bias) {
-      const [fanIn] = init.calculateFanInAndFanOut(this.weight);
-      const b = fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0;
-      init.uniform_(this.bias, -b, b);
-    }
+    resetDefault(this.weight, this.bias);
   }
   forward(x: Tensor): Tensor {
     return F.conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups });
@@ -144,21 +153,13 @@ export class ConvTranspose2d extends Module {
     this.padding = pair(n, "padding", opts.padding ?? 0);
     this.outputPadding = pair(n, "outputPadding", opts.outputPadding ?? 0);
     this.dilation = pair(n, "dilation", opts.dilation ?? 1);
-    this.groups = opts.groups ?? 1;
-    checkPositiveInt(n, "groups", this.groups);
-    if (inChannels % this.groups !== 0) throw new Error(`${n}: inChannels ${inChannels} must be divisible by groups ${this.groups}`);
-    if (outChannels % this.groups !== 0) throw new Error(`${n}: outChannels ${outChannels} must be divisible by groups ${this.groups}`);
+    this.groups = checkGroups(n, inChannels, outChannels, opts.groups ?? 1);
     this.weight = new Parameter(zeros([inChannels, outChannels / this.groups, ...this.kernelSize]));
     this.bias = opts.bias === false ? null : new Parameter(zeros([outChannels]));
     this.resetParameters();
   }
   resetParameters(): void {
-    init.kaimingUniform_(this.weight, { a: Math.sqrt(5) });
-    if (this.bias) {
-      const [fanIn] = init.calculateFanInAndFanOut(this.weight);
-      const b = fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0;
-      init.uniform_(this.bias, -b, b);
-    }
+    resetDefault(this.weight, this.bias);
   }
   forward(x: Tensor): Tensor {
     return F.convTranspose2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding, outputPadding: this.outputPadding, groups: this.groups, dilation: this.dilation });
