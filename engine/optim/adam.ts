@@ -1,7 +1,7 @@
 /** Adam and AdamW (torch.optim.Adam / AdamW), with amsgrad. */
 import { zerosLike } from "../ops/creation.js";
 import type { Tensor } from "../tensor.js";
-import { addScaled, checkRange, Optimizer, setState, type BaseOptions, type ParamGroup, type ParamState, type Params } from "./optimizer.js";
+import { addScaled, checkAdamOptions, Optimizer, setState, type BaseOptions, type ParamGroup, type ParamState, type Params } from "./optimizer.js";
 
 export interface AdamOptions extends BaseOptions {
   betas: [number, number];
@@ -17,11 +17,7 @@ abstract class AdamBase extends Optimizer<AdamOptions> {
 
   protected override checkOptions(o: AdamOptions): void {
     super.checkOptions(o);
-    checkRange(this.name, "epsilon", o.eps, 0);
-    if (!Array.isArray(o.betas) || o.betas.length !== 2) throw new Error(`${this.name}: betas must be a pair [beta1, beta2], got ${JSON.stringify(o.betas)}`);
-    checkRange(this.name, "beta parameter at index 0", o.betas[0], 0, 1);
-    checkRange(this.name, "beta parameter at index 1", o.betas[1], 0, 1);
-    checkRange(this.name, "weightDecay", o.weightDecay, 0);
+    checkAdamOptions(this.name, o);
   }
 
   /** The Adam step shared by both (after weight decay is handled). */

@@ -2,18 +2,12 @@
 import { zerosLike } from "../ops/creation.js";
 import { div } from "../ops/elementwise.js";
 import type { Tensor } from "../tensor.js";
-import { addScaled, checkRange, Optimizer, setState, type BaseOptions, type ParamGroup, type ParamState, type Params } from "./optimizer.js";
+import { addScaled, checkAdamOptions, checkRange, Optimizer, setState, type BaseOptions, type ParamGroup, type ParamState, type Params } from "./optimizer.js";
 
 export interface AdamaxOptions extends BaseOptions {
   betas: [number, number];
   eps: number;
   weightDecay: number;
-}
-
-function checkBetas(name: string, betas: unknown): void {
-  if (!Array.isArray(betas) || betas.length !== 2) throw new Error(`${name}: betas must be a pair [beta1, beta2], got ${JSON.stringify(betas)}`);
-  checkRange(name, "beta parameter at index 0", betas[0], 0, 1);
-  checkRange(name, "beta parameter at index 1", betas[1], 0, 1);
 }
 
 const stepOf = (state: ParamState) => {
@@ -32,9 +26,7 @@ export class Adamax extends Optimizer<AdamaxOptions> {
   }
   protected override checkOptions(o: AdamaxOptions): void {
     super.checkOptions(o);
-    checkBetas("Adamax", o.betas);
-    checkRange("Adamax", "epsilon", o.eps, 0);
-    checkRange("Adamax", "weightDecay", o.weightDecay, 0);
+    checkAdamOptions("Adamax", o);
   }
   protected updateParam(p: Tensor, grad: Tensor, group: ParamGroup<AdamaxOptions>, state: ParamState): Tensor {
     const [b1, b2] = group.betas;
@@ -62,9 +54,7 @@ export class NAdam extends Optimizer<NAdamOptions> {
   }
   protected override checkOptions(o: NAdamOptions): void {
     super.checkOptions(o);
-    checkBetas("NAdam", o.betas);
-    checkRange("NAdam", "epsilon", o.eps, 0);
-    checkRange("NAdam", "weightDecay", o.weightDecay, 0);
+    checkAdamOptions("NAdam", o);
     checkRange("NAdam", "momentumDecay", o.momentumDecay, 0);
   }
   protected updateParam(p: Tensor, grad: Tensor, group: ParamGroup<NAdamOptions>, state: ParamState): Tensor {
@@ -98,9 +88,7 @@ export class RAdam extends Optimizer<RAdamOptions> {
   }
   protected override checkOptions(o: RAdamOptions): void {
     super.checkOptions(o);
-    checkBetas("RAdam", o.betas);
-    checkRange("RAdam", "epsilon", o.eps, 0);
-    checkRange("RAdam", "weightDecay", o.weightDecay, 0);
+    checkAdamOptions("RAdam", o);
   }
   protected updateParam(p: Tensor, grad: Tensor, group: ParamGroup<RAdamOptions>, state: ParamState): Tensor {
     const [b1, b2] = group.betas;

@@ -231,3 +231,13 @@ export function checkRange(opt: string, name: string, v: unknown, lo: number, hi
   const ok = typeof v === "number" && v >= lo && (closed ? v <= hi : v < hi);
   if (!ok) throw new Error(`${opt}: invalid ${name} value: ${String(v)} (must be in [${lo}, ${hi === Infinity ? "inf" : hi}${closed ? "]" : ")"})`);
 }
+
+/** The options every Adam-family optimizer shares (as torch checks them): eps >= 0, betas in [0, 1), weightDecay >= 0. */
+export function checkAdamOptions(opt: string, o: { eps: unknown; betas: unknown; weightDecay: unknown }): void {
+  checkRange(opt, "epsilon", o.eps, 0);
+  const betas = o.betas;
+  if (!Array.isArray(betas) || betas.length !== 2) throw new Error(`${opt}: betas must be a pair [beta1, beta2], got ${JSON.stringify(betas)}`);
+  checkRange(opt, "beta parameter at index 0", betas[0], 0, 1);
+  checkRange(opt, "beta parameter at index 1", betas[1], 0, 1);
+  checkRange(opt, "weightDecay", o.weightDecay, 0);
+}
