@@ -56,6 +56,8 @@ export interface GpuMemoryInfo {
 const SUBMIT_EVERY = 64;
 /** Keep at most this many free bytes in the pool; beyond it, freed buffers are destroyed. */
 const POOL_MAX_BYTES = 1 << 30;
+/** At most this many cached bind groups (a LeNet-5 step uses ~100); beyond it the cache starts over. */
+const BIND_CACHE_MAX = 8192;
 const WG = 256;
 
 export class GpuContext {
@@ -110,6 +112,7 @@ export class GpuContext {
       );
     });
     this.errBuffer = device.createBuffer({ size: 16, usage: U.STORAGE | U.COPY_SRC | U.COPY_DST });
+    this.bufferIds.set(this.errBuffer, 0);
     this.finalizer = new FinalizationRegistry((h) => this.releaseHandle(h));
   }
 
@@ -142,6 +145,7 @@ export class GpuContext {
       this.bytesInPool -= size;
     } else {
       buffer = this.device.createBuffer({ size, usage: U.STORAGE | U.COPY_SRC | U.COPY_DST });
+      this.bufferIds.set(buffer, this.nextBufferId++);
       this.numBuffers++;
     }
     this.bytesInUse += size;
@@ -157,8 +161,7 @@ export class GpuContext {
     if (this.bytesInPool + b.bytes > POOL_MAX_BYTES) {
       // too much cached: destroy after the work that may use it is submitted
       this.flush();
-      b.buffer.destroy();
-      this.numBuffers--;
+      this.destroyBuffer(b.buffer);
       return;
     }
     const pool = this.encoder ? this.freePending : this.free;
@@ -179,9 +182,8 @@ export class GpuContext {
     for (const pool of [this.free, this.freePending]) {
       for (const [size, list] of pool) {
         while (list.length && this.bytesInPool > keepBytes) {
-          list.pop()!.destroy();
+          this.destroyBuffer(list.pop()!);
           this.bytesInPool -= size;
-          this.numBuffers--;
         }
       }
     }
@@ -219,12 +221,65 @@ export class GpuContext {
     };
   }
 
+  /** Destroys a pool buffer and forgets the bind groups that name it. */
+  private destroyBuffer(buffer: GPUBuffer): void {
+    const id = this.bufferIds.get(buffer);
+    if (id !== undefined) {
+      for (const key of this.bindKeysOf.get(id) ?? []) this.bindGroups.delete(key);
+      this.bindKeysOf.delete(id);
+      this.bufferIds.delete(buffer);
+    }
+    buffer.destroy();
+    this.numBuffers--;
+  }
+
   // ---- pipelines and dispatch ----
   private layouts = new Map<string, GPUBindGroupLayout>();
+  /** Pool buffers get a number: bind groups are cached by layout and buffer numbers. */
+  private bufferIds = new Map<GPUBuffer, number>();
+  private nextBufferId = 1;
+  /**
+   * Bind groups cached by "layout:buffer ids": pooled buffers come back step after step in a
+   * training loop, so a step's bind groups are made once (createBindGroup is the dearest call
+   * of a dispatch). Entries naming a buffer are dropped when it is destroyed.
+   */
+  private bindGroups = new Map<string, GPUBindGroup>();
+  private bindKeysOf = new Map<number, string[]>();
+
+  private bindGroup(accKey: string, layout: GPUBindGroupLayout, buffers: GPUBuffer[]): GPUBindGroup {
+    let key = accKey;
+    let cacheable = true;
+    for (const b of buffers) {
+      const id = this.bufferIds.get(b);
+      if (id === undefined) {
+        cacheable = false;
+        break;
+      }
+      key += ":" + id;
+    }
+    if (cacheable) {
+      const hit = this.bindGroups.get(key);
+      if (hit) return hit;
+    }
+    const bind = this.device.createBindGroup({ layout, entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })) });
+    if (cacheable) {
+      if (this.bindGroups.size >= BIND_CACHE_MAX) {
+        this.bindGroups.clear();
+        this.bindKeysOf.clear();
+      }
+      this.bindGroups.set(key, bind);
+      for (const b of buffers) {
+        const id = this.bufferIds.get(b)!;
+        let keys = this.bindKeysOf.get(id);
+        if (!keys) this.bindKeysOf.set(id, (keys = []));
+        keys.push(key);
+      }
+    }
+    return bind;
+  }
 
   /** An explicit bind group layout: one storage buffer per binding, read-only or read-write. */
-  private layout(access: boolean[]): GPUBindGroupLayout {
-    const key = access.map((w) => (w ? "w" : "r")).join("");
+  private layout(access: boolean[], key = access.map((w) => (w ? "w" : "r")).join("")): GPUBindGroupLayout {
     let l = this.layouts.get(key);
     if (!l) {
       l = this.device.createBindGroupLayout({
@@ -263,18 +318,47 @@ export class GpuContext {
     return this.encoder;
   }
 
+  /** The kernel-table call being recorded (see `inKernel`): its key and how many dispatches it has made. */
+  private kernelKey: string | null = null;
+  private kernelOrdinal = 0;
+  /** Pipelines by "kernel key#dispatch ordinal": a repeated call skips code generation and hashing the code. */
+  private pipelineMemo = new Map<string, GPUComputePipeline>();
+
   /**
-   * Records one dispatch. `buffers`: bindings 0..n-1 in order, `access[i]` true for read_write;
-   * `useErr`: binds the index-error flag (read_write) after them.
+   * Runs one kernel-table call under `key`, a string naming everything its shaders depend on
+   * (the kernel, its inputs' shapes and dtypes, its attributes). Its n-th dispatch then finds
+   * its pipeline by "key#n" without generating the WGSL text or hashing it (a few KB per shader).
    */
-  dispatch(op: string, code: string, buffers: GPUBuffer[], groups: [number, number, number], access: boolean[], useErr = false): void {
+  inKernel<T>(key: string, fn: () => T): T {
+    const savedKey = this.kernelKey, savedOrdinal = this.kernelOrdinal;
+    this.kernelKey = key;
+    this.kernelOrdinal = 0;
+    try {
+      return fn();
+    } finally {
+      this.kernelKey = savedKey;
+      this.kernelOrdinal = savedOrdinal;
+    }
+  }
+
+  /**
+   * Records one dispatch. `code`: the WGSL text, or a function making it (called only when the
+   * pipeline is not cached yet). `buffers`: bindings 0..n-1 in order, `access[i]` true for
+   * read_write; `useErr`: binds the index-error flag (read_write) after them.
+   */
+  dispatch(op: string, code: string | (() => string), buffers: GPUBuffer[], groups: [number, number, number], access: boolean[], useErr = false): void {
     this.check(op);
     if (groups[0] === 0 || groups[1] === 0 || groups[2] === 0) return;
     const acc = useErr ? [...access, true] : access;
-    const pipeline = this.pipeline(code, op, acc);
-    const entries: GPUBindGroupEntry[] = buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
-    if (useErr) entries.push({ binding: buffers.length, resource: { buffer: this.errBuffer } });
-    const bind = this.device.createBindGroup({ layout: this.layout(acc), entries });
+    let accKey = "";
+    for (const w of acc) accKey += w ? "w" : "r";
+    const memoKey = this.kernelKey === null ? null : `${this.kernelKey}#${this.kernelOrdinal++}`;
+    let pipeline = memoKey === null ? undefined : this.pipelineMemo.get(memoKey);
+    if (!pipeline) {
+      pipeline = this.pipeline(typeof code === "string" ? code : code(), op, acc);
+      if (memoKey !== null) this.pipelineMemo.set(memoKey, pipeline);
+    }
+    const bind = this.bindGroup(accKey, this.layout(acc, accKey), useErr ? [...buffers, this.errBuffer] : buffers);
     const pass = this.getPass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bind);

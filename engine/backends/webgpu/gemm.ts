@@ -29,8 +29,11 @@ export interface GemmSpec {
   K: number;
   batch: number;
   bindings: GemmBinding[];
-  /** WGSL: fn loadA(b: u32, m: u32, k: u32) -> f32, fn loadB(b: u32, k: u32, n: u32) -> f32, fn store(b: u32, m: u32, n: u32, v: f32). */
-  helpers: string;
+  /**
+   * Makes the WGSL of fn loadA(b: u32, m: u32, k: u32) -> f32, fn loadB(b: u32, k: u32, n: u32) -> f32
+   * and fn store(b: u32, m: u32, n: u32, v: f32) (called only when a pipeline is compiled).
+   */
+  helpers: () => string;
   /** The index that is contiguous in memory for A (m or k) and for B (k or n): decides the tile-load order. */
   aMajor: "m" | "k";
   bMajor: "k" | "n";
@@ -114,7 +117,7 @@ const N = ${u(N)};
 const K = ${u(K)};
 var<workgroup> As: array<f32, ${t.BK * t.BM}>;
 var<workgroup> Bs: array<f32, ${t.BK * t.BN}>;
-${spec.helpers}
+${spec.helpers()}
 @compute @workgroup_size(${TX}, ${TY})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let tx = lid.x;
@@ -146,7 +149,7 @@ function splitReduceShader(spec: GemmSpec, splits: number): string {
   return `${decls(spec.bindings)}@group(0) @binding(${spec.bindings.length}) var<storage, read> partial: array<f32>;
 const M = ${u(spec.M)};
 const N = ${u(spec.N)};
-${spec.helpers}
+${spec.helpers()}
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let idx = gid.x + gid.y * nwg.x * 256u;
@@ -167,7 +170,7 @@ function simpleShader(spec: GemmSpec): string {
   return `${decls(spec.bindings)}
 const M = ${u(spec.M)};
 const N = ${u(spec.N)};
-${spec.helpers}
+${spec.helpers()}
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let idx = gid.x + gid.y * nwg.x * 256u;
@@ -195,13 +198,18 @@ export function setGemmTiling(mode: "auto" | "always" | "never"): void {
   tiling = mode;
 }
 
+/** The tiling mode (part of the key under which GEMM pipelines are cached). */
+export function gemmTiling(): "auto" | "always" | "never" {
+  return tiling;
+}
+
 /** Records the GEMM (and its split-K reduction) on `ctx`. */
 export function runGemm(ctx: GpuContext, spec: GemmSpec): void {
   const { M, N, K, batch } = spec;
   if (M === 0 || N === 0 || batch === 0) return;
   const simple = tiling === "never" || (tiling === "auto" && (M * N * K * batch <= SIMPLE_MAX_FLOPS || ctx.software));
   if (simple) {
-    ctx.dispatch(spec.op, simpleShader(spec), spec.bindings.map((b) => b.buffer), ctx.grid(batch * M * N), spec.bindings.map((b) => b.rw));
+    ctx.dispatch(spec.op, () => simpleShader(spec), spec.bindings.map((b) => b.buffer), ctx.grid(batch * M * N), spec.bindings.map((b) => b.rw));
     return;
   }
   const t = pickTile(M, N);
@@ -218,13 +226,13 @@ export function runGemm(ctx: GpuContext, spec: GemmSpec): void {
   const access = spec.bindings.map((b) => b.rw);
   const bufs = spec.bindings.map((b) => b.buffer);
   if (splits === 1) {
-    ctx.dispatch(spec.op, gemmShader(spec, t, 1, kChunk), bufs, [tilesN, tilesM, batch], access);
+    ctx.dispatch(spec.op, () => gemmShader(spec, t, 1, kChunk), bufs, [tilesN, tilesM, batch], access);
     return;
   }
   const partial = ctx.acquire(splits * batch * M * N * 4);
   try {
-    ctx.dispatch(spec.op, gemmShader(spec, t, splits, kChunk), [...bufs, partial.buffer], [tilesN, tilesM, batch * splits], [...access, true]);
-    ctx.dispatch(spec.op, splitReduceShader(spec, splits), [...bufs, partial.buffer], ctx.grid(batch * M * N), [...access, false]);
+    ctx.dispatch(spec.op, () => gemmShader(spec, t, splits, kChunk), [...bufs, partial.buffer], [tilesN, tilesM, batch * splits], [...access, true]);
+    ctx.dispatch(spec.op, () => splitReduceShader(spec, splits), [...bufs, partial.buffer], ctx.grid(batch * M * N), [...access, false]);
   } finally {
     ctx.releaseTemp(partial);
   }

@@ -10,7 +10,7 @@ import type { AvgPool2dAttrs, Backend, BinaryOp, Conv2dAttrs, KernelTable, Pool2
 import { broadcastStrides, shapeStr, sizeOf, stridesOf } from "../../shape.js";
 import { conv2dOutputSize, pool2dOutputSize } from "../cpu/kernels/index.js";
 import { GpuContext, GpuHandle, type PooledBuffer } from "./context.js";
-import { runGemm, type GemmBinding } from "./gemm.js";
+import { gemmTiling, runGemm, type GemmBinding } from "./gemm.js";
 import { ATOMIC_ADD_F32, binding, constOf, coords, main, offsetFn, u, wtype } from "./wgsl.js";
 
 const FLOAT_RESULT: ReadonlySet<UnaryOp> = new Set<UnaryOp>(["exp", "log", "sqrt", "rsqrt", "sigmoid", "tanh", "reciprocal", "sin", "cos", "log1p", "expm1", "softplus"]);
@@ -34,7 +34,7 @@ export function makeWebGpuBackend(ctx: GpuContext): Backend {
     return td;
   };
   const out = (x: TensorData): GPUBuffer => (x.storage as GpuHandle).buf.buffer;
-  const run = (op: string, code: string, inputs: TensorData[], output: TensorData, threads: number, useErr = false) => {
+  const run = (op: string, code: () => string, inputs: TensorData[], output: TensorData, threads: number, useErr = false) => {
     const bufs = inputs.map((x) => buf(x, op));
     ctx.dispatch(op, code, [...bufs, out(output)], ctx.grid(threads), [...inputs.map(() => false), true], useErr);
   };
@@ -114,18 +114,20 @@ fn isnan_(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u
     const o = alloc(outShape, outDtype);
     const n = sizeOf(outShape);
     if (n === 0) return o;
-    let code = MATH;
-    inputs.forEach((x, k) => {
-      code += binding(k, `in${k}`, wtype(x.dtype));
-      code += offsetFn(`off${k}`, outShape, broadcastStrides(x.shape, outShape));
-    });
-    code += binding(inputs.length, "out", wtype(outDtype), true);
-    const vals = inputs.map((_, k) => {
-      const raw = `in${k}[off${k}(idx)]`;
-      return convert ? `${convert(k)}(${raw})` : raw;
-    });
-    const lets = vals.map((v, k) => `  let v${k} = ${v};`).join("\n");
-    code += main(`  if (idx >= ${u(n)}) { return; }\n${lets}\n  out[idx] = ${expr(inputs.map((_, k) => `v${k}`))};`);
+    const code = () => {
+      let code = MATH;
+      inputs.forEach((x, k) => {
+        code += binding(k, `in${k}`, wtype(x.dtype));
+        code += offsetFn(`off${k}`, outShape, broadcastStrides(x.shape, outShape));
+      });
+      code += binding(inputs.length, "out", wtype(outDtype), true);
+      const vals = inputs.map((_, k) => {
+        const raw = `in${k}[off${k}(idx)]`;
+        return convert ? `${convert(k)}(${raw})` : raw;
+      });
+      const lets = vals.map((v, k) => `  let v${k} = ${v};`).join("\n");
+      return code + main(`  if (idx >= ${u(n)}) { return; }\n${lets}\n  out[idx] = ${expr(inputs.map((_, k) => `v${k}`))};`);
+    };
     run(op, code, inputs, o, n);
     return o;
   }
@@ -142,6 +144,18 @@ fn isnan_(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u
     const redShape = axes.map((a) => x.shape[a]);
     const R = sizeOf(redShape);
     if (R === 0 && op !== "sum" && op !== "prod") throw new Error(`${op}: cannot reduce over an empty dimension of shape ${shapeStr(x.shape)}`);
+    const wgMode = nOut < 2048 && R >= 512;
+    const code = () => reduceShader(x, op, axes, outDtype, nOut, wgMode);
+    if (!wgMode) run(op, code, [x], o, nOut);
+    else ctx.dispatch(op, code, [buf(x, op), out(o)], ctx.grid(nOut, 1), [false, true]);
+    return o;
+  }
+
+  /** Reduction shader: one thread per output, or (wgMode) one workgroup per output with a tree in workgroup memory. */
+  function reduceShader(x: TensorData, op: ReduceOp, axes: number[], outDtype: DType, nOut: number, wgMode: boolean): string {
+    const arg = op === "argmax" || op === "argmin";
+    const redShape = axes.map((a) => x.shape[a]);
+    const R = sizeOf(redShape);
     const st = stridesOf(x.shape);
     const keptAxes = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
     const keptShape = keptAxes.map((a) => x.shape[a]);
@@ -163,7 +177,6 @@ fn isnan_(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u
       }
     };
     const result = arg ? `i32(ai)` : op === "sum" || op === "prod" ? `a` : `a`;
-    const wgMode = nOut < 2048 && R >= 512;
     if (!wgMode) {
       code += main(`  if (idx >= ${u(nOut)}) { return; }
   let base = keptOff(idx);
@@ -174,8 +187,7 @@ fn isnan_(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u
     ${step("v", "r")}
   }
   out[idx] = ${result};`);
-      run(op, code, [x], o, nOut);
-      return o;
+      return code;
     }
     // one workgroup per output: strided partial results, then a tree in workgroup memory
     const merge = op === "sum" ? `sa[l] = sa[l] + sa[l + s];` : op === "prod" ? `sa[l] = sa[l] * sa[l + s];`
@@ -206,8 +218,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   }
 }
 `;
-    ctx.dispatch(op, code, [buf(x, op), out(o)], ctx.grid(nOut, 1), [false, true]);
-    return o;
+    return code;
   }
 
   // ---------------------------------------------------------------- conv / pool
@@ -224,7 +235,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     ];
     if (bias) bindings.push({ name: "bias", type: "f32", rw: false, buffer: buf(bias, "conv2d") });
     const K = Cg * KH * KW;
-    const helpers = `
+    const helpers = () => `
 fn loadA(g: u32, m: u32, k: u32) -> f32 {
   let n = m / ${u(OH * OW)}; let r = m % ${u(OH * OW)}; let oh = r / ${u(OW)}; let ow = r % ${u(OW)};
   let c = k / ${u(KH * KW)}; let r2 = k % ${u(KH * KW)}; let kh = r2 / ${u(KW)}; let kw = r2 % ${u(KW)};
@@ -255,7 +266,7 @@ fn store(g: u32, m: u32, o: u32, v: f32) {
       { name: "dx", type: "f32", rw: true, buffer: out(dx) },
     ];
     const [sh, sw] = a.stride, [ph, pw] = a.padding, [dh, dw] = a.dilation;
-    const helpers = `
+    const helpers = () => `
 fn loadA(g: u32, m: u32, k: u32) -> f32 {
   let n = m / ${u(H * W)}; let r = m % ${u(H * W)}; let ih = r / ${u(W)}; let iw = r % ${u(W)};
   let o = k / ${u(KH * KW)}; let r2 = k % ${u(KH * KW)}; let kh = r2 / ${u(KW)}; let kw = r2 % ${u(KW)};
@@ -290,7 +301,7 @@ fn store(g: u32, m: u32, c: u32, v: f32) {
       { name: "dy", type: "f32", rw: false, buffer: buf(dy, "conv2dBackwardWeight") },
       { name: "dw", type: "f32", rw: true, buffer: out(dw) },
     ];
-    const helpers = `
+    const helpers = () => `
 fn loadA(g: u32, o: u32, k: u32) -> f32 {
   let n = k / ${u(OH * OW)}; let r = k % ${u(OH * OW)};
   return dy[(n * ${u(O)} + g * ${u(Og)} + o) * ${u(OH * OW)} + r];
@@ -351,7 +362,7 @@ fn store(g: u32, o: u32, j: u32, v: f32) { dw[(g * ${u(Og)} + o) * ${u(Cg * KH *
       const o = alloc(outShape, "float32");
       const aStr = broadcastStrides(a.shape.slice(0, -2), batchShape).map((s) => s * M * K);
       const bStr = broadcastStrides(b.shape.slice(0, -2), batchShape).map((s) => s * K * N);
-      const helpers = `${offsetFn("aBase", batchShape, aStr)}${offsetFn("bBase", batchShape, bStr)}
+      const helpers = () => `${offsetFn("aBase", batchShape, aStr)}${offsetFn("bBase", batchShape, bStr)}
 fn loadA(bz: u32, m: u32, k: u32) -> f32 { return A[aBase(bz) + ${transA ? `k * ${u(M)} + m` : `m * ${u(K)} + k`}]; }
 fn loadB(bz: u32, k: u32, n: u32) -> f32 { return B[bBase(bz) + ${transB ? `n * ${u(K)} + k` : `k * ${u(N)} + n`}]; }
 fn store(bz: u32, m: u32, n: u32, v: f32) { C[(bz * ${u(M)} + m) * ${u(N)} + n] = v; }
@@ -409,7 +420,7 @@ ${coords("idx", inShape)}
   var v = ${t}(0);
   if (${conds.length ? conds.join(" && ") : "true"}) { v = dy[${offExpr}]; }
   out[idx] = v;`;
-      run("sliceGrad", binding(0, "dy", t) + binding(1, "out", t, true) + main(body), [dy], o, n);
+      run("sliceGrad", () => binding(0, "dy", t) + binding(1, "out", t, true) + main(body), [dy], o, n);
       return o;
     },
 
@@ -434,7 +445,7 @@ ${lets}
   var v = ${constOf(value, x.dtype)};
   if (${conds.length ? conds.join(" && ") : "true"}) { v = x[u32(${offExpr})]; }
   out[idx] = v;`;
-      run("pad", binding(0, "x", t) + binding(1, "out", t, true) + main(body), [x], o, n);
+      run("pad", () => binding(0, "x", t) + binding(1, "out", t, true) + main(body), [x], o, n);
       return o;
     },
 
@@ -450,7 +461,7 @@ ${lets}
         const n = sizeOf(x.shape);
         if (n > 0) {
           // each input writes its block: out index = coords of x, shifted by `at` along axis
-          const code = binding(0, "x", t) + binding(1, "out", t, true) + offsetFn("dst", x.shape, ost, at * ost[axis]) +
+          const code = () => binding(0, "x", t) + binding(1, "out", t, true) + offsetFn("dst", x.shape, ost, at * ost[axis]) +
             main(`  if (idx >= ${u(n)}) { return; }\n  out[dst(idx)] = x[idx];`);
           run("concat", code, [x], o, n);
         }
@@ -477,7 +488,7 @@ ${lets}
       const xst = stridesOf(x.shape);
       let offExpr = "0u";
       outShape.forEach((_, d) => (offExpr += d === dim ? ` + u32(v) * ${u(xst[d])}` : ` + c${d} * ${u(xst[d])}`));
-      const code = binding(0, "x", t) + binding(1, "index", "i32") + binding(2, "out", t, true) + `@group(0) @binding(3) var<storage, read_write> err: array<atomic<u32>>;\n` +
+      const code = () => binding(0, "x", t) + binding(1, "index", "i32") + binding(2, "out", t, true) + `@group(0) @binding(3) var<storage, read_write> err: array<atomic<u32>>;\n` +
         main(`  if (idx >= ${u(n)}) { return; }
 ${coords("idx", outShape)}
   let v = index[idx];
@@ -500,7 +511,7 @@ ${coords("idx", outShape)}
       });
       const atomicT = t === "f32" ? "u32" : t;
       const add = t === "f32" ? `atomicAddF32(&out[${dstExpr}], s)` : `atomicAdd(&out[${dstExpr}], s)`;
-      const code = binding(0, "src", t) + binding(1, "index", "i32") + `@group(0) @binding(2) var<storage, read_write> out: array<atomic<${atomicT}>>;\n` +
+      const code = () => binding(0, "src", t) + binding(1, "index", "i32") + `@group(0) @binding(2) var<storage, read_write> out: array<atomic<${atomicT}>>;\n` +
         `@group(0) @binding(3) var<storage, read_write> err: array<atomic<u32>>;\n` + (t === "f32" ? ATOMIC_ADD_F32 : "") +
         main(`  if (idx >= ${u(n)}) { return; }
 ${coords("idx", index.shape)}
@@ -521,7 +532,7 @@ ${coords("idx", index.shape)}
       if (n === 0) return o;
       const t = wtype(x.dtype);
       const inner = sizeOf(x.shape.slice(dim + 1)), len = x.shape[dim];
-      const code = binding(0, "x", t) + binding(1, "index", "i32") + binding(2, "out", t, true) + `@group(0) @binding(3) var<storage, read_write> err: array<atomic<u32>>;\n` +
+      const code = () => binding(0, "x", t) + binding(1, "index", "i32") + binding(2, "out", t, true) + `@group(0) @binding(3) var<storage, read_write> err: array<atomic<u32>>;\n` +
         main(`  if (idx >= ${u(n)}) { return; }
   let i = idx % ${u(inner)};
   let j = (idx / ${u(inner)}) % ${u(k)};
@@ -543,7 +554,7 @@ ${coords("idx", index.shape)}
       const atomicT = t === "f32" ? "u32" : t;
       const dst = `(oo * ${u(len)} + u32(v)) * ${u(inner)} + i`;
       const add = t === "f32" ? `atomicAddF32(&out[${dst}], src[idx])` : `atomicAdd(&out[${dst}], src[idx])`;
-      const code = binding(0, "src", t) + binding(1, "index", "i32") + `@group(0) @binding(2) var<storage, read_write> out: array<atomic<${atomicT}>>;\n` +
+      const code = () => binding(0, "src", t) + binding(1, "index", "i32") + `@group(0) @binding(2) var<storage, read_write> out: array<atomic<${atomicT}>>;\n` +
         `@group(0) @binding(3) var<storage, read_write> err: array<atomic<u32>>;\n` + (t === "f32" ? ATOMIC_ADD_F32 : "") +
         main(`  if (idx >= ${u(n)}) { return; }
   let i = idx % ${u(inner)};
@@ -575,7 +586,7 @@ ${coords("idx", index.shape)}
       const n = N * C * OH * OW;
       if (n === 0) return [o, ind];
       const [KH, KW] = p.kernel, [sh, sw] = p.stride, [ph, pw] = p.padding, [dh, dw] = p.dilation;
-      const code = binding(0, "x", "f32") + binding(1, "out", "f32", true) + binding(2, "ind", "i32", true) + MATH +
+      const code = () => binding(0, "x", "f32") + binding(1, "out", "f32", true) + binding(2, "ind", "i32", true) + MATH +
         main(`  if (idx >= ${u(n)}) { return; }
   let ow = i32(idx % ${u(OW)});
   let oh = i32((idx / ${u(OW)}) % ${u(OH)});
@@ -606,7 +617,7 @@ ${coords("idx", index.shape)}
       const n = sizeOf(dy.shape);
       if (n === 0) return o;
       const HW = xShape[2] * xShape[3], OHW = dy.shape[2] * dy.shape[3];
-      const code = binding(0, "dy", "f32") + binding(1, "ind", "i32") + `@group(0) @binding(2) var<storage, read_write> out: array<atomic<u32>>;\n` +
+      const code = () => binding(0, "dy", "f32") + binding(1, "ind", "i32") + `@group(0) @binding(2) var<storage, read_write> out: array<atomic<u32>>;\n` +
         `@group(0) @binding(3) var<storage, read_write> err: array<atomic<u32>>;\n` + ATOMIC_ADD_F32 +
         main(`  if (idx >= ${u(n)}) { return; }
   let v = ind[idx];
@@ -623,7 +634,7 @@ ${coords("idx", index.shape)}
       const o = alloc([...shape], "float32");
       const n = N * C * OH * OW;
       if (n === 0) return o;
-      const code = binding(0, "x", "f32") + binding(1, "out", "f32", true) + avgWindowFn(p, H, W) +
+      const code = () => binding(0, "x", "f32") + binding(1, "out", "f32", true) + avgWindowFn(p, H, W) +
         main(`  if (idx >= ${u(n)}) { return; }
   let ow = i32(idx % ${u(OW)});
   let oh = i32((idx / ${u(OW)}) % ${u(OH)});
@@ -648,7 +659,7 @@ ${coords("idx", index.shape)}
       if (n === 0) return o;
       const [KH, KW] = p.kernel, [sh, sw] = p.stride, [ph, pw] = p.padding;
       // gather: every output window that covers (ih, iw)
-      const code = binding(0, "dy", "f32") + binding(1, "out", "f32", true) + avgWindowFn(p, H, W) +
+      const code = () => binding(0, "dy", "f32") + binding(1, "out", "f32", true) + avgWindowFn(p, H, W) +
         main(`  if (idx >= ${u(n)}) { return; }
   let iw = i32(idx % ${u(W)});
   let ih = i32((idx / ${u(W)}) % ${u(H)});
@@ -697,7 +708,7 @@ fn divisor(oh: i32, ow: i32, wd: vec4i) -> f32 {
     const n = sizeOf(shape);
     if (n === 0) return o;
     const t = wtype(x.dtype);
-    const code = binding(0, "x", t) + binding(1, "out", t, true) + offsetFn("src", shape, strides, offset) +
+    const code = () => binding(0, "x", t) + binding(1, "out", t, true) + offsetFn("src", shape, strides, offset) +
       main(`  if (idx >= ${u(n)}) { return; }\n  out[idx] = x[src(idx)];`);
     run(op, code, [x], o, n);
     return o;
@@ -708,7 +719,7 @@ fn divisor(oh: i32, ow: i32, wd: vec4i) -> f32 {
     const n = sizeOf(shape);
     if (n === 0) return o;
     const t = wtype(dtype);
-    const code = binding(0, "out", t, true) + main(`  if (idx >= ${u(n)}) { return; }\n  out[idx] = ${constOf(value, dtype)};`);
+    const code = () => binding(0, "out", t, true) + main(`  if (idx >= ${u(n)}) { return; }\n  out[idx] = ${constOf(value, dtype)};`);
     ctx.dispatch("fill", code, [out(o)], ctx.grid(n), [true]);
     return o;
   }
@@ -716,7 +727,7 @@ fn divisor(oh: i32, ow: i32, wd: vec4i) -> f32 {
 
   const backend: Backend = {
     name: "webgpu",
-    kernels,
+    kernels: keyedKernels(ctx, kernels),
     fromHost(values, shape, dtype) {
       const n = sizeOf(shape);
       if (values.length !== n) throw new Error(`fromHost: ${values.length} values do not fit shape ${shapeStr(shape)}`);
@@ -753,6 +764,40 @@ fn divisor(oh: i32, ow: i32, wd: vec4i) -> f32 {
     },
   };
   return backend;
+}
+
+/**
+ * The kernel table with every call run under a key naming all that its shaders depend on (the
+ * kernel, its inputs' dtypes and shapes, its attributes, the GEMM tiling mode), so that repeated
+ * calls (every step of a training loop) find their pipelines without generating WGSL.
+ */
+function keyedKernels(ctx: GpuContext, kernels: KernelTable): KernelTable {
+  const keyed: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(kernels) as [string, (...args: unknown[]) => unknown][]) {
+    keyed[name] = (...args: unknown[]) => {
+      let key = name + "|" + gemmTiling();
+      for (const a of args) key += "|" + keyOf(a);
+      return ctx.inKernel(key, () => fn(...args));
+    };
+  }
+  return keyed as unknown as KernelTable;
+}
+
+/** A string that tells apart any two different kernel arguments (a tensor by dtype and shape only). */
+function keyOf(v: unknown): string {
+  if (v === null || v === undefined) return "~";
+  if (typeof v === "number") return Object.is(v, -0) ? "-0" : String(v);
+  if (typeof v !== "object") return String(v);
+  if (Array.isArray(v)) {
+    let s = "[";
+    for (const x of v) s += keyOf(x) + ",";
+    return s + "]";
+  }
+  const o = v as Record<string, unknown>;
+  if ("storage" in o && "dtype" in o && Array.isArray(o.shape)) return `${o.dtype as string}(${(o.shape as number[]).join(",")})`;
+  let s = "{";
+  for (const k in o) s += k + ":" + keyOf(o[k]) + ",";
+  return s + "}";
 }
 
 export { GpuContext, GpuHandle } from "./context.js";
