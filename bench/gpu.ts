@@ -7,6 +7,7 @@
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import * as gb from "../engine/index.js";
+import { setGemmTile, setGemmTiling, type Tile } from "../engine/backends/webgpu/gemm.js";
 import type { Tensor } from "../engine/index.js";
 
 /** Seconds per call of `fn` (best of 3 rounds), waiting for the GPU to finish each round. */
@@ -107,5 +108,67 @@ export async function benchGpu(): Promise<void> {
   row("AlexNet forward b=128", "alexnet128_forward_images_per_s", "img/s");
   row("AlexNet train step b=128", "alexnet128_train_images_per_s", "img/s");
   console.log(`GPU memory: ${JSON.stringify(gb.gpuMemory())}`);
+  gb.releaseGpu();
+}
+
+/** The GEMM variants `npm run bench -- --gpu-sweep` times (the first is the default for large products). */
+export const GEMM_VARIANTS: Tile[] = [
+  { BM: 128, BN: 128, TM: 8, TN: 8, BK: 8 },
+  { BM: 128, BN: 128, TM: 8, TN: 8, BK: 8, prefetch: true },
+  { BM: 128, BN: 128, TM: 8, TN: 8, BK: 8, vec4: true },
+  { BM: 128, BN: 128, TM: 8, TN: 8, BK: 8, vec4: true, prefetch: true },
+  { BM: 128, BN: 128, TM: 8, TN: 8, BK: 16 },
+  { BM: 128, BN: 128, TM: 8, TN: 8, BK: 16, vec4: true },
+  { BM: 128, BN: 128, TM: 8, TN: 8, BK: 16, vec4: true, prefetch: true },
+  { BM: 128, BN: 64, TM: 8, TN: 4, BK: 16, vec4: true, prefetch: true },
+  { BM: 64, BN: 128, TM: 4, TN: 8, BK: 16, vec4: true, prefetch: true },
+  { BM: 128, BN: 128, TM: 8, TN: 8, BK: 32, vec4: true, prefetch: true },
+];
+
+/**
+ * `npm run bench -- --gpu-sweep`: each GEMM variant at 2048 and 4096 (TFLOP/s, best of 3 rounds),
+ * checked first against the default kernel at 1000 and 1024 (relative error under 1e-5).
+ */
+export async function benchGemmSweep(): Promise<void> {
+  console.log("== GEMM variants on WebGPU (fp32 TFLOP/s) ==");
+  try {
+    console.log(`adapter: ${await gb.initGpu()}`);
+  } catch (e) {
+    console.log(`no GPU: ${(e as Error).message.replace(/^initGpu: /, "")} — sweep skipped`);
+    return;
+  }
+  gb.setDefaultDevice("gpu");
+  setGemmTiling("always"); // also on a software adapter, where "auto" keeps the simple kernel
+  const quick = !!process.env.GB_GPU_BENCH_QUICK;
+  const sizes = quick ? [512] : [2048, 4096];
+  gb.manualSeed(0);
+  const checks = [1000, 1024].map((n) => [gb.randn([n, n]), gb.randn([n, n])] as const);
+  const refs = await Promise.all(checks.map(async ([a, b]) => a.matmul(b).data()));
+  for (const t of GEMM_VARIANTS) {
+    const name = `${t.BM}x${t.BN} ${t.TM}x${t.TN} BK${t.BK}${t.vec4 ? " vec4" : ""}${t.prefetch ? " prefetch" : ""}`;
+    setGemmTile(t);
+    try {
+      let worst = 0;
+      for (let i = 0; i < checks.length; i++) {
+        const got = await checks[i][0].matmul(checks[i][1]).data();
+        let d = 0, r = 0;
+        for (let j = 0; j < got.length; j++) (d += (got[j] - refs[i][j]) ** 2), (r += refs[i][j] ** 2);
+        worst = Math.max(worst, Math.sqrt(d / r));
+      }
+      const cols: string[] = [];
+      for (const n of sizes) {
+        const a = gb.randn([n, n]), b = gb.randn([n, n]);
+        const s = await timeGpu(() => gb.tidy(() => void a.matmul(b)), n < 4096 ? 20 : 10);
+        cols.push(`${n}: ${((2 * n ** 3) / s / 1e12).toFixed(2).padStart(6)}`);
+        gb.dispose([a, b]);
+      }
+      console.log(`${name.padEnd(40)} ${cols.join("   ")}   rel.err ${worst.toExponential(1)}${worst > 1e-5 ? "  WRONG" : ""}`);
+    } catch (e) {
+      console.log(`${name.padEnd(40)} failed: ${(e as Error).message.split("\n")[0]}`);
+    } finally {
+      setGemmTile(null);
+    }
+  }
+  setGemmTiling("auto");
   gb.releaseGpu();
 }

@@ -1,6 +1,7 @@
 /**
  * `npm run bench` — engine CPU (matmul, LeNet-5 step), CPU kernels, kernel start-up/round trip;
- * `npm run bench -- --gpu` — the WebGPU backend against PyTorch CUDA.
+ * `npm run bench -- --gpu` — the WebGPU backend against PyTorch CUDA;
+ * `npm run bench -- --gpu-sweep` — the GEMM tile variants on WebGPU (to choose the default).
  * `npm run bench -- --grader` — grading 100 submissions (minutes; not part of the default run).
  * Each section prints gradbook and the reference measured in the same run, and their ratio.
  */
@@ -20,6 +21,8 @@ async function section(name: string, load: () => Promise<() => Promise<void>>): 
 
 if (args.includes("--grader")) {
   await section("grader", async () => { const { benchGrader } = await import("./grader.js"); return async () => void (await benchGrader()); });
+} else if (args.includes("--gpu-sweep")) {
+  await section("gpu-sweep", async () => (await import("./gpu.js")).benchGemmSweep);
 } else if (args.includes("--gpu")) {
   await section("gpu", async () => (await import("./gpu.js")).benchGpu);
 } else {

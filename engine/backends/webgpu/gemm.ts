@@ -17,7 +17,7 @@ import { u } from "./wgsl.js";
 
 export interface GemmBinding {
   name: string;
-  type: "f32" | "i32" | "u32";
+  type: "f32" | "i32" | "u32" | "vec4f";
   rw: boolean;
   buffer: GPUBuffer;
 }
@@ -34,17 +34,31 @@ export interface GemmSpec {
    * and fn store(b: u32, m: u32, n: u32, v: f32) (called only when a pipeline is compiled).
    */
   helpers: () => string;
+  /**
+   * Optional: makes the WGSL of fn loadA4(b, m, k) -> vec4f (the 4 elements of A from (m, k) on along
+   * A's contiguous index) and fn loadB4(b, k, n) -> vec4f, for tiles with `vec4`; the caller
+   * guarantees 16-byte alignment whenever the contiguous sizes are multiples of 4.
+   */
+  vec4?: { bindings: GemmBinding[]; helpers: () => string };
   /** The index that is contiguous in memory for A (m or k) and for B (k or n): decides the tile-load order. */
   aMajor: "m" | "k";
   bMajor: "k" | "n";
 }
 
-interface Tile {
+/**
+ * A tiling of the output (BM x BN per workgroup of (BN/TN) x (BM/TM) threads, TM x TN per thread,
+ * K in steps of BK) and two variants: `prefetch` loads the next K-step's tile into registers while
+ * the current one is multiplied; `vec4` reads operands 4 at a time along their contiguous index
+ * (only where the spec provides vec4 loads and the sizes are multiples of 4).
+ */
+export interface Tile {
   BM: number;
   BN: number;
   TM: number;
   TN: number;
   BK: number;
+  prefetch?: boolean;
+  vec4?: boolean;
 }
 
 const BIG: Tile = { BM: 128, BN: 128, TM: 8, TN: 8, BK: 8 };
@@ -52,7 +66,20 @@ const MID: Tile = { BM: 64, BN: 64, TM: 4, TN: 4, BK: 16 };
 const NARROW: Tile = { BM: 256, BN: 16, TM: 16, TN: 1, BK: 8 };
 const WIDE: Tile = { BM: 16, BN: 256, TM: 1, TN: 16, BK: 8 };
 
+/** A tile forced for large products (the GPU benchmark's sweep of variants); null: the defaults. */
+let forcedTile: Tile | null = null;
+export function setGemmTile(t: Tile | null): void {
+  if (t) {
+    const threads = (t.BN / t.TN) * (t.BM / t.TM);
+    if (!Number.isInteger(t.BN / t.TN) || !Number.isInteger(t.BM / t.TM) || threads > 256 || (t.vec4 && t.BK % 4 !== 0)) {
+      throw new Error(`setGemmTile: ${JSON.stringify(t)} is not a valid tiling (BM/TM and BN/TN whole, at most 256 threads, BK a multiple of 4 with vec4)`);
+    }
+  }
+  forcedTile = t;
+}
+
 function pickTile(M: number, N: number): Tile {
+  if (forcedTile && M >= 512 && N >= 512) return forcedTile;
   if (N <= 16 && M >= 512) return NARROW;
   if (M <= 16 && N >= 512) return WIDE;
   if (M >= 512 && N >= 512) return BIG;
@@ -65,34 +92,67 @@ function decls(bindings: GemmBinding[], rwOverride?: (i: number) => boolean): st
     .join("");
 }
 
-function tileLoad(which: "A" | "B", t: Tile, major: string): string {
-  // A tile: BK x BM stored As[k * BM + m]; B tile: BK x BN stored Bs[k * BN + n]
+/**
+ * The code that moves one K-step's tile of A or B from global memory into workgroup memory
+ * (A tile: BK x BM stored As[k * BM + m]; B tile: BK x BN stored Bs[k * BN + n]), as two parts:
+ * `load` reads this thread's elements into registers r<which><l> (global index k0 + ...), `store`
+ * writes them to workgroup memory. Threads take consecutive elements along the operand's
+ * contiguous index (coalesced reads), 4 at a time with vec4.
+ */
+function tileLoad(which: "A" | "B", t: Tile, major: "m" | "k" | "n", vec: boolean): { decl: string; load: string; store: string } {
   const rows = which === "A" ? t.BM : t.BN;
-  const total = rows * t.BK;
+  const V = vec ? 4 : 1;
+  const total = (rows * t.BK) / V;
   const loads = Math.ceil(total / 256);
-  const lines: string[] = [];
+  const contiguousIsK = major === "k";
+  const S = which === "A" ? "As" : "Bs";
+  const decl: string[] = [], load: string[] = [], store: string[] = [];
   for (let l = 0; l < loads; l++) {
     const guard = (l + 1) * 256 > total;
-    lines.push(`    {`, `      let e = tid + ${u(l * 256)};`);
-    if (guard) lines.push(`      if (e < ${u(total)}) {`);
-    // contiguous index varies fastest across threads
-    const contiguousIsK = (which === "A" && major === "k") || (which === "B" && major === "k");
-    if (contiguousIsK) lines.push(`      let kk = e % ${u(t.BK)};`, `      let rr = e / ${u(t.BK)};`);
-    else lines.push(`      let rr = e % ${u(rows)};`, `      let kk = e / ${u(rows)};`);
-    if (which === "A") {
-      lines.push(`      let gm = m0 + rr;`, `      let gk = k0 + kk;`, `      var v = 0.0;`, `      if (gm < M && gk < kEnd) { v = loadA(bz, gm, gk); }`, `      As[kk * ${u(t.BM)} + rr] = v;`);
-    } else {
-      lines.push(`      let gn = n0 + rr;`, `      let gk = k0 + kk;`, `      var v = 0.0;`, `      if (gn < N && gk < kEnd) { v = loadB(bz, gk, gn); }`, `      Bs[kk * ${u(t.BN)} + rr] = v;`);
-    }
-    if (guard) lines.push(`      }`);
-    lines.push(`    }`);
+    const r = `r${which}${l}`;
+    decl.push(`  var ${r}: ${vec ? "vec4f" : "f32"};`);
+    const index = [`let e = tid + ${u(l * 256)};`];
+    if (contiguousIsK) index.push(`let kk = (e % ${u(t.BK / V)}) * ${u(V)};`, `let rr = e / ${u(t.BK / V)};`);
+    else index.push(`let rr = (e % ${u(rows / V)}) * ${u(V)};`, `let kk = e / ${u(rows / V)};`);
+    const g = which === "A" ? `let g = m0 + rr;` : `let g = n0 + rr;`;
+    const lim = which === "A" ? "M" : "N";
+    const fn = (which === "A" ? "loadA" : "loadB") + (vec ? "4" : "");
+    const args = which === "A" ? "bz, g, gk" : "bz, gk, g";
+    load.push(`    {`, `      ${index.join(" ")}`);
+    if (guard) load.push(`      if (e < ${u(total)}) {`);
+    load.push(`      ${g} let gk = k0 + kk;`, `      ${r} = ${vec ? "vec4f(0.0)" : "0.0"};`, `      if (g < ${lim} && gk < kEnd) { ${r} = ${fn}(${args}); }`);
+    if (guard) load.push(`      }`);
+    load.push(`    }`);
+    store.push(`    {`, `      ${index.join(" ")}`);
+    if (guard) store.push(`      if (e < ${u(total)}) {`);
+    if (!vec) store.push(`      ${S}[kk * ${u(rows)} + rr] = ${r};`);
+    else if (contiguousIsK) for (let q = 0; q < 4; q++) store.push(`      ${S}[(kk + ${u(q)}) * ${u(rows)} + rr] = ${r}[${q}];`);
+    else store.push(`      let o = kk * ${u(rows)} + rr;`, ...[0, 1, 2, 3].map((q) => `      ${S}[o + ${u(q)}] = ${r}[${q}];`));
+    if (guard) store.push(`      }`);
+    store.push(`    }`);
   }
-  return lines.join("\n");
+  return { decl: decl.join("\n"), load: load.join("\n"), store: store.join("\n") };
+}
+
+/** Whether `spec` can use vec4 loads with tile `t`: it has them and the contiguous sizes are multiples of 4. */
+function vec4Usable(spec: GemmSpec, t: Tile): boolean {
+  if (!t.vec4 || !spec.vec4) return false;
+  const { M, N, K } = spec;
+  const a = spec.aMajor === "k" ? K % 4 === 0 : M % 4 === 0 && t.BM % 4 === 0;
+  const b = spec.bMajor === "k" ? K % 4 === 0 : N % 4 === 0 && t.BN % 4 === 0;
+  return a && b && t.BK % 4 === 0;
+}
+
+/** The spec's bindings, and its vec4 views of A and B when tile `t` uses them. */
+function gemmBindings(spec: GemmSpec, t: Tile): GemmBinding[] {
+  return vec4Usable(spec, t) ? [...spec.bindings, ...spec.vec4!.bindings] : spec.bindings;
 }
 
 function gemmShader(spec: GemmSpec, t: Tile, splits: number, kChunk: number): string {
   const TX = t.BN / t.TN, TY = t.BM / t.TM;
   const { M, N, K } = spec;
+  const vec = vec4Usable(spec, t);
+  const A = tileLoad("A", t, spec.aMajor, vec), B = tileLoad("B", t, spec.bMajor, vec);
   const accDecl: string[] = [];
   for (let i = 0; i < t.TM; i++) for (let j = 0; j < t.TN; j++) accDecl.push(`  var c${i}_${j} = 0.0;`);
   const inner: string[] = [];
@@ -110,14 +170,46 @@ function gemmShader(spec: GemmSpec, t: Tile, splits: number, kChunk: number): st
     }
     stores.push(`    }`, `  }`);
   }
-  const partialDecl = splits > 1 ? `@group(0) @binding(${spec.bindings.length}) var<storage, read_write> partial: array<f32>;\n` : "";
-  return `${decls(spec.bindings)}${partialDecl}
+  const compute = `    for (var kk = 0u; kk < ${u(t.BK)}; kk = kk + 1u) {
+${inner.join("\n")}
+    }`;
+  // prefetch: the next K-step's global reads are issued before this step's products
+  const loop = t.prefetch
+    ? `  var k0 = kBegin;
+${A.load}
+${B.load}
+  for (; k0 < kEnd; k0 = k0 + ${u(t.BK)}) {
+${A.store}
+${B.store}
+    workgroupBarrier();
+    if (k0 + ${u(t.BK)} < kEnd) {
+      k0 = k0 + ${u(t.BK)};
+${A.load}
+${B.load}
+      k0 = k0 - ${u(t.BK)};
+    }
+${compute}
+    workgroupBarrier();
+  }`
+    : `  for (var k0 = kBegin; k0 < kEnd; k0 = k0 + ${u(t.BK)}) {
+${A.load}
+${B.load}
+${A.store}
+${B.store}
+    workgroupBarrier();
+${compute}
+    workgroupBarrier();
+  }`;
+  const bindings = gemmBindings(spec, t);
+  const partialDecl = splits > 1 ? `@group(0) @binding(${bindings.length}) var<storage, read_write> partial: array<f32>;\n` : "";
+  return `${decls(bindings)}${partialDecl}
 const M = ${u(M)};
 const N = ${u(N)};
 const K = ${u(K)};
 var<workgroup> As: array<f32, ${t.BK * t.BM}>;
 var<workgroup> Bs: array<f32, ${t.BK * t.BN}>;
 ${spec.helpers()}
+${vec ? spec.vec4!.helpers() : ""}
 @compute @workgroup_size(${TX}, ${TY})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let tx = lid.x;
@@ -130,15 +222,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   let kBegin = sp * ${u(kChunk)};
   let kEnd = min(K, kBegin + ${u(kChunk)});
 ${accDecl.join("\n")}
-  for (var k0 = kBegin; k0 < kEnd; k0 = k0 + ${u(t.BK)}) {
-${tileLoad("A", t, spec.aMajor)}
-${tileLoad("B", t, spec.bMajor)}
-    workgroupBarrier();
-    for (var kk = 0u; kk < ${u(t.BK)}; kk = kk + 1u) {
-${inner.join("\n")}
-    }
-    workgroupBarrier();
-  }
+${A.decl}
+${B.decl}
+${loop}
 ${stores.join("\n")}
 }
 `;
@@ -198,9 +284,9 @@ export function setGemmTiling(mode: "auto" | "always" | "never"): void {
   tiling = mode;
 }
 
-/** The tiling mode (part of the key under which GEMM pipelines are cached). */
-export function gemmTiling(): "auto" | "always" | "never" {
-  return tiling;
+/** The tiling mode and forced tile (part of the key under which GEMM pipelines are cached). */
+export function gemmTiling(): string {
+  return forcedTile ? `${tiling}:${JSON.stringify(forcedTile)}` : tiling;
 }
 
 /** Records the GEMM (and its split-K reduction) on `ctx`. */
@@ -213,6 +299,10 @@ export function runGemm(ctx: GpuContext, spec: GemmSpec): void {
     return;
   }
   const t = pickTile(M, N);
+  const smem = (t.BM + t.BN) * t.BK * 4;
+  if (smem > ctx.limits.maxComputeWorkgroupStorageSize) {
+    throw new Error(`${spec.op}: GEMM tile ${JSON.stringify(t)} needs ${smem} bytes of workgroup memory; this GPU has ${ctx.limits.maxComputeWorkgroupStorageSize}`);
+  }
   const tilesM = Math.ceil(M / t.BM), tilesN = Math.ceil(N / t.BN);
   const tiles = tilesM * tilesN * batch;
   let splits = 1;
@@ -223,8 +313,9 @@ export function runGemm(ctx: GpuContext, spec: GemmSpec): void {
   if (tilesM > ctx.limits.maxComputeWorkgroupsPerDimension || tilesN > ctx.limits.maxComputeWorkgroupsPerDimension || batch * splits > ctx.limits.maxComputeWorkgroupsPerDimension) {
     throw new Error(`${spec.op}: a ${M}x${N} (x${batch}) product is too large for one GPU dispatch`);
   }
-  const access = spec.bindings.map((b) => b.rw);
-  const bufs = spec.bindings.map((b) => b.buffer);
+  const all = gemmBindings(spec, t);
+  const access = all.map((b) => b.rw);
+  const bufs = all.map((b) => b.buffer);
   if (splits === 1) {
     ctx.dispatch(spec.op, () => gemmShader(spec, t, 1, kChunk), bufs, [tilesN, tilesM, batch], access);
     return;
@@ -232,7 +323,7 @@ export function runGemm(ctx: GpuContext, spec: GemmSpec): void {
   const partial = ctx.acquire(splits * batch * M * N * 4);
   try {
     ctx.dispatch(spec.op, () => gemmShader(spec, t, splits, kChunk), [...bufs, partial.buffer], [tilesN, tilesM, batch * splits], [...access, true]);
-    ctx.dispatch(spec.op, () => splitReduceShader(spec, splits), [...bufs, partial.buffer], ctx.grid(batch * M * N), [...access, false]);
+    ctx.dispatch(spec.op, () => splitReduceShader(spec, splits), [...spec.bindings.map((b) => b.buffer), partial.buffer], ctx.grid(batch * M * N), [...spec.bindings.map((b) => b.rw), false]);
   } finally {
     ctx.releaseTemp(partial);
   }

@@ -376,6 +376,16 @@ fn store(bz: u32, m: u32, n: u32, v: f32) { C[(bz * ${u(M)} + m) * ${u(N)} + n] 
         ],
         aMajor: transA ? "m" : "k",
         bMajor: transB ? "k" : "n",
+        vec4: {
+          bindings: [
+            { name: "A4", type: "vec4f", rw: false, buffer: buf(a, "matmul") },
+            { name: "B4", type: "vec4f", rw: false, buffer: buf(b, "matmul") },
+          ],
+          helpers: () => `
+fn loadA4(bz: u32, m: u32, k: u32) -> vec4f { return A4[(aBase(bz) + ${transA ? `k * ${u(M)} + m` : `m * ${u(K)} + k`}) / 4u]; }
+fn loadB4(bz: u32, k: u32, n: u32) -> vec4f { return B4[(bBase(bz) + ${transB ? `n * ${u(K)} + k` : `k * ${u(N)} + n`}) / 4u]; }
+`,
+        },
       });
       return o;
     },

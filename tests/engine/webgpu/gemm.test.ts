@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as gb from "../../../engine/index.ts";
 import type { Tensor } from "../../../engine/index.ts";
-import { setGemmTiling } from "../../../engine/backends/webgpu/gemm.ts";
+import { setGemmTile, setGemmTiling, type Tile } from "../../../engine/backends/webgpu/gemm.ts";
 import { mismatch, startGpu } from "./gpu.ts";
 
 const hasGpu = await startGpu();
@@ -67,4 +67,42 @@ describe.skipIf(!hasGpu)("tiled GEMM on WebGPU vs the CPU backend", { timeout: 6
       await same(bg.grad!, b.grad!, `${name}: bias gradient`, y.shape[0] * y.shape[2] * y.shape[3]);
     });
   }
+
+  // the variants the GPU benchmark sweeps (bench/gpu.ts --sweep): each must compute the same products
+  const variants: Tile[] = [
+    { BM: 128, BN: 128, TM: 8, TN: 8, BK: 8, prefetch: true },
+    { BM: 128, BN: 128, TM: 8, TN: 8, BK: 16, vec4: true },
+    { BM: 128, BN: 128, TM: 8, TN: 8, BK: 8, vec4: true, prefetch: true },
+    { BM: 128, BN: 64, TM: 8, TN: 4, BK: 16, vec4: true, prefetch: true },
+  ];
+  const products: [number[], number[], boolean, boolean][] = [
+    [[520, 96], [96, 640], false, false], // aligned: vec4 loads of A along k, of B along n
+    [[96, 520], [640, 96], true, true], // aligned, both transposed: A along m, B along k
+    [[513, 90], [90, 530], false, false], // not a multiple of 4: vec4 falls back to scalar loads
+  ];
+  for (const t of variants) {
+    it(`matmul with tile ${JSON.stringify(t)}`, async () => {
+      const { matmulT } = await import("../../../engine/ops/linalg.ts");
+      setGemmTile(t);
+      try {
+        for (const [sa, sb, tA, tB] of products) {
+          gb.manualSeed(3);
+          const a = gb.randn(sa), b = gb.randn(sb);
+          const want = (tA ? a.transpose(0, 1) : a).matmul(tB ? b.transpose(0, 1) : b);
+          await same(matmulT(a.to("gpu"), b.to("gpu"), tA, tB), want, `${JSON.stringify(t)} ${sa}x${sb} transA=${tA} transB=${tB}`, tA ? sa[0] : sa[1]);
+        }
+        // a convolution whose forward GEMM (M = 2*24*24, N = 512) takes the tile too
+        gb.manualSeed(4);
+        const x = gb.randn([2, 16, 24, 24]), w = gb.randn([512, 16, 3, 3]);
+        const want = gb.nn.F.conv2d(x, w, null, { padding: 1 });
+        await same(gb.nn.F.conv2d(x.to("gpu"), w.to("gpu"), null, { padding: 1 }), want, `${JSON.stringify(t)} conv2d`, 144);
+      } finally {
+        setGemmTile(null);
+      }
+    });
+  }
+
+  it("setGemmTile refuses a tiling that does not fit a workgroup", () => {
+    expect(() => setGemmTile({ BM: 256, BN: 256, TM: 4, TN: 4, BK: 8 })).toThrow(/setGemmTile: .* is not a valid tiling/);
+  });
 });

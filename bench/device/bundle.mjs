@@ -1,0 +1,33 @@
+// Bundles the entry points the GPU machine runs into .device/bundle/ (after ../shared/tools/device-prep
+// has packed Node, `webgpu` and the Vulkan loader into .device/): the WebGPU tests (vitest aliased to
+// vitest-shim.ts) and the benchmarks. `import.meta.url` in a bundled file keeps pointing at its source
+// file (relative to the working directory, the repository root), so reference data next to tests is found.
+// Usage: node bench/device/bundle.mjs
+import { build } from "esbuild";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const keepMetaUrl = {
+  name: "keep-import-meta-url",
+  setup(b) {
+    b.onLoad({ filter: /\/(tests|bench)\/.*\.ts$/ }, async (args) => {
+      const rel = path.relative(root, args.path);
+      const src = await readFile(args.path, "utf8");
+      return { contents: src.replaceAll("import.meta.url", `__gbSourceUrl(${JSON.stringify(rel)})`), loader: "ts" };
+    });
+  },
+};
+const common = {
+  bundle: true, platform: "node", format: "esm", target: "node20", external: ["webgpu"], logLevel: "warning",
+  banner: {
+    js: "import { createRequire as __cr } from 'node:module'; import { pathToFileURL as __p2u } from 'node:url'; const require = __cr(import.meta.url);" +
+      " const __gbSourceUrl = (rel) => __p2u(process.cwd() + '/' + rel).href;",
+  },
+  plugins: [keepMetaUrl],
+  alias: { vitest: path.join(root, "bench/device/vitest-shim.ts") },
+};
+await build({ ...common, entryPoints: [path.join(root, "bench/device/webgpu-tests.ts")], outfile: path.join(root, ".device/bundle/webgpu-tests.mjs") });
+await build({ ...common, entryPoints: [path.join(root, "bench/index.ts")], outfile: path.join(root, ".device/bundle/bench.mjs") });
+console.log("bundled .device/bundle/webgpu-tests.mjs and bench.mjs");
