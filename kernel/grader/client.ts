@@ -55,6 +55,9 @@ export function packageRootOf(kernelScript: string): string {
   return dirname(dirname(kernelScript));
 }
 
+/** The kernel's working folder (its cwd) inside its scratch folder. */
+export const workFolder = (dir: string): string => join(dir, "work");
+
 // Ends the kernel when the grader's pipe to it closes (the grader was killed): nothing is left running.
 const PRELOAD = `data:text/javascript,${encodeURIComponent(
   "import process from 'node:process';import {isMainThread} from 'node:worker_threads';if(isMainThread){process.stdin.on('data',()=>{});process.stdin.on('end',()=>process.kill(process.pid,'SIGKILL'));process.stdin.on('error',()=>process.kill(process.pid,'SIGKILL'));}",
@@ -105,7 +108,7 @@ export class KernelProcess {
   private async launch(startTimeoutMs: number) {
     const zmq: typeof Zmq = await import("zeromq");
     const { dir, permissions, user } = this.sandbox;
-    const home = join(dir, "home"), work = join(dir, "work"), tmp = join(dir, "tmp"), sock = join(dir, "k");
+    const home = join(dir, "home"), work = workFolder(dir), tmp = join(dir, "tmp"), sock = join(dir, "k");
     for (const d of [home, work, tmp]) mkdirSync(d, { recursive: true });
     const conn: ConnectionInfo = {
       transport: "ipc",

@@ -5,11 +5,16 @@
  * gets an error output; the kernel is then started again, the cells that had
  * run (test cells excepted) are run again, and grading goes on with the next
  * cell: the student loses that cell and nothing more.
+ *
+ * With `files`, the kernel's working folder starts with copies of those
+ * files (files.ts); it stays the same folder across restarts, and is removed
+ * with the rest of the scratch folder afterwards.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { CHECKS_GRADE_ID, CHECKS_SOURCE } from "./checks.ts";
-import { KernelProcess, type KernelLimits } from "./client.ts";
+import { KernelProcess, workFolder, type KernelLimits } from "./client.ts";
+import { changedFiles, copyFileSets, listNames, type FileSet } from "./files.ts";
 import { gradeId, isTestCell, type Notebook, type Output } from "./notebook.ts";
 
 export interface ExecuteOptions {
@@ -26,6 +31,13 @@ export interface ExecuteOptions {
   user?: { uid: number; gid: number } | null;
   /** The kernel's working folder (default: a scratch folder). */
   cwd?: string;
+  /**
+   * Copied, in order, into the scratch working folder before the kernel
+   * starts (a later set replaces an earlier one's files). Afterwards the
+   * files of the instructor's sets (not `untrusted`, hashed) that the
+   * notebook changed in its copy are reported in `messages`.
+   */
+  files?: FileSet[];
   /** Most kernel restarts in one notebook (default 5). */
   maxRestarts?: number;
   startTimeoutMs?: number;
@@ -64,6 +76,7 @@ export async function executeNotebook(input: Notebook, o: ExecuteOptions): Promi
   let kernel: KernelProcess | null = null;
   let restarts = 0;
   const replay: number[] = [];
+  const user = o.user === undefined ? { uid: 65534, gid: 65534 } : o.user;
   const label = (i: number) => (gradeId(nb.cells[i]) ? `Cell ${i + 1} ("${gradeId(nb.cells[i])}")` : `Cell ${i + 1}`);
 
   const start = async (): Promise<KernelProcess> => {
@@ -71,7 +84,7 @@ export async function executeNotebook(input: Notebook, o: ExecuteOptions): Promi
     for (let attempt = 0; attempt < 2; attempt++) {
       let k: KernelProcess | null = null;
       try {
-        k = await KernelProcess.start(o.kernelScript, { dir: scratch, permissions: o.permissions ?? true, user: o.user === undefined ? { uid: 65534, gid: 65534 } : o.user, cwd: o.cwd }, limits, o.startTimeoutMs ?? 120_000);
+        k = await KernelProcess.start(o.kernelScript, { dir: scratch, permissions: o.permissions ?? true, user, cwd: o.cwd }, limits, o.startTimeoutMs ?? 120_000);
         o.onKernel?.(k, true);
         // The test helpers, before any student code (first run also warms the compiler: not counted against the cell limit).
         const r = await k.execute(CHECKS_SOURCE, o.startTimeoutMs ?? 120_000, { silent: true });
@@ -94,6 +107,7 @@ export async function executeNotebook(input: Notebook, o: ExecuteOptions): Promi
   };
 
   try {
+    if (o.files?.length && !o.cwd) copyFileSets(o.files, workFolder(scratch), user && typeof process.getuid === "function" && process.getuid() === 0 ? user : null);
     kernel = await start();
     for (let i = 0; i < nb.cells.length; i++) {
       if (o.signal?.aborted) throw new Error("interrupted");
@@ -165,6 +179,18 @@ export async function executeNotebook(input: Notebook, o: ExecuteOptions): Promi
           (replay.length ? ` and the ${replay.length} earlier cell${replay.length > 1 ? "s" : ""} that had run were run again${replayed < replay.length ? ` (${replay.length - replayed} failed this time)` : ""}` : "") +
           ".",
       );
+    }
+    if (o.files?.length && !o.cwd) {
+      const k = kernel;
+      stop(k);
+      kernel = null;
+      await k?.exited();
+      const changed = o.files.filter((set) => !set.untrusted).flatMap((set) => changedFiles(set, workFolder(scratch)));
+      if (changed.length)
+        messages.push(
+          `The notebook changed the assignment's file${changed.length > 1 ? "s" : ""} ${listNames(changed, 10)} in its working folder while it ran; ` +
+            "that was its own copy (the instructor's files and other submissions' copies are separate), and the cells after the change saw the changed file.",
+        );
     }
   } finally {
     stop(kernel);

@@ -9,12 +9,17 @@
  *   results/<student>.json             each student's result (also the resume record)
  *   gradescope/<student>/results.json  Gradescope's format
  *   feedback/<student>/<notebook>.ipynb and .html
+ *
+ * Each notebook runs in its own fresh working folder holding the student's
+ * files from beside their notebook, then the instructor's files from beside
+ * the source notebooks on top (files.ts), as nbgrader's autograde does.
  */
 import { chmodSync, lstatSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
-import { basename, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { findKernelScript, type KernelProcess } from "./client.ts";
 import { executeNotebook, KernelStartError } from "./execute.ts";
+import { collectFiles, DEFAULT_MAX_FILES_BYTES, fileSetHash, FilesError, type FileSet } from "./files.ts";
 import { gradeId, isGrade, NotebookError, parseNotebook, points, serializeNotebook, sha256, type Notebook } from "./notebook.ts";
 import { Progress } from "./progress.ts";
 import { prepareSource, releaseNotebook } from "./release.ts";
@@ -23,7 +28,8 @@ import { restoreSubmission } from "./restore.ts";
 import { FileTooLarge, OutputDir, readNoFollow, safeName, uniqueNames } from "./safefs.ts";
 import { round2, scoreNotebook, zeroScores, type TestResult } from "./score.ts";
 
-export const GRADER_VERSION = "gradbook-grader-1";
+// 2: notebooks run with the assignment's files (and the student's) in their working folder.
+export const GRADER_VERSION = "gradbook-grader-2";
 
 export interface GradeOptions {
   /** The instructor's notebook, or a folder of them. */
@@ -48,11 +54,19 @@ export interface GradeOptions {
   /** Where the progress line goes (default stderr; null for none). */
   progress?: NodeJS.WriteStream | null;
   maxNotebookBytes?: number;
+  /** Copy the files beside the instructor's notebooks (data, weights, modules) into each kernel's working folder (default true). */
+  files?: boolean;
+  /** Copy each student's own files from beside their notebook there first, under the instructor's (default true; not without `files`). */
+  studentFiles?: boolean;
+  /** Most bytes of files copied: the instructor's in all, and each student's in all (default 200 MB). */
+  maxFilesBytes?: number;
   signal?: AbortSignal;
 }
 
 export interface SourceNotebook {
   name: string;
+  /** The folder holding it (its files are the assignment's files). */
+  dir: string;
   source: Notebook;
   release: Notebook;
 }
@@ -63,6 +77,8 @@ export interface Submission {
   files: Map<string, string | null>;
   /** Problems that make the whole submission unreadable (a link, a stray file). */
   problems: string[];
+  /** The student's folder, when the submission is one (its files beside the notebooks are the student's files). */
+  folder: string | null;
 }
 
 export interface GradeSummary {
@@ -72,6 +88,8 @@ export interface GradeSummary {
   elapsedMs: number;
   jobs: number;
   csv: string;
+  /** The instructor's files copied into each kernel's folder (null with `files: false`). */
+  files: { root: string; count: number; bytes: number; skipped: string[] } | null;
 }
 
 export class GradeInterrupted extends Error {
@@ -80,7 +98,13 @@ export class GradeInterrupted extends Error {
 
 /** The instructor notebooks: a .ipynb file, or every .ipynb directly in a folder. */
 export function loadSources(path: string): SourceNotebook[] {
-  const st = lstatSync(path);
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(code === "ENOENT" ? `the source ${path} does not exist (give the instructor's notebook or the folder of them)` : `the source ${path} cannot be read (${code ?? (e as Error).message})`);
+  }
   const files = st.isDirectory()
     ? readdirSync(path)
         .filter((f) => f.endsWith(".ipynb") && !f.startsWith("."))
@@ -91,7 +115,7 @@ export function loadSources(path: string): SourceNotebook[] {
   return files.map((f) => {
     const name = basename(f);
     const source = prepareSource(parseNotebook(readNoFollow(f, 256 << 20).toString("utf8"), name), name);
-    return { name, source, release: releaseNotebook(source, name) };
+    return { name, dir: dirname(resolve(f)), source, release: releaseNotebook(source, name) };
   });
 }
 
@@ -117,8 +141,14 @@ function findNotebooks(dir: string, depth: number, out: string[], problems: stri
 
 /** The submissions in a folder, with safe, unique student ids. */
 export function discoverSubmissions(dir: string, sources: SourceNotebook[], exclude: string[] = []): Submission[] {
-  const found: { raw: string; files: Map<string, string | null>; problems: string[] }[] = [];
-  const entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1));
+  const found: { raw: string; files: Map<string, string | null>; problems: string[]; folder: string | null }[] = [];
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(code === "ENOENT" ? `the submissions folder ${dir} does not exist` : `the submissions folder ${dir} cannot be read (${code ?? (e as Error).message})`);
+  }
   const skip = new Set(exclude.map((p) => resolve(p)));
   for (const e of entries) {
     if (e.name.startsWith(".")) continue;
@@ -127,14 +157,14 @@ export function discoverSubmissions(dir: string, sources: SourceNotebook[], excl
     const files = new Map<string, string | null>(sources.map((s) => [s.name, null]));
     const problems: string[] = [];
     if (e.isSymbolicLink()) {
-      found.push({ raw: e.name.replace(/\.ipynb$/, ""), files, problems: [`${e.name} is a symbolic link; links are refused`] });
+      found.push({ raw: e.name.replace(/\.ipynb$/, ""), files, problems: [`${e.name} is a symbolic link; links are refused`], folder: null });
       continue;
     }
     if (e.isFile()) {
       if (!e.name.endsWith(".ipynb")) continue;
       if (sources.length === 1) files.set(sources[0].name, p);
       else problems.push(`${e.name} is a single notebook but the assignment has ${sources.length}; put each student's notebooks in a folder named after the student`);
-      found.push({ raw: e.name.replace(/\.ipynb$/, ""), files, problems });
+      found.push({ raw: e.name.replace(/\.ipynb$/, ""), files, problems, folder: null });
     } else if (e.isDirectory()) {
       const nbs: string[] = [];
       findNotebooks(p, 3, nbs, problems);
@@ -146,16 +176,19 @@ export function discoverSubmissions(dir: string, sources: SourceNotebook[], excl
         const others = nbs.filter((f) => !sources.some((s) => basename(f) === s.name));
         if (others.length === 1) files.set(sources[0].name, others[0]);
       }
-      found.push({ raw: e.name, files, problems });
+      found.push({ raw: e.name, files, problems, folder: p });
     }
   }
   const ids = uniqueNames(found.map((f) => safeName(f.raw)));
-  return found.map((f, i) => ({ student: ids[i], files: f.files, problems: f.problems }));
+  return found.map((f, i) => ({ student: ids[i], files: f.files, problems: f.problems, folder: f.folder }));
 }
 
 interface Context {
-  o: Required<Pick<GradeOptions, "cellTimeoutS" | "notebookTimeoutS" | "memoryMb" | "revealHidden" | "permissions" | "dropPrivileges" | "maxNotebookBytes">>;
+  o: Required<Pick<GradeOptions, "cellTimeoutS" | "notebookTimeoutS" | "memoryMb" | "revealHidden" | "permissions" | "dropPrivileges" | "maxNotebookBytes" | "files" | "studentFiles" | "maxFilesBytes">>;
   sources: SourceNotebook[];
+  /** The instructor's files (null without `files`), and their hash. */
+  files: FileSet | null;
+  filesHash: string;
   out: OutputDir;
   kernelScript: string;
   scratchRoot: string;
@@ -163,15 +196,52 @@ interface Context {
   signal?: AbortSignal;
 }
 
-function inputHash(ctx: Context, sub: Submission, contents: Map<string, Buffer | string>): string {
-  const parts: string[] = [GRADER_VERSION, JSON.stringify([ctx.o.cellTimeoutS, ctx.o.notebookTimeoutS, ctx.o.memoryMb, ctx.o.revealHidden])];
+interface SubmissionInput {
+  /** Notebook name -> its bytes, or why there are none ("missing", "unreadable: ..."). */
+  contents: Map<string, Buffer | string>;
+  /** Notebook name -> the student's files beside it (null: none, or not used). */
+  files: Map<string, FileSet | null>;
+  /** What was not taken from the student's files, and why. */
+  fileMessages: string[];
+}
+
+function inputHash(ctx: Context, sub: Submission, input: SubmissionInput): string {
+  const parts: string[] = [GRADER_VERSION, JSON.stringify([ctx.o.cellTimeoutS, ctx.o.notebookTimeoutS, ctx.o.memoryMb, ctx.o.revealHidden, ctx.o.files, ctx.o.studentFiles])];
   for (const s of ctx.sources) parts.push(s.name, sha256(serializeNotebook(s.source)));
+  parts.push(ctx.filesHash);
   parts.push(...sub.problems);
-  for (const [name, c] of contents) parts.push(name, typeof c === "string" ? c : sha256(c));
+  for (const [name, c] of input.contents) parts.push(name, typeof c === "string" ? c : sha256(c));
+  for (const [name, f] of input.files) parts.push(name, fileSetHash(f));
+  parts.push(...input.fileMessages);
   return sha256(parts.join("\u0000"));
 }
 
-function readSubmission(ctx: Context, sub: Submission): Map<string, Buffer | string> {
+/** The student's files beside each of their notebooks (folder submissions only: never the submissions folder itself). */
+function readStudentFiles(ctx: Context, sub: Submission): Pick<SubmissionInput, "files" | "fileMessages"> {
+  const files = new Map<string, FileSet | null>(), fileMessages: string[] = [];
+  const byDir = new Map<string, FileSet | null>();
+  for (const [name, path] of sub.files) {
+    files.set(name, null);
+    if (!path || !sub.folder || !ctx.o.files || !ctx.o.studentFiles || sub.problems.length) continue;
+    const dir = dirname(path);
+    if (!byDir.has(dir)) {
+      const where = dir === sub.folder ? "the submission's folder" : `${dir.slice(sub.folder.length + 1)}/ in the submission`;
+      try {
+        const set = collectFiles(dir, { untrusted: true, hash: true, maxBytes: ctx.o.maxFilesBytes, exclude: [ctx.out.root], label: where });
+        for (const x of set.skipped) fileMessages.push(`Not copied from ${where}: ${x}.`);
+        byDir.set(dir, set.files.length ? set : null);
+      } catch (e) {
+        if (!(e instanceof FilesError)) throw e;
+        fileMessages.push(`The student's files were not used: ${e.message}.`);
+        byDir.set(dir, null);
+      }
+    }
+    files.set(name, byDir.get(dir)!);
+  }
+  return { files, fileMessages };
+}
+
+function readSubmission(ctx: Context, sub: Submission): SubmissionInput {
   const contents = new Map<string, Buffer | string>();
   for (const [name, path] of sub.files) {
     if (!path) {
@@ -186,13 +256,14 @@ function readSubmission(ctx: Context, sub: Submission): Map<string, Buffer | str
       contents.set(name, `unreadable: ${why}`);
     }
   }
-  return contents;
+  return { contents, ...readStudentFiles(ctx, sub) };
 }
 
-async function gradeOne(ctx: Context, sub: Submission, contents: Map<string, Buffer | string>, slot: number, hash: string): Promise<SubmissionResult> {
+async function gradeOne(ctx: Context, sub: Submission, input: SubmissionInput, slot: number, hash: string): Promise<SubmissionResult> {
   const t0 = Date.now();
   const tests: TestResult[] = [];
-  const messages: string[] = [...sub.problems];
+  const messages: string[] = [...sub.problems, ...input.fileMessages];
+  const contents = input.contents;
   let restarts = 0, anyGraded = false;
   const root = typeof process.getuid === "function" && process.getuid() === 0;
   const user = ctx.o.dropPrivileges && root ? { uid: 61000 + slot, gid: 61000 + slot } : null;
@@ -227,6 +298,7 @@ async function gradeOne(ctx: Context, sub: Submission, contents: Map<string, Buf
       memoryMb: ctx.o.memoryMb,
       permissions: ctx.o.permissions,
       user,
+      files: [input.files.get(s.name), ctx.files].filter((f): f is FileSet => !!f),
       signal: ctx.signal,
       onKernel: (k, started) => (started ? ctx.kernels.add(k) : ctx.kernels.delete(k)),
     });
@@ -270,6 +342,12 @@ export async function grade(opts: GradeOptions): Promise<GradeSummary> {
   const sources = loadSources(opts.source);
   const out = new OutputDir(opts.out);
   const subs = discoverSubmissions(opts.submissions, sources, [out.root, opts.out, opts.source]);
+  const maxFilesBytes = opts.maxFilesBytes ?? DEFAULT_MAX_FILES_BYTES;
+  // The instructor's files: read (and hashed) once, before any kernel starts, so a problem stops the run here.
+  const files =
+    opts.files === false
+      ? null
+      : collectFiles(sources[0].dir, { hash: true, maxBytes: maxFilesBytes, exclude: [out.root, opts.out, opts.submissions], limitHint: "leave large files out of the folder or raise the limit with --max-files-mb" });
   const scratchRoot = mkdtempSync(join(tmpdir(), "gradbook-grade-"));
   chmodSync(scratchRoot, 0o711); // kernels (other uids) reach only their own 0700 run folder inside
   const ctx: Context = {
@@ -281,8 +359,13 @@ export async function grade(opts: GradeOptions): Promise<GradeSummary> {
       permissions: opts.permissions ?? true,
       dropPrivileges: opts.dropPrivileges ?? true,
       maxNotebookBytes: opts.maxNotebookBytes ?? 50 << 20,
+      files: opts.files !== false,
+      studentFiles: opts.studentFiles !== false,
+      maxFilesBytes,
     },
     sources,
+    files: files?.files.length ? files : null,
+    filesHash: fileSetHash(files),
     out,
     kernelScript: opts.kernelScript ?? findKernelScript(),
     scratchRoot,
@@ -295,10 +378,10 @@ export async function grade(opts: GradeOptions): Promise<GradeSummary> {
   opts.signal?.addEventListener("abort", onAbort);
 
   const results = new Map<string, SubmissionResult>();
-  const todo: { sub: Submission; contents: Map<string, Buffer | string>; hash: string }[] = [];
+  const todo: { sub: Submission; input: SubmissionInput; hash: string }[] = [];
   for (const sub of subs) {
-    const contents = readSubmission(ctx, sub);
-    const hash = inputHash(ctx, sub, contents);
+    const input = readSubmission(ctx, sub);
+    const hash = inputHash(ctx, sub, input);
     if (!opts.force) {
       const prev = out.read(["results", `${sub.student}.json`]);
       if (prev) {
@@ -311,7 +394,7 @@ export async function grade(opts: GradeOptions): Promise<GradeSummary> {
         } catch {}
       }
     }
-    todo.push({ sub, contents, hash });
+    todo.push({ sub, input, hash });
   }
   const progress = new Progress(subs.length, opts.progress === undefined ? process.stderr : opts.progress);
   if (results.size) progress.resume(results.size);
@@ -319,10 +402,10 @@ export async function grade(opts: GradeOptions): Promise<GradeSummary> {
   let next = 0, graded = 0;
   const worker = async (slot: number) => {
     while (next < todo.length && !opts.signal?.aborted) {
-      const { sub, contents, hash } = todo[next++];
+      const { sub, input, hash } = todo[next++];
       let r: SubmissionResult;
       try {
-        r = await gradeOne(ctx, sub, contents, slot, hash);
+        r = await gradeOne(ctx, sub, input, slot, hash);
       } catch (e) {
         if (opts.signal?.aborted || e instanceof GradeInterrupted) return;
         const why = e instanceof KernelStartError ? e.message : `the grader failed: ${(e as Error)?.stack ?? e}`;
@@ -351,5 +434,13 @@ export async function grade(opts: GradeOptions): Promise<GradeSummary> {
   const all = subs.map((s) => results.get(s.student)).filter((r): r is SubmissionResult => !!r);
   const csv = out.write(["gradebook.csv"], gradebookCsv(all, testColumns(sources)));
   if (opts.signal?.aborted) throw new GradeInterrupted(`interrupted: ${all.length} of ${subs.length} submissions have results in ${out.root}; run the same command again to grade the rest`);
-  return { results: all, graded, resumed: all.length - graded, elapsedMs: Date.now() - t0, jobs, csv };
+  return {
+    results: all,
+    graded,
+    resumed: all.length - graded,
+    elapsedMs: Date.now() - t0,
+    jobs,
+    csv,
+    files: files && { root: files.root, count: files.files.length, bytes: files.bytes, skipped: files.skipped },
+  };
 }

@@ -5,8 +5,9 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { basename, join } from "node:path";
-import { grade, GradeInterrupted, loadSources } from "./grade.ts";
+import { basename, join, resolve } from "node:path";
+import { collectFiles, copyFileSets, DEFAULT_MAX_FILES_BYTES, formatBytes, listNames, mergeFileSets } from "./files.ts";
+import { grade, GradeInterrupted, loadSources, type SourceNotebook } from "./grade.ts";
 import { serializeNotebook } from "./notebook.ts";
 import { formatValidation, validateNotebook } from "./validate.ts";
 
@@ -17,6 +18,7 @@ export { executeNotebook } from "./execute.ts";
 export { validateNotebook, formatValidation } from "./validate.ts";
 export { parseNotebook, serializeNotebook, computeChecksum } from "./notebook.ts";
 export { CHECKS_SOURCE, CHECKS_GRADE_ID } from "./checks.ts";
+export { collectFiles, copyFileSets, changedFiles, FilesError, DEFAULT_MAX_FILES_BYTES, type FileSet } from "./files.ts";
 
 interface Command {
   summary: string;
@@ -69,29 +71,55 @@ function wrap(usage: string, f: (args: string[]) => Promise<number> | number) {
   };
 }
 
-const RELEASE_USAGE = "gradbook release SOURCE.ipynb... --out DIR";
+const RELEASE_USAGE = "gradbook release SOURCE.ipynb|DIR... --out DIR [--no-files] [--max-files-mb MB]";
 const VALIDATE_USAGE = "gradbook validate NOTEBOOK.ipynb [--cell-timeout S] [--timeout S]";
 const GRADE_USAGE =
-  "gradbook grade --source DIR|FILE --submissions DIR --out DIR [--jobs N] [--cell-timeout S] [--timeout S] [--memory MB] [--reveal-hidden-tests] [--force] [--no-sandbox] [--quiet]";
+  "gradbook grade --source DIR|FILE --submissions DIR --out DIR [--jobs N] [--cell-timeout S] [--timeout S] [--memory MB] [--reveal-hidden-tests] [--force] [--no-sandbox] [--no-files] [--no-student-files] [--max-files-mb MB] [--quiet]";
+
+const filesLimit = (values: Record<string, string>) => {
+  const mb = num(values, "--max-files-mb");
+  return mb === undefined ? DEFAULT_MAX_FILES_BYTES : Math.floor(mb * (1 << 20));
+};
 
 export const graderCommands: Record<string, Command> = {
   release: {
     summary: "make the student version of instructor notebooks (solutions stubbed, hidden tests removed, cells locked)",
     usage: RELEASE_USAGE,
     run: wrap(RELEASE_USAGE, (args) => {
-      const { values, positional } = parseArgs(args, ["--out"], []);
+      const { values, flags, positional } = parseArgs(args, ["--out", "--max-files-mb"], ["--no-files"]);
       if (!positional.length) throw new Usage("no notebooks given");
       if (!values["--out"]) throw new Usage("--out DIR is required");
       const out = values["--out"];
-      mkdirSync(out, { recursive: true });
+      const maxBytes = filesLimit(values);
+      // Everything is read and checked before anything is written.
+      const sources: SourceNotebook[] = [];
       const names = new Set<string>();
-      for (const file of positional) {
-        const [s] = loadSources(file);
-        if (names.has(s.name)) throw new Error(`two notebooks are named ${s.name}`);
-        names.add(s.name);
+      for (const file of positional)
+        for (const s of loadSources(file)) {
+          if (names.has(s.name)) throw new Error(`two notebooks are named ${s.name}`);
+          if (resolve(out, basename(s.name)) === join(s.dir, s.name)) throw new Error(`--out ${out} is the folder of ${s.name}: the release would overwrite the instructor's notebook`);
+          names.add(s.name);
+          sources.push(s);
+        }
+      const dirs = [...new Set(sources.map((s) => s.dir))].filter((d) => d !== resolve(out));
+      const files = flags.has("--no-files") || !dirs.length
+        ? null
+        : mergeFileSets(dirs.map((d) => collectFiles(d, { maxBytes, exclude: [out], limitHint: "leave large files out of the folder, raise the limit with --max-files-mb, or release the notebooks alone with --no-files" })), maxBytes);
+      mkdirSync(out, { recursive: true });
+      for (const s of sources) {
         writeFileSync(join(out, basename(s.name)), serializeNotebook(s.release));
         const tests = s.release.cells.filter((c) => c.metadata.nbgrader?.grade && !c.metadata.nbgrader?.solution).length;
         console.log(`${s.name}: released to ${join(out, s.name)} (${tests} test cells)`);
+      }
+      if (files) {
+        copyFileSets([files], out);
+        const from = dirs.join(", ");
+        console.log(
+          files.files.length
+            ? `files: copied ${files.files.length} file${files.files.length > 1 ? "s" : ""} (${formatBytes(files.bytes)}) from ${from}: ${listNames(files.files.map((f) => f.rel))}`
+            : `files: no other files beside the notebooks in ${from}`,
+        );
+        if (files.skipped.length) console.log(`files: not copied: ${listNames(files.skipped)}`);
       }
       return 0;
     }),
@@ -113,8 +141,8 @@ export const graderCommands: Record<string, Command> = {
     run: wrap(GRADE_USAGE, async (args) => {
       const { values, flags, positional } = parseArgs(
         args,
-        ["--source", "--submissions", "--out", "--jobs", "--cell-timeout", "--timeout", "--memory"],
-        ["--reveal-hidden-tests", "--force", "--no-sandbox", "--quiet"],
+        ["--source", "--submissions", "--out", "--jobs", "--cell-timeout", "--timeout", "--memory", "--max-files-mb"],
+        ["--reveal-hidden-tests", "--force", "--no-sandbox", "--no-files", "--no-student-files", "--quiet"],
       );
       if (positional.length) throw new Usage(`unexpected argument ${positional[0]}`);
       for (const k of ["--source", "--submissions", "--out"]) if (!values[k]) throw new Usage(`${k} is required`);
@@ -139,12 +167,22 @@ export const graderCommands: Record<string, Command> = {
           force: flags.has("--force"),
           permissions: !flags.has("--no-sandbox"),
           dropPrivileges: !flags.has("--no-sandbox"),
+          files: !flags.has("--no-files"),
+          studentFiles: !flags.has("--no-student-files"),
+          maxFilesBytes: filesLimit(values),
           progress: flags.has("--quiet") ? null : process.stderr,
           signal: ac.signal,
         });
         const perMin = s.graded && s.elapsedMs ? (s.graded / (s.elapsedMs / 60000)).toFixed(1) : "-";
         const bad = s.results.filter((r) => r.status !== "graded").length;
         console.log(`graded ${s.graded} submission${s.graded === 1 ? "" : "s"} (${s.resumed} from an earlier run${bad ? `, ${bad} not gradable` : ""}) with ${s.jobs} job${s.jobs === 1 ? "" : "s"} in ${(s.elapsedMs / 1000).toFixed(1)} s: ${perMin} submissions/min`);
+        console.log(
+          s.files
+            ? `files: ${s.files.count ? `${s.files.count} file${s.files.count > 1 ? "s" : ""} (${formatBytes(s.files.bytes)}) from ${s.files.root}` : `none beside the notebooks in ${s.files.root}`} in each notebook's working folder` +
+                (flags.has("--no-student-files") ? "" : ", over the student's own files from beside their notebook") +
+                (s.files.skipped.length ? `; not copied: ${listNames(s.files.skipped)}` : "")
+            : "files: none (--no-files): each notebook ran in an empty working folder",
+        );
         console.log(`gradebook: ${s.csv}`);
         return 0;
       } catch (e) {

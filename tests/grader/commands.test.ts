@@ -33,14 +33,14 @@ async function capture(f: () => Promise<number> | number) {
 }
 
 test("release writes the student version; bad arguments get the usage", async () => {
-  const r = await capture(() => graderCommands.release.run([join(HERE, "fixtures", "perceptron.ipynb"), "--out", join(dir, "release")]));
+  const r = await capture(() => graderCommands.release.run([join(HERE, "fixtures", "perceptron.ipynb"), "--out", join(dir, "release"), "--no-files"]));
   expect(r.code).toBe(0);
   expect(r.out).toBe(`perceptron.ipynb: released to ${join(dir, "release", "perceptron.ipynb")} (4 test cells)`);
   const nb = parseNotebook(readFileSync(join(dir, "release", "perceptron.ipynb"), "utf8"));
   expect(nb.cells.find((c) => gradeId(c) === "dot")!.source).toContain('throw new Error("not implemented");');
   expect(JSON.stringify(nb)).not.toContain("HIDDEN");
   const bad = await capture(() => graderCommands.release.run([join(HERE, "fixtures", "perceptron.ipynb")]));
-  expect(bad).toEqual({ code: 2, out: "--out DIR is required\nusage: gradbook release SOURCE.ipynb... --out DIR" });
+  expect(bad).toEqual({ code: 2, out: "--out DIR is required\nusage: gradbook release SOURCE.ipynb|DIR... --out DIR [--no-files] [--max-files-mb MB]" });
   const bad2 = await capture(() => graderCommands.grade.run(["--source", "x", "--frobnicate"]));
   expect(bad2.code).toBe(2);
   expect(bad2.out).toMatch(/^unknown option --frobnicate\nusage: gradbook grade --source/);

@@ -30,7 +30,8 @@ afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-const opts = () => ({ source: SOURCE, submissions: join(dir, "subs"), out: join(dir, "out"), jobs: 2, cellTimeoutS: 20, notebookTimeoutS: 300, memoryMb: 1536, progress: null });
+// files: false: the other files in fixtures/ are not this assignment's (files.test.ts grades with them).
+const opts = () => ({ files: false, source: SOURCE, submissions: join(dir, "subs"), out: join(dir, "out"), jobs: 2, cellTimeoutS: 20, notebookTimeoutS: 300, memoryMb: 1536, progress: null });
 const resultFiles = () => (existsSync(join(dir, "out", "results")) ? readdirSync(join(dir, "out", "results")).filter((f) => f.endsWith(".json")) : []);
 
 test("grades the special submissions: interrupted, resumed, every score and message right", async () => {
