@@ -39,7 +39,7 @@ function trainStep(model: gb.nn.Module, x: Tensor, y: Tensor, lr = 0.01): () => 
   };
 }
 
-function torchCuda(): Record<string, number | string | boolean> | null {
+function torchCuda(): Record<string, number | string | boolean | object> | null {
   const py = process.env.GB_TORCH_PYTHON ?? "python3";
   try {
     const script = fileURLToPath(new URL("../bench/torch_gpu.py", import.meta.url));
@@ -108,7 +108,7 @@ export async function benchGpu(): Promise<void> {
   }
   const torch = quick ? null : torchCuda();
   if (torch && !torch.cuda) console.log(`PyTorch ${torch.torch}: CUDA is not available — no reference column (set GB_TORCH_PYTHON to a CUDA build)`);
-  else if (torch) console.log(`PyTorch ${torch.torch} on ${torch.device}`);
+  else if (torch) console.log(`PyTorch ${torch.torch} on ${torch.device}, fp32 settings ${JSON.stringify(torch.fp32_precision)}`);
   const ref = torch && torch.cuda ? torch : null;
   const row = (name: string, key: string, unit: string) => {
     const g = ours[key], t = ref ? Number(ref[key]) : undefined;

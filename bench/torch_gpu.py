@@ -10,8 +10,18 @@ out = {"torch": torch.__version__, "cuda": torch.cuda.is_available()}
 if not out["cuda"]:
     print(json.dumps(out))
     raise SystemExit(0)
-torch.backends.cuda.matmul.allow_tf32 = False
-torch.backends.cudnn.allow_tf32 = False
+# TF32 off (plain fp32): PyTorch 2.9+ has fp32_precision settings (the allow_tf32 flags are deprecated
+# there); older versions only the flags. Set both where they exist and record what was in force.
+if hasattr(torch.backends, "fp32_precision"):
+    torch.backends.fp32_precision = "ieee"
+    torch.backends.cuda.matmul.fp32_precision = "ieee"
+    torch.backends.cudnn.fp32_precision = "ieee"
+    torch.backends.cudnn.conv.fp32_precision = "ieee"
+    out["fp32_precision"] = {"matmul": torch.backends.cuda.matmul.fp32_precision, "conv": torch.backends.cudnn.conv.fp32_precision}
+else:
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    out["fp32_precision"] = {"matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32, "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32}
 dev = "cuda"
 out["device"] = torch.cuda.get_device_name(0)
 torch.manual_seed(0)
