@@ -7,20 +7,18 @@ import { beginFile, runFile, summary } from "./vitest-shim.ts";
 
 process.env.CI ??= "1"; // a missing adapter is a failure here, as in CI
 const filter = process.argv[2] ? new RegExp(process.argv[2]) : undefined;
-beginFile("device.test.ts");
-await import("../../tests/engine/webgpu/device.test.ts");
-await runFile(filter);
-beginFile("ops.test.ts");
-await import("../../tests/engine/webgpu/ops.test.ts");
-await runFile(filter);
-beginFile("nn.test.ts");
-await import("../../tests/engine/webgpu/nn.test.ts");
-await runFile(filter);
-beginFile("gemm.test.ts");
-await import("../../tests/engine/webgpu/gemm.test.ts");
-await runFile(filter);
-beginFile("memory.test.ts");
-await import("../../tests/engine/webgpu/memory.test.ts");
-await runFile(filter);
+// literal import paths, so that esbuild bundles each file
+const files: [string, () => Promise<unknown>][] = [
+  ["device.test.ts", () => import("../../tests/engine/webgpu/device.test.ts")],
+  ["ops.test.ts", () => import("../../tests/engine/webgpu/ops.test.ts")],
+  ["nn.test.ts", () => import("../../tests/engine/webgpu/nn.test.ts")],
+  ["gemm.test.ts", () => import("../../tests/engine/webgpu/gemm.test.ts")],
+  ["memory.test.ts", () => import("../../tests/engine/webgpu/memory.test.ts")],
+];
+for (const [name, load] of files) {
+  beginFile(name);
+  await load();
+  await runFile(filter);
+}
 const failed = summary();
 process.exit(failed ? 1 : 0);
