@@ -16,6 +16,7 @@
 // zero gradient.
 
 import { ensureMemory, gemm, wasmKernels, type WasmGemm } from "./gemm.ts";
+import { runTasks, splitRange, TaskList, threadsFor, worthThreads } from "./threads.ts";
 
 export interface Conv2dParams {
   stride: [number, number];
@@ -210,6 +211,8 @@ function gatherDy(dy: Float32Array, g: Geo, n0: number, nb: number, o0: number, 
 // Wp = outW + dw*(KW-1); output j = oh*Wp + ow (ow < Wp, columns past outW are
 // computed and dropped) reads its receptive field at j + offs[k].
 
+type Copy2d = WasmGemm["copy2d"];
+
 /** Size limits (floats) for the implicit path: weights and one image's padded planes stay in cache. */
 const IMPLICIT_MAX_A = 1 << 16;
 const IMPLICIT_MAX_X = 1 << 17;
@@ -223,13 +226,13 @@ function implicitOk(w: WasmGemm | null, wFloats: number, Cg: number, Hp: number,
  * layout at `d0` (plane Hp x pitch, source placed at row padT, column padL, clipped).
  */
 function copyPadded(
-  w: WasmGemm, s0: number, Cg: number, SH: number, SW: number,
+  copy: Copy2d, s0: number, Cg: number, SH: number, SW: number,
   d0: number, Hp: number, pitch: number, padT: number, padL: number,
 ): void {
   const r0 = Math.max(0, -padT), r1 = Math.min(SH, Hp - padT);
   const c0 = Math.max(0, -padL), c1 = Math.min(SW, pitch - padL);
   if (r1 <= r0 || c1 <= c0) return;
-  w.copy2d(
+  copy(
     (s0 + r0 * SW + c0) * 4, SW * 4, SH * SW * 4,
     (d0 + (r0 + padT) * pitch + c0 + padL) * 4, pitch * 4, Hp * pitch * 4,
     Cg, r1 - r0, c1 - c0,
@@ -245,8 +248,8 @@ function copyPadded(
 interface Layout {
   Hp: number; pitch: number; copies: number; copySize: number; // floats per copy: Cg * Hp * pitch
   off: (c: number, kh: number, kw: number) => number; // float offset of tap (c, kh, kw) for output 0
-  /** lays out the staged planes [Cg, SH, SW] at float index s0 into the buffer at d0 */
-  fill: (w: WasmGemm, s0: number, SH: number, SW: number, d0: number) => void;
+  /** lays out the staged planes [Cg, SH, SW] at float index s0 into the buffer at d0 (with `copy`: WASM copy2d, or a task's call of it) */
+  fill: (copy: Copy2d, s0: number, SH: number, SW: number, d0: number) => void;
 }
 
 function layout(Cg: number, Og: number, KH: number, KW: number, dh: number, dw: number, padT: number, padL: number, outH: number, outW: number): Layout {
@@ -256,15 +259,15 @@ function layout(Cg: number, Og: number, KH: number, KW: number, dh: number, dw: 
     return {
       Hp, pitch: outW, copies: KW, copySize: size,
       off: (c, kh, kw) => kw * size + c * Hp * outW + kh * dh * outW,
-      fill: (w, s0, SH, SW, d0) => {
-        for (let kw = 0; kw < KW; kw++) copyPadded(w, s0, Cg, SH, SW, d0 + kw * size, Hp, outW, padT, padL - kw * dw);
+      fill: (copy, s0, SH, SW, d0) => {
+        for (let kw = 0; kw < KW; kw++) copyPadded(copy, s0, Cg, SH, SW, d0 + kw * size, Hp, outW, padT, padL - kw * dw);
       },
     };
   }
   return {
     Hp, pitch: Wp, copies: 1, copySize: Cg * Hp * Wp,
     off: (c, kh, kw) => c * Hp * Wp + kh * dh * Wp + kw * dw,
-    fill: (w, s0, SH, SW, d0) => copyPadded(w, s0, Cg, SH, SW, d0, Hp, Wp, padT, padL),
+    fill: (copy, s0, SH, SW, d0) => copyPadded(copy, s0, Cg, SH, SW, d0, Hp, Wp, padT, padL),
   };
 }
 
@@ -286,15 +289,17 @@ function implicitConv(
   const J = outH * pitch, Jpad = Math.ceil(J / 8) * 8;
   const OgPad = Math.ceil(Og / MR) * MR;
   const outHW = outH * outW, SHW = SH * SW;
+  const threads = worthThreads(N * G * Og * Jpad * CKK, PAR_MIN_WORK) ? threadsFor(w) : 1;
   // memory (floats): packed weights | tap offsets | layout copies (+ slack: kernels read up to
   // 8 floats past the last copy for dropped outputs) | C [Og x Jpad] | staged input | staged output
+  // (threaded: see implicitConvThreaded)
   const aPtr = 0;
   const offsPtr = align4(aPtr + G * OgPad * CKK);
   const xPtr = align4(offsPtr + CKK);
   const cPtr = align4(xPtr + L.copies * L.copySize + 16);
   const inPtr = align4(cPtr + Og * Jpad);
   const outPtr = align4(inPtr + Cg * SHW);
-  const biasPtr = align4(outPtr + Og * outHW);
+  const biasPtr = threads > 1 ? xPtr : align4(outPtr + Og * outHW);
   const mem = ensureMemory(w, (biasPtr + G * Og) * 4);
   if (bias) mem.set(bias, biasPtr);
   const i32 = w.i32;
@@ -336,14 +341,19 @@ function implicitConv(
       else runs.push(p, p + 1, a, b);
     }
   }
-  mem.fill(0, xPtr, cPtr); // padding stays zero: every image writes the same interior
   const O = G * Og;
   const direct = pitch === outW && Jpad === outHW; // C is already [Og, outH, outW]
+  if (threads > 1) {
+    const geo: ImplicitGeo = { N, G, Cg, SHW, SH, SW, Og, OgPad, CKK, KW, MR, pitch, Jpad, outH, outW, outHW, direct, L, runs, aPtr, offsPtr, hasBias: bias !== null, biasPtr };
+    implicitConvThreaded(w, threads, geo, src, out, align4(biasPtr + G * Og));
+    return;
+  }
+  mem.fill(0, xPtr, cPtr); // padding stays zero: every image writes the same interior
   for (let n = 0; n < N; n++) {
     for (let g = 0; g < G; g++) {
       const s0 = (n * G * Cg + g * Cg) * SHW;
       mem.set(src.subarray(s0, s0 + Cg * SHW), inPtr);
-      L.fill(w, inPtr, SH, SW, xPtr);
+      L.fill(w.copy2d, inPtr, SH, SW, xPtr);
       for (let i = 0; i < runs.length; i += 4) {
         const p0 = runs[i], p1 = runs[i + 1], t0 = runs[i + 2] * Cg * KW, K = (runs[i + 3] - runs[i + 2] + 1) * Cg * KW;
         w.cblock(Og, p1 - p0, K, (aPtr + g * OgPad * CKK + t0 * MR) * 4, (xPtr + 8 * p0) * 4, (offsPtr + t0) * 4, (cPtr + 8 * p0) * 4, Jpad * 4, CKK * MR * 4);
@@ -359,6 +369,107 @@ function implicitConv(
   }
 }
 
+/** Convolutions of at least this many multiply-adds use worker threads. */
+const PAR_MIN_WORK = 1 << 20;
+/** Floats of input and output staged in WASM memory at a time (threaded paths). */
+const PAR_CHUNK = Number((globalThis as any).process?.env?.GB_PAR_CHUNK ?? (1 << 18));
+
+/** What implicitConvThreaded needs of implicitConv's set-up (weights, tap offsets, bias already in memory). */
+interface ImplicitGeo {
+  N: number; G: number; Cg: number; SHW: number; SH: number; SW: number; Og: number; OgPad: number; CKK: number; KW: number; MR: number;
+  pitch: number; Jpad: number; outH: number; outW: number; outHW: number; direct: boolean; L: Layout; runs: number[];
+  aPtr: number; offsPtr: number; hasBias: boolean; biasPtr: number;
+}
+
+/** A TaskList's call of copy2d, in the shape of WasmGemm.copy2d (for Layout.fill). */
+const copyTask = (t: TaskList): Copy2d => (a0, a1, a2, a3, a4, a5, a6, a7, a8) => t.call("copy2d", a0, a1, a2, a3, a4, a5, a6, a7, a8);
+
+/**
+ * implicitConv on worker threads: a chunk of images is copied into WASM memory at once, and the
+ * output is written there too; a task makes the same calls for a unit (image, group) as the
+ * single-threaded loop, in a scratch slot of its own. With fewer units than 2 threads, the units'
+ * column panels and output rows are split instead (three jobs). Free memory starts at `free`.
+ */
+function implicitConvThreaded(w: WasmGemm, threads: number, q: ImplicitGeo, src: Float32Array, out: Float32Array, free: number): void {
+  const { N, G, Cg, SHW, SH, SW, Og, OgPad, CKK, KW, MR, pitch, Jpad, outH, outW, outHW, direct, L, runs, aPtr, offsPtr } = q;
+  const O = G * Og;
+  const inImg = G * Cg * SHW, outImg = O * outHW;
+  const nImg = Math.max(1, Math.min(N, Math.floor(PAR_CHUNK / (inImg + outImg))));
+  const units = nImg * G;
+  const split = units < 2 * threads; // few units: split each one's panels and rows
+  const nSlots = split ? units : Math.min(units, 4 * threads);
+  const xSize = align4(L.copies * L.copySize + 16), cSize = direct ? 0 : align4(Og * Jpad);
+  // memory (floats): [set-up | staged input chunk | output chunk | slots: layout copies, C]
+  const inPtr = free;
+  const outPtr = align4(inPtr + nImg * inImg);
+  const slotPtr = align4(outPtr + nImg * outImg);
+  const slotSize = xSize + cSize;
+  const top = slotPtr + nSlots * slotSize;
+  let mem = ensureMemory(w, top * 4);
+  for (let s = 0; s < nSlots; s++) mem.fill(0, slotPtr + s * slotSize, slotPtr + s * slotSize + xSize);
+  const ensure = (bytes: number) => void ensureMemory(w, bytes);
+  const tasks = new TaskList();
+  const copy = copyTask(tasks);
+  const P = Jpad / 8;
+  /** cblock over the panels [a, b) of a unit (runs clipped to them), then its bias */
+  const compute = (g: number, x: number, c: number, a: number, b: number) => {
+    for (let i = 0; i < runs.length; i += 4) {
+      const p0 = Math.max(a, runs[i]), p1 = Math.min(b, runs[i + 1]);
+      if (p1 <= p0) continue;
+      const t0 = runs[i + 2] * Cg * KW, K = (runs[i + 3] - runs[i + 2] + 1) * Cg * KW;
+      tasks.call("cblock", Og, p1 - p0, K, (aPtr + g * OgPad * CKK + t0 * MR) * 4, (x + 8 * p0) * 4, (offsPtr + t0) * 4, (c + 8 * p0) * 4, Jpad * 4, CKK * MR * 4);
+    }
+    if (q.hasBias) tasks.call("addbias", (c + 8 * a) * 4, Jpad * 4, Og, 8 * (b - a), (q.biasPtr + g * Og) * 4);
+  };
+  for (let n0 = 0; n0 < N; n0 += nImg) {
+    const nb = Math.min(nImg, N - n0), nu = nb * G;
+    mem.set(src.subarray(n0 * inImg, (n0 + nb) * inImg), inPtr);
+    const unitIn = (u: number) => inPtr + u * Cg * SHW; // unit u = nl * G + g: its planes are consecutive
+    const unitOut = (u: number) => outPtr + u * Og * outHW;
+    const slotX = (s: number) => slotPtr + s * slotSize;
+    const slotC = (s: number, u: number) => (direct ? unitOut(u) : slotX(s) + xSize);
+    tasks.clear();
+    if (!split) {
+      splitRange(nu, nSlots).forEach(([u0, u1], s) => {
+        tasks.task();
+        for (let u = u0; u < u1; u++) {
+          L.fill(copy, unitIn(u), SH, SW, slotX(s));
+          compute(u % G, slotX(s), slotC(s, u), 0, P);
+          if (!direct) copy(slotC(s, u) * 4, pitch * 4, Jpad * 4, unitOut(u) * 4, outW * 4, outHW * 4, Og, outH, outW);
+        }
+      });
+      runTasks(w, tasks, top * 4, ensure);
+    } else {
+      for (let u = 0; u < nu; u++) {
+        tasks.task();
+        L.fill(copy, unitIn(u), SH, SW, slotX(u));
+      }
+      runTasks(w, tasks, top * 4, ensure);
+      tasks.clear();
+      const per = Math.max(1, Math.ceil((4 * threads) / nu));
+      for (let u = 0; u < nu; u++) {
+        for (const [a, b] of splitRange(P, per, 4)) {
+          tasks.task();
+          compute(u % G, slotX(u), slotC(u, u), a, b);
+        }
+      }
+      runTasks(w, tasks, top * 4, ensure);
+      if (!direct) {
+        tasks.clear();
+        for (let u = 0; u < nu; u++) {
+          for (const [r0, r1] of splitRange(outH, per)) {
+            tasks.task();
+            copy((slotC(u, u) + r0 * pitch) * 4, pitch * 4, Jpad * 4, (unitOut(u) + r0 * outW) * 4, outW * 4, outHW * 4, Og, r1 - r0, outW);
+          }
+        }
+        runTasks(w, tasks, top * 4, ensure);
+      }
+    }
+    mem = w.f32;
+    out.set(mem.subarray(outPtr, outPtr + nb * outImg), n0 * outImg);
+  }
+}
+
 /** dW[g*Og+o, c, kh, kw] = sum_{n,oh,ow} dy[n, g*Og+o, oh, ow] * x[n, g*Cg+c, oh + kh*dh - ph, ow + kw*dw - pw]. */
 function implicitWeightGrad(w: WasmGemm, x: Float32Array, dy: Float32Array, g: Geo, dW: Float32Array): void {
   const { N, G, Cg, H, W, Og, OH, OW, KH, KW, dh, dw, ph, pw, CKK, C, O } = g;
@@ -368,6 +479,13 @@ function implicitWeightGrad(w: WasmGemm, x: Float32Array, dy: Float32Array, g: G
   const J = OH * pitch, Jpad = Math.ceil(J / 4) * 4;
   const OgPad = Math.ceil(Og / WR) * WR, KPad = Math.ceil(CKK / WK) * WK;
   const HW = H * W, OHW = OH * OW;
+  if (worthThreads(N * G * OgPad * KPad * Jpad, PAR_MIN_WORK)) {
+    const threads = threadsFor(w);
+    if (threads > 1) {
+      implicitWeightGradThreaded(w, threads, x, dy, g, dW, L, Jpad, OgPad, KPad, WR, WK);
+      return;
+    }
+  }
   // memory (floats): dy rows [OgPad x Jpad] | tap offsets | layout copies + slack | dW accumulators | staged x | staged dy
   const dyPtr = 0;
   const offsPtr = align4(dyPtr + OgPad * Jpad);
@@ -387,13 +505,92 @@ function implicitWeightGrad(w: WasmGemm, x: Float32Array, dy: Float32Array, g: G
     for (let gi = 0; gi < G; gi++) {
       const xs = (n * C + gi * Cg) * HW;
       mem.set(x.subarray(xs, xs + Cg * HW), xsPtr);
-      L.fill(w, xsPtr, H, W, xPtr);
+      L.fill(w.copy2d, xsPtr, H, W, xPtr);
       const ds = (n * O + gi * Og) * OHW;
       mem.set(dy.subarray(ds, ds + Og * OHW), dysPtr);
       w.copy2d(dysPtr * 4, OW * 4, OHW * 4, dyPtr * 4, pitch * 4, Jpad * 4, Og, OH, OW);
       w.wblock(OgPad / WR, KPad / WK, Jpad, dyPtr * 4, Jpad * 4, xPtr * 4, offsPtr * 4, (dwPtr + gi * OgPad * KPad) * 4, KPad * 4);
     }
   }
+  for (let gi = 0; gi < G; gi++) {
+    for (let o = 0; o < Og; o++) {
+      const s = dwPtr + (gi * OgPad + o) * KPad, d = (gi * Og + o) * CKK;
+      for (let k = 0; k < CKK; k++) dW[d + k] = mem[s + k];
+    }
+  }
+}
+
+/**
+ * implicitWeightGrad on worker threads. Per chunk of images: one job lays out each unit's x and
+ * dy (image, group) in a slot of its own; a second splits dW into tiles, each task summing over
+ * the chunk's images in order with the same wblock calls as the single-threaded loop (the same
+ * additions in the same order: bit-identical).
+ */
+function implicitWeightGradThreaded(
+  w: WasmGemm, threads: number, x: Float32Array, dy: Float32Array, g: Geo, dW: Float32Array,
+  L: Layout, Jpad: number, OgPad: number, KPad: number, WR: number, WK: number,
+): void {
+  const { N, G, Cg, H, W, Og, OH, OW, KH, KW, CKK, C, O } = g;
+  const pitch = L.pitch;
+  const HW = H * W, OHW = OH * OW;
+  const xSize = align4(L.copies * L.copySize + 16), dySize = align4(OgPad * Jpad), slotSize = xSize + dySize;
+  const inImg = C * HW, dyImg = O * OHW;
+  const nImg = Math.max(1, Math.min(N, Math.floor(PAR_CHUNK / (inImg + dyImg + G * slotSize))));
+  // memory (floats): tap offsets | dW accumulators | staged x chunk | staged dy chunk | slots (x layout, dy rows) per unit
+  const offsPtr = 0;
+  const dwPtr = align4(offsPtr + KPad);
+  const xsPtr = align4(dwPtr + G * OgPad * KPad);
+  const dysPtr = align4(xsPtr + nImg * inImg);
+  const slotPtr = align4(dysPtr + nImg * dyImg);
+  const top = slotPtr + nImg * G * slotSize;
+  let mem = ensureMemory(w, top * 4);
+  mem.fill(0, offsPtr, xsPtr);
+  mem.fill(0, slotPtr, top); // padding stays zero: every unit writes the same interior
+  const i32 = w.i32;
+  for (let c = 0; c < Cg; c++) {
+    for (let kh = 0; kh < KH; kh++) {
+      for (let kw = 0; kw < KW; kw++) i32[offsPtr + (c * KH + kh) * KW + kw] = L.off(c, kh, kw) * 4;
+    }
+  }
+  const ensure = (bytes: number) => void ensureMemory(w, bytes);
+  const tasks = new TaskList();
+  const copy = copyTask(tasks);
+  const slotX = (u: number) => slotPtr + u * slotSize, slotDy = (u: number) => slotX(u) + xSize;
+  // dW tiles: per group, ranges of WK-column tiles x ranges of WR-row tiles
+  const mt = OgPad / WR, kt = KPad / WK;
+  const parts = Math.max(1, Math.ceil((4 * threads) / G));
+  const cRanges = splitRange(kt, parts), rRanges = splitRange(mt, Math.ceil(parts / cRanges.length));
+  for (let n0 = 0; n0 < N; n0 += nImg) {
+    const nb = Math.min(nImg, N - n0), nu = nb * G;
+    mem.set(x.subarray(n0 * inImg, (n0 + nb) * inImg), xsPtr);
+    mem.set(dy.subarray(n0 * dyImg, (n0 + nb) * dyImg), dysPtr);
+    tasks.clear();
+    for (const [u0, u1] of splitRange(nu, 4 * threads)) {
+      tasks.task();
+      for (let u = u0; u < u1; u++) {
+        L.fill(copy, xsPtr + u * Cg * HW, H, W, slotX(u)); // unit u = nl * G + gi: its planes are consecutive
+        copy((dysPtr + u * Og * OHW) * 4, OW * 4, OHW * 4, slotDy(u) * 4, pitch * 4, Jpad * 4, Og, OH, OW);
+      }
+    }
+    runTasks(w, tasks, top * 4, ensure);
+    tasks.clear();
+    for (let gi = 0; gi < G; gi++) {
+      for (const [r0, r1] of rRanges) {
+        for (const [q0, q1] of cRanges) {
+          tasks.task();
+          for (let nl = 0; nl < nb; nl++) {
+            const u = nl * G + gi;
+            tasks.call(
+              "wblock", r1 - r0, q1 - q0, Jpad, (slotDy(u) + r0 * WR * Jpad) * 4, Jpad * 4, slotX(u) * 4, (offsPtr + q0 * WK) * 4,
+              (dwPtr + (gi * OgPad + r0 * WR) * KPad + q0 * WK) * 4, KPad * 4,
+            );
+          }
+        }
+      }
+    }
+    runTasks(w, tasks, top * 4, ensure);
+  }
+  mem = w.f32;
   for (let gi = 0; gi < G; gi++) {
     for (let o = 0; o < Og; o++) {
       const s = dwPtr + (gi * OgPad + o) * KPad, d = (gi * Og + o) * CKK;
@@ -412,6 +609,40 @@ const WASM_COLS_BUDGET = 1 << 17;
 
 function wasmChunk(g: Geo): number {
   return Math.max(1, Math.min(g.N, Math.floor(WASM_COLS_BUDGET / Math.max(1, g.CKK * g.OHW))));
+}
+
+/** The copy kernels, called directly or recorded as a task's calls. */
+type CopyOps = Pick<WasmGemm, "copy2d" | "gather" | "scatteradd">;
+
+function taskOps(t: TaskList): CopyOps {
+  return {
+    copy2d: (a0, a1, a2, a3, a4, a5, a6, a7, a8) => t.call("copy2d", a0, a1, a2, a3, a4, a5, a6, a7, a8),
+    gather: (a0, a1, a2, a3, a4, a5, a6, a7, a8, a9) => t.call("gather", a0, a1, a2, a3, a4, a5, a6, a7, a8, a9),
+    scatteradd: (a0, a1, a2, a3, a4, a5, a6, a7, a8, a9) => t.call("scatteradd", a0, a1, a2, a3, a4, a5, a6, a7, a8, a9),
+  };
+}
+
+/** Jobs on worker threads for the im2col paths: `run` builds a task list and runs it; null when single-threaded. */
+interface Par {
+  parts: number;
+  run: (build: (t: TaskList, ops: (t: TaskList) => CopyOps) => void) => void;
+}
+
+function parallel(w: WasmGemm, g: Geo, topFloats: number): Par | null {
+  if (!worthThreads(g.N * g.O * g.OHW * g.CKK, PAR_MIN_WORK)) return null;
+  const threads = threadsFor(w);
+  if (threads <= 1) return null;
+  const t = new TaskList(), ops = taskOps(t);
+  const top = align4(topFloats) * 4;
+  const ensure = (bytes: number) => void ensureMemory(w, bytes);
+  return {
+    parts: 4 * threads,
+    run: (build) => {
+      t.clear();
+      build(t, () => ops);
+      runTasks(w, t, top, ensure);
+    },
+  };
 }
 
 /** mem[dst + ((grp*rowsPad + p) * K) + k*MR + r] = val(grp, p + r, k) for rows < rows, else 0. */
@@ -441,9 +672,9 @@ function packPanels(
  * c0.. of the group at cols (row stride ld). Only the in-range entries are written: the caller
  * zeroes the buffer whenever (nb, ld) changes, and the out-of-range entries stay zero.
  */
-function im2colWasm(w: WasmGemm, xs: number, g: Geo, nb: number, c0: number, cols: number, ld: number): void {
+function im2colWasm(w: CopyOps, xs: number, g: Geo, nb: number, c0: number, cols: number, ld: number, rA = 0, rB = g.CKK): void {
   const { C, H, W, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, Cg, OHW } = g;
-  for (let c = 0; c < Cg; c++) {
+  for (let c = Math.floor(rA / (KH * KW)); c < Cg && c * KH * KW < rB; c++) {
     for (let kh = 0; kh < KH; kh++) {
       const offH = kh * dh - ph;
       const [ohs, ohe] = validRange(offH, sh, H, OH);
@@ -453,6 +684,7 @@ function im2colWasm(w: WasmGemm, xs: number, g: Geo, nb: number, c0: number, col
         const [ows, owe] = validRange(offW, sw, W, OW);
         if (owe <= ows) continue;
         const r = (c * KH + kh) * KW + kw;
+        if (r < rA || r >= rB) continue;
         const src = xs + ((c0 + c) * H + ohs * sh + offH) * W + ows * sw + offW;
         const dst = cols + r * ld + ohs * OW + ows;
         if (sw === 1) w.copy2d(src * 4, sh * W * 4, C * H * W * 4, dst * 4, OW * 4, OHW * 4, nb, ohe - ohs, owe - ows);
@@ -462,10 +694,13 @@ function im2colWasm(w: WasmGemm, xs: number, g: Geo, nb: number, c0: number, col
   }
 }
 
-/** col2im inside WASM memory: dx images [nb][C][H][W] at dxs += columns at cols (row stride ld). */
-function col2imWasm(w: WasmGemm, cols: number, ld: number, g: Geo, nb: number, c0: number, dxs: number): void {
-  const { C, H, W, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, Cg, OHW } = g;
-  for (let c = 0; c < Cg; c++) {
+/**
+ * col2im inside WASM memory: dx images [nb][C][H][W] at dxs += columns at cols (row stride ld), for
+ * the group's channels [cA, cB) (channels write disjoint planes).
+ */
+function col2imWasm(w: CopyOps, cols: number, ld: number, g: Geo, nb: number, c0: number, dxs: number, cA = 0, cB = g.Cg): void {
+  const { C, H, W, KH, KW, OH, OW, sh, sw, ph, pw, dh, dw, OHW } = g;
+  for (let c = cA; c < cB; c++) {
     for (let kh = 0; kh < KH; kh++) {
       const offH = kh * dh - ph;
       const [ohs, ohe] = validRange(offH, sh, H, OH);
@@ -500,6 +735,7 @@ function colsForward(w: WasmGemm, x: Float32Array, g: Geo, wt: Float32Array, bia
   const mem = ensureMemory(w, (biasPtr + O) * 4);
   if (bias) mem.set(bias, biasPtr);
   packPanels(mem, aPtr, G, Og, CKK, MR, wt, CKK, 1, Og * CKK);
+  const par = parallel(w, g, biasPtr + O);
   let lastNb = -1; // the zeroed parts depend on the chunk's image count
   for (let n0 = 0; n0 < N; n0 += nb) {
     const nbb = Math.min(nb, N - n0);
@@ -511,9 +747,23 @@ function colsForward(w: WasmGemm, x: Float32Array, g: Geo, wt: Float32Array, bia
     }
     mem.set(x.subarray(n0 * CHW, (n0 + nbb) * CHW), xsPtr);
     for (let gi = 0; gi < G; gi++) {
-      im2colWasm(w, xsPtr, g, nbb, gi * Cg, colsPtr, ld);
-      w.cblock(Og, ld / 8, CKK, (aPtr + gi * OgPad * CKK) * 4, colsPtr * 4, offsPtr * 4, cPtr * 4, ld * 4, CKK * MR * 4);
-      if (bias) w.addbias(cPtr * 4, ld * 4, Og, ld, (biasPtr + gi * Og) * 4);
+      if (par) {
+        // im2col by ranges of rows, then the product by ranges of column panels
+        par.run((t, ops) => {
+          for (const [a, b] of splitRange(CKK, par.parts)) im2colWasm(ops(t.task()), xsPtr, g, nbb, gi * Cg, colsPtr, ld, a, b);
+        });
+        par.run((t) => {
+          for (const [a, b] of splitRange(ld / 8, par.parts)) {
+            t.task();
+            t.call("cblock", Og, b - a, CKK, (aPtr + gi * OgPad * CKK) * 4, (colsPtr + 8 * a) * 4, offsPtr * 4, (cPtr + 8 * a) * 4, ld * 4, CKK * MR * 4);
+            if (bias) t.call("addbias", (cPtr + 8 * a) * 4, ld * 4, Og, 8 * (b - a), (biasPtr + gi * Og) * 4);
+          }
+        });
+      } else {
+        im2colWasm(w, xsPtr, g, nbb, gi * Cg, colsPtr, ld);
+        w.cblock(Og, ld / 8, CKK, (aPtr + gi * OgPad * CKK) * 4, colsPtr * 4, offsPtr * 4, cPtr * 4, ld * 4, CKK * MR * 4);
+        if (bias) w.addbias(cPtr * 4, ld * 4, Og, ld, (biasPtr + gi * Og) * 4);
+      }
       // C [Og][nl*OHW + p] -> [nl][Og][OHW]
       w.copy2d(cPtr * 4, ld * 4, OHW * 4, stPtr * 4, OHW * 4, Og * OHW * 4, nbb, Og, OHW);
       if (G === 1) {
@@ -544,6 +794,7 @@ function colsBackwardInput(w: WasmGemm, dy: Float32Array, g: Geo, wt: Float32Arr
   const mem = ensureMemory(w, (dxsPtr + nb * CHW) * 4);
   // A = W_g^T: rows (c, kh, kw), k = o
   packPanels(mem, aPtr, G, CKK, Og, MR, wt, 1, CKK, Og * CKK);
+  const par = parallel(w, g, dxsPtr + nb * CHW);
   for (let n0 = 0; n0 < N; n0 += nb) {
     const nbb = Math.min(nb, N - n0);
     const ld = Math.ceil((nbb * OHW) / 8) * 8;
@@ -553,8 +804,20 @@ function colsBackwardInput(w: WasmGemm, dy: Float32Array, g: Geo, wt: Float32Arr
     for (let gi = 0; gi < G; gi++) {
       // dy [nl][o][p] -> [o][nl*OHW + p]
       w.copy2d((stPtr + gi * Og * OHW) * 4, OHW * 4, O * OHW * 4, dyPtr * 4, ld * 4, OHW * 4, nbb, Og, OHW);
-      w.cblock(CKK, ld / 8, Og, (aPtr + gi * RPad * Og) * 4, dyPtr * 4, offsPtr * 4, colsPtr * 4, ld * 4, Og * MR * 4);
-      col2imWasm(w, colsPtr, ld, g, nbb, gi * Cg, dxsPtr);
+      if (par) {
+        // the product by ranges of column panels, then col2im by ranges of channels
+        par.run((t) => {
+          for (const [a, b] of splitRange(ld / 8, par.parts)) {
+            t.task().call("cblock", CKK, b - a, Og, (aPtr + gi * RPad * Og) * 4, (dyPtr + 8 * a) * 4, offsPtr * 4, (colsPtr + 8 * a) * 4, ld * 4, Og * MR * 4);
+          }
+        });
+        par.run((t, ops) => {
+          for (const [a, b] of splitRange(Cg, par.parts)) col2imWasm(ops(t.task()), colsPtr, ld, g, nbb, gi * Cg, dxsPtr, a, b);
+        });
+      } else {
+        w.cblock(CKK, ld / 8, Og, (aPtr + gi * RPad * Og) * 4, dyPtr * 4, offsPtr * 4, colsPtr * 4, ld * 4, Og * MR * 4);
+        col2imWasm(w, colsPtr, ld, g, nbb, gi * Cg, dxsPtr);
+      }
     }
     dx.set(mem.subarray(dxsPtr, dxsPtr + nbb * CHW), n0 * CHW);
   }
@@ -575,6 +838,8 @@ function colsBackwardWeight(w: WasmGemm, x: Float32Array, dy: Float32Array, g: G
   const xsPtr = align4(stPtr + nb * O * OHW);
   const mem = ensureMemory(w, (xsPtr + nb * CHW) * 4);
   mem.fill(0, dwPtr, stPtr);
+  const par = parallel(w, g, xsPtr + nb * CHW);
+  const mt = OgPad / WR, kt = KPad / WK;
   let lastNb = -1; // the zeroed parts depend on the chunk's image count
   for (let n0 = 0; n0 < N; n0 += nb) {
     const nbb = Math.min(nb, N - n0);
@@ -589,9 +854,28 @@ function colsBackwardWeight(w: WasmGemm, x: Float32Array, dy: Float32Array, g: G
     mem.set(dy.subarray(n0 * O * OHW, (n0 + nbb) * O * OHW), stPtr);
     mem.set(x.subarray(n0 * CHW, (n0 + nbb) * CHW), xsPtr);
     for (let gi = 0; gi < G; gi++) {
-      im2colWasm(w, xsPtr, g, nbb, gi * Cg, colsPtr, ld);
-      w.copy2d((stPtr + gi * Og * OHW) * 4, OHW * 4, O * OHW * 4, dyPtr * 4, ld * 4, OHW * 4, nbb, Og, OHW);
-      w.wblock(OgPad / WR, KPad / WK, ld, dyPtr * 4, ld * 4, colsPtr * 4, offsPtr * 4, (dwPtr + gi * OgPad * KPad) * 4, KPad * 4);
+      if (par) {
+        // im2col by ranges of rows (and the dy copy), then dW by tiles: each tile sums the chunks in order
+        par.run((t, ops) => {
+          for (const [a, b] of splitRange(CKK, par.parts)) im2colWasm(ops(t.task()), xsPtr, g, nbb, gi * Cg, colsPtr, ld, a, b);
+          t.task().call("copy2d", (stPtr + gi * Og * OHW) * 4, OHW * 4, O * OHW * 4, dyPtr * 4, ld * 4, OHW * 4, nbb, Og, OHW);
+        });
+        par.run((t) => {
+          const cr = splitRange(kt, par.parts);
+          for (const [q0, q1] of cr) {
+            for (const [r0, r1] of splitRange(mt, Math.ceil(par.parts / cr.length))) {
+              t.task().call(
+                "wblock", r1 - r0, q1 - q0, ld, (dyPtr + r0 * WR * ld) * 4, ld * 4, colsPtr * 4, (offsPtr + q0 * WK) * 4,
+                (dwPtr + (gi * OgPad + r0 * WR) * KPad + q0 * WK) * 4, KPad * 4,
+              );
+            }
+          }
+        });
+      } else {
+        im2colWasm(w, xsPtr, g, nbb, gi * Cg, colsPtr, ld);
+        w.copy2d((stPtr + gi * Og * OHW) * 4, OHW * 4, O * OHW * 4, dyPtr * 4, ld * 4, OHW * 4, nbb, Og, OHW);
+        w.wblock(OgPad / WR, KPad / WK, ld, dyPtr * 4, ld * 4, colsPtr * 4, offsPtr * 4, (dwPtr + gi * OgPad * KPad) * 4, KPad * 4);
+      }
     }
   }
   for (let gi = 0; gi < G; gi++) {

@@ -11,6 +11,7 @@
 // As in BLAS, beta == 0 means C is not read (NaNs in C do not propagate).
 
 import { gemmModuleBytes, type GemmKernelConfig } from "./wasm-gemm.ts";
+import { getNumThreads, quiesce, releasePool, runTasks, splitRange, TaskList, threadsFor, threadsSupported, worthThreads, type TaskTarget } from "./threads.ts";
 
 // ---------------------------------------------------------------------------
 // argument checks
@@ -117,9 +118,10 @@ export function gemmReference(
 // WebAssembly SIMD path
 
 /** The compiled WASM kernels (see wasm-gemm.ts for the exports' contracts). Internal to the kernels. */
-export interface WasmGemm {
+export interface WasmGemm extends TaskTarget {
   cfg: GemmKernelConfig;
-  memory: WebAssembly.Memory;
+  /** the memory is shared (worker threads can run its kernels, see threads.ts) */
+  shared: boolean;
   block: (mc: number, np: number, kc: number, a: number, b: number, c: number, ldc: number, accum: number) => void;
   cblock: (mc: number, np: number, K: number, a: number, x: number, offs: number, c: number, ldc: number, astride: number) => void;
   wblock: (mt: number, kt: number, J: number, dy: number, ldy: number, x: number, offs: number, dw: number, lddw: number) => void;
@@ -145,22 +147,35 @@ const currentState = (): WasmState => wasmState; // defeats narrowing across awa
 let wasmError: string | null = null;
 let backendMode: "auto" | "js" | "wasm" = "auto";
 
-function chooseConfig(): { cfg: GemmKernelConfig; bytes: Uint8Array<ArrayBuffer> } | null {
+/** Pages of the shared memory's maximum (4 GiB: all that wasm32 can address; only reserved, not allocated). */
+const SHARED_MAX_PAGES = 65536;
+let sharedFailed = false;
+
+/** A shared memory (worker threads) is wanted: threads possible here and more than one asked for. */
+function wantShared(): boolean {
+  return !sharedFailed && getNumThreads() > 1 && threadsSupported();
+}
+
+function chooseConfig(shared = false): { cfg: GemmKernelConfig; bytes: Uint8Array<ArrayBuffer> } | null {
   if (typeof WebAssembly !== "object" || typeof WebAssembly.validate !== "function") return null;
+  const max = shared ? SHARED_MAX_PAGES : undefined;
   // prefer fused multiply-add (relaxed SIMD) where the engine has it
-  const withFma = gemmModuleBytes({ ...CONFIG, fma: true });
+  const withFma = gemmModuleBytes({ ...CONFIG, fma: true }, max);
   if (WebAssembly.validate(withFma)) return { cfg: { ...CONFIG, fma: true }, bytes: withFma };
-  const plain = gemmModuleBytes(CONFIG);
+  const plain = gemmModuleBytes(CONFIG, max);
   if (WebAssembly.validate(plain)) return { cfg: CONFIG, bytes: plain };
   return null;
 }
 
-function instantiate(mod: WebAssembly.Module, cfg: GemmKernelConfig): WasmGemm {
-  const memory = new WebAssembly.Memory({ initial: 64 });
-  const inst = new WebAssembly.Instance(mod, { env: { memory } });
+function instantiate(module: WebAssembly.Module, cfg: GemmKernelConfig, shared = false): WasmGemm {
+  const memory = shared
+    ? new WebAssembly.Memory({ initial: 64, maximum: SHARED_MAX_PAGES, shared: true })
+    : new WebAssembly.Memory({ initial: 64 });
+  const inst = new WebAssembly.Instance(module, { env: { memory } });
   const ex = inst.exports;
   return {
-    cfg, memory,
+    cfg, memory, module, shared,
+    exports: ex as unknown as WasmGemm["exports"],
     block: ex.block as WasmGemm["block"],
     cblock: ex.cblock as WasmGemm["cblock"],
     wblock: ex.wblock as WasmGemm["wblock"],
@@ -172,6 +187,20 @@ function instantiate(mod: WebAssembly.Module, cfg: GemmKernelConfig): WasmGemm {
     f32: new Float32Array(memory.buffer),
     i32: new Int32Array(memory.buffer),
   };
+}
+
+/** Replaces the kernels by ones on a shared memory (same configuration), synchronously; false if that fails. */
+function upgradeShared(): boolean {
+  const cur = wasm!;
+  try {
+    const bytes = gemmModuleBytes(cur.cfg, SHARED_MAX_PAGES);
+    wasm = instantiate(new WebAssembly.Module(bytes), cur.cfg, true);
+    releasePool();
+    return true;
+  } catch {
+    sharedFailed = true;
+    return false;
+  }
 }
 
 export interface CpuKernelOptions {
@@ -212,7 +241,16 @@ export async function initCpuKernels(opts: CpuKernelOptions = {}): Promise<void>
   try {
     const mod = await WebAssembly.compile(chosen.bytes);
     if (currentState() !== "ready" || (chosen.cfg.fma && !wasm!.cfg.fma)) {
-      wasm = instantiate(mod, chosen.cfg);
+      let next = instantiate(mod, chosen.cfg);
+      if (wantShared()) {
+        try {
+          next = instantiate(await WebAssembly.compile(gemmModuleBytes(chosen.cfg, SHARED_MAX_PAGES)), chosen.cfg, true);
+        } catch {
+          sharedFailed = true;
+        }
+      }
+      releasePool();
+      wasm = next;
       wasmState = "ready";
     }
   } catch (e) {
@@ -225,13 +263,27 @@ export async function initCpuKernels(opts: CpuKernelOptions = {}): Promise<void>
 
 /** Synchronous lazy compile (fine in Node and workers); on failure, async init is started. */
 function getWasm(): WasmGemm | null {
-  if (wasmState === "ready") return wasm;
+  if (wasmState === "ready") {
+    // before any use of the memory: finish what an interrupted threaded job left running
+    quiesce();
+    if (!wasm!.shared && wantShared()) upgradeShared();
+    return wasm;
+  }
   if (wasmState !== "untried") return null;
   const chosen = chooseConfig();
   if (!chosen) {
     wasmState = "unavailable";
     wasmError = "WebAssembly SIMD is not supported here";
     return null;
+  }
+  if (wantShared()) {
+    try {
+      wasm = instantiate(new WebAssembly.Module(gemmModuleBytes(chosen.cfg, SHARED_MAX_PAGES)), chosen.cfg, true);
+      wasmState = "ready";
+      return wasm;
+    } catch {
+      sharedFailed = true;
+    }
   }
   try {
     wasm = instantiate(new WebAssembly.Module(chosen.bytes), chosen.cfg);
@@ -250,10 +302,10 @@ export function setGemmBackend(mode: "auto" | "js" | "wasm"): void {
   backendMode = mode;
 }
 
-/** Describes the compute kernels in use. */
-export function cpuKernelInfo(): { wasm: boolean; fma: boolean; mode: string; error: string | null } {
+/** Describes the compute kernels in use (threads: how many the WASM kernels would use now). */
+export function cpuKernelInfo(): { wasm: boolean; fma: boolean; mode: string; error: string | null; threads: number } {
   const w = getWasm();
-  return { wasm: w !== null, fma: w?.cfg.fma ?? false, mode: backendMode, error: wasmError };
+  return { wasm: w !== null, fma: w?.cfg.fma ?? false, mode: backendMode, error: wasmError, threads: w ? threadsFor(w) : 1 };
 }
 
 /** Grows the WASM memory to at least `bytes` and refreshes the views. Internal to the kernels. */
@@ -364,6 +416,13 @@ export function gemmWasm(
     scaleC(M, N, beta, C, cOff, ldc);
     return;
   }
+  if (worthThreads(M * N * K, PAR_MIN_WORK)) {
+    const threads = threadsFor(w);
+    if (threads > 1) {
+      gemmWasmThreaded(w, threads, transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc);
+      return;
+    }
+  }
   const { MR, NV, UNROLL } = w.cfg;
   const NR = NV * 4;
   const kcMax = Math.min(KC, Math.ceil(K / UNROLL) * UNROLL);
@@ -395,19 +454,151 @@ export function gemmWasm(
         bo += kcPad * ncPad;
       }
       // C[ic:ic+mc, jc:jc+nc] = alpha * block + beta * C
-      for (let i = 0; i < mc; i++) {
-        const s = cPtr + i * ncPad;
-        const d = cOff + (ic + i) * ldc + jc;
-        if (beta === 0) {
-          if (alpha === 1) C.set(mem.subarray(s, s + nc), d);
-          else for (let j = 0; j < nc; j++) C[d + j] = alpha * mem[s + j];
-        } else if (alpha === 1 && beta === 1) {
-          for (let j = 0; j < nc; j++) C[d + j] += mem[s + j];
-        } else {
-          for (let j = 0; j < nc; j++) C[d + j] = alpha * mem[s + j] + beta * C[d + j];
+      storeC(mem, cPtr, ncPad, mc, nc, alpha, beta, C, cOff + ic * ldc + jc, ldc);
+    }
+  }
+}
+
+/** C[rows, jc:jc+nc] = alpha * block + beta * C for the rows of a C block in WASM memory (row pitch ncPad). */
+function storeC(
+  mem: Float32Array, s0: number, ncPad: number, rows: number, nc: number, alpha: number, beta: number,
+  C: Float32Array, d0: number, ldc: number,
+): void {
+  for (let i = 0; i < rows; i++) {
+    const s = s0 + i * ncPad;
+    const d = d0 + i * ldc;
+    if (beta === 0) {
+      if (alpha === 1) C.set(mem.subarray(s, s + nc), d);
+      else for (let j = 0; j < nc; j++) C[d + j] = alpha * mem[s + j];
+    } else if (alpha === 1 && beta === 1) {
+      for (let j = 0; j < nc; j++) C[d + j] += mem[s + j];
+    } else {
+      for (let j = 0; j < nc; j++) C[d + j] = alpha * mem[s + j] + beta * C[d + j];
+    }
+  }
+}
+
+/** Problems of at least this many multiply-adds use worker threads (smaller ones: the sync costs more than it saves). */
+const PAR_MIN_WORK = 1 << 18;
+/** Each task gets at least this many multiply-adds. */
+const PAR_TASK_WORK = 1 << 16;
+
+/** Above this many floats of operands, packing runs on the calling thread in TypeScript (no raw copies in WASM memory). */
+const PAR_PACK_MAX = 1 << 25;
+/** Floats per packing task. */
+const PACK_TASK = 1 << 15;
+
+/**
+ * gemmWasm on worker threads. Both operands are packed for all of M, N and K (in WASM tasks
+ * from raw copies, or in TypeScript for very large operands), then tasks (NC-column block,
+ * MC-row block, range of NR-column panels) each run the k blocks in order: every C element gets
+ * the same `block` calls in the same order as in gemmWasm, so the result is the same bit for bit.
+ */
+function gemmWasmThreaded(
+  w: WasmGemm, threads: number, transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
+  A: Float32Array, aOff: number, lda: number, B: Float32Array, bOff: number, ldb: number,
+  beta: number, C: Float32Array, cOff: number, ldc: number,
+): void {
+  const { MR, NV, UNROLL } = w.cfg;
+  const NR = NV * 4;
+  const mPad = Math.ceil(M / MR) * MR, nPad = Math.ceil(N / NR) * NR;
+  // k blocks: [pc, kc, kcPad, float offset of the block in a packed row or column block]
+  const kb: [number, number, number, number][] = [];
+  let kPadTotal = 0;
+  for (let pc = 0; pc < K; pc += KC) {
+    const kc = Math.min(KC, K - pc);
+    const kcPad = Math.ceil(kc / UNROLL) * UNROLL;
+    kb.push([pc, kc, kcPad, kPadTotal]);
+    kPadTotal += kcPad;
+  }
+  // raw operand spans (floats from aOff / bOff)
+  const aSpan = transA ? (K - 1) * lda + M : (M - 1) * lda + K;
+  const bSpan = transB ? (N - 1) * ldb + K : (K - 1) * ldb + N;
+  const inWasm = aSpan + bSpan <= PAR_PACK_MAX;
+  // memory (floats): [packed A: all row blocks x all of K | packed B: all column blocks x all of K |
+  //                   C: column blocks of mPad x ncPad | raw A | raw B]
+  // A(ic, k block) at aPtr + ic * kPadTotal + kOff * mcPad (MC is a multiple of MR),
+  // B(jc, k block) at bPtr + jc * kPadTotal + kOff * ncPad, C(jc) at cPtr + jc * mPad (NC is a multiple of NR)
+  const aPtr = 0;
+  const bPtr = aPtr + mPad * kPadTotal;
+  const cPtr = bPtr + kPadTotal * nPad;
+  const rawA = cPtr + mPad * nPad;
+  const rawB = rawA + (inWasm ? aSpan : 0);
+  const top = Math.ceil((rawB + (inWasm ? bSpan : 0)) / 4) * 4;
+  let mem = ensureMemory(w, top * 4);
+  const tasks = new TaskList();
+  const ensure = (bytes: number) => void ensureMemory(w, bytes);
+  if (inWasm) {
+    mem.set(A.subarray(aOff, aOff + aSpan), rawA);
+    mem.set(B.subarray(bOff, bOff + bSpan), rawB);
+    // A panels: MR rows x kc, k-major; B panels: kc x NR columns, k-major. Full panels by the
+    // hundred in one call; a partial last panel is zeroed here, then its rows / columns copied.
+    const packs = (
+      n: number, R: number, raw: number, ld: number, trans: boolean, dst0: number, blockOf: (i: number) => number,
+      blockLen: number,
+    ) => {
+      for (let i0 = 0; i0 < n; i0 += blockLen) {
+        const len = Math.min(blockLen, n - i0), panels = Math.ceil(len / R), lenPad = panels * R;
+        for (const [pc, kc, kcPad, kOff] of kb) {
+          const dst = dst0 + blockOf(i0) + kOff * lenPad;
+          if (kc < kcPad) mem.fill(0, dst, dst + kcPad * lenPad);
+          else if (len < lenPad) mem.fill(0, dst + (panels - 1) * kcPad * R, dst + panels * kcPad * R);
+          const per = Math.max(1, Math.floor(PACK_TASK / (kc * R)));
+          for (let p0 = 0; p0 < panels; p0 += per) {
+            const p1 = Math.min(panels, p0 + per);
+            tasks.task();
+            const full = Math.min(p1, Math.floor(len / R));
+            const one = (q0: number, q1: number, cnt: number) => {
+              const d = (dst + q0 * kcPad * R) * 4;
+              // element (i, k) of op(X) is at raw + i*ld + k (not transposed) or raw + k*ld + i
+              if (!trans) tasks.call("gather", (raw + (i0 + q0 * R) * ld + pc) * 4, ld * 4, 4, R * ld * 4, d, R * 4, kcPad * R * 4, q1 - q0, kc, cnt);
+              else tasks.call("copy2d", (raw + pc * ld + i0 + q0 * R) * 4, ld * 4, R * 4, d, R * 4, kcPad * R * 4, q1 - q0, kc, cnt);
+            };
+            if (full > p0) one(p0, full, R);
+            if (full < p1) one(full, p1, len - full * R);
+          }
+        }
+      }
+    };
+    // op(A) is M x K: row i at raw + i*lda (not transposed); op(B)^T is N x K likewise with !transB
+    packs(M, MR, rawA, lda, transA, aPtr, (ic) => ic * kPadTotal, MC);
+    packs(N, NR, rawB, ldb, !transB, bPtr, (jc) => jc * kPadTotal, NC);
+    runTasks(w, tasks, top * 4, ensure);
+    mem = w.f32;
+  } else {
+    for (let ic = 0; ic < M; ic += MC) {
+      const mc = Math.min(MC, M - ic), mcPad = Math.ceil(mc / MR) * MR;
+      for (const [pc, kc, kcPad, kOff] of kb) packA(transA, A, aOff, lda, ic, mc, pc, kc, kcPad, MR, mem, aPtr + ic * kPadTotal + kOff * mcPad);
+    }
+    for (let jc = 0; jc < N; jc += NC) {
+      const nc = Math.min(NC, N - jc), ncPad = Math.ceil(nc / NR) * NR;
+      for (const [pc, kc, kcPad, kOff] of kb) packB(transB, B, bOff, ldb, pc, kc, kcPad, jc, nc, NR, mem, bPtr + jc * kPadTotal + kOff * ncPad);
+    }
+  }
+  tasks.clear();
+  const want = Math.max(1, Math.min(4 * threads, Math.floor((M * N * K) / PAR_TASK_WORK)));
+  const blocks = Math.ceil(M / MC) * Math.ceil(N / NC);
+  const perBlock = Math.max(1, Math.ceil(want / blocks));
+  for (let jc = 0; jc < N; jc += NC) {
+    const np = Math.ceil(Math.min(NC, N - jc) / NR), ncPad = np * NR;
+    for (let ic = 0; ic < M; ic += MC) {
+      const mc = Math.min(MC, M - ic), mcPad = Math.ceil(mc / MR) * MR;
+      for (const [q0, q1] of splitRange(np, perBlock)) {
+        tasks.task();
+        for (const [, , kcPad, kOff] of kb) {
+          tasks.call(
+            "block", mc, q1 - q0, kcPad, (aPtr + ic * kPadTotal + kOff * mcPad) * 4,
+            (bPtr + jc * kPadTotal + kOff * ncPad + q0 * kcPad * NR) * 4, (cPtr + jc * mPad + ic * ncPad + q0 * NR) * 4, ncPad * 4, kOff > 0 ? 1 : 0,
+          );
         }
       }
     }
+  }
+  runTasks(w, tasks, top * 4, ensure);
+  mem = w.f32;
+  for (let jc = 0; jc < N; jc += NC) {
+    const nc = Math.min(NC, N - jc), ncPad = Math.ceil(nc / NR) * NR;
+    storeC(mem, cPtr + jc * mPad, ncPad, M, nc, alpha, beta, C, cOff + jc, ldc);
   }
 }
 

@@ -479,8 +479,11 @@ function addBias(): FuncDef {
   return { name: "addbias", params: [I32, I32, I32, I32, I32], results: [], locals: [I32, I32, V128], body: c };
 }
 
-/** The module bytes for a configuration (see the function index list above). */
-export function gemmModuleBytes(cfg: GemmKernelConfig = DEFAULT_CONFIG): Uint8Array<ArrayBuffer> {
+/**
+ * The module bytes for a configuration (see the function index list above); with `sharedMax`
+ * (pages) it imports a shared memory (worker threads, see threads.ts).
+ */
+export function gemmModuleBytes(cfg: GemmKernelConfig = DEFAULT_CONFIG, sharedMax?: number): Uint8Array<ArrayBuffer> {
   const funcs: FuncDef[] = [];
   for (let mr = 1; mr <= cfg.MR; mr++) funcs.push(kernel(mr, cfg));
   funcs.push(driver(cfg));
@@ -493,5 +496,5 @@ export function gemmModuleBytes(cfg: GemmKernelConfig = DEFAULT_CONFIG): Uint8Ar
   funcs.push(strided(false));
   funcs.push(strided(true));
   funcs.push(addBias());
-  return buildModule(funcs);
+  return buildModule(funcs, sharedMax);
 }

@@ -130,8 +130,11 @@ function str(out: number[], s: string): void {
   for (let i = 0; i < s.length; i++) out.push(s.charCodeAt(i));
 }
 
-/** Builds a module importing `env.memory` and defining the given functions. */
-export function buildModule(funcs: FuncDef[]): Uint8Array<ArrayBuffer> {
+/**
+ * Builds a module importing `env.memory` and defining the given functions. With `sharedMax`
+ * (pages), the import is a shared memory of at most that size (for worker threads).
+ */
+export function buildModule(funcs: FuncDef[], sharedMax?: number): Uint8Array<ArrayBuffer> {
   const out: number[] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
   // type section: one type per function (simple; duplicates are legal)
   const types: number[] = [];
@@ -144,13 +147,19 @@ export function buildModule(funcs: FuncDef[]): Uint8Array<ArrayBuffer> {
     types.push(...f.results);
   }
   section(out, 1, types);
-  // import section: env.memory, min 1 page, no maximum
+  // import section: env.memory, min 1 page, no maximum (or shared, with a maximum)
   const imports: number[] = [];
   uleb(imports, 1);
   str(imports, "env");
   str(imports, "memory");
-  imports.push(0x02, 0x00);
-  uleb(imports, 1);
+  if (sharedMax === undefined) {
+    imports.push(0x02, 0x00);
+    uleb(imports, 1);
+  } else {
+    imports.push(0x02, 0x03);
+    uleb(imports, 1);
+    uleb(imports, sharedMax);
+  }
   section(out, 2, imports);
   // function section
   const fsec: number[] = [];

@@ -1,0 +1,435 @@
+// Worker threads for the WASM kernels (PyTorch's intra-op parallelism, in the
+// shape of torch.set_num_threads / get_num_threads).
+//
+// How it works:
+//  - The kernels' WASM module is instantiated on a shared WebAssembly.Memory;
+//    each worker instantiates the same compiled module on that memory, so a
+//    kernel call (e.g. `cblock` over some column panels) gives the same result
+//    whichever thread makes it.
+//  - A kernel describes its heavy part as a TaskList: tasks, each a sequence of
+//    calls of WASM exports with integer arguments. Every output element is
+//    written by exactly one task, with the same calls in the same order as the
+//    single-threaded code, so results are bit-identical for any thread count.
+//  - runTasks() writes the list into the WASM memory, wakes the workers, and
+//    the calling thread claims tasks from the same atomic counter as the
+//    workers (dynamic scheduling: a worker that is slow to start or descheduled
+//    by other load just takes fewer tasks). It then waits with Atomics.wait for
+//    the tasks that workers claimed. Ops stay synchronous.
+//  - The claim word (a 64-bit atomic) holds the task count and the next index,
+//    so a late worker can never run a task of a job that has ended.
+//  - If the calling thread is stopped in the middle of a job (a Jupyter
+//    interrupt terminates JavaScript, Atomics.wait included), the next job
+//    closes the old one and waits for the tasks workers had claimed before it
+//    touches the memory again.
+//
+// Where: Node (worker_threads, via process.getBuiltinModule: no static Node
+// import, the engine bundle also runs in browsers) and browser workers with
+// cross-origin isolation (Web Workers from a Blob URL). A browser main thread
+// may not block in Atomics.wait, so there the kernels stay single-threaded.
+// Anything missing (no SharedArrayBuffer, a worker that cannot start, Node's
+// permission model without --allow-worker) means one thread, silently.
+// Workers are unref'd: they never keep Node alive.
+
+/** The exports a task may call, by index (the same list in the worker code). */
+export const FN = { block: 0, cblock: 1, wblock: 2, maxpool2: 3, copy2d: 4, gather: 5, scatteradd: 6, addbias: 7 } as const;
+const FN_NAMES = Object.keys(FN);
+type FnName = keyof typeof FN;
+
+/** What runTasks needs of the compiled kernels (gemm.ts's WasmGemm has it). */
+export interface TaskTarget {
+  memory: WebAssembly.Memory;
+  module: WebAssembly.Module;
+  exports: Record<FnName, (...args: number[]) => void>;
+}
+
+const ARGS = 10; // arguments per call record
+const REC = ARGS + 1;
+/** The claim word's task count lives in its high 32 bits. */
+const SHIFT = 32n;
+
+// control words (Int32Array over a SharedArrayBuffer; the claim word is a BigInt64 at byte 64)
+const GEN = 0; // incremented per job (workers wait on it)
+const DONE = 1; // tasks completed in the current job
+const ACTIVE = 2; // workers inside their claim loop
+const TABLE = 3; // byte address of the task table in WASM memory
+const LIMIT = 4; // workers with id < LIMIT take part
+const STOP = 5; // workers exit
+const ERROR = 6; // a task failed in a worker
+const WORKED = 7; // tasks run by workers, in all (diagnostics, tests)
+const CTL_BYTES = 128;
+const CLAIM = 8; // index in the BigInt64Array view
+
+// ---------------------------------------------------------------------------
+// the number of threads
+
+function envThreads(): number | null {
+  const p = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process;
+  const v = p?.env?.GB_NUM_THREADS;
+  if (v === undefined || v === "") return null;
+  const n = Number(v);
+  return Number.isInteger(n) && n >= 1 ? n : null;
+}
+
+function hardwareThreads(): number {
+  const p = (globalThis as { process?: { getBuiltinModule?: (m: string) => unknown } }).process;
+  try {
+    const os = p?.getBuiltinModule?.("node:os") as { availableParallelism?: () => number; cpus: () => unknown[] } | undefined;
+    if (os) return os.availableParallelism?.() ?? os.cpus().length;
+  } catch {
+    // fall through
+  }
+  const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
+  return nav?.hardwareConcurrency ?? 1;
+}
+
+const MAX_DEFAULT = 8;
+let numThreads = envThreads() ?? Math.max(1, Math.min(MAX_DEFAULT, hardwareThreads()));
+
+/**
+ * Sets the number of threads the CPU kernels use (torch.set_num_threads). 1 gives the
+ * single-threaded kernels exactly; results are bit-identical for every n.
+ */
+export function setNumThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`setNumThreads: expected a positive integer, got ${n}`);
+  numThreads = n;
+}
+
+/**
+ * The number of threads the CPU kernels use (torch.get_num_threads): the value set, by default
+ * os.availableParallelism() capped at 8 (GB_NUM_THREADS overrides it in Node); 1 where threads
+ * are impossible (a browser main thread, no SharedArrayBuffer).
+ */
+export function getNumThreads(): number {
+  return threadsSupported() ? numThreads : 1;
+}
+
+// ---------------------------------------------------------------------------
+// platform
+
+type WorkerLike = { postMessage?: (m: unknown) => void; unref?: () => void; on?: (e: string, f: (x: unknown) => void) => void; addEventListener?: (e: string, f: (x: unknown) => void) => void; terminate: () => unknown };
+type Spawn = (code: string, data: unknown) => WorkerLike;
+
+let spawner: Spawn | null | undefined;
+
+function canBlock(): boolean {
+  try {
+    // throws where this thread may not wait (a browser main thread); returns "not-equal" at once otherwise
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function findSpawner(): Spawn | null {
+  if (typeof SharedArrayBuffer !== "function" || typeof Atomics !== "object" || typeof BigInt64Array !== "function") return null;
+  if (!canBlock()) return null;
+  const p = (globalThis as { process?: { getBuiltinModule?: (m: string) => unknown; versions?: { node?: string } } }).process;
+  if (p?.versions?.node) {
+    let wt: { Worker: new (code: string, opts: object) => WorkerLike } | undefined;
+    try {
+      wt = p.getBuiltinModule?.("node:worker_threads") as typeof wt;
+    } catch {
+      wt = undefined;
+    }
+    if (!wt) return null;
+    const W = wt.Worker;
+    return (code, data) => new W(code, { eval: true, workerData: data, stdout: false, stderr: false });
+  }
+  const g = globalThis as { Worker?: new (url: string) => WorkerLike; crossOriginIsolated?: boolean; Blob?: typeof Blob; URL?: typeof URL };
+  if (typeof g.Worker === "function" && g.crossOriginIsolated === true && g.Blob && g.URL?.createObjectURL) {
+    const W = g.Worker;
+    let url: string | null = null;
+    return (code, data) => {
+      url ??= g.URL!.createObjectURL(new g.Blob!([code], { type: "text/javascript" }));
+      const w = new W(url);
+      w.postMessage!(data);
+      return w;
+    };
+  }
+  return null;
+}
+
+/** Whether this thread can run kernels on worker threads (shared memory, blocking waits, workers). */
+export function threadsSupported(): boolean {
+  if (spawner === undefined) spawner = findSpawner();
+  return spawner !== null;
+}
+
+// ---------------------------------------------------------------------------
+// the worker (self-contained source: a Node eval worker or a browser Blob worker)
+
+const WORKER_SOURCE = `"use strict";
+(function () {
+  var NAMES = ${JSON.stringify(FN_NAMES)};
+  function start(d) {
+    var inst = new WebAssembly.Instance(d.module, { env: { memory: d.memory } });
+    var fns = NAMES.map(function (n) { return inst.exports[n]; });
+    var ctl = new Int32Array(d.ctl), claim = new BigInt64Array(d.ctl);
+    var mem = d.memory, i32 = new Int32Array(mem.buffer), id = d.id, seen = 0;
+    for (;;) {
+      var g = Atomics.load(ctl, ${GEN});
+      if (g === seen) { Atomics.wait(ctl, ${GEN}, g); continue; }
+      seen = g;
+      if (Atomics.load(ctl, ${STOP})) return;
+      if (id >= Atomics.load(ctl, ${LIMIT})) continue;
+      Atomics.add(ctl, ${ACTIVE}, 1);
+      try {
+        for (;;) {
+          var v = Atomics.add(claim, ${CLAIM}, 1n);
+          var n = Number(v >> ${SHIFT}n), t = Number(v & 0xffffffffn);
+          if (t >= n) break;
+          var tab = Atomics.load(ctl, ${TABLE}) >> 2;
+          if (i32.length < tab + n + 1) i32 = new Int32Array(mem.buffer);
+          var r0 = i32[tab + t], r1 = i32[tab + t + 1];
+          if (i32.length < tab + n + 1 + r1 * ${REC}) i32 = new Int32Array(mem.buffer);
+          try {
+            for (var r = r0; r < r1; r++) {
+              var p = tab + n + 1 + r * ${REC};
+              fns[i32[p]](i32[p + 1], i32[p + 2], i32[p + 3], i32[p + 4], i32[p + 5], i32[p + 6], i32[p + 7], i32[p + 8], i32[p + 9], i32[p + 10]);
+            }
+          } catch (e) {
+            Atomics.store(ctl, ${ERROR}, 1);
+          }
+          Atomics.add(ctl, ${WORKED}, 1);
+          if (Atomics.add(ctl, ${DONE}, 1) + 1 === n) Atomics.notify(ctl, ${DONE});
+        }
+      } finally {
+        Atomics.sub(ctl, ${ACTIVE}, 1);
+        Atomics.notify(ctl, ${ACTIVE});
+      }
+    }
+  }
+  if (typeof require === "function" && typeof process === "object") start(require("node:worker_threads").workerData);
+  else self.onmessage = function (e) { self.onmessage = null; start(e.data); };
+})();
+`;
+
+// ---------------------------------------------------------------------------
+// the pool
+
+interface Pool {
+  target: TaskTarget;
+  ctl: Int32Array;
+  claim: BigInt64Array;
+  workers: WorkerLike[];
+  broken: boolean;
+  open: boolean; // a job was started and not finished (the caller was interrupted)
+}
+
+let pool: Pool | null = null;
+
+function newPool(target: TaskTarget): Pool {
+  const sab = new SharedArrayBuffer(CTL_BYTES);
+  return { target, ctl: new Int32Array(sab), claim: new BigInt64Array(sab), workers: [], broken: false, open: false };
+}
+
+/** Starts workers up to `want` (they join jobs as soon as they are up). */
+function grow(p: Pool, want: number): void {
+  while (!p.broken && p.workers.length < want) {
+    try {
+      const w = spawner!(WORKER_SOURCE, { module: p.target.module, memory: p.target.memory, ctl: p.ctl.buffer, id: p.workers.length });
+      w.unref?.();
+      const fail = () => {
+        p.broken = true;
+      };
+      w.on?.("error", fail);
+      w.addEventListener?.("error", fail);
+      p.workers.push(w);
+    } catch {
+      p.broken = true;
+    }
+  }
+}
+
+/** Closes an interrupted job: no more claims, then waits for the tasks workers were running. */
+function drain(p: Pool): void {
+  Atomics.store(p.claim, CLAIM, 0n);
+  for (;;) {
+    const a = Atomics.load(p.ctl, ACTIVE);
+    if (a <= 0) break;
+    Atomics.wait(p.ctl, ACTIVE, a, 50);
+  }
+  p.open = false;
+}
+
+/** Stops the pool's workers (e.g. when the kernels are recompiled with another module). */
+export function releasePool(): void {
+  if (!pool) return;
+  if (pool.open) drain(pool);
+  Atomics.store(pool.ctl, STOP, 1);
+  Atomics.add(pool.ctl, GEN, 1);
+  Atomics.notify(pool.ctl, GEN);
+  pool = null;
+}
+
+/**
+ * Must be called before the WASM memory is used (any kernel): finishes what an interrupted
+ * job left running in the workers.
+ */
+export function quiesce(): void {
+  if (pool?.open) drain(pool);
+}
+
+/** Threads a job would use now (1: run serially). */
+export function threadsFor(target: TaskTarget): number {
+  if (numThreads <= 1 || !threadsSupported()) return 1;
+  if (!(target.memory.buffer instanceof SharedArrayBuffer)) return 1;
+  if (pool && pool.target !== target) releasePool();
+  if (pool?.broken) return 1;
+  return numThreads;
+}
+
+// ---------------------------------------------------------------------------
+// task lists
+
+/** Tasks, each a sequence of calls of the WASM exports (see the module comment). */
+export class TaskList {
+  /** call records: fn, then ARGS arguments (the first `size` of them) */
+  rec = new Int32Array(REC * 64);
+  size = 0;
+  /** record index where each task starts */
+  readonly starts: number[] = [];
+  get length(): number {
+    return this.starts.length;
+  }
+  /** Starts a new task. */
+  task(): this {
+    this.starts.push(this.size / REC);
+    return this;
+  }
+  call(fn: FnName, a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0, a8 = 0, a9 = 0): void {
+    if (this.starts.length === 0) this.task();
+    if (this.size + REC > this.rec.length) {
+      const r = new Int32Array(this.rec.length * 2);
+      r.set(this.rec);
+      this.rec = r;
+    }
+    const r = this.rec, p = this.size;
+    r[p] = FN[fn];
+    r[p + 1] = a0; r[p + 2] = a1; r[p + 3] = a2; r[p + 4] = a3; r[p + 5] = a4;
+    r[p + 6] = a5; r[p + 7] = a6; r[p + 8] = a7; r[p + 9] = a8; r[p + 10] = a9;
+    this.size = p + REC;
+  }
+  clear(): void {
+    this.size = 0;
+    this.starts.length = 0;
+  }
+}
+
+function runRecords(fns: ((...a: number[]) => void)[], rec: Int32Array, base: number, r0: number, r1: number): void {
+  for (let r = r0; r < r1; r++) {
+    const p = base + r * REC;
+    fns[rec[p]](rec[p + 1], rec[p + 2], rec[p + 3], rec[p + 4], rec[p + 5], rec[p + 6], rec[p + 7], rec[p + 8], rec[p + 9], rec[p + 10]);
+  }
+}
+
+const fnsOf = new WeakMap<TaskTarget, ((...a: number[]) => void)[]>();
+function fnList(t: TaskTarget): ((...a: number[]) => void)[] {
+  let f = fnsOf.get(t);
+  if (!f) {
+    f = FN_NAMES.map((n) => t.exports[n as FnName]);
+    fnsOf.set(t, f);
+  }
+  return f;
+}
+
+/**
+ * Runs the tasks (on up to getNumThreads() threads, the calling one included) and returns when
+ * all are done. `freeByte`: where the WASM memory is free for the task table (grown as needed).
+ * `ensure(bytes)` grows the memory (and refreshes the caller's views).
+ */
+export function runTasks(target: TaskTarget, list: TaskList, freeByte: number, ensure: (bytes: number) => void): void {
+  const n = list.length;
+  if (n === 0) return;
+  const fns = fnList(target);
+  const threads = n > 1 ? threadsFor(target) : 1;
+  const nrec = list.size / REC;
+  if (threads <= 1) {
+    runRecords(fns, list.rec, 0, 0, nrec);
+    return;
+  }
+  if (!pool) pool = newPool(target);
+  const p = pool;
+  if (p.open) drain(p);
+  grow(p, threads - 1);
+  if (p.broken) {
+    runRecords(fns, list.rec, 0, 0, nrec);
+    return;
+  }
+  // table: n + 1 task starts, then the records
+  const tab = Math.ceil(freeByte / 16) * 16;
+  ensure(tab + (n + 1 + list.size) * 4);
+  const i32 = new Int32Array(target.memory.buffer, tab, n + 1 + list.size);
+  for (let t = 0; t < n; t++) i32[t] = list.starts[t];
+  i32[n] = nrec;
+  i32.set(list.rec.subarray(0, list.size), n + 1);
+  const ctl = p.ctl;
+  Atomics.store(ctl, TABLE, tab);
+  Atomics.store(ctl, DONE, 0);
+  Atomics.store(ctl, ERROR, 0);
+  Atomics.store(ctl, LIMIT, threads - 1);
+  p.open = true;
+  Atomics.store(p.claim, CLAIM, BigInt(n) << SHIFT);
+  Atomics.add(ctl, GEN, 1);
+  Atomics.notify(ctl, GEN);
+  // take tasks on this thread too
+  const base = n + 1;
+  let mine = 0;
+  let failure: unknown = null;
+  while (callerWorks) {
+    const v = Atomics.add(p.claim, CLAIM, 1n);
+    const t = Number(v & 0xffffffffn);
+    if (t >= n) break;
+    try {
+      runRecords(fns, i32, base, i32[t], i32[t + 1]);
+    } catch (e) {
+      failure ??= e;
+    }
+    mine++;
+  }
+  let done = Atomics.add(ctl, DONE, mine) + mine;
+  while (done < n) {
+    Atomics.wait(ctl, DONE, done);
+    done = Atomics.load(ctl, DONE);
+  }
+  Atomics.store(p.claim, CLAIM, 0n);
+  p.open = false;
+  if (failure) throw failure;
+  if (Atomics.load(ctl, ERROR)) throw new Error("cpu kernels: a WASM call failed in a worker thread");
+}
+
+/** Splits [0, n) into at most `parts` ranges of at least `min` (>= 1) items each. */
+export function splitRange(n: number, parts: number, min = 1): [number, number][] {
+  const k = Math.max(1, Math.min(parts, Math.floor(n / Math.max(1, min))));
+  const out: [number, number][] = [];
+  for (let i = 0; i < k; i++) {
+    const a = Math.floor((i * n) / k), b = Math.floor(((i + 1) * n) / k);
+    if (b > a) out.push([a, b]);
+  }
+  return out;
+}
+
+/** Workers started, and the tasks they have run (diagnostics, tests). */
+export function poolInfo(): { workers: number; workerTasks: number } {
+  return { workers: pool && !pool.broken ? pool.workers.length : 0, workerTasks: pool ? Atomics.load(pool.ctl, WORKED) : 0 };
+}
+
+let minWorkScale = 1;
+/** Whether a job of `work` units is worth threads, given the kernel's crossover `min` (measured). */
+export function worthThreads(work: number, min: number): boolean {
+  return work >= min * minWorkScale;
+}
+/** Testing aid: scales the kernels' crossovers (0: every job that can be split uses the threads). */
+export function setMinWorkScale(scale: number): void {
+  minWorkScale = scale;
+}
+
+let callerWorks = true;
+/**
+ * Testing aid: with false, the calling thread leaves every task of a threaded job to the workers
+ * (so that a test can tell that the workers' results are the ones it checks).
+ */
+export function setCallerTakesTasks(on: boolean): void {
+  callerWorks = on;
+}

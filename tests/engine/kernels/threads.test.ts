@@ -1,0 +1,326 @@
+// Worker threads for the CPU kernels (kernels/threads.ts, gb.setNumThreads): results with 2 and 4
+// threads are bit-identical to one thread (GEMM with odd sizes, transposes and batches; conv2d
+// forward and both gradients with strides, padding, dilation and groups; max pooling), and still
+// match PyTorch (the kernels' reference.json and the ops' reference.json, run with every job that
+// can be split sent to the threads). Also: the workers really compute (the calling thread can be
+// told to leave them every task), GB_NUM_THREADS, process exit, and an interrupted threaded op.
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import * as gb from "../../../engine/index.ts";
+import {
+  conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputSize, cpuKernelInfo, gemm, gemmWasm,
+  getNumThreads, maxPool2dBackward, maxPool2dForward, setGemmBackend, setNumThreads, type Conv2dParams, type Pool2dParams,
+} from "../../../engine/backends/cpu/kernels/index.ts";
+import { poolInfo, setCallerTakesTasks, setMinWorkScale, threadsSupported } from "../../../engine/backends/cpu/kernels/threads.ts";
+import { OPS, asList, decode, inputsOf, reference as opsRef, type Encoded } from "../ops/cases.ts";
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const ref: any = JSON.parse(readFileSync(new URL("./reference.json", import.meta.url), "utf8"));
+const f32 = (a: number[]) => Float32Array.from(a);
+const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+
+function rand(n: number, seed: number): Float32Array {
+  let s = seed >>> 0 || 1;
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13; s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5; s >>>= 0;
+    a[i] = (s / 4294967296) * 2 - 1;
+  }
+  return a;
+}
+
+/** Same bits (NaN payloads aside), element by element. */
+function expectSame(got: ArrayLike<number>, want: ArrayLike<number>, what: string): void {
+  expect(got.length, `${what}: length`).toBe(want.length);
+  for (let i = 0; i < want.length; i++) {
+    if (!Object.is(got[i], want[i])) expect.fail(`${what}: element ${i} is ${got[i]} with threads, ${want[i]} with one thread`);
+  }
+}
+
+/** |got - want| <= atol * sqrt(sumLen) + 1e-5 |want| (as kernels.test.ts). */
+function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, what: string, sumLen = 1): void {
+  expect(got.length, `${what}: length`).toBe(want.length);
+  const atol = 3e-5 * Math.max(1, Math.sqrt(sumLen));
+  for (let i = 0; i < want.length; i++) {
+    if (!(Math.abs(got[i] - want[i]) <= atol + 1e-5 * Math.abs(want[i]))) expect.fail(`${what}: element ${i} is ${got[i]}, PyTorch has ${want[i]}`);
+  }
+}
+
+/** fn's outputs with one thread, then with each of `counts` threads: all bit-identical. */
+function sameForThreadCounts(what: string, fn: () => ArrayLike<number>[], counts = [2, 4]): ArrayLike<number>[] {
+  setNumThreads(1);
+  const one = fn();
+  for (const n of counts) {
+    setNumThreads(n);
+    const many = fn();
+    expect(many.length).toBe(one.length);
+    many.forEach((m, k) => expectSame(m, one[k], `${what} (output ${k}, ${n} threads)`));
+  }
+  return one;
+}
+
+const convParams = (c: { stride: number[]; padding: number[]; dilation: number[]; groups: number }): Conv2dParams => ({
+  stride: c.stride as [number, number], padding: c.padding as [number, number], dilation: c.dilation as [number, number], groups: c.groups,
+});
+
+const initial = getNumThreads();
+beforeAll(() => {
+  expect(threadsSupported(), "worker threads and SharedArrayBuffer in Node").toBe(true);
+});
+afterEach(() => {
+  setNumThreads(initial);
+  setMinWorkScale(1);
+  setCallerTakesTasks(true);
+  setGemmBackend("auto");
+});
+afterAll(() => setNumThreads(initial));
+
+describe("gb.setNumThreads / gb.getNumThreads", () => {
+  it("default to the machine's parallelism capped at 8, and validate", () => {
+    expect(gb.getNumThreads).toBe(getNumThreads);
+    expect(gb.setNumThreads).toBe(setNumThreads);
+    expect(initial).toBeGreaterThanOrEqual(1);
+    expect(initial).toBeLessThanOrEqual(8);
+    gb.setNumThreads(3);
+    expect(gb.getNumThreads()).toBe(3);
+    expect(cpuKernelInfo().threads).toBe(3);
+    for (const bad of [0, -1, 1.5, NaN]) expect(() => gb.setNumThreads(bad)).toThrow(/setNumThreads.*positive integer/);
+  });
+
+  it("GB_NUM_THREADS sets the default; workers let the process exit", () => {
+    const script = `
+      import * as gb from ${JSON.stringify(`${ROOT}dist/gradbook.js`)};
+      const before = gb.getNumThreads();
+      gb.setNumThreads(2);
+      const a = gb.randn([300, 300]), b = gb.randn([300, 300]);
+      a.matmul(b).dataSync();
+      console.log(JSON.stringify({ before, after: gb.getNumThreads() }));`;
+    for (const env of ["1", "5"]) {
+      const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+        encoding: "utf8", timeout: 60_000, env: { ...process.env, GB_NUM_THREADS: env },
+      });
+      expect(r.status, r.stderr).toBe(0); // exits by itself (workers are unref'd), not killed by the timeout
+      expect(JSON.parse(r.stdout.trim())).toEqual({ before: Number(env), after: 2 });
+    }
+  });
+});
+
+describe("GEMM", () => {
+  it("bit-identical for 1, 2 and 4 threads: odd sizes, transposes, strides, alpha/beta", () => {
+    const shapes: [number, number, number][] = [
+      [1024, 1024, 1024], [513, 129, 300], [77, 1030, 999], [256, 120, 400], [130, 520, 260], [7, 9, 5000], [1, 2000, 300], [300, 1, 900],
+    ];
+    shapes.forEach(([M, N, K], t) => {
+      const tA = (t & 1) === 1, tB = (t & 2) === 2;
+      const lda = (tA ? M : K) + (t % 3), ldb = (tB ? K : N) + (t % 2), ldc = N + (t % 4);
+      const A = rand(lda * (tA ? K : M) + 3, t + 1), B = rand(ldb * (tB ? N : K) + 2, t + 50);
+      const C0 = rand(ldc * M + 1, t + 99);
+      const alpha = t % 3 === 0 ? 1 : 0.5, beta = [0, 1, -0.25][t % 3];
+      sameForThreadCounts(`gemm ${M}x${N}x${K} tA=${tA} tB=${tB}`, () => {
+        const C = C0.slice();
+        gemm(tA, tB, M, N, K, alpha, A, 3, lda, B, 2, ldb, beta, C, 1, ldc);
+        return [C];
+      });
+    });
+  });
+
+  it("matches PyTorch on the reference cases with every job on the threads", () => {
+    setMinWorkScale(0);
+    for (const n of [1, 4]) {
+      setNumThreads(n);
+      for (const c of ref.gemm) {
+        const C = f32(c.C);
+        gemmWasm(c.transA, c.transB, c.M, c.N, c.K, c.alpha, f32(c.A), c.aOff, c.lda, f32(c.B), c.bOff, c.ldb, c.beta, C, c.cOff, c.ldc);
+        expectClose(C, c.out, `gemm ${n} threads tA=${c.transA} tB=${c.transB} ${c.M}x${c.N}x${c.K}`, c.K);
+      }
+    }
+  });
+
+  it("batched and broadcast matmul through the engine: bit-identical", () => {
+    gb.manualSeed(3);
+    const pairs: [number[], number[]][] = [[[4, 97, 131], [4, 131, 65]], [[3, 1, 200, 70], [5, 70, 150]], [[600, 333], [333, 257]]];
+    for (const [as, bs] of pairs) {
+      const a = gb.randn(as), b = gb.randn(bs);
+      sameForThreadCounts(`matmul ${as} x ${bs}`, () => [a.matmul(b).dataSync(), a.matmul(b.transpose(-1, -2).contiguous().transpose(-1, -2)).dataSync()]);
+    }
+  });
+
+  it("the workers' results are the ones checked (the calling thread takes no task)", () => {
+    const M = 300, N = 280, K = 260;
+    const A = rand(M * K, 1), B = rand(K * N, 2);
+    const run = () => {
+      const C = new Float32Array(M * N);
+      gemm(false, true, M, N, K, 1, A, 0, K, B, 0, K, 0, C, 0, N);
+      return [C];
+    };
+    setNumThreads(1);
+    const one = run();
+    setNumThreads(2);
+    run(); // starts the worker
+    setCallerTakesTasks(false);
+    const before = poolInfo().workerTasks;
+    const two = run();
+    expect(poolInfo().workerTasks).toBeGreaterThan(before);
+    expectSame(two[0], one[0], "gemm computed by the worker");
+  });
+});
+
+describe("conv2d", () => {
+  const configs: [string, number[], number[], Conv2dParams][] = [
+    ["LeNet conv1", [64, 1, 28, 28], [6, 1, 5, 5], { stride: [1, 1], padding: [2, 2], dilation: [1, 1], groups: 1 }],
+    ["LeNet conv2", [64, 6, 14, 14], [16, 6, 5, 5], { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 }],
+    ["one image, groups, dilation", [1, 8, 40, 37], [12, 4, 3, 3], { stride: [1, 1], padding: [1, 2], dilation: [2, 1], groups: 2 }],
+    ["odd sizes, 3x3 pad 1", [3, 16, 33, 31], [32, 16, 3, 3], { stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 1 }],
+    ["stride 2, 7x7", [8, 3, 64, 64], [16, 3, 7, 7], { stride: [2, 2], padding: [3, 3], dilation: [1, 1], groups: 1 }],
+    ["stride (3, 2), groups 3", [5, 6, 45, 38], [9, 2, 3, 4], { stride: [3, 2], padding: [1, 2], dilation: [1, 2], groups: 3 }],
+    ["weights too big for the implicit path", [2, 64, 17, 15], [96, 64, 5, 5], { stride: [1, 1], padding: [2, 2], dilation: [1, 1], groups: 1 }],
+    ["image too big for the implicit path", [1, 3, 260, 250], [4, 3, 3, 3], { stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 1 }],
+    ["pointwise", [4, 32, 20, 20], [48, 32, 1, 1], { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 }],
+  ];
+  for (const [name, xs, ws, p] of configs) {
+    it(`forward, input and weight gradients bit-identical: ${name}`, () => {
+      const ys = conv2dOutputSize(xs, ws, p);
+      const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+      const x = rand(size(xs), 1), w = rand(size(ws), 2), bias = rand(ws[0], 3), dy = rand(size(ys), 4);
+      sameForThreadCounts(name, () => [
+        conv2dForward(x, xs, w, ws, bias, p),
+        conv2dBackwardInput(dy, ys, w, ws, xs, p),
+        conv2dBackwardWeight(x, xs, dy, ys, ws, p),
+      ]);
+      // the same with every job on the threads, and with the workers doing all of it
+      setMinWorkScale(0);
+      sameForThreadCounts(`${name}, all jobs threaded`, () => [
+        conv2dForward(x, xs, w, ws, bias, p),
+        conv2dBackwardInput(dy, ys, w, ws, xs, p),
+        conv2dBackwardWeight(x, xs, dy, ys, ws, p),
+      ], [3]);
+      setNumThreads(2);
+      setCallerTakesTasks(false);
+      const before = poolInfo().workerTasks;
+      setNumThreads(1);
+      const one = [conv2dForward(x, xs, w, ws, bias, p), conv2dBackwardInput(dy, ys, w, ws, xs, p), conv2dBackwardWeight(x, xs, dy, ys, ws, p)];
+      setNumThreads(2);
+      const two = [conv2dForward(x, xs, w, ws, bias, p), conv2dBackwardInput(dy, ys, w, ws, xs, p), conv2dBackwardWeight(x, xs, dy, ys, ws, p)];
+      two.forEach((t, k) => expectSame(t, one[k], `${name}, computed by the worker (output ${k})`));
+      expect(poolInfo().workerTasks).toBeGreaterThan(before);
+    });
+  }
+
+  it("matches PyTorch on the reference cases with every job on the threads", () => {
+    setMinWorkScale(0);
+    setNumThreads(4);
+    for (const c of ref.conv) {
+      const p = convParams(c);
+      const [N, , OH, OW] = conv2dOutputSize(c.xShape, c.wShape, p);
+      const x = f32(c.x), w = f32(c.w), dy = f32(c.dy);
+      const kLen = c.wShape[1] * c.wShape[2] * c.wShape[3];
+      expectClose(conv2dForward(x, c.xShape, w, c.wShape, c.b ? f32(c.b) : null, p), c.y, `${c.name} forward`, kLen);
+      expectClose(conv2dBackwardInput(dy, c.yShape, w, c.wShape, c.xShape, p), c.dx, `${c.name} dx`, (c.wShape[0] / c.groups) * c.wShape[2] * c.wShape[3]);
+      expectClose(conv2dBackwardWeight(x, c.xShape, dy, c.yShape, c.wShape, p), c.dw, `${c.name} dw`, N * OH * OW);
+    }
+  });
+});
+
+describe("max_pool2d", () => {
+  const pool: Pool2dParams = { kernel: [2, 2], stride: [2, 2], padding: [0, 0], dilation: [1, 1], ceilMode: false };
+  it("values, indices and gradient bit-identical (2x2 SIMD path, odd widths, NaN)", () => {
+    for (const xs of [[64, 6, 28, 28], [32, 16, 10, 10], [7, 5, 33, 19]]) {
+      const x = rand(xs.reduce((a, b) => a * b, 1), 5);
+      x[17] = NaN;
+      x[1000] = -Infinity;
+      sameForThreadCounts(`maxpool ${xs}`, () => {
+        const r = maxPool2dForward(x, xs, pool);
+        return [r.out, r.indices, maxPool2dBackward(r.out, r.indices, r.shape, xs)];
+      });
+    }
+  });
+
+  it("matches PyTorch on the reference cases with every job on the threads", () => {
+    setMinWorkScale(0);
+    setNumThreads(4);
+    for (const c of ref.maxPool) {
+      const p: Pool2dParams = { kernel: c.kernel, stride: c.stride, padding: c.padding, dilation: c.dilation, ceilMode: c.ceilMode };
+      const r = maxPool2dForward(f32(c.x), c.xShape, p);
+      expectClose(r.out, c.y, `${c.name} forward`);
+      expect(Array.from(r.indices), `${c.name} indices`).toEqual(c.indices);
+      expectClose(maxPool2dBackward(f32(c.dy), r.indices, r.shape, c.xShape), c.dx, `${c.name} dx`, 4);
+    }
+  });
+});
+
+describe("engine ops vs PyTorch on threads", () => {
+  // the matmul cases of tests/engine/ops/reference.json, forward and gradients, on the threaded WASM GEMM
+  const compare = (got: ArrayLike<number>, want: Encoded[], what: string) => {
+    expect(got.length, what).toBe(want.length);
+    for (let i = 0; i < want.length; i++) {
+      const w = decode(want[i]);
+      if (!(Math.abs(got[i] - w) <= 1e-6 + 1e-5 * Math.abs(w))) expect.fail(`${what}: element ${i} is ${got[i]}, PyTorch has ${w}`);
+    }
+  };
+  for (const c of opsRef.cases.filter((k) => /^(matmul|bmm|mm|linear)/.test(k.name))) {
+    it(c.name, async () => {
+      setGemmBackend("wasm");
+      setMinWorkScale(0);
+      setNumThreads(4);
+      const xs = inputsOf(c);
+      const outs = asList(OPS[c.name](...xs));
+      let loss: gb.Tensor | null = null;
+      outs.forEach((o, k) => {
+        compare(o.dataSync(), c.outputs[k].values, `${c.name} output ${k}`);
+        const wv = c.outputs[k].w;
+        if (wv) {
+          const term = o.mul(gb.tensor(Float32Array.from(wv.map(decode)), { shape: c.outputs[k].shape })).sum();
+          loss = loss ? loss.add(term) : term;
+        }
+      });
+      if (!c.grads || !loss) return;
+      await (loss as gb.Tensor).backward();
+      c.grads.forEach((g, i) => {
+        if (g !== null) compare(xs[i].grad!.dataSync(), g, `${c.name} grad ${i}`);
+      });
+    });
+  }
+});
+
+describe("interrupts", () => {
+  it("a threaded op stopped by SIGINT (vm breakOnSigint) leaves the next ops correct", () => {
+    // A child process runs big threaded matmuls inside vm.runInThisContext({ breakOnSigint: true }),
+    // as the Jupyter kernel runs cells, and gets a SIGINT from a shell in the middle of them.
+    const script = `
+      import vm from "node:vm";
+      import { spawn } from "node:child_process";
+      import * as gb from ${JSON.stringify(`${ROOT}dist/gradbook.js`)};
+      gb.manualSeed(1);
+      const a = gb.randn([1400, 1400]), b = gb.randn([1400, 1400]);
+      // one thread's GEMM layout for this shape puts its packed B where the threaded 1400^3 one has C
+      const a2 = gb.randn([200, 9000]), b2 = gb.randn([9000, 512]);
+      gb.setNumThreads(1);
+      const want = a.matmul(b).dataSync(), want2 = a2.matmul(b2).dataSync();
+      gb.setNumThreads(2);
+      a.matmul(b);
+      globalThis.work = () => { for (;;) a.matmul(b); };
+      process.on("SIGINT", () => {}); // outside the "cell", a late signal is ignored
+      let interrupted = 0, same = true;
+      const check = (got, w) => { for (let i = 0; i < w.length; i++) if (!Object.is(got[i], w[i])) same = false; };
+      for (let round = 0; round < 3; round++) {
+        spawn("sh", ["-c", "sleep 0.6; kill -INT " + process.pid], { stdio: "ignore" }).unref();
+        try { vm.runInThisContext("work()", { breakOnSigint: true }); } catch (e) { if (e.code === "ERR_SCRIPT_EXECUTION_INTERRUPTED") interrupted++; }
+        // at once, while the worker may still be in the interrupted job: one thread (WASM memory in
+        // use without a job), then threads again
+        gb.setNumThreads(1);
+        check(a2.matmul(b2).dataSync(), want2);
+        gb.setNumThreads(2);
+        check(a.matmul(b).dataSync(), want);
+      }
+      console.log(JSON.stringify({ interrupted, same }));`;
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout.trim().split("\n").pop()!);
+    expect(out.interrupted).toBe(3);
+    expect(out.same).toBe(true);
+  });
+});
