@@ -1,5 +1,6 @@
 // The release and validate sub-commands as the command line runs them (kernel/cli.ts dispatches to these entries).
-import { afterAll, beforeAll, expect, test, vi } from "vitest";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { capture } from "./capture.ts";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -20,17 +21,6 @@ afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-async function capture(f: () => Promise<number> | number) {
-  const out: string[] = [];
-  const log = vi.spyOn(console, "log").mockImplementation((...a) => void out.push(a.join(" ")));
-  const err = vi.spyOn(console, "error").mockImplementation((...a) => void out.push(a.join(" ")));
-  try {
-    return { code: await f(), out: out.join("\n") };
-  } finally {
-    log.mockRestore();
-    err.mockRestore();
-  }
-}
 
 test("release writes the student version; bad arguments get the usage", async () => {
   const r = await capture(() => graderCommands.release.run([join(HERE, "fixtures", "perceptron.ipynb"), "--out", join(dir, "release"), "--no-files"]));

@@ -1,7 +1,8 @@
 // An assignment whose cells read data files beside the notebook (tests/grader/fixtures/stats/:
 // measurements.csv and data/holdout.csv): which files are taken, released, validated and graded with
 // real sandboxed kernels, and a submission that overwrites the CSV harming no one else.
-import { afterAll, beforeAll, expect, test, vi } from "vitest";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { capture } from "./capture.ts";
 import { execFileSync, spawnSync } from "node:child_process";
 import { chmodSync, cpSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -39,17 +40,6 @@ afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-async function capture(f: () => Promise<number> | number) {
-  const out: string[] = [];
-  const log = vi.spyOn(console, "log").mockImplementation((...a) => void out.push(a.join(" ")));
-  const err = vi.spyOn(console, "error").mockImplementation((...a) => void out.push(a.join(" ")));
-  try {
-    return { code: await f(), out: out.join("\n") };
-  } finally {
-    log.mockRestore();
-    err.mockRestore();
-  }
-}
 
 const cell = (nb: Notebook, id: string) => nb.cells.find((c) => gradeId(c) === id)!;
 const code = (source: string) => ({ cell_type: "code" as const, source, metadata: {}, outputs: [], execution_count: null });
