@@ -1,5 +1,7 @@
 // Micro-benchmark of the CPU compute kernels (engine/backends/cpu/kernels)
-// against PyTorch CPU on one thread, measured in the same run.
+// against PyTorch CPU, measured in the same run: on one thread, and on the default
+// thread count (getNumThreads(): os.availableParallelism() capped at 8, or
+// GB_NUM_THREADS) with PyTorch pinned to the same count.
 //
 //   benchCpuKernels(): GEMM GFLOP/s at 256/512/1024, conv2d forward/backward
 //   and pooling for LeNet-5's shapes at batch 256, and a kernels-only LeNet-5
@@ -10,7 +12,8 @@ import { spawnSync } from "node:child_process";
 import v8 from "node:v8";
 import {
   avgPool2dBackward, avgPool2dForward, conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputSize,
-  cpuKernelInfo, gemm, gemmReference, initCpuKernels, maxPool2dBackward, maxPool2dForward, type Conv2dParams,
+  cpuKernelInfo, gemm, gemmReference, getNumThreads, initCpuKernels, maxPool2dBackward, maxPool2dForward, setNumThreads,
+  type Conv2dParams,
 } from "../engine/backends/cpu/kernels/index.ts";
 
 interface Case {
@@ -110,7 +113,7 @@ const PY_SCRIPT = String.raw`
 import json, sys, time
 import torch
 import torch.nn.functional as F
-torch.set_num_threads(1)
+torch.set_num_threads(int(sys.argv[2]))
 B = int(sys.argv[1])
 def best(fn, reps=7, min_s=0.03):
     t0 = time.perf_counter(); calls = 0
@@ -154,8 +157,11 @@ with torch.no_grad():
 print(json.dumps(res))
 `;
 
-function runTorch(): Record<string, Timing> | null {
-  const r = spawnSync(PYTHON, ["-c", PY_SCRIPT, String(BATCH)], { encoding: "utf8", timeout: 300_000 });
+function runTorch(threads: number): Record<string, Timing> | null {
+  // Debian's torch computes with OpenBLAS, whose threads torch.set_num_threads does not limit
+  const n = String(threads);
+  const env = { ...process.env, OMP_NUM_THREADS: n, OPENBLAS_NUM_THREADS: n, MKL_NUM_THREADS: n };
+  const r = spawnSync(PYTHON, ["-c", PY_SCRIPT, String(BATCH), n], { encoding: "utf8", timeout: 300_000, env });
   if (r.status !== 0) {
     console.log(`  (PyTorch reference unavailable: ${(r.stderr || r.error?.message || "").trim().split("\n").pop()})`);
     return null;
@@ -174,55 +180,79 @@ const STEP = [
 export async function benchCpuKernels(): Promise<void> {
   await initCpuKernels();
   const info = cpuKernelInfo();
+  const many = getNumThreads();
   console.log(
     `== CPU kernels: ${info.wasm ? `WASM SIMD${info.fma ? " + relaxed-SIMD FMA" : " (no FMA: Node 20 needs --experimental-wasm-relaxed-simd)"}` : `TypeScript only (${info.error})`}, ` +
-      `1 thread, vs PyTorch CPU (${PYTHON}, torch.set_num_threads(1)), same run ==`,
+      `1 and ${many} threads, vs PyTorch CPU (${PYTHON}, torch.set_num_threads and OPENBLAS_NUM_THREADS the same), same run ==`,
   );
   const ours: Record<string, Timing> = {};
+  const oursMany: Record<string, Timing> = {};
   const cases = buildCases();
-  for (const c of cases) ours[c.name] = time(c.run);
+  // 1 and `many` threads one after the other for each kernel (the machine's load drifts)
+  for (const c of cases) {
+    setNumThreads(1);
+    ours[c.name] = time(c.run);
+    if (many > 1) {
+      setNumThreads(many);
+      oursMany[c.name] = time(c.run);
+    }
+  }
+  setNumThreads(1);
   {
     // the plain-TypeScript fallback, for scale
     const n = 512, A = rand(n * n), B = rand(n * n), C = new Float32Array(n * n);
     ours["gemm 512 (TS fallback)"] = time(() => gemmReference(false, false, n, n, n, 1, A, 0, n, B, 0, n, 0, C, 0, n), 3);
   }
-  const torch = runTorch();
+  const torch = runTorch(1);
+  const torchMany = many > 1 ? runTorch(many) : null;
   const pad = (s: string, n: number) => (s.length >= n ? s : s + " ".repeat(n - s.length));
   const num = (v: number, d = 2) => (Number.isFinite(v) ? v.toFixed(d) : "-");
-  console.log("times: best per call, wall / CPU ms (CPU time is what counts when the machine is shared); GFLOP/s and ratio from CPU time");
-  console.log(`${pad("kernel", 36)} ${pad("gradbook ms", 16)} ${pad("GFLOP/s", 8)} ${pad("torch ms", 16)} ${pad("GFLOP/s", 8)} speed ratio`);
+  console.log("times: best per call, wall / CPU ms; 1 thread: GFLOP/s and ratio from CPU time (what counts when the machine is shared);");
+  console.log(`${many} threads: wall ms (CPU time adds up the threads), ratio from wall time, and gradbook's speed-up over 1 thread (wall)`);
+  console.log(
+    `${pad("kernel", 36)} ${pad("gradbook ms", 16)} ${pad("GFLOP/s", 8)} ${pad("torch ms", 16)} ${pad("GFLOP/s", 8)} ${pad("ratio", 7)}` +
+      (many > 1 ? ` | ${pad(`${many}t gb ms`, 10)} ${pad(`${many}t torch`, 10)} ${pad("ratio", 7)} gb ${many}t/1t` : ""),
+  );
   const rows = [...cases.map((c) => [c.name, c.flops] as const), ["gemm 512 (TS fallback)", 2 * 512 ** 3] as const];
   for (const [name, flops] of rows) {
     const o = ours[name];
     const t = torch?.[name.replace(" (TS fallback)", "")];
+    const om = oursMany[name], tm = torchMany?.[name];
     console.log(
       `${pad(name, 36)} ${pad(`${num(o.wall, 3)} / ${num(o.cpu, 3)}`, 16)} ${pad(flops ? num(flops / o.cpu / 1e6, 1) : "", 8)} ` +
-        `${pad(t ? `${num(t.wall, 3)} / ${num(t.cpu, 3)}` : "-", 16)} ${pad(flops && t ? num(flops / t.cpu / 1e6, 1) : "", 8)} ${t ? num(t.cpu / o.cpu, 3) + "x" : ""}`,
+        `${pad(t ? `${num(t.wall, 3)} / ${num(t.cpu, 3)}` : "-", 16)} ${pad(flops && t ? num(flops / t.cpu / 1e6, 1) : "", 8)} ${pad(t ? num(t.cpu / o.cpu, 3) + "x" : "", 7)}` +
+        (om ? ` | ${pad(num(om.wall, 3), 10)} ${pad(tm ? num(tm.wall, 3) : "-", 10)} ${pad(tm ? num(tm.wall / om.wall, 3) + "x" : "", 7)} ${num(o.wall / om.wall, 2)}x` : ""),
     );
   }
-  const sum = (m: Record<string, Timing>) => STEP.reduce((s, k) => s + m[k].cpu, 0);
-  const stepLine = (label: string, m: Record<string, Timing>) => {
-    const stepOurs = sum(m);
-    const stepTorch = torch ? sum(torch) : NaN;
+  const sum = (m: Record<string, Timing>, key: keyof Timing) => STEP.reduce((s, k) => s + m[k][key], 0);
+  const stepLine = (label: string, m: Record<string, Timing>, ref: Record<string, Timing> | null, key: keyof Timing) => {
+    const stepOurs = sum(m, key);
+    const stepTorch = ref ? sum(ref, key) : NaN;
     console.log(
       `${label}: ${num(stepOurs, 1)} ms = ${num((BATCH * 1000) / stepOurs, 0)} images/s` +
-        (torch ? `; PyTorch ${num(stepTorch, 1)} ms = ${num((BATCH * 1000) / stepTorch, 0)} images/s; ratio ${num(stepTorch / stepOurs, 3)}x` : ""),
+        (ref ? `; PyTorch ${num(stepTorch, 1)} ms = ${num((BATCH * 1000) / stepTorch, 0)} images/s; ratio ${num(stepTorch / stepOurs, 3)}x` : ""),
     );
   };
-  stepLine(`LeNet-5 step, these kernels only (conv, avg pool, linear; batch ${BATCH}; CPU time)`, ours);
+  stepLine(`LeNet-5 step, these kernels only (conv, avg pool, linear; batch ${BATCH}; 1 thread, CPU time)`, ours, torch, "cpu");
+  if (many > 1) {
+    stepLine(`the same, 1 thread, wall time`, ours, torch, "wall");
+    stepLine(`the same, ${many} threads, wall time`, oursMany, torchMany, "wall");
+  }
+  setNumThreads(1);
   if (!info.fma) {
     // what a Node 20 entry point gets by passing v8.setFlagsFromString to initCpuKernels
     await initCpuKernels({ v8SetFlags: (f) => v8.setFlagsFromString(f) });
     if (cpuKernelInfo().fma) {
       const fma: Record<string, Timing> = { ...ours };
       for (const c of cases) if (c.flops > 0) fma[c.name] = time(c.run);
-      console.log("with relaxed-SIMD FMA (initCpuKernels({ v8SetFlags })):");
+      console.log("with relaxed-SIMD FMA (initCpuKernels({ v8SetFlags })), 1 thread:");
       for (const c of cases) {
         if (!c.name.startsWith("gemm") && !c.name.startsWith("conv")) continue;
         const t = torch?.[c.name];
         console.log(`${pad(c.name, 36)} ${pad(`${num(fma[c.name].wall, 3)} / ${num(fma[c.name].cpu, 3)}`, 16)} ${pad(num(c.flops / fma[c.name].cpu / 1e6, 1), 8)} ${t ? num(t.cpu / fma[c.name].cpu, 3) + "x" : ""}`);
       }
-      stepLine("LeNet-5 step kernels with FMA (CPU time)", fma);
+      stepLine("LeNet-5 step kernels with FMA (1 thread, CPU time)", fma, torch, "cpu");
     }
   }
+  setNumThreads(many);
 }

@@ -1,6 +1,7 @@
 /**
  * Engine CPU benchmark: matmul 512/1024 and a LeNet-5 training step at batch 256,
- * gradbook against PyTorch CPU (Debian python3-torch) measured in the same run.
+ * gradbook against PyTorch CPU (Debian python3-torch) measured in the same run, on one
+ * thread and on gb.getNumThreads()'s default (PyTorch pinned to the same count).
  */
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -67,22 +68,41 @@ export function measureTorch(threads = 1): Record<string, number> {
 }
 
 export async function benchEngine(): Promise<void> {
-  console.log("== engine (CPU): gradbook vs PyTorch CPU, same machine, same run ==");
-  const ours = await measureEngine();
-  let torch: Record<string, number> | null = null;
-  try {
-    torch = measureTorch(1);
-  } catch (e) {
-    console.log(`PyTorch reference unavailable (${(e as Error).message.split("\n")[0]}); install python3-torch`);
+  // threads: 1, then gb.getNumThreads()'s default (os.availableParallelism() capped at 8, or GB_NUM_THREADS)
+  const many = gb.getNumThreads();
+  const counts = many > 1 ? [1, many] : [1];
+  console.log(`== engine (CPU): gradbook vs PyTorch CPU, same machine, same run; threads ${counts.join(" and ")} (PyTorch pinned to the same count) ==`);
+  const ours = new Map<number, EngineBenchResult>();
+  const torch = new Map<number, Record<string, number> | null>();
+  for (const n of counts) {
+    gb.setNumThreads(n);
+    ours.set(n, await measureEngine());
+    try {
+      torch.set(n, measureTorch(n));
+    } catch (e) {
+      torch.set(n, null);
+      console.log(`PyTorch reference unavailable (${(e as Error).message.split("\n")[0]}); install python3-torch`);
+    }
   }
+  gb.setNumThreads(many);
   const gflops = (n: number, t: number) => (2 * n ** 3) / t / 1e9;
-  const row = (name: string, g: number, t: number | undefined, unit: string) =>
-    console.log(`${name.padEnd(34)} gradbook ${g.toFixed(1).padStart(8)} ${unit}   pytorch (1 thread) ${t === undefined ? "     n/a" : t.toFixed(1).padStart(8)} ${unit}   ratio ${t ? (g / t).toFixed(3) : "n/a"}x`);
+  const row = (name: string, n: number, g: number, t: number | undefined, unit: string) =>
+    console.log(`${name.padEnd(34)} ${String(n).padStart(2)} thr  gradbook ${g.toFixed(1).padStart(8)} ${unit}   pytorch ${t === undefined ? "     n/a" : t.toFixed(1).padStart(8)} ${unit}   ratio ${t ? (g / t).toFixed(3) : "n/a"}x`);
   for (const [clock, key] of [["wall", "wall"], ["CPU time", "cpu"]] as const) {
     const sfx = key === "cpu" ? "_cpu" : "";
-    console.log(`-- by ${clock}${key === "cpu" ? " (process CPU seconds; robust when other work shares the cores)" : ""}`);
-    row("matmul 512", gflops(512, ours.matmul512[key]), torch?.[`matmul512_gflops${sfx}`], "GFLOP/s");
-    row("matmul 1024", gflops(1024, ours.matmul1024[key]), torch?.[`matmul1024_gflops${sfx}`], "GFLOP/s");
-    row("LeNet-5 training step, batch 256", 256 / ours.lenet[key], torch?.[key === "cpu" ? "lenet_images_per_s_cpu" : "lenet_images_per_s"], "img/s");
+    console.log(`-- by ${clock}${key === "cpu" ? " (process CPU seconds, all threads; robust when other work shares the cores)" : ""}`);
+    for (const n of counts) {
+      const o = ours.get(n)!, t = torch.get(n);
+      row("matmul 512", n, gflops(512, o.matmul512[key]), t?.[`matmul512_gflops${sfx}`], "GFLOP/s");
+      row("matmul 1024", n, gflops(1024, o.matmul1024[key]), t?.[`matmul1024_gflops${sfx}`], "GFLOP/s");
+      row("LeNet-5 training step, batch 256", n, 256 / o.lenet[key], t?.[key === "cpu" ? "lenet_images_per_s_cpu" : "lenet_images_per_s"], "img/s");
+    }
+  }
+  if (counts.length > 1) {
+    const [a, b] = [ours.get(1)!, ours.get(many)!];
+    const ta = torch.get(1), tb = torch.get(many);
+    const sp = (x: number, y: number) => `${(x / y).toFixed(2)}x`;
+    console.log(`-- ${many} threads over 1 (wall): gradbook matmul 512 ${sp(a.matmul512.wall, b.matmul512.wall)}, 1024 ${sp(a.matmul1024.wall, b.matmul1024.wall)}, LeNet-5 step ${sp(a.lenet.wall, b.lenet.wall)}` +
+      (ta && tb ? `; PyTorch matmul 512 ${sp(tb.matmul512_gflops, ta.matmul512_gflops)}, 1024 ${sp(tb.matmul1024_gflops, ta.matmul1024_gflops)}, LeNet-5 step ${sp(tb.lenet_images_per_s, ta.lenet_images_per_s)}` : ""));
   }
 }

@@ -226,8 +226,10 @@ describe("conv2d", () => {
 });
 
 describe("max_pool2d", () => {
+  // Pooling stays on the calling thread (copying in and out of WASM memory costs more than the
+  // pooling: a threaded version measured 0.88-0.98x), but runs on the shared memory when threads are on.
   const pool: Pool2dParams = { kernel: [2, 2], stride: [2, 2], padding: [0, 0], dilation: [1, 1], ceilMode: false };
-  it("values, indices and gradient bit-identical (2x2 SIMD path, odd widths, NaN)", () => {
+  it("values, indices and gradient bit-identical with threads on (2x2 SIMD path, odd widths, NaN)", () => {
     for (const xs of [[64, 6, 28, 28], [32, 16, 10, 10], [7, 5, 33, 19]]) {
       const x = rand(xs.reduce((a, b) => a * b, 1), 5);
       x[17] = NaN;
@@ -239,7 +241,7 @@ describe("max_pool2d", () => {
     }
   });
 
-  it("matches PyTorch on the reference cases with every job on the threads", () => {
+  it("matches PyTorch on the reference cases with threads on", () => {
     setMinWorkScale(0);
     setNumThreads(4);
     for (const c of ref.maxPool) {

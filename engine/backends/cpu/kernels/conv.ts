@@ -248,8 +248,11 @@ function copyPadded(
 interface Layout {
   Hp: number; pitch: number; copies: number; copySize: number; // floats per copy: Cg * Hp * pitch
   off: (c: number, kh: number, kw: number) => number; // float offset of tap (c, kh, kw) for output 0
-  /** lays out the staged planes [Cg, SH, SW] at float index s0 into the buffer at d0 (with `copy`: WASM copy2d, or a task's call of it) */
-  fill: (copy: Copy2d, s0: number, SH: number, SW: number, d0: number) => void;
+  /**
+   * lays out the staged planes [Cg, SH, SW] at float index s0 into the buffer at d0 (with `copy`:
+   * WASM copy2d, or a task's call of it); only the channels [cA, cB) when given
+   */
+  fill: (copy: Copy2d, s0: number, SH: number, SW: number, d0: number, cA?: number, cB?: number) => void;
 }
 
 function layout(Cg: number, Og: number, KH: number, KW: number, dh: number, dw: number, padT: number, padL: number, outH: number, outW: number): Layout {
@@ -259,15 +262,16 @@ function layout(Cg: number, Og: number, KH: number, KW: number, dh: number, dw: 
     return {
       Hp, pitch: outW, copies: KW, copySize: size,
       off: (c, kh, kw) => kw * size + c * Hp * outW + kh * dh * outW,
-      fill: (copy, s0, SH, SW, d0) => {
-        for (let kw = 0; kw < KW; kw++) copyPadded(copy, s0, Cg, SH, SW, d0 + kw * size, Hp, outW, padT, padL - kw * dw);
+      fill: (copy, s0, SH, SW, d0, cA = 0, cB = Cg) => {
+        const s = s0 + cA * SH * SW, d = d0 + cA * Hp * outW;
+        for (let kw = 0; kw < KW; kw++) copyPadded(copy, s, cB - cA, SH, SW, d + kw * size, Hp, outW, padT, padL - kw * dw);
       },
     };
   }
   return {
     Hp, pitch: Wp, copies: 1, copySize: Cg * Hp * Wp,
     off: (c, kh, kw) => c * Hp * Wp + kh * dh * Wp + kw * dw,
-    fill: (copy, s0, SH, SW, d0) => copyPadded(copy, s0, Cg, SH, SW, d0, Hp, Wp, padT, padL),
+    fill: (copy, s0, SH, SW, d0, cA = 0, cB = Cg) => copyPadded(copy, s0 + cA * SH * SW, cB - cA, SH, SW, d0 + cA * Hp * Wp, Hp, Wp, padT, padL),
   };
 }
 
@@ -369,10 +373,14 @@ function implicitConv(
   }
 }
 
-/** Convolutions of at least this many multiply-adds use worker threads. */
-const PAR_MIN_WORK = 1 << 20;
+/**
+ * Convolutions of at least this many multiply-adds use worker threads (measured on 2 cores: the
+ * forward and input gradient break even around 4M, the weight gradient around 16M).
+ */
+const PAR_MIN_WORK = 1 << 22;
+const PAR_MIN_WORK_WGRAD = 1 << 24;
 /** Floats of input and output staged in WASM memory at a time (threaded paths). */
-const PAR_CHUNK = Number((globalThis as any).process?.env?.GB_PAR_CHUNK ?? (1 << 18));
+const PAR_CHUNK = 1 << 22;
 
 /** What implicitConvThreaded needs of implicitConv's set-up (weights, tap offsets, bias already in memory). */
 interface ImplicitGeo {
@@ -479,7 +487,7 @@ function implicitWeightGrad(w: WasmGemm, x: Float32Array, dy: Float32Array, g: G
   const J = OH * pitch, Jpad = Math.ceil(J / 4) * 4;
   const OgPad = Math.ceil(Og / WR) * WR, KPad = Math.ceil(CKK / WK) * WK;
   const HW = H * W, OHW = OH * OW;
-  if (worthThreads(N * G * OgPad * KPad * Jpad, PAR_MIN_WORK)) {
+  if (worthThreads(N * G * OgPad * KPad * Jpad, PAR_MIN_WORK_WGRAD)) {
     const threads = threadsFor(w);
     if (threads > 1) {
       implicitWeightGradThreaded(w, threads, x, dy, g, dW, L, Jpad, OgPad, KPad, WR, WK);
@@ -521,10 +529,11 @@ function implicitWeightGrad(w: WasmGemm, x: Float32Array, dy: Float32Array, g: G
 }
 
 /**
- * implicitWeightGrad on worker threads. Per chunk of images: one job lays out each unit's x and
- * dy (image, group) in a slot of its own; a second splits dW into tiles, each task summing over
- * the chunk's images in order with the same wblock calls as the single-threaded loop (the same
- * additions in the same order: bit-identical).
+ * implicitWeightGrad on worker threads: dW is split into tiles (ranges of WR-row and WK-column
+ * tiles); a task runs the single-threaded loop for its tiles only: for each image in order, it
+ * lays out the channels and dy rows its tiles read in a slot of its own and calls wblock, so every
+ * dW element gets the same additions in the same order (bit-identical). A chunk of images is
+ * staged in WASM memory at a time.
  */
 function implicitWeightGradThreaded(
   w: WasmGemm, threads: number, x: Float32Array, dy: Float32Array, g: Geo, dW: Float32Array,
@@ -532,20 +541,37 @@ function implicitWeightGradThreaded(
 ): void {
   const { N, G, Cg, H, W, Og, OH, OW, KH, KW, CKK, C, O } = g;
   const pitch = L.pitch;
-  const HW = H * W, OHW = OH * OW;
-  const xSize = align4(L.copies * L.copySize + 16), dySize = align4(OgPad * Jpad), slotSize = xSize + dySize;
+  const HW = H * W, OHW = OH * OW, KK = KH * KW;
+  // tiles: per group, column ranges (taps of consecutive channels) x row ranges. Every task lays out
+  // the x channels and dy rows its tiles read, for every image: choose the split that copies least
+  // (row ranges repeat the x layout, column ranges the dy rows)
+  const mt = OgPad / WR, kt = KPad / WK;
+  const parts = Math.max(1, Math.ceil((2 * threads) / G));
+  const xFloats = L.copies * L.copySize, dyFloats = Og * OH * pitch;
+  let rp = 1, cp = 1, best = Infinity;
+  for (let r = 1; r <= Math.min(mt, parts); r++) {
+    const c = Math.min(kt, Math.ceil(parts / r));
+    const cost = r * xFloats * Math.min(1, 1 / c + 2 / Cg) + c * dyFloats;
+    if (cost < best) [best, rp, cp] = [cost, r, c];
+  }
+  const cRanges = splitRange(kt, cp), rRanges = splitRange(mt, rp);
+  const nTasks = G * cRanges.length * rRanges.length;
+  // each task accumulates its tiles in dW rows of its own (rows of other tasks' tiles in the same
+  // cache lines would bounce between the cores at every image)
+  const accPitch = Math.ceil((Math.max(...cRanges.map(([q0, q1]) => q1 - q0)) * WK) / 16) * 16;
+  const accSize = Math.max(...rRanges.map(([r0, r1]) => r1 - r0)) * WR * accPitch;
+  const xSize = align4(L.copies * L.copySize + 16), slotSize = Math.ceil((xSize + align4(OgPad * Jpad) + accSize) / 16) * 16;
   const inImg = C * HW, dyImg = O * OHW;
-  const nImg = Math.max(1, Math.min(N, Math.floor(PAR_CHUNK / (inImg + dyImg + G * slotSize))));
-  // memory (floats): tap offsets | dW accumulators | staged x chunk | staged dy chunk | slots (x layout, dy rows) per unit
+  const nImg = Math.max(1, Math.min(N, Math.floor(PAR_CHUNK / (inImg + dyImg))));
+  // memory (floats): tap offsets | staged x chunk | staged dy chunk | a slot per task (x layout, dy rows, dW tiles)
   const offsPtr = 0;
-  const dwPtr = align4(offsPtr + KPad);
-  const xsPtr = align4(dwPtr + G * OgPad * KPad);
+  const xsPtr = align4(offsPtr + KPad);
   const dysPtr = align4(xsPtr + nImg * inImg);
-  const slotPtr = align4(dysPtr + nImg * dyImg);
-  const top = slotPtr + nImg * G * slotSize;
+  const slotPtr = Math.ceil((dysPtr + nImg * dyImg) / 16) * 16;
+  const top = slotPtr + nTasks * slotSize;
   let mem = ensureMemory(w, top * 4);
   mem.fill(0, offsPtr, xsPtr);
-  mem.fill(0, slotPtr, top); // padding stays zero: every unit writes the same interior
+  mem.fill(0, slotPtr, top); // layout padding stays zero (every image writes the same interior); dW from 0
   const i32 = w.i32;
   for (let c = 0; c < Cg; c++) {
     for (let kh = 0; kh < KH; kh++) {
@@ -555,46 +581,48 @@ function implicitWeightGradThreaded(
   const ensure = (bytes: number) => void ensureMemory(w, bytes);
   const tasks = new TaskList();
   const copy = copyTask(tasks);
-  const slotX = (u: number) => slotPtr + u * slotSize, slotDy = (u: number) => slotX(u) + xSize;
-  // dW tiles: per group, ranges of WK-column tiles x ranges of WR-row tiles
-  const mt = OgPad / WR, kt = KPad / WK;
-  const parts = Math.max(1, Math.ceil((4 * threads) / G));
-  const cRanges = splitRange(kt, parts), rRanges = splitRange(mt, Math.ceil(parts / cRanges.length));
   for (let n0 = 0; n0 < N; n0 += nImg) {
-    const nb = Math.min(nImg, N - n0), nu = nb * G;
+    const nb = Math.min(nImg, N - n0);
     mem.set(x.subarray(n0 * inImg, (n0 + nb) * inImg), xsPtr);
     mem.set(dy.subarray(n0 * dyImg, (n0 + nb) * dyImg), dysPtr);
     tasks.clear();
-    for (const [u0, u1] of splitRange(nu, 4 * threads)) {
-      tasks.task();
-      for (let u = u0; u < u1; u++) {
-        L.fill(copy, xsPtr + u * Cg * HW, H, W, slotX(u)); // unit u = nl * G + gi: its planes are consecutive
-        copy((dysPtr + u * Og * OHW) * 4, OW * 4, OHW * 4, slotDy(u) * 4, pitch * 4, Jpad * 4, Og, OH, OW);
-      }
-    }
-    runTasks(w, tasks, top * 4, ensure);
-    tasks.clear();
+    let slot = slotPtr;
     for (let gi = 0; gi < G; gi++) {
-      for (const [r0, r1] of rRanges) {
-        for (const [q0, q1] of cRanges) {
+      for (const [q0, q1] of cRanges) {
+        // channels whose taps the column tiles [q0, q1) read; with the next one and channel 0,
+        // where the kernel's reads for dropped outputs and padded taps go: the slot then holds
+        // what the single-threaded layout holds wherever the kernel reads
+        const cA = Math.floor((q0 * WK) / KK), cB = Math.min(Cg, Math.ceil(Math.min(q1 * WK, CKK) / KK) + 1);
+        for (const [r0, r1] of rRanges) {
+          const o0 = r0 * WR, o1 = Math.min(Og, r1 * WR);
+          const xSlot = slot, dySlot = slot + xSize, acc = dySlot + align4(OgPad * Jpad);
           tasks.task();
           for (let nl = 0; nl < nb; nl++) {
-            const u = nl * G + gi;
-            tasks.call(
-              "wblock", r1 - r0, q1 - q0, Jpad, (slotDy(u) + r0 * WR * Jpad) * 4, Jpad * 4, slotX(u) * 4, (offsPtr + q0 * WK) * 4,
-              (dwPtr + (gi * OgPad + r0 * WR) * KPad + q0 * WK) * 4, KPad * 4,
-            );
+            const u = nl * G + gi; // unit (image, group): its planes are consecutive
+            L.fill(copy, xsPtr + u * Cg * HW, H, W, xSlot, cA, cB);
+            if (cA > 0) L.fill(copy, xsPtr + u * Cg * HW, H, W, xSlot, 0, 1);
+            if (o1 > o0) copy((dysPtr + u * Og * OHW + o0 * OHW) * 4, OW * 4, OHW * 4, (dySlot + o0 * Jpad) * 4, pitch * 4, Jpad * 4, o1 - o0, OH, OW);
+            tasks.call("wblock", r1 - r0, q1 - q0, Jpad, (dySlot + o0 * Jpad) * 4, Jpad * 4, xSlot * 4, (offsPtr + q0 * WK) * 4, acc * 4, accPitch * 4);
           }
+          slot += slotSize;
         }
       }
     }
     runTasks(w, tasks, top * 4, ensure);
   }
   mem = w.f32;
+  let slot = slotPtr;
   for (let gi = 0; gi < G; gi++) {
-    for (let o = 0; o < Og; o++) {
-      const s = dwPtr + (gi * OgPad + o) * KPad, d = (gi * Og + o) * CKK;
-      for (let k = 0; k < CKK; k++) dW[d + k] = mem[s + k];
+    for (const [q0, q1] of cRanges) {
+      for (const [r0, r1] of rRanges) {
+        const acc = slot + xSize + align4(OgPad * Jpad);
+        const k0 = q0 * WK, k1 = Math.min(CKK, q1 * WK);
+        for (let o = r0 * WR; o < Math.min(Og, r1 * WR); o++) {
+          const s = acc + (o - r0 * WR) * accPitch, d = (gi * Og + o) * CKK;
+          for (let k = k0; k < k1; k++) dW[d + k] = mem[s + k - k0];
+        }
+        slot += slotSize;
+      }
     }
   }
 }

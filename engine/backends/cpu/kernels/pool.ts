@@ -2,10 +2,6 @@
 // torch.nn.functional.max_pool2d (return_indices) / avg_pool2d and their gradients.
 
 import { ensureMemory, wasmKernels } from "./gemm.ts";
-import { runTasks, splitRange, TaskList, threadsFor, worthThreads } from "./threads.ts";
-
-/** Max pooling over at least this many input floats uses worker threads. */
-const PAR_MIN_FLOATS = 1 << 18;
 
 export interface Pool2dParams {
   kernel: [number, number];
@@ -98,17 +94,7 @@ export function maxPool2dForward(
       const xPtr = 0, oPtr = np * HW, iPtr = oPtr + np * OHW;
       const mem = ensureMemory(wasm, (iPtr + np * OHW) * 4);
       mem.set(x.subarray(p0 * HW, (p0 + np) * HW), xPtr);
-      const threads = worthThreads(np * HW, PAR_MIN_FLOATS) ? threadsFor(wasm) : 1;
-      if (threads > 1) {
-        // planes split between threads (each output written by one call, as in the single-threaded call)
-        const tasks = new TaskList();
-        for (const [a, b] of splitRange(np, 2 * threads)) {
-          tasks.task().call("maxpool2", (xPtr + a * HW) * 4, H, W, b - a, OH, OW, (oPtr + a * OHW) * 4, (iPtr + a * OHW) * 4);
-        }
-        runTasks(wasm, tasks, (iPtr + np * OHW) * 4, (bytes) => void ensureMemory(wasm, bytes));
-      } else {
-        wasm.maxpool2(xPtr * 4, H, W, np, OH, OW, oPtr * 4, iPtr * 4);
-      }
+      wasm.maxpool2(xPtr * 4, H, W, np, OH, OW, oPtr * 4, iPtr * 4);
       out.set(mem.subarray(oPtr, oPtr + np * OHW), p0 * OHW);
       indices.set(wasm.i32.subarray(iPtr, iPtr + np * OHW), p0 * OHW);
     }
