@@ -18,7 +18,7 @@ export * from "./ops/creation.js";
 export {
   add, sub, mul, div, pow, maximum, minimum, eq, ne, lt, le, gt, ge, logicalAnd, logicalOr, logicalNot,
   neg, exp, log, log1p, expm1, sqrt, rsqrt, abs, sign, square, reciprocal, sin, cos, floor, ceil, round,
-  sigmoid, tanh, relu, softplus, step, heaviside, where, clamp,
+  sigmoid, tanh, relu, softplus, step, heaviside, where, clamp, addcmul,
 } from "./ops/elementwise.js";
 export { sum, mean, prod, max, min, argmax, argmin, any, all, variance as var, std, logsumexp, softmax, logSoftmax, norm } from "./ops/reduce.js";
 export { reshape, flatten, squeeze, unsqueeze, permute, transpose, expand, repeat, slice, index, narrow, cat, stack, split, chunk, pad, gather, scatterAdd, indexSelect, flip, type IndexSpec } from "./ops/movement.js";

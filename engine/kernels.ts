@@ -56,6 +56,8 @@ export interface KernelTable {
   binary(a: TensorData, b: TensorData, attrs: { op: BinaryOp; outShape: number[]; outDtype: DType }): TensorData;
   /** where(cond, a, b) with broadcasting of all three. */
   where(cond: TensorData, a: TensorData, b: TensorData, attrs: { outShape: number[] }): TensorData;
+  /** input + t1 * t2, float32, with broadcasting of all three (the product rounded to float32, then the sum: one kernel for an optimizer's p - lr * g). */
+  addcmul(input: TensorData, t1: TensorData, t2: TensorData, attrs: { outShape: number[] }): TensorData;
   /** clamp to [min, max] (either may be null). */
   clamp(x: TensorData, attrs: { min: number | null; max: number | null }): TensorData;
   /** Reduction over sorted, unique `axes`. argmax/argmin take one axis and return int32. */

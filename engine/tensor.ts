@@ -241,6 +241,8 @@ export class Tensor {
   softplus(): Tensor { return ew.softplus(this); }
   heaviside(values: TensorLike = 0): Tensor { return ew.heaviside(this, values); }
   clamp(min: number | null = null, max: number | null = null): Tensor { return ew.clamp(this, min, max); }
+  /** this + value · tensor1 · tensor2 (torch.addcmul). */
+  addcmul(tensor1: Tensor, tensor2: Tensor, opts: { value?: number } = {}): Tensor { return ew.addcmul(this, tensor1, tensor2, opts); }
 
   // ---- reductions ----
   sum(dim?: red.Dims, keepdim = false): Tensor { return red.sum(this, dim, keepdim); }

@@ -119,6 +119,20 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   return apply("where", [x, y], data, (g) => [where(c, g, 0), where(c, 0, g)]);
 }
 
+/** input + value · tensor1 · tensor2, element-wise with broadcasting (torch.addcmul), in one kernel; float32. */
+export function addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, opts: { value?: number } = {}): Tensor {
+  const value = opts.value ?? 1;
+  for (const [name, t] of [["input", input], ["tensor1", tensor1], ["tensor2", tensor2]] as const) {
+    if (!(t instanceof Tensor)) throw new Error(`addcmul: ${name} must be a tensor, got ${typeof t}`);
+    if (t.dtype !== "float32") throw new Error(`addcmul: ${name} must be float32, got ${t.dtype} (convert with .float())`);
+  }
+  if (typeof value !== "number") throw new Error(`addcmul: value must be a number, got ${typeof value}`);
+  const t2 = value === 1 ? tensor2 : tensor2.mul(value);
+  const b = backendOf("addcmul", [input, tensor1, t2]);
+  const outShape = broadcastShapes("addcmul", broadcastShapes("addcmul", input.shape, tensor1.shape), t2.shape);
+  return apply("addcmul", [input, tensor1, t2], b.kernels.addcmul(input._d, tensor1._d, t2._d, { outShape }), (g) => [g, g.mul(t2), g.mul(tensor1)]);
+}
+
 /** Clamps to [min, max]; the gradient passes where the value was not clamped. */
 export function clamp(x: Tensor, min: number | null = null, max: number | null = null): Tensor {
   if (min === null && max === null) throw new Error("clamp: at least one of min and max must be given");

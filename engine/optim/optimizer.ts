@@ -14,6 +14,7 @@
 import { noGrad } from "../autograd.js";
 import { keep } from "../backends/webgpu/api.js";
 import { Tensor } from "../tensor.js";
+import { scalar } from "../ops/util.js";
 import { shapeStr } from "../shape.js";
 
 /** Something that holds parameters: a module (`.parameters()`), or a list of tensors. */
@@ -223,7 +224,10 @@ export abstract class Optimizer<H extends BaseOptions = BaseOptions> {
 
 /** `a + alpha * b` (alpha applied only when it is not 1). */
 export function addScaled(a: Tensor, b: Tensor, alpha: number): Tensor {
-  return alpha === 1 ? a.add(b) : a.add(b.mul(alpha));
+  if (alpha === 1) return a.add(b);
+  // one kernel (addcmul with alpha as a 0-d tensor: one GPU pipeline for every alpha, as a learning rate changes)
+  if (a.dtype === "float32" && b.dtype === "float32") return a.addcmul(b, scalar(alpha, b.device, "float32"));
+  return a.add(b.mul(alpha));
 }
 
 /** Checks that `name` is a number in [lo, hi) (or [lo, hi] when `closed`). */

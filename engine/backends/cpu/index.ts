@@ -225,6 +225,20 @@ const kernels: KernelTable = {
     return make(out, outShape, dtype);
   },
 
+  addcmul(input, t1, t2, { outShape }) {
+    const n = sizeOf(outShape);
+    // an operand of the output's size is read in place, a one-element one by stride 0, others expanded
+    const view = (t: TensorData): [TypedArray, number] => {
+      const m = sizeOf(t.shape);
+      return m === n ? [arr(t), 1] : m === 1 ? [arr(t), 0] : [expandTo(t, outShape), 1];
+    };
+    const [a, sa] = view(input), [b, sb] = view(t1), [c, sc] = view(t2);
+    const out = new Float32Array(n);
+    const f = Math.fround;
+    for (let i = 0; i < n; i++) out[i] = a[i * sa] + f(b[i * sb] * c[i * sc]);
+    return make(out, outShape, "float32");
+  },
+
   clamp(x, { min, max }) {
     const a = arr(x);
     const out = typedArrayFor(x.dtype, a.length);

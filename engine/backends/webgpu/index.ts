@@ -340,6 +340,10 @@ fn store(g: u32, o: u32, j: u32, v: f32) { dw[(g * ${u(Og)} + o) * ${u(Cg * KH *
       return elementwise("where", [cond, a, b], outShape, a.dtype, ([c, x, y]) => `select(${y}, ${x}, ${c} != 0u)`, (k) => (k === 0 ? "u32" : t));
     },
 
+    addcmul(input, t1, t2, { outShape }) {
+      return elementwise("addcmul", [input, t1, t2], outShape, "float32", ([a, b, c]) => `${a} + ${b} * ${c}`);
+    },
+
     clamp(x, { min, max }) {
       const t = wtype(x.dtype);
       let e = "v0";

@@ -285,6 +285,8 @@ describe("error messages name the op and the shapes", () => {
     expect(() => x23.mul(gb.zeros([3, 3]))).toThrow(/mul: shapes 2x3 and 3x3 cannot be broadcast together/);
     expect(() => gb.where(gb.ones([2, 1]).bool(), x23, gb.zeros([2]))).toThrow(/where: shapes 2x3 and 2 cannot be broadcast together/);
     expect(() => gb.zeros([3, 1]).expand(2, 3)).toThrow(/expand: the expanded size 2 must match the existing size 3 at dimension 0/);
+    expect(() => gb.addcmul(x23, x23, gb.zeros([2]))).toThrow(/addcmul: shapes 2x3 and 2 cannot be broadcast together/);
+    expect(() => gb.addcmul(x23, x23, gb.zeros([3], { dtype: "int32" }))).toThrow("addcmul: tensor2 must be float32, got int32 (convert with .float())");
   });
   it("reshape, cat, stack, split", () => {
     expect(() => x23.reshape([4, 4])).toThrow("reshape: shape [4, 4] is invalid for input of size 6 (shape 2x3)");

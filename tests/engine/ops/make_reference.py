@@ -440,6 +440,11 @@ case("composite_mlp", lambda x, w, b: torch.tanh(x @ w + b).sum(1).sigmoid(), [R
 case("composite_reuse", lambda x: (x * x.exp() - x / (x * x + 1)).mean(0), [R(3, 2)])
 case("composite_cross_entropy", lambda z: -(z.log_softmax(1)[torch.arange(3), torch.tensor([1, 0, 3])]).mean(), [R(3, 4)])
 
+# ---- fused (added last: the random inputs of the cases above stay as they were)
+case("addcmul", lambda a, b, c: torch.addcmul(a, b, c), [R(2, 3), R(2, 3), R(2, 3)])
+case("addcmul_value_bcast", lambda a, b, c: torch.addcmul(a, b, c, value=-0.5), [R(3, 1), R(1, 4), R(4)])
+case("addcmul_scalar_tensor2", lambda a, b, c: torch.addcmul(a, b, c), [R(2, 3), R(2, 3), T(0.25)])
+
 json.dump({"cases": cases}, open(os.path.join(HERE, "reference.json"), "w"), separators=(",", ":"))
 print("ops:", len(cases), "cases,", os.path.getsize(os.path.join(HERE, "reference.json")), "bytes")
 
