@@ -4,22 +4,29 @@
  * these are a few multiply-adds with relative error below 1e-6, which is what a float32 result holds.
  */
 
-const LOG2E = 1.4426950408889634;
-const LN2_HI = 0.693145751953125;
-const LN2_LO = 1.4286068203094173e-6;
+// (exported for the WebAssembly versions in kernels/wasm-elementwise.ts, which must compute the same bits)
+export const LOG2E = 1.4426950408889634;
+export const LN2_HI = 0.693145751953125;
+export const LN2_LO = 1.4286068203094173e-6;
+/** Taylor coefficients of e^r after 1 + r * (1 + r * (0.5 + ...)): 1/3!, ..., 1/7! */
+export const EXP_C = [0.16666666666666666, 0.041666666666666664, 0.008333333333333333, 0.001388888888888889, 0.0001984126984126984] as const;
+const [C3, C4, C5, C6, C7] = EXP_C;
+/** Beyond these, e^x is Infinity / 0 in float32. */
+export const EXP_HI = 88.72283935546875;
+export const EXP_LO = -103.97207708;
 /** 2^k for k in [-150, 128], indexed by k + 150. */
 const POW2 = new Float64Array(279);
 for (let k = -150; k <= 128; k++) POW2[k + 150] = Math.pow(2, k);
 
 /** e^x to float32 accuracy. */
 export function expf(x: number): number {
-  if (x > 88.72283935546875) return x === Infinity || x > 88.72283935546875 ? Infinity : NaN;
-  if (x < -103.97207708) return x === x ? 0 : NaN;
+  if (x > EXP_HI) return x === Infinity || x > EXP_HI ? Infinity : NaN;
+  if (x < EXP_LO) return x === x ? 0 : NaN;
   if (x !== x) return NaN;
   const k = Math.floor(x * LOG2E + 0.5);
   const r = x - k * LN2_HI - k * LN2_LO;
   // Taylor polynomial of e^r on |r| <= ln2/2: truncation error r^8/8! < 6e-9
-  const p = 1 + r * (1 + r * (0.5 + r * (0.16666666666666666 + r * (0.041666666666666664 + r * (0.008333333333333333 + r * (0.001388888888888889 + r * 0.0001984126984126984))))));
+  const p = 1 + r * (1 + r * (0.5 + r * (C3 + r * (C4 + r * (C5 + r * (C6 + r * C7))))));
   return p * POW2[k + 150];
 }
 

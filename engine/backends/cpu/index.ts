@@ -1,6 +1,8 @@
 /**
  * The CPU backend: fills the kernel table with loops over typed arrays.
- * GEMM, convolution and pooling live in ./kernels (im2col + a blocked / SIMD GEMM).
+ * GEMM, convolution and pooling live in ./kernels (im2col + a blocked / SIMD GEMM). With more
+ * than one thread (gb.setNumThreads), GEMM, convolutions and large float32 element-wise ops run
+ * on worker threads (./kernels/threads.ts), with the same results bit for bit.
  */
 import type { DType, TypedArray } from "../../dtype.js";
 import { typedArrayFor } from "../../dtype.js";
@@ -11,6 +13,7 @@ import { expf, sigmoidf, tanhf } from "./fastmath.js";
 import { gemm } from "./kernels/gemm.js";
 import { conv2dForward, conv2dBackwardInput, conv2dBackwardWeight } from "./kernels/conv.js";
 import { maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward } from "./kernels/pool.js";
+import { binaryF32, unaryF32 } from "./kernels/elementwise.js";
 
 const arr = (x: TensorData) => x.storage as TypedArray;
 const make = (storage: TypedArray, shape: number[], dtype: DType): TensorData => ({ storage, shape, dtype });
@@ -201,7 +204,9 @@ const kernels: KernelTable = {
   unary(x, { op }) {
     const outDtype: DType = op === "logicalNot" ? "bool" : FLOAT_RESULT.has(op) ? "float32" : x.dtype === "bool" ? "float32" : x.dtype;
     const out = typedArrayFor(outDtype, sizeOf(x.shape));
-    unaryLoop(op, arr(x), out);
+    const xs = arr(x);
+    // large float32 exp / tanh / sigmoid: worker threads (same bits as the loop)
+    if (!(xs instanceof Float32Array && out instanceof Float32Array && unaryF32(op, xs, out))) unaryLoop(op, xs, out);
     return make(out, [...x.shape], outDtype);
   },
 
@@ -209,10 +214,15 @@ const kernels: KernelTable = {
     const n = sizeOf(outShape);
     const out = typedArrayFor(outDtype, n);
     const na = sizeOf(a.shape), nb = sizeOf(b.shape);
-    if (na === n && nb === n) binaryLoop(op, arr(a), 1, arr(b), 1, out, n);
-    else if (nb === 1 && na === n) binaryLoop(op, arr(a), 1, arr(b), 0, out, n);
-    else if (na === 1 && nb === n) binaryLoop(op, arr(a), 0, arr(b), 1, out, n);
-    else binaryLoop(op, expandTo(a, outShape), 1, expandTo(b, outShape), 1, out, n);
+    const loop = (x: TypedArray, sx: number, y: TypedArray, sy: number) => {
+      // large float32 ones: worker threads (same bits as the loop)
+      const f32 = x instanceof Float32Array && y instanceof Float32Array && out instanceof Float32Array;
+      if (!(f32 && binaryF32(op, x, sx, y, sy, out, n))) binaryLoop(op, x, sx, y, sy, out, n);
+    };
+    if (na === n && nb === n) loop(arr(a), 1, arr(b), 1);
+    else if (nb === 1 && na === n) loop(arr(a), 1, arr(b), 0);
+    else if (na === 1 && nb === n) loop(arr(a), 0, arr(b), 1);
+    else loop(expandTo(a, outShape), 1, expandTo(b, outShape), 1);
     return make(out, outShape, outDtype);
   },
 

@@ -1,9 +1,10 @@
 // Worker threads for the CPU kernels (kernels/threads.ts, gb.setNumThreads): results with 2 and 4
 // threads are bit-identical to one thread (GEMM with odd sizes, transposes and batches; conv2d
-// forward and both gradients with strides, padding, dilation and groups; max pooling), and still
-// match PyTorch (the kernels' reference.json and the ops' reference.json, run with every job that
-// can be split sent to the threads). Also: the workers really compute (the calling thread can be
-// told to leave them every task), GB_NUM_THREADS, process exit, and an interrupted threaded op.
+// forward and both gradients with strides, padding, dilation and groups; max pooling; large
+// element-wise ops and activation gradients, on every branch and special value), and still match
+// PyTorch (the kernels' reference.json and every case of the ops' reference.json, run with every
+// job that can be split sent to the threads). Also: the workers really compute (the calling thread
+// can be told to leave them every task), GB_NUM_THREADS, process exit, and an interrupted threaded op.
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -254,16 +255,58 @@ describe("max_pool2d", () => {
   });
 });
 
+describe("element-wise ops", () => {
+  // values that take every branch of expf / tanhf / sigmoidf, and any bit pattern (NaN, Inf, subnormals)
+  function values(n: number, seed: number): Float32Array {
+    const x = rand(n, seed), bits = new Uint32Array(x.buffer), r = rand(n, seed + 1);
+    for (let i = 0; i < n; i++) {
+      const k = i % 8;
+      if (k === 0) bits[i] = Math.floor((r[i] + 1) * 2147483648) >>> 0;
+      else x[i] *= [1, 0.6, 12, 120, 100, 3, 9.5, 1][k];
+    }
+    const special = [-0, 0, Infinity, -Infinity, NaN, 88.72283935546875, 88.7228, -103.97207708, -103.972, 0.5, -0.5, 9.1, -9.1, 1e-45, -1e-40, 3.4e38];
+    special.forEach((v, i) => (x[i * 7 + 3] = v));
+    return x;
+  }
+  it("exp, tanh, sigmoid and the binary ops on the threads equal the single-threaded loops bit for bit", () => {
+    const n = 300_001; // not a multiple of 4
+    const x = gb.tensor(values(n, 1)), y = gb.tensor(values(n, 2)), s = gb.tensor(values(1, 3)[0]);
+    sameForThreadCounts("element-wise", () => [
+      x.exp().dataSync(), x.tanh().dataSync(), x.sigmoid().dataSync(),
+      x.add(y).dataSync(), x.sub(y).dataSync(), x.mul(y).dataSync(), x.div(y).dataSync(),
+      x.mul(0.37).dataSync(), s.sub(x).dataSync(), x.div(s).dataSync(),
+    ]);
+  });
+
+  it("the activations' gradients (tanh, sigmoid, relu) are bit-identical", async () => {
+    const grads = async (f: (t: gb.Tensor) => gb.Tensor) => {
+      const x = gb.tensor(values(200_003, 4), { requiresGrad: true });
+      const w = gb.tensor(values(200_003, 5));
+      await f(x).mul(w).sum().backward();
+      return x.grad!.dataSync();
+    };
+    setNumThreads(1);
+    const one = [await grads((t) => t.tanh()), await grads((t) => t.sigmoid()), await grads((t) => t.relu())];
+    for (const n of [2, 4]) {
+      setNumThreads(n);
+      const many = [await grads((t) => t.tanh()), await grads((t) => t.sigmoid()), await grads((t) => t.relu())];
+      many.forEach((m, k) => expectSame(m, one[k], `gradient ${["tanh", "sigmoid", "relu"][k]}, ${n} threads`));
+    }
+  });
+});
+
 describe("engine ops vs PyTorch on threads", () => {
-  // the matmul cases of tests/engine/ops/reference.json, forward and gradients, on the threaded WASM GEMM
+  // every case of tests/engine/ops/reference.json, forward and gradients, with every job that can be
+  // split sent to the threads (GEMM on the WASM kernels, element-wise ops, convolutions)
   const compare = (got: ArrayLike<number>, want: Encoded[], what: string) => {
     expect(got.length, what).toBe(want.length);
     for (let i = 0; i < want.length; i++) {
       const w = decode(want[i]);
-      if (!(Math.abs(got[i] - w) <= 1e-6 + 1e-5 * Math.abs(w))) expect.fail(`${what}: element ${i} is ${got[i]}, PyTorch has ${w}`);
+      const ok = Number.isNaN(w) ? Number.isNaN(got[i]) : !Number.isFinite(w) ? got[i] === w : Math.abs(got[i] - w) <= 1e-6 + 1e-5 * Math.abs(w);
+      if (!ok) expect.fail(`${what}: element ${i} is ${got[i]}, PyTorch has ${w}`);
     }
   };
-  for (const c of opsRef.cases.filter((k) => /^(matmul|bmm|mm|linear)/.test(k.name))) {
+  for (const c of opsRef.cases) {
     it(c.name, async () => {
       setGemmBackend("wasm");
       setMinWorkScale(0);

@@ -17,8 +17,9 @@
 //  - setGemmBackend("auto" | "js" | "wasm"): force an implementation (tests, benchmarks).
 //  - cpuKernelInfo(): which implementation is in use.
 //  - gemmReference: the cache-blocked TypeScript GEMM (fallback and test oracle).
-//  - setNumThreads(n) / getNumThreads(): worker threads for the WASM kernels (threads.ts;
-//    results are bit-identical for every n).
+//  - setNumThreads(n) / getNumThreads(): worker threads for the WASM kernels (threads.ts:
+//    GEMM, convolutions, and large float32 element-wise ops in elementwise.ts; results are
+//    bit-identical for every n, and n = 1 runs the single-threaded code as before).
 export { setNumThreads, getNumThreads } from "./threads.ts";
 export {
   gemm, gemmReference, gemmWasm, initCpuKernels, setGemmBackend, cpuKernelInfo, type CpuKernelOptions,

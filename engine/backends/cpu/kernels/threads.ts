@@ -1,5 +1,7 @@
 // Worker threads for the WASM kernels (PyTorch's intra-op parallelism, in the
-// shape of torch.set_num_threads / get_num_threads).
+// shape of torch.set_num_threads / get_num_threads): GEMM (gemm.ts), convolutions
+// (conv.ts) and large float32 element-wise ops (elementwise.ts). Pooling stays on
+// the calling thread: copying in and out of WASM memory costs more than it does.
 //
 // How it works:
 //  - The kernels' WASM module is instantiated on a shared WebAssembly.Memory;
@@ -31,9 +33,12 @@
 // Workers are unref'd: they never keep Node alive.
 
 /** The exports a task may call, by index (the same list in the worker code). */
-export const FN = { block: 0, cblock: 1, wblock: 2, maxpool2: 3, copy2d: 4, gather: 5, scatteradd: 6, addbias: 7 } as const;
+export const FN = {
+  block: 0, cblock: 1, wblock: 2, maxpool2: 3, copy2d: 4, gather: 5, scatteradd: 6, addbias: 7,
+  ew_exp: 8, ew_tanh: 9, ew_sigmoid: 10, ew_add: 11, ew_sub: 12, ew_mul: 13, ew_div: 14, ew_tanhgrad: 15, ew_sigmoidgrad: 16, ew_relugrad: 17,
+} as const;
 const FN_NAMES = Object.keys(FN);
-type FnName = keyof typeof FN;
+export type FnName = keyof typeof FN;
 
 /** What runTasks needs of the compiled kernels (gemm.ts's WasmGemm has it). */
 export interface TaskTarget {

@@ -32,8 +32,10 @@
 //  maxpool2(x, H, W, npl, OH, OW, out, idx): 2x2 / stride 2 max pooling of
 //    npl planes [H, W] into [OH, OW] planes (values, i32 flat indices), for
 //    output rows < OH (all windows inside) and the first 4*floor(OW/4) columns.
+//  ew_*: float32 element-wise loops (wasm-elementwise.ts).
 
 import { buildModule, Code, I32, V128, Simd, Op, type FuncDef } from "./wasm-writer.ts";
+import { elementwiseFuncs } from "./wasm-elementwise.ts";
 
 export interface GemmKernelConfig {
   MR: number; // rows per micro tile
@@ -496,5 +498,6 @@ export function gemmModuleBytes(cfg: GemmKernelConfig = DEFAULT_CONFIG, sharedMa
   funcs.push(strided(false));
   funcs.push(strided(true));
   funcs.push(addBias());
+  funcs.push(...elementwiseFuncs());
   return buildModule(funcs, sharedMax);
 }
