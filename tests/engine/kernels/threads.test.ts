@@ -121,11 +121,15 @@ describe("GEMM", () => {
       const A = rand(lda * (tA ? K : M) + 3, t + 1), B = rand(ldb * (tB ? N : K) + 2, t + 50);
       const C0 = rand(ldc * M + 1, t + 99);
       const alpha = t % 3 === 0 ? 1 : 0.5, beta = [0, 1, -0.25][t % 3];
-      sameForThreadCounts(`gemm ${M}x${N}x${K} tA=${tA} tB=${tB}`, () => {
+      const run = () => {
         const C = C0.slice();
         gemm(tA, tB, M, N, K, alpha, A, 3, lda, B, 2, ldb, beta, C, 1, ldc);
         return [C];
-      });
+      };
+      sameForThreadCounts(`gemm ${M}x${N}x${K} tA=${tA} tB=${tB}`, run);
+      setMinWorkScale(0); // the small ones on the threads too
+      sameForThreadCounts(`gemm ${M}x${N}x${K} tA=${tA} tB=${tB}, all threaded`, run, [3]);
+      setMinWorkScale(1);
     });
   });
 

@@ -480,9 +480,9 @@ function storeC(
 
 /**
  * Problems of at least this many multiply-adds use worker threads (smaller ones: the copies and
- * the wake-up cost more than they save; measured on 2 cores, the break-even is around 2M).
+ * the wake-up cost more than they save; measured on 2 cores, the break-even is around 2-3M).
  */
-const PAR_MIN_WORK = 1 << 21;
+const PAR_MIN_WORK = 1 << 22;
 /** Each task gets at least this many multiply-adds. */
 const PAR_TASK_WORK = 1 << 16;
 
