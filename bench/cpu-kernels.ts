@@ -9,6 +9,7 @@
 // PyTorch is run with /usr/bin/python3 (Debian's python3-torch); if that is
 // missing, only our numbers are printed.
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import v8 from "node:v8";
 import {
   avgPool2dBackward, avgPool2dForward, conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputSize,
@@ -35,6 +36,16 @@ function rand(n: number, seed = 1): Float32Array {
     a[i] = (s / 4294967296) * 2 - 1;
   }
   return a;
+}
+
+/** Busy CPU seconds of the whole machine so far (Linux /proc/stat), or null. */
+function machineBusy(): number | null {
+  try {
+    const f = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+    return (f[0] + f[1] + f[2] + f[5] + f[6] + f[7]) / 100; // all but idle and iowait
+  } catch {
+    return null;
+  }
 }
 
 /** CPU time of this process (ms): robust to other work on the machine, unlike wall time. */
@@ -189,6 +200,7 @@ export async function benchCpuKernels(): Promise<void> {
   const oursMany: Record<string, Timing> = {};
   const cases = buildCases();
   // 1 and `many` threads one after the other for each kernel (the machine's load drifts)
+  const b0 = machineBusy(), c0 = cpuMs(), t0 = performance.now();
   for (const c of cases) {
     setNumThreads(1);
     ours[c.name] = time(c.run);
@@ -197,6 +209,8 @@ export async function benchCpuKernels(): Promise<void> {
       oursMany[c.name] = time(c.run);
     }
   }
+  const b1 = machineBusy();
+  const othersBusy = b0 === null || b1 === null ? null : Math.max(0, (b1 - b0 - (cpuMs() - c0) / 1000) / ((performance.now() - t0) / 1000));
   setNumThreads(1);
   {
     // the plain-TypeScript fallback, for scale
@@ -207,6 +221,7 @@ export async function benchCpuKernels(): Promise<void> {
   const torchMany = many > 1 ? runTorch(many) : null;
   const pad = (s: string, n: number) => (s.length >= n ? s : s + " ".repeat(n - s.length));
   const num = (v: number, d = 2) => (Number.isFinite(v) ? v.toFixed(d) : "-");
+  if (othersBusy !== null) console.log(`other processes kept ${othersBusy.toFixed(2)} cores busy, on average, while gradbook's kernels were measured`);
   console.log("times: best per call, wall / CPU ms; 1 thread: GFLOP/s and ratio from CPU time (what counts when the machine is shared);");
   console.log(`${many} threads: wall ms (CPU time adds up the threads), ratio from wall time, and gradbook's speed-up over 1 thread (wall)`);
   console.log(

@@ -4,6 +4,7 @@
  * thread and on gb.getNumThreads()'s default (PyTorch pinned to the same count).
  */
 import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import * as gb from "../engine/index.js";
 
@@ -67,6 +68,25 @@ export function measureTorch(threads = 1): Record<string, number> {
   return JSON.parse(out.trim().split("\n").pop()!);
 }
 
+/** Busy CPU seconds of the whole machine so far (Linux /proc/stat), or null. */
+function machineBusy(): number | null {
+  try {
+    const f = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal: busy = all but idle and iowait
+    return (f[0] + f[1] + f[2] + f[5] + f[6] + f[7]) / 100;
+  } catch {
+    return null;
+  }
+}
+
+/** Runs fn and says how many cores other processes kept busy meanwhile (on average), where /proc/stat exists. */
+async function withLoad<T>(fn: () => Promise<T>): Promise<[T, number | null]> {
+  const b0 = machineBusy(), c0 = cpuSeconds(), t0 = performance.now();
+  const r = await fn();
+  const b1 = machineBusy(), c1 = cpuSeconds(), t1 = performance.now();
+  return [r, b0 === null || b1 === null ? null : Math.max(0, (b1 - b0 - (c1 - c0)) / ((t1 - t0) / 1e3))];
+}
+
 export async function benchEngine(): Promise<void> {
   // threads: 1, then gb.getNumThreads()'s default (os.availableParallelism() capped at 8, or GB_NUM_THREADS)
   const many = gb.getNumThreads();
@@ -74,17 +94,25 @@ export async function benchEngine(): Promise<void> {
   console.log(`== engine (CPU): gradbook vs PyTorch CPU, same machine, same run; threads ${counts.join(" and ")} (PyTorch pinned to the same count) ==`);
   const ours = new Map<number, EngineBenchResult>();
   const torch = new Map<number, Record<string, number> | null>();
+  const others: string[] = [], torchBusy: string[] = [];
   for (const n of counts) {
     gb.setNumThreads(n);
-    ours.set(n, await measureEngine());
+    const [r, load] = await withLoad(() => measureEngine());
+    ours.set(n, r);
+    if (load !== null) others.push(`${n} thread${n > 1 ? "s" : ""}: ${load.toFixed(2)}`);
     try {
+      const b0 = machineBusy(), t0 = performance.now();
       torch.set(n, measureTorch(n));
+      const b1 = machineBusy();
+      if (b0 !== null && b1 !== null) torchBusy.push(`${n} thread${n > 1 ? "s" : ""}: ${((b1 - b0) / ((performance.now() - t0) / 1e3)).toFixed(2)}`);
     } catch (e) {
       torch.set(n, null);
       console.log(`PyTorch reference unavailable (${(e as Error).message.split("\n")[0]}); install python3-torch`);
     }
   }
   gb.setNumThreads(many);
+  if (others.length) console.log(`other processes kept busy, on average, during gradbook's runs (cores): ${others.join(", ")}`);
+  if (torchBusy.length) console.log(`busy cores during PyTorch's runs, its own included (its start-up on one): ${torchBusy.join(", ")}`);
   const gflops = (n: number, t: number) => (2 * n ** 3) / t / 1e9;
   const row = (name: string, n: number, g: number, t: number | undefined, unit: string) =>
     console.log(`${name.padEnd(34)} ${String(n).padStart(2)} thr  gradbook ${g.toFixed(1).padStart(8)} ${unit}   pytorch ${t === undefined ? "     n/a" : t.toFixed(1).padStart(8)} ${unit}   ratio ${t ? (g / t).toFixed(3) : "n/a"}x`);
