@@ -26,6 +26,7 @@ interface Case {
 const PYTHON = "/usr/bin/python3";
 const BATCH = 256;
 
+// the generator of tests/engine/kernels/xorshift.ts (the benchmark does not import from tests/)
 function rand(n: number, seed = 1): Float32Array {
   let s = seed >>> 0 || 1;
   const a = new Float32Array(n);

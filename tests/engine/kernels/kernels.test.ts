@@ -7,6 +7,7 @@ import {
   cpuKernelInfo, gemm, gemmReference, gemmWasm, initCpuKernels, maxPool2dBackward, maxPool2dForward,
   pool2dOutputSize, setGemmBackend, type Conv2dParams,
 } from "../../../engine/backends/cpu/kernels/index.ts";
+import { rand } from "./xorshift.ts";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const ref: any = JSON.parse(readFileSync(new URL("./reference.json", import.meta.url), "utf8"));
@@ -31,17 +32,6 @@ function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, what: stri
   }
 }
 
-function rand(n: number, seed: number): Float32Array {
-  let s = seed >>> 0 || 1;
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13; s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
-    a[i] = (s / 4294967296) * 2 - 1;
-  }
-  return a;
-}
 
 beforeAll(async () => {
   await initCpuKernels();

@@ -16,23 +16,13 @@ import {
 } from "../../../engine/backends/cpu/kernels/index.ts";
 import { poolInfo, setCallerTakesTasks, setMinWorkScale, threadsSupported } from "../../../engine/backends/cpu/kernels/threads.ts";
 import { OPS, asList, decode, inputsOf, reference as opsRef, type Encoded } from "../ops/cases.ts";
+import { rand } from "./xorshift.ts";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const ref: any = JSON.parse(readFileSync(new URL("./reference.json", import.meta.url), "utf8"));
 const f32 = (a: number[]) => Float32Array.from(a);
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 
-function rand(n: number, seed: number): Float32Array {
-  let s = seed >>> 0 || 1;
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13; s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
-    a[i] = (s / 4294967296) * 2 - 1;
-  }
-  return a;
-}
 
 /** Same bits (NaN payloads aside), element by element. */
 function expectSame(got: ArrayLike<number>, want: ArrayLike<number>, what: string): void {
