@@ -55,6 +55,12 @@ export interface CollectOptions {
   maxFiles?: number;
   /** Folders left out wherever they are (the output folder, the submissions). */
   exclude?: string[];
+  /**
+   * Patterns of paths to leave out (`--exclude`), relative to the folder, `/`-separated:
+   * `*` and `?` within a name, `**` across folders; a pattern without `/` matches a name at any
+   * depth (as in .gitignore). A folder that matches is left out whole.
+   */
+  ignore?: string[];
   /** A student's folder: links and hard links refused. */
   untrusted?: boolean;
   /** Hash every file's content (sha256). */
@@ -83,10 +89,36 @@ const realOrResolved = (p: string): string[] => {
 };
 
 /** The files of a folder as the module comment says; throws FilesError (naming the file) for a missing folder, an unreadable file, too many or too large. */
+/** A pattern of `--exclude` as a regular expression over relative paths (see CollectOptions.ignore). */
+export function globToRegExp(pattern: string): RegExp {
+  let p = pattern.replace(/\\/g, "/").replace(/^\.\//, "").replace(/\/+$/, "");
+  // a "/" anywhere (a leading one too, as in .gitignore) anchors the pattern at the folder
+  const anchored = p.includes("/");
+  p = p.replace(/^\/+/, "");
+  if (!p) throw new FilesError(`--exclude: the pattern ${JSON.stringify(pattern)} names no file`);
+  let re = "";
+  for (let i = 0; i < p.length; i++) {
+    const c = p[i];
+    if (c === "*" && p[i + 1] === "*") {
+      if (p[i + 2] === "/") {
+        re += "(?:.*/)?"; // "**/": any folders, none included
+        i += 2;
+      } else {
+        re += ".*"; // a trailing "**": anything below
+        i += 1;
+      }
+    } else if (c === "*") re += "[^/]*";
+    else if (c === "?") re += "[^/]";
+    else re += c.replace(/[.+^${}()|[\]\\]/g, "\\$&");
+  }
+  return new RegExp(anchored ? `^${re}$` : `(?:^|/)${re}$`);
+}
+
 export function collectFiles(root: string, o: CollectOptions = {}): FileSet {
   const maxBytes = o.maxBytes ?? DEFAULT_MAX_FILES_BYTES, maxFiles = o.maxFiles ?? MAX_FILES_COUNT;
   const untrusted = !!o.untrusted;
   const exclude = new Set((o.exclude ?? []).flatMap(realOrResolved));
+  const ignore = (o.ignore ?? []).map(globToRegExp);
   const where = o.label ?? root;
   const show = (abs: string, rel: string) => (o.label ? rel || "." : abs);
   let st: Stats;
@@ -108,6 +140,7 @@ export function collectFiles(root: string, o: CollectOptions = {}): FileSet {
       if (e.name.startsWith(".") || e.name.endsWith("~")) continue;
       const abs = join(dir, e.name), rel = prefix ? `${prefix}/${e.name}` : e.name;
       if (exclude.has(abs) || exclude.has(resolve(abs))) continue;
+      if (ignore.some((re) => re.test(rel))) continue;
       let s: Stats;
       try {
         s = lstatSync(abs);

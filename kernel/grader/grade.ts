@@ -60,6 +60,8 @@ export interface GradeOptions {
   studentFiles?: boolean;
   /** Most bytes of files copied: the instructor's in all, and each student's in all (default 200 MB). */
   maxFilesBytes?: number;
+  /** Patterns of files not to copy, the instructor's or a student's (`--exclude`; see files.ts, CollectOptions.ignore). */
+  ignoreFiles?: string[];
   signal?: AbortSignal;
 }
 
@@ -184,7 +186,7 @@ export function discoverSubmissions(dir: string, sources: SourceNotebook[], excl
 }
 
 interface Context {
-  o: Required<Pick<GradeOptions, "cellTimeoutS" | "notebookTimeoutS" | "memoryMb" | "revealHidden" | "permissions" | "dropPrivileges" | "maxNotebookBytes" | "files" | "studentFiles" | "maxFilesBytes">>;
+  o: Required<Pick<GradeOptions, "cellTimeoutS" | "notebookTimeoutS" | "memoryMb" | "revealHidden" | "permissions" | "dropPrivileges" | "maxNotebookBytes" | "files" | "studentFiles" | "maxFilesBytes" | "ignoreFiles">>;
   sources: SourceNotebook[];
   /** The instructor's files (null without `files`), and their hash. */
   files: FileSet | null;
@@ -227,7 +229,7 @@ function readStudentFiles(ctx: Context, sub: Submission): Pick<SubmissionInput, 
     if (!byDir.has(dir)) {
       const where = dir === sub.folder ? "the submission's folder" : `${dir.slice(sub.folder.length + 1)}/ in the submission`;
       try {
-        const set = collectFiles(dir, { untrusted: true, hash: true, maxBytes: ctx.o.maxFilesBytes, exclude: [ctx.out.root], label: where });
+        const set = collectFiles(dir, { untrusted: true, hash: true, maxBytes: ctx.o.maxFilesBytes, exclude: [ctx.out.root], ignore: ctx.o.ignoreFiles, label: where });
         for (const x of set.skipped) fileMessages.push(`Not copied from ${where}: ${x}.`);
         byDir.set(dir, set.files.length ? set : null);
       } catch (e) {
@@ -347,7 +349,7 @@ export async function grade(opts: GradeOptions): Promise<GradeSummary> {
   const files =
     opts.files === false
       ? null
-      : collectFiles(sources[0].dir, { hash: true, maxBytes: maxFilesBytes, exclude: [out.root, opts.out, opts.submissions], limitHint: "leave large files out of the folder or raise the limit with --max-files-mb" });
+      : collectFiles(sources[0].dir, { hash: true, maxBytes: maxFilesBytes, exclude: [out.root, opts.out, opts.submissions], ignore: opts.ignoreFiles ?? [], limitHint: "leave large files out of the folder (or with --exclude) or raise the limit with --max-files-mb" });
   const scratchRoot = mkdtempSync(join(tmpdir(), "gradbook-grade-"));
   chmodSync(scratchRoot, 0o711); // kernels (other uids) reach only their own 0700 run folder inside
   const ctx: Context = {
@@ -361,6 +363,7 @@ export async function grade(opts: GradeOptions): Promise<GradeSummary> {
       maxNotebookBytes: opts.maxNotebookBytes ?? 50 << 20,
       files: opts.files !== false,
       studentFiles: opts.studentFiles !== false,
+      ignoreFiles: opts.ignoreFiles ?? [],
       maxFilesBytes,
     },
     sources,

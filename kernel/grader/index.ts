@@ -29,8 +29,10 @@ interface Command {
 class Usage extends Error {}
 
 /** Parses `--name value`, `--name=value` and flags; the rest are positional. */
+/** Options: `valued` take a value (the last one given counts, except `--exclude`, which collects them), `flags` none. */
 function parseArgs(args: string[], valued: string[], flags: string[]) {
   const values: Record<string, string> = {};
+  const lists: Record<string, string[]> = {};
   const set = new Set<string>();
   const positional: string[] = [];
   for (let i = 0; i < args.length; i++) {
@@ -44,10 +46,11 @@ function parseArgs(args: string[], valued: string[], flags: string[]) {
       const v = inline ?? args[++i];
       if (v === undefined || v === "") throw new Usage(`${name} needs a value`);
       values[name] = v;
+      (lists[name] ??= []).push(v);
     } else if (flags.includes(name) && inline === undefined) set.add(name);
     else throw new Usage(`unknown option ${name}`);
   }
-  return { values, flags: set, positional };
+  return { values, lists, flags: set, positional };
 }
 
 function num(values: Record<string, string>, name: string): number | undefined {
@@ -71,10 +74,10 @@ function wrap(usage: string, f: (args: string[]) => Promise<number> | number) {
   };
 }
 
-const RELEASE_USAGE = "gradbook release SOURCE.ipynb|DIR... --out DIR [--no-files] [--max-files-mb MB]";
+const RELEASE_USAGE = "gradbook release SOURCE.ipynb|DIR... --out DIR [--no-files] [--exclude PATTERN]... [--max-files-mb MB]";
 const VALIDATE_USAGE = "gradbook validate NOTEBOOK.ipynb [--cell-timeout S] [--timeout S]";
 const GRADE_USAGE =
-  "gradbook grade --source DIR|FILE --submissions DIR --out DIR [--jobs N] [--cell-timeout S] [--timeout S] [--memory MB] [--reveal-hidden-tests] [--force] [--no-sandbox] [--no-files] [--no-student-files] [--max-files-mb MB] [--quiet]";
+  "gradbook grade --source DIR|FILE --submissions DIR --out DIR [--jobs N] [--cell-timeout S] [--timeout S] [--memory MB] [--reveal-hidden-tests] [--force] [--no-sandbox] [--no-files] [--no-student-files] [--exclude PATTERN]... [--max-files-mb MB] [--quiet]";
 
 const filesLimit = (values: Record<string, string>) => {
   const mb = num(values, "--max-files-mb");
@@ -86,7 +89,8 @@ export const graderCommands: Record<string, Command> = {
     summary: "make the student version of instructor notebooks (solutions stubbed, hidden tests removed, cells locked)",
     usage: RELEASE_USAGE,
     run: wrap(RELEASE_USAGE, (args) => {
-      const { values, flags, positional } = parseArgs(args, ["--out", "--max-files-mb"], ["--no-files"]);
+      const { values, lists, flags, positional } = parseArgs(args, ["--out", "--max-files-mb", "--exclude"], ["--no-files"]);
+      const ignore = lists["--exclude"] ?? [];
       if (!positional.length) throw new Usage("no notebooks given");
       if (!values["--out"]) throw new Usage("--out DIR is required");
       const out = values["--out"];
@@ -104,7 +108,7 @@ export const graderCommands: Record<string, Command> = {
       const dirs = [...new Set(sources.map((s) => s.dir))].filter((d) => d !== resolve(out));
       const files = flags.has("--no-files") || !dirs.length
         ? null
-        : mergeFileSets(dirs.map((d) => collectFiles(d, { maxBytes, exclude: [out], limitHint: "leave large files out of the folder, raise the limit with --max-files-mb, or release the notebooks alone with --no-files" })), maxBytes);
+        : mergeFileSets(dirs.map((d) => collectFiles(d, { maxBytes, exclude: [out], ignore, limitHint: "leave large files out of the folder (or out of the release with --exclude), raise the limit with --max-files-mb, or release the notebooks alone with --no-files" })), maxBytes);
       mkdirSync(out, { recursive: true });
       for (const s of sources) {
         writeFileSync(join(out, basename(s.name)), serializeNotebook(s.release));
@@ -139,9 +143,9 @@ export const graderCommands: Record<string, Command> = {
     summary: "grade a class's submissions: feedback, gradebook.csv and Gradescope results.json",
     usage: GRADE_USAGE,
     run: wrap(GRADE_USAGE, async (args) => {
-      const { values, flags, positional } = parseArgs(
+      const { values, lists, flags, positional } = parseArgs(
         args,
-        ["--source", "--submissions", "--out", "--jobs", "--cell-timeout", "--timeout", "--memory", "--max-files-mb"],
+        ["--source", "--submissions", "--out", "--jobs", "--cell-timeout", "--timeout", "--memory", "--max-files-mb", "--exclude"],
         ["--reveal-hidden-tests", "--force", "--no-sandbox", "--no-files", "--no-student-files", "--quiet"],
       );
       if (positional.length) throw new Usage(`unexpected argument ${positional[0]}`);
@@ -170,6 +174,7 @@ export const graderCommands: Record<string, Command> = {
           files: !flags.has("--no-files"),
           studentFiles: !flags.has("--no-student-files"),
           maxFilesBytes: filesLimit(values),
+          ignoreFiles: lists["--exclude"] ?? [],
           progress: flags.has("--quiet") ? null : process.stderr,
           signal: ac.signal,
         });

@@ -8,7 +8,7 @@ import { chmodSync, cpSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdi
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { changedFiles, collectFiles, copyFileSets, FilesError } from "../../kernel/grader/files.ts";
+import { changedFiles, collectFiles, copyFileSets, FilesError, globToRegExp } from "../../kernel/grader/files.ts";
 import { grade, loadSources } from "../../kernel/grader/grade.ts";
 import { graderCommands } from "../../kernel/grader/index.ts";
 import { gradeId, parseNotebook, serializeNotebook, type Notebook } from "../../kernel/grader/notebook.ts";
@@ -96,6 +96,32 @@ test("which files are taken: not notebooks, hidden files, node_modules, backups,
   expect(() => collectFiles(st, { untrusted: true, maxBytes: 4, label: "the submission's folder" })).toThrow(
     new FilesError("the files beside the notebooks in the submission's folder pass the limit of 4 B at mine/notes.txt (8 B, itself over the limit)"),
   );
+});
+
+test("--exclude patterns: names at any depth, anchored paths, ** across folders; release leaves them behind", async () => {
+  const cases: [string, string[], string[]][] = [
+    // pattern, paths it matches, paths it does not
+    ["*.csv", ["a.csv", "data/b.csv"], ["a.csvx", "data/csv"]],
+    ["data", ["data", "x/data"], ["data2", "mydata"]],
+    ["/data", ["data"], ["x/data"]],
+    ["data/*.csv", ["data/b.csv"], ["x/data/b.csv", "data/sub/b.csv"]],
+    ["**/solutions/**", ["solutions/a.txt", "x/y/solutions/a.txt"], ["solutions", "x/solution/a.txt"]],
+    ["w?ights.bin", ["weights.bin", "m/wxights.bin"], ["weights.bin.bak", "w/ights.bin"]],
+    ["a+b (1).txt", ["a+b (1).txt"], ["aab (1).txt"]],
+  ];
+  for (const [pattern, yes, no] of cases) {
+    const re = globToRegExp(pattern);
+    for (const p of yes) expect(re.test(p), `${pattern} should match ${p}`).toBe(true);
+    for (const p of no) expect(re.test(p), `${pattern} should not match ${p}`).toBe(false);
+  }
+  expect(() => globToRegExp("/")).toThrow(new FilesError('--exclude: the pattern "/" names no file'));
+  // a matching folder is left out whole; a file by name
+  expect(collectFiles(src, { exclude: [join(src, "release")], ignore: ["data"] }).files.map((f) => f.rel)).toEqual(["measurements.csv"]);
+  expect(collectFiles(src, { exclude: [join(src, "release")], ignore: ["holdout.*"] }).files.map((f) => f.rel)).toEqual(["measurements.csv"]);
+  const r = await capture(() => graderCommands.release.run([join(src, "stats.ipynb"), "--out", join(dir, "release-x"), "--exclude", "data", "--exclude=*.txt"]));
+  expect(r.code).toBe(0);
+  expect(r.out).toContain(`files: copied 1 file (42 B) from ${src}: measurements.csv`);
+  expect(readdirSync(join(dir, "release-x")).sort()).toEqual(["measurements.csv", "stats.ipynb"]);
 });
 
 test("copies: the instructor's files over the student's; changes to the copies are found", () => {
