@@ -30,7 +30,7 @@ test("release writes the student version; bad arguments get the usage", async ()
   expect(nb.cells.find((c) => gradeId(c) === "dot")!.source).toContain('throw new Error("not implemented");');
   expect(JSON.stringify(nb)).not.toContain("HIDDEN");
   const bad = await capture(() => graderCommands.release.run([join(HERE, "fixtures", "perceptron.ipynb")]));
-  expect(bad).toEqual({ code: 2, out: "--out DIR is required\nusage: gradbook release SOURCE.ipynb|DIR... --out DIR [--no-files] [--max-files-mb MB]" });
+  expect(bad).toEqual({ code: 2, out: "--out DIR is required\nusage: gradbook release SOURCE.ipynb|DIR... --out DIR [--no-files] [--exclude PATTERN]... [--max-files-mb MB]" });
   const bad2 = await capture(() => graderCommands.grade.run(["--source", "x", "--frobnicate"]));
   expect(bad2.code).toBe(2);
   expect(bad2.out).toMatch(/^unknown option --frobnicate\nusage: gradbook grade --source/);

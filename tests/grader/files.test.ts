@@ -122,6 +122,7 @@ test("--exclude patterns: names at any depth, anchored paths, ** across folders;
   expect(r.code).toBe(0);
   expect(r.out).toContain(`files: copied 1 file (42 B) from ${src}: measurements.csv`);
   expect(readdirSync(join(dir, "release-x")).sort()).toEqual(["measurements.csv", "stats.ipynb"]);
+  rmSync(join(dir, "release-x"), { recursive: true });
 });
 
 test("copies: the instructor's files over the student's; changes to the copies are found", () => {
@@ -157,7 +158,7 @@ test("clear errors: a missing source or submissions folder, too large, an unread
   writeFileSync(join(big, "weights.safetensors"), "");
   truncateSync(join(big, "weights.safetensors"), 201 << 20); // sparse: nothing is written or read
   await expect(graderCommands.release.run([join(big, "stats.ipynb"), "--out", join(dir, "r1")])).rejects.toThrow(
-    `the files beside the notebooks in ${big} pass the limit of 200.0 MB at weights.safetensors (201.0 MB, itself over the limit); leave large files out of the folder, raise the limit with --max-files-mb, or release the notebooks alone with --no-files`,
+    `the files beside the notebooks in ${big} pass the limit of 200.0 MB at weights.safetensors (201.0 MB, itself over the limit); leave large files out of the folder (or out of the release with --exclude), raise the limit with --max-files-mb, or release the notebooks alone with --no-files`,
   );
   await expect(graderCommands.release.run([join(src, "stats.ipynb"), "--out", join(dir, "r1"), "--max-files-mb", "0.00005"])).rejects.toThrow(
     `the files beside the notebooks in ${src} pass the limit of 52 B at measurements.csv (42 B; 72 B so far)`,
