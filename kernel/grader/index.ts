@@ -29,7 +29,7 @@ interface Command {
 class Usage extends Error {}
 
 /** Parses `--name value`, `--name=value` and flags; the rest are positional. */
-/** Options: `valued` take a value (the last one given counts, except `--exclude`, which collects them), `flags` none. */
+/** Options: `valued` take a value (`values` keeps the last one given, `lists` all of them, for repeatable ones such as `--exclude`), `flags` none. */
 function parseArgs(args: string[], valued: string[], flags: string[]) {
   const values: Record<string, string> = {};
   const lists: Record<string, string[]> = {};
