@@ -400,12 +400,7 @@ export class GpuContext {
     this.pass = null;
     this.encoder = null;
     this.pending = 0;
-    for (const [size, list] of this.freePending) {
-      let f = this.free.get(size);
-      if (!f) this.free.set(size, (f = []));
-      f.push(...list);
-    }
-    this.freePending.clear();
+    this.releasePending();
   }
 
   /** Submits the recorded commands; buffers released meanwhile become free for any use. */
@@ -419,6 +414,11 @@ export class GpuContext {
     this.numSubmits++;
     this.encoder = null;
     this.pending = 0;
+    this.releasePending();
+  }
+
+  /** Buffers released while the dropped or submitted encoder was open become free for any use. */
+  private releasePending(): void {
     for (const [size, list] of this.freePending) {
       let f = this.free.get(size);
       if (!f) this.free.set(size, (f = []));

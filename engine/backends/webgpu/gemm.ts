@@ -230,9 +230,13 @@ ${stores.join("\n")}
 `;
 }
 
-function splitReduceShader(spec: GemmSpec, splits: number): string {
+/**
+ * One thread per output (b, m, n) of the spec: `sum` computes `s` (declared before it), which
+ * `store` writes; `extraDecl` declares any further binding.
+ */
+function perOutputShader(spec: GemmSpec, extraDecl: string, sum: string): string {
   const total = spec.batch * spec.M * spec.N;
-  return `${decls(spec.bindings)}@group(0) @binding(${spec.bindings.length}) var<storage, read> partial: array<f32>;
+  return `${decls(spec.bindings)}${extraDecl}
 const M = ${u(spec.M)};
 const N = ${u(spec.N)};
 ${spec.helpers()}
@@ -240,35 +244,29 @@ ${spec.helpers()}
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let idx = gid.x + gid.y * nwg.x * 256u;
   if (idx >= ${u(total)}) { return; }
-  var s = 0.0;
-  for (var p = 0u; p < ${u(splits)}; p = p + 1u) { s = s + partial[p * ${u(total)} + idx]; }
   let n = idx % N;
   let m = (idx / N) % M;
   let bz = idx / (M * N);
+  var s = 0.0;
+  ${sum}
   store(bz, m, n, s);
 }
 `;
 }
 
+/** The second pass of split-K: sums the `splits` partial products of each output. */
+function splitReduceShader(spec: GemmSpec, splits: number): string {
+  const total = spec.batch * spec.M * spec.N;
+  return perOutputShader(
+    spec,
+    `@group(0) @binding(${spec.bindings.length}) var<storage, read> partial: array<f32>;\n`,
+    `for (var p = 0u; p < ${u(splits)}; p = p + 1u) { s = s + partial[p * ${u(total)} + idx]; }`,
+  );
+}
+
 /** One thread per output, looping over K: for small products (quick to compile, e.g. on lavapipe). */
 function simpleShader(spec: GemmSpec): string {
-  const total = spec.batch * spec.M * spec.N;
-  return `${decls(spec.bindings)}
-const M = ${u(spec.M)};
-const N = ${u(spec.N)};
-${spec.helpers()}
-@compute @workgroup_size(256)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let idx = gid.x + gid.y * nwg.x * 256u;
-  if (idx >= ${u(total)}) { return; }
-  let n = idx % N;
-  let m = (idx / N) % M;
-  let bz = idx / (M * N);
-  var s = 0.0;
-  for (var k = 0u; k < ${u(spec.K)}; k = k + 1u) { s = fma(loadA(bz, m, k), loadB(bz, k, n), s); }
-  store(bz, m, n, s);
-}
-`;
+  return perOutputShader(spec, "", `for (var k = 0u; k < ${u(spec.K)}; k = k + 1u) { s = fma(loadA(bz, m, k), loadB(bz, k, n), s); }`);
 }
 
 /** Products up to this many multiply-adds use the simple kernel. */
