@@ -192,39 +192,31 @@ describe("conv2d", () => {
   it("large images (im2col + WASM GEMM instead of the implicit path) and empty batches", () => {
     const p: Conv2dParams = { stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 1 };
     const xShape = [1, 2, 258, 262], wShape = [3, 2, 3, 3];
-    const yShape = conv2dOutputSize(xShape, wShape, p);
-    const x = rand(2 * 258 * 262, 5), w = rand(54, 6), dy = rand(3 * 258 * 262, 7);
-    const run = () => [
-      conv2dForward(x, xShape, w, wShape, null, p),
-      conv2dBackwardInput(dy, yShape, w, wShape, xShape, p),
-      conv2dBackwardWeight(x, xShape, dy, yShape, wShape, p),
-    ];
-    const fast = run();
-    setGemmBackend("js");
-    const slow = run();
-    setGemmBackend("auto");
+    // the three convolutions through the WASM GEMM ("auto") and the TypeScript one
+    const wasmAndJs = (xs: number[], ws: number[], q: Conv2dParams, seed: number) => {
+      const ys = conv2dOutputSize(xs, ws, q);
+      const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+      const x = rand(size(xs), seed), w = rand(size(ws), seed + 1), dy = rand(size(ys), seed + 2);
+      const run = () => [
+        conv2dForward(x, xs, w, ws, null, q),
+        conv2dBackwardInput(dy, ys, w, ws, xs, q),
+        conv2dBackwardWeight(x, xs, dy, ys, ws, q),
+      ];
+      const fast = run();
+      setGemmBackend("js");
+      const slow = run();
+      setGemmBackend("auto");
+      return { fast, slow, w };
+    };
+    const { fast, slow, w } = wasmAndJs(xShape, wShape, p, 5);
     expectClose(fast[0], slow[0], "large forward", 18);
     expectClose(fast[1], slow[1], "large dx", 27);
     expectClose(fast[2], slow[2], "large dw", 258 * 262, 10);
     // strided, several image chunks with a short last one
-    {
-      const p2: Conv2dParams = { stride: [2, 2], padding: [1, 1], dilation: [1, 1], groups: 2 };
-      const xs = [30, 4, 32, 32], ws = [6, 2, 3, 3];
-      const ys = conv2dOutputSize(xs, ws, p2);
-      const x2 = rand(30 * 4 * 32 * 32, 8), w2 = rand(6 * 18, 9), dy2 = rand(ys.reduce((a, b) => a * b, 1), 10);
-      const run2 = () => [
-        conv2dForward(x2, xs, w2, ws, null, p2),
-        conv2dBackwardInput(dy2, ys, w2, ws, xs, p2),
-        conv2dBackwardWeight(x2, xs, dy2, ys, ws, p2),
-      ];
-      const f2 = run2();
-      setGemmBackend("js");
-      const s2 = run2();
-      setGemmBackend("auto");
-      expectClose(f2[0], s2[0], "strided forward", 18);
-      expectClose(f2[1], s2[1], "strided dx", 27);
-      expectClose(f2[2], s2[2], "strided dw", 30 * 256, 10);
-    }
+    const s2 = wasmAndJs([30, 4, 32, 32], [6, 2, 3, 3], { stride: [2, 2], padding: [1, 1], dilation: [1, 1], groups: 2 }, 8);
+    expectClose(s2.fast[0], s2.slow[0], "strided forward", 18);
+    expectClose(s2.fast[1], s2.slow[1], "strided dx", 27);
+    expectClose(s2.fast[2], s2.slow[2], "strided dw", 30 * 256, 10);
     // N = 0
     const e = conv2dForward(new Float32Array(0), [0, 2, 5, 5], w, wShape, null, p);
     expect(e.length).toBe(0);
