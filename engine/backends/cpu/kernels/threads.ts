@@ -61,6 +61,7 @@ const LIMIT = 4; // workers with id < LIMIT take part
 const STOP = 5; // workers exit
 const ERROR = 6; // a task failed in a worker
 const WORKED = 7; // tasks run by workers, in all (diagnostics, tests)
+const PAGES = 8; // the size of the WASM memory in 64 KiB pages when the current job began
 const CTL_BYTES = 128;
 const CLAIM = 8; // index in the BigInt64Array view
 
@@ -178,6 +179,9 @@ const WORKER_SOURCE = `"use strict";
       seen = g;
       if (Atomics.load(ctl, ${STOP})) return;
       if (id >= Atomics.load(ctl, ${LIMIT})) continue;
+      // a thread that does not see the memory as large as the job's caller does keeps out of it
+      // (the caller runs the tasks nobody claims)
+      if (mem.buffer.byteLength < Atomics.load(ctl, ${PAGES}) * 65536) continue;
       Atomics.add(ctl, ${ACTIVE}, 1);
       try {
         for (;;) {
@@ -357,14 +361,14 @@ export function runTasks(target: TaskTarget, list: TaskList, freeByte: number, e
   if (!pool) pool = newPool(target);
   const p = pool;
   if (p.open) drain(p);
+  // table: n + 1 task starts, then the records (the memory grown before a new worker is sent it)
+  const tab = Math.ceil(freeByte / 16) * 16;
+  ensure(tab + (n + 1 + list.size) * 4);
   grow(p, threads - 1);
   if (p.broken) {
     runRecords(fns, list.rec, 0, 0, nrec);
     return;
   }
-  // table: n + 1 task starts, then the records
-  const tab = Math.ceil(freeByte / 16) * 16;
-  ensure(tab + (n + 1 + list.size) * 4);
   const i32 = new Int32Array(target.memory.buffer, tab, n + 1 + list.size);
   for (let t = 0; t < n; t++) i32[t] = list.starts[t];
   i32[n] = nrec;
@@ -374,6 +378,7 @@ export function runTasks(target: TaskTarget, list: TaskList, freeByte: number, e
   Atomics.store(ctl, DONE, 0);
   Atomics.store(ctl, ERROR, 0);
   Atomics.store(ctl, LIMIT, threads - 1);
+  Atomics.store(ctl, PAGES, target.memory.buffer.byteLength >>> 16);
   p.open = true;
   Atomics.store(p.claim, CLAIM, BigInt(n) << SHIFT);
   Atomics.add(ctl, GEN, 1);
