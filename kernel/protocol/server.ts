@@ -79,7 +79,7 @@ export async function runServer(config: ServerConfig): Promise<void> {
     send.iopub.send(serialize(signer, [Buffer.from(`kernel.${session}.${msgType}`)], makeHeader(msgType, session), parent, metadata, content, buffers));
   const status = (parent: unknown, state: "busy" | "idle" | "starting") => publish(parent, "status", { execution_state: state });
   const reply = (p: Pending, msgType: string, content: unknown, metadata: unknown = {}) =>
-    send[p.channel].send(serialize(signer, p.identities, makeHeader(msgType, p.header.session ?? session), p.header, metadata, content));
+    send[p.channel].send(serialize(signer, p.identities, makeHeader(msgType, session), p.header, metadata, content));
 
   // --- heartbeat: echo every frame back
   (async () => {
@@ -311,7 +311,7 @@ export async function runServer(config: ServerConfig): Promise<void> {
       case "stdin": {
         const p = pending.get(m.id);
         if (!p) return log(`input request for unknown request ${m.id}`);
-        send.stdin.send(serialize(signer, p.identities, makeHeader("input_request", p.header.session ?? session), p.header, {}, m.content));
+        send.stdin.send(serialize(signer, p.identities, makeHeader("input_request", session), p.header, {}, m.content));
         return;
       }
       case "abort_queue":

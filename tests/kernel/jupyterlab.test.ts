@@ -1,6 +1,6 @@
 // The kernel through @jupyterlab/services (the client library JupyterLab uses) against Debian's jupyter server:
 // start through the REST API, execute over the WebSocket, display data, comms, completion, interrupt, restart.
-import { afterAll, beforeAll, expect, test, vi } from "vitest";
+import { afterAll, beforeAll, expect, onTestFailed, test, vi } from "vitest";
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
@@ -57,6 +57,13 @@ afterAll(async () => {
   env?.cleanup();
 });
 
+// Which step the test is in, and the server's log (the kernel's stderr goes there), printed if it fails.
+let stepName = "start";
+const step = (name: string) => void (stepName = name);
+function reportOnFailure() {
+  onTestFailed(() => console.error(`failed or hung at step: ${stepName}\n--- jupyter server log (last 6000 characters) ---\n${serverLog.slice(-6000)}`));
+}
+
 async function execute(kernel: any, code: string) {
   const outputs: any[] = [];
   const future = kernel.requestExecute({ code });
@@ -75,12 +82,15 @@ test("kernelspecs through the REST API list gradbook", async () => {
 });
 
 test("start, execute, display, complete, inspect, comms, interrupt and restart through jupyter server", async () => {
+  reportOnFailure();
+  step("start the kernel");
   const kernel = await manager.startNew({ name: "gradbook" });
   try {
     const info = await kernel.info;
     expect(info.language_info.name).toBe("typescript");
     expect(info.implementation).toBe("gradbook");
 
+    step("execute");
     const r1 = await execute(kernel, "const n: number = 20; n + 1");
     expect(r1.reply.status).toBe("ok");
     expect(r1.outputs).toContainEqual({ type: "execute_result", content: expect.objectContaining({ data: { "text/plain": "21" } }) });
@@ -89,15 +99,18 @@ test("start, execute, display, complete, inspect, comms, interrupt and restart t
     expect(r2.outputs.map((o) => o.type)).toEqual(["stream", "display_data", "display_data"]);
     expect(r2.outputs[1].content.data["text/markdown"]).toBe("**md**");
 
+    step("complete");
     const c = await kernel.requestComplete({ code: "n.toFix", cursor_pos: 7 });
     expect(c.content.status).toBe("ok");
     expect((c.content as any).matches).toEqual(["toFixed"]);
     expect((c.content as any).cursor_start).toBe(2);
+    step("inspect");
     const i = await kernel.requestInspect({ code: "n", cursor_pos: 1, detail_level: 0 });
     expect((i.content as any).found).toBe(true);
     expect((i.content as any).data["text/plain"]).toMatch(/const n: number/);
 
     // comms: a target registered by a cell, opened from the front end
+    step("comm target cell");
     await execute(
       kernel,
       `(globalThis as any).__gradbookDisplayHost.registerCommTarget("lab-echo", (comm: any, data: any) => {
@@ -108,6 +121,7 @@ test("start, execute, display, complete, inspect, comms, interrupt and restart t
     const got = new Promise<any>((resolve) => {
       comm.onMsg = (msg: any) => resolve(msg.content.data);
     });
+    step("comm open and send");
     await comm.open({ hello: "lab" }).done;
     await comm.send({ ping: 1 }).done;
     expect(await got).toEqual({ got: { ping: 1 }, opened: { hello: "lab" } });
@@ -118,18 +132,22 @@ test("start, execute, display, complete, inspect, comms, interrupt and restart t
     const widgetComm = new Promise<any>((resolve) => {
       kernel.registerCommTarget("jupyter.widget", (c: any, msg: any) => resolve({ comm: c, data: msg.content.data }));
     });
+    step("widget");
     const w = await execute(kernel, "const slider = new widgets.IntSlider({ value: 3, min: 0, max: 10 });\nslider");
     expect(w.reply.status).toBe("ok");
+    step("widget: the comm_open reaches the front end");
     const opened = await widgetComm;
     expect(opened.data.state._model_name).toBe("IntSliderModel");
     expect(opened.data.state.value).toBe(3);
     const view = w.outputs.find((o) => o.type === "execute_result");
     expect(view.content.data["application/vnd.jupyter.widget-view+json"].model_id).toBe(opened.comm.commId);
+    step("widget update");
     await opened.comm.send({ method: "update", state: { value: 7 }, buffer_paths: [] }).done;
     const value = await execute(kernel, "slider.value");
     expect(value.outputs).toEqual([{ type: "execute_result", content: expect.objectContaining({ data: { "text/plain": "7" } }) }]);
 
     // interrupt a busy loop through the server
+    step("interrupt a busy loop");
     const loop = kernel.requestExecute({ code: "while (true) {}" });
     // as a user would: interrupt again while the loop runs on (under load the first interrupt can
     // arrive before the cell has started, when there is nothing to interrupt)
@@ -142,11 +160,14 @@ test("start, execute, display, complete, inspect, comms, interrupt and restart t
     }
     const lr = await loop.done;
     expect((lr.content as any).ename).toBe("KeyboardInterrupt");
+    step("execute after the interrupt");
     const after = await execute(kernel, "n");
     expect(after.outputs).toEqual([{ type: "execute_result", content: expect.objectContaining({ data: { "text/plain": "20" } }) }]);
 
     // restart: state gone, kernel works
+    step("restart");
     await kernel.restart();
+    step("execute after the restart");
     const r3 = await execute(kernel, "typeof (globalThis as any).n");
     expect(r3.outputs).toEqual([{ type: "execute_result", content: expect.objectContaining({ data: { "text/plain": "'undefined'" } }) }]);
   } finally {

@@ -176,6 +176,39 @@ emit(res)
   });
 }
 
+// @jupyterlab/services drops an iopub message still being handled when a message with another
+// header.session arrives; a kernel answering with the client's session lost comm_opens that way.
+test("every message the kernel sends carries the kernel's one session id, as ipykernel's do", async () => {
+  const scenario = (kernel: string, inputCode: string) => `
+d = Driver(kernel_name=${JSON.stringify(kernel)})
+kc = d.kc
+seen = {}
+def note(channel, m):
+    seen.setdefault(channel, set()).add(m["header"]["session"])
+mid = kc.execute("1 + 1")
+note("shell", d.reply(mid))
+while True:
+    m = kc.get_iopub_msg(timeout=30)
+    note("iopub", m)
+    if m["parent_header"].get("msg_id") == mid and m["msg_type"] == "status" and m["content"]["execution_state"] == "idle":
+        break
+mid = kc.execute(${JSON.stringify(inputCode)}, allow_stdin=True)
+note("stdin", kc.get_stdin_msg(timeout=30))
+kc.input("x")
+note("shell", d.reply(mid))
+cm = kc.session.msg("kernel_info_request", {})
+kc.control_channel.send(cm)
+note("control", kc.get_control_msg(timeout=30))
+sessions = set().union(*seen.values())
+d.close()
+emit({"channels": sorted(seen), "one_session": len(sessions) == 1, "client_session": kc.session.session in sessions})
+`;
+  const ours = await runScenario(scenario("gradbook", "await input('?')"), env);
+  const ipykernel = await runScenario(scenario("python3", "input('?')"), env);
+  expect(ipykernel).toEqual({ channels: ["control", "iopub", "shell", "stdin"], one_session: true, client_session: false });
+  expect(ours).toEqual(ipykernel);
+});
+
 test("input() asks on the stdin channel", async () => {
   const r = await runScenario(
     `
