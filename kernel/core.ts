@@ -311,6 +311,8 @@ export class KernelCore {
       return this.reply(req.id, "execute_reply", content);
     }
     const code: string = c.code;
+    // as ipykernel: when the cell started, in the reply's metadata
+    const started = new Date().toISOString();
     const silent = !!c.silent;
     const storeHistory = silent ? false : c.store_history !== false;
     if (storeHistory) this.executionCount++;
@@ -332,13 +334,13 @@ export class KernelCore {
             user_expressions[name] = { status: "error", ename: e?.name ?? "Error", evalue: String(e?.message ?? e), traceback: [] };
           }
         }
-        this.reply(req.id, "execute_reply", { status: "ok", execution_count: count, payload: outcome.payload ?? [], user_expressions }, true, { status: "ok" });
+        this.reply(req.id, "execute_reply", { status: "ok", execution_count: count, payload: outcome.payload ?? [], user_expressions }, true, { status: "ok", started });
       } else {
         const err = { ename: outcome.ename, evalue: outcome.evalue, traceback: outcome.traceback };
         this.publish("error", err);
         // stop_on_error: the server aborts the requests queued before it sends this reply (not those sent after)
         this.flushStream();
-        this.post({ kind: "reply", id: req.id, msgType: "execute_reply", content: { status: "error", execution_count: count, ...err }, metadata: { status: "error" }, done: true, abortQueue: c.stop_on_error !== false });
+        this.post({ kind: "reply", id: req.id, msgType: "execute_reply", content: { status: "error", execution_count: count, ...err, payload: [], user_expressions: {} }, metadata: { status: "error", started }, done: true, abortQueue: c.stop_on_error !== false });
       }
     } finally {
       this.silent = false;

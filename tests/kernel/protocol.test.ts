@@ -178,8 +178,8 @@ emit(res)
 
 // @jupyterlab/services drops an iopub message still being handled when a message with another
 // header.session arrives; a kernel answering with the client's session lost comm_opens that way.
-test("every message the kernel sends carries the kernel's one session id, as ipykernel's do", async () => {
-  const scenario = (kernel: string, inputCode: string) => `
+test("as ipykernel: one session id on every message the kernel sends; the fields of execute_reply, ok and error", async () => {
+  const scenario = (kernel: string, inputCode: string, errorCode: string) => `
 d = Driver(kernel_name=${JSON.stringify(kernel)})
 kc = d.kc
 seen = {}
@@ -200,12 +200,19 @@ cm = kc.session.msg("kernel_info_request", {})
 kc.control_channel.send(cm)
 note("control", kc.get_control_msg(timeout=30))
 sessions = set().union(*seen.values())
+replies = {}
+for name, code in [("ok", "1"), ("error", ${JSON.stringify(errorCode)})]:
+    r = d.reply(kc.execute(code))
+    replies[name] = {"content": sorted(r["content"]), "status": r["metadata"]["status"], "started": "started" in r["metadata"]}
 d.close()
-emit({"channels": sorted(seen), "one_session": len(sessions) == 1, "client_session": kc.session.session in sessions})
+emit({"channels": sorted(seen), "one_session": len(sessions) == 1, "client_session": kc.session.session in sessions, "replies": replies})
 `;
-  const ours = await runScenario(scenario("gradbook", "await input('?')"), env);
-  const ipykernel = await runScenario(scenario("python3", "input('?')"), env);
-  expect(ipykernel).toEqual({ channels: ["control", "iopub", "shell", "stdin"], one_session: true, client_session: false });
+  const ours = await runScenario(scenario("gradbook", "await input('?')", "throw new Error('x')"), env);
+  const ipykernel = await runScenario(scenario("python3", "input('?')", "1/0"), env);
+  expect(ipykernel).toMatchObject({ channels: ["control", "iopub", "shell", "stdin"], one_session: true, client_session: false });
+  expect(ipykernel.replies.error.status).toBe("error");
+  // ipykernel's error reply also names its engine (engine_info, for ipyparallel)
+  ipykernel.replies.error.content = ipykernel.replies.error.content.filter((k: string) => k !== "engine_info");
   expect(ours).toEqual(ipykernel);
 });
 
