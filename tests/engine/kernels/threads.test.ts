@@ -14,7 +14,8 @@ import {
   conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputSize, cpuKernelInfo, gemm, gemmWasm,
   getNumThreads, maxPool2dBackward, maxPool2dForward, setGemmBackend, setNumThreads, type Conv2dParams, type Pool2dParams,
 } from "../../../engine/backends/cpu/kernels/index.ts";
-import { poolInfo, setCallerTakesTasks, setMinWorkScale, threadsSupported } from "../../../engine/backends/cpu/kernels/threads.ts";
+import { poolInfo, runTasks, setCallerTakesTasks, setMinWorkScale, TaskList, threadsSupported } from "../../../engine/backends/cpu/kernels/threads.ts";
+import { ensureMemory, wasmKernels } from "../../../engine/backends/cpu/kernels/gemm.ts";
 import { OPS, asList, decode, inputsOf, reference as opsRef, type Encoded } from "../ops/cases.ts";
 import { rand } from "./xorshift.ts";
 
@@ -161,6 +162,32 @@ describe("GEMM", () => {
     const two = run();
     expect(poolInfo().workerTasks).toBeGreaterThan(before);
     expectSame(two[0], one[0], "gemm computed by the worker");
+  });
+});
+
+describe("a failure in a worker", () => {
+  it("is thrown by the calling thread with the call and the worker's message, and the pool keeps working", () => {
+    const w = wasmKernels()!;
+    setNumThreads(2);
+    setCallerTakesTasks(false);
+    const bytes = w.memory.buffer.byteLength;
+    // copy2d(src, srcPitch, srcBatch, dst, dstPitch, dstBatch, batches, rows, cols) reading far past the memory's end
+    const list = new TaskList();
+    list.task().call("copy2d", 0x7ff00000, 16, 16, 0, 16, 16, 1, 1, 4);
+    list.task().call("copy2d", 0x7ff00000, 16, 16, 0, 16, 16, 1, 1, 4);
+    const free = bytes - 4096;
+    expect(() => runTasks(w, list, free, (n) => ensureMemory(w, n))).toThrow(/a WASM call failed in a worker thread \(2 threads, memory \d+ bytes\): copy2d\(2146435072, 16, 16, 0, 16, 16, 1, 1, 4, 0\): RuntimeError: memory access out of bounds/);
+    // the next job runs (on the worker) as usual
+    setCallerTakesTasks(true);
+    const A = rand(64 * 64, 7), B = rand(64 * 64, 8);
+    setNumThreads(1);
+    const one = new Float32Array(64 * 64);
+    gemm(false, false, 64, 64, 64, 1, A, 0, 64, B, 0, 64, 0, one, 0, 64);
+    setNumThreads(2);
+    setMinWorkScale(0);
+    const two = new Float32Array(64 * 64);
+    gemm(false, false, 64, 64, 64, 1, A, 0, 64, B, 0, 64, 0, two, 0, 64);
+    expectSame(two, one, "gemm after the failed job");
   });
 });
 

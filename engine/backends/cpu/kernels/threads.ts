@@ -62,8 +62,12 @@ const STOP = 5; // workers exit
 const ERROR = 6; // a task failed in a worker
 const WORKED = 7; // tasks run by workers, in all (diagnostics, tests)
 const PAGES = 8; // the size of the WASM memory in 64 KiB pages when the current job began
-const CTL_BYTES = 128;
 const CLAIM = 8; // index in the BigInt64Array view
+// the first worker failure of a job: its length in UTF-16 units at MSG_LEN, the text from MSG (bytes)
+const MSG_LEN = 9;
+const MSG = 128;
+const MSG_UNITS = 512;
+const CTL_BYTES = MSG + 2 * MSG_UNITS;
 
 // ---------------------------------------------------------------------------
 // the number of threads
@@ -198,7 +202,13 @@ const WORKER_SOURCE = `"use strict";
               fns[i32[p]](i32[p + 1], i32[p + 2], i32[p + 3], i32[p + 4], i32[p + 5], i32[p + 6], i32[p + 7], i32[p + 8], i32[p + 9], i32[p + 10]);
             }
           } catch (e) {
-            Atomics.store(ctl, ${ERROR}, 1);
+            // the first failure of the job leaves its text for the caller's error
+            if (Atomics.compareExchange(ctl, ${ERROR}, 0, 1) === 0) {
+              var text = NAMES[i32[p]] + "(" + Array.prototype.slice.call(i32, p + 1, p + ${REC}).join(", ") + "): " + String(e && e.stack || e);
+              var u16 = new Uint16Array(d.ctl, ${MSG}, ${MSG_UNITS}), k = Math.min(text.length, ${MSG_UNITS});
+              for (var c = 0; c < k; c++) u16[c] = text.charCodeAt(c);
+              Atomics.store(ctl, ${MSG_LEN}, k);
+            }
           }
           Atomics.add(ctl, ${WORKED}, 1);
           if (Atomics.add(ctl, ${DONE}, 1) + 1 === n) Atomics.notify(ctl, ${DONE});
@@ -377,6 +387,7 @@ export function runTasks(target: TaskTarget, list: TaskList, freeByte: number, e
   Atomics.store(ctl, TABLE, tab);
   Atomics.store(ctl, DONE, 0);
   Atomics.store(ctl, ERROR, 0);
+  Atomics.store(ctl, MSG_LEN, 0);
   Atomics.store(ctl, LIMIT, threads - 1);
   Atomics.store(ctl, PAGES, target.memory.buffer.byteLength >>> 16);
   p.open = true;
@@ -406,7 +417,11 @@ export function runTasks(target: TaskTarget, list: TaskList, freeByte: number, e
   Atomics.store(p.claim, CLAIM, 0n);
   p.open = false;
   if (failure) throw failure;
-  if (Atomics.load(ctl, ERROR)) throw new Error("cpu kernels: a WASM call failed in a worker thread");
+  if (Atomics.load(ctl, ERROR)) {
+    const k = Atomics.load(ctl, MSG_LEN);
+    const text = String.fromCharCode(...new Uint16Array(ctl.buffer, MSG, k));
+    throw new Error(`cpu kernels: a WASM call failed in a worker thread (${threads} threads, memory ${target.memory.buffer.byteLength} bytes): ${text || "no message"}`);
+  }
 }
 
 /** Splits [0, n) into at most `parts` ranges of at least `min` (>= 1) items each. */
