@@ -52,7 +52,24 @@ export function startKernel(connectionFile: string, interp: Interpreter): void {
     log(`protocol server error: ${e?.stack ?? e}`);
     process.exit(1);
   });
-  worker.on("exit", (code) => process.exit(code));
+  let serverGone = false;
+  worker.on("exit", (code) => {
+    serverGone = true;
+    process.exit(code);
+  });
+  // process.exit() from a cell (or anything else on this thread): the protocol server closes its
+  // sockets first (exiting with a zeromq socket open in the worker aborts the process: SIGABRT)
+  const exit = process.exit.bind(process);
+  process.exit = ((code?: number | string | null) => {
+    if (!serverGone) {
+      serverGone = true;
+      core.flushStream();
+      const done = new SharedArrayBuffer(4);
+      worker.postMessage({ kind: "close_now", done });
+      Atomics.wait(new Int32Array(done), 0, 0, 2000);
+    }
+    return exit(code as number);
+  }) as typeof process.exit;
   // Interrupts (interrupt_request becomes a SIGINT to ourselves; "signal" mode sends one directly).
   process.on("SIGINT", () => core.interrupt());
   process.on("SIGTERM", () => core.onMessage({ kind: "shutdown", restart: false }));

@@ -36,6 +36,12 @@ export type ToServer =
   /** Abort (reply status "aborted" to) every queued execute request. */
   | { kind: "abort_queue" }
   | { kind: "exit" }
+  /**
+   * The main thread is exiting now (process.exit in a cell): close the sockets, then set
+   * done[0] to 1 and notify (the main thread waits on it; a zeromq socket open in a
+   * worker when the process exits aborts it).
+   */
+  | { kind: "close_now"; done: SharedArrayBuffer }
   | { kind: "interrupt_ack" }
   | { kind: "log"; text: string };
 

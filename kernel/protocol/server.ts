@@ -323,6 +323,16 @@ export async function runServer(config: ServerConfig): Promise<void> {
           port.close();
         });
         return;
+      case "close_now": {
+        const done = new Int32Array(m.done);
+        // what was queued before (the cell's last output) goes out first
+        Promise.all(Object.values(send).map((s) => s.flush())).finally(() => {
+          closeAll();
+          Atomics.store(done, 0, 1);
+          Atomics.notify(done, 0);
+        });
+        return;
+      }
       case "log":
         log(m.text);
         return;

@@ -418,3 +418,34 @@ emit(res)
   const printed = r.find((o: any) => o.type === "stream");
   expect(JSON.parse(printed.content.text)).toEqual(["'inside'", "<HTML>"]);
 });
+
+test("process.exit(3) in a cell: the cell's output goes out, then the kernel exits with code 3 (no abort)", async () => {
+  const r = await runScenario(
+    `
+d = Driver()
+kc = d.kc
+mid = kc.execute('console.log("bye"); process.exit(3)')
+texts = []
+deadline = time.time() + 30
+while time.time() < deadline and d.km.provisioner.process.poll() is None:
+    try:
+        m = kc.get_iopub_msg(timeout=0.2)
+    except Empty:
+        continue
+    if m["parent_header"].get("msg_id") == mid and m["msg_type"] == "stream":
+        texts.append(m["content"]["text"])
+for _ in range(50):
+    try:
+        m = kc.get_iopub_msg(timeout=0.1)
+        if m["parent_header"].get("msg_id") == mid and m["msg_type"] == "stream":
+            texts.append(m["content"]["text"])
+    except Empty:
+        break
+code = d.km.provisioner.process.wait(timeout=30)
+kc.stop_channels()
+emit({"texts": texts, "code": code})
+`,
+    env,
+  );
+  expect(r).toEqual({ texts: ["bye\n"], code: 3 });
+});
