@@ -57,6 +57,8 @@ export function packageRootOf(kernelScript: string): string {
 
 /** The kernel's working folder (its cwd) inside its scratch folder. */
 export const workFolder = (dir: string): string => join(dir, "work");
+/** The folders a kernel in `dir` may write: its working folder, HOME and TMPDIR. */
+export const kernelFolders = (dir: string): string[] => [workFolder(dir), join(dir, "home"), join(dir, "tmp")];
 
 // Ends the kernel when the grader's pipe to it closes (the grader was killed): nothing is left running.
 const PRELOAD = `data:text/javascript,${encodeURIComponent(
@@ -108,7 +110,7 @@ export class KernelProcess {
   private async launch(startTimeoutMs: number) {
     const zmq: typeof Zmq = await import("zeromq");
     const { dir, permissions, user } = this.sandbox;
-    const home = join(dir, "home"), work = workFolder(dir), tmp = join(dir, "tmp"), sock = join(dir, "k");
+    const [work, home, tmp] = kernelFolders(dir), sock = join(dir, "k");
     for (const d of [home, work, tmp]) mkdirSync(d, { recursive: true });
     const conn: ConnectionInfo = {
       transport: "ipc",

@@ -7,13 +7,15 @@
  * cell: the student loses that cell and nothing more.
  *
  * With `files`, the kernel's working folder starts with copies of those
- * files (files.ts); it stays the same folder across restarts, and is removed
+ * files (files.ts). Before a restart the working, home and temporary folders
+ * are emptied and the copies made again, so that the cells run again see what
+ * they saw the first time (not what they wrote then). All of it is removed
  * with the rest of the scratch folder afterwards.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { CHECKS_GRADE_ID, CHECKS_SOURCE } from "./checks.ts";
-import { KernelProcess, workFolder, type KernelLimits } from "./client.ts";
+import { KernelProcess, kernelFolders, workFolder, type KernelLimits } from "./client.ts";
 import { changedFiles, copyFileSets, listNames, type FileSet } from "./files.ts";
 import { gradeId, isTestCell, type Notebook, type Output } from "./notebook.ts";
 
@@ -105,9 +107,16 @@ export async function executeNotebook(input: Notebook, o: ExecuteOptions): Promi
     k.kill();
     o.onKernel?.(k, false);
   };
+  const owner = user && typeof process.getuid === "function" && process.getuid() === 0 ? user : null;
+  /** The kernel's folders as they were before the first cell (the kernel has exited). */
+  const resetFolders = () => {
+    if (o.cwd) return; // the caller's own folder (validate): left as it is
+    for (const d of kernelFolders(scratch)) rmSync(d, { recursive: true, force: true, maxRetries: 3 });
+    if (o.files?.length) copyFileSets(o.files, workFolder(scratch), owner);
+  };
 
   try {
-    if (o.files?.length && !o.cwd) copyFileSets(o.files, workFolder(scratch), user && typeof process.getuid === "function" && process.getuid() === 0 ? user : null);
+    if (o.files?.length && !o.cwd) copyFileSets(o.files, workFolder(scratch), owner);
     kernel = await start();
     for (let i = 0; i < nb.cells.length; i++) {
       if (o.signal?.aborted) throw new Error("interrupted");
@@ -145,7 +154,8 @@ export async function executeNotebook(input: Notebook, o: ExecuteOptions): Promi
             : `the cell ran longer than its time limit of ${o.cellTimeoutMs / 1000} s`
           : `the kernel stopped while running this cell: ${r.reason}`;
       cell.outputs.push(errorOutput(r.status === "timeout" ? "TimeoutError" : "KernelDied", why));
-      stop(kernel);
+      const dead = kernel;
+      stop(dead);
       kernel = null;
       const more = nb.cells.slice(i + 1).some((c) => c.cell_type === "code" && c.source.trim());
       if (!more) {
@@ -159,6 +169,8 @@ export async function executeNotebook(input: Notebook, o: ExecuteOptions): Promi
       if (o.signal?.aborted) throw new Error("interrupted");
       restarts++;
       try {
+        await dead.exited();
+        resetFolders();
         kernel = await start();
       } catch (e) {
         messages.push(`${label(i)} was stopped: ${why}. A new kernel could not be started (${(e as Error).message}); the remaining cells were not run.`);

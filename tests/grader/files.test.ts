@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { changedFiles, collectFiles, copyFileSets, FilesError, globToRegExp } from "../../kernel/grader/files.ts";
+import { executeNotebook } from "../../kernel/grader/execute.ts";
 import { grade, loadSources } from "../../kernel/grader/grade.ts";
 import { graderCommands } from "../../kernel/grader/index.ts";
 import { gradeId, parseNotebook, serializeNotebook, type Notebook } from "../../kernel/grader/notebook.ts";
@@ -279,3 +280,34 @@ test("release copies the files, validate runs beside them, grade gives each note
   ]);
   expect(readdirSync(dir).sort()).toEqual(["big", "g1", "layer-dest", "layer-student", "locked", "one", "out", "out2", "out3", "src", "student-folder", "subs"]);
 }, 900_000);
+
+test("after a kernel restart the cells run again see the files as they were at the start, not what they wrote", async () => {
+  const files = collectFiles(FIXTURE, { hash: true });
+  const before = readFileSync(join(FIXTURE, "measurements.csv"), "utf8");
+  const nb: Notebook = {
+    nbformat: 4, nbformat_minor: 5, metadata: {},
+    cells: [
+      code("import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';\nappendFileSync('measurements.csv', 'appended\\n');\nwriteFileSync('made-by-cell-1.txt', 'x', { flag: 'wx' });\nwriteFileSync(process.env.TMPDIR + '/t.txt', 'x', { flag: 'wx' });\n'ok'"),
+      code("process.exit(3)"),
+      code("[readFileSync('measurements.csv', 'utf8') === " + JSON.stringify(before + "appended\n") + ", existsSync('made-by-cell-1.txt')]"),
+    ],
+  };
+  const scratchRoot = mkdtempSync(join(tmpdir(), "gradbook-restart-"));
+  chmodSync(scratchRoot, 0o755); // (the kernel runs as nobody when the tests run as root)
+  try {
+    const ex = await executeNotebook(nb, {
+      kernelScript: join(ROOT, "dist", "kernel.js"), scratchRoot, cellTimeoutMs: 60_000, notebookTimeoutMs: 300_000, memoryMb: 1536, files: [files],
+      user: ROOT_UID ? undefined : null,
+    });
+    expect(ex.restarts).toBe(1);
+    expect(ex.messages).toEqual([
+      'Cell 2 was stopped: the kernel stopped while running this cell: the process exited with code 3 (process.exit() or a crash). A new kernel was started and the 1 earlier cell that had run were run again.',
+      "The notebook changed the assignment's file measurements.csv in its working folder while it ran; that was its own copy (the instructor's files and other submissions' copies are separate), and the cells after the change saw the changed file.",
+    ]);
+    // appended once, not twice; the files cell 1 made with 'wx' (fails if the file exists) were made again
+    expect(ex.notebook.cells[2].outputs![0].data!["text/plain"]).toBe("[ true, true ]");
+  } finally {
+    rmSync(scratchRoot, { recursive: true, force: true });
+  }
+  expect(readFileSync(join(FIXTURE, "measurements.csv"), "utf8")).toBe(before);
+}, 300_000);
