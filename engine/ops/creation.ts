@@ -77,22 +77,43 @@ export function tensor(data: NestedArray | TypedArray | Tensor, opts: CreateOpti
   return finish(convert(values, dtype), shape, dtype, opts);
 }
 
+/** The most elements one tensor may have (a JavaScript typed array's limit). */
+const MAX_ELEMENTS = 2 ** 32;
+const gib = (elements: number) => {
+  const g = (elements * 4) / 2 ** 30;
+  return `${g >= 100 ? Math.round(g) : g.toPrecision(3)} GiB`;
+};
+
 function normShape(op: string, shape: readonly number[] | number[][]): number[] {
   const s = (Array.isArray(shape[0]) ? shape[0] : shape) as number[];
   for (const d of s) if (!Number.isInteger(d) || d < 0) throw new Error(`${op}: invalid shape [${s.join(", ")}]`);
+  const n = sizeOf(s);
+  if (n > MAX_ELEMENTS)
+    throw new RangeError(`${op}: shape [${s.join(", ")}] has ${n.toExponential(2)} elements (${gib(n)} as float32); one tensor holds at most ${MAX_ELEMENTS.toExponential(2)}`);
   return [...s];
 }
 
-export function full(shape: readonly number[], value: number, opts: CreateOptions = {}): Tensor {
-  const s = normShape("full", shape);
+/** Runs an allocation, turning the engine's out-of-memory RangeError into one that names the op and shape. */
+function allocating<T>(op: string, s: number[], f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof RangeError && /allocat|Invalid typed array length|Array buffer/i.test(e.message))
+      throw new RangeError(`${op}: cannot allocate a tensor of shape [${s.join(", ")}] (${gib(sizeOf(s))} as float32): ${e.message}`);
+    throw e;
+  }
+}
+
+export function full(shape: readonly number[], value: number, opts: CreateOptions = {}, op = "full"): Tensor {
+  const s = normShape(op, shape);
   const dtype = opts.dtype ?? "float32";
   const dev = opts.device ? parseDevice(opts.device) : defaultDevice();
-  const t = new Tensor(backendFor(dev).fill(s, value, dtype), dev);
+  const t = new Tensor(allocating(op, s, () => backendFor(dev).fill(s, value, dtype)), dev);
   if (opts.requiresGrad) t.requiresGrad_(true);
   return t;
 }
-export const zeros = (shape: readonly number[], opts: CreateOptions = {}) => full(shape, 0, opts);
-export const ones = (shape: readonly number[], opts: CreateOptions = {}) => full(shape, 1, opts);
+export const zeros = (shape: readonly number[], opts: CreateOptions = {}) => full(shape, 0, opts, "zeros");
+export const ones = (shape: readonly number[], opts: CreateOptions = {}) => full(shape, 1, opts, "ones");
 export const zerosLike = (t: Tensor, opts: CreateOptions = {}) => full(t.shape, 0, { dtype: t.dtype, device: t.device, ...opts });
 export const onesLike = (t: Tensor, opts: CreateOptions = {}) => full(t.shape, 1, { dtype: t.dtype, device: t.device, ...opts });
 export const fullLike = (t: Tensor, value: number, opts: CreateOptions = {}) => full(t.shape, value, { dtype: t.dtype, device: t.device, ...opts });
@@ -100,7 +121,7 @@ export const fullLike = (t: Tensor, value: number, opts: CreateOptions = {}) => 
 /** Uniform in [0, 1). */
 export function rand(shape: readonly number[], opts: CreateOptions = {}): Tensor {
   const s = normShape("rand", shape);
-  const v = new Float32Array(sizeOf(s));
+  const v = allocating("rand", s, () => new Float32Array(sizeOf(s)));
   for (let i = 0; i < v.length; i++) v[i] = random();
   return finish(v, s, "float32", opts);
 }
@@ -108,7 +129,7 @@ export function rand(shape: readonly number[], opts: CreateOptions = {}): Tensor
 /** Standard normal. */
 export function randn(shape: readonly number[], opts: CreateOptions = {}): Tensor {
   const s = normShape("randn", shape);
-  const v = new Float32Array(sizeOf(s));
+  const v = allocating("randn", s, () => new Float32Array(sizeOf(s)));
   for (let i = 0; i < v.length; i++) v[i] = randomNormal();
   return finish(v, s, "float32", opts);
 }
@@ -117,7 +138,7 @@ export function randn(shape: readonly number[], opts: CreateOptions = {}): Tenso
 export function randint(low: number, high: number, shape: readonly number[], opts: CreateOptions = {}): Tensor {
   if (high <= low) throw new Error(`randint: high (${high}) must be greater than low (${low})`);
   const s = normShape("randint", shape);
-  const v = new Int32Array(sizeOf(s));
+  const v = allocating("randint", s, () => new Int32Array(sizeOf(s)));
   for (let i = 0; i < v.length; i++) v[i] = randomInt(low, high);
   return finish(v, s, "int32", opts);
 }

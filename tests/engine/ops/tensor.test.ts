@@ -103,6 +103,13 @@ describe("random creation (seeded)", () => {
     expect(p.dtype).toBe("int32");
     expect([...p.dataSync()].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   });
+  it("shapes too large for one tensor, and negative or fractional sizes: errors that name the op and the shape", () => {
+    expect(() => gb.zeros([1e6, 1e6])).toThrow("zeros: shape [1000000, 1000000] has 1.00e+12 elements (3725 GiB as float32); one tensor holds at most 4.29e+9");
+    expect(() => gb.randn([1e5, 1e5])).toThrow("randn: shape [100000, 100000] has 1.00e+10 elements (37.3 GiB as float32)");
+    expect(() => gb.randint(0, 2, [2 ** 33])).toThrow(/^randint: shape \[8589934592\]/);
+    expect(() => gb.ones([-1, 3])).toThrow("ones: invalid shape [-1, 3]");
+    expect(() => gb.rand([2.5])).toThrow("rand: invalid shape [2.5]");
+  });
   it("rand with requiresGrad gives a leaf", () => {
     const w = gb.randn([3, 2], { requiresGrad: true });
     expect(w.requiresGrad && w.isLeaf).toBe(true);
