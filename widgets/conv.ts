@@ -66,6 +66,9 @@ export interface ConvGeometry {
 
 /** The geometry of a 2-D convolution: output size and every kernel position. */
 export function convGeometry(p: ConvParams): ConvGeometry {
+  for (const need of ["input", "kernel"] as const)
+    if (p?.[need] === undefined)
+      throw new Error(`convArithmetic: the option \`${need}\` is missing (the ${need} size, e.g. { input: 5, kernel: 3 }); got options: ${Object.keys(p ?? {}).join(", ") || "none"}`);
   const input = pair(p.input, 0), kernel = pair(p.kernel, 0), stride = pair(p.stride, 1), padding = pair(p.padding, 0), dilation = pair(p.dilation, 1);
   const desc = `input ${input.join("×")}, kernel ${kernel.join("×")}, stride ${stride.join("×")}, padding ${padding.join("×")}, dilation ${dilation.join("×")}`;
   for (const [name, v, min] of [["input", input, 1], ["kernel", kernel, 1], ["stride", stride, 1], ["padding", padding, 0], ["dilation", dilation, 1]] as const)

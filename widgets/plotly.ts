@@ -129,6 +129,7 @@ export class Figure {
     // An entry may be a promise of several traces (built from data read at display time).
     const data = ((await resolveValue(this.data)) as unknown[]).flatMap((t) => (Array.isArray(t) ? (t as Trace[]) : [t as Trace]));
     const layout = (await resolveValue(this.layout)) as Layout;
+    checkTraces(this.kind, data);
     return { data, layout, config: { ...this.config } };
   }
 
@@ -218,6 +219,38 @@ export async function resolveValue(v: unknown): Promise<unknown> {
     return out;
   }
   return v;
+}
+
+/** "a string", "shape [2, 3, 4]", "an object": what a value is, for errors. */
+function describeValue(v: unknown): string {
+  if (typeof v === "string") return `a string (${JSON.stringify(v.length > 20 ? `${v.slice(0, 20)}…` : v)})`;
+  if (!Array.isArray(v)) return v === null ? "null" : v === undefined ? "nothing" : `${typeof v === "object" ? "an object" : `a ${typeof v}`}`;
+  const shape: number[] = [];
+  for (let a: unknown = v; Array.isArray(a); a = a[0]) shape.push(a.length);
+  return `shape [${shape.join(", ")}]`;
+}
+const isFlat = (v: unknown): v is unknown[] => Array.isArray(v) && v.every((x) => x === null || typeof x !== "object");
+const isMatrix = (v: unknown): boolean => Array.isArray(v) && v.length > 0 && v.every(isFlat);
+
+/**
+ * The chart builders' traces, checked once tensors are read: a series is 1-D with as many x
+ * values as y values, a grid is a 2-D matrix. (Plotly itself draws an empty or wrong chart.)
+ */
+function checkTraces(kind: string, data: Trace[]): void {
+  data.forEach((t, i) => {
+    const which = data.length > 1 ? ` (trace ${i}${t.name ? ` "${t.name}"` : ""})` : "";
+    if (kind === "heatmap" || kind === "contour" || kind === "surface") {
+      if (!isMatrix(t.z)) throw new Error(`${kind}: expected a 2-D matrix (an array of rows or a 2-D tensor), got ${describeValue(t.z)}${which}`);
+      return;
+    }
+    if (kind !== "line" && kind !== "bar" && kind !== "histogram") return;
+    for (const axis of ["x", "y"] as const) {
+      const v = t[axis];
+      if (v !== undefined && !isFlat(v)) throw new Error(`${kind}: expected a 1-D series (an array of numbers or a 1-D tensor) for ${axis}, got ${describeValue(v)}${which}`);
+    }
+    if (kind !== "histogram" && Array.isArray(t.x) && Array.isArray(t.y) && t.x.length !== t.y.length)
+      throw new Error(`${kind}: x has ${t.x.length} values but y has ${t.y.length}${which}`);
+  });
 }
 
 /** Shortest decimal that reads back as the same float32. */

@@ -82,6 +82,17 @@ describe("Figure bundles", () => {
     expect(bar).toMatchObject({ type: "bar", x: ["a", "b"], y: [1, 2] });
   });
 
+  it("a series that is not 1-D, x and y of different lengths, a grid that is not 2-D: errors naming the chart and the shape", async () => {
+    await expect(plot.line(gb.randn([4, 2])).resolve()).rejects.toThrow("line: expected a 1-D series (an array of numbers or a 1-D tensor) for y, got shape [4, 2]");
+    await expect(plot.line("abc" as any).resolve()).rejects.toThrow('line: expected a 1-D series (an array of numbers or a 1-D tensor) for y, got a string ("abc")');
+    await expect(plot.line({ train: [1, 2, 3], val: [1, 2] }, { x: [0, 1, 2] }).resolve()).rejects.toThrow('line: x has 3 values but y has 2 (trace 1 "val")');
+    await expect(plot.bar([1, 2, 3], { labels: ["a", "b"] }).resolve()).rejects.toThrow("bar: x has 2 values but y has 3");
+    await expect(plot.heatmap(gb.randn([2, 3, 4])).toMimeBundle()).rejects.toThrow("heatmap: expected a 2-D matrix (an array of rows or a 2-D tensor), got shape [2, 3, 4]");
+    await expect(plot.surface([1, 2, 3]).resolve()).rejects.toThrow("surface: expected a 2-D matrix (an array of rows or a 2-D tensor), got shape [3]");
+    // what is right stays right: categories as x, a tensor's rows as z
+    expect((await plot.bar({ a: [1, 2], b: gb.tensor([3, 4]) }, { labels: ["x", "y"] }).resolve()).data.map((t) => t.y)).toEqual([[1, 2], [3, 4]]);
+  });
+
   it("image: a PNG source in an image trace", async () => {
     const img = gb.tensor([[0, 0.5], [1, 0.25]]);
     const { data } = await plot.image(img).resolve();

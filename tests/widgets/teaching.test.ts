@@ -72,6 +72,8 @@ describe("convolution arithmetic view", () => {
     expect(count(/class="gbf-static" data-frame="3"/g, html)).toBe(1);
     expect(() => convArithmetic({ input: 3, kernel: 3, dilation: 2 })).toThrow(/convArithmetic: the kernel \(extent 5×5 with dilation\) does not fit the padded input 3×3/);
     expect(() => convArithmetic({ input: 5, kernel: 3, stride: 0 })).toThrow(/convArithmetic: stride must be an integer >= 1/);
+    // PyTorch's names in the wrong place (as a cell without the type checker's help might pass them)
+    expect(() => convArithmetic({ inputSize: 5, kernel_size: 3 } as any)).toThrow("convArithmetic: the option `input` is missing (the input size, e.g. { input: 5, kernel: 3 }); got options: inputSize, kernel_size");
   });
 });
 
