@@ -188,7 +188,7 @@ export async function executeNotebook(input: Notebook, o: ExecuteOptions): Promi
       }
       messages.push(
         `${label(i)} was stopped: ${why}. A new kernel was started` +
-          (replay.length ? ` and the ${replay.length} earlier cell${replay.length > 1 ? "s" : ""} that had run were run again${replayed < replay.length ? ` (${replay.length - replayed} failed this time)` : ""}` : "") +
+          (replay.length ? ` and ${replay.length > 1 ? `the ${replay.length} earlier cells that had run were` : "the earlier cell that had run was"} run again${replayed < replay.length ? ` (${replay.length - replayed} failed this time)` : ""}` : "") +
           ".",
       );
     }

@@ -301,7 +301,7 @@ test("after a kernel restart the cells run again see the files as they were at t
     });
     expect(ex.restarts).toBe(1);
     expect(ex.messages).toEqual([
-      'Cell 2 was stopped: the kernel stopped while running this cell: the process exited with code 3 (process.exit() or a crash). A new kernel was started and the 1 earlier cell that had run were run again.',
+      'Cell 2 was stopped: the kernel stopped while running this cell: the process exited with code 3 (process.exit() or a crash). A new kernel was started and the earlier cell that had run was run again.',
       "The notebook changed the assignment's file measurements.csv in its working folder while it ran; that was its own copy (the instructor's files and other submissions' copies are separate), and the cells after the change saw the changed file.",
     ]);
     // appended once, not twice; the files cell 1 made with 'wx' (fails if the file exists) were made again
