@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { executeNotebook, type CellStatus } from "./execute.ts";
 import { findKernelScript } from "./client.ts";
-import { computeChecksum, gradeId, isLocked, isSolution, isTestCell, nbmeta, parseNotebook, type Notebook } from "./notebook.ts";
+import { computeChecksum, gradeId, isLocked, isSolution, isTestCell, nbmeta, NotebookError, parseNotebook, type Notebook } from "./notebook.ts";
 import { readNoFollow } from "./safefs.ts";
 import { round2, scoreNotebook, stripAnsi, type TestResult } from "./score.ts";
 
@@ -31,7 +31,17 @@ export interface Validation {
 }
 
 export async function validateNotebook(path: string, o: ValidateOptions = {}): Promise<Validation> {
-  const nb = parseNotebook(readNoFollow(path, 256 << 20).toString("utf8"), basename(path));
+  let text: string;
+  try {
+    text = readNoFollow(path, 256 << 20).toString("utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") throw new NotebookError(`${path} does not exist (give the student's notebook)`);
+    if (code === "ELOOP") throw new NotebookError(`${path} is a symbolic link; give the notebook itself`);
+    if (code === "EISDIR") throw new NotebookError(`${path} is a folder; give a notebook in it`);
+    throw e;
+  }
+  const nb = parseNotebook(text, basename(path));
   const warnings: string[] = [];
   for (const c of nb.cells) {
     const m = nbmeta(c);

@@ -54,3 +54,17 @@ test("validate runs a student's notebook and lists the visible tests", async () 
   ]);
   expect(r.code).toBe(1);
 }, 300_000);
+
+test("validate: a missing file, a folder, an empty file: one line naming the file", async () => {
+  const missing = join(dir, "nope.ipynb");
+  writeFileSync(join(dir, "empty.ipynb"), "");
+  const run = (f: string) => {
+    const r = spawnSync(process.execPath, [join(ROOT, "bin", "gradbook.js"), "validate", f], { encoding: "utf8" });
+    return { code: r.status, out: r.stdout + r.stderr };
+  };
+  expect([missing, dir, join(dir, "empty.ipynb")].map(run)).toEqual([
+    { code: 1, out: `gradbook validate: ${missing} does not exist (give the student's notebook)\n` },
+    { code: 1, out: `gradbook validate: ${dir} is not a regular file\n` },
+    { code: 1, out: "gradbook validate: empty.ipynb is not valid JSON (the file is empty)\n" },
+  ]);
+});
