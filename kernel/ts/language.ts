@@ -101,8 +101,9 @@ export class Notebook {
     const root = packageRoot();
     const paths: Record<string, string[]> = {};
     for (const [name, candidates] of [
-      ["gradbook", ["engine/index.ts", "dist/gradbook.d.ts"]],
-      ["gradbook/widgets", ["widgets/index.ts", "dist/widgets.d.ts"]],
+      // the build's declarations first (a cold check reads them faster than the sources)
+      ["gradbook", ["dist/types/engine/index.d.ts", "engine/index.ts", "dist/gradbook.d.ts"]],
+      ["gradbook/widgets", ["dist/types/widgets/index.d.ts", "widgets/index.ts", "dist/widgets.d.ts"]],
     ] as const) {
       const f = candidates.map((c) => join(root, c)).find((p) => existsSync(p));
       if (f) paths[name] = [f];
