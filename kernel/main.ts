@@ -48,11 +48,12 @@ export function startKernel(connectionFile: string, interp: Interpreter): void {
   const worker = new Worker(new URL(import.meta.url), { workerData: { gradbookServer: true, config }, stdout: true, stderr: true });
   const core = new KernelCore(interp, (m) => worker.postMessage(m), undefined, new Int32Array(config.userCodeFlag));
   worker.on("message", (m: ToMain) => core.onMessage(m));
+  let serverGone = false;
   worker.on("error", (e) => {
     log(`protocol server error: ${e?.stack ?? e}`);
+    serverGone = true;
     process.exit(1);
   });
-  let serverGone = false;
   worker.on("exit", (code) => {
     serverGone = true;
     process.exit(code);
