@@ -4,7 +4,8 @@
 // GB_NUM_THREADS) with PyTorch pinned to the same count.
 //
 //   benchCpuKernels(): GEMM GFLOP/s at 256/512/1024, conv2d forward/backward
-//   and pooling for LeNet-5's shapes at batch 256, and a kernels-only LeNet-5
+//   and pooling for LeNet-5's shapes at batch 256, exp/tanh/sigmoid over 1M
+//   floats (with the TypeScript loops for scale), and a kernels-only LeNet-5
 //   step estimate.
 // PyTorch is run with /usr/bin/python3 (Debian's python3-torch); if that is
 // missing, only our numbers are printed.
@@ -16,6 +17,8 @@ import {
   cpuKernelInfo, gemm, gemmReference, getNumThreads, initCpuKernels, maxPool2dBackward, maxPool2dForward, setNumThreads,
   type Conv2dParams,
 } from "../engine/backends/cpu/kernels/index.ts";
+import { unaryF32 } from "../engine/backends/cpu/kernels/elementwise.ts";
+import { expf, sigmoidf, tanhf } from "../engine/backends/cpu/fastmath.ts";
 
 interface Case {
   name: string;
@@ -118,7 +121,15 @@ function buildCases(): Case[] {
     cases.push({ name: `linear ${inF}->${outF} bwd-input`, flops, run: () => gemm(false, false, BATCH, inF, outF, 1, y, 0, outF, W, 0, inF, 0, dX, 0, inF) });
     cases.push({ name: `linear ${inF}->${outF} bwd-weight`, flops, run: () => gemm(true, false, outF, inF, BATCH, 1, y, 0, outF, x, 0, inF, 0, dW, 0, inF) });
   }
+  for (const [op, x, out] of unaryCases()) cases.push({ name: `${op} 1M`, flops: 0, run: () => void unaryF32(op, x, out) });
   return cases;
+}
+
+/** Activations over 1M floats in [-8, 8): what the CPU backend runs for x.exp(), x.tanh(), x.sigmoid(). */
+const UNARY_OPS: [string, (v: number) => number][] = [["exp", expf], ["tanh", tanhf], ["sigmoid", sigmoidf]];
+function unaryCases(): [string, Float32Array, Float32Array, (v: number) => number][] {
+  const x = rand(1 << 20, 10).map((v) => v * 8);
+  return UNARY_OPS.map(([op, f]) => [op, x, new Float32Array(x.length), f]);
 }
 
 const PY_SCRIPT = String.raw`
@@ -166,6 +177,10 @@ with torch.no_grad():
         res["linear %d->%d fwd" % (i, o)] = best(lambda: x @ W.t())
         res["linear %d->%d bwd-input" % (i, o)] = best(lambda: y @ W)
         res["linear %d->%d bwd-weight" % (i, o)] = best(lambda: y.t() @ x)
+    x = torch.rand(1 << 20) * 16 - 8; o = torch.empty_like(x)
+    res["exp 1M"] = best(lambda: torch.exp(x, out=o))
+    res["tanh 1M"] = best(lambda: torch.tanh(x, out=o))
+    res["sigmoid 1M"] = best(lambda: torch.sigmoid(x, out=o))
 print(json.dumps(res))
 `;
 
@@ -217,6 +232,11 @@ export async function benchCpuKernels(): Promise<void> {
     // the plain-TypeScript fallback, for scale
     const n = 512, A = rand(n * n), B = rand(n * n), C = new Float32Array(n * n);
     ours["gemm 512 (TS fallback)"] = time(() => gemmReference(false, false, n, n, n, 1, A, 0, n, B, 0, n, 0, C, 0, n), 3);
+    // the TypeScript loops the WASM element-wise functions replace (the same bits)
+    for (const [op, x, out, f] of unaryCases())
+      ours[`${op} 1M (TS loop)`] = time(() => {
+        for (let i = 0; i < x.length; i++) out[i] = f(x[i]);
+      }, 3);
   }
   const torch = runTorch(1);
   const torchMany = many > 1 ? runTorch(many) : null;
@@ -229,10 +249,10 @@ export async function benchCpuKernels(): Promise<void> {
     `${pad("kernel", 36)} ${pad("gradbook ms", 16)} ${pad("GFLOP/s", 8)} ${pad("torch ms", 16)} ${pad("GFLOP/s", 8)} ${pad("ratio", 7)}` +
       (many > 1 ? ` | ${pad(`${many}t gb ms`, 10)} ${pad(`${many}t torch`, 10)} ${pad("ratio", 7)} gb ${many}t/1t` : ""),
   );
-  const rows = [...cases.map((c) => [c.name, c.flops] as const), ["gemm 512 (TS fallback)", 2 * 512 ** 3] as const];
+  const rows = [...cases.map((c) => [c.name, c.flops] as const), ["gemm 512 (TS fallback)", 2 * 512 ** 3] as const, ...UNARY_OPS.map(([op]) => [`${op} 1M (TS loop)`, 0] as const)];
   for (const [name, flops] of rows) {
     const o = ours[name];
-    const t = torch?.[name.replace(" (TS fallback)", "")];
+    const t = torch?.[name.replace(/ \((TS fallback|TS loop)\)$/, "")];
     const om = oursMany[name], tm = torchMany?.[name];
     console.log(
       `${pad(name, 36)} ${pad(`${num(o.wall, 3)} / ${num(o.cpu, 3)}`, 16)} ${pad(flops ? num(flops / o.cpu / 1e6, 1) : "", 8)} ` +
