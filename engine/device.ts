@@ -7,13 +7,23 @@ export type Device = "cpu" | "gpu";
 const backends = new Map<Device, Backend>([["cpu", cpuBackend]]);
 let current: Device = "cpu";
 
+/** Why a device that is not registered is missing (the WebGPU module says: not started yet, or why it failed). */
+const whyMissing = new Map<Device, () => string>();
+
 export function registerBackend(device: Device, backend: Backend): void {
   backends.set(device, backend);
 }
 
+export function registerUnavailableReason(device: Device, why: () => string): void {
+  whyMissing.set(device, why);
+}
+
 export function backendFor(device: Device): Backend {
   const b = backends.get(device);
-  if (!b) throw new Error(`device '${device}' is not available (available: ${[...backends.keys()].join(", ")})`);
+  if (!b) {
+    const why = whyMissing.get(device)?.();
+    throw new Error(`device '${device}' is not available (available: ${[...backends.keys()].join(", ")})${why ? `: ${why}` : ""}`);
+  }
   return b;
 }
 

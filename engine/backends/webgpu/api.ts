@@ -12,7 +12,7 @@
  * `navigator.gpu` is used. Without a GPU, Mesa's lavapipe (a Vulkan driver on the CPU)
  * gives a working software adapter.
  */
-import { registerBackend, setDefaultDevice, device as currentDevice, parseDevice, backendFor, type Device } from "../../device.js";
+import { registerBackend, registerUnavailableReason, setDefaultDevice, device as currentDevice, parseDevice, backendFor, type Device } from "../../device.js";
 import { Tensor } from "../../tensor.js";
 import { GpuContext, GpuHandle, type GpuMemoryInfo } from "./context.js";
 import { makeWebGpuBackend } from "./index.js";
@@ -24,6 +24,9 @@ let ctx: GpuContext | null = null;
 let nodeGpu: GPU | null = null;
 let initializing: Promise<GpuContext> | null = null;
 let lastFailure: string | null = null;
+registerUnavailableReason("gpu", () =>
+  lastFailure ? `WebGPU could not be started (${lastFailure})` : initializing ? "WebGPU is still starting: await gb.ready() first" : "WebGPU has not been started: call await gb.ready() (or await gb.initGpu()) first",
+);
 
 export interface GpuInitOptions {
   powerPreference?: "high-performance" | "low-power";

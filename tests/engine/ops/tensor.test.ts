@@ -110,6 +110,12 @@ describe("random creation (seeded)", () => {
     expect(() => gb.ones([-1, 3])).toThrow("ones: invalid shape [-1, 3]");
     expect(() => gb.rand([2.5])).toThrow("rand: invalid shape [2.5]");
   });
+  it("a GPU tensor before WebGPU was started: the error says how to start it", () => {
+    expect(gb.hasGpu()).toBe(false); // (this file never starts WebGPU)
+    expect(() => gb.randn([2], { device: "gpu" })).toThrow("device 'gpu' is not available (available: cpu): WebGPU has not been started: call await gb.ready() (or await gb.initGpu()) first");
+    expect(() => gb.zeros([2]).to("cuda")).toThrow(/^device 'gpu' is not available \(available: cpu\): WebGPU has not been started/);
+    expect(() => gb.zeros([2], { device: "tpu" as any })).toThrow("unknown device 'tpu': use \"cpu\" or \"gpu\"");
+  });
   it("rand with requiresGrad gives a leaf", () => {
     const w = gb.randn([3, 2], { requiresGrad: true });
     expect(w.requiresGrad && w.isLeaf).toBe(true);
