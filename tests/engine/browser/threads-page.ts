@@ -1,0 +1,60 @@
+// Bundled by tests/engine/browser.test.ts for Chromium: the same ops on the page's main thread
+// (no threads allowed there) and in a module Web Worker with 2 threads (Blob-URL workers on the
+// shared WASM memory), reported as FNV-1a hashes of the result bits.
+import * as gb from "../../../engine/index.ts";
+import { poolInfo, setCallerTakesTasks, setMinWorkScale } from "../../../engine/backends/cpu/kernels/threads.ts";
+import { cpuKernelInfo } from "../../../engine/backends/cpu/kernels/index.ts";
+
+/** FNV-1a over the float32 bits, and a few values (to compare across FMA and no FMA). */
+function hash(t: gb.Tensor): { hash: string; sample: number[] } {
+  const v = Float32Array.from(t.dataSync());
+  const bits = new Uint32Array(v.buffer);
+  let h = 0x811c9dc5;
+  for (const b of bits) for (let k = 0; k < 32; k += 8) h = Math.imul(h ^ ((b >>> k) & 255), 0x01000193) >>> 0;
+  const sample: number[] = [];
+  for (let i = 0; i < v.length; i += Math.max(1, Math.floor(v.length / 64))) sample.push(v[i]);
+  return { hash: h.toString(16), sample };
+}
+
+/** The ops (seeded inputs): a matmul, a convolution with both gradients, exp / tanh over 300k floats. */
+export function runOps(): Record<string, { hash: string; sample: number[] }> {
+  gb.manualSeed(7);
+  const a = gb.randn([96, 200]), b = gb.randn([200, 150]);
+  const x = gb.randn([4, 3, 20, 20], { requiresGrad: true }), w = gb.randn([8, 3, 5, 5], { requiresGrad: true });
+  const y = gb.nn.functional.conv2d(x, w, null, { padding: 2 });
+  y.mul(gb.randn(y.shape)).sum().backward();
+  const v = gb.randn([300_001]).mul(4);
+  return { matmul: hash(a.matmul(b)), conv: hash(y), convDx: hash(x.grad!), convDw: hash(w.grad!), exp: hash(v.exp()), tanh: hash(v.tanh()) };
+}
+
+const inWorker = typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== "undefined";
+if (inWorker) {
+  (globalThis as unknown as { onmessage: unknown }).onmessage = async () => {
+    const post = (m: unknown) => (globalThis as unknown as { postMessage: (m: unknown) => void }).postMessage(m);
+    try {
+      gb.setNumThreads(1);
+      const one = runOps();
+      gb.setNumThreads(2);
+      setMinWorkScale(0); // every op that can be split uses the threads
+      runOps(); // starts the pool's worker
+      await new Promise((r) => setTimeout(r, 500)); // (a Web Worker starts asynchronously)
+      setCallerTakesTasks(false); // then the pool's worker computes every task
+      const before = poolInfo().workerTasks;
+      const two = runOps();
+      post({ one, two, fma: cpuKernelInfo().fma, threads: gb.getNumThreads(), workers: poolInfo().workers, workerTasks: poolInfo().workerTasks - before, isolated: (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated });
+    } catch (e) {
+      post({ error: String((e as Error)?.stack ?? e) });
+    }
+  };
+} else {
+  (globalThis as { gbTest?: unknown }).gbTest = {
+    main: () => ({ results: runOps(), fma: cpuKernelInfo().fma, wasm: cpuKernelInfo().wasm, threads: gb.getNumThreads(), isolated: (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated }),
+    worker: () =>
+      new Promise((resolve) => {
+        const wk = new Worker("page.js", { type: "module" });
+        wk.onmessage = (e) => resolve(e.data);
+        wk.onerror = (e) => resolve({ error: `worker error: ${e.message}` });
+        wk.postMessage("go");
+      }),
+  };
+}
