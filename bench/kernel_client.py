@@ -46,24 +46,8 @@ def run_cell(kc, code):
 
 
 def round_trips(kc, n):
-    times = []
-    for i in range(n + 10):
-        t = time.perf_counter()
-        msg_id = kc.execute("1 + 1")
-        got_reply = got_idle = False
-        while not got_reply:
-            r = kc.get_shell_msg(timeout=60)
-            got_reply = r["parent_header"].get("msg_id") == msg_id
-        while not got_idle:
-            m = kc.get_iopub_msg(timeout=60)
-            got_idle = (
-                m["parent_header"].get("msg_id") == msg_id
-                and m["msg_type"] == "status"
-                and m["content"]["execution_state"] == "idle"
-            )
-        if i >= 10:  # warm-up
-            times.append(time.perf_counter() - t)
-    return times
+    times = [run_cell(kc, "1 + 1") for _ in range(n + 10)]
+    return times[10:]  # after 10 for warm-up
 
 
 def main():
