@@ -20,7 +20,12 @@ async function section(name: string, load: () => Promise<() => Promise<void>>): 
 }
 
 if (args.includes("--grader")) {
-  await section("grader", async () => { const { benchGrader } = await import("./grader.js"); return async () => void (await benchGrader()); });
+  await section("grader", async () => {
+    const { benchGrader } = await import("./grader.js");
+    return async () => {
+      if ((await benchGrader()).wrong.length) process.exitCode = 1;
+    };
+  });
 } else if (args.includes("--gpu-sweep")) {
   await section("gpu-sweep", async () => (await import("./gpu.js")).benchGemmSweep);
 } else if (args.includes("--gpu")) {
