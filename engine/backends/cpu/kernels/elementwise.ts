@@ -6,7 +6,7 @@
 //
 // unaryF32 / binaryF32 return false when they do not apply (op not covered, too
 // small, no WASM SIMD; for the binary ops also one thread): the caller then runs
-// its own loop. exp / tanh / sigmoid use WASM on one thread too: 2-4x faster than
+// its own loop. exp / tanh / sigmoid use WASM on one thread too: 3-7x faster than
 // the TypeScript loops with the copies (BENCHMARKS.md).
 
 import { ensureMemory, wasmKernels } from "./gemm.ts";
@@ -41,7 +41,7 @@ export function unaryF32(op: string, x: Float32Array, out: Float32Array): boolea
   if (!fn || n < 4 || out.length !== n || !worthThreads(n, MIN_UNARY)) return false;
   const w = wasmKernels();
   if (!w) return false;
-  // (on one thread too: the WASM functions are about 3x faster than the TypeScript loops, copies included)
+  // (on one thread too: the WASM functions are 3-7x faster than the TypeScript loops, copies included)
   const threads = threadsFor(w);
   const src = 0, dst = Math.ceil(n / 4) * 4;
   const top = dst + n;
