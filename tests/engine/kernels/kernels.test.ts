@@ -108,6 +108,17 @@ function convParams(c: { stride: number[]; padding: number[]; dilation: number[]
   };
 }
 
+/** Forward, input and weight gradients of one convolution through the WASM GEMM ("auto") and the TypeScript one. */
+function convWasmAndJs(x: Float32Array, xs: number[], w: Float32Array, ws: number[], b: Float32Array | null, dy: Float32Array, q: Conv2dParams) {
+  const ys = conv2dOutputSize(xs, ws, q);
+  const run = () => [conv2dForward(x, xs, w, ws, b, q), conv2dBackwardInput(dy, ys, w, ws, xs, q), conv2dBackwardWeight(x, xs, dy, ys, ws, q)];
+  const fast = run();
+  setGemmBackend("js");
+  const slow = run();
+  setGemmBackend("auto");
+  return { fast, slow };
+}
+
 describe("conv2d", () => {
   for (const backend of ["js", "auto"] as const) {
     it(`forward and gradients match PyTorch (gemm: ${backend})`, () => {
@@ -173,15 +184,7 @@ describe("conv2d", () => {
       const yShape = conv2dOutputSize(xShape, wShape, p);
       const x = rand(N * G * Cg * H * W, ++seed), w = rand(G * Og * Cg * KH * KW, ++seed);
       const b = rand(G * Og, ++seed), dy = rand(yShape.reduce((u, v) => u * v, 1), ++seed);
-      const run = () => [
-        conv2dForward(x, xShape, w, wShape, b, p),
-        conv2dBackwardInput(dy, yShape, w, wShape, xShape, p),
-        conv2dBackwardWeight(x, xShape, dy, yShape, wShape, p),
-      ];
-      const fast = run();
-      setGemmBackend("js");
-      const slow = run();
-      setGemmBackend("auto");
+      const { fast, slow } = convWasmAndJs(x, xShape, w, wShape, b, dy, p);
       const what = `x ${xShape} w ${wShape} ${JSON.stringify(p)}`;
       expectClose(fast[0], slow[0], `${what} forward`, Cg * KH * KW);
       expectClose(fast[1], slow[1], `${what} dx`, Og * KH * KW);
@@ -194,19 +197,9 @@ describe("conv2d", () => {
     const xShape = [1, 2, 258, 262], wShape = [3, 2, 3, 3];
     // the three convolutions through the WASM GEMM ("auto") and the TypeScript one
     const wasmAndJs = (xs: number[], ws: number[], q: Conv2dParams, seed: number) => {
-      const ys = conv2dOutputSize(xs, ws, q);
       const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
-      const x = rand(size(xs), seed), w = rand(size(ws), seed + 1), dy = rand(size(ys), seed + 2);
-      const run = () => [
-        conv2dForward(x, xs, w, ws, null, q),
-        conv2dBackwardInput(dy, ys, w, ws, xs, q),
-        conv2dBackwardWeight(x, xs, dy, ys, ws, q),
-      ];
-      const fast = run();
-      setGemmBackend("js");
-      const slow = run();
-      setGemmBackend("auto");
-      return { fast, slow, w };
+      const x = rand(size(xs), seed), w = rand(size(ws), seed + 1), dy = rand(size(conv2dOutputSize(xs, ws, q)), seed + 2);
+      return { ...convWasmAndJs(x, xs, w, ws, null, dy, q), w };
     };
     const { fast, slow, w } = wasmAndJs(xShape, wShape, p, 5);
     expectClose(fast[0], slow[0], "large forward", 18);
