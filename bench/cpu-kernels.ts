@@ -19,6 +19,8 @@ import {
 } from "../engine/backends/cpu/kernels/index.ts";
 import { unaryF32 } from "../engine/backends/cpu/kernels/elementwise.ts";
 import { expf, sigmoidf, tanhf } from "../engine/backends/cpu/fastmath.ts";
+// the kernel tests' input generator (as bench/grader.ts takes its submissions from tests/)
+import { rand } from "../tests/engine/kernels/xorshift.ts";
 
 interface Case {
   name: string;
@@ -29,18 +31,6 @@ interface Case {
 const PYTHON = "/usr/bin/python3";
 const BATCH = 256;
 
-// the generator of tests/engine/kernels/xorshift.ts (the benchmark does not import from tests/)
-function rand(n: number, seed = 1): Float32Array {
-  let s = seed >>> 0 || 1;
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13; s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
-    a[i] = (s / 4294967296) * 2 - 1;
-  }
-  return a;
-}
 
 /** Busy CPU seconds of the whole machine so far (Linux /proc/stat), or null. */
 function machineBusy(): number | null {
@@ -230,7 +220,7 @@ export async function benchCpuKernels(): Promise<void> {
   setNumThreads(1);
   {
     // the plain-TypeScript fallback, for scale
-    const n = 512, A = rand(n * n), B = rand(n * n), C = new Float32Array(n * n);
+    const n = 512, A = rand(n * n, 1), B = rand(n * n, 1), C = new Float32Array(n * n);
     ours["gemm 512 (TS fallback)"] = time(() => gemmReference(false, false, n, n, n, 1, A, 0, n, B, 0, n, 0, C, 0, n), 3);
     // the TypeScript loops the WASM element-wise functions replace (the same bits)
     for (const [op, x, out, f] of unaryCases())

@@ -1,4 +1,4 @@
-/** `n` floats in [-1, 1) from a 32-bit xorshift generator seeded with `seed` (the kernel tests' inputs; bench/cpu-kernels.ts has the same generator). */
+/** `n` floats in [-1, 1) from a 32-bit xorshift generator seeded with `seed` (the kernel tests' inputs; bench/cpu-kernels.ts uses it too). */
 export function rand(n: number, seed: number): Float32Array {
   let s = seed >>> 0 || 1;
   const a = new Float32Array(n);
