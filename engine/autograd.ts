@@ -4,7 +4,7 @@
  * closure written beside the op's forward (see ops/). `backward()` walks the
  * graph in reverse topological order and accumulates into leaves' `.grad`.
  */
-import type { TensorData } from "./kernels.js";
+import type { TensorData } from "./op-table.js";
 import { shapeStr, shapesEqual } from "./shape.js";
 import { Tensor } from "./tensor.js";
 

@@ -1,5 +1,5 @@
 /** Devices and their backends. The CPU backend is always there; the WebGPU backend registers itself as "gpu". */
-import type { Backend } from "./kernels.js";
+import type { Backend } from "./op-table.js";
 import { cpuBackend } from "./backends/cpu/index.js";
 
 export type Device = "cpu" | "gpu";

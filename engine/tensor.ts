@@ -4,7 +4,7 @@
  * are used the same way. Methods mirror PyTorch in camelCase.
  */
 import type { DType, TypedArray } from "./dtype.js";
-import type { TensorData } from "./kernels.js";
+import type { TensorData } from "./op-table.js";
 import { backendFor, parseDevice, type Device } from "./device.js";
 import { GradFn, isGradEnabled, runBackward } from "./autograd.js";
 import { shapeStr, sizeOf } from "./shape.js";
@@ -156,7 +156,7 @@ export class Tensor {
     if (target === "float32" || target === "int32" || target === "bool") {
       if (target === this.dtype) return this;
       const b = this.backend;
-      const data = b.kernels.cast(this._d, { dtype: target });
+      const data = b.ops.cast(this._d, { dtype: target });
       return target === "float32" && this.requiresGrad ? castWithGrad(this, data) : new Tensor(data, this.device);
     }
     const dev = parseDevice(target);

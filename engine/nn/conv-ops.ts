@@ -9,7 +9,7 @@
  *
  * Semantics (output sizes, padding rules, ceil mode, groups) are PyTorch's.
  */
-import type { AvgPool2dAttrs, Conv2dAttrs, Pool2dAttrs } from "../kernels.js";
+import type { AvgPool2dAttrs, Conv2dAttrs, Pool2dAttrs } from "../op-table.js";
 import { apply } from "../autograd.js";
 import { shapeStr } from "../shape.js";
 import { Tensor } from "../tensor.js";
@@ -49,9 +49,9 @@ export interface Conv2dOptions {
 function conv2dCore(x: Tensor, w: Tensor, b: Tensor | null, attrs: Conv2dAttrs): Tensor {
   const inputs = b ? [x, w, b] : [x, w];
   const bk = backendOf("conv2d", inputs);
-  const data = bk.kernels.conv2d(x._d, w._d, b ? b._d : null, attrs);
+  const data = bk.ops.conv2d(x._d, w._d, b ? b._d : null, attrs);
   return apply("conv2d", inputs, data, (g) => {
-    const k = backendOf("conv2d", [g]).kernels;
+    const k = backendOf("conv2d", [g]).ops;
     const gx = x.requiresGrad ? new Tensor(k.conv2dBackwardInput(g._d, w._d, { ...attrs, xShape: [...x.shape] }), g.device) : null;
     const gw = w.requiresGrad ? new Tensor(k.conv2dBackwardWeight(x._d, g._d, { ...attrs, wShape: [...w.shape] }), g.device) : null;
     const gb = b && b.requiresGrad ? g.sum([0, 2, 3]) : null;
@@ -162,14 +162,14 @@ export function convTranspose2d(x: Tensor, weight: Tensor, bias: Tensor | null =
   const outShape = [N, Cout, OH, OW];
   const inputs = bias ? [xb, weight, bias] : [xb, weight];
   const bk = backendOf(op, inputs);
-  let data = bk.kernels.conv2dBackwardInput(xb._d, weight._d, { ...attrs, xShape: outShape });
+  let data = bk.ops.conv2dBackwardInput(xb._d, weight._d, { ...attrs, xShape: outShape });
   if (bias) {
     // add the bias without recording (the op's backward handles it)
-    const bsum = bk.kernels.binary(data, bk.kernels.reshape(bias._d, { shape: [1, Cout, 1, 1] }), { op: "add", outShape, outDtype: "float32" });
+    const bsum = bk.ops.binary(data, bk.ops.reshape(bias._d, { shape: [1, Cout, 1, 1] }), { op: "add", outShape, outDtype: "float32" });
     data = bsum;
   }
   const out = apply(op, inputs, data, (g) => {
-    const k = backendOf(op, [g]).kernels;
+    const k = backendOf(op, [g]).ops;
     let gx: Tensor | null = null;
     if (xb.requiresGrad) {
       gx = new Tensor(k.conv2d(g._d, weight._d, null, attrs), g.device);
@@ -237,10 +237,10 @@ export function maxPool2d(x: Tensor, kernelSize: Pair, opts: MaxPool2dOptions = 
   const attrs = poolAttrs(op, x, kernelSize, opts);
   checkPoolSize(op, xb, attrs, attrs.dilation);
   const bk = backendOf(op, [xb]);
-  const [outD, idxD] = bk.kernels.maxPool2d(xb._d, attrs);
+  const [outD, idxD] = bk.ops.maxPool2d(xb._d, attrs);
   const indices = new Tensor(idxD, xb.device);
   let out = apply(op, [xb], outD, (g) => {
-    const k = backendOf(op, [g]).kernels;
+    const k = backendOf(op, [g]).ops;
     return [new Tensor(k.maxPool2dBackward(g._d, idxD, { xShape: [...xb.shape] }), g.device)];
   }, { ...attrs });
   let idx = indices;
@@ -269,8 +269,8 @@ export function avgPool2d(x: Tensor, kernelSize: Pair, opts: AvgPool2dOptions = 
   const attrs: AvgPool2dAttrs = { kernel: pa.kernel, stride: pa.stride, padding: pa.padding, ceilMode: pa.ceilMode, countIncludePad: opts.countIncludePad ?? true };
   checkPoolSize(op, xb, attrs, [1, 1]);
   const bk = backendOf(op, [xb]);
-  const out = apply(op, [xb], bk.kernels.avgPool2d(xb._d, attrs), (g) => {
-    const k = backendOf(op, [g]).kernels;
+  const out = apply(op, [xb], bk.ops.avgPool2d(xb._d, attrs), (g) => {
+    const k = backendOf(op, [g]).ops;
     return [new Tensor(k.avgPool2dBackward(g._d, { ...attrs, xShape: [...xb.shape] }), g.device)];
   }, { ...attrs });
   return unbatched ? out.squeeze(0) : out;

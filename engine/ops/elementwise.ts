@@ -1,5 +1,5 @@
 /** Element-wise ops. Each op: forward through one kernel, backward right beside it. */
-import type { BinaryOp, UnaryOp } from "../kernels.js";
+import type { BinaryOp, UnaryOp } from "../op-table.js";
 import { apply, type BackwardFn } from "../autograd.js";
 import { promoteTypes } from "../dtype.js";
 import { broadcastShapes } from "../shape.js";
@@ -8,7 +8,7 @@ import { backendOf, operands, scalar, type TensorLike } from "./util.js";
 
 function unary(op: UnaryOp, x: Tensor, backward: BackwardFn | null, name: string = op): Tensor {
   const b = backendOf(name, [x]);
-  return apply(name, [x], b.kernels.unary(x._d, { op }), backward);
+  return apply(name, [x], b.ops.unary(x._d, { op }), backward);
 }
 
 function binary(op: BinaryOp, a: TensorLike, c: TensorLike, backward: ((g: Tensor, a: Tensor, b: Tensor, out: Tensor) => (Tensor | null)[]) | null): Tensor {
@@ -31,8 +31,8 @@ function binary(op: BinaryOp, a: TensorLike, c: TensorLike, backward: ((g: Tenso
     if (xx.dtype !== outDtype) xx = xx.to(outDtype);
     if (yy.dtype !== outDtype) yy = yy.to(outDtype);
   }
-  let data = b.kernels.binary(xx._d, yy._d, { op, outShape, outDtype });
-  if (boolResult) data = b.kernels.cast(data, { dtype: "bool" });
+  let data = b.ops.binary(xx._d, yy._d, { op, outShape, outDtype });
+  if (boolResult) data = b.ops.cast(data, { dtype: "bool" });
   return apply(op, [x, y], data, backward ? (g, out) => backward(g, x, y, out) : null);
 }
 
@@ -115,7 +115,7 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   const bk = backendOf("where", [cond, xx, yy]);
   const outShape = broadcastShapes("where", broadcastShapes("where", cond.shape, x.shape), y.shape);
   const c = cond.dtype === "bool" ? cond : cond.ne(0);
-  const data = bk.kernels.where(c._d, xx._d, yy._d, { outShape });
+  const data = bk.ops.where(c._d, xx._d, yy._d, { outShape });
   return apply("where", [x, y], data, (g) => [where(c, g, 0), where(c, 0, g)]);
 }
 
@@ -130,14 +130,14 @@ export function addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, opts: {
   const t2 = value === 1 ? tensor2 : tensor2.mul(value);
   const b = backendOf("addcmul", [input, tensor1, t2]);
   const outShape = broadcastShapes("addcmul", broadcastShapes("addcmul", input.shape, tensor1.shape), t2.shape);
-  return apply("addcmul", [input, tensor1, t2], b.kernels.addcmul(input._d, tensor1._d, t2._d, { outShape }), (g) => [g, g.mul(t2), g.mul(tensor1)]);
+  return apply("addcmul", [input, tensor1, t2], b.ops.addcmul(input._d, tensor1._d, t2._d, { outShape }), (g) => [g, g.mul(t2), g.mul(tensor1)]);
 }
 
 /** Clamps to [min, max]; the gradient passes where the value was not clamped. */
 export function clamp(x: Tensor, min: number | null = null, max: number | null = null): Tensor {
   if (min === null && max === null) throw new Error("clamp: at least one of min and max must be given");
   const b = backendOf("clamp", [x]);
-  return apply("clamp", [x], b.kernels.clamp(x._d, { min, max }), (g) => {
+  return apply("clamp", [x], b.ops.clamp(x._d, { min, max }), (g) => {
     let mask = x.eq(x);
     if (min !== null) mask = mask.logicalAnd(x.ge(min));
     if (max !== null) mask = mask.logicalAnd(x.le(max));

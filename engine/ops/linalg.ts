@@ -21,7 +21,7 @@ export function matmulT(a: Tensor, b: Tensor, transA: boolean, transB: boolean):
   const batch = broadcastShapes("matmul", a.shape.slice(0, -2), b.shape.slice(0, -2));
   const outShape = [...batch, M, N];
   const bk = backendOf("matmul", [a, b]);
-  const data = bk.kernels.matmul(a._d, b._d, { transA, transB, outShape });
+  const data = bk.ops.matmul(a._d, b._d, { transA, transB, outShape });
   return apply("matmul", [a, b], data, (g) => [
     a.requiresGrad ? (transA ? matmulT(b, g, transB, true) : matmulT(g, b, false, !transB)) : null,
     b.requiresGrad ? (transB ? matmulT(g, a, true, transA) : matmulT(a, g, !transA, false)) : null,

@@ -25,7 +25,7 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const s = inferShape("reshape", x.shape, shape);
   if (shapesEqual(s, x.shape)) return x;
   const b = backendOf("reshape", [x]);
-  return apply("reshape", [x], b.kernels.reshape(x._d, { shape: s }), (g) => [g.reshape(x.shape)]);
+  return apply("reshape", [x], b.ops.reshape(x._d, { shape: s }), (g) => [g.reshape(x.shape)]);
 }
 
 export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
@@ -60,7 +60,7 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
   const inv = new Array<number>(r);
   perm.forEach((p, i) => (inv[p] = i));
   const b = backendOf("permute", [x]);
-  return apply("permute", [x], b.kernels.permute(x._d, { perm }), (g) => [g.permute(inv)], { dims: perm });
+  return apply("permute", [x], b.ops.permute(x._d, { perm }), (g) => [g.permute(inv)], { dims: perm });
 }
 
 export function transpose(x: Tensor, dim0: number, dim1: number): Tensor {
@@ -83,7 +83,7 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
   if (target.some((d) => Number.isNaN(d))) throw new Error(`expand: -1 is not allowed in a new leading dimension ([${shape.join(", ")}])`);
   if (shapesEqual(target, x.shape)) return x;
   const b = backendOf("expand", [x]);
-  return apply("expand", [x], b.kernels.expand(x._d, { shape: target }), (g) => [g]); // sumTo reduces g back
+  return apply("expand", [x], b.ops.expand(x._d, { shape: target }), (g) => [g]); // sumTo reduces g back
 }
 
 /** Repeats the tensor along each dimension (torch.Tensor.repeat). */
@@ -125,9 +125,9 @@ export function slice(x: Tensor, dim: number, start = 0, end: number | null = nu
 function stridedSlice(x: Tensor, begin: number[], step: number[], outShape: number[]): Tensor {
   if (shapesEqual(outShape, x.shape)) return x;
   const b = backendOf("slice", [x]);
-  return apply("slice", [x], b.kernels.slice(x._d, { begin, step, outShape }), (g) => {
+  return apply("slice", [x], b.ops.slice(x._d, { begin, step, outShape }), (g) => {
     const bk = backendOf("slice", [g]);
-    return [new Tensor(bk.kernels.sliceGrad(g._d, { begin, step, inShape: [...x.shape] }), g.device)];
+    return [new Tensor(bk.ops.sliceGrad(g._d, { begin, step, inShape: [...x.shape] }), g.device)];
   });
 }
 
@@ -240,7 +240,7 @@ export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
   const dtype = tensors.reduce((d, t) => promoteTypes(d, t.dtype), tensors[0].dtype); // cat([int, float]) is float, as torch
   const ts = tensors.map((t) => (t.dtype === dtype ? t : t.to(dtype)));
   const b = backendOf("cat", ts);
-  const data = b.kernels.concat(ts.map((t) => t._d), { axis: d });
+  const data = b.ops.concat(ts.map((t) => t._d), { axis: d });
   return apply("cat", ts, data, (g) => {
     let at = 0;
     return ts.map((t) => {
@@ -286,9 +286,9 @@ export function pad(x: Tensor, padding: readonly number[], value = 0): Tensor {
   const pads: [number, number][] = x.shape.map(() => [0, 0]);
   for (let i = 0; i < padding.length / 2; i++) pads[x.shape.length - 1 - i] = [padding[2 * i], padding[2 * i + 1]];
   const b = backendOf("pad", [x]);
-  return apply("pad", [x], b.kernels.pad(x._d, { pads, value }), (g) => {
+  return apply("pad", [x], b.ops.pad(x._d, { pads, value }), (g) => {
     const bk = backendOf("pad", [g]);
-    return [new Tensor(bk.kernels.pad(g._d, { pads: pads.map(([a, c]) => [-a, -c] as [number, number]), value: 0 }), g.device)];
+    return [new Tensor(bk.ops.pad(g._d, { pads: pads.map(([a, c]) => [-a, -c] as [number, number]), value: 0 }), g.device)];
   });
 }
 
@@ -302,7 +302,7 @@ export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
   const d = normDim("gather", dim, x.shape.length);
   if (index.shape.length !== x.shape.length) throw new Error(`gather: index ${shapeStr(index.shape)} must have as many dimensions as the input ${shapeStr(x.shape)}`);
   const b = backendOf("gather", [x, index]);
-  return apply("gather", [x], b.kernels.gather(x._d, index._d, { dim: d }), (g) => [g.scatterAdd(d, index, [...x.shape])]);
+  return apply("gather", [x], b.ops.gather(x._d, index._d, { dim: d }), (g) => [g.scatterAdd(d, index, [...x.shape])]);
 }
 
 /** zeros(shape).scatter_add_(dim, index, src). */
@@ -310,7 +310,7 @@ export function scatterAdd(src: Tensor, dim: number, index: Tensor, shape: numbe
   checkIndexTensor("scatterAdd", index);
   const d = normDim("scatterAdd", dim, shape.length);
   const b = backendOf("scatterAdd", [src, index]);
-  return apply("scatterAdd", [src], b.kernels.scatterAdd(src._d, index._d, { dim: d, shape }), (g) => [gather(g, d, index)]);
+  return apply("scatterAdd", [src], b.ops.scatterAdd(src._d, index._d, { dim: d, shape }), (g) => [gather(g, d, index)]);
 }
 
 export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
@@ -318,9 +318,9 @@ export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
   if (index.shape.length !== 1) throw new Error(`indexSelect: index must be 1-D, got shape ${shapeStr(index.shape)}`);
   const d = normDim("indexSelect", dim, x.shape.length);
   const b = backendOf("indexSelect", [x, index]);
-  return apply("indexSelect", [x], b.kernels.indexSelect(x._d, index._d, { dim: d }), (g) => {
+  return apply("indexSelect", [x], b.ops.indexSelect(x._d, index._d, { dim: d }), (g) => {
     const bk = backendOf("indexAdd", [g]);
-    return [new Tensor(bk.kernels.indexAdd(g._d, index._d, { dim: d, shape: [...x.shape] }), g.device)];
+    return [new Tensor(bk.ops.indexAdd(g._d, index._d, { dim: d, shape: [...x.shape] }), g.device)];
   });
 }
 

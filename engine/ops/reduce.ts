@@ -1,5 +1,5 @@
 /** Reductions (sum, mean, max, min, argmax, ...) and softmax, each with its backward. */
-import type { ReduceOp } from "../kernels.js";
+import type { ReduceOp } from "../op-table.js";
 import { apply, noGrad } from "../autograd.js";
 import { where } from "./elementwise.js";
 import { normDim, normDims, shapeStr, sizeOf } from "../shape.js";
@@ -10,7 +10,7 @@ export type Dims = number | number[] | null | undefined;
 
 function reduceRaw(op: ReduceOp, x: Tensor, axes: number[], keepdim: boolean): Tensor {
   const b = backendOf(op, [x]);
-  return new Tensor(b.kernels.reduce(x._d, { op, axes, keepdim }), x.device);
+  return new Tensor(b.ops.reduce(x._d, { op, axes, keepdim }), x.device);
 }
 
 /** Re-inserts reduced dims (as size 1) so a gradient of the reduced shape broadcasts over the input. */
@@ -21,7 +21,7 @@ function keepShape(shape: readonly number[], axes: number[]): number[] {
 export function sum(x: Tensor, dim?: Dims, keepdim = false): Tensor {
   const axes = normDims("sum", dim, x.shape.length);
   const b = backendOf("sum", [x]);
-  const data = b.kernels.reduce(x._d, { op: "sum", axes, keepdim });
+  const data = b.ops.reduce(x._d, { op: "sum", axes, keepdim });
   return apply("sum", [x], data, (g) => [g.reshape(keepShape(x.shape, axes)).expand(x.shape)], { dim: axes, keepdim });
 }
 
@@ -36,7 +36,7 @@ export function mean(x: Tensor, dim?: Dims, keepdim = false): Tensor {
 export function prod(x: Tensor, dim?: Dims, keepdim = false): Tensor {
   const axes = normDims("prod", dim, x.shape.length);
   const b = backendOf("prod", [x]);
-  const data = b.kernels.reduce(x._d, { op: "prod", axes, keepdim });
+  const data = b.ops.reduce(x._d, { op: "prod", axes, keepdim });
   return apply("prod", [x], data, (g, out) => {
     const keep = keepShape(x.shape, axes);
     const gk = g.reshape(keep);
@@ -59,7 +59,7 @@ function extreme(op: "max" | "min", x: Tensor, dim?: number | null, keepdim = fa
   const b = backendOf(op, [x]);
   if (dim === undefined || dim === null) {
     const axes = normDims(op, null, x.shape.length);
-    const data = b.kernels.reduce(x._d, { op, axes, keepdim: false });
+    const data = b.ops.reduce(x._d, { op, axes, keepdim: false });
     // ties share the gradient evenly
     return apply(op, [x], data, (g, out) => {
       const mask = x.eq(out).float();
@@ -67,7 +67,7 @@ function extreme(op: "max" | "min", x: Tensor, dim?: number | null, keepdim = fa
     });
   }
   const d = normDim(op, dim, x.shape.length);
-  const values = b.kernels.reduce(x._d, { op, axes: [d], keepdim });
+  const values = b.ops.reduce(x._d, { op, axes: [d], keepdim });
   const indices = reduceRaw(op === "max" ? "argmax" : "argmin", x, [d], keepdim);
   const idxKeep = keepdim ? indices : indices.unsqueeze(d);
   const v = apply(op, [x], values, (g) => [scatterAddRaw(keepdim ? g : g.unsqueeze(d), idxKeep, d, x.shape)], { dim: d });

@@ -1,6 +1,6 @@
 /** Helpers shared by the op definitions: operands, device checks, scalars. */
 import type { DType } from "../dtype.js";
-import type { Backend } from "../kernels.js";
+import type { Backend } from "../op-table.js";
 import { backendFor, type Device } from "../device.js";
 import { Tensor } from "../tensor.js";
 

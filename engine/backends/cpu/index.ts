@@ -1,12 +1,12 @@
 /**
- * The CPU backend: fills the kernel table with loops over typed arrays.
+ * The CPU backend: fills the op table with loops over typed arrays.
  * GEMM, convolution and pooling live in ./kernels (im2col + a blocked / SIMD GEMM). With more
  * than one thread (gb.setNumThreads), GEMM, convolutions and large float32 element-wise ops run
  * on worker threads (./kernels/threads.ts), with the same results bit for bit.
  */
 import type { DType, TypedArray } from "../../dtype.js";
 import { typedArrayFor } from "../../dtype.js";
-import type { Backend, BinaryOp, KernelTable, TensorData, UnaryOp } from "../../kernels.js";
+import type { Backend, BinaryOp, OpTable, TensorData, UnaryOp } from "../../op-table.js";
 import { broadcastStrides, shapeStr, sizeOf, stridesOf } from "../../shape.js";
 import { stridedCopy, stridedWrite } from "./strided.js";
 import { expf, sigmoidf, tanhf } from "./fastmath.js";
@@ -200,7 +200,7 @@ function indexedLoop(op: "gather" | "scatterAdd", t: TensorData, index: TensorDa
   return op === "gather" ? make(out, [...ish], t.dtype) : make(out, [...big], t.dtype);
 }
 
-const kernels: KernelTable = {
+const ops: OpTable = {
   unary(x, { op }) {
     const outDtype: DType = op === "logicalNot" ? "bool" : FLOAT_RESULT.has(op) ? "float32" : x.dtype === "bool" ? "float32" : x.dtype;
     const out = typedArrayFor(outDtype, sizeOf(x.shape));
@@ -494,7 +494,7 @@ function toF32(x: TensorData): Float32Array {
 
 export const cpuBackend: Backend = {
   name: "cpu",
-  kernels,
+  ops,
   fromHost(values, shape, dtype) {
     const out = typedArrayFor(dtype, values.length);
     out.set(values);

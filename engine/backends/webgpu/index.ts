@@ -1,12 +1,12 @@
 /// <reference types="@webgpu/types" />
 /**
- * The WebGPU backend: fills the kernel table with WGSL compute shaders.
+ * The WebGPU backend: fills the op table with WGSL compute shaders.
  * Storage is a GpuHandle (a reference to a pooled GPU buffer); every element is
  * 4 bytes (float32 as f32, int32 as i32, bool as u32 0/1). Shapes are baked into
  * the shader text; pipelines are cached by that text.
  */
 import type { DType } from "../../dtype.js";
-import type { AvgPool2dAttrs, Backend, BinaryOp, Conv2dAttrs, KernelTable, Pool2dAttrs, ReduceOp, TensorData, UnaryOp } from "../../kernels.js";
+import type { AvgPool2dAttrs, Backend, BinaryOp, Conv2dAttrs, OpTable, Pool2dAttrs, ReduceOp, TensorData, UnaryOp } from "../../op-table.js";
 import { broadcastStrides, shapeStr, sizeOf, stridesOf } from "../../shape.js";
 import { conv2dOutputSize, pool2dOutputSize } from "../cpu/kernels/index.js";
 import { GpuContext, GpuHandle, type PooledBuffer } from "./context.js";
@@ -321,7 +321,7 @@ fn store(g: u32, o: u32, j: u32, v: f32) { dw[(g * ${u(Og)} + o) * ${u(Cg * KH *
   }
 
   // ---------------------------------------------------------------- the table
-  const kernels: KernelTable = {
+  const ops: OpTable = {
     unary(x, { op }) {
       const outDtype: DType = op === "logicalNot" ? "bool" : FLOAT_RESULT.has(op) ? "float32" : x.dtype === "bool" ? "float32" : x.dtype;
       const t = op === "logicalNot" ? wtype(x.dtype) : wtype(outDtype);
@@ -741,7 +741,7 @@ fn divisor(oh: i32, ow: i32, wd: vec4i) -> f32 {
 
   const backend: Backend = {
     name: "webgpu",
-    kernels: keyedKernels(ctx, kernels),
+    ops: keyedOps(ctx, ops),
     fromHost(values, shape, dtype) {
       const n = sizeOf(shape);
       if (values.length !== n) throw new Error(`fromHost: ${values.length} values do not fit shape ${shapeStr(shape)}`);
@@ -781,20 +781,20 @@ fn divisor(oh: i32, ow: i32, wd: vec4i) -> f32 {
 }
 
 /**
- * The kernel table with every call run under a key naming all that its shaders depend on (the
+ * The op table with every call run under a key naming all that its shaders depend on (the
  * kernel, its inputs' dtypes and shapes, its attributes, the GEMM tiling mode), so that repeated
  * calls (every step of a training loop) find their pipelines without generating WGSL.
  */
-function keyedKernels(ctx: GpuContext, kernels: KernelTable): KernelTable {
+function keyedOps(ctx: GpuContext, ops: OpTable): OpTable {
   const keyed: Record<string, unknown> = {};
-  for (const [name, fn] of Object.entries(kernels) as [string, (...args: unknown[]) => unknown][]) {
+  for (const [name, fn] of Object.entries(ops) as [string, (...args: unknown[]) => unknown][]) {
     keyed[name] = (...args: unknown[]) => {
       let key = name + "|" + gemmTiling();
       for (const a of args) key += "|" + keyOf(a);
       return ctx.inKernel(key, () => fn(...args));
     };
   }
-  return keyed as unknown as KernelTable;
+  return keyed as unknown as OpTable;
 }
 
 /** A string that tells apart any two different kernel arguments (a tensor by dtype and shape only). */

@@ -230,16 +230,16 @@ describe("gradcheck", () => {
 
   it("detects a wrong backward (a custom op via apply)", () => {
     // square with a backward missing the factor 2
-    const badSquare = (x: Tensor) => apply("badSquare", [x], x.backend.kernels.unary(x._d, { op: "square" }), (g) => [g.mul(x)]);
+    const badSquare = (x: Tensor) => apply("badSquare", [x], x.backend.ops.unary(x._d, { op: "square" }), (g) => [g.mul(x)]);
     const x = gb.tensor([0.5, -1.25, 2]);
     expect(() => gb.autograd.gradcheck(badSquare, x)).toThrow(/gradcheck: Jacobian mismatch for input 0/);
     expect(gb.autograd.gradcheck(badSquare, x, { raiseException: false })).toBe(false);
-    const goodSquare = (t: Tensor) => apply("goodSquare", [t], t.backend.kernels.unary(t._d, { op: "square" }), (g) => [g.mul(t).mul(2)]);
+    const goodSquare = (t: Tensor) => apply("goodSquare", [t], t.backend.ops.unary(t._d, { op: "square" }), (g) => [g.mul(t).mul(2)]);
     expect(gb.autograd.gradcheck(goodSquare, x)).toBe(true);
   });
 
   it("detects a NaN gradient", () => {
-    const nanGrad = (x: Tensor) => apply("nanGrad", [x], x.backend.kernels.unary(x._d, { op: "square" }), (g) => [g.mul(NaN)]);
+    const nanGrad = (x: Tensor) => apply("nanGrad", [x], x.backend.ops.unary(x._d, { op: "square" }), (g) => [g.mul(NaN)]);
     expect(() => gb.autograd.gradcheck(nanGrad, gb.tensor([0.5, 1]))).toThrow(/Jacobian mismatch/);
   });
 });

@@ -1,5 +1,5 @@
 /**
- * The op table: the primitive kernels every backend implements (as TensorFlow.js's
+ * The op table: the primitive ops every backend implements (as TensorFlow.js's
  * kernel registry). Differentiable ops in `ops/` are written once on top of these,
  * each with its backward beside its forward; a backend only fills this table.
  */
@@ -48,9 +48,9 @@ export interface AvgPool2dAttrs {
   countIncludePad: boolean;
 }
 
-/** Every kernel: its inputs (TensorData) and attributes, and what it returns. */
-export interface KernelTable {
-  /** Element-wise unary op; `alpha` parametrises leakyRelu/elu-like ops where used. */
+/** Every primitive op: its inputs (TensorData) and attributes, and what it returns. */
+export interface OpTable {
+  /** Element-wise unary op: logicalNot gives bool, exp/log/sqrt/trigonometric/sigmoid/tanh-like ops float32, the rest keep the dtype (bool becomes float32). */
   unary(x: TensorData, attrs: { op: UnaryOp }): TensorData;
   /** Element-wise binary op with broadcasting. Comparisons return bool. */
   binary(a: TensorData, b: TensorData, attrs: { op: BinaryOp; outShape: number[]; outDtype: DType }): TensorData;
@@ -96,12 +96,12 @@ export interface KernelTable {
   avgPool2dBackward(dy: TensorData, attrs: AvgPool2dAttrs & { xShape: number[] }): TensorData;
 }
 
-export type KernelName = keyof KernelTable;
+export type OpName = keyof OpTable;
 
-/** A backend: owns storage on one device and fills the kernel table. */
+/** A backend: owns storage on one device and fills the op table. */
 export interface Backend {
   readonly name: "cpu" | "webgpu";
-  readonly kernels: KernelTable;
+  readonly ops: OpTable;
   /** Upload host values (copied). */
   fromHost(values: Float32Array | Int32Array | Uint8Array, shape: number[], dtype: DType): TensorData;
   /** A tensor filled with one value. */
