@@ -1,3 +1,5 @@
+import type { BinaryOp, UnaryOp } from "./op-table.js";
+
 /** Element types. float32 is the default; int32 holds class labels and indices; bool holds comparison results. */
 export type DType = "float32" | "int32" | "bool";
 
@@ -25,4 +27,20 @@ export function promoteTypes(a: DType, b: DType): DType {
   if (a === "float32" || b === "float32") return "float32";
   if (a === "int32" || b === "int32") return "int32";
   return "bool";
+}
+
+/** Unary ops whose result is float32 whatever the input dtype (as PyTorch's exp/log/... of an int tensor). */
+const FLOAT_RESULT: ReadonlySet<UnaryOp> = new Set<UnaryOp>(["exp", "log", "sqrt", "rsqrt", "sigmoid", "tanh", "reciprocal", "sin", "cos", "log1p", "expm1", "softplus"]);
+
+/** The dtype of a unary op's result: bool for logicalNot, float32 for the FLOAT_RESULT ops and any op on bool, else the input's. */
+export function unaryResultDtype(op: UnaryOp, x: DType): DType {
+  if (op === "logicalNot") return "bool";
+  return FLOAT_RESULT.has(op) || x === "bool" ? "float32" : x;
+}
+
+/** Binary ops that compare or combine truth values: their result is bool, their operands keep their dtypes. */
+const COMPARISONS: ReadonlySet<BinaryOp> = new Set<BinaryOp>(["eq", "ne", "lt", "le", "gt", "ge", "logicalAnd", "logicalOr"]);
+
+export function isComparison(op: BinaryOp): boolean {
+  return COMPARISONS.has(op);
 }

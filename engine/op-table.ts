@@ -50,7 +50,7 @@ export interface AvgPool2dAttrs {
 
 /** Every primitive op: its inputs (TensorData) and attributes, and what it returns. */
 export interface OpTable {
-  /** Element-wise unary op: logicalNot gives bool, exp/log/sqrt/trigonometric/sigmoid/tanh-like ops float32, the rest keep the dtype (bool becomes float32). */
+  /** Element-wise unary op; its result dtype is unaryResultDtype (dtype.ts). */
   unary(x: TensorData, attrs: { op: UnaryOp }): TensorData;
   /** Element-wise binary op with broadcasting. Comparisons return bool. */
   binary(a: TensorData, b: TensorData, attrs: { op: BinaryOp; outShape: number[]; outDtype: DType }): TensorData;

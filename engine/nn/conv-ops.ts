@@ -11,7 +11,7 @@
  */
 import type { AvgPool2dAttrs, Conv2dAttrs, Pool2dAttrs } from "../op-table.js";
 import { apply } from "../autograd.js";
-import { shapeStr } from "../shape.js";
+import { poolOutputDim, shapeStr } from "../shape.js";
 import { Tensor } from "../tensor.js";
 import { backendOf, checkFloat } from "../ops/util.js";
 import { pad as padOp } from "../ops/movement.js";
@@ -209,16 +209,9 @@ function poolAttrs(op: string, x: Tensor, kernelSize: Pair, opts: { stride?: Pai
   return { kernel, stride, padding, dilation, ceilMode: opts.ceilMode ?? false };
 }
 
-/** Output size of one pooling dimension (PyTorch's rule, ceil mode included). */
-function poolOut(inSize: number, k: number, s: number, p: number, d: number, ceil: boolean): number {
-  let o = Math.floor((inSize + 2 * p - d * (k - 1) - 1 + (ceil ? s - 1 : 0)) / s) + 1;
-  if (ceil && (o - 1) * s >= inSize + p) o--;
-  return o;
-}
-
 function checkPoolSize(op: string, x: Tensor, a: { kernel: [number, number]; stride: [number, number]; padding: [number, number]; ceilMode: boolean }, dilation: [number, number]): void {
-  const oh = poolOut(x.shape[2], a.kernel[0], a.stride[0], a.padding[0], dilation[0], a.ceilMode);
-  const ow = poolOut(x.shape[3], a.kernel[1], a.stride[1], a.padding[1], dilation[1], a.ceilMode);
+  const oh = poolOutputDim(x.shape[2], a.kernel[0], a.stride[0], a.padding[0], dilation[0], a.ceilMode);
+  const ow = poolOutputDim(x.shape[3], a.kernel[1], a.stride[1], a.padding[1], dilation[1], a.ceilMode);
   if (oh < 1 || ow < 1) {
     throw new Error(`${op}: output size ${oh}x${ow} is too small: input ${shapeStr(x.shape)} with kernel ${pairStr(a.kernel)}, stride ${pairStr(a.stride)}, padding ${pairStr(a.padding)}, dilation ${pairStr(dilation)}`);
   }

@@ -1,7 +1,7 @@
 /** Element-wise ops. Each op: forward through one kernel, backward right beside it. */
 import type { BinaryOp, UnaryOp } from "../op-table.js";
 import { apply, type BackwardFn } from "../autograd.js";
-import { promoteTypes } from "../dtype.js";
+import { isComparison, promoteTypes } from "../dtype.js";
 import { broadcastShapes } from "../shape.js";
 import { Tensor } from "../tensor.js";
 import { backendOf, operands, scalar, type TensorLike } from "./util.js";
@@ -15,7 +15,7 @@ function binary(op: BinaryOp, a: TensorLike, c: TensorLike, backward: ((g: Tenso
   const [x, y] = operands(op, a, c);
   const b = backendOf(op, [x, y]);
   const outShape = broadcastShapes(op, x.shape, y.shape);
-  const compare = op === "eq" || op === "ne" || op === "lt" || op === "le" || op === "gt" || op === "ge" || op === "logicalAnd" || op === "logicalOr";
+  const compare = isComparison(op);
   let outDtype = compare ? "bool" : promoteTypes(x.dtype, y.dtype);
   // bool op bool: add/mul/maximum/minimum stay bool in PyTorch (or/and); the rest compute in int32
   const boolResult = outDtype === "bool" && (op === "add" || op === "mul" || op === "maximum" || op === "minimum");

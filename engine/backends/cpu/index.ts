@@ -5,7 +5,7 @@
  * on worker threads (./kernels/threads.ts), with the same results bit for bit.
  */
 import type { DType, TypedArray } from "../../dtype.js";
-import { typedArrayFor } from "../../dtype.js";
+import { typedArrayFor, unaryResultDtype } from "../../dtype.js";
 import type { Backend, BinaryOp, OpTable, TensorData, UnaryOp } from "../../op-table.js";
 import { broadcastStrides, shapeStr, sizeOf, stridesOf } from "../../shape.js";
 import { stridedCopy, stridedWrite } from "./strided.js";
@@ -17,8 +17,6 @@ import { binaryF32, unaryF32 } from "./kernels/elementwise.js";
 
 const arr = (x: TensorData) => x.storage as TypedArray;
 const make = (storage: TypedArray, shape: number[], dtype: DType): TensorData => ({ storage, shape, dtype });
-
-const FLOAT_RESULT: ReadonlySet<UnaryOp> = new Set<UnaryOp>(["exp", "log", "sqrt", "rsqrt", "sigmoid", "tanh", "reciprocal", "sin", "cos", "log1p", "expm1", "softplus"]);
 
 function unaryLoop(op: UnaryOp, x: TypedArray, out: TypedArray): void {
   const n = x.length;
@@ -202,7 +200,7 @@ function indexedLoop(op: "gather" | "scatterAdd", t: TensorData, index: TensorDa
 
 const ops: OpTable = {
   unary(x, { op }) {
-    const outDtype: DType = op === "logicalNot" ? "bool" : FLOAT_RESULT.has(op) ? "float32" : x.dtype === "bool" ? "float32" : x.dtype;
+    const outDtype = unaryResultDtype(op, x.dtype);
     const out = typedArrayFor(outDtype, sizeOf(x.shape));
     const xs = arr(x);
     // large float32 exp / tanh / sigmoid: worker threads (same bits as the loop)

@@ -5,15 +5,12 @@
  * 4 bytes (float32 as f32, int32 as i32, bool as u32 0/1). Shapes are baked into
  * the shader text; pipelines are cached by that text.
  */
-import type { DType } from "../../dtype.js";
+import { isComparison, unaryResultDtype, type DType } from "../../dtype.js";
 import type { AvgPool2dAttrs, Backend, BinaryOp, Conv2dAttrs, OpTable, Pool2dAttrs, ReduceOp, TensorData, UnaryOp } from "../../op-table.js";
-import { broadcastStrides, shapeStr, sizeOf, stridesOf } from "../../shape.js";
-import { conv2dOutputSize, pool2dOutputSize } from "../cpu/kernels/index.js";
+import { broadcastStrides, conv2dOutputSize, pool2dOutputSize, shapeStr, sizeOf, stridesOf } from "../../shape.js";
 import { GpuContext, GpuHandle, type PooledBuffer } from "./context.js";
 import { gemmTiling, runGemm, type GemmBinding } from "./gemm.js";
 import { ATOMIC_ADD_F32, binding, constOf, coords, main, offsetFn, u, wtype } from "./wgsl.js";
-
-const FLOAT_RESULT: ReadonlySet<UnaryOp> = new Set<UnaryOp>(["exp", "log", "sqrt", "rsqrt", "sigmoid", "tanh", "reciprocal", "sin", "cos", "log1p", "expm1", "softplus"]);
 
 export function makeWebGpuBackend(ctx: GpuContext): Backend {
   const buf = (x: TensorData, op: string): GPUBuffer => {
@@ -323,15 +320,14 @@ fn store(g: u32, o: u32, j: u32, v: f32) { dw[(g * ${u(Og)} + o) * ${u(Cg * KH *
   // ---------------------------------------------------------------- the table
   const ops: OpTable = {
     unary(x, { op }) {
-      const outDtype: DType = op === "logicalNot" ? "bool" : FLOAT_RESULT.has(op) ? "float32" : x.dtype === "bool" ? "float32" : x.dtype;
+      const outDtype = unaryResultDtype(op, x.dtype);
       const t = op === "logicalNot" ? wtype(x.dtype) : wtype(outDtype);
       return elementwise(op, [x], [...x.shape], outDtype, ([v]) => unaryExpr(op, v, t), () => t);
     },
 
     binary(a, b, { op, outShape, outDtype }) {
-      const compare = ["eq", "ne", "lt", "le", "gt", "ge", "logicalAnd", "logicalOr"].includes(op);
       let t = wtype(outDtype);
-      if (compare) t = a.dtype === b.dtype ? wtype(a.dtype) : "f32";
+      if (isComparison(op)) t = a.dtype === b.dtype ? wtype(a.dtype) : "f32";
       return elementwise(op, [a, b], outShape, outDtype, ([x, y]) => binaryExpr(op, x, y, t), () => t);
     },
 

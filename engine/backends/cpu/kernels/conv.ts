@@ -15,6 +15,7 @@
 // 0 <= output_padding < max(stride, dil)); rows of x that no window reaches get
 // zero gradient.
 
+import { checkConv2dShapes, conv2dOutputSize } from "../../../shape.ts";
 import { ensureMemory, gemm, wasmKernels, type WasmGemm } from "./gemm.ts";
 import { runTasks, splitRange, TaskList, threadsFor, worthThreads } from "./threads.ts";
 
@@ -27,52 +28,9 @@ export interface Conv2dParams {
 
 const fmt = (s: readonly number[]) => `[${s.join(", ")}]`;
 
-function isPosInt(v: number): boolean {
-  return Number.isInteger(v) && v >= 1;
-}
-
-function checkShapes(fn: string, xShape: number[], wShape: number[], p: Conv2dParams): void {
-  const where = `${fn}: input shape ${fmt(xShape)}, weight shape ${fmt(wShape)}`;
-  if (xShape.length !== 4) throw new Error(`${where}: input must be 4-D [N, C, H, W]`);
-  if (wShape.length !== 4) throw new Error(`${where}: weight must be 4-D [O, C/groups, kh, kw]`);
-  for (const v of [...xShape, ...wShape]) {
-    if (!Number.isInteger(v) || v < 0) throw new Error(`${where}: bad dimension ${v}`);
-  }
-  const g = p.groups;
-  if (!isPosInt(g)) throw new Error(`${where}: groups must be a positive integer, got ${g}`);
-  if (!isPosInt(p.stride[0]) || !isPosInt(p.stride[1])) throw new Error(`${where}: stride must be positive, got ${fmt(p.stride)}`);
-  if (!isPosInt(p.dilation[0]) || !isPosInt(p.dilation[1])) throw new Error(`${where}: dilation must be positive, got ${fmt(p.dilation)}`);
-  if (!(Number.isInteger(p.padding[0]) && p.padding[0] >= 0 && Number.isInteger(p.padding[1]) && p.padding[1] >= 0)) {
-    throw new Error(`${where}: padding must be non-negative, got ${fmt(p.padding)}`);
-  }
-  const [, C] = xShape;
-  const [O, Cg, KH, KW] = wShape;
-  if (O === 0 || O % g !== 0) throw new Error(`${where}: out channels ${O} must be a positive multiple of groups ${g}`);
-  if (Cg * g !== C) {
-    throw new Error(`${where}: expected input to have ${Cg * g} channels (weight C/groups ${Cg} x groups ${g}), but got ${C} channels`);
-  }
-  if (KH < 1 || KW < 1) throw new Error(`${where}: empty kernel`);
-}
-
-/** [N, O, OH, OW] of conv2d(x, w); throws if the output would be empty or the channels do not match. */
-export function conv2dOutputSize(xShape: number[], wShape: number[], p: Conv2dParams): [number, number, number, number] {
-  checkShapes("conv2d", xShape, wShape, p);
-  const [N, , H, W] = xShape;
-  const [O, , KH, KW] = wShape;
-  const OH = Math.floor((H + 2 * p.padding[0] - p.dilation[0] * (KH - 1) - 1) / p.stride[0]) + 1;
-  const OW = Math.floor((W + 2 * p.padding[1] - p.dilation[1] * (KW - 1) - 1) / p.stride[1]) + 1;
-  if (OH < 1 || OW < 1) {
-    throw new Error(
-      `conv2d: input shape ${fmt(xShape)}, weight shape ${fmt(wShape)}, padding ${fmt(p.padding)}, dilation ${fmt(p.dilation)}, stride ${fmt(p.stride)}: ` +
-        `output size ${OH}x${OW} would be empty (kernel larger than padded input)`,
-    );
-  }
-  return [N, O, OH, OW];
-}
-
 /** Checks dy against x for the backward functions (see the header comment). */
 function checkDy(fn: string, xShape: number[], wShape: number[], dyShape: number[], p: Conv2dParams): void {
-  checkShapes(fn, xShape, wShape, p);
+  checkConv2dShapes(fn, xShape, wShape, p);
   const bad = (why: string) =>
     new Error(`${fn}: input shape ${fmt(xShape)}, weight shape ${fmt(wShape)}, grad_output shape ${fmt(dyShape)}: ${why}`);
   if (dyShape.length !== 4) throw bad("grad_output must be 4-D");

@@ -1,7 +1,8 @@
 // Raw CPU compute kernels on typed arrays (float32, row-major / NCHW), with the
 // semantics of PyTorch's conv2d / conv_transpose2d (via the three conv
 // functions) / max_pool2d / avg_pool2d and their gradients.
-// No dependency on the rest of the engine; no Node-only imports (runs in browsers).
+// No dependency on the rest of the engine but its shape arithmetic (engine/shape.ts: the conv and
+// pooling output sizes); no Node-only imports (runs in browsers).
 //
 // Speed: a WebAssembly SIMD (f32x4) module generated at run time by
 // wasm-gemm.ts (no build step, no committed binary) carries the GEMM
@@ -24,10 +25,9 @@ export { setNumThreads, getNumThreads } from "./threads.ts";
 export {
   gemm, gemmReference, gemmWasm, initCpuKernels, setGemmBackend, cpuKernelInfo, type CpuKernelOptions,
 } from "./gemm.ts";
+export { conv2dOutputSize, pool2dOutputSize } from "../../../shape.ts";
+export { conv2dForward, conv2dBackwardInput, conv2dBackwardWeight, type Conv2dParams } from "./conv.ts";
 export {
-  conv2dOutputSize, conv2dForward, conv2dBackwardInput, conv2dBackwardWeight, type Conv2dParams,
-} from "./conv.ts";
-export {
-  pool2dOutputSize, maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward,
+  maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward,
   type Pool2dParams, type AvgPool2dParams,
 } from "./pool.ts";

@@ -1,6 +1,7 @@
 // 2-D max / average pooling (NCHW, float32) with the semantics of
 // torch.nn.functional.max_pool2d (return_indices) / avg_pool2d and their gradients.
 
+import { pool2dOutputSize } from "../../../shape.ts";
 import { ensureMemory, wasmKernels } from "./gemm.ts";
 
 export interface Pool2dParams {
@@ -15,43 +16,6 @@ export type AvgPool2dParams = Omit<Pool2dParams, "dilation"> & { countIncludePad
 
 const fmt = (s: readonly number[]) => `[${s.join(", ")}]`;
 
-function outDim(fn: string, xShape: number[], d: number, inSize: number, k: number, s: number, pad: number, dil: number, ceil: boolean): number {
-  const where = `${fn}: input shape ${fmt(xShape)}`;
-  if (!(Number.isInteger(k) && k >= 1)) throw new Error(`${where}: kernel size must be positive, got ${k}`);
-  if (!(Number.isInteger(s) && s >= 1)) throw new Error(`${where}: stride must be positive, got ${s}`);
-  if (!(Number.isInteger(dil) && dil >= 1)) throw new Error(`${where}: dilation must be positive, got ${dil}`);
-  if (!(Number.isInteger(pad) && pad >= 0)) throw new Error(`${where}: padding must be non-negative, got ${pad}`);
-  if (pad > Math.floor(k / 2)) {
-    throw new Error(`${where}: pad should be at most half of effective kernel size, but got pad=${pad}, kernel_size=${k}`);
-  }
-  const span = inSize + 2 * pad - dil * (k - 1) - 1 + (ceil ? s - 1 : 0);
-  let o = Math.floor(span / s) + 1;
-  // ceil mode: the last window must start inside the input or the left padding
-  if (ceil && (o - 1) * s >= inSize + pad) o--;
-  if (o < 1) {
-    throw new Error(`${where}: output size is too small (${d === 0 ? "height" : "width"} ${o}) for kernel ${k}, stride ${s}, padding ${pad}, dilation ${dil}`);
-  }
-  return o;
-}
-
-/** [N, C, OH, OW], PyTorch's formula including the ceil_mode rule. */
-export function pool2dOutputSize(xShape: number[], p: Pool2dParams): [number, number, number, number] {
-  return sizeOf("pool2d", xShape, p.kernel, p.stride, p.padding, p.dilation, p.ceilMode);
-}
-
-function sizeOf(
-  fn: string, xShape: number[], kernel: [number, number], stride: [number, number], padding: [number, number],
-  dilation: [number, number], ceil: boolean,
-): [number, number, number, number] {
-  if (xShape.length !== 4) throw new Error(`${fn}: expected a 4-D input [N, C, H, W], got shape ${fmt(xShape)}`);
-  for (const v of xShape) if (!Number.isInteger(v) || v < 0) throw new Error(`${fn}: bad input shape ${fmt(xShape)}`);
-  const [N, C, H, W] = xShape;
-  if (H < 1 || W < 1) throw new Error(`${fn}: empty spatial input, shape ${fmt(xShape)}`);
-  const OH = outDim(fn, xShape, 0, H, kernel[0], stride[0], padding[0], dilation[0], ceil);
-  const OW = outDim(fn, xShape, 1, W, kernel[1], stride[1], padding[1], dilation[1], ceil);
-  return [N, C, OH, OW];
-}
-
 function checkLen(fn: string, name: string, n: number, shape: number[]): void {
   const want = shape.reduce((a, b) => a * b, 1);
   if (n !== want) throw new Error(`${fn}: ${name} has ${n} elements, shape ${fmt(shape)} needs ${want}`);
@@ -60,7 +24,7 @@ function checkLen(fn: string, name: string, n: number, shape: number[]): void {
 export function maxPool2dForward(
   x: Float32Array, xShape: number[], p: Pool2dParams,
 ): { out: Float32Array; indices: Int32Array; shape: number[] } {
-  const shape = sizeOf("max_pool2d", xShape, p.kernel, p.stride, p.padding, p.dilation, p.ceilMode);
+  const shape = pool2dOutputSize(xShape, p, "max_pool2d");
   checkLen("max_pool2d", "input", x.length, xShape);
   const [N, C, OH, OW] = shape;
   const [, , H, W] = xShape;
@@ -182,7 +146,7 @@ function isPlain2x2(p: AvgPool2dParams, H: number, W: number, OH: number, OW: nu
 }
 
 export function avgPool2dForward(x: Float32Array, xShape: number[], p: AvgPool2dParams): { out: Float32Array; shape: number[] } {
-  const shape = sizeOf("avg_pool2d", xShape, p.kernel, p.stride, p.padding, [1, 1], p.ceilMode);
+  const shape = pool2dOutputSize(xShape, p, "avg_pool2d");
   checkLen("avg_pool2d", "input", x.length, xShape);
   const [N, C, OH, OW] = shape;
   const [, , H, W] = xShape;
@@ -228,7 +192,7 @@ export function avgPool2dForward(x: Float32Array, xShape: number[], p: AvgPool2d
 }
 
 export function avgPool2dBackward(dy: Float32Array, yShape: number[], xShape: number[], p: AvgPool2dParams): Float32Array {
-  const shape = sizeOf("avg_pool2d_backward", xShape, p.kernel, p.stride, p.padding, [1, 1], p.ceilMode);
+  const shape = pool2dOutputSize(xShape, p, "avg_pool2d_backward");
   if (yShape.length !== 4 || shape.some((v, i) => v !== yShape[i])) {
     throw new Error(`avg_pool2d_backward: grad_output shape ${fmt(yShape)} does not match the output shape ${fmt(shape)} for input ${fmt(xShape)}`);
   }
