@@ -14,10 +14,11 @@
  */
 import { registerBackend, registerUnavailableReason, setDefaultDevice, device as currentDevice, parseDevice, backendFor, type Device } from "../../device.js";
 import { Tensor } from "../../tensor.js";
-import { GpuContext, GpuHandle, type GpuMemoryInfo } from "./context.js";
+import { GpuContext } from "./context.js";
+import { GpuHandle, type GpuMemoryInfo } from "./memory.js";
 import { makeWebGpuBackend } from "./index.js";
 
-export type { GpuMemoryInfo } from "./context.js";
+export type { GpuMemoryInfo } from "./memory.js";
 
 let ctx: GpuContext | null = null;
 /** The object from the `webgpu` package's create(): it keeps Node alive, so releaseGpu() drops it. */

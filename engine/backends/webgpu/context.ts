@@ -1,72 +1,27 @@
 /// <reference types="@webgpu/types" />
 /**
- * The WebGPU device, its buffer pool and command batching.
+ * The WebGPU device, pipelines and command batching (its memory: memory.ts, extended here).
  *
- * - Buffers come from a pool keyed by byte size (TensorFlow.js's BufferManager):
- *   `release()` puts a buffer back; a buffer released while the open command
- *   encoder may still use it is only handed out again for GPU-side writes until
- *   the encoder is submitted (queue.writeBuffer runs before unsubmitted work).
  * - Dispatches are recorded into one command encoder and one open compute pass;
  *   the encoder is submitted every `SUBMIT_EVERY` dispatches, or when values are read.
  * - Errors (validation, out-of-memory, device loss) are collected from the device
  *   and rethrown as clear errors on the next op or read.
  */
 
-// GPUBufferUsage / GPUMapMode values (the globals do not exist in Node).
-export const U = { MAP_READ: 1, COPY_SRC: 4, COPY_DST: 8, UNIFORM: 64, STORAGE: 128 } as const;
+import { GpuMemory, U, type GpuMemoryInfo } from "./memory.js";
+
 const MAP_READ_MODE = 1;
-
-/** A pooled GPU buffer; shared (refcounted) by tensor handles that view the same values (reshape). */
-export interface PooledBuffer {
-  buffer: GPUBuffer;
-  bytes: number;
-  refs: number;
-}
-
-/** The `storage` of a GPU TensorData: one reference to a pooled buffer. */
-export class GpuHandle {
-  released = false;
-  kept = false;
-  constructor(
-    readonly ctx: GpuContext,
-    readonly buf: PooledBuffer,
-  ) {}
-}
-
-export interface GpuMemoryInfo {
-  /** Bytes held by live tensors. */
-  bytesInUse: number;
-  /** Bytes of free buffers kept in the pool for reuse. */
-  bytesInPool: number;
-  /** All GPU bytes this backend holds (in use + pool). */
-  bytesAllocated: number;
-  /** Buffers held (in use + pool). */
-  numBuffers: number;
-  /** Live tensor handles (storage references). */
-  numTensors: number;
-  /** Pipelines compiled so far. */
-  numPipelines: number;
-  /** Command buffers submitted so far. */
-  numSubmits: number;
-  /** Compute dispatches recorded so far. */
-  numDispatches: number;
-}
 
 /** Submit after this many dispatches (tfjs uses 15; a training step of LeNet is ~150 dispatches). */
 const SUBMIT_EVERY = 64;
-/** Keep at most this many free bytes in the pool; beyond it, freed buffers are destroyed. */
-const POOL_MAX_BYTES = 1 << 30;
 /** At most this many cached bind groups (a LeNet-5 step uses ~100); beyond it the cache starts over. */
 const BIND_CACHE_MAX = 8192;
 const WG = 256;
 
-export class GpuContext {
+export class GpuContext extends GpuMemory {
   readonly device: GPUDevice;
   readonly adapterInfo: string;
   readonly limits: GPUSupportedLimits;
-  private free = new Map<number, GPUBuffer[]>();
-  /** Released while the open encoder may still reference them (safe only for GPU-side reuse). */
-  private freePending = new Map<number, GPUBuffer[]>();
   private readPool = new Map<number, GPUBuffer[]>();
   private pipelines = new Map<string, GPUComputePipeline>();
   private encoder: GPUCommandEncoder | null = null;
@@ -75,22 +30,14 @@ export class GpuContext {
   private errBuffer: GPUBuffer;
   /** The first asynchronous error (validation, out of memory) not yet reported to the user. */
   private asyncError: Error | null = null;
-  /** Set when the device is lost: every later use throws it. */
-  lostError: Error | null = null;
-  bytesInUse = 0;
-  bytesInPool = 0;
-  numBuffers = 0;
-  numHandles = 0;
   numSubmits = 0;
   numDispatches = 0;
-  /** tidy() scopes: the handles made in each open scope. */
-  scopes: Set<GpuHandle>[] = [];
-  private finalizer: FinalizationRegistry<GpuHandle>;
 
   /** A CPU implementation (lavapipe / SwiftShader): pipelines are costly to compile, tiling gains little. */
   readonly software: boolean;
 
   constructor(device: GPUDevice, adapterInfo: string, software = /llvmpipe|lavapipe|swiftshader|software/i.test(adapterInfo)) {
+    super();
     this.device = device;
     this.adapterInfo = adapterInfo;
     this.software = software;
@@ -101,7 +48,7 @@ export class GpuContext {
       if (this.asyncError && /due to a previous error/.test(e.message)) return;
       const kind = e.constructor?.name === "GPUOutOfMemoryError" || /out of memory|OutOfMemory/i.test(e.message) ? "out of GPU memory" : "GPU error";
       const msg = kind === "out of GPU memory"
-        ? `webgpu: out of GPU memory (${mb(this.bytesInUse)} MB held by tensors, ${mb(this.bytesInPool)} MB in the pool). Free tensors with t.dispose() or run steps inside gb.tidy(); CPU tensors are unaffected`
+        ? this.outOfMemoryMessage()
         : `webgpu: ${e.message.split("\n").slice(0, 6).join("\n")}`;
       if (!this.asyncError) this.asyncError = new Error(msg);
       if (kind === "out of GPU memory") this.trimPool(0);
@@ -113,7 +60,6 @@ export class GpuContext {
     });
     this.errBuffer = device.createBuffer({ size: 16, usage: U.STORAGE | U.COPY_SRC | U.COPY_DST });
     this.bufferIds.set(this.errBuffer, 0);
-    this.finalizer = new FinalizationRegistry((h) => this.releaseHandle(h));
   }
 
   check(op: string): void {
@@ -124,88 +70,6 @@ export class GpuContext {
       this.abandon();
       throw new Error(`${op}: an earlier GPU command failed — ${e.message}\n(GPU results computed since the last read may be invalid; CPU tensors are unaffected)`);
     }
-  }
-
-  // ---- buffers ----
-  /** A buffer of at least `bytes` (rounded to 16) for GPU-side writes. `hostWrite`: it will be written with queue.writeBuffer. */
-  acquire(bytes: number, hostWrite = false): PooledBuffer {
-    const size = Math.max(16, Math.ceil(bytes / 16) * 16);
-    if (size > this.limits.maxStorageBufferBindingSize || size > this.limits.maxBufferSize) {
-      throw new Error(
-        `webgpu: a tensor of ${mb(bytes)} MB exceeds this GPU's largest buffer (${mb(Math.min(this.limits.maxStorageBufferBindingSize, this.limits.maxBufferSize))} MB)`,
-      );
-    }
-    let buffer = this.free.get(size)?.pop();
-    if (!buffer && this.freePending.get(size)?.length) {
-      // a host upload must not overwrite values the open encoder still reads: submit it first
-      if (hostWrite) this.flush();
-      buffer = (hostWrite ? this.free : this.freePending).get(size)!.pop();
-    }
-    if (buffer) {
-      this.bytesInPool -= size;
-    } else {
-      buffer = this.device.createBuffer({ size, usage: U.STORAGE | U.COPY_SRC | U.COPY_DST });
-      this.bufferIds.set(buffer, this.nextBufferId++);
-      this.numBuffers++;
-    }
-    this.bytesInUse += size;
-    return { buffer, bytes: size, refs: 0 };
-  }
-
-  private releaseBuffer(b: PooledBuffer): void {
-    this.bytesInUse -= b.bytes;
-    if (this.lostError) {
-      this.numBuffers--;
-      return;
-    }
-    if (this.bytesInPool + b.bytes > POOL_MAX_BYTES) {
-      // too much cached: destroy after the work that may use it is submitted
-      this.flush();
-      this.destroyBuffer(b.buffer);
-      return;
-    }
-    const pool = this.encoder ? this.freePending : this.free;
-    let list = pool.get(b.bytes);
-    if (!list) pool.set(b.bytes, (list = []));
-    list.push(b.buffer);
-    this.bytesInPool += b.bytes;
-  }
-
-  /** Returns a temporary buffer (not owned by a tensor) to the pool. */
-  releaseTemp(b: PooledBuffer): void {
-    this.releaseBuffer(b);
-  }
-
-  /** Destroys pooled free buffers beyond `keepBytes`. */
-  trimPool(keepBytes = 0): void {
-    this.flush();
-    for (const pool of [this.free, this.freePending]) {
-      for (const [size, list] of pool) {
-        while (list.length && this.bytesInPool > keepBytes) {
-          this.destroyBuffer(list.pop()!);
-          this.bytesInPool -= size;
-        }
-      }
-    }
-  }
-
-  /** A new handle for a buffer (registered with the current tidy scope and the GC safety net). */
-  handle(buf: PooledBuffer, owner: object): GpuHandle {
-    buf.refs++;
-    const h = new GpuHandle(this, buf);
-    this.numHandles++;
-    if (this.scopes.length) this.scopes[this.scopes.length - 1].add(h);
-    this.finalizer.register(owner, h, h);
-    return h;
-  }
-
-  releaseHandle(h: GpuHandle): void {
-    if (h.released) return;
-    h.released = true;
-    this.numHandles--;
-    this.finalizer.unregister(h);
-    for (const s of this.scopes) s.delete(h);
-    if (--h.buf.refs === 0) this.releaseBuffer(h.buf);
   }
 
   memory(): GpuMemoryInfo {
@@ -221,23 +85,8 @@ export class GpuContext {
     };
   }
 
-  /** Destroys a pool buffer and forgets the bind groups that name it. */
-  private destroyBuffer(buffer: GPUBuffer): void {
-    const id = this.bufferIds.get(buffer);
-    if (id !== undefined) {
-      for (const key of this.bindKeysOf.get(id) ?? []) this.bindGroups.delete(key);
-      this.bindKeysOf.delete(id);
-      this.bufferIds.delete(buffer);
-    }
-    buffer.destroy();
-    this.numBuffers--;
-  }
-
   // ---- pipelines and dispatch ----
   private layouts = new Map<string, GPUBindGroupLayout>();
-  /** Pool buffers get a number: bind groups are cached by layout and buffer numbers. */
-  private bufferIds = new Map<GPUBuffer, number>();
-  private nextBufferId = 1;
   /**
    * Bind groups cached by "layout:buffer ids": pooled buffers come back step after step in a
    * training loop, so a step's bind groups are made once (createBindGroup is the dearest call
@@ -417,14 +266,13 @@ export class GpuContext {
     this.releasePending();
   }
 
-  /** Buffers released while the dropped or submitted encoder was open become free for any use. */
-  private releasePending(): void {
-    for (const [size, list] of this.freePending) {
-      let f = this.free.get(size);
-      if (!f) this.free.set(size, (f = []));
-      f.push(...list);
-    }
-    this.freePending.clear();
+  protected encoderOpen(): boolean {
+    return this.encoder !== null;
+  }
+
+  protected forgetBindings(id: number): void {
+    for (const key of this.bindKeysOf.get(id) ?? []) this.bindGroups.delete(key);
+    this.bindKeysOf.delete(id);
   }
 
   /** Reads `bytes` from `src` (submitting what is recorded) and checks the index-error flag. */
@@ -491,7 +339,3 @@ export const INDEX_ERRORS: Record<number, string> = {
   4: "an indexAdd index",
   5: "a maxPool2dBackward index",
 };
-
-function mb(bytes: number): string {
-  return (bytes / 2 ** 20).toFixed(1);
-}

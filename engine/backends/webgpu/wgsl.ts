@@ -96,3 +96,22 @@ fn atomicAddF32(p: ptr<storage, atomic<u32>, read_write>, v: f32) {
   }
 }
 `;
+
+/** WGSL math helpers of the element-wise, reduction and pooling shaders (PyTorch's NaN and pow rules, stable sigmoid / tanh / log1p / expm1). */
+export const MATH = `
+fn sigm(v: f32) -> f32 { if (v >= 0.0) { return 1.0 / (1.0 + exp(-v)); } let e = exp(v); return e / (1.0 + e); }
+fn stanh(v: f32) -> f32 { let t = exp(-2.0 * abs(v)); let r = (1.0 - t) / (1.0 + t); return select(r, -r, v < 0.0); }
+fn log1p_(v: f32) -> f32 { let w = 1.0 + v; if (w == 1.0) { return v; } return log(w) * (v / (w - 1.0)); }
+fn expm1_(v: f32) -> f32 { if (abs(v) < 1e-5) { return v + 0.5 * v * v; } let e = exp(v); if (e == 1.0) { return v; } if (e - 1.0 == -1.0) { return -1.0; } return (e - 1.0) * v / log(e); }
+fn gpow(a: f32, b: f32) -> f32 {
+  if (b == 0.0) { return 1.0; }
+  if (a != a || b != b) { return a + b; }
+  let r = pow(abs(a), b);
+  if (a < 0.0) {
+    if (floor(b) != b) { return f32bits(0x7fc00000u); }
+    if (fract(b * 0.5) != 0.0) { return -r; }
+  }
+  return r;
+}
+fn isnan_(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }
+`;
