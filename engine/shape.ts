@@ -43,6 +43,13 @@ export function broadcastShapes(op: string, a: Shape, b: Shape): number[] {
   return out;
 }
 
+/** The sizes of a batched matmul with output shape [...batch, M, N] and a [..., M, K] (or [..., K, M] if transA). */
+export function matmulSizes(aShape: Shape, transA: boolean, outShape: Shape): { M: number; N: number; K: number; batchShape: number[]; batch: number } {
+  const r = outShape.length;
+  const batchShape = outShape.slice(0, r - 2);
+  return { M: outShape[r - 2], N: outShape[r - 1], K: aShape[aShape.length - (transA ? 2 : 1)], batchShape, batch: sizeOf(batchShape) };
+}
+
 /** Normalizes a possibly negative dim for a tensor of rank `rank`. */
 export function normDim(op: string, dim: number, rank: number, extra = 0): number {
   const r = rank + extra;

@@ -7,7 +7,7 @@
 import type { DType, TypedArray } from "../../dtype.js";
 import { typedArrayFor, unaryResultDtype } from "../../dtype.js";
 import type { Backend, BinaryOp, OpTable, TensorData, UnaryOp } from "../../op-table.js";
-import { broadcastStrides, shapeStr, sizeOf, stridesOf } from "../../shape.js";
+import { broadcastStrides, matmulSizes, shapeStr, sizeOf, stridesOf } from "../../shape.js";
 import { stridedCopy, stridedWrite } from "./strided.js";
 import { expf, sigmoidf, tanhf } from "./fastmath.js";
 import { gemm } from "./kernels/gemm.js";
@@ -276,11 +276,7 @@ const ops: OpTable = {
   },
 
   matmul(a, b, { transA, transB, outShape }) {
-    const r = outShape.length;
-    const M = outShape[r - 2], N = outShape[r - 1];
-    const K = transA ? a.shape[a.shape.length - 2] : a.shape[a.shape.length - 1];
-    const batchShape = outShape.slice(0, r - 2);
-    const batch = sizeOf(batchShape);
+    const { M, N, K, batchShape, batch } = matmulSizes(a.shape, transA, outShape);
     const A = toF32(a), B = toF32(b);
     const out = new Float32Array(batch * M * N);
     const aBatch = a.shape.slice(0, -2), bBatch = b.shape.slice(0, -2);

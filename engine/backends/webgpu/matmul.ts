@@ -1,7 +1,7 @@
 /// <reference types="@webgpu/types" />
 /** Batched matmul through the GEMM template (gemm.ts), with broadcast batch dimensions and transposed operands. */
 import type { OpTable } from "../../op-table.js";
-import { broadcastStrides, sizeOf } from "../../shape.js";
+import { broadcastStrides, matmulSizes, sizeOf } from "../../shape.js";
 import { runGemm } from "./gemm.js";
 import type { GpuTensors } from "./tensors.js";
 import { offsetFn, u } from "./wgsl.js";
@@ -10,11 +10,7 @@ export function matmulOps(k: GpuTensors): Pick<OpTable, "matmul"> {
   const { ctx, buf, alloc, out, fill } = k;
   return {
     matmul(a, b, { transA, transB, outShape }) {
-      const r = outShape.length;
-      const M = outShape[r - 2], N = outShape[r - 1];
-      const K = transA ? a.shape[a.shape.length - 2] : a.shape[a.shape.length - 1];
-      const batchShape = outShape.slice(0, r - 2);
-      const batch = sizeOf(batchShape);
+      const { M, N, K, batchShape, batch } = matmulSizes(a.shape, transA, outShape);
       if (K === 0 || sizeOf(outShape) === 0) return fill(outShape, 0, "float32");
       const o = alloc(outShape, "float32");
       const aStr = broadcastStrides(a.shape.slice(0, -2), batchShape).map((s) => s * M * K);
