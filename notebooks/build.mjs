@@ -13,29 +13,14 @@
 //   <!-- nbgrader: {"grade_id": "ex1", "solution": true} -->
 //
 // nbgrader metadata is completed with nbgrader's defaults (schema_version 3, task false,
-// grade/solution/locked false unless given; graded cells are locked). The notebooks also get
-// the grader's test-helpers cell (grade id `gradbook_checks`: assert, assertEqual, assertClose,
-// assertThrows) as their first code cell, with the source from kernel/grader/checks.ts, so the
-// instructor version runs as is in Jupyter and under nbconvert.
+// grade/solution/locked false unless given; graded cells are locked). The test helpers (assert,
+// assertEqual, assertClose, assertThrows) are preloaded by the kernel: no cell defines them.
 import { readFileSync, readdirSync, writeFileSync, existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = dirname(HERE);
-export const CHECKS_GRADE_ID = "gradbook_checks";
-
-/** The grader's test-helpers source (kernel/grader/checks.ts), compiled on the fly with esbuild. */
-export async function checksSource() {
-  const file = join(ROOT, "kernel", "grader", "checks.ts");
-  if (!existsSync(file)) throw new Error(`build: ${file} is missing (the grader's test helpers)`);
-  const { build } = await import("esbuild");
-  const r = await build({ entryPoints: [file], bundle: true, format: "esm", platform: "node", write: false, logLevel: "silent" });
-  const code = r.outputFiles[0].text;
-  const mod = await import("data:text/javascript;base64," + Buffer.from(code).toString("base64"));
-  return String(mod.CHECKS_SOURCE).replace(/\n$/, "");
-}
-
 const KERNELSPEC = { name: "gradbook", display_name: "TypeScript (gradbook)", language: "typescript" };
 const LANGUAGE_INFO = {
   name: "typescript",
@@ -123,22 +108,8 @@ function sortKeys(v) {
 }
 
 /** Builds the notebook JSON text for one source. */
-export function buildNotebook(text, name, checks) {
+export function buildNotebook(text, name) {
   const cells = parseSource(text, name);
-  const firstCode = cells.findIndex((c) => c.cell_type === "code");
-  const checksCell = {
-    cell_type: "code",
-    source: checks,
-    metadata: {
-      nbgrader: nbgraderMeta({ grade_id: CHECKS_GRADE_ID, locked: true }),
-      editable: false,
-      deletable: false,
-      jupyter: { source_hidden: true },
-    },
-  };
-  // after the parameters cell when the notebook starts with one, else before the first code cell
-  const at = firstCode >= 0 && (cells[firstCode].metadata.tags ?? []).includes("parameters") ? firstCode + 1 : Math.max(firstCode, 0);
-  cells.splice(at, 0, checksCell);
   const ids = new Set();
   let n = 0;
   const out = cells.map((c) => {
@@ -171,10 +142,9 @@ export function sources() {
 
 async function main() {
   const check = process.argv.includes("--check");
-  const checks = await checksSource();
   let bad = 0;
   for (const s of sources()) {
-    const text = buildNotebook(readFileSync(s.src, "utf8"), s.name, checks);
+    const text = buildNotebook(readFileSync(s.src, "utf8"), s.name);
     if (check) {
       const same = existsSync(s.out) && readFileSync(s.out, "utf8") === text;
       if (!same) {

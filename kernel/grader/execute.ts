@@ -14,7 +14,7 @@
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { CHECKS_GRADE_ID, CHECKS_SOURCE } from "./checks.ts";
+import { CHECKS_GRADE_ID } from "./checks.ts";
 import { KernelProcess, kernelFolders, workFolder, type KernelLimits } from "./client.ts";
 import { changedFiles, copyFileSets, listNames, type FileSet } from "./files.ts";
 import { gradeId, isTestCell, type Notebook, type Output } from "./notebook.ts";
@@ -88,9 +88,6 @@ export async function executeNotebook(input: Notebook, o: ExecuteOptions): Promi
       try {
         k = await KernelProcess.start(o.kernelScript, { dir: scratch, permissions: o.permissions ?? true, user, cwd: o.cwd }, limits, o.startTimeoutMs ?? 120_000);
         o.onKernel?.(k, true);
-        // The test helpers, before any student code (first run also warms the compiler: not counted against the cell limit).
-        const r = await k.execute(CHECKS_SOURCE, o.startTimeoutMs ?? 120_000, { silent: true });
-        if (r.status !== "ok") throw new KernelStartError(`installing the test helpers failed: ${r.status === "error" ? `${r.ename}: ${r.evalue}` : r.status === "died" ? r.reason : "timed out"}`);
         return k;
       } catch (e) {
         lastErr = e;
@@ -125,8 +122,8 @@ export async function executeNotebook(input: Notebook, o: ExecuteOptions): Promi
       cell.outputs = [];
       cell.execution_count = null;
       if (!cell.source.trim()) continue;
-      // The helpers cell: already installed before the first cell (running it again is a no-op).
-      if (gradeId(cell) === CHECKS_GRADE_ID && cell.source.trim() === CHECKS_SOURCE.trim()) continue;
+      // The helpers cell of older notebooks: the kernel has the helpers already.
+      if (gradeId(cell) === CHECKS_GRADE_ID) continue;
       const left = deadline - Date.now();
       if (!kernel || left <= 0) {
         status[i] = "not-run";

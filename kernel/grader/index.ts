@@ -17,7 +17,7 @@ export { restoreSubmission } from "./restore.ts";
 export { executeNotebook } from "./execute.ts";
 export { validateNotebook, formatValidation } from "./validate.ts";
 export { parseNotebook, serializeNotebook, computeChecksum } from "./notebook.ts";
-export { CHECKS_SOURCE, CHECKS_GRADE_ID } from "./checks.ts";
+export { CHECKS_GRADE_ID } from "./checks.ts";
 export { collectFiles, copyFileSets, changedFiles, FilesError, DEFAULT_MAX_FILES_BYTES, type FileSet } from "./files.ts";
 
 interface Command {

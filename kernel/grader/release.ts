@@ -1,11 +1,10 @@
 /**
  * The instructor's notebook and what is made from it: the checked "source"
- * (nbgrader metadata validated, the test-helpers cell present), and the
+ * (nbgrader metadata validated), and the
  * student version (`release`): solutions replaced by a stub that throws,
  * hidden tests removed, outputs cleared, cells locked and checksummed the
  * way nbgrader does it.
  */
-import { CHECKS_GRADE_ID, CHECKS_SOURCE } from "./checks.ts";
 import {
   cloneNotebook,
   computeChecksum,
@@ -95,27 +94,10 @@ export function maskHiddenTests(source: string): string {
   return out.join("\n");
 }
 
-export function checksCell(): Cell {
-  return {
-    cell_type: "code",
-    id: "gradbook-checks",
-    source: CHECKS_SOURCE.replace(/\n$/, ""),
-    metadata: {
-      nbgrader: { grade: false, grade_id: CHECKS_GRADE_ID, locked: true, schema_version: 3, solution: false, task: false },
-      editable: false,
-      deletable: false,
-      jupyter: { source_hidden: true },
-    },
-    outputs: [],
-    execution_count: null,
-  };
-}
-
 /**
  * Checks an instructor notebook and returns the grading "source": nbgrader
  * metadata complete and consistent, every nbgrader cell with a unique grade
- * id, region markers balanced, and the test-helpers cell present (inserted
- * before the first code cell when missing).
+ * id, region markers balanced.
  */
 export function prepareSource(input: Notebook, name = "notebook"): Notebook {
   const nb = cloneNotebook(input);
@@ -150,10 +132,6 @@ export function prepareSource(input: Notebook, name = "notebook"): Notebook {
     if (hidden) removeHiddenTests(c.source, where);
     delete m.checksum;
   });
-  if (!seen.has(CHECKS_GRADE_ID)) {
-    const at = nb.cells.findIndex((c) => c.cell_type === "code");
-    nb.cells.splice(at < 0 ? nb.cells.length : at, 0, checksCell());
-  }
   return nb;
 }
 

@@ -15,6 +15,7 @@ import { Bundle, bundleOf, plain } from "./display.ts";
 import { resolveFromNotebook } from "./resolve.ts";
 import { LanguageClient } from "./language-worker.ts";
 import { ts } from "./tsapi.ts";
+import { installTestHelpers } from "../asserts.ts";
 
 const VERSION = "0.1.0";
 const RED = "\x1b[0;31m", BOLD_RED = "\x1b[1;31m", GREEN = "\x1b[0;32m", CYAN = "\x1b[0;36m", RESET = "\x1b[0m";
@@ -228,6 +229,7 @@ export class TypeScriptInterpreter implements Interpreter {
     // widgets/host.ts keeps the host under this global key, so every bundled copy of it finds ours
     g[HOST_KEY] = this.ownHost;
     defineGlobal("__gradbookInterrupt", false);
+    installTestHelpers(g);
     defineGlobal("__gradbook", {
       /** Heap in use (bytes) of the thread running cells and of the language service, after a GC when --expose-gc is on. */
       memory: async () => {

@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import type { CompleteResult, InspectResult } from "../interpreter.ts";
 import { ts } from "./tsapi.ts";
 import { parseCell } from "./compile.ts";
+import { TEST_HELPERS_DTS } from "../asserts.ts";
 
 export interface CellDiagnostic {
   line: number;
@@ -108,7 +109,7 @@ export class Notebook {
       const f = candidates.map((c) => join(root, c)).find((p) => existsSync(p));
       if (f) paths[name] = [f];
     }
-    let globals = GLOBALS_DTS;
+    let globals = GLOBALS_DTS + TEST_HELPERS_DTS;
     globals += paths["gradbook"] ? `\n/** The gradbook engine (tensors, autograd), preloaded. */\ndeclare const gb: typeof import("gradbook");\n` : `\ndeclare const gb: any;\n`;
     // type aliases under the same name (gb.Tensor, gb.nn.Module as types), made by the build from the engine's exports
     const gbTypes = join(root, "dist", "gb-namespace.d.ts");

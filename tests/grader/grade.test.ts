@@ -76,13 +76,13 @@ test("grades the special submissions: interrupted, resumed, every score and mess
   expect(results.get("empty")!.tests.map((t) => t.output)).toEqual(Array(4).fill("Error: not implemented"));
 
   expect(results.get("infinite_loop")!.messages).toEqual([
-    'Cell 10 ("test_dot") was stopped: the cell ran longer than its time limit of 20 s. A new kernel was started and the 3 earlier cells that had run were run again.',
+    'Cell 9 ("test_dot") was stopped: the cell ran longer than its time limit of 20 s. A new kernel was started and the 3 earlier cells that had run were run again.',
   ]);
   expect(test("infinite_loop", "test_dot").output).toBe("TimeoutError: the cell ran longer than its time limit of 20 s");
   expect(results.get("infinite_loop")!.restarts).toBe(1);
 
   expect(results.get("process_exit")!.messages).toHaveLength(1);
-  expect(results.get("process_exit")!.messages[0]).toMatch(/^Cell 10 \("test_dot"\) was stopped: the kernel stopped while running this cell: the process exited with code 3 .*A new kernel was started and the 3 earlier cells that had run were run again\.$/);
+  expect(results.get("process_exit")!.messages[0]).toMatch(/^Cell 9 \("test_dot"\) was stopped: the kernel stopped while running this cell: the process exited with code 3 .*A new kernel was started and the 3 earlier cells that had run were run again\.$/);
   expect(test("process_exit", "test_dot").output).toMatch(/^KernelDied: the kernel stopped while running this cell/);
 
   expect(results.get("deleted_tests")!.messages).toEqual(

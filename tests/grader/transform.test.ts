@@ -19,6 +19,21 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const FIX = join(HERE, "fixtures");
 const load = (name: string) => parseNotebook(readFileSync(join(FIX, name), "utf8"), name);
 const byId = (nb: Notebook, id: string) => nb.cells.find((c) => gradeId(c) === id)!;
+/** An instructor notebook as made before the kernel preloaded the test helpers: with their locked cell (grade id gradbook_checks) first. */
+const withOldHelpersCell = (nb: Notebook): Notebook => ({
+  ...nb,
+  cells: [
+    nb.cells[0],
+    {
+      cell_type: "code",
+      source: readFileSync(join(FIX, "gradbook_checks-cell.ts"), "utf8"),
+      metadata: { nbgrader: { grade: false, grade_id: CHECKS_GRADE_ID, locked: true, schema_version: 3, solution: false, task: false }, editable: false, deletable: false },
+      outputs: [],
+      execution_count: null,
+    },
+    ...nb.cells.slice(1),
+  ],
+});
 
 describe("nbgrader metadata and checksums", () => {
   test("computeChecksum equals nbgrader's compute_checksum (reference from Debian's Python)", () => {
@@ -57,7 +72,7 @@ describe("nbgrader metadata and checksums", () => {
         ["-W", "error", "-c", "import nbformat,sys\nfor f in sys.argv[1:]:\n  nb=nbformat.read(f, as_version=4); nbformat.validate(nb); print(len(nb.cells))", join(dir, "a.ipynb"), join(dir, "b.ipynb")],
         { encoding: "utf8" },
       );
-      expect(r.trim().split("\n")).toEqual(["13", "15"]);
+      expect(r.trim().split("\n")).toEqual(["12", "14"]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -107,11 +122,11 @@ describe("release", () => {
     }
   });
 
-  test("the test-helpers cell is inserted, locked, before the first code cell", () => {
-    const i = release.cells.findIndex((c) => gradeId(c) === CHECKS_GRADE_ID);
-    expect(i).toBe(1);
-    expect(release.cells[i].metadata.nbgrader).toMatchObject({ locked: true, grade: false, solution: false });
-    expect(prepareSource(source).cells.filter((c) => gradeId(c) === CHECKS_GRADE_ID)).toHaveLength(1);
+  test("no test-helpers cell is added (the kernel has the helpers); an older notebook's is kept, locked", () => {
+    expect(release.cells.length).toBe(load("perceptron.ipynb").cells.length);
+    expect(release.cells.some((c) => gradeId(c) === CHECKS_GRADE_ID)).toBe(false);
+    const old = releaseNotebook(prepareSource(withOldHelpersCell(load("perceptron.ipynb"))));
+    expect(old.cells.filter((c) => gradeId(c) === CHECKS_GRADE_ID).map((c) => [c.metadata.nbgrader!.locked, c.metadata.editable])).toEqual([[true, false]]);
   });
 
   test("bad metadata is refused with the cell named", () => {
@@ -135,12 +150,16 @@ describe("restore", () => {
   test("the released notebook unchanged: instructor's tests back (hidden ones too), all solutions unanswered, no complaints", () => {
     const r = restoreSubmission(source, release, JSON.parse(JSON.stringify(release)));
     expect(r.messages).toEqual([]);
-    // released by an older gradbook (other helpers): replaced without a complaint
-    const old: Notebook = JSON.parse(JSON.stringify(release));
-    byId(old, CHECKS_GRADE_ID).source = "// older helpers";
-    const r2 = restoreSubmission(source, release, old);
-    expect(r2.messages).toEqual([]);
-    expect(byId(r2.notebook, CHECKS_GRADE_ID).source).toBe(byId(source, CHECKS_GRADE_ID).source);
+    // an older assignment with the helpers cell: the student's copy edited or deleted, replaced without a complaint
+    const oldSource = prepareSource(withOldHelpersCell(load("perceptron.ipynb")));
+    const oldRelease = releaseNotebook(oldSource);
+    for (const edit of [(nb: Notebook) => (byId(nb, CHECKS_GRADE_ID).source = "// older helpers"), (nb: Notebook) => (nb.cells = nb.cells.filter((c) => gradeId(c) !== CHECKS_GRADE_ID))]) {
+      const old: Notebook = JSON.parse(JSON.stringify(oldRelease));
+      edit(old);
+      const r2 = restoreSubmission(oldSource, oldRelease, old);
+      expect(r2.messages).toEqual([]);
+      expect(byId(r2.notebook, CHECKS_GRADE_ID).source).toBe(byId(oldSource, CHECKS_GRADE_ID).source);
+    }
     expect(r.unanswered).toEqual(["perceptron_step", "dot"]);
     expect(byId(r.notebook, "test_dot").source).toBe(byId(source, "test_dot").source);
     expect(ids(r.notebook)).toEqual(ids(source));

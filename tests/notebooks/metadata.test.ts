@@ -14,8 +14,7 @@ const NB_DIR = join(ROOT, "notebooks");
 const NOTEBOOKS = ["01-perceptron", "02-xor", "03-backprop", "04-convolution-arithmetic", "05-lenet5", "06-alexnet"];
 
 const builder = (await import(pathToFileURL(join(NB_DIR, "build.mjs")).href)) as {
-  buildNotebook(text: string, name: string, checks: string): string;
-  CHECKS_GRADE_ID: string;
+  buildNotebook(text: string, name: string): string;
 };
 const raw = (name: string) => JSON.parse(readFileSync(join(NB_DIR, `${name}.ipynb`), "utf8"));
 const load = (name: string): Notebook => parseNotebook(readFileSync(join(NB_DIR, `${name}.ipynb`), "utf8"), `${name}.ipynb`);
@@ -24,12 +23,7 @@ const src = (c: { source: string | string[] }) => (Array.isArray(c.source) ? c.s
 describe.each(NOTEBOOKS)("%s", (name) => {
   test("the committed notebook is built from notebooks/src (run `node notebooks/build.mjs`)", () => {
     const committed = raw(name);
-    // the test-helpers cell comes from kernel/grader/checks.ts: compare against the committed copy
-    // of it, so that a change there does not make every notebook stale (the execution test runs
-    // the notebooks with the current helpers).
-    const checks = committed.cells.find((c: any) => c.metadata?.nbgrader?.grade_id === builder.CHECKS_GRADE_ID);
-    expect(checks, "the notebook has the grader's test-helpers cell").toBeTruthy();
-    const rebuilt = builder.buildNotebook(readFileSync(join(NB_DIR, "src", `${name}.md`), "utf8"), name, src(checks));
+    const rebuilt = builder.buildNotebook(readFileSync(join(NB_DIR, "src", `${name}.md`), "utf8"), name);
     expect(JSON.parse(rebuilt), `${name}.ipynb differs from notebooks/src/${name}.md: run node notebooks/build.mjs`).toEqual(committed);
     expect(readFileSync(join(NB_DIR, `${name}.ipynb`), "utf8")).toBe(rebuilt);
   });
@@ -92,12 +86,14 @@ describe.each(NOTEBOOKS)("%s", (name) => {
     expect(solutions).toBe(graded);
     expect(hidden, "some hidden tests").toBeGreaterThanOrEqual(1);
     expect(points).toBeGreaterThan(0);
-    expect(ids.has("gradbook_checks"), "the test-helpers cell").toBe(true);
+    // the test helpers are the kernel's (kernel/asserts.ts): no cell defines them
+    expect(ids.has("gradbook_checks")).toBe(false);
+    expect(nb.cells.map((c) => c.source).join("\n")).not.toMatch(/function assert|__gradbookChecks/);
   });
 
   test("the grader accepts it and makes a student version without solutions or hidden tests", () => {
     const prepared = prepareSource(load(name), `${name}.ipynb`);
-    expect(prepared.cells.length).toBe(load(name).cells.length); // the helpers cell is already there
+    expect(prepared.cells.length).toBe(load(name).cells.length); // nothing added
     const student = releaseNotebook(prepared, `${name}.ipynb`);
     const all = student.cells.map((c) => c.source).join("\n");
     expect(all).not.toMatch(/BEGIN SOLUTION|END SOLUTION|BEGIN HIDDEN TESTS/);

@@ -5,7 +5,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { CHECKS_GRADE_ID, CHECKS_SOURCE } from "../../kernel/grader/checks.ts";
 import { JUPYTER, makeJupyterEnv, ROOT, run, stripAnsi, type JupyterEnv } from "../kernel/helpers.ts";
 
 const NOTEBOOKS = ["01-perceptron", "02-xor", "03-backprop", "04-convolution-arithmetic", "05-lenet5", "06-alexnet"];
@@ -20,23 +19,19 @@ interface Executed {
   nb: any | null;
   /** All stdout text, cell by cell, joined. */
   stdout: string;
-  /** stderr of the notebook's own cells (not the grader's test-helpers cell). */
   stderr: string;
-  /** stderr of the test-helpers cell (kernel/grader/checks.ts), reported, not failed on. */
-  checksStderr: string;
   errors: string[];
 }
 
 const src = (s: string | string[]) => (Array.isArray(s) ? s.join("") : s);
 
-/** The notebook with papermill's injected-parameters cell (quick = true) after its parameters cell, and the current test helpers. */
+/** The notebook with papermill's injected-parameters cell (quick = true) after its parameters cell. */
 function withParameters(nb: any, params: Record<string, unknown>): any {
   const copy = JSON.parse(JSON.stringify(nb));
   const at = copy.cells.findIndex((c: any) => (c.metadata.tags ?? []).includes("parameters"));
   if (at < 0) throw new Error("no parameters cell");
   const source = Object.entries(params).map(([k, v]) => `${k} = ${JSON.stringify(v)};`).join("\n");
   copy.cells.splice(at + 1, 0, { cell_type: "code", id: "injected-parameters", metadata: { tags: ["injected-parameters"] }, execution_count: null, outputs: [], source });
-  for (const c of copy.cells) if (c.metadata?.nbgrader?.grade_id === CHECKS_GRADE_ID) c.source = CHECKS_SOURCE.replace(/\n$/, "");
   return copy;
 }
 
@@ -59,11 +54,10 @@ async function execute(name: string): Promise<Executed> {
   try {
     out = JSON.parse(readFileSync(join(OUT, `${name}.ipynb`), "utf8"));
   } catch {}
-  const stdout: string[] = [], stderr: string[] = [], checksStderr: string[] = [], errors: string[] = [];
+  const stdout: string[] = [], stderr: string[] = [], errors: string[] = [];
   for (const c of out?.cells ?? []) {
-    const isChecks = c.metadata?.nbgrader?.grade_id === CHECKS_GRADE_ID;
     for (const o of c.outputs ?? []) {
-      if (o.output_type === "stream") (o.name === "stdout" ? stdout : isChecks ? checksStderr : stderr).push(src(o.text));
+      if (o.output_type === "stream") (o.name === "stdout" ? stdout : stderr).push(src(o.text));
       if (o.output_type === "error") errors.push(`cell ${c.id}: ${o.ename}: ${stripAnsi(o.evalue)}\n${stripAnsi((o.traceback ?? []).join("\n")).slice(0, 2000)}`);
       if (o.output_type === "execute_result" || o.output_type === "display_data") {
         const t = o.data?.["text/plain"];
@@ -71,7 +65,7 @@ async function execute(name: string): Promise<Executed> {
       }
     }
   }
-  return { name, seconds, code: r.code, log: r.stdout + r.stderr, nb: out, stdout: stripAnsi(stdout.join("")), stderr: stripAnsi(stderr.join("")), checksStderr: stripAnsi(checksStderr.join("")), errors };
+  return { name, seconds, code: r.code, log: r.stdout + r.stderr, nb: out, stdout: stripAnsi(stdout.join("")), stderr: stripAnsi(stderr.join("")), errors };
 }
 
 beforeAll(() => {
@@ -84,7 +78,7 @@ beforeAll(() => {
   const worker = async () => {
     for (let n = queue.shift(); n; n = queue.shift()) {
       const name = n;
-      resolvers.get(name)!(await execute(name).catch((e) => ({ name, seconds: 0, code: -1, log: String(e?.stack ?? e), nb: null, stdout: "", stderr: "", checksStderr: "", errors: [String(e)] })));
+      resolvers.get(name)!(await execute(name).catch((e) => ({ name, seconds: 0, code: -1, log: String(e?.stack ?? e), nb: null, stdout: "", stderr: "", errors: [String(e)] })));
     }
   };
   for (let i = 0; i < PARALLEL; i++) void worker();
@@ -93,8 +87,6 @@ beforeAll(() => {
 afterAll(async () => {
   const done = await Promise.all([...results.values()]);
   console.log(done.map((r) => `${r.name}: ${r.seconds.toFixed(1)} s`).join("\n"));
-  const checks = done.find((r) => r.checksStderr)?.checksStderr;
-  if (checks) console.warn(`the grader's test-helpers cell (kernel/grader/checks.ts) printed on stderr:\n${checks}`);
   env?.cleanup();
 });
 
