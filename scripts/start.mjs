@@ -1,42 +1,40 @@
-// `npm start`: installs what is missing, builds, registers the gradbook kernel and
-// serves notebooks/ in Jupyter. Extra arguments go to Jupyter (`npm start -- --port 9999`).
+// `npm start`: installs what is missing, builds the kernel and the JupyterLab front end (kept
+// while their sources are unchanged), registers the gradbook kernel and opens JupyterLab at /lab
+// on notebooks/. `npm start -- --classic` serves the classic notebook 6 instead. Other
+// arguments go to the Jupyter server (`npm start -- --port 9999 --no-browser`).
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { ensurePrerequisites } from "./prerequisites.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const run = (cmd, args, opts = {}) => execFileSync(cmd, args, { stdio: "inherit", cwd: root, ...opts });
+const run = (cmd, args) => execFileSync(cmd, args, { stdio: "inherit", cwd: root });
 const isRoot = process.getuid?.() === 0;
+const userArgs = process.argv.slice(2);
+const classic = userArgs.includes("--classic");
+const serverArgs = userArgs.filter((a) => a !== "--classic");
 
-const debianPackages = ["jupyter-notebook", "python3-jupyter-server", "python3-ipywidgets", "python3-widgetsnbextension", "dataset-fashion-mnist"];
-
-if (!existsSync(join(root, "node_modules", ".package-lock.json"))) {
-  console.log("gradbook: installing npm packages …");
-  run("npm", ["install", "--no-audit", "--no-fund"]);
-}
-
-if (!existsSync("/usr/bin/jupyter") || !existsSync("/usr/share/datasets/fashion-mnist")) {
-  const apt = ["apt-get", "install", "-y", ...debianPackages];
-  if (isRoot) {
-    console.log(`gradbook: installing ${debianPackages.join(", ")} with apt-get …`);
-    run("apt-get", ["update", "-qq"]);
-    run(apt[0], apt.slice(1), { env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
-  } else {
-    console.error(`gradbook: Jupyter is missing. Install it with:\n  sudo ${apt.join(" ")}\nthen run npm start again.`);
-    process.exit(1);
-  }
-}
-
+ensurePrerequisites();
 console.log("gradbook: building …");
 run(process.execPath, [join(root, "scripts", "build.mjs")]);
+if (!classic) {
+  const { buildLab } = await import("./lab.mjs");
+  await buildLab();
+}
 console.log("gradbook: registering the kernel …");
 run(process.execPath, [join(root, "bin", "gradbook.js"), "install", "--user"]);
 
-const jupyter = existsSync("/usr/bin/jupyter") ? "/usr/bin/jupyter" : "jupyter";
-const args = ["notebook", `--notebook-dir=${join(root, "notebooks")}`, ...process.argv.slice(2)];
+const notebooks = join(root, "notebooks");
+const [cmd, args, env] = classic
+  ? ["/usr/bin/jupyter", ["notebook", `--notebook-dir=${notebooks}`], process.env]
+  : [
+      "/usr/bin/python3",
+      ["-m", "gradbook_lab", `--ServerApp.root_dir=${notebooks}`],
+      { ...process.env, PYTHONPATH: [join(root, "lab", "server"), process.env.PYTHONPATH].filter(Boolean).join(":") },
+    ];
+args.push(...serverArgs);
 if (isRoot && !args.includes("--allow-root")) args.push("--allow-root");
-console.log(`gradbook: ${jupyter} ${args.join(" ")}`);
-const child = spawn(jupyter, args, { stdio: "inherit", cwd: join(root, "notebooks") });
+console.log(`gradbook: ${cmd} ${args.join(" ")}`);
+const child = spawn(cmd, args, { stdio: "inherit", cwd: notebooks, env });
 for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => child.kill(sig));
 child.on("exit", (code) => process.exit(code ?? 0));

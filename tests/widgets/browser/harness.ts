@@ -71,13 +71,20 @@ export interface RunningServer {
   stop: () => Promise<void>;
 }
 
-/** Starts `jupyter notebook` (classic 6) or `jupyter server` on a free port with a token; waits until it answers. */
-export async function startJupyter(kind: "notebook" | "server", je: JupyterEnv, extra: string[] = []): Promise<RunningServer> {
+/**
+ * Starts `jupyter notebook` (classic 6), `jupyter server`, or gradbook's JupyterLab ("lab":
+ * lab/server/gradbook_lab.py serving dist/lab) on a free port with a token; waits until it answers.
+ */
+export async function startJupyter(kind: "notebook" | "server" | "lab", je: JupyterEnv, extra: string[] = []): Promise<RunningServer> {
   const port = await freePort();
   const token = randomBytes(16).toString("hex");
   const app = kind === "notebook" ? "NotebookApp" : "ServerApp";
+  const [cmd, first, env] =
+    kind === "lab"
+      ? ["/usr/bin/python3", ["-m", "gradbook_lab"], { ...je.env, PYTHONPATH: join(ROOT, "lab", "server") }]
+      : [JUPYTER, [kind], je.env];
   const args = [
-    kind,
+    ...first,
     "--no-browser",
     "--ip=127.0.0.1",
     `--port=${port}`,
@@ -88,7 +95,7 @@ export async function startJupyter(kind: "notebook" | "server", je: JupyterEnv, 
     ...extra,
   ];
   let out = "";
-  const proc = spawn(JUPYTER, args, { env: je.env, cwd: join(je.dir, "work"), detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  const proc = spawn(cmd, args, { env, cwd: join(je.dir, "work"), detached: true, stdio: ["ignore", "pipe", "pipe"] });
   proc.stdout!.on("data", (d) => (out += d));
   proc.stderr!.on("data", (d) => (out += d));
   const url = `http://127.0.0.1:${port}`;

@@ -1,0 +1,23 @@
+/**
+ * gradbook's JupyterLab: the entry of the bundle served by `lab/server` (`npm start`).
+ * The extension lists live in extensions.ts so that other front ends (JupyterLite, the class
+ * hub) build from the same ones.
+ */
+import "./style";
+import { JupyterLab } from "@jupyterlab/application";
+import { PageConfig } from "@jupyterlab/coreutils";
+import { disabledPlugins, labExtensions, mimeExtensions, pluginsOf, widgetExtensions } from "./extensions";
+
+async function main(): Promise<void> {
+  // the page config's disabledExtensions (e.g. from a server's labconfig) apply too
+  const keep = (p: { id: string }) => !PageConfig.Extension.isDisabled(p.id);
+  const lab = new JupyterLab({ mimeExtensions: pluginsOf(mimeExtensions, disabledPlugins).filter(keep) });
+  lab.registerPlugins(pluginsOf({ ...labExtensions, ...widgetExtensions }, disabledPlugins).filter(keep));
+  // as JupyterLab's own page does: tests and debugging reach the app when the page config asks
+  if (PageConfig.getOption("exposeAppInBrowser").toLowerCase() === "true") (window as any).jupyterapp = lab;
+  await lab.start();
+  await lab.restored;
+  document.body.dataset.gbLab = "restored";
+}
+
+void main();
