@@ -4,16 +4,10 @@
  * comms, stdin and output routing. Language-agnostic.
  */
 import { randomUUID } from "node:crypto";
-import { writeSync } from "node:fs";
 import type { IncomingRequest, ToMain, ToServer } from "./protocol/bridge.ts";
 import type { Comm, Interpreter, KernelIO, MimeBundle } from "./interpreter.ts";
 import { History } from "./history.ts";
-
-export function log(text: string) {
-  try {
-    writeSync(2, `[gradbook kernel] ${text}\n`);
-  } catch {}
-}
+import { log } from "./log.ts";
 
 /** JSON-safe copy of a value (bigints to strings, drops functions), so a bad display never breaks a message. */
 function jsonSafe<T>(v: T): T {

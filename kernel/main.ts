@@ -5,7 +5,8 @@
  */
 import { Worker, isMainThread, workerData } from "node:worker_threads";
 import { readFileSync } from "node:fs";
-import { KernelCore, log } from "./core.ts";
+import { KernelCore } from "./core.ts";
+import { log } from "./log.ts";
 import { TypeScriptInterpreter } from "./ts/interpreter.ts";
 import type { ServerConfig, ToMain } from "./protocol/bridge.ts";
 import type { Interpreter } from "./interpreter.ts";

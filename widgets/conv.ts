@@ -13,7 +13,8 @@
  */
 import type { MimeBundle } from "./host.js";
 import { escapeHtml, uid } from "./util.js";
-import { IntSlider, interact, type Interactive } from "./controls.js";
+import { IntSlider } from "./controls.js";
+import { interact, type Interactive } from "./interact.js";
 
 type Pair = number | [number, number];
 

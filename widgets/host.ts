@@ -1,18 +1,19 @@
 /**
- * The display host: how widgets reach whatever front end shows them, without
- * knowing ZeroMQ or Jupyter. The gradbook kernel installs a host with
- * `setDisplayHost` before running cells; outside a kernel (a plain Node script,
- * a test) no host is installed and `display` falls back to printing text/plain.
+ * The display host: how widgets reach whatever front end shows them, without knowing
+ * ZeroMQ or Jupyter. A kernel installs one with `setDisplayHost` (the gradbook kernel does
+ * so once, when it loads the widgets); `Output.capture` swaps in its own while it captures.
+ * Outside a kernel (a plain Node script, a test) there is none and `display` prints text/plain.
  *
- * Dependency direction: kernel -> widgets -> engine. The kernel imports this
- * file and implements the interface; widgets only call it.
+ * Dependency direction: kernel -> widgets -> engine. A kernel implements this interface;
+ * widgets only call it.
  */
 
 /** A MIME bundle: MIME type -> data (string for text types, JSON value for JSON types). */
 export type MimeBundle = Record<string, unknown>;
 
-export interface DisplayOptions {
-  /** Display id: a later `display(..., { displayId, update: true })` replaces this output in place. */
+/** Where one output goes (what display_data / update_display_data carry besides the data). */
+export interface OutputOptions {
+  /** Display id: a later output with the same id and `update: true` replaces this one in place. */
   displayId?: string;
   /** Replace the output that carries `displayId` instead of adding a new one (update_display_data). */
   update?: boolean;
@@ -30,7 +31,11 @@ export interface Comm {
 }
 
 export interface DisplayHost {
-  display(bundle: MimeBundle, options?: DisplayOptions): void;
+  /**
+   * Shows a bundle. A Promise (a bundle still being made: tensors are read asynchronously)
+   * keeps its place: what is shown after it waits until it is shown.
+   */
+  display(bundle: MimeBundle | Promise<MimeBundle>, options?: OutputOptions): void;
   clearOutput(wait?: boolean): void;
   /** Open a comm from the kernel side (comm_open on iopub). Returns null where comms are not supported. */
   openComm(targetName: string, data?: unknown, metadata?: Record<string, unknown>, buffers?: ArrayBufferView[]): Comm | null;
@@ -38,17 +43,19 @@ export interface DisplayHost {
   registerCommTarget(targetName: string, handler: (comm: Comm, data: any, buffers: DataView[]) => void): void;
   /** True when a front end that can run widgets may be listening (a comm-capable kernel session). */
   readonly supportsComms: boolean;
+  /** The text/plain of a value that has no richer form (the gradbook kernel supplies Node's util.inspect). */
+  formatText?(value: unknown): string;
 }
 
-// The host lives on globalThis (under a registered symbol) rather than in a module
-// variable, so that every copy of this module — the kernel's bundle and the
-// widgets bundle each may carry one — sees the same host.
-const HOST_KEY = Symbol.for("gradbook.displayHost");
+let current: DisplayHost | null = null;
 
-export function setDisplayHost(h: DisplayHost | null): void {
-  (globalThis as any)[HOST_KEY] = h;
+/** Installs the host (null: none) and returns the one it replaces. */
+export function setDisplayHost(host: DisplayHost | null): DisplayHost | null {
+  const previous = current;
+  current = host;
+  return previous;
 }
 
 export function getDisplayHost(): DisplayHost | null {
-  return ((globalThis as any)[HOST_KEY] as DisplayHost | undefined) ?? null;
+  return current;
 }

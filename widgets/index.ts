@@ -18,14 +18,28 @@
  *   const view = trainingView({ epochs, batchesPerEpoch }); view.update({...}); await view.close();
  *   interact(({ stride }) => convArithmetic({ input: 7, kernel: 3, stride }), { stride: [1, 3] })
  *
- * A value is displayed when it is a cell's last expression, or with `await display(value)`.
+ * A value is displayed when it is a cell's last expression, or with `display(value)`.
  * Every display object has `toMimeBundle()` (some async: tensors are read then).
  */
-import * as plotNs from "./plotly.js";
+import * as charts from "./charts.js";
+import { Figure } from "./plotly.js";
 
-export { setDisplayHost, getDisplayHost, type DisplayHost, type DisplayOptions, type MimeBundle, type Comm } from "./host.js";
-export { display, html, DisplayHandle, RawBundle, setPrintFallback } from "./display.js";
-export { bundleOf, type ArrayInput, type Displayable } from "./util.js";
+export { setDisplayHost, getDisplayHost, type DisplayHost, type OutputOptions, type MimeBundle, type Comm } from "./host.js";
+export {
+  display,
+  html,
+  bundleOf,
+  defaultText,
+  Bundle,
+  DisplayHandle,
+  OutputQueue,
+  setPrintFallback,
+  type Display,
+  type DisplayOptions,
+  type Displayable,
+  type TextFormatter,
+} from "./display.js";
+export { type ArrayInput } from "./util.js";
 
 export {
   Figure,
@@ -34,6 +48,7 @@ export {
   loadPlotlySource,
   resetPlotlyEmbedding,
   plotlyEmbedded,
+  PlotlyEmbedding,
   type Trace,
   type Layout,
   type FigureSpec,
@@ -41,15 +56,15 @@ export {
 
 /** Plotly chart builders: line, scatter, heatmap, contour, surface, bar, histogram, image. */
 export const plot = {
-  line: plotNs.line,
-  scatter: plotNs.scatter,
-  heatmap: plotNs.heatmap,
-  contour: plotNs.contour,
-  surface: plotNs.surface,
-  bar: plotNs.bar,
-  histogram: plotNs.histogram,
-  image: plotNs.image,
-  Figure: plotNs.Figure,
+  line: charts.line,
+  scatter: charts.scatter,
+  heatmap: charts.heatmap,
+  contour: charts.contour,
+  surface: charts.surface,
+  bar: charts.bar,
+  histogram: charts.histogram,
+  image: charts.image,
+  Figure,
 };
 
 export { encodePng, encodePngSync, pngDataUri, colormapLut, type ColormapName, type PngImage } from "./png.js";
@@ -80,27 +95,7 @@ export {
   type ConvViewOptions,
 } from "./conv.js";
 export { mlpDiagram, MlpDiagram, drawGraph, GraphDrawing, modelSummary, ParameterTable } from "./diagrams.js";
-export {
-  Widget,
-  IntSlider,
-  FloatSlider,
-  FloatLogSlider,
-  Dropdown,
-  Checkbox,
-  Button,
-  IntProgress,
-  FloatProgress,
-  Label,
-  HTML,
-  HBox,
-  VBox,
-  Output,
-  Interactive,
-  interact,
-  widgetRegistry,
-  setWidgetErrorReporter,
-  WIDGET_VIEW_MIME,
-  WIDGET_PROTOCOL_VERSION,
-  type Change,
-  type InteractSpec,
-} from "./controls.js";
+export { Widget, widgetRegistry, setWidgetErrorReporter, WIDGET_VIEW_MIME, WIDGET_PROTOCOL_VERSION, type Change } from "./protocol.js";
+export { IntSlider, FloatSlider, FloatLogSlider, Dropdown, Checkbox, Button, IntProgress, FloatProgress, Label, HTML, HBox, VBox } from "./controls.js";
+export { Output, type OutputItem } from "./output.js";
+export { Interactive, interact, type InteractSpec } from "./interact.js";

@@ -4,7 +4,8 @@
  */
 import * as gb from "../engine/index.js";
 import type { Tensor } from "../engine/index.js";
-import { classColor, Figure, trimFloat, type CommonOptions, type Trace } from "./plotly.js";
+import { Figure, trimFloat, type Trace } from "./plotly.js";
+import { classColor, type CommonOptions } from "./charts.js";
 import { plotlyColorscale } from "./png.js";
 import { isTensor, readArray, type ArrayInput } from "./util.js";
 

@@ -1,17 +1,11 @@
 /**
  * Shared helpers for widgets: reading engine tensors or plain arrays as numbers,
- * HTML escaping, ids, and turning any displayable value into a MIME bundle.
+ * HTML escaping, ids, number formatting, base64.
  *
  * Widgets reach the engine only through `../engine/index.js` (the build maps it to
  * the package's own "gradbook" export, so notebook and widgets share one engine).
  */
 import { Tensor } from "../engine/index.js";
-import type { MimeBundle } from "./host.js";
-
-/** Anything with `toMimeBundle()` (sync or async) — what the kernel displays richly. */
-export interface Displayable {
-  toMimeBundle(): MimeBundle | Promise<MimeBundle>;
-}
 
 /** A numeric array-ish input: an engine tensor, a typed array, or (nested) JS arrays. */
 export type ArrayInput = Tensor | ArrayLike<number> | NestedNumbers;
@@ -101,24 +95,6 @@ export function fmt(v: number, digits = 4): string {
   const a = Math.abs(v);
   if (a !== 0 && (a < 1e-3 || a >= 1e6)) return v.toExponential(Math.max(0, digits - 2));
   return String(Number(v.toPrecision(digits)));
-}
-
-/** The MIME bundle of any value: its `toMimeBundle()` (awaited), a string as text, else JSON-ish text. */
-export async function bundleOf(value: unknown): Promise<MimeBundle> {
-  if (value != null && typeof (value as any).toMimeBundle === "function") {
-    const b = await (value as Displayable).toMimeBundle();
-    const out: MimeBundle = { ...b };
-    if (typeof out["text/plain"] !== "string") out["text/plain"] = String(value);
-    return out;
-  }
-  if (typeof value === "string") return { "text/plain": value };
-  let text: string;
-  try {
-    text = typeof value === "object" ? JSON.stringify(value, null, 1) ?? String(value) : String(value);
-  } catch {
-    text = String(value);
-  }
-  return { "text/plain": text };
 }
 
 /** Base64 of bytes, in Node and browsers. */

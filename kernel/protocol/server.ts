@@ -6,16 +6,10 @@
  * knows nothing of the language: requests go to the main thread as data.
  */
 import { parentPort } from "node:worker_threads";
-import { writeSync } from "node:fs";
 import type * as Zmq from "zeromq";
 import { Message, Signer, WireError, makeHeader, parseFrames, serialize, type ConnectionInfo, type Header } from "./wire.ts";
 import type { ServerConfig, ToMain, ToServer } from "./bridge.ts";
-
-function log(text: string) {
-  try {
-    writeSync(2, `[gradbook kernel] ${text}\n`);
-  } catch {}
-}
+import { log } from "../log.ts";
 
 /** Serializes sends on one socket (zeromq 6 refuses concurrent sends). */
 class Sender {
@@ -211,7 +205,7 @@ export async function runServer(config: ServerConfig): Promise<void> {
   /**
    * SIGINT to the process: stops a synchronous cell (breakOnSigint) or rejects an awaiting one.
    * A loop the main thread entered after an `await` is out of breakOnSigint's reach: if the main
-   * thread neither answers the request nor runs its SIGINT handler within a second while user
+   * thread neither answers the request nor runs its SIGINT handler within 1.5 s while user
    * code runs, its JavaScript is terminated through the inspector (the kernel's state survives).
    */
   let acked = false;

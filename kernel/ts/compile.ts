@@ -10,7 +10,6 @@
  * source map maps stack traces back to the cell.
  */
 import type * as TS from "typescript";
-import { builtinModules } from "node:module";
 import { ts } from "./tsapi.ts";
 import { decodeMappings, type DecodedMap } from "./sourcemap.ts";
 
@@ -40,12 +39,6 @@ interface Edit {
   start: number;
   end: number;
   text: string;
-}
-
-const SYNC_SPECIFIERS = new Set(["gradbook", "gradbook/widgets"]);
-const builtins = new Set(builtinModules);
-export function isSyncSpecifier(spec: string): boolean {
-  return SYNC_SPECIFIERS.has(spec) || spec.startsWith("node:") || builtins.has(spec);
 }
 
 function newlines(s: string): number {
@@ -107,7 +100,8 @@ function bindingNames(name: TS.BindingName, out: string[]) {
   else for (const el of name.elements) if (!t.isOmittedExpression(el)) bindingNames(el.name, out);
 }
 
-export function compileCell(source: string, fileName: string): CompiledCell {
+/** `isSyncSpecifier`: imports served synchronously (preloaded packages, builtins); others are awaited. */
+export function compileCell(source: string, fileName: string, isSyncSpecifier: (spec: string) => boolean): CompiledCell {
   const t = ts();
   let code = source;
   let sf = parseCell(code);

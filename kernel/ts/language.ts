@@ -37,42 +37,6 @@ function packageRoot(): string {
 }
 
 const GLOBALS_DTS = `
-interface __GradbookDisplayOptions {
-  /** Give the output an id; \`true\` makes one up. A later display with the same id and \`update: true\` replaces it in place. */
-  displayId?: string | true;
-  /** Replace the output with this displayId instead of adding one (update_display_data). */
-  update?: boolean;
-  metadata?: Record<string, unknown>;
-  /** The object is already a MIME bundle. */
-  raw?: boolean;
-}
-interface __GradbookDisplayHandle {
-  readonly displayId: string;
-  /** Replaces the output in place. */
-  update(obj: unknown, options?: __GradbookDisplayOptions): __GradbookDisplayHandle | undefined;
-  display(obj: unknown, options?: __GradbookDisplayOptions): __GradbookDisplayHandle | undefined;
-}
-/**
- * Shows a rich output. Objects with a \`toMimeBundle()\` method (tensors, plots, widgets)
- * show as their bundle; other values as text. Returns a handle when \`displayId\` is given.
- */
-declare function display(obj: unknown, options?: __GradbookDisplayOptions): __GradbookDisplayHandle | undefined;
-declare namespace display {
-  /** Shows an HTML fragment. */
-  function html(html: string, options?: __GradbookDisplayOptions): __GradbookDisplayHandle | undefined;
-  /** Shows Markdown. */
-  function markdown(markdown: string, options?: __GradbookDisplayOptions): __GradbookDisplayHandle | undefined;
-  /** Shows an SVG image. */
-  function svg(svg: string, options?: __GradbookDisplayOptions): __GradbookDisplayHandle | undefined;
-  /** Shows LaTeX. */
-  function latex(latex: string, options?: __GradbookDisplayOptions): __GradbookDisplayHandle | undefined;
-  /** Shows a PNG image (bytes or base64). */
-  function png(data: Uint8Array | ArrayBuffer | string, options?: __GradbookDisplayOptions & { width?: number; height?: number }): __GradbookDisplayHandle | undefined;
-  /** Shows a JSON value as an interactive tree. */
-  function json(value: unknown, options?: __GradbookDisplayOptions): __GradbookDisplayHandle | undefined;
-  /** Shows a MIME bundle as is. */
-  function bundle(data: Record<string, unknown>, options?: __GradbookDisplayOptions): __GradbookDisplayHandle | undefined;
-}
 /** Clears the cell's output; with \`wait\`, only when the next output arrives (no flicker in loops). */
 declare function clearOutput(options?: { wait?: boolean } | boolean): void;
 /** Asks the user for a line of text (the front end shows a prompt). */
@@ -114,7 +78,10 @@ export class Notebook {
     // type aliases under the same name (gb.Tensor, gb.nn.Module as types), made by the build from the engine's exports
     const gbTypes = join(root, "dist", "gb-namespace.d.ts");
     if (paths["gradbook"] && existsSync(gbTypes)) globals += readFileSync(gbTypes, "utf8");
-    globals += paths["gradbook/widgets"] ? `/** gradbook widgets, preloaded. */\ndeclare const widgets: typeof import("gradbook/widgets");\n` : `declare const widgets: any;\n`;
+    globals += paths["gradbook/widgets"]
+      ? `/** gradbook widgets, preloaded. */\ndeclare const widgets: typeof import("gradbook/widgets");\n` +
+        `/** Shows a rich output: a value's toMimeBundle() (tensors, plots, widgets), else its text. Returns a handle when displayId is given. */\ndeclare const display: typeof import("gradbook/widgets").display;\n`
+      : `declare const widgets: any;\ndeclare const display: any;\n`;
     this.files.set(this.globalsFile, { text: globals, version: 1 });
     this.files.set(this.nbFile, { text: "export {};\n", version: 1 });
     const typeRoots = [join(root, "node_modules", "@types"), join(this.cwd, "node_modules", "@types")].filter((p) => existsSync(p));
@@ -255,7 +222,7 @@ export class Notebook {
     const text = prelude + code + "\n;export {};\n";
     const prev = this.files.get(this.nbFile);
     this.ls();
-    this.files.set(this.nbFile, { text, version: (prev?.version ?? 1) + 1 });
+    if (prev?.text !== text) this.files.set(this.nbFile, { text, version: (prev?.version ?? 1) + 1 });
     return prelude.length;
   }
 

@@ -113,7 +113,7 @@ test("start, execute, display, complete, inspect, comms, interrupt and restart t
     step("comm target cell");
     await execute(
       kernel,
-      `(globalThis as any).__gradbookDisplayHost.registerCommTarget("lab-echo", (comm: any, data: any) => {
+      `widgets.getDisplayHost()!.registerCommTarget("lab-echo", (comm: any, data: any) => {
          comm.onMsg((d: any) => comm.send({ got: d, opened: data }));
        })`,
     );

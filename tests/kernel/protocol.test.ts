@@ -249,7 +249,7 @@ d = Driver()
 kc = d.kc
 res = {}
 d.execute("""
-const host = (globalThis as any).__gradbookDisplayHost;
+const host = widgets.getDisplayHost()!;
 host.registerCommTarget("echo", (comm: any, data: any) => {
   comm.send({ opened: data });
   comm.onMsg((msg: any) => comm.send({ echo: msg }));
@@ -272,7 +272,7 @@ mid = send("comm_close", {"comm_id": "c1", "data": {}})
 res["close"] = d.collect(mid)
 ci = send("comm_info_request", {})
 res["info_after"] = d.reply(ci)["content"]
-res["kernel_open"] = d.execute("const c = (globalThis as any).__gradbookDisplayHost.openComm('from-kernel', { x: 1 }); c.send({ y: 2 }); c.close()")["outputs"]
+res["kernel_open"] = d.execute("const c = widgets.getDisplayHost()!.openComm('from-kernel', { x: 1 })!; c.send({ y: 2 }); c.close()")["outputs"]
 d.close()
 emit(res)
 `,

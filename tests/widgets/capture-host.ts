@@ -3,7 +3,8 @@
  * test play the front end (send comm messages to the kernel side). The widgets are the thing
  * under test; this stands in for the kernel's ZeroMQ plumbing.
  */
-import type { Comm, DisplayHost, DisplayOptions, MimeBundle } from "../../widgets/host.js";
+import type { Comm, DisplayHost, MimeBundle, OutputOptions } from "../../widgets/host.js";
+import { OutputQueue } from "../../widgets/queue.js";
 
 export interface Sent {
   data: any;
@@ -37,13 +38,17 @@ export class TestComm implements Comm {
 }
 
 export class CaptureHost implements DisplayHost {
-  displays: { bundle: MimeBundle; options: DisplayOptions }[] = [];
+  displays: { bundle: MimeBundle; options: OutputOptions }[] = [];
+  errors: unknown[] = [];
   comms: TestComm[] = [];
   targets = new Map<string, (comm: Comm, data: any, buffers: DataView[]) => void>();
   private n = 0;
   constructor(readonly supportsComms = true) {}
-  display(bundle: MimeBundle, options: DisplayOptions = {}): void {
-    this.displays.push({ bundle: JSON.parse(JSON.stringify(bundle)), options: { ...options } });
+  /** Bundles still being made keep their place (as in the kernel's host). */
+  readonly queue = new OutputQueue((e) => this.errors.push(e));
+  display(bundle: MimeBundle | Promise<MimeBundle>, options: OutputOptions = {}): void {
+    const record = (b: MimeBundle) => void this.displays.push({ bundle: JSON.parse(JSON.stringify(b)), options: { ...options } });
+    this.queue.run(bundle instanceof Promise ? () => bundle.then(record) : () => record(bundle));
   }
   clearOutput(): void {}
   openComm(targetName: string, data?: unknown, metadata?: Record<string, unknown>, buffers?: ArrayBufferView[]): Comm | null {
