@@ -1,4 +1,6 @@
-// The course's graded exercises on the lecture topics added by issue 20, graded by the real grader
+// The course's graded exercises on the lecture topics that the notebooks gained last (the decks'
+// matrix calculus, softmax, activations, pooling, filters, convolution vs fully connected, top-k
+// error, normalisation, initialisation, the design challenge), graded by the real grader
 // (kernel/grader: release, then grade in fresh sandboxed kernels), each one for a correct, a wrong
 // and an empty (as released) answer. The exercises are taken from the committed instructor
 // notebooks and put into one assignment (their cells need nothing else from their notebooks),
