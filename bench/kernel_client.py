@@ -1,9 +1,13 @@
-"""Kernel benchmark with Debian's jupyter_client: start-up until the first
-kernel_info_reply, the first cell right after it (as "Run All" sends it: for
-gradbook it waits for the type checker's cold start), and the round trip of
-executing `1 + 1` (request sent until both the execute_reply and the idle
-status are back).
-usage: kernel_client.py KERNEL_NAME [STARTS] [EXECUTIONS] [FIRST_CELL]; prints one JSON line."""
+"""Kernel benchmark with Debian's jupyter_client. For one kernel:
+- start-up: from starting the process until the first kernel_info_reply;
+- first completion: a complete_request sent right after that reply (the kernel just started);
+- first cell: executed right after the kernel is ready, as "Run All" sends it;
+- round trip of `1 + 1` (request sent until both the execute_reply and the idle status are back);
+- completion and inspection of each case, after a setup cell: the median round trip of the same
+  request repeated ("repeated") and of requests whose cell text changes each time ("edited": a
+  comment line with a counter above the code, as while typing).
+usage: kernel_client.py KERNEL_NAME SPEC_JSON; SPEC has starts, executions, first, setup, cases
+({name: code}; the cursor is at the end), requests; prints one JSON line."""
 import json
 import statistics
 import sys
@@ -23,8 +27,17 @@ def start_once(name):
         r = kc.get_shell_msg(timeout=60)
         if r["parent_header"].get("msg_id") == msg_id:
             break
-    startup = time.perf_counter() - t0
-    return km, kc, startup
+    return km, kc, time.perf_counter() - t0
+
+
+def reply_time(kc, send):
+    """Seconds from sending a shell request until its reply."""
+    t = time.perf_counter()
+    msg_id = send()
+    while True:
+        r = kc.get_shell_msg(timeout=60)
+        if r["parent_header"].get("msg_id") == msg_id:
+            return time.perf_counter() - t, r["content"]
 
 
 def run_cell(kc, code):
@@ -32,9 +45,11 @@ def run_cell(kc, code):
     t = time.perf_counter()
     msg_id = kc.execute(code)
     got_reply = got_idle = False
+    reply = None
     while not got_reply:
         r = kc.get_shell_msg(timeout=60)
         got_reply = r["parent_header"].get("msg_id") == msg_id
+        reply = r["content"]
     while not got_idle:
         m = kc.get_iopub_msg(timeout=60)
         got_idle = (
@@ -42,41 +57,61 @@ def run_cell(kc, code):
             and m["msg_type"] == "status"
             and m["content"]["execution_state"] == "idle"
         )
-    return time.perf_counter() - t
+    return time.perf_counter() - t, reply
 
 
-def round_trips(kc, n):
-    times = [run_cell(kc, "1 + 1") for _ in range(n + 10)]
-    return times[10:]  # after 10 for warm-up
+def median_ms(xs):
+    return statistics.median(xs) * 1000
 
 
 def main():
     name = sys.argv[1]
-    starts = int(sys.argv[2]) if len(sys.argv) > 2 else 3
-    n = int(sys.argv[3]) if len(sys.argv) > 3 else 200
-    first = sys.argv[4] if len(sys.argv) > 4 else "1 + 1"
-    startups = []
-    firsts = []
-    times = []
+    spec = json.loads(sys.argv[2])
+    starts, n, requests = spec["starts"], spec["executions"], spec["requests"]
+    cases = spec["cases"]
+    first_case = next(iter(cases.values()))
+    startups, firsts, first_completions = [], [], []
+    out = {"kernel": name}
     for s in range(starts):
         km, kc, startup = start_once(name)
         startups.append(startup)
+        t, content = reply_time(kc, lambda: kc.complete(first_case, len(first_case)))
+        first_completions.append(t)
         # (until iopub is connected: a kernel's first idle can otherwise go out before the client listens)
         kc.wait_for_ready(timeout=60)
-        firsts.append(run_cell(kc, first))
+        t, reply = run_cell(kc, spec["first"])
+        if reply["status"] != "ok":
+            raise SystemExit(f"{name}: the first cell failed: {reply}")
+        firsts.append(t)
         if s == starts - 1:
-            times = round_trips(kc, n)
+            times = [run_cell(kc, "1 + 1")[0] for _ in range(n + 10)][10:]  # after 10 for warm-up
+            out["rtt_median_ms"] = median_ms(times)
+            out["rtt_p90_ms"] = sorted(times)[int(0.9 * len(times))] * 1000
+            _, reply = run_cell(kc, spec["setup"])
+            if reply["status"] != "ok":
+                raise SystemExit(f"{name}: the setup cell failed: {reply}")
+            for kind, request in (("complete", kc.complete), ("inspect", kc.inspect)):
+                for case, code in cases.items():
+                    reply_time(kc, lambda: request(code, len(code)))  # warm
+                    same = [reply_time(kc, lambda: request(code, len(code)))[0] for _ in range(requests)]
+                    edited = []
+                    for i in range(requests):
+                        text = f"// {kind} {i}\n{code}"
+                        edited.append(reply_time(kc, lambda: request(text, len(text)))[0])
+                    _, content = reply_time(kc, lambda: request(code, len(code)))
+                    found = content.get("matches", [])[:5] if kind == "complete" else content.get("found")
+                    out.setdefault(kind, {})[case] = {"repeated_ms": median_ms(same), "edited_ms": median_ms(edited), "answer": found}
         kc.stop_channels()
         km.shutdown_kernel(now=False)
-    print(json.dumps({
-        "kernel": name,
-        "startup_s": statistics.median(startups),
-        "startups_s": startups,
-        "first_cell_s": statistics.median(firsts),
-        "rtt_median_ms": statistics.median(times) * 1000,
-        "rtt_p90_ms": sorted(times)[int(0.9 * len(times))] * 1000,
-        "executions": len(times),
-    }))
+    out.update(
+        startup_s=statistics.median(startups),
+        startups_s=startups,
+        first_cell_s=statistics.median(firsts),
+        first_cells_s=firsts,
+        first_complete_ms=median_ms(first_completions),
+        first_completes_ms=[t * 1000 for t in first_completions],
+    )
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":

@@ -84,9 +84,12 @@ if (isMainThread) {
     process.exit(2);
   }
   startKernel(file, new TypeScriptInterpreter());
-} else if (workerData?.gradbookLanguage) {
+} else if (workerData?.role === "language") {
   const { runLanguageWorker } = await import("./ts/language-worker.ts");
   runLanguageWorker(workerData.cwd);
+} else if (workerData?.role === "compiler") {
+  const { runCompileWorker } = await import("./ts/compile-worker.ts");
+  runCompileWorker();
 } else if (workerData?.gradbookServer) {
   const { runServer } = await import("./protocol/server.ts");
   runServer(workerData.config).catch((e) => {

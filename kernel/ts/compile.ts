@@ -47,16 +47,16 @@ function newlines(s: string): number {
   return n;
 }
 
-/** Parses a cell; `{ ... }` alone is read as an object literal, as in Node's REPL. */
-export function parseCell(code: string): TS.SourceFile {
+/** Parses a cell (as TSX with `jsx`: a tslab `@jsx` cell). */
+export function parseCell(code: string, jsx = false): TS.SourceFile {
   const t = ts();
   // Parsed as a module, so that top-level `await (x)` is an await, not a call of a function named await.
   return t.createSourceFile(
-    "cell.ts",
+    jsx ? "cell.tsx" : "cell.ts",
     code,
     { languageVersion: t.ScriptTarget.ES2022, setExternalModuleIndicator: (f) => ((f as any).externalModuleIndicator = true) },
     true,
-    t.ScriptKind.TS,
+    jsx ? t.ScriptKind.TSX : t.ScriptKind.TS,
   );
 }
 
@@ -100,14 +100,17 @@ function bindingNames(name: TS.BindingName, out: string[]) {
   else for (const el of name.elements) if (!t.isOmittedExpression(el)) bindingNames(el.name, out);
 }
 
-/** `isSyncSpecifier`: imports served synchronously (preloaded packages, builtins); others are awaited. */
-export function compileCell(source: string, fileName: string, isSyncSpecifier: (spec: string) => boolean): CompiledCell {
+/**
+ * `isSyncSpecifier`: imports served synchronously (preloaded packages, builtins); others are
+ * awaited. `jsx`: the cell is TSX (JSX becomes React.createElement, as in tslab).
+ */
+export function compileCell(source: string, fileName: string, isSyncSpecifier: (spec: string) => boolean, jsx = false): CompiledCell {
   const t = ts();
   let code = source;
-  let sf = parseCell(code);
+  let sf = parseCell(code, jsx);
   // `{ a: 1 }` alone: an object literal, not a block (Node REPL does the same).
   if (/^\s*\{[\s\S]*\}\s*$/.test(code) && !/;\s*$/.test(code)) {
-    const wrapped = parseCell(`(${code})`);
+    const wrapped = parseCell(`(${code})`, jsx);
     if (!syntaxErrors(wrapped).length) {
       code = `(${code})`;
       sf = wrapped;
@@ -256,7 +259,7 @@ export function compileCell(source: string, fileName: string, isSyncSpecifier: (
   // Types are stripped in-process by TypeScript (esbuild would run a child process, which a
   // signal-mode interrupt -- SIGINT to the whole process group -- would kill).
   const out = t.transpileModule(edited, {
-    fileName,
+    fileName: jsx ? fileName.replace(/\.ts$/, ".tsx") : fileName,
     reportDiagnostics: true,
     compilerOptions: {
       target: t.ScriptTarget.ES2022,
@@ -271,6 +274,7 @@ export function compileCell(source: string, fileName: string, isSyncSpecifier: (
       verbatimModuleSyntax: false,
       isolatedModules: true,
       moduleDetection: t.ModuleDetectionKind.Legacy,
+      jsx: t.JsxEmit.React,
     },
   });
   const bad = out.diagnostics?.find((d) => d.category === t.DiagnosticCategory.Error);
@@ -287,4 +291,62 @@ export function compileCell(source: string, fileName: string, isSyncSpecifier: (
     uniq.length > 0 ||
     sf.statements.some((st) => t.isInterfaceDeclaration(st) || t.isTypeAliasDeclaration(st) || t.isImportDeclaration(st) || t.isModuleDeclaration(st) || t.isVariableStatement(st) || t.isFunctionDeclaration(st) || t.isClassDeclaration(st) || t.isEnumDeclaration(st));
   return { js, map, async: isAsync, hasValue, declared: uniq, source: code, declaresAnything };
+}
+
+/** A tslab `@module` cell: a module of its own, as CommonJS (its imports go through the cells' `require`). */
+export function compileModule(source: string, fileName: string, jsx = false): string {
+  const t = ts();
+  const out = t.transpileModule(source, {
+    fileName: jsx ? fileName.replace(/\.ts$/, ".tsx") : fileName,
+    reportDiagnostics: true,
+    compilerOptions: { target: t.ScriptTarget.ES2022, module: t.ModuleKind.CommonJS, esModuleInterop: true, jsx: t.JsxEmit.React, isolatedModules: true },
+  });
+  const bad = out.diagnostics?.find((d) => d.category === t.DiagnosticCategory.Error);
+  if (bad) {
+    const pos = bad.file && bad.start != null ? bad.file.getLineAndCharacterOfPosition(bad.start) : { line: 0, character: 0 };
+    throw new CellSyntaxError(t.flattenDiagnosticMessageText(bad.messageText, "\n"), pos.line + 1, pos.character + 1);
+  }
+  return out.outputText;
+}
+
+/** is_complete_request: whether a cell can run as typed, or needs more lines (and their indent). */
+export function completeness(code: string): { status: "complete" | "incomplete" | "invalid"; indent?: string } {
+  const body = code.replace(/^[ \t]*%%\w+[^\n]*\n?/, "");
+  if (!body.trim()) return { status: "complete" };
+  const errs = syntaxErrors(parseCell(body));
+  if (!errs.length) return { status: "complete" };
+  const end = body.trimEnd().length;
+  const unterminated = errs.some((d) => d.code === 1160 /* template */ || d.code === 1010 /* comment */);
+  if (unterminated || errs.every((d) => (d.start ?? 0) >= end)) {
+    const lastLine = body.split("\n").pop() ?? "";
+    const base = /^\s*/.exec(lastLine)![0];
+    const opens = /[{([]\s*$/.test(body.trimEnd()) ? "  " : "";
+    return { status: "incomplete", indent: base + opens };
+  }
+  return { status: "invalid" };
+}
+
+/** tslab's cell tags, read from the JSDoc comments before a cell's first statement. */
+export interface CellTags {
+  /** `@browser` (tslab runs such a cell in the browser); `@node` is the default. */
+  browser?: boolean;
+  /** `@jsx`: the cell is TSX. */
+  jsx?: boolean;
+  /** `@module name`: the cell is the module `./name`, imported by later cells, not run. */
+  module?: string;
+}
+
+export function cellTags(code: string): CellTags {
+  const tags: CellTags = {};
+  const comment = /\s*(\/\/[^\n]*|\/\*[\s\S]*?\*\/)/y;
+  for (let m = comment.exec(code); m; m = comment.exec(code)) {
+    if (!m[1].startsWith("/**")) continue;
+    for (const [, tag, arg] of m[1].matchAll(/@(\w+)(?:[ \t]+([^\s*]+))?/g)) {
+      if (tag === "node") tags.browser = false;
+      else if (tag === "browser") tags.browser = true;
+      else if (tag === "jsx") tags.jsx = true;
+      else if (tag === "module" && arg && /^\w+$/.test(arg)) tags.module = arg;
+    }
+  }
+  return tags;
 }

@@ -4,7 +4,7 @@
  * belong to the user's code. Node-free (V8's stack format, as in Chromium).
  */
 import type { ErrorInfo } from "../interpreter.ts";
-import type { CellSyntaxError } from "./compile.ts";
+import type { SyntaxErrorInfo } from "./platform.ts";
 import { originalPosition, type DecodedMap } from "./sourcemap.ts";
 
 export const RED = "\x1b[0;31m", BOLD_RED = "\x1b[1;31m", GREEN = "\x1b[0;32m", CYAN = "\x1b[0;36m", RESET = "\x1b[0m";
@@ -20,7 +20,7 @@ export interface CellRecord {
   lines: string[];
 }
 
-export function syntaxError(e: CellSyntaxError, code: string, count: number): ErrorInfo {
+export function syntaxError(e: SyntaxErrorInfo, code: string, count: number): ErrorInfo {
   const src = code.split("\n")[e.line - 1] ?? "";
   return {
     ename: "SyntaxError",

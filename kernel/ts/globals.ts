@@ -7,15 +7,21 @@
 import type * as Widgets from "../../widgets/index.ts";
 import type { KernelIO } from "../interpreter.ts";
 import type { CellOutput } from "./output.ts";
+import type { NotebookModules } from "./modules.ts";
 import type { Platform } from "./platform.ts";
 import { installTestHelpers } from "../asserts.ts";
+
+/** The packages the kernel preloads: `import` of them is synchronous and gives the kernel's instance. */
+export const PRELOADED_PACKAGES = ["gradbook", "gradbook/widgets", "tslab"];
 
 export interface CellGlobalsContext {
   platform: Platform;
   io: KernelIO;
   output: CellOutput;
-  /** The preloaded packages by specifier ("gradbook", "gradbook/widgets"); absent when they failed to load. */
+  /** The preloaded packages by specifier; absent when they failed to load. */
   preloaded: Map<string, unknown>;
+  /** The notebook's `@module` cells. */
+  modules: NotebookModules;
   widgets: typeof Widgets | null;
   /** Heap of the language service (bytes). */
   languageMemory(): Promise<number>;
@@ -27,17 +33,16 @@ export function defineGlobal(name: string, value: unknown): void {
 }
 
 export function installGlobals(cx: CellGlobalsContext): void {
-  const { platform, io, output, preloaded, widgets } = cx;
+  const { platform, io, output, preloaded, modules, widgets } = cx;
   const notLoaded = (spec: string) => new Error(`${spec} is not available in this kernel (its bundle did not load: see the kernel log)`);
-  const importSync = (spec: string) => {
-    if (spec === "gradbook" || spec === "gradbook/widgets") {
-      if (!preloaded.has(spec)) throw notLoaded(spec);
-      return preloaded.get(spec);
-    }
-    return platform.requireModule(spec);
+  const importSync = (spec: string): unknown => {
+    if (preloaded.has(spec)) return preloaded.get(spec);
+    if (PRELOADED_PACKAGES.includes(spec)) throw notLoaded(spec);
+    const own = modules.resolve(spec);
+    return own ? modules.load(own, require) : platform.requireModule(spec);
   };
   // (keeps require.resolve and the like of the platform's require)
-  const require = Object.assign((spec: string) => (preloaded.has(spec) ? preloaded.get(spec) : platform.requireModule(spec)), platform.requireModule);
+  const require = Object.assign((spec: string): unknown => importSync(spec), platform.requireModule);
   defineGlobal(
     "display",
     widgets?.display ??
@@ -57,7 +62,7 @@ export function installGlobals(cx: CellGlobalsContext): void {
       const m = platform.memory();
       return { main: m.heap, language: await cx.languageMemory(), rss: m.rss };
     },
-    import: async (spec: string) => (platform.isSyncSpecifier(spec) ? importSync(spec) : platform.importModule(spec)),
+    import: async (spec: string) => (platform.isSyncSpecifier(spec) || modules.resolve(spec) ? importSync(spec) : platform.importModule(spec)),
     importSync,
     require,
     named: (ns: any, name: string) => {

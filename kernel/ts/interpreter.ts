@@ -1,49 +1,61 @@
 /**
- * The TypeScript interpreter: compiles cells (compile.ts), runs them in the kernel's global
- * scope with the engine preloaded, shows results through the widgets' display pipeline, and
- * answers completion/inspection from the TypeScript language service (language.ts). What it
- * needs from Node is behind the Platform (node.ts); the cell globals are in globals.ts, the
- * ordered output in output.ts, tracebacks in errors.ts.
+ * The TypeScript interpreter: compiles cells (compile.ts, in the compiler thread), runs them in
+ * the kernel's global scope with the engine preloaded, shows results through the widgets'
+ * display pipeline, reports type errors (language.ts, in the language-service thread) and
+ * answers completion/inspection. What it needs from Node is behind the Platform (node.ts); the
+ * cell globals are in globals.ts, the ordered output in output.ts, tracebacks in errors.ts.
+ *
+ * Type checking never delays a cell: a cell runs as soon as it is transpiled, while the
+ * language service checks it. The reply waits for the check only once the service is warm
+ * (milliseconds, at most GRADBOOK_TYPECHECK_WAIT_MS); a check still running when a cell ends
+ * on a cold service is reported at the top of the next cell's output. `%%strict` cells wait
+ * for their check, warm or cold, and do not run with type errors.
  */
 import type * as Widgets from "../../widgets/index.ts";
 import type { CompleteResult, ExecuteOutcome, ExecuteRequest, InspectResult, Interpreter, KernelIO, MimeBundle, ErrorInfo } from "../interpreter.ts";
-import { CellSyntaxError, compileCell, parseCell, syntaxErrors } from "./compile.ts";
+import { cellTags, type CompiledCell } from "./compile.ts";
 import { BOLD_RED, CYAN, RED, RESET, KeyboardInterrupt, formatError, syntaxError, type CellRecord } from "./errors.ts";
 import { installGlobals } from "./globals.ts";
-import { LanguageClient } from "./language-worker.ts";
+import type { CellDiagnostic } from "./language.ts";
+import { completeFromLiveObjects } from "./live-complete.ts";
+import { NotebookModules } from "./modules.ts";
 import { nodePlatform } from "./node.ts";
 import { CellOutput } from "./output.ts";
-import type { Platform } from "./platform.ts";
+import type { Compiled, Platform } from "./platform.ts";
+import { tslabModule } from "./tslab.ts";
 
 const VERSION = "0.1.0";
-const CHECK_WAIT_MS = Number(process.env.GRADBOOK_TYPECHECK_WAIT_MS ?? 10_000);
+/** How long a reply may wait for the type check of its cell on a warm language service. */
+const CHECK_WAIT_MS = Number((globalThis as any).process?.env?.GRADBOOK_TYPECHECK_WAIT_MS ?? 3000);
 
-type Compiled = ReturnType<typeof compileCell> & { run?: () => unknown; fileName: string };
+type Cell = CompiledCell & { run?: () => unknown; fileName: string };
 
 export class TypeScriptInterpreter implements Interpreter {
   readonly info;
   private io!: KernelIO;
   private output!: CellOutput;
   private widgets: typeof Widgets | null = null;
+  private readonly modules: NotebookModules;
   private cells = new Map<string, CellRecord>();
   private cellSeq = 0;
   private running: { reject: (e: Error) => void } | null = null;
-  readonly lang: LanguageClient;
   /** Compiled cells by source: re-running a cell skips compiling (and V8's parse of the script). */
-  private compileCache = new Map<string, Compiled>();
+  private compileCache = new Map<string, Cell>();
+  /** Type checks that were still running when their cell's reply went out. */
+  private lateChecks: { count: number; diags: CellDiagnostic[] | null }[] = [];
+  private readonly platform: Platform;
 
-  constructor(
-    private readonly platform: Platform = nodePlatform(process.cwd()),
-    cwd = process.cwd(),
-  ) {
-    this.lang = new LanguageClient(cwd, (s) => this.io?.log(s));
+  constructor(platform?: Platform) {
+    this.platform = platform ?? nodePlatform(process.cwd(), (s) => this.io?.log(s));
+    this.modules = new NotebookModules((js, fileName) => this.platform.script(js, fileName));
+    const { runtime } = this.platform;
     this.info = {
       implementation: "gradbook",
       implementation_version: VERSION,
-      banner: `gradbook ${VERSION}: TypeScript ${"5.9"} on ${platform.runtime.name} ${platform.runtime.version}, with the gradbook engine preloaded as \`gb\``,
+      banner: `gradbook ${VERSION}: TypeScript ${this.platform.typescriptVersion} on ${runtime.name} ${runtime.version}, with the gradbook engine preloaded as \`gb\``,
       language_info: {
         name: "typescript",
-        version: "5.9",
+        version: this.platform.typescriptVersion,
         mimetype: "text/typescript",
         file_extension: ".ts",
         pygments_lexer: "typescript",
@@ -55,6 +67,10 @@ export class TypeScriptInterpreter implements Interpreter {
         { text: "Node.js API", url: "https://nodejs.org/api/" },
       ],
     };
+  }
+
+  private get lang() {
+    return this.platform.language;
   }
 
   async init(io: KernelIO): Promise<void> {
@@ -79,23 +95,23 @@ export class TypeScriptInterpreter implements Interpreter {
       preloaded.set("gradbook/widgets", this.widgets);
       // the one place the kernel's host is installed
       this.widgets!.setDisplayHost(this.output);
+      preloaded.set("tslab", tslabModule(this.widgets!, { typescript: this.platform.typescriptVersion, node: this.platform.runtime.version }));
     } catch (e) {
       this.io.log(`gradbook widgets are not available (${(e as Error).message.split("\n")[0]}): results show as text`);
     }
-    installGlobals({ platform: this.platform, io, output: this.output, preloaded, widgets: this.widgets, languageMemory: () => this.lang.memory() });
+    installGlobals({ platform: this.platform, io, output: this.output, preloaded, modules: this.modules, widgets: this.widgets, languageMemory: () => this.lang.memory() });
   }
 
   private warm = false;
-  /** Warms the compiler and the language service once a client is connected (start-up is not slowed). */
+  /**
+   * Once a client is connected (the first kernel_info_reply went out: start-up is not slowed),
+   * the compiler loads, then the language service (the first cell needs the compiler first).
+   */
   connected(): void {
     if (this.warm) return;
     this.warm = true;
-    this.lang.warmup();
-    setImmediate(() => {
-      try {
-        compileCell("0", "warmup.ts", () => true);
-      } catch {}
-    });
+    const warmup = () => this.lang.warmup();
+    this.platform.compiler.start().then(warmup, warmup);
   }
 
   private describe(e: unknown): string {
@@ -125,6 +141,8 @@ export class TypeScriptInterpreter implements Interpreter {
   // ---------------------------------------------------------------- execute
 
   async execute(req: ExecuteRequest): Promise<ExecuteOutcome> {
+    this.reportLateChecks();
+    const count = req.executionCount;
     let code = req.code;
     let strict = false;
     const magic = /^[ \t]*%%(\w+)[^\n]*(\n|$)/.exec(code);
@@ -136,39 +154,28 @@ export class TypeScriptInterpreter implements Interpreter {
     const help = /^\s*\?\s*([\s\S]+?)\s*$/.exec(code) ?? /^\s*([^?\n][\s\S]*?)\s*\?\s*$/.exec(code);
     if (help && !/\?\?$/.test(code.trim()) && /^[\w$.\[\]"']+$/.test(help[1])) return this.page(help[1]);
 
-    (globalThis as any).__gradbookInterrupt = false;
-    let compiled = this.compileCache.get(code);
-    if (!compiled) {
-      const fileName = `cell-${++this.cellSeq}.ts`;
-      try {
-        compiled = { ...compileCell(code, fileName, this.platform.isSyncSpecifier), fileName };
-      } catch (e) {
-        if (e instanceof CellSyntaxError) return this.errorOutcome(syntaxError(e, code, req.executionCount));
-        throw e;
-      }
-      if (this.compileCache.size >= 100) this.compileCache.delete(this.compileCache.keys().next().value!);
-      this.compileCache.set(code, compiled);
+    const tags = cellTags(code);
+    if (tags.module) return this.defineModule(tags.module, code, !!tags.jsx, count, strict);
+    if (tags.browser) {
+      this.io.stream("stderr", `In[${count}] is tagged @browser: tslab would run it in the browser; gradbook runs cells in the kernel only, so it was not run (remove the tag to run it here).\n`);
+      return { status: "ok" };
     }
-    const fileName = compiled.fileName;
-    this.cells.delete(fileName); // (re-inserted: the most recent cells are kept)
-    this.cells.set(fileName, { count: req.executionCount, map: compiled.map, lines: code.split("\n") });
+
+    (globalThis as any).__gradbookInterrupt = false;
+    const compiled = await this.compile(code, !!tags.jsx, count);
+    if ("error" in compiled) return compiled.error;
+    const cell = compiled.cell;
+    this.cells.delete(cell.fileName); // (re-inserted: the most recent cells are kept)
+    this.cells.set(cell.fileName, { count, map: cell.map, lines: code.split("\n") });
     if (this.cells.size > 500) this.cells.delete(this.cells.keys().next().value!);
 
-    // Type errors: checked in the language worker while the cell runs; shown, not fatal (unless %%strict).
-    const checking = this.lang.check(compiled.source).catch((e) => {
+    // Type errors: checked in the language service while the cell runs; shown, not fatal (unless %%strict).
+    const checking = this.lang.check(cell.source, !!tags.jsx).catch((e) => {
       this.io.log(`type check failed: ${e.message}`);
-      return [];
+      return [] as CellDiagnostic[];
     });
-    const format = (diags: { line: number; code: number; message: string }[]) =>
-      diags.map((d) => `${CYAN}In[${req.executionCount}]${RESET} line ${d.line}: ${RED}error${RESET} TS${d.code}: ${d.message}`).join("\n");
-    let shown = false;
-    const show = (diags: { line: number; code: number; message: string }[]) => {
-      if (shown || !diags.length) return;
-      shown = true;
-      this.io.stream("stderr", format(diags) + "\n");
-    };
     if (strict) {
-      let diags;
+      let diags: CellDiagnostic[];
       try {
         diags = await this.withInterrupt(checking);
       } catch (e) {
@@ -178,47 +185,36 @@ export class TypeScriptInterpreter implements Interpreter {
         return this.errorOutcome({
           ename: "TypeError",
           evalue: `${diags.length} type error${diags.length > 1 ? "s" : ""} (%%strict): ${diags[0].message.split("\n")[0]}`,
-          traceback: [`${BOLD_RED}TypeError${RESET}: the cell has type errors and runs under %%strict`, format(diags)],
+          traceback: [`${BOLD_RED}TypeError${RESET}: the cell has type errors and runs under %%strict`, formatDiagnostics(diags, count)],
         });
-    } else checking.then(show);
-    // Waits for the type check, within a bound (a cold language service on a loaded machine can take seconds).
-    const finishCheck = async () => {
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<null>((r) => (timer = setTimeout(() => r(null), CHECK_WAIT_MS)));
-      try {
-        const diags = await this.withInterrupt(Promise.race([checking, timeout]));
-        if (diags) show(diags);
-        else this.io.log(`type check of In[${req.executionCount}] still running after ${CHECK_WAIT_MS} ms: not shown`);
-      } catch {
-      } finally {
-        clearTimeout(timer);
-      }
-    };
+    }
 
     let value: unknown;
+    let failed: unknown = null;
     const helper = (globalThis as any).__gradbook;
     try {
-      const run = (compiled.run ??= this.platform.script(compiled.js, fileName));
+      const run = (cell.run ??= this.platform.script(cell.js, cell.fileName));
       helper.result = undefined;
       this.io.userCode(true);
       value = run();
-      if (!compiled.async) {
+      if (!cell.async) {
         value = helper.result;
         helper.result = undefined;
       } else value = await this.withInterrupt(value as Promise<unknown>);
-      this.lang.commit(compiled.source, compiled.declaresAnything);
     } catch (e) {
-      this.io.userCode(false);
-      this.lang.commit(compiled.source, compiled.declaresAnything);
-      await finishCheck();
-      await this.output.settled();
-      return this.errorOutcome(this.formatError(e));
+      failed = e;
     } finally {
       this.running = null;
       this.io.userCode(false);
     }
-    await finishCheck();
-    if (!compiled.hasValue) value = undefined;
+    this.lang.commit(cell.source, cell.declaresAnything);
+    if (!strict) await this.showTypeErrors(checking, count);
+    this.reportLateChecks();
+    if (failed) {
+      await this.output.settled();
+      return this.errorOutcome(this.formatError(failed));
+    }
+    if (!cell.hasValue) value = undefined;
     let resultText: string | undefined;
     if (value !== undefined && !(this.widgets && value instanceof this.widgets.DisplayHandle)) {
       let data: MimeBundle;
@@ -231,10 +227,85 @@ export class TypeScriptInterpreter implements Interpreter {
       resultText = typeof data["text/plain"] === "string" ? (data["text/plain"] as string) : undefined;
       (globalThis as any)._ = value;
       await this.output.settled();
-      if (!req.silent) this.io.executeResult(req.executionCount, data, {});
+      if (!req.silent) this.io.executeResult(count, data, {});
     }
     await this.output.settled();
     return { status: "ok", resultText };
+  }
+
+  /** The compiled cell (cached by source), or the error outcome of a syntax error. */
+  private async compile(code: string, jsx: boolean, count: number): Promise<{ cell: Cell } | { error: ExecuteOutcome }> {
+    const key = jsx ? `jsx\0${code}` : code;
+    const hit = this.compileCache.get(key);
+    if (hit) return { cell: hit };
+    const fileName = `cell-${++this.cellSeq}.ts`;
+    let r: Compiled<CompiledCell>;
+    try {
+      r = await this.withInterrupt(this.platform.compiler.compile(code, fileName, jsx));
+    } catch (e) {
+      return { error: this.errorOutcome(this.formatError(e)) };
+    }
+    if ("syntaxError" in r) return { error: this.errorOutcome(syntaxError(r.syntaxError, code, count)) };
+    const cell: Cell = { ...r.ok, fileName };
+    if (this.compileCache.size >= 100) this.compileCache.delete(this.compileCache.keys().next().value!);
+    this.compileCache.set(key, cell);
+    return { cell };
+  }
+
+  /**
+   * The type errors of a cell that ran: shown with its output when the check is done, or done
+   * within GRADBOOK_TYPECHECK_WAIT_MS on a warm language service; otherwise with the next cell's.
+   */
+  private async showTypeErrors(checking: Promise<CellDiagnostic[]>, count: number): Promise<void> {
+    // a warm service: wait (bounded); a cold one: only for a check already done (a memoized one)
+    const wait = this.lang.ready ? CHECK_WAIT_MS : 0;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let diags: CellDiagnostic[] | null = null;
+    try {
+      diags = await this.withInterrupt(Promise.race([checking, new Promise<null>((r) => (timer = setTimeout(() => r(null), wait)))]));
+    } catch {
+      // interrupted: reported later
+    } finally {
+      clearTimeout(timer);
+    }
+    if (diags) {
+      if (diags.length) this.io.stream("stderr", formatDiagnostics(diags, count) + "\n");
+      return;
+    }
+    const late: { count: number; diags: CellDiagnostic[] | null } = { count, diags: null };
+    this.lateChecks.push(late);
+    checking.then((d) => (late.diags = d));
+  }
+
+  /** Type errors of earlier cells whose checks ended after their replies. */
+  private reportLateChecks(): void {
+    const done = this.lateChecks.filter((c) => c.diags);
+    if (!done.length) return;
+    this.lateChecks = this.lateChecks.filter((c) => !c.diags);
+    for (const c of done)
+      if (c.diags!.length) this.io.stream("stderr", `Type errors of In[${c.count}] (its check ended after it ran):\n${formatDiagnostics(c.diags!, c.count)}\n`);
+  }
+
+  /** A tslab `@module name` cell: not run; later cells import it as "./name". */
+  private async defineModule(name: string, code: string, jsx: boolean, count: number, strict: boolean): Promise<ExecuteOutcome> {
+    let r: Compiled<string>;
+    try {
+      r = await this.withInterrupt(this.platform.compiler.compileModule(code, `${name}.ts`, jsx));
+    } catch (e) {
+      return this.errorOutcome(this.formatError(e));
+    }
+    if ("syntaxError" in r) return this.errorOutcome(syntaxError(r.syntaxError, code, count));
+    this.modules.define(name, r.ok);
+    const checking = this.lang.addModule(`${name}.${jsx ? "tsx" : "ts"}`, code).catch((e) => {
+      this.io.log(`type check of module ${name} failed: ${e.message}`);
+      return [] as CellDiagnostic[];
+    });
+    if (!strict) await this.showTypeErrors(checking, count);
+    else {
+      const diags = await this.withInterrupt(checking);
+      if (diags.length) return this.errorOutcome({ ename: "TypeError", evalue: `module ${name}: ${diags.length} type error(s) (%%strict)`, traceback: [formatDiagnostics(diags, count)] });
+    }
+    return { status: "ok" };
   }
 
   private withInterrupt<T>(p: T | Promise<T>): Promise<T> {
@@ -256,7 +327,9 @@ export class TypeScriptInterpreter implements Interpreter {
   }
 
   async evaluate(expression: string): Promise<{ data: MimeBundle; metadata: Record<string, unknown> }> {
-    const c = compileCell(expression, `expr-${++this.cellSeq}.ts`, this.platform.isSyncSpecifier);
+    const r = await this.platform.compiler.compile(expression, `expr-${++this.cellSeq}.ts`);
+    if ("syntaxError" in r) throw new SyntaxError(r.syntaxError.message);
+    const c = r.ok;
     const helper = (globalThis as any).__gradbook;
     let v = this.platform.script(c.js, "user_expression")();
     if (c.async) v = await v;
@@ -266,7 +339,12 @@ export class TypeScriptInterpreter implements Interpreter {
 
   // ---------------------------------------------------------------- language
 
+  /** From the language service; while it is still loading (the first seconds), from the live objects where they know an answer. */
   async complete(code: string, cursor: number): Promise<CompleteResult> {
+    if (!this.lang.ready) {
+      const live = completeFromLiveObjects(code, cursor, this.platform);
+      if (live?.matches.length) return live;
+    }
     return this.lang.complete(code, cursor);
   }
 
@@ -275,18 +353,10 @@ export class TypeScriptInterpreter implements Interpreter {
   }
 
   async isComplete(code: string): Promise<{ status: "complete" | "incomplete" | "invalid" | "unknown"; indent?: string }> {
-    const body = code.replace(/^[ \t]*%%\w+[^\n]*\n?/, "");
-    if (!body.trim()) return { status: "complete" };
-    const errs = syntaxErrors(parseCell(body));
-    if (!errs.length) return { status: "complete" };
-    const end = body.trimEnd().length;
-    const unterminated = errs.some((d) => d.code === 1160 /* template */ || d.code === 1010 /* comment */);
-    if (unterminated || errs.every((d) => (d.start ?? 0) >= end)) {
-      const lastLine = body.split("\n").pop() ?? "";
-      const base = /^\s*/.exec(lastLine)![0];
-      const opens = /[{([]\s*$/.test(body.trimEnd()) ? "  " : "";
-      return { status: "incomplete", indent: base + opens };
-    }
-    return { status: "invalid" };
+    return this.platform.compiler.completeness(code);
   }
+}
+
+function formatDiagnostics(diags: CellDiagnostic[], count: number): string {
+  return diags.map((d) => `${CYAN}In[${count}]${RESET} line ${d.line}: ${RED}error${RESET} TS${d.code}: ${d.message}`).join("\n");
 }

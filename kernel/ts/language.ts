@@ -11,7 +11,8 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { CompleteResult, InspectResult } from "../interpreter.ts";
 import { ts } from "./tsapi.ts";
-import { parseCell } from "./compile.ts";
+import { cellTags, parseCell } from "./compile.ts";
+import { TSLAB_DTS } from "./tslab.ts";
 import { TEST_HELPERS_DTS } from "../asserts.ts";
 
 export interface CellDiagnostic {
@@ -47,16 +48,23 @@ declare var _: any;
 
 export class Notebook {
   private service: TS.LanguageService | null = null;
+  private registry: TS.DocumentRegistry | null = null;
   private files = new Map<string, { text: string; version: number }>();
   private entries = new Map<string, Entry>();
   private owner = new Map<string, string>(); // name -> entry key
   private seq = 0;
   private readonly nbFile: string;
+  /** The same, for tslab `@jsx` cells (TSX), once one was seen. */
+  private readonly nbTsxFile: string;
   private readonly globalsFile: string;
   private diskCache = new Map<string, TS.IScriptSnapshot | undefined>();
+  private memo = new Map<string, CompleteResult | InspectResult>();
+  /** The notebook's modules (tslab `@module` cells). */
+  private moduleFiles = new Set<string>();
 
   constructor(private cwd: string) {
     this.nbFile = join(cwd, "__gradbook_notebook__.ts");
+    this.nbTsxFile = join(cwd, "__gradbook_notebook__.tsx");
     this.globalsFile = join(cwd, "__gradbook_globals__.d.ts");
   }
 
@@ -73,7 +81,7 @@ export class Notebook {
       const f = candidates.map((c) => join(root, c)).find((p) => existsSync(p));
       if (f) paths[name] = [f];
     }
-    let globals = GLOBALS_DTS + TEST_HELPERS_DTS;
+    let globals = GLOBALS_DTS + TEST_HELPERS_DTS + TSLAB_DTS;
     globals += paths["gradbook"] ? `\n/** The gradbook engine (tensors, autograd), preloaded. */\ndeclare const gb: typeof import("gradbook");\n` : `\ndeclare const gb: any;\n`;
     // type aliases under the same name (gb.Tensor, gb.nn.Module as types), made by the build from the engine's exports
     const gbTypes = join(root, "dist", "gb-namespace.d.ts");
@@ -83,7 +91,7 @@ export class Notebook {
         `/** Shows a rich output: a value's toMimeBundle() (tensors, plots, widgets), else its text. Returns a handle when displayId is given. */\ndeclare const display: typeof import("gradbook/widgets").display;\n`
       : `declare const widgets: any;\ndeclare const display: any;\n`;
     this.files.set(this.globalsFile, { text: globals, version: 1 });
-    this.files.set(this.nbFile, { text: "export {};\n", version: 1 });
+    if (!this.files.has(this.nbFile)) this.files.set(this.nbFile, { text: "export {};\n", version: 1 });
     const typeRoots = [join(root, "node_modules", "@types"), join(this.cwd, "node_modules", "@types")].filter((p) => existsSync(p));
     const options: TS.CompilerOptions = {
       target: t.ScriptTarget.ES2022,
@@ -101,12 +109,13 @@ export class Notebook {
       allowImportingTsExtensions: true,
       noEmit: true,
       useDefineForClassFields: true,
+      jsx: t.JsxEmit.React,
       types: typeRoots.length ? ["node"] : [],
       typeRoots,
       paths,
     };
     const host: TS.LanguageServiceHost = {
-      getScriptFileNames: () => [this.globalsFile, this.nbFile],
+      getScriptFileNames: () => [this.globalsFile, this.nbFile, ...(this.files.has(this.nbTsxFile) ? [this.nbTsxFile] : []), ...this.moduleFiles],
       getScriptVersion: (f) => String(this.files.get(f)?.version ?? 0),
       getScriptSnapshot: (f) => {
         const v = this.files.get(f);
@@ -129,14 +138,15 @@ export class Notebook {
       getDirectories: t.sys.getDirectories,
       realpath: t.sys.realpath,
     };
-    this.service = t.createLanguageService(host, t.createDocumentRegistry());
+    // (one registry for the session: a service made again reuses the parsed declaration files)
+    this.service = t.createLanguageService(host, (this.registry ??= t.createDocumentRegistry()));
     return this.service;
   }
 
   /** Top-level declarations of a cell, one entry per name where possible. */
   private declarationsOf(code: string): Entry[] {
     const t = ts();
-    const sf = parseCell(code);
+    const sf = parseCell(code, !!cellTags(code).jsx);
     const out: Entry[] = [];
     const fnTexts = new Map<string, string[]>();
     const strip = (s: string) => s.replace(/^export\s+(default\s+)?/, "");
@@ -190,6 +200,7 @@ export class Notebook {
     } catch {
       return false;
     }
+    if (decls.length) this.memo.clear();
     for (const d of decls) {
       for (const n of d.names) {
         const k = this.owner.get(n);
@@ -210,8 +221,31 @@ export class Notebook {
     for (const n of e.names) if (this.owner.get(n) === key) this.owner.delete(n);
   }
 
-  /** Puts `code` after the prelude; returns the offset of the cell in the virtual file. */
-  private load(code: string): number {
+  /**
+   * A module of the notebook (a tslab `@module` cell) at `fileName` (relative to the notebook);
+   * returns its type errors. Cells import it as `./name`.
+   */
+  addModule(fileName: string, code: string): CellDiagnostic[] {
+    const t = ts();
+    const file = join(this.cwd, fileName);
+    this.memo.clear();
+    this.files.set(file, { text: code + "\n;export {};\n", version: (this.files.get(file)?.version ?? 0) + 1 });
+    this.moduleFiles.add(file);
+    // a new service: imports that could not be resolved before are resolved again
+    this.service = null;
+    const ls = this.ls();
+    const sf = ls.getProgram()!.getSourceFile(file)!;
+    return ls
+      .getSemanticDiagnostics(file)
+      .filter((d) => d.category === t.DiagnosticCategory.Error && d.start != null)
+      .map((d) => {
+        const { line, character } = sf.getLineAndCharacterOfPosition(d.start!);
+        return { line: line + 1, column: character + 1, code: d.code, message: t.flattenDiagnosticMessageText(d.messageText, "\n") };
+      });
+  }
+
+  /** Puts `code` after the prelude in the notebook file (the TSX one for `jsx`); returns the file and the cell's offset in it. */
+  private load(code: string, jsx = false): { file: string; offset: number } {
     const own = new Set<string>();
     try {
       for (const d of this.declarationsOf(code)) for (const n of d.names) own.add(n);
@@ -220,19 +254,20 @@ export class Notebook {
     for (const e of this.entries.values()) if (!e.names.some((n) => own.has(n))) prelude += e.text + "\n";
     prelude += "\n";
     const text = prelude + code + "\n;export {};\n";
-    const prev = this.files.get(this.nbFile);
+    const file = jsx ? this.nbTsxFile : this.nbFile;
+    const prev = this.files.get(file);
     this.ls();
-    if (prev?.text !== text) this.files.set(this.nbFile, { text, version: (prev?.version ?? 1) + 1 });
-    return prelude.length;
+    if (prev?.text !== text) this.files.set(file, { text, version: (prev?.version ?? 1) + 1 });
+    return { file, offset: prelude.length };
   }
 
-  check(code: string, _count: number): CellDiagnostic[] {
+  check(code: string, jsx = false): CellDiagnostic[] {
     const t = ts();
     code = blankMagics(code);
-    const offset = this.load(code);
+    const { file, offset } = this.load(code, jsx);
     const ls = this.ls();
-    const diags = ls.getSemanticDiagnostics(this.nbFile);
-    const sf = ls.getProgram()!.getSourceFile(this.nbFile)!;
+    const diags = ls.getSemanticDiagnostics(file);
+    const sf = ls.getProgram()!.getSourceFile(file)!;
     const base = sf.getLineAndCharacterOfPosition(offset).line;
     const out: CellDiagnostic[] = [];
     for (const d of diags) {
@@ -245,12 +280,18 @@ export class Notebook {
   }
 
   complete(code: string, cursor: number): CompleteResult {
-    code = blankMagics(code);
+    return this.memoized(`c\0${cursor}\0${code}`, () => this.completeNow(blankMagics(code), cursor));
+  }
+
+  private completeNow(code: string, cursor: number): CompleteResult {
+    const { file, offset } = this.load(code, !!cellTags(code).jsx);
+    const res = this.ls().getCompletionsAtPosition(file, offset + cursor, { includeCompletionsWithInsertText: true, includeCompletionsForModuleExports: false });
+    // what the completion replaces: the entries' span (a module path in quotes), else the word before the cursor
+    const span = res?.entries.find((e) => e.replacementSpan)?.replacementSpan ?? res?.optionalReplacementSpan;
     let start = cursor;
-    while (start > 0 && /[\w$]/.test(code[start - 1])) start--;
+    if (span && span.start - offset <= cursor && span.start + span.length - offset >= cursor) start = span.start - offset;
+    else while (start > 0 && /[\w$]/.test(code[start - 1])) start--;
     const prefix = code.slice(start, cursor);
-    const offset = this.load(code);
-    const res = this.ls().getCompletionsAtPosition(this.nbFile, offset + cursor, { includeCompletionsWithInsertText: true, includeCompletionsForModuleExports: false });
     const seen = new Set<string>();
     const entries = (res?.entries ?? [])
       .filter((e) => e.name.startsWith(prefix) && !e.name.startsWith("__gradbook") && !e.name.startsWith("__gbm") && !e.name.startsWith("__Gradbook"))
@@ -264,15 +305,35 @@ export class Notebook {
     };
   }
 
-  inspect(code: string, cursor: number, _detail: number): InspectResult {
+  /**
+   * The answer to a request the language service gave for the same cell text, cursor and
+   * earlier cells (Tab pressed again, a hover repeated): kept until a cell declares something.
+   */
+  private memoized<T extends CompleteResult | InspectResult>(key: string, answer: () => T): T {
+    const hit = this.memo.get(key);
+    if (hit) {
+      this.memo.delete(key);
+      this.memo.set(key, hit); // most recent last
+      return hit as T;
+    }
+    const r = answer();
+    this.memo.set(key, r);
+    if (this.memo.size > 64) this.memo.delete(this.memo.keys().next().value!);
+    return r;
+  }
+
+  inspect(code: string, cursor: number, detail: number): InspectResult {
+    return this.memoized(`i\0${cursor}\0${detail}\0${code}`, () => this.inspectNow(blankMagics(code), cursor));
+  }
+
+  private inspectNow(code: string, cursor: number): InspectResult {
     const t = ts();
-    code = blankMagics(code);
-    const offset = this.load(code);
+    const { file, offset } = this.load(code, !!cellTags(code).jsx);
     const ls = this.ls();
     let info: TS.QuickInfo | undefined;
     for (const p of [cursor, cursor - 1]) {
       if (p < 0 || p > code.length) continue;
-      info = ls.getQuickInfoAtPosition(this.nbFile, offset + p);
+      info = ls.getQuickInfoAtPosition(file, offset + p);
       if (info) break;
     }
     if (!info) return { found: false, data: {} };

@@ -1,21 +1,32 @@
 /**
  * The interpreter's Platform on Node: cells run with `vm` (breakOnSigint), values print with
  * util.inspect, process.stdout/stderr and uncaught errors go to the kernel, modules resolve from
- * the notebook's folder, and the engine and widgets are the package's own bundles.
+ * the notebook's folder, the engine and widgets are the package's own bundles, and the compiler
+ * and the language service run in worker threads.
  */
 import vm from "node:vm";
 import { builtinModules, createRequire } from "node:module";
-import { join } from "node:path";
-import { inspect } from "node:util";
+import { readdirSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { inspect, types } from "node:util";
 import type { Platform } from "./platform.ts";
 import { resolveFromNotebook } from "./resolve.ts";
+import { PRELOADED_PACKAGES } from "./globals.ts";
+import { CompilerClient } from "./compile-worker.ts";
+import { LanguageClient } from "./language-worker.ts";
 
-const PRELOADED = new Set(["gradbook", "gradbook/widgets"]);
-const builtins = new Set(builtinModules);
+const sync = new Set([...PRELOADED_PACKAGES, ...builtinModules]);
 
-export function nodePlatform(cwd: string): Platform {
+/** Imports served synchronously: the preloaded packages and Node's builtins. */
+export function isSyncSpecifier(spec: string): boolean {
+  return sync.has(spec) || spec.startsWith("node:");
+}
+
+export function nodePlatform(cwd: string, log: (text: string) => void): Platform {
   const notebookRequire = createRequire(join(cwd, "__notebook__.js"));
   return {
+    compiler: new CompilerClient(log),
+    language: new LanguageClient(cwd, log),
     formatText: (value) => inspect(value, { depth: 4, colors: false, maxArrayLength: 100, maxStringLength: 10_000, breakLength: 100 }),
     script(js, fileName) {
       const s = new vm.Script(js, { filename: fileName });
@@ -34,16 +45,46 @@ export function nodePlatform(cwd: string): Platform {
       process.on("unhandledRejection", (reason) => uncaught("Unhandled promise rejection", reason));
       process.on("uncaughtException", (err) => uncaught("Uncaught exception", err));
     },
-    isSyncSpecifier: (spec) => PRELOADED.has(spec) || spec.startsWith("node:") || builtins.has(spec),
+    isSyncSpecifier,
     importModule: (spec) => import(resolveFromNotebook(spec, cwd)),
     requireModule: notebookRequire,
     loadEngine: () => import("gradbook" as string),
     loadWidgets: () => import("gradbook/widgets" as string),
+    moduleNames: (prefix) => moduleNames(prefix, cwd),
+    isProxy: (v) => types.isProxy(v),
     runtime: { name: "Node.js", version: process.version },
+    typescriptVersion: createRequire(import.meta.url)("typescript/package.json").version,
     memory() {
       (globalThis as any).gc?.();
       const m = process.memoryUsage();
       return { heap: m.heapUsed, rss: m.rss };
     },
   };
+}
+
+/** Module names for an import path typed so far: files beside the notebook, or packages and builtins. */
+function moduleNames(prefix: string, cwd: string): string[] {
+  const entries = (dir: string) => {
+    try {
+      return readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return [];
+    }
+  };
+  if (/^\.{0,2}\//.test(prefix)) {
+    const dir = prefix.slice(0, prefix.lastIndexOf("/") + 1);
+    return entries(resolve(cwd, dir))
+      .filter((e) => !e.name.startsWith(".") && e.name !== "node_modules" && (e.isDirectory() || /\.(m?[jt]sx?|cjs|json)$/.test(e.name)))
+      .map((e) => dir + e.name + (e.isDirectory() ? "/" : ""));
+  }
+  const names = [...PRELOADED_PACKAGES, ...builtinModules.filter((m) => !m.startsWith("_")), ...builtinModules.filter((m) => !m.startsWith("_")).map((m) => `node:${m}`)];
+  for (let dir = cwd; ; dir = dirname(dir)) {
+    for (const e of entries(join(dir, "node_modules"))) {
+      if (e.name.startsWith(".")) continue;
+      if (e.name.startsWith("@")) names.push(...entries(join(dir, "node_modules", e.name)).map((s) => `${e.name}/${s.name}`));
+      else names.push(e.name);
+    }
+    if (dirname(dir) === dir) break;
+  }
+  return names;
 }

@@ -22,6 +22,9 @@ beforeAll(async () => {
   writeFileSync(join(env.dir, "notebooks", "local.mjs"), "export const local = 'from local.mjs';\n");
 
   const cells = {
+    // a %%strict cell waits for its type check: the checker is warm for the cells after it
+    // (a cell run while it is still cold has its type errors reported with a later cell)
+    warm: "%%strict\n0",
     constAgain1: "const a: number = 1; a",
     constAgain2: "const a = 2; a + 1",
     letPersist: "let counter = 10",
