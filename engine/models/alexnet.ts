@@ -16,7 +16,7 @@
  * keeps the five-conv / three-FC shape: C1 is 5x5 with stride 1 and padding 2, the
  * adaptive pooling goes to 2x2 and the hidden FC layers have `hidden` (default 1024) units.
  */
-import * as nn from "../nn/layers.js";
+import * as nn from "../nn/index.js";
 import { Module } from "../nn/module.js";
 import { shapeStr } from "../shape.js";
 import type { Tensor } from "../tensor.js";

@@ -8,7 +8,7 @@
  * `small: true` replaces the 7x7/2 stem and its max pooling by a 3x3/1 convolution
  * (the usual CIFAR variant); names stay the same (the pooling becomes an Identity).
  */
-import * as nn from "../nn/layers.js";
+import * as nn from "../nn/index.js";
 import { Module } from "../nn/module.js";
 import * as init from "../nn/init.js";
 import { shapeStr } from "../shape.js";

@@ -13,4 +13,6 @@ export * as safetensors from "./safetensors.js";
 export { saveFile as save, loadFile as load, type StateDict } from "./safetensors.js";
 export { Module, Parameter, type ForwardHook, type ForwardPreHook, type HookHandle, type LoadResult } from "./module.js";
 export * from "./layers.js";
+export * from "./norm-layers.js";
+export * from "./loss-layers.js";
 export { summary, Summary, type SummaryLayer } from "./summary.js";
