@@ -14,7 +14,7 @@ import { readFileSync } from "node:fs";
 import v8 from "node:v8";
 import {
   avgPool2dBackward, avgPool2dForward, conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputSize,
-  cpuKernelInfo, gemm, gemmReference, getNumThreads, initCpuKernels, maxPool2dBackward, maxPool2dForward, setNumThreads,
+  wasmInfo, gemm, gemmReference, getNumThreads, initWasm, maxPool2dBackward, maxPool2dForward, setNumThreads,
   type Conv2dParams,
 } from "../engine/backends/cpu/kernels/index.ts";
 import { unaryF32 } from "../engine/backends/cpu/kernels/elementwise.ts";
@@ -195,8 +195,8 @@ const STEP = [
 ];
 
 export async function benchCpuKernels(): Promise<void> {
-  await initCpuKernels();
-  const info = cpuKernelInfo();
+  await initWasm();
+  const info = wasmInfo();
   const many = getNumThreads();
   console.log(
     `== CPU kernels: ${info.wasm ? `WASM SIMD${info.fma ? " + relaxed-SIMD FMA" : " (no FMA: Node 20 needs --experimental-wasm-relaxed-simd)"}` : `TypeScript only (${info.error})`}, ` +
@@ -266,12 +266,12 @@ export async function benchCpuKernels(): Promise<void> {
   }
   setNumThreads(1);
   if (!info.fma) {
-    // what a Node 20 entry point gets by passing v8.setFlagsFromString to initCpuKernels
-    await initCpuKernels({ v8SetFlags: (f) => v8.setFlagsFromString(f) });
-    if (cpuKernelInfo().fma) {
+    // what a Node 20 entry point gets by passing v8.setFlagsFromString to initWasm
+    await initWasm({ v8SetFlags: (f) => v8.setFlagsFromString(f) });
+    if (wasmInfo().fma) {
       const fma: Record<string, Timing> = { ...ours };
       for (const c of cases) if (c.flops > 0) fma[c.name] = time(c.run);
-      console.log("with relaxed-SIMD FMA (initCpuKernels({ v8SetFlags })), 1 thread:");
+      console.log("with relaxed-SIMD FMA (initWasm({ v8SetFlags })), 1 thread:");
       for (const c of cases) {
         if (!c.name.startsWith("gemm") && !c.name.startsWith("conv")) continue;
         const t = torch?.[c.name];

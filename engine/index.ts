@@ -13,7 +13,7 @@ export { manualSeed } from "./random.js";
 export { device, setDefaultDevice, registerBackend, type Device } from "./device.js";
 export { initGpu, setBackend, ready, hasGpu, gpuFailure, gpuMemory, gpuSync, emptyCache, releaseGpu, tidy, keep, dispose, toDevice, type GpuMemoryInfo } from "./backends/webgpu/api.js";
 export { noGrad, enableGrad, isGradEnabled, detectAnomaly, setDetectAnomaly } from "./autograd.js";
-export { setNumThreads, getNumThreads } from "./backends/cpu/kernels/threads.js";
+export { setNumThreads, getNumThreads } from "./backends/cpu/wasm/threads.js";
 export * from "./ops/creation.js";
 export {
   add, sub, mul, div, pow, maximum, minimum, eq, ne, lt, le, gt, ge, logicalAnd, logicalOr, logicalNot,

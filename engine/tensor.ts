@@ -6,7 +6,7 @@
 import type { DType, TypedArray } from "./dtype.js";
 import type { TensorData } from "./op-table.js";
 import { backendFor, parseDevice, type Device } from "./device.js";
-import { GradFn, isGradEnabled, runBackward } from "./autograd.js";
+import { GradFn, isGradEnabled, noGrad, runBackward } from "./autograd.js";
 import { shapeStr, sizeOf } from "./shape.js";
 import * as ew from "./ops/elementwise.js";
 import * as red from "./ops/reduce.js";
@@ -131,7 +131,7 @@ export class Tensor {
       const byTarget = new Map<Tensor, Tensor>();
       for (const { target, grad } of pending.splice(0)) {
         const prev = byTarget.get(target);
-        byTarget.set(target, prev ? noGradAdd(prev, grad) : grad);
+        byTarget.set(target, prev ? noGrad(() => prev.add(grad)) : grad);
       }
       for (const [target, grad] of byTarget) {
         const moved = await grad.detach().toAsync(target.device);
@@ -157,7 +157,8 @@ export class Tensor {
       if (target === this.dtype) return this;
       const b = this.backend;
       const data = b.ops.cast(this._d, { dtype: target });
-      return target === "float32" && this.requiresGrad ? castWithGrad(this, data) : new Tensor(data, this.device);
+      // (no graph: only float32 tensors require grad, and float32 to float32 returned above)
+      return new Tensor(data, this.device);
     }
     const dev = parseDevice(target);
     if (dev === this.device) return this;
@@ -363,12 +364,6 @@ export function flat(a: NestedArray): number[] {
   return out;
 }
 
-function castWithGrad(x: Tensor, data: TensorData): Tensor {
-  const t = new Tensor(data, x.device);
-  t.requiresGrad = true;
-  return t;
-}
-
 /** Copies a tensor to another device; gradients flow back to the source device. */
 function moveTo(x: Tensor, dev: Device): Tensor {
   const src = x.backend;
@@ -414,8 +409,4 @@ function withDeferredMoves(list: DeferredGrad[], fn: () => void): void {
   } finally {
     deferredMoves = prev;
   }
-}
-
-function noGradAdd(a: Tensor, b: Tensor): Tensor {
-  return a.add(b);
 }

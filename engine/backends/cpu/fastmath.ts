@@ -4,7 +4,7 @@
  * these are a few multiply-adds with relative error below 1e-6, which is what a float32 result holds.
  */
 
-// (exported for the WebAssembly versions in kernels/wasm-elementwise.ts, which must compute the same bits)
+// (exported for the WebAssembly versions in wasm/elementwise-funcs.ts, which must compute the same bits)
 export const LOG2E = 1.4426950408889634;
 export const LN2_HI = 0.693145751953125;
 export const LN2_LO = 1.4286068203094173e-6;

@@ -2,14 +2,15 @@
  * The CPU backend: fills the op table with loops over typed arrays.
  * GEMM, convolution and pooling live in ./kernels (im2col + a blocked / SIMD GEMM). With more
  * than one thread (gb.setNumThreads), GEMM, convolutions and large float32 element-wise ops run
- * on worker threads (./kernels/threads.ts), with the same results bit for bit.
+ * on worker threads (./wasm/threads.ts), with the same results bit for bit.
  */
 import type { DType, TypedArray } from "../../dtype.js";
 import { typedArrayFor, unaryResultDtype } from "../../dtype.js";
-import type { Backend, BinaryOp, OpTable, TensorData, UnaryOp } from "../../op-table.js";
+import type { Backend, OpTable, TensorData } from "../../op-table.js";
 import { broadcastStrides, matmulSizes, shapeStr, sizeOf, stridesOf } from "../../shape.js";
 import { stridedCopy, stridedWrite } from "./strided.js";
-import { expf, sigmoidf, tanhf } from "./fastmath.js";
+import { binaryLoop, unaryLoop } from "./loops.js";
+import { around, mergeAxes, reduceAxis } from "./reduce.js";
 import { gemm } from "./kernels/gemm.js";
 import { conv2dForward, conv2dBackwardInput, conv2dBackwardWeight } from "./kernels/conv.js";
 import { maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward } from "./kernels/pool.js";
@@ -18,60 +19,6 @@ import { binaryF32, unaryF32 } from "./kernels/elementwise.js";
 const arr = (x: TensorData) => x.storage as TypedArray;
 const make = (storage: TypedArray, shape: number[], dtype: DType): TensorData => ({ storage, shape, dtype });
 
-function unaryLoop(op: UnaryOp, x: TypedArray, out: TypedArray): void {
-  const n = x.length;
-  switch (op) {
-    case "neg": for (let i = 0; i < n; i++) out[i] = -x[i]; break;
-    case "exp": for (let i = 0; i < n; i++) out[i] = expf(x[i]); break;
-    case "log": for (let i = 0; i < n; i++) out[i] = Math.log(x[i]); break;
-    case "sqrt": for (let i = 0; i < n; i++) out[i] = Math.sqrt(x[i]); break;
-    case "rsqrt": for (let i = 0; i < n; i++) out[i] = 1 / Math.sqrt(x[i]); break;
-    case "abs": for (let i = 0; i < n; i++) out[i] = Math.abs(x[i]); break;
-    case "sign": for (let i = 0; i < n; i++) out[i] = Math.sign(x[i]); break;
-    case "relu": for (let i = 0; i < n; i++) { const v = x[i]; out[i] = v > 0 ? v : 0; } break;
-    case "sigmoid": for (let i = 0; i < n; i++) out[i] = sigmoidf(x[i]); break;
-    case "tanh": for (let i = 0; i < n; i++) out[i] = tanhf(x[i]); break;
-    case "reciprocal": for (let i = 0; i < n; i++) out[i] = 1 / x[i]; break;
-    case "square": for (let i = 0; i < n; i++) out[i] = x[i] * x[i]; break;
-    case "step": for (let i = 0; i < n; i++) out[i] = x[i] > 0 ? 1 : 0; break;
-    case "floor": for (let i = 0; i < n; i++) out[i] = Math.floor(x[i]); break;
-    case "ceil": for (let i = 0; i < n; i++) out[i] = Math.ceil(x[i]); break;
-    case "round": for (let i = 0; i < n; i++) { const v = x[i]; const r = Math.round(v); out[i] = Math.abs(v % 1) === 0.5 ? 2 * Math.round(v / 2) : r; } break; // half to even, as PyTorch
-    case "sin": for (let i = 0; i < n; i++) out[i] = Math.sin(x[i]); break;
-    case "cos": for (let i = 0; i < n; i++) out[i] = Math.cos(x[i]); break;
-    case "logicalNot": for (let i = 0; i < n; i++) out[i] = x[i] ? 0 : 1; break;
-    case "log1p": for (let i = 0; i < n; i++) out[i] = Math.log1p(x[i]); break;
-    case "expm1": for (let i = 0; i < n; i++) out[i] = Math.expm1(x[i]); break;
-    case "softplus": for (let i = 0; i < n; i++) { const v = x[i]; out[i] = v > 20 ? v : Math.log1p(Math.exp(v)); } break;
-    default: throw new Error(`cpu: unknown unary op '${op as string}'`);
-  }
-}
-
-/** out[i] = a[i*sa] op b[i*sb] — sa/sb are 1 (same shape) or 0 (a scalar). */
-function binaryLoop(op: BinaryOp, a: TypedArray, sa: number, b: TypedArray, sb: number, out: TypedArray, n: number): void {
-  switch (op) {
-    case "add": for (let i = 0; i < n; i++) out[i] = a[i * sa] + b[i * sb]; break;
-    case "sub": for (let i = 0; i < n; i++) out[i] = a[i * sa] - b[i * sb]; break;
-    case "mul": for (let i = 0; i < n; i++) out[i] = a[i * sa] * b[i * sb]; break;
-    case "div": for (let i = 0; i < n; i++) out[i] = a[i * sa] / b[i * sb]; break;
-    case "pow": for (let i = 0; i < n; i++) out[i] = Math.pow(a[i * sa], b[i * sb]); break;
-    case "maximum": for (let i = 0; i < n; i++) { const x = a[i * sa], y = b[i * sb]; out[i] = x !== x || y !== y ? NaN : x > y ? x : y; } break;
-    case "minimum": for (let i = 0; i < n; i++) { const x = a[i * sa], y = b[i * sb]; out[i] = x !== x || y !== y ? NaN : x < y ? x : y; } break;
-    case "eq": for (let i = 0; i < n; i++) out[i] = a[i * sa] === b[i * sb] ? 1 : 0; break;
-    case "ne": for (let i = 0; i < n; i++) out[i] = a[i * sa] !== b[i * sb] ? 1 : 0; break;
-    case "lt": for (let i = 0; i < n; i++) out[i] = a[i * sa] < b[i * sb] ? 1 : 0; break;
-    case "le": for (let i = 0; i < n; i++) out[i] = a[i * sa] <= b[i * sb] ? 1 : 0; break;
-    case "gt": for (let i = 0; i < n; i++) out[i] = a[i * sa] > b[i * sb] ? 1 : 0; break;
-    case "ge": for (let i = 0; i < n; i++) out[i] = a[i * sa] >= b[i * sb] ? 1 : 0; break;
-    case "logicalAnd": for (let i = 0; i < n; i++) out[i] = a[i * sa] && b[i * sb] ? 1 : 0; break;
-    case "logicalOr": for (let i = 0; i < n; i++) out[i] = a[i * sa] || b[i * sb] ? 1 : 0; break;
-    case "tanhGrad": for (let i = 0; i < n; i++) { const y = a[i * sa]; out[i] = b[i * sb] * (1 - y * y); } break;
-    case "sigmoidGrad": for (let i = 0; i < n; i++) { const y = a[i * sa]; out[i] = b[i * sb] * y * (1 - y); } break;
-    case "reluGrad": for (let i = 0; i < n; i++) out[i] = a[i * sa] > 0 ? b[i * sb] : 0; break;
-    default: throw new Error(`cpu: unknown binary op '${op as string}'`);
-  }
-}
-
 /** The values of `x` broadcast to `shape`, as a contiguous array (x itself when no copy is needed). */
 function expandTo(x: TensorData, shape: readonly number[]): TypedArray {
   const a = arr(x);
@@ -79,84 +26,6 @@ function expandTo(x: TensorData, shape: readonly number[]): TypedArray {
   const out = typedArrayFor(x.dtype, sizeOf(shape));
   stridedCopy(a, 0, broadcastStrides(x.shape, shape), shape, out);
   return out;
-}
-
-/** Splits a shape around one axis into [outer, n, inner]. */
-function around(shape: readonly number[], axis: number): [number, number, number] {
-  let outer = 1, inner = 1;
-  for (let i = 0; i < axis; i++) outer *= shape[i];
-  for (let i = axis + 1; i < shape.length; i++) inner *= shape[i];
-  return [outer, shape[axis], inner];
-}
-
-function reduceAxis(op: string, x: TypedArray, shape: readonly number[], axis: number, outDtype: DType): TypedArray {
-  const [outer, n, inner] = around(shape, axis);
-  const out = typedArrayFor(outDtype, outer * inner);
-  if (n === 0 && (op === "max" || op === "min" || op === "argmax" || op === "argmin")) {
-    throw new Error(`${op}: cannot reduce over an empty dimension ${axis} of shape ${shapeStr(shape)}`);
-  }
-  for (let o = 0; o < outer; o++) {
-    const base = o * n * inner;
-    const ob = o * inner;
-    switch (op) {
-      case "sum":
-        if (inner === 1) {
-          let acc = 0;
-          for (let r = 0; r < n; r++) acc += x[base + r];
-          out[ob] = acc;
-        } else for (let r = 0; r < n; r++) { const rb = base + r * inner; for (let i = 0; i < inner; i++) out[ob + i] += x[rb + i]; }
-        break;
-      case "prod":
-        for (let i = 0; i < inner; i++) out[ob + i] = 1;
-        for (let r = 0; r < n; r++) { const rb = base + r * inner; for (let i = 0; i < inner; i++) out[ob + i] *= x[rb + i]; }
-        break;
-      case "max": case "min": {
-        const isMax = op === "max";
-        for (let i = 0; i < inner; i++) {
-          let best = x[base + i];
-          for (let r = 1; r < n; r++) {
-            const v = x[base + r * inner + i];
-            if (v !== v) { best = NaN; break; }
-            if (isMax ? v > best : v < best) best = v;
-          }
-          out[ob + i] = best;
-        }
-        break;
-      }
-      case "argmax": case "argmin": {
-        const isMax = op === "argmax";
-        for (let i = 0; i < inner; i++) {
-          let best = x[base + i], bi = 0;
-          for (let r = 1; r < n; r++) {
-            const v = x[base + r * inner + i];
-            if (best !== best) break;
-            if (v !== v || (isMax ? v > best : v < best)) { best = v; bi = r; }
-          }
-          out[ob + i] = bi;
-        }
-        break;
-      }
-    }
-  }
-  return out;
-}
-
-/** Shape with adjacent reduced axes merged, adjacent kept axes merged, and size-1 axes dropped. */
-function mergeAxes(shape: readonly number[], axes: readonly number[]): { shape: number[]; axes: number[] } {
-  const s: number[] = [];
-  const out: number[] = [];
-  let prev: boolean | null = null;
-  for (let i = 0; i < shape.length; i++) {
-    if (shape[i] === 1) continue;
-    const r = axes.includes(i);
-    if (prev === r) s[s.length - 1] *= shape[i];
-    else {
-      s.push(shape[i]);
-      if (r) out.push(s.length - 1);
-      prev = r;
-    }
-  }
-  return { shape: s, axes: out };
 }
 
 function checkIndex(op: string, v: number, n: number, dim: number): void {

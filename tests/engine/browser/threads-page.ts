@@ -2,8 +2,8 @@
 // (no threads allowed there) and in a module Web Worker with 2 threads (Blob-URL workers on the
 // shared WASM memory), reported as FNV-1a hashes of the result bits.
 import * as gb from "../../../engine/index.ts";
-import { poolInfo, setCallerTakesTasks, setMinWorkScale } from "../../../engine/backends/cpu/kernels/threads.ts";
-import { cpuKernelInfo } from "../../../engine/backends/cpu/kernels/index.ts";
+import { poolInfo, setCallerTakesTasks, setMinWorkScale } from "../../../engine/backends/cpu/wasm/threads.ts";
+import { wasmInfo } from "../../../engine/backends/cpu/kernels/index.ts";
 
 /** FNV-1a over the float32 bits, and a few values (to compare across FMA and no FMA). */
 function hash(t: gb.Tensor): { hash: string; sample: number[] } {
@@ -41,14 +41,14 @@ if (inWorker) {
       setCallerTakesTasks(false); // then the pool's worker computes every task
       const before = poolInfo().workerTasks;
       const two = runOps();
-      post({ one, two, fma: cpuKernelInfo().fma, threads: gb.getNumThreads(), workers: poolInfo().workers, workerTasks: poolInfo().workerTasks - before, isolated: (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated });
+      post({ one, two, fma: wasmInfo().fma, threads: gb.getNumThreads(), workers: poolInfo().workers, workerTasks: poolInfo().workerTasks - before, isolated: (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated });
     } catch (e) {
       post({ error: String((e as Error)?.stack ?? e) });
     }
   };
 } else {
   (globalThis as { gbTest?: unknown }).gbTest = {
-    main: () => ({ results: runOps(), fma: cpuKernelInfo().fma, wasm: cpuKernelInfo().wasm, threads: gb.getNumThreads(), isolated: (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated }),
+    main: () => ({ results: runOps(), fma: wasmInfo().fma, wasm: wasmInfo().wasm, threads: gb.getNumThreads(), isolated: (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated }),
     worker: () =>
       new Promise((resolve) => {
         const wk = new Worker("page.js", { type: "module" });

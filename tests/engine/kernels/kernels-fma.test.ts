@@ -1,5 +1,5 @@
 // The WASM kernels compiled with relaxed-SIMD fused multiply-add (what Chrome and
-// newer Node use by default; Node 20 needs a V8 flag, which initCpuKernels sets
+// newer Node use by default; Node 20 needs a V8 flag, which initWasm sets
 // through the v8SetFlags option, recompiling kernels compiled before).
 import { readFileSync } from "node:fs";
 import v8 from "node:v8";
@@ -22,12 +22,12 @@ function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, what: stri
 
 describe("WASM kernels with relaxed-SIMD FMA", () => {
   it("compiles the FMA variant when asked to, replacing the plain one", async () => {
-    K.cpuKernelInfo(); // compiles synchronously (in Node 20: without FMA)
+    K.wasmInfo(); // compiles synchronously (in Node 20: without FMA)
     const C = new Float32Array(64 * 64);
     K.gemm(false, false, 64, 64, 64, 1, new Float32Array(64 * 64).fill(1), 0, 64, new Float32Array(64 * 64).fill(2), 0, 64, 0, C, 0, 64);
     expect(C[0]).toBe(128);
-    await K.initCpuKernels({ v8SetFlags: (f) => v8.setFlagsFromString(f) });
-    expect(K.cpuKernelInfo()).toMatchObject({ wasm: true, fma: true });
+    await K.initWasm({ v8SetFlags: (f) => v8.setFlagsFromString(f) });
+    expect(K.wasmInfo()).toMatchObject({ wasm: true, fma: true });
     K.gemm(false, false, 64, 64, 64, 1, new Float32Array(64 * 64).fill(1), 0, 64, new Float32Array(64 * 64).fill(2), 0, 64, 0, C, 0, 64);
     expect(C[4095]).toBe(128);
   });

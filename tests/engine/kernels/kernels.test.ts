@@ -4,8 +4,8 @@ import { readFileSync } from "node:fs";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   avgPool2dBackward, avgPool2dForward, conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputSize,
-  cpuKernelInfo, gemm, gemmReference, gemmWasm, initCpuKernels, maxPool2dBackward, maxPool2dForward,
-  pool2dOutputSize, setGemmBackend, type Conv2dParams,
+  wasmInfo, gemm, gemmReference, gemmWasm, initWasm, maxPool2dBackward, maxPool2dForward,
+  pool2dOutputSize, setWasmMode, type Conv2dParams,
 } from "../../../engine/backends/cpu/kernels/index.ts";
 import { rand } from "./xorshift.ts";
 
@@ -34,13 +34,13 @@ function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, what: stri
 
 
 beforeAll(async () => {
-  await initCpuKernels();
+  await initWasm();
 });
-afterEach(() => setGemmBackend("auto"));
+afterEach(() => setWasmMode("auto"));
 
 describe("gemm", () => {
   it("has the WASM SIMD kernels in Node", () => {
-    expect(cpuKernelInfo().wasm).toBe(true);
+    expect(wasmInfo().wasm).toBe(true);
   });
 
   for (const impl of ["reference", "wasm", "auto"] as const) {
@@ -113,16 +113,16 @@ function convWasmAndJs(x: Float32Array, xs: number[], w: Float32Array, ws: numbe
   const ys = conv2dOutputSize(xs, ws, q);
   const run = () => [conv2dForward(x, xs, w, ws, b, q), conv2dBackwardInput(dy, ys, w, ws, xs, q), conv2dBackwardWeight(x, xs, dy, ys, ws, q)];
   const fast = run();
-  setGemmBackend("js");
+  setWasmMode("js");
   const slow = run();
-  setGemmBackend("auto");
+  setWasmMode("auto");
   return { fast, slow };
 }
 
 describe("conv2d", () => {
   for (const backend of ["js", "auto"] as const) {
     it(`forward and gradients match PyTorch (gemm: ${backend})`, () => {
-      setGemmBackend(backend);
+      setWasmMode(backend);
       for (const c of ref.conv) {
         const p = convParams(c);
         const [N, O, OH, OW] = conv2dOutputSize(c.xShape, c.wShape, p);
@@ -285,9 +285,9 @@ describe("pooling", () => {
         else if (r < 6) x[i] = Math.round(r); // ties
       }
       const a = maxPool2dForward(x, shape, p);
-      setGemmBackend("js");
+      setWasmMode("js");
       const b = maxPool2dForward(x, shape, p);
-      setGemmBackend("auto");
+      setWasmMode("auto");
       expect(Array.from(a.indices), `${shape}`).toEqual(Array.from(b.indices));
       expect(Array.from(a.out).map(String), `${shape}`).toEqual(Array.from(b.out).map(String));
     }

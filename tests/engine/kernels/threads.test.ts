@@ -1,4 +1,4 @@
-// Worker threads for the CPU kernels (kernels/threads.ts, gb.setNumThreads): results with 2 and 4
+// Worker threads for the CPU kernels (wasm/threads.ts, gb.setNumThreads): results with 2 and 4
 // threads are bit-identical to one thread (GEMM with odd sizes, transposes and batches; conv2d
 // forward and both gradients with strides, padding, dilation and groups; max pooling; large
 // element-wise ops and activation gradients, on every branch and special value), and still match
@@ -11,11 +11,11 @@ import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import * as gb from "../../../engine/index.ts";
 import {
-  conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputSize, cpuKernelInfo, gemm, gemmWasm,
-  getNumThreads, maxPool2dBackward, maxPool2dForward, setGemmBackend, setNumThreads, type Conv2dParams, type Pool2dParams,
+  conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputSize, wasmInfo, gemm, gemmWasm,
+  getNumThreads, maxPool2dBackward, maxPool2dForward, setWasmMode, setNumThreads, type Conv2dParams, type Pool2dParams,
 } from "../../../engine/backends/cpu/kernels/index.ts";
-import { poolInfo, runTasks, setCallerTakesTasks, setMinWorkScale, TaskList, threadsSupported } from "../../../engine/backends/cpu/kernels/threads.ts";
-import { ensureMemory, wasmKernels } from "../../../engine/backends/cpu/kernels/gemm.ts";
+import { poolInfo, runTasks, setCallerTakesTasks, setMinWorkScale, TaskList, threadsSupported } from "../../../engine/backends/cpu/wasm/threads.ts";
+import { ensureMemory, wasmInstance } from "../../../engine/backends/cpu/wasm/runtime.ts";
 import { OPS, asList, decode, inputsOf, reference as opsRef, type Encoded } from "../ops/cases.ts";
 import { rand } from "./xorshift.ts";
 
@@ -67,7 +67,7 @@ afterEach(() => {
   setNumThreads(initial);
   setMinWorkScale(1);
   setCallerTakesTasks(true);
-  setGemmBackend("auto");
+  setWasmMode("auto");
 });
 afterAll(() => setNumThreads(initial));
 
@@ -79,7 +79,7 @@ describe("gb.setNumThreads / gb.getNumThreads", () => {
     expect(initial).toBeLessThanOrEqual(8);
     gb.setNumThreads(3);
     expect(gb.getNumThreads()).toBe(3);
-    expect(cpuKernelInfo().threads).toBe(3);
+    expect(wasmInfo().threads).toBe(3);
     for (const bad of [0, -1, 1.5, NaN]) expect(() => gb.setNumThreads(bad)).toThrow(/setNumThreads.*positive integer/);
   });
 
@@ -167,7 +167,7 @@ describe("GEMM", () => {
 
 describe("a failure in a worker", () => {
   it("is thrown by the calling thread with the call and the worker's message, and the pool keeps working", () => {
-    const w = wasmKernels()!;
+    const w = wasmInstance()!;
     setNumThreads(2);
     setCallerTakesTasks(false);
     const bytes = w.memory.buffer.byteLength;
@@ -299,7 +299,7 @@ describe("element-wise ops", () => {
     ];
     const one = sameForThreadCounts("element-wise", run);
     // the TypeScript loops (no WASM at all): exp / tanh / sigmoid use WASM on one thread too
-    setGemmBackend("js");
+    setWasmMode("js");
     run().forEach((t, k) => expectSame(one[k], t, `element-wise op ${k}: one thread vs the TypeScript loop`));
   });
 
@@ -333,7 +333,7 @@ describe("engine ops vs PyTorch on threads", () => {
   };
   for (const c of opsRef.cases) {
     it(c.name, async () => {
-      setGemmBackend("wasm");
+      setWasmMode("wasm");
       setMinWorkScale(0);
       setNumThreads(4);
       const xs = inputsOf(c);

@@ -1,7 +1,7 @@
 // Large float32 element-wise ops on worker threads: exp / tanh / sigmoid and
 // +, -, *, /, tanh / sigmoid / relu gradients, with the WASM functions of
-// wasm-elementwise.ts, which compute the same bits as the CPU backend's
-// TypeScript loops (../index.ts). The operands are copied into the shared WASM
+// ../wasm/elementwise-funcs.ts, which compute the same bits as the CPU backend's
+// TypeScript loops (../loops.ts). The operands are copied into the shared WASM
 // memory, ranges of it go to the threads, the result is copied out.
 //
 // unaryF32 / binaryF32 return false when they do not apply (op not covered, too
@@ -9,8 +9,8 @@
 // its own loop. exp / tanh / sigmoid use WASM on one thread too: 3-7x faster than
 // the TypeScript loops with the copies (BENCHMARKS.md).
 
-import { ensureMemory, wasmKernels } from "./gemm.ts";
-import { runTasks, splitRange, TaskList, threadsFor, worthThreads, type FnName } from "./threads.ts";
+import { ensureMemory, wasmInstance } from "../wasm/runtime.ts";
+import { runTasks, splitRange, TaskList, threadsFor, worthThreads, type FnName } from "../wasm/threads.ts";
 
 const UNARY: Record<string, FnName> = { exp: "ew_exp", tanh: "ew_tanh", sigmoid: "ew_sigmoid" };
 const BINARY: Record<string, FnName> = {
@@ -39,7 +39,7 @@ export function unaryF32(op: string, x: Float32Array, out: Float32Array): boolea
   const fn = UNARY[op];
   const n = x.length;
   if (!fn || n < 4 || out.length !== n || !worthThreads(n, MIN_UNARY)) return false;
-  const w = wasmKernels();
+  const w = wasmInstance();
   if (!w) return false;
   // (on one thread too: the WASM functions are 3-7x faster than the TypeScript loops, copies included)
   const threads = threadsFor(w);
@@ -62,7 +62,7 @@ export function unaryF32(op: string, x: Float32Array, out: Float32Array): boolea
 export function binaryF32(op: string, a: Float32Array, sa: number, b: Float32Array, sb: number, out: Float32Array, n: number): boolean {
   const fn = BINARY[op];
   if (!fn || n < 4 || (sa === 0 && sb === 0) || !worthThreads(n, MIN_BINARY)) return false;
-  const w = wasmKernels();
+  const w = wasmInstance();
   if (!w) return false;
   const threads = threadsFor(w);
   if (threads <= 1) return false;

@@ -6,12 +6,12 @@
 //  - gemmReference: plain TypeScript, cache-blocked. Always available; the
 //    fallback and the test oracle.
 //  - gemmWasm: WebAssembly SIMD (f32x4) micro-kernel over packed panels
-//    (module generated at run time by wasm-gemm.ts).
+//    (the `block` function of the SIMD module, ../wasm/gemm-funcs.ts).
 // `gemm` picks WASM when it is compiled and the problem is big enough.
 // As in BLAS, beta == 0 means C is not read (NaNs in C do not propagate).
 
-import { gemmModuleBytes, type GemmKernelConfig } from "./wasm-gemm.ts";
-import { getNumThreads, quiesce, releasePool, runTasks, splitRange, TaskList, threadsFor, threadsSupported, worthThreads, type TaskTarget } from "./threads.ts";
+import { compiledWasm, ensureMemory, wasmMode, wasmUnavailableReason, type WasmInstance } from "../wasm/runtime.ts";
+import { runTasks, splitRange, TaskList, threadsFor, worthThreads } from "../wasm/threads.ts";
 
 // ---------------------------------------------------------------------------
 // argument checks
@@ -115,216 +115,12 @@ export function gemmReference(
 }
 
 // ---------------------------------------------------------------------------
-// WebAssembly SIMD path
+// WebAssembly SIMD path (the micro-kernel `block` of ../wasm/gemm-funcs.ts)
 
-/** The compiled WASM kernels (see wasm-gemm.ts for the exports' contracts). Internal to the kernels. */
-export interface WasmGemm extends TaskTarget {
-  cfg: GemmKernelConfig;
-  /** the memory is shared (worker threads can run its kernels, see threads.ts) */
-  shared: boolean;
-  block: (mc: number, np: number, kc: number, a: number, b: number, c: number, ldc: number, accum: number) => void;
-  cblock: (mc: number, np: number, K: number, a: number, x: number, offs: number, c: number, ldc: number, astride: number) => void;
-  wblock: (mt: number, kt: number, J: number, dy: number, ldy: number, x: number, offs: number, dw: number, lddw: number) => void;
-  maxpool2: (x: number, H: number, W: number, npl: number, OH: number, OW: number, out: number, idx: number) => void;
-  copy2d: (src: number, sPitch: number, sPlane: number, dst: number, dPitch: number, dPlane: number, planes: number, rows: number, n: number) => void;
-  gather: (src: number, sStep: number, sPitch: number, sPlane: number, dst: number, dPitch: number, dPlane: number, planes: number, rows: number, n: number) => void;
-  scatteradd: (src: number, sPitch: number, sPlane: number, dst: number, dStep: number, dPitch: number, dPlane: number, planes: number, rows: number, n: number) => void;
-  addbias: (c: number, ldc: number, rows: number, n: number, bias: number) => void;
-  f32: Float32Array;
-  i32: Int32Array;
-}
-
-const CONFIG: GemmKernelConfig = { MR: 4, NV: 2, UNROLL: 1, fma: false }; // unrolling k measured slower in V8
 // cache blocking (floats): A block MC x KC stays in L2, B micro panel KC x NR in L1
 const MC = 128;
 const KC = 256;
 const NC = 512;
-
-let wasm: WasmGemm | null = null;
-type WasmState = "untried" | "pending" | "ready" | "unavailable";
-let wasmState: WasmState = "untried";
-const currentState = (): WasmState => wasmState; // defeats narrowing across awaits
-let wasmError: string | null = null;
-let backendMode: "auto" | "js" | "wasm" = "auto";
-
-/** Pages of the shared memory's maximum (4 GiB: all that wasm32 can address; only reserved, not allocated). */
-const SHARED_MAX_PAGES = 65536;
-let sharedFailed = false;
-
-/** A shared memory (worker threads) is wanted: threads possible here and more than one asked for. */
-function wantShared(): boolean {
-  return !sharedFailed && getNumThreads() > 1 && threadsSupported();
-}
-
-function chooseConfig(shared = false): { cfg: GemmKernelConfig; bytes: Uint8Array<ArrayBuffer> } | null {
-  if (typeof WebAssembly !== "object" || typeof WebAssembly.validate !== "function") return null;
-  const max = shared ? SHARED_MAX_PAGES : undefined;
-  // prefer fused multiply-add (relaxed SIMD) where the engine has it
-  const withFma = gemmModuleBytes({ ...CONFIG, fma: true }, max);
-  if (WebAssembly.validate(withFma)) return { cfg: { ...CONFIG, fma: true }, bytes: withFma };
-  const plain = gemmModuleBytes(CONFIG, max);
-  if (WebAssembly.validate(plain)) return { cfg: CONFIG, bytes: plain };
-  return null;
-}
-
-function instantiate(module: WebAssembly.Module, cfg: GemmKernelConfig, shared = false): WasmGemm {
-  const memory = shared
-    ? new WebAssembly.Memory({ initial: 64, maximum: SHARED_MAX_PAGES, shared: true })
-    : new WebAssembly.Memory({ initial: 64 });
-  const inst = new WebAssembly.Instance(module, { env: { memory } });
-  const ex = inst.exports;
-  return {
-    cfg, memory, module, shared,
-    exports: ex as unknown as WasmGemm["exports"],
-    block: ex.block as WasmGemm["block"],
-    cblock: ex.cblock as WasmGemm["cblock"],
-    wblock: ex.wblock as WasmGemm["wblock"],
-    maxpool2: ex.maxpool2 as WasmGemm["maxpool2"],
-    copy2d: ex.copy2d as WasmGemm["copy2d"],
-    gather: ex.gather as WasmGemm["gather"],
-    scatteradd: ex.scatteradd as WasmGemm["scatteradd"],
-    addbias: ex.addbias as WasmGemm["addbias"],
-    f32: new Float32Array(memory.buffer),
-    i32: new Int32Array(memory.buffer),
-  };
-}
-
-/** Replaces the kernels by ones on a shared memory (same configuration), synchronously; false if that fails. */
-function upgradeShared(): boolean {
-  const cur = wasm!;
-  try {
-    const bytes = gemmModuleBytes(cur.cfg, SHARED_MAX_PAGES);
-    wasm = instantiate(new WebAssembly.Module(bytes), cur.cfg, true);
-    releasePool();
-    return true;
-  } catch {
-    sharedFailed = true;
-    return false;
-  }
-}
-
-export interface CpuKernelOptions {
-  /**
-   * Node 20 only has relaxed SIMD (fused multiply-add, ~30% faster kernels) behind a V8 flag.
-   * A Node entry point may pass `v8.setFlagsFromString` (from "node:v8") here; it is called with
-   * "--experimental-wasm-relaxed-simd" when the engine lacks relaxed SIMD. Browsers (Chrome 114+,
-   * Firefox 122+) and Node 22+ have it without this. Kernels compiled earlier without FMA are
-   * recompiled.
-   */
-  v8SetFlags?: (flags: string) => void;
-}
-
-/**
- * Compiles the WASM SIMD kernels asynchronously (safe to call many times). Until it resolves,
- * the kernels compile synchronously on first use where that is allowed (Node, workers) and
- * fall back to plain TypeScript where it is not (a browser main thread).
- */
-export async function initCpuKernels(opts: CpuKernelOptions = {}): Promise<void> {
-  if (opts.v8SetFlags && typeof WebAssembly === "object" && !WebAssembly.validate(gemmModuleBytes({ ...CONFIG, fma: true }))) {
-    try {
-      opts.v8SetFlags("--experimental-wasm-relaxed-simd");
-    } catch {
-      // keep the plain SIMD kernels
-    }
-  }
-  if (wasmState === "unavailable") return;
-  if (wasmState === "ready" && (wasm!.cfg.fma || !opts.v8SetFlags)) return;
-  const chosen = chooseConfig();
-  if (!chosen) {
-    if (currentState() !== "ready") {
-      wasmState = "unavailable";
-      wasmError = "WebAssembly SIMD is not supported here";
-    }
-    return;
-  }
-  if (wasmState === "ready" && wasm!.cfg.fma === chosen.cfg.fma) return;
-  try {
-    const mod = await WebAssembly.compile(chosen.bytes);
-    if (currentState() !== "ready" || (chosen.cfg.fma && !wasm!.cfg.fma)) {
-      let next = instantiate(mod, chosen.cfg);
-      if (wantShared()) {
-        try {
-          next = instantiate(await WebAssembly.compile(gemmModuleBytes(chosen.cfg, SHARED_MAX_PAGES)), chosen.cfg, true);
-        } catch {
-          sharedFailed = true;
-        }
-      }
-      releasePool();
-      wasm = next;
-      wasmState = "ready";
-    }
-  } catch (e) {
-    if (currentState() !== "ready") {
-      wasmState = "unavailable";
-      wasmError = String(e);
-    }
-  }
-}
-
-/** Synchronous lazy compile (fine in Node and workers); on failure, async init is started. */
-function getWasm(): WasmGemm | null {
-  if (wasmState === "ready") {
-    // before any use of the memory: finish what an interrupted threaded job left running
-    quiesce();
-    if (!wasm!.shared && wantShared()) upgradeShared();
-    return wasm;
-  }
-  if (wasmState !== "untried") return null;
-  const chosen = chooseConfig();
-  if (!chosen) {
-    wasmState = "unavailable";
-    wasmError = "WebAssembly SIMD is not supported here";
-    return null;
-  }
-  if (wantShared()) {
-    try {
-      wasm = instantiate(new WebAssembly.Module(gemmModuleBytes(chosen.cfg, SHARED_MAX_PAGES)), chosen.cfg, true);
-      wasmState = "ready";
-      return wasm;
-    } catch {
-      sharedFailed = true;
-    }
-  }
-  try {
-    wasm = instantiate(new WebAssembly.Module(chosen.bytes), chosen.cfg);
-    wasmState = "ready";
-    return wasm;
-  } catch {
-    // e.g. a browser main thread refusing synchronous compilation: go async
-    wasmState = "pending";
-    initCpuKernels().catch(() => undefined);
-    return null;
-  }
-}
-
-/** Which GEMM implementation `gemm` uses: "auto" (default), or force "js" / "wasm" (for tests and benchmarks). */
-export function setGemmBackend(mode: "auto" | "js" | "wasm"): void {
-  backendMode = mode;
-}
-
-/** Describes the compute kernels in use (threads: how many the WASM kernels would use now). */
-export function cpuKernelInfo(): { wasm: boolean; fma: boolean; mode: string; error: string | null; threads: number } {
-  const w = getWasm();
-  return { wasm: w !== null, fma: w?.cfg.fma ?? false, mode: backendMode, error: wasmError, threads: w ? threadsFor(w) : 1 };
-}
-
-/** Grows the WASM memory to at least `bytes` and refreshes the views. Internal to the kernels. */
-export function ensureMemory(w: WasmGemm, bytes: number): Float32Array {
-  const have = w.memory.buffer.byteLength;
-  if (bytes > have) {
-    w.memory.grow(Math.ceil((bytes - have) / 65536));
-  }
-  if (w.f32.buffer !== w.memory.buffer) {
-    w.f32 = new Float32Array(w.memory.buffer);
-    w.i32 = new Int32Array(w.memory.buffer);
-  }
-  return w.f32;
-}
-
-/** The WASM kernels when they may be used (compiled, and the backend is not forced to "js"). Internal to the kernels. */
-export function wasmKernels(): WasmGemm | null {
-  return backendMode === "js" ? null : getWasm();
-}
 
 function packA(
   transA: boolean, A: Float32Array, aOff: number, lda: number,
@@ -408,8 +204,8 @@ export function gemmWasm(
   A: Float32Array, aOff: number, lda: number, B: Float32Array, bOff: number, ldb: number,
   beta: number, C: Float32Array, cOff: number, ldc: number,
 ): void {
-  const w = getWasm();
-  if (!w) throw new Error(`gemm: WebAssembly SIMD kernels unavailable (${wasmError ?? wasmState})`);
+  const w = compiledWasm();
+  if (!w) throw new Error(`gemm: WebAssembly SIMD kernels unavailable (${wasmUnavailableReason()})`);
   checkArgs(transA, transB, M, N, K, A, aOff, lda, B, bOff, ldb, C, cOff, ldc);
   if (M === 0 || N === 0) return;
   if (K === 0 || alpha === 0) {
@@ -498,7 +294,7 @@ const PACK_TASK = 1 << 15;
  * the same `block` calls in the same order as in gemmWasm, so the result is the same bit for bit.
  */
 function gemmWasmThreaded(
-  w: WasmGemm, threads: number, transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
+  w: WasmInstance, threads: number, transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
   A: Float32Array, aOff: number, lda: number, B: Float32Array, bOff: number, ldb: number,
   beta: number, C: Float32Array, cOff: number, ldc: number,
 ): void {
@@ -613,8 +409,8 @@ export function gemm(
   A: Float32Array, aOff: number, lda: number, B: Float32Array, bOff: number, ldb: number,
   beta: number, C: Float32Array, cOff: number, ldc: number,
 ): void {
-  const useWasm =
-    backendMode === "wasm" || (backendMode === "auto" && M * N * K >= WASM_MIN_WORK && getWasm() !== null);
+  const mode = wasmMode();
+  const useWasm = mode === "wasm" || (mode === "auto" && M * N * K >= WASM_MIN_WORK && compiledWasm() !== null);
   if (useWasm) gemmWasm(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc);
   else gemmReference(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc);
 }

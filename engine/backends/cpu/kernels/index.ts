@@ -4,27 +4,27 @@
 // No dependency on the rest of the engine but its shape arithmetic (engine/shape.ts: the conv and
 // pooling output sizes); no Node-only imports (runs in browsers).
 //
-// Speed: a WebAssembly SIMD (f32x4) module generated at run time by
-// wasm-gemm.ts (no build step, no committed binary) carries the GEMM
-// micro-kernel, implicit-GEMM convolution kernels (stride 1: no im2col),
-// weight-gradient dot-product kernels, 2x2 max pooling and strided copies.
-// Everything falls back to plain TypeScript where WebAssembly SIMD is missing.
+// Speed: the WASM paths call the SIMD module (../wasm/: generated at run time, no build step,
+// no committed binary), which carries the GEMM micro-kernel, implicit-GEMM convolution
+// functions (stride 1: no im2col), weight-gradient dot products, 2x2 max pooling, strided
+// copies and element-wise loops. Everything falls back to plain TypeScript where WebAssembly
+// SIMD is missing.
 //
-//  - initCpuKernels(opts?): compiles the module asynchronously. Optional in Node
+//  - initWasm(opts?): compiles the SIMD module asynchronously. Optional in Node
 //    and workers (the module compiles synchronously on first use); a browser main
 //    thread should call it at start-up (until it resolves, the TypeScript kernels
 //    run). In Node 20, pass { v8SetFlags: v8.setFlagsFromString } from an entry
 //    point to get relaxed-SIMD fused multiply-add (~+20-30%).
-//  - setGemmBackend("auto" | "js" | "wasm"): force an implementation (tests, benchmarks).
-//  - cpuKernelInfo(): which implementation is in use.
+//  - setWasmMode("auto" | "js" | "wasm"): "js" turns every WASM path off (GEMM, convolutions,
+//    pooling, element-wise), for tests and benchmarks.
+//  - wasmInfo(): whether the SIMD module is in use, with FMA, on how many threads.
 //  - gemmReference: the cache-blocked TypeScript GEMM (fallback and test oracle).
-//  - setNumThreads(n) / getNumThreads(): worker threads for the WASM kernels (threads.ts:
+//  - setNumThreads(n) / getNumThreads(): worker threads for the WASM kernels (../wasm/threads.ts:
 //    GEMM, convolutions, and large float32 element-wise ops in elementwise.ts; results are
 //    bit-identical for every n, and n = 1 runs the single-threaded code as before).
-export { setNumThreads, getNumThreads } from "./threads.ts";
-export {
-  gemm, gemmReference, gemmWasm, initCpuKernels, setGemmBackend, cpuKernelInfo, type CpuKernelOptions,
-} from "./gemm.ts";
+export { setNumThreads, getNumThreads } from "../wasm/threads.ts";
+export { initWasm, setWasmMode, wasmInfo, type WasmMode, type WasmOptions } from "../wasm/runtime.ts";
+export { gemm, gemmReference, gemmWasm } from "./gemm.ts";
 export { conv2dOutputSize, pool2dOutputSize } from "../../../shape.ts";
 export { conv2dForward, conv2dBackwardInput, conv2dBackwardWeight, type Conv2dParams } from "./conv.ts";
 export {

@@ -2,7 +2,7 @@
 // torch.nn.functional.max_pool2d (return_indices) / avg_pool2d and their gradients.
 
 import { pool2dOutputSize } from "../../../shape.ts";
-import { ensureMemory, wasmKernels } from "./gemm.ts";
+import { ensureMemory, wasmInstance } from "../wasm/runtime.ts";
 
 export interface Pool2dParams {
   kernel: [number, number];
@@ -49,7 +49,7 @@ export function maxPool2dForward(
   }
   const fast2x2 = KH === 2 && KW === 2 && dh === 1 && dw === 1 && ph === 0 && pw === 0;
   // WASM SIMD for 2x2 / stride 2 when every window is inside: the first 4*floor(OW/4) columns
-  const wasm = wasmKernels();
+  const wasm = wasmInstance();
   const simdCols = wasm && fast2x2 && sh === 2 && sw === 2 && fullRows === OH && fullCols === OW ? OW & ~3 : 0;
   if (wasm && simdCols > 0) {
     const chunk = Math.max(1, Math.floor((1 << 20) / (HW + 2 * OHW)));

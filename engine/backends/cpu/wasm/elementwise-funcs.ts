@@ -1,5 +1,6 @@
-// WebAssembly SIMD versions of the CPU backend's float32 element-wise loops
-// (../index.ts unaryLoop / binaryLoop), for the threaded path (elementwise.ts).
+// The element-wise functions of the SIMD module: WebAssembly SIMD versions of the CPU backend's
+// float32 element-wise loops (../loops.ts unaryLoop / binaryLoop), for ../kernels/elementwise.ts,
+// and the bias addition of the convolutions.
 //
 // They compute the same bits as the TypeScript loops: JavaScript evaluates
 // expf / tanhf / sigmoidf (../fastmath.ts) and the gradient formulas in double
@@ -14,9 +15,10 @@
 //   ew_exp / ew_tanh / ew_sigmoid (src, dst, n)
 //   ew_add / ew_sub / ew_mul / ew_div / ew_tanhgrad / ew_sigmoidgrad / ew_relugrad (a, sa, b, sb, dst, n):
 //     sa / sb are 1 (arrays) or 0 (one value, repeated 4 times at the address).
+//   addbias(c, ldc, rows, n, bias): c[r][0..n) += bias[r] (n a multiple of 4, ldc in bytes).
 
 import { EXP_C, EXP_HI, EXP_LO, LN2_HI, LN2_LO, LOG2E } from "../fastmath.ts";
-import { Code, I32, V128, Op, Simd, type FuncDef } from "./wasm-writer.ts";
+import { Code, I32, V128, Op, Simd, type FuncDef } from "./writer.ts";
 
 /** SIMD opcodes used only here. */
 const S = {
@@ -186,7 +188,7 @@ function binary(name: string, op: { f32?: number; f64?: (c: Code, A: number, B: 
   return { name, params: [I32, I32, I32, I32, I32, I32], results: [], locals: L.types, body: c };
 }
 
-/** The element-wise functions (appended to the kernels' module by wasm-gemm.ts). */
+/** The element-wise functions (ew_*; see module.ts). */
 export function elementwiseFuncs(): FuncDef[] {
   return [
     unary("ew_exp", expf64),
@@ -211,3 +213,27 @@ export function elementwiseFuncs(): FuncDef[] {
     binary("ew_relugrad", { relu: true }),
   ];
 }
+
+/** c[r][0..n) += bias[r]: a convolution's bias, on f32x4 (n a multiple of 4). */
+export function addBias(): FuncDef {
+  const C = 0, LDC = 1, ROWS = 2, N = 3, BIAS = 4, P = 5, E = 6, V = 7;
+  const c = new Code();
+  c.block();
+  c.get(ROWS).i32(0).op(Op.i32_le_s).brIf(0);
+  c.get(N).i32(0).op(Op.i32_le_s).brIf(0);
+  c.loop();
+  c.get(BIAS).simdMem(Simd.v128_load32_splat, 2, 0).set(V);
+  c.get(C).set(P);
+  c.get(C).get(N).i32(2).op(Op.i32_shl).op(Op.i32_add).set(E);
+  c.loop();
+  c.get(P).get(P).simdMem(Simd.v128_load, 0, 0).get(V).simd(Simd.f32x4_add).simdMem(Simd.v128_store, 0, 0);
+  c.get(P).i32(16).op(Op.i32_add).tee(P).get(E).op(Op.i32_lt_s).brIf(0);
+  c.end();
+  c.get(C).get(LDC).op(Op.i32_add).set(C);
+  c.get(BIAS).i32(4).op(Op.i32_add).set(BIAS);
+  c.get(ROWS).i32(1).op(Op.i32_sub).tee(ROWS).brIf(0);
+  c.end();
+  c.end();
+  return { name: "addbias", params: [I32, I32, I32, I32, I32], results: [], locals: [I32, I32, V128], body: c };
+}
+

@@ -1,4 +1,4 @@
-// Generates the WebAssembly SIMD (f32x4) GEMM micro-kernel module.
+// The GEMM-family functions of the SIMD module (f32x4 micro-kernels), generated at run time.
 //
 // Layout contract (all byte addresses in the module's linear memory):
 //  - packed A: row panels of MR rows, each `kc` steps of MR floats
@@ -21,23 +21,12 @@
 //    dw[r][q] += sum_{j<J} dy[r*ldy + j] * x[offs[q] + j] for WR-row tiles
 //    (mt of them) and WK-column tiles (kt of them); J a multiple of 4, ldy/lddw
 //    in bytes, dw row-major with lddw bytes per row.
-//  copy2d(src, sPitch, sPlane, dst, dPitch, dPlane, planes, rows, n): copies
-//    planes x rows x n floats between strided layouts (pitches in bytes);
-//    writes nothing outside the n floats of each destination row.
-//  gather(src, sStep, sPitch, sPlane, dst, dPitch, dPlane, planes, rows, n):
-//    dst[p][r][i] = src[p][r][i * step] (strides in bytes; destination rows contiguous).
-//  scatteradd(src, sPitch, sPlane, dst, dStep, dPitch, dPlane, planes, rows, n):
-//    dst[p][r][i * step] += src[p][r][i].
-//  addbias(c, ldc, rows, n, bias): c[r][0..n) += bias[r] (n a multiple of 4, ldc in bytes).
-//  maxpool2(x, H, W, npl, OH, OW, out, idx): 2x2 / stride 2 max pooling of
-//    npl planes [H, W] into [OH, OW] planes (values, i32 flat indices), for
-//    output rows < OH (all windows inside) and the first 4*floor(OW/4) columns.
-//  ew_*: float32 element-wise loops (wasm-elementwise.ts).
+//
+// These functions call each other by index: module.ts puts them first, in gemmFuncs' order.
 
-import { buildModule, Code, I32, V128, Simd, Op, type FuncDef } from "./wasm-writer.ts";
-import { elementwiseFuncs } from "./wasm-elementwise.ts";
+import { Code, I32, V128, Simd, Op, type FuncDef } from "./writer.ts";
 
-export interface GemmKernelConfig {
+export interface SimdConfig {
   MR: number; // rows per micro tile
   NV: number; // f32x4 vectors per row of a micro tile (NR = 4*NV)
   UNROLL: number; // k-loop unroll factor
@@ -46,15 +35,13 @@ export interface GemmKernelConfig {
   WK?: number; // weight-gradient tile columns (default 4)
 }
 
-export const DEFAULT_CONFIG: GemmKernelConfig = { MR: 4, NV: 2, UNROLL: 1, fma: false, WR: 2, WK: 4 };
-
 /** acc = acc + a * b on the stack-free locals */
-function madd(c: Code, cfg: GemmKernelConfig, acc: number, a: number, b: number): void {
+function madd(c: Code, cfg: SimdConfig, acc: number, a: number, b: number): void {
   if (cfg.fma) c.get(a).get(b).get(acc).simd(Simd.f32x4_relaxed_madd).set(acc);
   else c.get(acc).get(a).get(b).simd(Simd.f32x4_mul).simd(Simd.f32x4_add).set(acc);
 }
 
-function kernel(mr: number, cfg: GemmKernelConfig): FuncDef {
+function kernel(mr: number, cfg: SimdConfig): FuncDef {
   const { MR, NV, UNROLL } = cfg;
   const NR = NV * 4;
   const KC = 0, A = 1, B = 2, C = 3, LDC = 4, ACCUM = 5, CROW = 6;
@@ -106,7 +93,7 @@ function kernel(mr: number, cfg: GemmKernelConfig): FuncDef {
   return { name: `kern${mr}`, params: [I32, I32, I32, I32, I32, I32], results: [], locals, body: c };
 }
 
-function driver(cfg: GemmKernelConfig): FuncDef {
+function driver(cfg: SimdConfig): FuncDef {
   const { MR, NV } = cfg;
   const NR = NV * 4;
   const MC = 0, NP = 1, KC = 2, A = 3, B = 4, C = 5, LDC = 6, ACCUM = 7;
@@ -147,11 +134,11 @@ function driver(cfg: GemmKernelConfig): FuncDef {
 }
 
 // function indices: kern1..kernMR, block, ckern1..ckernMR, cblock, wkern, wblock
-const CKERN0 = (cfg: GemmKernelConfig) => cfg.MR + 1;
-const WKERN = (cfg: GemmKernelConfig) => 2 * cfg.MR + 2;
+const CKERN0 = (cfg: SimdConfig) => cfg.MR + 1;
+const WKERN = (cfg: SimdConfig) => 2 * cfg.MR + 2;
 
 /** Implicit-GEMM micro kernel for mr rows: C_tile = A_panel * X[offs[k] + 0..NR-1]. */
-function convKernel(mr: number, cfg: GemmKernelConfig): FuncDef {
+function convKernel(mr: number, cfg: SimdConfig): FuncDef {
   const { MR, NV } = cfg;
   const K = 0, A = 1, X = 2, OFFS = 3, C = 4, LDC = 5, XO = 6;
   const acc = (r: number, v: number) => 7 + r * NV + v;
@@ -181,7 +168,7 @@ function convKernel(mr: number, cfg: GemmKernelConfig): FuncDef {
   return { name: `ckern${mr}`, params: [I32, I32, I32, I32, I32, I32], results: [], locals, body: c };
 }
 
-function convDriver(cfg: GemmKernelConfig): FuncDef {
+function convDriver(cfg: SimdConfig): FuncDef {
   const { MR, NV } = cfg;
   const NR = NV * 4;
   const MC = 0, NP = 1, K = 2, A = 3, X = 4, OFFS = 5, C = 6, LDC = 7, ASTRIDE = 8;
@@ -219,7 +206,7 @@ function convDriver(cfg: GemmKernelConfig): FuncDef {
 }
 
 /** Weight-gradient tile: dw[r][q] += sum_j dy_r[j] * x[offs[q] + j], r < WR, q < WK. */
-function wKernel(cfg: GemmKernelConfig): FuncDef {
+function wKernel(cfg: SimdConfig): FuncDef {
   const WR = cfg.WR ?? 2, WK = cfg.WK ?? 4;
   const J = 0, DY = 1, LDY = 2, X = 3, OFFS = 4, DW = 5, LDDW = 6;
   const JB = 7;
@@ -266,7 +253,7 @@ function wKernel(cfg: GemmKernelConfig): FuncDef {
   return { name: "wkern", params: [I32, I32, I32, I32, I32, I32, I32], results: [], locals, body: c };
 }
 
-function wDriver(cfg: GemmKernelConfig): FuncDef {
+function wDriver(cfg: SimdConfig): FuncDef {
   const WR = cfg.WR ?? 2, WK = cfg.WK ?? 4;
   const MT = 0, KT = 1, J = 2, DY = 3, LDY = 4, X = 5, OFFS = 6, DW = 7, LDDW = 8;
   const Q = 9, OP = 10, DP = 11;
@@ -295,197 +282,8 @@ function wDriver(cfg: GemmKernelConfig): FuncDef {
   };
 }
 
-/** 2x2 stride-2 max pooling, 4 outputs per step, PyTorch's scan order and NaN rule, branch-free. */
-function maxPool2(): FuncDef {
-  const X = 0, H = 1, W = 2, NPL = 3, OH = 4, OW = 5, OUT = 6, IDX = 7;
-  const PLANE = 8, OHC = 9, OWC = 10, RA = 11, RB = 12, I0 = 13, OP = 14, IP = 15, OW4 = 16, ROWB = 17;
-  const V0 = 18, V1 = 19, V2 = 20, V3 = 21, M = 22, MI = 23, BASE = 24, C = 25, S1 = 26, SW = 27, SW1 = 28, K = 29;
-  const c = new Code();
-  const even = [0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27];
-  const odd = even.map((v) => v + 4);
-  c.get(OW).i32(2).op(0x75 /* i32.shr_s */).set(OW4);
-  c.block();
-  c.get(OW4).op(Op.i32_eqz).brIf(0);
-  c.get(NPL).i32(0).op(Op.i32_le_s).brIf(0);
-  c.get(OH).i32(0).op(Op.i32_le_s).brIf(0);
-  c.i32(1).simd(Simd.i32x4_splat).set(S1);
-  c.get(W).simd(Simd.i32x4_splat).set(SW);
-  c.get(W).i32(1).op(Op.i32_add).simd(Simd.i32x4_splat).set(SW1);
-  c.v128I32([0, 2, 4, 6]).set(K);
-  c.get(W).i32(8).op(Op.i32_mul).set(ROWB); // two input rows, in bytes
-  c.get(OUT).set(OP).get(IDX).set(IP);
-  c.loop(); // planes
-  c.get(X).set(PLANE).i32(0).set(I0);
-  c.get(OH).set(OHC);
-  c.loop(); // output rows
-  c.get(PLANE).set(RA);
-  c.get(PLANE).get(W).i32(2).op(Op.i32_shl).op(Op.i32_add).set(RB);
-  c.get(I0).simd(Simd.i32x4_splat).get(K).simd(Simd.i32x4_add).set(BASE);
-  c.get(OW4).set(OWC);
-  c.loop(); // groups of 4 outputs
-  c.get(RA).simdMem(Simd.v128_load, 0, 0).get(RA).simdMem(Simd.v128_load, 0, 16).shuffle(even).set(V0);
-  c.get(RA).simdMem(Simd.v128_load, 0, 0).get(RA).simdMem(Simd.v128_load, 0, 16).shuffle(odd).set(V1);
-  c.get(RB).simdMem(Simd.v128_load, 0, 0).get(RB).simdMem(Simd.v128_load, 0, 16).shuffle(even).set(V2);
-  c.get(RB).simdMem(Simd.v128_load, 0, 0).get(RB).simdMem(Simd.v128_load, 0, 16).shuffle(odd).set(V3);
-  c.get(V0).set(M).get(BASE).set(MI);
-  for (const [v, s] of [[V1, S1], [V2, SW], [V3, SW1]]) {
-    // take v where v > m or v is NaN
-    c.get(v).get(M).simd(Simd.f32x4_gt).get(v).get(v).simd(Simd.f32x4_ne).simd(Simd.v128_or).set(C);
-    c.get(v).get(M).get(C).simd(Simd.v128_bitselect).set(M);
-    c.get(BASE).get(s).simd(Simd.i32x4_add).get(MI).get(C).simd(Simd.v128_bitselect).set(MI);
-  }
-  c.get(OP).get(M).simdMem(Simd.v128_store, 0, 0);
-  c.get(IP).get(MI).simdMem(Simd.v128_store, 0, 0);
-  c.get(OP).i32(16).op(Op.i32_add).set(OP);
-  c.get(IP).i32(16).op(Op.i32_add).set(IP);
-  c.get(RA).i32(32).op(Op.i32_add).set(RA);
-  c.get(RB).i32(32).op(Op.i32_add).set(RB);
-  c.get(BASE).i32(8).simd(Simd.i32x4_splat).simd(Simd.i32x4_add).set(BASE);
-  c.get(OWC).i32(1).op(Op.i32_sub).tee(OWC).brIf(0);
-  c.end();
-  // skip the output columns past 4*OW4 (done by the caller)
-  c.get(OP).get(OW).get(OW4).i32(2).op(Op.i32_shl).op(Op.i32_sub).i32(2).op(Op.i32_shl).op(Op.i32_add).set(OP);
-  c.get(IP).get(OW).get(OW4).i32(2).op(Op.i32_shl).op(Op.i32_sub).i32(2).op(Op.i32_shl).op(Op.i32_add).set(IP);
-  c.get(PLANE).get(ROWB).op(Op.i32_add).set(PLANE);
-  c.get(I0).get(W).i32(1).op(Op.i32_shl).op(Op.i32_add).set(I0);
-  c.get(OHC).i32(1).op(Op.i32_sub).tee(OHC).brIf(0);
-  c.end();
-  c.get(X).get(H).get(W).op(Op.i32_mul).i32(2).op(Op.i32_shl).op(Op.i32_add).set(X);
-  c.get(NPL).i32(1).op(Op.i32_sub).tee(NPL).brIf(0);
-  c.end();
-  c.end();
-  const locals = [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32];
-  for (let i = 0; i < 12; i++) locals.push(V128);
-  return { name: "maxpool2", params: [I32, I32, I32, I32, I32, I32, I32, I32], results: [], locals, body: c };
-}
-
-/** Strided 3-D float copy with f32x4 moves (the last vector of a row overlaps when n % 4 != 0). */
-function copy2d(): FuncDef {
-  const SRC = 0, SP = 1, SPL = 2, DST = 3, DP = 4, DPL = 5, PLANES = 6, ROWS = 7, N = 8;
-  const PC = 9, RC = 10, S = 11, D = 12, I = 13, NB = 14, TAIL = 15;
-  const c = new Code();
-  c.block();
-  c.get(PLANES).i32(0).op(Op.i32_le_s).brIf(0);
-  c.get(ROWS).i32(0).op(Op.i32_le_s).brIf(0);
-  c.get(N).i32(0).op(Op.i32_le_s).brIf(0);
-  c.get(N).i32(2).op(Op.i32_shl).set(NB); // row bytes
-  c.get(NB).i32(16).op(Op.i32_sub).set(TAIL); // offset of the last full vector
-  c.get(PLANES).set(PC);
-  c.loop(); // planes
-  c.get(SRC).set(S).get(DST).set(D).get(ROWS).set(RC);
-  c.loop(); // rows
-  c.get(N).i32(4).op(Op.i32_lt_s).if_();
-  // short rows: scalar
-  c.i32(0).set(I);
-  c.loop();
-  c.get(D).get(I).op(Op.i32_add).get(S).get(I).op(Op.i32_add).mem(Op.f32_load, 2, 0).mem(Op.f32_store, 2, 0);
-  c.get(I).i32(4).op(Op.i32_add).tee(I).get(NB).op(Op.i32_lt_s).brIf(0);
-  c.end();
-  c.op(Op.else);
-  c.i32(0).set(I);
-  c.block().loop();
-  c.get(I).get(TAIL).op(Op.i32_gt_s).brIf(1);
-  c.get(D).get(I).op(Op.i32_add).get(S).get(I).op(Op.i32_add).simdMem(Simd.v128_load, 0, 0).simdMem(Simd.v128_store, 0, 0);
-  c.get(I).i32(16).op(Op.i32_add).set(I);
-  c.br(0);
-  c.end().end();
-  c.get(I).get(NB).op(Op.i32_lt_s).if_();
-  c.get(D).get(TAIL).op(Op.i32_add).get(S).get(TAIL).op(Op.i32_add).simdMem(Simd.v128_load, 0, 0).simdMem(Simd.v128_store, 0, 0);
-  c.end();
-  c.end(); // if
-  c.get(S).get(SP).op(Op.i32_add).set(S);
-  c.get(D).get(DP).op(Op.i32_add).set(D);
-  c.get(RC).i32(1).op(Op.i32_sub).tee(RC).brIf(0);
-  c.end();
-  c.get(SRC).get(SPL).op(Op.i32_add).set(SRC);
-  c.get(DST).get(DPL).op(Op.i32_add).set(DST);
-  c.get(PC).i32(1).op(Op.i32_sub).tee(PC).brIf(0);
-  c.end();
-  c.end();
-  return {
-    name: "copy2d",
-    params: [I32, I32, I32, I32, I32, I32, I32, I32, I32],
-    results: [],
-    locals: [I32, I32, I32, I32, I32, I32, I32],
-    body: c,
-  };
-}
-
-/** Strided scalar gather (add = false) or scatter-add (add = true) over planes x rows x n. */
-function strided(add: boolean): FuncDef {
-  // gather:     (src, sStep, sPitch, sPlane, dst, dPitch, dPlane, planes, rows, n)
-  // scatteradd: (src, sPitch, sPlane, dst, dStep, dPitch, dPlane, planes, rows, n)
-  const SRC = 0, DST = add ? 3 : 4, PLANES = 7, ROWS = 8, N = 9;
-  const SSTEP = add ? -1 : 1, SPITCH = add ? 1 : 2, SPLANE = add ? 2 : 3;
-  const DSTEP = add ? 4 : -1, DPITCH = 5, DPLANE = 6;
-  const PC = 10, RC = 11, S = 12, D = 13, IC = 14, SI = 15, DI = 16;
-  const c = new Code();
-  c.block();
-  c.get(PLANES).i32(0).op(Op.i32_le_s).brIf(0);
-  c.get(ROWS).i32(0).op(Op.i32_le_s).brIf(0);
-  c.get(N).i32(0).op(Op.i32_le_s).brIf(0);
-  c.get(PLANES).set(PC);
-  c.loop();
-  c.get(SRC).set(S).get(DST).set(D).get(ROWS).set(RC);
-  c.loop();
-  c.get(S).set(SI).get(D).set(DI).get(N).set(IC);
-  c.loop();
-  if (add) {
-    c.get(DI).get(DI).mem(Op.f32_load, 2, 0).get(SI).mem(Op.f32_load, 2, 0).op(Op.f32_add).mem(Op.f32_store, 2, 0);
-    c.get(SI).i32(4).op(Op.i32_add).set(SI);
-    c.get(DI).get(DSTEP).op(Op.i32_add).set(DI);
-  } else {
-    c.get(DI).get(SI).mem(Op.f32_load, 2, 0).mem(Op.f32_store, 2, 0);
-    c.get(SI).get(SSTEP).op(Op.i32_add).set(SI);
-    c.get(DI).i32(4).op(Op.i32_add).set(DI);
-  }
-  c.get(IC).i32(1).op(Op.i32_sub).tee(IC).brIf(0);
-  c.end();
-  c.get(S).get(SPITCH).op(Op.i32_add).set(S);
-  c.get(D).get(DPITCH).op(Op.i32_add).set(D);
-  c.get(RC).i32(1).op(Op.i32_sub).tee(RC).brIf(0);
-  c.end();
-  c.get(SRC).get(SPLANE).op(Op.i32_add).set(SRC);
-  c.get(DST).get(DPLANE).op(Op.i32_add).set(DST);
-  c.get(PC).i32(1).op(Op.i32_sub).tee(PC).brIf(0);
-  c.end();
-  c.end();
-  return {
-    name: add ? "scatteradd" : "gather",
-    params: [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32],
-    results: [],
-    locals: [I32, I32, I32, I32, I32, I32, I32],
-    body: c,
-  };
-}
-
-function addBias(): FuncDef {
-  const C = 0, LDC = 1, ROWS = 2, N = 3, BIAS = 4, P = 5, E = 6, V = 7;
-  const c = new Code();
-  c.block();
-  c.get(ROWS).i32(0).op(Op.i32_le_s).brIf(0);
-  c.get(N).i32(0).op(Op.i32_le_s).brIf(0);
-  c.loop();
-  c.get(BIAS).simdMem(Simd.v128_load32_splat, 2, 0).set(V);
-  c.get(C).set(P);
-  c.get(C).get(N).i32(2).op(Op.i32_shl).op(Op.i32_add).set(E);
-  c.loop();
-  c.get(P).get(P).simdMem(Simd.v128_load, 0, 0).get(V).simd(Simd.f32x4_add).simdMem(Simd.v128_store, 0, 0);
-  c.get(P).i32(16).op(Op.i32_add).tee(P).get(E).op(Op.i32_lt_s).brIf(0);
-  c.end();
-  c.get(C).get(LDC).op(Op.i32_add).set(C);
-  c.get(BIAS).i32(4).op(Op.i32_add).set(BIAS);
-  c.get(ROWS).i32(1).op(Op.i32_sub).tee(ROWS).brIf(0);
-  c.end();
-  c.end();
-  return { name: "addbias", params: [I32, I32, I32, I32, I32], results: [], locals: [I32, I32, V128], body: c };
-}
-
-/**
- * The module bytes for a configuration (see the function index list above); with `sharedMax`
- * (pages) it imports a shared memory (worker threads, see threads.ts).
- */
-export function gemmModuleBytes(cfg: GemmKernelConfig = DEFAULT_CONFIG, sharedMax?: number): Uint8Array<ArrayBuffer> {
+/** The GEMM-family functions, in index order: kern1..kernMR, block, ckern1..ckernMR, cblock, wkern, wblock. */
+export function gemmFuncs(cfg: SimdConfig): FuncDef[] {
   const funcs: FuncDef[] = [];
   for (let mr = 1; mr <= cfg.MR; mr++) funcs.push(kernel(mr, cfg));
   funcs.push(driver(cfg));
@@ -493,11 +291,5 @@ export function gemmModuleBytes(cfg: GemmKernelConfig = DEFAULT_CONFIG, sharedMa
   funcs.push(convDriver(cfg));
   funcs.push(wKernel(cfg));
   funcs.push(wDriver(cfg));
-  funcs.push(maxPool2());
-  funcs.push(copy2d());
-  funcs.push(strided(false));
-  funcs.push(strided(true));
-  funcs.push(addBias());
-  funcs.push(...elementwiseFuncs());
-  return buildModule(funcs, sharedMax);
+  return funcs;
 }

@@ -1,10 +1,11 @@
 // Worker threads for the WASM kernels (PyTorch's intra-op parallelism, in the
-// shape of torch.set_num_threads / get_num_threads): GEMM (gemm.ts), convolutions
-// (conv.ts) and large float32 element-wise ops (elementwise.ts). Pooling stays on
+// shape of torch.set_num_threads / get_num_threads): GEMM (../kernels/gemm.ts),
+// convolutions (../kernels/conv*.ts) and large float32 element-wise ops
+// (../kernels/elementwise.ts). Pooling stays on
 // the calling thread: copying in and out of WASM memory costs more than it does.
 //
 // How it works:
-//  - The kernels' WASM module is instantiated on a shared WebAssembly.Memory;
+//  - The SIMD module (module.ts) is instantiated on a shared WebAssembly.Memory;
 //    each worker instantiates the same compiled module on that memory, so a
 //    kernel call (e.g. `cblock` over some column panels) gives the same result
 //    whichever thread makes it.
@@ -32,15 +33,14 @@
 // permission model without --allow-worker) means one thread, silently.
 // Workers are unref'd: they never keep Node alive.
 
-/** The exports a task may call, by index (the same list in the worker code). */
-export const FN = {
-  block: 0, cblock: 1, wblock: 2, maxpool2: 3, copy2d: 4, gather: 5, scatteradd: 6, addbias: 7,
-  ew_exp: 8, ew_tanh: 9, ew_sigmoid: 10, ew_add: 11, ew_sub: 12, ew_mul: 13, ew_div: 14, ew_tanhgrad: 15, ew_sigmoidgrad: 16, ew_relugrad: 17,
-} as const;
-const FN_NAMES = Object.keys(FN);
-export type FnName = keyof typeof FN;
+import { SIMD_EXPORTS } from "./module.ts";
 
-/** What runTasks needs of the compiled kernels (gemm.ts's WasmGemm has it). */
+const FN_NAMES: readonly string[] = SIMD_EXPORTS;
+/** The exports a task may call, by index. */
+export const FN = Object.fromEntries(SIMD_EXPORTS.map((n, i) => [n, i])) as Record<FnName, number>;
+export type FnName = (typeof SIMD_EXPORTS)[number];
+
+/** What runTasks needs of the instantiated SIMD module (runtime.ts's WasmInstance has it). */
 export interface TaskTarget {
   memory: WebAssembly.Memory;
   module: WebAssembly.Module;

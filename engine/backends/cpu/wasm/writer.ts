@@ -1,5 +1,5 @@
-// A tiny WebAssembly binary writer: just enough to emit the SIMD GEMM
-// module in wasm-gemm.ts at run time (no build step, no committed binary,
+// A tiny WebAssembly binary writer: just enough to emit the
+// SIMD module (module.ts) at run time (no build step, no committed binary,
 // works in browsers and Node alike).
 
 export const I32 = 0x7f;

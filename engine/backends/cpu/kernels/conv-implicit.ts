@@ -1,0 +1,424 @@
+// Stride-1 convolutions on the SIMD module's "implicit GEMM" function (cblock) and its
+// weight-gradient dot products (wblock): no im2col. Each image's planes are copied into a
+// zero-padded buffer with row pitch Wp = outW + dw*(KW-1); output j = oh*Wp + ow (ow < Wp,
+// columns past outW are computed and dropped) reads its receptive field at j + offs[k].
+// The forward is implicitConv; the input gradient is implicitConv of dy with the flipped,
+// transposed weights (conv.ts); the weight gradient is implicitWeightGrad.
+
+import { ensureMemory, type WasmInstance } from "../wasm/runtime.ts";
+import { runTasks, splitRange, TaskList, threadsFor, worthThreads } from "../wasm/threads.ts";
+import { align4, PAR_MIN_WORK, type Geo } from "./conv-common.ts";
+
+type Copy2d = WasmInstance["copy2d"];
+
+/** Size limits (floats) for the implicit path: weights and one image's padded planes stay in cache. */
+const IMPLICIT_MAX_A = 1 << 16;
+const IMPLICIT_MAX_X = 1 << 17;
+
+export function implicitOk(w: WasmInstance | null, wFloats: number, Cg: number, Hp: number, Wp: number): w is WasmInstance {
+  return w !== null && wFloats <= IMPLICIT_MAX_A && Cg * Hp * Wp <= IMPLICIT_MAX_X;
+}
+
+/**
+ * Copies the planes [Cg, SH, SW] at float index `s0` of the WASM memory into a zero-padded
+ * layout at `d0` (plane Hp x pitch, source placed at row padT, column padL, clipped).
+ */
+function copyPadded(
+  copy: Copy2d, s0: number, Cg: number, SH: number, SW: number,
+  d0: number, Hp: number, pitch: number, padT: number, padL: number,
+): void {
+  const r0 = Math.max(0, -padT), r1 = Math.min(SH, Hp - padT);
+  const c0 = Math.max(0, -padL), c1 = Math.min(SW, pitch - padL);
+  if (r1 <= r0 || c1 <= c0) return;
+  copy(
+    (s0 + r0 * SW + c0) * 4, SW * 4, SH * SW * 4,
+    (d0 + (r0 + padT) * pitch + c0 + padL) * 4, pitch * 4, Hp * pitch * 4,
+    Cg, r1 - r0, c1 - c0,
+  );
+}
+
+/**
+ * How an image's planes are laid out for the implicit kernels. "flat": one zero-padded copy with
+ * row pitch Wp = outW + dw*(KW-1) (the Wp - outW extra columns per row are computed and dropped);
+ * "shifted": KW copies, copy kw shifted left by kw*dw, with row pitch outW (no wasted columns,
+ * KW times the copying). Shifted pays off when many output rows (Og) reuse each copied value.
+ */
+interface Layout {
+  Hp: number; pitch: number; copies: number; copySize: number; // floats per copy: Cg * Hp * pitch
+  off: (c: number, kh: number, kw: number) => number; // float offset of tap (c, kh, kw) for output 0
+  /**
+   * lays out the staged planes [Cg, SH, SW] at float index s0 into the buffer at d0 (with `copy`:
+   * WASM copy2d, or a task's call of it); only the channels [cA, cB) when given
+   */
+  fill: (copy: Copy2d, s0: number, SH: number, SW: number, d0: number, cA?: number, cB?: number) => void;
+}
+
+function layout(Cg: number, Og: number, KH: number, KW: number, dh: number, dw: number, padT: number, padL: number, outH: number, outW: number): Layout {
+  const Hp = outH + dh * (KH - 1), Wp = outW + dw * (KW - 1);
+  if (KW > 1 && Og * KH * (Wp - outW) > 8 * outW) {
+    const size = Cg * Hp * outW;
+    return {
+      Hp, pitch: outW, copies: KW, copySize: size,
+      off: (c, kh, kw) => kw * size + c * Hp * outW + kh * dh * outW,
+      fill: (copy, s0, SH, SW, d0, cA = 0, cB = Cg) => {
+        const s = s0 + cA * SH * SW, d = d0 + cA * Hp * outW;
+        for (let kw = 0; kw < KW; kw++) copyPadded(copy, s, cB - cA, SH, SW, d + kw * size, Hp, outW, padT, padL - kw * dw);
+      },
+    };
+  }
+  return {
+    Hp, pitch: Wp, copies: 1, copySize: Cg * Hp * Wp,
+    off: (c, kh, kw) => c * Hp * Wp + kh * dh * Wp + kw * dw,
+    fill: (copy, s0, SH, SW, d0, cA = 0, cB = Cg) => copyPadded(copy, s0 + cA * SH * SW, cB - cA, SH, SW, d0 + cA * Hp * Wp, Hp, Wp, padT, padL),
+  };
+}
+
+/**
+ * out[n, g*Og+o, oh, ow] = bias[g*Og+o] + sum_{c,kh,kw} wt[(g*Og+o)*CKK + (c*KH+kh)*KW+kw]
+ *                          * src[n, g*Cg+c, oh + kh*dh - padT, ow + kw*dw - padL]   (0 outside src)
+ */
+export function implicitConv(
+  w: WasmInstance, src: Float32Array, N: number, G: number, Cg: number, SH: number, SW: number,
+  wt: Float32Array, Og: number, KH: number, KW: number, dh: number, dw: number,
+  padT: number, padL: number, outH: number, outW: number, bias: Float32Array | null, out: Float32Array,
+): void {
+  const { MR } = w.cfg;
+  const CKK = Cg * KH * KW;
+  const L = layout(Cg, Og, KH, KW, dh, dw, padT, padL, outH, outW);
+  const pitch = L.pitch;
+  const J = outH * pitch, Jpad = Math.ceil(J / 8) * 8;
+  const OgPad = Math.ceil(Og / MR) * MR;
+  const outHW = outH * outW, SHW = SH * SW;
+  const threads = worthThreads(N * G * Og * Jpad * CKK, PAR_MIN_WORK) ? threadsFor(w) : 1;
+  // memory (floats): packed weights | tap offsets | layout copies (+ slack: kernels read up to
+  // 8 floats past the last copy for dropped outputs) | C [Og x Jpad] | staged input | staged output
+  // (threaded: see implicitConvThreaded)
+  const aPtr = 0;
+  const offsPtr = align4(aPtr + G * OgPad * CKK);
+  const xPtr = align4(offsPtr + CKK);
+  const cPtr = align4(xPtr + L.copies * L.copySize + 16);
+  const inPtr = align4(cPtr + Og * Jpad);
+  const outPtr = align4(inPtr + Cg * SHW);
+  const biasPtr = threads > 1 ? xPtr : align4(outPtr + Og * outHW);
+  const mem = ensureMemory(w, (biasPtr + G * Og) * 4);
+  if (bias) mem.set(bias, biasPtr);
+  const i32 = w.i32;
+  // taps in (kh, c, kw) order, so that a range of kernel rows is a range of taps
+  const tap = (c: number, kh: number, kw: number) => (kh * Cg + c) * KW + kw;
+  // weights as MR-row panels, tap-major
+  for (let g = 0; g < G; g++) {
+    for (let p = 0; p < OgPad; p += MR) {
+      const base = aPtr + (g * OgPad + p) * CKK;
+      for (let r = 0; r < MR; r++) {
+        const o = p + r;
+        for (let c = 0; c < Cg; c++) {
+          for (let kh = 0; kh < KH; kh++) {
+            for (let kw = 0; kw < KW; kw++) {
+              mem[base + tap(c, kh, kw) * MR + r] = o < Og ? wt[(g * Og + o) * CKK + (c * KH + kh) * KW + kw] : 0;
+            }
+          }
+        }
+      }
+    }
+  }
+  for (let c = 0; c < Cg; c++) {
+    for (let kh = 0; kh < KH; kh++) {
+      for (let kw = 0; kw < KW; kw++) i32[offsPtr + tap(c, kh, kw)] = L.off(c, kh, kw) * 4;
+    }
+  }
+  // Runs of column panels by the kernel rows that can reach the source: rows of taps that
+  // only read the zero padding are skipped (e.g. the borders of a "full" correlation).
+  const runs: number[] = []; // [p0, p1, khLo, khHi]...
+  {
+    const lo = (row: number) => Math.max(0, Math.ceil((padT - row) / dh));
+    const hi = (row: number) => Math.min(KH - 1, Math.floor((SH - 1 + padT - row) / dh));
+    for (let p = 0; p < Jpad / 8; p++) {
+      const rowA = Math.min(outH - 1, Math.floor((8 * p) / pitch)), rowB = Math.min(outH - 1, Math.floor((8 * p + 7) / pitch));
+      let a = lo(rowB), b = hi(rowA);
+      if (a > b) [a, b] = [0, -1];
+      const n = runs.length;
+      if (n > 0 && runs[n - 2] === a && runs[n - 1] === b) runs[n - 3] = p + 1;
+      else runs.push(p, p + 1, a, b);
+    }
+  }
+  const O = G * Og;
+  const direct = pitch === outW && Jpad === outHW; // C is already [Og, outH, outW]
+  if (threads > 1) {
+    const geo: ImplicitGeo = { N, G, Cg, SHW, SH, SW, Og, OgPad, CKK, KW, MR, pitch, Jpad, outH, outW, outHW, direct, L, runs, aPtr, offsPtr, hasBias: bias !== null, biasPtr };
+    implicitConvThreaded(w, threads, geo, src, out, align4(biasPtr + G * Og));
+    return;
+  }
+  mem.fill(0, xPtr, cPtr); // padding stays zero: every image writes the same interior
+  for (let n = 0; n < N; n++) {
+    for (let g = 0; g < G; g++) {
+      const s0 = (n * G * Cg + g * Cg) * SHW;
+      mem.set(src.subarray(s0, s0 + Cg * SHW), inPtr);
+      L.fill(w.copy2d, inPtr, SH, SW, xPtr);
+      for (let i = 0; i < runs.length; i += 4) {
+        const p0 = runs[i], p1 = runs[i + 1], t0 = runs[i + 2] * Cg * KW, K = (runs[i + 3] - runs[i + 2] + 1) * Cg * KW;
+        w.cblock(Og, p1 - p0, K, (aPtr + g * OgPad * CKK + t0 * MR) * 4, (xPtr + 8 * p0) * 4, (offsPtr + t0) * 4, (cPtr + 8 * p0) * 4, Jpad * 4, CKK * MR * 4);
+      }
+      if (bias) w.addbias(cPtr * 4, Jpad * 4, Og, Jpad, (biasPtr + g * Og) * 4);
+      let from = cPtr;
+      if (!direct) {
+        w.copy2d(cPtr * 4, pitch * 4, Jpad * 4, outPtr * 4, outW * 4, outHW * 4, Og, outH, outW);
+        from = outPtr;
+      }
+      out.set(mem.subarray(from, from + Og * outHW), (n * O + g * Og) * outHW);
+    }
+  }
+}
+
+/**
+ * The implicit weight gradient uses worker threads from this many multiply-adds: it repeats the
+ * layout copies in every task: LeNet-5's (40-90M) measured 0.85-1.2x, [32,64,16,16] * [128,64,3,3]
+ * (680M) 1.34x, [64,32,32,32] * [64,32,3,3] (1.3G) 1.77x.
+ */
+const PAR_MIN_WORK_WGRAD = 1 << 27;
+/** Floats of input and output staged in WASM memory at a time (threaded paths). */
+const PAR_CHUNK = 1 << 22;
+
+/** What implicitConvThreaded needs of implicitConv's set-up (weights, tap offsets, bias already in memory). */
+interface ImplicitGeo {
+  N: number; G: number; Cg: number; SHW: number; SH: number; SW: number; Og: number; OgPad: number; CKK: number; KW: number; MR: number;
+  pitch: number; Jpad: number; outH: number; outW: number; outHW: number; direct: boolean; L: Layout; runs: number[];
+  aPtr: number; offsPtr: number; hasBias: boolean; biasPtr: number;
+}
+
+/** A TaskList's call of copy2d, in the shape of WasmInstance.copy2d (for Layout.fill). */
+const copyTask = (t: TaskList): Copy2d => (a0, a1, a2, a3, a4, a5, a6, a7, a8) => t.call("copy2d", a0, a1, a2, a3, a4, a5, a6, a7, a8);
+
+/**
+ * implicitConv on worker threads: a chunk of images is copied into WASM memory at once, and the
+ * output is written there too; a task makes the same calls for a unit (image, group) as the
+ * single-threaded loop, in a scratch slot of its own. With fewer units than 2 threads, the units'
+ * column panels and output rows are split instead (three jobs). Free memory starts at `free`.
+ */
+function implicitConvThreaded(w: WasmInstance, threads: number, q: ImplicitGeo, src: Float32Array, out: Float32Array, free: number): void {
+  const { N, G, Cg, SHW, SH, SW, Og, OgPad, CKK, KW, MR, pitch, Jpad, outH, outW, outHW, direct, L, runs, aPtr, offsPtr } = q;
+  const O = G * Og;
+  const inImg = G * Cg * SHW, outImg = O * outHW;
+  const nImg = Math.max(1, Math.min(N, Math.floor(PAR_CHUNK / (inImg + outImg))));
+  const units = nImg * G;
+  const split = units < 2 * threads; // few units: split each one's panels and rows
+  const nSlots = split ? units : Math.min(units, 4 * threads);
+  const xSize = align4(L.copies * L.copySize + 16), cSize = direct ? 0 : align4(Og * Jpad);
+  // memory (floats): [set-up | staged input chunk | output chunk | slots: layout copies, C]
+  const inPtr = free;
+  const outPtr = align4(inPtr + nImg * inImg);
+  const slotPtr = align4(outPtr + nImg * outImg);
+  const slotSize = xSize + cSize;
+  const top = slotPtr + nSlots * slotSize;
+  let mem = ensureMemory(w, top * 4);
+  for (let s = 0; s < nSlots; s++) mem.fill(0, slotPtr + s * slotSize, slotPtr + s * slotSize + xSize);
+  const ensure = (bytes: number) => void ensureMemory(w, bytes);
+  const tasks = new TaskList();
+  const copy = copyTask(tasks);
+  const P = Jpad / 8;
+  /** cblock over the panels [a, b) of a unit (runs clipped to them), then its bias */
+  const compute = (g: number, x: number, c: number, a: number, b: number) => {
+    for (let i = 0; i < runs.length; i += 4) {
+      const p0 = Math.max(a, runs[i]), p1 = Math.min(b, runs[i + 1]);
+      if (p1 <= p0) continue;
+      const t0 = runs[i + 2] * Cg * KW, K = (runs[i + 3] - runs[i + 2] + 1) * Cg * KW;
+      tasks.call("cblock", Og, p1 - p0, K, (aPtr + g * OgPad * CKK + t0 * MR) * 4, (x + 8 * p0) * 4, (offsPtr + t0) * 4, (c + 8 * p0) * 4, Jpad * 4, CKK * MR * 4);
+    }
+    if (q.hasBias) tasks.call("addbias", (c + 8 * a) * 4, Jpad * 4, Og, 8 * (b - a), (q.biasPtr + g * Og) * 4);
+  };
+  for (let n0 = 0; n0 < N; n0 += nImg) {
+    const nb = Math.min(nImg, N - n0), nu = nb * G;
+    mem.set(src.subarray(n0 * inImg, (n0 + nb) * inImg), inPtr);
+    const unitIn = (u: number) => inPtr + u * Cg * SHW; // unit u = nl * G + g: its planes are consecutive
+    const unitOut = (u: number) => outPtr + u * Og * outHW;
+    const slotX = (s: number) => slotPtr + s * slotSize;
+    const slotC = (s: number, u: number) => (direct ? unitOut(u) : slotX(s) + xSize);
+    tasks.clear();
+    if (!split) {
+      splitRange(nu, nSlots).forEach(([u0, u1], s) => {
+        tasks.task();
+        for (let u = u0; u < u1; u++) {
+          L.fill(copy, unitIn(u), SH, SW, slotX(s));
+          compute(u % G, slotX(s), slotC(s, u), 0, P);
+          if (!direct) copy(slotC(s, u) * 4, pitch * 4, Jpad * 4, unitOut(u) * 4, outW * 4, outHW * 4, Og, outH, outW);
+        }
+      });
+      runTasks(w, tasks, top * 4, ensure);
+    } else {
+      for (let u = 0; u < nu; u++) {
+        tasks.task();
+        L.fill(copy, unitIn(u), SH, SW, slotX(u));
+      }
+      runTasks(w, tasks, top * 4, ensure);
+      tasks.clear();
+      const per = Math.max(1, Math.ceil((4 * threads) / nu));
+      for (let u = 0; u < nu; u++) {
+        for (const [a, b] of splitRange(P, per, 4)) {
+          tasks.task();
+          compute(u % G, slotX(u), slotC(u, u), a, b);
+        }
+      }
+      runTasks(w, tasks, top * 4, ensure);
+      if (!direct) {
+        tasks.clear();
+        for (let u = 0; u < nu; u++) {
+          for (const [r0, r1] of splitRange(outH, per)) {
+            tasks.task();
+            copy((slotC(u, u) + r0 * pitch) * 4, pitch * 4, Jpad * 4, (unitOut(u) + r0 * outW) * 4, outW * 4, outHW * 4, Og, r1 - r0, outW);
+          }
+        }
+        runTasks(w, tasks, top * 4, ensure);
+      }
+    }
+    mem = w.f32;
+    out.set(mem.subarray(outPtr, outPtr + nb * outImg), n0 * outImg);
+  }
+}
+
+/** dW[g*Og+o, c, kh, kw] = sum_{n,oh,ow} dy[n, g*Og+o, oh, ow] * x[n, g*Cg+c, oh + kh*dh - ph, ow + kw*dw - pw]. */
+export function implicitWeightGrad(w: WasmInstance, x: Float32Array, dy: Float32Array, g: Geo, dW: Float32Array): void {
+  const { N, G, Cg, H, W, Og, OH, OW, KH, KW, dh, dw, ph, pw, CKK, C, O } = g;
+  const WR = w.cfg.WR ?? 2, WK = w.cfg.WK ?? 4;
+  const L = layout(Cg, Og, KH, KW, dh, dw, ph, pw, OH, OW);
+  const pitch = L.pitch;
+  const J = OH * pitch, Jpad = Math.ceil(J / 4) * 4;
+  const OgPad = Math.ceil(Og / WR) * WR, KPad = Math.ceil(CKK / WK) * WK;
+  const HW = H * W, OHW = OH * OW;
+  if (worthThreads(N * G * OgPad * KPad * Jpad, PAR_MIN_WORK_WGRAD)) {
+    const threads = threadsFor(w);
+    if (threads > 1) {
+      implicitWeightGradThreaded(w, threads, x, dy, g, dW, L, Jpad, OgPad, KPad, WR, WK);
+      return;
+    }
+  }
+  // memory (floats): dy rows [OgPad x Jpad] | tap offsets | layout copies + slack | dW accumulators | staged x | staged dy
+  const dyPtr = 0;
+  const offsPtr = align4(dyPtr + OgPad * Jpad);
+  const xPtr = align4(offsPtr + KPad);
+  const dwPtr = align4(xPtr + L.copies * L.copySize + 16);
+  const xsPtr = align4(dwPtr + G * OgPad * KPad);
+  const dysPtr = align4(xsPtr + Cg * HW);
+  const mem = ensureMemory(w, (dysPtr + Og * OHW) * 4);
+  const i32 = w.i32;
+  mem.fill(0, dyPtr, xsPtr);
+  for (let c = 0; c < Cg; c++) {
+    for (let kh = 0; kh < KH; kh++) {
+      for (let kw = 0; kw < KW; kw++) i32[offsPtr + (c * KH + kh) * KW + kw] = L.off(c, kh, kw) * 4;
+    }
+  }
+  for (let n = 0; n < N; n++) {
+    for (let gi = 0; gi < G; gi++) {
+      const xs = (n * C + gi * Cg) * HW;
+      mem.set(x.subarray(xs, xs + Cg * HW), xsPtr);
+      L.fill(w.copy2d, xsPtr, H, W, xPtr);
+      const ds = (n * O + gi * Og) * OHW;
+      mem.set(dy.subarray(ds, ds + Og * OHW), dysPtr);
+      w.copy2d(dysPtr * 4, OW * 4, OHW * 4, dyPtr * 4, pitch * 4, Jpad * 4, Og, OH, OW);
+      w.wblock(OgPad / WR, KPad / WK, Jpad, dyPtr * 4, Jpad * 4, xPtr * 4, offsPtr * 4, (dwPtr + gi * OgPad * KPad) * 4, KPad * 4);
+    }
+  }
+  for (let gi = 0; gi < G; gi++) {
+    for (let o = 0; o < Og; o++) {
+      const s = dwPtr + (gi * OgPad + o) * KPad, d = (gi * Og + o) * CKK;
+      for (let k = 0; k < CKK; k++) dW[d + k] = mem[s + k];
+    }
+  }
+}
+
+/**
+ * implicitWeightGrad on worker threads: dW is split into tiles (ranges of WR-row and WK-column
+ * tiles); a task runs the single-threaded loop for its tiles only: for each image in order, it
+ * lays out the channels and dy rows its tiles read in a slot of its own and calls wblock, so every
+ * dW element gets the same additions in the same order (bit-identical). A chunk of images is
+ * staged in WASM memory at a time.
+ */
+function implicitWeightGradThreaded(
+  w: WasmInstance, threads: number, x: Float32Array, dy: Float32Array, g: Geo, dW: Float32Array,
+  L: Layout, Jpad: number, OgPad: number, KPad: number, WR: number, WK: number,
+): void {
+  const { N, G, Cg, H, W, Og, OH, OW, KH, KW, CKK, C, O } = g;
+  const pitch = L.pitch;
+  const HW = H * W, OHW = OH * OW, KK = KH * KW;
+  // tiles: per group, column ranges (taps of consecutive channels) x row ranges. Every task lays out
+  // the x channels and dy rows its tiles read, for every image: choose the split that copies least
+  // (row ranges repeat the x layout, column ranges the dy rows)
+  const mt = OgPad / WR, kt = KPad / WK;
+  const parts = Math.max(1, Math.ceil((2 * threads) / G));
+  const xFloats = L.copies * L.copySize, dyFloats = Og * OH * pitch;
+  let rp = 1, cp = 1, best = Infinity;
+  for (let r = 1; r <= Math.min(mt, parts); r++) {
+    const c = Math.min(kt, Math.ceil(parts / r));
+    const cost = r * xFloats * Math.min(1, 1 / c + 2 / Cg) + c * dyFloats;
+    if (cost < best) [best, rp, cp] = [cost, r, c];
+  }
+  const cRanges = splitRange(kt, cp), rRanges = splitRange(mt, rp);
+  const nTasks = G * cRanges.length * rRanges.length;
+  // each task accumulates its tiles in dW rows of its own (rows of other tasks' tiles in the same
+  // cache lines would bounce between the cores at every image)
+  const accPitch = Math.ceil((Math.max(...cRanges.map(([q0, q1]) => q1 - q0)) * WK) / 16) * 16;
+  const accSize = Math.max(...rRanges.map(([r0, r1]) => r1 - r0)) * WR * accPitch;
+  const xSize = align4(L.copies * L.copySize + 16), slotSize = Math.ceil((xSize + align4(OgPad * Jpad) + accSize) / 16) * 16;
+  const inImg = C * HW, dyImg = O * OHW;
+  const nImg = Math.max(1, Math.min(N, Math.floor(PAR_CHUNK / (inImg + dyImg))));
+  // memory (floats): tap offsets | staged x chunk | staged dy chunk | a slot per task (x layout, dy rows, dW tiles)
+  const offsPtr = 0;
+  const xsPtr = align4(offsPtr + KPad);
+  const dysPtr = align4(xsPtr + nImg * inImg);
+  const slotPtr = Math.ceil((dysPtr + nImg * dyImg) / 16) * 16;
+  const top = slotPtr + nTasks * slotSize;
+  let mem = ensureMemory(w, top * 4);
+  mem.fill(0, offsPtr, xsPtr);
+  mem.fill(0, slotPtr, top); // layout padding stays zero (every image writes the same interior); dW from 0
+  const i32 = w.i32;
+  for (let c = 0; c < Cg; c++) {
+    for (let kh = 0; kh < KH; kh++) {
+      for (let kw = 0; kw < KW; kw++) i32[offsPtr + (c * KH + kh) * KW + kw] = L.off(c, kh, kw) * 4;
+    }
+  }
+  const ensure = (bytes: number) => void ensureMemory(w, bytes);
+  const tasks = new TaskList();
+  const copy = copyTask(tasks);
+  for (let n0 = 0; n0 < N; n0 += nImg) {
+    const nb = Math.min(nImg, N - n0);
+    mem.set(x.subarray(n0 * inImg, (n0 + nb) * inImg), xsPtr);
+    mem.set(dy.subarray(n0 * dyImg, (n0 + nb) * dyImg), dysPtr);
+    tasks.clear();
+    let slot = slotPtr;
+    for (let gi = 0; gi < G; gi++) {
+      for (const [q0, q1] of cRanges) {
+        // channels whose taps the column tiles [q0, q1) read; with the next one and channel 0,
+        // where the kernel's reads for dropped outputs and padded taps go: the slot then holds
+        // what the single-threaded layout holds wherever the kernel reads
+        const cA = Math.floor((q0 * WK) / KK), cB = Math.min(Cg, Math.ceil(Math.min(q1 * WK, CKK) / KK) + 1);
+        for (const [r0, r1] of rRanges) {
+          const o0 = r0 * WR, o1 = Math.min(Og, r1 * WR);
+          const xSlot = slot, dySlot = slot + xSize, acc = dySlot + align4(OgPad * Jpad);
+          tasks.task();
+          for (let nl = 0; nl < nb; nl++) {
+            const u = nl * G + gi; // unit (image, group): its planes are consecutive
+            L.fill(copy, xsPtr + u * Cg * HW, H, W, xSlot, cA, cB);
+            if (cA > 0) L.fill(copy, xsPtr + u * Cg * HW, H, W, xSlot, 0, 1);
+            if (o1 > o0) copy((dysPtr + u * Og * OHW + o0 * OHW) * 4, OW * 4, OHW * 4, (dySlot + o0 * Jpad) * 4, pitch * 4, Jpad * 4, o1 - o0, OH, OW);
+            tasks.call("wblock", r1 - r0, q1 - q0, Jpad, (dySlot + o0 * Jpad) * 4, Jpad * 4, xSlot * 4, (offsPtr + q0 * WK) * 4, acc * 4, accPitch * 4);
+          }
+          slot += slotSize;
+        }
+      }
+    }
+    runTasks(w, tasks, top * 4, ensure);
+  }
+  mem = w.f32;
+  let slot = slotPtr;
+  for (let gi = 0; gi < G; gi++) {
+    for (const [q0, q1] of cRanges) {
+      for (const [r0, r1] of rRanges) {
+        const acc = slot + xSize + align4(OgPad * Jpad);
+        const k0 = q0 * WK, k1 = Math.min(CKK, q1 * WK);
+        for (let o = r0 * WR; o < Math.min(Og, r1 * WR); o++) {
+          const s = acc + (o - r0 * WR) * accPitch, d = (gi * Og + o) * CKK;
+          for (let k = k0; k < k1; k++) dW[d + k] = mem[s + k - k0];
+        }
+        slot += slotSize;
+      }
+    }
+  }
+}

@@ -1,0 +1,232 @@
+// The WASM runtime of the CPU kernels: compiles the SIMD module (module.ts) once, instantiates it
+// on a memory of its own (a shared one when worker threads are on, see threads.ts), grows that
+// memory, and says whether the kernels may use it. Every WASM path of the CPU kernels (GEMM,
+// convolutions, pooling, element-wise) goes through `wasmInstance()`; each falls back to its
+// plain TypeScript loop where it returns null.
+
+import { simdModuleBytes, type SimdConfig } from "./module.ts";
+import { getNumThreads, quiesce, releasePool, threadsFor, threadsSupported, type TaskTarget } from "./threads.ts";
+
+/** The instantiated SIMD module (see module.ts for the exports' contracts). Internal to the CPU kernels. */
+export interface WasmInstance extends TaskTarget {
+  cfg: SimdConfig;
+  /** the memory is shared (worker threads can run its functions, see threads.ts) */
+  shared: boolean;
+  block: (mc: number, np: number, kc: number, a: number, b: number, c: number, ldc: number, accum: number) => void;
+  cblock: (mc: number, np: number, K: number, a: number, x: number, offs: number, c: number, ldc: number, astride: number) => void;
+  wblock: (mt: number, kt: number, J: number, dy: number, ldy: number, x: number, offs: number, dw: number, lddw: number) => void;
+  maxpool2: (x: number, H: number, W: number, npl: number, OH: number, OW: number, out: number, idx: number) => void;
+  copy2d: (src: number, sPitch: number, sPlane: number, dst: number, dPitch: number, dPlane: number, planes: number, rows: number, n: number) => void;
+  gather: (src: number, sStep: number, sPitch: number, sPlane: number, dst: number, dPitch: number, dPlane: number, planes: number, rows: number, n: number) => void;
+  scatteradd: (src: number, sPitch: number, sPlane: number, dst: number, dStep: number, dPitch: number, dPlane: number, planes: number, rows: number, n: number) => void;
+  addbias: (c: number, ldc: number, rows: number, n: number, bias: number) => void;
+  f32: Float32Array;
+  i32: Int32Array;
+}
+
+const CONFIG: SimdConfig = { MR: 4, NV: 2, UNROLL: 1, fma: false }; // unrolling k measured slower in V8
+
+let wasm: WasmInstance | null = null;
+type WasmState = "untried" | "pending" | "ready" | "unavailable";
+let wasmState: WasmState = "untried";
+const currentState = (): WasmState => wasmState; // defeats narrowing across awaits
+let wasmError: string | null = null;
+let mode: WasmMode = "auto";
+
+/** Pages of the shared memory's maximum (4 GiB: all that wasm32 can address; only reserved, not allocated). */
+const SHARED_MAX_PAGES = 65536;
+let sharedFailed = false;
+
+/** A shared memory (worker threads) is wanted: threads possible here and more than one asked for. */
+function wantShared(): boolean {
+  return !sharedFailed && getNumThreads() > 1 && threadsSupported();
+}
+
+function chooseConfig(): { cfg: SimdConfig; bytes: Uint8Array<ArrayBuffer> } | null {
+  if (typeof WebAssembly !== "object" || typeof WebAssembly.validate !== "function") return null;
+  // prefer fused multiply-add (relaxed SIMD) where the engine has it
+  const withFma = simdModuleBytes({ ...CONFIG, fma: true });
+  if (WebAssembly.validate(withFma)) return { cfg: { ...CONFIG, fma: true }, bytes: withFma };
+  const plain = simdModuleBytes(CONFIG);
+  if (WebAssembly.validate(plain)) return { cfg: CONFIG, bytes: plain };
+  return null;
+}
+
+function instantiate(module: WebAssembly.Module, cfg: SimdConfig, shared = false): WasmInstance {
+  const memory = shared
+    ? new WebAssembly.Memory({ initial: 64, maximum: SHARED_MAX_PAGES, shared: true })
+    : new WebAssembly.Memory({ initial: 64 });
+  const inst = new WebAssembly.Instance(module, { env: { memory } });
+  const ex = inst.exports;
+  return {
+    cfg, memory, module, shared,
+    exports: ex as unknown as WasmInstance["exports"],
+    block: ex.block as WasmInstance["block"],
+    cblock: ex.cblock as WasmInstance["cblock"],
+    wblock: ex.wblock as WasmInstance["wblock"],
+    maxpool2: ex.maxpool2 as WasmInstance["maxpool2"],
+    copy2d: ex.copy2d as WasmInstance["copy2d"],
+    gather: ex.gather as WasmInstance["gather"],
+    scatteradd: ex.scatteradd as WasmInstance["scatteradd"],
+    addbias: ex.addbias as WasmInstance["addbias"],
+    f32: new Float32Array(memory.buffer),
+    i32: new Int32Array(memory.buffer),
+  };
+}
+
+/** Replaces the instance by one on a shared memory (same configuration), synchronously; false if that fails. */
+function upgradeShared(): boolean {
+  const cur = wasm!;
+  try {
+    const bytes = simdModuleBytes(cur.cfg, SHARED_MAX_PAGES);
+    wasm = instantiate(new WebAssembly.Module(bytes), cur.cfg, true);
+    releasePool();
+    return true;
+  } catch {
+    sharedFailed = true;
+    return false;
+  }
+}
+
+export interface WasmOptions {
+  /**
+   * Node 20 only has relaxed SIMD (fused multiply-add, ~30% faster kernels) behind a V8 flag.
+   * A Node entry point may pass `v8.setFlagsFromString` (from "node:v8") here; it is called with
+   * "--experimental-wasm-relaxed-simd" when the engine lacks relaxed SIMD. Browsers (Chrome 114+,
+   * Firefox 122+) and Node 22+ have it without this. A module compiled earlier without FMA is
+   * recompiled.
+   */
+  v8SetFlags?: (flags: string) => void;
+}
+
+/**
+ * Compiles the SIMD module asynchronously (safe to call many times). Until it resolves, the
+ * module compiles synchronously on first use where that is allowed (Node, workers) and the
+ * kernels fall back to plain TypeScript where it is not (a browser main thread).
+ */
+export async function initWasm(opts: WasmOptions = {}): Promise<void> {
+  if (opts.v8SetFlags && typeof WebAssembly === "object" && !WebAssembly.validate(simdModuleBytes({ ...CONFIG, fma: true }))) {
+    try {
+      opts.v8SetFlags("--experimental-wasm-relaxed-simd");
+    } catch {
+      // keep the plain SIMD module
+    }
+  }
+  if (wasmState === "unavailable") return;
+  if (wasmState === "ready" && (wasm!.cfg.fma || !opts.v8SetFlags)) return;
+  const chosen = chooseConfig();
+  if (!chosen) {
+    if (currentState() !== "ready") {
+      wasmState = "unavailable";
+      wasmError = "WebAssembly SIMD is not supported here";
+    }
+    return;
+  }
+  if (wasmState === "ready" && wasm!.cfg.fma === chosen.cfg.fma) return;
+  try {
+    const mod = await WebAssembly.compile(chosen.bytes);
+    if (currentState() !== "ready" || (chosen.cfg.fma && !wasm!.cfg.fma)) {
+      let next = instantiate(mod, chosen.cfg);
+      if (wantShared()) {
+        try {
+          next = instantiate(await WebAssembly.compile(simdModuleBytes(chosen.cfg, SHARED_MAX_PAGES)), chosen.cfg, true);
+        } catch {
+          sharedFailed = true;
+        }
+      }
+      releasePool();
+      wasm = next;
+      wasmState = "ready";
+    }
+  } catch (e) {
+    if (currentState() !== "ready") {
+      wasmState = "unavailable";
+      wasmError = String(e);
+    }
+  }
+}
+
+/**
+ * The instance, compiled synchronously on first use (fine in Node and workers; on failure the
+ * asynchronous compile is started), whatever the mode; null where WebAssembly SIMD is missing.
+ */
+export function compiledWasm(): WasmInstance | null {
+  if (wasmState === "ready") {
+    // before any use of the memory: finish what an interrupted threaded job left running
+    quiesce();
+    if (!wasm!.shared && wantShared()) upgradeShared();
+    return wasm;
+  }
+  if (wasmState !== "untried") return null;
+  const chosen = chooseConfig();
+  if (!chosen) {
+    wasmState = "unavailable";
+    wasmError = "WebAssembly SIMD is not supported here";
+    return null;
+  }
+  if (wantShared()) {
+    try {
+      wasm = instantiate(new WebAssembly.Module(simdModuleBytes(chosen.cfg, SHARED_MAX_PAGES)), chosen.cfg, true);
+      wasmState = "ready";
+      return wasm;
+    } catch {
+      sharedFailed = true;
+    }
+  }
+  try {
+    wasm = instantiate(new WebAssembly.Module(chosen.bytes), chosen.cfg);
+    wasmState = "ready";
+    return wasm;
+  } catch {
+    // e.g. a browser main thread refusing synchronous compilation: go async
+    wasmState = "pending";
+    initWasm().catch(() => undefined);
+    return null;
+  }
+}
+
+/**
+ * "auto": every CPU kernel uses the WASM module where it has a path for the case and the module
+ * compiled; "js": none does (GEMM, convolutions, pooling and element-wise ops all run their plain
+ * TypeScript loops: the reference the tests compare with); "wasm": as "auto", and the GEMM takes
+ * WASM even for products too small to gain from it.
+ */
+export type WasmMode = "auto" | "js" | "wasm";
+
+/** Sets the WASM mode of all the CPU kernels (see WasmMode; for tests and benchmarks). */
+export function setWasmMode(m: WasmMode): void {
+  mode = m;
+}
+
+export function wasmMode(): WasmMode {
+  return mode;
+}
+
+/** Describes the WASM runtime (threads: how many a threaded kernel would use now). */
+export function wasmInfo(): { wasm: boolean; fma: boolean; mode: WasmMode; error: string | null; threads: number } {
+  const w = compiledWasm();
+  return { wasm: w !== null, fma: w?.cfg.fma ?? false, mode, error: wasmError, threads: w ? threadsFor(w) : 1 };
+}
+
+/** Grows the WASM memory to at least `bytes` and refreshes the views. Internal to the CPU kernels. */
+export function ensureMemory(w: WasmInstance, bytes: number): Float32Array {
+  const have = w.memory.buffer.byteLength;
+  if (bytes > have) {
+    w.memory.grow(Math.ceil((bytes - have) / 65536));
+  }
+  if (w.f32.buffer !== w.memory.buffer) {
+    w.f32 = new Float32Array(w.memory.buffer);
+    w.i32 = new Int32Array(w.memory.buffer);
+  }
+  return w.f32;
+}
+
+/** Why compiledWasm() gives null. */
+export function wasmUnavailableReason(): string {
+  return wasmError ?? wasmState;
+}
+
+/** The instance when the kernels may use it (compiled, and the mode is not "js"). Internal to the CPU kernels. */
+export function wasmInstance(): WasmInstance | null {
+  return mode === "js" ? null : compiledWasm();
+}
