@@ -7,6 +7,8 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import * as gb from "../engine/index.js";
+import { wasmInfo } from "../engine/backends/cpu/kernels/index.js";
+import { simd128Peak } from "./simd-peak.js";
 
 /** Per-call time: wall seconds and process CPU seconds (robust when other work shares the cores). */
 interface Timing {
@@ -59,7 +61,7 @@ export async function measureEngine(batch = 256): Promise<EngineBenchResult> {
   return res as EngineBenchResult;
 }
 
-export function measureTorch(threads = 1): Record<string, number> {
+export function measureTorch(threads = 1): Record<string, number> & { blas?: string } {
   const script = fileURLToPath(new URL("../bench/torch_cpu.py", import.meta.url));
   // Debian's torch computes with OpenBLAS, whose threads torch.set_num_threads does not limit
   const n = String(threads);
@@ -93,7 +95,7 @@ export async function benchEngine(): Promise<void> {
   const counts = many > 1 ? [1, many] : [1];
   console.log(`== engine (CPU): gradbook vs PyTorch CPU, same machine, same run; threads ${counts.join(" and ")} (PyTorch pinned to the same count) ==`);
   const ours = new Map<number, EngineBenchResult>();
-  const torch = new Map<number, Record<string, number> | null>();
+  const torch = new Map<number, (Record<string, number> & { blas?: string }) | null>();
   const others: string[] = [], torchBusy: string[] = [];
   for (const n of counts) {
     gb.setNumThreads(n);
@@ -111,6 +113,10 @@ export async function benchEngine(): Promise<void> {
     }
   }
   gb.setNumThreads(many);
+  const blas = [...torch.values()].find((t) => t)?.blas;
+  if (blas !== undefined) console.log(`PyTorch's BLAS: ${blas}${String(blas).includes("openblas") ? "" : " (not OpenBLAS: install libopenblas0-pthread for a fair reference)"}`);
+  const info = wasmInfo();
+  console.log(`gradbook's CPU kernels: ${info.wasm ? `WASM SIMD128${info.fma ? " with relaxed-SIMD FMA" : " (no FMA)"}` : `TypeScript only (${info.error})`}`);
   if (others.length) console.log(`other processes kept busy, on average, during gradbook's runs (cores): ${others.join(", ")}`);
   if (torchBusy.length) console.log(`busy cores during PyTorch's runs, its own included (its start-up on one): ${torchBusy.join(", ")}`);
   const gflops = (n: number, t: number) => (2 * n ** 3) / t / 1e9;
@@ -125,6 +131,15 @@ export async function benchEngine(): Promise<void> {
       row("matmul 1024", n, gflops(1024, o.matmul1024[key]), t?.[`matmul1024_gflops${sfx}`], "GFLOP/s");
       row("LeNet-5 training step, batch 256", n, 256 / o.lenet[key], t?.[key === "cpu" ? "lenet_images_per_s_cpu" : "lenet_images_per_s"], "img/s");
     }
+  }
+  if (info.wasm) {
+    // the ceiling of 128-bit SIMD on this machine: registers-only multiply-adds, one thread
+    const peak = simd128Peak();
+    const frac = (n: number) => gflops(1024, ours.get(n)!.matmul1024.cpu) / (peak.gflops * n);
+    console.log(
+      `-- SIMD128 peak (measured: f32x4 ${peak.fma ? "FMA" : "multiply + add"} on registers, 1 thread, CPU time): ${peak.gflops.toFixed(1)} GFLOP/s; ` +
+        `matmul 1024 reaches ${counts.map((n) => `${(100 * frac(n)).toFixed(0)}% of it on ${n} thread${n > 1 ? "s" : ""}${n > 1 ? ` (of ${n} x the peak)` : ""}`).join(", ")}`,
+    );
   }
   if (counts.length > 1) {
     const [a, b] = [ours.get(1)!, ours.get(many)!];

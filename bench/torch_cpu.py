@@ -28,6 +28,15 @@ for n in (512, 1024):
     out[f"matmul{n}_gflops"] = 2 * n ** 3 / t / 1e9
     out[f"matmul{n}_gflops_cpu"] = 2 * n ** 3 / c / 1e9
 
+# which BLAS the matmuls ran on: Debian's torch links libblas.so.3, which is OpenBLAS only when
+# libopenblas0 is installed (else the reference BLAS, ~20x slower)
+try:
+    with open("/proc/self/maps") as f:
+        libs = {l.split()[-1] for l in f if "blas" in l.lower() and ".so" in l}
+    out["blas"] = ", ".join(sorted(libs)) or "unknown"
+except OSError:
+    out["blas"] = "unknown"
+
 def lenet(act="tanh", pool="avg"):
     A = nn.Tanh if act == "tanh" else nn.ReLU
     P = nn.AvgPool2d if pool == "avg" else nn.MaxPool2d

@@ -5,7 +5,7 @@
  *   new gb.nn.Conv2d(1, 6, 5, { padding: 2 })
  *   new gb.nn.Sequential(new gb.nn.Linear(3, 4), new gb.nn.Tanh(), new gb.nn.Linear(4, 1))
  */
-import { zeros, ones } from "../ops/creation.js";
+import { zeros } from "../ops/creation.js";
 import { shapeStr } from "../shape.js";
 import { Tensor } from "../tensor.js";
 import * as F from "./functional.js";
@@ -13,7 +13,7 @@ import type { Pair } from "./conv-ops.js";
 import { pair } from "./conv-ops.js";
 import * as init from "./init.js";
 import { Module, Parameter } from "./module.js";
-import { checkPositiveInt, checkRank } from "./layer-checks.js";
+import { checkPositiveInt } from "./layer-checks.js";
 
 const tup = (p: readonly number[]) => `(${p.join(", ")})`;
 const num = (v: number) => (Number.isInteger(v) ? `${v}.0` : String(v));

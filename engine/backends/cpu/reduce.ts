@@ -24,9 +24,16 @@ export function reduceAxis(op: string, x: TypedArray, shape: readonly number[], 
     switch (op) {
       case "sum":
         if (inner === 1) {
-          let acc = 0;
-          for (let r = 0; r < n; r++) acc += x[base + r];
-          out[ob] = acc;
+          // four running sums (in double precision) break the chain of dependent additions
+          let a0 = 0, a1 = 0, a2 = 0, a3 = 0, r = 0;
+          for (; r + 4 <= n; r += 4) {
+            a0 += x[base + r];
+            a1 += x[base + r + 1];
+            a2 += x[base + r + 2];
+            a3 += x[base + r + 3];
+          }
+          for (; r < n; r++) a0 += x[base + r];
+          out[ob] = (a0 + a1) + (a2 + a3);
         } else for (let r = 0; r < n; r++) { const rb = base + r * inner; for (let i = 0; i < inner; i++) out[ob + i] += x[rb + i]; }
         break;
       case "prod":

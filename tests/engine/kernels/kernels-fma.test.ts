@@ -1,6 +1,6 @@
-// The WASM kernels compiled with relaxed-SIMD fused multiply-add (what Chrome and
-// newer Node use by default; Node 20 needs a V8 flag, which initWasm sets
-// through the v8SetFlags option, recompiling kernels compiled before).
+// The WASM kernels compiled with relaxed-SIMD fused multiply-add (found at run time: Chrome and
+// newer Node have it; on Node 20 the runtime sets V8's flag for it), and the exact-bits mode
+// without it (setWasmFma(false)).
 import { readFileSync } from "node:fs";
 import v8 from "node:v8";
 import { describe, expect, it } from "vitest";
@@ -21,14 +21,19 @@ function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, what: stri
 }
 
 describe("WASM kernels with relaxed-SIMD FMA", () => {
-  it("compiles the FMA variant when asked to, replacing the plain one", async () => {
-    K.wasmInfo(); // compiles synchronously (in Node 20: without FMA)
-    const C = new Float32Array(64 * 64);
-    K.gemm(false, false, 64, 64, 64, 1, new Float32Array(64 * 64).fill(1), 0, 64, new Float32Array(64 * 64).fill(2), 0, 64, 0, C, 0, 64);
-    expect(C[0]).toBe(128);
-    await K.initWasm({ v8SetFlags: (f) => v8.setFlagsFromString(f) });
+  it("uses FMA by default where the engine has relaxed SIMD, and plain multiply-add in the exact-bits mode", async () => {
+    const ones = new Float32Array(64 * 64).fill(1), twos = new Float32Array(64 * 64).fill(2), C = new Float32Array(64 * 64);
     expect(K.wasmInfo()).toMatchObject({ wasm: true, fma: true });
-    K.gemm(false, false, 64, 64, 64, 1, new Float32Array(64 * 64).fill(1), 0, 64, new Float32Array(64 * 64).fill(2), 0, 64, 0, C, 0, 64);
+    K.setWasmFma(false);
+    expect(K.wasmInfo()).toMatchObject({ wasm: true, fma: false });
+    K.gemm(false, false, 64, 64, 64, 1, ones, 0, 64, twos, 0, 64, 0, C, 0, 64);
+    expect(C[0]).toBe(128);
+    // an entry point's initWasm with V8's flag setter keeps the exact-bits mode
+    await K.initWasm({ v8SetFlags: (f) => v8.setFlagsFromString(f) });
+    expect(K.wasmInfo().fma).toBe(false);
+    K.setWasmFma(true);
+    expect(K.wasmInfo()).toMatchObject({ wasm: true, fma: true });
+    K.gemm(false, false, 64, 64, 64, 1, ones, 0, 64, twos, 0, 64, 0, C, 0, 64);
     expect(C[4095]).toBe(128);
   });
 

@@ -293,6 +293,31 @@ describe("pooling", () => {
     }
   });
 
+  it("avg_pool2d 2x2 WASM SIMD path and its gradient equal the TypeScript path bit for bit", () => {
+    const p = { kernel: [2, 2] as [number, number], stride: [2, 2] as [number, number], padding: [0, 0] as [number, number], ceilMode: false, countIncludePad: true };
+    for (const shape of [[2, 3, 8, 8], [1, 2, 6, 18], [3, 1, 9, 11], [1, 1, 2, 8], [4, 6, 28, 28], [2, 16, 10, 10]]) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const x = rand(n, n + 1);
+      // values of very different magnitudes (the double-precision sum is not always exact), NaN, infinities, subnormals
+      for (let i = 0; i < n; i++) {
+        const r = (x[i] + 1) * 16;
+        if (r < 0.5) x[i] = NaN;
+        else if (r < 1) x[i] = -Infinity;
+        else if (r < 1.5) x[i] = 1e-40;
+        else if (r < 4) x[i] *= 2 ** 30;
+      }
+      const a = avgPool2dForward(x, shape, p);
+      const dy = rand(a.out.length, 7).map((v, i) => (i % 5 === 0 ? v * 1e-38 : v));
+      const ga = avgPool2dBackward(dy, a.shape, shape, p);
+      setWasmMode("js");
+      const b = avgPool2dForward(x, shape, p);
+      const gb = avgPool2dBackward(dy, a.shape, shape, p);
+      setWasmMode("auto");
+      expect(Array.from(new Uint32Array(a.out.buffer)), `${shape} forward`).toEqual(Array.from(new Uint32Array(b.out.buffer)));
+      expect(Array.from(new Uint32Array(ga.buffer)), `${shape} gradient`).toEqual(Array.from(new Uint32Array(gb.buffer)));
+    }
+  });
+
   it("rejects bad pooling parameters", () => {
     const base = { kernel: [2, 2] as [number, number], stride: [2, 2] as [number, number], padding: [0, 0] as [number, number], dilation: [1, 1] as [number, number], ceilMode: false };
     expect(() => pool2dOutputSize([1, 1, 4, 4], { ...base, padding: [2, 0] })).toThrow(/half of/);

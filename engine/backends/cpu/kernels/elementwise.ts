@@ -5,9 +5,8 @@
 // memory, ranges of it go to the threads, the result is copied out.
 //
 // unaryF32 / binaryF32 return false when they do not apply (op not covered, too
-// small, no WASM SIMD; for the binary ops also one thread): the caller then runs
-// its own loop. exp / tanh / sigmoid use WASM on one thread too: 3-7x faster than
-// the TypeScript loops with the copies (BENCHMARKS.md).
+// small, no WASM SIMD): the caller then runs its own loop. They use WASM on one
+// thread too: faster than the TypeScript loops, copies included (BENCHMARKS.md).
 
 import { ensureMemory, wasmInstance } from "../wasm/runtime.ts";
 import { runTasks, splitRange, TaskList, threadsFor, worthThreads, type FnName } from "../wasm/threads.ts";
@@ -19,12 +18,13 @@ const BINARY: Record<string, FnName> = {
 };
 
 /**
- * Elements from which the threads pay (measured on 2 cores; copying in and out costs about
- * 0.3 ns an element): exp / tanh / sigmoid cost 10-20 ns an element in TypeScript, the binary
- * ops about 2.5 ns.
+ * Elements from which the WASM functions pay, copies in and out included (about 0.3 ns an
+ * element): exp / tanh / sigmoid cost 10-20 ns an element in TypeScript, the binary ops about 2.5.
  */
 const MIN_UNARY = 1 << 13;
-const MIN_BINARY = 1 << 17;
+const MIN_BINARY = 1 << 14;
+/** Binary ops go to the worker threads from this many elements (measured on 2 cores). */
+const MIN_BINARY_THREADS = 1 << 17;
 
 /** Splits n elements into task ranges of whole 4-float groups (the last range takes the rest); each >= 4. */
 function ranges(n: number, parts: number): [number, number][] {
@@ -65,7 +65,6 @@ export function binaryF32(op: string, a: Float32Array, sa: number, b: Float32Arr
   const w = wasmInstance();
   if (!w) return false;
   const threads = threadsFor(w);
-  if (threads <= 1) return false;
   // memory (floats): a (or 4 copies of it) | b (likewise) | out
   const size = (s: number) => (s ? Math.ceil(n / 4) * 4 : 4);
   const pa = 0, pb = pa + size(sa), dst = pb + size(sb);
@@ -76,7 +75,8 @@ export function binaryF32(op: string, a: Float32Array, sa: number, b: Float32Arr
   if (sb) mem.set(b.subarray(0, n), pb);
   else mem.fill(b[0], pb, pb + 4);
   const tasks = new TaskList();
-  for (const [x, y] of ranges(n, 2 * threads)) tasks.task().call(fn, (pa + x * sa) * 4, sa, (pb + x * sb) * 4, sb, (dst + x) * 4, y - x);
+  const parts = worthThreads(n, MIN_BINARY_THREADS) ? 2 * threads : 1;
+  for (const [x, y] of ranges(n, parts)) tasks.task().call(fn, (pa + x * sa) * 4, sa, (pb + x * sb) * 4, sb, (dst + x) * 4, y - x);
   runTasks(w, tasks, top * 4, (bytes) => void ensureMemory(w, bytes));
   mem = w.f32;
   out.set(mem.subarray(dst, dst + n));

@@ -17,13 +17,15 @@
 //    point to get relaxed-SIMD fused multiply-add (~+20-30%).
 //  - setWasmMode("auto" | "js" | "wasm"): "js" turns every WASM path off (GEMM, convolutions,
 //    pooling, element-wise), for tests and benchmarks.
+//  - setWasmFma(false): the exact-bits mode (no fused multiply-add; by default FMA is used
+//    where the engine has relaxed SIMD, found at run time).
 //  - wasmInfo(): whether the SIMD module is in use, with FMA, on how many threads.
 //  - gemmReference: the cache-blocked TypeScript GEMM (fallback and test oracle).
 //  - setNumThreads(n) / getNumThreads(): worker threads for the WASM kernels (../wasm/threads.ts:
 //    GEMM, convolutions, and large float32 element-wise ops in elementwise.ts; results are
 //    bit-identical for every n, and n = 1 runs the single-threaded code as before).
 export { setNumThreads, getNumThreads } from "../wasm/threads.ts";
-export { initWasm, setWasmMode, wasmInfo, type WasmMode, type WasmOptions } from "../wasm/runtime.ts";
+export { initWasm, setWasmFma, setWasmMode, wasmInfo, type WasmMode, type WasmOptions } from "../wasm/runtime.ts";
 export { gemm, gemmReference, gemmWasm } from "./gemm.ts";
 export { conv2dOutputSize, pool2dOutputSize } from "../../../shape.ts";
 export { conv2dForward, conv2dBackwardInput, conv2dBackwardWeight, type Conv2dParams } from "./conv.ts";

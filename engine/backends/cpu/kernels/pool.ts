@@ -2,7 +2,7 @@
 // torch.nn.functional.max_pool2d (return_indices) / avg_pool2d and their gradients.
 
 import { pool2dOutputSize } from "../../../shape.ts";
-import { ensureMemory, wasmInstance } from "../wasm/runtime.ts";
+import { ensureMemory, wasmInstance, type WasmInstance } from "../wasm/runtime.ts";
 
 export interface Pool2dParams {
   kernel: [number, number];
@@ -139,6 +139,38 @@ function avgWindows(OH: number, H: number, k: number, s: number, pad: number): {
   return { st, en, full };
 }
 
+/**
+ * Runs a 2x2 pooling function of the SIMD module over chunks of planes: the input planes (x, of
+ * HW floats, for the forward; dy, of OHW floats, for the gradient) are copied into WASM memory,
+ * `call` computes there, and the result planes are copied into `out` (OHW floats a plane for the
+ * forward, HW for the gradient, whose memory is zeroed first). Returns the number of leading
+ * output columns done (4*floor(OW/4)), 0 without WASM.
+ */
+function simdPool2(
+  planes: number, HW: number, OHW: number, call: (w: WasmInstance, np: number, bigPtr: number, smallPtr: number) => void,
+  x: Float32Array | null, dy: Float32Array | null, out: Float32Array, OW: number,
+): number {
+  const wasm = wasmInstance();
+  const cols = OW & ~3;
+  if (!wasm || cols === 0) return 0;
+  const chunk = Math.max(1, Math.floor((1 << 20) / (HW + OHW)));
+  for (let p0 = 0; p0 < planes; p0 += chunk) {
+    const np = Math.min(chunk, planes - p0);
+    // memory (floats): the H x W planes | the OH x OW planes
+    const bigPtr = 0, smallPtr = np * HW;
+    const mem = ensureMemory(wasm, (smallPtr + np * OHW) * 4);
+    if (x) mem.set(x.subarray(p0 * HW, (p0 + np) * HW), bigPtr);
+    else {
+      mem.fill(0, bigPtr, bigPtr + np * HW);
+      mem.set(dy!.subarray(p0 * OHW, (p0 + np) * OHW), smallPtr);
+    }
+    call(wasm, np, bigPtr, smallPtr);
+    if (x) out.set(mem.subarray(smallPtr, smallPtr + np * OHW), p0 * OHW);
+    else out.set(mem.subarray(bigPtr, bigPtr + np * HW), p0 * HW);
+  }
+  return cols;
+}
+
 /** 2x2 / stride 2 / no padding with every window inside the input (non-overlapping, divisor 4). */
 function isPlain2x2(p: AvgPool2dParams, H: number, W: number, OH: number, OW: number): boolean {
   return p.kernel[0] === 2 && p.kernel[1] === 2 && p.stride[0] === 2 && p.stride[1] === 2 &&
@@ -155,12 +187,16 @@ export function avgPool2dForward(x: Float32Array, xShape: number[], p: AvgPool2d
   const out = new Float32Array(N * C * OH * OW);
   const HW = H * W, OHW = OH * OW;
   if (isPlain2x2(p, H, W, OH, OW)) {
-    // 2x2 / stride 2 windows, all inside the input: divisor 4 either way
+    // 2x2 / stride 2 windows, all inside the input: divisor 4 either way. The SIMD module
+    // computes the first 4*floor(OW/4) columns (the same bits), this loop the rest
+    const simdCols = simdPool2(N * C, HW, OHW, (w, np, xPtr, yPtr) => {
+      w.avgpool2(xPtr * 4, H, W, np, OH, OW, yPtr * 4);
+    }, x, null, out, OW);
     for (let pl = 0; pl < N * C; pl++) {
       const xb = pl * HW, ob = pl * OHW;
       for (let oh = 0; oh < OH; oh++) {
         const r0 = xb + 2 * oh * W, o = ob + oh * OW;
-        for (let ow = 0; ow < OW; ow++) {
+        for (let ow = simdCols; ow < OW; ow++) {
           const i = r0 + 2 * ow;
           out[o + ow] = (x[i] + x[i + 1] + x[i + W] + x[i + W + 1]) * 0.25;
         }
@@ -204,11 +240,12 @@ export function avgPool2dBackward(dy: Float32Array, yShape: number[], xShape: nu
   const HW = H * W, OHW = OH * OW;
   const dx = new Float32Array(N * C * HW);
   if (isPlain2x2(p, H, W, OH, OW)) {
+    const simdCols = simdPool2(N * C, HW, OHW, (w, np, dxPtr, dyPtr) => w.avgpool2grad(dyPtr * 4, H, W, np, OH, OW, dxPtr * 4), null, dy, dx, OW);
     for (let pl = 0; pl < N * C; pl++) {
       const xb = pl * HW, ob = pl * OHW;
       for (let oh = 0; oh < OH; oh++) {
         const r0 = xb + 2 * oh * W, o = ob + oh * OW;
-        for (let ow = 0; ow < OW; ow++) {
+        for (let ow = simdCols; ow < OW; ow++) {
           const i = r0 + 2 * ow, g = dy[o + ow] * 0.25;
           dx[i] = g;
           dx[i + 1] = g;

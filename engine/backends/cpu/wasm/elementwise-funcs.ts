@@ -2,13 +2,11 @@
 // float32 element-wise loops (../loops.ts unaryLoop / binaryLoop), for ../kernels/elementwise.ts,
 // and the bias addition of the convolutions.
 //
-// They compute the same bits as the TypeScript loops: JavaScript evaluates
-// expf / tanhf / sigmoidf (../fastmath.ts) and the gradient formulas in double
-// precision and rounds once when storing to a Float32Array; these functions do
-// the same operations in the same order on f64x2 lanes (promoted from f32, one
-// f32 demotion at the end), with the branches turned into selects of lanes that
-// were computed the same way. +, -, *, / of two float32 values round the same in
-// double-then-float32 as directly in float32, so those run on f32x4.
+// They compute the same bits as the TypeScript loops: exp / tanh / sigmoid are
+// ../fastmath.ts's float32 algorithms, step for step on f32x4 lanes (both sides of a branch
+// computed, then selected); +, -, *, / are the same single roundings; the activation gradients
+// are evaluated in double precision as JavaScript does (f64x2 lanes promoted from f32, one f32
+// rounding at the end).
 //
 // Exports (addresses in bytes, n >= 4 floats; the last 4-float group overlaps
 // the one before when n % 4 != 0, so src and dst must not overlap):
@@ -17,19 +15,18 @@
 //     sa / sb are 1 (arrays) or 0 (one value, repeated 4 times at the address).
 //   addbias(c, ldc, rows, n, bias): c[r][0..n) += bias[r] (n a multiple of 4, ldc in bytes).
 
-import { EXP_C, EXP_HI, EXP_LO, LN2_HI, LN2_LO, LOG2E } from "../fastmath.ts";
+import { EXP_HI, EXP_LO, EXP_P, LN2_HI, LN2_LO, LOG2E, TANH_P, TANH_SMALL } from "../fastmath.ts";
 import { Code, I32, V128, Op, Simd, type FuncDef } from "./writer.ts";
 
 /** SIMD opcodes used only here. */
 const S = {
-  f64x2_splat: 0x14, i64x2_splat: 0x12,
-  f64x2_lt: 0x49, f64x2_gt: 0x4a, f64x2_ge: 0x4c,
-  f64x2_floor: 0x75, f64x2_neg: 0xed, f64x2_add: 0xf0, f64x2_sub: 0xf1, f64x2_mul: 0xf2, f64x2_div: 0xf3,
+  f64x2_splat: 0x14, f64x2_sub: 0xf1, f64x2_mul: 0xf2,
   f64x2_promote_low_f32x4: 0x5f, f32x4_demote_f64x2_zero: 0x5e,
-  i32x4_trunc_sat_f64x2_s_zero: 0xfc, i64x2_extend_low_i32x4_s: 0xc7, i64x2_add: 0xce, i64x2_shl: 0xcb,
-  f32x4_gt: 0x44, f32x4_add: 0xe4, f32x4_sub: 0xe5, f32x4_mul: 0xe6, f32x4_div: 0xe7,
+  f32x4_splat: 0x13, f32x4_eq: 0x41, f32x4_lt: 0x43, f32x4_gt: 0x44, f32x4_ge: 0x46, f32x4_floor: 0x68,
+  f32x4_abs: 0xe0, f32x4_neg: 0xe1, f32x4_add: 0xe4, f32x4_sub: 0xe5, f32x4_mul: 0xe6, f32x4_div: 0xe7,
+  i32x4_shl: 0xab, i32x4_shr_s: 0xac, i32x4_sub: 0xb1, i32x4_trunc_sat_f32x4_s: 0xf8,
 } as const;
-const F64_CONST = 0x44, I64_CONST = 0x42;
+const F64_CONST = 0x44, F32_CONST = 0x43;
 
 /** Pushes a v128 with both f64 lanes = v. */
 function f64c(c: Code, v: number): Code {
@@ -52,73 +49,70 @@ class Locals {
   }
 }
 
+/** Pushes a v128 with all four f32 lanes = v (a float32 value). */
+function f32c(c: Code, v: number): Code {
+  c.op(F32_CONST);
+  for (const x of new Uint8Array(new Float32Array([v]).buffer)) c.b.push(x);
+  return c.simd(S.f32x4_splat);
+}
+
 /**
- * R = expf(X) on f64x2 lanes, as ../fastmath.ts computes it: k = floor(x*LOG2E + 0.5);
- * r = x - k*LN2_HI - k*LN2_LO; p = 1 + r*(1 + r*(0.5 + r*(C3 + ... + r*C7))); p * 2^k, with
- * 2^k built from its exponent bits (k is in [-150, 128] where it is used: a normal double);
- * x > EXP_HI gives Infinity, x < EXP_LO gives 0, NaN stays NaN.
+ * R = expf(X) on f32x4 lanes, as ../fastmath.ts computes it (the same operations in the same
+ * order, in float32, no fused multiply-add): clamp, k = floor(x*LOG2E + 0.5), r = x - k*LN2_HI -
+ * k*LN2_LO, the polynomial, then * 2^k1 * 2^k2 (k1 = k >> 1) from exponent bits; x > EXP_HI gives
+ * Infinity, x < EXP_LO gives 0, NaN stays NaN.
  */
-function expf64(c: Code, L: Locals, X: number, R: number): void {
-  const K = L.v(), T = L.v();
-  const [C3, C4, C5, C6, C7] = EXP_C;
-  c.get(X); f64c(c, LOG2E).simd(S.f64x2_mul); f64c(c, 0.5).simd(S.f64x2_add).simd(S.f64x2_floor).set(K);
-  c.get(X).get(K); f64c(c, LN2_HI).simd(S.f64x2_mul).simd(S.f64x2_sub);
-  c.get(K); f64c(c, LN2_LO).simd(S.f64x2_mul).simd(S.f64x2_sub).set(T);
-  // from the inside: r*C7, then (k + that) * r for k = C6 ... 1, then 1 + that
-  c.get(T); f64c(c, C7).simd(S.f64x2_mul).set(R);
-  for (const k of [C6, C5, C4, C3, 0.5, 1]) {
-    f64c(c, k).get(R).simd(S.f64x2_add);
-    c.get(T).simd(S.f64x2_mul).set(R);
+function expf32(c: Code, L: Locals, X: number, R: number): void {
+  const XC = L.v(), K = L.v(), T = L.v(), Z = L.v(), KI = L.v(), K1 = L.v();
+  f32c(c, EXP_HI).get(X).get(X); f32c(c, EXP_HI).simd(S.f32x4_gt).simd(Simd.v128_bitselect).set(XC);
+  f32c(c, EXP_LO).get(XC).get(X); f32c(c, EXP_LO).simd(S.f32x4_lt).simd(Simd.v128_bitselect).set(XC);
+  c.get(XC); f32c(c, LOG2E).simd(S.f32x4_mul); f32c(c, 0.5).simd(S.f32x4_add).simd(S.f32x4_floor).set(K);
+  c.get(XC).get(K); f32c(c, LN2_HI).simd(S.f32x4_mul).simd(S.f32x4_sub);
+  c.get(K); f32c(c, LN2_LO).simd(S.f32x4_mul).simd(S.f32x4_sub).set(T);
+  c.get(T).get(T).simd(S.f32x4_mul).set(Z);
+  f32c(c, EXP_P[0]).set(R);
+  for (let i = 1; i < EXP_P.length; i++) {
+    c.get(R).get(T).simd(S.f32x4_mul); f32c(c, EXP_P[i]).simd(S.f32x4_add).set(R);
   }
-  f64c(c, 1).get(R).simd(S.f64x2_add).set(R);
-  // * 2^k: bits (k + 1023) << 52
-  c.get(K).simd(S.i32x4_trunc_sat_f64x2_s_zero).simd(S.i64x2_extend_low_i32x4_s);
-  c.op(I64_CONST, 0xff, 0x07); // 1023
-  c.simd(S.i64x2_splat).simd(S.i64x2_add).i32(52).simd(S.i64x2_shl);
-  c.get(R).simd(S.f64x2_mul).set(R);
-  f64c(c, Infinity).get(R).get(X); f64c(c, EXP_HI).simd(S.f64x2_gt).simd(Simd.v128_bitselect).set(R);
-  f64c(c, 0).get(R).get(X); f64c(c, EXP_LO).simd(S.f64x2_lt).simd(Simd.v128_bitselect).set(R);
+  c.get(R).get(Z).simd(S.f32x4_mul).get(T).simd(S.f32x4_add); f32c(c, 1).simd(S.f32x4_add).set(R);
+  // * 2^k1 * 2^k2: bits (k + 127) << 23
+  c.get(K).simd(S.i32x4_trunc_sat_f32x4_s).set(KI);
+  c.get(KI).i32(1).simd(S.i32x4_shr_s).set(K1);
+  c.get(R).get(K1).i32(127).simd(Simd.i32x4_splat).simd(Simd.i32x4_add).i32(23).simd(S.i32x4_shl).simd(S.f32x4_mul);
+  c.get(KI).get(K1).simd(S.i32x4_sub).i32(127).simd(Simd.i32x4_splat).simd(Simd.i32x4_add).i32(23).simd(S.i32x4_shl).simd(S.f32x4_mul).set(R);
+  f32c(c, Infinity).get(R).get(X); f32c(c, EXP_HI).simd(S.f32x4_gt).simd(Simd.v128_bitselect).set(R);
+  f32c(c, 0).get(R).get(X); f32c(c, EXP_LO).simd(S.f32x4_lt).simd(Simd.v128_bitselect).set(R);
 }
 
-/** R = tanhf(X) (../fastmath.ts) on f64x2 lanes. */
-function tanh64(c: Code, L: Locals, X: number, R: number): void {
-  const NEG = L.v(), A = L.v(), V2 = L.v(), PS = L.v(), E = L.v(), Y = L.v(), T = L.v();
-  c.get(X); f64c(c, 0).simd(S.f64x2_lt).set(NEG);
-  c.get(X).simd(S.f64x2_neg).get(X).get(NEG).simd(Simd.v128_bitselect).set(A); // a = x < 0 ? -x : x
-  // |x| < 0.5: (x * (135135 + v2*(17325 + v2*(378 + v2)))) / (135135 + v2*(62370 + v2*(3150 + v2*28)))
-  c.get(X).get(X).simd(S.f64x2_mul).set(V2);
-  f64c(c, 378).get(V2).simd(S.f64x2_add).get(V2).simd(S.f64x2_mul).set(PS); // v2 * (378 + v2)
-  f64c(c, 17325).get(PS).simd(S.f64x2_add).get(V2).simd(S.f64x2_mul).set(PS);
-  f64c(c, 135135).get(PS).simd(S.f64x2_add).get(X).simd(S.f64x2_mul).set(PS); // numerator
-  c.get(V2); f64c(c, 28).simd(S.f64x2_mul).set(T);
-  f64c(c, 3150).get(T).simd(S.f64x2_add).get(V2).simd(S.f64x2_mul).set(T);
-  f64c(c, 62370).get(T).simd(S.f64x2_add).get(V2).simd(S.f64x2_mul).set(T);
-  f64c(c, 135135).get(T).simd(S.f64x2_add).set(T);
-  c.get(PS).get(T).simd(S.f64x2_div).set(PS);
-  // otherwise: e = expf(-2 * a); t = (1 - e) / (1 + e); x < 0 ? -t : t
-  f64c(c, -2).get(A).simd(S.f64x2_mul).set(Y);
-  expf64(c, L, Y, E);
-  f64c(c, 1).get(E).simd(S.f64x2_sub);
-  f64c(c, 1).get(E).simd(S.f64x2_add).simd(S.f64x2_div).set(T);
-  c.get(T).simd(S.f64x2_neg).get(T).get(NEG).simd(Simd.v128_bitselect).set(R);
-  // |x| > 9.1: x > 0 ? 1 : x < 0 ? -1 : x
-  f64c(c, 1);
-  f64c(c, -1).get(X).get(NEG).simd(Simd.v128_bitselect);
-  c.get(X); f64c(c, 0).simd(S.f64x2_gt).simd(Simd.v128_bitselect);
-  c.get(R).get(A); f64c(c, 9.1).simd(S.f64x2_gt).simd(Simd.v128_bitselect).set(R);
-  c.get(PS).get(R).get(A); f64c(c, 0.5).simd(S.f64x2_lt).simd(Simd.v128_bitselect).set(R);
+/** R = tanhf(X) (../fastmath.ts) on f32x4 lanes: both branches, then selects. */
+function tanh32(c: Code, L: Locals, X: number, R: number): void {
+  const A = L.v(), E = L.v(), Y = L.v(), Z = L.v(), P = L.v();
+  c.get(X).simd(S.f32x4_abs).set(A);
+  // |x| >= TANH_SMALL: 1 - 2 / (e^2a + 1), with x's sign
+  c.get(A).get(A).simd(S.f32x4_add).set(Y);
+  expf32(c, L, Y, E);
+  f32c(c, 1); f32c(c, 2).get(E); f32c(c, 1).simd(S.f32x4_add).simd(S.f32x4_div).simd(S.f32x4_sub).set(Y);
+  c.get(Y).simd(S.f32x4_neg).get(Y).get(X); f32c(c, 0).simd(S.f32x4_lt).simd(Simd.v128_bitselect).set(Y);
+  // otherwise: x + x z P(z)
+  c.get(X).get(X).simd(S.f32x4_mul).set(Z);
+  f32c(c, TANH_P[0]).set(P);
+  for (let i = 1; i < TANH_P.length; i++) {
+    c.get(P).get(Z).simd(S.f32x4_mul); f32c(c, TANH_P[i]).simd(S.f32x4_add).set(P);
+  }
+  c.get(P).get(Z).simd(S.f32x4_mul).get(X).simd(S.f32x4_mul).get(X).simd(S.f32x4_add).set(P);
+  c.get(X).get(P).get(X); f32c(c, 0).simd(S.f32x4_eq).simd(Simd.v128_bitselect).set(P); // -0 stays -0
+  c.get(Y).get(P).get(A); f32c(c, TANH_SMALL).simd(S.f32x4_ge).simd(Simd.v128_bitselect).set(R);
 }
 
-/** R = sigmoidf(X): x >= 0 ? 1 / (1 + expf(-x)) : (e = expf(x), e / (1 + e)). */
-function sigmoid64(c: Code, L: Locals, X: number, R: number): void {
-  const POS = L.v(), Y = L.v(), E = L.v(), D = L.v();
-  c.get(X); f64c(c, 0).simd(S.f64x2_ge).set(POS);
-  c.get(X).simd(S.f64x2_neg).get(X).get(POS).simd(Simd.v128_bitselect).set(Y);
-  expf64(c, L, Y, E);
-  f64c(c, 1).get(E).simd(S.f64x2_add).set(D);
-  f64c(c, 1).get(D).simd(S.f64x2_div);
-  c.get(E).get(D).simd(S.f64x2_div);
-  c.get(POS).simd(Simd.v128_bitselect).set(R);
+/** R = sigmoidf(X): e = expf(-|x|); x >= 0 ? 1 / (1 + e) : e / (1 + e). */
+function sigmoid32(c: Code, L: Locals, X: number, R: number): void {
+  const Y = L.v(), E = L.v(), D = L.v();
+  c.get(X).simd(S.f32x4_abs).simd(S.f32x4_neg).set(Y);
+  expf32(c, L, Y, E);
+  f32c(c, 1).get(E).simd(S.f32x4_add).set(D);
+  f32c(c, 1).get(D).simd(S.f32x4_div);
+  c.get(E).get(D).simd(S.f32x4_div);
+  c.get(X); f32c(c, 0).simd(S.f32x4_ge).simd(Simd.v128_bitselect).set(R);
 }
 
 const LOW = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23]; // low halves of two vectors
@@ -140,22 +134,17 @@ function groups(c: Code, N: number, I: number, END: number, body: () => void): v
   c.end().end();
 }
 
-type F64Fn = (c: Code, L: Locals, X: number, R: number) => void;
+type F32Fn = (c: Code, L: Locals, X: number, R: number) => void;
 
-function unary(name: string, f: F64Fn): FuncDef {
+function unary(name: string, f: F32Fn): FuncDef {
   const SRC = 0, DST = 1, N = 2;
   const L = new Locals(3);
-  const I = L.i(), END = L.i(), V = L.v(), X = L.v(), RL = L.v(), RH = L.v();
+  const I = L.i(), END = L.i(), X = L.v(), R = L.v();
   const c = new Code();
   groups(c, N, I, END, () => {
-    c.get(SRC).get(I).op(Op.i32_add).simdMem(Simd.v128_load, 0, 0).set(V);
-    c.get(V).simd(S.f64x2_promote_low_f32x4).set(X);
-    f(c, L, X, RL);
-    c.get(V).get(V).shuffle(HIGH).simd(S.f64x2_promote_low_f32x4).set(X);
-    f(c, L, X, RH);
-    c.get(DST).get(I).op(Op.i32_add);
-    c.get(RL).simd(S.f32x4_demote_f64x2_zero).get(RH).simd(S.f32x4_demote_f64x2_zero).shuffle(LOW);
-    c.simdMem(Simd.v128_store, 0, 0);
+    c.get(SRC).get(I).op(Op.i32_add).simdMem(Simd.v128_load, 0, 0).set(X);
+    f(c, L, X, R);
+    c.get(DST).get(I).op(Op.i32_add).get(R).simdMem(Simd.v128_store, 0, 0);
   });
   return { name, params: [I32, I32, I32], results: [], locals: L.types, body: c };
 }
@@ -191,9 +180,9 @@ function binary(name: string, op: { f32?: number; f64?: (c: Code, A: number, B: 
 /** The element-wise functions (ew_*; see module.ts). */
 export function elementwiseFuncs(): FuncDef[] {
   return [
-    unary("ew_exp", expf64),
-    unary("ew_tanh", tanh64),
-    unary("ew_sigmoid", sigmoid64),
+    unary("ew_exp", expf32),
+    unary("ew_tanh", tanh32),
+    unary("ew_sigmoid", sigmoid32),
     binary("ew_add", { f32: S.f32x4_add }),
     binary("ew_sub", { f32: S.f32x4_sub }),
     binary("ew_mul", { f32: S.f32x4_mul }),

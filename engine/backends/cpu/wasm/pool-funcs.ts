@@ -1,9 +1,11 @@
-// The pooling function of the SIMD module.
+// The pooling functions of the SIMD module.
 //
-// Export:
+// Exports:
 //  maxpool2(x, H, W, npl, OH, OW, out, idx): 2x2 / stride 2 max pooling of
 //    npl planes [H, W] into [OH, OW] planes (values, i32 flat indices), for
 //    output rows < OH (all windows inside) and the first 4*floor(OW/4) columns.
+//  avgpool2(x, H, W, npl, OH, OW, y), avgpool2grad(dy, H, W, npl, OH, OW, dx): 2x2 / stride 2
+//    average pooling and its gradient, for the same outputs (see avgPool2).
 
 import { Code, I32, V128, Simd, Op, type FuncDef } from "./writer.ts";
 
@@ -69,4 +71,90 @@ export function maxPool2(): FuncDef {
   const locals = [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32];
   for (let i = 0; i < 12; i++) locals.push(V128);
   return { name: "maxpool2", params: [I32, I32, I32, I32, I32, I32, I32, I32], results: [], locals, body: c };
+}
+
+const EVEN = [0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27];
+const ODD = EVEN.map((v) => v + 4);
+const HIGH = [8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15];
+const LOW = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23];
+const DUP_LO = [0, 1, 2, 3, 0, 1, 2, 3, 4, 5, 6, 7, 4, 5, 6, 7];
+const DUP_HI = DUP_LO.map((v) => v + 8);
+const S = { f64x2_promote_low_f32x4: 0x5f, f32x4_demote_f64x2_zero: 0x5e, f64x2_add: 0xf0, f64x2_mul: 0xf2, f64x2_splat: 0x14, f32x4_mul: 0xe6, f32x4_splat: 0x13 } as const;
+
+/**
+ * avgpool2(x, H, W, npl, OH, OW, y) with grad = false: y = the mean of each 2x2 window, as
+ * pool.ts's loop computes it: ((x0 + x1) + x2) + x3, times 0.25, in double precision (f64x2
+ * lanes), rounded once to float32. avgpool2grad(dy, H, W, npl, OH, OW, dx) with grad = true:
+ * each window's four dx = float32(dy * 0.25). Both for output rows < OH, the first
+ * 4*floor(OW/4) columns; planes [H, W] and [OH, OW], byte addresses.
+ */
+export function avgPool2(grad: boolean): FuncDef {
+  // X: the [H, W] planes (x, or dx for the gradient), Y: the [OH, OW] planes (y, or dy)
+  const X = grad ? 6 : 0, H = 1, W = 2, NPL = 3, OH = 4, OW = 5, Y = grad ? 0 : 6;
+  const PLANE = 7, OHC = 8, OWC = 9, RA = 10, RB = 11, YP = 12, OW4 = 13;
+  const A0 = 14, A1 = 15, B0 = 16, B1 = 17, T = 18, L = 19, G = 20;
+  const c = new Code();
+  const f64c = (v: number) => {
+    c.op(0x44);
+    for (const x of new Uint8Array(new Float64Array([v]).buffer)) c.b.push(x);
+    c.simd(S.f64x2_splat);
+  };
+  // x (forward) / dx (gradient) advance by planes of H x W; y / dy by planes of OH x OW
+  c.get(OW).i32(2).op(0x75 /* i32.shr_s */).set(OW4);
+  c.block();
+  c.get(OW4).op(Op.i32_eqz).brIf(0);
+  c.get(NPL).i32(0).op(Op.i32_le_s).brIf(0);
+  c.get(OH).i32(0).op(Op.i32_le_s).brIf(0);
+  c.get(Y).set(YP);
+  c.loop(); // planes
+  c.get(X).set(PLANE).get(OH).set(OHC);
+  c.loop(); // output rows
+  c.get(PLANE).set(RA);
+  c.get(PLANE).get(W).i32(2).op(Op.i32_shl).op(Op.i32_add).set(RB);
+  c.get(OW4).set(OWC);
+  c.loop(); // groups of 4 outputs
+  if (!grad) {
+    c.get(RA).simdMem(Simd.v128_load, 0, 0).set(A0).get(RA).simdMem(Simd.v128_load, 0, 16).set(A1);
+    c.get(RB).simdMem(Simd.v128_load, 0, 0).set(B0).get(RB).simdMem(Simd.v128_load, 0, 16).set(B1);
+    // the sum of the lanes picked by `lanes` (even / odd columns of rows A and B), per half
+    const half = (hi: boolean, into: number) => {
+      const pick = (v0: number, v1: number, sel: number[]) => {
+        c.get(v0).get(v1).shuffle(sel);
+        if (hi) c.set(T).get(T).get(T).shuffle(HIGH);
+        c.simd(S.f64x2_promote_low_f32x4);
+      };
+      pick(A0, A1, EVEN); pick(A0, A1, ODD); c.simd(S.f64x2_add);
+      pick(B0, B1, EVEN); c.simd(S.f64x2_add);
+      pick(B0, B1, ODD); c.simd(S.f64x2_add);
+      f64c(0.25); c.simd(S.f64x2_mul).simd(S.f32x4_demote_f64x2_zero).set(into);
+    };
+    half(false, L);
+    half(true, G);
+    c.get(YP).get(L).get(G).shuffle(LOW).simdMem(Simd.v128_store, 0, 0);
+  } else {
+    c.get(YP).simdMem(Simd.v128_load, 0, 0);
+    c.op(0x43, 0, 0, 0x80, 0x3e).simd(S.f32x4_splat); // 0.25f
+    c.simd(S.f32x4_mul).set(G);
+    c.get(G).get(G).shuffle(DUP_LO).set(L);
+    c.get(G).get(G).shuffle(DUP_HI).set(G);
+    c.get(RA).get(L).simdMem(Simd.v128_store, 0, 0).get(RA).get(G).simdMem(Simd.v128_store, 0, 16);
+    c.get(RB).get(L).simdMem(Simd.v128_store, 0, 0).get(RB).get(G).simdMem(Simd.v128_store, 0, 16);
+  }
+  c.get(YP).i32(16).op(Op.i32_add).set(YP);
+  c.get(RA).i32(32).op(Op.i32_add).set(RA);
+  c.get(RB).i32(32).op(Op.i32_add).set(RB);
+  c.get(OWC).i32(1).op(Op.i32_sub).tee(OWC).brIf(0);
+  c.end();
+  // skip the output columns past 4*OW4 (done by the caller); down two input rows
+  c.get(YP).get(OW).get(OW4).i32(2).op(Op.i32_shl).op(Op.i32_sub).i32(2).op(Op.i32_shl).op(Op.i32_add).set(YP);
+  c.get(PLANE).get(W).i32(3).op(Op.i32_shl).op(Op.i32_add).set(PLANE);
+  c.get(OHC).i32(1).op(Op.i32_sub).tee(OHC).brIf(0);
+  c.end();
+  c.get(X).get(H).get(W).op(Op.i32_mul).i32(2).op(Op.i32_shl).op(Op.i32_add).set(X);
+  c.get(NPL).i32(1).op(Op.i32_sub).tee(NPL).brIf(0);
+  c.end();
+  c.end();
+  const locals = [I32, I32, I32, I32, I32, I32, I32];
+  for (let i = 0; i < 7; i++) locals.push(V128);
+  return { name: grad ? "avgpool2grad" : "avgpool2", params: [I32, I32, I32, I32, I32, I32, I32], results: [], locals, body: c };
 }

@@ -16,6 +16,8 @@ export interface WasmInstance extends TaskTarget {
   cblock: (mc: number, np: number, K: number, a: number, x: number, offs: number, c: number, ldc: number, astride: number) => void;
   wblock: (mt: number, kt: number, J: number, dy: number, ldy: number, x: number, offs: number, dw: number, lddw: number) => void;
   maxpool2: (x: number, H: number, W: number, npl: number, OH: number, OW: number, out: number, idx: number) => void;
+  avgpool2: (x: number, H: number, W: number, npl: number, OH: number, OW: number, y: number) => void;
+  avgpool2grad: (dy: number, H: number, W: number, npl: number, OH: number, OW: number, dx: number) => void;
   copy2d: (src: number, sPitch: number, sPlane: number, dst: number, dPitch: number, dPlane: number, planes: number, rows: number, n: number) => void;
   gather: (src: number, sStep: number, sPitch: number, sPlane: number, dst: number, dPitch: number, dPlane: number, planes: number, rows: number, n: number) => void;
   scatteradd: (src: number, sPitch: number, sPlane: number, dst: number, dStep: number, dPitch: number, dPlane: number, planes: number, rows: number, n: number) => void;
@@ -32,6 +34,8 @@ let wasmState: WasmState = "untried";
 const currentState = (): WasmState => wasmState; // defeats narrowing across awaits
 let wasmError: string | null = null;
 let mode: WasmMode = "auto";
+/** Fused multiply-add allowed (relaxed SIMD, where the engine has it); false: the exact-bits mode. */
+let fmaAllowed = true;
 
 /** Pages of the shared memory's maximum (4 GiB: all that wasm32 can address; only reserved, not allocated). */
 const SHARED_MAX_PAGES = 65536;
@@ -42,11 +46,30 @@ function wantShared(): boolean {
   return !sharedFailed && getNumThreads() > 1 && threadsSupported();
 }
 
+/**
+ * Node 20 has relaxed SIMD only behind a V8 flag: turn it on (process-wide, before the first
+ * module that needs it is compiled). Newer Node and current browsers have it without this.
+ */
+function enableRelaxedSimd(fmaBytes: Uint8Array<ArrayBuffer>): void {
+  if (WebAssembly.validate(fmaBytes)) return;
+  const p = (globalThis as { process?: { getBuiltinModule?: (m: string) => unknown; versions?: { node?: string } } }).process;
+  if (!p?.versions?.node) return;
+  try {
+    const v8 = p.getBuiltinModule?.("node:v8") as { setFlagsFromString?: (f: string) => void } | undefined;
+    v8?.setFlagsFromString?.("--experimental-wasm-relaxed-simd");
+  } catch {
+    // keep the plain SIMD module
+  }
+}
+
 function chooseConfig(): { cfg: SimdConfig; bytes: Uint8Array<ArrayBuffer> } | null {
   if (typeof WebAssembly !== "object" || typeof WebAssembly.validate !== "function") return null;
-  // prefer fused multiply-add (relaxed SIMD) where the engine has it
-  const withFma = simdModuleBytes({ ...CONFIG, fma: true });
-  if (WebAssembly.validate(withFma)) return { cfg: { ...CONFIG, fma: true }, bytes: withFma };
+  // prefer fused multiply-add (relaxed SIMD), detected at run time, unless the exact-bits mode is on
+  if (fmaAllowed) {
+    const withFma = simdModuleBytes({ ...CONFIG, fma: true });
+    enableRelaxedSimd(withFma);
+    if (WebAssembly.validate(withFma)) return { cfg: { ...CONFIG, fma: true }, bytes: withFma };
+  }
   const plain = simdModuleBytes(CONFIG);
   if (WebAssembly.validate(plain)) return { cfg: CONFIG, bytes: plain };
   return null;
@@ -65,6 +88,8 @@ function instantiate(module: WebAssembly.Module, cfg: SimdConfig, shared = false
     cblock: ex.cblock as WasmInstance["cblock"],
     wblock: ex.wblock as WasmInstance["wblock"],
     maxpool2: ex.maxpool2 as WasmInstance["maxpool2"],
+    avgpool2: ex.avgpool2 as WasmInstance["avgpool2"],
+    avgpool2grad: ex.avgpool2grad as WasmInstance["avgpool2grad"],
     copy2d: ex.copy2d as WasmInstance["copy2d"],
     gather: ex.gather as WasmInstance["gather"],
     scatteradd: ex.scatteradd as WasmInstance["scatteradd"],
@@ -113,7 +138,7 @@ export async function initWasm(opts: WasmOptions = {}): Promise<void> {
     }
   }
   if (wasmState === "unavailable") return;
-  if (wasmState === "ready" && (wasm!.cfg.fma || !opts.v8SetFlags)) return;
+  if (wasmState === "ready" && (wasm!.cfg.fma || !opts.v8SetFlags || !fmaAllowed)) return;
   const chosen = chooseConfig();
   if (!chosen) {
     if (currentState() !== "ready") {
@@ -192,6 +217,24 @@ export function compiledWasm(): WasmInstance | null {
  * WASM even for products too small to gain from it.
  */
 export type WasmMode = "auto" | "js" | "wasm";
+
+/**
+ * The exact-bits mode (`setWasmFma(false)`): the SIMD module multiplies and adds separately, as
+ * every engine does, so results are the same bits on every machine and browser. By default
+ * (true) it uses relaxed SIMD's fused multiply-add where the engine has it (found at run time;
+ * Node 20's V8 flag is set for it): faster, rounded once instead of twice, and whether the
+ * hardware fuses is up to the engine. Either way the results are the same for every thread
+ * count. Changing it recompiles the module at its next use.
+ */
+export function setWasmFma(on: boolean): void {
+  if (on === fmaAllowed) return;
+  fmaAllowed = on;
+  if (wasmState === "ready" && wasm!.cfg.fma !== on) {
+    releasePool();
+    wasm = null;
+    wasmState = "untried";
+  }
+}
 
 /** Sets the WASM mode of all the CPU kernels (see WasmMode; for tests and benchmarks). */
 export function setWasmMode(m: WasmMode): void {
