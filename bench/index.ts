@@ -3,6 +3,7 @@
  * `npm run bench -- --gpu` — the WebGPU backend against PyTorch CUDA;
  * `npm run bench -- --gpu-sweep` — the GEMM tile variants on WebGPU (to choose the default).
  * `npm run bench -- --grader` — grading 100 submissions (minutes; not part of the default run).
+ * `npm run bench -- --lab` — `npm start` to an idle kernel in JupyterLab, cached and cold; the front end's size.
  * Each section prints gradbook and the reference measured in the same run, and their ratio.
  */
 const args = process.argv.slice(2);
@@ -26,6 +27,8 @@ if (args.includes("--grader")) {
       if ((await benchGrader()).wrong.length) process.exitCode = 1;
     };
   });
+} else if (args.includes("--lab")) {
+  await section("lab", async () => (await import("./lab.js")).benchLab);
 } else if (args.includes("--gpu-sweep")) {
   await section("gpu-sweep", async () => (await import("./gpu.js")).benchGemmSweep);
 } else if (args.includes("--gpu")) {

@@ -3,7 +3,7 @@
  * free loopback port, hermetic Jupyter dirs), Chromium through playwright-core with every
  * request leaving 127.0.0.1 refused and recorded, and every 4xx/5xx response recorded.
  */
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { CHROMIUM, CHROMIUM_ARGS, OUTPUT_DIR, ROOT, jupyterEnv, startJupyter, type JupyterEnv, type RunningServer } from "../widgets/browser/harness.js";
@@ -108,6 +108,51 @@ export async function waitKernelIdle(page: Page, timeout = 120_000): Promise<voi
 /** Runs a JupyterLab command (as the menus do). */
 export function command(page: Page, id: string, args: Record<string, unknown> = {}): Promise<unknown> {
   return page.evaluate(([i, a]) => (window as any).jupyterapp.commands.execute(i, a), [id, args] as const);
+}
+
+/** A course notebook with `quick = true` set in a cell after its parameters cell (as papermill injects it). */
+export function quickNotebook(name: string): string {
+  const nb = JSON.parse(readFileSync(join(ROOT, "notebooks", `${name}.ipynb`), "utf8"));
+  const at = nb.cells.findIndex((c: any) => (c.metadata.tags ?? []).includes("parameters"));
+  if (at < 0) throw new Error(`${name}.ipynb has no parameters cell`);
+  nb.cells.splice(at + 1, 0, { cell_type: "code", id: "injected-parameters", metadata: { tags: ["injected-parameters"] }, execution_count: null, outputs: [], source: "quick = true;" });
+  return JSON.stringify(nb);
+}
+
+/**
+ * Resolves when every code cell of the current notebook has run (a number in its prompt, none
+ * queued) and the kernel is idle, or when the kernel is idle with a cell in error (Run All
+ * stops there).
+ */
+export async function waitAllRun(page: Page, timeout: number): Promise<void> {
+  await page.waitForFunction(
+    () => {
+      const panel = (window as any).jupyterapp.shell.currentWidget;
+      const cells = [...panel.content.widgets].filter((c: any) => c.model.type === "code" && c.model.sharedModel.getSource().trim());
+      const idle = panel.sessionContext.session?.kernel?.status === "idle";
+      const ran = (c: any) => typeof c.model.executionCount === "number" && !c.node.querySelector(".jp-InputArea-prompt")?.textContent?.includes("*");
+      const failed = cells.some((c: any) => c.model.outputs.toJSON().some((o: any) => o.output_type === "error"));
+      return idle && (cells.every(ran) || failed);
+    },
+    undefined,
+    { timeout, polling: 500 },
+  );
+}
+
+/** Screenshot of the whole notebook: the viewport grows to the notebook's height (at most 16000 px) first. */
+export async function screenshotNotebook(page: Page, file: string): Promise<void> {
+  const size = page.viewportSize() ?? { width: 1400, height: 1000 };
+  const h = await page.evaluate(() => {
+    // the notebook scrolls inside its windowed panel
+    const scroller = document.querySelector(".jp-NotebookPanel .jp-WindowedPanel-outer") as HTMLElement | null;
+    if (!scroller) return 1000;
+    scroller.scrollTop = 0;
+    return scroller.scrollHeight + scroller.getBoundingClientRect().top + 60;
+  });
+  await page.setViewportSize({ width: size.width, height: Math.min(Math.max(h, size.height), 16000) });
+  await page.waitForTimeout(500);
+  await page.screenshot({ path: file });
+  await page.setViewportSize(size);
 }
 
 /** A notebook (nbformat 4.5) for the gradbook kernel from code cells and `md:`-prefixed Markdown cells. */

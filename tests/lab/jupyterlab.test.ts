@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { OUTPUT_DIR, command, labMissing, labNotebook, openLab, startLab, waitKernelIdle, type Lab } from "./harness.js";
+import { OUTPUT_DIR, command, labMissing, labNotebook, openLab, startLab, waitAllRun, waitKernelIdle, type Lab } from "./harness.js";
 
 const missing = labMissing();
 if (missing) throw new Error(`the JupyterLab tests cannot run: ${missing}`);
@@ -39,7 +39,7 @@ describe("gradbook's JupyterLab in Chromium", () => {
       const kernel = await page.evaluate(() => (window as any).jupyterapp.shell.currentWidget.sessionContext.session.kernel.name);
       expect(kernel).toBe("gradbook");
       await command(page, "notebook:run-all-cells");
-      await page.waitForFunction(() => document.querySelectorAll(".jp-Notebook .jp-InputArea-prompt").length >= 4 && [...document.querySelectorAll(".jp-CodeCell .jp-InputArea-prompt")].every((p) => /\[\d+\]/.test(p.textContent ?? "")), undefined, { timeout: 120_000 });
+      await waitAllRun(page, 120_000);
       await page.waitForSelector(".gb-PlotlyRenderer .main-svg", { timeout: 60_000 });
       await page.waitForSelector(".jp-OutputArea-output .widget-slider", { timeout: 60_000 });
       await page.waitForSelector(".jp-MarkdownCell mjx-container", { timeout: 60_000 });
@@ -47,7 +47,7 @@ describe("gradbook's JupyterLab in Chromium", () => {
         result: document.querySelectorAll(".jp-CodeCell")[0].querySelector(".jp-OutputArea-output")?.textContent?.trim(),
         plotTitle: document.querySelector(".gb-PlotlyRenderer .gtitle")?.textContent,
         traces: document.querySelectorAll(".gb-PlotlyRenderer .scatterlayer .trace").length,
-        images: [...document.querySelectorAll(".jp-OutputArea-output img")].map((i) => (i as HTMLImageElement).naturalWidth),
+        images: Array.from(document.querySelectorAll(".jp-OutputArea-output img")).map((i) => (i as HTMLImageElement).naturalWidth),
         sliderValue: document.querySelector(".widget-slider .widget-readout")?.textContent?.trim(),
         errors: document.querySelectorAll(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").length,
       }));
