@@ -7,23 +7,12 @@
  */
 import { spawn } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
+import { freePort } from "../tests/widgets/browser/harness.js";
 
 const ROOT = resolve(process.cwd());
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once("error", rej);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as any).port;
-      s.close(() => res(port));
-    });
-  });
-}
 
 interface StartRun {
   total: number;
@@ -47,7 +36,10 @@ async function timeStart(label: string): Promise<StartRun> {
   };
   const t0 = performance.now();
   const phases: Record<string, number> = {};
-  const child = spawn(process.execPath, [join(ROOT, "scripts", "start.mjs"), "--no-browser", `--port=${port}`, `--ServerApp.token=${token}`, "--ServerApp.port_retries=0"], {
+  // the server works on a copy of notebooks/ (JupyterLab saves and checkpoints where it serves)
+  cpSync(join(ROOT, "notebooks"), join(dir, "notebooks"), { recursive: true });
+  const args = ["--no-browser", `--port=${port}`, `--ServerApp.token=${token}`, "--ServerApp.port_retries=0", `--ServerApp.root_dir=${join(dir, "notebooks")}`];
+  const child = spawn(process.execPath, [join(ROOT, "scripts", "start.mjs"), ...args], {
     cwd: ROOT,
     env,
     detached: true,
