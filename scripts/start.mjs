@@ -24,12 +24,14 @@ if (!classic) {
 console.log("gradbook: registering the kernel …");
 run(process.execPath, [join(root, "bin", "gradbook.js"), "install", "--user"]);
 
+// notebooks/ unless the arguments name another folder (Jupyter refuses the option twice)
 const notebooks = join(root, "notebooks");
+const ownDir = serverArgs.some((a) => /^--(ServerApp\.root_dir|NotebookApp\.notebook_dir|notebook-dir)=/.test(a));
 const [cmd, args, env] = classic
-  ? ["/usr/bin/jupyter", ["notebook", `--notebook-dir=${notebooks}`], process.env]
+  ? ["/usr/bin/jupyter", ["notebook", ...(ownDir ? [] : [`--notebook-dir=${notebooks}`])], process.env]
   : [
       "/usr/bin/python3",
-      ["-m", "gradbook_lab", `--ServerApp.root_dir=${notebooks}`],
+      ["-m", "gradbook_lab", ...(ownDir ? [] : [`--ServerApp.root_dir=${notebooks}`])],
       { ...process.env, PYTHONPATH: [join(root, "lab", "server"), process.env.PYTHONPATH].filter(Boolean).join(":") },
     ];
 args.push(...serverArgs);
