@@ -32,6 +32,21 @@ describe("gradbook's JupyterLab in Chromium", () => {
     await lab?.stop();
   }, 60_000);
 
+  it("the launcher offers the gradbook kernel with its logo", async () => {
+    const page = await openLab(lab, "/lab?reset");
+    try {
+      const card = page.locator(".jp-LauncherCard", { hasText: "TypeScript (gradbook)" }).first();
+      await card.waitFor({ timeout: 60_000 });
+      const logo = card.locator("img").first();
+      await logo.waitFor({ timeout: 30_000 });
+      await page.waitForFunction((img) => (img as HTMLImageElement).complete && (img as HTMLImageElement).naturalWidth > 0, await logo.elementHandle(), { timeout: 30_000 });
+      expect(await logo.getAttribute("src")).toMatch(/\/kernelspecs\/gradbook\/logo-/);
+      await page.screenshot({ path: join(OUTPUT_DIR, "jupyterlab-launcher.png") });
+    } finally {
+      await page.close();
+    }
+  }, 180_000);
+
   it("opens a notebook on the gradbook kernel and renders every kind of output; no request fails or leaves 127.0.0.1", async () => {
     const page = await openLab(lab, "/lab/tree/smoke.ipynb");
     try {
