@@ -37,7 +37,8 @@ def _user_name(user):
 
 
 class IdentityHandler(APIHandler):
-    """`GET /api/me` as jupyter_server 2 answers it: who is logged in, and no permission checks."""
+    """`GET /api/me` as jupyter_server 2 answers it: who is logged in, and which of the permissions
+    asked for (`?permissions={"resource": ["action"]}`) the server's authorizer grants."""
 
     @web.authenticated
     def get(self):

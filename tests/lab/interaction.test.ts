@@ -181,6 +181,9 @@ describe("gradbook's JupyterLab: widgets, interrupt, restart, completion, toolti
     const body = await me.json();
     expect(Object.keys(body.identity)).toEqual(expect.arrayContaining(["username", "name", "display_name", "initials", "avatar_url", "color"]));
     expect((await fetch(`${lab.server.url}/api/me`)).status).toBe(403);
+    const asked = await (await fetch(lab.url(`/api/me?permissions=${encodeURIComponent(JSON.stringify({ contents: ["read", "write"] }))}`))).json();
+    expect(asked.permissions).toEqual({ contents: ["read", "write"] });
+    expect((await fetch(lab.url("/api/me?permissions=[1]"))).status).toBe(400);
     // the websocket opens with the token, says nothing, and is refused without it
     const ws = new WebSocket(lab.url("/api/events/subscribe").replace("http:", "ws:"));
     const opened = await new Promise<boolean>((res) => {
