@@ -1,6 +1,7 @@
 // Builds gradbook's JupyterLab front end (lab/) into dist/lab/ with rspack, once: the build is
 // kept while a hash of its sources (lab/src, the rspack config, lab/package-lock.json, this
-// script) is unchanged. `node scripts/lab.mjs [--force] [--dev]`.
+// script) is unchanged. `node scripts/lab.mjs [--force] [--dev]`; `--deps-only` installs
+// lab/node_modules and builds nothing (for `npm run typecheck:lab`).
 //
 // dist/lab/: static/ (the bundle: main.<hash>.js and its chunks), schemas/<package>/ (the
 // extensions' settings schemas), themes/<package>/index.css, build.json (bundle name, hash,
@@ -112,5 +113,6 @@ export async function buildLab({ force = false, dev = false, quiet = false } = {
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  await buildLab({ force: process.argv.includes("--force"), dev: process.argv.includes("--dev") });
+  if (process.argv.includes("--deps-only")) ensureLabPackages();
+  else await buildLab({ force: process.argv.includes("--force"), dev: process.argv.includes("--dev") });
 }

@@ -11,7 +11,8 @@ import { disabledPlugins, labExtensions, mimeExtensions, pluginsOf, widgetExtens
 async function main(): Promise<void> {
   // the page config's disabledExtensions (e.g. from a server's labconfig) apply too
   const keep = (p: { id: string }) => !PageConfig.Extension.isDisabled(p.id);
-  const lab = new JupyterLab({ mimeExtensions: pluginsOf(mimeExtensions, disabledPlugins).filter(keep) });
+  const mime = pluginsOf(mimeExtensions, disabledPlugins).filter(keep);
+  const lab = new JupyterLab({ mimeExtensions: mime.map((e) => ({ default: e })) });
   lab.registerPlugins(pluginsOf({ ...labExtensions, ...widgetExtensions }, disabledPlugins).filter(keep));
   // as JupyterLab's own page does: tests and debugging reach the app when the page config asks
   if (PageConfig.getOption("exposeAppInBrowser").toLowerCase() === "true") (window as any).jupyterapp = lab;
