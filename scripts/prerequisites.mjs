@@ -33,6 +33,7 @@ export const DEBIAN = [
   ["python3-torch", "test", "PyTorch reference values"],
   ["chromium", "test", "browser tests (playwright-core drives it)"],
   ["fonts-dejavu-core", "test", "fonts for the browser screenshots"],
+  ["python3-pil", "test", "Pillow, an independent PNG decoder for the widgets' image tests"],
 ];
 
 /** From bookworm-backports: Mesa 25's lavapipe runs WebGPU on the CPU (tests without a GPU). */
