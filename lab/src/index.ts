@@ -12,7 +12,8 @@ async function main(): Promise<void> {
   // the page config's disabledExtensions (e.g. from a server's labconfig) apply too
   const keep = (p: { id: string }) => !PageConfig.Extension.isDisabled(p.id);
   const mime = pluginsOf(mimeExtensions, disabledPlugins).filter(keep);
-  const lab = new JupyterLab({ mimeExtensions: mime.map((e) => ({ default: e })) });
+  // as ES modules: JupyterLab reads `default` only from objects marked __esModule
+  const lab = new JupyterLab({ mimeExtensions: mime.map((e) => ({ __esModule: true, default: e })) });
   lab.registerPlugins(pluginsOf({ ...labExtensions, ...widgetExtensions }, disabledPlugins).filter(keep));
   // as JupyterLab's own page does: tests and debugging reach the app when the page config asks
   if (PageConfig.getOption("exposeAppInBrowser").toLowerCase() === "true") (window as any).jupyterapp = lab;

@@ -9,13 +9,13 @@ import { mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { OUTPUT_DIR, ROOT, command, labMissing, openLab, quickNotebook, screenshotNotebook, startLab, waitAllRun, waitKernelIdle, type Lab } from "./harness.js";
 
-if (NOTEBOOKS.length < 6) throw new Error(`expected the course notebooks in notebooks/, found ${NOTEBOOKS.join(", ") || "none"}`);
-
 const missing = labMissing();
 if (missing) throw new Error(`the JupyterLab tests cannot run: ${missing}`);
 
 // every course notebook (notebooks/NN-*.ipynb)
 const NOTEBOOKS = readdirSync(join(ROOT, "notebooks")).filter((f) => /^\d\d-.*\.ipynb$/.test(f)).map((f) => f.replace(/\.ipynb$/, "")).sort();
+
+if (NOTEBOOKS.length < 6) throw new Error(`expected the course notebooks in notebooks/, found ${NOTEBOOKS.join(", ") || "none"}`);
 
 /** What each notebook shows besides its figures: a selector in the rendered outputs and how many at least. */
 const VIEWS: Record<string, Record<string, number>> = {
