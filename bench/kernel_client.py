@@ -24,7 +24,7 @@ def start_once(name):
     kc.start_channels()
     msg_id = kc.kernel_info()
     while True:
-        r = kc.get_shell_msg(timeout=60)
+        r = kc.get_shell_msg(timeout=300)
         if r["parent_header"].get("msg_id") == msg_id:
             break
     return km, kc, time.perf_counter() - t0
@@ -35,7 +35,7 @@ def reply_time(kc, send):
     t = time.perf_counter()
     msg_id = send()
     while True:
-        r = kc.get_shell_msg(timeout=60)
+        r = kc.get_shell_msg(timeout=300)
         if r["parent_header"].get("msg_id") == msg_id:
             return time.perf_counter() - t, r["content"]
 
@@ -47,11 +47,11 @@ def run_cell(kc, code):
     got_reply = got_idle = False
     reply = None
     while not got_reply:
-        r = kc.get_shell_msg(timeout=60)
+        r = kc.get_shell_msg(timeout=300)
         got_reply = r["parent_header"].get("msg_id") == msg_id
         reply = r["content"]
     while not got_idle:
-        m = kc.get_iopub_msg(timeout=60)
+        m = kc.get_iopub_msg(timeout=300)
         got_idle = (
             m["parent_header"].get("msg_id") == msg_id
             and m["msg_type"] == "status"
@@ -78,7 +78,7 @@ def main():
         t, content = reply_time(kc, lambda: kc.complete(first_case, len(first_case)))
         first_completions.append(t)
         # (until iopub is connected: a kernel's first idle can otherwise go out before the client listens)
-        kc.wait_for_ready(timeout=60)
+        kc.wait_for_ready(timeout=300)
         t, reply = run_cell(kc, spec["first"])
         if reply["status"] != "ok":
             raise SystemExit(f"{name}: the first cell failed: {reply}")

@@ -33,6 +33,8 @@ export function runLanguageWorker(cwd: string) {
 export class LanguageClient implements LanguageService {
   private readonly thread: HelperThread;
   private checkCache = new Map<string, CellDiagnostic[]>();
+  /** Answers to completion/inspection requests, for the same request again (Tab pressed again, a hover repeated). */
+  private answers = new Map<string, CompleteResult | InspectResult>();
   private preludeVersion = 0;
   /** The service has loaded the compiler and the declarations (its first check is done): later checks take milliseconds. */
   ready = false;
@@ -61,24 +63,44 @@ export class LanguageClient implements LanguageService {
     });
   }
 
+  /** What earlier cells declared changed: checks and answers are made again. */
+  private preludeChanged(): void {
+    this.preludeVersion++;
+    this.checkCache.clear();
+    this.answers.clear();
+  }
+
   /** Records a cell's declarations (`declares`: whether it declares anything, known from the compile). */
   commit(code: string, declares: boolean): void {
-    if (declares) this.preludeVersion++, this.checkCache.clear();
+    if (declares) this.preludeChanged();
     this.thread.call<boolean>("commit", code).catch(() => {});
   }
 
   /** A module of the notebook (a tslab `@module` cell) at `fileName`; resolves to its type errors. */
   addModule(fileName: string, code: string): Promise<CellDiagnostic[]> {
-    this.preludeVersion++, this.checkCache.clear();
+    this.preludeChanged();
     return this.thread.call("addModule", fileName, code);
   }
 
   complete(code: string, cursor: number): Promise<CompleteResult> {
-    return this.thread.call("complete", code, cursor);
+    return this.answer(`c\0${cursor}\0${code}`, () => this.thread.call("complete", code, cursor));
   }
 
   inspect(code: string, cursor: number, detail: number): Promise<InspectResult> {
-    return this.thread.call("inspect", code, cursor, detail);
+    return this.answer(`i\0${cursor}\0${detail}\0${code}`, () => this.thread.call("inspect", code, cursor, detail));
+  }
+
+  /** The answer given to the same request with the same earlier cells, else the service's (kept: the last 64). */
+  private async answer<T extends CompleteResult | InspectResult>(key: string, ask: () => Promise<T>): Promise<T> {
+    const hit = this.answers.get(key);
+    if (hit) return hit as T;
+    const version = this.preludeVersion;
+    const r = await ask();
+    if (version === this.preludeVersion) {
+      this.answers.set(key, r);
+      if (this.answers.size > 64) this.answers.delete(this.answers.keys().next().value!);
+    }
+    return r;
   }
 
   memory(): Promise<number> {

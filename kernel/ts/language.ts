@@ -58,7 +58,6 @@ export class Notebook {
   private readonly nbTsxFile: string;
   private readonly globalsFile: string;
   private diskCache = new Map<string, TS.IScriptSnapshot | undefined>();
-  private memo = new Map<string, CompleteResult | InspectResult>();
   /** The notebook's modules (tslab `@module` cells). */
   private moduleFiles = new Set<string>();
 
@@ -200,7 +199,6 @@ export class Notebook {
     } catch {
       return false;
     }
-    if (decls.length) this.memo.clear();
     for (const d of decls) {
       for (const n of d.names) {
         const k = this.owner.get(n);
@@ -228,7 +226,6 @@ export class Notebook {
   addModule(fileName: string, code: string): CellDiagnostic[] {
     const t = ts();
     const file = join(this.cwd, fileName);
-    this.memo.clear();
     this.files.set(file, { text: code + "\n;export {};\n", version: (this.files.get(file)?.version ?? 0) + 1 });
     this.moduleFiles.add(file);
     // a new service: imports that could not be resolved before are resolved again
@@ -280,7 +277,7 @@ export class Notebook {
   }
 
   complete(code: string, cursor: number): CompleteResult {
-    return this.memoized(`c\0${cursor}\0${code}`, () => this.completeNow(blankMagics(code), cursor));
+    return this.completeNow(blankMagics(code), cursor);
   }
 
   private completeNow(code: string, cursor: number): CompleteResult {
@@ -305,25 +302,8 @@ export class Notebook {
     };
   }
 
-  /**
-   * The answer to a request the language service gave for the same cell text, cursor and
-   * earlier cells (Tab pressed again, a hover repeated): kept until a cell declares something.
-   */
-  private memoized<T extends CompleteResult | InspectResult>(key: string, answer: () => T): T {
-    const hit = this.memo.get(key);
-    if (hit) {
-      this.memo.delete(key);
-      this.memo.set(key, hit); // most recent last
-      return hit as T;
-    }
-    const r = answer();
-    this.memo.set(key, r);
-    if (this.memo.size > 64) this.memo.delete(this.memo.keys().next().value!);
-    return r;
-  }
-
-  inspect(code: string, cursor: number, detail: number): InspectResult {
-    return this.memoized(`i\0${cursor}\0${detail}\0${code}`, () => this.inspectNow(blankMagics(code), cursor));
+  inspect(code: string, cursor: number, _detail: number): InspectResult {
+    return this.inspectNow(blankMagics(code), cursor);
   }
 
   private inspectNow(code: string, cursor: number): InspectResult {
