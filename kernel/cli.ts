@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { existsSync } from "node:fs";
 import { installKernelSpec } from "./kernelspec.ts";
 import { graderCommands } from "./grader/index.ts";
+import { classCommands } from "./class/index.ts";
 
 export interface Command {
   summary: string;
@@ -51,6 +52,8 @@ export const commands: Record<string, Command> = {
 
 // release, validate, grade (kernel/grader/).
 Object.assign(commands, graderCommands);
+// hub, class, assignment, exchange (kernel/class/).
+Object.assign(commands, classCommands);
 
 class UsageError extends Error {}
 
