@@ -11,6 +11,8 @@ import { initCourse, loadCourse, CourseError } from "./course.ts";
 import { classStatus, collect, gradeAssignment, releaseAssignment, releasedAssignments, returnFeedback, setDeadline, sourceAssignments } from "./exchange.ts";
 import { runHub } from "./hub.ts";
 import { runService } from "./service.ts";
+import { buildAutograder, checkAutograder, runAutograder, VISIBILITIES, type Visibility } from "./gradescope.ts";
+import { formatBytes } from "../grader/files.ts";
 import { ExchangeClient, ExchangeError, validateAssignment } from "./student.ts";
 import { homedir } from "node:os";
 import { join } from "node:path";
@@ -282,7 +284,60 @@ async function assignmentCommand(argv: string[]): Promise<number> {
   }
 }
 
+const GRADESCOPE_USAGE =
+  "gradbook gradescope SOURCE.ipynb|DIR... --out autograder.zip [--visibility visible|hidden|after_due_date|after_published] [--hidden-tests VISIBILITY] [--stdout-visibility hidden|visible] [--cell-timeout S] [--timeout S] [--memory MB] [--exclude PATTERN]... [--max-files-mb MB]";
+
+async function gradescopeCommand(argv: string[]): Promise<number> {
+  const { values: v, positionals: pos } = args(argv, {
+    out: { type: "string" },
+    visibility: { type: "string" },
+    "hidden-tests": { type: "string" },
+    "stdout-visibility": { type: "string" },
+    "cell-timeout": { type: "string" },
+    timeout: { type: "string" },
+    memory: { type: "string" },
+    exclude: { type: "string", multiple: true },
+    "max-files-mb": { type: "string" },
+    run: { type: "boolean" },
+    check: { type: "boolean" },
+    autograder: { type: "string" },
+  });
+  if (v.run) return runAutograder(v.autograder);
+  if (v.check) return checkAutograder(v.autograder);
+  if (!pos.length) throw new Usage("give the instructor's notebooks (or their folder)");
+  if (!v.out) throw new Usage("--out autograder.zip is required");
+  const vis = (x: string | undefined, name: string) => {
+    if (x !== undefined && !VISIBILITIES.includes(x as Visibility)) throw new Usage(`${name} must be one of ${VISIBILITIES.join(", ")}, not ${x}`);
+    return x as Visibility | undefined;
+  };
+  const so = v["stdout-visibility"];
+  if (so !== undefined && so !== "hidden" && so !== "visible") throw new Usage(`--stdout-visibility must be hidden or visible, not ${so}`);
+  const mb = num(v["max-files-mb"], "--max-files-mb");
+  const r = buildAutograder({
+    sources: pos,
+    out: v.out,
+    exclude: v.exclude ?? [],
+    maxFilesBytes: mb === undefined ? undefined : Math.floor(mb * (1 << 20)),
+    settings: {
+      visibility: vis(v.visibility, "--visibility"),
+      hiddenTests: vis(v["hidden-tests"], "--hidden-tests"),
+      stdoutVisibility: so as "hidden" | "visible" | undefined,
+      cellTimeoutS: num(v["cell-timeout"], "--cell-timeout"),
+      notebookTimeoutS: num(v.timeout, "--timeout"),
+      memoryMb: num(v.memory, "--memory"),
+    },
+  });
+  console.log(`wrote ${v.out} (${formatBytes(r.bytes)}, ${r.files} files): ${r.settings.notebooks.join(", ")}; results ${r.settings.visibility}, tests with hidden parts ${r.settings.hiddenTests}, console ${r.settings.stdoutVisibility}`);
+  console.log("upload it as the assignment's autograder in Gradescope (Configure Autograder: Zip file upload, Ubuntu 22.04 base image)");
+  return 0;
+}
+
 export const classCommands: Record<string, Command> = {
+  gradescope: {
+    summary: "write a Gradescope autograder zip (setup.sh, run_autograder) that grades with gradbook",
+    usage: GRADESCOPE_USAGE,
+    run: wrap(GRADESCOPE_USAGE, gradescopeCommand),
+  },
   hub: {
     summary: "run JupyterHub for a course (each student's JupyterLab with the gradbook kernel, limits, the Assignments panel)",
     usage: HUB_USAGE,
