@@ -13,6 +13,7 @@ import { runHub } from "./hub.ts";
 import { runService } from "./service.ts";
 import { buildAutograder, checkAutograder, runAutograder, VISIBILITIES, type Visibility } from "./gradescope.ts";
 import { formatBytes } from "../grader/files.ts";
+import { mergeShards } from "../grader/shard.ts";
 import { ExchangeClient, ExchangeError, validateAssignment } from "./student.ts";
 import { homedir } from "node:os";
 import { join } from "node:path";
@@ -332,7 +333,21 @@ async function gradescopeCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
+const MERGE_USAGE = "gradbook merge SHARD_OUT... --out DIR";
+
 export const classCommands: Record<string, Command> = {
+  merge: {
+    summary: "put the --out folders of grade --shard 1/N ... N/N together: one gradebook, as one run writes it",
+    usage: MERGE_USAGE,
+    run: wrap(MERGE_USAGE, (argv) => {
+      const { values: v, positionals: pos } = args(argv, { out: { type: "string" } });
+      if (!v.out) throw new Usage("--out DIR is required");
+      if (!pos.length) throw new Usage("give the shards' output folders");
+      const r = mergeShards(pos, v.out);
+      console.log(`merged ${r.shards} shards: ${r.students} submissions; gradebook: ${r.csv}`);
+      return 0;
+    }),
+  },
   gradescope: {
     summary: "write a Gradescope autograder zip (setup.sh, run_autograder) that grades with gradbook",
     usage: GRADESCOPE_USAGE,

@@ -27,6 +27,7 @@ import { feedbackHtml, feedbackNotebook, gradebookCsv, gradescopeResults, testNa
 import { restoreSubmission } from "./restore.ts";
 import { FileTooLarge, OutputDir, readNoFollow, safeName, uniqueNames } from "./safefs.ts";
 import { round2, scoreNotebook, zeroScores, type TestResult } from "./score.ts";
+import { selectShard, shardKey, type Shard, type ShardRecord } from "./shard.ts";
 
 // 2: notebooks run with the assignment's files (and the student's) in their working folder.
 export const GRADER_VERSION = "gradbook-grader-2";
@@ -63,6 +64,8 @@ export interface GradeOptions {
   /** Patterns of files not to copy, the instructor's or a student's (`--exclude`; see files.ts, CollectOptions.ignore). */
   ignoreFiles?: string[];
   signal?: AbortSignal;
+  /** Grade only this share of the submissions (shard.ts; `gradbook merge` puts the shares together). */
+  shard?: Shard;
 }
 
 export interface SourceNotebook {
@@ -207,10 +210,16 @@ interface SubmissionInput {
   fileMessages: string[];
 }
 
-function inputHash(ctx: Context, sub: Submission, input: SubmissionInput): string {
+/** What decides every submission's score: the grader, the options, the instructor's notebooks and files. */
+function runParts(ctx: Context): string[] {
   const parts: string[] = [GRADER_VERSION, JSON.stringify([ctx.o.cellTimeoutS, ctx.o.notebookTimeoutS, ctx.o.memoryMb, ctx.o.revealHidden, ctx.o.files, ctx.o.studentFiles])];
   for (const s of ctx.sources) parts.push(s.name, sha256(serializeNotebook(s.source)));
   parts.push(ctx.filesHash);
+  return parts;
+}
+
+function inputHash(ctx: Context, sub: Submission, input: SubmissionInput): string {
+  const parts = runParts(ctx);
   parts.push(...sub.problems);
   for (const [name, c] of input.contents) parts.push(name, typeof c === "string" ? c : sha256(c));
   for (const [name, f] of input.files) parts.push(name, fileSetHash(f));
@@ -343,7 +352,8 @@ export async function grade(opts: GradeOptions): Promise<GradeSummary> {
   const t0 = Date.now();
   const sources = loadSources(opts.source);
   const out = new OutputDir(opts.out);
-  const subs = discoverSubmissions(opts.submissions, sources, [out.root, opts.out, opts.source]);
+  const everyone = discoverSubmissions(opts.submissions, sources, [out.root, opts.out, opts.source]);
+  const subs = selectShard(everyone, opts.shard);
   const maxFilesBytes = opts.maxFilesBytes ?? DEFAULT_MAX_FILES_BYTES;
   // The instructor's files: read (and hashed) once, before any kernel starts, so a problem stops the run here.
   const files =
@@ -436,6 +446,11 @@ export async function grade(opts: GradeOptions): Promise<GradeSummary> {
   }
   const all = subs.map((s) => results.get(s.student)).filter((r): r is SubmissionResult => !!r);
   const csv = out.write(["gradebook.csv"], gradebookCsv(all, testColumns(sources)));
+  if (opts.shard) {
+    const { index, count } = opts.shard;
+    const record: ShardRecord = { version: 1, shard: `${index}/${count}`, index, count, total: everyone.length, students: subs.map((s) => s.student), columns: testColumns(sources), key: shardKey(runParts(ctx)) };
+    out.write(["shard.json"], JSON.stringify(record, null, 1) + "\n");
+  }
   if (opts.signal?.aborted) throw new GradeInterrupted(`interrupted: ${all.length} of ${subs.length} submissions have results in ${out.root}; run the same command again to grade the rest`);
   return {
     results: all,

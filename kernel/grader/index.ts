@@ -10,6 +10,7 @@ import { collectFiles, copyFileSets, DEFAULT_MAX_FILES_BYTES, formatBytes, listN
 import { grade, GradeInterrupted, loadSources, type SourceNotebook } from "./grade.ts";
 import { serializeNotebook } from "./notebook.ts";
 import { formatValidation, validateNotebook } from "./validate.ts";
+import { parseShard } from "./shard.ts";
 
 export { grade, loadSources, discoverSubmissions, GRADER_VERSION, type GradeOptions, type GradeSummary } from "./grade.ts";
 export { releaseNotebook, prepareSource, stubSolution, removeHiddenTests } from "./release.ts";
@@ -77,7 +78,7 @@ function wrap(usage: string, f: (args: string[]) => Promise<number> | number) {
 const RELEASE_USAGE = "gradbook release SOURCE.ipynb|DIR... --out DIR [--no-files] [--exclude PATTERN]... [--max-files-mb MB]";
 const VALIDATE_USAGE = "gradbook validate NOTEBOOK.ipynb [--cell-timeout S] [--timeout S]";
 const GRADE_USAGE =
-  "gradbook grade --source DIR|FILE --submissions DIR --out DIR [--jobs N] [--cell-timeout S] [--timeout S] [--memory MB] [--reveal-hidden-tests] [--force] [--no-sandbox] [--no-files] [--no-student-files] [--exclude PATTERN]... [--max-files-mb MB] [--quiet]";
+  "gradbook grade --source DIR|FILE --submissions DIR --out DIR [--jobs N] [--cell-timeout S] [--timeout S] [--memory MB] [--reveal-hidden-tests] [--force] [--no-sandbox] [--no-files] [--no-student-files] [--exclude PATTERN]... [--max-files-mb MB] [--shard I/N] [--quiet]";
 
 const filesLimit = (values: Record<string, string>) => {
   const mb = num(values, "--max-files-mb");
@@ -145,11 +146,12 @@ export const graderCommands: Record<string, Command> = {
     run: wrap(GRADE_USAGE, async (args) => {
       const { values, lists, flags, positional } = parseArgs(
         args,
-        ["--source", "--submissions", "--out", "--jobs", "--cell-timeout", "--timeout", "--memory", "--max-files-mb", "--exclude"],
+        ["--source", "--submissions", "--out", "--jobs", "--cell-timeout", "--timeout", "--memory", "--max-files-mb", "--exclude", "--shard"],
         ["--reveal-hidden-tests", "--force", "--no-sandbox", "--no-files", "--no-student-files", "--quiet"],
       );
       if (positional.length) throw new Usage(`unexpected argument ${positional[0]}`);
       for (const k of ["--source", "--submissions", "--out"]) if (!values[k]) throw new Usage(`${k} is required`);
+      const shard = values["--shard"] === undefined ? undefined : parseShard(values["--shard"]);
       const ac = new AbortController();
       const onSig = () => {
         if (ac.signal.aborted) process.exit(130);
@@ -177,6 +179,7 @@ export const graderCommands: Record<string, Command> = {
           ignoreFiles: lists["--exclude"] ?? [],
           progress: flags.has("--quiet") ? null : process.stderr,
           signal: ac.signal,
+          shard,
         });
         const perMin = s.graded && s.elapsedMs ? (s.graded / (s.elapsedMs / 60000)).toFixed(1) : "-";
         const bad = s.results.filter((r) => r.status !== "graded").length;
@@ -189,6 +192,7 @@ export const graderCommands: Record<string, Command> = {
             : "files: none (--no-files): each notebook ran in an empty working folder",
         );
         console.log(`gradebook: ${s.csv}`);
+        if (shard) console.log(`shard ${shard.index}/${shard.count}: put the ${shard.count} shards' --out folders together with gradbook merge`);
         return 0;
       } catch (e) {
         if (e instanceof GradeInterrupted) {
