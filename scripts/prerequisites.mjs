@@ -34,6 +34,8 @@ export const DEBIAN = [
   ["chromium", "test", "browser tests (playwright-core drives it)"],
   ["fonts-dejavu-core", "test", "fonts for the browser screenshots"],
   ["python3-pil", "test", "Pillow, an independent PNG decoder for the widgets' image tests"],
+  ["jupyterhub", "test", "gradbook hub and its tests: JupyterHub 3.0 with configurable-http-proxy"],
+  ["bubblewrap", "test", "the Gradescope autograder's emulation (and the grader's sandbox)"],
 ];
 
 /** From bookworm-backports: Mesa 25's lavapipe runs WebGPU on the CPU (tests without a GPU). */

@@ -61,11 +61,16 @@ export function checkReadableByOthers(paths: string[]) {
   }
 }
 
-/** The JupyterLab app the students' servers run, when the project has one (lab/), else jupyter_server's. */
-export function singleUserApp(): { app: string; defaultUrl: string; pythonPath: string[] } {
-  const lab = join(PACKAGE_ROOT, "lab", "server");
-  if (existsSync(join(lab, "gradbook_lab", "__init__.py"))) return { app: "gradbook_lab.GradbookLabApp", defaultUrl: "/lab", pythonPath: [lab] };
-  return { app: "jupyter_server.serverapp.ServerApp", defaultUrl: "", pythonPath: [] };
+/**
+ * The users' server: jupyter_server's ServerApp (what jupyterhub-singleuser 3.0 can wrap: it
+ * needs a ServerApp, not an extension app) with gradbook's JupyterLab (lab/server, the front
+ * end built in dist/lab) loaded as its extension, as jupyter-labhub does.
+ */
+export function singleUserApp(): { app: string; extension: string; defaultUrl: string; pythonPath: string[] } {
+  const server = join(PACKAGE_ROOT, "lab", "server");
+  if (!existsSync(join(server, "gradbook_lab.py"))) throw new CourseError(`${server}/gradbook_lab.py is missing: the students' JupyterLab server is part of the package`);
+  if (!existsSync(join(PACKAGE_ROOT, "dist", "lab", "build.json"))) throw new CourseError(`${join(PACKAGE_ROOT, "dist", "lab")} holds no JupyterLab front end: build it with  node scripts/lab.mjs`);
+  return { app: "jupyter_server.serverapp.ServerApp", extension: "gradbook_lab", defaultUrl: "/lab", pythonPath: [server] };
 }
 
 export interface HubPlan {
@@ -83,21 +88,22 @@ export async function prepareHub(courseDir: string, o: { port?: number; ip?: str
   if (!existsSync(JUPYTERHUB)) throw new CourseError(`${JUPYTERHUB} is missing: install Debian's JupyterHub with  apt-get install -y jupyterhub`);
   const cli = join(PACKAGE_ROOT, "dist", "cli.js");
   if (!existsSync(cli) || !existsSync(join(PACKAGE_ROOT, "dist", "kernel.js"))) throw new CourseError(`${cli} is missing: run npm run build`);
-  checkReadableByOthers([cli, join(PACKAGE_ROOT, "dist", "kernel.js"), join(PACKAGE_ROOT, "node_modules"), PYTHON_DIR, process.execPath]);
+  const app = singleUserApp();
+  checkReadableByOthers([cli, join(PACKAGE_ROOT, "dist", "kernel.js"), join(PACKAGE_ROOT, "dist", "lab", "build.json"), join(PACKAGE_ROOT, "node_modules"), PYTHON_DIR, ...app.pythonPath, process.execPath]);
   ensureLayout(course);
   const p = coursePaths(course);
 
-  // What the users' servers read: the kernelspec, and the server extension of the Assignments panel.
+  // What the users' servers read: the kernelspec; JupyterLab and the Assignments panel's handlers as server extensions.
   installKernelSpec({ where: { kind: "prefix", dir: p.jupyter }, root: PACKAGE_ROOT });
   const etc = join(p.jupyter, "etc", "jupyter");
   mkdirSync(etc, { recursive: true, mode: 0o755 });
-  writeFileSync(join(etc, "jupyter_server_config.json"), JSON.stringify({ ServerApp: { jpserver_extensions: { "gradbook_hub.assignments": true } } }, null, 1) + "\n", { mode: 0o644 });
+  const serverConfig = { ServerApp: { jpserver_extensions: { [app.extension]: true, "gradbook_hub.assignments": true } } };
+  writeFileSync(join(etc, "jupyter_server_config.json"), JSON.stringify(serverConfig, null, 1) + "\n", { mode: 0o644 });
 
   const ip = o.ip ?? course.hub.ip;
   const port = o.port ?? (course.hub.port || (await freePort(ip === "0.0.0.0" ? "127.0.0.1" : ip)));
   const [hubPort, apiPort, servicePort] = [await freePort(), await freePort(), await freePort()];
   const serviceUrl = `http://127.0.0.1:${servicePort}`;
-  const app = singleUserApp();
   const settings = {
     course: course.root,
     name: course.name,

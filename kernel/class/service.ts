@@ -220,9 +220,9 @@ export class ExchangeService {
     if (parts[1] !== "assignments") throw new HttpError(404, `no such endpoint ${path}`);
     if (parts.length === 2 && m === "GET") {
       const mine = studentView(c, id.name);
-      if (id.role === "student") return this.json(res, 200, { assignments: mine });
+      if (id.role === "student") return this.json(res, 200, { role: id.role, assignments: mine });
       const released = new Set(mine.map((a) => a.name));
-      return this.json(res, 200, { assignments: mine, unreleased: sourceAssignments(c).filter((a) => !released.has(a)) });
+      return this.json(res, 200, { role: id.role, assignments: mine, unreleased: sourceAssignments(c).filter((a) => !released.has(a)) });
     }
     const a = parts[2];
     try {

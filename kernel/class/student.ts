@@ -73,7 +73,7 @@ export class ExchangeClient {
   }
 
   list() {
-    return this.json<{ assignments: AssignmentView[]; unreleased?: string[] }>("GET", "api/assignments");
+    return this.json<{ role: "student" | "instructor"; assignments: AssignmentView[]; unreleased?: string[] }>("GET", "api/assignments");
   }
 
   assignment(a: string) {

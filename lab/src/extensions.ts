@@ -51,6 +51,7 @@ import * as jsonExtension from "@jupyterlab/json-extension";
 import * as pdfExtension from "@jupyterlab/pdf-extension";
 
 import plotlyExtension from "./plotly";
+import * as assignmentsExtension from "./assignments";
 
 /** A package's module: its default export is one plugin or a list of them. */
 export type PluginModule = { default: JupyterFrontEndPlugin<any> | JupyterFrontEndPlugin<any>[] };
@@ -101,6 +102,11 @@ export const labExtensions: Record<string, PluginModule> = {
   "@jupyterlab/tooltip-extension": tooltipExtension,
   "@jupyterlab/translation-extension": translationExtension,
   "@jupyterlab/ui-components-extension": uiComponentsExtension,
+};
+
+/** gradbook's own: the Assignments panel (shown only on a course hub's servers). */
+export const gradbookExtensions: Record<string, PluginModule> = {
+  "@gradbook/assignments": assignmentsExtension,
 };
 
 /** Jupyter widgets (ipywidgets 8's manager: protocol 2.1.0, controls 2.0.0, output 1.0.0). */

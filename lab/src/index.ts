@@ -6,7 +6,7 @@
 import "./style";
 import { JupyterLab } from "@jupyterlab/application";
 import { PageConfig } from "@jupyterlab/coreutils";
-import { disabledPlugins, labExtensions, mimeExtensions, pluginsOf, widgetExtensions } from "./extensions";
+import { disabledPlugins, gradbookExtensions, labExtensions, mimeExtensions, pluginsOf, widgetExtensions } from "./extensions";
 
 async function main(): Promise<void> {
   // the page config's disabledExtensions (e.g. from a server's labconfig) apply too
@@ -14,7 +14,7 @@ async function main(): Promise<void> {
   const mime = pluginsOf(mimeExtensions, disabledPlugins).filter(keep);
   // as ES modules: JupyterLab reads `default` only from objects marked __esModule
   const lab = new JupyterLab({ mimeExtensions: mime.map((e) => ({ __esModule: true, default: e })) });
-  lab.registerPlugins(pluginsOf({ ...labExtensions, ...widgetExtensions }, disabledPlugins).filter(keep));
+  lab.registerPlugins(pluginsOf({ ...labExtensions, ...widgetExtensions, ...gradbookExtensions }, disabledPlugins).filter(keep));
   // as JupyterLab's own page does: tests and debugging reach the app when the page config asks
   if (PageConfig.getOption("exposeAppInBrowser").toLowerCase() === "true") (window as any).jupyterapp = lab;
   await lab.start();

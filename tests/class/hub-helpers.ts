@@ -67,7 +67,9 @@ export async function startHub(o: Partial<InitOptions> & { students: string[]; i
     }
     rmSync(dir, { recursive: true, force: true });
   };
-  return { dir, course, url, password, proc, log: () => log, stop };
+  // the log without the polls of a user's state
+  const quiet = () => log.split("\n").filter((l) => !/ 200 GET \/hub\/api\/users\/[^/ ]+ \(/.test(l)).join("\n");
+  return { dir, course, url, password, proc, log: quiet, stop };
 }
 
 /** Logs in through the hub's login form and asks the hub's API for a token, as a user's script would. Null when refused. */
@@ -110,7 +112,9 @@ export async function startServer(hub: { url: string }, user: string, token: str
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
     const u = await api(hub, token, "GET", `hub/api/users/${user}`);
-    if (u.body?.servers?.[""]?.ready) return;
+    const server = u.body?.servers?.[""];
+    if (server?.ready) return;
+    if (!server && !u.body?.pending) throw new Error(`${user}'s server failed to start (see the hub's log)`);
     await new Promise((res) => setTimeout(res, 250));
   }
   throw new Error(`${user}'s server was not ready in ${timeoutMs / 1000} s`);
