@@ -21,7 +21,10 @@
  * to jupyter/, and list nothing.
  */
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
-import { isAbsolute, join, resolve } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { loadSources } from "../grader/grade.ts";
+import { serializeNotebook } from "../grader/notebook.ts";
 import { safeName } from "../grader/safefs.ts";
 
 export interface CourseLimits {
@@ -220,7 +223,23 @@ export interface InitOptions {
   cpus?: number;
   port?: number;
   ip?: string;
+  /** A folder of notebooks every new home gets; default: COURSE/notebooks with the student versions of gradbook's course notebooks; null: none. */
   notebooks?: string | null;
+}
+
+/** gradbook's course notebooks (notebooks/*.ipynb beside this package). */
+export const COURSE_NOTEBOOKS = (() => {
+  let d = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(d, "package.json")) && dirname(d) !== d) d = dirname(d);
+  return join(d, "notebooks");
+})();
+
+/** Writes the student versions (`release`) of the notebooks in `from` into `to` (readable by everyone); returns their names. */
+export function releaseNotebooksTo(from: string, to: string): string[] {
+  const sources = loadSources(from);
+  ensureDir(to, 0o755);
+  for (const s of sources) writeFileSync(join(to, s.name), serializeNotebook(s.release), { mode: 0o644 });
+  return sources.map((s) => s.name);
 }
 
 /** `gradbook class init`: writes course.json (refusing to overwrite one) and the folders. */
@@ -236,13 +255,14 @@ export function initCourse(dir: string, o: InitOptions): Course {
     ...(o.password ? { password: o.password } : {}),
     limits: { memoryMb: o.memoryMb ?? DEFAULTS.limits.memoryMb, cpus: o.cpus ?? DEFAULTS.limits.cpus },
     hub: { ip: o.ip ?? DEFAULTS.hub.ip, port: o.port ?? DEFAULTS.hub.port },
-    ...(o.notebooks !== undefined ? { notebooks: o.notebooks } : {}),
+    ...(o.notebooks !== null ? { notebooks: o.notebooks ?? "notebooks" } : {}),
   };
   mkdirSync(root, { recursive: true });
   writeFileSync(file, JSON.stringify(json, null, 2) + "\n", { mode: 0o600, flag: "wx" });
   try {
     const c = loadCourse(root);
     ensureLayout(c);
+    if (o.notebooks === undefined) releaseNotebooksTo(COURSE_NOTEBOOKS, c.notebooks!);
     return c;
   } catch (e) {
     // a roster the checks refuse leaves no half-made course behind

@@ -70,7 +70,7 @@ export function duration(s: number): string {
 
 const HUB_USAGE = "gradbook hub COURSE [--port N] [--ip ADDR]";
 const CLASS_USAGE = [
-  "gradbook class init COURSE --students a,b,... --instructors p,... [--authenticator pam|dummy --password P] [--memory-mb N] [--cpus N] [--port N] [--ip ADDR] [--notebooks DIR]",
+  "gradbook class init COURSE --students a,b,... --instructors p,... [--authenticator pam|dummy --password P] [--memory-mb N] [--cpus N] [--port N] [--ip ADDR] [--notebooks DIR | --no-notebooks]",
   "gradbook class release ASSIGNMENT [--deadline 2026-12-10T23:59+01:00] [--course COURSE]",
   "gradbook class deadline ASSIGNMENT DEADLINE|none [--course COURSE]",
   "gradbook class collect ASSIGNMENT [--before-deadline] [--course COURSE]",
@@ -99,6 +99,7 @@ async function classCommand(argv: string[]): Promise<number> {
     port: { type: "string" },
     ip: { type: "string" },
     notebooks: { type: "string" },
+    "no-notebooks": { type: "boolean" },
     deadline: { type: "string" },
     "before-deadline": { type: "boolean" },
     jobs: { type: "string" },
@@ -122,9 +123,10 @@ async function classCommand(argv: string[]): Promise<number> {
         cpus: num(v.cpus, "--cpus"),
         port: v.port === undefined ? undefined : Number(v.port),
         ip: v.ip,
-        notebooks: v.notebooks,
+        notebooks: v["no-notebooks"] ? null : v.notebooks,
       });
       console.log(`made the course ${c.name} in ${c.root}: ${c.students.length} students, instructors ${c.instructors.join(", ")}`);
+      if (c.notebooks) console.log(`each new home gets a copy of ${c.notebooks}${v.notebooks ? "" : " (the student versions of gradbook's course notebooks)"}`);
       console.log(`put each assignment's notebooks (with solutions and tests) in ${join(c.root, "source", "ASSIGNMENT")}/, then run: gradbook hub ${dir}`);
       return 0;
     }

@@ -12,6 +12,7 @@ import { parseNotebook } from "../../kernel/grader/notebook.ts";
 import { answer, MAX_SCORE, NOTEBOOK, SCORES, writeSource } from "./fixtures.ts";
 import { api, exchange, login, runCode, runNotebook, serverSettings, startHub, startServer, type TestHub } from "./hub-helpers.ts";
 import { KernelManager, SessionManager } from "@jupyterlab/services";
+import { ROOT } from "../kernel/helpers.ts";
 
 vi.setConfig({ testTimeout: 600_000, hookTimeout: 300_000 });
 
@@ -67,6 +68,13 @@ test("the assignment flow through the hub: release, fetch, run, validate, submit
   await Promise.all(STUDENTS.map((u) => startServer(hub, u, tokens[u])));
   // a student may not reach another student's server
   expect((await api(hub, tokens.alice, "GET", "user/bob/api/contents")).status).toBe(403);
+
+  step("the course notebooks in each new home, student versions");
+  const home = await api(hub, tokens.alice, "GET", "user/alice/api/contents/notebooks");
+  expect(home.body.content.map((f: any) => f.name).sort()).toEqual(readdirSync(join(ROOT, "notebooks")).filter((f) => f.endsWith(".ipynb")).sort());
+  const perceptron = await api(hub, tokens.alice, "GET", "user/alice/api/contents/notebooks/01-perceptron.ipynb?content=1");
+  expect(JSON.stringify(perceptron.body.content)).not.toContain("BEGIN SOLUTION");
+  expect(JSON.stringify(perceptron.body.content)).toContain("YOUR CODE HERE");
 
   step("list and fetch through each server");
   for (const u of STUDENTS) {

@@ -99,7 +99,7 @@ test("a student fetches, validates and submits in the Assignments panel and read
     expect(answered).toEqual(["square", "mean"]);
     await page.waitForFunction(() => (window as any).jupyterapp.shell.currentWidget.sessionContext.session?.kernel?.status === "idle", undefined, { timeout: 120_000 });
     await page.evaluate(() => (window as any).jupyterapp.commands.execute("notebook:run-all-cells"));
-    await page.waitForFunction(() => [...document.querySelectorAll(".jp-CodeCell .jp-InputArea-prompt")].every((p) => /\[\d+\]/.test(p.textContent ?? "")), undefined, { timeout: 120_000 });
+    await page.waitForFunction(() => Array.from(document.querySelectorAll(".jp-CodeCell .jp-InputArea-prompt")).every((p) => /\[\d+\]/.test(p.textContent ?? "")), undefined, { timeout: 120_000 });
     expect(await page.locator(".jp-Notebook .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count()).toBe(0);
 
     // validate: the notebook is saved and run in a fresh kernel; every visible test passes
