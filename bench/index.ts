@@ -4,6 +4,7 @@
  * `npm run bench -- --gpu-sweep` — the GEMM tile variants on WebGPU (to choose the default).
  * `npm run bench -- --grader` — grading 100 submissions (minutes; not part of the default run).
  * `npm run bench -- --lab` — `npm start` to an idle kernel in JupyterLab, cached and cold; the front end's size.
+ * `npm run bench -- --hub` — 20 students' servers on gradbook hub under load (minutes; as root; not in the default run).
  * Each section prints gradbook and the reference measured in the same run, and their ratio.
  */
 const args = process.argv.slice(2);
@@ -29,6 +30,14 @@ if (args.includes("--grader")) {
   });
 } else if (args.includes("--lab")) {
   await section("lab", async () => (await import("./lab.js")).benchLab);
+} else if (args.includes("--hub")) {
+  await section("hub", async () => {
+    const { benchHub } = await import("./hub.js");
+    return async () => {
+      const r = await benchHub();
+      if (r.unanswered || r.failed) process.exitCode = 1;
+    };
+  });
 } else if (args.includes("--gpu-sweep")) {
   await section("gpu-sweep", async () => (await import("./gpu.js")).benchGemmSweep);
 } else if (args.includes("--gpu")) {

@@ -15,8 +15,8 @@ import { join } from "node:path";
 import WebSocket from "ws";
 import { ServerConnection, SessionManager, KernelManager, ContentsManager } from "@jupyterlab/services";
 import { initCourse, type InitOptions } from "../../kernel/class/course.ts";
+import { PACKAGE_ROOT } from "../../kernel/class/hub.ts";
 import type { Notebook } from "../../kernel/grader/notebook.ts";
-import { ROOT, ensureBuilt } from "../kernel/helpers.ts";
 
 export interface TestHub {
   dir: string;
@@ -30,7 +30,6 @@ export interface TestHub {
 
 /** Makes a course in a fresh temp folder (passable by the users' uids) and runs gradbook hub on it. */
 export async function startHub(o: Partial<InitOptions> & { students: string[]; instructors: string[]; setup?: (course: string) => void }): Promise<TestHub> {
-  ensureBuilt();
   const dir = mkdtempSync(join(tmpdir(), "gradbook-hub-"));
   chmodSync(dir, 0o711);
   const course = join(dir, "course");
@@ -38,7 +37,7 @@ export async function startHub(o: Partial<InitOptions> & { students: string[]; i
   initCourse(course, { authenticator: "dummy", password, ip: "127.0.0.1", port: 0, memoryMb: 1024, cpus: 1, ...o });
   o.setup?.(course);
   let log = "";
-  const proc = spawn(process.execPath, [join(ROOT, "dist", "cli.js"), "hub", course], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env } });
+  const proc = spawn(process.execPath, [join(PACKAGE_ROOT, "dist", "cli.js"), "hub", course], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env } });
   proc.stdout!.on("data", (d) => (log += d));
   proc.stderr!.on("data", (d) => (log += d));
   const url = await new Promise<string>((resolve, reject) => {

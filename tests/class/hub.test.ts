@@ -12,7 +12,7 @@ import { parseNotebook } from "../../kernel/grader/notebook.ts";
 import { answer, MAX_SCORE, NOTEBOOK, SCORES, writeSource } from "./fixtures.ts";
 import { api, exchange, login, runCode, runNotebook, serverSettings, startHub, startServer, type TestHub } from "./hub-helpers.ts";
 import { KernelManager, SessionManager } from "@jupyterlab/services";
-import { ROOT } from "../kernel/helpers.ts";
+import { ensureBuilt, ROOT } from "../kernel/helpers.ts";
 
 vi.setConfig({ testTimeout: 600_000, hookTimeout: 300_000 });
 
@@ -21,6 +21,7 @@ let hub: TestHub;
 const tokens: Record<string, string> = {};
 
 beforeAll(async () => {
+  ensureBuilt();
   hub = await startHub({ students: STUDENTS, instructors: ["prof"], setup: (course) => writeSource(join(course, "source", "ps1")) });
 });
 

@@ -8,6 +8,7 @@ import type { Browser, Page } from "playwright-core";
 import { CHROMIUM, CHROMIUM_ARGS, OUTPUT_DIR } from "../widgets/browser/harness.ts";
 import { api, exchange, login, startHub, type TestHub } from "./hub-helpers.ts";
 import { MAX_SCORE, NOTEBOOK, writeSource } from "./fixtures.ts";
+import { ensureBuilt } from "../kernel/helpers.ts";
 
 vi.setConfig({ testTimeout: 600_000, hookTimeout: 300_000 });
 
@@ -18,6 +19,7 @@ const external: string[] = [];
 const serverErrors: string[] = [];
 
 beforeAll(async () => {
+  ensureBuilt();
   mkdirSync(OUTPUT_DIR, { recursive: true });
   hub = await startHub({
     students: ["alice"],
