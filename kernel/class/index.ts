@@ -14,6 +14,7 @@ import { runService } from "./service.ts";
 import { buildAutograder, checkAutograder, runAutograder, VISIBILITIES, type Visibility } from "./gradescope.ts";
 import { formatBytes } from "../grader/files.ts";
 import { mergeShards } from "../grader/shard.ts";
+import { Usage, wrap } from "../grader/index.ts";
 import { ExchangeClient, ExchangeError, validateAssignment } from "./student.ts";
 import { homedir } from "node:os";
 import { join } from "node:path";
@@ -24,7 +25,6 @@ interface Command {
   run(args: string[]): Promise<number> | number;
 }
 
-class Usage extends Error {}
 
 type Spec = Record<string, { type: "string" | "boolean"; multiple?: boolean }>;
 
@@ -45,19 +45,6 @@ const num = (v: string | undefined, name: string): number | undefined => {
 
 const list = (v: string | undefined) => (v ? v.split(",").map((s) => s.trim()).filter(Boolean) : []);
 
-function wrap(usage: string, f: (argv: string[]) => Promise<number> | number) {
-  return async (argv: string[]) => {
-    try {
-      return await f(argv);
-    } catch (e) {
-      if (e instanceof Usage) {
-        console.error(`${e.message}\nusage: ${usage}`);
-        return 2;
-      }
-      throw e;
-    }
-  };
-}
 
 const when = (iso: string | null) => (iso ? new Date(iso).toISOString().replace("T", " ").replace(/:\d\d\.\d+Z$/, " UTC") : "none");
 const late = (s: { late: boolean; lateBySeconds: number }) => (s.late ? `late by ${duration(s.lateBySeconds)}` : "on time");
@@ -67,6 +54,11 @@ export function duration(s: number): string {
   if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`;
   return `${Math.floor(s / 86400)} d ${Math.round((s % 86400) / 3600)} h`;
 }
+
+const collectedText = (r: { students: Record<string, unknown>; missing: string[] }) =>
+  `collected ${Object.keys(r.students).length} submissions${r.missing.length ? `; none from ${r.missing.join(", ")}` : ""}`;
+const returnedText = (r: { returned: string[]; notGraded: string[] }) => `returned feedback to ${r.returned.length} students${r.notGraded.length ? `; not graded: ${r.notGraded.join(", ")}` : ""}`;
+const releasedText = (s: { name: string; notebooks: string[]; deadline: string | null }) => `released ${s.name}: ${s.notebooks.join(", ")}; deadline ${when(s.deadline)}`;
 
 const HUB_USAGE = "gradbook hub COURSE [--port N] [--ip ADDR]";
 const CLASS_USAGE = [
@@ -133,7 +125,7 @@ async function classCommand(argv: string[]): Promise<number> {
     case "release": {
       const c = loadCourse(courseDir(v.course));
       const s = releaseAssignment(c, one("assignment"), { deadline: v.deadline === "none" ? null : v.deadline });
-      console.log(`released ${s.name}: ${s.notebooks.join(", ")} and ${s.files.length - s.notebooks.length} other files; deadline ${when(s.deadline)}`);
+      console.log(`${releasedText(s)}; ${s.files.length - s.notebooks.length} other files`);
       return 0;
     }
     case "deadline": {
@@ -147,7 +139,7 @@ async function classCommand(argv: string[]): Promise<number> {
       const c = loadCourse(courseDir(v.course));
       const r = collect(c, one("assignment"), { beforeDeadline: !!v["before-deadline"] });
       for (const [s, x] of Object.entries(r.students)) console.log(`  ${s}: ${when(x.timestamp)} (${late(x)}; ${x.count} submission${x.count === 1 ? "" : "s"})`);
-      console.log(`collected ${Object.keys(r.students).length} submissions${r.missing.length ? `; none from ${r.missing.join(", ")}` : ""}`);
+      console.log(collectedText(r));
       return 0;
     }
     case "grade": {
@@ -161,7 +153,7 @@ async function classCommand(argv: string[]): Promise<number> {
     case "return": {
       const c = loadCourse(courseDir(v.course));
       const r = returnFeedback(c, one("assignment"));
-      console.log(`returned feedback to ${r.returned.length} students${r.notGraded.length ? `; not graded: ${r.notGraded.join(", ")}` : ""}`);
+      console.log(returnedText(r));
       return 0;
     }
     case "status": {
@@ -245,7 +237,7 @@ async function assignmentCommand(argv: string[]): Promise<number> {
       }
       case "release": {
         const r = await client.release(one(), v.deadline === undefined ? undefined : v.deadline === "none" ? null : v.deadline);
-        out(r, () => `released ${r.name}: ${r.notebooks.join(", ")}; deadline ${when(r.deadline)}`);
+        out(r, () => releasedText(r));
         return 0;
       }
       case "deadline": {
@@ -256,7 +248,7 @@ async function assignmentCommand(argv: string[]): Promise<number> {
       }
       case "collect": {
         const r = await client.collect(one(), !!v["before-deadline"]);
-        out(r, () => `collected ${Object.keys(r.students).length} submissions${r.missing.length ? `; none from ${r.missing.join(", ")}` : ""}`);
+        out(r, () => collectedText(r));
         return 0;
       }
       case "grade": {
@@ -266,7 +258,7 @@ async function assignmentCommand(argv: string[]): Promise<number> {
       }
       case "return": {
         const r = await client.returnFeedback(one());
-        out(r, () => `returned feedback to ${r.returned.length} students${r.notGraded.length ? `; not graded: ${r.notGraded.join(", ")}` : ""}`);
+        out(r, () => returnedText(r));
         return 0;
       }
       case "status": {

@@ -27,7 +27,8 @@ interface Command {
   run(args: string[]): Promise<number> | number;
 }
 
-class Usage extends Error {}
+/** A command-line mistake: printed with the command's usage (exit 2). */
+export class Usage extends Error {}
 
 /** Parses `--name value`, `--name=value` and flags; the rest are positional. */
 /** Options: `valued` take a value (`values` keeps the last one given, `lists` all of them, for repeatable ones such as `--exclude`), `flags` none. */
@@ -61,7 +62,7 @@ function num(values: Record<string, string>, name: string): number | undefined {
   return n;
 }
 
-function wrap(usage: string, f: (args: string[]) => Promise<number> | number) {
+export function wrap(usage: string, f: (args: string[]) => Promise<number> | number) {
   return async (args: string[]) => {
     try {
       return await f(args);
