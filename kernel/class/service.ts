@@ -150,6 +150,7 @@ export class ExchangeService {
       let path = url.pathname;
       const prefix = (this.o.prefix ?? "/").replace(/\/?$/, "/");
       if (prefix !== "/" && path.startsWith(prefix)) path = "/" + path.slice(prefix.length);
+      if (path === "/" || path === prefix.replace(/\/$/, "")) return this.json(res, 200, { service: SERVICE_NAME, course: this.course.name }); // the hub's check that it is up
       const id = await this.identify(req);
       who = id.name;
       await this.route(req, res, id, path, url.searchParams);
