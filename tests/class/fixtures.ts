@@ -2,8 +2,7 @@
  * A small assignment for the class tests, written as an instructor would: a
  * data file read by a locked cell, two answers with solutions, tests with
  * visible and hidden parts (5 points), and students' answers that score
- * exactly 5, 2 (squares right, mean wrong), 0 (untouched) and a broken
- * notebook file.
+ * exactly 5 (correct), 3 (squares right, mean wrong) and 0 (untouched).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -52,7 +51,7 @@ const answers = {
   wrongMean: "function mean(v: number[]): number {\n  return v.length;\n}",
 };
 
-/** A student's notebook from the released one: "correct" (5), "wrong_mean" (3), "untouched" (0). */
+/** A student's notebook from the released one (scores in SCORES). */
 export function answer(release: Notebook, kind: "correct" | "wrong_mean" | "untouched"): Notebook {
   const out: Notebook = JSON.parse(JSON.stringify(release));
   if (kind === "untouched") return out;
