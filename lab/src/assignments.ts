@@ -4,12 +4,13 @@
  * as wanted; late ones said), and the returned feedback. Instructors also release (with a
  * deadline), collect, grade and return. It talks to its own server's handlers
  * (kernel/class/python/gradbook_hub/assignments.py, `{base}gradbook/assignments`), which run
- * `gradbook assignment ... --json` with the server's hub token; on a server without them (plain
- * `npm start`, JupyterLite) the panel is not added.
+ * `gradbook assignment ... --json` with the server's hub token. Those handlers set the page
+ * config's `gradbookAssignments`; without it (plain `npm start`, JupyterLite) the panel is not
+ * added and makes no request.
  */
 import "./assignments.css";
 import type { JupyterFrontEnd, JupyterFrontEndPlugin } from "@jupyterlab/application";
-import { URLExt } from "@jupyterlab/coreutils";
+import { PageConfig, URLExt } from "@jupyterlab/coreutils";
 import { IDocumentManager } from "@jupyterlab/docmanager";
 import { ServerConnection } from "@jupyterlab/services";
 import { LabIcon } from "@jupyterlab/ui-components";
@@ -52,7 +53,7 @@ class ApiError extends Error {}
 
 /** A call to this server's Assignments handlers. */
 async function call<T>(settings: ServerConnection.ISettings, path: string, body?: unknown): Promise<T> {
-  const url = URLExt.join(settings.baseUrl, "gradbook/assignments", path);
+  const url = path ? URLExt.join(settings.baseUrl, "gradbook/assignments", path) : URLExt.join(settings.baseUrl, "gradbook/assignments");
   const init: RequestInit = body === undefined ? { method: "GET" } : { method: "POST", body: JSON.stringify(body) };
   const r = await ServerConnection.makeRequest(url, init, settings);
   let data: any = null;
@@ -107,27 +108,13 @@ export class AssignmentsPanel extends Widget {
     this.node.append(el("header", {}, el("h2", {}, "Assignments"), refresh), this.status, this.list);
   }
 
-  /** Whether this server has the handlers (a course hub's server); the list when it does. */
-  async probe(): Promise<boolean> {
-    try {
-      await this.refresh();
-      return true;
-    } catch (e) {
-      return !(e instanceof ProbeMiss);
-    }
-  }
-
   async refresh(): Promise<void> {
-    const url = URLExt.join(this.settings.baseUrl, "gradbook/assignments");
-    const r = await ServerConnection.makeRequest(url, { method: "GET" }, this.settings);
-    if (r.status === 404) throw new ProbeMiss();
-    const data = await r.json().catch(() => null);
-    if (!r.ok) {
-      this.say(data?.error ?? `the assignments could not be listed (${r.status})`, true);
-      return;
+    try {
+      this.listing = await call<Listing>(this.settings, "");
+      this.render();
+    } catch (e) {
+      this.say(`The assignments could not be listed: ${(e as Error).message}`, true);
     }
-    this.listing = data as Listing;
-    this.render();
   }
 
   private say(text: string, error = false) {
@@ -274,17 +261,17 @@ export class AssignmentsPanel extends Widget {
   }
 }
 
-class ProbeMiss extends Error {}
-
 const plugin: JupyterFrontEndPlugin<void> = {
   id: "@gradbook/assignments:panel",
   description: "The Assignments panel of a gradbook course hub",
   autoStart: true,
   optional: [IDocumentManager],
   activate: async (app: JupyterFrontEnd, docs: IDocumentManager | null) => {
+    // set by the handlers' server extension: elsewhere (npm start, JupyterLite) not a request is made
+    if (PageConfig.getOption("gradbookAssignments") !== "true") return;
     const panel = new AssignmentsPanel(app, docs, app.serviceManager.serverSettings);
-    if (await panel.probe()) app.shell.add(panel, "left", { rank: 150 });
-    else panel.dispose();
+    app.shell.add(panel, "left", { rank: 150 });
+    await panel.refresh();
   },
 };
 

@@ -68,7 +68,18 @@ class ActionHandler(_Base):
 
 
 def _load_jupyter_server_extension(serverapp):
-    base = serverapp.web_app.settings["base_url"]
+    settings = serverapp.web_app.settings
+    base = settings["base_url"]
+    # JupyterLab's page config: the panel is added only where these handlers are; and the hub's
+    # whereabouts for JupyterLab's hub extension (File > Hub Control Panel, Log Out), as jupyter-labhub gives them
+    page_config = settings.setdefault("page_config_data", {})
+    page_config["gradbookAssignments"] = "true"
+    if "hub_prefix" in settings:
+        page_config["hubPrefix"] = settings["hub_prefix"]
+        page_config["hubHost"] = settings.get("hub_host", "")
+        page_config["hubUser"] = settings.get("user", "")
+        page_config["hubServerName"] = os.environ.get("JUPYTERHUB_SERVER_NAME", "")
+        page_config["shareUrl"] = url_path_join(settings["hub_prefix"], "user-redirect")
     name = r"[A-Za-z0-9@+][A-Za-z0-9._@+-]{0,63}"
     serverapp.web_app.add_handlers(
         ".*$",
