@@ -20,6 +20,7 @@
  * The course folder itself is 0711: users pass through it to their home and
  * to jupyter/, and list nothing.
  */
+import { createHash } from "node:crypto";
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -225,6 +226,19 @@ export interface InitOptions {
   ip?: string;
   /** A folder of notebooks every new home gets; default: COURSE/notebooks with the student versions of gradbook's course notebooks; null: none. */
   notebooks?: string | null;
+  /** Default: defaultUidBase(the course folder). */
+  uidBase?: number;
+}
+
+/**
+ * A course's own range of 1000 uids, picked from its folder's path so that two courses on one
+ * machine (whose users get course uids) rarely share one: 63000 + 1000·k, k < 400, skipping the
+ * range of nobody (65534). Two courses must not share a range: check `uidBase` in course.json.
+ */
+export function defaultUidBase(root: string): number {
+  let k = parseInt(createHash("sha256").update(resolve(root)).digest("hex").slice(0, 8), 16) % 400;
+  if (63000 + 1000 * k <= 65534 && 65534 < 63000 + 1000 * (k + 1)) k++;
+  return 63000 + 1000 * k;
 }
 
 /** gradbook's course notebooks (notebooks/*.ipynb beside this package). */
@@ -257,6 +271,7 @@ export function initCourse(dir: string, o: InitOptions): Course {
     hub: { ip: o.ip ?? DEFAULTS.hub.ip, port: o.port ?? DEFAULTS.hub.port },
     ...(o.notebooks !== null ? { notebooks: o.notebooks ?? "notebooks" } : {}),
   };
+  json.uidBase = o.uidBase ?? defaultUidBase(root);
   mkdirSync(root, { recursive: true });
   writeFileSync(file, JSON.stringify(json, null, 2) + "\n", { mode: 0o600, flag: "wx" });
   try {

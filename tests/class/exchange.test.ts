@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { initCourse, loadCourse, type Course } from "../../kernel/class/course.ts";
+import { defaultUidBase, initCourse, loadCourse, type Course } from "../../kernel/class/course.ts";
 import { collect, parseDeadline, releaseAssignment, setDeadline, studentView, submit } from "../../kernel/class/exchange.ts";
 import { readSubmission } from "../../kernel/class/student.ts";
 import { NOTEBOOK, writeSource } from "./fixtures.ts";
@@ -35,6 +35,17 @@ describe("course.json", () => {
     expect(write({ students: [], instructors: ["p"], limits: { memoryMb: 10 } })).toThrow(/limits.memoryMb must be an integer from 128/);
     expect(write({ students: [], instructors: ["p"], colour: 1 })).toThrow(/unknown field "colour"/);
     expect(() => loadCourse(join(dir, "nowhere"))).toThrow(/course.json does not exist: make the course with gradbook class init/);
+  });
+  test("each course its own range of uids (picked from its folder), never nobody's", () => {
+    const bases = Array.from({ length: 2000 }, (_, i) => defaultUidBase(`/srv/course${i}`));
+    for (const b of bases) {
+      expect(b % 1000).toBe(0);
+      expect(b).toBeGreaterThanOrEqual(63000);
+      expect(b <= 65534 && 65534 < b + 1000).toBe(false);
+    }
+    expect(new Set(bases).size).toBeGreaterThan(350);
+    expect(defaultUidBase("/srv/course7")).toBe(bases[7]);
+    expect(course.uidBase).toBe(defaultUidBase(course.root));
   });
   test("the folders' modes", () => {
     const mode = (p: string) => statSync(join(course.root, p)).mode & 0o7777;

@@ -12,6 +12,7 @@
   instructors group (which owns COURSE/source) and a link ~/source to it.
 """
 import grp
+import hashlib
 import json
 import os
 import pwd
@@ -66,6 +67,12 @@ class GradbookSpawner(LocalProcessSpawner):
             uid = gid = self._course_uid(name)
             home = os.path.join(self.course_root, "home", name)
             groups = []
+            try:
+                other = pwd.getpwuid(uid).pw_name
+            except KeyError:
+                other = None
+            if other is not None:
+                raise RuntimeError(f"{name}'s course uid {uid} is the system account {other}'s: give the course another uidBase in course.json")
         if uid == 0:
             raise RuntimeError(f"refusing to start {name}'s server as root: give the course's users their own accounts")
         if name in self.instructors:
@@ -126,7 +133,9 @@ class GradbookSpawner(LocalProcessSpawner):
         return env
 
     def _cgroup_name(self):
-        return f"{self.course_name}-{self.user.name}"
+        # unique to this course folder: two courses (or two test hubs) may have the same name and users
+        key = hashlib.sha256(os.path.realpath(self.course_root).encode()).hexdigest()[:8]
+        return f"{self.course_name}-{key}-{self.user.name}"
 
     async def start(self):
         self._prepare_home()
