@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { KernelCore } from "./core.ts";
 import { log } from "./log.ts";
 import { TypeScriptInterpreter } from "./ts/interpreter.ts";
+import { nodePlatform } from "./ts/node.ts";
 import type { ServerConfig, ToMain } from "./protocol/bridge.ts";
 import type { Interpreter } from "./interpreter.ts";
 
@@ -83,7 +84,7 @@ if (isMainThread) {
     process.stderr.write("usage: node kernel.js -f <connection file>\n");
     process.exit(2);
   }
-  startKernel(file, new TypeScriptInterpreter());
+  startKernel(file, new TypeScriptInterpreter(nodePlatform(process.cwd(), log)));
 } else if (workerData?.role === "language") {
   const { runLanguageWorker } = await import("./ts/language-worker.ts");
   runLanguageWorker(workerData.cwd);

@@ -13,13 +13,13 @@
  */
 import type * as Widgets from "../../widgets/index.ts";
 import type { CompleteResult, ExecuteOutcome, ExecuteRequest, InspectResult, Interpreter, KernelIO, MimeBundle, ErrorInfo } from "../interpreter.ts";
-import { cellTags, type CompiledCell } from "./compile.ts";
+import type { CompiledCell } from "./compile.ts";
+import { cellTags } from "./tags.ts";
 import { BOLD_RED, CYAN, RED, RESET, KeyboardInterrupt, formatError, syntaxError, type CellRecord } from "./errors.ts";
 import { installGlobals } from "./globals.ts";
 import type { CellDiagnostic } from "./language.ts";
 import { completeFromLiveObjects } from "./live-complete.ts";
 import { NotebookModules } from "./modules.ts";
-import { nodePlatform } from "./node.ts";
 import { CellOutput } from "./output.ts";
 import type { Compiled, Platform } from "./platform.ts";
 import { tslabModule } from "./tslab.ts";
@@ -43,10 +43,7 @@ export class TypeScriptInterpreter implements Interpreter {
   private compileCache = new Map<string, Cell>();
   /** Type checks that were still running when their cell's reply went out. */
   private lateChecks: { count: number; diags: CellDiagnostic[] | null }[] = [];
-  private readonly platform: Platform;
-
-  constructor(platform?: Platform) {
-    this.platform = platform ?? nodePlatform(process.cwd(), (s) => this.io?.log(s));
+  constructor(private readonly platform: Platform) {
     this.modules = new NotebookModules((js, fileName) => this.platform.script(js, fileName));
     const { runtime } = this.platform;
     this.info = {

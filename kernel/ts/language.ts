@@ -11,7 +11,8 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { CompleteResult, InspectResult } from "../interpreter.ts";
 import { ts } from "./tsapi.ts";
-import { cellTags, parseCell } from "./compile.ts";
+import { parseCell } from "./compile.ts";
+import { cellTags } from "./tags.ts";
 import { TSLAB_DTS } from "./tslab.ts";
 import { TEST_HELPERS_DTS } from "../asserts.ts";
 

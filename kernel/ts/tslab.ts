@@ -9,21 +9,7 @@ import type * as Widgets from "../../widgets/index.ts";
 /** The tslab version whose API this is. */
 export const TSLAB_API_VERSION = "1.0.22";
 
-export interface TslabDisplay {
-  javascript(s: string): void;
-  html(s: string): void;
-  markdown(s: string): void;
-  latex(s: string): void;
-  svg(s: string): void;
-  png(b: Uint8Array): void;
-  jpeg(b: Uint8Array): void;
-  gif(b: Uint8Array): void;
-  pdf(b: Uint8Array): void;
-  text(s: string): void;
-  raw(contentType: string, b: string | Uint8Array): void;
-}
-
-/** Declarations of the module for the language service. */
+/** Declarations of the module for the language service (what `tslabModule` makes). */
 export const TSLAB_DTS = `
 declare module "tslab" {
   /** The versions of the parts: tslab (the tslab API this kernel implements), TypeScript, Node.js. */
@@ -50,7 +36,7 @@ declare module "tslab" {
 `;
 
 export function tslabModule(widgets: typeof Widgets, versions: { typescript: string; node: string }) {
-  const makeDisplay = (id?: string): TslabDisplay => {
+  const makeDisplay = (id?: string) => {
     let shown = false;
     const raw = (contentType: string, b: string | Uint8Array) => {
       if (!widgets.getDisplayHost()) throw new Error("Not ready");
