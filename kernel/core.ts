@@ -1,9 +1,9 @@
 /**
  * The kernel core on the main thread: turns requests from the protocol
  * server into calls on an Interpreter; owns execution counting, history,
- * comms, stdin and output routing. Language-agnostic.
+ * comms, stdin and output routing. Language-agnostic, and Node-free: the
+ * browser kernel (lab/lite) runs it in a Web Worker with its own "server".
  */
-import { randomUUID } from "node:crypto";
 import type { IncomingRequest, ToMain, ToServer } from "./protocol/bridge.ts";
 import type { Comm, Interpreter, KernelIO, MimeBundle } from "./interpreter.ts";
 import { History } from "./history.ts";
@@ -78,7 +78,7 @@ export class KernelCore {
     readonly userCodeFlag = new Int32Array(new SharedArrayBuffer(8)),
   ) {
     // a heartbeat of this thread's event loop, read by the protocol server before it forces an interrupt
-    setInterval(() => Atomics.add(userCodeFlag, 1, 1), 100).unref();
+    setInterval(() => Atomics.add(userCodeFlag, 1, 1), 100).unref?.();
     const core = this;
     this.io = {
       stream: (name, text) => core.stream(name, text),
@@ -93,7 +93,7 @@ export class KernelCore {
       },
       input: (prompt, password) => core.input(prompt, password),
       openComm(targetName, data = {}, metadata = {}, buffers) {
-        const comm = new KernelComm(core, randomUUID().replace(/-/g, ""), targetName);
+        const comm = new KernelComm(core, globalThis.crypto.randomUUID().replace(/-/g, ""), targetName);
         core.comms.set(comm.commId, comm);
         core.publish("comm_open", { comm_id: comm.commId, target_name: targetName, data: jsonSafe(data ?? {}) }, metadata, toBytes(buffers), true);
         return comm;

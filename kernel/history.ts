@@ -1,10 +1,17 @@
 /**
  * Execution history, kept across kernel restarts in a JSON-lines file
  * (one entry per stored execution). Each kernel start is a new session.
+ * Without a file (`new History(null)`: the browser kernel) it is kept in memory only, and
+ * Node's modules are never touched.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { homedir } from "node:os";
-import { dirname, join } from "node:path";
+import type * as Fs from "node:fs";
+
+/** node:fs, node:os and node:path, taken when a history file is used (Node only). */
+function node(): { fs: typeof Fs; homedir: () => string; dirname: (p: string) => string; join: (...p: string[]) => string } {
+  const get = (globalThis as unknown as { process: { getBuiltinModule(m: string): any } }).process.getBuiltinModule;
+  const path = get("node:path");
+  return { fs: get("node:fs"), homedir: get("node:os").homedir, dirname: path.dirname, join: path.join };
+}
 
 export interface HistoryEntry {
   session: number;
@@ -17,6 +24,7 @@ const MAX_ENTRIES = 10_000;
 
 export function defaultHistoryFile(): string {
   if (process.env.GRADBOOK_HISTORY_FILE) return process.env.GRADBOOK_HISTORY_FILE;
+  const { homedir, join } = node();
   const data = process.env.JUPYTER_DATA_DIR || join(process.env.XDG_DATA_HOME || join(homedir(), ".local", "share"), "jupyter");
   return join(data, "gradbook", "history.jsonl");
 }
@@ -32,14 +40,17 @@ export class History {
   session = 0;
   private writable = true;
 
-  constructor(private file: string = defaultHistoryFile()) {}
+  constructor(private file: string | null = defaultHistoryFile()) {
+    if (file === null) this.writable = false;
+  }
 
   private load(): HistoryEntry[] {
     if (this.entries) return this.entries;
     const entries: HistoryEntry[] = [];
     try {
-      if (existsSync(this.file)) {
-        for (const line of readFileSync(this.file, "utf8").split("\n")) {
+      const { fs } = this.file === null ? { fs: null } : node();
+      if (fs && fs.existsSync(this.file!)) {
+        for (const line of fs.readFileSync(this.file!, "utf8").split("\n")) {
           if (!line) continue;
           try {
             const e = JSON.parse(line);
@@ -55,7 +66,7 @@ export class History {
     if (entries.length > MAX_ENTRIES * 1.2) {
       this.entries = entries.slice(-MAX_ENTRIES);
       try {
-        writeFileSync(this.file, this.entries.map((e) => JSON.stringify(e) + "\n").join(""));
+        if (this.writable) node().fs.writeFileSync(this.file!, this.entries.map((e) => JSON.stringify(e) + "\n").join(""));
       } catch {}
     }
     return this.entries;
@@ -67,13 +78,14 @@ export class History {
   }
 
   private unsaved: HistoryEntry[] = [];
-  private timer: NodeJS.Timeout | null = null;
+  private timer: ReturnType<typeof setTimeout> | null = null;
 
   add(line: number, source: string, output: string | null): void {
     const entries = this.load();
     const e = { session: this.session, line, source, output };
     entries.push(e);
     if (entries.length > MAX_ENTRIES * 1.2) entries.splice(0, entries.length - MAX_ENTRIES);
+    if (!this.writable) return;
     // Written in batches, off the execute path (and with the output, known by then).
     this.unsaved.push(e);
     if (!this.timer) {
@@ -94,8 +106,9 @@ export class History {
     this.unsaved = [];
     if (!list.length || !this.writable) return;
     try {
-      mkdirSync(dirname(this.file), { recursive: true });
-      appendFileSync(this.file, list.map((e) => JSON.stringify(e) + "\n").join(""));
+      const { fs, dirname } = node();
+      fs.mkdirSync(dirname(this.file!), { recursive: true });
+      fs.appendFileSync(this.file!, list.map((e) => JSON.stringify(e) + "\n").join(""));
     } catch {
       this.writable = false;
     }

@@ -86,7 +86,7 @@ if (isMainThread) {
   }
   startKernel(file, new TypeScriptInterpreter(nodePlatform(process.cwd(), log)));
 } else if (workerData?.role === "language") {
-  const { runLanguageWorker } = await import("./ts/language-worker.ts");
+  const { runLanguageWorker } = await import("./ts/language-node.ts");
   runLanguageWorker(workerData.cwd);
 } else if (workerData?.role === "compiler") {
   const { runCompileWorker } = await import("./ts/compile-worker.ts");

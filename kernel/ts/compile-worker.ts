@@ -3,19 +3,10 @@
  * runs cells never waits for that load (it stays free to answer completion from live objects),
  * and a cell runs as soon as it is transpiled.
  */
-import { CellSyntaxError, compileCell, compileModule, completeness, type CompiledCell } from "./compile.ts";
+import { catchingSyntaxErrors, compileCell, compileModule, completeness, type CompiledCell } from "./compile.ts";
 import { isSyncSpecifier } from "./node.ts";
 import { HelperThread, serve } from "./worker.ts";
 import type { CellCompiler, Compiled } from "./platform.ts";
-
-function catchingSyntaxErrors<T>(f: () => T): Compiled<T> {
-  try {
-    return { ok: f() };
-  } catch (e) {
-    if (e instanceof CellSyntaxError) return { syntaxError: { message: e.message, line: e.line, column: e.column } };
-    throw e;
-  }
-}
 
 export function runCompileWorker(): void {
   serve({

@@ -12,6 +12,7 @@
 import type * as TS from "typescript";
 import { ts } from "./tsapi.ts";
 import { decodeMappings, type DecodedMap } from "./sourcemap.ts";
+import type { Compiled } from "./platform.ts";
 
 export interface CompiledCell {
   js: string;
@@ -32,6 +33,16 @@ export class CellSyntaxError extends Error {
   override name = "SyntaxError";
   constructor(message: string, readonly line: number, readonly column: number) {
     super(message);
+  }
+}
+
+/** `f()`'s result, or its syntax error as data (it crosses threads). */
+export function catchingSyntaxErrors<T>(f: () => T): Compiled<T> {
+  try {
+    return { ok: f() };
+  } catch (e) {
+    if (e instanceof CellSyntaxError) return { syntaxError: { message: e.message, line: e.line, column: e.column } };
+    throw e;
   }
 }
 
@@ -101,10 +112,37 @@ function bindingNames(name: TS.BindingName, out: string[]) {
 }
 
 /**
- * `isSyncSpecifier`: imports served synchronously (preloaded packages, builtins); others are
- * awaited. `jsx`: the cell is TSX (JSX becomes React.createElement, as in tslab).
+ * Calls the global function `guard` first thing in every loop body: the browser kernel's
+ * interrupt check (a Web Worker has no SIGINT; the guard throws once an interrupt was asked for).
  */
-export function compileCell(source: string, fileName: string, isSyncSpecifier: (spec: string) => boolean, jsx = false): CompiledCell {
+function loopGuards(guard: string): TS.TransformerFactory<TS.SourceFile> {
+  const t = ts();
+  return (context) => {
+    const f = context.factory;
+    const guarded = (body: TS.Statement): TS.Block => {
+      const call = f.createExpressionStatement(f.createCallExpression(f.createIdentifier(guard), undefined, []));
+      return t.isBlock(body) ? f.updateBlock(body, [call, ...body.statements]) : f.createBlock([call, body], true);
+    };
+    const visit = (node: TS.Node): TS.Node => {
+      const n = t.visitEachChild(node, visit, context);
+      if (t.isForStatement(n)) return f.updateForStatement(n, n.initializer, n.condition, n.incrementor, guarded(n.statement));
+      if (t.isForOfStatement(n)) return f.updateForOfStatement(n, n.awaitModifier, n.initializer, n.expression, guarded(n.statement));
+      if (t.isForInStatement(n)) return f.updateForInStatement(n, n.initializer, n.expression, guarded(n.statement));
+      if (t.isWhileStatement(n)) return f.updateWhileStatement(n, n.expression, guarded(n.statement));
+      if (t.isDoStatement(n)) return f.updateDoStatement(n, guarded(n.statement), n.expression);
+      return n;
+    };
+    return (sf) => t.visitEachChild(sf, visit, context);
+  };
+}
+
+/**
+ * `isSyncSpecifier`: imports served synchronously (preloaded packages, builtins); others are
+ * awaited. `jsx`: the cell is TSX (JSX becomes React.createElement, as in tslab). `loopGuard`:
+ * a global function every loop body calls first (the browser kernel's interrupts; Node's kernel
+ * has breakOnSigint instead).
+ */
+export function compileCell(source: string, fileName: string, isSyncSpecifier: (spec: string) => boolean, jsx = false, loopGuard?: string): CompiledCell {
   const t = ts();
   let code = source;
   let sf = parseCell(code, jsx);
@@ -276,6 +314,7 @@ export function compileCell(source: string, fileName: string, isSyncSpecifier: (
       moduleDetection: t.ModuleDetectionKind.Legacy,
       jsx: t.JsxEmit.React,
     },
+    transformers: loopGuard ? { before: [loopGuards(loopGuard)] } : undefined,
   });
   const bad = out.diagnostics?.find((d) => d.category === t.DiagnosticCategory.Error);
   if (bad) {
@@ -294,12 +333,13 @@ export function compileCell(source: string, fileName: string, isSyncSpecifier: (
 }
 
 /** A tslab `@module` cell: a module of its own, as CommonJS (its imports go through the cells' `require`). */
-export function compileModule(source: string, fileName: string, jsx = false): string {
+export function compileModule(source: string, fileName: string, jsx = false, loopGuard?: string): string {
   const t = ts();
   const out = t.transpileModule(source, {
     fileName: jsx ? fileName.replace(/\.ts$/, ".tsx") : fileName,
     reportDiagnostics: true,
     compilerOptions: { target: t.ScriptTarget.ES2022, module: t.ModuleKind.CommonJS, esModuleInterop: true, jsx: t.JsxEmit.React, isolatedModules: true },
+    transformers: loopGuard ? { before: [loopGuards(loopGuard)] } : undefined,
   });
   const bad = out.diagnostics?.find((d) => d.category === t.DiagnosticCategory.Error);
   if (bad) {

@@ -34,8 +34,11 @@ export function syntaxError(e: SyntaxErrorInfo, code: string, count: number): Er
   };
 }
 
-/** An error as the front end shows it; `cells` maps script file names (cell-N.ts) to the cells that ran. */
-export function formatError(err: unknown, cells: ReadonlyMap<string, CellRecord>, formatText: (v: unknown) => string): ErrorInfo {
+/**
+ * An error as the front end shows it; `cells` maps script file names (cell-N.ts) to the cells that
+ * ran; `internal`: more frames to leave out (a browser kernel's bundle).
+ */
+export function formatError(err: unknown, cells: ReadonlyMap<string, CellRecord>, formatText: (v: unknown) => string, internal?: RegExp): ErrorInfo {
   const isErr = err instanceof Error || (err && typeof err === "object" && "stack" in (err as any));
   if (!isErr) {
     const evalue = formatText(err);
@@ -55,7 +58,7 @@ export function formatError(err: unknown, cells: ReadonlyMap<string, CellRecord>
   let lines: string[] = [];
   for (const line of stack.split("\n")) {
     if (!/^\s+at /.test(line)) continue;
-    if (/node:internal|node:vm|dist\/kernel\.js|\/kernel\/[\w/]+\.ts/.test(line)) continue;
+    if (/node:internal|node:vm|dist\/kernel\.js|\/kernel\/[\w/]+\.ts/.test(line) || internal?.test(line)) continue;
     const mapped = line.replace(/(cell-\d+\.ts):(\d+):(\d+)/g, (m, file, l, c) => {
       const rec = cells.get(file);
       if (!rec) return m;

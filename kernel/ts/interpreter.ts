@@ -78,7 +78,8 @@ export class TypeScriptInterpreter implements Interpreter {
       (name, text) => this.output.stream(name, text),
       (what, e) => this.io.stream("stderr", `${what}: ${this.describe(e)}\n`),
     );
-    setTimeout(() => this.connected(), 1500).unref();
+    // (a browser's timers have no unref)
+    setTimeout(() => this.connected(), 1500).unref?.();
     const preloaded = new Map<string, unknown>();
     const g = globalThis as any;
     try {
@@ -117,7 +118,7 @@ export class TypeScriptInterpreter implements Interpreter {
   }
 
   private formatError(e: unknown): ErrorInfo {
-    return formatError(e, this.cells, (v) => this.platform.formatText(v));
+    return formatError(e, this.cells, (v) => this.platform.formatText(v), this.platform.internalFrames);
   }
 
   /** The MIME bundle of a cell's value, through the widgets' pipeline (text only if the widgets did not load). */

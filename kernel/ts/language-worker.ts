@@ -1,16 +1,19 @@
 /**
  * The TypeScript language service in its own thread: type checks run in parallel with the
- * cell they check, and completion/inspection never block the thread that runs cells.
+ * cell they check, and completion/inspection never block the thread that runs cells. This file
+ * is Node-free (the browser kernel uses it too): the thread's handlers and the client; Node's
+ * thread is started by language-node.ts.
  */
-import { Notebook, type CellDiagnostic } from "./language.ts";
+import type { Notebook, CellDiagnostic } from "./language.ts";
 import type { CompleteResult, InspectResult } from "../interpreter.ts";
-import { saveTypeScriptCodeCache } from "./tsapi.ts";
-import { HelperThread, serve } from "./worker.ts";
-import type { LanguageService } from "./platform.ts";
+import type { Helper, LanguageService } from "./platform.ts";
 
-export function runLanguageWorker(cwd: string) {
-  const nb = new Notebook(cwd);
-  serve({
+/**
+ * The language worker's requests, answered by a Notebook (Node: language-node.ts serves them
+ * from a worker thread; the browser kernel from a Web Worker). `warmedUp` runs after the warm-up.
+ */
+export function languageHandlers(nb: Notebook, hooks: { warmedUp?: () => void; heapUsed: () => number }): Record<string, (...args: any[]) => unknown> {
+  return {
     check: (code: string, jsx: boolean) => nb.check(code, jsx),
     commit: (code: string) => nb.commit(code),
     addModule: (fileName: string, code: string) => nb.addModule(fileName, code),
@@ -19,19 +22,14 @@ export function runLanguageWorker(cwd: string) {
     warmup: () => {
       nb.check("1", false);
       nb.complete("Math.a", 6);
-      // the compiled TypeScript for the next kernels' threads (the checker's functions included)
-      saveTypeScriptCodeCache();
+      hooks.warmedUp?.();
     },
-    memory: () => {
-      (globalThis as any).gc?.();
-      return process.memoryUsage().heapUsed;
-    },
-  });
+    memory: () => hooks.heapUsed(),
+  };
 }
 
 /** The main thread's handle on the language worker. */
 export class LanguageClient implements LanguageService {
-  private readonly thread: HelperThread;
   private checkCache = new Map<string, CellDiagnostic[]>();
   /** Answers to completion/inspection requests, for the same request again (Tab pressed again, a hover repeated). */
   private answers = new Map<string, CompleteResult | InspectResult>();
@@ -39,9 +37,10 @@ export class LanguageClient implements LanguageService {
   /** The service has loaded the compiler and the declarations (its first check is done): later checks take milliseconds. */
   ready = false;
 
-  constructor(cwd: string, private log: (s: string) => void) {
-    this.thread = new HelperThread("language", { cwd }, log);
-  }
+  constructor(
+    private readonly thread: Helper,
+    private log: (s: string) => void,
+  ) {}
 
   warmup(): void {
     this.thread.call("warmup").then(
@@ -107,7 +106,7 @@ export class LanguageClient implements LanguageService {
     return this.thread.call("memory");
   }
 
-  stop(): Promise<number> | undefined {
+  stop(): unknown {
     return this.thread.stop();
   }
 }

@@ -3,12 +3,11 @@
  * module holding the latest declaration of every name the earlier cells
  * declared (the "prelude"), followed by the cell being checked, completed or
  * inspected. Built lazily: loading the compiler and the lib files costs
- * several hundred milliseconds, never paid at start-up.
+ * several hundred milliseconds, never paid at start-up. Node-free: what it
+ * reads besides the notebook comes from a NotebookEnvironment (Node's is in
+ * language-worker.ts; the browser kernel's holds files bundled with the site).
  */
 import type * as TS from "typescript";
-import { existsSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { CompleteResult, InspectResult } from "../interpreter.ts";
 import { ts } from "./tsapi.ts";
 import { parseCell } from "./compile.ts";
@@ -29,13 +28,24 @@ interface Entry {
   text: string;
 }
 
-/** The package root (dist/kernel.js -> ..). */
-function packageRoot(): string {
-  try {
-    return dirname(dirname(fileURLToPath(import.meta.url)));
-  } catch {
-    return process.cwd();
-  }
+/** What the language service reads besides the notebook's cells and modules. */
+export interface NotebookEnvironment {
+  /** The declaration file of each preloaded package found ("gradbook", "gradbook/widgets"). */
+  packages: Record<string, string>;
+  /** More global declarations (the types-only namespace `gb` the build writes), or "". */
+  globals: string;
+  /** Compiler options: the lib files, the @types packages and where they are. */
+  lib: string[];
+  types: string[];
+  typeRoots: string[];
+  /** The files the service reads (lib files, declarations, @types). */
+  fs: Pick<TS.System, "fileExists" | "readFile" | "readDirectory" | "directoryExists" | "getDirectories" | "realpath">;
+  defaultLibFileName(options: TS.CompilerOptions): string;
+}
+
+/** `dir/name` (the notebook's virtual files sit in its folder). */
+function inFolder(dir: string, name: string): string {
+  return `${dir.replace(/\/+$/, "")}/${name}`;
 }
 
 const GLOBALS_DTS = `
@@ -62,43 +72,36 @@ export class Notebook {
   /** The notebook's modules (tslab `@module` cells). */
   private moduleFiles = new Set<string>();
 
-  constructor(private cwd: string) {
-    this.nbFile = join(cwd, "__gradbook_notebook__.ts");
-    this.nbTsxFile = join(cwd, "__gradbook_notebook__.tsx");
-    this.globalsFile = join(cwd, "__gradbook_globals__.d.ts");
+  constructor(
+    private cwd: string,
+    private readonly env: NotebookEnvironment,
+  ) {
+    this.nbFile = inFolder(cwd, "__gradbook_notebook__.ts");
+    this.nbTsxFile = inFolder(cwd, "__gradbook_notebook__.tsx");
+    this.globalsFile = inFolder(cwd, "__gradbook_globals__.d.ts");
   }
 
   private ls(): TS.LanguageService {
     if (this.service) return this.service;
     const t = ts();
-    const root = packageRoot();
+    const env = this.env;
     const paths: Record<string, string[]> = {};
-    for (const [name, candidates] of [
-      // the build's declarations first (a cold check reads them faster than the sources)
-      ["gradbook", ["dist/types/engine/index.d.ts", "engine/index.ts", "dist/gradbook.d.ts"]],
-      ["gradbook/widgets", ["dist/types/widgets/index.d.ts", "widgets/index.ts", "dist/widgets.d.ts"]],
-    ] as const) {
-      const f = candidates.map((c) => join(root, c)).find((p) => existsSync(p));
-      if (f) paths[name] = [f];
-    }
+    for (const [name, file] of Object.entries(env.packages)) paths[name] = [file];
     let globals = GLOBALS_DTS + TEST_HELPERS_DTS + TSLAB_DTS;
     globals += paths["gradbook"] ? `\n/** The gradbook engine (tensors, autograd), preloaded. */\ndeclare const gb: typeof import("gradbook");\n` : `\ndeclare const gb: any;\n`;
     // type aliases under the same name (gb.Tensor, gb.nn.Module as types), made by the build from the engine's exports
-    const gbTypes = join(root, "dist", "gb-namespace.d.ts");
-    if (paths["gradbook"] && existsSync(gbTypes)) globals += readFileSync(gbTypes, "utf8");
+    if (paths["gradbook"]) globals += env.globals;
     globals += paths["gradbook/widgets"]
       ? `/** gradbook widgets, preloaded. */\ndeclare const widgets: typeof import("gradbook/widgets");\n` +
         `/** Shows a rich output: a value's toMimeBundle() (tensors, plots, widgets), else its text. Returns a handle when displayId is given. */\ndeclare const display: typeof import("gradbook/widgets").display;\n`
       : `declare const widgets: any;\ndeclare const display: any;\n`;
     this.files.set(this.globalsFile, { text: globals, version: 1 });
     if (!this.files.has(this.nbFile)) this.files.set(this.nbFile, { text: "export {};\n", version: 1 });
-    const typeRoots = [join(root, "node_modules", "@types"), join(this.cwd, "node_modules", "@types")].filter((p) => existsSync(p));
     const options: TS.CompilerOptions = {
       target: t.ScriptTarget.ES2022,
       module: t.ModuleKind.ESNext,
       moduleResolution: t.ModuleResolutionKind.Bundler,
-      // no DOM lib: it doubles the cold start; @types/node has console, timers, fetch, URL, TextEncoder
-      lib: ["lib.es2023.d.ts"],
+      lib: env.lib,
       strict: true,
       noImplicitAny: false,
       esModuleInterop: true,
@@ -110,8 +113,8 @@ export class Notebook {
       noEmit: true,
       useDefineForClassFields: true,
       jsx: t.JsxEmit.React,
-      types: typeRoots.length ? ["node"] : [],
-      typeRoots,
+      types: env.types,
+      typeRoots: env.typeRoots,
       paths,
     };
     const host: TS.LanguageServiceHost = {
@@ -121,22 +124,20 @@ export class Notebook {
         const v = this.files.get(f);
         if (v) return t.ScriptSnapshot.fromString(v.text);
         if (this.diskCache.has(f)) return this.diskCache.get(f);
-        let snap: TS.IScriptSnapshot | undefined;
-        try {
-          snap = t.ScriptSnapshot.fromString(readFileSync(f, "utf8"));
-        } catch {}
+        const text = env.fs.readFile(f);
+        const snap = text === undefined ? undefined : t.ScriptSnapshot.fromString(text);
         this.diskCache.set(f, snap);
         return snap;
       },
       getCurrentDirectory: () => this.cwd,
       getCompilationSettings: () => options,
-      getDefaultLibFileName: (o) => t.getDefaultLibFilePath(o),
-      fileExists: (f) => this.files.has(f) || t.sys.fileExists(f),
-      readFile: (f) => this.files.get(f)?.text ?? t.sys.readFile(f),
-      readDirectory: t.sys.readDirectory,
-      directoryExists: t.sys.directoryExists,
-      getDirectories: t.sys.getDirectories,
-      realpath: t.sys.realpath,
+      getDefaultLibFileName: (o) => env.defaultLibFileName(o),
+      fileExists: (f) => this.files.has(f) || env.fs.fileExists(f),
+      readFile: (f) => this.files.get(f)?.text ?? env.fs.readFile(f),
+      readDirectory: env.fs.readDirectory,
+      directoryExists: env.fs.directoryExists,
+      getDirectories: env.fs.getDirectories,
+      realpath: env.fs.realpath,
     };
     // (one registry for the session: a service made again reuses the parsed declaration files)
     this.service = t.createLanguageService(host, (this.registry ??= t.createDocumentRegistry()));
@@ -226,7 +227,7 @@ export class Notebook {
    */
   addModule(fileName: string, code: string): CellDiagnostic[] {
     const t = ts();
-    const file = join(this.cwd, fileName);
+    const file = inFolder(this.cwd, fileName);
     this.files.set(file, { text: code + "\n;export {};\n", version: (this.files.get(file)?.version ?? 0) + 1 });
     this.moduleFiles.add(file);
     // a new service: imports that could not be resolved before are resolved again

@@ -14,7 +14,7 @@ import type { Platform } from "./platform.ts";
 import { resolveFromNotebook } from "./resolve.ts";
 import { PRELOADED_PACKAGES } from "./globals.ts";
 import { CompilerClient } from "./compile-worker.ts";
-import { LanguageClient } from "./language-worker.ts";
+import { nodeLanguageClient } from "./language-node.ts";
 
 const sync = new Set([...PRELOADED_PACKAGES, ...builtinModules]);
 
@@ -27,7 +27,7 @@ export function nodePlatform(cwd: string, log: (text: string) => void): Platform
   const notebookRequire = createRequire(join(cwd, "__notebook__.js"));
   return {
     compiler: new CompilerClient(log),
-    language: new LanguageClient(cwd, log),
+    language: nodeLanguageClient(cwd, log),
     formatText: (value) => inspect(value, { depth: 4, colors: false, maxArrayLength: 100, maxStringLength: 10_000, breakLength: 100 }),
     script(js, fileName) {
       const s = new vm.Script(js, { filename: fileName });

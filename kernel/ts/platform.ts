@@ -18,6 +18,12 @@ export interface SyntaxErrorInfo {
 }
 export type Compiled<T> = { ok: T } | { syntaxError: SyntaxErrorInfo };
 
+/** A helper thread (Node: a worker thread; a browser: a Web Worker), its requests answered in order. */
+export interface Helper {
+  call<T>(method: string, ...args: unknown[]): Promise<T>;
+  stop(): unknown;
+}
+
 /** The TypeScript compiler (compile.ts) where the platform runs it (Node: a thread of its own). */
 export interface CellCompiler {
   /** Starts loading the compiler (the first cell then finds it ready); resolves once it is loaded. */
@@ -70,6 +76,8 @@ export interface Platform {
   readonly runtime: { name: string; version: string };
   /** The version of the TypeScript compiler the kernel uses. */
   readonly typescriptVersion: string;
+  /** Stack frames of the host's own code, left out of tracebacks (besides Node's internals and the kernel's files). */
+  readonly internalFrames?: RegExp;
   /** Heap in use on the thread that runs cells (bytes), after a collection where the platform allows. */
   memory(): { heap: number; rss?: number };
 }
