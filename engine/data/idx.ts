@@ -5,6 +5,7 @@
  * 0x0C int (int32), 0x0D float (float32), 0x0E double (float64).
  * Gzipped files (magic 1f 8b) are decompressed transparently.
  */
+import { nodeOnly } from "../node-only.js";
 import { Tensor } from "../tensor.js";
 
 export type IdxType = "ubyte" | "byte" | "short" | "int" | "float" | "double";
@@ -115,6 +116,7 @@ export async function parseIdx(bytes: Uint8Array | ArrayBuffer): Promise<IdxData
 
 /** Reads an IDX file (optionally .gz) from disk. Node only. */
 export async function readIdx(path: string): Promise<IdxData> {
+  nodeOnly("readIdx", "`await gb.data.parseIdx(await (await fetch(url)).arrayBuffer())` reads an IDX file on the site");
   const fs = await import("node:fs/promises");
   let bytes: Uint8Array;
   try {

@@ -9,6 +9,7 @@
  */
 import type { DType } from "../dtype.js";
 import { shapeStr, sizeOf } from "../shape.js";
+import { nodeOnly } from "../node-only.js";
 import { Tensor } from "../tensor.js";
 
 /** Tensors by name: what Module.stateDict() returns and loadStateDict() takes. */
@@ -150,6 +151,7 @@ export function metadata(bytes: Uint8Array): Record<string, string> {
 
 /** Writes a state dict (or a module's) to a .safetensors file. Node only. */
 export async function saveFile(obj: StateDict | Map<string, Tensor> | { stateDict(): StateDict }, path: string, meta?: Record<string, string>): Promise<void> {
+  nodeOnly("safetensors.saveFile", "`await gb.nn.safetensors.serialize(model.stateDict())` gives the file's bytes (to download, or to keep in a variable)");
   const sd = typeof (obj as { stateDict?: unknown }).stateDict === "function" ? (obj as { stateDict(): StateDict }).stateDict() : (obj as StateDict | Map<string, Tensor>);
   const bytes = await serialize(sd, meta);
   const fs = await import("node:fs/promises");
@@ -158,6 +160,7 @@ export async function saveFile(obj: StateDict | Map<string, Tensor> | { stateDic
 
 /** Reads a .safetensors file into a state dict. Node only. */
 export async function loadFile(path: string, opts: { device?: string } = {}): Promise<StateDict> {
+  nodeOnly("safetensors.loadFile", "`gb.nn.safetensors.deserialize(new Uint8Array(await (await fetch(url)).arrayBuffer()))` reads the bytes of a file on the site");
   const fs = await import("node:fs/promises");
   const buf = await fs.readFile(path);
   return deserialize(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), opts);
