@@ -17,7 +17,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const labDir = join(root, "lab");
 export const LAB_BUILD = join(root, "dist", "lab");
 
-function filesUnder(dir) {
+export function filesUnder(dir) {
   const out = [];
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     const p = join(dir, e.name);
@@ -45,17 +45,26 @@ function inlineCss(file, seen = new Set()) {
   });
 }
 
-/** Settings schemas and themes of every package that declares them (package.json's "jupyterlab" field). */
-function copyExtensionAssets(out) {
+/** The JupyterLite site's own packages (scripts/lite.mjs): not part of the JupyterLab build. */
+export const LITE_ONLY_PACKAGES = /^@jupyterlite\/|^@jupyterlab\/services-extension$|^node-inspect-extracted$/;
+
+/** Settings schemas and themes of every package that declares them (package.json's "jupyterlab" field); `lite`: the JupyterLite site's packages too. */
+export function copyExtensionAssets(out, { lite = false } = {}) {
   const require = createRequire(join(labDir, "package.json"));
-  const pkgs = Object.keys(JSON.parse(readFileSync(join(labDir, "package.json"), "utf8")).dependencies);
+  const pkgs = Object.keys(JSON.parse(readFileSync(join(labDir, "package.json"), "utf8")).dependencies).filter((name) => lite || !LITE_ONLY_PACKAGES.test(name));
   const found = { schemas: 0, themes: [] };
   for (const name of pkgs) {
-    const pkgFile = require.resolve(`${name}/package.json`);
+    let pkgFile;
+    try {
+      pkgFile = require.resolve(`${name}/package.json`);
+    } catch {
+      continue; // (a package whose exports hide its package.json is no JupyterLab extension: node-inspect-extracted)
+    }
     const pkgDir = dirname(pkgFile);
     const meta = JSON.parse(readFileSync(pkgFile, "utf8"));
     const lab = meta.jupyterlab ?? {};
-    if (lab.schemaDir) {
+    // (a package may declare a schema folder it does not ship: @jupyterlite/apputils-extension 0.8.3)
+    if (lab.schemaDir && existsSync(join(pkgDir, lab.schemaDir))) {
       const dest = join(out, "schemas", name);
       mkdirSync(dest, { recursive: true });
       for (const f of readdirSync(join(pkgDir, lab.schemaDir)).filter((f) => f.endsWith(".json"))) {
