@@ -2,8 +2,8 @@
  * A small PNG encoder (8-bit grayscale, RGB or RGBA) and colormaps.
  *
  * Compression: in Node, `node:zlib` deflate (loaded by dynamic import, so this file
- * stays browser-safe); elsewhere, or with `encodePngSync`, zlib "stored" blocks
- * (valid, uncompressed deflate) that every PNG decoder reads.
+ * stays browser-safe); in a browser, its CompressionStream (zlib too); elsewhere, or with
+ * `encodePngSync`, zlib "stored" blocks (valid, uncompressed deflate) that every PNG decoder reads.
  */
 import { base64, isNode } from "./util.js";
 
@@ -117,7 +117,15 @@ export function encodePngSync(img: PngImage): Uint8Array {
   return assemble(img, zlibStored(rawScanlines(img)));
 }
 
-/** Encodes a PNG, compressed with node:zlib where available (else as `encodePngSync`). */
+/** zlib's deflate through the platform's CompressionStream (browsers, Web Workers), or null without one. */
+async function deflateStream(raw: Uint8Array): Promise<Uint8Array | null> {
+  const CS = (globalThis as { CompressionStream?: new (format: string) => TransformStream<Uint8Array, Uint8Array> }).CompressionStream;
+  if (!CS) return null;
+  const stream = new Blob([raw as BlobPart]).stream().pipeThrough(new CS("deflate"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+/** Encodes a PNG, compressed with node:zlib or a CompressionStream where available (else as `encodePngSync`). */
 export async function encodePng(img: PngImage): Promise<Uint8Array> {
   const raw = rawScanlines(img);
   let idat: Uint8Array | null = null;
@@ -126,6 +134,12 @@ export async function encodePng(img: PngImage): Promise<Uint8Array> {
       const zlib: any = await import("node:zlib");
       const z: Uint8Array = zlib.deflateSync(raw, { level: 6 });
       idat = new Uint8Array(z.buffer, z.byteOffset, z.byteLength);
+    } catch {
+      idat = null;
+    }
+  } else {
+    try {
+      idat = await deflateStream(raw);
     } catch {
       idat = null;
     }
