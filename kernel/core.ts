@@ -8,11 +8,12 @@ import type { IncomingRequest, ToMain, ToServer } from "./protocol/bridge.ts";
 import type { Comm, Interpreter, KernelIO, MimeBundle } from "./interpreter.ts";
 import { History } from "./history.ts";
 import { log } from "./log.ts";
+import { jsonParse, jsonStringify } from "./intrinsics.ts";
 
 /** JSON-safe copy of a value (bigints to strings, drops functions), so a bad display never breaks a message. */
 function jsonSafe<T>(v: T): T {
   try {
-    return JSON.parse(JSON.stringify(v, (_k, x) => (typeof x === "bigint" ? x.toString() : x)) ?? "null");
+    return jsonParse(jsonStringify(v, (_k, x) => (typeof x === "bigint" ? x.toString() : x)) ?? "null");
   } catch (e) {
     return { "text/plain": `<unserializable: ${(e as Error).message}>` } as any;
   }
@@ -316,7 +317,7 @@ export class KernelCore {
     try {
       this.publish("execute_input", { code, execution_count: count });
       if (storeHistory) this.history.add(count, code, null);
-      const outcome = await this.interp.execute({ code, executionCount: count, silent, allowStdin: this.allowStdin });
+      const outcome = await this.interp.execute({ code, executionCount: count, silent, allowStdin: this.allowStdin, metadata: req.metadata });
       if (storeHistory && outcome.resultText != null) this.history.setOutput(count, outcome.resultText);
       if (outcome.status === "ok") {
         const user_expressions: Record<string, unknown> = {};

@@ -25,6 +25,8 @@ export interface ExecuteRequest {
   executionCount: number;
   silent: boolean;
   allowStdin: boolean;
+  /** The execute_request's metadata (the grader sends its compiled instructor cells there). */
+  metadata?: Record<string, unknown>;
 }
 
 /** What an interpreter may do to the front end. Output goes to the request being handled (or the last execute). */

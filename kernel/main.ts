@@ -3,6 +3,7 @@
  * The main thread runs cells; a worker thread (this same file) runs the
  * protocol server, so heartbeat and interrupts work while a cell is busy.
  */
+import { kernelChannel, processExit } from "./intrinsics.ts";
 import { Worker, isMainThread, workerData } from "node:worker_threads";
 import { readFileSync } from "node:fs";
 import { KernelCore } from "./core.ts";
@@ -46,33 +47,36 @@ export function startKernel(connectionFile: string, interp: Interpreter): void {
     controlTypes: [],
     userCodeFlag: new SharedArrayBuffer(8),
   };
+  // Messages to and from the protocol server go through a channel no cell can reach (intrinsics.ts).
+  const channel = kernelChannel();
   // stdout/stderr not piped to ours (the server logs with writeSync(2)): spares initializing process.stdout at start-up
-  const worker = new Worker(new URL(import.meta.url), { workerData: { gradbookServer: true, config }, stdout: true, stderr: true });
-  const core = new KernelCore(interp, (m) => worker.postMessage(m), undefined, new Int32Array(config.userCodeFlag));
-  worker.on("message", (m: ToMain) => core.onMessage(m));
+  const worker = new Worker(new URL(import.meta.url), { workerData: { gradbookServer: true, config, channel: channel.theirs }, transferList: [channel.theirs.port], stdout: true, stderr: true });
+  const core = new KernelCore(interp, channel.post, undefined, new Int32Array(config.userCodeFlag));
+  channel.listen((m: ToMain) => core.onMessage(m));
   let serverGone = false;
-  worker.on("error", (e) => {
-    log(`protocol server error: ${e?.stack ?? e}`);
-    serverGone = true;
-    process.exit(1);
-  });
-  worker.on("exit", (code) => {
-    serverGone = true;
-    process.exit(code);
-  });
   // process.exit() from a cell (or anything else on this thread): the protocol server closes its
   // sockets first (exiting with a zeromq socket open in the worker aborts the process: SIGABRT)
-  const exit = process.exit.bind(process);
-  process.exit = ((code?: number | string | null) => {
+  const wait = Atomics.wait;
+  const exitKernel = ((code?: number | string | null) => {
     if (!serverGone) {
       serverGone = true;
       core.flushStream();
       const done = new SharedArrayBuffer(4);
-      worker.postMessage({ kind: "close_now", done });
-      Atomics.wait(new Int32Array(done), 0, 0, 2000);
+      channel.post({ kind: "close_now", done });
+      wait(new Int32Array(done), 0, 0, 2000);
     }
-    return exit(code as number);
+    return processExit(code as number);
   }) as typeof process.exit;
+  process.exit = exitKernel;
+  worker.on("error", (e) => {
+    log(`protocol server error: ${e?.stack ?? e}`);
+    serverGone = true;
+    exitKernel(1);
+  });
+  worker.on("exit", (code) => {
+    serverGone = true;
+    exitKernel(code);
+  });
   // Interrupts (interrupt_request becomes a SIGINT to ourselves; "signal" mode sends one directly).
   process.on("SIGINT", () => core.interrupt());
   process.on("SIGTERM", () => core.onMessage({ kind: "shutdown", restart: false }));
@@ -93,7 +97,7 @@ if (isMainThread) {
   runCompileWorker();
 } else if (workerData?.gradbookServer) {
   const { runServer } = await import("./protocol/server.ts");
-  runServer(workerData.config).catch((e) => {
+  runServer(workerData.config, workerData.channel).catch((e) => {
     log(`protocol server failed: ${e?.stack ?? e}`);
     process.exit(1);
   });

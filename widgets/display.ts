@@ -49,7 +49,8 @@ export function defaultText(value: unknown): string {
 }
 
 function isDisplayable(v: unknown): v is Displayable {
-  return v != null && typeof (v as Displayable).toMimeBundle === "function";
+  // objects only: a number's text is its own (a cell cannot make Number.prototype.toMimeBundle turn a test's 0.5 into "3")
+  return (typeof v === "object" || typeof v === "function") && v !== null && typeof (v as Displayable).toMimeBundle === "function";
 }
 
 function textOf(value: unknown, formatText: TextFormatter): string {

@@ -5,7 +5,8 @@
  * publishes busy/idle around each request and queues shell requests; it
  * knows nothing of the language: requests go to the main thread as data.
  */
-import { parentPort } from "node:worker_threads";
+import { parentPort, type MessagePort } from "node:worker_threads";
+import { signalPosted } from "../intrinsics.ts";
 import type * as Zmq from "zeromq";
 import { Message, Signer, WireError, makeHeader, parseFrames, serialize, type ConnectionInfo, type Header } from "./wire.ts";
 import type { ServerConfig, ToMain, ToServer } from "./bridge.ts";
@@ -38,14 +39,22 @@ interface Pending {
   channel: "shell" | "control";
 }
 
-export async function runServer(config: ServerConfig): Promise<void> {
+/**
+ * `channel`: the main thread's private channel (intrinsics.ts, kernelChannel): its port, and the
+ * counter to bump after each post so that the main thread takes the message. Without it, the
+ * worker's parent port.
+ */
+export async function runServer(config: ServerConfig, channel?: { port: MessagePort; signal: SharedArrayBuffer }): Promise<void> {
   const zmq: typeof Zmq = require("zeromq");
-  const port = parentPort!;
+  const port = channel?.port ?? parentPort!;
   const c: ConnectionInfo = config.connection;
   const signer = new Signer(c.key ?? "", c.signature_scheme || "hmac-sha256");
   const session = crypto.randomUUID();
   const addr = (p: number) => (c.transport === "ipc" ? `ipc://${c.ip}-${p}` : `${c.transport || "tcp"}://${c.ip}:${p}`);
-  const post = (m: ToMain) => port.postMessage(m);
+  const post = (m: ToMain) => {
+    port.postMessage(m);
+    if (channel) signalPosted(channel.signal);
+  };
 
   const shell = new zmq.Router({ linger: 0 });
   const control = new zmq.Router({ linger: 0 });

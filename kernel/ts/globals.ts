@@ -10,6 +10,7 @@ import type { CellOutput } from "./output.ts";
 import type { NotebookModules } from "./modules.ts";
 import type { Platform } from "./platform.ts";
 import { installTestHelpers } from "../asserts.ts";
+import { lockKernelGlobals } from "../lock.ts";
 
 /** The packages the kernel preloads: `import` of them is synchronous and gives the kernel's instance. */
 export const PRELOADED_PACKAGES = ["gradbook", "gradbook/widgets", "tslab"];
@@ -81,4 +82,6 @@ export function installGlobals(cx: CellGlobalsContext): void {
       return ns;
     },
   });
+  // what cells use from the kernel, fixed before the first cell (the engine and widgets were set before this)
+  lockKernelGlobals(globalThis, ["gb", "widgets", "require", "__gradbook"], { object: (globalThis as any).__gradbook, writable: ["result"] });
 }

@@ -143,16 +143,19 @@ export class TypeScriptInterpreter implements Interpreter {
     const count = req.executionCount;
     let code = req.code;
     let strict = false;
-    const magic = /^[ \t]*%%(\w+)[^\n]*(\n|$)/.exec(code);
+    // A cell the client compiled (the grader's instructor cells): run as given, out of reach of
+    // what earlier cells did to the compiler, its thread's channel or the built-ins they use.
+    const given = precompiled(req.metadata);
+    const magic = given ? null : /^[ \t]*%%(\w+)[^\n]*(\n|$)/.exec(code);
     if (magic) {
       if (magic[1] !== "strict") return this.errorOutcome({ ename: "UsageError", evalue: `unknown cell magic %%${magic[1]} (known: %%strict)`, traceback: [`${BOLD_RED}UsageError${RESET}: unknown cell magic %%${magic[1]} (known: %%strict)`] });
       strict = true;
       code = code.slice(0, magic.index) + " ".repeat(magic[0].length - magic[2].length) + magic[2] + code.slice(magic.index + magic[0].length);
     }
-    const help = /^\s*\?\s*([\s\S]+?)\s*$/.exec(code) ?? /^\s*([^?\n][\s\S]*?)\s*\?\s*$/.exec(code);
+    const help = given ? null : /^\s*\?\s*([\s\S]+?)\s*$/.exec(code) ?? /^\s*([^?\n][\s\S]*?)\s*\?\s*$/.exec(code);
     if (help && !/\?\?$/.test(code.trim()) && /^[\w$.\[\]"']+$/.test(help[1])) return this.page(help[1]);
 
-    const tags = cellTags(code);
+    const tags = given ? {} : cellTags(code);
     if (tags.module) return this.defineModule(tags.module, code, !!tags.jsx, count, strict);
     if (tags.browser) {
       this.io.stream("stderr", `In[${count}] is tagged @browser: tslab would run it in the browser; gradbook runs cells in the kernel only, so it was not run (remove the tag to run it here).\n`);
@@ -160,7 +163,7 @@ export class TypeScriptInterpreter implements Interpreter {
     }
 
     (globalThis as any).__gradbookInterrupt = false;
-    const compiled = await this.compile(code, !!tags.jsx, count);
+    const compiled = given ? { cell: { ...given, fileName: `cell-${++this.cellSeq}.ts` } } : await this.compile(code, !!tags.jsx, count);
     if ("error" in compiled) return compiled.error;
     const cell = compiled.cell;
     this.cells.delete(cell.fileName); // (re-inserted: the most recent cells are kept)
@@ -357,4 +360,14 @@ export class TypeScriptInterpreter implements Interpreter {
 
 function formatDiagnostics(diags: CellDiagnostic[], count: number): string {
   return diags.map((d) => `${CYAN}In[${count}]${RESET} line ${d.line}: ${RED}error${RESET} TS${d.code}: ${d.message}`).join("\n");
+}
+
+/** The compiled cell a client sent in the request's metadata (`gradbook.compiled`, as compileCell makes it), or null. */
+function precompiled(metadata: Record<string, unknown> | undefined): CompiledCell | null {
+  const c = (metadata?.gradbook as { compiled?: Partial<Record<keyof CompiledCell, unknown>> } | undefined)?.compiled;
+  if (!c || typeof c !== "object") return null;
+  const { js, source, async, hasValue, declaresAnything, declared, map } = c;
+  if (typeof js !== "string" || typeof source !== "string" || typeof async !== "boolean" || typeof hasValue !== "boolean" || typeof declaresAnything !== "boolean") return null;
+  if (!Array.isArray(declared) || !Array.isArray(map)) return null;
+  return { js, source, async, hasValue, declaresAnything, declared, map };
 }

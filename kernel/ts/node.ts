@@ -4,7 +4,6 @@
  * the notebook's folder, the engine and widgets are the package's own bundles, and the compiler
  * and the language service run in worker threads.
  */
-import vm from "node:vm";
 import { builtinModules, createRequire } from "node:module";
 import { readdirSync } from "node:fs";
 import { Writable } from "node:stream";
@@ -12,6 +11,7 @@ import { dirname, join, resolve } from "node:path";
 import { inspect, types } from "node:util";
 import type { Platform } from "./platform.ts";
 import { resolveFromNotebook } from "./resolve.ts";
+import { newScript, runScript } from "../intrinsics.ts";
 import { PRELOADED_PACKAGES } from "./globals.ts";
 import { CompilerClient } from "./compile-worker.ts";
 import { nodeLanguageClient } from "./language-node.ts";
@@ -30,8 +30,9 @@ export function nodePlatform(cwd: string, log: (text: string) => void): Platform
     language: nodeLanguageClient(cwd, log),
     formatText: (value) => inspect(value, { depth: 4, colors: false, maxArrayLength: 100, maxStringLength: 10_000, breakLength: 100 }),
     script(js, fileName) {
-      const s = new vm.Script(js, { filename: fileName });
-      return () => s.runInThisContext({ breakOnSigint: true, displayErrors: false });
+      // vm.Script and runInThisContext as they were before any cell (intrinsics.ts)
+      const s = newScript(js, { filename: fileName });
+      return () => runScript(s, { breakOnSigint: true, displayErrors: false });
     },
     captureOutput(write, uncaught) {
       // process.stdout/stderr become plain Writables whose write() goes to the kernel: Node's own
