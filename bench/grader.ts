@@ -1,18 +1,31 @@
 /**
- * Grader throughput: grades N submissions (default 100) of the quick fixture
- * notebook (tests/grader/fixtures/perceptron.ipynb) with one sandboxed kernel
- * per submission, as many at once as the machine has cores, checks every
- * score, and prints submissions per minute.
+ * Grader throughput and the sandbox's cost, `npm run bench -- --grader`:
+ *
+ * 1. What the sandbox adds to a kernel's start: bubblewrap with the
+ *    kernel's mounts and limits running /bin/true against /bin/true alone
+ *    (wall and CPU milliseconds, medians of 20 each, alternating); then a
+ *    kernel from spawn to ready, sandboxed and not, alternating (wall
+ *    milliseconds, and the kernel process's own CPU at ready).
+ * 2. Grades N submissions (default 100) of the quick fixture notebook
+ *    (tests/grader/fixtures/perceptron.ipynb) with one sandboxed kernel per
+ *    submission, as many at once as the machine has cores, checks every
+ *    score, and prints submissions per minute and CPU seconds per
+ *    submission (the grader's own, and its kernels', sandbox included).
+ * The load average is printed with each figure: on a shared machine the
+ * wall times are the load's; the CPU figures much less.
  *
  *   npm run bench -- --grader               (node dist/bench.js --grader)
  *   GRADBOOK_BENCH_SUBMISSIONS=20 ...       (fewer submissions)
  * (Not runnable on its own: bundled into dist/bench.js, a self-run check would fire there.)
  */
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { availableParallelism, cpus, tmpdir } from "node:os";
+import { spawnSync } from "node:child_process";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { findKernelScript, KernelProcess, killedKernelsCpuSeconds, processCpuSeconds } from "../kernel/grader/client.ts";
 import { grade, loadSources } from "../kernel/grader/grade.ts";
+import { findBwrap, kernelReadPaths, sandboxArgs } from "../kernel/grader/sandbox.ts";
 import { makeSubmissions } from "../tests/grader/submissions.ts";
 
 export interface GraderBench {
@@ -20,13 +33,73 @@ export interface GraderBench {
   jobs: number;
   seconds: number;
   perMinute: number;
+  cpuPerSubmission: number;
+  sandboxStartMs: number;
   wrong: string[];
+}
+
+const load = () => loadavg().map((x) => x.toFixed(1)).join(" ");
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+/** CPU seconds of this process's reaped children (cutime + cstime of /proc/self/stat). */
+function childrenCpu(): number {
+  const stat = readFileSync("/proc/self/stat", "utf8");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[13]) + Number(f[14])) / 100;
+}
+const root = typeof process.getuid === "function" && process.getuid() === 0;
+const user = root ? { uid: 61000, gid: 61000 } : null;
+
+/** The sandbox alone (bwrap, mounts, limits, capabilities dropped) around /bin/true, against /bin/true. */
+function sandboxAlone(dir: string): { wallMs: number; cpuMs: number } {
+  const bwrap = findBwrap();
+  if (!bwrap) throw new Error("bubblewrap (bwrap) is not installed: apt-get install bubblewrap");
+  const work = join(dir, "work"), ipc = join(dir, "ipc");
+  for (const d of [dir, work, ipc]) mkdirSync(d, { recursive: true, mode: 0o711 });
+  const args = sandboxArgs({ work, ipc, readOnly: kernelReadPaths(findKernelScript()), limits: { memoryMb: 2048, maxTasks: 512, fileMb: 1024, cpuSeconds: 3600, tmpMb: 256 }, argv: ["/bin/true"] });
+  const walls: number[][] = [[], []], cpu = [0, 0];
+  for (let i = 0; i < 40; i++) {
+    const boxed = i % 2;
+    const c0 = childrenCpu(), t0 = performance.now();
+    const r = boxed ? spawnSync(bwrap, args, { stdio: "ignore", uid: user?.uid, gid: user?.gid }) : spawnSync("/bin/true", [], { stdio: "ignore", uid: user?.uid, gid: user?.gid });
+    walls[boxed].push(performance.now() - t0);
+    cpu[boxed] += childrenCpu() - c0;
+    if (r.status !== 0) throw new Error(`${boxed ? "the sandbox" : "/bin/true"} exited with ${r.status}`);
+  }
+  return { wallMs: median(walls[1]) - median(walls[0]), cpuMs: ((cpu[1] - cpu[0]) / 20) * 1000 };
+}
+
+/** Kernels from spawn to ready, sandboxed and not, alternating: medians of wall ms and of the kernel's own CPU ms at ready. */
+async function kernelStarts(dir: string, pairs = 6) {
+  const wall: number[][] = [[], []], cpu: number[][] = [[], []];
+  for (let i = 0; i < 2 * pairs; i++) {
+    const boxed = i % 2;
+    const t0 = performance.now();
+    const k = await KernelProcess.start(findKernelScript(), { dir: join(dir, `k${i}`), permissions: true, user, isolate: !!boxed }, { memoryMb: 2048, maxOutputChars: 1000 });
+    wall[boxed].push(performance.now() - t0);
+    cpu[boxed].push(processCpuSeconds(k.pid!) * 1000);
+    k.kill();
+    await k.exited();
+  }
+  return { bare: median(wall[0]), boxed: median(wall[1]), bareCpu: median(cpu[0]), boxedCpu: median(cpu[1]) };
 }
 
 export async function benchGrader(n = Number(process.env.GRADBOOK_BENCH_SUBMISSIONS ?? 100), jobs = availableParallelism()): Promise<GraderBench> {
   const source = fileURLToPath(new URL("../tests/grader/fixtures/perceptron.ipynb", import.meta.url));
   const dir = mkdtempSync(join(tmpdir(), "gradbook-bench-grader-"));
+  chmodSync(dir, 0o711);
   try {
+    // 1. the sandbox's cost at start
+    const l0 = load();
+    const alone = sandboxAlone(join(dir, "alone"));
+    const starts = await kernelStarts(join(dir, "starts"));
+    console.log(
+      `[grader] sandbox start: +${alone.wallMs.toFixed(1)} ms wall, +${alone.cpuMs.toFixed(1)} CPU-ms per kernel (bwrap with the kernel's mounts and limits around /bin/true, vs /bin/true; medians of 20; load ${l0})`,
+    );
+    console.log(
+      `[grader] kernel start to ready: ${starts.bare.toFixed(0)} ms bare, ${starts.boxed.toFixed(0)} ms sandboxed (medians of 6, alternating); the kernel's own CPU at ready ${starts.bareCpu.toFixed(0)} / ${starts.boxedCpu.toFixed(0)} ms (load ${load()})`,
+    );
+
+    // 2. grading
     const [s] = loadSources(source);
     const made = makeSubmissions(s.release);
     // the quick kinds only (the infinite loop and process.exit ones are slow by design)
@@ -39,14 +112,22 @@ export async function benchGrader(n = Number(process.env.GRADBOOK_BENCH_SUBMISSI
       writeFileSync(join(dir, "subs", `${id}.ipynb`), m.content);
       expected.set(id, m.score);
     }
+    const l1 = load();
+    const cpu0 = process.cpuUsage(), children0 = childrenCpu(), kernels0 = killedKernelsCpuSeconds();
     const t0 = Date.now();
     const summary = await grade({ source, submissions: join(dir, "subs"), out: join(dir, "out"), jobs, progress: process.stderr.isTTY ? process.stderr : null });
     const seconds = (Date.now() - t0) / 1000;
+    const self = process.cpuUsage(cpu0);
+    const cpuSeconds = (self.user + self.system) / 1e6 + (childrenCpu() - children0) + (killedKernelsCpuSeconds() - kernels0);
     const wrong = summary.results.filter((r) => r.score !== expected.get(r.student)).map((r) => `${r.student}: ${r.score} != ${expected.get(r.student)}`);
     if (summary.results.length !== n) wrong.push(`${summary.results.length} results for ${n} submissions`);
     const perMinute = (n / seconds) * 60;
-    console.log(`[grader] ${n} submissions of perceptron.ipynb, ${jobs} at once on ${cpus().length} cores (${cpus()[0]?.model ?? "?"}): ${seconds.toFixed(1)} s, ${perMinute.toFixed(1)} submissions/min; scores ${wrong.length ? `WRONG: ${wrong.slice(0, 5).join("; ")}` : "all right"}`);
-    return { submissions: n, jobs, seconds, perMinute, wrong };
+    console.log(
+      `[grader] ${n} submissions of perceptron.ipynb, each in its sandbox, ${jobs} at once on ${cpus().length} cores (${cpus()[0]?.model ?? "?"}): ` +
+        `${seconds.toFixed(1)} s, ${perMinute.toFixed(1)} submissions/min, ${(cpuSeconds / n).toFixed(2)} CPU-s per submission ` +
+        `(load ${l1} before, ${load()} after); scores ${wrong.length ? `WRONG: ${wrong.slice(0, 5).join("; ")}` : "all right"}`,
+    );
+    return { submissions: n, jobs, seconds, perMinute, cpuPerSubmission: cpuSeconds / n, sandboxStartMs: alone.wallMs, wrong };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

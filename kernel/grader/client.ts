@@ -1,26 +1,66 @@
 /**
  * A minimal Jupyter client for the grader: starts one gradbook kernel
- * process (`node dist/kernel.js -f <connection file>`) in a sandbox, talks
- * to it over ZeroMQ (the wire format of kernel/protocol/wire.ts), runs cells
- * one at a time with a time limit, and watches the process: its exit, its
- * memory (RSS), its output volume. Never throws for anything the kernel or
- * the code in it does: every outcome is a value.
+ * process (`node dist/kernel.js -f <connection file>`) in its sandbox
+ * (sandbox.ts), talks to it over ZeroMQ (the wire format of
+ * kernel/protocol/wire.ts), runs cells one at a time with a time limit, and
+ * watches the process: its exit, its memory (RSS), its output volume, the
+ * size of its working folder. Never throws for anything the kernel or the
+ * code in it does: every outcome is a value.
+ *
+ * What the kernel sends is untrusted: a cell's outcome is decided here, from
+ * the replies. A reply to a request the grader never sent, a second reply to
+ * one, a reply of the wrong type or status: the kernel is stopped and the
+ * cell it was running (or the next one) ends "died" with the reason, and
+ * scores nothing.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
-import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { constants as osConstants } from "node:os";
+import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type * as Zmq from "zeromq";
 import { Signer, makeHeader, parseFrames, serialize, type ConnectionInfo, type Message } from "../protocol/wire.ts";
 import type { Output } from "./notebook.ts";
+import { findBwrap, folderUsage, kernelReadPaths, SANDBOX, sandboxArgs } from "./sandbox.ts";
 
 export interface KernelLimits {
-  /** Memory limit of the kernel process, MiB (V8 heap limit and RSS watchdog). */
+  /**
+   * The kernel's memory limit, MiB: V8's heap limit and an RSS watchdog on
+   * the kernel process (in the sandbox also RLIMIT_DATA at twice this plus
+   * 1 GiB, a backstop). The one memory setting: an in-kernel guard is to
+   * read this same number.
+   */
   memoryMb: number;
   /** Most characters of stream output kept per cell. */
   maxOutputChars: number;
+  /** Past this many bytes of output messages in one cell the kernel is stopped (default 64 MiB). */
+  maxOutputBytes?: number;
+  /** Sandbox: most threads and processes (default 512). */
+  maxTasks?: number;
+  /** Sandbox: the largest file it may write, and how much its working folder may grow, MiB (default 1024); and at most 20,000 more entries there. */
+  diskMb?: number;
+  /** Sandbox: CPU seconds of one kernel, all threads (default 3600). */
+  cpuSeconds?: number;
+  /** Sandbox: size of the private /tmp and of the home folder, MiB each (default 256). */
+  tmpMb?: number;
 }
+
+const DEFAULTS = { maxOutputBytes: 64 << 20, maxTasks: 512, diskMb: 1024, cpuSeconds: 3600, tmpMb: 256 };
+
+/** CPU seconds (user + system, all threads) of a live process, from /proc/PID/stat (0 when unreadable). */
+export function processCpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // fields from the 3rd (state) on
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  } catch {
+    return 0;
+  }
+}
+let killedKernelsCpu = 0;
+/** CPU seconds used by the kernels this process killed (read just before each kill; bench/grader.ts). */
+export const killedKernelsCpuSeconds = (): number => killedKernelsCpu;
 
 export interface SandboxOptions {
   /** Scratch directory the kernel may write in (its cwd, HOME and TMPDIR); created, not removed here. */
@@ -31,15 +71,21 @@ export interface SandboxOptions {
   user: { uid: number; gid: number } | null;
   /** Run the kernel in this folder instead of the scratch one (validate: the notebook's folder). */
   cwd?: string;
+  /** Run the kernel in its operating-system sandbox (sandbox.ts; bubblewrap). Not with `cwd`. */
+  isolate?: boolean;
 }
 
-export type CellOutcome =
+export type CellOutcome = (
   | { status: "ok"; outputs: Output[]; executionCount: number | null }
   | { status: "error"; outputs: Output[]; executionCount: number | null; ename: string; evalue: string }
   /** The time limit passed; the kernel must be restarted. */
   | { status: "timeout"; outputs: Output[] }
   /** The kernel process ended (process.exit, crash, memory limit); `reason` says which. */
-  | { status: "died"; outputs: Output[]; reason: string };
+  | { status: "died"; outputs: Output[]; reason: string }
+) & {
+  /** The execute request's msg_id. */
+  requestId?: string;
+};
 
 /** Finds dist/kernel.js: $GRADBOOK_KERNEL, beside this bundle (dist/cli.js), or ../../dist from the source. */
 export function findKernelScript(): string {
@@ -57,8 +103,10 @@ export function packageRootOf(kernelScript: string): string {
 
 /** The kernel's working folder (its cwd) inside its scratch folder. */
 export const workFolder = (dir: string): string => join(dir, "work");
-/** The folders a kernel in `dir` may write: its working folder, HOME and TMPDIR. */
+/** The folders a kernel in `dir` may write: its working folder, HOME and TMPDIR (in a sandbox HOME and TMPDIR are its own, not these). */
 export const kernelFolders = (dir: string): string[] => [workFolder(dir), join(dir, "home"), join(dir, "tmp")];
+/** Where a kernel in `dir` makes its sockets (made afresh for each kernel). */
+const ipcFolder = (dir: string): string => join(dir, "ipc");
 
 // Ends the kernel when the grader's pipe to it closes (the grader was killed): nothing is left running.
 const PRELOAD = `data:text/javascript,${encodeURIComponent(
@@ -80,6 +128,16 @@ export class KernelProcess {
   private closed = false;
   private killReason: string | null = null;
   private shellQueue: Promise<void> = Promise.resolve();
+  /** The kernel process as the host numbers it (in a sandbox: not bwrap's pid, the sandboxed process's). */
+  private kernelPid: number | undefined;
+  /** Requests sent, and those answered (a reply to anything else, or a second one, is impossible). */
+  private sent = new Set<string>();
+  private answered = new Set<string>();
+  /** Bytes of output messages since the current cell started. */
+  private outputBytes = 0;
+  private connectionFile = "";
+  /** The impossible sequence that stopped the kernel, and the request it concerned (null: none known). */
+  private broken: { reason: string; requestId: string | null } | null = null;
 
   private constructor(
     private kernelScript: string,
@@ -103,18 +161,33 @@ export class KernelProcess {
     return this.dead === null;
   }
 
+  /** When the kernel was stopped for an impossible sequence: why, and the request it concerned (a second reply: an earlier one). */
+  get violation(): { reason: string; requestId: string | null } | null {
+    return this.broken;
+  }
+
+  /** The kernel's process id (the sandboxed process's, not bwrap's). */
   get pid(): number | undefined {
-    return this.child?.pid;
+    return this.kernelPid ?? this.child?.pid;
+  }
+
+  private limit<K extends keyof typeof DEFAULTS>(k: K): number {
+    return this.limits[k] ?? DEFAULTS[k];
   }
 
   private async launch(startTimeoutMs: number) {
     const zmq: typeof Zmq = await import("zeromq");
     const { dir, permissions, user } = this.sandbox;
-    const [work, home, tmp] = kernelFolders(dir), sock = join(dir, "k");
+    const isolate = !!this.sandbox.isolate && !this.sandbox.cwd;
+    const [work, home, tmp] = kernelFolders(dir), ipc = ipcFolder(dir);
     for (const d of [home, work, tmp]) mkdirSync(d, { recursive: true });
+    rmSync(ipc, { recursive: true, force: true }); // a fresh one for every kernel: nothing an earlier kernel left there
+    mkdirSync(ipc, { mode: 0o700 });
+    // The kernel's view of its folders: the sandbox's paths, or the host's.
+    const view = isolate ? { home: SANDBOX.home, tmp: SANDBOX.tmp, ipc: SANDBOX.ipc } : { home, tmp, ipc };
     const conn: ConnectionInfo = {
       transport: "ipc",
-      ip: sock,
+      ip: join(view.ipc, "k"),
       shell_port: 1,
       iopub_port: 2,
       stdin_port: 3,
@@ -124,38 +197,57 @@ export class KernelProcess {
       signature_scheme: "hmac-sha256",
       kernel_name: "gradbook",
     };
-    const connFile = join(dir, "connection.json");
+    const connFile = (this.connectionFile = join(ipc, "connection.json"));
     writeFileSync(connFile, JSON.stringify(conn), { mode: 0o600 });
     const asUser = user && typeof process.getuid === "function" && process.getuid() === 0 ? user : null;
-    if (asUser) for (const d of [dir, home, work, tmp, connFile]) chownSync(d, asUser.uid, asUser.gid);
+    if (asUser) for (const d of [dir, home, work, tmp, ipc, connFile]) chownSync(d, asUser.uid, asUser.gid);
 
-    const root = packageRootOf(this.kernelScript);
+    const readOnly = kernelReadPaths(this.kernelScript);
     const args = [`--max-old-space-size=${Math.max(64, Math.floor(this.limits.memoryMb))}`, `--import=${PRELOAD}`];
     if (permissions) {
       // /etc/alpine-release: zeromq's addon loader probes it to choose a libc build.
-      const readable = ["/etc/alpine-release", dir, join(root, "dist"), join(root, "node_modules"), join(root, "package.json"), join(root, "engine"), join(root, "widgets"), dirname(this.kernelScript)];
+      const readable = ["/etc/alpine-release", ...readOnly, ...(isolate ? [SANDBOX.home, SANDBOX.tmp, SANDBOX.ipc] : [dir])];
+      const writable = isolate ? [SANDBOX.home, SANDBOX.tmp] : [dir];
       // (Node 20 takes one path per flag; a list after one flag is read as a single path.)
-      args.unshift("--experimental-permission", ...[...new Set(readable)].map((p) => `--allow-fs-read=${p}`), `--allow-fs-write=${dir}`, "--allow-worker", "--allow-addons");
+      args.unshift("--experimental-permission", ...[...new Set(readable)].map((p) => `--allow-fs-read=${p}`), ...writable.map((p) => `--allow-fs-write=${p}`), "--allow-worker", "--allow-addons");
     }
-    args.push(this.kernelScript, "-f", connFile);
+    args.push(this.kernelScript, "-f", join(view.ipc, "connection.json"));
     const env: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      PATH: isolate ? "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin" : process.env.PATH ?? "/usr/bin:/bin",
       LANG: process.env.LANG ?? "C.UTF-8",
-      HOME: home,
-      TMPDIR: tmp,
-      JUPYTER_DATA_DIR: join(home, "jupyter"),
-      GRADBOOK_HISTORY_FILE: join(home, "history.jsonl"),
+      HOME: view.home,
+      TMPDIR: view.tmp,
+      XDG_RUNTIME_DIR: view.tmp,
+      JUPYTER_DATA_DIR: join(view.home, "jupyter"),
+      GRADBOOK_HISTORY_FILE: join(view.home, "history.jsonl"),
       NODE_NO_WARNINGS: "1",
       GRADBOOK_GRADING: "1",
     };
-    this.child = spawn(process.execPath, args, {
-      cwd: this.sandbox.cwd ?? work,
-      env,
-      stdio: ["pipe", "ignore", "pipe"],
-      uid: asUser?.uid,
-      gid: asUser?.gid,
-      detached: false,
-    });
+    if (isolate) {
+      const bwrap = findBwrap();
+      if (!bwrap) throw new Error("bubblewrap (bwrap) is not installed: apt-get install bubblewrap");
+      const limits = { memoryMb: this.limits.memoryMb, maxTasks: this.limit("maxTasks"), fileMb: this.limit("diskMb"), cpuSeconds: this.limit("cpuSeconds"), tmpMb: this.limit("tmpMb") };
+      const bargs = sandboxArgs({ work, ipc, readOnly, limits, argv: [process.execPath, ...args], infoFd: 3 });
+      this.child = spawn(bwrap, bargs, { env, stdio: ["pipe", "ignore", "pipe", "pipe"], uid: asUser?.uid, gid: asUser?.gid });
+      // bwrap writes {"child-pid": N} there before the kernel runs (the only document read from it)
+      let info = "";
+      const fd3 = this.child.stdio[3] as NodeJS.ReadableStream;
+      const onInfo = (d: Buffer) => {
+        info += d.toString("utf8");
+        const m = /"child-pid"\s*:\s*(\d+)/.exec(info);
+        if (m || info.length > 4096) {
+          fd3.off("data", onInfo);
+          fd3.on("data", () => {});
+          if (m) this.findKernel(Number(m[1]));
+        }
+      };
+      fd3.on("data", onInfo);
+      fd3.on("error", () => {});
+    } else {
+      this.child = spawn(process.execPath, args, { cwd: this.sandbox.cwd ?? work, env, stdio: ["pipe", "ignore", "pipe"], uid: asUser?.uid, gid: asUser?.gid });
+      this.kernelPid = this.child.pid;
+      this.startWatchdog();
+    }
     this.child.stderr!.on("data", (d: Buffer) => {
       this.stderrTail = (this.stderrTail + d.toString("utf8")).slice(-4000);
     });
@@ -164,7 +256,7 @@ export class KernelProcess {
     this.child.on("error", (e) => this.onExit(null, null, `could not start the kernel: ${e.message}`));
 
     this.signer = new Signer(conn.key, conn.signature_scheme);
-    const addr = (p: number) => `ipc://${sock}-${p}`;
+    const addr = (p: number) => `ipc://${join(ipc, "k")}-${p}`;
     this.shell = new zmq.Dealer({ linger: 0, routingId: randomUUID() });
     this.control = new zmq.Dealer({ linger: 0, routingId: randomUUID() });
     this.iopub = new zmq.Subscriber({ linger: 0 });
@@ -175,14 +267,19 @@ export class KernelProcess {
     this.pump(this.shell, "shell");
     this.pump(this.iopub, "iopub");
     this.pump(this.control, "shell");
-    this.startWatchdog();
 
     // Ready when kernel_info is answered and an iopub message for it arrives (the subscription is live).
     const deadline = Date.now() + startTimeoutMs;
     while (Date.now() < deadline) {
       if (this.dead) throw new Error(`the kernel exited while starting (${this.dead})${this.stderrTail ? `: ${this.stderrTail.trim().split("\n").slice(-3).join(" | ")}` : ""}`);
       const r = await this.request("kernel_info_request", {}, Math.min(5000, deadline - Date.now()), true);
-      if (r === "iopub") return;
+      if (r === "iopub") {
+        // the kernel has read its connection file: the key is no longer on disk for the code it runs
+        try {
+          unlinkSync(connFile);
+        } catch {}
+        return;
+      }
     }
     throw new Error(`the kernel did not answer within ${Math.round(startTimeoutMs / 1000)} s${this.stderrTail ? `: ${this.stderrTail.trim().split("\n").slice(-3).join(" | ")}` : ""}`);
   }
@@ -190,6 +287,11 @@ export class KernelProcess {
   private async pump(sock: Zmq.Dealer | Zmq.Subscriber, channel: "shell" | "iopub") {
     try {
       for await (const frames of sock) {
+        if (channel === "iopub") {
+          for (const f of frames as Buffer[]) this.outputBytes += f.length;
+          const max = this.limit("maxOutputBytes");
+          if (this.outputBytes > max && !this.dead) this.stop(`it printed more than ${Math.round(max / (1 << 20))} MiB of output in one cell`);
+        }
         let msg: Message;
         try {
           msg = parseFrames(frames as Buffer[], this.signer);
@@ -197,6 +299,18 @@ export class KernelProcess {
           continue; // a bad frame from a compromised kernel is ignored, never fatal
         }
         const parent = typeof msg.parent_header?.msg_id === "string" ? msg.parent_header.msg_id : "";
+        if (channel === "shell") {
+          // replies: only to requests sent, and one to each execute request
+          if (!this.sent.has(parent)) {
+            this.violated(`it sent a reply (${String(msg.header.msg_type).slice(0, 40)}) to a request the grader never made (an impossible sequence: the kernel is not trusted any more)`, null);
+            continue;
+          }
+          if (this.answered.has(parent) && msg.header.msg_type === "execute_reply") {
+            this.violated("it sent a second reply to one request (an impossible sequence: the kernel is not trusted any more)", parent);
+            continue;
+          }
+          this.answered.add(parent);
+        }
         this.listeners.get(parent)?.(msg, channel);
       }
     } catch {
@@ -227,18 +341,24 @@ export class KernelProcess {
     });
   }
 
-  private send(sock: Zmq.Dealer, header: ReturnType<typeof makeHeader>, content: unknown) {
-    const frames = serialize(this.signer, [], header, {}, {}, content);
+  private send(sock: Zmq.Dealer, header: ReturnType<typeof makeHeader>, content: unknown, metadata: Record<string, unknown> = {}) {
+    this.sent.add(header.msg_id);
+    const frames = serialize(this.signer, [], header, {}, metadata, content);
     this.shellQueue = this.shellQueue.then(() => sock.send(frames as Buffer[]).catch(() => {}));
   }
 
-  /** Runs one cell. Outputs are collected until the reply and the kernel's idle status for it. */
-  execute(code: string, timeoutMs: number, opts: { silent?: boolean } = {}): Promise<CellOutcome> {
+  /**
+   * Runs one cell. Outputs are collected until the reply and the kernel's
+   * idle status for it. `metadata` goes with the request (the grader's
+   * compiled instructor cells, kernel/guard.ts).
+   */
+  execute(code: string, timeoutMs: number, opts: { silent?: boolean; metadata?: Record<string, unknown> } = {}): Promise<CellOutcome> {
     const outputs: Output[] = [];
     if (this.dead) return Promise.resolve({ status: "died", outputs, reason: this.dead });
     const header = makeHeader("execute_request", this.session, "grader");
     const content = { code, silent: !!opts.silent, store_history: !opts.silent, user_expressions: {}, allow_stdin: false, stop_on_error: false };
     let chars = 0, truncated = false;
+    this.outputBytes = 0;
     const byDisplayId = new Map<string, Output[]>();
     return new Promise<CellOutcome>((resolveP) => {
       let reply: Record<string, any> | null = null, idle = false, finished = false;
@@ -248,7 +368,7 @@ export class KernelProcess {
         clearTimeout(timer);
         this.listeners.delete(header.msg_id);
         this.exitWaiters = this.exitWaiters.filter((w) => w !== onDeath);
-        resolveP(o);
+        resolveP({ ...o, requestId: header.msg_id });
       };
       const onDeath = (reason: string) => finish({ status: "died", outputs, reason });
       const timer = setTimeout(() => finish({ status: "timeout", outputs }), Math.max(1, timeoutMs));
@@ -282,7 +402,13 @@ export class KernelProcess {
       };
       this.listeners.set(header.msg_id, (m, ch) => {
         if (ch === "shell") {
-          if (m.header.msg_type === "execute_reply") reply = m.content;
+          const c = m.content as Record<string, any>;
+          if (m.header.msg_type !== "execute_reply" || (c?.status !== "ok" && c?.status !== "error")) {
+            // (aborted cannot happen: the grader sends stop_on_error false)
+            this.violated(`it answered a cell with ${m.header.msg_type === "execute_reply" ? `status ${JSON.stringify(String(c?.status)).slice(0, 40)}` : `a ${String(m.header.msg_type).slice(0, 40)}`} (an impossible sequence: the kernel is not trusted any more)`, header.msg_id);
+            return;
+          }
+          reply = c;
         } else {
           const c = m.content;
           switch (m.header.msg_type) {
@@ -321,20 +447,57 @@ export class KernelProcess {
           const count = typeof r.execution_count === "number" ? r.execution_count : null;
           if (r.status === "ok") finish({ status: "ok", outputs, executionCount: count });
           else {
-            const ename = String(r.ename ?? (r.status === "aborted" ? "Aborted" : "Error")), evalue = String(r.evalue ?? "");
+            const ename = String(r.ename ?? "Error"), evalue = String(r.evalue ?? "");
             if (!outputs.some((o) => o.output_type === "error")) outputs.push({ output_type: "error", ename, evalue, traceback: Array.isArray(r.traceback) ? r.traceback.map(String) : [`${ename}: ${evalue}`] });
             finish({ status: "error", outputs, executionCount: count, ename, evalue });
           }
         }
       });
-      this.send(this.shell, header, content);
+      this.send(this.shell, header, content, opts.metadata);
     });
   }
 
+  /** Ends the kernel for an impossible sequence about request `requestId` (null: the one running). */
+  private violated(reason: string, requestId: string | null) {
+    if (this.dead || this.killReason) return;
+    this.broken = { reason, requestId };
+    this.stop(reason);
+  }
+
+  /** Ends the kernel with `reason` (a limit it passed, or an impossible reply). */
+  private stop(reason: string) {
+    if (this.dead || this.killReason) return;
+    this.killReason = reason;
+    try {
+      this.child.kill("SIGKILL");
+    } catch {}
+  }
+
+  /** The kernel is the one child of the sandbox's init (`init`, a host pid): found as soon as the init has started it. */
+  private findKernel(init: number) {
+    const look = (tries: number) => {
+      if (this.dead) return;
+      let kids: string[] = [];
+      try {
+        kids = readFileSync(`/proc/${init}/task/${init}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
+      } catch {}
+      if (kids.length) {
+        this.kernelPid = Number(kids[0]);
+        this.startWatchdog();
+      } else if (tries > 0) setTimeout(() => look(tries - 1), 10).unref();
+    };
+    look(500);
+  }
+
   private startWatchdog() {
-    const pid = this.child.pid;
-    if (!pid || process.platform !== "linux") return;
+    const pid = this.kernelPid;
+    if (!pid || process.platform !== "linux" || this.watchdog) return;
     const limitKb = this.limits.memoryMb * 1024;
+    // the working folder may grow by diskMb and 20,000 entries (checked every second)
+    const work = this.sandbox.isolate && !this.sandbox.cwd ? workFolder(this.sandbox.dir) : null;
+    const extraBytes = this.limit("diskMb") * (1 << 20), extraEntries = 20_000;
+    const base = work ? folderUsage(work, Infinity, Infinity) : null;
+    let ticks = 0;
     this.watchdog = setInterval(() => {
       if (this.dead) return;
       let rss = 0;
@@ -344,9 +507,10 @@ export class KernelProcess {
       } catch {
         return;
       }
-      if (rss > limitKb) {
-        this.killReason = `it used more than the memory limit of ${this.limits.memoryMb} MiB`;
-        this.child.kill("SIGKILL");
+      if (rss > limitKb) return this.stop(`it used more than the memory limit of ${this.limits.memoryMb} MiB`);
+      if (work && base && ++ticks % 10 === 0) {
+        const u = folderUsage(work, base.bytes + extraBytes, base.entries + extraEntries);
+        if (u.over) this.stop(`it wrote more than ${this.limit("diskMb")} MiB or ${extraEntries} files into its working folder`);
       }
     }, 100);
     this.watchdog.unref();
@@ -356,15 +520,21 @@ export class KernelProcess {
     if (this.dead) return;
     let reason = why ?? this.killReason;
     if (!reason) {
+      // in a sandbox bwrap exits with the kernel's code, or 128 + the signal that ended it
+      const sig = signal ?? (this.sandbox.isolate && code !== null && code > 128 && code < 160 ? Object.entries(osConstants.signals).find(([, n]) => n === code - 128)?.[0] ?? null : null);
       if (/heap limit|JavaScript heap out of memory/i.test(this.stderrTail)) reason = `it ran out of memory (limit ${this.limits.memoryMb} MiB)`;
       else if (this.closed) reason = "it was stopped by the grader";
-      else if (signal) reason = `the process ended with ${signal} (process.exit(), process.kill() or a crash)`;
+      else if (sig === "SIGXCPU") reason = `it used more than its CPU time limit of ${this.limit("cpuSeconds")} s`;
+      else if (sig) reason = `the process ended with ${sig} (process.exit(), process.kill() or a crash)`;
       else reason = `the process exited with code ${code} (process.exit() or a crash)`;
     }
     this.dead = reason;
     if (this.watchdog) clearInterval(this.watchdog);
     for (const w of this.exitWaiters.splice(0)) w(reason);
     this.closeSockets();
+    try {
+      unlinkSync(this.connectionFile);
+    } catch {}
   }
 
   private closeSockets() {
@@ -375,22 +545,26 @@ export class KernelProcess {
     }
   }
 
-  /** Ends the kernel at once (SIGKILL) and closes the sockets. */
+  /** Ends the kernel at once (SIGKILL; in a sandbox, bwrap, which ends everything in it) and closes the sockets. */
   kill(): void {
     this.closed = true;
     if (this.watchdog) clearInterval(this.watchdog);
+    if (!this.dead && this.kernelPid) killedKernelsCpu += processCpuSeconds(this.kernelPid);
     try {
       if (this.child && this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
     } catch {}
     if (!this.dead) this.closeSockets();
   }
 
-  /** Waits until the process is gone (after kill()). */
+  /** Waits until the process is gone (after kill()); in a sandbox, until the sandboxed process is gone too. */
   async exited(timeoutMs = 5000): Promise<void> {
-    if (!this.child || this.child.exitCode !== null || this.child.signalCode !== null) return;
-    await new Promise<void>((r) => {
-      const t = setTimeout(r, timeoutMs);
-      this.child.once("exit", () => (clearTimeout(t), r()));
-    });
+    const deadline = Date.now() + timeoutMs;
+    if (this.child && this.child.exitCode === null && this.child.signalCode === null)
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, timeoutMs);
+        this.child.once("exit", () => (clearTimeout(t), r()));
+      });
+    const pid = this.kernelPid;
+    if (pid && pid !== this.child?.pid) while (existsSync(`/proc/${pid}`) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   }
 }

@@ -6,6 +6,13 @@
  * run (test cells excepted) are run again, and grading goes on with the next
  * cell: the student loses that cell and nothing more.
  *
+ * The instructor's cells (read-only and test cells: restore.ts puts the
+ * instructor's version of them in the notebook) are compiled here, in the
+ * grader, and sent compiled: the kernel runs them as given, so nothing a
+ * submission's cell did to the kernel's compiler or to the built-ins it uses
+ * can change their code (kernel/intrinsics.ts keeps how they run and what
+ * is reported).
+ *
  * With `files`, the kernel's working folder starts with copies of those
  * files (files.ts). Before a restart the working, home and temporary folders
  * are emptied and the copies made again, so that the cells run again see what
@@ -17,7 +24,8 @@ import { join } from "node:path";
 import { CHECKS_GRADE_ID } from "./checks.ts";
 import { KernelProcess, kernelFolders, workFolder, type KernelLimits } from "./client.ts";
 import { changedFiles, copyFileSets, listNames, type FileSet } from "./files.ts";
-import { gradeId, isTestCell, type Notebook, type Output } from "./notebook.ts";
+import { gradeId, isLocked, isTestCell, type Cell, type Notebook, type Output } from "./notebook.ts";
+import { CellSyntaxError, compileCell, type CompiledCell } from "../ts/compile.ts";
 
 export interface ExecuteOptions {
   kernelScript: string;
@@ -27,6 +35,10 @@ export interface ExecuteOptions {
   notebookTimeoutMs: number;
   memoryMb: number;
   maxOutputChars?: number;
+  /** The sandbox's other limits (threads, disk, CPU time, /tmp; client.ts's defaults when not given). */
+  limits?: Pick<KernelLimits, "maxTasks" | "diskMb" | "cpuSeconds" | "tmpMb" | "maxOutputBytes">;
+  /** Run each kernel in its operating-system sandbox (bubblewrap; default false: the grader asks for it). */
+  isolate?: boolean;
   /** Node's permission model for the kernel (default true). */
   permissions?: boolean;
   /** When root, run kernels as this user (default nobody); null keeps root. */
@@ -62,6 +74,26 @@ export interface Executed {
 
 const errorOutput = (ename: string, evalue: string): Output => ({ output_type: "error", ename, evalue, traceback: [`${ename}: ${evalue}`] });
 
+/** Instructor cells compiled, by source (null: not compilable as a plain cell, e.g. a %%magic one or a syntax error: the kernel compiles and reports it). */
+const compiledCells = new Map<string, CompiledCell | null>();
+
+/** The execute_request metadata for a cell: the compiled code of an instructor's (locked) cell. */
+export function cellMetadata(cell: Cell): Record<string, unknown> | undefined {
+  if (!isLocked(cell)) return undefined;
+  let c = compiledCells.get(cell.source);
+  if (c === undefined) {
+    try {
+      c = compileCell(cell.source, "cell.ts");
+    } catch (e) {
+      if (!(e instanceof CellSyntaxError)) throw e;
+      c = null;
+    }
+    if (compiledCells.size >= 1000) compiledCells.clear();
+    compiledCells.set(cell.source, c);
+  }
+  return c ? { gradbook: { compiled: c } } : undefined;
+}
+
 export class KernelStartError extends Error {
   override name = "KernelStartError";
 }
@@ -72,12 +104,23 @@ export async function executeNotebook(input: Notebook, o: ExecuteOptions): Promi
   const status: CellStatus[] = nb.cells.map(() => "ok");
   const messages: string[] = [];
   const scratch = mkdtempSync(join(o.scratchRoot, "run-"));
-  const limits: KernelLimits = { memoryMb: o.memoryMb, maxOutputChars: o.maxOutputChars ?? 200_000 };
+  const limits: KernelLimits = { ...o.limits, memoryMb: o.memoryMb, maxOutputChars: o.maxOutputChars ?? 200_000 };
   const maxRestarts = o.maxRestarts ?? 5;
   const deadline = t0 + o.notebookTimeoutMs;
   let kernel: KernelProcess | null = null;
   let restarts = 0;
   const replay: number[] = [];
+  /** The cells that finished, by the msg_id of their request (a second reply to one of them revokes its result). */
+  const finishedBy = new Map<string, number>();
+  /** A kernel stopped for a second reply to an earlier cell's request: that cell scores nothing, with the reason. */
+  const revoke = (k: KernelProcess) => {
+    const j = k.violation?.requestId ? finishedBy.get(k.violation.requestId) : undefined;
+    if (j === undefined) return;
+    finishedBy.delete(k.violation!.requestId!);
+    status[j] = "error";
+    nb.cells[j].outputs = [...(nb.cells[j].outputs ?? []), errorOutput("ProtocolError", `the kernel was not trusted after this cell: ${k.violation!.reason}`)];
+    messages.push(`${label(j)} scored nothing: ${k.violation!.reason}.`);
+  };
   const user = o.user === undefined ? { uid: 65534, gid: 65534 } : o.user;
   const label = (i: number) => (gradeId(nb.cells[i]) ? `Cell ${i + 1} ("${gradeId(nb.cells[i])}")` : `Cell ${i + 1}`);
 
@@ -86,7 +129,7 @@ export async function executeNotebook(input: Notebook, o: ExecuteOptions): Promi
     for (let attempt = 0; attempt < 2; attempt++) {
       let k: KernelProcess | null = null;
       try {
-        k = await KernelProcess.start(o.kernelScript, { dir: scratch, permissions: o.permissions ?? true, user, cwd: o.cwd }, limits, o.startTimeoutMs ?? 120_000);
+        k = await KernelProcess.start(o.kernelScript, { dir: scratch, permissions: o.permissions ?? true, user, cwd: o.cwd, isolate: o.isolate }, limits, o.startTimeoutMs ?? 120_000);
         o.onKernel?.(k, true);
         return k;
       } catch (e) {
@@ -135,9 +178,11 @@ export async function executeNotebook(input: Notebook, o: ExecuteOptions): Promi
         continue;
       }
       const limit = Math.min(o.cellTimeoutMs, left);
-      const r = await kernel.execute(cell.source, limit);
+      const r = await kernel.execute(cell.source, limit, { metadata: cellMetadata(cell) });
       cell.outputs = r.outputs;
+      revoke(kernel);
       if (r.status === "ok" || r.status === "error") {
+        if (r.requestId) finishedBy.set(r.requestId, i);
         cell.execution_count = r.executionCount;
         status[i] = r.status;
         if (r.status === "ok" && !isTestCell(cell)) replay.push(i);
@@ -175,7 +220,7 @@ export async function executeNotebook(input: Notebook, o: ExecuteOptions): Promi
       }
       let replayed = 0;
       for (const j of replay) {
-        const rr = await kernel.execute(nb.cells[j].source, Math.min(o.cellTimeoutMs, Math.max(1, deadline - Date.now())));
+        const rr = await kernel.execute(nb.cells[j].source, Math.min(o.cellTimeoutMs, Math.max(1, deadline - Date.now())), { metadata: cellMetadata(nb.cells[j]) });
         if (rr.status === "ok") replayed++;
         else if (rr.status === "timeout" || rr.status === "died") {
           stop(kernel);

@@ -12,25 +12,35 @@
  *
  * Each notebook runs in its own fresh working folder holding the student's
  * files from beside their notebook, then the instructor's files from beside
- * the source notebooks on top (files.ts), as nbgrader's autograde does.
+ * the source notebooks on top (files.ts), as nbgrader's autograde does, in a
+ * kernel in its own operating-system sandbox (sandbox.ts). When the sandbox
+ * cannot start here, grading stops before it begins with one line naming
+ * the cause and the fix; `sandbox: false` (--no-sandbox) grades without it
+ * and says so in every result, feedback file and Gradescope output.
  */
 import { chmodSync, lstatSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { findKernelScript, type KernelProcess } from "./client.ts";
-import { executeNotebook, KernelStartError } from "./execute.ts";
+import { executeNotebook, KernelStartError, type ExecuteOptions } from "./execute.ts";
 import { collectFiles, DEFAULT_MAX_FILES_BYTES, fileSetHash, FilesError, type FileSet } from "./files.ts";
 import { gradeId, isGrade, NotebookError, parseNotebook, points, serializeNotebook, sha256, type Notebook } from "./notebook.ts";
 import { Progress } from "./progress.ts";
 import { prepareSource, releaseNotebook } from "./release.ts";
 import { feedbackHtml, feedbackNotebook, gradebookCsv, gradescopeResults, testName, type SubmissionResult } from "./reports.ts";
 import { restoreSubmission } from "./restore.ts";
+import { checkSandbox } from "./sandbox.ts";
 import { FileTooLarge, OutputDir, readNoFollow, safeName, uniqueNames } from "./safefs.ts";
 import { round2, scoreNotebook, zeroScores, type TestResult } from "./score.ts";
 import { selectShard, shardKey, type Shard, type ShardRecord } from "./shard.ts";
 
 // 2: notebooks run with the assignment's files (and the student's) in their working folder.
-export const GRADER_VERSION = "gradbook-grader-2";
+// 3: kernels in the OS sandbox; the test helpers preloaded; instructor cells compiled by the grader.
+export const GRADER_VERSION = "gradbook-grader-3";
+
+/** What every result says when graded with `sandbox: false` (--no-sandbox). */
+export const NO_SANDBOX_NOTE =
+  "Graded without the operating-system sandbox (--no-sandbox): the submission's code could read and write what the grader's user can, beyond Node's permission model.";
 
 export interface GradeOptions {
   /** The instructor's notebook, or a folder of them. */
@@ -42,11 +52,20 @@ export interface GradeOptions {
   jobs?: number;
   cellTimeoutS?: number;
   notebookTimeoutS?: number;
+  /** Each kernel's memory limit, MiB (default 2048; see client.ts, KernelLimits.memoryMb). */
   memoryMb?: number;
+  /** The sandbox's other limits per kernel: threads, disk, CPU time, /tmp (client.ts, KernelLimits: defaults there). */
+  limits?: ExecuteOptions["limits"];
   /** Show the hidden tests' code in the feedback (default: masked; results always shown). */
   revealHidden?: boolean;
   /** Grade everything again, ignoring earlier results. */
   force?: boolean;
+  /**
+   * Each kernel in its operating-system sandbox (bubblewrap; default true).
+   * When false, kernels run with Node's permission model and, as root, their
+   * own uids only, and every result says so.
+   */
+  sandbox?: boolean;
   /** Node's permission model in kernels (default true). */
   permissions?: boolean;
   /** When root, run each kernel as its own unprivileged uid (default true). */
@@ -189,7 +208,7 @@ export function discoverSubmissions(dir: string, sources: SourceNotebook[], excl
 }
 
 interface Context {
-  o: Required<Pick<GradeOptions, "cellTimeoutS" | "notebookTimeoutS" | "memoryMb" | "revealHidden" | "permissions" | "dropPrivileges" | "maxNotebookBytes" | "files" | "studentFiles" | "maxFilesBytes" | "ignoreFiles">>;
+  o: Required<Pick<GradeOptions, "cellTimeoutS" | "notebookTimeoutS" | "memoryMb" | "limits" | "revealHidden" | "sandbox" | "permissions" | "dropPrivileges" | "maxNotebookBytes" | "files" | "studentFiles" | "maxFilesBytes" | "ignoreFiles">>;
   sources: SourceNotebook[];
   /** The instructor's files (null without `files`), and their hash. */
   files: FileSet | null;
@@ -212,7 +231,7 @@ interface SubmissionInput {
 
 /** What decides every submission's score: the grader, the options, the instructor's notebooks and files. */
 function runParts(ctx: Context): string[] {
-  const parts: string[] = [GRADER_VERSION, JSON.stringify([ctx.o.cellTimeoutS, ctx.o.notebookTimeoutS, ctx.o.memoryMb, ctx.o.revealHidden, ctx.o.files, ctx.o.studentFiles])];
+  const parts: string[] = [GRADER_VERSION, JSON.stringify([ctx.o.cellTimeoutS, ctx.o.notebookTimeoutS, ctx.o.memoryMb, ctx.o.revealHidden, ctx.o.files, ctx.o.studentFiles, ctx.o.sandbox, ctx.o.limits])];
   for (const s of ctx.sources) parts.push(s.name, sha256(serializeNotebook(s.source)));
   parts.push(ctx.filesHash);
   return parts;
@@ -273,11 +292,10 @@ function readSubmission(ctx: Context, sub: Submission): SubmissionInput {
 async function gradeOne(ctx: Context, sub: Submission, input: SubmissionInput, slot: number, hash: string): Promise<SubmissionResult> {
   const t0 = Date.now();
   const tests: TestResult[] = [];
-  const messages: string[] = [...sub.problems, ...input.fileMessages];
+  const messages: string[] = [...(ctx.o.sandbox ? [] : [NO_SANDBOX_NOTE]), ...sub.problems, ...input.fileMessages];
   const contents = input.contents;
   let restarts = 0, anyGraded = false;
-  const root = typeof process.getuid === "function" && process.getuid() === 0;
-  const user = ctx.o.dropPrivileges && root ? { uid: 61000 + slot, gid: 61000 + slot } : null;
+  const user = slotUser(ctx.o.dropPrivileges, slot);
   for (const s of ctx.sources) {
     const c = contents.get(s.name)!;
     if (sub.problems.length) {
@@ -307,6 +325,8 @@ async function gradeOne(ctx: Context, sub: Submission, input: SubmissionInput, s
       cellTimeoutMs: ctx.o.cellTimeoutS * 1000,
       notebookTimeoutMs: ctx.o.notebookTimeoutS * 1000,
       memoryMb: ctx.o.memoryMb,
+      limits: ctx.o.limits,
+      isolate: ctx.o.sandbox,
       permissions: ctx.o.permissions,
       user,
       files: [input.files.get(s.name), ctx.files].filter((f): f is FileSet => !!f),
@@ -317,8 +337,8 @@ async function gradeOne(ctx: Context, sub: Submission, input: SubmissionInput, s
     anyGraded = true;
     restarts += ex.restarts;
     const scored = scoreNotebook(ex.notebook, s.name, restored.unanswered);
-    const msgs = [...restored.messages, ...ex.messages];
-    messages.push(...msgs);
+    const msgs = [...(ctx.o.sandbox ? [] : [NO_SANDBOX_NOTE]), ...restored.messages, ...ex.messages];
+    messages.push(...msgs.filter((m) => m !== NO_SANDBOX_NOTE));
     tests.push(...scored);
     const stem = safeName(s.name.replace(/\.ipynb$/, ""), "notebook");
     ctx.out.write(["feedback", sub.student, `${stem}.ipynb`], serializeNotebook(feedbackNotebook(ex.notebook, scored, msgs, ctx.o.revealHidden)));
@@ -339,6 +359,12 @@ async function gradeOne(ctx: Context, sub: Submission, input: SubmissionInput, s
   };
 }
 
+/** When the grader is root, the kernels of each slot run as their own unprivileged uid (61000 + slot). */
+function slotUser(dropPrivileges: boolean, slot: number): { uid: number; gid: number } | null {
+  const root = typeof process.getuid === "function" && process.getuid() === 0;
+  return dropPrivileges && root ? { uid: 61000 + slot, gid: 61000 + slot } : null;
+}
+
 /** The gradebook's test columns, in notebook order. */
 export function testColumns(sources: SourceNotebook[]): { name: string; maxScore: number }[] {
   const multi = sources.length > 1;
@@ -351,6 +377,11 @@ export function testColumns(sources: SourceNotebook[]): { name: string; maxScore
 export async function grade(opts: GradeOptions): Promise<GradeSummary> {
   const t0 = Date.now();
   const sources = loadSources(opts.source);
+  if (opts.sandbox !== false) {
+    // before anything is written: a sandbox that cannot start here stops the run with the cause and the fix
+    const why = await checkSandbox(slotUser(opts.dropPrivileges ?? true, 0));
+    if (why) throw new Error(why);
+  }
   const out = new OutputDir(opts.out);
   const everyone = discoverSubmissions(opts.submissions, sources, [out.root, opts.out, opts.source]);
   const subs = selectShard(everyone, opts.shard);
@@ -367,7 +398,9 @@ export async function grade(opts: GradeOptions): Promise<GradeSummary> {
       cellTimeoutS: opts.cellTimeoutS ?? 30,
       notebookTimeoutS: opts.notebookTimeoutS ?? 600,
       memoryMb: opts.memoryMb ?? 2048,
+      limits: opts.limits ?? {},
       revealHidden: !!opts.revealHidden,
+      sandbox: opts.sandbox ?? true,
       permissions: opts.permissions ?? true,
       dropPrivileges: opts.dropPrivileges ?? true,
       maxNotebookBytes: opts.maxNotebookBytes ?? 50 << 20,

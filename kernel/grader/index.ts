@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { collectFiles, copyFileSets, DEFAULT_MAX_FILES_BYTES, formatBytes, listNames, mergeFileSets } from "./files.ts";
-import { grade, GradeInterrupted, loadSources, type SourceNotebook } from "./grade.ts";
+import { grade, GradeInterrupted, loadSources, NO_SANDBOX_NOTE, type SourceNotebook } from "./grade.ts";
 import { serializeNotebook } from "./notebook.ts";
 import { formatValidation, validateNotebook } from "./validate.ts";
 import { parseShard } from "./shard.ts";
@@ -161,6 +161,7 @@ export const graderCommands: Record<string, Command> = {
       };
       process.on("SIGINT", onSig);
       process.on("SIGTERM", onSig);
+      if (flags.has("--no-sandbox")) console.error(`warning: ${NO_SANDBOX_NOTE}`);
       try {
         const s = await grade({
           source: values["--source"],
@@ -172,8 +173,7 @@ export const graderCommands: Record<string, Command> = {
           memoryMb: num(values, "--memory"),
           revealHidden: flags.has("--reveal-hidden-tests"),
           force: flags.has("--force"),
-          permissions: !flags.has("--no-sandbox"),
-          dropPrivileges: !flags.has("--no-sandbox"),
+          sandbox: !flags.has("--no-sandbox"),
           files: !flags.has("--no-files"),
           studentFiles: !flags.has("--no-student-files"),
           maxFilesBytes: filesLimit(values),

@@ -3,8 +3,8 @@
  * results.json, and the per-student feedback (notebook and HTML).
  */
 import { CHECKS_GRADE_ID } from "./checks.ts";
-import { cloneNotebook, isTestCell, type Notebook, type Output } from "./notebook.ts";
-import { maskHiddenTests } from "./release.ts";
+import { cloneNotebook, isTestCell, type Cell, type Notebook, type Output } from "./notebook.ts";
+import { hasHiddenTests, maskHiddenTests } from "./release.ts";
 import { round2, stripAnsi, type TestResult } from "./score.ts";
 
 export interface SubmissionResult {
@@ -67,10 +67,21 @@ export function gradescopeResults(r: SubmissionResult): Record<string, unknown> 
   };
 }
 
+/**
+ * A test cell as the student sees it: the code of its hidden tests masked,
+ * and, in a cell with hidden tests, tracebacks cut to the error's name and
+ * message (a traceback quotes the lines around the failing one).
+ */
+function maskHidden(c: Cell) {
+  if (!isTestCell(c)) return;
+  if (hasHiddenTests(c)) for (const o of c.outputs ?? []) if (o.output_type === "error") o.traceback = [`${o.ename ?? "Error"}: ${o.evalue ?? ""}`];
+  c.source = maskHiddenTests(c.source);
+}
+
 /** The executed notebook as shown to the student: hidden-test code masked (unless revealed), a score summary on top. */
 export function feedbackNotebook(executed: Notebook, tests: TestResult[], messages: string[], revealHidden: boolean): Notebook {
   const nb = cloneNotebook(executed);
-  if (!revealHidden) for (const c of nb.cells) if (isTestCell(c)) c.source = maskHiddenTests(c.source);
+  if (!revealHidden) for (const c of nb.cells) maskHidden(c);
   const score = tests.reduce((s, t) => s + t.score, 0), max = tests.reduce((s, t) => s + t.maxScore, 0);
   const lines = [`# Feedback: ${round2(score)} / ${round2(max)} points`, "", "| test | score | result |", "| --- | --- | --- |"];
   for (const t of tests) lines.push(`| ${t.gradeId}${t.hidden ? " (hidden)" : ""} | ${round2(t.score)} / ${round2(t.maxScore)} | ${t.output.replace(/\|/g, "\\|").replace(/\n/g, " ")} |`);
@@ -109,9 +120,10 @@ export function feedbackHtml(student: string, notebookName: string, executed: No
   const rows = tests
     .map((t) => `<tr class="${t.status}"><td>${esc(t.gradeId)}${t.hidden ? " <small>(hidden)</small>" : ""}</td><td>${round2(t.score)} / ${round2(t.maxScore)}</td><td>${esc(t.output)}</td></tr>`)
     .join("\n");
-  const cells = executed.cells
+  const cells = (revealHidden ? executed : cloneNotebook(executed)).cells
     .map((c) => {
-      const src = isTestCell(c) && !revealHidden ? maskHiddenTests(c.source) : c.source;
+      if (!revealHidden) maskHidden(c);
+      const src = c.source;
       const id = c.metadata.nbgrader?.grade_id;
       if (id === CHECKS_GRADE_ID) return `<div class="cell code"><div class="tag">${esc(String(id))}</div><pre class="src">// the test helpers (assert, assertEqual, assertClose, assertThrows)</pre></div>`;
       const tag = id ? `<div class="tag">${esc(String(id))}${c.metadata.nbgrader?.points ? ` · ${esc(String(c.metadata.nbgrader.points))} pt` : ""}</div>` : "";

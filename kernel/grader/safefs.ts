@@ -1,9 +1,10 @@
 /**
  * File handling for untrusted input: names that cannot escape the output
  * folder, writes that are atomic and never follow a link, reads that never
- * follow a link and stop at a size limit.
+ * follow a link and stop at a size limit. The output folder is the
+ * instructor's alone: its folders are 0700, its files 0600.
  */
-import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readSync, realpathSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { chmodSync, closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readSync, realpathSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
 
@@ -29,10 +30,11 @@ export function uniqueNames(names: string[]): string[] {
 export class OutputDir {
   readonly root: string;
   constructor(dir: string) {
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     const st = lstatSync(dir);
     if (st.isSymbolicLink() || !st.isDirectory()) throw new Error(`--out ${dir} must be a folder, not a link`);
     this.root = realpathSync(dir);
+    chmodSync(this.root, 0o700);
   }
 
   /** The absolute path of `parts` (each a single safe component) inside the root; throws when it would leave it. */
@@ -53,10 +55,11 @@ export class OutputDir {
       try {
         st = lstatSync(cur);
       } catch {
-        mkdirSync(cur);
+        mkdirSync(cur, { mode: 0o700 });
         continue;
       }
       if (st.isSymbolicLink() || !st.isDirectory()) throw new Error(`${cur} is not a folder (a link or a file is in the way)`);
+      if ((st.mode & 0o777) !== 0o700) chmodSync(cur, 0o700);
     }
   }
 
@@ -65,7 +68,7 @@ export class OutputDir {
     const full = this.path(...parts);
     this.ensureDirs(parts.slice(0, -1));
     const tmp = join(full, "..", `.${parts[parts.length - 1]}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
-    const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0), 0o644);
+    const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0), 0o600);
     try {
       const buf = typeof data === "string" ? Buffer.from(data, "utf8") : data;
       let off = 0;

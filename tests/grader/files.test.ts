@@ -246,7 +246,8 @@ test("release copies the files, validate runs beside them, grade gives each note
   // the vandal changed its own copy only, and is told so
   expect(printed("a_vandal", "the other kernels").trim().split("\n")).toEqual([
     "its own copy: written",
-    "the instructor's file: refused: Access to this API has been restricted",
+    // (the path is under /tmp: Node's permission model lets the kernel use /tmp, the sandbox's own, where it is not)
+    expect.stringMatching(/^the instructor's file: refused: (Access to this API has been restricted|ENOENT: no such file or directory, open .*measurements\.csv')$/),
     "the other kernels: refused: Access to this API has been restricted",
   ]);
   expect(results.get("a_vandal")!.messages).toEqual([
