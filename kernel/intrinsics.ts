@@ -5,15 +5,16 @@
  * patch built-in prototypes, and every later call the kernel makes through
  * them would be the cell's. Here:
  *
- * - running a cell: `vm.Script` and its `runInThisContext` are taken now,
- *   and the prototypes they live on frozen (`runInThisContext` reaches its
+ * - running a cell: `vm.Script` and its `runInThisContext` are taken when
+ *   this module loads, and lockIntrinsics() (the kernel's first act)
+ *   freezes the prototypes they live on (`runInThisContext` reaches its
  *   parent's `runInContext` through `super` when it runs), so a cell that
  *   wraps them to swallow exceptions changes nothing;
- * - promises: `Promise.prototype.then` is taken now; `then`, `catch`,
- *   `finally` and `constructor` of Promise.prototype, Promise's statics and
- *   its species are made read-only (an `await` in the kernel looks up
- *   `constructor`, and then `then`, on the promise it waits for);
- * - errors, JSON, `process.exit`: taken now;
+ * - promises: `Promise.prototype.then` is taken; lockIntrinsics() makes
+ *   `then`, `catch`, `finally` and `constructor` of Promise.prototype,
+ *   Promise's statics and its species read-only (an `await` in the kernel
+ *   looks up `constructor`, and then `then`, on the promise it waits for);
+ * - errors, JSON, `process.exit`: taken when this module loads;
  * - the kernel's globals (`gb`, `widgets`, `require`, `__gradbook`): made
  *   read-only once installed (lock.ts, also for kernels outside Node);
  * - the channel to the protocol thread: a MessageChannel made now, whose
@@ -39,9 +40,6 @@ const { freeze, defineProperty, getOwnPropertyDescriptor, getOwnPropertyNames, g
 
 const Script = vm.Script;
 const runInThisContext = Script.prototype.runInThisContext;
-freeze(Script.prototype);
-freeze(getPrototypeOf(Script.prototype)); // ContextifyScript.prototype: runInContext
-freeze(Script);
 
 /** `new vm.Script(code, options)` with the class as it was before any cell. */
 export function newScript(code: string, options: { filename: string }): vm.Script {
@@ -57,8 +55,8 @@ export function runScript(script: vm.Script, options: { breakOnSigint?: boolean;
 
 const promiseThen = Promise.prototype.then;
 
-/** `p.then(onFulfilled, onRejected)` with the `then` of before any cell. */
-export function then<T>(p: Promise<T>, onFulfilled: (v: T) => unknown, onRejected: (e: unknown) => unknown): void {
+/** `p.then(onFulfilled, onRejected)` with the `then` of before any cell. (Not exported as `then`: a module with a `then` export is a thenable.) */
+function then<T>(p: Promise<T>, onFulfilled: (v: T) => unknown, onRejected: (e: unknown) => unknown): void {
   apply(promiseThen, p, [onFulfilled, onRejected]);
 }
 
@@ -70,8 +68,19 @@ function lockProperties(o: object, keys: (string | symbol)[] = [...getOwnPropert
     reflectDefine(o, k, "value" in d ? { value: d.value, writable: false, enumerable: d.enumerable, configurable: false } : { get: d.get, set: d.set, enumerable: d.enumerable, configurable: false });
   }
 }
-lockProperties(Promise.prototype, ["then", "catch", "finally", "constructor"]);
-lockProperties(Promise);
+
+/**
+ * Freezes what cannot simply be taken: the prototypes `vm.Script` runs a
+ * cell through, and Promise's (see above). The kernel's main thread calls
+ * this before anything else; importing the module only takes references.
+ */
+export function lockIntrinsics(): void {
+  freeze(Script.prototype);
+  freeze(getPrototypeOf(Script.prototype)); // ContextifyScript.prototype: runInContext
+  freeze(Script);
+  lockProperties(Promise.prototype, ["then", "catch", "finally", "constructor"]);
+  lockProperties(Promise);
+}
 
 // ---------------------------------------------------------------- errors, JSON, exit
 

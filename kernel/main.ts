@@ -3,7 +3,7 @@
  * The main thread runs cells; a worker thread (this same file) runs the
  * protocol server, so heartbeat and interrupts work while a cell is busy.
  */
-import { kernelChannel, processExit } from "./intrinsics.ts";
+import { kernelChannel, lockIntrinsics, processExit } from "./intrinsics.ts";
 import { Worker, isMainThread, workerData } from "node:worker_threads";
 import { readFileSync } from "node:fs";
 import { KernelCore } from "./core.ts";
@@ -25,6 +25,8 @@ function parseArgs(argv: string[]): string | null {
 
 /** Starts a kernel for any Interpreter: the protocol server knows nothing of the language. */
 export function startKernel(connectionFile: string, interp: Interpreter): void {
+  // before any cell: what the kernel's machinery uses cannot be patched by one (intrinsics.ts)
+  lockIntrinsics();
   let connection: any;
   try {
     connection = JSON.parse(readFileSync(connectionFile, "utf8"));

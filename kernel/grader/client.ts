@@ -38,15 +38,15 @@ export interface KernelLimits {
   maxOutputBytes?: number;
   /** Sandbox: most threads and processes (default 512). */
   maxTasks?: number;
-  /** Sandbox: the largest file it may write, and how much its working folder may grow, MiB (default 1024); and at most 20,000 more entries there. */
+  /** Sandbox: how much its folder (home: working folder, tmp) may grow, MiB (default 1024), with at most 20,000 more entries. */
   diskMb?: number;
+  /** Sandbox: the largest file it may write, MiB (default 1024). */
+  fileMb?: number;
   /** Sandbox: CPU seconds of one kernel, all threads (default 3600). */
   cpuSeconds?: number;
-  /** Sandbox: size of the private /tmp and of the home folder, MiB each (default 256). */
-  tmpMb?: number;
 }
 
-const DEFAULTS = { maxOutputBytes: 64 << 20, maxTasks: 512, diskMb: 1024, cpuSeconds: 3600, tmpMb: 256 };
+const DEFAULTS = { maxOutputBytes: 64 << 20, maxTasks: 512, diskMb: 1024, fileMb: 1024, cpuSeconds: 3600 };
 
 /** CPU seconds (user + system, all threads) of a live process, from /proc/PID/stat (0 when unreadable). */
 export function processCpuSeconds(pid: number): number {
@@ -59,7 +59,7 @@ export function processCpuSeconds(pid: number): number {
   }
 }
 let killedKernelsCpu = 0;
-/** CPU seconds used by the kernels this process killed (read just before each kill; bench/grader.ts). */
+/** CPU seconds used by the sandboxed kernels this process killed (read just before each kill; bench/grader.ts). */
 export const killedKernelsCpuSeconds = (): number => killedKernelsCpu;
 
 export interface SandboxOptions {
@@ -101,12 +101,14 @@ export function packageRootOf(kernelScript: string): string {
   return dirname(dirname(kernelScript));
 }
 
+/**
+ * The one folder a kernel in scratch folder `dir` may write: its HOME, holding its working folder
+ * (`work`, its cwd), its TMPDIR (`tmp`) and its sockets (`.gradbook`, made afresh for each kernel).
+ * In a sandbox it is mounted at /home/student.
+ */
+export const homeFolder = (dir: string): string => join(dir, "home");
 /** The kernel's working folder (its cwd) inside its scratch folder. */
-export const workFolder = (dir: string): string => join(dir, "work");
-/** The folders a kernel in `dir` may write: its working folder, HOME and TMPDIR (in a sandbox HOME and TMPDIR are its own, not these). */
-export const kernelFolders = (dir: string): string[] => [workFolder(dir), join(dir, "home"), join(dir, "tmp")];
-/** Where a kernel in `dir` makes its sockets (made afresh for each kernel). */
-const ipcFolder = (dir: string): string => join(dir, "ipc");
+export const workFolder = (dir: string): string => join(homeFolder(dir), "work");
 
 // Ends the kernel when the grader's pipe to it closes (the grader was killed): nothing is left running.
 const PRELOAD = `data:text/javascript,${encodeURIComponent(
@@ -179,12 +181,12 @@ export class KernelProcess {
     const zmq: typeof Zmq = await import("zeromq");
     const { dir, permissions, user } = this.sandbox;
     const isolate = !!this.sandbox.isolate && !this.sandbox.cwd;
-    const [work, home, tmp] = kernelFolders(dir), ipc = ipcFolder(dir);
-    for (const d of [home, work, tmp]) mkdirSync(d, { recursive: true });
+    const home = homeFolder(dir), work = workFolder(dir), tmp = join(home, "tmp"), ipc = join(home, ".gradbook");
+    for (const d of [work, tmp]) mkdirSync(d, { recursive: true });
     rmSync(ipc, { recursive: true, force: true }); // a fresh one for every kernel: nothing an earlier kernel left there
     mkdirSync(ipc, { mode: 0o700 });
     // The kernel's view of its folders: the sandbox's paths, or the host's.
-    const view = isolate ? { home: SANDBOX.home, tmp: SANDBOX.tmp, ipc: SANDBOX.ipc } : { home, tmp, ipc };
+    const view = isolate ? SANDBOX : { home, work, tmp, ipc };
     const conn: ConnectionInfo = {
       transport: "ipc",
       ip: join(view.ipc, "k"),
@@ -206,8 +208,9 @@ export class KernelProcess {
     const args = [`--max-old-space-size=${Math.max(64, Math.floor(this.limits.memoryMb))}`, `--import=${PRELOAD}`];
     if (permissions) {
       // /etc/alpine-release: zeromq's addon loader probes it to choose a libc build.
-      const readable = ["/etc/alpine-release", ...readOnly, ...(isolate ? [SANDBOX.home, SANDBOX.tmp, SANDBOX.ipc] : [dir])];
-      const writable = isolate ? [SANDBOX.home, SANDBOX.tmp] : [dir];
+      // ("/tmp" in a sandbox: the link to its own tmp, by the name programs use)
+      const writable = isolate ? [SANDBOX.home, "/tmp"] : [home];
+      const readable = ["/etc/alpine-release", ...readOnly, ...writable];
       // (Node 20 takes one path per flag; a list after one flag is read as a single path.)
       args.unshift("--experimental-permission", ...[...new Set(readable)].map((p) => `--allow-fs-read=${p}`), ...writable.map((p) => `--allow-fs-write=${p}`), "--allow-worker", "--allow-addons");
     }
@@ -226,8 +229,8 @@ export class KernelProcess {
     if (isolate) {
       const bwrap = findBwrap();
       if (!bwrap) throw new Error("bubblewrap (bwrap) is not installed: apt-get install bubblewrap");
-      const limits = { memoryMb: this.limits.memoryMb, maxTasks: this.limit("maxTasks"), fileMb: this.limit("diskMb"), cpuSeconds: this.limit("cpuSeconds"), tmpMb: this.limit("tmpMb") };
-      const bargs = sandboxArgs({ work, ipc, readOnly, limits, argv: [process.execPath, ...args], infoFd: 3 });
+      const limits = { memoryMb: this.limits.memoryMb, maxTasks: this.limit("maxTasks"), fileMb: this.limit("fileMb"), cpuSeconds: this.limit("cpuSeconds") };
+      const bargs = sandboxArgs({ home, readOnly, limits, argv: [process.execPath, ...args], infoFd: 3 });
       this.child = spawn(bwrap, bargs, { env, stdio: ["pipe", "ignore", "pipe", "pipe"], uid: asUser?.uid, gid: asUser?.gid });
       // bwrap writes {"child-pid": N} there before the kernel runs (the only document read from it)
       let info = "";
@@ -318,13 +321,19 @@ export class KernelProcess {
     }
   }
 
-  /** Sends a request on shell; resolves "iopub" when both the reply and an iopub message for it came, "reply" for the reply alone. */
+  /**
+   * Sends a request on shell; resolves "iopub" when both the reply and an iopub message for it came,
+   * "reply" for the reply alone (250 ms after it, when `wantIopub`: the subscription was not live
+   * yet when the kernel published, and a new request is the quickest way to find out whether it is now).
+   */
   private request(type: string, content: unknown, timeoutMs: number, wantIopub: boolean): Promise<"iopub" | "reply" | "timeout" | "died"> {
     const header = makeHeader(type, this.session, "grader");
     return new Promise((resolveP) => {
       let reply = false, iopub = false;
+      let grace: NodeJS.Timeout | undefined;
       const done = (r: "iopub" | "reply" | "timeout" | "died") => {
         clearTimeout(timer);
+        clearTimeout(grace);
         this.listeners.delete(header.msg_id);
         this.exitWaiters = this.exitWaiters.filter((w) => w !== onDeath);
         resolveP(r);
@@ -336,6 +345,7 @@ export class KernelProcess {
         if (ch === "shell") reply = true;
         else iopub = true;
         if (reply && (iopub || !wantIopub)) done(wantIopub ? "iopub" : "reply");
+        else if (reply && !grace) grace = setTimeout(() => done("reply"), 250);
       });
       this.send(this.shell, header, content);
     });
@@ -493,8 +503,8 @@ export class KernelProcess {
     const pid = this.kernelPid;
     if (!pid || process.platform !== "linux" || this.watchdog) return;
     const limitKb = this.limits.memoryMb * 1024;
-    // the working folder may grow by diskMb and 20,000 entries (checked every second)
-    const work = this.sandbox.isolate && !this.sandbox.cwd ? workFolder(this.sandbox.dir) : null;
+    // its folder may grow by diskMb and 20,000 entries (checked every second)
+    const work = this.sandbox.isolate && !this.sandbox.cwd ? homeFolder(this.sandbox.dir) : null;
     const extraBytes = this.limit("diskMb") * (1 << 20), extraEntries = 20_000;
     const base = work ? folderUsage(work, Infinity, Infinity) : null;
     let ticks = 0;
@@ -510,7 +520,7 @@ export class KernelProcess {
       if (rss > limitKb) return this.stop(`it used more than the memory limit of ${this.limits.memoryMb} MiB`);
       if (work && base && ++ticks % 10 === 0) {
         const u = folderUsage(work, base.bytes + extraBytes, base.entries + extraEntries);
-        if (u.over) this.stop(`it wrote more than ${this.limit("diskMb")} MiB or ${extraEntries} files into its working folder`);
+        if (u.over) this.stop(`it wrote more than ${this.limit("diskMb")} MiB or ${extraEntries} files into its folders`);
       }
     }, 100);
     this.watchdog.unref();
@@ -549,7 +559,8 @@ export class KernelProcess {
   kill(): void {
     this.closed = true;
     if (this.watchdog) clearInterval(this.watchdog);
-    if (!this.dead && this.kernelPid) killedKernelsCpu += processCpuSeconds(this.kernelPid);
+    // (in a sandbox the kernel is not this process's child: its CPU time is not in this process's children's)
+    if (!this.dead && this.kernelPid && this.kernelPid !== this.child?.pid) killedKernelsCpu += processCpuSeconds(this.kernelPid);
     try {
       if (this.child && this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
     } catch {}

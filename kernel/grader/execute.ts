@@ -14,18 +14,19 @@
  * is reported).
  *
  * With `files`, the kernel's working folder starts with copies of those
- * files (files.ts). Before a restart the working, home and temporary folders
- * are emptied and the copies made again, so that the cells run again see what
+ * files (files.ts). Before a restart the kernel's folder (home, working
+ * folder, temporary folder) is emptied and the copies made again, so that the cells run again see what
  * they saw the first time (not what they wrote then). All of it is removed
  * with the rest of the scratch folder afterwards.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { CHECKS_GRADE_ID } from "./checks.ts";
-import { KernelProcess, kernelFolders, workFolder, type KernelLimits } from "./client.ts";
+import { homeFolder, KernelProcess, workFolder, type KernelLimits } from "./client.ts";
 import { changedFiles, copyFileSets, listNames, type FileSet } from "./files.ts";
 import { gradeId, isLocked, isTestCell, type Cell, type Notebook, type Output } from "./notebook.ts";
 import { CellSyntaxError, compileCell, type CompiledCell } from "../ts/compile.ts";
+import { isSyncSpecifier } from "../ts/node.ts";
 
 export interface ExecuteOptions {
   kernelScript: string;
@@ -36,7 +37,7 @@ export interface ExecuteOptions {
   memoryMb: number;
   maxOutputChars?: number;
   /** The sandbox's other limits (threads, disk, CPU time, /tmp; client.ts's defaults when not given). */
-  limits?: Pick<KernelLimits, "maxTasks" | "diskMb" | "cpuSeconds" | "tmpMb" | "maxOutputBytes">;
+  limits?: Pick<KernelLimits, "maxTasks" | "diskMb" | "fileMb" | "cpuSeconds" | "maxOutputBytes">;
   /** Run each kernel in its operating-system sandbox (bubblewrap; default false: the grader asks for it). */
   isolate?: boolean;
   /** Node's permission model for the kernel (default true). */
@@ -83,7 +84,7 @@ export function cellMetadata(cell: Cell): Record<string, unknown> | undefined {
   let c = compiledCells.get(cell.source);
   if (c === undefined) {
     try {
-      c = compileCell(cell.source, "cell.ts");
+      c = compileCell(cell.source, "cell.ts", isSyncSpecifier);
     } catch (e) {
       if (!(e instanceof CellSyntaxError)) throw e;
       c = null;
@@ -151,7 +152,7 @@ export async function executeNotebook(input: Notebook, o: ExecuteOptions): Promi
   /** The kernel's folders as they were before the first cell (the kernel has exited). */
   const resetFolders = () => {
     if (o.cwd) return; // the caller's own folder (validate): left as it is
-    for (const d of kernelFolders(scratch)) rmSync(d, { recursive: true, force: true, maxRetries: 3 });
+    rmSync(homeFolder(scratch), { recursive: true, force: true, maxRetries: 3 });
     if (o.files?.length) copyFileSets(o.files, workFolder(scratch), owner);
   };
 

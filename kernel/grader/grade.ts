@@ -292,7 +292,8 @@ function readSubmission(ctx: Context, sub: Submission): SubmissionInput {
 async function gradeOne(ctx: Context, sub: Submission, input: SubmissionInput, slot: number, hash: string): Promise<SubmissionResult> {
   const t0 = Date.now();
   const tests: TestResult[] = [];
-  const messages: string[] = [...(ctx.o.sandbox ? [] : [NO_SANDBOX_NOTE]), ...sub.problems, ...input.fileMessages];
+  const note = ctx.o.sandbox ? [] : [NO_SANDBOX_NOTE];
+  const messages: string[] = [...note, ...sub.problems, ...input.fileMessages];
   const contents = input.contents;
   let restarts = 0, anyGraded = false;
   const user = slotUser(ctx.o.dropPrivileges, slot);
@@ -337,12 +338,12 @@ async function gradeOne(ctx: Context, sub: Submission, input: SubmissionInput, s
     anyGraded = true;
     restarts += ex.restarts;
     const scored = scoreNotebook(ex.notebook, s.name, restored.unanswered);
-    const msgs = [...(ctx.o.sandbox ? [] : [NO_SANDBOX_NOTE]), ...restored.messages, ...ex.messages];
-    messages.push(...msgs.filter((m) => m !== NO_SANDBOX_NOTE));
+    const msgs = [...restored.messages, ...ex.messages];
+    messages.push(...msgs);
     tests.push(...scored);
     const stem = safeName(s.name.replace(/\.ipynb$/, ""), "notebook");
-    ctx.out.write(["feedback", sub.student, `${stem}.ipynb`], serializeNotebook(feedbackNotebook(ex.notebook, scored, msgs, ctx.o.revealHidden)));
-    ctx.out.write(["feedback", sub.student, `${stem}.html`], feedbackHtml(sub.student, s.name, ex.notebook, scored, msgs, ctx.o.revealHidden));
+    ctx.out.write(["feedback", sub.student, `${stem}.ipynb`], serializeNotebook(feedbackNotebook(ex.notebook, scored, [...note, ...msgs], ctx.o.revealHidden)));
+    ctx.out.write(["feedback", sub.student, `${stem}.html`], feedbackHtml(sub.student, s.name, ex.notebook, scored, [...note, ...msgs], ctx.o.revealHidden));
   }
   return {
     version: 1,
@@ -455,7 +456,7 @@ export async function grade(opts: GradeOptions): Promise<GradeSummary> {
       } catch (e) {
         if (opts.signal?.aborted || e instanceof GradeInterrupted) return;
         const why = e instanceof KernelStartError ? e.message : `the grader failed: ${(e as Error)?.stack ?? e}`;
-        r = { version: 1, student: sub.student, status: "error", score: 0, maxScore: 0, tests: [], messages: [why], inputHash: hash, durationMs: 0, restarts: 0, gradedAt: new Date().toISOString() };
+        r = { version: 1, student: sub.student, status: "error", score: 0, maxScore: 0, tests: [], messages: [...(ctx.o.sandbox ? [] : [NO_SANDBOX_NOTE]), why], inputHash: hash, durationMs: 0, restarts: 0, gradedAt: new Date().toISOString() };
         r.tests = sources.flatMap((s) => zeroScores(s.source, s.name, "Not graded: the grader failed (this submission will be graded again on the next run)."));
         r.maxScore = round2(r.tests.reduce((a, t) => a + t.maxScore, 0));
       }

@@ -5,21 +5,21 @@
  *
  * What the kernel sees: the system (/usr, /etc and the /bin, /lib links)
  * and the built package (dist/, node_modules/, package.json, engine/,
- * widgets/) read-only at their own paths; its working folder (this
- * submission's files and the instructor's data files, nothing else) at
- * /home/student/work; a private /home/student and /tmp (memory file systems
- * of a fixed size); /run/gradbook, where it makes its sockets; a minimal
- * /dev and its own /proc. No network at all (only its own loopback). The
- * instructor's notebooks, other submissions, --out and anyone's home are not
- * there to read.
+ * widgets/) read-only at their own paths; one folder of its own, its home
+ * /home/student, holding its working folder `work` (this submission's files
+ * and the instructor's data files, nothing else), its temporary folder
+ * `tmp` (/tmp is a link to it) and its sockets (`.gradbook`); a minimal /dev
+ * and its own /proc. No network at all (only its own loopback). The
+ * instructor's notebooks, other submissions, --out and anyone else's home
+ * are not there to read.
  *
- * Every folder the kernel can write is mounted noexec (as is the read-only
- * root), so it cannot load native code it wrote (process.dlopen of a shared
- * library it compiled or downloaded fails); the kernel then runs without any
- * capability and with no_new_privs. Doing that takes a second step inside
- * the namespaces: the sandbox starts as root of its own user namespace,
- * remounts the writable folders noexec with util-linux's mount, sets the
- * resource limits and drops every capability with setpriv before it
+ * The one folder the kernel can write is mounted noexec (the rest is
+ * read-only), so it cannot load native code it wrote (process.dlopen of a
+ * shared library it compiled or downloaded fails); the kernel then runs
+ * without any capability and with no_new_privs. Doing that takes a second
+ * step inside the namespaces: the sandbox starts as root of its own user
+ * namespace, remounts its home noexec with util-linux's mount, sets the
+ * resource limits (prlimit) and drops every capability (setpriv) before it
  * executes node.
  *
  * Limits (prlimit, in the sandbox's own user namespace): threads and
@@ -35,8 +35,8 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { delimiter, dirname, join, sep } from "node:path";
 
-/** Paths inside the sandbox. */
-export const SANDBOX = { home: "/home/student", work: "/home/student/work", tmp: "/tmp", ipc: "/run/gradbook" } as const;
+/** Paths inside the sandbox (all in the one folder the kernel may write, its home). */
+export const SANDBOX = { home: "/home/student", work: "/home/student/work", tmp: "/home/student/tmp", ipc: "/home/student/.gradbook" } as const;
 
 /** Limits of one kernel in its sandbox. */
 export interface SandboxLimits {
@@ -48,8 +48,6 @@ export interface SandboxLimits {
   fileMb: number;
   /** CPU seconds (RLIMIT_CPU), all threads together. */
   cpuSeconds: number;
-  /** Size of the private /tmp and of the home folder, MiB each. */
-  tmpMb: number;
 }
 
 /** bwrap: $GRADBOOK_BWRAP, else the first on PATH (then /usr/bin, /bin); null when there is none. */
@@ -111,10 +109,8 @@ function systemArgs(): string[] {
 }
 
 export interface SandboxCommand {
-  /** The host folder mounted at SANDBOX.work (the kernel's working folder). */
-  work: string;
-  /** The host folder mounted at SANDBOX.ipc (the kernel's sockets and connection file). */
-  ipc: string;
+  /** The host folder mounted at SANDBOX.home (holding work/, tmp/ and .gradbook/): all the kernel may write. */
+  home: string;
   /** Package paths mounted read-only at their own paths. */
   readOnly: string[];
   limits: SandboxLimits;
@@ -129,7 +125,6 @@ const MiB = 1 << 20;
 /** bwrap's arguments for `c` (run bwrap with them). */
 export function sandboxArgs(c: SandboxCommand): string[] {
   const l = c.limits;
-  const size = String(Math.max(1, Math.floor(l.tmpMb)) * MiB);
   const cpu = Math.max(1, Math.ceil(l.cpuSeconds));
   const args = [
     "--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net", "--unshare-cgroup-try",
@@ -141,20 +136,17 @@ export function sandboxArgs(c: SandboxCommand): string[] {
     ...c.readOnly.flatMap((p) => ["--ro-bind", p, p]),
     "--dev", "/dev",
     "--proc", "/proc",
-    "--size", size, "--tmpfs", SANDBOX.tmp,
-    "--size", size, "--tmpfs", SANDBOX.home,
-    "--bind", c.work, SANDBOX.work,
-    "--bind", c.ipc, SANDBOX.ipc,
+    "--bind", c.home, SANDBOX.home,
+    "--symlink", SANDBOX.tmp, "/tmp",
     "--chdir", SANDBOX.work,
     "--remount-ro", "/dev",
     "--remount-ro", "/",
   ];
   if (c.infoFd !== undefined) args.push("--info-fd", String(c.infoFd));
-  const writable = [SANDBOX.tmp, SANDBOX.home, SANDBOX.work, SANDBOX.ipc];
   // a remount must keep the atime flag of the host's mount (it is locked in a user namespace): the usual one first
-  const remount = (d: string) => `(${["relatime", "noatime", "strictatime"].map((a) => `mount -o remount,bind,noexec,nosuid,nodev,${a} ${d} 2>/dev/null`).join(" || ")} || mount -o remount,bind,noexec,nosuid,nodev ${d})`;
+  const remount = `{ ${["relatime", "noatime", "strictatime"].map((a) => `mount -o remount,bind,noexec,nosuid,nodev,${a} ${SANDBOX.home} 2>/dev/null`).join(" || ")} || mount -o remount,bind,noexec,nosuid,nodev ${SANDBOX.home}; }`;
   const script = [
-    ...writable.map(remount),
+    remount,
     // util-linux's prlimit, then setpriv, then node (each executes the next). CPU: SIGXCPU at the
     // limit (the kernel ends, the client names the cause), SIGKILL 5 s after.
     `exec prlimit --nproc=${Math.floor(l.maxTasks)} --cpu=${cpu}:${cpu + 5} --fsize=${Math.floor(l.fileMb * MiB)} --data=${(2 * Math.floor(l.memoryMb) + 1024) * MiB} --core=0 -- ` +
@@ -189,10 +181,10 @@ export async function checkSandbox(user: { uid: number; gid: number } | null, sc
     return "the sandbox cannot start: bubblewrap (bwrap) is not installed. Install it (apt-get install bubblewrap), or grade with --no-sandbox (no isolation from the submissions)";
   const dir = mkdtempSync(join(scratchRoot, "sandbox-check-"));
   try {
-    const work = join(dir, "work"), ipc = join(dir, "ipc");
-    for (const d of [work, ipc]) mkdirSync(d);
-    if (user) for (const d of [dir, work, ipc]) chownSync(d, user.uid, user.gid);
-    const args = sandboxArgs({ work, ipc, readOnly: [], limits: { memoryMb: 256, maxTasks: 64, fileMb: 1, cpuSeconds: 10, tmpMb: 1 }, argv: ["/bin/true"] });
+    const home = join(dir, "home");
+    mkdirSync(join(home, "work"), { recursive: true });
+    if (user) for (const d of [dir, home, join(home, "work")]) chownSync(d, user.uid, user.gid);
+    const args = sandboxArgs({ home, readOnly: [], limits: { memoryMb: 256, maxTasks: 64, fileMb: 1, cpuSeconds: 10 }, argv: ["/bin/true"] });
     const r = await new Promise<{ code: number | null; err: string }>((resolve) => {
       let err = "";
       const p = spawn(bwrap, args, { stdio: ["ignore", "ignore", "pipe"], uid: user?.uid, gid: user?.gid, env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" } });

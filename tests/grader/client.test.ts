@@ -1,7 +1,7 @@
 // The grader's kernel client against a real sandboxed kernel: outputs, the memory limit, the sandbox.
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -33,6 +33,10 @@ test("runs cells, enforces the memory limit, confines files", async () => {
     expect(c).toMatchObject({ status: "error", ename: "Error", evalue: "Access to this API has been restricted" });
     const d = await k.execute("require('node:fs').writeFileSync('mine.txt', 'ok'); require('node:fs').readFileSync('mine.txt', 'utf8')", 60_000);
     expect(d).toMatchObject({ status: "ok", outputs: [{ data: { "text/plain": "'ok'" } }] });
+    // the helpers are preloaded; the helpers cell of an older notebook runs and changes nothing
+    const old = await k.execute(readFileSync(join(ROOT, "tests", "grader", "fixtures", "gradbook_checks-cell.ts"), "utf8"), 60_000);
+    expect(old.status).toBe("ok");
+    expect(await k.execute("assertEqual([1, 2], [1, 3])", 60_000)).toMatchObject({ status: "error", ename: "AssertionError", evalue: "assertEqual: value[1]: got 2, expected 3" });
     // typed arrays live outside the V8 heap: the RSS watchdog ends the process
     const e = await k.execute("const keep: Float64Array[] = []; while (true) keep.push(new Float64Array(1 << 20).fill(1));", 60_000);
     expect(e).toMatchObject({ status: "died", reason: "it used more than the memory limit of 400 MiB" });

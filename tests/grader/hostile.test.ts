@@ -53,7 +53,7 @@ async function gradeClass(subs: string, out: string, names: string[], o: Partial
     cellTimeoutS: 20,
     notebookTimeoutS: 300,
     memoryMb: 512,
-    limits: { diskMb: 64, tmpMb: 64 },
+    limits: { diskMb: 64, fileMb: 16 },
     progress: null,
     ...o,
   });
@@ -112,8 +112,8 @@ test("a class of attackers, each in its own sandbox: every score exact, nothing 
   expect(stopped("memory")).toMatch(/^Cell 4 was stopped: the kernel stopped while running this cell: it used more than the memory limit of 512 MiB\. A new kernel was started/);
   // (whichever comes first: the grader's ceiling on one cell's output, or the kernel's memory, where the output waits)
   expect(stopped("print_gigabyte")).toMatch(/^Cell 4 was stopped: the kernel stopped while running this cell: it (printed more than 64 MiB of output in one cell|used more than the memory limit of 512 MiB)\. A new kernel was started/);
-  expect(lines(attackOutput(out, "disk")).slice(0, 2)).toEqual(["refused: one file: EFBIG", "refused: /tmp: ENOSPC"]);
-  expect(stopped("disk")).toMatch(/^Cell 4 was stopped: the kernel stopped while running this cell: it wrote more than 64 MiB or 20000 files into its working folder\. A new kernel was started/);
+  expect(lines(attackOutput(out, "disk")).slice(0, 2)).toEqual(["refused: one file: EFBIG", "refused: /tmp: EFBIG"]);
+  expect(stopped("disk")).toMatch(/^Cell 4 was stopped: the kernel stopped while running this cell: it wrote more than 64 MiB or 20000 files into its folders\. A new kernel was started/);
   expect(lines(attackOutput(out, "workers"))[0]).toBe("refused: processes: ERR_ACCESS_DENIED");
 
   // the other students: graded normally, their files written by the grader alone

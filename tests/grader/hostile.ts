@@ -188,12 +188,16 @@ export function attacks(t: Targets): Record<string, string> {
     workers: [
       'const { Worker } = require("node:worker_threads"); const keep: any[] = [];',
       attempt("processes", 'for (let i = 0; i < 1e6; i++) keep.push(require("node:child_process").spawn("sleep", ["1000"]))'),
+      "await new Promise((r) => setTimeout(r, 200)); // (the line above goes out before the kernel may be stopped)",
       attempt("workers", 'for (let i = 0; i < 1e6; i++) keep.push(new Worker("setInterval(() => {}, 1000)", { eval: true }))'),
     ].join("\n"),
+    // (each line goes out before the next attempt, which may end the kernel)
     disk: [
-      'const fs = require("node:fs"); const mb = Buffer.alloc(1 << 20, 120);',
+      'const fs = require("node:fs"); const mb = Buffer.alloc(1 << 20, 120); const flush = () => new Promise((r) => setTimeout(r, 200));',
       attempt("one file", 'const fd = fs.openSync("big.bin", "w"); for (let i = 0; i < 1e6; i++) fs.writeSync(fd, mb)'),
+      "await flush();",
       attempt("/tmp", 'const fd = fs.openSync("/tmp/big.bin", "w"); for (let i = 0; i < 1e6; i++) fs.writeSync(fd, mb)'),
+      "await flush();",
       attempt("many files", 'for (let i = 0; i < 1e7; i++) fs.writeFileSync("f" + i, "x")'),
     ].join("\n"),
     print_gigabyte: 'const line = "x".repeat(1 << 20);\nfor (let i = 0; i < 1024; i++) console.log(line);',

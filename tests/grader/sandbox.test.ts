@@ -34,7 +34,7 @@ afterAll(() => {
 test("what a kernel sees: its own namespaces, no network, the system and the package read-only, noexec where it writes, no capabilities, limits", async () => {
   writeFileSync(join(dir, "instructor-secret.txt"), "hidden tests");
   // (Node's permission model off, so that the cells can look at /proc)
-  const k = await KernelProcess.start(findKernelScript(), { dir: join(dir, "view"), permissions: false, user, isolate: true }, { memoryMb: 1024, maxOutputChars: 100_000, maxTasks: 300, cpuSeconds: 500, diskMb: 100, tmpMb: 32 });
+  const k = await KernelProcess.start(findKernelScript(), { dir: join(dir, "view"), permissions: false, user, isolate: true }, { memoryMb: 1024, maxOutputChars: 100_000, maxTasks: 300, cpuSeconds: 500, fileMb: 100 });
   try {
     /** The value of `expr`, as the cell printed it (JSON). */
     const run = async (expr: string) => {
@@ -53,21 +53,25 @@ test("what a kernel sees: its own namespaces, no network, the system and the pac
     expect(limits).toMatch(/^Max file size\s+104857600\s+104857600\s+bytes/m);
     expect(limits).toMatch(/^Max data size\s+3221225472\s+3221225472\s+bytes/m); // 2 x 1024 MiB + 1 GiB
     expect(limits).toMatch(/^Max core file size\s+0\s+0\s+bytes/m);
-    // every mount: read-only, or noexec (the device nodes and /proc aside)
+    // every mount read-only but its home (noexec), the device nodes and /proc (noexec)
     const mounts = ((await run(fsRead("/proc/self/mountinfo"))) as string).trim().split("\n").map((l) => { const f = l.split(" "); return [f[4], f[5]] as [string, string]; });
     const writable = mounts.filter(([, o]) => o.split(",").includes("rw")).map(([p]) => p);
-    expect(writable.filter((p) => !p.startsWith("/dev/") && p !== "/proc").sort()).toEqual(["/home/student", "/home/student/work", "/run/gradbook", "/tmp"]);
-    for (const [p, o] of mounts) if (o.split(",").includes("rw") && !p.startsWith("/dev/")) expect([p, o.split(",")]).toEqual([p, expect.arrayContaining(["noexec", "nosuid", "nodev"])]);
+    expect(writable.filter((p) => !p.startsWith("/dev/")).sort()).toEqual(["/home/student", "/proc"]);
+    for (const [p, o] of mounts) if (o.split(",").includes("rw") && !p.startsWith("/dev/")) expect([p, o.split(",")]).toEqual([p, expect.arrayContaining(["noexec", "nosuid"])]);
+    expect(mounts.find(([p]) => p === "/home/student")![1].split(",")).toEqual(expect.arrayContaining(["noexec", "nosuid", "nodev"]));
     expect(mounts.find(([p]) => p === "/")![1].split(",")).toContain("ro");
     // what is there: the system, the package, its own folders; not the host's others
     const seen = await run(`({
       uid: process.getuid(), pid: process.pid, host: require("node:os").hostname(), nets: Object.keys(require("node:os").networkInterfaces()),
       cwd: process.cwd(), home: process.env.HOME, tmp: process.env.TMPDIR, root: require("node:fs").readdirSync("/").sort(),
       secret: require("node:fs").existsSync(${JSON.stringify(join(dir, "instructor-secret.txt"))}), tests: require("node:fs").existsSync(${JSON.stringify(HERE)}),
-      tmpSize: require("node:fs").statfsSync("/tmp").blocks * require("node:fs").statfsSync("/tmp").bsize,
+      tmpLink: require("node:fs").readlinkSync("/tmp"),
+      ipc: require("node:fs").readdirSync("/home/student/.gradbook").sort(),
     })`);
-    expect(seen).toMatchObject({ uid: 0, pid: 2, host: "gradbook", nets: ["lo"], cwd: "/home/student/work", home: "/home/student", tmp: "/tmp", secret: false, tests: false, tmpSize: 32 << 20 });
-    expect(seen.root).toEqual(expect.arrayContaining(["etc", "home", "proc", "run", "tmp", "usr"]));
+    expect(seen).toMatchObject({ uid: 0, pid: 2, host: "gradbook", nets: ["lo"], cwd: "/home/student/work", home: "/home/student", tmp: "/home/student/tmp", tmpLink: "/home/student/tmp", secret: false, tests: false });
+    // its sockets; the connection file (the key) was removed once the kernel had started
+    expect(seen.ipc).toEqual(["k-1", "k-2", "k-3", "k-4", "k-5"]);
+    expect(seen.root).toEqual(expect.arrayContaining(["etc", "home", "proc", "tmp", "usr"]));
     expect(seen.root).not.toContain("root");
   } finally {
     k.kill();
