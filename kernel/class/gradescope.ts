@@ -39,6 +39,8 @@ export interface GradescopeSettings {
   cellTimeoutS?: number;
   notebookTimeoutS?: number;
   memoryMb?: number;
+  /** false: grade without the grader's sandbox (`--no-sandbox`, for an image where it cannot start); every result says so. */
+  sandbox?: false;
   notebooks: string[];
 }
 
@@ -152,6 +154,7 @@ export function autograderEntries(o: BuildOptions): { entries: ZipEntry[]; setti
     ...(s.cellTimeoutS ? { cellTimeoutS: s.cellTimeoutS } : {}),
     ...(s.notebookTimeoutS ? { notebookTimeoutS: s.notebookTimeoutS } : {}),
     ...(s.memoryMb ? { memoryMb: s.memoryMb } : {}),
+    ...(s.sandbox === false ? { sandbox: false as const } : {}),
     notebooks: sources.map((x) => x.name),
   };
   entries.push({ name: "setup.sh", data: Buffer.from(SETUP_SH), mode: 0o755 });
@@ -206,6 +209,7 @@ export async function runAutograder(root = "/autograder"): Promise<number> {
       cellTimeoutS: settings.cellTimeoutS,
       notebookTimeoutS: settings.notebookTimeoutS,
       memoryMb: settings.memoryMb,
+      sandbox: settings.sandbox !== false,
       progress: null,
     });
     const r = s.results[0];
@@ -224,12 +228,13 @@ export async function runAutograder(root = "/autograder"): Promise<number> {
 /** `gradescope --check` (setup.sh): the kernel starts and grades the instructor's own notebook. */
 export async function checkAutograder(root = "/autograder"): Promise<number> {
   const src = join(root, "source");
+  const settings = JSON.parse(readFileSync(join(src, "gradescope.json"), "utf8")) as GradescopeSettings;
   const work = mkdtempSync(join(tmpdir(), "gradbook-gradescope-check-"));
   try {
     const mine = join(work, "submissions", "instructor");
     mkdirSync(mine, { recursive: true });
     for (const nb of readdirSync(join(src, "assignment")).filter((f) => f.endsWith(".ipynb"))) cpSync(join(src, "assignment", nb), join(mine, nb));
-    const s = await grade({ source: join(src, "assignment"), submissions: join(work, "submissions"), out: join(work, "out"), jobs: 1, progress: null });
+    const s = await grade({ source: join(src, "assignment"), submissions: join(work, "submissions"), out: join(work, "out"), jobs: 1, sandbox: settings.sandbox !== false, progress: null });
     const r = s.results[0];
     if (!r || r.status !== "graded") throw new CourseError(`the instructor's notebook did not grade: ${r?.messages.join("; ") ?? "no result"}`);
     console.log(`gradbook: the autograder works: the instructor's notebook scores ${r.score} / ${r.maxScore}`);

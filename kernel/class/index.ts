@@ -280,7 +280,7 @@ async function assignmentCommand(argv: string[]): Promise<number> {
 }
 
 const GRADESCOPE_USAGE =
-  "gradbook gradescope SOURCE.ipynb|DIR... --out autograder.zip [--visibility visible|hidden|after_due_date|after_published] [--hidden-tests VISIBILITY] [--stdout-visibility hidden|visible] [--cell-timeout S] [--timeout S] [--memory MB] [--exclude PATTERN]... [--max-files-mb MB]";
+  "gradbook gradescope SOURCE.ipynb|DIR... --out autograder.zip [--visibility visible|hidden|after_due_date|after_published] [--hidden-tests VISIBILITY] [--stdout-visibility hidden|visible] [--cell-timeout S] [--timeout S] [--memory MB] [--no-sandbox] [--exclude PATTERN]... [--max-files-mb MB]";
 
 async function gradescopeCommand(argv: string[]): Promise<number> {
   const { values: v, positionals: pos } = args(argv, {
@@ -291,6 +291,7 @@ async function gradescopeCommand(argv: string[]): Promise<number> {
     "cell-timeout": { type: "string" },
     timeout: { type: "string" },
     memory: { type: "string" },
+    "no-sandbox": { type: "boolean" },
     exclude: { type: "string", multiple: true },
     "max-files-mb": { type: "string" },
     run: { type: "boolean" },
@@ -320,6 +321,7 @@ async function gradescopeCommand(argv: string[]): Promise<number> {
       cellTimeoutS: num(v["cell-timeout"], "--cell-timeout"),
       notebookTimeoutS: num(v.timeout, "--timeout"),
       memoryMb: num(v.memory, "--memory"),
+      ...(v["no-sandbox"] ? { sandbox: false as const } : {}),
     },
   });
   console.log(`wrote ${v.out} (${formatBytes(r.bytes)}, ${r.files} files): ${r.settings.notebooks.join(", ")}; results ${r.settings.visibility}, tests with hidden parts ${r.settings.hiddenTests}, console ${r.settings.stdoutVisibility}`);

@@ -9,7 +9,7 @@ import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync,
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Ajv } from "ajv";
-import { loadSources } from "../../kernel/grader/grade.ts";
+import { loadSources, NO_SANDBOX_NOTE } from "../../kernel/grader/grade.ts";
 import { serializeNotebook } from "../../kernel/grader/notebook.ts";
 import { answer, MAX_SCORE, NOTEBOOK, SCORES, writeSource } from "./fixtures.ts";
 import { ensureBuilt, ROOT } from "../kernel/helpers.ts";
@@ -48,7 +48,8 @@ beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "gradbook-gradescope-"));
   writeSource(join(dir, "ps1"));
   const zip = join(dir, "autograder.zip");
-  const made = spawnSync(process.execPath, [join(ROOT, "dist", "cli.js"), "gradescope", join(dir, "ps1"), "--out", zip, "--visibility", "after_due_date", "--hidden-tests", "hidden", "--stdout-visibility", "visible"], { encoding: "utf8" });
+  // --no-sandbox: this emulation's /proc (bwrap's, like Docker's masked one) cannot host the grader's nested sandbox
+  const made = spawnSync(process.execPath, [join(ROOT, "dist", "cli.js"), "gradescope", join(dir, "ps1"), "--out", zip, "--visibility", "after_due_date", "--hidden-tests", "hidden", "--stdout-visibility", "visible", "--no-sandbox"], { encoding: "utf8" });
   expect(made.status, made.stderr).toBe(0);
   ag = join(dir, "autograder");
   mkdirSync(join(ag, "source"), { recursive: true });
@@ -70,7 +71,7 @@ test("the zip: Gradescope's two scripts at its root, executable; the assignment,
   expect(readFileSync(join(ag, "source", "run_autograder"), "utf8")).toMatch(/^#!\/usr\/bin\/env bash\n/);
   expect(existsSync(join(ag, "source", "assignment", NOTEBOOK))).toBe(true);
   expect(readFileSync(join(ag, "source", "assignment", "data.csv"), "utf8")).toBe("x\n1\n2\n3\n4\n");
-  expect(JSON.parse(readFileSync(join(ag, "source", "gradescope.json"), "utf8"))).toEqual({ visibility: "after_due_date", hiddenTests: "hidden", stdoutVisibility: "visible", notebooks: [NOTEBOOK] });
+  expect(JSON.parse(readFileSync(join(ag, "source", "gradescope.json"), "utf8"))).toEqual({ visibility: "after_due_date", hiddenTests: "hidden", stdoutVisibility: "visible", sandbox: false, notebooks: [NOTEBOOK] });
   for (const f of ["dist/cli.js", "dist/kernel.js", "node_modules/typescript/package.json", "node_modules/zeromq/package.json"]) expect(existsSync(join(ag, "source", "gradbook", f)), f).toBe(true);
   // linux-x64 only
   expect(existsSync(join(ag, "source", "gradbook", "node_modules", "webgpu", "dist", "win32-x64"))).toBe(false);
@@ -113,6 +114,7 @@ test("setup.sh, then run_autograder for a correct, a wrong and a broken submissi
     expect(JSON.stringify(results)).not.toContain("square(-2)"); // the hidden test's code
     if (kind === "wrong") expect(results.tests[1]).toMatchObject({ status: "failed", score: 0 });
     if (kind === "broken") expect(results.output).toMatch(/not valid JSON|not a valid notebook|not graded/i);
+    expect(results.output).toContain(NO_SANDBOX_NOTE); // (built with --no-sandbox: every result says so)
     expect(stdout).toContain(`${score} / ${MAX_SCORE}`);
   }
 });
