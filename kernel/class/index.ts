@@ -4,27 +4,24 @@
  *   gradbook class init|release|deadline|collect|grade|return|status   the instructor, on the machine
  *   gradbook assignment list|fetch|validate|submit|feedback|...        a user, through the exchange service
  *   gradbook exchange COURSE                     the exchange service (the hub starts it)
+ *   gradbook gradescope SOURCE... --out ZIP      a Gradescope autograder (gradescope.ts)
+ *   gradbook merge SHARD_OUT... --out DIR        the shards of grade --shard I/N put together
  */
+import { existsSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
+import type { Command } from "../cli.ts";
+import { formatBytes } from "../grader/files.ts";
+import { Usage, wrap } from "../grader/index.ts";
+import { mergeShards } from "../grader/shard.ts";
 import { formatValidation } from "../grader/validate.ts";
 import { initCourse, loadCourse, CourseError } from "./course.ts";
 import { classStatus, collect, gradeAssignment, releaseAssignment, releasedAssignments, returnFeedback, setDeadline, sourceAssignments } from "./exchange.ts";
+import { buildAutograder, checkAutograder, runAutograder, VISIBILITIES, type Visibility } from "./gradescope.ts";
 import { runHub } from "./hub.ts";
 import { runService } from "./service.ts";
-import { buildAutograder, checkAutograder, runAutograder, VISIBILITIES, type Visibility } from "./gradescope.ts";
-import { formatBytes } from "../grader/files.ts";
-import { mergeShards } from "../grader/shard.ts";
-import { Usage, wrap } from "../grader/index.ts";
 import { ExchangeClient, ExchangeError, validateAssignment } from "./student.ts";
-import { homedir } from "node:os";
-import { join } from "node:path";
-
-interface Command {
-  summary: string;
-  usage: string;
-  run(args: string[]): Promise<number> | number;
-}
-
 
 type Spec = Record<string, { type: "string" | "boolean"; multiple?: boolean }>;
 
@@ -198,7 +195,6 @@ async function assignmentCommand(argv: string[]): Promise<number> {
     switch (verb) {
       case "list": {
         const r = await client.list();
-        const { existsSync } = await import("node:fs");
         const rows = r.assignments.map((a) => ({ ...a, fetched: existsSync(join(dir, a.name)) }));
         out({ ...r, assignments: rows, dir }, () =>
           rows.length
