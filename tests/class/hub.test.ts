@@ -235,6 +235,12 @@ test("the assignment flow through the hub: release, fetch, run, validate, submit
     const until = Date.now() + 60_000;
     while (!statuses.includes("restarting") && !statuses.includes("dead") && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
     expect(statuses).toContain("restarting");
+    // the server restarted her kernel: the client reconnects, and the new kernel runs cells
+    // (shutting down mid-reconnect would leave @jupyterlab/services' reconnect promise rejected)
+    const back = Date.now() + 60_000;
+    while (session.kernel!.connectionStatus !== "connected" && Date.now() < back) await new Promise((r) => setTimeout(r, 200));
+    expect(session.kernel!.connectionStatus).toBe("connected");
+    expect(await runCode(session.kernel, "6 * 7")).toBe("42");
     expect((await api(hub, tokens.alice, "GET", "user/alice/api/status")).status).toBe(200);
   } finally {
     await session.shutdown().catch(() => {});
