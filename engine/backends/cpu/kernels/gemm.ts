@@ -117,8 +117,9 @@ export function gemmReference(
 // ---------------------------------------------------------------------------
 // WebAssembly SIMD path (the micro-kernel `block` of ../wasm/gemm-funcs.ts)
 
-// cache blocking (floats): A block MC x KC stays in L2, B micro panel KC x NR in L1
-const MC = 128;
+// cache blocking (floats): A block MC x KC stays in L2, B micro panel KC x NR in L1; MC is a
+// multiple of every MR the SIMD module is built with (4, 6, 8: whole panels in a block)
+const MC = 120;
 const KC = 256;
 const NC = 512;
 
