@@ -72,6 +72,9 @@ export class TypeScriptInterpreter implements Interpreter {
 
   async init(io: KernelIO): Promise<void> {
     this.io = io;
+    // the compiler loads while the kernel starts (in its own thread): the first cell finds it ready
+    this.compilerLoaded = this.platform.compiler.start();
+    this.compilerLoaded.catch((e) => this.io.log(`the compiler did not load: ${e?.message ?? e}`));
     const formatText = (v: unknown) => this.platform.formatText(v);
     this.output = new CellOutput(io, formatText, (e) => this.describe(e));
     this.platform.captureOutput(
@@ -100,16 +103,17 @@ export class TypeScriptInterpreter implements Interpreter {
     installGlobals({ platform: this.platform, io, output: this.output, preloaded, modules: this.modules, widgets: this.widgets, languageMemory: () => this.lang.memory() });
   }
 
+  private compilerLoaded: Promise<unknown> = Promise.resolve();
   private warm = false;
   /**
-   * Once a client is connected (the first kernel_info_reply went out: start-up is not slowed),
-   * the compiler loads, then the language service (the first cell needs the compiler first).
+   * Once a client is connected (the first kernel_info_reply went out: start-up is not slowed)
+   * and the compiler has loaded (the first cell needs it first), the language service loads.
    */
   connected(): void {
     if (this.warm) return;
     this.warm = true;
     const warmup = () => this.lang.warmup();
-    this.platform.compiler.start().then(warmup, warmup);
+    this.compilerLoaded.then(warmup, warmup);
   }
 
   private describe(e: unknown): string {
