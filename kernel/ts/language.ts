@@ -265,7 +265,7 @@ export class Notebook {
     code = blankMagics(code);
     const { file, offset } = this.load(code, jsx);
     const ls = this.ls();
-    const diags = ls.getSemanticDiagnostics(file);
+    const diags = cellDiagnostics(ls, file, offset, code.length);
     const sf = ls.getProgram()!.getSourceFile(file)!;
     const base = sf.getLineAndCharacterOfPosition(offset).line;
     const out: CellDiagnostic[] = [];
@@ -326,6 +326,22 @@ export class Notebook {
     const md = ["```typescript\n" + sig + "\n```", doc, tags.replace(/^/gm, "*").replace(/^\*@(\w+)/gm, "*@$1*")].filter(Boolean).join("\n\n");
     return { found: true, data: { "text/plain": text, "text/markdown": md } };
   }
+}
+
+/**
+ * The semantic diagnostics of the cell's statements only: the earlier cells' declarations before
+ * it are resolved where the cell uses them, never checked as a whole, so a check costs the same
+ * at the end of a long notebook as at its start. TypeScript's region check (what tsserver uses for
+ * an editor's visible lines; in the LanguageService since 5.6, not in its public declarations);
+ * the whole file's diagnostics where it is missing or declines (a file it would check whole anyway).
+ */
+function cellDiagnostics(ls: TS.LanguageService, file: string, offset: number, length: number): readonly TS.Diagnostic[] {
+  const region = (ls as RegionLanguageService).getRegionSemanticDiagnostics?.(file, [{ pos: offset, end: offset + length }]);
+  return region?.diagnostics ?? ls.getSemanticDiagnostics(file);
+}
+
+interface RegionLanguageService extends TS.LanguageService {
+  getRegionSemanticDiagnostics?(file: string, ranges: TS.TextRange[]): { diagnostics: TS.Diagnostic[] } | undefined;
 }
 
 function blankMagics(code: string): string {
