@@ -234,7 +234,14 @@ export async function checkAutograder(root = "/autograder"): Promise<number> {
     const mine = join(work, "submissions", "instructor");
     mkdirSync(mine, { recursive: true });
     for (const nb of readdirSync(join(src, "assignment")).filter((f) => f.endsWith(".ipynb"))) cpSync(join(src, "assignment", nb), join(mine, nb));
-    const s = await grade({ source: join(src, "assignment"), submissions: join(work, "submissions"), out: join(work, "out"), jobs: 1, sandbox: settings.sandbox !== false, progress: null });
+    const s = await grade({ source: join(src, "assignment"), submissions: join(work, "submissions"), out: join(work, "out"), jobs: 1, sandbox: settings.sandbox !== false, progress: null }).catch((e: Error) => {
+      // the fix on Gradescope is a zip built without it, not a flag of grade's
+      if (!/^the sandbox cannot start/.test(e.message)) throw e;
+      throw new CourseError(
+        `${e.message}. On Gradescope that means: build the autograder again with gradbook gradescope ... --no-sandbox ` +
+          "(the submission's code then runs as an unprivileged user under Node's permission model, without the sandbox's namespaces, and every result says so)",
+      );
+    });
     const r = s.results[0];
     if (!r || r.status !== "graded") throw new CourseError(`the instructor's notebook did not grade: ${r?.messages.join("; ") ?? "no result"}`);
     console.log(`gradbook: the autograder works: the instructor's notebook scores ${r.score} / ${r.maxScore}`);

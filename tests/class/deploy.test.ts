@@ -110,6 +110,9 @@ describe("Kubernetes manifests", () => {
     const mergeCmd = containers(merge)[0].command.join(" ");
     expect(mergeCmd).toContain(`node /opt/gradbook/dist/cli.js merge ${Array.from({ length: n }, (_, i) => `${out}${i + 1}`).join(" ")} --out`);
     for (const d of [job, merge]) expect(d.spec.template.spec.volumes[0].persistentVolumeClaim.claimName).toBe("gradbook-course");
+    // what the grader's sandbox needs in a pod (a masked /proc stops it: see gradescope.test.ts), in a user namespace of its own
+    expect(c.securityContext).toMatchObject({ runAsUser: 0, procMount: "Unmasked", capabilities: { add: ["SYS_ADMIN"] }, seccompProfile: { type: "Unconfined" } });
+    expect(job.spec.template.spec.hostUsers).toBe(false);
   });
 
   test("the Slurm array: --shard TASK_ID/TASK_COUNT over --array=1-N", () => {

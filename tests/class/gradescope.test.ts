@@ -77,6 +77,22 @@ test("the zip: Gradescope's two scripts at its root, executable; the assignment,
   expect(existsSync(join(ag, "source", "gradbook", "node_modules", "webgpu", "dist", "win32-x64"))).toBe(false);
 });
 
+test("a zip built with the sandbox (the default): setup.sh stops where the image cannot run it, and names the fix", () => {
+  // this emulation's /proc is masked like Docker's (bwrap's own --proc): the grader's nested sandbox cannot mount one
+  const settingsFile = join(ag, "source", "gradescope.json");
+  const built = readFileSync(settingsFile, "utf8");
+  const { sandbox, ...sandboxed } = JSON.parse(built);
+  expect(sandbox).toBe(false);
+  writeFileSync(settingsFile, JSON.stringify(sandboxed));
+  try {
+    const setup = inSandbox("bash /autograder/source/setup.sh", { sourceWritable: true });
+    expect(setup.status, setup.stdout + setup.stderr).not.toBe(0);
+    expect(setup.stderr).toMatch(/gradbook gradescope: the sandbox cannot start .*build the autograder again with gradbook gradescope \.\.\. --no-sandbox/);
+  } finally {
+    writeFileSync(settingsFile, built);
+  }
+});
+
 test("setup.sh, then run_autograder for a correct, a wrong and a broken submission", () => {
   // Gradescope builds the image once: setup.sh (Node and bubblewrap are already here, so it installs nothing) and
   // its check that gradbook grades the instructor's notebook; then run_autograder is copied to /autograder.

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, expect, onTestFailed, test, vi } from "vitest";
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { loadSources } from "../../kernel/grader/grade.ts";
+import { loadSources, NO_SANDBOX_NOTE } from "../../kernel/grader/grade.ts";
 import { parseNotebook } from "../../kernel/grader/notebook.ts";
 import { answer, MAX_SCORE, NOTEBOOK, SCORES, writeSource } from "./fixtures.ts";
 import { api, exchange, login, runCode, runNotebook, serverSettings, startHub, startServer, type TestHub } from "./hub-helpers.ts";
@@ -163,6 +163,8 @@ test("the assignment flow through the hub: release, fetch, run, validate, submit
   expect(scores).toEqual({ alice: SCORES.correct, bob: SCORES.wrong_mean, carol: SCORES.correct });
   const ret = await api(hub, tokens.prof, "POST", `${exchange("ps1")}/return`, {});
   expect(ret.body).toEqual({ returned: STUDENTS, notGraded: [] });
+  // graded in the grader's sandbox (a run without it says so in every result)
+  for (const u of STUDENTS) expect(readFileSync(join(hub.course, "exchange", "graded", "ps1", "results", `${u}.json`), "utf8")).not.toContain(NO_SANDBOX_NOTE);
   const csv = await api(hub, tokens.prof, "GET", `${exchange("ps1")}/gradebook.csv`);
   expect(csv.body).toMatch(/^student,score,max_score,test_square \(3\),test_mean \(2\),status,messages\r\nalice,5,5,3,2,graded,/);
 

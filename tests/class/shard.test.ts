@@ -6,7 +6,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadSources } from "../../kernel/grader/grade.ts";
+import { loadSources, NO_SANDBOX_NOTE } from "../../kernel/grader/grade.ts";
 import { serializeNotebook } from "../../kernel/grader/notebook.ts";
 import { parseShard, selectShard } from "../../kernel/grader/shard.ts";
 import { answer, NOTEBOOK, SCORES, writeSource } from "./fixtures.ts";
@@ -88,6 +88,7 @@ test("3 shards merged give exactly the single run's gradebook", async () => {
     const b = JSON.parse(readFileSync(join(dir, "merged", "results", `${s}.json`), "utf8"));
     expect(b.tests.map((t: any) => t.score), s).toEqual(a.tests.map((t: any) => t.score));
     expect(b.inputHash, s).toBe(a.inputHash);
+    expect(b.messages, s).not.toContain(NO_SANDBOX_NOTE); // each shard graded in the grader's sandbox
     const ga = JSON.parse(readFileSync(join(dir, "single", "gradescope", s, "results.json"), "utf8"));
     const gb = JSON.parse(readFileSync(join(dir, "merged", "gradescope", s, "results.json"), "utf8"));
     expect({ ...gb, execution_time: 0 }, s).toEqual({ ...ga, execution_time: 0 });
