@@ -41,10 +41,16 @@ export interface Course {
   name: string;
   students: string[];
   instructors: string[];
-  /** "pam": the machine's accounts and passwords; "dummy": one shared password, for tests and trials only. */
-  authenticator: "pam" | "dummy";
+  /**
+   * "pam": the machine's accounts and passwords; "dummy": one shared password, for tests and trials
+   * only; or any other JupyterHub authenticator the hub's Python has: its entry-point name ("github")
+   * or its class ("oauthenticator.github.GitHubOAuthenticator"), configured in hubConfig.
+   */
+  authenticator: string;
   /** The dummy authenticator's password. */
   password?: string;
+  /** A JupyterHub config file (Python, root's and writable by no one else) the hub loads after gradbook's: an authenticator's settings. */
+  hubConfig: string | null;
   limits: CourseLimits;
   /** How the limits are enforced: "cgroup" (the server refuses to start when it cannot), or "none" (said in the hub's log). */
   enforceLimits: "cgroup" | "none";
@@ -102,7 +108,7 @@ export function loadCourse(dir: string): Course {
     throw new CourseError(`${file} cannot be read: ${code ?? (e as Error).message}`);
   }
   if (!raw || typeof raw !== "object" || Array.isArray(raw)) throw new CourseError(`${file}: must be a JSON object`);
-  const known = new Set(["name", "students", "instructors", "authenticator", "password", "limits", "enforceLimits", "hub", "notebooks", "uidBase", "grading", "maxSubmissionMb", "maxSubmissions"]);
+  const known = new Set(["name", "students", "instructors", "authenticator", "password", "hubConfig", "limits", "enforceLimits", "hub", "notebooks", "uidBase", "grading", "maxSubmissionMb", "maxSubmissions"]);
   for (const k of Object.keys(raw)) if (!known.has(k)) throw new CourseError(`${file}: unknown field ${JSON.stringify(k)} (known: ${[...known].join(", ")})`);
   const f = (k: string) => `${file}: ${k}`;
   const list = (k: string): string[] => {
@@ -117,7 +123,15 @@ export function loadCourse(dir: string): Course {
   const dup = [...students, ...instructors].find((u, i, a) => a.indexOf(u) !== i);
   if (dup) throw new CourseError(`${file}: ${dup} is listed twice (a user is a student or an instructor, once)`);
   const authenticator = raw.authenticator ?? DEFAULTS.authenticator;
-  if (authenticator !== "pam" && authenticator !== "dummy") throw new CourseError(`${f("authenticator")} must be "pam" (the machine's accounts) or "dummy" (one shared password, tests only), not ${JSON.stringify(authenticator)}`);
+  if (typeof authenticator !== "string" || !/^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$/.test(authenticator))
+    throw new CourseError(
+      `${f("authenticator")} must be "pam" (the machine's accounts), "dummy" (one shared password, tests only) or a JupyterHub authenticator's entry-point name or Python class (e.g. "oauthenticator.github.GitHubOAuthenticator"), not ${JSON.stringify(authenticator)}`,
+    );
+  let hubConfig: string | null = null;
+  if (raw.hubConfig !== undefined && raw.hubConfig !== null) {
+    if (typeof raw.hubConfig !== "string" || !raw.hubConfig.endsWith(".py")) throw new CourseError(`${f("hubConfig")} must be a JupyterHub config file (.py; relative to the course folder, or absolute) or null`);
+    hubConfig = isAbsolute(raw.hubConfig) ? raw.hubConfig : join(root, raw.hubConfig);
+  }
   if (authenticator === "dummy" && (typeof raw.password !== "string" || raw.password.length < 8))
     throw new CourseError(`${f("password")}: the dummy authenticator needs a password of at least 8 characters (everyone logs in with it: tests and trials only)`);
   const num = (v: unknown, k: string, min: number, max: number, int = false): number => {
@@ -151,6 +165,7 @@ export function loadCourse(dir: string): Course {
     instructors,
     authenticator,
     password: authenticator === "dummy" ? raw.password : undefined,
+    hubConfig,
     limits,
     enforceLimits,
     hub,
@@ -218,7 +233,7 @@ export interface InitOptions {
   name?: string;
   students: string[];
   instructors: string[];
-  authenticator?: "pam" | "dummy";
+  authenticator?: string;
   password?: string;
   memoryMb?: number;
   cpus?: number;

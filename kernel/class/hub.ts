@@ -7,7 +7,7 @@
  * hub, which starts the exchange service and each user's server.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -71,6 +71,20 @@ export function singleUserApp(): { app: string; extension: string; defaultUrl: s
   if (!existsSync(join(server, "gradbook_lab.py"))) throw new CourseError(`${server}/gradbook_lab.py is missing: the students' JupyterLab server is part of the package`);
   if (!existsSync(join(PACKAGE_ROOT, "dist", "lab", "build.json"))) throw new CourseError(`${join(PACKAGE_ROOT, "dist", "lab")} holds no JupyterLab front end: build it with  node scripts/lab.mjs`);
   return { app: "jupyter_server.serverapp.ServerApp", extension: "gradbook_lab", defaultUrl: "/lab", pythonPath: [server] };
+}
+
+/** The course's hubConfig runs as root in the hub: it must be a file that only root can change (it, and the folder it is in). */
+function checkHubConfig(file: string) {
+  let st;
+  try {
+    st = lstatSync(file);
+  } catch {
+    throw new CourseError(`course.json's hubConfig ${file} does not exist`);
+  }
+  if (!st.isFile()) throw new CourseError(`course.json's hubConfig ${file} is not a file`);
+  for (const [what, s] of [[file, st], [dirname(file), statSync(dirname(file))]] as const)
+    if (s.uid !== 0 || (s.mode & 0o022 && !(s.isDirectory() && s.mode & 0o1000)))
+      throw new CourseError(`course.json's hubConfig: ${what} may be changed by someone other than root (owner uid ${s.uid}, mode ${(s.mode & 0o7777).toString(8)}), and the hub runs it as root: make it root's and writable by root only`);
 }
 
 export interface HubPlan {
@@ -137,13 +151,15 @@ export async function prepareHub(courseDir: string, o: { port?: number; ip?: str
       command: [process.execPath, cli, "exchange", course.root],
     },
   };
+  if (course.hubConfig) checkHubConfig(course.hubConfig);
   const settingsFile = join(p.hub, "settings.json");
   writeFileSync(settingsFile, JSON.stringify(settings, null, 1) + "\n", { mode: 0o600 });
   const configFile = join(p.hub, "jupyterhub_config.py");
   writeFileSync(
     configFile,
     `# Written by gradbook hub from ${join(course.root, "course.json")}: edit that file, not this one.\n` +
-      `import sys\nsys.path.insert(0, ${JSON.stringify(PYTHON_DIR)})\nfrom gradbook_hub import configure\nconfigure(c, ${JSON.stringify(settingsFile)})\n`,
+      `import sys\nsys.path.insert(0, ${JSON.stringify(PYTHON_DIR)})\nfrom gradbook_hub import configure\nconfigure(c, ${JSON.stringify(settingsFile)})\n` +
+      (course.hubConfig ? `# the course's own settings (course.json's hubConfig)\nload_subconfig(${JSON.stringify(course.hubConfig)})\n` : ""),
     { mode: 0o600 },
   );
   const shown = ip === "0.0.0.0" ? "127.0.0.1" : ip;

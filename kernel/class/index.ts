@@ -59,7 +59,7 @@ const releasedText = (s: { name: string; notebooks: string[]; deadline: string |
 
 const HUB_USAGE = "gradbook hub COURSE [--port N] [--ip ADDR]";
 const CLASS_USAGE = [
-  "gradbook class init COURSE --students a,b,... --instructors p,... [--authenticator pam|dummy --password P] [--memory-mb N] [--cpus N] [--port N] [--ip ADDR] [--notebooks DIR | --no-notebooks]",
+  "gradbook class init COURSE --students a,b,... --instructors p,... [--authenticator pam|dummy|NAME] [--password P] [--memory-mb N] [--cpus N] [--port N] [--ip ADDR] [--notebooks DIR | --no-notebooks]",
   "gradbook class release ASSIGNMENT [--deadline 2026-12-10T23:59+01:00] [--course COURSE]",
   "gradbook class deadline ASSIGNMENT DEADLINE|none [--course COURSE]",
   "gradbook class collect ASSIGNMENT [--before-deadline] [--course COURSE]",
@@ -101,12 +101,10 @@ async function classCommand(argv: string[]): Promise<number> {
   switch (verb) {
     case "init": {
       const dir = one("course folder");
-      const auth = v.authenticator ?? "pam";
-      if (auth !== "pam" && auth !== "dummy") throw new Usage(`--authenticator must be pam or dummy, not ${auth}`);
       const c = initCourse(dir, {
         students: list(v.students),
         instructors: list(v.instructors),
-        authenticator: auth,
+        authenticator: v.authenticator,
         password: v.password,
         memoryMb: num(v["memory-mb"], "--memory-mb"),
         cpus: num(v.cpus, "--cpus"),

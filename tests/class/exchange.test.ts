@@ -34,6 +34,10 @@ describe("course.json", () => {
     expect(write({ students: [], instructors: ["p"], authenticator: "dummy" })).toThrow(/the dummy authenticator needs a password of at least 8 characters/);
     expect(write({ students: [], instructors: ["p"], limits: { memoryMb: 10 } })).toThrow(/limits.memoryMb must be an integer from 128/);
     expect(write({ students: [], instructors: ["p"], colour: 1 })).toThrow(/unknown field "colour"/);
+    expect(write({ students: [], instructors: ["p"], authenticator: "github; import os" })).toThrow(/authenticator must be "pam" .*, "dummy" .* or a JupyterHub authenticator's entry-point name or Python class/);
+    expect(write({ students: [], instructors: ["p"], hubConfig: "auth.txt" })).toThrow(/hubConfig must be a JupyterHub config file \(\.py/);
+    // any JupyterHub authenticator, its settings in a config file of the course's (hub.test.ts and panel.test.ts start hubs with both kinds)
+    expect(write({ students: [], instructors: ["p"], authenticator: "oauthenticator.github.GitHubOAuthenticator", hubConfig: "auth.py" })()).toMatchObject({ authenticator: "oauthenticator.github.GitHubOAuthenticator", hubConfig: join(dir, "auth.py") });
     expect(() => loadCourse(join(dir, "nowhere"))).toThrow(/course.json does not exist: make the course with gradbook class init/);
   });
   test("each course its own range of uids (picked from its folder), never nobody's", () => {

@@ -29,13 +29,13 @@ export interface TestHub {
 }
 
 /** Makes a course in a fresh temp folder (passable by the users' uids) and runs gradbook hub on it. */
-export async function startHub(o: Partial<InitOptions> & { students: string[]; instructors: string[]; setup?: (course: string) => void }): Promise<TestHub> {
+export async function startHub(o: Partial<InitOptions> & { students: string[]; instructors: string[]; setup?: (course: string, password: string) => void }): Promise<TestHub> {
   const dir = mkdtempSync(join(tmpdir(), "gradbook-hub-"));
   chmodSync(dir, 0o711);
   const course = join(dir, "course");
   const password = randomBytes(12).toString("hex");
   initCourse(course, { authenticator: "dummy", password, ip: "127.0.0.1", port: 0, memoryMb: 1024, cpus: 1, ...o });
-  o.setup?.(course);
+  o.setup?.(course, password);
   let log = "";
   const proc = spawn(process.execPath, [join(PACKAGE_ROOT, "dist", "cli.js"), "hub", course], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env } });
   proc.stdout!.on("data", (d) => (log += d));

@@ -2,7 +2,7 @@
 // login page, open the panel, fetch (the notebook opens), answer and run it, validate, submit; the instructor
 // grades and returns; the panel shows the score and opens the feedback. Screenshot in tests/output/.
 import { afterAll, beforeAll, expect, test, vi } from "vitest";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { CHROMIUM, CHROMIUM_ARGS, OUTPUT_DIR } from "../widgets/browser/harness.ts";
@@ -24,7 +24,12 @@ beforeAll(async () => {
   hub = await startHub({
     students: ["alice"],
     instructors: ["prof"],
-    setup: (course) => {
+    // a JupyterHub authenticator named by its class, its settings in the course's own hub config (course.json's hubConfig)
+    authenticator: "jupyterhub.auth.DummyAuthenticator",
+    setup: (course, password) => {
+      writeFileSync(join(course, "hub_config.py"), `c.DummyAuthenticator.password = ${JSON.stringify(password)}\n`, { mode: 0o644 });
+      const json = JSON.parse(readFileSync(join(course, "course.json"), "utf8"));
+      writeFileSync(join(course, "course.json"), JSON.stringify({ ...json, hubConfig: "hub_config.py" }));
       writeSource(join(course, "source", "ps1"));
       // the page gives the test window.jupyterapp (JupyterLab's exposeAppInBrowser), to type into cells through the model
       mkdirSync(join(course, "jupyter", "etc", "jupyter", "labconfig"), { recursive: true });
@@ -45,6 +50,7 @@ const status = (page: Page) => page.locator("#gradbook-assignments .gb-status");
 
 test("a student fetches, validates and submits in the Assignments panel and reads the returned feedback", async () => {
   const prof = (await login(hub, "prof", hub.password))!;
+  expect(await login(hub, "alice", "not the password")).toBeNull(); // the hub config's password is the one asked for
   const deadline = new Date(Date.now() + 2 * 86400_000).toISOString();
   expect((await api(hub, prof, "POST", `${exchange("ps1")}/release`, { deadline })).status).toBe(200);
 

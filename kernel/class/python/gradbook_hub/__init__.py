@@ -194,9 +194,11 @@ def configure(c, settings_path):
     if s["authenticator"] == "dummy":
         c.JupyterHub.authenticator_class = "dummy"
         c.DummyAuthenticator.password = s["password"]
-    else:
+    elif s["authenticator"] == "pam":
         c.JupyterHub.authenticator_class = "pam"
         c.PAMAuthenticator.open_sessions = False
+    else:  # another JupyterHub authenticator, its settings in the course's hubConfig (loaded after this)
+        c.JupyterHub.authenticator_class = s["authenticator"]
     c.Authenticator.allowed_users = set(s["students"]) | set(s["instructors"])
     c.Authenticator.admin_users = set(s["instructors"])
 
