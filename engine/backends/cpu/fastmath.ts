@@ -1,10 +1,10 @@
 /**
  * Float32 exp, tanh and sigmoid for the CPU backend's element-wise loops, computed in float32
  * arithmetic (each step rounded with Math.fround, no fused multiply-add), so that the SIMD
- * versions (wasm/elementwise-funcs.ts, four lanes of f32x4) give the same bits. The classic
- * single-precision algorithms (Cephes' expf and tanhf: range reduction by ln 2, minimax
- * polynomials), about 1-2 ulp. V8's Math.exp / Math.tanh are double-precision library calls
- * (50-80 ns each here).
+ * versions (wasm/elementwise-funcs.ts, four lanes of f32x4) give the same bits. Every step is
+ * one that f32x4 has as a single operation (no branches: clamps instead), so the SIMD versions
+ * are short: about 30 operations for four exps, 23 for four tanhs. V8's Math.exp / Math.tanh are
+ * double-precision library calls (50-80 ns each here).
  */
 
 const f = Math.fround;
@@ -14,50 +14,66 @@ export const LOG2E = f(1.4426950408889634);
 /** ln 2 = LN2_HI + LN2_LO, LN2_HI with 9 significant bits (k * LN2_HI is exact for |k| <= 150). */
 export const LN2_HI = 0.693359375;
 export const LN2_LO = f(-2.12194440e-4);
-/** e^r ~ 1 + r + r^2 * (P5 + r * (P4 + ... + r * P0)) on |r| <= ln2/2 (highest degree first). */
+/** e^r ~ 1 + r + r^2 * (P5 + r * (P4 + ... + r * P0)) on |r| <= ln2/2 (Cephes' expf; highest degree first). */
 export const EXP_P = [1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1].map(f);
-/** Beyond these, e^x is Infinity / 0 in float32. */
-export const EXP_HI = 88.72283935546875;
-export const EXP_LO = f(-103.97207708);
-/** tanh x ~ x + x z (T4 + z (T3 + ... + z T0)), z = x^2, for |x| < TANH_SMALL (highest degree first). */
-export const TANH_P = [-5.70498872745e-3, 2.06390887954e-2, -5.37397155531e-2, 1.33314422036e-1, -3.33332819422e-1].map(f);
-export const TANH_SMALL = 0.625;
+/**
+ * expf clamps its argument to [EXP_LO, EXP_HI]: past them the arithmetic itself gives Infinity
+ * (e^89 overflows) and 0 (e^-104 is below half the smallest subnormal).
+ */
+export const EXP_HI = 89;
+export const EXP_LO = -104;
+/** Adding 1.5 * 2^23 to a float32 of magnitude below 2^22 rounds it to an integer (to even). */
+export const ROUND_MAGIC = 12582912;
+/**
+ * tanh x ~ x P(x^2) / Q(x^2) on [-TANH_CLAMP, TANH_CLAMP], P and Q of degree 4 (lowest degree
+ * first; P(0) = Q(0) = 1, so tanh x = x for tiny x): fitted here for the least maximum relative
+ * error (tests/engine/kernels/fit_tanh.py, which also checks the float32 evaluation below on
+ * every float32: at most 5.9 ulp from tanh in double precision, never beyond +-1).
+ */
+export const TANH_P = [1, 0.13381022214889526, 0.003495583077892661, 2.0608982595149428e-05, 1.3354497063744475e-08].map(f);
+export const TANH_Q = [1, 0.46714338660240173, 0.0258769653737545, 0.00032856257166713476, 7.776495749567403e-07].map(f);
+/** |x| >= 9: tanh x rounds to +-1 in float32 (and the rational gives exactly that there). */
+export const TANH_CLAMP = 9;
 
 /** 2^j for j in [-75, 64] (k = j1 + j2, each half a normal float), indexed by j + 75. */
 const POW2 = new Float32Array(140);
 for (let j = -75; j <= 64; j++) POW2[j + 75] = Math.pow(2, j);
 
-/** e^x for a float32 x, in float32. */
+/** e^x for a float32 x, in float32 (Cephes' algorithm, about 1 ulp; NaN stays NaN). */
 export function expf(x: number): number {
-  const xc = x > EXP_HI ? EXP_HI : x < EXP_LO ? EXP_LO : x; // NaN passes through
-  const k = Math.floor(f(f(xc * LOG2E) + 0.5));
-  const r = f(f(xc - k * LN2_HI) - f(k * LN2_LO));
+  const a = x < EXP_LO ? EXP_LO : x; // (as f32x4.pmax and pmin: NaN passes through)
+  const xc = EXP_HI < a ? EXP_HI : a;
+  // k = round(x / ln 2) (to even, as the SIMD version's magic-number rounding), r = x - k ln 2
+  const k = f(f(xc * LOG2E) + ROUND_MAGIC) - ROUND_MAGIC;
+  const r = f(f(xc - f(k * LN2_HI)) - f(k * LN2_LO));
   const z = f(r * r);
   let y = EXP_P[0];
   for (let i = 1; i < 6; i++) y = f(f(y * r) + EXP_P[i]);
   y = f(f(f(y * z) + r) + 1);
   // y * 2^k in two steps, so that neither factor overflows and a subnormal result rounds once
   const k1 = k >> 1, k2 = k - k1;
-  const res = f(f(y * POW2[k1 + 75]) * POW2[k2 + 75]);
-  return x > EXP_HI ? Infinity : x < EXP_LO ? 0 : res;
+  return f(f(y * POW2[k1 + 75]) * POW2[k2 + 75]);
 }
 
-/** tanh x for a float32 x, in float32. */
+/** tanh x for a float32 x, in float32 (the rational above; -0 stays -0, NaN stays NaN). */
 export function tanhf(x: number): number {
-  const a = Math.abs(x);
-  if (a >= TANH_SMALL) {
-    // 1 - 2 / (e^2a + 1): e^2a = Infinity gives exactly 1
-    const t = f(1 - f(2 / f(expf(f(a + a)) + 1)));
-    return x < 0 ? -t : t;
+  const a = x < -TANH_CLAMP ? -TANH_CLAMP : x;
+  const xc = TANH_CLAMP < a ? TANH_CLAMP : a;
+  const t = f(xc * xc);
+  let p = TANH_P[4], q = TANH_Q[4];
+  for (let i = 3; i >= 0; i--) {
+    p = f(f(p * t) + TANH_P[i]);
+    q = f(f(q * t) + TANH_Q[i]);
   }
-  if (x === 0) return x; // -0 stays -0
-  const z = f(x * x);
-  let y = TANH_P[0];
-  for (let i = 1; i < 5; i++) y = f(f(y * z) + TANH_P[i]);
-  return f(f(f(y * z) * x) + x); // NaN passes through
+  const r = f(f(xc * p) / q);
+  const s = r < -1 ? -1 : r;
+  return 1 < s ? 1 : s;
 }
 
-/** The logistic sigmoid 1 / (1 + e^-x) for a float32 x, in float32, without overflow. */
+/**
+ * The logistic sigmoid 1 / (1 + e^-x) for a float32 x, in float32, without overflow: from
+ * e = e^-|x|, 1 / (1 + e) or e / (1 + e) (so that subnormal results stay accurate).
+ */
 export function sigmoidf(x: number): number {
   const e = expf(x >= 0 ? -x : x);
   const d = f(1 + e);

@@ -7,6 +7,7 @@ import {
   wasmInfo, gemm, gemmReference, gemmWasm, initWasm, maxPool2dBackward, maxPool2dForward,
   pool2dOutputSize, setWasmMode, type Conv2dParams,
 } from "../../../engine/backends/cpu/kernels/index.ts";
+import * as gb from "../../../engine/index.ts";
 import { rand } from "./xorshift.ts";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -324,4 +325,41 @@ describe("pooling", () => {
     expect(() => pool2dOutputSize([1, 1, 1, 1], { ...base, kernel: [3, 3], padding: [1, 1], stride: [1, 1], dilation: [2, 2] })).toThrow(/too small/);
     expect(() => pool2dOutputSize([1, 4, 4], base)).toThrow(/4-D/);
   });
+});
+
+describe("float32 exp, tanh, sigmoid", () => {
+  // the engine's ops (the SIMD module's functions; the TypeScript loops give the same bits, see
+  // threads.test.ts) against the double-precision functions, in float32 ulps of the exact value
+  const ulp = (v: number) => {
+    const a = Math.abs(Math.fround(v));
+    return a === 0 ? 2 ** -149 : 2 ** Math.max(Math.floor(Math.log2(a)) - 23, -149);
+  };
+  const sample = (lo: number, hi: number) => {
+    const bits = new Uint32Array(1), fl = new Float32Array(bits.buffer), xs: number[] = [];
+    for (let b = 0; b < 2 ** 32; b += 3001) {
+      bits[0] = b;
+      if (fl[0] >= lo && fl[0] <= hi) xs.push(fl[0]);
+    }
+    return Float32Array.from(xs);
+  };
+  const cases: [string, (t: gb.Tensor) => gb.Tensor, (x: number) => number, number, number, number][] = [
+    ["exp", (t) => t.exp(), Math.exp, -104, 88.7, 1],
+    ["tanh", (t) => t.tanh(), Math.tanh, -12, 12, 6],
+    ["sigmoid", (t) => t.sigmoid(), (x) => 1 / (1 + Math.exp(-x)), -104, 104, 3],
+  ];
+  for (const [name, op, exact, lo, hi, maxUlp] of cases) {
+    it(`${name} is within ${maxUlp} ulp of double precision (every 3001st float32 in [${lo}, ${hi}]), and exact at the limits`, () => {
+      const x = sample(lo, hi);
+      const y = op(gb.tensor(x)).dataSync();
+      let worst = 0, at = 0;
+      for (let i = 0; i < x.length; i++) {
+        const e = Math.abs(y[i] - exact(x[i])) / ulp(exact(x[i]));
+        if (!(e <= worst)) [worst, at] = [e, x[i]];
+      }
+      expect(worst, `${name}: ${worst.toFixed(2)} ulp at x = ${at}`).toBeLessThanOrEqual(maxUlp);
+      const lim = op(gb.tensor([-Infinity, Infinity, NaN, -0, 200, -200])).dataSync();
+      const want = { exp: [0, Infinity, NaN, 1, Infinity, 0], tanh: [-1, 1, NaN, -0, 1, -1], sigmoid: [0, 1, NaN, 0.5, 1, 0] }[name]!;
+      want.forEach((v, i) => expect(Object.is(lim[i], v), `${name}(${[-Infinity, Infinity, NaN, -0, 200, -200][i]}) = ${lim[i]}`).toBe(true));
+    });
+  }
 });

@@ -8,7 +8,7 @@
 // small, no WASM SIMD): the caller then runs its own loop. They use WASM on one
 // thread too: faster than the TypeScript loops, copies included (BENCHMARKS.md).
 
-import { ensureMemory, wasmInstance } from "../wasm/runtime.ts";
+import { ensureMemory, wasmInstance, type WasmInstance } from "../wasm/runtime.ts";
 import { runTasks, splitRange, TaskList, threadsFor, worthThreads, type FnName } from "../wasm/threads.ts";
 
 const UNARY: Record<string, FnName> = { exp: "ew_exp", tanh: "ew_tanh", sigmoid: "ew_sigmoid" };
@@ -25,6 +25,26 @@ const MIN_UNARY = 1 << 13;
 const MIN_BINARY = 1 << 14;
 /** Binary ops go to the worker threads from this many elements (measured on 2 cores). */
 const MIN_BINARY_THREADS = 1 << 17;
+
+/**
+ * On one thread, operands and results pass through the WASM memory in chunks of this many
+ * floats, which stay in the core's L2 cache between the copy in, the function and the copy out
+ * (copying whole arrays in and out went through L3 or DRAM: measured in BENCHMARKS.md).
+ */
+const CHUNK = 1 << 14;
+
+/**
+ * Runs `step(a, b, mem)` for consecutive ranges [a, b) of [0, n) of at most CHUNK elements (the
+ * last one at least 4 long: it starts earlier when needed, repeating a few elements), with the
+ * memory grown to three chunks.
+ */
+function streamed(w: WasmInstance, n: number, step: (a: number, b: number, mem: Float32Array) => void): void {
+  const mem = ensureMemory(w, 3 * CHUNK * 4);
+  for (let a = 0; a < n; a += CHUNK) {
+    const b = Math.min(n, a + CHUNK);
+    step(Math.min(a, b - 4), b, mem);
+  }
+}
 
 /** Splits n elements into task ranges of whole 4-float groups (the last range takes the rest); each >= 4. */
 function ranges(n: number, parts: number): [number, number][] {
@@ -43,6 +63,14 @@ export function unaryF32(op: string, x: Float32Array, out: Float32Array): boolea
   if (!w) return false;
   // (on one thread too: the WASM functions are 3-7x faster than the TypeScript loops, copies included)
   const threads = threadsFor(w);
+  if (threads === 1) {
+    streamed(w, n, (a, b, mem) => {
+      mem.set(x.subarray(a, b), 0);
+      w.exports[fn](0, CHUNK * 4, b - a);
+      out.set(mem.subarray(CHUNK, CHUNK + b - a), a);
+    });
+    return true;
+  }
   const src = 0, dst = Math.ceil(n / 4) * 4;
   const top = dst + n;
   let mem = ensureMemory(w, top * 4);
@@ -65,6 +93,19 @@ export function binaryF32(op: string, a: Float32Array, sa: number, b: Float32Arr
   const w = wasmInstance();
   if (!w) return false;
   const threads = threadsFor(w);
+  if (threads === 1 || !worthThreads(n, MIN_BINARY_THREADS)) {
+    // memory (floats): a chunk of a (or 4 copies of a single value) | of b | of out
+    const pb = CHUNK, dst = 2 * CHUNK;
+    streamed(w, n, (x, y, mem) => {
+      if (sa) mem.set(a.subarray(x, y), 0);
+      else if (x === 0) mem.fill(a[0], 0, 4);
+      if (sb) mem.set(b.subarray(x, y), pb);
+      else if (x === 0) mem.fill(b[0], pb, pb + 4);
+      w.exports[fn](0, sa, pb * 4, sb, dst * 4, y - x);
+      out.set(mem.subarray(dst, dst + y - x), x);
+    });
+    return true;
+  }
   // memory (floats): a (or 4 copies of it) | b (likewise) | out
   const size = (s: number) => (s ? Math.ceil(n / 4) * 4 : 4);
   const pa = 0, pb = pa + size(sa), dst = pb + size(sb);
@@ -75,8 +116,7 @@ export function binaryF32(op: string, a: Float32Array, sa: number, b: Float32Arr
   if (sb) mem.set(b.subarray(0, n), pb);
   else mem.fill(b[0], pb, pb + 4);
   const tasks = new TaskList();
-  const parts = worthThreads(n, MIN_BINARY_THREADS) ? 2 * threads : 1;
-  for (const [x, y] of ranges(n, parts)) tasks.task().call(fn, (pa + x * sa) * 4, sa, (pb + x * sb) * 4, sb, (dst + x) * 4, y - x);
+  for (const [x, y] of ranges(n, 2 * threads)) tasks.task().call(fn, (pa + x * sa) * 4, sa, (pb + x * sb) * 4, sb, (dst + x) * 4, y - x);
   runTasks(w, tasks, top * 4, (bytes) => void ensureMemory(w, bytes));
   mem = w.f32;
   out.set(mem.subarray(dst, dst + n));

@@ -3,8 +3,8 @@
 // and the bias addition of the convolutions.
 //
 // They compute the same bits as the TypeScript loops: exp / tanh / sigmoid are
-// ../fastmath.ts's float32 algorithms, step for step on f32x4 lanes (both sides of a branch
-// computed, then selected); +, -, *, / are the same single roundings; the activation gradients
+// ../fastmath.ts's float32 algorithms, step for step on f32x4 lanes (clamps, no branches);
+// +, -, *, / are the same single roundings; the activation gradients
 // are evaluated in double precision as JavaScript does (f64x2 lanes promoted from f32, one f32
 // rounding at the end).
 //
@@ -15,7 +15,7 @@
 //     sa / sb are 1 (arrays) or 0 (one value, repeated 4 times at the address).
 //   addbias(c, ldc, rows, n, bias): c[r][0..n) += bias[r] (n a multiple of 4, ldc in bytes).
 
-import { EXP_HI, EXP_LO, EXP_P, LN2_HI, LN2_LO, LOG2E, TANH_P, TANH_SMALL } from "../fastmath.ts";
+import { EXP_HI, EXP_LO, EXP_P, LN2_HI, LN2_LO, LOG2E, ROUND_MAGIC, TANH_CLAMP, TANH_P, TANH_Q } from "../fastmath.ts";
 import { Code, I32, V128, Op, Simd, type FuncDef } from "./writer.ts";
 
 /** SIMD opcodes used only here. */
@@ -23,7 +23,7 @@ const S = {
   f64x2_splat: 0x14, f64x2_sub: 0xf1, f64x2_mul: 0xf2,
   f64x2_promote_low_f32x4: 0x5f, f32x4_demote_f64x2_zero: 0x5e,
   f32x4_splat: 0x13, f32x4_eq: 0x41, f32x4_lt: 0x43, f32x4_gt: 0x44, f32x4_ge: 0x46, f32x4_floor: 0x68,
-  f32x4_abs: 0xe0, f32x4_neg: 0xe1, f32x4_add: 0xe4, f32x4_sub: 0xe5, f32x4_mul: 0xe6, f32x4_div: 0xe7,
+  f32x4_abs: 0xe0, f32x4_neg: 0xe1, f32x4_add: 0xe4, f32x4_sub: 0xe5, f32x4_mul: 0xe6, f32x4_div: 0xe7, f32x4_pmin: 0xea, f32x4_pmax: 0xeb,
   i32x4_shl: 0xab, i32x4_shr_s: 0xac, i32x4_sub: 0xb1, i32x4_trunc_sat_f32x4_s: 0xf8,
 } as const;
 const F64_CONST = 0x44, F32_CONST = 0x43;
@@ -58,15 +58,16 @@ function f32c(c: Code, v: number): Code {
 
 /**
  * R = expf(X) on f32x4 lanes, as ../fastmath.ts computes it (the same operations in the same
- * order, in float32, no fused multiply-add): clamp, k = floor(x*LOG2E + 0.5), r = x - k*LN2_HI -
- * k*LN2_LO, the polynomial, then * 2^k1 * 2^k2 (k1 = k >> 1) from exponent bits; x > EXP_HI gives
- * Infinity, x < EXP_LO gives 0, NaN stays NaN.
+ * order, in float32, no fused multiply-add): clamp, k = round(x*LOG2E) by the magic number (its
+ * integer from the sum's low bits), r = x - k*LN2_HI - k*LN2_LO, the polynomial, then * 2^k1 *
+ * 2^k2 (k1 = k >> 1) from exponent bits.
  */
 function expf32(c: Code, L: Locals, X: number, R: number): void {
-  const XC = L.v(), K = L.v(), T = L.v(), Z = L.v(), KI = L.v(), K1 = L.v();
-  f32c(c, EXP_HI).get(X).get(X); f32c(c, EXP_HI).simd(S.f32x4_gt).simd(Simd.v128_bitselect).set(XC);
-  f32c(c, EXP_LO).get(XC).get(X); f32c(c, EXP_LO).simd(S.f32x4_lt).simd(Simd.v128_bitselect).set(XC);
-  c.get(XC); f32c(c, LOG2E).simd(S.f32x4_mul); f32c(c, 0.5).simd(S.f32x4_add).simd(S.f32x4_floor).set(K);
+  const XC = L.v(), KB = L.v(), K = L.v(), T = L.v(), Z = L.v(), KI = L.v(), K1 = L.v();
+  c.get(X); f32c(c, EXP_LO).simd(S.f32x4_pmax); f32c(c, EXP_HI).simd(S.f32x4_pmin).set(XC);
+  c.get(XC); f32c(c, LOG2E).simd(S.f32x4_mul); f32c(c, ROUND_MAGIC).simd(S.f32x4_add).set(KB);
+  c.get(KB); f32c(c, ROUND_MAGIC).simd(S.f32x4_sub).set(K);
+  c.get(KB).i32(0x4b400000).simd(Simd.i32x4_splat).simd(S.i32x4_sub).set(KI); // the bits of ROUND_MAGIC
   c.get(XC).get(K); f32c(c, LN2_HI).simd(S.f32x4_mul).simd(S.f32x4_sub);
   c.get(K); f32c(c, LN2_LO).simd(S.f32x4_mul).simd(S.f32x4_sub).set(T);
   c.get(T).get(T).simd(S.f32x4_mul).set(Z);
@@ -76,32 +77,24 @@ function expf32(c: Code, L: Locals, X: number, R: number): void {
   }
   c.get(R).get(Z).simd(S.f32x4_mul).get(T).simd(S.f32x4_add); f32c(c, 1).simd(S.f32x4_add).set(R);
   // * 2^k1 * 2^k2: bits (k + 127) << 23
-  c.get(K).simd(S.i32x4_trunc_sat_f32x4_s).set(KI);
   c.get(KI).i32(1).simd(S.i32x4_shr_s).set(K1);
   c.get(R).get(K1).i32(127).simd(Simd.i32x4_splat).simd(Simd.i32x4_add).i32(23).simd(S.i32x4_shl).simd(S.f32x4_mul);
   c.get(KI).get(K1).simd(S.i32x4_sub).i32(127).simd(Simd.i32x4_splat).simd(Simd.i32x4_add).i32(23).simd(S.i32x4_shl).simd(S.f32x4_mul).set(R);
-  f32c(c, Infinity).get(R).get(X); f32c(c, EXP_HI).simd(S.f32x4_gt).simd(Simd.v128_bitselect).set(R);
-  f32c(c, 0).get(R).get(X); f32c(c, EXP_LO).simd(S.f32x4_lt).simd(Simd.v128_bitselect).set(R);
 }
 
-/** R = tanhf(X) (../fastmath.ts) on f32x4 lanes: both branches, then selects. */
+/** R = tanhf(X) (../fastmath.ts) on f32x4 lanes: clamp, x P(x^2) / Q(x^2), clamp to [-1, 1]. */
 function tanh32(c: Code, L: Locals, X: number, R: number): void {
-  const A = L.v(), E = L.v(), Y = L.v(), Z = L.v(), P = L.v();
-  c.get(X).simd(S.f32x4_abs).set(A);
-  // |x| >= TANH_SMALL: 1 - 2 / (e^2a + 1), with x's sign
-  c.get(A).get(A).simd(S.f32x4_add).set(Y);
-  expf32(c, L, Y, E);
-  f32c(c, 1); f32c(c, 2).get(E); f32c(c, 1).simd(S.f32x4_add).simd(S.f32x4_div).simd(S.f32x4_sub).set(Y);
-  c.get(Y).simd(S.f32x4_neg).get(Y).get(X); f32c(c, 0).simd(S.f32x4_lt).simd(Simd.v128_bitselect).set(Y);
-  // otherwise: x + x z P(z)
-  c.get(X).get(X).simd(S.f32x4_mul).set(Z);
-  f32c(c, TANH_P[0]).set(P);
-  for (let i = 1; i < TANH_P.length; i++) {
-    c.get(P).get(Z).simd(S.f32x4_mul); f32c(c, TANH_P[i]).simd(S.f32x4_add).set(P);
+  const XC = L.v(), T = L.v(), P = L.v(), Q = L.v();
+  c.get(X); f32c(c, -TANH_CLAMP).simd(S.f32x4_pmax); f32c(c, TANH_CLAMP).simd(S.f32x4_pmin).set(XC);
+  c.get(XC).get(XC).simd(S.f32x4_mul).set(T);
+  f32c(c, TANH_P[4]).set(P);
+  f32c(c, TANH_Q[4]).set(Q);
+  for (let i = 3; i >= 0; i--) {
+    c.get(P).get(T).simd(S.f32x4_mul); f32c(c, TANH_P[i]).simd(S.f32x4_add).set(P);
+    c.get(Q).get(T).simd(S.f32x4_mul); f32c(c, TANH_Q[i]).simd(S.f32x4_add).set(Q);
   }
-  c.get(P).get(Z).simd(S.f32x4_mul).get(X).simd(S.f32x4_mul).get(X).simd(S.f32x4_add).set(P);
-  c.get(X).get(P).get(X); f32c(c, 0).simd(S.f32x4_eq).simd(Simd.v128_bitselect).set(P); // -0 stays -0
-  c.get(Y).get(P).get(A); f32c(c, TANH_SMALL).simd(S.f32x4_ge).simd(Simd.v128_bitselect).set(R);
+  c.get(XC).get(P).simd(S.f32x4_mul).get(Q).simd(S.f32x4_div);
+  f32c(c, -1).simd(S.f32x4_pmax); f32c(c, 1).simd(S.f32x4_pmin).set(R);
 }
 
 /** R = sigmoidf(X): e = expf(-|x|); x >= 0 ? 1 / (1 + e) : e / (1 + e). */
