@@ -11,7 +11,7 @@ export { Tensor, type NestedArray } from "./tensor.js";
 export type { DType, TypedArray } from "./dtype.js";
 export { manualSeed } from "./random.js";
 export { device, setDefaultDevice, registerBackend, type Device } from "./device.js";
-export { initGpu, setBackend, ready, hasGpu, gpuFailure, gpuMemory, gpuSync, emptyCache, releaseGpu, tidy, keep, dispose, toDevice, type GpuMemoryInfo } from "./backends/webgpu/api.js";
+export { initGpu, setBackend, ready, hasGpu, gpuFailure, gpuMemory, gpuSync, emptyCache, releaseGpu, tidy, keep, dispose, toDevice, type GpuInitOptions, type GpuMemoryInfo } from "./backends/webgpu/api.js";
 export { noGrad, enableGrad, isGradEnabled, detectAnomaly, setDetectAnomaly } from "./autograd.js";
 export { setNumThreads, getNumThreads } from "./backends/cpu/wasm/threads.js";
 export * from "./ops/creation.js";

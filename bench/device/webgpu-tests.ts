@@ -14,6 +14,8 @@ const files: [string, () => Promise<unknown>][] = [
   ["nn.test.ts", () => import("../../tests/engine/webgpu/nn.test.ts")],
   ["gemm.test.ts", () => import("../../tests/engine/webgpu/gemm.test.ts")],
   ["memory.test.ts", () => import("../../tests/engine/webgpu/memory.test.ts")],
+  ["split.test.ts", () => import("../../tests/engine/webgpu/split.test.ts")],
+  ["alexnet.test.ts", () => import("../../tests/engine/webgpu/alexnet.test.ts")],
 ];
 for (const [name, load] of files) {
   beginFile(name);

@@ -14,7 +14,7 @@
  */
 import { registerBackend, registerUnavailableReason, setDefaultDevice, device as currentDevice, parseDevice, backendFor, type Device } from "../../device.js";
 import { Tensor } from "../../tensor.js";
-import { GpuContext } from "./context.js";
+import { GpuContext, type GpuLimitOverrides } from "./context.js";
 import { GpuHandle, type GpuMemoryInfo } from "./memory.js";
 import { makeWebGpuBackend } from "./index.js";
 
@@ -31,6 +31,12 @@ registerUnavailableReason("gpu", () =>
 
 export interface GpuInitOptions {
   powerPreference?: "high-performance" | "low-power";
+  /**
+   * Limits lower than the device's, to test how tensors are split: the bytes of one storage
+   * binding (a larger tensor is stored in parts of at most this size) and the storage bindings
+   * one shader may use (ops on more parts run in windows or pieces).
+   */
+  limits?: GpuLimitOverrides;
 }
 
 async function getGpu(): Promise<GPU> {
@@ -76,7 +82,8 @@ export async function initGpu(opts: GpuInitOptions = {}): Promise<string> {
           maxComputeWorkgroupsPerDimension: L.maxComputeWorkgroupsPerDimension,
         },
       });
-      const c = new GpuContext(device, desc, /llvmpipe|lavapipe|swiftshader/i.test(desc) || (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter === true);
+      const software = /llvmpipe|lavapipe|swiftshader/i.test(desc) || (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
+      const c = new GpuContext(device, desc, software, opts.limits);
       registerBackend("gpu", makeWebGpuBackend(c));
       ctx = c;
       lastFailure = null;

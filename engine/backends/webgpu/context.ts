@@ -18,10 +18,22 @@ const SUBMIT_EVERY = 64;
 const BIND_CACHE_MAX = 8192;
 const WG = 256;
 
+/**
+ * Limits lower than the device's, for testing how tensors are split across bindings: the bytes
+ * one storage binding may hold (so one part of a tensor) and the storage bindings per shader.
+ */
+export interface GpuLimitOverrides {
+  maxStorageBufferBindingSize?: number;
+  maxStorageBuffersPerShaderStage?: number;
+}
+
 export class GpuContext extends GpuMemory {
   readonly device: GPUDevice;
   readonly adapterInfo: string;
   readonly limits: GPUSupportedLimits;
+  readonly partElems: number;
+  /** Storage bindings one shader may use: tensors of more parts than fit are processed in windows or pieces. */
+  readonly maxBindings: number;
   private readPool = new Map<number, GPUBuffer[]>();
   private pipelines = new Map<string, GPUComputePipeline>();
   private encoder: GPUCommandEncoder | null = null;
@@ -36,12 +48,15 @@ export class GpuContext extends GpuMemory {
   /** A CPU implementation (lavapipe / SwiftShader): pipelines are costly to compile, tiling gains little. */
   readonly software: boolean;
 
-  constructor(device: GPUDevice, adapterInfo: string, software = /llvmpipe|lavapipe|swiftshader|software/i.test(adapterInfo)) {
+  constructor(device: GPUDevice, adapterInfo: string, software = /llvmpipe|lavapipe|swiftshader|software/i.test(adapterInfo), force: GpuLimitOverrides = {}) {
     super();
     this.device = device;
     this.adapterInfo = adapterInfo;
     this.software = software;
     this.limits = device.limits;
+    const bindBytes = Math.min(this.limits.maxStorageBufferBindingSize, this.limits.maxBufferSize, force.maxStorageBufferBindingSize ?? Infinity);
+    this.partElems = 2 ** Math.floor(Math.log2(Math.max(16, bindBytes) / 4));
+    this.maxBindings = Math.max(4, Math.min(this.limits.maxStorageBuffersPerShaderStage, force.maxStorageBuffersPerShaderStage ?? Infinity));
     device.onuncapturederror = (ev: GPUUncapturedErrorEvent) => {
       const e = ev.error;
       // follow-on errors of one failure ("[Invalid X] is invalid due to a previous error"): report the first only
@@ -82,6 +97,9 @@ export class GpuContext extends GpuMemory {
       numPipelines: this.pipelines.size,
       numSubmits: this.numSubmits,
       numDispatches: this.numDispatches,
+      numSplitTensors: this.numSplitTensors,
+      numWindows: this.numWindows,
+      numPieces: this.numPieces,
     };
   }
 
@@ -127,25 +145,25 @@ export class GpuContext extends GpuMemory {
     return bind;
   }
 
-  /** An explicit bind group layout: one storage buffer per binding, read-only or read-write. */
+  /** An explicit bind group layout: one storage buffer per binding, read-only or read-write, then a uniform buffer where the key ends with "u". */
   private layout(access: boolean[], key = access.map((w) => (w ? "w" : "r")).join("")): GPUBindGroupLayout {
     let l = this.layouts.get(key);
     if (!l) {
-      l = this.device.createBindGroupLayout({
-        entries: access.map((w, binding) => ({ binding, visibility: 4 /* COMPUTE */, buffer: { type: w ? "storage" : "read-only-storage" } })),
-      });
+      const entries: GPUBindGroupLayoutEntry[] = access.map((w, binding) => ({ binding, visibility: 4 /* COMPUTE */, buffer: { type: w ? "storage" : "read-only-storage" } }));
+      if (key.endsWith("u")) entries.push({ binding: access.length, visibility: 4, buffer: { type: "uniform" } });
+      l = this.device.createBindGroupLayout({ entries });
       this.layouts.set(key, l);
     }
     return l;
   }
 
-  pipeline(code: string, op: string, access: boolean[]): GPUComputePipeline {
-    const key = access.map((w) => (w ? "w" : "r")).join("") + code;
+  pipeline(code: string, op: string, access: boolean[], accKey = access.map((w) => (w ? "w" : "r")).join("")): GPUComputePipeline {
+    const key = accKey + code;
     let p = this.pipelines.get(key);
     if (!p) {
       if (code.includes("f32bits(") && !code.includes("fn f32bits")) code += "\nfn f32bits(b: u32) -> f32 { return bitcast<f32>(b); }\n";
       const module = this.device.createShaderModule({ code, label: op });
-      const layout = this.device.createPipelineLayout({ bindGroupLayouts: [this.layout(access)] });
+      const layout = this.device.createPipelineLayout({ bindGroupLayouts: [this.layout(access, accKey)] });
       p = this.device.createComputePipeline({ layout, compute: { module, entryPoint: "main" }, label: op });
       this.pipelines.set(key, p);
     }
@@ -193,21 +211,30 @@ export class GpuContext extends GpuMemory {
   /**
    * Records one dispatch. `code`: the WGSL text, or a function making it (called only when the
    * pipeline is not cached yet). `buffers`: bindings 0..n-1 in order, `access[i]` true for
-   * read_write; `useErr`: binds the index-error flag (read_write) after them.
+   * read_write; `useErr`: binds the index-error flag (read_write) after them; `params`: then binds
+   * 256 bytes of a uniform buffer (see `uniforms`) from `offset`.
    */
-  dispatch(op: string, code: string | (() => string), buffers: GPUBuffer[], groups: [number, number, number], access: boolean[], useErr = false): void {
+  dispatch(op: string, code: string | (() => string), buffers: GPUBuffer[], groups: [number, number, number], access: boolean[], useErr = false, params?: { buffer: GPUBuffer; offset: number }): void {
     this.check(op);
     if (groups[0] === 0 || groups[1] === 0 || groups[2] === 0) return;
     const acc = useErr ? [...access, true] : access;
     let accKey = "";
     for (const w of acc) accKey += w ? "w" : "r";
+    if (params) accKey += "u";
     const memoKey = this.kernelKey === null ? null : `${this.kernelKey}#${this.kernelOrdinal++}`;
     let pipeline = memoKey === null ? undefined : this.pipelineMemo.get(memoKey);
     if (!pipeline) {
-      pipeline = this.pipeline(typeof code === "string" ? code : code(), op, acc);
+      pipeline = this.pipeline(typeof code === "string" ? code : code(), op, acc, accKey);
       if (memoKey !== null) this.pipelineMemo.set(memoKey, pipeline);
     }
-    const bind = this.bindGroup(accKey, this.layout(acc, accKey), useErr ? [...buffers, this.errBuffer] : buffers);
+    const all = useErr ? [...buffers, this.errBuffer] : buffers;
+    const layout = this.layout(acc, accKey);
+    const bind = params
+      ? this.device.createBindGroup({
+          layout,
+          entries: [...all.map((buffer, binding) => ({ binding, resource: { buffer } })), { binding: all.length, resource: { buffer: params.buffer, offset: params.offset, size: 256 } }],
+        })
+      : this.bindGroup(accKey, layout, all);
     const pass = this.getPass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bind);
@@ -215,6 +242,23 @@ export class GpuContext extends GpuMemory {
     this.numDispatches++;
     if (++this.pending >= SUBMIT_EVERY) this.flush();
   }
+
+  /**
+   * A uniform buffer holding `data` (blocks of 256 bytes, one per dispatch that binds it), for
+   * parameters that vary between dispatches of one pipeline. Hand it to `retire` once those
+   * dispatches are recorded.
+   */
+  uniforms(data: Uint32Array): GPUBuffer {
+    const buffer = this.device.createBuffer({ size: data.byteLength, usage: U.UNIFORM | U.COPY_DST });
+    this.device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+    return buffer;
+  }
+
+  /** Destroys `buffer` once the recorded work that uses it is submitted. */
+  retire(buffer: GPUBuffer): void {
+    this.retired.push(buffer);
+  }
+  private retired: GPUBuffer[] = [];
 
   /** Workgroup counts for `n` threads in workgroups of 256 (2-D when over the 65,535 limit). */
   grid(n: number, wg = WG): [number, number, number] {
@@ -225,16 +269,23 @@ export class GpuContext extends GpuMemory {
     return [Math.ceil(groups / y), y, 1];
   }
 
-  copy(src: GPUBuffer, dst: GPUBuffer, bytes: number): void {
+  /** Copies the first `bytes` of a tensor's parts into another's (same part size). */
+  copy(src: GPUBuffer[], dst: GPUBuffer[], bytes: number): void {
     this.check("copy");
-    if (bytes === 0) return;
-    this.getEncoder().copyBufferToBuffer(src, 0, dst, 0, bytes);
-    if (++this.pending >= SUBMIT_EVERY) this.flush();
+    const P = this.partElems * 4;
+    for (let i = 0; i * P < bytes; i++) {
+      this.getEncoder().copyBufferToBuffer(src[i], 0, dst[i], 0, Math.min(P, bytes - i * P));
+      if (++this.pending >= SUBMIT_EVERY) this.flush();
+    }
   }
 
-  write(dst: GPUBuffer, data: ArrayBufferView): void {
+  /** Uploads `data` into a tensor's parts. */
+  write(dst: GPUBuffer[], data: ArrayBufferView): void {
     this.check("upload");
-    if (data.byteLength) this.device.queue.writeBuffer(dst, 0, data.buffer, data.byteOffset, data.byteLength);
+    const P = this.partElems * 4;
+    for (let i = 0; i * P < data.byteLength; i++) {
+      this.device.queue.writeBuffer(dst[i], 0, data.buffer, data.byteOffset + i * P, Math.min(P, data.byteLength - i * P));
+    }
   }
 
   /** Drops the recorded, unsubmitted commands (after an error: they may hold an invalid pipeline). */
@@ -250,6 +301,7 @@ export class GpuContext extends GpuMemory {
     this.encoder = null;
     this.pending = 0;
     this.releasePending();
+    for (const b of this.retired.splice(0)) b.destroy();
   }
 
   /** Submits the recorded commands; buffers released meanwhile become free for any use. */
@@ -264,6 +316,7 @@ export class GpuContext extends GpuMemory {
     this.encoder = null;
     this.pending = 0;
     this.releasePending();
+    for (const b of this.retired.splice(0)) b.destroy();
   }
 
   protected encoderOpen(): boolean {
@@ -275,21 +328,31 @@ export class GpuContext extends GpuMemory {
     this.bindKeysOf.delete(id);
   }
 
-  /** Reads `bytes` from `src` (submitting what is recorded) and checks the index-error flag. */
-  async read(src: GPUBuffer, bytes: number, op = "read"): Promise<ArrayBuffer> {
+  /**
+   * Reads the first `bytes` of a tensor's parts (submitting what is recorded) and checks the
+   * index-error flag: one staging buffer per part, the flag copied behind the last part.
+   */
+  async read(src: GPUBuffer[], bytes: number, op = "read"): Promise<ArrayBuffer> {
     this.check(op);
-    const size = Math.max(16, Math.ceil(bytes / 16) * 16) + 16;
-    const staging = this.readPool.get(size)?.pop() ?? this.device.createBuffer({ size, usage: U.MAP_READ | U.COPY_DST });
+    const P = this.partElems * 4;
     const enc = this.getEncoder();
-    if (bytes) enc.copyBufferToBuffer(src, 0, staging, 0, Math.ceil(bytes / 4) * 4);
-    enc.copyBufferToBuffer(this.errBuffer, 0, staging, size - 16, 16);
+    const pieces: { staging: GPUBuffer; size: number; n: number }[] = [];
+    for (let i = 0; i === 0 || i * P < bytes; i++) {
+      const n = Math.max(0, Math.min(P, bytes - i * P));
+      const last = (i + 1) * P >= bytes;
+      const size = Math.max(16, Math.ceil(n / 16) * 16) + (last ? 16 : 0);
+      const staging = this.readPool.get(size)?.pop() ?? this.device.createBuffer({ size, usage: U.MAP_READ | U.COPY_DST });
+      if (n) enc.copyBufferToBuffer(src[i], 0, staging, 0, Math.ceil(n / 4) * 4);
+      if (last) enc.copyBufferToBuffer(this.errBuffer, 0, staging, size - 16, 16);
+      pieces.push({ staging, size, n });
+    }
     this.flush();
     try {
       const dbg = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.GB_GPU_DEBUG;
       const t0 = Date.now();
       const timer = dbg ? setInterval(() => console.error(`[gpu] ${op}: waiting ${Date.now() - t0} ms for a read of ${bytes} bytes`), 5000) : null;
       try {
-        await staging.mapAsync(MAP_READ_MODE);
+        await Promise.all(pieces.map((p) => p.staging.mapAsync(MAP_READ_MODE)));
       } finally {
         if (timer) clearInterval(timer);
       }
@@ -297,14 +360,23 @@ export class GpuContext extends GpuMemory {
       this.check(op);
       throw new Error(`${op}: reading GPU memory failed: ${(e as Error).message}`);
     }
-    const all = staging.getMappedRange();
-    const out = all.slice(0, bytes);
-    const err = new Uint32Array(all.slice(size - 16, size))[0];
-    staging.unmap();
-    let list = this.readPool.get(size);
-    if (!list) this.readPool.set(size, (list = []));
-    if (list.length < 4) list.push(staging);
-    else staging.destroy();
+    const mapped = pieces.map((p) => p.staging.getMappedRange());
+    let out: ArrayBuffer;
+    if (pieces.length === 1) out = mapped[0].slice(0, bytes);
+    else {
+      const all = new Uint8Array(bytes);
+      pieces.forEach((p, i) => all.set(new Uint8Array(mapped[i], 0, p.n), i * P));
+      out = all.buffer;
+    }
+    const lastSize = pieces[pieces.length - 1].size;
+    const err = new Uint32Array(mapped[mapped.length - 1].slice(lastSize - 16, lastSize))[0];
+    for (const { staging, size } of pieces) {
+      staging.unmap();
+      let list = this.readPool.get(size);
+      if (!list) this.readPool.set(size, (list = []));
+      if (list.length < 4) list.push(staging);
+      else staging.destroy();
+    }
     this.check(op);
     if (err) {
       this.device.queue.writeBuffer(this.errBuffer, 0, new Uint32Array(4));

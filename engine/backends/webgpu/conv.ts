@@ -1,30 +1,52 @@
 /// <reference types="@webgpu/types" />
 /**
  * Convolution (implicit GEMM through gemm.ts: no im2col buffer) and pooling: conv2d and its
- * input and weight gradients, max / average pooling and their gradients.
+ * input and weight gradients, max / average pooling and their gradients. A convolution whose
+ * tensors do not fit one shader's bindings is cut into pieces (along the batch, the groups, or
+ * the output or input channels); pooling runs in windows of whole planes.
  */
 import type { AvgPool2dAttrs, Conv2dAttrs, OpTable, Pool2dAttrs, TensorData } from "../../op-table.js";
 import { conv2dOutputSize, pool2dOutputSize, sizeOf } from "../../shape.js";
-import { runGemm, type GemmBinding } from "./gemm.js";
-import type { GpuTensors } from "./tensors.js";
-import { ATOMIC_ADD_F32, binding, main, MATH, u } from "./wgsl.js";
+import { runGemm } from "./gemm.js";
+import { same, type Footprint, type GpuTensors, type Operand } from "./tensors.js";
+import { MATH, u } from "./wgsl.js";
 
 type ConvPoolOp = "conv2d" | "conv2dBackwardInput" | "conv2dBackwardWeight" | "maxPool2d" | "maxPool2dBackward" | "avgPool2d" | "avgPool2dBackward";
 
+/** The footprint of a tensor of planes of `planeSize` for threads over planes of `threadPlane` (pooling: one plane per (n, c)). */
+function planes(threadPlane: number, planeSize: number): Footprint {
+  return (lo, hi) => [Math.floor(lo / threadPlane) * planeSize, (Math.floor((hi - 1) / threadPlane) + 1) * planeSize - 1];
+}
+
 export function convPoolOps(k: GpuTensors): Pick<OpTable, ConvPoolOp> {
-  const { ctx, buf, alloc, out, run, fill } = k;
+  const { alloc, launch } = k;
+
+  /** Cuts for splitting a convolution's groups in two: [tensor, channel dim, channels per group] -> slices at the first half of the groups. */
+  const groupCuts = (G: number, cuts: [TensorData, number, number][]): [TensorData, number, number][] =>
+    cuts.map(([t, dim, perGroup]) => [t, dim, Math.ceil(G / 2) * perGroup]);
+  const halfGroups = (G: number, i: number) => (i === 0 ? Math.ceil(G / 2) : Math.floor(G / 2));
+
   function conv2d(x: TensorData, w: TensorData, bias: TensorData | null, a: Conv2dAttrs): TensorData {
     const [N, O, OH, OW] = conv2dOutputSize(x.shape, w.shape, a);
     const [, C, H, W] = x.shape;
     const [, Cg, KH, KW] = w.shape;
     const G = a.groups, Og = O / G;
     const y = alloc([N, O, OH, OW], "float32");
-    const bindings: GemmBinding[] = [
-      { name: "x", type: "f32", rw: false, buffer: buf(x, "conv2d") },
-      { name: "w", type: "f32", rw: false, buffer: buf(w, "conv2d") },
-      { name: "y", type: "f32", rw: true, buffer: out(y) },
-    ];
-    if (bias) bindings.push({ name: "bias", type: "f32", rw: false, buffer: buf(bias, "conv2d") });
+    const operands: Operand[] = [{ name: "x", t: x }, { name: "w", t: w }, { name: "y", t: y, access: "write" }];
+    if (bias) operands.push({ name: "bias", t: bias });
+    if (!k.fits(operands)) {
+      k.free(y);
+      // by images, by groups, by output channels (w the largest), by input channels (results added, the bias once)
+      if (N > 1 && sizeOf(w.shape) < sizeOf(x.shape) + sizeOf(y.shape)) return k.inTwo([[x, 0]], (_, [xh]) => [conv2d(xh, w, bias, a)], 0)[0];
+      if (G > 1) {
+        const cuts = groupCuts(G, bias ? [[x, 1, Cg], [w, 0, Og], [bias, 0, Og]] : [[x, 1, Cg], [w, 0, Og]]);
+        return k.inTwo(cuts, (i, [xh, wh, bh]) => [conv2d(xh, wh, bh ?? null, { ...a, groups: halfGroups(G, i) })], 1)[0];
+      }
+      if (O > 1) return k.inTwo(bias ? [[w, 0], [bias, 0]] : [[w, 0]], (_, [wh, bh]) => [conv2d(x, wh, bh ?? null, a)], 1)[0];
+      if (C > 1) return k.inTwo([[x, 1], [w, 1]], (i, [xh, wh]) => [conv2d(xh, wh, i === 0 ? bias : null, a)], null)[0];
+      if (N > 1) return k.inTwo([[x, 0]], (_, [xh]) => [conv2d(xh, w, bias, a)], 0)[0];
+      throw k.tooLarge("conv2d", operands);
+    }
     const K = Cg * KH * KW;
     const helpers = () => `
 fn loadA(g: u32, m: u32, k: u32) -> f32 {
@@ -33,15 +55,15 @@ fn loadA(g: u32, m: u32, k: u32) -> f32 {
   let ih = i32(oh * ${u(a.stride[0])} + kh * ${u(a.dilation[0])}) - ${a.padding[0]}i;
   let iw = i32(ow * ${u(a.stride[1])} + kw * ${u(a.dilation[1])}) - ${a.padding[1]}i;
   if (ih < 0i || ih >= ${H}i || iw < 0i || iw >= ${W}i) { return 0.0; }
-  return x[((n * ${u(C)} + g * ${u(Cg)} + c) * ${u(H)} + u32(ih)) * ${u(W)} + u32(iw)];
+  return get_x(((n * ${u(C)} + g * ${u(Cg)} + c) * ${u(H)} + u32(ih)) * ${u(W)} + u32(iw));
 }
-fn loadB(g: u32, k: u32, o: u32) -> f32 { return w[(g * ${u(Og)} + o) * ${u(K)} + k]; }
+fn loadB(g: u32, k: u32, o: u32) -> f32 { return get_w((g * ${u(Og)} + o) * ${u(K)} + k); }
 fn store(g: u32, m: u32, o: u32, v: f32) {
   let n = m / ${u(OH * OW)}; let r = m % ${u(OH * OW)};
-  y[(n * ${u(O)} + g * ${u(Og)} + o) * ${u(OH * OW)} + r] = v${bias ? ` + bias[g * ${u(Og)} + o]` : ""};
+  set_y((n * ${u(O)} + g * ${u(Og)} + o) * ${u(OH * OW)} + r, v${bias ? ` + get_bias(g * ${u(Og)} + o)` : ""});
 }
 `;
-    runGemm(ctx, { op: "conv2d", M: N * OH * OW, N: Og, K, batch: G, bindings, helpers, aMajor: "m", bMajor: "k" });
+    runGemm(k, { op: "conv2d", M: N * OH * OW, N: Og, K, batch: G, operands, helpers, aMajor: "m", bMajor: "k" });
     return y;
   }
 
@@ -51,11 +73,20 @@ fn store(g: u32, m: u32, o: u32, v: f32) {
     const [, , OH, OW] = dy.shape;
     const G = a.groups, Og = O / G;
     const dx = alloc([...a.xShape], "float32");
-    const bindings: GemmBinding[] = [
-      { name: "dy", type: "f32", rw: false, buffer: buf(dy, "conv2dBackwardInput") },
-      { name: "w", type: "f32", rw: false, buffer: buf(w, "conv2dBackwardInput") },
-      { name: "dx", type: "f32", rw: true, buffer: out(dx) },
-    ];
+    const operands: Operand[] = [{ name: "dy", t: dy }, { name: "w", t: w }, { name: "dx", t: dx, access: "write" }];
+    if (!k.fits(operands)) {
+      k.free(dx);
+      const xs = (n: number, c: number) => ({ ...a, xShape: [n, c, H, W] });
+      // by images, by groups, by input channels (w the largest), by output channels (results added)
+      if (N > 1 && sizeOf(w.shape) < sizeOf(dy.shape) + sizeOf(dx.shape)) return k.inTwo([[dy, 0]], (_, [d]) => [conv2dBackwardInput(d, w, xs(d.shape[0], C))], 0)[0];
+      if (G > 1) {
+        return k.inTwo(groupCuts(G, [[dy, 1, Og], [w, 0, Og]]), (i, [d, wh]) => [conv2dBackwardInput(d, wh, { ...xs(N, halfGroups(G, i) * Cg), groups: halfGroups(G, i) })], 1)[0];
+      }
+      if (Cg > 1) return k.inTwo([[w, 1]], (_, [wh]) => [conv2dBackwardInput(dy, wh, xs(N, wh.shape[1]))], 1)[0];
+      if (O > 1) return k.inTwo([[dy, 1], [w, 0]], (_, [d, wh]) => [conv2dBackwardInput(d, wh, a)], null)[0];
+      if (N > 1) return k.inTwo([[dy, 0]], (_, [d]) => [conv2dBackwardInput(d, w, xs(d.shape[0], C))], 0)[0];
+      throw k.tooLarge("conv2dBackwardInput", operands);
+    }
     const [sh, sw] = a.stride, [ph, pw] = a.padding, [dh, dw] = a.dilation;
     const helpers = () => `
 fn loadA(g: u32, m: u32, k: u32) -> f32 {
@@ -66,18 +97,18 @@ fn loadA(g: u32, m: u32, k: u32) -> f32 {
   if (th < 0i || tw < 0i) { return 0.0; }
   let oh = u32(th) / ${u(sh)}; let ow = u32(tw) / ${u(sw)};
   if (oh * ${u(sh)} != u32(th) || ow * ${u(sw)} != u32(tw) || oh >= ${u(OH)} || ow >= ${u(OW)}) { return 0.0; }
-  return dy[((n * ${u(O)} + g * ${u(Og)} + o) * ${u(OH)} + oh) * ${u(OW)} + ow];
+  return get_dy(((n * ${u(O)} + g * ${u(Og)} + o) * ${u(OH)} + oh) * ${u(OW)} + ow);
 }
 fn loadB(g: u32, k: u32, c: u32) -> f32 {
   let o = k / ${u(KH * KW)}; let r2 = k % ${u(KH * KW)};
-  return w[((g * ${u(Og)} + o) * ${u(Cg)} + c) * ${u(KH * KW)} + r2];
+  return get_w(((g * ${u(Og)} + o) * ${u(Cg)} + c) * ${u(KH * KW)} + r2);
 }
 fn store(g: u32, m: u32, c: u32, v: f32) {
   let n = m / ${u(H * W)}; let r = m % ${u(H * W)};
-  dx[(n * ${u(C)} + g * ${u(Cg)} + c) * ${u(H * W)} + r] = v;
+  set_dx((n * ${u(C)} + g * ${u(Cg)} + c) * ${u(H * W)} + r, v);
 }
 `;
-    runGemm(ctx, { op: "conv2dBackwardInput", M: N * H * W, N: Cg, K: Og * KH * KW, batch: G, bindings, helpers, aMajor: "m", bMajor: "n" });
+    runGemm(k, { op: "conv2dBackwardInput", M: N * H * W, N: Cg, K: Og * KH * KW, batch: G, operands, helpers, aMajor: "m", bMajor: "n" });
     return dx;
   }
 
@@ -87,15 +118,24 @@ fn store(g: u32, m: u32, c: u32, v: f32) {
     const [, , OH, OW] = dy.shape;
     const G = a.groups, Og = O / G;
     const dw = alloc([...a.wShape], "float32");
-    const bindings: GemmBinding[] = [
-      { name: "x", type: "f32", rw: false, buffer: buf(x, "conv2dBackwardWeight") },
-      { name: "dy", type: "f32", rw: false, buffer: buf(dy, "conv2dBackwardWeight") },
-      { name: "dw", type: "f32", rw: true, buffer: out(dw) },
-    ];
+    const operands: Operand[] = [{ name: "x", t: x }, { name: "dy", t: dy }, { name: "dw", t: dw, access: "write" }];
+    if (!k.fits(operands)) {
+      k.free(dw);
+      const ws = (o: number, c: number) => ({ ...a, wShape: [o, c, KH, KW] });
+      // by images (results added), by groups, by output channels (dw the largest), by input channels
+      if (N > 1 && sizeOf(dw.shape) < sizeOf(x.shape) + sizeOf(dy.shape)) return k.inTwo([[x, 0], [dy, 0]], (_, [xh, d]) => [conv2dBackwardWeight(xh, d, a)], null)[0];
+      if (G > 1) {
+        return k.inTwo(groupCuts(G, [[x, 1, Cg], [dy, 1, Og]]), (i, [xh, d]) => [conv2dBackwardWeight(xh, d, { ...ws(halfGroups(G, i) * Og, Cg), groups: halfGroups(G, i) })], 0)[0];
+      }
+      if (O > 1) return k.inTwo([[dy, 1]], (_, [d]) => [conv2dBackwardWeight(x, d, ws(d.shape[1], Cg))], 0)[0];
+      if (Cg > 1) return k.inTwo([[x, 1]], (_, [xh]) => [conv2dBackwardWeight(xh, dy, ws(O, xh.shape[1]))], 1)[0];
+      if (N > 1) return k.inTwo([[x, 0], [dy, 0]], (_, [xh, d]) => [conv2dBackwardWeight(xh, d, a)], null)[0];
+      throw k.tooLarge("conv2dBackwardWeight", operands);
+    }
     const helpers = () => `
 fn loadA(g: u32, o: u32, k: u32) -> f32 {
   let n = k / ${u(OH * OW)}; let r = k % ${u(OH * OW)};
-  return dy[(n * ${u(O)} + g * ${u(Og)} + o) * ${u(OH * OW)} + r];
+  return get_dy((n * ${u(O)} + g * ${u(Og)} + o) * ${u(OH * OW)} + r);
 }
 fn loadB(g: u32, k: u32, j: u32) -> f32 {
   let n = k / ${u(OH * OW)}; let r = k % ${u(OH * OW)}; let oh = r / ${u(OW)}; let ow = r % ${u(OW)};
@@ -103,11 +143,11 @@ fn loadB(g: u32, k: u32, j: u32) -> f32 {
   let ih = i32(oh * ${u(a.stride[0])} + kh * ${u(a.dilation[0])}) - ${a.padding[0]}i;
   let iw = i32(ow * ${u(a.stride[1])} + kw * ${u(a.dilation[1])}) - ${a.padding[1]}i;
   if (ih < 0i || ih >= ${H}i || iw < 0i || iw >= ${W}i) { return 0.0; }
-  return x[((n * ${u(C)} + g * ${u(Cg)} + c) * ${u(H)} + u32(ih)) * ${u(W)} + u32(iw)];
+  return get_x(((n * ${u(C)} + g * ${u(Cg)} + c) * ${u(H)} + u32(ih)) * ${u(W)} + u32(iw));
 }
-fn store(g: u32, o: u32, j: u32, v: f32) { dw[(g * ${u(Og)} + o) * ${u(Cg * KH * KW)} + j] = v; }
+fn store(g: u32, o: u32, j: u32, v: f32) { set_dw((g * ${u(Og)} + o) * ${u(Cg * KH * KW)} + j, v); }
 `;
-    runGemm(ctx, { op: "conv2dBackwardWeight", M: Og, N: Cg * KH * KW, K: N * OH * OW, batch: G, bindings, helpers, aMajor: "k", bMajor: "k" });
+    runGemm(k, { op: "conv2dBackwardWeight", M: Og, N: Cg * KH * KW, K: N * OH * OW, batch: G, operands, helpers, aMajor: "k", bMajor: "k" });
     return dw;
   }
 
@@ -130,11 +170,9 @@ fn store(g: u32, o: u32, j: u32, v: f32) { dw[(g * ${u(Og)} + o) * ${u(Cg * KH *
       const o = alloc([...shape], "float32");
       const ind = alloc([...shape], "int32");
       const n = N * C * OH * OW;
-      if (n === 0) return [o, ind];
       const [KH, KW] = p.kernel, [sh, sw] = p.stride, [ph, pw] = p.padding, [dh, dw] = p.dilation;
-      const code = () => binding(0, "x", "f32") + binding(1, "out", "f32", true) + binding(2, "ind", "i32", true) + MATH +
-        main(`  if (idx >= ${u(n)}) { return; }
-  let ow = i32(idx % ${u(OW)});
+      const operands: Operand[] = [{ name: "x", t: x }, { name: "out", t: o, access: "write" }, { name: "ind", t: ind, access: "write" }];
+      launch("maxPool2d", operands, n, (s) => s.decl + MATH + s.main(`  let ow = i32(idx % ${u(OW)});
   let oh = i32((idx / ${u(OW)}) % ${u(OH)});
   let pl = idx / ${u(OH * OW)};
   var h0 = oh * ${sh}i - ${ph}i;
@@ -148,28 +186,22 @@ fn store(g: u32, o: u32, j: u32, v: f32) { dw[(g * ${u(Og)} + o) * ${u(Cg * KH *
   let base = pl * ${u(H * W)};
   for (var ih = h0; ih < h1; ih = ih + ${dh}i) {
     for (var iw = w0; iw < w1; iw = iw + ${dw}i) {
-      let v = x[base + u32(ih * ${W}i + iw)];
+      let v = get_x(base + u32(ih * ${W}i + iw));
       if (v > best || isnan_(v)) { best = v; bi = ih * ${W}i + iw; }
     }
   }
-  out[idx] = best;
-  ind[idx] = bi;`);
-      ctx.dispatch("maxPool2d", code, [buf(x, "maxPool2d"), out(o), out(ind)], ctx.grid(n), [false, true, true]);
+  set_out(idx, best);
+  set_ind(idx, bi);`), { footprints: [planes(OH * OW, H * W), same, same] });
       return [o, ind];
     },
 
     maxPool2dBackward(dy, indices, { xShape }) {
-      const o = fill([...xShape], 0, "float32");
-      const n = sizeOf(dy.shape);
-      if (n === 0) return o;
+      const o = k.fill([...xShape], 0, "float32");
       const HW = xShape[2] * xShape[3], OHW = dy.shape[2] * dy.shape[3];
-      const code = () => binding(0, "dy", "f32") + binding(1, "ind", "i32") + `@group(0) @binding(2) var<storage, read_write> out: array<atomic<u32>>;\n` +
-        `@group(0) @binding(3) var<storage, read_write> err: array<atomic<u32>>;\n` + ATOMIC_ADD_F32 +
-        main(`  if (idx >= ${u(n)}) { return; }
-  let v = ind[idx];
+      const operands: Operand[] = [{ name: "dy", t: dy }, { name: "ind", t: indices }, { name: "out", t: o, access: "atomic" }];
+      launch("maxPool2dBackward", operands, sizeOf(dy.shape), (s) => s.decl + s.main(`  let v = get_ind(idx);
   if (v < 0i || v >= ${HW}i) { atomicMax(&err[0], 5u); return; }
-  atomicAddF32(&out[(idx / ${u(OHW)}) * ${u(HW)} + u32(v)], dy[idx]);`);
-      run("maxPool2dBackward", code, [dy, indices], o, n, true);
+  add_out((idx / ${u(OHW)}) * ${u(HW)} + u32(v), get_dy(idx));`), { err: true, footprints: [same, same, planes(OHW, HW)] });
       return o;
     },
 
@@ -178,22 +210,18 @@ fn store(g: u32, o: u32, j: u32, v: f32) { dw[(g * ${u(Og)} + o) * ${u(Cg * KH *
       const [N, C, OH, OW] = shape;
       const [, , H, W] = x.shape;
       const o = alloc([...shape], "float32");
-      const n = N * C * OH * OW;
-      if (n === 0) return o;
-      const code = () => binding(0, "x", "f32") + binding(1, "out", "f32", true) + avgWindowFn(p, H, W) +
-        main(`  if (idx >= ${u(n)}) { return; }
-  let ow = i32(idx % ${u(OW)});
+      const operands: Operand[] = [{ name: "x", t: x }, { name: "out", t: o, access: "write" }];
+      launch("avgPool2d", operands, N * C * OH * OW, (s) => s.decl + avgWindowFn(p, H, W) + s.main(`  let ow = i32(idx % ${u(OW)});
   let oh = i32((idx / ${u(OW)}) % ${u(OH)});
   let pl = idx / ${u(OH * OW)};
   let wd = win(oh, ow);
-  if (wd.x >= wd.y || wd.z >= wd.w) { out[idx] = 0.0; return; }
+  if (wd.x >= wd.y || wd.z >= wd.w) { set_out(idx, 0.0); return; }
   var s = 0.0;
   let base = pl * ${u(H * W)};
   for (var ih = wd.x; ih < wd.y; ih = ih + 1i) {
-    for (var iw = wd.z; iw < wd.w; iw = iw + 1i) { s = s + x[base + u32(ih * ${W}i + iw)]; }
+    for (var iw = wd.z; iw < wd.w; iw = iw + 1i) { s = s + get_x(base + u32(ih * ${W}i + iw)); }
   }
-  out[idx] = s / divisor(oh, ow, wd);`);
-      run("avgPool2d", code, [x], o, n);
+  set_out(idx, s / divisor(oh, ow, wd));`), { footprints: [planes(OH * OW, H * W), same] });
       return o;
     },
 
@@ -201,13 +229,10 @@ fn store(g: u32, o: u32, j: u32, v: f32) { dw[(g * ${u(Og)} + o) * ${u(Cg * KH *
       const [N, C, H, W] = p.xShape;
       const [, , OH, OW] = dy.shape;
       const o = alloc([...p.xShape], "float32");
-      const n = N * C * H * W;
-      if (n === 0) return o;
       const [KH, KW] = p.kernel, [sh, sw] = p.stride, [ph, pw] = p.padding;
       // gather: every output window that covers (ih, iw)
-      const code = () => binding(0, "dy", "f32") + binding(1, "out", "f32", true) + avgWindowFn(p, H, W) +
-        main(`  if (idx >= ${u(n)}) { return; }
-  let iw = i32(idx % ${u(W)});
+      const operands: Operand[] = [{ name: "dy", t: dy }, { name: "out", t: o, access: "write" }];
+      launch("avgPool2dBackward", operands, N * C * H * W, (s) => s.decl + avgWindowFn(p, H, W) + s.main(`  let iw = i32(idx % ${u(W)});
   let ih = i32((idx / ${u(W)}) % ${u(H)});
   let pl = idx / ${u(H * W)};
   let oh0 = max(0i, (ih + ${ph}i - ${KH}i + ${sh}i) / ${sh}i);
@@ -219,12 +244,11 @@ fn store(g: u32, o: u32, j: u32, v: f32) { dw[(g * ${u(Og)} + o) * ${u(Cg * KH *
     for (var ow = ow0; ow < ow1; ow = ow + 1i) {
       let wd = win(oh, ow);
       if (ih >= wd.x && ih < wd.y && iw >= wd.z && iw < wd.w) {
-        s = s + dy[pl * ${u(OH * OW)} + u32(oh * ${OW}i + ow)] / divisor(oh, ow, wd);
+        s = s + get_dy(pl * ${u(OH * OW)} + u32(oh * ${OW}i + ow)) / divisor(oh, ow, wd);
       }
     }
   }
-  out[idx] = s;`);
-      run("avgPool2dBackward", code, [dy], o, n);
+  set_out(idx, s);`), { footprints: [planes(H * W, OH * OW), same] });
       return o;
     },
   };

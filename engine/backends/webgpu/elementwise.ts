@@ -3,8 +3,8 @@
 import { isComparison, unaryResultDtype, type DType } from "../../dtype.js";
 import type { BinaryOp, OpTable, TensorData, UnaryOp } from "../../op-table.js";
 import { broadcastStrides, sizeOf } from "../../shape.js";
-import type { GpuTensors } from "./tensors.js";
-import { binding, constOf, main, MATH, offsetFn, u, wtype } from "./wgsl.js";
+import { affine, same, type GpuTensors, type Operand } from "./tensors.js";
+import { constOf, MATH, offsetFn, wtype } from "./wgsl.js";
 
 function unaryExpr(op: UnaryOp, v: string, t: string): string {
   switch (op) {
@@ -58,32 +58,24 @@ function binaryExpr(op: BinaryOp, a: string, b: string, t: string): string {
   throw new Error(`webgpu: unknown binary op '${op as string}'`);
 }
 
-/** Element-wise map over `outShape`: each input is read through broadcast strides. */
-
 export function elementwiseOps(k: GpuTensors): Pick<OpTable, "unary" | "binary" | "where" | "addcmul" | "clamp" | "cast"> {
-  const { alloc, run } = k;
+  /** Element-wise map over `outShape`: each input is read through broadcast strides. */
   function elementwise(op: string, inputs: TensorData[], outShape: number[], outDtype: DType, expr: (vals: string[]) => string, convert?: (i: number) => string): TensorData {
-    const o = alloc(outShape, outDtype);
-    const n = sizeOf(outShape);
-    if (n === 0) return o;
-    const code = () => {
-      let code = MATH;
-      inputs.forEach((x, k) => {
-        code += binding(k, `in${k}`, wtype(x.dtype));
-        code += offsetFn(`off${k}`, outShape, broadcastStrides(x.shape, outShape));
+    const o = k.alloc(outShape, outDtype);
+    const strides = inputs.map((x) => broadcastStrides(x.shape, outShape));
+    const operands: Operand[] = [...inputs.map((x, i) => ({ name: `in${i}`, t: x })), { name: "out", t: o, access: "write" as const }];
+    k.launch(op, operands, sizeOf(outShape), (s) => {
+      let code = MATH + s.decl;
+      strides.forEach((st, i) => (code += offsetFn(`off${i}`, outShape, st)));
+      const vals = inputs.map((_, i) => {
+        const raw = `get_in${i}(off${i}(idx))`;
+        return convert ? `${convert(i)}(${raw})` : raw;
       });
-      code += binding(inputs.length, "out", wtype(outDtype), true);
-      const vals = inputs.map((_, k) => {
-        const raw = `in${k}[off${k}(idx)]`;
-        return convert ? `${convert(k)}(${raw})` : raw;
-      });
-      const lets = vals.map((v, k) => `  let v${k} = ${v};`).join("\n");
-      return code + main(`  if (idx >= ${u(n)}) { return; }\n${lets}\n  out[idx] = ${expr(inputs.map((_, k) => `v${k}`))};`);
-    };
-    run(op, code, inputs, o, n);
+      const lets = vals.map((v, i) => `  let v${i} = ${v};`).join("\n");
+      return code + s.main(`${lets}\n  set_out(idx, ${expr(inputs.map((_, i) => `v${i}`))});`);
+    }, { footprints: [...strides.map((st) => affine(outShape, st)), same] });
     return o;
   }
-
 
   return {
     unary(x, { op }) {

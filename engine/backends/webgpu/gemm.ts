@@ -12,15 +12,9 @@
  * long (weight gradients), K is split across workgroups and a second pass sums the
  * partial products.
  */
-import type { GpuContext } from "./context.js";
-import { u } from "./wgsl.js";
-
-export interface GemmBinding {
-  name: string;
-  type: "f32" | "i32" | "u32" | "vec4f";
-  rw: boolean;
-  buffer: GPUBuffer;
-}
+import type { TensorData } from "../../op-table.js";
+import type { GpuTensors, Operand } from "./tensors.js";
+import { binding, u } from "./wgsl.js";
 
 export interface GemmSpec {
   op: string;
@@ -28,7 +22,8 @@ export interface GemmSpec {
   N: number;
   K: number;
   batch: number;
-  bindings: GemmBinding[];
+  /** The tensors the helpers read (get_NAME(i)) and write (set_NAME(i, v)); runGemm binds them. */
+  operands: Operand[];
   /**
    * Makes the WGSL of fn loadA(b: u32, m: u32, k: u32) -> f32, fn loadB(b: u32, k: u32, n: u32) -> f32
    * and fn store(b: u32, m: u32, n: u32, v: f32) (called only when a pipeline is compiled).
@@ -36,10 +31,11 @@ export interface GemmSpec {
   helpers: () => string;
   /**
    * Optional: makes the WGSL of fn loadA4(b, m, k) -> vec4f (the 4 elements of A from (m, k) on along
-   * A's contiguous index) and fn loadB4(b, k, n) -> vec4f, for tiles with `vec4`; the caller
+   * A's contiguous index) and fn loadB4(b, k, n) -> vec4f, for tiles with `vec4`, reading `views`
+   * (tensors bound a second time as array<vec4f>, used only when each is one buffer); the caller
    * guarantees 16-byte alignment whenever the contiguous sizes are multiples of 4.
    */
-  vec4?: { bindings: GemmBinding[]; helpers: () => string };
+  vec4?: { views: { name: string; t: TensorData }[]; helpers: () => string };
   /** The index that is contiguous in memory for A (m or k) and for B (k or n): decides the tile-load order. */
   aMajor: "m" | "k";
   bMajor: "k" | "n";
@@ -86,10 +82,12 @@ function pickTile(M: number, N: number): Tile {
   return MID;
 }
 
-function decls(bindings: GemmBinding[], rwOverride?: (i: number) => boolean): string {
-  return bindings
-    .map((b, i) => `@group(0) @binding(${i}) var<storage, ${(rwOverride ? rwOverride(i) : b.rw) ? "read_write" : "read"}> ${b.name}: array<${b.type}>;\n`)
-    .join("");
+/** The operands bound for one GEMM: declarations (with the vec4 views when `vec`), buffers and access modes. */
+interface GemmBound {
+  readonly decl: string;
+  buffers: GPUBuffer[];
+  access: boolean[];
+  vec: boolean;
 }
 
 /**
@@ -143,15 +141,10 @@ function vec4Usable(spec: GemmSpec, t: Tile): boolean {
   return a && b && t.BK % 4 === 0;
 }
 
-/** The spec's bindings, and its vec4 views of A and B when tile `t` uses them. */
-function gemmBindings(spec: GemmSpec, t: Tile): GemmBinding[] {
-  return vec4Usable(spec, t) ? [...spec.bindings, ...spec.vec4!.bindings] : spec.bindings;
-}
-
-function gemmShader(spec: GemmSpec, t: Tile, splits: number, kChunk: number): string {
+function gemmShader(spec: GemmSpec, t: Tile, splits: number, kChunk: number, g: GemmBound): string {
   const TX = t.BN / t.TN, TY = t.BM / t.TM;
   const { M, N, K } = spec;
-  const vec = vec4Usable(spec, t);
+  const vec = g.vec;
   const A = tileLoad("A", t, spec.aMajor, vec), B = tileLoad("B", t, spec.bMajor, vec);
   const accDecl: string[] = [];
   for (let i = 0; i < t.TM; i++) for (let j = 0; j < t.TN; j++) accDecl.push(`  var c${i}_${j} = 0.0;`);
@@ -200,9 +193,8 @@ ${B.store}
 ${compute}
     workgroupBarrier();
   }`;
-  const bindings = gemmBindings(spec, t);
-  const partialDecl = splits > 1 ? `@group(0) @binding(${bindings.length}) var<storage, read_write> partial: array<f32>;\n` : "";
-  return `${decls(bindings)}${partialDecl}
+  const partialDecl = splits > 1 ? binding(g.buffers.length, "partial", "f32", true) : "";
+  return `${g.decl}${partialDecl}
 const M = ${u(M)};
 const N = ${u(N)};
 const K = ${u(K)};
@@ -234,9 +226,9 @@ ${stores.join("\n")}
  * One thread per output (b, m, n) of the spec: `sum` computes `s` (declared before it), which
  * `store` writes; `extraDecl` declares any further binding.
  */
-function perOutputShader(spec: GemmSpec, extraDecl: string, sum: string): string {
+function perOutputShader(spec: GemmSpec, decl: string, sum: string): string {
   const total = spec.batch * spec.M * spec.N;
-  return `${decls(spec.bindings)}${extraDecl}
+  return `${decl}
 const M = ${u(spec.M)};
 const N = ${u(spec.N)};
 ${spec.helpers()}
@@ -255,18 +247,18 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
 }
 
 /** The second pass of split-K: sums the `splits` partial products of each output. */
-function splitReduceShader(spec: GemmSpec, splits: number): string {
+function splitReduceShader(spec: GemmSpec, splits: number, g: GemmBound): string {
   const total = spec.batch * spec.M * spec.N;
   return perOutputShader(
     spec,
-    `@group(0) @binding(${spec.bindings.length}) var<storage, read> partial: array<f32>;\n`,
+    g.decl + binding(g.buffers.length, "partial", "f32"),
     `for (var p = 0u; p < ${u(splits)}; p = p + 1u) { s = s + partial[p * ${u(total)} + idx]; }`,
   );
 }
 
 /** One thread per output, looping over K: for small products (quick to compile, e.g. on lavapipe). */
-function simpleShader(spec: GemmSpec): string {
-  return perOutputShader(spec, "", `for (var k = 0u; k < ${u(spec.K)}; k = k + 1u) { s = fma(loadA(bz, m, k), loadB(bz, k, n), s); }`);
+function simpleShader(spec: GemmSpec, g: GemmBound): string {
+  return perOutputShader(spec, g.decl, `for (var k = 0u; k < ${u(spec.K)}; k = k + 1u) { s = fma(loadA(bz, m, k), loadB(bz, k, n), s); }`);
 }
 
 /** Products up to this many multiply-adds use the simple kernel. */
@@ -287,13 +279,19 @@ export function gemmTiling(): string {
   return forcedTile ? `${tiling}:${JSON.stringify(forcedTile)}` : tiling;
 }
 
-/** Records the GEMM (and its split-K reduction) on `ctx`. */
-export function runGemm(ctx: GpuContext, spec: GemmSpec): void {
+/**
+ * Records the GEMM (and its split-K reduction, where one more binding fits). Its operands must
+ * fit one shader's bindings (k.fits(spec.operands)): callers split larger products into pieces.
+ */
+export function runGemm(k: GpuTensors, spec: GemmSpec): void {
+  const { ctx } = k;
   const { M, N, K, batch } = spec;
   if (M === 0 || N === 0 || batch === 0) return;
+  const bound = k.bind(spec.op, spec.operands);
+  const plain: GemmBound = { get decl() { return bound.decl; }, buffers: bound.buffers, access: bound.access, vec: false };
   const simple = tiling === "never" || (tiling === "auto" && (M * N * K * batch <= SIMPLE_MAX_FLOPS || ctx.software));
   if (simple) {
-    ctx.dispatch(spec.op, () => simpleShader(spec), spec.bindings.map((b) => b.buffer), ctx.grid(batch * M * N), spec.bindings.map((b) => b.rw));
+    ctx.dispatch(spec.op, () => simpleShader(spec, plain), bound.buffers, ctx.grid(batch * M * N), bound.access);
     return;
   }
   const t = pickTile(M, N);
@@ -304,24 +302,37 @@ export function runGemm(ctx: GpuContext, spec: GemmSpec): void {
   const tilesM = Math.ceil(M / t.BM), tilesN = Math.ceil(N / t.BN);
   const tiles = tilesM * tilesN * batch;
   let splits = 1;
-  if (tiles < 128 && K >= 1024) splits = Math.max(1, Math.min(Math.ceil(256 / tiles), Math.floor(K / 512), 64));
+  // split-K's partial sums must fit one part and one more binding
+  if (tiles < 128 && K >= 1024 && k.fits(spec.operands, 1)) {
+    splits = Math.max(1, Math.min(Math.ceil(256 / tiles), Math.floor(K / 512), 64, Math.floor(ctx.partElems / (batch * M * N))));
+  }
   let kChunk = Math.max(t.BK, Math.ceil(Math.ceil(K / splits) / t.BK) * t.BK);
   splits = Math.max(1, Math.ceil(K / kChunk));
   if (K === 0) kChunk = t.BK;
   if (tilesM > ctx.limits.maxComputeWorkgroupsPerDimension || tilesN > ctx.limits.maxComputeWorkgroupsPerDimension || batch * splits > ctx.limits.maxComputeWorkgroupsPerDimension) {
     throw new Error(`${spec.op}: a ${M}x${N} (x${batch}) product is too large for one GPU dispatch`);
   }
-  const all = gemmBindings(spec, t);
-  const access = all.map((b) => b.rw);
-  const bufs = all.map((b) => b.buffer);
+  // vec4 views: each viewed tensor one buffer, two more bindings (and the partial sums)
+  const views = spec.vec4?.views ?? [];
+  const vec = vec4Usable(spec, t) && views.every((v) => k.storage(v.t, spec.op).parts.length === 1) && k.fits(spec.operands, views.length + (splits > 1 ? 1 : 0));
+  const g: GemmBound = vec
+    ? {
+        get decl() {
+          return bound.decl + views.map((v, i) => binding(bound.buffers.length + i, v.name, "vec4f")).join("");
+        },
+        buffers: [...bound.buffers, ...views.map((v) => k.storage(v.t, spec.op).parts[0].buffer)],
+        access: [...bound.access, ...views.map(() => false)],
+        vec,
+      }
+    : plain;
   if (splits === 1) {
-    ctx.dispatch(spec.op, () => gemmShader(spec, t, 1, kChunk), bufs, [tilesN, tilesM, batch], access);
+    ctx.dispatch(spec.op, () => gemmShader(spec, t, 1, kChunk, g), g.buffers, [tilesN, tilesM, batch], g.access);
     return;
   }
   const partial = ctx.acquire(splits * batch * M * N * 4);
   try {
-    ctx.dispatch(spec.op, () => gemmShader(spec, t, splits, kChunk), [...bufs, partial.buffer], [tilesN, tilesM, batch * splits], [...access, true]);
-    ctx.dispatch(spec.op, () => splitReduceShader(spec, splits), [...spec.bindings.map((b) => b.buffer), partial.buffer], ctx.grid(batch * M * N), [...spec.bindings.map((b) => b.rw), false]);
+    ctx.dispatch(spec.op, () => gemmShader(spec, t, splits, kChunk, g), [...g.buffers, partial.buffer], [tilesN, tilesM, batch * splits], [...g.access, true]);
+    ctx.dispatch(spec.op, () => splitReduceShader(spec, splits, plain), [...bound.buffers, partial.buffer], ctx.grid(batch * M * N), [...bound.access, false]);
   } finally {
     ctx.releaseTemp(partial);
   }

@@ -2,11 +2,11 @@
 /**
  * The WebGPU backend: assembles the op table from the op families (elementwise.ts, reduce.ts,
  * matmul.ts, conv.ts, movement.ts) and adds uploads, reads and disposal.
- * Storage is a GpuHandle (a reference to a pooled GPU buffer); every element is
- * 4 bytes (float32 as f32, int32 as i32, bool as u32 0/1). Shapes are baked into
- * the shader text; pipelines are cached by that text.
+ * Storage is a GpuHandle (a reference to a tensor's pooled buffers: one, or several parts
+ * when it exceeds one binding); every element is 4 bytes (float32 as f32, int32 as i32, bool
+ * as u32 0/1). Shapes are baked into the shader text; pipelines are cached by that text.
  */
-import type { Backend, OpTable } from "../../op-table.js";
+import type { Backend, OpTable, TensorData } from "../../op-table.js";
 import { shapeStr, sizeOf } from "../../shape.js";
 import type { GpuContext } from "./context.js";
 import { GpuHandle } from "./memory.js";
@@ -21,10 +21,12 @@ import { gpuTensors } from "./tensors.js";
 export function makeWebGpuBackend(ctx: GpuContext): Backend {
   const k = gpuTensors(ctx);
   const ops: OpTable = { ...elementwiseOps(k), ...reductionOps(k), ...matmulOps(k), ...convPoolOps(k), ...movementOps(k) };
+  k.ops = keyedOps(ctx, ops);
+  const parts = (x: TensorData, op: string) => k.storage(x, op).parts.map((p) => p.buffer);
 
   const backend: Backend = {
     name: "webgpu",
-    ops: keyedOps(ctx, ops),
+    ops: k.ops,
     fromHost(values, shape, dtype) {
       const n = sizeOf(shape);
       if (values.length !== n) throw new Error(`fromHost: ${values.length} values do not fit shape ${shapeStr(shape)}`);
@@ -33,16 +35,15 @@ export function makeWebGpuBackend(ctx: GpuContext): Backend {
       if (dtype === "float32") data = values instanceof Float32Array ? values : Float32Array.from(values);
       else if (dtype === "int32") data = values instanceof Int32Array ? values : Int32Array.from(values);
       else data = Uint32Array.from(values, (v) => (v ? 1 : 0));
-      ctx.write(k.out(o), data);
+      ctx.write(parts(o, "fromHost"), data);
       return o;
     },
     fill(shape, value, dtype) {
       return k.fill([...shape], value, dtype);
     },
     async read(x) {
-      const b = k.buf(x, "read");
       const n = sizeOf(x.shape);
-      const bytes = await ctx.read(b, n * 4, "data");
+      const bytes = await ctx.read(parts(x, "read"), n * 4, "data");
       if (x.dtype === "float32") return new Float32Array(bytes);
       if (x.dtype === "int32") return new Int32Array(bytes);
       return Uint8Array.from(new Uint32Array(bytes));
@@ -51,9 +52,9 @@ export function makeWebGpuBackend(ctx: GpuContext): Backend {
       return null;
     },
     assign(dst, src) {
-      const d = k.buf(dst, "assign"), s = k.buf(src, "assign");
+      const d = parts(dst, "assign"), s = parts(src, "assign");
       if (sizeOf(dst.shape) !== sizeOf(src.shape)) throw new Error(`assign: shape ${shapeStr(src.shape)} does not match ${shapeStr(dst.shape)}`);
-      if (d !== s) ctx.copy(s, d, sizeOf(dst.shape) * 4);
+      if (d[0] !== s[0]) ctx.copy(s, d, sizeOf(dst.shape) * 4);
     },
     dispose(x) {
       const h = x.storage as GpuHandle;

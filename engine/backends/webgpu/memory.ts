@@ -8,27 +8,37 @@
  *   releasing puts a buffer back; a buffer released while the open command
  *   encoder may still use it is only handed out again for GPU-side writes until
  *   the encoder is submitted (queue.writeBuffer runs before unsubmitted work).
- * - A tensor's storage is a GpuHandle, one reference to a pooled buffer (reshape shares it);
+ * - A tensor's values (GpuStorage) are one pooled buffer, or, when larger than one storage
+ *   binding, several "parts" of `partElems` elements each (the last one shorter): ops bind each
+ *   part (tensors.ts). A tensor's storage reference is a GpuHandle (reshape shares the storage);
  *   handles are freed by tidy() scopes, dispose(), or the garbage collector as a safety net.
  */
 
 // GPUBufferUsage / GPUMapMode values (the globals do not exist in Node).
 export const U = { MAP_READ: 1, COPY_SRC: 4, COPY_DST: 8, UNIFORM: 64, STORAGE: 128 } as const;
 
-/** A pooled GPU buffer; shared (refcounted) by tensor handles that view the same values (reshape). */
+/** A pooled GPU buffer. */
 export interface PooledBuffer {
   buffer: GPUBuffer;
   bytes: number;
+}
+
+/** The values of a tensor: its parts (one buffer unless it exceeds one binding); shared (refcounted) by the handles that view them (reshape). */
+export interface GpuStorage {
+  parts: PooledBuffer[];
+  /** Elements (4 bytes each). */
+  elems: number;
   refs: number;
 }
 
-/** The `storage` of a GPU TensorData: one reference to a pooled buffer. */
+/** The `storage` of a GPU TensorData: one reference to a GpuStorage. */
 export class GpuHandle {
   released = false;
   kept = false;
   constructor(
     readonly ctx: GpuMemory,
-    readonly buf: PooledBuffer,
+    readonly store: GpuStorage,
+    readonly shape: readonly number[],
   ) {}
 }
 
@@ -49,6 +59,12 @@ export interface GpuMemoryInfo {
   numSubmits: number;
   /** Compute dispatches recorded so far. */
   numDispatches: number;
+  /** Tensors made so far that exceeded one storage binding, so were stored in several parts. */
+  numSplitTensors: number;
+  /** Dispatches so far that bound only a window of their tensors' parts (too many for one shader). */
+  numWindows: number;
+  /** Ops so far run in two pieces because their tensors had too many parts for one shader. */
+  numPieces: number;
 }
 
 /** Keep at most this many free bytes in the pool; beyond it, freed buffers are destroyed. */
@@ -57,6 +73,8 @@ const POOL_MAX_BYTES = 1 << 30;
 export abstract class GpuMemory {
   abstract readonly device: GPUDevice;
   abstract readonly limits: GPUSupportedLimits;
+  /** Elements per part of a tensor: the largest power of two whose bytes fit one storage binding and one buffer. */
+  abstract readonly partElems: number;
   /** Set when the device is lost: every later use throws it. */
   lostError: Error | null = null;
   private free = new Map<number, GPUBuffer[]>();
@@ -66,6 +84,11 @@ export abstract class GpuMemory {
   bytesInPool = 0;
   numBuffers = 0;
   numHandles = 0;
+  numSplitTensors = 0;
+  numWindows = 0;
+  numPieces = 0;
+  /** Live handles (for naming the largest tensor when memory runs out). */
+  private live = new Set<GpuHandle>();
   /** tidy() scopes: the handles made in each open scope. */
   scopes: Set<GpuHandle>[] = [];
   private finalizer = new FinalizationRegistry<GpuHandle>((h) => this.releaseHandle(h));
@@ -80,14 +103,19 @@ export abstract class GpuMemory {
   /** Drops the cached bind groups that name buffer number `id` (it is being destroyed). */
   protected abstract forgetBindings(id: number): void;
 
-  /** A buffer of at least `bytes` (rounded to 16) for GPU-side writes. `hostWrite`: it will be written with queue.writeBuffer. */
+  /** The storage of a new tensor of `elems` elements, in parts of `partElems`. `hostWrite`: it will be written with queue.writeBuffer. */
+  acquireStorage(elems: number, hostWrite = false): GpuStorage {
+    const P = this.partElems;
+    const parts: PooledBuffer[] = [];
+    for (let at = 0; at < elems || parts.length === 0; at += P) parts.push(this.acquire(Math.min(P, elems - at) * 4, hostWrite));
+    if (parts.length > 1) this.numSplitTensors++;
+    return { parts, elems, refs: 0 };
+  }
+
+  /** A buffer of at least `bytes` (rounded to 16) for GPU-side writes, at most one part. `hostWrite`: it will be written with queue.writeBuffer. */
   acquire(bytes: number, hostWrite = false): PooledBuffer {
     const size = Math.max(16, Math.ceil(bytes / 16) * 16);
-    if (size > this.limits.maxStorageBufferBindingSize || size > this.limits.maxBufferSize) {
-      throw new Error(
-        `webgpu: a tensor of ${mb(bytes)} MB exceeds this GPU's largest buffer (${mb(Math.min(this.limits.maxStorageBufferBindingSize, this.limits.maxBufferSize))} MB)`,
-      );
-    }
+    if (size > this.partElems * 4) throw new Error(`webgpu: internal error: a buffer of ${mb(size)} MB asked for, larger than one part (${mb(this.partElems * 4)} MB)`);
     let buffer = this.free.get(size)?.pop();
     if (!buffer && this.freePending.get(size)?.length) {
       // a host upload must not overwrite values the open encoder still reads: submit it first
@@ -102,7 +130,7 @@ export abstract class GpuMemory {
       this.numBuffers++;
     }
     this.bytesInUse += size;
-    return { buffer, bytes: size, refs: 0 };
+    return { buffer, bytes: size };
   }
 
   protected releaseBuffer(b: PooledBuffer): void {
@@ -142,11 +170,12 @@ export abstract class GpuMemory {
     }
   }
 
-  /** A new handle for a buffer (registered with the current tidy scope and the GC safety net). */
-  handle(buf: PooledBuffer, owner: object): GpuHandle {
-    buf.refs++;
-    const h = new GpuHandle(this, buf);
+  /** A new handle on a storage, for a tensor of `shape` (registered with the current tidy scope and the GC safety net). */
+  handle(store: GpuStorage, owner: object, shape: readonly number[]): GpuHandle {
+    store.refs++;
+    const h = new GpuHandle(this, store, shape);
     this.numHandles++;
+    this.live.add(h);
     if (this.scopes.length) this.scopes[this.scopes.length - 1].add(h);
     this.finalizer.register(owner, h, h);
     return h;
@@ -156,9 +185,10 @@ export abstract class GpuMemory {
     if (h.released) return;
     h.released = true;
     this.numHandles--;
+    this.live.delete(h);
     this.finalizer.unregister(h);
     for (const s of this.scopes) s.delete(h);
-    if (--h.buf.refs === 0) this.releaseBuffer(h.buf);
+    if (--h.store.refs === 0) for (const p of h.store.parts) this.releaseBuffer(p);
   }
 
   /** Destroys a pool buffer and forgets the bind groups that name it. */
@@ -182,9 +212,25 @@ export abstract class GpuMemory {
     this.freePending.clear();
   }
 
-  /** The error of an allocation that ran out of GPU memory (what tensors and the pool hold, how to free it). */
+  /** The live tensor with the most bytes: "shape (MB)", or null when none is alive. */
+  largestTensor(): string | null {
+    let best: GpuHandle | null = null;
+    for (const h of this.live) if (!best || h.store.elems > best.store.elems) best = h;
+    return best ? `${best.shape.length ? best.shape.join("x") : "scalar"} (${mb(best.store.elems * 4)} MB)` : null;
+  }
+
+  /**
+   * The error of an allocation that ran out of GPU memory: what tensors and the pool hold, the
+   * largest tensor, the device's buffer limits (a tensor larger than one buffer is already split
+   * into parts, so what is missing is memory), and how to free it.
+   */
   outOfMemoryMessage(): string {
-    return `webgpu: out of GPU memory (${mb(this.bytesInUse)} MB held by tensors, ${mb(this.bytesInPool)} MB in the pool). Free tensors with t.dispose() or run steps inside gb.tidy(); CPU tensors are unaffected`;
+    const largest = this.largestTensor();
+    return (
+      `webgpu: out of GPU memory (${mb(this.bytesInUse)} MB held by tensors${largest ? `, the largest ${largest}` : ""}; ${mb(this.bytesInPool)} MB in the pool; ` +
+      `this GPU's limits: ${mb(this.limits.maxBufferSize)} MB per buffer, ${mb(this.limits.maxStorageBufferBindingSize)} MB per binding — larger tensors are split). ` +
+      "Free tensors with t.dispose() or run steps inside gb.tidy(), or use a smaller batch or model; CPU tensors are unaffected"
+    );
   }
 }
 

@@ -82,6 +82,32 @@ export function coords(v: string, shape: readonly number[], p = "c"): string {
   return lines.join("\n");
 }
 
+/** How a shader uses a tensor: reads it (get_NAME(i)), writes it (set_NAME(i, v)) or adds to it atomically (add_NAME(i, v)). */
+export type Access = "read" | "write" | "atomic";
+
+/**
+ * The bindings, from binding number `at` on, and the accessor of one tensor operand named `name`
+ * with elements of WGSL type `type`. `whole`: the tensor is one buffer, bound as `name`. Else
+ * `parts` buffers are bound (name_0, name_1, ...), holding parts firstPart, firstPart + 1, ... of
+ * `partElems` elements (a power of two) each (firstPart: a number or a WGSL expression): the
+ * accessor picks the part of element i.
+ */
+export function operandDecl(name: string, type: "f32" | "i32" | "u32", access: Access, at: number, whole: boolean, parts: number, firstPart: number | string, partElems: number): string {
+  const elem = access === "atomic" ? `atomic<${type === "f32" ? "u32" : type}>` : type;
+  const mode = access === "read" ? "read" : "read_write";
+  const names = whole ? [name] : Array.from({ length: parts }, (_, j) => `${name}_${j}`);
+  let code = names.map((n, j) => `@group(0) @binding(${at + j}) var<storage, ${mode}> ${n}: array<${elem}>;\n`).join("");
+  const use = (ref: string): string =>
+    access === "read" ? `return ${ref};` : access === "write" ? `${ref} = v;` : type === "f32" ? `atomicAddF32(&${ref}, v);` : `atomicAdd(&${ref}, v);`;
+  const sig = access === "read" ? `fn get_${name}(i: u32) -> ${type}` : `fn ${access === "write" ? "set" : "add"}_${name}(i: u32, v: ${type})`;
+  if (whole) return code + `${sig} { ${use(`${name}[i]`)} }\n`;
+  const mask = u(partElems - 1);
+  if (parts === 1) return code + `${sig} { ${use(`${name}_0[i & ${mask}]`)} }\n`;
+  code += `${sig} {\n  let o = i & ${mask};\n  switch ((i >> ${u(Math.log2(partElems))}) - ${typeof firstPart === "number" ? u(firstPart) : firstPart}) {\n`;
+  for (let j = 0; j < parts; j++) code += `    ${j === parts - 1 ? "default" : `case ${u(j)}`}: { ${use(`${name}_${j}[o]`)} }\n`;
+  return code + `  }\n}\n`;
+}
+
 export const binding = (n: number, name: string, type: string, rw = false): string =>
   `@group(0) @binding(${n}) var<storage, ${rw ? "read_write" : "read"}> ${name}: array<${type}>;\n`;
 

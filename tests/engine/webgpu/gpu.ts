@@ -3,12 +3,12 @@
 // .ci/run installs Mesa's lavapipe, so a missing adapter is a failure.
 import * as gb from "../../../engine/index.ts";
 
-/** Starts WebGPU; true when it runs. Throws in CI when there is no adapter. */
-export async function startGpu(): Promise<boolean> {
+/** Starts WebGPU (with `opts`, e.g. forced limits); true when it runs. Throws in CI when there is no adapter. */
+export async function startGpu(opts?: gb.GpuInitOptions): Promise<boolean> {
   // the Vulkan loader / lavapipe want a runtime dir; CI sets it, a bare shell may not
   process.env.XDG_RUNTIME_DIR ??= "/tmp";
   try {
-    await gb.initGpu();
+    await gb.initGpu(opts);
     return true;
   } catch (e) {
     if (process.env.CI) throw new Error(`WebGPU tests: no adapter in CI (lavapipe should be installed by .ci/run): ${(e as Error).message}`);

@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as gb from "../../../engine/index.ts";
 import type { Tensor } from "../../../engine/index.ts";
+import { gpuContext } from "../../../engine/backends/webgpu/api.ts";
 import { mismatch, startGpu } from "./gpu.ts";
 
 const hasGpu = await startGpu();
@@ -91,6 +92,16 @@ describe.skipIf(!hasGpu)("GPU memory", { timeout: 300_000 }, () => {
     v.dispose();
     i.dispose();
     expect(before - mem().bytesInUse).toBe(48 + 48);
+  });
+
+  it("the out-of-memory error names what is held, the largest tensor alive and the device's buffer limits", () => {
+    const big = gb.zeros([1024, 1024]), small = gb.zeros([16]);
+    const L = gpuContext()!.limits;
+    const msg = gpuContext()!.outOfMemoryMessage();
+    const mb = (n: number) => (n / 2 ** 20).toFixed(1);
+    expect(msg).toMatch(/^webgpu: out of GPU memory \([\d.]+ MB held by tensors, the largest 1024x1024 \(4\.0 MB\); [\d.]+ MB in the pool; /);
+    expect(msg).toContain(`this GPU's limits: ${mb(L.maxBufferSize)} MB per buffer, ${mb(L.maxStorageBufferBindingSize)} MB per binding — larger tensors are split`);
+    gb.dispose([big, small]);
   });
 
   it("the pool reuses freed buffers instead of allocating", () => {
