@@ -34,7 +34,8 @@ export interface GpuInitOptions {
   /**
    * Limits lower than the device's, to test how tensors are split: the bytes of one storage
    * binding (a larger tensor is stored in parts of at most this size) and the storage bindings
-   * one shader may use (ops on more parts run in windows or pieces).
+   * one shader may use (ops on more parts run in windows or pieces). Applies when a device
+   * starts (gb.releaseGpu() first to change them).
    */
   limits?: GpuLimitOverrides;
 }

@@ -284,7 +284,7 @@ export function affine(shape: readonly number[], strides: readonly number[], off
 export function boxes(shape: readonly number[], lo: number, hi: number): [number, number][][] {
   const out: [number, number][][] = [];
   const st = stridesOf(shape);
-  const rec = (d: number, lo: number, hi: number, prefix: [number, number][]) => {
+  const rec = (d: number, lo: number, hi: number, prefix: [number, number][]): void => {
     if (lo >= hi) return;
     if (d === shape.length) return void out.push(prefix);
     const P = st[d];
