@@ -110,16 +110,18 @@ export async function benchGpu(): Promise<void> {
   if (torch && !torch.cuda) console.log(`PyTorch ${torch.torch}: CUDA is not available — no reference column (set GB_TORCH_PYTHON to a CUDA build)`);
   else if (torch) console.log(`PyTorch ${torch.torch} on ${torch.device}, fp32 settings ${JSON.stringify(torch.fp32_precision)}`);
   const ref = torch && torch.cuda ? torch : null;
-  const row = (name: string, key: string, unit: string) => {
+  // `target`: issue 19's goal for the ratio (gradbook / PyTorch), printed beside the ratio
+  const row = (name: string, key: string, unit: string, target?: number) => {
     const g = ours[key], t = ref ? Number(ref[key]) : undefined;
     if (g === undefined) return console.log(`${name.padEnd(30)} gradbook        n/a`);
-    console.log(`${name.padEnd(30)} gradbook ${g.toFixed(2).padStart(10)} ${unit}   pytorch-cuda ${t === undefined ? "       n/a" : t.toFixed(2).padStart(10)} ${unit}   ratio ${t ? (g / t).toFixed(3) + "x" : "n/a"}`);
+    const goal = target === undefined ? "" : `   target >= ${target}x${t ? (g / t >= target ? " (met)" : " (NOT met)") : ""}`;
+    console.log(`${name.padEnd(30)} gradbook ${g.toFixed(2).padStart(10)} ${unit}   pytorch-cuda ${t === undefined ? "       n/a" : t.toFixed(2).padStart(10)} ${unit}   ratio ${t ? (g / t).toFixed(3) + "x" : "n/a"}${goal}`);
   };
-  for (const n of [1024, 2048, 4096]) row(`matmul ${n}`, `matmul${n}_tflops`, "TFLOP/s");
-  for (const b of [64, 256, 1024]) row(`LeNet-5 train step b=${b}`, `lenet${b}_images_per_s`, "img/s");
+  for (const n of [1024, 2048, 4096]) row(`matmul ${n}`, `matmul${n}_tflops`, "TFLOP/s", n === 4096 ? 0.8 : undefined);
+  for (const b of [64, 256, 1024]) row(`LeNet-5 train step b=${b}`, `lenet${b}_images_per_s`, "img/s", b === 256 ? 1.0 : undefined);
   for (const b of [64, 256, 1024]) if (hostMs[b] !== undefined) console.log(`LeNet-5 b=${b}: ${hostMs[b].toFixed(2)} ms of host time per step (recording; the GPU step time is ${(1000 * (quick ? b / 16 : b) / ours[`lenet${b}_images_per_s`]).toFixed(2)} ms)`);
   row("AlexNet forward b=128", "alexnet128_forward_images_per_s", "img/s");
-  row("AlexNet train step b=128", "alexnet128_train_images_per_s", "img/s");
+  row("AlexNet train step b=128", "alexnet128_train_images_per_s", "img/s", 0.4);
   console.log(`GPU memory: ${JSON.stringify(gb.gpuMemory())}`);
   gb.releaseGpu();
 }
