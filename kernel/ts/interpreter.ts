@@ -18,7 +18,7 @@ import { cellTags } from "./tags.ts";
 import { BOLD_RED, CYAN, RED, RESET, KeyboardInterrupt, formatError, syntaxError, type CellRecord } from "./errors.ts";
 import { installGlobals } from "./globals.ts";
 import type { CellDiagnostic } from "./language.ts";
-import { completeFromLiveObjects } from "./live-complete.ts";
+import { completeFromLiveObjects, liveAnswerIsExact } from "./live-complete.ts";
 import { NotebookModules } from "./modules.ts";
 import { CellOutput } from "./output.ts";
 import type { Compiled, Platform } from "./platform.ts";
@@ -344,9 +344,13 @@ export class TypeScriptInterpreter implements Interpreter {
 
   // ---------------------------------------------------------------- language
 
-  /** From the language service; while it is still loading (the first seconds), from the live objects where they know an answer. */
+  /**
+   * From the live objects where their answer is the language service's too (at once, where the
+   * service makes a new program for each edit), and while the service is still loading (the first
+   * seconds) wherever they know an answer; from the language service otherwise.
+   */
   async complete(code: string, cursor: number): Promise<CompleteResult> {
-    if (!this.lang.ready) {
+    if (!this.lang.ready || liveAnswerIsExact(code, cursor)) {
       const live = completeFromLiveObjects(code, cursor, this.platform);
       if (live?.matches.length) return live;
     }

@@ -20,9 +20,8 @@ function packageRoot(): string {
 }
 
 /** What the language service reads on Node. */
-function nodeEnvironment(cwd: string): NotebookEnvironment {
+export function nodeEnvironment(cwd: string, root = packageRoot()): NotebookEnvironment {
   const t = ts();
-  const root = packageRoot();
   const packages: Record<string, string> = {};
   for (const [name, candidates] of [
     // the build's declarations first (a cold check reads them faster than the sources)

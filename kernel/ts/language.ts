@@ -285,14 +285,17 @@ export class Notebook {
   private completeNow(code: string, cursor: number): CompleteResult {
     const { file, offset } = this.load(code, !!cellTags(code).jsx);
     const res = this.ls().getCompletionsAtPosition(file, offset + cursor, { includeCompletionsWithInsertText: true, includeCompletionsForModuleExports: false });
+    // names only: entries with an insertText of their own (`[Symbol.iterator]` after a dot, which
+    // replaces the dot) are not names to complete the word with
+    const named = (res?.entries ?? []).filter((e) => e.insertText === undefined);
     // what the completion replaces: the entries' span (a module path in quotes), else the word before the cursor
-    const span = res?.entries.find((e) => e.replacementSpan)?.replacementSpan ?? res?.optionalReplacementSpan;
+    const span = named.find((e) => e.replacementSpan)?.replacementSpan ?? res?.optionalReplacementSpan;
     let start = cursor;
     if (span && span.start - offset <= cursor && span.start + span.length - offset >= cursor) start = span.start - offset;
     else while (start > 0 && /[\w$]/.test(code[start - 1])) start--;
     const prefix = code.slice(start, cursor);
     const seen = new Set<string>();
-    const entries = (res?.entries ?? [])
+    const entries = named
       .filter((e) => e.name.startsWith(prefix) && !e.name.startsWith("__gradbook") && !e.name.startsWith("__gbm") && !e.name.startsWith("__Gradbook"))
       .sort((a, b) => (a.sortText < b.sortText ? -1 : a.sortText > b.sortText ? 1 : a.name < b.name ? -1 : 1))
       .filter((e) => (seen.has(e.name) ? false : (seen.add(e.name), true)));

@@ -2,9 +2,10 @@
  * Completion from the kernel's live objects, without types: the globals (an earlier cell's
  * declarations are globals), the properties of what a chain of plain properties leads to
  * (`Math.ab`, `x.resh`, `gb.nn.Lin`), and module names in import paths. It answers at once;
- * the interpreter uses it while the language service is still loading, in the first seconds
- * of a session. Getters are never run and proxies never touched: where reading would run user
- * code it gives no answer (null) and the language service answers. Node-free.
+ * the interpreter uses it where its answer is the language service's (`liveAnswerIsExact`), and
+ * anywhere while the service is still loading, in the first seconds of a session. Getters are
+ * never run and proxies never touched: where reading would run user code it gives no answer
+ * (null) and the language service answers. Node-free.
  */
 import type { CompleteResult } from "../interpreter.ts";
 
@@ -58,6 +59,66 @@ export function completeFromLiveObjects(code: string, cursor: number, host: Live
     if (e instanceof NoAnswer) return null;
     throw e;
   }
+}
+
+/**
+ * Whether the live objects' answer at the cursor is the language service's answer too, so that it
+ * may answer once the service is warm as well: at once, where the service makes a new program for
+ * every edit of the cell (tens of milliseconds). So: an import path; or a name, or a chain of names
+ * after its first, at the cell's top level (no block, string, comment or type around the cursor),
+ * whose first name the cell itself never binds (every use of it is a member access: the live value
+ * is then the one the earlier cells declared, of the type they gave it). Elsewhere the service.
+ */
+export function liveAnswerIsExact(code: string, cursor: number): boolean {
+  const before = code.slice(0, cursor);
+  if (/(?:\bfrom\s*|\bimport\s*\(?\s*|\brequire\s*\(\s*)["'][^"'\n]*$/.test(before)) return true;
+  const scan = scanTopLevel(before);
+  if (!scan || scan.braces > 0) return false;
+  const m = /(?:([A-Za-z_$][\w$]*)((?:\s*\??\.\s*[A-Za-z_$][\w$]*)*)\s*\??\.\s*)?[A-Za-z_$]?[\w$]*$/.exec(before)!;
+  const head = before.slice(0, m.index).trimEnd();
+  // a type position: types that are not values (interfaces, aliases) are not among the live objects
+  if (/(?:[:<|&]|\b(?:as|satisfies|extends|implements|keyof|infer|is|type\s+[\w$]+(?:<[^>]*>)?\s*=|interface|declare)\s*)$/.test(head)) return false;
+  const root = m[1];
+  if (!root) {
+    // a bare name: the live objects miss only the cell's own bindings, which completeFromLiveObjects
+    // finds where they are plain declarations (not imports, destructuring, parameters or loop variables)
+    return scan.parens === 0 && !/[.)\]"'`]$/.test(head) && !/=>|\bimport\b|\b(?:const|let|var)\s*[{[]|\b(?:for|catch)\s*\(/.test(before);
+  }
+  // every other use of the first name in the cell is a member access (no declaration, parameter or assignment of it)
+  const uses = new RegExp(`(?<![\\w$.])${root.replace(/\$/g, "\\$")}(?![\\w$])`, "g");
+  for (const u of code.matchAll(uses)) {
+    if (u.index === m.index) continue;
+    if (!/^\s*\??\.(?!\.)/.test(code.slice(u.index! + root.length))) return false;
+  }
+  return true;
+}
+
+/** Brace and parenthesis depth at the end of `text`, or null where it ends in a string, template or comment. */
+function scanTopLevel(text: string): { braces: number; parens: number } | null {
+  let braces = 0;
+  let parens = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === "/" && text[i + 1] === "/") {
+      const end = text.indexOf("\n", i);
+      if (end < 0) return null;
+      i = end;
+    } else if (c === "/" && text[i + 1] === "*") {
+      const end = text.indexOf("*/", i + 2);
+      if (end < 0) return null;
+      i = end + 1;
+    } else if (c === '"' || c === "'" || c === "`") {
+      // (a template's ${...} counts as inside the string: no answer there)
+      let j = i + 1;
+      while (j < text.length && text[j] !== c && (c === "`" || text[j] !== "\n")) j += text[j] === "\\" ? 2 : 1;
+      if (j >= text.length) return null;
+      i = j;
+    } else if (c === "{") braces++;
+    else if (c === "}") braces--;
+    else if (c === "(" || c === "[") parens++;
+    else if (c === ")" || c === "]") parens--;
+  }
+  return { braces, parens };
 }
 
 /** A property's value found through data properties only (no getter runs). */

@@ -1,9 +1,12 @@
-// Completion from live objects (kernel/ts/live-complete.ts), what the kernel answers while its language service loads.
+// Completion from live objects (kernel/ts/live-complete.ts): what the kernel answers while its language service loads, and where it gives the service's answer.
 import { afterAll, expect, test } from "vitest";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { completeFromLiveObjects } from "../../kernel/ts/live-complete.ts";
+import { pathToFileURL } from "node:url";
+import { completeFromLiveObjects, liveAnswerIsExact } from "../../kernel/ts/live-complete.ts";
+import { Notebook } from "../../kernel/ts/language.ts";
+import { nodeEnvironment } from "../../kernel/ts/language-node.ts";
 import { nodePlatform } from "../../kernel/ts/node.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "gb-live-"));
@@ -52,3 +55,50 @@ test("module names in import paths: packages of the notebook's folder, builtins,
   expect(complete('import * as w from "gradbook/')!.matches).toEqual(["gradbook/widgets"]);
   expect(complete('import h from "./')!.matches).toEqual(["./data.json", "./helper.ts"]);
 });
+
+test("where the live objects answer once the language service is warm: a top-level name or chain the cell does not bind, an import path", () => {
+  for (const code of ["Math.ab", "coun", "x.resh", "display(x.resh", "gb.nn.Lin", "new gb.nn.Lin", 'import { readFileSync } from "node:f', "x.add(1);\nx.resh", "function f(a) { return a; }\ncoun"])
+    expect(liveAnswerIsExact(code, code.length), code).toBe(true);
+  for (const code of [
+    "function f(x) { x.re", // a parameter, in a block
+    "xs.map((x) => x.re", // an arrow's parameter
+    "const x = 'text';\nx.len", // the cell declares it again
+    "x = 'text';\nx.len", // or assigns it
+    "for (const x of xs) x.re",
+    "const t: gb.Ten", // a type position: types that are no values
+    "let n = 1 as Num",
+    "type T = gb.Ten",
+    '"Math.ab', // a string
+    "`${Math.ab", // a template's expression
+    "// Math.ab", // a comment
+    "/* Math.ab",
+    "f(co", // a bare name in parentheses (parameters may be in scope)
+    'import { readFileSync } from "node:fs";\nreadF', // the cell's own imports
+    "const { a, b } = obj;\nb",
+    "{ co",
+  ])
+    expect(liveAnswerIsExact(code, code.length), code).toBe(false);
+});
+
+test("where it answers, the live objects give the language service's names (the language service as the reference)", async () => {
+  const ROOT = join(import.meta.dirname, "..", "..");
+  const engine = await import(pathToFileURL(join(ROOT, "dist", "gradbook.js")).href); // the kernel's own gb
+  // (vitest's module namespace reads its exports through getters; the kernel's, a real one, has data properties)
+  const nb = new Notebook(dir, nodeEnvironment(dir, ROOT));
+  // an earlier cell, as the kernel leaves it: its declarations are globals, and the service's prelude
+  Object.assign(g, { gb: { ...engine }, counter: 10, x: engine.zeros([2, 3]) });
+  nb.commit("let counter = 10;\nconst x = gb.zeros([2, 3]);");
+  try {
+    for (const code of ["Math.ab", "Math.", "JSON.", "coun", "x.resh", "x.s", "x.grad", "gb.", "gb.nn.Lin", "gb.optim.", 'import { readFileSync } from "node:f', "console.lo"]) {
+      expect(liveAnswerIsExact(code, code.length), code).toBe(true);
+      const live = complete(code);
+      expect(live, code).not.toBeNull();
+      const typed = nb.complete(code, code.length);
+      expect(typed.matches.length, code).toBeGreaterThan(0);
+      expect(live!.matches, code).toEqual(typed.matches);
+      expect(live!.cursorStart, code).toBe(typed.cursorStart);
+    }
+  } finally {
+    for (const k of ["gb", "counter", "x"]) delete g[k];
+  }
+}, 120_000);
