@@ -16,7 +16,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { constants as osConstants } from "node:os";
-import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type * as Zmq from "zeromq";
@@ -58,6 +58,40 @@ export function processCpuSeconds(pid: number): number {
     return 0;
   }
 }
+/**
+ * A process and its descendants (all their threads): the CPU seconds they used, live and reaped
+ * (cutime, cstime), and whether one of their threads is running or waiting for a CPU (state R) or
+ * for the disk (D), rather than waiting for something to happen.
+ */
+export function treeUsage(pid: number): { cpuSeconds: number; busy: boolean } {
+  let cpu = 0, busy = false;
+  const seen = new Set<number>();
+  const fields = (path: string) => {
+    const stat = readFileSync(path, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" "); // from the 3rd field (state) on
+  };
+  const visit = (p: number, depth: number) => {
+    if (seen.has(p) || depth > 64) return;
+    seen.add(p);
+    let tasks: string[];
+    try {
+      const f = fields(`/proc/${p}/stat`);
+      cpu += (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / 100; // clock ticks (USER_HZ 100)
+      tasks = readdirSync(`/proc/${p}/task`);
+    } catch {
+      return;
+    }
+    for (const t of tasks) {
+      try {
+        if (!busy && /^[RD]$/.test(fields(`/proc/${p}/task/${t}/stat`)[0])) busy = true;
+        for (const k of readFileSync(`/proc/${p}/task/${t}/children`, "utf8").trim().split(/\s+/).filter(Boolean)) visit(Number(k), depth + 1);
+      } catch {}
+    }
+  };
+  visit(pid, 0);
+  return { cpuSeconds: cpu, busy };
+}
+
 let killedKernelsCpu = 0;
 /** CPU seconds used by the sandboxed kernels this process killed (read just before each kill; bench/grader.ts). */
 export const killedKernelsCpuSeconds = (): number => killedKernelsCpu;
@@ -78,8 +112,8 @@ export interface SandboxOptions {
 export type CellOutcome = (
   | { status: "ok"; outputs: Output[]; executionCount: number | null }
   | { status: "error"; outputs: Output[]; executionCount: number | null; ename: string; evalue: string }
-  /** The time limit passed; the kernel must be restarted. */
-  | { status: "timeout"; outputs: Output[] }
+  /** A time limit passed (`limit`: the cell's CPU time, its time spent waiting, or the wall clock); the kernel must be restarted. */
+  | { status: "timeout"; outputs: Output[]; limit: "cpu" | "wait" | "wall" }
   /** The kernel process ended (process.exit, crash, memory limit); `reason` says which. */
   | { status: "died"; outputs: Output[]; reason: string }
 ) & {
@@ -360,9 +394,15 @@ export class KernelProcess {
   /**
    * Runs one cell. Outputs are collected until the reply and the kernel's
    * idle status for it. `metadata` goes with the request (the grader's
-   * compiled instructor cells, kernel/guard.ts).
+   * compiled instructor cells, kernel/guard.ts). The cell is stopped after
+   * `timeoutMs` of wall-clock time; with `cpuMs`, also once the kernel and
+   * every process it started have used `cpuMs` of CPU time since the request,
+   * or have spent `waitMs` (default `cpuMs`) with none of their threads
+   * running or waiting for a CPU (an await that never ends, a sleep). Neither
+   * counts the time a busy machine keeps the kernel waiting for a CPU, so
+   * they hold the same under load.
    */
-  execute(code: string, timeoutMs: number, opts: { silent?: boolean; metadata?: Record<string, unknown> } = {}): Promise<CellOutcome> {
+  execute(code: string, timeoutMs: number, opts: { silent?: boolean; metadata?: Record<string, unknown>; cpuMs?: number; waitMs?: number } = {}): Promise<CellOutcome> {
     const outputs: Output[] = [];
     if (this.dead) return Promise.resolve({ status: "died", outputs, reason: this.dead });
     const header = makeHeader("execute_request", this.session, "grader");
@@ -376,12 +416,28 @@ export class KernelProcess {
         if (finished) return;
         finished = true;
         clearTimeout(timer);
+        if (cpuTimer) clearInterval(cpuTimer);
         this.listeners.delete(header.msg_id);
         this.exitWaiters = this.exitWaiters.filter((w) => w !== onDeath);
         resolveP({ ...o, requestId: header.msg_id });
       };
       const onDeath = (reason: string) => finish({ status: "died", outputs, reason });
-      const timer = setTimeout(() => finish({ status: "timeout", outputs }), Math.max(1, timeoutMs));
+      const timer = setTimeout(() => finish({ status: "timeout", outputs, limit: "wall" }), Math.max(1, timeoutMs));
+      // the cell's CPU time and its time spent waiting, from the tree of the process this grader started
+      // (in a sandbox bwrap's: the kernel and everything it started), sampled every 100 ms
+      const pid = this.child?.pid, cpuMs = opts.cpuMs;
+      let cpuTimer: NodeJS.Timeout | null = null;
+      if (cpuMs !== undefined && pid) {
+        const cpu0 = treeUsage(pid).cpuSeconds;
+        let waited = 0, last = performance.now();
+        cpuTimer = setInterval(() => {
+          const u = treeUsage(pid), now = performance.now();
+          if (!u.busy) waited += now - last;
+          last = now;
+          if ((u.cpuSeconds - cpu0) * 1000 >= cpuMs) finish({ status: "timeout", outputs, limit: "cpu" });
+          else if (waited >= (opts.waitMs ?? cpuMs)) finish({ status: "timeout", outputs, limit: "wait" });
+        }, 100);
+      }
       this.exitWaiters.push(onDeath);
       const addText = (name: "stdout" | "stderr", text: string) => {
         if (truncated) return;

@@ -1,6 +1,8 @@
 /**
  * Runs a notebook, cell by cell, in a fresh gradbook kernel process with a
- * time limit per cell and per notebook and a memory limit. A cell that runs
+ * time limit per cell (its CPU time, and apart from it its time spent
+ * waiting: client.ts, execute) and per notebook (wall clock) and a memory
+ * limit. A cell that runs
  * too long, or that ends the kernel (process.exit, a crash, too much memory),
  * gets an error output; the kernel is then started again, the cells that had
  * run (test cells excepted) are run again, and grading goes on with the next
@@ -32,7 +34,9 @@ export interface ExecuteOptions {
   kernelScript: string;
   /** Where scratch directories are made (one per notebook run, removed afterwards). */
   scratchRoot: string;
+  /** CPU time of one cell (the kernel and what it started), and apart from it its time spent waiting (KernelProcess.execute). */
   cellTimeoutMs: number;
+  /** Wall-clock time of the whole notebook. */
   notebookTimeoutMs: number;
   memoryMb: number;
   maxOutputChars?: number;
@@ -178,8 +182,7 @@ export async function executeNotebook(input: Notebook, o: ExecuteOptions): Promi
         );
         continue;
       }
-      const limit = Math.min(o.cellTimeoutMs, left);
-      const r = await kernel.execute(cell.source, limit, { metadata: cellMetadata(cell) });
+      const r = await kernel.execute(cell.source, left, { metadata: cellMetadata(cell), cpuMs: o.cellTimeoutMs });
       cell.outputs = r.outputs;
       revoke(kernel);
       if (r.status === "ok" || r.status === "error") {
@@ -192,9 +195,11 @@ export async function executeNotebook(input: Notebook, o: ExecuteOptions): Promi
       status[i] = r.status;
       const why =
         r.status === "timeout"
-          ? limit < o.cellTimeoutMs
-            ? `the notebook's time limit of ${Math.round(o.notebookTimeoutMs / 1000)} s ran out while this cell was running`
-            : `the cell ran longer than its time limit of ${o.cellTimeoutMs / 1000} s`
+          ? r.limit === "cpu"
+            ? `the cell used more than its CPU time limit of ${o.cellTimeoutMs / 1000} s`
+            : r.limit === "wait"
+              ? `the cell waited longer than its time limit of ${o.cellTimeoutMs / 1000} s (not running: an await or a sleep that did not end)`
+              : `the notebook's time limit of ${Math.round(o.notebookTimeoutMs / 1000)} s ran out while this cell was running`
           : `the kernel stopped while running this cell: ${r.reason}`;
       cell.outputs.push(errorOutput(r.status === "timeout" ? "TimeoutError" : "KernelDied", why));
       const dead = kernel;
@@ -221,7 +226,7 @@ export async function executeNotebook(input: Notebook, o: ExecuteOptions): Promi
       }
       let replayed = 0;
       for (const j of replay) {
-        const rr = await kernel.execute(nb.cells[j].source, Math.min(o.cellTimeoutMs, Math.max(1, deadline - Date.now())), { metadata: cellMetadata(nb.cells[j]) });
+        const rr = await kernel.execute(nb.cells[j].source, Math.max(1, deadline - Date.now()), { metadata: cellMetadata(nb.cells[j]), cpuMs: o.cellTimeoutMs });
         if (rr.status === "ok") replayed++;
         else if (rr.status === "timeout" || rr.status === "died") {
           stop(kernel);

@@ -36,7 +36,7 @@ import { selectShard, shardKey, type Shard, type ShardRecord } from "./shard.ts"
 
 // 2: notebooks run with the assignment's files (and the student's) in their working folder.
 // 3: kernels in the OS sandbox; the test helpers preloaded; instructor cells compiled by the grader.
-export const GRADER_VERSION = "gradbook-grader-3";
+export const GRADER_VERSION = "gradbook-grader-4";
 
 /** What every result says when graded with `sandbox: false` (--no-sandbox). */
 export const NO_SANDBOX_NOTE =
@@ -50,7 +50,9 @@ export interface GradeOptions {
   out: string;
   /** Submissions graded at once (default: the machine's cores). */
   jobs?: number;
+  /** CPU seconds of one cell, and as many seconds spent waiting (default 30; client.ts, KernelProcess.execute). */
   cellTimeoutS?: number;
+  /** Wall-clock seconds of one notebook (default 600). */
   notebookTimeoutS?: number;
   /** Each kernel's memory limit, MiB (default 2048; see client.ts, KernelLimits.memoryMb). */
   memoryMb?: number;

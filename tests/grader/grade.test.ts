@@ -31,7 +31,7 @@ afterAll(() => {
 });
 
 // files: false: the other files in fixtures/ are not this assignment's (files.test.ts grades with them).
-const opts = () => ({ files: false, source: SOURCE, submissions: join(dir, "subs"), out: join(dir, "out"), jobs: 2, cellTimeoutS: 20, notebookTimeoutS: 300, memoryMb: 1536, progress: null });
+const opts = () => ({ files: false, source: SOURCE, submissions: join(dir, "subs"), out: join(dir, "out"), jobs: 2, cellTimeoutS: 10, notebookTimeoutS: 300, memoryMb: 1536, progress: null });
 const resultFiles = () => (existsSync(join(dir, "out", "results")) ? readdirSync(join(dir, "out", "results")).filter((f) => f.endsWith(".json")) : []);
 
 test("grades the special submissions: interrupted, resumed, every score and message right", async () => {
@@ -76,9 +76,9 @@ test("grades the special submissions: interrupted, resumed, every score and mess
   expect(results.get("empty")!.tests.map((t) => t.output)).toEqual(Array(4).fill("Error: not implemented"));
 
   expect(results.get("infinite_loop")!.messages).toEqual([
-    'Cell 9 ("test_dot") was stopped: the cell ran longer than its time limit of 20 s. A new kernel was started and the 3 earlier cells that had run were run again.',
+    'Cell 9 ("test_dot") was stopped: the cell used more than its CPU time limit of 10 s. A new kernel was started and the 3 earlier cells that had run were run again.',
   ]);
-  expect(test("infinite_loop", "test_dot").output).toBe("TimeoutError: the cell ran longer than its time limit of 20 s");
+  expect(test("infinite_loop", "test_dot").output).toBe("TimeoutError: the cell used more than its CPU time limit of 10 s");
   expect(results.get("infinite_loop")!.restarts).toBe(1);
 
   expect(results.get("process_exit")!.messages).toHaveLength(1);

@@ -79,7 +79,7 @@ test("what a kernel sees: its own namespaces, no network, the system and the pac
   }
 }, 180_000);
 
-test("a timeout ends the whole sandbox, every process in it; the CPU time limit ends a kernel", async () => {
+test("a timeout ends the whole sandbox, every process in it; a cell's limits are CPU time and time spent waiting; the CPU time limit ends a kernel", async () => {
   const code = (source: string): Cell => ({ cell_type: "code", source, metadata: {}, outputs: [], execution_count: null });
   const tag = String(900000 + Math.floor(Math.random() * 99999));
   const nb: Notebook = {
@@ -94,13 +94,25 @@ test("a timeout ends the whole sandbox, every process in it; the CPU time limit 
   chmodSync(scratchRoot, 0o711);
   const seenDuring: boolean[] = [];
   const poll = setInterval(() => seenDuring.push(alive()), 200);
-  const ex = await executeNotebook(nb, { kernelScript: findKernelScript(), scratchRoot, cellTimeoutMs: 20_000, notebookTimeoutMs: 120_000, memoryMb: 1024, permissions: false, user, isolate: true });
+  const ex = await executeNotebook(nb, { kernelScript: findKernelScript(), scratchRoot, cellTimeoutMs: 10_000, notebookTimeoutMs: 120_000, memoryMb: 1024, permissions: false, user, isolate: true });
   clearInterval(poll);
   expect(ex.status).toEqual(["ok", "timeout"]);
+  expect(ex.messages).toEqual(["Cell 2 was stopped: the cell used more than its CPU time limit of 10 s."]);
   expect(seenDuring).toContain(true); // the process ran in the sandbox
   await new Promise((r) => setTimeout(r, 300));
   expect(alive()).toBe(false);
 
+  // a cell's limits: CPU time (the kernel's and its processes'), and apart from it time spent waiting; a sleep uses no CPU
+  const w = await KernelProcess.start(findKernelScript(), { dir: join(dir, "wait"), permissions: true, user, isolate: true }, { memoryMb: 1024, maxOutputChars: 1000 });
+  try {
+    // (a kernel's first cell also starts its compiler and language service: about 3 CPU-s, partly after the reply)
+    expect(await w.execute("1", 60_000)).toMatchObject({ status: "ok" });
+    expect(await w.execute("Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 6000); 'slept 6 s'", 60_000, { cpuMs: 5000, waitMs: 60_000 })).toMatchObject({ status: "ok" });
+    expect(await w.execute("await new Promise(() => {})", 60_000, { cpuMs: 10_000, waitMs: 2000 })).toMatchObject({ status: "timeout", limit: "wait" });
+    expect(await w.execute("1", 2000)).toMatchObject({ status: "timeout", limit: "wall" }); // (queued behind the cell that waits)
+  } finally {
+    w.kill();
+  }
   const k = await KernelProcess.start(findKernelScript(), { dir: join(dir, "cpu"), permissions: true, user, isolate: true }, { memoryMb: 1024, maxOutputChars: 1000, cpuSeconds: 2 });
   try {
     expect(await k.execute("while (true) {}", 60_000)).toMatchObject({ status: "died", reason: "it used more than its CPU time limit of 2 s" });
