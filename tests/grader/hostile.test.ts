@@ -115,6 +115,8 @@ test("a class of attackers, each in its own sandbox: every score exact, nothing 
   expect(lines(attackOutput(out, "disk")).slice(0, 2)).toEqual(["refused: one file: EFBIG", "refused: /tmp: EFBIG"]);
   expect(stopped("disk")).toMatch(/^Cell 4 was stopped: the kernel stopped while running this cell: it wrote more than 64 MiB or 20000 files into its folders\. A new kernel was started/);
   expect(lines(attackOutput(out, "workers"))[0]).toBe("refused: processes: ERR_ACCESS_DENIED");
+  // (Workers: each some MiB, so the memory limit comes before the sandbox's 512 tasks)
+  expect(stopped("workers")).toMatch(/^Cell 4 was stopped: the kernel stopped while running this cell: it used more than the memory limit of 512 MiB\. A new kernel was started/);
 
   // the other students: graded normally, their files written by the grader alone
   for (const student of ["correct", "victim"]) {
@@ -135,9 +137,9 @@ test("a class of attackers, each in its own sandbox: every score exact, nothing 
   expect(statSync(out).mode & 0o777).toBe(0o700);
 }, 900_000);
 
-test("with Node's permission model off, the sandbox alone holds files, processes, the network and native code", async () => {
+test("with Node's permission model off, the sandbox alone holds files, processes (a fork bomb), the network and native code", async () => {
   const out = join(dir, "out-bare");
-  await gradeClass("subs-bare", out, ["read_files", "overwrite_others", "native", "network"], { permissions: false });
+  await gradeClass("subs-bare", out, ["read_files", "overwrite_others", "native", "network", "fork_bomb"], { permissions: false });
   const lines = (s: string) => s.split("\n").filter((l) => /^(done|refused):/.test(l));
   // the instructor's folder, --out and the other kernels are not there; cat runs, in the sandbox, and finds nothing
   expect(lines(attackOutput(out, "read_files"))).toEqual([
@@ -161,5 +163,12 @@ test("with Node's permission model off, the sandbox alone holds files, processes
   ]);
   expect(lines(attackOutput(out, "network"))).toEqual(["refused: connect: ECONNREFUSED", "refused: fetch: ECONNREFUSED"]);
   expect(connections).toBe(0);
+  // a fork bomb: the shell cannot fork past the sandbox's 512 tasks; its processes outlived the cell, not the sandbox
+  const bomb = attackOutput(out, "fork_bomb");
+  expect(bomb).toMatch(/^shell: sh: \d+: Cannot fork$/m);
+  const sleeping = Number(/^sleeping: (\d+)$/m.exec(bomb)?.[1]);
+  expect(sleeping).toBeGreaterThan(400);
+  expect(sleeping).toBeLessThan(512);
+  expect(spawnSync("pgrep", ["-f", `sleep 1${targets.port}`]).status).toBe(1); // (none left)
   for (const f of walk(out)) if (statSync(f).isFile()) expect(readFileSync(f, "utf8"), f).not.toContain(SECRET);
 }, 900_000);

@@ -191,6 +191,15 @@ export function attacks(t: Targets): Record<string, string> {
       "await new Promise((r) => setTimeout(r, 200)); // (the line above goes out before the kernel may be stopped)",
       attempt("workers", 'for (let i = 0; i < 1e6; i++) keep.push(new Worker("setInterval(() => {}, 1000)", { eval: true }))'),
     ].join("\n"),
+    // a fork bomb through the shell (refused by Node's permission model; without it, by the sandbox's task limit);
+    // its processes (tagged with the port, unique to the test run) outlive the cell, not the sandbox
+    fork_bomb: [
+      attempt(
+        "fork bomb",
+        `const r = require("node:child_process").spawnSync("sh", ["-c", "n=0; while [ $n -lt 5000 ]; do sleep 1${t.port} >/dev/null 2>&1 & n=$((n+1)); done; echo all $n started"], { encoding: "utf8" }); console.log("shell: " + (r.stdout + r.stderr).trim().split("\\n").pop())`,
+      ),
+      attempt("count", `console.log("sleeping: " + require("node:fs").readdirSync("/proc").filter((p: string) => /^\\d+$/.test(p)).filter((p: string) => { try { return require("node:fs").readFileSync("/proc/" + p + "/cmdline", "utf8").includes("1${t.port}"); } catch { return false; } }).length)`),
+    ].join("\n"),
     // (each line goes out before the next attempt, which may end the kernel)
     disk: [
       'const fs = require("node:fs"); const mb = Buffer.alloc(1 << 20, 120); const flush = () => new Promise((r) => setTimeout(r, 200));',
