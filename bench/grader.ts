@@ -7,11 +7,13 @@
  *    the mean difference, in 10 ms clock ticks); then a
  *    kernel from spawn to ready, sandboxed and not, alternating (wall
  *    milliseconds, and the kernel process's own CPU at ready).
- * 2. Grades N submissions (default 100) of the quick fixture notebook
- *    (tests/grader/fixtures/perceptron.ipynb) with one sandboxed kernel per
- *    submission, as many at once as the machine has cores, checks every
- *    score, and prints submissions per minute and CPU seconds per
- *    submission (the grader's own, and its kernels', sandbox included).
+ * 2. Grades the same 24 submissions of the quick fixture notebook
+ *    (tests/grader/fixtures/perceptron.ipynb) without the sandbox and in it
+ *    (CPU seconds per submission: the grader's own and its kernels', the
+ *    sandbox included); then N (default 100) with one sandboxed kernel per
+ *    submission, as many at once as the machine has cores, and prints
+ *    submissions per minute and CPU seconds per submission. Every score of
+ *    every run is checked.
  * The load average is printed with each figure: on a shared machine the
  * wall times are the load's; the CPU figures much less.
  *
@@ -35,6 +37,8 @@ export interface GraderBench {
   seconds: number;
   perMinute: number;
   cpuPerSubmission: number;
+  /** CPU seconds per submission of the same submissions without the sandbox. */
+  bareCpuPerSubmission: number;
   sandboxStartMs: number;
   wrong: string[];
 }
@@ -101,37 +105,51 @@ export async function benchGrader(n = Number(process.env.GRADBOOK_BENCH_SUBMISSI
       `[grader] kernel start to ready: ${starts.bare.toFixed(0)} ms bare, ${starts.boxed.toFixed(0)} ms sandboxed (medians of 10, alternating); the kernel's own CPU at ready ${starts.bareCpu.toFixed(0)} / ${starts.boxedCpu.toFixed(0)} ms (load ${load()})`,
     );
 
-    // 2. grading
+    // 2. grading: the same submissions without and with the sandbox (CPU seconds per submission), then N in sandboxes
     const [s] = loadSources(source);
     const made = makeSubmissions(s.release);
     // the quick kinds only (the infinite loop and process.exit ones are slow by design)
     const kinds = ["correct", "partly_wrong", "empty", "deleted_tests", "tampered", "correct", "not_json", "correct"].map((k) => made[k]);
-    mkdirSync(join(dir, "subs"));
-    const expected = new Map<string, number>();
-    for (let i = 0; i < n; i++) {
-      const m = kinds[i % kinds.length];
-      const id = `s${String(i).padStart(3, "0")}`;
-      writeFileSync(join(dir, "subs", `${id}.ipynb`), m.content);
-      expected.set(id, m.score);
-    }
-    const l1 = load();
-    const cpu0 = process.cpuUsage(), children0 = childrenCpu(), kernels0 = killedKernelsCpuSeconds();
-    const t0 = Date.now();
-    // (GRADBOOK_BENCH_NO_SANDBOX=1: the same without the sandbox, to compare)
-    const sandbox = !process.env.GRADBOOK_BENCH_NO_SANDBOX;
-    const summary = await grade({ source, submissions: join(dir, "subs"), out: join(dir, "out"), jobs, sandbox, progress: process.stderr.isTTY ? process.stderr : null });
-    const seconds = (Date.now() - t0) / 1000;
-    const self = process.cpuUsage(cpu0);
-    const cpuSeconds = (self.user + self.system) / 1e6 + (childrenCpu() - children0) + (killedKernelsCpuSeconds() - kernels0);
-    const wrong = summary.results.filter((r) => r.score !== expected.get(r.student)).map((r) => `${r.student}: ${r.score} != ${expected.get(r.student)}`);
-    if (summary.results.length !== n) wrong.push(`${summary.results.length} results for ${n} submissions`);
-    const perMinute = (n / seconds) * 60;
+    /** Grades `count` submissions (the kinds in turn) in `jobs` at once; wall and CPU seconds (grader, kernels, sandboxes), wrong scores. */
+    const run = async (name: string, count: number, sandbox: boolean) => {
+      const subs = join(dir, `subs-${name}`);
+      mkdirSync(subs);
+      const expected = new Map<string, number>();
+      for (let i = 0; i < count; i++) {
+        const m = kinds[i % kinds.length];
+        const id = `s${String(i).padStart(3, "0")}`;
+        writeFileSync(join(subs, `${id}.ipynb`), m.content);
+        expected.set(id, m.score);
+      }
+      const cpu0 = process.cpuUsage(), children0 = childrenCpu(), kernels0 = killedKernelsCpuSeconds();
+      const t0 = Date.now();
+      const summary = await grade({ source, submissions: subs, out: join(dir, `out-${name}`), jobs, sandbox, progress: process.stderr.isTTY ? process.stderr : null });
+      const seconds = (Date.now() - t0) / 1000;
+      const self = process.cpuUsage(cpu0);
+      const cpuSeconds = (self.user + self.system) / 1e6 + (childrenCpu() - children0) + (killedKernelsCpuSeconds() - kernels0);
+      const wrong = summary.results.filter((r) => r.score !== expected.get(r.student)).map((r) => `${name} ${r.student}: ${r.score} != ${expected.get(r.student)}`);
+      if (summary.results.length !== count) wrong.push(`${name}: ${summary.results.length} results for ${count} submissions`);
+      return { seconds, cpuSeconds, wrong };
+    };
+    const pair = Math.min(n, 3 * kinds.length);
+    const l2 = load();
+    const bare = await run("bare", pair, false);
+    const boxed = await run("boxed", pair, true);
     console.log(
-      `[grader] ${n} submissions of perceptron.ipynb, ${sandbox ? "each in its sandbox" : "without the sandbox"}, ${jobs} at once on ${cpus().length} cores (${cpus()[0]?.model ?? "?"}): ` +
-        `${seconds.toFixed(1)} s, ${perMinute.toFixed(1)} submissions/min, ${(cpuSeconds / n).toFixed(2)} CPU-s per submission ` +
+      `[grader] the same ${pair} submissions, ${jobs} at once: ${(bare.cpuSeconds / pair).toFixed(2)} CPU-s per submission without the sandbox, ` +
+        `${(boxed.cpuSeconds / pair).toFixed(2)} in it (${(((boxed.cpuSeconds - bare.cpuSeconds) / bare.cpuSeconds) * 100).toFixed(1)}%); ` +
+        `${bare.seconds.toFixed(1)} s / ${boxed.seconds.toFixed(1)} s wall (load ${l2} before, ${load()} after)`,
+    );
+    const l1 = load();
+    const main = await run("main", n, true);
+    const wrong = [...bare.wrong, ...boxed.wrong, ...main.wrong];
+    const perMinute = (n / main.seconds) * 60;
+    console.log(
+      `[grader] ${n} submissions of perceptron.ipynb, each in its sandbox, ${jobs} at once on ${cpus().length} cores (${cpus()[0]?.model ?? "?"}): ` +
+        `${main.seconds.toFixed(1)} s, ${perMinute.toFixed(1)} submissions/min, ${(main.cpuSeconds / n).toFixed(2)} CPU-s per submission ` +
         `(load ${l1} before, ${load()} after); scores ${wrong.length ? `WRONG: ${wrong.slice(0, 5).join("; ")}` : "all right"}`,
     );
-    return { submissions: n, jobs, seconds, perMinute, cpuPerSubmission: cpuSeconds / n, sandboxStartMs: alone.wallMs, wrong };
+    return { submissions: n, jobs, seconds: main.seconds, perMinute, cpuPerSubmission: main.cpuSeconds / n, bareCpuPerSubmission: bare.cpuSeconds / pair, sandboxStartMs: alone.wallMs, wrong };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -48,12 +48,17 @@ export interface KernelLimits {
 
 const DEFAULTS = { maxOutputBytes: 64 << 20, maxTasks: 512, diskMb: 1024, fileMb: 1024, cpuSeconds: 3600 };
 
+/** The fields of a /proc/.../stat file from the 3rd (state) on: [0] state, [11] utime, [12] stime, [13] cutime, [14] cstime (clock ticks, USER_HZ 100). */
+function statFields(path: string): string[] {
+  const stat = readFileSync(path, "utf8");
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+}
+
 /** CPU seconds (user + system, all threads) of a live process, from /proc/PID/stat (0 when unreadable). */
 export function processCpuSeconds(pid: number): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // fields from the 3rd (state) on
-    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+    const f = statFields(`/proc/${pid}/stat`);
+    return (Number(f[11]) + Number(f[12])) / 100;
   } catch {
     return 0;
   }
@@ -66,24 +71,20 @@ export function processCpuSeconds(pid: number): number {
 export function treeUsage(pid: number): { cpuSeconds: number; busy: boolean } {
   let cpu = 0, busy = false;
   const seen = new Set<number>();
-  const fields = (path: string) => {
-    const stat = readFileSync(path, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" "); // from the 3rd field (state) on
-  };
   const visit = (p: number, depth: number) => {
     if (seen.has(p) || depth > 64) return;
     seen.add(p);
     let tasks: string[];
     try {
-      const f = fields(`/proc/${p}/stat`);
-      cpu += (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / 100; // clock ticks (USER_HZ 100)
+      const f = statFields(`/proc/${p}/stat`);
+      cpu += (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / 100;
       tasks = readdirSync(`/proc/${p}/task`);
     } catch {
       return;
     }
     for (const t of tasks) {
       try {
-        if (!busy && /^[RD]$/.test(fields(`/proc/${p}/task/${t}/stat`)[0])) busy = true;
+        if (!busy && /^[RD]$/.test(statFields(`/proc/${p}/task/${t}/stat`)[0])) busy = true;
         for (const k of readFileSync(`/proc/${p}/task/${t}/children`, "utf8").trim().split(/\s+/).filter(Boolean)) visit(Number(k), depth + 1);
       } catch {}
     }
@@ -259,6 +260,8 @@ export class KernelProcess {
       GRADBOOK_HISTORY_FILE: join(view.home, "history.jsonl"),
       NODE_NO_WARNINGS: "1",
       GRADBOOK_GRADING: "1",
+      // (the kernel guard's report of a previous kernel's death, at the next start: the grader reports its kernels' deaths itself)
+      GRADBOOK_DEATH_REPORT: "off",
     };
     if (isolate) {
       const bwrap = findBwrap();
