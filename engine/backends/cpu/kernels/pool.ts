@@ -140,6 +140,12 @@ function avgWindows(OH: number, H: number, k: number, s: number, pad: number): {
 }
 
 /**
+ * Floats of planes staged in the WASM memory at a time: the copy in, the SIMD function and the
+ * copy out stay in the core's L2 cache (a 1M-float chunk went through L3 or DRAM).
+ */
+const POOL_CHUNK = 1 << 15;
+
+/**
  * Runs a 2x2 pooling function of the SIMD module over chunks of planes: the input planes (x, of
  * HW floats, for the forward; dy, of OHW floats, for the gradient) are copied into WASM memory,
  * `call` computes there, and the result planes are copied into `out` (OHW floats a plane for the
@@ -153,7 +159,7 @@ function simdPool2(
   const wasm = wasmInstance();
   const cols = OW & ~3;
   if (!wasm || cols === 0) return 0;
-  const chunk = Math.max(1, Math.floor((1 << 20) / (HW + OHW)));
+  const chunk = Math.max(1, Math.floor(POOL_CHUNK / (HW + OHW)));
   for (let p0 = 0; p0 < planes; p0 += chunk) {
     const np = Math.min(chunk, planes - p0);
     // memory (floats): the H x W planes | the OH x OW planes
