@@ -11,6 +11,7 @@ import { existsSync, lstatSync, mkdirSync, statSync, writeFileSync } from "node:
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { findBwrap } from "../grader/sandbox.ts";
 import { installKernelSpec } from "../kernelspec.ts";
 import { coursePaths, CourseError, ensureLayout, loadCourse, type Course } from "./course.ts";
 import { SERVICE_NAME } from "./service.ts";
@@ -171,6 +172,7 @@ export async function runHub(courseDir: string, o: { port?: number; ip?: string 
   const plan = await prepareHub(courseDir, o);
   const c = plan.course;
   console.log(`gradbook hub: ${c.name}, ${c.students.length} students, instructors ${c.instructors.join(", ")}, ${c.authenticator} logins; each server ${c.limits.memoryMb} MiB, ${c.limits.cpus} CPU`);
+  if (!findBwrap()) console.warn("gradbook hub: warning: bubblewrap is not installed, so grading (Grade in the Assignments panel, gradbook class grade) will stop with that reason until it is: apt-get install -y bubblewrap");
   console.log(`gradbook hub: starting JupyterHub at ${plan.url}`);
   const child = spawn(JUPYTERHUB, ["-f", plan.configFile], { cwd: coursePaths(c).hub, stdio: "inherit", env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" } });
   const forward = (sig: NodeJS.Signals) => child.kill(sig);
