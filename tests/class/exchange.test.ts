@@ -2,11 +2,12 @@
 // submission may hold, lateness against the deadline as it is when collected, collect --before-deadline, the
 // submission limit. (The hub test runs the same through JupyterHub and the exchange service.)
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { defaultUidBase, initCourse, loadCourse, type Course } from "../../kernel/class/course.ts";
 import { collect, parseDeadline, releaseAssignment, setDeadline, studentView, submit } from "../../kernel/class/exchange.ts";
+import { prepareHub } from "../../kernel/class/hub.ts";
 import { readSubmission } from "../../kernel/class/student.ts";
 import { NOTEBOOK, writeSource } from "./fixtures.ts";
 
@@ -39,6 +40,23 @@ describe("course.json", () => {
     // any JupyterHub authenticator, its settings in a config file of the course's (hub.test.ts and panel.test.ts start hubs with both kinds)
     expect(write({ students: [], instructors: ["p"], authenticator: "oauthenticator.github.GitHubOAuthenticator", hubConfig: "auth.py" })()).toMatchObject({ authenticator: "oauthenticator.github.GitHubOAuthenticator", hubConfig: join(dir, "auth.py") });
     expect(() => loadCourse(join(dir, "nowhere"))).toThrow(/course.json does not exist: make the course with gradbook class init/);
+  });
+  test("a hubConfig the hub would run as root must be root's and writable by root only, it and its folder", async () => {
+    const c = course.root;
+    const useConfig = (rel: string) => writeFileSync(join(c, "course.json"), JSON.stringify({ ...JSON.parse(readFileSync(join(c, "course.json"), "utf8")), hubConfig: rel }));
+    useConfig("hub_config.py");
+    await expect(prepareHub(c)).rejects.toThrow(/hubConfig .*hub_config\.py does not exist/);
+    writeFileSync(join(c, "hub_config.py"), "c.Authenticator.admin_users = {'p'}\n", { mode: 0o664 });
+    chmodSync(join(c, "hub_config.py"), 0o664);
+    await expect(prepareHub(c)).rejects.toThrow(/hub_config\.py may be changed by someone other than root \(owner uid 0, mode 664\)/);
+    // the instructors' group may write source/: a config there could be replaced
+    writeFileSync(join(c, "source", "hub_config.py"), "", { mode: 0o644 });
+    useConfig("source/hub_config.py");
+    await expect(prepareHub(c)).rejects.toThrow(/source may be changed by someone other than root \(owner uid 0, mode 2770\)/);
+    useConfig("hub_config.py");
+    chmodSync(join(c, "hub_config.py"), 0o644);
+    const plan = await prepareHub(c);
+    expect(readFileSync(plan.configFile, "utf8")).toContain(`load_subconfig(${JSON.stringify(join(c, "hub_config.py"))})`);
   });
   test("each course its own range of uids (picked from its folder), never nobody's", () => {
     const bases = Array.from({ length: 2000 }, (_, i) => defaultUidBase(`/srv/course${i}`));
