@@ -31,6 +31,7 @@ export const DEBIAN = [
   ["python3-jupyter-kernel-test", "test", "the kernel conformance suite"],
   ["python3-ipykernel", "test", "ipykernel as the protocol reference"],
   ["python3-torch", "test", "PyTorch reference values"],
+  ["libopenblas0-pthread", "test", "OpenBLAS behind PyTorch's libblas.so.3 (else Debian's reference BLAS, ~20x slower): npm run bench's fair reference"],
   ["chromium", "test", "browser tests (playwright-core drives it)"],
   ["fonts-dejavu-core", "test", "fonts for the browser screenshots"],
   ["python3-pil", "test", "Pillow, an independent PNG decoder for the widgets' image tests"],
