@@ -18,7 +18,7 @@ import { cellTags } from "./tags.ts";
 import { BOLD_RED, CYAN, RED, RESET, KeyboardInterrupt, formatError, syntaxError, type CellRecord } from "./errors.ts";
 import { installGlobals } from "./globals.ts";
 import type { CellDiagnostic } from "./language.ts";
-import { completeFromLiveObjects, liveAnswerIsExact } from "./live-complete.ts";
+import { completeFromLiveObjects, liveAnswerIsExact, standaloneExpression } from "./live-complete.ts";
 import { NotebookModules } from "./modules.ts";
 import { CellOutput } from "./output.ts";
 import type { Compiled, Platform } from "./platform.ts";
@@ -357,7 +357,10 @@ export class TypeScriptInterpreter implements Interpreter {
     return this.lang.complete(code, cursor);
   }
 
+  /** From the language service; a name or chain the cell does not bind is asked as a cell of its own (the same answer, kept across edits of the cell). */
   async inspect(code: string, cursor: number, detailLevel: number): Promise<InspectResult> {
+    const alone = standaloneExpression(code, cursor);
+    if (alone) return this.lang.inspect(alone.code, alone.cursor, detailLevel);
     return this.lang.inspect(code, cursor, detailLevel);
   }
 

@@ -71,6 +71,8 @@ export class Notebook {
   private diskCache = new Map<string, TS.IScriptSnapshot | undefined>();
   /** The notebook's modules (tslab `@module` cells). */
   private moduleFiles = new Set<string>();
+  /** Checks the whole notebook file, earlier cells' declarations included, as before region checks (bench --kernel's reference). */
+  wholeFileChecks = false;
 
   constructor(
     private cwd: string,
@@ -122,7 +124,7 @@ export class Notebook {
       getScriptVersion: (f) => String(this.files.get(f)?.version ?? 0),
       getScriptSnapshot: (f) => {
         const v = this.files.get(f);
-        if (v) return t.ScriptSnapshot.fromString(v.text);
+        if (v) return new TextSnapshot(v.text);
         if (this.diskCache.has(f)) return this.diskCache.get(f);
         const text = env.fs.readFile(f);
         const snap = text === undefined ? undefined : t.ScriptSnapshot.fromString(text);
@@ -265,7 +267,7 @@ export class Notebook {
     code = blankMagics(code);
     const { file, offset } = this.load(code, jsx);
     const ls = this.ls();
-    const diags = cellDiagnostics(ls, file, offset, code.length);
+    const diags = this.wholeFileChecks ? ls.getSemanticDiagnostics(file) : cellDiagnostics(ls, file, offset, code.length);
     const sf = ls.getProgram()!.getSourceFile(file)!;
     const base = sf.getLineAndCharacterOfPosition(offset).line;
     const out: CellDiagnostic[] = [];
@@ -328,6 +330,32 @@ export class Notebook {
     const text = [sig, doc, tags].filter(Boolean).join("\n\n");
     const md = ["```typescript\n" + sig + "\n```", doc, tags.replace(/^/gm, "*").replace(/^\*@(\w+)/gm, "*@$1*")].filter(Boolean).join("\n\n");
     return { found: true, data: { "text/plain": text, "text/markdown": md } };
+  }
+}
+
+/**
+ * A notebook file's text that tells TypeScript what changed since an earlier text of it (the
+ * span between their common start and common end), so that the service parses the notebook file
+ * incrementally: an edit of the cell reuses the earlier cells' declarations already parsed.
+ */
+class TextSnapshot implements TS.IScriptSnapshot {
+  constructor(readonly text: string) {}
+  getText(start: number, end: number): string {
+    return this.text.substring(start, end);
+  }
+  getLength(): number {
+    return this.text.length;
+  }
+  getChangeRange(old: TS.IScriptSnapshot): TS.TextChangeRange | undefined {
+    if (!(old instanceof TextSnapshot)) return undefined;
+    const a = old.text;
+    const b = this.text;
+    const common = Math.min(a.length, b.length);
+    let start = 0;
+    while (start < common && a.charCodeAt(start) === b.charCodeAt(start)) start++;
+    let end = 0;
+    while (end < common - start && a.charCodeAt(a.length - 1 - end) === b.charCodeAt(b.length - 1 - end)) end++;
+    return ts().createTextChangeRange(ts().createTextSpan(start, a.length - end - start), b.length - end - start);
   }
 }
 

@@ -25,7 +25,7 @@ const KEYWORDS = (
 class NoAnswer extends Error {}
 
 export function completeFromLiveObjects(code: string, cursor: number, host: LiveCompletionHost): CompleteResult | null {
-  const before = code.slice(0, cursor);
+  const before = scan(code.slice(0, cursor)).text;
   const path = /(?:\bfrom\s*|\bimport\s*\(?\s*|\brequire\s*\(\s*)["']([^"'\n]*)$/.exec(before);
   if (path) {
     const prefix = path[1];
@@ -70,55 +70,95 @@ export function completeFromLiveObjects(code: string, cursor: number, host: Live
  * is then the one the earlier cells declared, of the type they gave it). Elsewhere the service.
  */
 export function liveAnswerIsExact(code: string, cursor: number): boolean {
-  const before = code.slice(0, cursor);
-  if (/(?:\bfrom\s*|\bimport\s*\(?\s*|\brequire\s*\(\s*)["'][^"'\n]*$/.test(before)) return true;
-  const scan = scanTopLevel(before);
-  if (!scan || scan.braces > 0) return false;
-  const m = /(?:([A-Za-z_$][\w$]*)((?:\s*\??\.\s*[A-Za-z_$][\w$]*)*)\s*\??\.\s*)?[A-Za-z_$]?[\w$]*$/.exec(before)!;
-  const head = before.slice(0, m.index).trimEnd();
-  // a type position: types that are not values (interfaces, aliases) are not among the live objects
-  if (/(?:[:<|&]|\b(?:as|satisfies|extends|implements|keyof|infer|is|type\s+[\w$]+(?:<[^>]*>)?\s*=|interface|declare)\s*)$/.test(head)) return false;
-  const root = m[1];
-  if (!root) {
+  if (IMPORT_PATH.test(code.slice(0, cursor))) return true;
+  const c = topLevelChain(code, cursor);
+  if (!c) return false;
+  if (c.bare) {
     // a bare name: the live objects miss only the cell's own bindings, which completeFromLiveObjects
     // finds where they are plain declarations (not imports, destructuring, parameters or loop variables)
-    return scan.parens === 0 && !/[.)\]"'`]$/.test(head) && !/=>|\bimport\b|\b(?:const|let|var)\s*[{[]|\b(?:for|catch)\s*\(/.test(before);
+    return c.parens === 0 && !/[.)\]"'`]$/.test(c.head) && !/=>|\bimport\b|\b(?:const|let|var)\s*[{[]|\b(?:for|catch)\s*\(/.test(c.before);
   }
-  // every other use of the first name in the cell is a member access (no declaration, parameter or assignment of it)
+  return onlyMemberAccesses(code, c.root, c.start);
+}
+
+/**
+ * The expression to inspect at the cursor, as a cell of its own, where it means the same there:
+ * a name or chain of names at the cell's top level whose first name the cell never binds (its type
+ * comes from the earlier cells only). The language service then gets the same request for every
+ * edit of the cell around it (and keeps its answer) instead of making a new program each time.
+ * Else null.
+ */
+export function standaloneExpression(code: string, cursor: number): { code: string; cursor: number } | null {
+  const end = cursor + /^[\w$]*/.exec(code.slice(cursor))![0].length;
+  if (IMPORT_PATH.test(code.slice(0, end))) return null;
+  const c = topLevelChain(code, end);
+  if (!c || !c.root || !onlyMemberAccesses(code, c.root, c.start)) return null;
+  return { code: code.slice(c.start, end), cursor: cursor - c.start };
+}
+
+const IMPORT_PATH = /(?:\bfrom\s*|\bimport\s*\(?\s*|\brequire\s*\(\s*)["'][^"'\n]*$/;
+
+/**
+ * The name or chain of names ending at `end`, where it stands at the cell's top level and outside
+ * any string, comment or type position: where it starts, its first name, whether it is a bare
+ * name, the parentheses open around it, the text before it (comments blanked); else null.
+ */
+function topLevelChain(code: string, end: number): { start: number; root: string; bare: boolean; parens: number; head: string; before: string } | null {
+  const s = scan(code.slice(0, end));
+  if (s.open || s.braces > 0) return null;
+  const before = s.text;
+  const m = /(?:([A-Za-z_$][\w$]*)(?:\s*\??\.\s*[A-Za-z_$][\w$]*)*\s*\??\.\s*)?([A-Za-z_$][\w$]*)?$/.exec(before)!;
+  const head = before.slice(0, m.index).trimEnd();
+  // a type position: types that are not values (interfaces, aliases) are not among the live objects
+  if (/(?:[:<|&]|\b(?:as|satisfies|extends|implements|keyof|infer|is|type\s+[\w$]+(?:<[^>]*>)?\s*=|interface|declare)\s*)$/.test(head)) return null;
+  return { start: m.index, root: m[1] ?? m[2] ?? "", bare: !m[1], parens: s.parens, head, before };
+}
+
+/** Whether every use of `root` in the cell other than the one at `at` is a member access (no declaration, parameter or assignment of it). */
+function onlyMemberAccesses(code: string, root: string, at: number): boolean {
   const uses = new RegExp(`(?<![\\w$.])${root.replace(/\$/g, "\\$")}(?![\\w$])`, "g");
+  code = scan(code).text; // (not in comments)
   for (const u of code.matchAll(uses)) {
-    if (u.index === m.index) continue;
+    if (u.index === at) continue;
     if (!/^\s*\??\.(?!\.)/.test(code.slice(u.index! + root.length))) return false;
   }
   return true;
 }
 
-/** Brace and parenthesis depth at the end of `text`, or null where it ends in a string, template or comment. */
-function scanTopLevel(text: string): { braces: number; parens: number } | null {
+/**
+ * `text` with its comments blanked (spaces, the same length), its brace and parenthesis depth at
+ * the end, and whether it ends inside a string, a template or a comment.
+ */
+function scan(text: string): { text: string; braces: number; parens: number; open: boolean } {
   let braces = 0;
   let parens = 0;
+  let out = "";
+  let from = 0;
+  const blank = (i: number, end: number) => {
+    out += text.slice(from, i) + text.slice(i, end).replace(/[^\n]/g, " ");
+    from = end;
+  };
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
-    if (c === "/" && text[i + 1] === "/") {
-      const end = text.indexOf("\n", i);
-      if (end < 0) return null;
-      i = end;
-    } else if (c === "/" && text[i + 1] === "*") {
-      const end = text.indexOf("*/", i + 2);
-      if (end < 0) return null;
-      i = end + 1;
+    if (c === "/" && (text[i + 1] === "/" || text[i + 1] === "*")) {
+      const line = text[i + 1] === "/";
+      const close = line ? text.indexOf("\n", i) : text.indexOf("*/", i + 2);
+      const end = close < 0 ? text.length : line ? close : close + 2;
+      blank(i, end);
+      if (close < 0) return { text: out, braces, parens, open: true };
+      i = end - 1;
     } else if (c === '"' || c === "'" || c === "`") {
       // (a template's ${...} counts as inside the string: no answer there)
       let j = i + 1;
       while (j < text.length && text[j] !== c && (c === "`" || text[j] !== "\n")) j += text[j] === "\\" ? 2 : 1;
-      if (j >= text.length) return null;
+      if (j >= text.length) return { text: out + text.slice(from), braces, parens, open: true };
       i = j;
     } else if (c === "{") braces++;
     else if (c === "}") braces--;
     else if (c === "(" || c === "[") parens++;
     else if (c === ")" || c === "]") parens--;
   }
-  return { braces, parens };
+  return { text: out + text.slice(from), braces, parens, open: false };
 }
 
 /** A property's value found through data properties only (no getter runs). */

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { completeFromLiveObjects, liveAnswerIsExact } from "../../kernel/ts/live-complete.ts";
+import { completeFromLiveObjects, liveAnswerIsExact, standaloneExpression } from "../../kernel/ts/live-complete.ts";
 import { Notebook } from "../../kernel/ts/language.ts";
 import { nodeEnvironment } from "../../kernel/ts/language-node.ts";
 import { nodePlatform } from "../../kernel/ts/node.ts";
@@ -57,7 +57,7 @@ test("module names in import paths: packages of the notebook's folder, builtins,
 });
 
 test("where the live objects answer once the language service is warm: a top-level name or chain the cell does not bind, an import path", () => {
-  for (const code of ["Math.ab", "coun", "x.resh", "display(x.resh", "gb.nn.Lin", "new gb.nn.Lin", 'import { readFileSync } from "node:f', "x.add(1);\nx.resh", "function f(a) { return a; }\ncoun"])
+  for (const code of ["Math.ab", "coun", "x.resh", "display(x.resh", "gb.nn.Lin", "new gb.nn.Lin", 'import { readFileSync } from "node:f', "x.add(1);\nx.resh", "function f(a) { return a; }\ncoun", "// a comment, 2\nMath.ab", "/* x */ x.resh", 'const url = "http://a"; Math.ab'])
     expect(liveAnswerIsExact(code, code.length), code).toBe(true);
   for (const code of [
     "function f(x) { x.re", // a parameter, in a block
@@ -80,6 +80,17 @@ test("where the live objects answer once the language service is warm: a top-lev
     expect(liveAnswerIsExact(code, code.length), code).toBe(false);
 });
 
+test("the expression inspected at the cursor, as a cell of its own where it means the same", () => {
+  const at = (code: string, marker: string) => standaloneExpression(code, code.indexOf(marker) + 1);
+  expect(at("// edit 3\nconst y = Math.abs(-2);", "ab")).toEqual({ code: "Math.abs", cursor: 6 });
+  expect(at("display(x.reshape([3, 2]))", "resh")).toEqual({ code: "x.reshape", cursor: 3 });
+  expect(at("counter + 1", "ounter")).toEqual({ code: "counter", cursor: 2 });
+  expect(at("const x = 1;\nx + 1", "\nx")).toBeNull(); // the cell binds x
+  expect(at("function f(x) { return x.reshape; }", "resh")).toBeNull(); // in a block
+  expect(at('import { readFileSync } from "node:fs"', "fs")).toBeNull();
+  expect(at("let t: gb.Tensor", "Tens")).toBeNull(); // a type position
+});
+
 test("where it answers, the live objects give the language service's names (the language service as the reference)", async () => {
   const ROOT = join(import.meta.dirname, "..", "..");
   const engine = await import(pathToFileURL(join(ROOT, "dist", "gradbook.js")).href); // the kernel's own gb
@@ -97,6 +108,15 @@ test("where it answers, the live objects give the language service's names (the 
       expect(typed.matches.length, code).toBeGreaterThan(0);
       expect(live!.matches, code).toEqual(typed.matches);
       expect(live!.cursorStart, code).toBe(typed.cursorStart);
+    }
+    // an expression inspected as a cell of its own: the same answer as in its cell
+    for (const [code, marker] of [["// edit 1\nconst y = Math.abs(-2);", "ab"], ["display(x.reshape([3, 2]))", "resh"], ["counter + 1", "ount"], ["const z = gb.zeros([2]);", "zer"]]) {
+      const cursor = code.indexOf(marker) + 1;
+      const alone = standaloneExpression(code, cursor)!;
+      expect(alone, code).not.toBeNull();
+      const inCell = nb.inspect(code, cursor, 0);
+      expect(inCell.found, code).toBe(true);
+      expect(nb.inspect(alone.code, alone.cursor, 0), code).toEqual(inCell);
     }
   } finally {
     for (const k of ["gb", "counter", "x"]) delete g[k];
