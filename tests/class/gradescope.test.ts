@@ -1,8 +1,9 @@
 // The Gradescope autograder zip (gradbook gradescope) in a local emulation of Gradescope's layout: the zip unpacked
 // by Python's zipfile (modes restored as unzip does) into /autograder/source inside a bubblewrap sandbox (no
 // network, the host's /usr read-only, as root as Gradescope runs it), setup.sh run once, then run_autograder for a
-// correct, a wrong and a broken submission, each in a fresh sandbox; results.json checked against Gradescope's
-// documented format (a JSON schema written from its specification) and the instructor's visibility choices.
+// correct, a wrong, a broken and a prying submission (one that reads the instructor's notebook), each in a fresh
+// sandbox; results.json checked against Gradescope's documented format (a JSON schema written from its
+// specification) and the instructor's visibility choices.
 import { afterAll, beforeAll, expect, test, vi } from "vitest";
 import { spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
@@ -10,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Ajv } from "ajv";
 import { loadSources, NO_SANDBOX_NOTE } from "../../kernel/grader/grade.ts";
-import { serializeNotebook } from "../../kernel/grader/notebook.ts";
+import { gradeId, serializeNotebook, type Notebook } from "../../kernel/grader/notebook.ts";
 import { answer, MAX_SCORE, NOTEBOOK, SCORES, writeSource } from "./fixtures.ts";
 import { ensureBuilt, ROOT } from "../kernel/helpers.ts";
 
@@ -41,6 +42,19 @@ function inSandbox(cmd: string, o: { sourceWritable?: boolean } = {}) {
     "/bin/bash", "-c", cmd,
   ];
   return spawnSync("bwrap", args, { encoding: "utf8", timeout: 240_000 });
+}
+
+function prying(nb: Notebook): Notebook {
+  const cell = nb.cells.find((c) => gradeId(c) === "square")!;
+  cell.source = [
+    'import * as fsProbe from "node:fs";',
+    "let refused = false;",
+    `try { fsProbe.readFileSync("/autograder/source/assignment/${NOTEBOOK}", "utf8"); } catch (e: any) { refused = e.code === "ERR_ACCESS_DENIED" || e.code === "EACCES"; }`,
+    "function square(x: number): number {",
+    "  return refused ? x * x : 0;",
+    "}",
+  ].join("\n");
+  return nb;
 }
 
 beforeAll(() => {
@@ -93,7 +107,7 @@ test("a zip built with the sandbox (the default): setup.sh stops where the image
   }
 });
 
-test("setup.sh, then run_autograder for a correct, a wrong and a broken submission", () => {
+test("setup.sh, then run_autograder for a correct, a wrong, a broken and a prying submission", () => {
   // Gradescope builds the image once: setup.sh (Node and bubblewrap are already here, so it installs nothing) and
   // its check that gradbook grades the instructor's notebook; then run_autograder is copied to /autograder.
   const setup = inSandbox("bash /autograder/source/setup.sh", { sourceWritable: true });
@@ -107,6 +121,9 @@ test("setup.sh, then run_autograder for a correct, a wrong and a broken submissi
     ["correct", serializeNotebook(answer(release, "correct")), SCORES.correct],
     ["wrong", serializeNotebook(answer(release, "wrong_mean")), SCORES.wrong_mean],
     ["broken", '{"cells": [', 0],
+    // right answers, and a square() that is right only when reading the instructor's notebook (solutions, hidden
+    // tests) in /autograder/source is refused: built with --no-sandbox, Node's permission model and the kernel's own uid refuse it
+    ["prying", serializeNotebook(prying(answer(release, "correct"))), SCORES.correct],
   ];
   for (const [kind, content, score] of cases) {
     rmSync(join(ag, "submission"), { recursive: true, force: true });
