@@ -6,6 +6,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { existsSync } from "node:fs";
 import { installKernelSpec } from "./kernelspec.ts";
+import { ENV, parseSize } from "./guard/limits.ts";
 import { graderCommands } from "./grader/index.ts";
 import { classCommands } from "./class/index.ts";
 
@@ -20,10 +21,14 @@ const root = dirname(dirname(fileURLToPath(import.meta.url)));
 export const commands: Record<string, Command> = {
   install: {
     summary: "install the gradbook Jupyter kernelspec",
-    usage: "gradbook install [--user | --sys-prefix | --prefix DIR] [--name NAME] [--display-name NAME] [--interrupt-mode message|signal]",
+    usage:
+      "gradbook install [--user | --sys-prefix | --prefix DIR] [--name NAME] [--display-name NAME] [--interrupt-mode message|signal] " +
+      "[--memory-limit SIZE] [--output-limit SIZE] [--display-limit SIZE] [--gpu-memory-limit SIZE] (SIZE: 512M, 2G, 75%, off)",
     run(args) {
       let where: Parameters<typeof installKernelSpec>[0]["where"] = { kind: "user" };
       let name: string | undefined, displayName: string | undefined, interruptMode: "message" | "signal" | undefined;
+      const env: Record<string, string> = {};
+      const limitOptions: Record<string, string> = { "--memory-limit": ENV.memory, "--memory-hard-limit": ENV.memoryHard, "--output-limit": ENV.stream, "--display-limit": ENV.display, "--gpu-memory-limit": ENV.gpu };
       for (let i = 0; i < args.length; i++) {
         const a = args[i];
         const value = () => {
@@ -40,10 +45,18 @@ export const commands: Record<string, Command> = {
           const v = value();
           if (v !== "message" && v !== "signal") throw new UsageError(`--interrupt-mode must be message or signal, not ${v}`);
           interruptMode = v;
+        } else if (a.split("=")[0] in limitOptions) {
+          const option = a.split("=")[0], v = value();
+          try {
+            parseSize(v, 1);
+          } catch (e) {
+            throw new UsageError(`${option}: ${(e as Error).message}`);
+          }
+          env[limitOptions[option]] = v;
         } else throw new UsageError(`unknown option ${a}`);
       }
       if (!existsSync(join(root, "dist", "kernel.js"))) throw new Error(`${join(root, "dist", "kernel.js")} is missing: run npm run build`);
-      const dir = installKernelSpec({ where, name, displayName, interruptMode, root });
+      const dir = installKernelSpec({ where, name, displayName, interruptMode, root, env });
       console.log(`Installed the gradbook kernelspec in ${dir}`);
       return 0;
     },

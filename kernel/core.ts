@@ -9,6 +9,17 @@ import type { Comm, Interpreter, KernelIO, MimeBundle } from "./interpreter.ts";
 import { History } from "./history.ts";
 import { log } from "./log.ts";
 import { jsonParse, jsonStringify } from "./intrinsics.ts";
+import type { KernelLimits } from "./guard/limits.ts";
+import { OutputLimits } from "./guard/output.ts";
+import { collectGarbage, memoryError, type StopState } from "./guard/memory.ts";
+
+/** The guard's part on the main thread (kernel/guard/): limits, the memory stop the watcher asks for, notices for the first cell. */
+export interface CoreGuard {
+  limits: KernelLimits;
+  stop: StopState;
+  /** Said once, in the first cell's output: the previous kernel's death, settings that could not be read. */
+  notices: string[];
+}
 
 /** JSON-safe copy of a value (bigints to strings, drops functions), so a bad display never breaks a message. */
 function jsonSafe<T>(v: T): T {
@@ -70,6 +81,7 @@ export class KernelCore {
   private streamBuf: { name: "stdout" | "stderr"; text: string; since: number } | null = null;
   private streamTimer: NodeJS.Timeout | null = null;
   private ready: Promise<void>;
+  private output: OutputLimits | null;
   readonly io: KernelIO;
 
   constructor(
@@ -77,17 +89,20 @@ export class KernelCore {
     private post: (m: ToServer) => void,
     readonly history = new History(),
     readonly userCodeFlag = new Int32Array(new SharedArrayBuffer(8)),
+    private kernelGuard?: CoreGuard,
   ) {
+    this.output = kernelGuard ? new OutputLimits(kernelGuard.limits.stream, kernelGuard.limits.display) : null;
     // a heartbeat of this thread's event loop, read by the protocol server before it forces an interrupt
     setInterval(() => Atomics.add(userCodeFlag, 1, 1), 100).unref?.();
     const core = this;
     this.io = {
       stream: (name, text) => core.stream(name, text),
       display(data, metadata = {}, displayId, update) {
-        core.publish(update ? "update_display_data" : "display_data", { data: jsonSafe(data), metadata: jsonSafe(metadata), transient: displayId ? { display_id: displayId } : {} });
+        core.publish(update ? "update_display_data" : "display_data", { data: jsonSafe(core.limitBundle(data)), metadata: jsonSafe(metadata), transient: displayId ? { display_id: displayId } : {} });
       },
       executeResult(count, data, metadata = {}) {
-        core.publish("execute_result", { execution_count: count, data: jsonSafe(data), metadata: jsonSafe(metadata) });
+        core.endOutput(); // the notice of output cut goes before the result
+        core.publish("execute_result", { execution_count: count, data: jsonSafe(core.limitBundle(data)), metadata: jsonSafe(metadata) });
       },
       clearOutput(wait) {
         core.publish("clear_output", { wait: !!wait });
@@ -114,7 +129,21 @@ export class KernelCore {
     this.post({ kind: "iopub", parent: this.parent, msgType, content, metadata, buffers });
   }
 
+  private limitBundle(data: MimeBundle): MimeBundle {
+    return this.output ? (this.output.bundle(data as Record<string, unknown>) as MimeBundle) : data;
+  }
+
+  /** The notice of output cut for the request whose output this was (output limits), before its reply. */
+  private endOutput() {
+    const cut = this.output?.finish();
+    if (!cut || this.silent) return;
+    this.flushStream();
+    this.post({ kind: "iopub", parent: this.parent, msgType: "stream", content: { name: "stderr", text: cut.notice } });
+    if (cut.tail) this.post({ kind: "iopub", parent: this.parent, msgType: "stream", content: { name: cut.tail.name, text: cut.tail.text } });
+  }
+
   private stream(name: "stdout" | "stderr", text: string) {
+    if (this.output) text = this.output.streamText(name, text);
     if (!text) return;
     const now = Date.now();
     if (this.streamBuf && this.streamBuf.name !== name) this.flushStream();
@@ -183,6 +212,7 @@ export class KernelCore {
   }
 
   private reply(id: number, msgType: string, content: unknown, done = true, metadata: unknown = {}) {
+    if (done && id === this.currentId) this.endOutput();
     this.flushStream();
     this.post({ kind: "reply", id, msgType, content, metadata, done });
   }
@@ -195,6 +225,7 @@ export class KernelCore {
     // Outputs go to the request that may show them: an execution, or a comm message (widget callbacks);
     // output printed later by background work goes to the last of those, not to a completion request.
     if (req.channel === "shell" && (t === "execute_request" || t.startsWith("comm_") && t !== "comm_info_request")) {
+      this.endOutput(); // output printed after the previous request ended (by background work)
       this.parent = req.header;
       this.currentId = req.id;
     }
@@ -257,6 +288,7 @@ export class KernelCore {
   }
 
   private done(id: number) {
+    if (id === this.currentId) this.endOutput();
     this.flushStream();
     this.post({ kind: "reply", id, msgType: "", content: null, done: true });
   }
@@ -317,7 +349,17 @@ export class KernelCore {
     try {
       this.publish("execute_input", { code, execution_count: count });
       if (storeHistory) this.history.add(count, code, null);
-      const outcome = await this.interp.execute({ code, executionCount: count, silent, allowStdin: this.allowStdin, metadata: req.metadata });
+      const guard = this.kernelGuard;
+      if (guard) {
+        guard.stop.take(); // a stop asked for after the previous request ended
+        for (const n of guard.notices.splice(0)) this.stream("stderr", `\x1b[1;31m${n}\x1b[0m\n`);
+      }
+      let outcome = await this.interp.execute({ code, executionCount: count, silent, allowStdin: this.allowStdin, metadata: req.metadata });
+      // the memory guard stopped the cell: its error says why, what holds the memory and how to free it
+      const stop = guard?.stop.take();
+      if (guard && stop && outcome.status === "error") {
+        outcome = { status: "error", ...(await memoryError(stop, guard.limits)) };
+      } else if (outcome.status === "error" && outcome.ename === "OutOfMemoryError") await collectGarbage(); // the GPU's: free the cell's temporaries
       if (storeHistory && outcome.resultText != null) this.history.setOutput(count, outcome.resultText);
       if (outcome.status === "ok") {
         const user_expressions: Record<string, unknown> = {};
@@ -333,6 +375,7 @@ export class KernelCore {
       } else {
         const err = { ename: outcome.ename, evalue: outcome.evalue, traceback: outcome.traceback };
         this.publish("error", err);
+        this.endOutput();
         // stop_on_error: the server aborts the requests queued before it sends this reply (not those sent after)
         this.flushStream();
         this.post({ kind: "reply", id: req.id, msgType: "execute_reply", content: { status: "error", execution_count: count, ...err, payload: [], user_expressions: {} }, metadata: { status: "error", started }, done: true, abortQueue: c.stop_on_error !== false });

@@ -12,6 +12,8 @@ export interface InstallOptions {
   /** The package root (holding dist/kernel.js and kernel/kernelspec/). */
   root: string;
   interruptMode?: "message" | "signal";
+  /** The kernel's environment (its limits: GRADBOOK_MEMORY_LIMIT and the others of kernel/guard/limits.ts). */
+  env?: Record<string, string>;
 }
 
 function userDataDir(): string {
@@ -61,7 +63,7 @@ export function kernelJson(o: InstallOptions) {
     display_name: o.displayName ?? "TypeScript (gradbook)",
     language: "typescript",
     interrupt_mode: o.interruptMode ?? "message",
-    env: {},
+    env: o.env ?? {},
     metadata: { debugger: false },
   };
 }

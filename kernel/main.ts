@@ -12,6 +12,9 @@ import { TypeScriptInterpreter } from "./ts/interpreter.ts";
 import { nodePlatform } from "./ts/node.ts";
 import type { ServerConfig, ToMain } from "./protocol/bridge.ts";
 import type { Interpreter } from "./interpreter.ts";
+import { readLimits } from "./guard/limits.ts";
+import { installSampler, StopState } from "./guard/memory.ts";
+import { deathFiles, recordDeath, reportFatalErrors, takePreviousDeath } from "./guard/death.ts";
 
 function parseArgs(argv: string[]): string | null {
   for (let i = 0; i < argv.length; i++) {
@@ -49,11 +52,21 @@ export function startKernel(connectionFile: string, interp: Interpreter): void {
     controlTypes: [],
     userCodeFlag: new SharedArrayBuffer(8),
   };
+  // the guard (kernel/guard/): memory limits, output limits, the death report
+  const limits = readLimits();
+  const files = deathFiles(connectionFile);
+  const previousDeath = takePreviousDeath(files);
+  if (previousDeath) log(previousDeath);
+  reportFatalErrors(files);
+  installSampler(limits.gpu.bytes);
+  const stop = new StopState();
+  config.guard = { memory: limits.memory, memoryHard: limits.memoryHard, stop: stop.buffer, files };
   // Messages to and from the protocol server go through a channel no cell can reach (intrinsics.ts).
   const channel = kernelChannel();
   // stdout/stderr not piped to ours (the server logs with writeSync(2)): spares initializing process.stdout at start-up
   const worker = new Worker(new URL(import.meta.url), { workerData: { gradbookServer: true, config, channel: channel.theirs }, transferList: [channel.theirs.port], stdout: true, stderr: true });
-  const core = new KernelCore(interp, channel.post, undefined, new Int32Array(config.userCodeFlag));
+  const notices = [previousDeath, ...limits.problems].filter((n): n is string => !!n);
+  const core = new KernelCore(interp, channel.post, undefined, new Int32Array(config.userCodeFlag), { limits, stop, notices });
   channel.listen((m: ToMain) => core.onMessage(m));
   let serverGone = false;
   // process.exit() from a cell (or anything else on this thread): the protocol server closes its
@@ -72,6 +85,7 @@ export function startKernel(connectionFile: string, interp: Interpreter): void {
   process.exit = exitKernel;
   worker.on("error", (e) => {
     log(`protocol server error: ${e?.stack ?? e}`);
+    recordDeath(files, `its protocol server failed (${String(e?.message ?? e).split("\n")[0]})`);
     serverGone = true;
     exitKernel(1);
   });

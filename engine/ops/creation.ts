@@ -100,6 +100,8 @@ function allocating<T>(op: string, s: number[], f: () => T): T {
   } catch (e) {
     if (e instanceof RangeError && /allocat|Invalid typed array length|Array buffer/i.test(e.message))
       throw new RangeError(`${op}: cannot allocate a tensor of shape [${s.join(", ")}] (${gib(sizeOf(s))} as float32): ${e.message}`);
+    // the GPU's, which names the op it knows (here: none)
+    if (e instanceof Error && e.name === "OutOfMemoryError") e.message = e.message.replace(/^creating a GPU tensor:/, `${op} [${s.join(", ")}]:`);
     throw e;
   }
 }

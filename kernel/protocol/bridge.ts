@@ -56,4 +56,6 @@ export interface ServerConfig {
   /** Int32Array[2] over it: [0] is 1 while user code may be running on the main thread (set by the
    * interpreter); [1] counts the main thread's event-loop turns (a 100 ms timer), to tell it is stuck. */
   userCodeFlag: SharedArrayBuffer;
+  /** The memory guard and the death record (kernel/guard/), run beside the server. */
+  guard?: import("../guard/server.ts").GuardConfig;
 }

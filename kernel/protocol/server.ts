@@ -11,6 +11,7 @@ import type * as Zmq from "zeromq";
 import { Message, Signer, WireError, makeHeader, parseFrames, serialize, type ConnectionInfo, type Header } from "./wire.ts";
 import type { ServerConfig, ToMain, ToServer } from "./bridge.ts";
 import { log } from "../log.ts";
+import { ServerGuard } from "../guard/server.ts";
 
 /** Serializes sends on one socket (zeromq 6 refuses concurrent sends). */
 class Sender {
@@ -112,6 +113,7 @@ export async function runServer(config: ServerConfig, channel?: { port: MessageP
 
   function dispatchToMain(id: number, msg: Message, channel: "shell" | "control") {
     pending.set(id, { identities: msg.identities, header: msg.header, channel });
+    if (channel === "shell") guard?.started();
     post({
       kind: "request",
       channel,
@@ -141,6 +143,7 @@ export async function runServer(config: ServerConfig, channel?: { port: MessageP
   }
 
   async function shutdown(p: Pending, restart: boolean) {
+    guard?.clean();
     await reply(p, "shutdown_reply", { status: "ok", restart });
     await publish(p.header, "shutdown_reply", { status: "ok", restart });
     await status(p.header, "idle");
@@ -149,9 +152,10 @@ export async function runServer(config: ServerConfig, channel?: { port: MessageP
     setTimeout(() => process.kill(process.pid, "SIGKILL"), 3000).unref();
   }
 
-  function closeAll() {
+  function closeAll(clean = true) {
     if (closing) return;
     closing = true;
+    if (clean) guard?.clean();
     for (const s of Object.values(send)) s.closed = true;
     for (const s of sockets) {
       try {
@@ -219,7 +223,7 @@ export async function runServer(config: ServerConfig, channel?: { port: MessageP
    */
   let acked = false;
   const shared = new Int32Array(config.userCodeFlag);
-  function interrupt() {
+  function interrupt(fallbackMs = 1500) {
     acked = false;
     const busy = busyWith;
     const ticks = Atomics.load(shared, 1);
@@ -238,8 +242,27 @@ export async function runServer(config: ServerConfig, channel?: { port: MessageP
       } catch (e) {
         log(`cannot terminate the main thread: ${(e as Error).message}`);
       }
-    }, 1500).unref();
+    }, fallbackMs).unref();
   }
+
+  // the memory guard stops a cell as an interrupt does, sooner when the main thread is stuck
+  const guard = config.guard
+    ? new ServerGuard(config.guard, {
+        interrupt: () => interrupt(300),
+        log,
+        die(ename, evalue) {
+          const p = busyWith === null ? undefined : pending.get(busyWith);
+          if (p) {
+            const error = { ename, evalue, traceback: [`\x1b[1;31m${ename}\x1b[0m: ${evalue}`] };
+            publish(p.header, "error", error);
+            reply(p, p.header.msg_type.replace(/_request$/, "_reply"), { status: "error", execution_count: null, ...error, payload: [], user_expressions: {} }, { status: "error" });
+            status(p.header, "idle");
+          }
+          // (zeromq's I/O thread sends what the sockets queued: give it a moment)
+          Promise.all(Object.values(send).map((s) => s.flush())).finally(() => setTimeout(() => process.kill(process.pid, "SIGKILL"), 200));
+        },
+      })
+    : null;
 
   function onStdin(frames: Buffer[]) {
     let msg: Message;
@@ -299,6 +322,7 @@ export async function runServer(config: ServerConfig, channel?: { port: MessageP
         if (m.msgType) reply(p, m.msgType, m.content, m.metadata ?? {});
         if (m.done) {
           pending.delete(m.id);
+          if (p.channel === "shell") guard?.ended();
           status(p.header, "idle");
           sendAborted(aborted);
           if (busyWith === m.id) {
@@ -310,6 +334,7 @@ export async function runServer(config: ServerConfig, channel?: { port: MessageP
       }
       case "iopub":
         publish(m.parent, m.msgType, m.content, m.metadata ?? {}, m.buffers ?? []);
+        guard?.published(m.msgType, m.content);
         return;
       case "stdin": {
         const p = pending.get(m.id);

@@ -17,6 +17,7 @@ import { Tensor } from "../../tensor.js";
 import { GpuContext, type GpuLimitOverrides } from "./context.js";
 import { GpuHandle, type GpuMemoryInfo } from "./memory.js";
 import { makeWebGpuBackend } from "./index.js";
+import { registerMemoryPool } from "../../memory.js";
 
 export type { GpuMemoryInfo } from "./memory.js";
 
@@ -25,6 +26,15 @@ let ctx: GpuContext | null = null;
 let nodeGpu: GPU | null = null;
 let initializing: Promise<GpuContext> | null = null;
 let lastFailure: string | null = null;
+let memoryLimit: number | null = null;
+registerMemoryPool({
+  name: "GPU buffers",
+  device: "gpu",
+  bytes: () => (ctx ? ctx.bytesInUse + ctx.bytesInPool : 0),
+  inUse: () => ctx?.bytesInUse ?? 0,
+  tensors: () => ctx?.numHandles ?? 0,
+  release: () => ctx?.trimPool(0),
+});
 registerUnavailableReason("gpu", () =>
   lastFailure ? `WebGPU could not be started (${lastFailure})` : initializing ? "WebGPU is still starting: await gb.ready() first" : "WebGPU has not been started: call await gb.ready() (or await gb.initGpu()) first",
 );
@@ -85,9 +95,19 @@ export async function initGpu(opts: GpuInitOptions = {}): Promise<string> {
       });
       const software = /llvmpipe|lavapipe|swiftshader/i.test(desc) || (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
       const c = new GpuContext(device, desc, software, opts.limits);
+      c.memoryLimit = memoryLimit;
       registerBackend("gpu", makeWebGpuBackend(c));
       ctx = c;
       lastFailure = null;
+      // a lost device (driver reset, GPU removed): new tensors go to the CPU; GPU ops say what happened
+      void device.lost.then((info) => {
+        if (ctx !== c) return;
+        lastFailure = `the GPU device was lost (${info.reason}${info.message ? `: ${info.message}` : ""})`;
+        if (currentDevice() === "gpu") {
+          setDefaultDevice("cpu");
+          console.warn(`gradbook: ${lastFailure}; new tensors are made on the CPU — await gb.initGpu() starts a new GPU device`);
+        }
+      });
       return c;
     })();
   }
@@ -156,9 +176,14 @@ export async function gpuSync(): Promise<void> {
   if (ctx) await ctx.sync();
 }
 
-/** Frees the pooled (unused) GPU buffers. */
-export function emptyCache(): void {
-  ctx?.trimPool(0);
+/**
+ * Limits the GPU memory tensors may hold (bytes; null: what the device gives). An op that would
+ * pass it throws an OutOfMemoryError naming the op, the size asked and what is in use.
+ */
+export function setGpuMemoryLimit(bytes: number | null): void {
+  if (bytes !== null && !(bytes > 0)) throw new Error(`setGpuMemoryLimit: expected a positive number of bytes or null, got ${bytes}`);
+  memoryLimit = bytes;
+  if (ctx) ctx.memoryLimit = bytes;
 }
 
 /**

@@ -62,10 +62,8 @@ export class GpuContext extends GpuMemory {
       // follow-on errors of one failure ("[Invalid X] is invalid due to a previous error"): report the first only
       if (this.asyncError && /due to a previous error/.test(e.message)) return;
       const kind = e.constructor?.name === "GPUOutOfMemoryError" || /out of memory|OutOfMemory/i.test(e.message) ? "out of GPU memory" : "GPU error";
-      const msg = kind === "out of GPU memory"
-        ? this.outOfMemoryMessage()
-        : `webgpu: ${e.message.split("\n").slice(0, 6).join("\n")}`;
-      if (!this.asyncError) this.asyncError = new Error(msg);
+      const error = kind === "out of GPU memory" ? this.outOfMemory(null, null) : new Error(`webgpu: ${e.message.split("\n").slice(0, 6).join("\n")}`);
+      if (!this.asyncError) this.asyncError = error;
       if (kind === "out of GPU memory") this.trimPool(0);
     };
     void device.lost.then((info) => {
@@ -83,7 +81,9 @@ export class GpuContext extends GpuMemory {
       const e = this.asyncError;
       this.asyncError = null;
       this.abandon();
-      throw new Error(`${op}: an earlier GPU command failed — ${e.message}\n(GPU results computed since the last read may be invalid; CPU tensors are unaffected)`);
+      const err = new Error(`${op}: an earlier GPU command failed — ${e.message}\n(GPU results computed since the last read may be invalid; CPU tensors are unaffected)`);
+      err.name = e.name;
+      throw err;
     }
   }
 
@@ -326,6 +326,18 @@ export class GpuContext extends GpuMemory {
   protected forgetBindings(id: number): void {
     for (const key of this.bindKeysOf.get(id) ?? []) this.bindGroups.delete(key);
     this.bindKeysOf.delete(id);
+  }
+
+  /** The op a kernel key names ("binary|...|{op:add,...}" -> "add", "matmul|..." -> "matmul"). */
+  protected currentOp(): string | null {
+    const key = this.kernelKey;
+    if (key === null) return null;
+    const bar = key.indexOf("|");
+    return /\|\{op:(\w+)/.exec(key)?.[1] ?? (bar < 0 ? key : key.slice(0, bar));
+  }
+
+  protected deferError(e: Error): void {
+    this.asyncError ??= e;
   }
 
   /**

@@ -102,6 +102,13 @@ export abstract class GpuMemory {
   protected abstract encoderOpen(): boolean;
   /** Drops the cached bind groups that name buffer number `id` (it is being destroyed). */
   protected abstract forgetBindings(id: number): void;
+  /** The op being recorded, for error messages (null outside the op table: an upload). */
+  protected abstract currentOp(): string | null;
+  /** Keeps an error the device reported late, to throw at the next op or read. */
+  protected abstract deferError(e: Error): void;
+
+  /** Bytes of GPU memory tensors may hold at most (gb.setGpuMemoryLimit); null: what the device gives. */
+  memoryLimit: number | null = null;
 
   /** The storage of a new tensor of `elems` elements, in parts of `partElems`. `hostWrite`: it will be written with queue.writeBuffer. */
   acquireStorage(elems: number, hostWrite = false): GpuStorage {
@@ -125,12 +132,38 @@ export abstract class GpuMemory {
     if (buffer) {
       this.bytesInPool -= size;
     } else {
-      buffer = this.device.createBuffer({ size, usage: U.STORAGE | U.COPY_SRC | U.COPY_DST });
+      buffer = this.createBuffer(size);
       this.bufferIds.set(buffer, this.nextBufferId++);
       this.numBuffers++;
     }
     this.bytesInUse += size;
     return { buffer, bytes: size };
+  }
+
+  /**
+   * A new buffer. Past the memory limit it throws an OutOfMemoryError naming the op, the size
+   * asked and what is in use; when the device itself runs out, WebGPU says so later: the same
+   * error then reaches the next op or read, and the cached buffers are freed.
+   */
+  private createBuffer(size: number): GPUBuffer {
+    const op = this.currentOp() ?? "creating a GPU tensor";
+    if (this.lostError) throw new Error(`${op}: ${this.lostError.message}`);
+    if (this.memoryLimit !== null && this.bytesInUse + this.bytesInPool + size > this.memoryLimit) {
+      this.trimPool(0);
+      if (this.bytesInUse + size > this.memoryLimit) throw this.outOfMemory(op, size);
+    }
+    this.device.pushErrorScope("out-of-memory");
+    const buffer = this.device.createBuffer({ size, usage: U.STORAGE | U.COPY_SRC | U.COPY_DST });
+    const error = this.outOfMemory(op, size);
+    this.device.popErrorScope().then(
+      (e) => {
+        if (!e || this.lostError) return;
+        this.deferError(error);
+        this.trimPool(0);
+      },
+      () => undefined,
+    );
+    return buffer;
   }
 
   protected releaseBuffer(b: PooledBuffer): void {
@@ -232,8 +265,34 @@ export abstract class GpuMemory {
       "Free tensors with t.dispose() or run steps inside gb.tidy(), or use a smaller batch or model; CPU tensors are unaffected"
     );
   }
+
+  /**
+   * The error of an allocation that ran out of GPU memory, an OutOfMemoryError: the op and the
+   * size asked when known (past gb.setGpuMemoryLimit: what is in use, the largest tensor, the
+   * limit), else what the device reported late (outOfMemoryMessage); how to free memory.
+   */
+  outOfMemory(op: string | null, size: number | null): Error {
+    let message: string;
+    if (op === null || size === null) message = this.outOfMemoryMessage();
+    else {
+      const limit = this.memoryLimit === null ? "" : ` (limit ${formatBytes(this.memoryLimit)}, gb.setGpuMemoryLimit)`;
+      const largest = this.largestTensor();
+      message =
+        `${op}: out of GPU memory: tried to allocate ${formatBytes(size)}; ${formatBytes(this.bytesInUse)} is in use by ${this.numHandles} tensors${largest ? ` (the largest ${largest})` : ""} and ${formatBytes(this.bytesInPool)} is cached${limit}. ` +
+        "Free GPU tensors you no longer need (t.dispose(), gb.dispose([...])), run each step inside gb.tidy(), or use a smaller batch; CPU tensors are unaffected";
+    }
+    const e = new Error(message);
+    e.name = "OutOfMemoryError";
+    return e;
+  }
 }
 
 export function mb(bytes: number): string {
   return (bytes / 2 ** 20).toFixed(1);
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes >= 2 ** 30) return `${(bytes / 2 ** 30).toFixed(2)} GiB`;
+  if (bytes >= 2 ** 20) return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+  return bytes >= 1024 ? `${(bytes / 1024).toFixed(1)} KiB` : `${bytes} B`;
 }

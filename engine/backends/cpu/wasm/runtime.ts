@@ -6,6 +6,7 @@
 
 import { simdModuleBytes, type SimdConfig } from "./module.ts";
 import { getNumThreads, quiesce, releasePool, threadsFor, threadsSupported, type TaskTarget } from "./threads.ts";
+import { registerMemoryPool } from "../../../memory.ts";
 
 /** The instantiated SIMD module (see module.ts for the exports' contracts). Internal to the CPU kernels. */
 export interface WasmInstance extends TaskTarget {
@@ -75,10 +76,13 @@ function chooseConfig(): { cfg: SimdConfig; bytes: Uint8Array<ArrayBuffer> } | n
   return null;
 }
 
+/** Pages a memory starts with (4 MiB). */
+const INITIAL_PAGES = 64;
+
 function instantiate(module: WebAssembly.Module, cfg: SimdConfig, shared = false): WasmInstance {
   const memory = shared
-    ? new WebAssembly.Memory({ initial: 64, maximum: SHARED_MAX_PAGES, shared: true })
-    : new WebAssembly.Memory({ initial: 64 });
+    ? new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: SHARED_MAX_PAGES, shared: true })
+    : new WebAssembly.Memory({ initial: INITIAL_PAGES });
   const inst = new WebAssembly.Instance(module, { env: { memory } });
   const ex = inst.exports;
   return {
@@ -263,6 +267,20 @@ export function ensureMemory(w: WasmInstance, bytes: number): Float32Array {
   }
   return w.f32;
 }
+
+// The memory grows to fit the largest op and keeps that size; emptyCache() puts a fresh one of
+// the initial size in its place (a WebAssembly memory cannot shrink).
+registerMemoryPool({
+  name: "WASM memory of the CPU kernels",
+  device: "cpu",
+  bytes: () => wasm?.memory.buffer.byteLength ?? 0,
+  release() {
+    if (!wasm || wasm.memory.buffer.byteLength <= INITIAL_PAGES * 65536) return;
+    quiesce();
+    releasePool();
+    wasm = instantiate(wasm.module, wasm.cfg, wasm.shared);
+  },
+});
 
 /** Why compiledWasm() gives null. */
 export function wasmUnavailableReason(): string {

@@ -1,0 +1,303 @@
+/**
+ * The memory guard's main-thread side: the sampler the watcher (guard/watch.ts, in the protocol
+ * worker) calls through the inspector — it runs even while a cell is busy in a loop — and, once
+ * a cell was stopped, the MemoryError: what is in use, the limit, the largest variables and
+ * tensors, and how to free them.
+ */
+import v8 from "node:v8";
+import vm from "node:vm";
+import type { ErrorInfo } from "../interpreter.ts";
+import { formatBytes, type KernelLimits } from "./limits.ts";
+
+/** Where the sampler is found (the watcher keeps a reference to it once it has it). */
+export const SAMPLER_EXPRESSION = 'globalThis[Symbol.for("gradbook.memorySampler")]';
+
+/**
+ * A sample: [JS heap used, array buffers (typed arrays, CPU tensors), the engine's WASM memory, V8's heap limit].
+ * (process.memoryUsage().external would count WASM memories too, but it is updated only a
+ * collection or two after array buffers are freed; Node's own count of them is exact.)
+ */
+export type Sample = [heap: number, arrayBuffers: number, wasm: number, heapLimit: number];
+export const inUse = (s: Sample): number => s[0] + s[1] + s[2];
+
+/**
+ * The stop the watcher asked for, shared between the two threads: state (0 none, 1 over the
+ * limit, 2 the JS heap near V8's limit) and the figures it saw.
+ */
+export class StopState {
+  private readonly state: Int32Array;
+  private readonly figures: Float64Array;
+  constructor(readonly buffer = new SharedArrayBuffer(32)) {
+    this.state = new Int32Array(buffer, 0, 2);
+    this.figures = new Float64Array(buffer, 8, 3);
+  }
+  request(kind: 1 | 2, used: number, heap: number): void {
+    this.figures[0] = used;
+    this.figures[1] = heap;
+    Atomics.store(this.state, 0, kind);
+  }
+  /** Takes the pending stop (clearing it), or null. */
+  take(): { kind: 1 | 2; used: number; heap: number } | null {
+    const kind = Atomics.exchange(this.state, 0, 0);
+    return kind === 1 || kind === 2 ? { kind, used: this.figures[0], heap: this.figures[1] } : null;
+  }
+}
+
+interface EngineMemory {
+  memoryStats(): {
+    cpuTensors: { bytes: number; count: number };
+    pools: { name: string; device: string; bytes: number; inUse: number | null; tensors: number | null }[];
+    cpuPoolBytes: number;
+  };
+  emptyCache(): void;
+  setGpuMemoryLimit(bytes: number | null): void;
+  Tensor: abstract new (...a: never[]) => object;
+}
+
+let engine: EngineMemory | null = null;
+let gc: () => void = () => {};
+let heapLimit = 0;
+
+function sampleNow(collect: boolean): Sample {
+  // the second collection first finishes the sweep of the array buffers the first found dead
+  // (done in the background otherwise, over tens of milliseconds): their count is then exact
+  if (collect) gc(), gc();
+  const m = process.memoryUsage();
+  let wasm = 0;
+  try {
+    wasm = engine?.memoryStats().cpuPoolBytes ?? 0;
+  } catch {}
+  return [m.heapUsed, m.arrayBuffers, wasm, heapLimit];
+}
+
+/**
+ * Installs the sampler (before the protocol worker starts). A full collection is available to it
+ * without --expose-gc on the command line: the flag set now gives new contexts a `gc`.
+ * `gpuLimit`: the engine's GPU memory limit (GRADBOOK_GPU_MEMORY_LIMIT), set once it is loaded.
+ */
+export function installSampler(gpuLimit: number | null): void {
+  try {
+    v8.setFlagsFromString("--expose-gc");
+    gc = vm.runInNewContext("gc") as () => void;
+  } catch {}
+  heapLimit = v8.getHeapStatistics().heap_size_limit;
+  Object.defineProperty(globalThis, Symbol.for("gradbook.memorySampler"), { value: sampleNow, enumerable: false, configurable: false, writable: false });
+  // the engine is the interpreter's (the same module instance): loaded here too, for its figures
+  import("gradbook" as string).then(
+    (m: EngineMemory) => {
+      engine = m;
+      if (gpuLimit !== null) m.setGpuMemoryLimit(gpuLimit);
+    },
+    () => undefined,
+  );
+}
+
+/** Memory in use now, after a full collection and the finalizers it queued (the engine's count of CPU tensors, GPU buffers). */
+export async function measure(): Promise<{ sample: Sample; used: number }> {
+  sampleNow(true);
+  await new Promise((r) => setTimeout(r, 10));
+  const sample = sampleNow(false);
+  return { sample, used: inUse(sample) };
+}
+
+/**
+ * A full collection, after which the finalizers run: GPU tensors that only a failed cell held
+ * give their memory back (the engine frees a GPU buffer when its tensor is collected).
+ */
+export async function collectGarbage(): Promise<void> {
+  await measure();
+}
+
+// ---------------------------------------------------------------- what holds the memory
+
+interface Holder {
+  /** The variable (or path: model.fc1.weight) */
+  name: string;
+  what: string;
+  bytes: number;
+  /** How to free it. */
+  free: string;
+}
+
+const ARRAY_SAMPLE = 64;
+const NODE_BUDGET = 200_000;
+
+/** Estimates the memory reachable from the notebook's variables (typed arrays exactly, objects roughly), largest first. */
+export function largestHolders(): { variables: Holder[]; tensors: Holder[] } {
+  const Tensor = engine?.Tensor;
+  const seen = new Set<unknown>();
+  const tensors: Holder[] = [];
+  let budget = NODE_BUDGET;
+
+  const tensorBytes = (t: any): number => {
+    const st = t?._d?.storage;
+    if (ArrayBuffer.isView(st)) return st.byteLength;
+    const b = st?.buf?.bytes;
+    return typeof b === "number" && !st.released ? b : 0;
+  };
+
+  /** Bytes reachable from v not counted yet; path names tensors. */
+  const size = (v: unknown, path: string, depth: number): number => {
+    if (v === null || v === undefined) return 0;
+    const type = typeof v;
+    if (type === "string") return 16 + (v as string).length;
+    if (type !== "object") return type === "function" ? 0 : 8;
+    if (seen.has(v) || --budget < 0) return 0;
+    seen.add(v);
+    if (ArrayBuffer.isView(v)) {
+      const buf = (v as ArrayBufferView).buffer;
+      if (seen.has(buf)) return 0;
+      seen.add(buf);
+      return buf.byteLength;
+    }
+    if (v instanceof ArrayBuffer || (typeof SharedArrayBuffer !== "undefined" && v instanceof SharedArrayBuffer)) return v.byteLength;
+    if (Tensor && v instanceof Tensor) {
+      const t = v as any;
+      const st = t._d?.storage;
+      let bytes = 0;
+      if (st && !seen.has(st)) {
+        seen.add(st);
+        bytes = tensorBytes(t);
+        if (bytes) tensors.push({ name: path, what: describe(t, Tensor), bytes, free: t.device === "gpu" ? `${path}.dispose()` : `${path} = null` });
+      }
+      return bytes + (depth < 12 && t.grad ? size(t.grad, `${path}.grad`, depth + 1) : 0);
+    }
+    if (Object.prototype.toString.call(v) === "[object Module]") return 0;
+    if (depth >= 12) return 0;
+    if (Array.isArray(v)) {
+      const n = v.length;
+      let bytes = 16 + 8 * n;
+      if (n <= ARRAY_SAMPLE * 4) {
+        for (let i = 0; i < n; i++) bytes += size(v[i], `${path}[${i}]`, depth + 1);
+      } else {
+        // a sample of the elements, scaled up (arrays of millions of objects stay quick)
+        let sampled = 0;
+        for (let k = 0; k < ARRAY_SAMPLE; k++) {
+          const i = Math.floor((k * n) / ARRAY_SAMPLE);
+          sampled += size(v[i], `${path}[${i}]`, depth + 1);
+        }
+        bytes += Math.round((sampled * n) / ARRAY_SAMPLE);
+      }
+      return bytes;
+    }
+    if (v instanceof Map || v instanceof Set) {
+      // the first entries, scaled up
+      let sum = 0, i = 0;
+      for (const x of v.values()) {
+        if (i++ >= ARRAY_SAMPLE * 4) break;
+        sum += size(x, `${path}.get(…)`, depth + 1);
+      }
+      return 32 + 16 * v.size + (i ? Math.round((sum * v.size) / i) : 0);
+    }
+    let bytes = 24;
+    let keys: string[];
+    try {
+      keys = Object.keys(v as object);
+    } catch {
+      return bytes;
+    }
+    for (const k of keys) {
+      let x: unknown;
+      try {
+        x = (v as Record<string, unknown>)[k];
+      } catch {
+        continue;
+      }
+      bytes += 8 + size(x, /^[A-Za-z_$][\w$]*$/.test(k) ? `${path}.${k}` : `${path}[${JSON.stringify(k)}]`, depth + 1);
+    }
+    return bytes;
+  };
+
+  const variables: Holder[] = [];
+  const g = globalThis as Record<string, unknown>;
+  for (const name of Object.keys(g)) {
+    if (BUILTIN_GLOBALS.has(name) || name.startsWith("__gb") || name.startsWith("__gradbook")) continue;
+    let v: unknown;
+    try {
+      v = g[name];
+    } catch {
+      continue;
+    }
+    const bytes = size(v, name, 0);
+    if (bytes > 0) variables.push({ name, what: describe(v, Tensor), bytes, free: howToFree(name, v, Tensor) });
+  }
+  variables.sort((a, b) => b.bytes - a.bytes);
+  tensors.sort((a, b) => b.bytes - a.bytes);
+  return { variables, tensors };
+}
+
+/** Enumerable globals that are Node's or the kernel's, not the notebook's (taken when this module loads). */
+const BUILTIN_GLOBALS = new Set([...Object.keys(globalThis), "gb", "widgets"]);
+
+function describe(v: unknown, Tensor: EngineMemory["Tensor"] | undefined): string {
+  if (v === null || typeof v !== "object") return typeof v;
+  if (Tensor && v instanceof Tensor) {
+    const t = v as any;
+    return `Tensor [${(t.shape as number[]).join(", ")}] ${t.dtype} (${t.device})`;
+  }
+  if (Array.isArray(v)) {
+    const kinds = new Set(v.slice(0, 16).map((x) => (x === null ? "null" : typeof x === "object" ? (x.constructor?.name ?? "Object") : typeof x)));
+    return `Array(${v.length})${kinds.size === 1 ? ` of ${[...kinds][0]}` : ""}`;
+  }
+  if (ArrayBuffer.isView(v)) return `${v.constructor.name}(${(v as any).length ?? v.byteLength})`;
+  if (v instanceof Map || v instanceof Set) return `${v.constructor.name}(${v.size})`;
+  return (v as object).constructor?.name ?? "Object";
+}
+
+function howToFree(name: string, v: unknown, Tensor: EngineMemory["Tensor"] | undefined): string {
+  if (Array.isArray(v)) return `${name}.length = 0`;
+  if (v instanceof Map || v instanceof Set) return `${name}.clear()`;
+  if (Tensor && v instanceof Tensor && (v as any).device === "gpu") return `${name}.dispose()`;
+  return `${name} = null`;
+}
+
+// ---------------------------------------------------------------- the error
+
+const BOLD_RED = "\x1b[1;31m", CYAN = "\x1b[0;36m", RESET = "\x1b[0m";
+
+/** The MemoryError of a cell the guard stopped: what was in use, the limit, what holds the memory, how to free it. */
+export async function memoryError(stop: { kind: 1 | 2; used: number; heap: number }, limits: KernelLimits): Promise<ErrorInfo> {
+  // the engine's caches first (a WASM memory grown for the op that was stopped)
+  try {
+    engine?.emptyCache();
+  } catch {}
+  const { sample, used } = await measure();
+  const heapLimit = sample[3];
+  const limit = limits.memory;
+  const evalue =
+    stop.kind === 2
+      ? `the cell was stopped: the JavaScript heap reached ${formatBytes(stop.heap)}, close to V8's heap limit of ${formatBytes(heapLimit)} (past it the kernel would crash)`
+      : `the cell was stopped: the kernel's memory reached ${formatBytes(stop.used)}, over its limit of ${formatBytes(limit.bytes ?? 0)} (${limit.source})`;
+  const lines = [`${BOLD_RED}MemoryError${RESET}: ${evalue}`];
+  let stats: ReturnType<EngineMemory["memoryStats"]> | null = null;
+  try {
+    stats = engine?.memoryStats() ?? null;
+  } catch {}
+  const parts = [`JavaScript heap ${formatBytes(sample[0])}`, `array buffers ${formatBytes(sample[1])}${stats ? ` (CPU tensors: ${formatBytes(stats.cpuTensors.bytes)})` : ""}`];
+  if (sample[2]) parts.push(`WASM memory of the CPU kernels ${formatBytes(sample[2])}`);
+  lines.push(`In use now, after a garbage collection: ${formatBytes(used)} = ${parts.join(" + ")}.`);
+  for (const p of stats?.pools ?? []) if (p.device === "gpu" && p.bytes) lines.push(`On the GPU (not counted): ${formatBytes(p.inUse ?? 0)} in ${p.tensors ?? 0} tensors, ${formatBytes(p.bytes - (p.inUse ?? 0))} cached.`);
+  let held: ReturnType<typeof largestHolders> = { variables: [], tensors: [] };
+  try {
+    held = largestHolders();
+  } catch {}
+  const big = held.variables.filter((h) => h.bytes >= 2 ** 20).slice(0, 5);
+  if (big.length) {
+    lines.push(`${CYAN}Largest variables${RESET} (typed arrays and tensors exactly, other objects estimated):`);
+    const w = Math.max(...big.map((h) => h.name.length));
+    for (const h of big) lines.push(`  ${h.name.padEnd(w)}  ${formatBytes(h.bytes).padStart(10)}  ${h.what}`);
+  }
+  const bigTensors = held.tensors.slice(0, 5);
+  if (bigTensors.length) {
+    const total = held.tensors.reduce((s, h) => s + h.bytes, 0);
+    lines.push(`${CYAN}Largest tensors${RESET} (${held.tensors.length} reachable from your variables, ${formatBytes(total)} in all):`);
+    const w = Math.max(...bigTensors.map((h) => h.name.length));
+    for (const h of bigTensors) lines.push(`  ${h.name.padEnd(w)}  ${formatBytes(h.bytes).padStart(10)}  ${h.what}`);
+  }
+  const frees = big.slice(0, 3).map((h) => `\`${h.free}\``);
+  lines.push(
+    `To free memory, release what you no longer need${frees.length ? `: ${frees.join(", ")}` : ""}; then run the cell again, with less data at a time. ` +
+      `Your earlier variables are kept and the kernel is still running. The limit is ${limit.source}: see kernel/README.md to change it.`,
+  );
+  return { ename: "MemoryError", evalue, traceback: lines };
+}
