@@ -13,7 +13,6 @@ import * as red from "./ops/reduce.js";
 import * as mv from "./ops/movement.js";
 import * as la from "./ops/linalg.js";
 import { formatTensor, tensorHtml } from "./format.js";
-import { trackCpuStorage } from "./memory.js";
 import type { TensorLike } from "./ops/util.js";
 
 export type NestedArray = number | boolean | NestedArray[];
@@ -35,7 +34,6 @@ export class Tensor {
   constructor(data: TensorData, device: Device = "cpu") {
     this._d = data;
     this.device = device;
-    if (device === "cpu") trackCpuStorage(data.storage);
   }
 
   /** Wraps host values (copied) as a tensor. */

@@ -352,7 +352,7 @@ export class KernelCore {
       const guard = this.kernelGuard;
       if (guard) {
         guard.stop.take(); // a stop asked for after the previous request ended
-        for (const n of guard.notices.splice(0)) this.stream("stderr", `\x1b[1;31m${n}\x1b[0m\n`);
+        if (!silent) for (const n of guard.notices.splice(0)) this.stream("stderr", `\x1b[1;31m${n}\x1b[0m\n`);
       }
       let outcome = await this.interp.execute({ code, executionCount: count, silent, allowStdin: this.allowStdin, metadata: req.metadata });
       // the memory guard stopped the cell: its error says why, what holds the memory and how to free it

@@ -45,7 +45,6 @@ export class StopState {
 
 interface EngineMemory {
   memoryStats(): {
-    cpuTensors: { bytes: number; count: number };
     pools: { name: string; device: string; bytes: number; inUse: number | null; tensors: number | null }[];
     cpuPoolBytes: number;
   };
@@ -58,10 +57,18 @@ let engine: EngineMemory | null = null;
 let gc: () => void = () => {};
 let heapLimit = 0;
 
+/**
+ * The JS heap may fill this share of V8's heap limit less its young generation. Past it V8 is
+ * close to aborting the process (it does when the old generation cannot grow, and when several
+ * full collections in a row free little with the heap past 80% of it: forced ones count too).
+ */
+export const heapCap = (heapLimit: number) => 0.7 * (heapLimit - 64 * 2 ** 20);
+
 function sampleNow(collect: boolean): Sample {
   // the second collection first finishes the sweep of the array buffers the first found dead
-  // (done in the background otherwise, over tens of milliseconds): their count is then exact
-  if (collect) gc(), gc();
+  // (done in the background otherwise, over tens of milliseconds): their count is then exact.
+  // Not near V8's heap limit, where forced collections can make V8 abort.
+  if (collect && process.memoryUsage().heapUsed < 0.9 * heapCap(heapLimit)) gc(), gc();
   const m = process.memoryUsage();
   let wasm = 0;
   try {
@@ -117,6 +124,8 @@ interface Holder {
   bytes: number;
   /** How to free it. */
   free: string;
+  /** A tensor's device. */
+  device?: string;
 }
 
 const ARRAY_SAMPLE = 64;
@@ -158,7 +167,7 @@ export function largestHolders(): { variables: Holder[]; tensors: Holder[] } {
       if (st && !seen.has(st)) {
         seen.add(st);
         bytes = tensorBytes(t);
-        if (bytes) tensors.push({ name: path, what: describe(t, Tensor), bytes, free: t.device === "gpu" ? `${path}.dispose()` : `${path} = null` });
+        if (bytes) tensors.push({ name: path, what: describe(t, Tensor), bytes, free: t.device === "gpu" ? `${path}.dispose()` : `${path} = null`, device: t.device });
       }
       return bytes + (depth < 12 && t.grad ? size(t.grad, `${path}.grad`, depth + 1) : 0);
     }
@@ -236,7 +245,8 @@ function describe(v: unknown, Tensor: EngineMemory["Tensor"] | undefined): strin
     return `Tensor [${(t.shape as number[]).join(", ")}] ${t.dtype} (${t.device})`;
   }
   if (Array.isArray(v)) {
-    const kinds = new Set(v.slice(0, 16).map((x) => (x === null ? "null" : typeof x === "object" ? (x.constructor?.name ?? "Object") : typeof x)));
+    const kind = (x: unknown) => (x === null ? "null" : Tensor && x instanceof Tensor ? "Tensor" : typeof x === "object" ? (x.constructor?.name ?? "Object") : typeof x);
+    const kinds = new Set(v.slice(0, 16).map(kind));
     return `Array(${v.length})${kinds.size === 1 ? ` of ${[...kinds][0]}` : ""}`;
   }
   if (ArrayBuffer.isView(v)) return `${v.constructor.name}(${(v as any).length ?? v.byteLength})`;
@@ -269,18 +279,20 @@ export async function memoryError(stop: { kind: 1 | 2; used: number; heap: numbe
       ? `the cell was stopped: the JavaScript heap reached ${formatBytes(stop.heap)}, close to V8's heap limit of ${formatBytes(heapLimit)} (past it the kernel would crash)`
       : `the cell was stopped: the kernel's memory reached ${formatBytes(stop.used)}, over its limit of ${formatBytes(limit.bytes ?? 0)} (${limit.source})`;
   const lines = [`${BOLD_RED}MemoryError${RESET}: ${evalue}`];
-  let stats: ReturnType<EngineMemory["memoryStats"]> | null = null;
-  try {
-    stats = engine?.memoryStats() ?? null;
-  } catch {}
-  const parts = [`JavaScript heap ${formatBytes(sample[0])}`, `array buffers ${formatBytes(sample[1])}${stats ? ` (CPU tensors: ${formatBytes(stats.cpuTensors.bytes)})` : ""}`];
-  if (sample[2]) parts.push(`WASM memory of the CPU kernels ${formatBytes(sample[2])}`);
-  lines.push(`In use now, after a garbage collection: ${formatBytes(used)} = ${parts.join(" + ")}.`);
-  for (const p of stats?.pools ?? []) if (p.device === "gpu" && p.bytes) lines.push(`On the GPU (not counted): ${formatBytes(p.inUse ?? 0)} in ${p.tensors ?? 0} tensors, ${formatBytes(p.bytes - (p.inUse ?? 0))} cached.`);
   let held: ReturnType<typeof largestHolders> = { variables: [], tensors: [] };
   try {
     held = largestHolders();
   } catch {}
+  const cpuTensors = held.tensors.filter((h) => h.device === "cpu");
+  const inTensors = cpuTensors.length ? ` (of them, ${formatBytes(cpuTensors.reduce((s, h) => s + h.bytes, 0))} in ${cpuTensors.length} CPU tensors your variables hold)` : "";
+  const parts = [`JavaScript heap ${formatBytes(sample[0])}`, `array buffers ${formatBytes(sample[1])}${inTensors}`];
+  if (sample[2]) parts.push(`WASM memory of the CPU kernels ${formatBytes(sample[2])}`);
+  lines.push(`In use now, after a garbage collection: ${formatBytes(used)} = ${parts.join(" + ")}.`);
+  let stats: ReturnType<EngineMemory["memoryStats"]> | null = null;
+  try {
+    stats = engine?.memoryStats() ?? null;
+  } catch {}
+  for (const p of stats?.pools ?? []) if (p.device === "gpu" && p.bytes) lines.push(`On the GPU (not counted here): ${formatBytes(p.inUse ?? 0)} in ${p.tensors ?? 0} tensors, ${formatBytes(p.bytes - (p.inUse ?? 0))} cached.`);
   const big = held.variables.filter((h) => h.bytes >= 2 ** 20).slice(0, 5);
   if (big.length) {
     lines.push(`${CYAN}Largest variables${RESET} (typed arrays and tensors exactly, other objects estimated):`);

@@ -1,11 +1,21 @@
 /**
- * The memory watcher, in the protocol worker: while a request runs it samples the main thread's
- * memory every 50 ms through the inspector (which reaches it even inside a busy loop), and asks
- * for the cell to be stopped when it crosses the limit; at any time it ends the kernel, with a
- * death report, when the whole process's resident memory passes the hard limit.
+ * The memory watcher, in the protocol worker. While a request runs it looks every 50 ms at what
+ * costs the main thread nothing: the process's private memory (VmData in /proc/self/status:
+ * array buffers count in it from their allocation, written or not, and so do the JS heaps and
+ * WASM memories) and the JS heap (the inspector's Runtime.getHeapUsage, which runs no
+ * JavaScript). When these say the limit may be passed, it asks the main thread for the exact
+ * figures after a full collection (the sampler of guard/memory.ts, called through the inspector,
+ * which reaches the thread even inside a busy loop) and stops the cell if it is over. And at any
+ * time it ends the kernel, with a death report, when the process's resident memory passes the
+ * hard limit.
+ *
+ * Why not call the sampler every 50 ms: JavaScript run by the inspector inside a busy cell can
+ * swallow a termination that arrives meanwhile (an interrupt's), measured as interrupts that
+ * took the 1.5 s fallback instead of 30 ms when sampling often.
  */
+import { readFileSync } from "node:fs";
 import { Session } from "node:inspector";
-import { SAMPLER_EXPRESSION, StopState, inUse, type Sample } from "./memory.ts";
+import { SAMPLER_EXPRESSION, StopState, heapCap, inUse, type Sample } from "./memory.ts";
 
 export interface WatchOptions {
   /** Bytes the notebook's memory (heap + array buffers + WASM) may reach; null: no soft limit. */
@@ -17,20 +27,24 @@ export interface WatchOptions {
   interrupt(): void;
   /** The hard limit was passed: the kernel must end now. */
   hardLimit(rss: number): void;
-  /** A figure to keep for a death report (the largest memory seen while a cell ran). */
+  /** A figure to keep for a death report (the memory measured while a cell ran). */
   note(used: number): void;
   log(text: string): void;
 }
 
 const BUSY_MS = 50;
-const IDLE_MS = 1000;
-/**
- * The JS heap may fill this share of V8's heap limit less its young generation (V8 aborts the
- * process when the old generation cannot grow: measured at 316 MiB used of a 348 MiB limit).
- */
-const heapCap = (heapLimit: number) => 0.8 * (heapLimit - 64 * 2 ** 20);
 /** A cell is stopped only if it grew the memory by more than this since it started (it may free memory while over the limit). */
 const GROWTH_SLACK = 16 * 2 ** 20;
+const slack = (of: number) => Math.max(GROWTH_SLACK, 0.02 * of);
+
+/** The process's private writable memory (Linux), else its resident memory. */
+function privateBytes(): number {
+  try {
+    const m = /VmData:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "latin1"));
+    if (m) return Number(m[1]) * 1024;
+  } catch {}
+  return process.memoryUsage.rss();
+}
 
 export class MemoryWatch {
   private session: Session | null = null;
@@ -38,74 +52,76 @@ export class MemoryWatch {
   private busy = false;
   private stopped = false;
   private ticking = false;
+  /** The last exact figures and the private memory then: growth since is an upper bound of theirs. */
+  private anchor: { sample: Sample; private: number } | null = null;
   /** The least memory (in use, JS heap) seen since the request started: growth is measured from it. */
   private least: { used: number; heap: number } | null = null;
   private lastCollect = 0;
   private timer: NodeJS.Timeout | null = null;
-  private rssTimer: NodeJS.Timeout | null = null;
   private closed = false;
 
   constructor(private o: WatchOptions) {
-    this.schedule(IDLE_MS);
-    // apart from the sampling, which waits for the main thread (not answered inside one long native call)
-    const hard = o.hard;
-    if (hard !== null) {
-      this.rssTimer = setInterval(() => {
-        const rss = process.memoryUsage.rss();
-        if (rss > hard && !this.closed) o.hardLimit(rss);
-      }, BUSY_MS);
-      this.rssTimer.unref();
-    }
+    this.timer = setInterval(() => this.tick(), BUSY_MS);
+    this.timer.unref();
+    // the first figures, while no cell runs
+    if (o.limit !== null) this.sample(false).catch(() => undefined);
   }
 
   /** A request started on the main thread. */
   started(): void {
     this.busy = true;
     this.stopped = false;
-    this.schedule(BUSY_MS);
   }
 
   /** The request ended: the memory now is the next one's starting point. */
   ended(): void {
     this.busy = false;
     this.stopped = false;
-    if (this.o.limit !== null) this.sample(false).then((s) => s && !this.busy && (this.least = { used: inUse(s), heap: s[0] }), () => undefined);
+    if (this.o.limit === null) return;
+    this.sample(false).then(
+      (s) => {
+        if (s && !this.busy) this.least = { used: inUse(s), heap: s[0] };
+      },
+      () => undefined,
+    );
   }
 
   close(): void {
     this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
-    if (this.rssTimer) clearInterval(this.rssTimer);
+    if (this.timer) clearInterval(this.timer);
     try {
       this.session?.disconnect();
     } catch {}
   }
 
-  private schedule(ms: number) {
-    if (this.closed) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.tick().finally(() => this.schedule(this.busy ? BUSY_MS : IDLE_MS)), ms);
-    this.timer.unref();
-  }
-
   private async tick(): Promise<void> {
-    if (this.ticking) return;
+    const { hard, limit } = this.o;
+    if (hard !== null) {
+      // apart from the rest, which waits for the main thread (not answered inside one long native call)
+      const rss = process.memoryUsage.rss();
+      if (rss > hard && !this.closed) return this.o.hardLimit(rss);
+    }
+    if (limit === null || !this.busy || this.stopped || this.ticking) return;
     this.ticking = true;
     try {
-      if (!this.busy || this.stopped || this.o.limit === null) return;
-      let s = await this.sample(false);
-      if (!s) return;
-      this.o.note(inUse(s));
-      if (!this.over(s)) return;
-      // garbage counts until it is collected: decide after a full collection (at most every 300 ms)
+      const anchor = this.anchor;
+      if (!anchor) return;
+      // the JS heap near V8's own limit: stopped without a collection first (near that limit,
+      // forced collections can make V8 abort)
+      const heap = (await this.post<{ usedSize: number }>("Runtime.getHeapUsage", {})).usedSize;
+      const cap = heapCap(anchor.sample[3]);
+      const least = (this.least ??= { used: 0, heap: 0 });
+      least.heap = Math.min(least.heap, heap);
+      if (heap > cap && heap > least.heap + slack(cap)) return this.stopCell(2, inUse(anchor.sample) + heap - anchor.sample[0], heap);
+      const estimate = inUse(anchor.sample) + Math.max(0, privateBytes() - anchor.private);
+      if (estimate <= limit) return;
+      // garbage counts until it is collected: the exact figures after a full collection (at most every 300 ms)
       if (Date.now() - this.lastCollect < 300) return;
       this.lastCollect = Date.now();
-      s = await this.sample(true);
-      if (!s || !this.over(s) || !this.busy || this.stopped) return;
-      this.stopped = true;
-      const heapNearLimit = s[0] > heapCap(s[3]);
-      this.o.stop.request(heapNearLimit ? 2 : 1, inUse(s), s[0]);
-      this.o.interrupt();
+      const s = await this.sample(true);
+      if (!s || !this.busy || this.stopped) return;
+      least.used = Math.min(least.used, inUse(s));
+      if (inUse(s) > limit && inUse(s) > least.used + slack(limit)) this.stopCell(1, inUse(s), s[0]);
     } catch (e) {
       if (!this.closed) this.o.log(`memory guard: ${(e as Error).message}`);
     } finally {
@@ -113,37 +129,48 @@ export class MemoryWatch {
     }
   }
 
-  /**
-   * Over the limit, and grown since the request started or since the least memory seen during it
-   * (a cell that frees memory while over the limit is not stopped).
-   */
-  private over(s: Sample): boolean {
-    const used = inUse(s), heap = s[0];
-    const least = (this.least = this.least ? { used: Math.min(this.least.used, used), heap: Math.min(this.least.heap, heap) } : { used: 0, heap: 0 });
-    const limit = this.o.limit!, cap = heapCap(s[3]);
-    const slack = (of: number) => Math.max(GROWTH_SLACK, 0.02 * of);
-    return (used > limit && used > least.used + slack(limit)) || (heap > cap && heap > least.heap + slack(cap));
+  /** 1: over the limit, 2: the JS heap near V8's limit (both: grown since the request started, or since the least memory seen during it). */
+  private stopCell(kind: 1 | 2, used: number, heap: number) {
+    this.stopped = true;
+    this.o.stop.request(kind, used, heap);
+    this.o.interrupt();
   }
 
-  /** Calls the main thread's sampler through the inspector; null while it is not installed yet. */
-  private async sample(collect: boolean): Promise<Sample | null> {
-    const post = <T>(method: string, params: object) =>
-      new Promise<T>((resolve, reject) => this.session!.post(method, params, (err, r) => (err ? reject(err) : resolve(r as T))));
+  private post<T>(method: string, params: object): Promise<T> {
     if (!this.session) {
       this.session = new Session();
       this.session.connectToMainThread();
     }
+    return new Promise<T>((resolve, reject) => this.session!.post(method, params, (err, r) => (err ? reject(err) : resolve(r as T))));
+  }
+
+  /** The main thread's figures (after a full collection if `collect`), through its sampler; null while it is not installed. */
+  private async sample(collect: boolean): Promise<Sample | null> {
     if (!this.sampler) {
-      const r = await post<{ result: { objectId?: string } }>("Runtime.evaluate", { expression: SAMPLER_EXPRESSION, objectGroup: "gradbook-guard" });
+      const r = await this.post<{ result: { objectId?: string } }>("Runtime.evaluate", { expression: SAMPLER_EXPRESSION, objectGroup: "gradbook-guard" });
       if (!r.result.objectId) return null;
       this.sampler = r.result.objectId;
     }
-    const r = await post<{ result: { value?: Sample }; exceptionDetails?: unknown }>("Runtime.callFunctionOn", {
-      objectId: this.sampler,
-      functionDeclaration: "function (collect) { return this(collect); }",
-      arguments: [{ value: collect }],
-      returnByValue: true,
-    });
-    return r.exceptionDetails || !Array.isArray(r.result.value) ? null : r.result.value;
+    const busy = this.busy;
+    let r: { result: { value?: Sample }; exceptionDetails?: unknown };
+    try {
+      r = await this.post("Runtime.callFunctionOn", {
+        objectId: this.sampler,
+        functionDeclaration: `function () { return this(${collect}); }`,
+        returnByValue: true,
+      });
+    } catch (e) {
+      r = { result: {}, exceptionDetails: e };
+    }
+    if (r.exceptionDetails || !Array.isArray(r.result.value)) {
+      // the sampler ran into a termination meant for the cell (an interrupt) and may have taken
+      // it: ask again, so that the cell stops
+      if (busy && this.busy && !this.closed) this.o.interrupt();
+      return null;
+    }
+    const s = r.result.value;
+    this.anchor = { sample: s, private: privateBytes() };
+    this.o.note(inUse(s));
+    return s;
   }
 }

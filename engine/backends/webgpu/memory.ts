@@ -154,11 +154,10 @@ export abstract class GpuMemory {
     }
     this.device.pushErrorScope("out-of-memory");
     const buffer = this.device.createBuffer({ size, usage: U.STORAGE | U.COPY_SRC | U.COPY_DST });
-    const error = this.outOfMemory(op, size);
     this.device.popErrorScope().then(
       (e) => {
         if (!e || this.lostError) return;
-        this.deferError(error);
+        this.deferError(this.outOfMemory(op, size));
         this.trimPool(0);
       },
       () => undefined,
