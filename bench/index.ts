@@ -5,6 +5,7 @@
  * `npm run bench -- --grader` — grading 100 submissions (minutes; not part of the default run).
  * `npm run bench -- --lab` — `npm start` to an idle kernel in JupyterLab, cached and cold; the front end's size.
  * `npm run bench -- --hub` — 20 students' servers on gradbook hub under load (minutes; as root; not in the default run).
+ * `npm run bench -- --guard` — the kernel's memory guard: its cost, and how fast it stops a runaway cell (minutes; not in the default run).
  * Each section prints gradbook and the reference measured in the same run, and their ratio.
  */
 const args = process.argv.slice(2);
@@ -38,6 +39,8 @@ if (args.includes("--grader")) {
       if (r.unanswered || r.failed) process.exitCode = 1;
     };
   });
+} else if (args.includes("--guard")) {
+  await section("guard", async () => (await import("./guard.js")).benchGuard);
 } else if (args.includes("--gpu-sweep")) {
   await section("gpu-sweep", async () => (await import("./gpu.js")).benchGemmSweep);
 } else if (args.includes("--gpu")) {

@@ -118,7 +118,7 @@ export class KernelCore {
         core.targets.set(name, handler);
       },
       log,
-      userCode: (running) => Atomics.store(core.userCodeFlag, 0, running ? 1 : 0),
+      userCode: (state) => Atomics.store(core.userCodeFlag, 0, state === "sync" ? 1 : state === "async" ? 2 : 0),
     };
     this.ready = interp.init(this.io).catch((e) => log(`interpreter init failed: ${e?.stack ?? e}`));
   }

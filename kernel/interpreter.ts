@@ -40,8 +40,13 @@ export interface KernelIO {
   openComm(targetName: string, data?: unknown, metadata?: Record<string, unknown>, buffers?: ArrayBufferView[]): Comm;
   registerCommTarget(targetName: string, handler: (comm: Comm, data: any, buffers: DataView[]) => void): void;
   log(text: string): void;
-  /** Marks when user code may be running on this thread (lets the server stop a loop breakOnSigint cannot). */
-  userCode(running: boolean): void;
+  /**
+   * Marks when user code may be running on this thread: "sync" while a script runs with
+   * breakOnSigint (a SIGINT stops it, however long it takes to notice), "async" while the cell's
+   * asynchronous part runs (a loop there is out of breakOnSigint's reach: the server may then
+   * terminate the thread's JavaScript), null after.
+   */
+  userCode(state: "sync" | "async" | null): void;
 }
 
 export interface CompleteResult {

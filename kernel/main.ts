@@ -54,10 +54,10 @@ export function startKernel(connectionFile: string, interp: Interpreter): void {
   };
   // the guard (kernel/guard/): memory limits, output limits, the death report
   const limits = readLimits();
-  const files = deathFiles(connectionFile);
-  const previousDeath = takePreviousDeath(files);
+  const files = limits.deathReport ? deathFiles(connectionFile) : null;
+  const previousDeath = files && takePreviousDeath(files);
   if (previousDeath) log(previousDeath);
-  reportFatalErrors(files);
+  if (files) reportFatalErrors(files);
   installSampler(limits.gpu.bytes);
   const stop = new StopState();
   config.guard = { memory: limits.memory, memoryHard: limits.memoryHard, stop: stop.buffer, files };
@@ -85,7 +85,7 @@ export function startKernel(connectionFile: string, interp: Interpreter): void {
   process.exit = exitKernel;
   worker.on("error", (e) => {
     log(`protocol server error: ${e?.stack ?? e}`);
-    recordDeath(files, `its protocol server failed (${String(e?.message ?? e).split("\n")[0]})`);
+    if (files) recordDeath(files, `its protocol server failed (${String(e?.message ?? e).split("\n")[0]})`);
     serverGone = true;
     exitKernel(1);
   });

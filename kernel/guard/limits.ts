@@ -28,6 +28,8 @@ export interface KernelLimits {
   gpu: Limit;
   /** What the defaults are shares of. */
   available: { bytes: number; what: string };
+  /** Keep a death record and report a previous kernel's death at the next start (GRADBOOK_DEATH_REPORT=off: not; the grader knows its kernels' deaths itself). */
+  deathReport: boolean;
   /** Settings that could not be read (their defaults are used), for the first cell's output. */
   problems: string[];
 }
@@ -126,5 +128,7 @@ export function readLimits(env: NodeJS.ProcessEnv = process.env, available = ava
     const d = DEFAULTS[key];
     return { bytes: parseSize(d, available.bytes), source: d.endsWith("%") ? `default: ${d} of ${formatBytes(available.bytes)} (${available.what})` : `default: ${d}` };
   };
-  return { memory: one("memory"), memoryHard: one("memoryHard"), stream: one("stream"), display: one("display"), gpu: one("gpu"), available, problems };
+  const death = (env.GRADBOOK_DEATH_REPORT ?? "on").trim().toLowerCase();
+  if (death !== "on" && death !== "off") problems.push(`GRADBOOK_DEATH_REPORT: ${JSON.stringify(env.GRADBOOK_DEATH_REPORT)} is neither on nor off; on is used`);
+  return { memory: one("memory"), memoryHard: one("memoryHard"), stream: one("stream"), display: one("display"), gpu: one("gpu"), available, deathReport: death !== "off", problems };
 }

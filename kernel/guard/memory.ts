@@ -6,6 +6,7 @@
  */
 import v8 from "node:v8";
 import vm from "node:vm";
+import { types } from "node:util";
 import type { ErrorInfo } from "../interpreter.ts";
 import { formatBytes, type KernelLimits } from "./limits.ts";
 
@@ -64,11 +65,14 @@ let heapLimit = 0;
  */
 export const heapCap = (heapLimit: number) => 0.7 * (heapLimit - 64 * 2 ** 20);
 
-function sampleNow(collect: boolean): Sample {
-  // the second collection first finishes the sweep of the array buffers the first found dead
-  // (done in the background otherwise, over tens of milliseconds): their count is then exact.
-  // Not near V8's heap limit, where forced collections can make V8 abort.
-  if (collect && process.memoryUsage().heapUsed < 0.9 * heapCap(heapLimit)) gc(), gc();
+/**
+ * The figures after `collections` full collections (0, 1 or 2). After one, array buffers found
+ * dead may still count: a background sweeper frees them over tens of milliseconds; a second
+ * collection first finishes that sweep, so the count is then exact. None near V8's heap limit,
+ * where forced collections can make V8 abort.
+ */
+function sampleNow(collections: number): Sample {
+  if (collections && process.memoryUsage().heapUsed < 0.9 * heapCap(heapLimit)) for (let i = 0; i < collections; i++) gc();
   const m = process.memoryUsage();
   let wasm = 0;
   try {
@@ -99,11 +103,11 @@ export function installSampler(gpuLimit: number | null): void {
   );
 }
 
-/** Memory in use now, after a full collection and the finalizers it queued (the engine's count of CPU tensors, GPU buffers). */
+/** Memory in use now, after a full collection and the finalizers it queued (they free the GPU buffers of collected tensors). */
 export async function measure(): Promise<{ sample: Sample; used: number }> {
-  sampleNow(true);
+  sampleNow(2);
   await new Promise((r) => setTimeout(r, 10));
-  const sample = sampleNow(false);
+  const sample = sampleNow(0);
   return { sample, used: inUse(sample) };
 }
 
@@ -151,7 +155,8 @@ export function largestHolders(): { variables: Holder[]; tensors: Holder[] } {
     const type = typeof v;
     if (type === "string") return 16 + (v as string).length;
     if (type !== "object") return type === "function" ? 0 : 8;
-    if (seen.has(v) || --budget < 0) return 0;
+    // no user code runs here: proxies are passed over, accessors not called
+    if (seen.has(v) || --budget < 0 || types.isProxy(v)) return 0;
     seen.add(v);
     if (ArrayBuffer.isView(v)) {
       const buf = (v as ArrayBufferView).buffer;
@@ -190,29 +195,20 @@ export function largestHolders(): { variables: Holder[]; tensors: Holder[] } {
       return bytes;
     }
     if (v instanceof Map || v instanceof Set) {
-      // the first entries, scaled up
+      // the first entries, scaled up (through the built-in methods: a subclass's are not called)
+      const proto = v instanceof Map ? Map.prototype : Set.prototype;
+      const n: number = Object.getOwnPropertyDescriptor(proto, "size")!.get!.call(v);
       let sum = 0, i = 0;
-      for (const x of v.values()) {
+      for (const x of proto.values.call(v as never) as Iterable<unknown>) {
         if (i++ >= ARRAY_SAMPLE * 4) break;
         sum += size(x, `${path}.get(…)`, depth + 1);
       }
-      return 32 + 16 * v.size + (i ? Math.round((sum * v.size) / i) : 0);
+      return 32 + 16 * n + (i ? Math.round((sum * n) / i) : 0);
     }
     let bytes = 24;
-    let keys: string[];
-    try {
-      keys = Object.keys(v as object);
-    } catch {
-      return bytes;
-    }
-    for (const k of keys) {
-      let x: unknown;
-      try {
-        x = (v as Record<string, unknown>)[k];
-      } catch {
-        continue;
-      }
-      bytes += 8 + size(x, /^[A-Za-z_$][\w$]*$/.test(k) ? `${path}.${k}` : `${path}[${JSON.stringify(k)}]`, depth + 1);
+    for (const [k, d] of Object.entries(Object.getOwnPropertyDescriptors(v))) {
+      if (!d.enumerable || !("value" in d)) continue;
+      bytes += 8 + size(d.value, /^[A-Za-z_$][\w$]*$/.test(k) ? `${path}.${k}` : `${path}[${JSON.stringify(k)}]`, depth + 1);
     }
     return bytes;
   };
@@ -221,12 +217,9 @@ export function largestHolders(): { variables: Holder[]; tensors: Holder[] } {
   const g = globalThis as Record<string, unknown>;
   for (const name of Object.keys(g)) {
     if (BUILTIN_GLOBALS.has(name) || name.startsWith("__gb") || name.startsWith("__gradbook")) continue;
-    let v: unknown;
-    try {
-      v = g[name];
-    } catch {
-      continue;
-    }
+    const d = Object.getOwnPropertyDescriptor(g, name);
+    if (!d || !("value" in d)) continue;
+    const v = d.value;
     const bytes = size(v, name, 0);
     if (bytes > 0) variables.push({ name, what: describe(v, Tensor), bytes, free: howToFree(name, v, Tensor) });
   }

@@ -13,7 +13,8 @@ export interface GuardConfig {
   memoryHard: Limit;
   /** StopState's buffer, shared with the main thread. */
   stop: SharedArrayBuffer;
-  files: DeathFiles;
+  /** Where the death record goes; null: none (GRADBOOK_DEATH_REPORT=off). */
+  files: DeathFiles | null;
 }
 
 export interface GuardHooks {
@@ -26,10 +27,10 @@ export interface GuardHooks {
 
 export class ServerGuard {
   private watch: MemoryWatch;
-  private record: DeathRecord;
+  private record: DeathRecord | null;
 
   constructor(cfg: GuardConfig, hooks: GuardHooks) {
-    this.record = new DeathRecord(cfg.files, cfg.memory.bytes);
+    this.record = cfg.files && new DeathRecord(cfg.files, cfg.memory.bytes);
     this.watch = new MemoryWatch({
       limit: cfg.memory.bytes,
       hard: cfg.memoryHard.bytes,
@@ -40,11 +41,11 @@ export class ServerGuard {
           `its memory (${formatBytes(rss)} resident) passed the kernel's hard limit of ${formatBytes(cfg.memoryHard.bytes!)} (${cfg.memoryHard.source}), ` +
           "so it ended itself before the system's out-of-memory killer would end it or another process";
         this.watch.close();
-        this.record.dying(reason);
+        this.record?.dying(reason);
         hooks.log(`the kernel ends: ${reason}`);
         hooks.die("MemoryError", `the kernel died: ${reason}. It restarts without your variables: run the cells you need again, with less data at a time.`);
       },
-      note: (used) => this.record.note(used),
+      note: (used) => this.record?.note(used),
       log: hooks.log,
     });
   }
@@ -56,18 +57,18 @@ export class ServerGuard {
 
   /** An iopub message went out (an execute_input names the cell now running). */
   published(msgType: string, content: any): void {
-    if (msgType === "execute_input") this.record.cellStarted(Number(content?.execution_count) || 0, String(content?.code ?? ""));
+    if (msgType === "execute_input") this.record?.cellStarted(Number(content?.execution_count) || 0, String(content?.code ?? ""));
   }
 
   /** The request being handled ended. */
   ended(): void {
     this.watch.ended();
-    this.record.cellEnded();
+    this.record?.cellEnded();
   }
 
   /** The kernel ends in order (shutdown, a cell's process.exit, the parent gone): no death to report. */
   clean(): void {
     this.watch.close();
-    this.record.clean();
+    this.record?.clean();
   }
 }

@@ -56,7 +56,8 @@ export class MemoryWatch {
   private anchor: { sample: Sample; private: number } | null = null;
   /** The least memory (in use, JS heap) seen since the request started: growth is measured from it. */
   private least: { used: number; heap: number } | null = null;
-  private lastCollect = 0;
+  /** No forced collection before this time unless memory keeps growing (they cost: at most a fifth of the time of a cell that churns near the limit). */
+  private nextCollect = 0;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
 
@@ -64,7 +65,7 @@ export class MemoryWatch {
     this.timer = setInterval(() => this.tick(), BUSY_MS);
     this.timer.unref();
     // the first figures, while no cell runs
-    if (o.limit !== null) this.sample(false).catch(() => undefined);
+    if (o.limit !== null) this.sample(0).catch(() => undefined);
   }
 
   /** A request started on the main thread. */
@@ -78,7 +79,7 @@ export class MemoryWatch {
     this.busy = false;
     this.stopped = false;
     if (this.o.limit === null) return;
-    this.sample(false).then(
+    this.sample(0).then(
       (s) => {
         if (s && !this.busy) this.least = { used: inUse(s), heap: s[0] };
       },
@@ -113,15 +114,18 @@ export class MemoryWatch {
       const least = (this.least ??= { used: 0, heap: 0 });
       least.heap = Math.min(least.heap, heap);
       if (heap > cap && heap > least.heap + slack(cap)) return this.stopCell(2, inUse(anchor.sample) + heap - anchor.sample[0], heap);
-      const estimate = inUse(anchor.sample) + Math.max(0, privateBytes() - anchor.private);
-      if (estimate <= limit) return;
-      // garbage counts until it is collected: the exact figures after a full collection (at most every 300 ms)
-      if (Date.now() - this.lastCollect < 300) return;
-      this.lastCollect = Date.now();
-      const s = await this.sample(true);
-      if (!s || !this.busy || this.stopped) return;
-      least.used = Math.min(least.used, inUse(s));
-      if (inUse(s) > limit && inUse(s) > least.used + slack(limit)) this.stopCell(1, inUse(s), s[0]);
+      const growth = Math.max(0, privateBytes() - anchor.private);
+      if (inUse(anchor.sample) + growth <= limit) return;
+      // garbage counts until it is collected: the figures after a full collection, and if they are
+      // over, the exact ones after a second (array buffers found dead are freed by then)
+      if (Date.now() < this.nextCollect && growth < Math.max(32 * 2 ** 20, 0.1 * limit)) return;
+      const t0 = Date.now();
+      let s = await this.sample(1);
+      const over = (x: Sample | null): x is Sample => x !== null && this.busy && !this.stopped && inUse(x) > limit && inUse(x) > Math.min(least.used, inUse(x)) + slack(limit);
+      if (over(s)) s = await this.sample(2);
+      this.nextCollect = Date.now() + Math.max(300, 4 * (Date.now() - t0));
+      if (s) least.used = Math.min(least.used, inUse(s));
+      if (over(s)) this.stopCell(1, inUse(s), s[0]);
     } catch (e) {
       if (!this.closed) this.o.log(`memory guard: ${(e as Error).message}`);
     } finally {
@@ -144,8 +148,8 @@ export class MemoryWatch {
     return new Promise<T>((resolve, reject) => this.session!.post(method, params, (err, r) => (err ? reject(err) : resolve(r as T))));
   }
 
-  /** The main thread's figures (after a full collection if `collect`), through its sampler; null while it is not installed. */
-  private async sample(collect: boolean): Promise<Sample | null> {
+  /** The main thread's figures (after `collections` full collections), through its sampler; null while it is not installed. */
+  private async sample(collections: 0 | 1 | 2): Promise<Sample | null> {
     if (!this.sampler) {
       const r = await this.post<{ result: { objectId?: string } }>("Runtime.evaluate", { expression: SAMPLER_EXPRESSION, objectGroup: "gradbook-guard" });
       if (!r.result.objectId) return null;
@@ -156,7 +160,7 @@ export class MemoryWatch {
     try {
       r = await this.post("Runtime.callFunctionOn", {
         objectId: this.sampler,
-        functionDeclaration: `function () { return this(${collect}); }`,
+        functionDeclaration: `function () { return this(${collections}); }`,
         returnByValue: true,
       });
     } catch (e) {

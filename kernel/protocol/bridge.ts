@@ -53,8 +53,9 @@ export interface ServerConfig {
   shellTypes: string[];
   /** Message types the main thread handles on the control channel. */
   controlTypes: string[];
-  /** Int32Array[2] over it: [0] is 1 while user code may be running on the main thread (set by the
-   * interpreter); [1] counts the main thread's event-loop turns (a 100 ms timer), to tell it is stuck. */
+  /** Int32Array[2] over it: [0] is 1 while a cell's synchronous part runs on the main thread, 2 while
+   * its asynchronous part does, 0 otherwise (set by the interpreter); [1] counts the main thread's
+   * event-loop turns (a 100 ms timer), to tell it is stuck. */
   userCodeFlag: SharedArrayBuffer;
   /** The memory guard and the death record (kernel/guard/), run beside the server. */
   guard?: import("../guard/server.ts").GuardConfig;

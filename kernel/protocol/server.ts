@@ -218,8 +218,10 @@ export async function runServer(config: ServerConfig, channel?: { port: MessageP
   /**
    * SIGINT to the process: stops a synchronous cell (breakOnSigint) or rejects an awaiting one.
    * A loop the main thread entered after an `await` is out of breakOnSigint's reach: if the main
-   * thread neither answers the request nor runs its SIGINT handler within 1.5 s while user
-   * code runs, its JavaScript is terminated through the inspector (the kernel's state survives).
+   * thread neither answers the request nor runs its SIGINT handler within 1.5 s while the cell's
+   * asynchronous part runs, its JavaScript is terminated through the inspector (the kernel's
+   * state survives). Not in a synchronous part: breakOnSigint stops it (after a long garbage
+   * collection, perhaps), and a second termination would hit the kernel's own code after it.
    */
   let acked = false;
   const shared = new Int32Array(config.userCodeFlag);
@@ -231,7 +233,7 @@ export async function runServer(config: ServerConfig, channel?: { port: MessageP
     if (busy === null) return;
     setTimeout(() => {
       // stuck = no turn of the main thread's event loop for 1.5 s while user code runs
-      if (acked || busyWith !== busy || Atomics.load(shared, 0) !== 1 || Atomics.load(shared, 1) !== ticks) return;
+      if (acked || busyWith !== busy || Atomics.load(shared, 0) !== 2 || Atomics.load(shared, 1) !== ticks) return;
       log("the main thread did not respond to SIGINT: terminating its JavaScript execution");
       try {
         const { Session } = require("node:inspector") as typeof import("node:inspector");

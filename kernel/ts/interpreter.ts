@@ -200,17 +200,20 @@ export class TypeScriptInterpreter implements Interpreter {
     try {
       const run = (cell.run ??= this.platform.script(cell.js, cell.fileName));
       helper.result = undefined;
-      this.io.userCode(true);
+      this.io.userCode("sync");
       value = run();
       if (!cell.async) {
         value = helper.result;
         helper.result = undefined;
-      } else value = await this.withInterrupt(value as Promise<unknown>);
+      } else {
+        this.io.userCode("async");
+        value = await this.withInterrupt(value as Promise<unknown>);
+      }
     } catch (e) {
       failed = e;
     } finally {
       this.running = null;
-      this.io.userCode(false);
+      this.io.userCode(null);
     }
     this.lang.commit(cell.source, cell.declaresAnything);
     if (!strict) await this.showTypeErrors(checking, count);
