@@ -23,7 +23,9 @@ export const inUse = (s: Sample): number => s[0] + s[1] + s[2];
 
 /**
  * The stop the watcher asked for, shared between the two threads: state (0 none, 1 over the
- * limit, 2 the JS heap near V8's limit) and the figures it saw.
+ * limit, 2 the JS heap near V8's limit) and the figures it saw; and the memory in use when the
+ * request started, which the main thread writes (the watcher's starting point where it cannot
+ * ask the main thread: without the inspector).
  */
 export class StopState {
   private readonly state: Int32Array;
@@ -36,6 +38,13 @@ export class StopState {
     this.figures[0] = used;
     this.figures[1] = heap;
     Atomics.store(this.state, 0, kind);
+  }
+  /** The main thread, as a request starts: the memory in use now. */
+  setBaseline(used: number): void {
+    this.figures[2] = used;
+  }
+  baseline(): number {
+    return this.figures[2];
   }
   /** Takes the pending stop (clearing it), or null. */
   take(): { kind: 1 | 2; used: number; heap: number } | null {
@@ -80,6 +89,9 @@ function sampleNow(collections: number): Sample {
   } catch {}
   return [m.heapUsed, m.arrayBuffers, wasm, heapLimit];
 }
+
+/** Memory in use now, without a collection (cheap: for the watcher's starting point). */
+export const inUseNow = (): number => inUse(sampleNow(0));
 
 /**
  * Installs the sampler (before the protocol worker starts). A full collection is available to it
@@ -154,7 +166,8 @@ export function largestHolders(): { variables: Holder[]; tensors: Holder[] } {
     if (v === null || v === undefined) return 0;
     const type = typeof v;
     if (type === "string") return 16 + (v as string).length;
-    if (type !== "object") return type === "function" ? 0 : 8;
+    // a number or boolean lives in its slot, which the array or object counted (8 bytes)
+    if (type !== "object") return 0;
     // no user code runs here: proxies are passed over, accessors not called
     if (seen.has(v) || --budget < 0 || types.isProxy(v)) return 0;
     seen.add(v);

@@ -31,7 +31,7 @@ import time
 d = Driver()
 res = {}
 d.execute(${JSON.stringify(IN_USE)})
-res["set"] = d.execute("const before = 42; (await inUse())")["reply"]["status"]
+res["set"] = d.execute("const before = 42; const model = new gb.nn.Sequential(new gb.nn.Linear(1024, 1024)); (await inUse())")["reply"]["status"]
 base = float(d.text(d.execute("await inUse()")))
 res["base"] = base
 runaways = {
@@ -75,14 +75,22 @@ d.close()
     expect(tb, name).toMatch(new RegExp(`Largest variables[^\\n]*\\n  ${variable} +[\\d.]+ [MG]iB`));
     expect(tb, name).toContain(`\`${free}\``);
     expect(tb, name).toMatch(/Your earlier variables are kept and the kernel is still running/);
+    // an earlier cell's model, by its class's own name (the bundle's, not esbuild's "_Sequential")
+    expect(tb, name).toMatch(/\n  model +4\.0 MiB  Sequential\n/);
     expect(c.took, name).toBeLessThan(30);
     expect(c.after, name).toBe("43");
     expect(c.held, name).toBeGreaterThan(120 * MiB);
     // back near where it was once the variable is released
     expect(c.freed, name).toBeLessThan(r.base + 24 * MiB);
   }
-  // the tensors are listed as tensors
-  expect(stripAnsi(r.tensors.reply.traceback.join("\n"))).toMatch(/Largest tensors \(\d+ reachable from your variables, [\d.]+ MiB in all\):\n  ts\[\d+\] +1\.0 MiB  Tensor \[512, 512\] float32 \(cpu\)/);
+  // the tensors are listed as tensors, the model's weight among them by its path
+  const tensors = stripAnsi(r.tensors.reply.traceback.join("\n"));
+  expect(tensors).toMatch(/Largest variables[^\n]*\n  ts +[\d.]+ MiB  Array\(\d+\) of Tensor\n/);
+  expect(tensors).toMatch(/Largest tensors \(\d+ reachable from your variables, [\d.]+ MiB in all\):\n  model\S*weight +4\.0 MiB  Tensor \[1024, 1024\] float32 \(cpu\)\n  ts\[\d+\] +1\.0 MiB  Tensor \[512, 512\] float32 \(cpu\)/);
+  // objects are estimated near what the heap holds (numbers live in their slots: not counted twice)
+  const objs = Number(/\n  objs +([\d.]+) MiB/.exec(stripAnsi(r.objects.reply.traceback.join("\n")))![1]) * MiB;
+  expect(objs / r.objects.held).toBeGreaterThan(0.6);
+  expect(objs / r.objects.held).toBeLessThan(1.5);
 }, 900_000);
 
 test("output floods: a 50 MB print and 200,000 lines arrive cut with a notice of what was dropped and the flood's end; a 30 MB image is replaced by a notice", async () => {
