@@ -11,7 +11,7 @@ import { log } from "./log.ts";
 import { jsonParse, jsonStringify } from "./intrinsics.ts";
 import type { KernelLimits } from "./guard/limits.ts";
 import { OutputLimits } from "./guard/output.ts";
-import { collectGarbage, memoryError, type StopState } from "./guard/memory.ts";
+import { collectGarbage, inUseNow, memoryError, type StopState } from "./guard/memory.ts";
 
 /** The guard's part on the main thread (kernel/guard/): limits, the memory stop the watcher asks for, notices for the first cell. */
 export interface CoreGuard {
@@ -352,6 +352,7 @@ export class KernelCore {
       const guard = this.kernelGuard;
       if (guard) {
         guard.stop.take(); // a stop asked for after the previous request ended
+        guard.stop.setBaseline(inUseNow());
         if (!silent) for (const n of guard.notices.splice(0)) this.stream("stderr", `\x1b[1;31m${n}\x1b[0m\n`);
       }
       let outcome = await this.interp.execute({ code, executionCount: count, silent, allowStdin: this.allowStdin, metadata: req.metadata });

@@ -260,7 +260,12 @@ export class KernelProcess {
       GRADBOOK_HISTORY_FILE: join(view.home, "history.jsonl"),
       NODE_NO_WARNINGS: "1",
       GRADBOOK_GRADING: "1",
-      // (the kernel guard's report of a previous kernel's death, at the next start: the grader reports its kernels' deaths itself)
+      // The kernel's own guard (kernel/guard) stops a runaway cell below this limit with the MemoryError
+      // a student sees in a notebook, the kernel alive; what the guard does not count (Node, the
+      // compiler: ~160 MiB resident, measured) stays under memoryMb, where the RSS watchdog remains
+      // the backstop. The grader reports its kernels' deaths itself.
+      GRADBOOK_MEMORY_LIMIT: `${Math.max(64, Math.floor(this.limits.memoryMb - Math.max(256, this.limits.memoryMb / 4)))}M`,
+      GRADBOOK_MEMORY_HARD_LIMIT: "off",
       GRADBOOK_DEATH_REPORT: "off",
     };
     if (isolate) {

@@ -1,4 +1,4 @@
-// The grader's kernel client against a real sandboxed kernel: outputs, the memory limit, the sandbox.
+// The grader's kernel client against a real sandboxed kernel: outputs, the memory limit (the kernel's guard, then the watchdog), the sandbox.
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -37,8 +37,13 @@ test("runs cells, enforces the memory limit, confines files", async () => {
     const old = await k.execute(readFileSync(join(ROOT, "tests", "grader", "fixtures", "gradbook_checks-cell.ts"), "utf8"), 60_000);
     expect(old.status).toBe("ok");
     expect(await k.execute("assertEqual([1, 2], [1, 3])", 60_000)).toMatchObject({ status: "error", ename: "AssertionError", evalue: "assertEqual: value[1]: got 2, expected 3" });
-    // typed arrays live outside the V8 heap: the RSS watchdog ends the process
-    const e = await k.execute("const keep: Float64Array[] = []; while (true) keep.push(new Float64Array(1 << 20).fill(1));", 60_000);
+    // a runaway cell: the kernel's guard stops it with a MemoryError below the limit (400 MiB less
+    // 256 MiB for what the guard does not count), the kernel and its variables alive
+    const m = await k.execute("const before = 5; const keep: Float64Array[] = []; while (true) keep.push(new Float64Array(1 << 20).fill(1));", 60_000);
+    expect(m).toMatchObject({ status: "error", ename: "MemoryError", evalue: expect.stringMatching(/over its limit of 144\.0 MiB \(GRADBOOK_MEMORY_LIMIT=144M\)/) });
+    expect(await k.execute("keep.length = 0; before + 1", 60_000)).toMatchObject({ status: "ok", outputs: [{ data: { "text/plain": "6" } }] });
+    // one native call the guard cannot stop midway: the RSS watchdog ends the process
+    const e = await k.execute("const huge = new Uint8Array(600 * 2 ** 20).fill(1);", 60_000);
     expect(e).toMatchObject({ status: "died", reason: "it used more than the memory limit of 400 MiB" });
     expect(k.alive).toBe(false);
     expect(await k.execute("1", 1000)).toMatchObject({ status: "died" });
