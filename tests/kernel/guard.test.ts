@@ -170,7 +170,7 @@ d.close()
     return;
   }
   expect(r.oom.reply.ename).toBe("OutOfMemoryError");
-  expect(r.oom.reply.evalue).toMatch(/^matmul: out of GPU memory: tried to allocate 32\.0 MiB; 36\.0 MiB is in use by 2 tensors and 0 B is cached \(limit 40\.0 MiB, gb\.setGpuMemoryLimit\)\. Free GPU tensors/);
+  expect(r.oom.reply.evalue).toMatch(/^matmul: out of GPU memory: tried to allocate 32\.0 MiB; 36\.0 MiB is in use by 2 tensors \(the largest 1024x8192 \(32\.0 MB\)\) and 0 B is cached \(limit 40\.0 MiB, gb\.setGpuMemoryLimit\)\. Free GPU tensors/);
   // the failed cell's temporaries were collected: the same product fits now, on the GPU
   expect(r.after_oom.reply.status).toBe("ok");
   expect(r.after_oom.text).toBe("'same'");
