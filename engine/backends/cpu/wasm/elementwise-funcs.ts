@@ -28,16 +28,15 @@ const S = {
 } as const;
 const F64_CONST = 0x44, F32_CONST = 0x43;
 
-/** Pushes a v128 with both f64 lanes = v. */
-function f64c(c: Code, v: number): Code {
-  c.op(F64_CONST);
-  for (const x of new Uint8Array(new Float64Array([v]).buffer)) c.b.push(x);
-  return c.simd(S.f64x2_splat);
-}
 
-/** Locals of one function, after its parameters. */
+/**
+ * Locals of one function, after its parameters, and its splatted constants: each is a local set
+ * once before the loop (`prologue`), so the loop reads a register (or a stack slot) instead of
+ * building the vector from an immediate at every use (V8 does not hoist those out of the loop).
+ */
 class Locals {
   readonly types: number[] = [];
+  private readonly consts = new Map<string, [number, (c: Code) => void]>();
   constructor(private readonly params: number) {}
   v(): number {
     this.types.push(V128);
@@ -47,13 +46,37 @@ class Locals {
     this.types.push(I32);
     return this.params + this.types.length - 1;
   }
+  private konst(key: string, make: (c: Code) => void): number {
+    let k = this.consts.get(key);
+    if (!k) this.consts.set(key, (k = [this.v(), make]));
+    return k[0];
+  }
+  /** The local holding four f32 lanes = v (a float32 value). */
+  f32(v: number): number {
+    const bytes = [...new Uint8Array(new Float32Array([v]).buffer)];
+    return this.konst(`f32 ${bytes}`, (c) => c.op(F32_CONST, ...bytes).simd(S.f32x4_splat));
+  }
+  /** The local holding two f64 lanes = v. */
+  f64(v: number): number {
+    const bytes = [...new Uint8Array(new Float64Array([v]).buffer)];
+    return this.konst(`f64 ${bytes}`, (c) => c.op(F64_CONST, ...bytes).simd(S.f64x2_splat));
+  }
+  /** The local holding four i32 lanes = v. */
+  i32x4(v: number): number {
+    return this.konst(`i32 ${v}`, (c) => c.i32(v).simd(Simd.i32x4_splat));
+  }
+  /** Sets every constant's local (before the loop). */
+  prologue(c: Code): void {
+    for (const [local, make] of this.consts.values()) {
+      make(c);
+      c.set(local);
+    }
+  }
 }
 
-/** Pushes a v128 with all four f32 lanes = v (a float32 value). */
-function f32c(c: Code, v: number): Code {
-  c.op(F32_CONST);
-  for (const x of new Uint8Array(new Float32Array([v]).buffer)) c.b.push(x);
-  return c.simd(S.f32x4_splat);
+/** Pushes a v128 with all four f32 lanes = v (a float32 value), from its local. */
+function f32c(c: Code, L: Locals, v: number): Code {
+  return c.get(L.f32(v));
 }
 
 /**
@@ -64,37 +87,37 @@ function f32c(c: Code, v: number): Code {
  */
 function expf32(c: Code, L: Locals, X: number, R: number): void {
   const XC = L.v(), KB = L.v(), K = L.v(), T = L.v(), Z = L.v(), KI = L.v(), K1 = L.v();
-  c.get(X); f32c(c, EXP_LO).simd(S.f32x4_pmax); f32c(c, EXP_HI).simd(S.f32x4_pmin).set(XC);
-  c.get(XC); f32c(c, LOG2E).simd(S.f32x4_mul); f32c(c, ROUND_MAGIC).simd(S.f32x4_add).set(KB);
-  c.get(KB); f32c(c, ROUND_MAGIC).simd(S.f32x4_sub).set(K);
-  c.get(KB).i32(0x4b400000).simd(Simd.i32x4_splat).simd(S.i32x4_sub).set(KI); // the bits of ROUND_MAGIC
-  c.get(XC).get(K); f32c(c, LN2_HI).simd(S.f32x4_mul).simd(S.f32x4_sub);
-  c.get(K); f32c(c, LN2_LO).simd(S.f32x4_mul).simd(S.f32x4_sub).set(T);
+  c.get(X); f32c(c, L, EXP_LO).simd(S.f32x4_pmax); f32c(c, L, EXP_HI).simd(S.f32x4_pmin).set(XC);
+  c.get(XC); f32c(c, L, LOG2E).simd(S.f32x4_mul); f32c(c, L, ROUND_MAGIC).simd(S.f32x4_add).set(KB);
+  c.get(KB); f32c(c, L, ROUND_MAGIC).simd(S.f32x4_sub).set(K);
+  c.get(KB).get(L.i32x4(0x4b400000)).simd(S.i32x4_sub).set(KI); // the bits of ROUND_MAGIC
+  c.get(XC).get(K); f32c(c, L, LN2_HI).simd(S.f32x4_mul).simd(S.f32x4_sub);
+  c.get(K); f32c(c, L, LN2_LO).simd(S.f32x4_mul).simd(S.f32x4_sub).set(T);
   c.get(T).get(T).simd(S.f32x4_mul).set(Z);
-  f32c(c, EXP_P[0]).set(R);
+  f32c(c, L, EXP_P[0]).set(R);
   for (let i = 1; i < EXP_P.length; i++) {
-    c.get(R).get(T).simd(S.f32x4_mul); f32c(c, EXP_P[i]).simd(S.f32x4_add).set(R);
+    c.get(R).get(T).simd(S.f32x4_mul); f32c(c, L, EXP_P[i]).simd(S.f32x4_add).set(R);
   }
-  c.get(R).get(Z).simd(S.f32x4_mul).get(T).simd(S.f32x4_add); f32c(c, 1).simd(S.f32x4_add).set(R);
+  c.get(R).get(Z).simd(S.f32x4_mul).get(T).simd(S.f32x4_add); f32c(c, L, 1).simd(S.f32x4_add).set(R);
   // * 2^k1 * 2^k2: bits (k + 127) << 23
   c.get(KI).i32(1).simd(S.i32x4_shr_s).set(K1);
-  c.get(R).get(K1).i32(127).simd(Simd.i32x4_splat).simd(Simd.i32x4_add).i32(23).simd(S.i32x4_shl).simd(S.f32x4_mul);
-  c.get(KI).get(K1).simd(S.i32x4_sub).i32(127).simd(Simd.i32x4_splat).simd(Simd.i32x4_add).i32(23).simd(S.i32x4_shl).simd(S.f32x4_mul).set(R);
+  c.get(R).get(K1).get(L.i32x4(127)).simd(Simd.i32x4_add).i32(23).simd(S.i32x4_shl).simd(S.f32x4_mul);
+  c.get(KI).get(K1).simd(S.i32x4_sub).get(L.i32x4(127)).simd(Simd.i32x4_add).i32(23).simd(S.i32x4_shl).simd(S.f32x4_mul).set(R);
 }
 
 /** R = tanhf(X) (../fastmath.ts) on f32x4 lanes: clamp, x P(x^2) / Q(x^2), clamp to [-1, 1]. */
 function tanh32(c: Code, L: Locals, X: number, R: number): void {
   const XC = L.v(), T = L.v(), P = L.v(), Q = L.v();
-  c.get(X); f32c(c, -TANH_CLAMP).simd(S.f32x4_pmax); f32c(c, TANH_CLAMP).simd(S.f32x4_pmin).set(XC);
+  c.get(X); f32c(c, L, -TANH_CLAMP).simd(S.f32x4_pmax); f32c(c, L, TANH_CLAMP).simd(S.f32x4_pmin).set(XC);
   c.get(XC).get(XC).simd(S.f32x4_mul).set(T);
-  f32c(c, TANH_P[4]).set(P);
-  f32c(c, TANH_Q[4]).set(Q);
+  f32c(c, L, TANH_P[4]).set(P);
+  f32c(c, L, TANH_Q[4]).set(Q);
   for (let i = 3; i >= 0; i--) {
-    c.get(P).get(T).simd(S.f32x4_mul); f32c(c, TANH_P[i]).simd(S.f32x4_add).set(P);
-    c.get(Q).get(T).simd(S.f32x4_mul); f32c(c, TANH_Q[i]).simd(S.f32x4_add).set(Q);
+    c.get(P).get(T).simd(S.f32x4_mul); f32c(c, L, TANH_P[i]).simd(S.f32x4_add).set(P);
+    c.get(Q).get(T).simd(S.f32x4_mul); f32c(c, L, TANH_Q[i]).simd(S.f32x4_add).set(Q);
   }
   c.get(XC).get(P).simd(S.f32x4_mul).get(Q).simd(S.f32x4_div);
-  f32c(c, -1).simd(S.f32x4_pmax); f32c(c, 1).simd(S.f32x4_pmin).set(R);
+  f32c(c, L, -1).simd(S.f32x4_pmax); f32c(c, L, 1).simd(S.f32x4_pmin).set(R);
 }
 
 /** R = sigmoidf(X): e = expf(-|x|); x >= 0 ? 1 / (1 + e) : e / (1 + e). */
@@ -102,10 +125,10 @@ function sigmoid32(c: Code, L: Locals, X: number, R: number): void {
   const Y = L.v(), E = L.v(), D = L.v();
   c.get(X).simd(S.f32x4_abs).simd(S.f32x4_neg).set(Y);
   expf32(c, L, Y, E);
-  f32c(c, 1).get(E).simd(S.f32x4_add).set(D);
-  f32c(c, 1).get(D).simd(S.f32x4_div);
+  f32c(c, L, 1).get(E).simd(S.f32x4_add).set(D);
+  f32c(c, L, 1).get(D).simd(S.f32x4_div);
   c.get(E).get(D).simd(S.f32x4_div);
-  c.get(X); f32c(c, 0).simd(S.f32x4_ge).simd(Simd.v128_bitselect).set(R);
+  c.get(X); f32c(c, L, 0).simd(S.f32x4_ge).simd(Simd.v128_bitselect).set(R);
 }
 
 const LOW = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23]; // low halves of two vectors
@@ -133,40 +156,42 @@ function unary(name: string, f: F32Fn): FuncDef {
   const SRC = 0, DST = 1, N = 2;
   const L = new Locals(3);
   const I = L.i(), END = L.i(), X = L.v(), R = L.v();
+  const body = new Code();
+  body.get(SRC).get(I).op(Op.i32_add).simdMem(Simd.v128_load, 0, 0).set(X);
+  f(body, L, X, R);
+  body.get(DST).get(I).op(Op.i32_add).get(R).simdMem(Simd.v128_store, 0, 0);
   const c = new Code();
-  groups(c, N, I, END, () => {
-    c.get(SRC).get(I).op(Op.i32_add).simdMem(Simd.v128_load, 0, 0).set(X);
-    f(c, L, X, R);
-    c.get(DST).get(I).op(Op.i32_add).get(R).simdMem(Simd.v128_store, 0, 0);
-  });
+  L.prologue(c);
+  groups(c, N, I, END, () => c.op(...body.b));
   return { name, params: [I32, I32, I32], results: [], locals: L.types, body: c };
 }
 
 /** Binary ops: on f32x4 (`f32`), or on f64x2 halves (`f64`: R from locals A, B). */
-function binary(name: string, op: { f32?: number; f64?: (c: Code, A: number, B: number, R: number) => void; relu?: boolean }): FuncDef {
+function binary(name: string, op: { f32?: number; f64?: (c: Code, L: Locals, A: number, B: number, R: number) => void; relu?: boolean }): FuncDef {
   const PA = 0, SA = 1, PB = 2, SB = 3, DST = 4, N = 5;
   const L = new Locals(6);
   const I = L.i(), END = L.i(), VA = L.v(), VB = L.v(), A = L.v(), B = L.v(), RL = L.v(), RH = L.v();
+  const body = new Code();
+  body.get(PA).get(I).get(SA).op(Op.i32_mul).op(Op.i32_add).simdMem(Simd.v128_load, 0, 0).set(VA);
+  body.get(PB).get(I).get(SB).op(Op.i32_mul).op(Op.i32_add).simdMem(Simd.v128_load, 0, 0).set(VB);
+  body.get(DST).get(I).op(Op.i32_add);
+  if (op.f32 !== undefined) {
+    body.get(VA).get(VB).simd(op.f32);
+  } else if (op.relu) {
+    // a > 0 ? b : 0
+    body.get(VB).v128Zero().get(VA).v128Zero().simd(S.f32x4_gt).simd(Simd.v128_bitselect);
+  } else {
+    body.get(VA).simd(S.f64x2_promote_low_f32x4).set(A).get(VB).simd(S.f64x2_promote_low_f32x4).set(B);
+    op.f64!(body, L, A, B, RL);
+    body.get(VA).get(VA).shuffle(HIGH).simd(S.f64x2_promote_low_f32x4).set(A);
+    body.get(VB).get(VB).shuffle(HIGH).simd(S.f64x2_promote_low_f32x4).set(B);
+    op.f64!(body, L, A, B, RH);
+    body.get(RL).simd(S.f32x4_demote_f64x2_zero).get(RH).simd(S.f32x4_demote_f64x2_zero).shuffle(LOW);
+  }
+  body.simdMem(Simd.v128_store, 0, 0);
   const c = new Code();
-  groups(c, N, I, END, () => {
-    c.get(PA).get(I).get(SA).op(Op.i32_mul).op(Op.i32_add).simdMem(Simd.v128_load, 0, 0).set(VA);
-    c.get(PB).get(I).get(SB).op(Op.i32_mul).op(Op.i32_add).simdMem(Simd.v128_load, 0, 0).set(VB);
-    c.get(DST).get(I).op(Op.i32_add);
-    if (op.f32 !== undefined) {
-      c.get(VA).get(VB).simd(op.f32);
-    } else if (op.relu) {
-      // a > 0 ? b : 0
-      c.get(VB).v128Zero().get(VA).v128Zero().simd(S.f32x4_gt).simd(Simd.v128_bitselect);
-    } else {
-      c.get(VA).simd(S.f64x2_promote_low_f32x4).set(A).get(VB).simd(S.f64x2_promote_low_f32x4).set(B);
-      op.f64!(c, A, B, RL);
-      c.get(VA).get(VA).shuffle(HIGH).simd(S.f64x2_promote_low_f32x4).set(A);
-      c.get(VB).get(VB).shuffle(HIGH).simd(S.f64x2_promote_low_f32x4).set(B);
-      op.f64!(c, A, B, RH);
-      c.get(RL).simd(S.f32x4_demote_f64x2_zero).get(RH).simd(S.f32x4_demote_f64x2_zero).shuffle(LOW);
-    }
-    c.simdMem(Simd.v128_store, 0, 0);
-  });
+  L.prologue(c);
+  groups(c, N, I, END, () => c.op(...body.b));
   return { name, params: [I32, I32, I32, I32, I32, I32], results: [], locals: L.types, body: c };
 }
 
@@ -182,14 +207,14 @@ export function elementwiseFuncs(): FuncDef[] {
     binary("ew_div", { f32: S.f32x4_div }),
     // b * (1 - y*y) with y = a
     binary("ew_tanhgrad", {
-      f64: (c, A, B, R) => {
-        c.get(B); f64c(c, 1).get(A).get(A).simd(S.f64x2_mul).simd(S.f64x2_sub).simd(S.f64x2_mul).set(R);
+      f64: (c, L, A, B, R) => {
+        c.get(B).get(L.f64(1)).get(A).get(A).simd(S.f64x2_mul).simd(S.f64x2_sub).simd(S.f64x2_mul).set(R);
       },
     }),
     // b * y * (1 - y) with y = a
     binary("ew_sigmoidgrad", {
-      f64: (c, A, B, R) => {
-        c.get(B).get(A).simd(S.f64x2_mul); f64c(c, 1).get(A).simd(S.f64x2_sub).simd(S.f64x2_mul).set(R);
+      f64: (c, L, A, B, R) => {
+        c.get(B).get(A).simd(S.f64x2_mul).get(L.f64(1)).get(A).simd(S.f64x2_sub).simd(S.f64x2_mul).set(R);
       },
     }),
     binary("ew_relugrad", { relu: true }),
