@@ -31,7 +31,7 @@ afterAll(() => {
 });
 
 // files: false: the other files in fixtures/ are not this assignment's (files.test.ts grades with them).
-const opts = () => ({ files: false, source: SOURCE, submissions: join(dir, "subs"), out: join(dir, "out"), jobs: 2, cellTimeoutS: 10, notebookTimeoutS: 300, memoryMb: 1536, progress: null });
+const opts = () => ({ files: false, source: SOURCE, submissions: join(dir, "subs"), out: join(dir, "out"), jobs: 2, cellTimeoutS: 10, notebookTimeoutS: 600, memoryMb: 1536, progress: null });
 const resultFiles = () => (existsSync(join(dir, "out", "results")) ? readdirSync(join(dir, "out", "results")).filter((f) => f.endsWith(".json")) : []);
 
 test("grades the special submissions: interrupted, resumed, every score and message right", async () => {
@@ -133,4 +133,4 @@ test("grades the special submissions: interrupted, resumed, every score and mess
   expect(existsSync(join(dir, "out", "feedback", "not_json"))).toBe(false);
   // nothing written outside --out (besides the inputs made above)
   expect(readdirSync(dir).sort()).toEqual(["canary.txt", "out", "subs"]);
-}, 900_000);
+}, 1_200_000);

@@ -51,7 +51,7 @@ async function gradeClass(subs: string, out: string, names: string[], o: Partial
     out,
     jobs: 2,
     cellTimeoutS: 20,
-    notebookTimeoutS: 300,
+    notebookTimeoutS: 600,
     memoryMb: 512,
     limits: { diskMb: 64, fileMb: 16 },
     progress: null,

@@ -94,7 +94,7 @@ test("a timeout ends the whole sandbox, every process in it; a cell's limits are
   chmodSync(scratchRoot, 0o711);
   const seenDuring: boolean[] = [];
   const poll = setInterval(() => seenDuring.push(alive()), 200);
-  const ex = await executeNotebook(nb, { kernelScript: findKernelScript(), scratchRoot, cellTimeoutMs: 10_000, notebookTimeoutMs: 120_000, memoryMb: 1024, permissions: false, user, isolate: true });
+  const ex = await executeNotebook(nb, { kernelScript: findKernelScript(), scratchRoot, cellTimeoutMs: 10_000, notebookTimeoutMs: 600_000, memoryMb: 1024, permissions: false, user, isolate: true });
   clearInterval(poll);
   expect(ex.status).toEqual(["ok", "timeout"]);
   expect(ex.messages).toEqual(["Cell 2 was stopped: the cell used more than its CPU time limit of 10 s."]);
@@ -119,7 +119,7 @@ test("a timeout ends the whole sandbox, every process in it; a cell's limits are
   } finally {
     k.kill();
   }
-}, 300_000);
+}, 600_000);
 
 test("grading stops before it starts, with one line naming the cause and the fix, when the sandbox cannot start", async () => {
   const subs = join(dir, "pre-subs");
