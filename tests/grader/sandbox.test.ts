@@ -94,10 +94,10 @@ test("a timeout ends the whole sandbox, every process in it; a cell's limits are
   chmodSync(scratchRoot, 0o711);
   const seenDuring: boolean[] = [];
   const poll = setInterval(() => seenDuring.push(alive()), 200);
-  const ex = await executeNotebook(nb, { kernelScript: findKernelScript(), scratchRoot, cellTimeoutMs: 10_000, notebookTimeoutMs: 600_000, memoryMb: 1024, permissions: false, user, isolate: true });
+  const ex = await executeNotebook(nb, { kernelScript: findKernelScript(), scratchRoot, cellTimeoutMs: 5_000, notebookTimeoutMs: 600_000, memoryMb: 1024, permissions: false, user, isolate: true });
   clearInterval(poll);
   expect(ex.status).toEqual(["ok", "timeout"]);
-  expect(ex.messages).toEqual(["Cell 2 was stopped: the cell used more than its CPU time limit of 10 s."]);
+  expect(ex.messages).toEqual(["Cell 2 was stopped: the cell used more than its CPU time limit of 5 s."]);
   expect(seenDuring).toContain(true); // the process ran in the sandbox
   await new Promise((r) => setTimeout(r, 300));
   expect(alive()).toBe(false);
