@@ -84,11 +84,20 @@ export function liveAnswerIsExact(code: string, cursor: number): boolean {
 /**
  * The expression to inspect at the cursor, as a cell of its own, where it means the same there:
  * a name or chain of names at the cell's top level whose first name the cell never binds (its type
- * comes from the earlier cells only). The language service then gets the same request for every
+ * comes from the earlier cells only), or an import on one line (the last of the cell's imports:
+ * a later one could bind the same name). The language service then gets the same request for every
  * edit of the cell around it (and keeps its answer) instead of making a new program each time.
  * Else null.
  */
 export function standaloneExpression(code: string, cursor: number): { code: string; cursor: number } | null {
+  // an import on one line at the top level: the line alone
+  const lineStart = code.lastIndexOf("\n", cursor - 1) + 1;
+  const lineEnd = code.indexOf("\n", cursor) < 0 ? code.length : code.indexOf("\n", cursor);
+  const line = code.slice(lineStart, lineEnd);
+  if (/^import\b[^;]*(;\s*)?$/.test(line) && !/\bimport\b/.test(code.slice(lineEnd))) {
+    const s = scan(code.slice(0, lineStart));
+    return s.open || s.braces > 0 ? null : { code: line, cursor: cursor - lineStart };
+  }
   const end = cursor + /^[\w$]*/.exec(code.slice(cursor))![0].length;
   if (IMPORT_PATH.test(code.slice(0, end))) return null;
   const c = topLevelChain(code, end);

@@ -87,7 +87,8 @@ test("the expression inspected at the cursor, as a cell of its own where it mean
   expect(at("counter + 1", "ounter")).toEqual({ code: "counter", cursor: 2 });
   expect(at("const x = 1;\nx + 1", "\nx")).toBeNull(); // the cell binds x
   expect(at("function f(x) { return x.reshape; }", "resh")).toBeNull(); // in a block
-  expect(at('import { readFileSync } from "node:fs"', "fs")).toBeNull();
+  expect(at('import { readFileSync } from "node:fs";\nreadFileSync("a")', "fs")).toEqual({ code: 'import { readFileSync } from "node:fs";', cursor: 36 });
+  expect(at('function f() {\nimport { readFileSync } from "node:fs";', "fs")).toBeNull();
   expect(at("let t: gb.Tensor", "Tens")).toBeNull(); // a type position
 });
 
@@ -110,7 +111,7 @@ test("where it answers, the live objects give the language service's names (the 
       expect(live!.cursorStart, code).toBe(typed.cursorStart);
     }
     // an expression inspected as a cell of its own: the same answer as in its cell
-    for (const [code, marker] of [["// edit 1\nconst y = Math.abs(-2);", "ab"], ["display(x.reshape([3, 2]))", "resh"], ["counter + 1", "ount"], ["const z = gb.zeros([2]);", "zer"]]) {
+    for (const [code, marker] of [["// edit 1\nconst y = Math.abs(-2);", "ab"], ["display(x.reshape([3, 2]))", "resh"], ["counter + 1", "ount"], ["const z = gb.zeros([2]);", "zer"], ['// a\nimport { readFileSync } from "node:fs";\nreadFileSync', "fs"], ['import { readFileSync } from "node:fs";\nconst t = 1;', "readF"]]) {
       const cursor = code.indexOf(marker) + 1;
       const alone = standaloneExpression(code, cursor)!;
       expect(alone, code).not.toBeNull();
