@@ -94,7 +94,7 @@ export function treeUsage(pid: number): { cpuSeconds: number; busy: boolean } {
 }
 
 let killedKernelsCpu = 0;
-/** CPU seconds used by the sandboxed kernels this process killed (read just before each kill; bench/grader.ts). */
+/** CPU seconds used by the kernels this process killed, sandboxed or not, with all they started (read just before each kill; bench/grader.ts). */
 export const killedKernelsCpuSeconds = (): number => killedKernelsCpu;
 
 export interface SandboxOptions {
@@ -623,8 +623,8 @@ export class KernelProcess {
   kill(): void {
     this.closed = true;
     if (this.watchdog) clearInterval(this.watchdog);
-    // (in a sandbox the kernel is not this process's child: its CPU time is not in this process's children's)
-    if (!this.dead && this.kernelPid && this.kernelPid !== this.child?.pid) killedKernelsCpu += processCpuSeconds(this.kernelPid);
+    // (the whole tree, read before the kill: in a sandbox the kernel is not this process's child, its CPU time never reaches this process's children's)
+    if (!this.dead && this.child?.pid) killedKernelsCpu += treeUsage(this.child.pid).cpuSeconds;
     try {
       if (this.child && this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
     } catch {}
