@@ -30,6 +30,8 @@ export interface KernelLimits {
   available: { bytes: number; what: string };
   /** Keep a death record and report a previous kernel's death at the next start (GRADBOOK_DEATH_REPORT=off: not; the grader knows its kernels' deaths itself). */
   deathReport: boolean;
+  /** The kernel runs under the grader (GRADBOOK_GRADING=1), which sets the limits: messages say so. */
+  grading: boolean;
   /** Settings that could not be read (their defaults are used), for the first cell's output. */
   problems: string[];
 }
@@ -130,5 +132,5 @@ export function readLimits(env: NodeJS.ProcessEnv = process.env, available = ava
   };
   const death = (env.GRADBOOK_DEATH_REPORT ?? "on").trim().toLowerCase();
   if (death !== "on" && death !== "off") problems.push(`GRADBOOK_DEATH_REPORT: ${JSON.stringify(env.GRADBOOK_DEATH_REPORT)} is neither on nor off; on is used`);
-  return { memory: one("memory"), memoryHard: one("memoryHard"), stream: one("stream"), display: one("display"), gpu: one("gpu"), available, deathReport: death !== "off", problems };
+  return { memory: one("memory"), memoryHard: one("memoryHard"), stream: one("stream"), display: one("display"), gpu: one("gpu"), available, deathReport: death !== "off", grading: env.GRADBOOK_GRADING === "1", problems };
 }

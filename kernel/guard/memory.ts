@@ -315,7 +315,8 @@ export async function memoryError(stop: { kind: 1 | 2; used: number; heap: numbe
   const frees = big.slice(0, 3).map((h) => `\`${h.free}\``);
   lines.push(
     `To free memory, release what you no longer need${frees.length ? `: ${frees.join(", ")}` : ""}; then run the cell again, with less data at a time. ` +
-      `Your earlier variables are kept and the kernel is still running. The limit is ${limit.source}: see kernel/README.md to change it.`,
+      `Your earlier variables are kept and the kernel is still running. ` +
+      (limits.grading ? `The limit (${limit.source}) is the grader's: it comes from its --memory.` : `The limit is ${limit.source}: see kernel/README.md to change it.`),
   );
   return { ename: "MemoryError", evalue, traceback: lines };
 }

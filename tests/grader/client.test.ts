@@ -41,6 +41,7 @@ test("runs cells, enforces the memory limit, confines files", async () => {
     // 256 MiB for what the guard does not count), the kernel and its variables alive
     const m = await k.execute("const before = 5; const keep: Float64Array[] = []; while (true) keep.push(new Float64Array(1 << 20).fill(1));", 60_000);
     expect(m).toMatchObject({ status: "error", ename: "MemoryError", evalue: expect.stringMatching(/over its limit of 144\.0 MiB \(GRADBOOK_MEMORY_LIMIT=144M\)/) });
+    expect(m.status === "error" && m.outputs.find((o) => o.output_type === "error")?.traceback?.join("\n")).toMatch(/Largest variables[^\n]*\n  keep +[\d.]+ MiB  Array\(\d+\) of Float64Array[\s\S]*`keep\.length = 0`[\s\S]*The limit \(GRADBOOK_MEMORY_LIMIT=144M\) is the grader's: it comes from its --memory\./);
     expect(await k.execute("keep.length = 0; before + 1", 60_000)).toMatchObject({ status: "ok", outputs: [{ data: { "text/plain": "6" } }] });
     // one native call the guard cannot stop midway: the RSS watchdog ends the process
     const e = await k.execute("const huge = new Uint8Array(600 * 2 ** 20).fill(1);", 60_000);
