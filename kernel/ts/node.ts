@@ -82,12 +82,15 @@ function moduleNames(prefix: string, cwd: string): string[] {
       .filter((e) => !e.name.startsWith(".") && e.name !== "node_modules" && (e.isDirectory() || /\.(m?[jt]sx?|cjs|json)$/.test(e.name)))
       .map((e) => dir + e.name + (e.isDirectory() ? "/" : ""));
   }
-  const names = [...PRELOADED_PACKAGES, ...builtinModules.filter((m) => !m.startsWith("_")), ...builtinModules.filter((m) => !m.startsWith("_")).map((m) => `node:${m}`)];
+  const builtins = builtinModules.filter((m) => !m.startsWith("_"));
+  if (prefix.startsWith("node:")) return builtins.map((m) => `node:${m}`);
+  const names = [...PRELOADED_PACKAGES, ...builtins, ...builtins.map((m) => `node:${m}`)];
   for (let dir = cwd; ; dir = dirname(dir)) {
     for (const e of entries(join(dir, "node_modules"))) {
       if (e.name.startsWith(".")) continue;
-      if (e.name.startsWith("@")) names.push(...entries(join(dir, "node_modules", e.name)).map((s) => `${e.name}/${s.name}`));
-      else names.push(e.name);
+      // a scope's folder only where the prefix may name a package in it
+      if (!e.name.startsWith("@")) names.push(e.name);
+      else if (e.name.startsWith(prefix) || prefix.startsWith(e.name + "/")) names.push(...entries(join(dir, "node_modules", e.name)).map((s) => `${e.name}/${s.name}`));
     }
     if (dirname(dir) === dir) break;
   }
