@@ -101,6 +101,10 @@ test("a timeout ends the whole sandbox, every process in it; a cell's limits are
   expect(seenDuring).toContain(true); // the process ran in the sandbox
   await new Promise((r) => setTimeout(r, 300));
   expect(alive()).toBe(false);
+  // a cell that waits for ever: stopped once it has waited its limit (the kernel's start-up work, about 3 CPU-s, counts as neither)
+  const waits = await executeNotebook({ ...nb, cells: [code("1"), code("await new Promise(() => {})"), code("2")] }, { kernelScript: findKernelScript(), scratchRoot, cellTimeoutMs: 8_000, notebookTimeoutMs: 600_000, memoryMb: 1024, user, isolate: true });
+  expect(waits.status).toEqual(["ok", "timeout", "ok"]);
+  expect(waits.messages).toEqual(["Cell 2 was stopped: the cell waited longer than its time limit of 8 s (not running: an await or a sleep that did not end). A new kernel was started and the earlier cell that had run was run again."]);
 
   // a cell's limits: CPU time (the kernel's and its processes'), and apart from it time spent waiting; a sleep uses no CPU
   const w = await KernelProcess.start(findKernelScript(), { dir: join(dir, "wait"), permissions: true, user, isolate: true }, { memoryMb: 1024, maxOutputChars: 1000 });
