@@ -116,6 +116,20 @@ describe.skipIf(!hasGpu)("devices", { timeout: 300_000 }, () => {
     expect(await x.add(1).sum().item()).toBe(8);
   });
 
+  it("the device gets the adapter's own limits (not WebGPU's defaults); a tensor's part is the largest power of two one binding holds", async () => {
+    // the adapter, asked for here through the same `webgpu` package, independently of initGpu
+    const name = "webgpu";
+    const { create } = (await import(/* @vite-ignore */ name)) as { create(flags: string[]): GPU };
+    const adapter = (await create([]).requestAdapter({ powerPreference: "high-performance" }))!;
+    const L = gpuContext()!.limits;
+    for (const k of ["maxBufferSize", "maxStorageBufferBindingSize", "maxStorageBuffersPerShaderStage", "maxComputeWorkgroupStorageSize", "maxComputeInvocationsPerWorkgroup"] as const) {
+      expect(L[k], k).toBe(adapter.limits[k]);
+    }
+    const bind = Math.min(L.maxBufferSize, L.maxStorageBufferBindingSize);
+    const part = gpuContext()!.partElems * 4;
+    expect(part <= bind && part * 2 > bind, `part of ${part} bytes for bindings of ${bind}`).toBe(true);
+  });
+
   it("a tensor beyond what shaders index (2^32 elements) is refused up front", () => {
     // (larger than one binding is fine: split.test.ts)
     expect(() => gb.zeros([2 ** 16, 2 ** 16], { device: "gpu" })).toThrow(/webgpu: a tensor of shape 65536x65536 has 4294967296 elements; GPU shaders index at most 4294967295/);
