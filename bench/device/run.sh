@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# The one command for a lent GPU machine (issue 4's checks, in one call of the `device` tool):
-#   here:   ../shared/tools/device-prep && node bench/device/bundle.mjs
-#   device: run(command="bash bench/device/run.sh", carry=[".device"])
+# The one command for a lent GPU machine (issues 4 and 19, in one call of the `device` tool):
+#   here:   bash bench/device/prep.sh
+#   device: run(command="bash bench/device/run.sh", carry=[".device"], timeout_s=600)
 # Runs, from the repository root: the WebGPU probe, the WebGPU test files (bench/device/webgpu-tests.ts),
-# `bench --gpu` against PyTorch CUDA (python3 there), and the GEMM variant sweep. Full logs go to $OUT;
-# the last lines printed are the summary. GB_DEVICE_STEPS limits the steps (e.g. "tests,bench").
+# `bench --gpu` against PyTorch CUDA (python3 there; targets beside the ratios), the GEMM variant sweep,
+# and notebook 06 at its GPU settings (full AlexNet at 224x224 on the GPU; quick: one epoch of 2,000
+# images — the full 10 epochs of 55,000 outlast one call) through the kernel's interpreter. Full logs go
+# to $OUT; the last lines printed are the summary. GB_DEVICE_STEPS picks the steps (default
+# "probe,tests,bench,sweep,notebook"; e.g. "bench,notebook" for a second call).
 set -uo pipefail
 source .device/env.sh
 OUT=${OUT:-/tmp/gb-out}
 mkdir -p "$OUT"
-steps=${GB_DEVICE_STEPS:-probe,tests,bench,sweep}
+steps=${GB_DEVICE_STEPS:-probe,tests,bench,sweep,notebook}
 has() { [[ ",$steps," == *",$1,"* ]]; }
 summary=()
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu,utilization.gpu,memory.used --format=csv > "$OUT/nvidia-smi.txt" 2>&1 || true
@@ -28,9 +31,18 @@ if has sweep; then
   node .device/bundle/bench.mjs --gpu-sweep > "$OUT/gemm-sweep.txt" 2>&1
   summary+=("gemm sweep: exit $?")
 fi
+if has notebook; then
+  # the runner's TypeScript under node_modules/; the Fashion-MNIST subset where the engine looks for it
+  tar -xJf .device/kernel-deps.tar.xz
+  mkdir -p /usr/share/datasets/fashion-mnist
+  cp -n .device/fashion-mnist/*.gz /usr/share/datasets/fashion-mnist/
+  node .device/notebook.mjs notebooks/06-alexnet.ipynb quick=true > "$OUT/notebook06.txt" 2>&1
+  summary+=("notebook 06 (GPU settings, quick): exit $? — $(tail -1 "$OUT/notebook06.txt")")
+fi
 echo "================ summary"
 cat "$OUT/nvidia-smi.txt"
 has tests && grep '^FAIL' "$OUT/webgpu-tests.txt" | head -20
 has bench && grep -v '^Warning' "$OUT/bench-gpu.txt" | tail -14
 has sweep && grep -v '^Warning' "$OUT/gemm-sweep.txt" | tail -12
+has notebook && grep -E '^(WebGPU adapter|training device|GPU:|AlexNet|epoch [0-9]+:)' "$OUT/notebook06.txt" | head -20
 printf '%s\n' "${summary[@]}"
