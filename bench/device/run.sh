@@ -20,7 +20,7 @@ if has probe; then
   node .device/probe.mjs > "$OUT/probe.txt" 2>&1; summary+=("probe: exit $? — $(grep -m1 adapter: "$OUT/probe.txt")")
 fi
 if has tests; then
-  node .device/bundle/webgpu-tests.mjs 2>&1 | grep -v '^Warning: max' > "$OUT/webgpu-tests.txt"
+  GB_ENGINE_BUNDLE=$PWD/.device/bundle/gradbook.mjs node .device/bundle/webgpu-tests.mjs 2>&1 | grep -v '^Warning: max' > "$OUT/webgpu-tests.txt"
   summary+=("webgpu tests: $(tail -1 "$OUT/webgpu-tests.txt")")
 fi
 if has bench; then
@@ -44,5 +44,5 @@ cat "$OUT/nvidia-smi.txt"
 has tests && grep '^FAIL' "$OUT/webgpu-tests.txt" | head -20
 has bench && grep -v '^Warning' "$OUT/bench-gpu.txt" | tail -14
 has sweep && grep -v '^Warning' "$OUT/gemm-sweep.txt" | tail -12
-has notebook && grep -E '^(WebGPU adapter|training device|GPU:|AlexNet|epoch [0-9]+:)' "$OUT/notebook06.txt" | head -20
+has notebook && grep -E '^(WebGPU adapter|training device|GPU:|AlexNet[ -]|epoch [0-9]+:)' "$OUT/notebook06.txt" | head -20
 printf '%s\n' "${summary[@]}"

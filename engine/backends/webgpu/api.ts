@@ -195,7 +195,7 @@ export function releaseGpu(): void {
     ctx.destroy();
     ctx = null;
   }
-  nodeGpu = null;
+  // (the GPU instance, Node's `webgpu` module, is kept: dropping it while the released device's threads wind down, then creating another, crashes Dawn)
   if (currentDevice() === "gpu") setDefaultDevice("cpu");
 }
 

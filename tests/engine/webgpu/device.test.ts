@@ -5,6 +5,11 @@ import { afterAll, describe, expect, it } from "vitest";
 import * as gb from "../../../engine/index.ts";
 import { gpuContext } from "../../../engine/backends/webgpu/api.ts";
 import { startGpu } from "./gpu.ts";
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 
 const hasGpu = await startGpu();
 
@@ -128,6 +133,24 @@ describe.skipIf(!hasGpu)("devices", { timeout: 300_000 }, () => {
     const bind = Math.min(L.maxBufferSize, L.maxStorageBufferBindingSize);
     const part = gpuContext()!.partElems * 4;
     expect(part <= bind && part * 2 > bind, `part of ${part} bytes for bindings of ${bind}`).toBe(true);
+  });
+
+  it("a device released as soon as it started, then another started, works (Dawn crashed when the GPU instance was dropped)", () => {
+    // in a plain Node process on the built engine (under vitest's worker the crash did not show);
+    // on the GPU machine the engine bundle bench/device/bundle.mjs makes
+    const engine = process.env.GB_ENGINE_BUNDLE ?? join(ROOT, "dist", "gradbook.js");
+    const code = `
+      const gb = await import(${JSON.stringify(pathToFileURL(engine).href)});
+      for (let i = 0; i < 3; i++) {
+        await gb.initGpu({ limits: { maxStorageBufferBindingSize: 16 } });
+        gb.releaseGpu();
+      }
+      await gb.initGpu({ limits: { maxStorageBufferBindingSize: 1024 } });
+      console.log("sum", await gb.ones([1000], { device: "gpu" }).relu().sum().item());
+      process.exit(0);`;
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", code], { encoding: "utf8", timeout: 120_000 });
+    expect(r.stdout.trim().split("\n").pop(), `exit ${r.status ?? r.signal}\n${r.stderr.slice(-2000)}`).toBe("sum 1000");
+    expect(r.status).toBe(0);
   });
 
   it("a tensor beyond what shaders index (2^32 elements) is refused up front", () => {
