@@ -74,35 +74,40 @@ def main():
     out = {"kernel": name}
     for s in range(starts):
         km, kc, startup = start_once(name)
-        startups.append(startup)
-        t, content = reply_time(kc, lambda: kc.complete(first_case, len(first_case)))
-        first_completions.append(t)
-        # (until iopub is connected: a kernel's first idle can otherwise go out before the client listens)
-        kc.wait_for_ready(timeout=300)
-        t, reply = run_cell(kc, spec["first"])
-        if reply["status"] != "ok":
-            raise SystemExit(f"{name}: the first cell failed: {reply}")
-        firsts.append(t)
-        if s == starts - 1:
-            times = [run_cell(kc, "1 + 1")[0] for _ in range(n + 10)][10:]  # after 10 for warm-up
-            out["rtt_median_ms"] = median_ms(times)
-            out["rtt_p90_ms"] = sorted(times)[int(0.9 * len(times))] * 1000
-            _, reply = run_cell(kc, spec["setup"])
+        try:
+            startups.append(startup)
+            t, content = reply_time(kc, lambda: kc.complete(first_case, len(first_case)))
+            first_completions.append(t)
+            # (until iopub is connected: a kernel's first idle can otherwise go out before the client listens)
+            kc.wait_for_ready(timeout=300)
+            t, reply = run_cell(kc, spec["first"])
             if reply["status"] != "ok":
-                raise SystemExit(f"{name}: the setup cell failed: {reply}")
-            for kind, request in (("complete", kc.complete), ("inspect", kc.inspect)):
-                for case, code in cases.items():
-                    reply_time(kc, lambda: request(code, len(code)))  # warm
-                    same = [reply_time(kc, lambda: request(code, len(code)))[0] for _ in range(requests)]
-                    edited = []
-                    for i in range(requests):
-                        text = f"// {kind} {i}\n{code}"
-                        edited.append(reply_time(kc, lambda: request(text, len(text)))[0])
-                    _, content = reply_time(kc, lambda: request(code, len(code)))
-                    found = content.get("matches", [])[:5] if kind == "complete" else content.get("found")
-                    out.setdefault(kind, {})[case] = {"repeated_ms": median_ms(same), "edited_ms": median_ms(edited), "answer": found}
-        kc.stop_channels()
-        km.shutdown_kernel(now=False)
+                raise SystemExit(f"{name}: the first cell failed: {reply}")
+            firsts.append(t)
+            if s == starts - 1:
+                times = [run_cell(kc, "1 + 1")[0] for _ in range(n + 10)][10:]  # after 10 for warm-up
+                out["rtt_median_ms"] = median_ms(times)
+                out["rtt_p90_ms"] = sorted(times)[int(0.9 * len(times))] * 1000
+                _, reply = run_cell(kc, spec["setup"])
+                if reply["status"] != "ok":
+                    raise SystemExit(f"{name}: the setup cell failed: {reply}")
+                for kind, request in (("complete", kc.complete), ("inspect", kc.inspect)):
+                    for case, code in cases.items():
+                        reply_time(kc, lambda: request(code, len(code)))  # warm
+                        same = [reply_time(kc, lambda: request(code, len(code)))[0] for _ in range(requests)]
+                        edited = []
+                        for i in range(requests):
+                            text = f"// {kind} {i}\n{code}"
+                            edited.append(reply_time(kc, lambda: request(text, len(text)))[0])
+                        _, content = reply_time(kc, lambda: request(code, len(code)))
+                        found = content.get("matches", [])[:5] if kind == "complete" else content.get("found")
+                        out.setdefault(kind, {})[case] = {"repeated_ms": median_ms(same), "edited_ms": median_ms(edited), "answer": found}
+            kc.stop_channels()
+            km.shutdown_kernel(now=False)
+        except BaseException:
+            # (a kernel left running would keep our stdout open, and the bench would wait on it)
+            km.shutdown_kernel(now=True)
+            raise
     out.update(
         startup_s=statistics.median(startups),
         startups_s=startups,
