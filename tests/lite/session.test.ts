@@ -104,6 +104,129 @@ gpuNote`,
     await page.screenshot({ path: join(OUTPUT_DIR, "lite-session.png") });
   }, 240_000);
 
+  it("widgets both ways: a slider dragged with the mouse reaches the kernel, the kernel moves it back; a button click", async () => {
+    const plot = await runCell(page, `const k = new widgets.IntSlider({ value: 2, min: 1, max: 8, description: "k" });\nwidgets.interact(({ k }) => widgets.plot.line(gb.arange(0, 4).mul(k), { title: \`k = \${k}\`, height: 300 }), { k })`);
+    expect(plot[0].data["application/vnd.jupyter.widget-view+json"]).toBeDefined();
+    await page.waitForFunction(() => document.querySelector(".gb-PlotlyRenderer .gtitle")?.textContent === "k = 2", undefined, { timeout: 60_000 });
+    const handle = page.locator(".widget-slider .noUi-handle").last();
+    const track = page.locator(".widget-slider .noUi-target").last();
+    await track.scrollIntoViewIfNeeded();
+    const h = (await handle.boundingBox())!;
+    const t = (await track.boundingBox())!;
+    await page.mouse.move(h.x + h.width / 2, h.y + h.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(t.x + t.width * 0.5, h.y + h.height / 2, { steps: 5 });
+    await page.mouse.move(t.x + t.width + 20, h.y + h.height / 2, { steps: 5 });
+    await page.mouse.up();
+    // the kernel ran the interact's function again: its plot is redrawn
+    await page.waitForFunction(() => Array.from(document.querySelectorAll(".gb-PlotlyRenderer .gtitle")).some((t) => t.textContent === "k = 8"), undefined, { timeout: 60_000 });
+    await page.screenshot({ path: join(OUTPUT_DIR, "lite-slider.png") });
+    expect(textOf(await runCell(page, "k.value"))).toBe("8");
+    await runCell(page, "k.value = 5;");
+    await page.waitForFunction(() => document.querySelectorAll(".widget-slider .widget-readout")[0]?.textContent === "5", undefined, { timeout: 30_000 });
+    await runCell(page, `const b = new widgets.Button({ description: "step" });\nlet clicks = 0;\nb.onClick(() => { clicks++; });\nb`);
+    await page.locator(".jp-OutputArea-output button.jupyter-button", { hasText: "step" }).click();
+    await page.locator(".jp-OutputArea-output button.jupyter-button", { hasText: "step" }).click();
+    await page.waitForTimeout(500);
+    expect(textOf(await runCell(page, "clicks"))).toBe("2");
+  }, 180_000);
+
+  it("asks for input (stdin) and goes on with the answer", async () => {
+    const index = await page.evaluate(() => (window as any).jupyterapp.shell.currentWidget.content.model.cells.length);
+    const done = runCell(page, 'const who = await input("your name? ");\nwho.toUpperCase()');
+    const box = page.locator(".jp-Stdin-input");
+    await box.waitFor({ timeout: 60_000 });
+    expect(await page.locator(".jp-Stdin-prompt").textContent()).toBe("your name? ");
+    await box.fill("ada");
+    await box.press("Enter");
+    const out = await done;
+    expect(textOf(out)).toContain("'ADA'");
+    expect(index).toBeGreaterThan(0);
+  }, 120_000);
+
+  it("the interrupt button stops a busy loop at once (the kernel's state survives), and an awaiting loop", async () => {
+    const interrupt = page.locator(".jp-NotebookPanel-toolbar [data-command='notebook:interrupt-kernel']");
+    const stop = async (code: string) => {
+      const done = runCell(page, code);
+      await page.waitForFunction(() => (window as any).jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === "busy", undefined, { timeout: 30_000 });
+      await page.waitForTimeout(500);
+      const t0 = Date.now();
+      await interrupt.click();
+      const out = await done;
+      return { text: textOf(out), seconds: (Date.now() - t0) / 1000 };
+    };
+    const busy = await stop("let total = 42;\nlet spins = 0;\nwhile (true) { spins++; }");
+    expect(busy.text).toMatch(/^KeyboardInterrupt: execution was interrupted/);
+    expect(busy.text).not.toContain("restarted");
+    expect(textOf(await runCell(page, "[total, spins > 0]"))).toBe("[ 42, true ]");
+    const waiting = await stop("for (;;) await new Promise((r) => setTimeout(r, 50));");
+    expect(waiting.text).toMatch(/^KeyboardInterrupt/);
+    console.log(`interrupt: a busy loop stopped in ${busy.seconds.toFixed(2)} s, an awaiting one in ${waiting.seconds.toFixed(2)} s`);
+  }, 180_000);
+
+  it("an interrupt no loop check reaches replaces the kernel's worker and says so; the next cell runs", async () => {
+    const interrupt = page.locator(".jp-NotebookPanel-toolbar [data-command='notebook:interrupt-kernel']");
+    // a loop in code the kernel did not compile (new Function): no interrupt check in it
+    const done = runCell(page, 'new Function("while (true) {}")()');
+    await page.waitForFunction(() => (window as any).jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === "busy", undefined, { timeout: 30_000 });
+    await page.waitForTimeout(500);
+    await interrupt.click();
+    const text = textOf(await done);
+    expect(text).toContain("The kernel did not stop within 3 s of the interrupt");
+    expect(text).toContain("Variables and imports are gone");
+    expect(text).toMatch(/KeyboardInterrupt/);
+    expect(textOf(await runCell(page, "[typeof (globalThis as any).total, 6 * 7]"))).toBe("[ 'undefined', 42 ]");
+  }, 180_000);
+
+  it("Tab completes from the kernel's language service; Shift+Tab shows its inspection", async () => {
+    await runCell(page, "const total = 42;");
+    const edit = async (code: string) => {
+      const i = await page.evaluate((src) => {
+        const nb = (window as any).jupyterapp.shell.currentWidget.content;
+        nb.model.sharedModel.insertCell(nb.model.cells.length, { cell_type: "code", source: src });
+        nb.activeCellIndex = nb.model.cells.length - 1;
+        return nb.activeCellIndex;
+      }, code);
+      await page.locator(".jp-Notebook .jp-Cell").nth(i).locator(".cm-content").click();
+      await page.keyboard.press("Control+End");
+    };
+    await edit("gb.datasets.fashionM");
+    await page.keyboard.press("Tab");
+    // one completion is inserted at once; JupyterLab lists it when the notebook's own words (an earlier cell's) offer it too
+    const source = () => page.evaluate(() => (window as any).jupyterapp.shell.currentWidget.content.activeCell.model.sharedModel.getSource());
+    await page.waitForFunction(() => (window as any).jupyterapp.shell.currentWidget.content.activeCell.model.sharedModel.getSource() === "gb.datasets.fashionMnist" || !!document.querySelector(".jp-Completer:not(.lm-mod-hidden) .jp-Completer-item"), undefined, { timeout: 60_000 });
+    if ((await source()) !== "gb.datasets.fashionMnist") {
+      expect(await page.locator(".jp-Completer .jp-Completer-item .jp-Completer-match").allTextContents()).toContain("fashionMnist");
+      await page.locator(".jp-Completer .jp-Completer-item", { hasText: "fashionMnist" }).first().click();
+    }
+    await page.waitForFunction(() => (window as any).jupyterapp.shell.currentWidget.content.activeCell.model.sharedModel.getSource() === "gb.datasets.fashionMnist", undefined, { timeout: 30_000 });
+    await edit("Math.a");
+    await page.keyboard.press("Tab");
+    await page.waitForSelector(".jp-Completer:not(.lm-mod-hidden) .jp-Completer-item", { timeout: 60_000 });
+    const items = await page.locator(".jp-Completer .jp-Completer-item .jp-Completer-match").allTextContents();
+    expect(items).toEqual(expect.arrayContaining(["abs", "acos", "asin", "atan", "atan2"]));
+    await page.screenshot({ path: join(OUTPUT_DIR, "lite-completion.png") });
+    await page.keyboard.press("Escape");
+    await edit("total");
+    await page.keyboard.press("Shift+Tab");
+    await page.waitForSelector(".jp-Tooltip", { timeout: 60_000 });
+    expect(await page.locator(".jp-Tooltip").textContent()).toMatch(/const total: 42/);
+    await page.keyboard.press("Escape");
+    await page.evaluate(() => (window as any).jupyterapp.commands.execute("notebook:enter-command-mode"));
+  }, 180_000);
+
+  it("restart clears the kernel's state; it runs again from In[1]", async () => {
+    await page.locator(".jp-NotebookPanel-toolbar [data-command='notebook:restart-kernel']").click();
+    await page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept").click();
+    await page.waitForFunction(() => {
+      const k = (window as any).jupyterapp.shell.currentWidget.sessionContext.session?.kernel;
+      return k?.status === "idle" && k.connectionStatus === "connected";
+    }, undefined, { timeout: 120_000 });
+    const out = await runCell(page, "typeof (globalThis as any).total");
+    expect(textOf(out)).toBe("'undefined'");
+    expect(out[0].execution_count).toBe(1);
+  }, 180_000);
+
   it("made no request outside 127.0.0.1, none failed, no page error", () => {
     expect(site.external).toEqual([]);
     expect(site.badResponses).toEqual([]);
