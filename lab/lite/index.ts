@@ -17,6 +17,7 @@ import * as liteServicesExtension from "@jupyterlite/services-extension";
 import { PluginRegistry } from "@lumino/coreutils";
 import { disabledPlugins, labExtensions, mimeExtensions, pluginsOf, widgetExtensions, type PluginModule } from "../src/extensions";
 import { kernelPlugin } from "./plugins";
+import { validatePlugin } from "./validate";
 
 /**
  * Plugins left out: the lab's own list, JupyterLab's server-backed ones that JupyterLite's
@@ -63,7 +64,7 @@ async function main(): Promise<void> {
     "@jupyterlite/application-extension": liteApplicationExtension as unknown as PluginModule,
     "@jupyterlite/apputils-extension": liteApputilsExtension as unknown as PluginModule,
     "@jupyterlite/services-extension": liteServicesExtension as unknown as PluginModule,
-    "@gradbook/lite": { default: [kernelPlugin as unknown as JupyterFrontEndPlugin<unknown>] },
+    "@gradbook/lite": { default: [kernelPlugin as unknown as JupyterFrontEndPlugin<unknown>, validatePlugin as JupyterFrontEndPlugin<unknown>] },
   };
   const plugins = pluginsOf(modules, disabled).filter(keep);
   const registry = new PluginRegistry();
@@ -77,6 +78,8 @@ async function main(): Promise<void> {
   await lab.start();
   await lab.restored;
   document.body.dataset.gbLab = "restored";
+  // the service worker now fetches the rest of the app and the notebooks, for offline use (sw.ts)
+  navigator.serviceWorker?.ready.then((reg) => reg.active?.postMessage({ kind: "precache" })).catch(() => {});
 }
 
 void main();

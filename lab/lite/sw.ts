@@ -8,7 +8,10 @@
  *   The page reloads itself once when it is first taken over (see the page's start-up script).
  * - Working offline once loaded: every same-origin GET that succeeds is kept in Cache Storage.
  *   The build's files (content-hashed) and the data sets come from the cache first; everything
- *   else (the page, notebooks, listings) from the network first, the cache when offline.
+ *   else (the page, notebooks, listings) from the network first, the cache when offline. Once
+ *   JupyterLab has started, the page asks for the rest of the site (precache.json: the app's
+ *   chunks, schemas, themes, the notebooks; the data sets are kept when first loaded), so that a
+ *   visit offline finds what the first visit did not open.
  */
 /// <reference lib="webworker" />
 declare const self: ServiceWorkerGlobalScope;
@@ -49,6 +52,23 @@ async function respond(req: Request): Promise<Response> {
     throw e;
   }
 }
+
+/** Fetches what precache.json lists and is not in the cache yet. */
+async function precache(): Promise<void> {
+  const scope = self.registration.scope;
+  const cache = await caches.open(CACHE);
+  const list: string[] = await (await fetch(new URL("precache.json", scope), { cache: "no-cache" })).json();
+  for (const rel of list) {
+    const url = new URL(rel, scope).href;
+    if (await cache.match(url)) continue;
+    const res = await fetch(url).catch(() => null);
+    if (res?.ok) await cache.put(url, res);
+  }
+}
+
+self.addEventListener("message", (e) => {
+  if ((e.data as { kind?: string })?.kind === "precache") e.waitUntil(precache().catch((err) => console.warn(`gradbook: precache: ${err}`)));
+});
 
 self.addEventListener("fetch", (e) => {
   const req = e.request;

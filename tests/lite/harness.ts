@@ -10,10 +10,11 @@ import { join } from "node:path";
 import type { Server } from "node:http";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { CHROMIUM, ROOT } from "../widgets/browser/harness.js";
-import { serveSite } from "../../scripts/lite.mjs";
+import { LITE_SITE, serveSite } from "../../scripts/lite.mjs";
 
 export { ROOT };
-export const SITE = join(ROOT, "dist", "lite");
+/** dist/lite (from scripts/lite.mjs: right also where this file is bundled, as in dist/bench.js) */
+export const SITE = LITE_SITE;
 export const CHROMIUM_LITE_ARGS = ["--headless", "--no-sandbox", "--disable-background-networking", "--enable-unsafe-webgpu"];
 
 /** Why these tests cannot run (null when they can): npm test builds the site first. */

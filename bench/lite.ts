@@ -1,0 +1,88 @@
+/**
+ * `npm run bench -- --lite`: gradbook's JupyterLite site (dist/lite, built by `npm run lite`) in
+ * Debian's Chromium (built first if it is missing or stale) from a local static server with the isolation headers:
+ * - the site's size (all of it, the app, the data; the main bundle gzipped);
+ * - a cold load (a new browser profile: nothing cached) to JupyterLab restored and to the first
+ *   cell's result in a new notebook, then the same in a warm load (the page's cache and service
+ *   worker kept);
+ * - a LeNet-5 training step (batch 64, SGD with momentum, CPU backend) in the browser kernel with 1
+ *   and 2 engine threads (Web Workers), next to the same cell's code run by the engine in Node in
+ *   the same run (what the Node kernel runs it with), 1 and 2 threads: images/s and the ratio.
+ * Prints the machine's load beside each figure.
+ */
+import { gzipSync } from "node:zlib";
+import { loadavg } from "node:os";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { liteMissing, openNotebook, openSite, runCell, SITE, siteInfo, startSite, textOf } from "../tests/lite/harness.js";
+import * as gb from "../engine/index.js";
+import { buildLite } from "../scripts/lite.mjs";
+
+const load = () => loadavg()[0].toFixed(2);
+const EMPTY_NOTEBOOK = { nbformat: 4, nbformat_minor: 5, metadata: { kernelspec: { name: "gradbook", display_name: "TypeScript (gradbook)", language: "typescript" } }, cells: [] };
+const BATCH = 64;
+const STEPS = 5;
+
+/** The training-step measurement, as a cell's code (run by the browser kernel, and by the engine in Node). Its value: images/s, the median of STEPS steps after 2 warm-up steps. */
+const trainingCell = (threads: number) => `gb.setNumThreads(${threads});
+gb.manualSeed(0);
+const model = new gb.models.LeNet5();
+const opt = new gb.optim.SGD(model.parameters(), { lr: 0.01, momentum: 0.9 });
+const x = gb.rand([${BATCH}, 1, 28, 28]);
+const y = gb.randint(0, 10, [${BATCH}]);
+const times: number[] = [];
+for (let i = 0; i < ${STEPS + 2}; i++) {
+  const t0 = performance.now();
+  opt.zeroGrad();
+  const loss = gb.nn.functional.crossEntropy(model.forward(x), y);
+  await loss.backward();
+  opt.step();
+  await loss.item();
+  if (i >= 2) times.push(performance.now() - t0);
+}
+times.sort((a, b) => a - b);
+${BATCH} / (times[${STEPS >> 1}] / 1000)`;
+
+/** The same code in Node: the cell's body as an async function of gb (its last line returned). */
+async function inNode(threads: number): Promise<number> {
+  const code = trainingCell(threads).replace(/\n([^\n]*)$/, "\nreturn $1").replace(/: number\[\]/, "");
+  const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor;
+  return await new AsyncFunction("gb", code)(gb);
+}
+
+export async function benchLite(): Promise<void> {
+  await buildLite(); // (kept when up to date)
+  const missing = liteMissing();
+  if (missing) throw new Error(missing);
+  const info = siteInfo();
+  const main = readFileSync(join(SITE, "build", (info as any).bundle));
+  const mb = (n: number) => (n / 1e6).toFixed(1);
+  console.log(`[lite] site (JupyterLab ${info.jupyterlab}, JupyterLite ${info.jupyterlite}): ${mb(info.bytes.total)} MB (app ${mb(info.bytes.build)} MB, data ${mb(info.bytes.data)} MB, notebooks ${mb(info.bytes.files)} MB); main bundle ${mb(main.length)} MB, ${mb(gzipSync(main).length)} MB gzipped`);
+  const site = await startSite();
+  try {
+    for (const visit of ["cold", "warm"]) {
+      const t0 = performance.now();
+      const page = await openSite(site);
+      const restored = (performance.now() - t0) / 1000;
+      await openNotebook(page, `bench-${visit}.ipynb`, EMPTY_NOTEBOOK);
+      const idle = (performance.now() - t0) / 1000;
+      const out = textOf(await runCell(page, "1 + 1"));
+      const first = (performance.now() - t0) / 1000;
+      if (out !== "2") throw new Error(`the first cell answered ${JSON.stringify(out)}`);
+      console.log(`[lite] ${visit} load: JupyterLab restored ${restored.toFixed(1)} s, kernel idle ${idle.toFixed(1)} s, first cell's result ${first.toFixed(1)} s (load ${load()})`);
+      if (visit === "cold") await page.close();
+      else {
+        const rows: string[] = [];
+        for (const threads of [1, 2]) {
+          const browser = Number(textOf(await runCell(page, `{\n${trainingCell(threads)}\n}`, 600_000)));
+          if (!(browser > 0)) throw new Error(`the training cell gave ${browser}`);
+          const node = await inNode(threads);
+          rows.push(`[lite] LeNet-5 training step, batch ${BATCH}, CPU, ${threads} thread${threads > 1 ? "s" : ""}: browser ${browser.toFixed(0)} images/s, Node ${node.toFixed(0)} images/s, browser/Node ${(browser / node).toFixed(2)} (load ${load()})`);
+          console.log(rows.at(-1));
+        }
+      }
+    }
+  } finally {
+    await site.stop();
+  }
+}
