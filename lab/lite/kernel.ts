@@ -116,6 +116,9 @@ export class GradbookKernel extends BaseKernel {
         content: msg.content as Record<string, unknown>,
         buffers: (msg.buffers ?? []).map((b) => (ArrayBuffer.isView(b) ? new Uint8Array(b.buffer, b.byteOffset, b.byteLength) : new Uint8Array(b))),
       };
+      // an interrupt applies to what runs when it is asked for: cleared here, before the request is
+      // posted, so that one asked for while the worker has not yet taken the request still stops it
+      if (this.interruptWord) Atomics.store(this.interruptWord, 0, 0);
       this.toWorker(req);
     });
   }

@@ -64,6 +64,15 @@ export async function validateInBrowser(app: JupyterFrontEnd, nbJson: unknown, n
   const kernel = await app.serviceManager.kernels.startNew({ name: "gradbook" });
   const cellErrors: BrowserValidation["cellErrors"] = [];
   try {
+    // (a new kernel's connection opens after startNew resolves)
+    if (kernel.connectionStatus !== "connected") {
+      await new Promise<void>((ok, fail) => {
+        const timer = setTimeout(() => fail(new Error("the new kernel did not connect within 60 s")), 60_000);
+        kernel.connectionStatusChanged.connect((_, status) => {
+          if (status === "connected") clearTimeout(timer), ok();
+        });
+      });
+    }
     await kernel.requestKernelInfo();
     for (const [i, c] of nb.cells.entries()) {
       if (c.cell_type !== "code") continue;
@@ -109,7 +118,9 @@ async function validatePanel(app: JupyterFrontEnd, panel: NotebookPanel): Promis
     const v = await validateInBrowser(app, panel.content.model!.toJSON(), name);
     body = new Widget({ node: resultNode(v, name) });
   } catch (e) {
-    body = new Widget({ node: Object.assign(document.createElement("p"), { className: "gb-Validation-error", textContent: `validate failed: ${(e as Error).message}` }) });
+    const node = Object.assign(document.createElement("div"), { className: "gb-Validation" });
+    node.append(Object.assign(document.createElement("p"), { className: "gb-Validation-failed", textContent: `Validate could not run the notebook: ${(e as Error).message}` }));
+    body = new Widget({ node });
   }
   Dialog.flush();
   await running.catch(() => {});

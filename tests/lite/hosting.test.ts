@@ -36,7 +36,7 @@ async function validateInPage(page: Page): Promise<Validation> {
       const [mark, id, points] = Array.from(tr.querySelectorAll("td")).map((td) => td.textContent);
       return `${mark}  ${id} (${points})`;
     });
-    return { summary: root.querySelector(".gb-Validation-summary")!.textContent!, rows };
+    return { summary: (root.querySelector(".gb-Validation-summary") ?? root.querySelector(".gb-Validation-failed"))!.textContent!, rows };
   });
   await page.locator(".jp-Dialog .jp-Dialog-button.jp-mod-accept").click();
   return v;

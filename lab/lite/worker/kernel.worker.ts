@@ -91,9 +91,10 @@ self.onmessage = (e: MessageEvent<ToKernelWorker>) => {
     return;
   }
   if (m.kind === "request") {
-    // an interrupt applies to what runs when it is asked for: a new request starts clear
+    // an interrupt applies to what runs when it is asked for: a new request starts clear (the
+    // page clears the shared word before it posts a request; an "interrupt" message for this
+    // request comes after it)
     interruptAsked = false;
-    if (interruptWord) Atomics.store(interruptWord, 0, 0);
   }
   core?.onMessage(m);
 };
