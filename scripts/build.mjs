@@ -18,6 +18,15 @@ const external = ["zeromq", "typescript", "webgpu", "mnist", "node:*", "playwrig
 // The widgets bundle must share the engine with the notebook (one Tensor class, one
 // grad mode): its imports of engine/index resolve to the package's own "gradbook"
 // export (dist/gradbook.js) instead of a bundled second copy.
+// The benchmark imports the build scripts (scripts/*.mjs, through the tests' helpers): they stay
+// files of their own, imported from dist/, so that their "run as a script" checks stay false.
+const scriptsAsFiles = {
+  name: "scripts-as-files",
+  setup(b) {
+    b.onResolve({ filter: /[\\/]scripts[\\/][\w-]+\.mjs$/ }, (args) => ({ path: `../scripts/${args.path.split(/[\\/]/).pop()}`, external: true }));
+  },
+};
+
 const engineAsPackage = {
   name: "engine-as-package",
   setup(b) {
@@ -40,7 +49,7 @@ await Promise.all(
         target: "node20",
         sourcemap: "linked",
         external,
-        plugins: src.startsWith("widgets/") ? [engineAsPackage] : [],
+        plugins: src.startsWith("widgets/") ? [engineAsPackage] : src.startsWith("bench/") ? [scriptsAsFiles] : [],
         mainFields: ["module", "main"],
         logLevel: "warning",
         banner: platform === "node" ? { js: "import { createRequire as __gbCreateRequire } from 'node:module'; const require = __gbCreateRequire(import.meta.url);" } : undefined,

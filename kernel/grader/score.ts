@@ -7,7 +7,7 @@
  * Graded solution cells (manually graded answers) score 0 when left as
  * released and are otherwise marked for manual grading.
  */
-import { gradeId, isGrade, isSolution, isTestCell, points, type Cell, type Notebook, type Output } from "./notebook.ts";
+import { computeChecksum, gradeId, isGrade, isLocked, isSolution, isTestCell, nbmeta, points, type Cell, type Notebook, type Output } from "./notebook.ts";
 import { hasHiddenTests } from "./release.ts";
 
 export interface TestResult {
@@ -56,6 +56,18 @@ export function scoreCell(cell: Cell, notebook: string, unanswered: Set<string>)
     }
   }
   return { ...base, score: max, status: "passed", output: "Passed." };
+}
+
+/** Before a student's notebook runs: warnings (a read-only cell changed, no tests) and the solutions left as released (by their nbgrader checksum). */
+export function checkAnswers(nb: Notebook): { warnings: string[]; unanswered: string[] } {
+  const warnings: string[] = [];
+  for (const c of nb.cells) {
+    const m = nbmeta(c);
+    if (m?.checksum && isLocked(c) && computeChecksum(c) !== m.checksum) warnings.push(`cell "${gradeId(c)}" is read-only but was changed: the grader will use the original`);
+  }
+  if (!nb.cells.some(isTestCell)) warnings.push("this notebook has no autograded test cells (nbgrader metadata)");
+  const unanswered = nb.cells.filter((c) => isSolution(c) && nbmeta(c)?.checksum && computeChecksum(c) === nbmeta(c)!.checksum).map((c) => gradeId(c)!);
+  return { warnings, unanswered };
 }
 
 export function scoreNotebook(nb: Notebook, notebook: string, unanswered: string[]): TestResult[] {

@@ -10,9 +10,9 @@ import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { executeNotebook, type CellStatus } from "./execute.ts";
 import { findKernelScript } from "./client.ts";
-import { computeChecksum, gradeId, isLocked, isSolution, isTestCell, nbmeta, NotebookError, parseNotebook, type Notebook } from "./notebook.ts";
+import { gradeId, isTestCell, NotebookError, parseNotebook, type Notebook } from "./notebook.ts";
 import { readNoFollow } from "./safefs.ts";
-import { round2, scoreNotebook, stripAnsi, type TestResult } from "./score.ts";
+import { checkAnswers, round2, scoreNotebook, stripAnsi, type TestResult } from "./score.ts";
 
 export interface ValidateOptions {
   cellTimeoutS?: number;
@@ -42,13 +42,7 @@ export async function validateNotebook(path: string, o: ValidateOptions = {}): P
     throw e;
   }
   const nb = parseNotebook(text, basename(path));
-  const warnings: string[] = [];
-  for (const c of nb.cells) {
-    const m = nbmeta(c);
-    if (m?.checksum && isLocked(c) && computeChecksum(c) !== m.checksum) warnings.push(`cell "${gradeId(c)}" is read-only but was changed: the grader will use the original`);
-  }
-  if (!nb.cells.some(isTestCell)) warnings.push("this notebook has no autograded test cells (nbgrader metadata)");
-  const unanswered = nb.cells.filter((c) => isSolution(c) && nbmeta(c)?.checksum && computeChecksum(c) === nbmeta(c)!.checksum).map((c) => gradeId(c)!);
+  const { warnings, unanswered } = checkAnswers(nb);
   const scratchRoot = mkdtempSync(join(tmpdir(), "gradbook-validate-"));
   try {
     const ex = await executeNotebook(nb, {

@@ -11,8 +11,8 @@ import { Dialog, showDialog, ToolbarButton } from "@jupyterlab/apputils";
 import type { KernelMessage } from "@jupyterlab/services";
 import type { NotebookPanel } from "@jupyterlab/notebook";
 import { Widget } from "@lumino/widgets";
-import { computeChecksum, gradeId, isLocked, isSolution, isTestCell, nbmeta, parseNotebook, type Notebook, type Output } from "../../kernel/grader/notebook.ts";
-import { round2, scoreNotebook, stripAnsi, type TestResult } from "../../kernel/grader/score.ts";
+import { gradeId, isTestCell, parseNotebook, type Notebook, type Output } from "../../kernel/grader/notebook.ts";
+import { checkAnswers, round2, scoreNotebook, stripAnsi, type TestResult } from "../../kernel/grader/score.ts";
 
 /** As the command line's default (gradbook validate --cell-timeout). */
 const CELL_TIMEOUT_MS = 60_000;
@@ -54,13 +54,7 @@ async function runCode(kernel: import("@jupyterlab/services").Kernel.IKernelConn
 /** Validates a notebook (its JSON as saved) in a new kernel of this page. */
 export async function validateInBrowser(app: JupyterFrontEnd, nbJson: unknown, name: string): Promise<BrowserValidation> {
   const nb: Notebook = parseNotebook(JSON.stringify(nbJson), name);
-  const warnings: string[] = [];
-  for (const c of nb.cells) {
-    const m = nbmeta(c);
-    if (m?.checksum && isLocked(c) && computeChecksum(c) !== m.checksum) warnings.push(`cell "${gradeId(c)}" is read-only but was changed: the grader will use the original`);
-  }
-  if (!nb.cells.some(isTestCell)) warnings.push("this notebook has no autograded test cells (nbgrader metadata)");
-  const unanswered = nb.cells.filter((c) => isSolution(c) && nbmeta(c)?.checksum && computeChecksum(c) === nbmeta(c)!.checksum).map((c) => gradeId(c)!);
+  const { warnings, unanswered } = checkAnswers(nb);
   const kernel = await app.serviceManager.kernels.startNew({ name: "gradbook" });
   const cellErrors: BrowserValidation["cellErrors"] = [];
   try {

@@ -17,6 +17,7 @@ import { createInterface } from "node:readline";
 import type { Page } from "playwright-core";
 import { makeJupyterEnv, stripAnsi, type JupyterEnv } from "../kernel/helpers.ts";
 import { liteMissing, openNotebook, openSite, ROOT, startSite, type Site } from "./harness.ts";
+import { withParameters } from "../notebooks/parameters.ts";
 
 const missing = liteMissing();
 if (missing) throw new Error(`the JupyterLite tests cannot run: ${missing}`);
@@ -35,15 +36,6 @@ const OUT = join(ROOT, "tests", "output", "lite");
 const PLOTLY = "application/vnd.plotly.v1+json";
 const WIDGET = "application/vnd.jupyter.widget-view+json";
 
-/** The notebook with papermill's injected-parameters cell after its parameters cell. */
-function withParameters(nb: any, params: Record<string, unknown>): any {
-  const copy = JSON.parse(JSON.stringify(nb));
-  const at = copy.cells.findIndex((c: any) => (c.metadata.tags ?? []).includes("parameters"));
-  if (at < 0) throw new Error("no parameters cell");
-  const source = Object.entries(params).map(([k, v]) => `${k} = ${JSON.stringify(v)};`).join("\n");
-  copy.cells.splice(at + 1, 0, { cell_type: "code", id: "injected-parameters", metadata: { tags: ["injected-parameters"] }, execution_count: null, outputs: [], source });
-  return copy;
-}
 const input = (name: string, quick: boolean) => withParameters(JSON.parse(readFileSync(join(ROOT, "notebooks", `${name}.ipynb`), "utf8")), { quick });
 
 const src = (s: string | string[]) => (Array.isArray(s) ? s.join("") : s);

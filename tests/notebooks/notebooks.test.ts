@@ -10,6 +10,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { makeJupyterEnv, ROOT, stripAnsi, type JupyterEnv } from "../kernel/helpers.ts";
+import { withParameters } from "./parameters.ts";
 
 const NOTEBOOKS = ["01-perceptron", "02-xor", "03-backprop", "04-convolution-arithmetic", "05-lenet5", "06-alexnet", "07-training-diagnosis"];
 const PARALLEL = 2;
@@ -28,16 +29,6 @@ interface Executed {
 }
 
 const src = (s: string | string[]) => (Array.isArray(s) ? s.join("") : s);
-
-/** The notebook with papermill's injected-parameters cell (quick = true) after its parameters cell. */
-function withParameters(nb: any, params: Record<string, unknown>): any {
-  const copy = JSON.parse(JSON.stringify(nb));
-  const at = copy.cells.findIndex((c: any) => (c.metadata.tags ?? []).includes("parameters"));
-  if (at < 0) throw new Error("no parameters cell");
-  const source = Object.entries(params).map(([k, v]) => `${k} = ${JSON.stringify(v)};`).join("\n");
-  copy.cells.splice(at + 1, 0, { cell_type: "code", id: "injected-parameters", metadata: { tags: ["injected-parameters"] }, execution_count: null, outputs: [], source });
-  return copy;
-}
 
 let env: JupyterEnv;
 const results = new Map<string, Promise<Executed>>();
