@@ -78,8 +78,10 @@ async function rspackConfig(outDir, mode) {
     // the compiler API of the browser kernel's workers instead of Node's loader
     alias: {
       [join(root, "kernel", "ts", "tsapi.ts")]: join(liteDir, "worker", "tsapi.ts"),
-      // the Node kernel's intrinsics (vm, worker_threads) by the worker's
+      // the Node kernel's intrinsics (vm, worker_threads) and guard (v8, the inspector, cgroups) by the worker's
       [join(root, "kernel", "intrinsics.ts")]: join(liteDir, "worker", "intrinsics.ts"),
+      [join(root, "kernel", "guard", "memory.ts")]: join(liteDir, "worker", "guard.ts"),
+      [join(root, "kernel", "guard", "output.ts")]: join(liteDir, "worker", "guard.ts"),
     },
     // the TypeScript compiler looks for Node's modules only when it runs in Node
     fallback: Object.fromEntries(["fs", "path", "os", "crypto", "buffer", "inspector", "perf_hooks", "source-map-support", "module", "url", "util", "child_process"].map((m) => [m, false])),
