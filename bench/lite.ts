@@ -1,10 +1,10 @@
 /**
- * `npm run bench -- --lite`: gradbook's JupyterLite site (dist/lite, built by `npm run lite`) in
- * Debian's Chromium (built first if it is missing or stale) from a local static server with the isolation headers:
+ * `npm run bench -- --lite`: gradbook's JupyterLite site (dist/lite, built first if it is missing
+ * or stale) in Debian's Chromium, from a local static server with the isolation headers:
  * - the site's size (all of it, the app, the data; the main bundle gzipped);
- * - a cold load (a new browser profile: nothing cached) to JupyterLab restored and to the first
- *   cell's result in a new notebook, then the same in a warm load (the page's cache and service
- *   worker kept);
+ * - a cold load (the first visit of a new browser profile: nothing cached) to JupyterLab restored
+ *   and to the first cell's result in a new notebook, then the same in a warm load (a second tab:
+ *   the page's cache and service worker kept);
  * - a LeNet-5 training step (batch 64, SGD with momentum, CPU backend) in the browser kernel with 1
  *   and 2 engine threads (Web Workers), next to the same cell's code run by the engine in Node in
  *   the same run (what the Node kernel runs it with), 1 and 2 threads: images/s and the ratio.
@@ -77,13 +77,11 @@ export async function benchLite(): Promise<void> {
         // baseline compiler first, optimized code for hot functions later), Node's threads start
         await runCell(page, trainingCell(2), 600_000);
         await inNode(2);
-        const rows: string[] = [];
         for (const threads of [1, 2]) {
           const browser = Number(textOf(await runCell(page, trainingCell(threads), 600_000)));
           if (!(browser > 0)) throw new Error(`the training cell gave ${browser}`);
           const node = await inNode(threads);
-          rows.push(`[lite] LeNet-5 training step, batch ${BATCH}, CPU, ${threads} thread${threads > 1 ? "s" : ""}: browser ${browser.toFixed(0)} images/s, Node ${node.toFixed(0)} images/s, browser/Node ${(browser / node).toFixed(2)} (load ${load()})`);
-          console.log(rows.at(-1));
+          console.log(`[lite] LeNet-5 training step, batch ${BATCH}, CPU, ${threads} thread${threads > 1 ? "s" : ""}: browser ${browser.toFixed(0)} images/s, Node ${node.toFixed(0)} images/s, browser/Node ${(browser / node).toFixed(2)} (load ${load()})`);
         }
       }
     }
