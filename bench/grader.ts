@@ -67,7 +67,7 @@ function sandboxAlone(dir: string): { wallMs: number; rtWallMs: number | null; c
   const bwrap = findBwrap();
   if (!bwrap) throw new Error("bubblewrap (bwrap) is not installed: apt-get install bubblewrap");
   const home = join(dir, "home");
-  mkdirSync(join(home, "work"), { recursive: true, mode: 0o777 });
+  for (const d of ["work", "tmp"]) mkdirSync(join(home, d), { recursive: true, mode: 0o777 });
   chmodSync(home, 0o777);
   const args = sandboxArgs({ home, readOnly: kernelReadPaths(findKernelScript()), limits: { memoryMb: 2048, maxTasks: 512, fileMb: 1024, cpuSeconds: 3600 }, argv: ["/bin/true"] });
   /** Added wall ms: medians of 50 each, alternating; `prefix` runs both through another command. */

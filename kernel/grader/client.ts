@@ -243,7 +243,7 @@ export class KernelProcess {
     const args = [`--max-old-space-size=${Math.max(64, Math.floor(this.limits.memoryMb))}`, `--import=${PRELOAD}`];
     if (permissions) {
       // /etc/alpine-release: zeromq's addon loader probes it to choose a libc build.
-      // ("/tmp" in a sandbox: the link to its own tmp, by the name programs use)
+      // ("/tmp" in a sandbox: its own tmp mounted there too, by the name programs use)
       const writable = isolate ? [SANDBOX.home, "/tmp"] : [home];
       const readable = ["/etc/alpine-release", ...readOnly, ...writable];
       // (Node 20 takes one path per flag; a list after one flag is read as a single path.)

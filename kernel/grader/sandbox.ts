@@ -8,7 +8,7 @@
  * widgets/) read-only at their own paths; one folder of its own, its home
  * /home/student, holding its working folder `work` (this submission's files
  * and the instructor's data files, nothing else), its temporary folder
- * `tmp` (/tmp is a link to it) and its sockets (`.gradbook`); a minimal /dev
+ * `tmp` (also mounted at /tmp) and its sockets (`.gradbook`); a minimal /dev
  * and its own /proc. No network at all (only its own loopback). The
  * instructor's notebooks, other submissions, --out and anyone else's home
  * are not there to read.
@@ -18,7 +18,7 @@
  * shared library it compiled or downloaded fails); the kernel then runs
  * without any capability and with no_new_privs. Doing that takes a second
  * step inside the namespaces: the sandbox starts as root of its own user
- * namespace, remounts its home noexec with util-linux's mount, sets the
+ * namespace, remounts its home (and /tmp) noexec with util-linux's mount, sets the
  * resource limits (prlimit) and drops every capability (setpriv) before it
  * executes node.
  *
@@ -133,20 +133,24 @@ export function sandboxArgs(c: SandboxCommand): string[] {
     // root of its own user namespace, with the capabilities the remounts below need; setpriv drops them all
     "--uid", "0", "--gid", "0", "--cap-add", "CAP_SYS_ADMIN", "--cap-add", "CAP_SETPCAP",
     ...systemArgs(),
-    ...c.readOnly.flatMap((p) => ["--ro-bind", p, p]),
     "--dev", "/dev",
     "--proc", "/proc",
     "--bind", c.home, SANDBOX.home,
-    "--symlink", SANDBOX.tmp, "/tmp",
+    // /tmp: the same folder as its home's tmp, mounted a second time (not a link: a package
+    // that lives under the host's /tmp, as in a CI's clone, is mounted read-only inside it
+    // below, and keeps its real path)
+    "--bind", join(c.home, "tmp"), "/tmp",
+    ...c.readOnly.flatMap((p) => ["--ro-bind", p, p]),
     "--chdir", SANDBOX.work,
     "--remount-ro", "/dev",
     "--remount-ro", "/",
   ];
   if (c.infoFd !== undefined) args.push("--info-fd", String(c.infoFd));
   // a remount must keep the atime flag of the host's mount (it is locked in a user namespace): the usual one first
-  const remount = `{ ${["relatime", "noatime", "strictatime"].map((a) => `mount -o remount,bind,noexec,nosuid,nodev,${a} ${SANDBOX.home} 2>/dev/null`).join(" || ")} || mount -o remount,bind,noexec,nosuid,nodev ${SANDBOX.home}; }`;
+  const remount = (dir: string) => `{ ${["relatime", "noatime", "strictatime"].map((a) => `mount -o remount,bind,noexec,nosuid,nodev,${a} ${dir} 2>/dev/null`).join(" || ")} || mount -o remount,bind,noexec,nosuid,nodev ${dir}; }`;
   const script = [
-    remount,
+    remount(SANDBOX.home),
+    remount("/tmp"),
     // util-linux's prlimit, then setpriv, then node (each executes the next). CPU: SIGXCPU at the
     // limit (the kernel ends, the client names the cause), SIGKILL 5 s after.
     `exec prlimit --nproc=${Math.floor(l.maxTasks)} --cpu=${cpu}:${cpu + 5} --fsize=${Math.floor(l.fileMb * MiB)} --data=${(2 * Math.floor(l.memoryMb) + 1024) * MiB} --core=0 -- ` +
@@ -182,8 +186,8 @@ export async function checkSandbox(user: { uid: number; gid: number } | null, sc
   const dir = mkdtempSync(join(scratchRoot, "sandbox-check-"));
   try {
     const home = join(dir, "home");
-    mkdirSync(join(home, "work"), { recursive: true });
-    if (user) for (const d of [dir, home, join(home, "work")]) chownSync(d, user.uid, user.gid);
+    for (const d of ["work", "tmp"]) mkdirSync(join(home, d), { recursive: true });
+    if (user) for (const d of [dir, home, join(home, "work"), join(home, "tmp")]) chownSync(d, user.uid, user.gid);
     const args = sandboxArgs({ home, readOnly: [], limits: { memoryMb: 256, maxTasks: 64, fileMb: 1, cpuSeconds: 10 }, argv: ["/bin/true"] });
     const r = await new Promise<{ code: number | null; err: string }>((resolve) => {
       let err = "";

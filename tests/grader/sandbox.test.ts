@@ -9,6 +9,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildSync } from "esbuild";
 import { KernelProcess, findKernelScript } from "../../kernel/grader/client.ts";
+import { findBwrap, sandboxArgs } from "../../kernel/grader/sandbox.ts";
 import { executeNotebook } from "../../kernel/grader/execute.ts";
 import { grade, loadSources, NO_SANDBOX_NOTE } from "../../kernel/grader/grade.ts";
 import { graderCommands } from "../../kernel/grader/index.ts";
@@ -56,19 +57,19 @@ test("what a kernel sees: its own namespaces, no network, the system and the pac
     // every mount read-only but its home (noexec), the device nodes and /proc (noexec)
     const mounts = ((await run(fsRead("/proc/self/mountinfo"))) as string).trim().split("\n").map((l) => { const f = l.split(" "); return [f[4], f[5]] as [string, string]; });
     const writable = mounts.filter(([, o]) => o.split(",").includes("rw")).map(([p]) => p);
-    expect(writable.filter((p) => !p.startsWith("/dev/")).sort()).toEqual(["/home/student", "/proc"]);
+    expect(writable.filter((p) => !p.startsWith("/dev/")).sort()).toEqual(["/home/student", "/proc", "/tmp"]);
     for (const [p, o] of mounts) if (o.split(",").includes("rw") && !p.startsWith("/dev/")) expect([p, o.split(",")]).toEqual([p, expect.arrayContaining(["noexec", "nosuid"])]);
-    expect(mounts.find(([p]) => p === "/home/student")![1].split(",")).toEqual(expect.arrayContaining(["noexec", "nosuid", "nodev"]));
+    for (const dir of ["/home/student", "/tmp"]) expect(mounts.find(([p]) => p === dir)![1].split(",")).toEqual(expect.arrayContaining(["noexec", "nosuid", "nodev"]));
     expect(mounts.find(([p]) => p === "/")![1].split(",")).toContain("ro");
     // what is there: the system, the package, its own folders; not the host's others
     const seen = await run(`({
       uid: process.getuid(), pid: process.pid, host: require("node:os").hostname(), nets: Object.keys(require("node:os").networkInterfaces()),
       cwd: process.cwd(), home: process.env.HOME, tmp: process.env.TMPDIR, root: require("node:fs").readdirSync("/").sort(),
       secret: require("node:fs").existsSync(${JSON.stringify(join(dir, "instructor-secret.txt"))}), tests: require("node:fs").existsSync(${JSON.stringify(HERE)}),
-      tmpLink: require("node:fs").readlinkSync("/tmp"),
+      tmpIsHomeTmp: (require("node:fs").writeFileSync("/tmp/probe.txt", "same"), require("node:fs").readFileSync("/home/student/tmp/probe.txt", "utf8")),
       ipc: require("node:fs").readdirSync("/home/student/.gradbook").sort(),
     })`);
-    expect(seen).toMatchObject({ uid: 0, pid: 2, host: "gradbook", nets: ["lo"], cwd: "/home/student/work", home: "/home/student", tmp: "/home/student/tmp", tmpLink: "/home/student/tmp", secret: false, tests: false });
+    expect(seen).toMatchObject({ uid: 0, pid: 2, host: "gradbook", nets: ["lo"], cwd: "/home/student/work", home: "/home/student", tmp: "/home/student/tmp", tmpIsHomeTmp: "same", secret: false, tests: false });
     // its sockets; the connection file (the key) was removed once the kernel had started
     expect(seen.ipc).toEqual(["k-1", "k-2", "k-3", "k-4", "k-5"]);
     expect(seen.root).toEqual(expect.arrayContaining(["etc", "home", "proc", "tmp", "usr"]));
@@ -78,6 +79,20 @@ test("what a kernel sees: its own namespaces, no network, the system and the pac
     await k.exited();
   }
 }, 180_000);
+
+test("a package under the host's /tmp (a CI's clone) is there read-only at its own path, and /tmp stays the kernel's own tmp", () => {
+  const pkg = join(dir, "package-under-tmp"), home = join(dir, "home-under-tmp");
+  mkdirSync(pkg);
+  writeFileSync(join(pkg, "file.txt"), "from the package");
+  for (const d of ["work", "tmp"]) mkdirSync(join(home, d), { recursive: true });
+  expect(pkg.startsWith("/tmp/")).toBe(true);
+  const script = `cat ${pkg}/file.txt; echo; echo mine > /tmp/t.txt && cat /home/student/tmp/t.txt; (echo x > ${pkg}/new.txt) 2>/dev/null || echo read-only`;
+  const args = sandboxArgs({ home, readOnly: [pkg], limits: { memoryMb: 256, maxTasks: 64, fileMb: 1, cpuSeconds: 10 }, argv: ["/bin/sh", "-c", script] });
+  const r = spawnSync(findBwrap()!, args, { encoding: "utf8", env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" } });
+  expect(r.stderr).toBe("");
+  expect(r.stdout.trim().split("\n")).toEqual(["from the package", "mine", "read-only"]);
+  expect(readFileSync(join(home, "tmp", "t.txt"), "utf8")).toBe("mine\n");
+});
 
 test("a timeout ends the whole sandbox, every process in it; a cell's limits are CPU time and time spent waiting; the CPU time limit ends a kernel", async () => {
   const code = (source: string): Cell => ({ cell_type: "code", source, metadata: {}, outputs: [], execution_count: null });

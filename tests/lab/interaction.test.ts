@@ -140,6 +140,9 @@ describe("gradbook's JupyterLab: widgets, interrupt, restart, completion, toolti
     await editCell(page, 6, "total");
     await page.keyboard.press("Shift+Tab");
     await page.waitForSelector(".jp-Tooltip", { timeout: 30_000 });
+    // (the tooltip's box comes first, its rendered text a moment later: on a loaded machine the
+    // text was still empty when read at once)
+    await page.waitForFunction(() => /\S/.test(document.querySelector(".jp-Tooltip")?.textContent ?? ""), undefined, { timeout: 30_000 }).catch(() => {});
     expect(await page.locator(".jp-Tooltip").textContent()).toMatch(/let total: number/);
     await page.screenshot({ path: join(OUTPUT_DIR, "lab-tooltip.png") });
     await page.keyboard.press("Escape");
