@@ -1,3 +1,4 @@
+// (over 500 lines: one client, its kernel's start in the sandbox, the reply checks and the process watch share its state)
 /**
  * A minimal Jupyter client for the grader: starts one gradbook kernel
  * process (`node dist/kernel.js -f <connection file>`) in its sandbox
