@@ -1,10 +1,10 @@
 /**
  * Kernel entry point: `node dist/kernel.js -f <connection file>`.
- * The main thread runs cells; a worker thread (this same file) runs the
+ * The main thread runs cells; a worker thread (dist/kernel-server.js, protocol/thread.ts) runs the
  * protocol server, so heartbeat and interrupts work while a cell is busy.
  */
 import { kernelChannel, lockIntrinsics, processExit } from "./intrinsics.ts";
-import { Worker, isMainThread, workerData } from "node:worker_threads";
+import { Worker, isMainThread } from "node:worker_threads";
 import { readFileSync } from "node:fs";
 import { KernelCore } from "./core.ts";
 import { log } from "./log.ts";
@@ -64,7 +64,8 @@ export function startKernel(connectionFile: string, interp: Interpreter): void {
   // Messages to and from the protocol server go through a channel no cell can reach (intrinsics.ts).
   const channel = kernelChannel();
   // stdout/stderr not piped to ours (the server logs with writeSync(2)): spares initializing process.stdout at start-up
-  const worker = new Worker(new URL(import.meta.url), { workerData: { gradbookServer: true, config, channel: channel.theirs }, transferList: [channel.theirs.port], stdout: true, stderr: true });
+  // the server's own bundle (protocol/thread.ts, built next to this one): it loads only what the server needs
+  const worker = new Worker(new URL("./kernel-server.js", import.meta.url), { workerData: { config, channel: channel.theirs }, transferList: [channel.theirs.port], stdout: true, stderr: true });
   const notices = [previousDeath, ...limits.problems].filter((n): n is string => !!n);
   const core = new KernelCore(interp, channel.post, undefined, new Int32Array(config.userCodeFlag), { limits, stop, notices });
   channel.listen((m: ToMain) => core.onMessage(m));
@@ -105,16 +106,4 @@ if (isMainThread) {
     process.exit(2);
   }
   startKernel(file, new TypeScriptInterpreter(nodePlatform(process.cwd(), log)));
-} else if (workerData?.role === "language") {
-  const { runLanguageWorker } = await import("./ts/language-node.ts");
-  runLanguageWorker(workerData.cwd);
-} else if (workerData?.role === "compiler") {
-  const { runCompileWorker } = await import("./ts/compile-worker.ts");
-  runCompileWorker();
-} else if (workerData?.gradbookServer) {
-  const { runServer } = await import("./protocol/server.ts");
-  runServer(workerData.config, workerData.channel).catch((e) => {
-    log(`protocol server failed: ${e?.stack ?? e}`);
-    process.exit(1);
-  });
 }

@@ -45,7 +45,7 @@ export function nodeEnvironment(cwd: string, root = packageRoot()): NotebookEnvi
   };
 }
 
-/** The language worker thread's body (main.ts starts it with role "language"). */
+/** The language worker thread's body (helper.ts starts it with role "language"). */
 export function runLanguageWorker(cwd: string) {
   const nb = new Notebook(cwd, nodeEnvironment(cwd));
   serve(

@@ -1,7 +1,7 @@
 /**
  * Requests from the main thread to one of the kernel's helper threads (the compiler, the
- * language service), answered in order. A helper is this same bundle started as a Worker with
- * its role in workerData (main.ts starts the role's handlers).
+ * language service), answered in order. A helper is dist/kernel-helper.js (helper.ts) started as a
+ * Worker with its role in workerData (helper.ts starts the role's handlers).
  */
 import { Worker, parentPort } from "node:worker_threads";
 
@@ -39,7 +39,7 @@ export class HelperThread {
 
   start(): void {
     if (this.worker) return;
-    this.worker = new Worker(new URL(import.meta.url), { workerData: { role: this.role, ...this.data }, stdout: true, stderr: true });
+    this.worker = new Worker(new URL("./kernel-helper.js", import.meta.url), { workerData: { role: this.role, ...this.data }, stdout: true, stderr: true });
     this.worker.unref();
     this.worker.on("message", ({ id, result, error }) => {
       const w = this.waiting.get(id);

@@ -1,0 +1,14 @@
+/**
+ * The protocol server's thread: main.ts starts this file's bundle (dist/kernel-server.js) as a
+ * Worker. A bundle of its own, with only the server's modules: the thread that binds the sockets
+ * and answers kernel_info_request loads and runs no more than it needs (the kernel's whole
+ * bundle, with the interpreter and the language service's code, cost it start-up time).
+ */
+import { workerData } from "node:worker_threads";
+import { log } from "../log.ts";
+import { runServer } from "./server.ts";
+
+runServer(workerData.config, workerData.channel).catch((e) => {
+  log(`protocol server failed: ${e?.stack ?? e}`);
+  process.exit(1);
+});
