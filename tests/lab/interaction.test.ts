@@ -12,6 +12,7 @@ import type { Page } from "playwright-core";
 // @ts-expect-error -- ws ships no type declarations (no @types/ws installed)
 import WebSocket from "ws";
 import { OUTPUT_DIR, command, labMissing, labNotebook, openLab, startLab, waitKernelIdle, type Lab } from "./harness.js";
+import { dragSliderToEnd } from "../widgets/browser/harness.js";
 
 const missing = labMissing();
 if (missing) throw new Error(`the JupyterLab tests cannot run: ${missing}`);
@@ -84,13 +85,7 @@ describe("gradbook's JupyterLab: widgets, interrupt, restart, completion, toolti
     await page.waitForFunction(() => document.querySelector(".gb-PlotlyRenderer .gtitle")?.textContent === "k = 2", undefined, { timeout: 60_000 });
     const handle = page.locator(".widget-slider .noUi-handle").first();
     const track = page.locator(".widget-slider .noUi-target").first();
-    const h = (await handle.boundingBox())!;
-    const t = (await track.boundingBox())!;
-    await page.mouse.move(h.x + h.width / 2, h.y + h.height / 2);
-    await page.mouse.down();
-    await page.mouse.move(t.x + t.width * 0.5, h.y + h.height / 2, { steps: 5 });
-    await page.mouse.move(t.x + t.width + 20, h.y + h.height / 2, { steps: 5 });
-    await page.mouse.up();
+    await dragSliderToEnd(page, handle, track);
     await page.waitForFunction(() => document.querySelector(".gb-PlotlyRenderer .gtitle")?.textContent === "k = 8", undefined, { timeout: 60_000 });
     const y = await page.evaluate(() => (document.querySelector(".gb-PlotlyRenderer") as any).data[0].y);
     expect(y).toEqual([0, 8, 16, 24]);

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { inspect } from "node:util";
 import type { Page } from "playwright-core";
 import * as gb from "../../engine/index.ts";
-import { OUTPUT_DIR } from "../widgets/browser/harness.js";
+import { OUTPUT_DIR, dragSliderToEnd } from "../widgets/browser/harness.js";
 import { liteMissing, openNotebook, openSite, runCell, startSite, textOf, type Site } from "./harness.ts";
 
 const missing = liteMissing();
@@ -111,13 +111,7 @@ gpuNote`,
     const handle = page.locator(".widget-slider .noUi-handle").last();
     const track = page.locator(".widget-slider .noUi-target").last();
     await track.scrollIntoViewIfNeeded();
-    const h = (await handle.boundingBox())!;
-    const t = (await track.boundingBox())!;
-    await page.mouse.move(h.x + h.width / 2, h.y + h.height / 2);
-    await page.mouse.down();
-    await page.mouse.move(t.x + t.width * 0.5, h.y + h.height / 2, { steps: 5 });
-    await page.mouse.move(t.x + t.width + 20, h.y + h.height / 2, { steps: 5 });
-    await page.mouse.up();
+    await dragSliderToEnd(page, handle, track);
     // the kernel ran the interact's function again: its plot is redrawn
     await page.waitForFunction(() => Array.from(document.querySelectorAll(".gb-PlotlyRenderer .gtitle")).some((t) => t.textContent === "k = 8"), undefined, { timeout: 60_000 });
     await page.screenshot({ path: join(OUTPUT_DIR, "lite-slider.png") });

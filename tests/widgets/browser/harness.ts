@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
+import type { Locator, Page } from "playwright-core";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 export const OUTPUT_DIR = join(ROOT, "tests", "output");
@@ -212,4 +213,16 @@ export async function serveDir(dir: string): Promise<{ url: string; server: Serv
   });
   await new Promise<void>((r) => server.listen(port, "127.0.0.1", r));
   return { url: `http://127.0.0.1:${port}`, server };
+}
+
+/** Drags an ipywidgets slider's handle with the mouse, through the middle of its track and past its
+ *  right end (the slider goes to its maximum), as a student would. */
+export async function dragSliderToEnd(page: Page, handle: Locator, track: Locator): Promise<void> {
+  const h = (await handle.boundingBox())!;
+  const t = (await track.boundingBox())!;
+  await page.mouse.move(h.x + h.width / 2, h.y + h.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(t.x + t.width * 0.5, h.y + h.height / 2, { steps: 5 });
+  await page.mouse.move(t.x + t.width + 20, h.y + h.height / 2, { steps: 5 });
+  await page.mouse.up();
 }
