@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { CHROMIUM, CHROMIUM_ARGS, OUTPUT_DIR, ROOT, jupyterEnv, startJupyter, type JupyterEnv, type RunningServer } from "../widgets/browser/harness.js";
+import { CHROMIUM, CHROMIUM_ARGS, OUTPUT_DIR, ROOT, guardContext, type PageWatch, jupyterEnv, startJupyter, type JupyterEnv, type RunningServer } from "../widgets/browser/harness.js";
 
 export { OUTPUT_DIR, ROOT };
 
@@ -19,17 +19,11 @@ export function labMissing(): string | null {
   return null;
 }
 
-export interface Lab {
+export interface Lab extends PageWatch {
   je: JupyterEnv;
   server: RunningServer;
   browser: Browser;
   context: BrowserContext;
-  /** 4xx/5xx responses and failed requests seen by the page */
-  badResponses: string[];
-  /** requests to anything but 127.0.0.1 (refused) */
-  external: string[];
-  /** uncaught page errors */
-  pageErrors: string[];
   url(path: string): string;
   stop(): Promise<void>;
 }
@@ -49,32 +43,13 @@ export async function startLab(files: Record<string, string | Buffer> = {}): Pro
   const { chromium } = await import("playwright-core");
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
   const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
-  const badResponses: string[] = [];
-  const external: string[] = [];
-  const pageErrors: string[] = [];
-  const origin = new URL(server.url).origin;
-  await context.route("**/*", (route) => {
-    const u = route.request().url();
-    if (u.startsWith("http://127.0.0.1:") || u.startsWith("ws://127.0.0.1:") || u.startsWith("data:") || u.startsWith("blob:")) return route.continue();
-    external.push(u);
-    return route.abort("internetdisconnected");
-  });
-  context.on("response", (r) => {
-    if (r.status() >= 400) badResponses.push(`${r.status()} ${r.request().method()} ${r.url().replace(origin, "")}`);
-  });
-  context.on("requestfailed", (r) => {
-    // a page navigating away cancels its pending requests (net::ERR_ABORTED): not a failure of the server
-    if (r.failure()?.errorText !== "net::ERR_ABORTED") badResponses.push(`failed ${r.method()} ${r.url().replace(origin, "")}: ${r.failure()?.errorText}`);
-  });
-  context.on("page", (p) => p.on("pageerror", (e) => pageErrors.push(String(e.stack ?? e))));
+  const watch = await guardContext(context, new URL(server.url).origin);
   return {
     je,
     server,
     browser,
     context,
-    badResponses,
-    external,
-    pageErrors,
+    ...watch,
     url: (path) => `${server.url}${path}${path.includes("?") ? "&" : "?"}token=${server.token}`,
     stop: async () => {
       await browser.close().catch(() => {});

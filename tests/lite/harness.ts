@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Server } from "node:http";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { CHROMIUM, ROOT } from "../widgets/browser/harness.js";
+import { CHROMIUM, ROOT, guardContext, type PageWatch } from "../widgets/browser/harness.js";
 import { LITE_SITE, serveSite } from "../../scripts/lite.mjs";
 
 export { ROOT };
@@ -29,16 +29,11 @@ export function siteInfo(): { instructor: boolean; notebooks: string[]; bytes: R
   return JSON.parse(readFileSync(join(SITE, "build.json"), "utf8"));
 }
 
-export interface Site {
+export interface Site extends PageWatch {
   server: Server;
   url: string;
   browser: Browser;
   context: BrowserContext;
-  /** 4xx/5xx responses and failed requests */
-  badResponses: string[];
-  /** requests to anything but 127.0.0.1 (refused) */
-  external: string[];
-  pageErrors: string[];
   stop(): Promise<void>;
 }
 
@@ -48,34 +43,13 @@ export async function startSite({ isolation = true } = {}): Promise<Site> {
   const { chromium } = await import("playwright-core");
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_LITE_ARGS, headless: true });
   const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
-  const badResponses: string[] = [];
-  const external: string[] = [];
-  const pageErrors: string[] = [];
-  const origin = new URL(url).origin;
-  // only what leaves 127.0.0.1 goes through the route (the site's own requests are not slowed)
-  await context.route(
-    (u) => u.hostname !== "127.0.0.1" && !["data:", "blob:"].includes(u.protocol),
-    (route) => {
-      external.push(route.request().url());
-      return route.abort("internetdisconnected");
-    },
-  );
-  context.on("response", (r) => {
-    if (r.status() >= 400) badResponses.push(`${r.status()} ${r.request().method()} ${r.url().replace(origin, "")}`);
-  });
-  context.on("requestfailed", (r) => {
-    const why = r.failure()?.errorText;
-    if (why !== "net::ERR_ABORTED" && why !== "net::ERR_INTERNET_DISCONNECTED") badResponses.push(`failed ${r.method()} ${r.url().replace(origin, "")}: ${why}`);
-  });
-  context.on("page", (p) => p.on("pageerror", (e) => pageErrors.push(String(e.stack ?? e))));
+  const watch = await guardContext(context, new URL(url).origin);
   return {
     server,
     url,
     browser,
     context,
-    badResponses,
-    external,
-    pageErrors,
+    ...watch,
     stop: async () => {
       await browser.close().catch(() => {});
       await new Promise((r) => server.close(r));

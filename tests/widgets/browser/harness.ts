@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import type { Locator, Page } from "playwright-core";
+import type { BrowserContext, Locator, Page } from "playwright-core";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 export const OUTPUT_DIR = join(ROOT, "tests", "output");
@@ -225,4 +225,37 @@ export async function dragSliderToEnd(page: Page, handle: Locator, track: Locato
   await page.mouse.move(t.x + t.width * 0.5, h.y + h.height / 2, { steps: 5 });
   await page.mouse.move(t.x + t.width + 20, h.y + h.height / 2, { steps: 5 });
   await page.mouse.up();
+}
+
+/** What a guarded browser context saw: the tests assert these are empty. */
+export interface PageWatch {
+  /** 4xx/5xx responses and failed requests (a navigation's cancelled requests and the refused ones excepted) */
+  badResponses: string[];
+  /** requests to anything but 127.0.0.1, data: and blob: (each refused as if offline) */
+  external: string[];
+  /** uncaught errors of any page of the context */
+  pageErrors: string[];
+}
+
+/** Refuses and records every request leaving 127.0.0.1 (only those go through the route: the
+ *  served site's own requests are not slowed), and records bad responses and page errors. */
+export async function guardContext(context: BrowserContext, origin: string): Promise<PageWatch> {
+  const watch: PageWatch = { badResponses: [], external: [], pageErrors: [] };
+  await context.route(
+    (u) => u.hostname !== "127.0.0.1" && !["data:", "blob:"].includes(u.protocol),
+    (route) => {
+      watch.external.push(route.request().url());
+      return route.abort("internetdisconnected");
+    },
+  );
+  context.on("response", (r) => {
+    if (r.status() >= 400) watch.badResponses.push(`${r.status()} ${r.request().method()} ${r.url().replace(origin, "")}`);
+  });
+  context.on("requestfailed", (r) => {
+    // a page navigating away cancels its pending requests (net::ERR_ABORTED); the refused ones are in `external`
+    const why = r.failure()?.errorText;
+    if (why !== "net::ERR_ABORTED" && why !== "net::ERR_INTERNET_DISCONNECTED") watch.badResponses.push(`failed ${r.method()} ${r.url().replace(origin, "")}: ${why}`);
+  });
+  context.on("page", (p) => p.on("pageerror", (e) => watch.pageErrors.push(String(e.stack ?? e))));
+  return watch;
 }
