@@ -15,6 +15,7 @@ import { gemm } from "./kernels/gemm.js";
 import { conv2dForward, conv2dBackwardInput, conv2dBackwardWeight } from "./kernels/conv.js";
 import { maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward } from "./kernels/pool.js";
 import { binaryF32, unaryF32 } from "./kernels/elementwise.js";
+import { emptyF32, emptyOf } from "./alloc.js";
 
 const arr = (x: TensorData) => x.storage as TypedArray;
 const make = (storage: TypedArray, shape: number[], dtype: DType): TensorData => ({ storage, shape, dtype });
@@ -23,7 +24,7 @@ const make = (storage: TypedArray, shape: number[], dtype: DType): TensorData =>
 function expandTo(x: TensorData, shape: readonly number[]): TypedArray {
   const a = arr(x);
   if (sizeOf(x.shape) === sizeOf(shape)) return a;
-  const out = typedArrayFor(x.dtype, sizeOf(shape));
+  const out = emptyOf(x.dtype, sizeOf(shape));
   stridedCopy(a, 0, broadcastStrides(x.shape, shape), shape, out);
   return out;
 }
@@ -70,7 +71,7 @@ function indexedLoop(op: "gather" | "scatterAdd", t: TensorData, index: TensorDa
 const ops: OpTable = {
   unary(x, { op }) {
     const outDtype = unaryResultDtype(op, x.dtype);
-    const out = typedArrayFor(outDtype, sizeOf(x.shape));
+    const out = emptyOf(outDtype, sizeOf(x.shape));
     const xs = arr(x);
     // large float32 exp / tanh / sigmoid: worker threads (same bits as the loop)
     if (!(xs instanceof Float32Array && out instanceof Float32Array && unaryF32(op, xs, out))) unaryLoop(op, xs, out);
@@ -79,7 +80,7 @@ const ops: OpTable = {
 
   binary(a, b, { op, outShape, outDtype }) {
     const n = sizeOf(outShape);
-    const out = typedArrayFor(outDtype, n);
+    const out = emptyOf(outDtype, n);
     const na = sizeOf(a.shape), nb = sizeOf(b.shape);
     const loop = (x: TypedArray, sx: number, y: TypedArray, sy: number) => {
       // large float32 ones: worker threads (same bits as the loop)
@@ -97,7 +98,7 @@ const ops: OpTable = {
     const n = sizeOf(outShape);
     const dtype = a.dtype;
     const c = expandTo(cond, outShape), x = expandTo(a, outShape), y = expandTo(b, outShape);
-    const out = typedArrayFor(dtype, n);
+    const out = emptyOf(dtype, n);
     for (let i = 0; i < n; i++) out[i] = c[i] ? x[i] : y[i];
     return make(out, outShape, dtype);
   },
@@ -110,7 +111,7 @@ const ops: OpTable = {
       return m === n ? [arr(t), 1] : m === 1 ? [arr(t), 0] : [expandTo(t, outShape), 1];
     };
     const [a, sa] = view(input), [b, sb] = view(t1), [c, sc] = view(t2);
-    const out = new Float32Array(n);
+    const out = emptyF32(n);
     const f = Math.fround;
     for (let i = 0; i < n; i++) out[i] = a[i * sa] + f(b[i * sb] * c[i * sc]);
     return make(out, outShape, "float32");
@@ -118,7 +119,7 @@ const ops: OpTable = {
 
   clamp(x, { min, max }) {
     const a = arr(x);
-    const out = typedArrayFor(x.dtype, a.length);
+    const out = emptyOf(x.dtype, a.length);
     const lo = min ?? -Infinity, hi = max ?? Infinity;
     for (let i = 0; i < a.length; i++) { const v = a[i]; const c = v < lo ? lo : v; out[i] = v !== v ? v : c > hi ? hi : c; } // min(max(v, lo), hi), as torch when lo > hi
     return make(out, [...x.shape], x.dtype);
@@ -147,7 +148,7 @@ const ops: OpTable = {
   matmul(a, b, { transA, transB, outShape }) {
     const { M, N, K, batchShape, batch } = matmulSizes(a.shape, transA, outShape);
     const A = toF32(a), B = toF32(b);
-    const out = new Float32Array(batch * M * N);
+    const out = emptyF32(batch * M * N); // every block written (beta 0)
     const aBatch = a.shape.slice(0, -2), bBatch = b.shape.slice(0, -2);
     const aStr = broadcastStrides(aBatch, batchShape), bStr = broadcastStrides(bBatch, batchShape);
     const lda = transA ? M : K, ldb = transB ? K : N;
@@ -164,7 +165,7 @@ const ops: OpTable = {
   permute(x, { perm }) {
     const st = stridesOf(x.shape);
     const shape = perm.map((p) => x.shape[p]);
-    const out = typedArrayFor(x.dtype, sizeOf(shape));
+    const out = emptyOf(x.dtype, sizeOf(shape));
     stridedCopy(arr(x), 0, perm.map((p) => st[p]), shape, out);
     return make(out, shape, x.dtype);
   },
@@ -174,7 +175,7 @@ const ops: OpTable = {
   },
 
   expand(x, { shape }) {
-    const out = typedArrayFor(x.dtype, sizeOf(shape));
+    const out = emptyOf(x.dtype, sizeOf(shape));
     stridedCopy(arr(x), 0, broadcastStrides(x.shape, shape), shape, out);
     return make(out, shape, x.dtype);
   },
@@ -183,7 +184,7 @@ const ops: OpTable = {
     const st = stridesOf(x.shape);
     let off = 0;
     for (let d = 0; d < begin.length; d++) off += begin[d] * st[d];
-    const out = typedArrayFor(x.dtype, sizeOf(outShape));
+    const out = emptyOf(x.dtype, sizeOf(outShape));
     stridedCopy(arr(x), off, st.map((s, d) => s * step[d]), outShape, out);
     return make(out, outShape, x.dtype);
   },
@@ -220,7 +221,7 @@ const ops: OpTable = {
     const shape = [...xs[0].shape];
     shape[axis] = xs.reduce((s, x) => s + x.shape[axis], 0);
     const dtype = xs[0].dtype;
-    const out = typedArrayFor(dtype, sizeOf(shape));
+    const out = emptyOf(dtype, sizeOf(shape));
     const [outer, , inner] = around(shape, axis);
     const rowOut = shape[axis] * inner;
     let at = 0;
@@ -235,7 +236,7 @@ const ops: OpTable = {
 
   cast(x, { dtype }) {
     const a = arr(x);
-    const out = typedArrayFor(dtype, a.length);
+    const out = emptyOf(dtype, a.length);
     if (dtype === "bool") for (let i = 0; i < a.length; i++) out[i] = a[i] ? 1 : 0;
     else if (dtype === "int32" && x.dtype === "float32") for (let i = 0; i < a.length; i++) out[i] = Math.trunc(a[i]);
     else out.set(a);

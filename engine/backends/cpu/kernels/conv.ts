@@ -20,6 +20,7 @@
 // zero gradient.
 
 import { wasmInstance } from "../wasm/runtime.ts";
+import { emptyF32 } from "../alloc.ts";
 import { gemm } from "./gemm.ts";
 import { checkDy, checkLen, conv2dOutputSize, geometry, isPointwise, type Conv2dParams } from "./conv-common.ts";
 import { addBiasPlanes, im2colBackwardInput, im2colBackwardWeight, im2colForward } from "./conv-im2col.ts";
@@ -37,9 +38,11 @@ export function conv2dForward(
   if (bias && bias.length !== wShape[0]) throw new Error(`conv2d: bias has ${bias.length} elements, expected ${wShape[0]}`);
   const g = geometry(xShape, wShape, OH, OW, p);
   const { N, O, Og, G, CKK, OHW, C } = g;
-  const out = new Float32Array(N * O * OHW);
-  if (N === 0) return out;
+  if (N === 0) return new Float32Array(0);
   const wasm = wasmInstance();
+  const implicit = !isPointwise(g) && g.sh === 1 && g.sw === 1 && implicitOk(wasm, O * CKK, g.Cg, OH + g.dh * (g.KH - 1), OW + g.dw * (g.KW - 1));
+  // the implicit GEMM writes every output (no zero-filling needed); the other strategies add into it
+  const out = implicit ? emptyF32(N * O * OHW) : new Float32Array(N * O * OHW);
   if (isPointwise(g)) {
     for (let n = 0; n < N; n++) {
       for (let gi = 0; gi < G; gi++) {
@@ -47,8 +50,8 @@ export function conv2dForward(
       }
     }
     if (bias) addBiasPlanes(out, bias, N, O, OHW);
-  } else if (g.sh === 1 && g.sw === 1 && implicitOk(wasm, O * CKK, g.Cg, OH + g.dh * (g.KH - 1), OW + g.dw * (g.KW - 1))) {
-    implicitConv(wasm, x, N, G, g.Cg, g.H, g.W, w, Og, g.KH, g.KW, g.dh, g.dw, g.ph, g.pw, OH, OW, bias, out);
+  } else if (implicit) {
+    implicitConv(wasm!, x, N, G, g.Cg, g.H, g.W, w, Og, g.KH, g.KW, g.dh, g.dw, g.ph, g.pw, OH, OW, bias, out);
   } else if (wasm) {
     colsForward(wasm, x, g, w, bias, out);
   } else {
@@ -65,9 +68,14 @@ export function conv2dBackwardInput(
   checkLen("conv2d_backward_input", "weight", w, wShape);
   const g = geometry(xShape, wShape, dyShape[2], dyShape[3], p);
   const { N, C, H, W, Og, G, CKK, OHW, Cg, O } = g;
-  const dx = new Float32Array(N * C * H * W);
-  if (N === 0) return dx;
-  if (isPointwise(g) && OHW === H * W) {
+  if (N === 0) return new Float32Array(0);
+  const wasm = wasmInstance();
+  const { KH, KW, dh, dw } = g;
+  const pointwise = isPointwise(g) && OHW === H * W;
+  const implicit = !pointwise && g.sh === 1 && g.sw === 1 && implicitOk(wasm, O * CKK, Og, H + dh * (KH - 1), W + dw * (KW - 1));
+  // the implicit GEMM writes every element of dx (no zero-filling needed); the other strategies add into it
+  const dx = implicit ? emptyF32(N * C * H * W) : new Float32Array(N * C * H * W);
+  if (pointwise) {
     for (let n = 0; n < N; n++) {
       for (let gi = 0; gi < G; gi++) {
         gemm(true, false, Cg, OHW, Og, 1, w, gi * Og * CKK, CKK, dy, (n * O + gi * Og) * OHW, OHW, 0, dx, (n * C + gi * Cg) * OHW, OHW);
@@ -75,9 +83,7 @@ export function conv2dBackwardInput(
     }
     return dx;
   }
-  const wasm = wasmInstance();
-  const { KH, KW, dh, dw } = g;
-  if (g.sh === 1 && g.sw === 1 && implicitOk(wasm, O * CKK, Og, H + dh * (KH - 1), W + dw * (KW - 1))) {
+  if (implicit) {
     // stride 1: dx = correlation of dy (padded by dil*(k-1) - pad) with the flipped, transposed weights
     const KK = KH * KW;
     const wt = new Float32Array(w.length); // [G][Cg][Og][KH][KW]
@@ -89,7 +95,7 @@ export function conv2dBackwardInput(
         }
       }
     }
-    implicitConv(wasm, dy, N, G, Og, g.OH, g.OW, wt, Cg, KH, KW, dh, dw, dh * (KH - 1) - g.ph, dw * (KW - 1) - g.pw, H, W, null, dx);
+    implicitConv(wasm!, dy, N, G, Og, g.OH, g.OW, wt, Cg, KH, KW, dh, dw, dh * (KH - 1) - g.ph, dw * (KW - 1) - g.pw, H, W, null, dx);
   } else if (wasm) {
     colsBackwardInput(wasm, dy, g, w, dx);
   } else {
