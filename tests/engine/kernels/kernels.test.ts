@@ -294,6 +294,34 @@ describe("pooling", () => {
     }
   });
 
+  it("max_pool2d gradient: the WASM compare-and-select path equals the TypeScript scatter bit for bit", () => {
+    const p = { kernel: [2, 2] as [number, number], stride: [2, 2] as [number, number], padding: [0, 0] as [number, number], dilation: [1, 1] as [number, number], ceilMode: false };
+    const same = (dy: Float32Array, idx: Int32Array, yShape: number[], xShape: number[], what: string) => {
+      const a = maxPool2dBackward(dy, idx, yShape, xShape);
+      setWasmMode("js");
+      const b = maxPool2dBackward(dy, idx, yShape, xShape);
+      setWasmMode("auto");
+      expect(Array.from(new Uint32Array(a.buffer)), what).toEqual(Array.from(new Uint32Array(b.buffer)));
+    };
+    // 2x2 / stride 2 (odd sizes: rows and columns without gradient; OW < 4: the scatter), several chunks of planes
+    for (const shape of [[2, 3, 8, 8], [1, 2, 6, 18], [3, 1, 9, 11], [1, 1, 2, 8], [1, 1, 4, 6], [4, 16, 28, 28], [2, 16, 10, 10]]) {
+      const r = maxPool2dForward(rand(shape.reduce((a, b) => a * b, 1), 3), shape, p);
+      const dy = rand(r.out.length, 4).map((v, i) => (i % 7 === 0 ? -0 : i % 11 === 0 ? NaN : v));
+      same(dy, r.indices, r.shape, shape, `${shape}`);
+      // an index outside its output's 2x2 block in the last chunk (another window): the scatter, from a zeroed dx
+      const idx = r.indices.slice();
+      idx[idx.length - 1] = 0;
+      idx[3] = idx[2];
+      same(dy, idx, r.shape, shape, `${shape}, indices of other windows`);
+    }
+    // 3x3 / stride 2 / padding 1 windows overlap: indices outside the 2x2 blocks
+    const q = { ...p, kernel: [3, 3] as [number, number], padding: [1, 1] as [number, number] };
+    const xs = [2, 3, 8, 16];
+    const r = maxPool2dForward(rand(2 * 3 * 8 * 16, 5), xs, q);
+    expect(r.shape).toEqual([2, 3, 4, 8]);
+    same(rand(r.out.length, 6), r.indices, r.shape, xs, "k3s2p1");
+  });
+
   it("avg_pool2d 2x2 WASM SIMD path and its gradient equal the TypeScript path bit for bit", () => {
     const p = { kernel: [2, 2] as [number, number], stride: [2, 2] as [number, number], padding: [0, 0] as [number, number], ceilMode: false, countIncludePad: true };
     for (const shape of [[2, 3, 8, 8], [1, 2, 6, 18], [3, 1, 9, 11], [1, 1, 2, 8], [4, 6, 28, 28], [2, 16, 10, 10]]) {

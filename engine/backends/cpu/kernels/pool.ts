@@ -114,17 +114,50 @@ export function maxPool2dBackward(dy: Float32Array, indices: Int32Array, yShape:
   checkLen("max_pool2d_backward", "grad_output", dy.length, yShape);
   checkLen("max_pool2d_backward", "indices", indices.length, yShape);
   const [N, C, OH, OW] = yShape;
-  const HW = xShape[2] * xShape[3], OHW = OH * OW;
+  const [, , H, W] = xShape;
+  const HW = H * W, OHW = OH * OW;
   const dx = new Float32Array(N * C * HW);
+  if (2 * OH <= H && 2 * OW <= W && OW >= 4 && maxPool2GradSimd(dy, indices, N * C, H, W, OH, OW, dx)) return dx;
   for (let pl = 0; pl < N * C; pl++) {
     const xb = pl * HW, ob = pl * OHW;
     for (let i = 0; i < OHW; i++) {
       const idx = indices[ob + i];
-      if (idx >>> 0 >= HW) throw new Error(`max_pool2d_backward: index ${idx} out of range for a ${xShape[2]}x${xShape[3]} plane`);
+      if (idx >>> 0 >= HW) throw new Error(`max_pool2d_backward: index ${idx} out of range for a ${H}x${W} plane`);
       dx[xb + idx] += dy[ob + i];
     }
   }
   return dx;
+}
+
+/**
+ * The gradient of 2x2 / stride 2 max pooling on the SIMD module (maxpool2grad: compare and select,
+ * no scatter), in chunks of planes that stay in L2, into the zeroed dx. False (dx zeroed again)
+ * when an index lies outside its output's 2x2 block (other pooling windows): the caller scatters.
+ */
+function maxPool2GradSimd(
+  dy: Float32Array, indices: Int32Array, planes: number, H: number, W: number, OH: number, OW: number, dx: Float32Array,
+): boolean {
+  const wasm = wasmInstance();
+  if (!wasm) return false;
+  const HW = H * W, OHW = OH * OW;
+  // rows past 2*OH and columns past 2*OW get no gradient: zeroed in WASM memory when there are any
+  const edges = 2 * OH < H || 2 * OW < W;
+  const chunk = Math.max(1, Math.floor(POOL_CHUNK / (HW + 2 * OHW)));
+  for (let p0 = 0; p0 < planes; p0 += chunk) {
+    const np = Math.min(chunk, planes - p0);
+    // memory (floats): dx planes | dy planes | index planes
+    const dxPtr = 0, dyPtr = np * HW, iPtr = dyPtr + np * OHW;
+    const mem = ensureMemory(wasm, (iPtr + np * OHW) * 4);
+    mem.set(dy.subarray(p0 * OHW, (p0 + np) * OHW), dyPtr);
+    wasm.i32.set(indices.subarray(p0 * OHW, (p0 + np) * OHW), iPtr);
+    if (edges) mem.fill(0, dxPtr, dxPtr + np * HW);
+    if (!wasm.maxpool2grad(dyPtr * 4, iPtr * 4, H, W, np, OH, OW, dxPtr * 4)) {
+      dx.fill(0, 0, p0 * HW);
+      return false;
+    }
+    dx.set(mem.subarray(dxPtr, dxPtr + np * HW), p0 * HW);
+  }
+  return true;
 }
 
 /** Window [start, end) and divisor of output o along one dimension (PyTorch's avg_pool2d rule). */

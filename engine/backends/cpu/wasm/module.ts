@@ -5,13 +5,13 @@
 //  - gemm-funcs.ts: block (the GEMM micro-kernel), cblock (implicit-GEMM convolution), wblock
 //    (weight-gradient dot products);
 //  - copy-funcs.ts: copy2d, gather, scatteradd (strided copies: im2col, col2im, packing);
-//  - pool-funcs.ts: maxpool2, avgpool2, avgpool2grad (2x2 / stride 2 pooling);
+//  - pool-funcs.ts: maxpool2, maxpool2grad, avgpool2, avgpool2grad (2x2 / stride 2 pooling);
 //  - elementwise-funcs.ts: ew_* (float32 element-wise loops), addbias.
 
 import { buildModule, type FuncDef } from "./writer.ts";
 import { gemmFuncs } from "./gemm-funcs.ts";
 import { copyFuncs } from "./copy-funcs.ts";
-import { avgPool2, maxPool2 } from "./pool-funcs.ts";
+import { avgPool2, maxPool2, maxPool2Grad } from "./pool-funcs.ts";
 import { addBias, elementwiseFuncs } from "./elementwise-funcs.ts";
 
 export interface SimdConfig {
@@ -37,6 +37,6 @@ export const SIMD_EXPORTS = [
  */
 export function simdModuleBytes(cfg: SimdConfig = DEFAULT_CONFIG, sharedMax?: number): Uint8Array<ArrayBuffer> {
   // the GEMM family first: its functions call each other by index
-  const funcs: FuncDef[] = [...gemmFuncs(cfg), maxPool2(), ...copyFuncs(), addBias(), ...elementwiseFuncs(), avgPool2(false), avgPool2(true)];
+  const funcs: FuncDef[] = [...gemmFuncs(cfg), maxPool2(), ...copyFuncs(), addBias(), ...elementwiseFuncs(), avgPool2(false), avgPool2(true), maxPool2Grad()];
   return buildModule(funcs, sharedMax);
 }

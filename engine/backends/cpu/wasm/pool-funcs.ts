@@ -6,6 +6,8 @@
 //    output rows < OH (all windows inside) and the first 4*floor(OW/4) columns.
 //  avgpool2(x, H, W, npl, OH, OW, y), avgpool2grad(dy, H, W, npl, OH, OW, dx): 2x2 / stride 2
 //    average pooling and its gradient, for the same outputs (see avgPool2).
+//  maxpool2grad(dy, idx, H, W, npl, OH, OW, dx) -> ok: the gradient of 2x2 / stride 2 max
+//    pooling, by compare and select instead of a scatter (see maxPool2Grad).
 
 import { Code, I32, V128, Simd, Op, type FuncDef } from "./writer.ts";
 
@@ -157,4 +159,82 @@ export function avgPool2(grad: boolean): FuncDef {
   const locals = [I32, I32, I32, I32, I32, I32, I32];
   for (let i = 0; i < 7; i++) locals.push(V128);
   return { name: grad ? "avgpool2grad" : "avgpool2", params: [I32, I32, I32, I32, I32, I32, I32], results: [], locals, body: c };
+}
+
+const INTERLEAVE_LO = [0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23];
+const INTERLEAVE_HI = INTERLEAVE_LO.map((v) => v + 8);
+const I32X4_EQ = 0x37, V128_AND = 0x4e, I32X4_ALL_TRUE = 0xa3;
+
+/**
+ * maxpool2grad(dy, idx, H, W, npl, OH, OW, dx) -> ok: for npl planes of dy and idx [OH, OW]
+ * (idx: i32 flat indices into an [H, W] plane, 2*OH <= H, 2*OW <= W, OW >= 4), writes every
+ * 2x2 block of the dx planes [H, W] under an output: dy + 0 at the block's element that idx
+ * names, +0 at the other three (rows >= 2*OH and columns >= 2*OW are not written). That is the scatter
+ * dx[idx] += dy of a zeroed dx when every index lies in its own output's block (the blocks do
+ * not overlap); returns 0 if one does not (the caller then scatters), else 1. Four outputs a
+ * step (the last step of a row moved back to end at OW: it rewrites the same values).
+ */
+export function maxPool2Grad(): FuncDef {
+  const DY = 0, IDX = 1, H = 2, W = 3, NPL = 4, OH = 5, OW = 6, DX = 7;
+  const OHC = 8, OWI = 9, LAST = 10, RDY = 11, RIX = 12, RDX = 13, I0 = 14, P = 15, WB = 16;
+  const K = 17, SW = 18, S1 = 19, OK = 20, D = 21, X = 22, B = 23, M0 = 24, M1 = 25, M2 = 26, M3 = 27;
+  const c = new Code();
+  c.v128I32([-1, -1, -1, -1]).set(OK);
+  c.block();
+  c.get(OW).i32(4).op(Op.i32_lt_s).brIf(0);
+  c.get(NPL).i32(0).op(Op.i32_le_s).brIf(0);
+  c.get(OH).i32(0).op(Op.i32_le_s).brIf(0);
+  c.i32(1).simd(Simd.i32x4_splat).set(S1);
+  c.get(W).simd(Simd.i32x4_splat).set(SW);
+  c.v128I32([0, 2, 4, 6]).set(K);
+  c.get(OW).i32(4).op(Op.i32_sub).set(LAST);
+  c.get(W).i32(2).op(Op.i32_shl).set(WB);
+  c.loop(); // planes
+  c.get(DY).set(RDY).get(IDX).set(RIX).get(DX).set(RDX).i32(0).set(I0);
+  c.get(OH).set(OHC);
+  c.loop(); // output rows
+  c.i32(0).set(OWI);
+  c.block().loop(); // groups of 4 outputs
+  c.get(OWI).get(LAST).op(Op.i32_gt_s).if_().get(LAST).set(OWI).end();
+  // dy + 0: what the scatter's 0 + dy gives (-0 becomes +0)
+  c.get(RDY).get(OWI).i32(2).op(Op.i32_shl).op(Op.i32_add).simdMem(Simd.v128_load, 0, 0).v128Zero().simd(Simd.f32x4_add).set(D);
+  c.get(RIX).get(OWI).i32(2).op(Op.i32_shl).op(Op.i32_add).simdMem(Simd.v128_load, 0, 0).set(X);
+  c.get(I0).get(OWI).i32(1).op(Op.i32_shl).op(Op.i32_add).simd(Simd.i32x4_splat).get(K).simd(Simd.i32x4_add).set(B);
+  c.get(X).get(B).simd(I32X4_EQ).set(M0);
+  c.get(X).get(B).get(S1).simd(Simd.i32x4_add).simd(I32X4_EQ).set(M1);
+  c.get(B).get(SW).simd(Simd.i32x4_add).set(B);
+  c.get(X).get(B).simd(I32X4_EQ).set(M2);
+  c.get(X).get(B).get(S1).simd(Simd.i32x4_add).simd(I32X4_EQ).set(M3);
+  c.get(OK).get(M0).get(M1).simd(Simd.v128_or).get(M2).get(M3).simd(Simd.v128_or).simd(Simd.v128_or).simd(V128_AND).set(OK);
+  c.get(RDX).get(OWI).i32(3).op(Op.i32_shl).op(Op.i32_add).set(P);
+  for (const [lo, hi, off] of [[M0, M1, 0], [M2, M3, -1]] as const) {
+    // the block row: (dy & m_lo, dy & m_hi) interleaved, 8 floats from column 2*ow
+    const store = (lanes: number[], at: number) => {
+      c.get(P);
+      if (off < 0) c.get(WB).op(Op.i32_add);
+      c.get(D).get(lo).simd(V128_AND).get(D).get(hi).simd(V128_AND).shuffle(lanes).simdMem(Simd.v128_store, 0, at);
+    };
+    store(INTERLEAVE_LO, 0);
+    store(INTERLEAVE_HI, 16);
+  }
+  c.get(OWI).get(LAST).op(Op.i32_ge_s).brIf(1);
+  c.get(OWI).i32(4).op(Op.i32_add).set(OWI);
+  c.br(0);
+  c.end().end();
+  c.get(RDY).get(OW).i32(2).op(Op.i32_shl).op(Op.i32_add).set(RDY);
+  c.get(RIX).get(OW).i32(2).op(Op.i32_shl).op(Op.i32_add).set(RIX);
+  c.get(RDX).get(WB).i32(1).op(Op.i32_shl).op(Op.i32_add).set(RDX);
+  c.get(I0).get(W).i32(1).op(Op.i32_shl).op(Op.i32_add).set(I0);
+  c.get(OHC).i32(1).op(Op.i32_sub).tee(OHC).brIf(0);
+  c.end();
+  c.get(DY).get(OH).get(OW).op(Op.i32_mul).i32(2).op(Op.i32_shl).tee(P).op(Op.i32_add).set(DY);
+  c.get(IDX).get(P).op(Op.i32_add).set(IDX);
+  c.get(DX).get(H).get(W).op(Op.i32_mul).i32(2).op(Op.i32_shl).op(Op.i32_add).set(DX);
+  c.get(NPL).i32(1).op(Op.i32_sub).tee(NPL).brIf(0);
+  c.end();
+  c.end();
+  c.get(OK).simd(I32X4_ALL_TRUE);
+  const locals = [I32, I32, I32, I32, I32, I32, I32, I32, I32];
+  for (let i = 0; i < 11; i++) locals.push(V128);
+  return { name: "maxpool2grad", params: [I32, I32, I32, I32, I32, I32, I32, I32], results: [I32], locals, body: c };
 }

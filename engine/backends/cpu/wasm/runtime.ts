@@ -17,6 +17,7 @@ export interface WasmInstance extends TaskTarget {
   cblock: (mc: number, np: number, K: number, a: number, x: number, offs: number, c: number, ldc: number, astride: number) => void;
   wblock: (mt: number, kt: number, J: number, dy: number, ldy: number, x: number, offs: number, dw: number, lddw: number) => void;
   maxpool2: (x: number, H: number, W: number, npl: number, OH: number, OW: number, out: number, idx: number) => void;
+  maxpool2grad: (dy: number, idx: number, H: number, W: number, npl: number, OH: number, OW: number, dx: number) => number;
   avgpool2: (x: number, H: number, W: number, npl: number, OH: number, OW: number, y: number) => void;
   avgpool2grad: (dy: number, H: number, W: number, npl: number, OH: number, OW: number, dx: number) => void;
   copy2d: (src: number, sPitch: number, sPlane: number, dst: number, dPitch: number, dPlane: number, planes: number, rows: number, n: number) => void;
@@ -92,6 +93,7 @@ function instantiate(module: WebAssembly.Module, cfg: SimdConfig, shared = false
     cblock: ex.cblock as WasmInstance["cblock"],
     wblock: ex.wblock as WasmInstance["wblock"],
     maxpool2: ex.maxpool2 as WasmInstance["maxpool2"],
+    maxpool2grad: ex.maxpool2grad as WasmInstance["maxpool2grad"],
     avgpool2: ex.avgpool2 as WasmInstance["avgpool2"],
     avgpool2grad: ex.avgpool2grad as WasmInstance["avgpool2grad"],
     copy2d: ex.copy2d as WasmInstance["copy2d"],
