@@ -1,14 +1,16 @@
 // CPU compute kernels against PyTorch references (reference.json, made by
 // make_reference.py) and the WASM SIMD GEMM against the TypeScript one.
 import { readFileSync } from "node:fs";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import {
   avgPool2dBackward, avgPool2dForward, conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputSize,
   wasmInfo, gemm, gemmReference, gemmWasm, initWasm, maxPool2dBackward, maxPool2dForward,
-  pool2dOutputSize, setWasmMode, type Conv2dParams,
+  pool2dOutputSize, setWasmMode, getNumThreads, setNumThreads, type Conv2dParams,
 } from "../../../engine/backends/cpu/kernels/index.ts";
 import * as gb from "../../../engine/index.ts";
 import { rand } from "./xorshift.ts";
+import { unaryF32 } from "../../../engine/backends/cpu/kernels/elementwise.ts";
+import { expf, sigmoidf, tanhf } from "../../../engine/backends/cpu/fastmath.ts";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const ref: any = JSON.parse(readFileSync(new URL("./reference.json", import.meta.url), "utf8"));
@@ -390,4 +392,24 @@ describe("float32 exp, tanh, sigmoid", () => {
       want.forEach((v, i) => expect(Object.is(lim[i], v), `${name}(${[-Infinity, Infinity, NaN, -0, 200, -200][i]}) = ${lim[i]}`).toBe(true));
     });
   }
+
+  it("the SIMD module's exp, tanh, sigmoid (several groups a step) equal the TypeScript loops bit for bit at every tail length", () => {
+    // unaryF32 streams 16K-float chunks: the last chunk's length is n - 16384, from 4 (one group
+    // a step) up past 6 groups of 4 and their partial last step
+    const fs: [string, (v: number) => number][] = [["exp", expf], ["tanh", tanhf], ["sigmoid", sigmoidf]];
+    const threads = getNumThreads();
+    setNumThreads(1);
+    onTestFinished(() => setNumThreads(threads));
+    for (const tail of [4, 5, 7, 8, 12, 13, 23, 24, 25, 31, 47, 48, 49, 100]) {
+      const n = 16384 + tail;
+      const x = rand(n, tail).map((v, i) => (i % 13 === 0 ? v * 120 : v * 9));
+      for (const [op, f] of fs) {
+        const out = new Float32Array(n);
+        expect(unaryF32(op, x, out), op).toBe(true);
+        for (let i = 0; i < n; i++) {
+          if (!Object.is(out[i], Math.fround(f(x[i])))) expect.fail(`${op} at ${i} of ${n}: ${out[i]}, the loop gives ${f(x[i])} (x = ${x[i]})`);
+        }
+      }
+    }
+  });
 });

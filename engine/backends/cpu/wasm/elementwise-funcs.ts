@@ -8,7 +8,7 @@
 // are evaluated in double precision as JavaScript does (f64x2 lanes promoted from f32, one f32
 // rounding at the end).
 //
-// Exports (addresses in bytes, n >= 4 floats; the last 4-float group overlaps
+// Exports (addresses in bytes, n >= 4 floats; the last 4-float group (or step of groups) overlaps
 // the one before when n % 4 != 0, so src and dst must not overlap):
 //   ew_exp / ew_tanh / ew_sigmoid (src, dst, n)
 //   ew_add / ew_sub / ew_mul / ew_div / ew_tanhgrad / ew_sigmoidgrad / ew_relugrad (a, sa, b, sb, dst, n):
@@ -120,15 +120,15 @@ function tanh32(c: Code, L: Locals, X: number, R: number): void {
   f32c(c, L, -1).simd(S.f32x4_pmax); f32c(c, L, 1).simd(S.f32x4_pmin).set(R);
 }
 
-/** R = sigmoidf(X): e = expf(-|x|); x >= 0 ? 1 / (1 + e) : e / (1 + e). */
+/** R = sigmoidf(X): e = expf(-|x|); (x >= 0 ? 1 : e) / (1 + e). */
 function sigmoid32(c: Code, L: Locals, X: number, R: number): void {
   const Y = L.v(), E = L.v(), D = L.v();
   c.get(X).simd(S.f32x4_abs).simd(S.f32x4_neg).set(Y);
   expf32(c, L, Y, E);
   f32c(c, L, 1).get(E).simd(S.f32x4_add).set(D);
-  f32c(c, L, 1).get(D).simd(S.f32x4_div);
-  c.get(E).get(D).simd(S.f32x4_div);
-  c.get(X); f32c(c, L, 0).simd(S.f32x4_ge).simd(Simd.v128_bitselect).set(R);
+  // one division: the numerator (1 or e) picked first
+  f32c(c, L, 1).get(E).get(X); f32c(c, L, 0).simd(S.f32x4_ge).simd(Simd.v128_bitselect);
+  c.get(D).simd(S.f32x4_div).set(R);
 }
 
 const LOW = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23]; // low halves of two vectors
@@ -136,33 +136,48 @@ const HIGH = [8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15];
 
 /**
  * The loop over 4-float groups shared by all functions: I (byte offset) runs over [0, 4n) in
- * steps of 16, the last group moved back to end at 4n. `body` reads and writes through I.
+ * steps of `step` bytes (16: one group), the last step moved back to end at 4n (n >= step / 4).
+ * `body` reads and writes through I.
  */
-function groups(c: Code, N: number, I: number, END: number, body: () => void): void {
-  c.get(N).i32(2).op(Op.i32_shl).i32(16).op(Op.i32_sub).set(END); // offset of the last group
+function groups(c: Code, N: number, I: number, END: number, body: () => void, step = 16): void {
+  c.get(N).i32(2).op(Op.i32_shl).i32(step).op(Op.i32_sub).set(END); // offset of the last group
   c.i32(0).set(I);
   c.block().loop();
   c.get(I).get(END).op(Op.i32_gt_s).if_().get(END).set(I).end();
   body();
   c.get(I).get(END).op(Op.i32_ge_s).brIf(1);
-  c.get(I).i32(16).op(Op.i32_add).set(I);
+  c.get(I).i32(step).op(Op.i32_add).set(I);
   c.br(0);
   c.end().end();
 }
 
 type F32Fn = (c: Code, L: Locals, X: number, R: number) => void;
 
-function unary(name: string, f: F32Fn): FuncDef {
+/**
+ * A unary function: G groups of 4 floats a step (G independent dependency chains: one chain of
+ * exp's ~30 operations leaves the out-of-order core idle; measured best: G = 6 for exp and
+ * sigmoid, 3 for tanh, whose division already overlaps), one group a step below 4G floats.
+ */
+function unary(name: string, f: F32Fn, G: number): FuncDef {
   const SRC = 0, DST = 1, N = 2;
   const L = new Locals(3);
-  const I = L.i(), END = L.i(), X = L.v(), R = L.v();
-  const body = new Code();
-  body.get(SRC).get(I).op(Op.i32_add).simdMem(Simd.v128_load, 0, 0).set(X);
-  f(body, L, X, R);
-  body.get(DST).get(I).op(Op.i32_add).get(R).simdMem(Simd.v128_store, 0, 0);
+  const I = L.i(), END = L.i();
+  const XS = Array.from({ length: G }, () => L.v()), RS = Array.from({ length: G }, () => L.v());
+  const step = (g: number) => {
+    const b = new Code();
+    for (let i = 0; i < g; i++) b.get(SRC).get(I).op(Op.i32_add).simdMem(Simd.v128_load, 0, 16 * i).set(XS[i]);
+    for (let i = 0; i < g; i++) f(b, L, XS[i], RS[i]);
+    for (let i = 0; i < g; i++) b.get(DST).get(I).op(Op.i32_add).get(RS[i]).simdMem(Simd.v128_store, 0, 16 * i);
+    return b.b;
+  };
+  const many = step(G), one = step(1);
   const c = new Code();
   L.prologue(c);
-  groups(c, N, I, END, () => c.op(...body.b));
+  c.get(N).i32(4 * G).op(Op.i32_ge_s).if_();
+  groups(c, N, I, END, () => c.op(...many), 16 * G);
+  c.op(Op.else);
+  groups(c, N, I, END, () => c.op(...one));
+  c.end();
   return { name, params: [I32, I32, I32], results: [], locals: L.types, body: c };
 }
 
@@ -198,9 +213,9 @@ function binary(name: string, op: { f32?: number; f64?: (c: Code, L: Locals, A: 
 /** The element-wise functions (ew_*; see module.ts). */
 export function elementwiseFuncs(): FuncDef[] {
   return [
-    unary("ew_exp", expf32),
-    unary("ew_tanh", tanh32),
-    unary("ew_sigmoid", sigmoid32),
+    unary("ew_exp", expf32, 6),
+    unary("ew_tanh", tanh32, 3),
+    unary("ew_sigmoid", sigmoid32, 6),
     binary("ew_add", { f32: S.f32x4_add }),
     binary("ew_sub", { f32: S.f32x4_sub }),
     binary("ew_mul", { f32: S.f32x4_mul }),
