@@ -92,6 +92,11 @@ describe("large ops (the WASM paths, and the TypeScript ones) with poisoned resu
       const x = t([8, 6, 14, 14], 11, true), w = t([16, 6, 5, 5], 12, true), bias = t([16], 13, true);
       return { outs: [gb.nn.functional.conv2d(x, w, bias, { padding: 2 }), gb.nn.functional.conv2d(x, w, null)], grads: [x, w, bias] };
     },
+    "2x2 max pooling's gradient, even and odd sizes, and with indices of other windows (the scatter)": () => {
+      const even = t([16, 6, 28, 28], 16, true), odd = t([16, 6, 27, 29], 17, true), k3 = t([4, 6, 16, 16], 18, true);
+      const f = gb.nn.functional;
+      return { outs: [f.maxPool2d(even, 2), f.maxPool2d(odd, 2), f.maxPool2d(k3, 3, { stride: 2, padding: 1 })], grads: [even, odd, k3] };
+    },
     "2x2 average pooling, even and odd sizes, forward and gradient": () => {
       const even = t([16, 6, 28, 28], 14, true), odd = t([16, 6, 27, 29], 15, true);
       return { outs: [gb.nn.functional.avgPool2d(even, 2), gb.nn.functional.avgPool2d(odd, 2)], grads: [even, odd] };

@@ -116,8 +116,13 @@ export function maxPool2dBackward(dy: Float32Array, indices: Int32Array, yShape:
   const [N, C, OH, OW] = yShape;
   const [, , H, W] = xShape;
   const HW = H * W, OHW = OH * OW;
-  const dx = new Float32Array(N * C * HW);
-  if (2 * OH <= H && 2 * OW <= W && OW >= 4 && maxPool2GradSimd(dy, indices, N * C, H, W, OH, OW, dx)) return dx;
+  const wasm = 2 * OH <= H && 2 * OW <= W && OW >= 4 ? wasmInstance() : null;
+  // the SIMD path writes every element of dx (no zero-filling); the scatter adds into zeros
+  const dx = wasm ? emptyF32(N * C * HW) : new Float32Array(N * C * HW);
+  if (wasm) {
+    if (maxPool2GradSimd(wasm, dy, indices, N * C, H, W, OH, OW, dx)) return dx;
+    dx.fill(0);
+  }
   for (let pl = 0; pl < N * C; pl++) {
     const xb = pl * HW, ob = pl * OHW;
     for (let i = 0; i < OHW; i++) {
@@ -131,14 +136,13 @@ export function maxPool2dBackward(dy: Float32Array, indices: Int32Array, yShape:
 
 /**
  * The gradient of 2x2 / stride 2 max pooling on the SIMD module (maxpool2grad: compare and select,
- * no scatter), in chunks of planes that stay in L2, into the zeroed dx. False (dx zeroed again)
- * when an index lies outside its output's 2x2 block (other pooling windows): the caller scatters.
+ * no scatter), in chunks of planes that stay in L2, writing every element of dx. False (dx partly
+ * written) when an index lies outside its output's 2x2 block (other pooling windows): the caller
+ * scatters.
  */
 function maxPool2GradSimd(
-  dy: Float32Array, indices: Int32Array, planes: number, H: number, W: number, OH: number, OW: number, dx: Float32Array,
+  wasm: WasmInstance, dy: Float32Array, indices: Int32Array, planes: number, H: number, W: number, OH: number, OW: number, dx: Float32Array,
 ): boolean {
-  const wasm = wasmInstance();
-  if (!wasm) return false;
   const HW = H * W, OHW = OH * OW;
   // rows past 2*OH and columns past 2*OW get no gradient: zeroed in WASM memory when there are any
   const edges = 2 * OH < H || 2 * OW < W;
@@ -151,10 +155,7 @@ function maxPool2GradSimd(
     mem.set(dy.subarray(p0 * OHW, (p0 + np) * OHW), dyPtr);
     wasm.i32.set(indices.subarray(p0 * OHW, (p0 + np) * OHW), iPtr);
     if (edges) mem.fill(0, dxPtr, dxPtr + np * HW);
-    if (!wasm.maxpool2grad(dyPtr * 4, iPtr * 4, H, W, np, OH, OW, dxPtr * 4)) {
-      dx.fill(0, 0, p0 * HW);
-      return false;
-    }
+    if (!wasm.maxpool2grad(dyPtr * 4, iPtr * 4, H, W, np, OH, OW, dxPtr * 4)) return false;
     dx.set(mem.subarray(dxPtr, dxPtr + np * HW), p0 * HW);
   }
   return true;
