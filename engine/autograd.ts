@@ -149,39 +149,95 @@ export function runBackward(
   const seen = new Set<Tensor>();
   for (const o of outputs) for (const t of topoSort(o)) if (!seen.has(t)) (seen.add(t), order.push(t));
   const wanted = opts.inputs ? new Set(opts.inputs) : null;
-  noGrad(() => {
-    for (let k = order.length - 1; k >= 0; k--) {
-      const t = order[k];
-      const g = grads.get(t);
-      if (!g) continue;
-      if (t.gradFn === null || t._retainGrad) {
-        if (opts.accumulate && (t.gradFn === null || t._retainGrad)) {
-          t.grad = t.grad ? t.grad.add(g) : g.detach();
-        }
-        if (t.gradFn === null) continue;
-      }
-      const fn = t.gradFn;
-      // with anomaly mode on, a non-finite gradient is reported as coming from this op's backward
-      // (not from the div/mul/... ops its backward rule is written with)
-      const anomaly = state.anomaly;
-      state.anomaly = false;
-      let inGrads: (Tensor | null | undefined)[];
-      try {
-        inGrads = fn.backward(g, t);
-      } finally {
-        state.anomaly = anomaly;
-      }
-      fn.inputs.forEach((x, i) => {
-        const gi = inGrads[i];
-        if (!gi || !x.requiresGrad) return;
-        if (state.anomaly) checkFinite(`the backward of op '${fn.op}' (input ${i})`, gi, [g]);
-        let gx = sumTo(gi, x.shape);
-        if (gx.dtype !== x.dtype && x.dtype === "float32") gx = gx.float();
-        const prev = grads.get(x);
-        grads.set(x, prev ? prev.add(gx) : gx);
-      });
-      if (!wanted && !t._retainGrad) grads.delete(t);
-    }
-  });
+  // backward() (not grad(), which returns the gradients) hands the storage of each gradient it has
+  // consumed back to its backend for reuse, once no entry of `grads` uses that storage and no
+  // leaf's .grad, retained gradient or given gradient shares it; the backends take back only
+  // storage made during this walk (so never a forward tensor's)
+  const recycling = opts.accumulate && !wanted;
+  const uses = new Map<unknown, number>(); // storage -> entries of `grads` on it
+  const kept = new Set<unknown>();
+  const hold = (x: Tensor) => void (recycling && uses.set(x._d.storage, (uses.get(x._d.storage) ?? 0) + 1));
+  const release = (x: Tensor) => {
+    if (!recycling) return;
+    const s = x._d.storage, n = (uses.get(s) ?? 1) - 1;
+    if (n > 0) uses.set(s, n);
+    else if (uses.delete(s) && !kept.has(s)) x.backend.recycle?.(x._d);
+  };
+  for (const x of gradOutputs) kept.add(x._d.storage);
+  for (const g of grads.values()) {
+    kept.add(g._d.storage);
+    hold(g);
+  }
+  const scopes = recycling ? [...new Set(outputs.map((o) => o.backend))].filter((b) => b.backwardScope) : [];
+  for (const b of scopes) b.backwardScope!(true);
+  try {
+    noGrad(() => walk(order, grads, { accumulate: opts.accumulate, wanted, recycling, kept, hold, release }));
+  } finally {
+    for (const b of scopes) b.backwardScope!(false);
+  }
   return grads;
+}
+
+interface Walk {
+  accumulate: boolean;
+  wanted: Set<Tensor> | null;
+  recycling: boolean;
+  /** storages that must not be reused (leaves' .grad, retained and given gradients) */
+  kept: Set<unknown>;
+  /** an entry of `grads` starts or stops using a tensor's storage */
+  hold: (x: Tensor) => void;
+  release: (x: Tensor) => void;
+}
+
+/** runBackward's walk over the graph, outputs first: each tensor's gradient through its op's backward rule to its inputs. */
+function walk(order: Tensor[], grads: Map<Tensor, Tensor>, { accumulate, wanted, recycling, kept, hold, release }: Walk): void {
+  for (let k = order.length - 1; k >= 0; k--) {
+    const t = order[k];
+    const g = grads.get(t);
+    if (!g) continue;
+    if (t.gradFn === null || t._retainGrad) {
+      if (accumulate && (t.gradFn === null || t._retainGrad)) {
+        t.grad = t.grad ? t.grad.add(g) : g.detach();
+        kept.add(t.grad._d.storage);
+      }
+      if (t.gradFn === null) {
+        if (recycling) {
+          grads.delete(t);
+          release(g);
+        }
+        continue;
+      }
+    }
+    const fn = t.gradFn;
+    // with anomaly mode on, a non-finite gradient is reported as coming from this op's backward
+    // (not from the div/mul/... ops its backward rule is written with)
+    const anomaly = state.anomaly;
+    state.anomaly = false;
+    let inGrads: (Tensor | null | undefined)[];
+    try {
+      inGrads = fn.backward(g, t);
+    } finally {
+      state.anomaly = anomaly;
+    }
+    fn.inputs.forEach((x, i) => {
+      const gi = inGrads[i];
+      if (!gi || !x.requiresGrad) return;
+      if (state.anomaly) checkFinite(`the backward of op '${fn.op}' (input ${i})`, gi, [g]);
+      let gx = sumTo(gi, x.shape);
+      if (gx.dtype !== x.dtype && x.dtype === "float32") gx = gx.float();
+      hold(gx);
+      const prev = grads.get(x);
+      if (prev) {
+        const sum = prev.add(gx);
+        hold(sum);
+        grads.set(x, sum);
+        release(prev);
+        release(gx);
+      } else grads.set(x, gx);
+    });
+    if (!wanted && !t._retainGrad) {
+      grads.delete(t);
+      release(g);
+    }
+  }
 }

@@ -16,6 +16,11 @@ export interface MemoryPool {
   readonly device: "cpu" | "gpu";
   /** Bytes held now. */
   bytes(): number;
+  /**
+   * Its bytes are JavaScript array buffers (spare CPU tensor storage), which the JavaScript engine
+   * already counts (process.memoryUsage().arrayBuffers): listed, but not added to cpuPoolBytes.
+   */
+  inArrayBuffers?: boolean;
   /** Bytes in use by live tensors (GPU pools); the rest is cache that release() frees. */
   inUse?(): number;
   /** Tensors whose storage is in this pool (GPU pools). */
@@ -41,7 +46,7 @@ export interface PoolStats {
 export interface MemoryStats {
   /** The backends' pools (WASM memory of the CPU kernels, GPU buffers). */
   pools: PoolStats[];
-  /** The CPU pools' bytes (host memory besides the tensors' arrays). */
+  /** The CPU pools' bytes (host memory besides the tensors' arrays and other array buffers). */
   cpuPoolBytes: number;
 }
 
@@ -51,7 +56,7 @@ export function memoryStats(): MemoryStats {
   let cpu = 0;
   for (const p of pools) {
     const s: PoolStats = { name: p.name, device: p.device, bytes: p.bytes(), inUse: p.inUse?.() ?? null, tensors: p.tensors?.() ?? null };
-    if (s.device === "cpu") cpu += s.bytes;
+    if (s.device === "cpu" && !p.inArrayBuffers) cpu += s.bytes;
     out.push(s);
   }
   return { pools: out, cpuPoolBytes: cpu };

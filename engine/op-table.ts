@@ -114,4 +114,11 @@ export interface Backend {
   assign(dst: TensorData, src: TensorData): void;
   /** Release storage now (GPU buffers go back to the pool). */
   dispose(x: TensorData): void;
+  /** Autograd's backward walk opens (true) or closes (false); storage made in between may come back through recycle(). */
+  backwardScope?(open: boolean): void;
+  /**
+   * A gradient that the backward walk made and consumed, whose storage nothing else references
+   * any more (no other gradient, no leaf's .grad): the backend may reuse that storage.
+   */
+  recycle?(x: TensorData): void;
 }

@@ -3,8 +3,11 @@
  * without zero-filling (`Buffer.allocUnsafeSlow`: malloc instead of calloc). A zero-filled
  * `new Float32Array(n)` of megabytes costs a memset or, for memory fresh from the system, a
  * page fault per 4 KiB page before the op writes a single value (measured on this machine: 4.8 MB
- * allocated and filled, 1.25 ms of CPU zero-filled, 0.40 ms without). Elsewhere (a browser),
- * and for small arrays (where the call costs more than the zeroing), a plain typed array.
+ * allocated and filled, 1.25 ms of CPU zero-filled, 0.40 ms without). Elsewhere (a browser), a
+ * zeroed buffer; small arrays (where the call costs more than the zeroing), a plain typed array.
+ *
+ * Autograd hands back the storage of the gradients its backward walk consumed (recycle()): the
+ * next results of those sizes reuse it (in a browser too), so a training step allocates less.
  *
  * Only for results whose every element the op writes: what was in that memory before (another
  * array of this process) must never show through. The arrays are ordinary ArrayBuffers, counted
@@ -12,6 +15,7 @@
  */
 import type { DType, TypedArray } from "../../dtype.js";
 import { typedArrayFor } from "../../dtype.js";
+import { registerMemoryPool } from "../../memory.js";
 
 type AllocUnsafe = (bytes: number) => { buffer: ArrayBufferLike; byteOffset: number };
 
@@ -31,30 +35,88 @@ export function setUnfilledPoison(on: boolean): void {
   poison = on;
 }
 
+/**
+ * Spare buffers: the storage of gradients that autograd's backward walk made and then consumed
+ * (handed back through recycle(); nothing references them any more), by size in bytes, for the
+ * next results of the same size (a training step makes the same sizes again and again). At most
+ * spareLimit bytes in all (64 MiB); gb.emptyCache() frees them.
+ */
+const spare = new Map<number, ArrayBuffer[]>();
+let spareBytes = 0;
+let spareLimit = 64 << 20;
+
+/** Tests: the most bytes kept in spare buffers (0: none, nothing is reused). */
+export function setSpareLimit(bytes: number): void {
+  spareLimit = bytes;
+}
+
+/** Buffers this file made while a backward walk was open: the only ones recycle() takes back. */
+const madeInBackward = new WeakSet<ArrayBuffer>();
+let backwardDepth = 0;
+
+/**
+ * A buffer of `bytes` for an unfilled result: a spare one, or one allocated without zero-filling
+ * (a zeroed one where that is not available: a browser); null for small results (the caller's
+ * plain constructor).
+ */
+function unfilledBuffer(bytes: number): ArrayBuffer | null {
+  if (bytes < UNFILLED_MIN_BYTES) return null;
+  const list = spare.get(bytes);
+  let b = list?.pop();
+  if (b !== undefined) {
+    spareBytes -= bytes;
+    if (list!.length === 0) spare.delete(bytes);
+  } else {
+    const u = allocUnsafe?.(bytes);
+    b = u !== undefined && u.byteOffset === 0 && u.buffer.byteLength === bytes ? (u.buffer as ArrayBuffer) : new ArrayBuffer(bytes);
+  }
+  if (backwardDepth > 0) madeInBackward.add(b);
+  return b;
+}
+
 /** A float32 array of n elements whose contents are undefined: the caller writes every one. */
 export function emptyF32(n: number): Float32Array {
-  if (poison) return new Float32Array(n).fill(NaN);
-  if (allocUnsafe === undefined || n * 4 < UNFILLED_MIN_BYTES) return new Float32Array(n);
-  const b = allocUnsafe(n * 4);
-  return new Float32Array(b.buffer as ArrayBuffer, b.byteOffset, n);
+  const b = unfilledBuffer(n * 4);
+  const a = b === null ? new Float32Array(n) : new Float32Array(b);
+  return poison ? a.fill(NaN) : a;
 }
 
 /** An array of `dtype` and n elements whose contents are undefined: the caller writes every one. */
 export function emptyOf(dtype: DType, n: number): TypedArray {
-  if (poison) return dtype === "float32" ? emptyF32(n) : typedArrayFor(dtype, n).fill(dtype === "int32" ? 0x7fffffff : 0xa5);
-  if (allocUnsafe === undefined) return typedArrayFor(dtype, n);
-  switch (dtype) {
-    case "float32":
-      return emptyF32(n);
-    case "int32": {
-      if (n * 4 < UNFILLED_MIN_BYTES) return new Int32Array(n);
-      const b = allocUnsafe(n * 4);
-      return new Int32Array(b.buffer as ArrayBuffer, b.byteOffset, n);
-    }
-    case "bool": {
-      if (n < UNFILLED_MIN_BYTES) return new Uint8Array(n);
-      const b = allocUnsafe(n);
-      return new Uint8Array(b.buffer as ArrayBuffer, b.byteOffset, n);
-    }
-  }
+  if (dtype === "float32") return emptyF32(n);
+  const b = unfilledBuffer(dtype === "int32" ? n * 4 : n);
+  const a = b === null ? typedArrayFor(dtype, n) : dtype === "int32" ? new Int32Array(b) : new Uint8Array(b);
+  return poison ? a.fill(dtype === "int32" ? 0x7fffffff : 0xa5) : a;
 }
+
+/** Autograd's backward walk opens (true) or closes (false): arrays made in between may come back through recycle(). */
+export function backwardScope(open: boolean): void {
+  backwardDepth = Math.max(0, backwardDepth + (open ? 1 : -1));
+}
+
+/**
+ * The storage of a gradient that the backward walk made and consumed, which nothing else
+ * references: kept for the next result of its size. Arrays not made by this file during a
+ * backward walk (a forward result, a view, a user's array) are left alone.
+ */
+export function recycle(a: TypedArray): void {
+  const b = a.buffer as ArrayBuffer;
+  if (!madeInBackward.has(b) || a.byteOffset !== 0 || a.byteLength !== b.byteLength) return;
+  madeInBackward.delete(b);
+  if (spareBytes + b.byteLength > spareLimit) return;
+  const list = spare.get(b.byteLength);
+  if (list) list.push(b);
+  else spare.set(b.byteLength, [b]);
+  spareBytes += b.byteLength;
+}
+
+registerMemoryPool({
+  name: "spare CPU tensor storage",
+  device: "cpu",
+  inArrayBuffers: true,
+  bytes: () => spareBytes,
+  release() {
+    spare.clear();
+    spareBytes = 0;
+  },
+});

@@ -15,7 +15,7 @@ import { gemm } from "./kernels/gemm.js";
 import { conv2dForward, conv2dBackwardInput, conv2dBackwardWeight } from "./kernels/conv.js";
 import { maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward } from "./kernels/pool.js";
 import { binaryF32, unaryF32 } from "./kernels/elementwise.js";
-import { emptyF32, emptyOf } from "./alloc.js";
+import { backwardScope, emptyF32, emptyOf, recycle } from "./alloc.js";
 
 const arr = (x: TensorData) => x.storage as TypedArray;
 const make = (storage: TypedArray, shape: number[], dtype: DType): TensorData => ({ storage, shape, dtype });
@@ -380,5 +380,9 @@ export const cpuBackend: Backend = {
   },
   dispose() {
     /* garbage collected */
+  },
+  backwardScope,
+  recycle(x) {
+    recycle(arr(x));
   },
 };

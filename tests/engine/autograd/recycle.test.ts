@@ -1,0 +1,125 @@
+// backward() hands the storage of the gradients it consumed back to the CPU backend, which reuses
+// it for the next results of the same size (engine/autograd.ts runBackward, engine/backends/cpu/
+// alloc.ts). What must never be reused: a leaf's .grad (also when the same gradient went to a
+// non-leaf too, or through a reshape, which shares storage), a retained gradient, the gradient the
+// caller gave, a forward tensor, or anything gb.autograd.grad returns. Training gives the same
+// bits with and without the reuse; the spare storage is listed by gb.memoryStats() (not added to
+// cpuPoolBytes: it is array buffers, which the memory guard counts already) and freed by
+// gb.emptyCache().
+import { afterEach, describe, expect, it } from "vitest";
+import * as gb from "../../../engine/index.ts";
+import { setSpareLimit, setUnfilledPoison } from "../../../engine/backends/cpu/alloc.ts";
+import { apply } from "../../../engine/autograd.ts";
+
+// 32K floats (128 KiB): above the size from which results come unfilled and storage is reused
+const SHAPE = [64, 512];
+const spare = () => gb.memoryStats().pools.find((p) => p.name === "spare CPU tensor storage")!;
+const randn = (seed: number, requiresGrad = false) => {
+  gb.manualSeed(seed);
+  return gb.randn(SHAPE, { requiresGrad });
+};
+/** Many results of SHAPE's size: what would overwrite any storage wrongly handed back. */
+const churn = () => {
+  const a = randn(99);
+  for (let i = 0; i < 8; i++) a.mul(3).tanh().add(1);
+};
+const copy = (t: gb.Tensor) => t.dataSync().slice();
+/** The same values, bit for bit. */
+const same = (got: ArrayLike<number>, want: ArrayLike<number>, what: string) => {
+  expect(got.length, what).toBe(want.length);
+  for (let i = 0; i < want.length; i++) if (!Object.is(got[i], want[i])) expect.fail(`${what}: element ${i} is ${got[i]}, was ${want[i]}`);
+};
+
+afterEach(() => {
+  setUnfilledPoison(false);
+  setSpareLimit(64 << 20);
+  gb.emptyCache();
+});
+
+describe("gradient storage reuse in backward()", () => {
+  it("a leaf's .grad, a retained gradient, the given gradient and forward tensors are never reused", async () => {
+    for (const poison of [false, true]) {
+      setUnfilledPoison(poison);
+      const x = randn(1, true), w = randn(2);
+      const h = x.mul(2); // h's gradient: add's backward passes the same tensor to h and to x
+      const r = h.tanh().retainGrad();
+      const v = x.reshape([SHAPE[1], SHAPE[0]]); // shares x's storage; its gradient reshaped back
+      const y = x.add(h).add(r.mul(w)).add(v.reshape(SHAPE).exp());
+      const given = randn(3);
+      const givenBefore = copy(given);
+      await y.backward(given);
+      const xg = copy(x.grad!), rg = copy(r.grad!), hv = copy(h), rv = copy(r);
+      expect(spare().bytes, "gradients consumed by the walk are kept for reuse").toBeGreaterThan(0);
+      churn();
+      same(x.grad!.dataSync(), xg, "x.grad");
+      same(r.grad!.dataSync(), rg, "the retained gradient");
+      same(given.dataSync(), givenBefore, "the given gradient");
+      same(h.dataSync(), hv, "a forward tensor");
+      same(r.dataSync(), rv, "a forward tensor");
+      // and the gradient itself is right: d/dx = 1 + 2 + 2 (1 - r^2) w + exp(x)
+      const xs = x.dataSync(), ws = w.dataSync(), gs = given.dataSync();
+      for (let i = 0; i < xs.length; i += 997) {
+        const want = gs[i] * (3 + 2 * (1 - rv[i] * rv[i]) * ws[i] + Math.exp(xs[i]));
+        expect(Math.abs(xg[i] - want)).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(want)));
+      }
+    }
+  });
+
+  it("gb.autograd.grad's results and accumulated .grad are never reused", async () => {
+    const x = randn(4, true);
+    const [g] = gb.autograd.grad(x.tanh().mul(x).sum(), [x]);
+    const g0 = copy(g);
+    await x.tanh().mul(2).sum().backward();
+    await x.exp().sum().backward(); // accumulates: .grad = .grad + new
+    const acc = copy(x.grad!);
+    churn();
+    same(g.dataSync(), g0, "grad()'s result");
+    same(x.grad!.dataSync(), acc, "the accumulated .grad");
+  });
+
+  it("a backward rule that returns a forward tensor: that tensor is not reused", async () => {
+    const x = randn(5, true);
+    const f = x.mul(3).detach(); // a forward result, held here
+    const f0 = copy(f);
+    // an op whose backward gives the forward tensor f itself as the input's gradient
+    const y = apply("custom", [x], x.mul(2)._d, () => [f]);
+    await y.mul(randn(6)).sum().backward();
+    same(x.grad!.dataSync(), f0, "x.grad");
+    await y.tanh().sum().backward(); // f is consumed (added into x.grad), not kept
+    churn();
+    same(f.dataSync(), f0, "the forward tensor");
+  });
+
+  it("training steps give the same bits with and without the reuse; emptyCache() frees the spare storage", async () => {
+    const train = async () => {
+      gb.manualSeed(7);
+      const model = new gb.nn.Sequential(
+        new gb.nn.Conv2d(1, 6, 5, { padding: 2 }), new gb.nn.Tanh(), new gb.nn.AvgPool2d(2),
+        new gb.nn.Flatten(), new gb.nn.Linear(6 * 14 * 14, 10),
+      );
+      const opt = new gb.optim.SGD(model.parameters(), { lr: 0.05, momentum: 0.9 });
+      const x = gb.rand([32, 1, 28, 28]), y = gb.randint(0, 10, [32]);
+      const losses: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        opt.zeroGrad();
+        const loss = gb.nn.functional.crossEntropy(model.forward(x), y);
+        await loss.backward();
+        opt.step();
+        losses.push(await loss.item());
+      }
+      return [losses, ...model.parameters().map(copy)];
+    };
+    setSpareLimit(0);
+    const without = await train();
+    expect(spare().bytes).toBe(0);
+    setSpareLimit(64 << 20);
+    const withReuse = await train();
+    expect(spare().bytes).toBeGreaterThan(0);
+    withReuse.forEach((w, k) => same(w, without[k], `loss or parameter ${k}`));
+    // array buffers, which process.memoryUsage() counts: listed, not added to cpuPoolBytes
+    const stats = gb.memoryStats();
+    expect(stats.cpuPoolBytes).toBe(stats.pools.filter((p) => p.device === "cpu" && p.name !== "spare CPU tensor storage").reduce((s, p) => s + p.bytes, 0));
+    gb.emptyCache();
+    expect(spare().bytes).toBe(0);
+  });
+});
