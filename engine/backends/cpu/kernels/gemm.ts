@@ -309,7 +309,7 @@ function gemmWasmPacked(
     // hundred in one call; a partial last panel is zeroed here, then its rows / columns copied.
     const packs = (
       n: number, R: number, raw: number, ld: number, trans: boolean, dst0: number, blockOf: (i: number) => number,
-      blockLen: number,
+      blockLen: number, pack: "packa" | "packb",
     ) => {
       for (let i0 = 0; i0 < n; i0 += blockLen) {
         const len = Math.min(blockLen, n - i0), panels = Math.ceil(len / R), lenPad = panels * R;
@@ -325,7 +325,9 @@ function gemmWasmPacked(
             const one = (q0: number, q1: number, cnt: number) => {
               const d = (dst + q0 * kcPad * R) * 4;
               // element (i, k) of op(X) is at raw + i*ld + k (not transposed) or raw + k*ld + i
-              if (!trans) tasks.call("gather", (raw + (i0 + q0 * R) * ld + pc) * 4, ld * 4, 4, R * ld * 4, d, R * 4, kcPad * R * 4, q1 - q0, kc, cnt);
+              // (full panels by 4 x 4 transposes, a partial one or k steps fewer than 4 a float at a time)
+              if (!trans && cnt === R && kc >= 4) tasks.call(pack, (raw + (i0 + q0 * R) * ld + pc) * 4, ld * 4, d, kc, q1 - q0, R * ld * 4, kcPad * R * 4);
+              else if (!trans) tasks.call("gather", (raw + (i0 + q0 * R) * ld + pc) * 4, ld * 4, 4, R * ld * 4, d, R * 4, kcPad * R * 4, q1 - q0, kc, cnt);
               else tasks.call("copy2d", (raw + pc * ld + i0 + q0 * R) * 4, ld * 4, R * 4, d, R * 4, kcPad * R * 4, q1 - q0, kc, cnt);
             };
             if (full > p0) one(p0, full, R);
@@ -335,8 +337,8 @@ function gemmWasmPacked(
       }
     };
     // op(A) is M x K: row i at raw + i*lda (not transposed); op(B)^T is N x K likewise with !transB
-    packs(M, MR, rawA, lda, transA, aPtr, (ic) => ic * kPadTotal, MC);
-    packs(N, NR, rawB, ldb, !transB, bPtr, (jc) => jc * kPadTotal, NC);
+    packs(M, MR, rawA, lda, transA, aPtr, (ic) => ic * kPadTotal, MC, "packa");
+    packs(N, NR, rawB, ldb, !transB, bPtr, (jc) => jc * kPadTotal, NC, "packb");
     runTasks(w, tasks, top * 4, ensure);
     mem = w.f32;
   } else {

@@ -17,6 +17,10 @@
 //    x[j + offs[k]] (offs: K byte offsets, i32), i.e. column panel p reads 8
 //    consecutive floats at x + 32p + offs[k]; A's MR-row panels are astride
 //    bytes apart (>= K*MR*4: a run of taps may use part of each panel).
+//  packa / packb(src, ld, dst, kc, np, sstep, dstep): packs np panels of R rows (R = MR for
+//    packa, NR for packb; R <= 8), kc >= 4 steps each: dst[p][k*R + r] = src[p][r*ld + k]
+//    (ld, sstep, dstep: bytes between rows, source panels, destination panels), by 4x4
+//    transposes of f32x4 loads instead of one float at a time.
 //  wblock(mt, kt, J, dy, ldy, x, offs, dw, lddw): weight-gradient dot products
 //    dw[r][q] += sum_{j<J} dy[r*ldy + j] * x[offs[q] + j] for WR-row tiles
 //    (mt of them) and WK-column tiles (kt of them); J a multiple of 4, ldy/lddw
@@ -283,7 +287,75 @@ function wDriver(cfg: SimdConfig): FuncDef {
 }
 
 /** The GEMM-family functions, in index order: kern1..kernMR, block, ckern1..ckernMR, cblock, wkern, wblock. */
+const SHUF = (lanes: number[]) => lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]);
+const V128_STORE32_LANE = 0x5a, V128_STORE64_LANE = 0x5b;
+
+/** packa / packb (see the module comment): the interleaving of R <= 8 rows, four k steps at a time. */
+function pack(name: string, R: number): FuncDef {
+  const SRC = 0, LD = 1, DST = 2, KC = 3, NP = 4, SSTEP = 5, DSTEP = 6;
+  const K = 7, LAST = 8, RP = 9, DP = 10;
+  const V = (r: number) => 11 + r; // the rows' four floats
+  const T = 19, U = 20; // transposition temporaries: [V(r0).0 V(r1).0 V(r0).1 V(r1).1], the .2/.3 ones
+  const c = new Code();
+  /** Four vectors t_k = [rows a..a+3 at step k] of the 4 x 4 block of rows a..a+3, stored at byte 4*(k*R + a). */
+  const block4 = (a: number) => {
+    c.get(V(a)).get(V(a + 1)).shuffle(SHUF([0, 4, 1, 5])).set(T); // a0 b0 a1 b1
+    c.get(V(a + 2)).get(V(a + 3)).shuffle(SHUF([0, 4, 1, 5])).set(U); // c0 d0 c1 d1
+    c.get(DP).get(T).get(U).shuffle(SHUF([0, 1, 4, 5])).simdMem(Simd.v128_store, 0, 4 * a);
+    c.get(DP).get(T).get(U).shuffle(SHUF([2, 3, 6, 7])).simdMem(Simd.v128_store, 0, 4 * (R + a));
+    c.get(V(a)).get(V(a + 1)).shuffle(SHUF([2, 6, 3, 7])).set(T); // a2 b2 a3 b3
+    c.get(V(a + 2)).get(V(a + 3)).shuffle(SHUF([2, 6, 3, 7])).set(U);
+    c.get(DP).get(T).get(U).shuffle(SHUF([0, 1, 4, 5])).simdMem(Simd.v128_store, 0, 4 * (2 * R + a));
+    c.get(DP).get(T).get(U).shuffle(SHUF([2, 3, 6, 7])).simdMem(Simd.v128_store, 0, 4 * (3 * R + a));
+  };
+  const lane = (op: number, v: number, off: number, l: number) => {
+    c.get(DP).get(v);
+    c.simdMem(op, 0, off);
+    c.op(l);
+  };
+  c.get(KC).i32(4).op(Op.i32_sub).set(LAST);
+  c.block();
+  c.get(NP).i32(0).op(Op.i32_le_s).brIf(0);
+  c.get(LAST).i32(0).op(Op.i32_lt_s).brIf(0);
+  c.loop(); // panels
+  c.i32(0).set(K);
+  c.block().loop(); // four k steps (the last four moved back to end at kc: they rewrite the same values)
+  c.get(K).get(LAST).op(Op.i32_gt_s).if_().get(LAST).set(K).end();
+  c.get(SRC).get(K).i32(2).op(Op.i32_shl).op(Op.i32_add).set(RP);
+  for (let r = 0; r < R; r++) {
+    c.get(RP).simdMem(Simd.v128_load, 0, 0).set(V(r));
+    if (r + 1 < R) c.get(RP).get(LD).op(Op.i32_add).set(RP);
+  }
+  c.get(DST).get(K).i32(R * 4).op(Op.i32_mul).op(Op.i32_add).set(DP);
+  let a = 0;
+  for (; a + 4 <= R; a += 4) block4(a);
+  if (R - a >= 2) {
+    // rows a, a+1: pairs [a.k a+1.k] for k = 0..3 as 64-bit lanes
+    c.get(V(a)).get(V(a + 1)).shuffle(SHUF([0, 4, 1, 5])).set(T);
+    c.get(V(a)).get(V(a + 1)).shuffle(SHUF([2, 6, 3, 7])).set(U);
+    lane(V128_STORE64_LANE, T, 4 * a, 0);
+    lane(V128_STORE64_LANE, T, 4 * (R + a), 1);
+    lane(V128_STORE64_LANE, U, 4 * (2 * R + a), 0);
+    lane(V128_STORE64_LANE, U, 4 * (3 * R + a), 1);
+    a += 2;
+  }
+  if (R - a === 1) for (let k = 0; k < 4; k++) lane(V128_STORE32_LANE, V(a), 4 * (k * R + a), k);
+  c.get(K).get(LAST).op(Op.i32_ge_s).brIf(1);
+  c.get(K).i32(4).op(Op.i32_add).set(K);
+  c.br(0);
+  c.end().end();
+  c.get(SRC).get(SSTEP).op(Op.i32_add).set(SRC);
+  c.get(DST).get(DSTEP).op(Op.i32_add).set(DST);
+  c.get(NP).i32(1).op(Op.i32_sub).tee(NP).brIf(0);
+  c.end();
+  c.end();
+  const locals = [I32, I32, I32, I32];
+  for (let i = 0; i < 10; i++) locals.push(V128);
+  return { name, params: [I32, I32, I32, I32, I32, I32, I32], results: [], locals, body: c };
+}
+
 export function gemmFuncs(cfg: SimdConfig): FuncDef[] {
+  if (cfg.MR > 8 || 4 * cfg.NV > 8) throw new Error(`SIMD module: panels of at most 8 rows (MR ${cfg.MR}, NR ${4 * cfg.NV})`);
   const funcs: FuncDef[] = [];
   for (let mr = 1; mr <= cfg.MR; mr++) funcs.push(kernel(mr, cfg));
   funcs.push(driver(cfg));
@@ -291,5 +363,6 @@ export function gemmFuncs(cfg: SimdConfig): FuncDef[] {
   funcs.push(convDriver(cfg));
   funcs.push(wKernel(cfg));
   funcs.push(wDriver(cfg));
+  funcs.push(pack("packa", cfg.MR), pack("packb", 4 * cfg.NV));
   return funcs;
 }
