@@ -6,7 +6,8 @@
 //   benchCpuKernels(): GEMM GFLOP/s at 256/512/1024, conv2d forward/backward
 //   and pooling for LeNet-5's shapes at batch 256, exp/tanh/sigmoid over 1M
 //   floats (with the TypeScript loops for scale), and a kernels-only LeNet-5
-//   step estimate.
+//   step estimate; for the arithmetic kernels below 0.5x, the fraction of the
+//   SIMD128 peak they reach and the one 0.5x would take.
 // PyTorch is run with /usr/bin/python3 (Debian's python3-torch); if that is
 // missing, only our numbers are printed.
 import { spawnSync } from "node:child_process";
@@ -20,6 +21,7 @@ import { unaryF32 } from "../engine/backends/cpu/kernels/elementwise.ts";
 import { expf, sigmoidf, tanhf } from "../engine/backends/cpu/fastmath.ts";
 // the kernel tests' input generator (as bench/grader.ts takes its submissions from tests/)
 import { rand } from "../tests/engine/kernels/xorshift.ts";
+import { simd128Peak } from "./simd-peak.ts";
 
 interface Case {
   name: string;
@@ -255,6 +257,20 @@ export async function benchCpuKernels(): Promise<void> {
       cases.filter((c) => ref?.[c.name] && ref[c.name][key] / m[c.name][key] < 0.5).map((c) => `${c.name} ${num(ref![c.name][key] / m[c.name][key], 2)}x`);
     const b1 = below(ours, torch, "cpu"), bm = many > 1 ? below(oursMany, torchMany, "wall") : [];
     console.log(`kernels below 0.5x of PyTorch: 1 thread (CPU time): ${b1.length ? b1.join(", ") : "none"}` + (many > 1 ? `; ${many} threads (wall): ${bm.length ? bm.join(", ") : "none"}` : ""));
+    // what 0.5x takes for the arithmetic kernels below it: a fraction of the SIMD128 peak (f32x4
+    // multiply-adds on registers, one thread), where PyTorch computes with AVX2 / AVX-512
+    const peak = simd128Peak();
+    const slow = cases.filter((c) => c.flops > 0 && torch[c.name] && torch[c.name].cpu / ours[c.name].cpu < 0.5);
+    if (slow.length) {
+      console.log(`SIMD128 peak of this machine: ${num(peak.gflops, 1)} GFLOP/s (${peak.fma ? "FMA" : "multiply + add"}); for the arithmetic kernels below 0.5x, 1 thread, CPU time:`);
+      for (const c of slow) {
+        const g = c.flops / ours[c.name].cpu / 1e6, t = c.flops / torch[c.name].cpu / 1e6, need = (0.5 * t) / peak.gflops;
+        console.log(
+          `  ${pad(c.name, 34)} gradbook ${num(g, 1)} GFLOP/s = ${num((100 * g) / peak.gflops, 0)}% of the peak; PyTorch ${num(t, 1)} GFLOP/s = ` +
+            `${num(t / peak.gflops, 2)}x the peak: 0.5x needs ${num(100 * need, 0)}% of the peak${need > 1 ? " (beyond 128-bit SIMD)" : ""}`,
+        );
+      }
+    }
   }
   const sum = (m: Record<string, Timing>, key: keyof Timing) => STEP.reduce((s, k) => s + m[k][key], 0);
   const stepLine = (label: string, m: Record<string, Timing>, ref: Record<string, Timing> | null, key: keyof Timing) => {

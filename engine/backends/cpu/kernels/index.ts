@@ -6,8 +6,8 @@
 //
 // Speed: the WASM paths call the SIMD module (../wasm/: generated at run time, no build step,
 // no committed binary), which carries the GEMM micro-kernel, implicit-GEMM convolution
-// functions (stride 1: no im2col), weight-gradient dot products, 2x2 max pooling, strided
-// copies and element-wise loops. Everything falls back to plain TypeScript where WebAssembly
+// functions (stride 1: no im2col), weight-gradient dot products, operand packing, 2x2 pooling
+// and its gradients, strided copies and element-wise loops. Everything falls back to plain TypeScript where WebAssembly
 // SIMD is missing.
 //
 //  - initWasm(opts?): compiles the SIMD module asynchronously. Optional in Node
