@@ -372,6 +372,14 @@ function gemmWasmPacked(
   }
   runTasks(w, tasks, top * 4, ensure);
   mem = w.f32;
+  if (N <= NC && nPad !== N && alpha === 1 && beta === 0 && ldc === N) {
+    // one column block, C's rows with padding between them: compacted in the WASM memory (row
+    // pitch nPad -> N), then one copy (a subarray and a set per row cost more)
+    mem = ensureMemory(w, (top + M * N) * 4);
+    w.copy2d(cPtr * 4, nPad * 4, 0, top * 4, N * 4, 0, 1, M, N);
+    C.set(mem.subarray(top, top + M * N), cOff);
+    return;
+  }
   for (let jc = 0; jc < N; jc += NC) {
     const nc = Math.min(NC, N - jc), ncPad = Math.ceil(nc / NR) * NR;
     storeC(mem, cPtr + jc * mPad, ncPad, M, nc, alpha, beta, C, cOff + jc, ldc);
