@@ -7,7 +7,7 @@
  * zeroed buffer; small arrays (where the call costs more than the zeroing), a plain typed array.
  *
  * Autograd hands back the storage of the gradients its backward walk consumed (recycle()): the
- * next results of those sizes reuse it (in a browser too), so a training step allocates less.
+ * gradients of the next walks reuse it (in a browser too), so a training step allocates less.
  *
  * Only for results whose every element the op writes: what was in that memory before (another
  * array of this process) must never show through. The arrays are ordinary ArrayBuffers, counted
@@ -38,8 +38,12 @@ export function setUnfilledPoison(on: boolean): void {
 /**
  * Spare buffers: the storage of gradients that autograd's backward walk made and then consumed
  * (handed back through recycle(); nothing references them any more), by size in bytes, for the
- * next results of the same size (a training step makes the same sizes again and again). At most
- * spareLimit bytes in all (64 MiB); gb.emptyCache() frees them.
+ * results of the next backward walks (a training step makes the same gradient sizes again and
+ * again, so its gradients cycle through the same buffers). Only results made during a backward
+ * walk take them: a spare buffer lives in V8's old generation, and a forward result there (an
+ * activation, which dies with its graph) would be garbage only a full collection frees (measured:
+ * twice the full collections of the LeNet-5 step). At most spareLimit bytes in all (64 MiB);
+ * gb.emptyCache() frees them.
  */
 const spare = new Map<number, ArrayBuffer[]>();
 let spareBytes = 0;
@@ -61,7 +65,7 @@ let backwardDepth = 0;
  */
 function unfilledBuffer(bytes: number): ArrayBuffer | null {
   if (bytes < UNFILLED_MIN_BYTES) return null;
-  const list = spare.get(bytes);
+  const list = backwardDepth > 0 ? spare.get(bytes) : undefined;
   let b = list?.pop();
   if (b !== undefined) {
     spareBytes -= bytes;

@@ -1,5 +1,5 @@
 // backward() hands the storage of the gradients it consumed back to the CPU backend, which reuses
-// it for the next results of the same size (engine/autograd.ts runBackward, engine/backends/cpu/
+// it for the gradients of the next backward walks (engine/autograd.ts runBackward, engine/backends/cpu/
 // alloc.ts). What must never be reused: a leaf's .grad (also when the same gradient went to a
 // non-leaf too, or through a reshape, which shares storage), a retained gradient, the gradient the
 // caller gave, a forward tensor, or anything gb.autograd.grad returns. Training gives the same
@@ -18,10 +18,10 @@ const randn = (seed: number, requiresGrad = false) => {
   gb.manualSeed(seed);
   return gb.randn(SHAPE, { requiresGrad });
 };
-/** Many results of SHAPE's size: what would overwrite any storage wrongly handed back. */
-const churn = () => {
-  const a = randn(99);
-  for (let i = 0; i < 8; i++) a.mul(3).tanh().add(1);
+/** Backward walks with many gradients of SHAPE's size: what would overwrite any storage wrongly handed back. */
+const churn = async () => {
+  const a = randn(99, true), w = randn(98);
+  for (let i = 0; i < 4; i++) await a.mul(3).tanh().mul(w).exp().mul(w).sin().sum().backward();
 };
 const copy = (t: gb.Tensor) => t.dataSync().slice();
 /** The same values, bit for bit. */
@@ -50,7 +50,7 @@ describe("gradient storage reuse in backward()", () => {
       await y.backward(given);
       const xg = copy(x.grad!), rg = copy(r.grad!), hv = copy(h), rv = copy(r);
       expect(spare().bytes, "gradients consumed by the walk are kept for reuse").toBeGreaterThan(0);
-      churn();
+      await churn();
       same(x.grad!.dataSync(), xg, "x.grad");
       same(r.grad!.dataSync(), rg, "the retained gradient");
       same(given.dataSync(), givenBefore, "the given gradient");
@@ -72,7 +72,7 @@ describe("gradient storage reuse in backward()", () => {
     await x.tanh().mul(2).sum().backward();
     await x.exp().sum().backward(); // accumulates: .grad = .grad + new
     const acc = copy(x.grad!);
-    churn();
+    await churn();
     same(g.dataSync(), g0, "grad()'s result");
     same(x.grad!.dataSync(), acc, "the accumulated .grad");
   });
@@ -86,7 +86,7 @@ describe("gradient storage reuse in backward()", () => {
     await y.mul(randn(6)).sum().backward();
     same(x.grad!.dataSync(), f0, "x.grad");
     await y.tanh().sum().backward(); // f is consumed (added into x.grad), not kept
-    churn();
+    await churn();
     same(f.dataSync(), f0, "the forward tensor");
   });
 
