@@ -5,6 +5,7 @@
  */
 
 import type { Comm, MimeBundle } from "../widgets/host.ts";
+import type { KernelInfo } from "./info.ts";
 
 // the kernel implements the widgets' DisplayHost, so a comm and a bundle are the widgets' own types
 export type { Comm, MimeBundle };
@@ -63,14 +64,8 @@ export interface InspectResult {
 }
 
 export interface Interpreter {
-  /** Static parts of kernel_info_reply (no I/O, no heavy loading). */
-  readonly info: {
-    implementation: string;
-    implementation_version: string;
-    banner: string;
-    language_info: Record<string, unknown>;
-    help_links?: { text: string; url: string }[];
-  };
+  /** The kernel_info_reply content (static: kernel/info.ts builds it from the versions). */
+  readonly info: KernelInfo;
   /** Called once with the I/O the interpreter uses; may start loading in the background. */
   init(io: KernelIO): Promise<void>;
   execute(req: ExecuteRequest): Promise<ExecuteOutcome>;

@@ -29,6 +29,11 @@
  * Array.prototype.map or the engine's classes uses them as the cell left
  * them (as in Python, where a submission can patch numpy). The test helpers
  * (asserts.ts) take what they use.
+ *
+ * The main thread loads two bundles that include this module, each with its
+ * own copy: dist/kernel.js (main.ts: lockIntrinsics, the channel,
+ * process.exit) and dist/kernel-main.js (main-thread.ts: the references
+ * that run cells and write replies). Both load before any cell runs.
  */
 import vm from "node:vm";
 import { BroadcastChannel, MessageChannel, MessagePort, receiveMessageOnPort } from "node:worker_threads";
@@ -95,7 +100,7 @@ export const processExit: typeof process.exit = process.exit.bind(process);
 
 const postMessage = MessagePort.prototype.postMessage;
 const receive = receiveMessageOnPort;
-const { load: atomicsLoad, add: atomicsAdd, notify: atomicsNotify } = Atomics;
+const { load: atomicsLoad, add: atomicsAdd, notify: atomicsNotify, wait: atomicsWait } = Atomics;
 const waitAsync = (Atomics as any).waitAsync as (a: Int32Array, i: number, v: number) => { async: boolean; value: Promise<string> | string };
 /**
  * receiveMessageOnPort reads `port[kHandle]` before it takes a message; a
@@ -117,6 +122,8 @@ export interface KernelChannel {
   post(message: unknown): void;
   /** Calls `onMessage` with every message from the protocol thread, in order, for as long as the process runs. */
   listen(onMessage: (message: any) => void): void;
+  /** Blocks this thread until the protocol thread has posted a message (the first: its sockets are bound), at most `ms`; false if none came. */
+  waitForFirstMessage(ms: number): boolean;
   /** What the protocol thread gets (in workerData, with `port` in the transfer list): its end, and the counter to bump after each post. */
   readonly theirs: { port: MessagePort; signal: SharedArrayBuffer };
 }
@@ -135,6 +142,9 @@ export function kernelChannel(): KernelChannel {
     theirs: { port, signal },
     post(message) {
       apply(postMessage, ours, [message]);
+    },
+    waitForFirstMessage(ms) {
+      return atomicsWait(flag, 0, 0, ms) !== "timed-out";
     },
     listen(onMessage) {
       const loop = (): void => {

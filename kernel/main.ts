@@ -2,19 +2,25 @@
  * Kernel entry point: `node dist/kernel.js -f <connection file>`.
  * The main thread runs cells; a worker thread (dist/kernel-server.js, protocol/thread.ts) runs the
  * protocol server, so heartbeat and interrupts work while a cell is busy.
+ *
+ * Start-up (kernel/README.md, "Start-up"): this bundle is small and does only what the protocol
+ * worker needs — the intrinsics locked, the connection file, the guard's settings, the static
+ * kernel_info content (info.ts) — and starts the worker first; the worker binds the sockets and
+ * answers kernel_info_request by itself. The rest of the main thread (dist/kernel-main.js,
+ * main-thread.ts: the interpreter, the core) loads meanwhile, on the other core.
  */
 import { kernelChannel, lockIntrinsics, processExit } from "./intrinsics.ts";
-import { Worker, isMainThread } from "node:worker_threads";
+import { Worker } from "node:worker_threads";
 import { readFileSync } from "node:fs";
-import { KernelCore } from "./core.ts";
 import { log } from "./log.ts";
-import { TypeScriptInterpreter } from "./ts/interpreter.ts";
-import { nodePlatform } from "./ts/node.ts";
-import type { ServerConfig, ToMain } from "./protocol/bridge.ts";
-import type { Interpreter } from "./interpreter.ts";
+import { kernelInfo } from "./info.ts";
+import { typescriptVersion } from "./ts/tsapi.ts";
+import type { ServerConfig, ServerStart, ToServer } from "./protocol/bridge.ts";
 import { readLimits } from "./guard/limits.ts";
-import { installSampler, StopState } from "./guard/memory.ts";
+import { StopState } from "./guard/memory.ts";
 import { deathFiles, recordDeath, reportFatalErrors, takePreviousDeath } from "./guard/death.ts";
+import type { KernelCore } from "./core.ts";
+import { HelperThread } from "./ts/worker.ts";
 
 function parseArgs(argv: string[]): string | null {
   for (let i = 0; i < argv.length; i++) {
@@ -26,84 +32,86 @@ function parseArgs(argv: string[]): string | null {
   return null;
 }
 
-/** Starts a kernel for any Interpreter: the protocol server knows nothing of the language. */
-export function startKernel(connectionFile: string, interp: Interpreter): void {
-  // before any cell: what the kernel's machinery uses cannot be patched by one (intrinsics.ts)
-  lockIntrinsics();
-  let connection: any;
-  try {
-    connection = JSON.parse(readFileSync(connectionFile, "utf8"));
-  } catch (e) {
-    log(`cannot read the connection file ${connectionFile}: ${(e as Error).message}`);
-    process.exit(2);
-  }
-  const config: ServerConfig = {
-    connection,
-    kernelInfo: {
-      protocol_version: "5.3",
-      implementation: interp.info.implementation,
-      implementation_version: interp.info.implementation_version,
-      language_info: interp.info.language_info,
-      banner: interp.info.banner,
-      help_links: interp.info.help_links ?? [],
-      debugger: false,
-    },
-    shellTypes: ["execute_request", "complete_request", "inspect_request", "is_complete_request", "history_request", "comm_info_request", "comm_open", "comm_msg", "comm_close"],
-    controlTypes: [],
-    userCodeFlag: new SharedArrayBuffer(8),
-  };
-  // the guard (kernel/guard/): memory limits, output limits, the death report
-  const limits = readLimits();
-  const files = limits.deathReport ? deathFiles(connectionFile) : null;
-  const previousDeath = files && takePreviousDeath(files);
-  if (previousDeath) log(previousDeath);
-  if (files) reportFatalErrors(files);
-  installSampler(limits.gpu.bytes);
-  const stop = new StopState();
-  config.guard = { memory: limits.memory, memoryHard: limits.memoryHard, stop: stop.buffer, files };
-  // Messages to and from the protocol server go through a channel no cell can reach (intrinsics.ts).
-  const channel = kernelChannel();
-  // stdout/stderr not piped to ours (the server logs with writeSync(2)): spares initializing process.stdout at start-up
-  // the server's own bundle (protocol/thread.ts, built next to this one): it loads only what the server needs
-  const worker = new Worker(new URL("./kernel-server.js", import.meta.url), { workerData: { config, channel: channel.theirs }, transferList: [channel.theirs.port], stdout: true, stderr: true });
-  const notices = [previousDeath, ...limits.problems].filter((n): n is string => !!n);
-  const core = new KernelCore(interp, channel.post, undefined, new Int32Array(config.userCodeFlag), { limits, stop, notices });
-  channel.listen((m: ToMain) => core.onMessage(m));
-  let serverGone = false;
-  // process.exit() from a cell (or anything else on this thread): the protocol server closes its
-  // sockets first (exiting with a zeromq socket open in the worker aborts the process: SIGABRT)
-  const wait = Atomics.wait;
-  const exitKernel = ((code?: number | string | null) => {
-    if (!serverGone) {
-      serverGone = true;
-      core.flushStream();
-      const done = new SharedArrayBuffer(4);
-      channel.post({ kind: "close_now", done });
-      wait(new Int32Array(done), 0, 0, 2000);
-    }
-    return processExit(code as number);
-  }) as typeof process.exit;
-  process.exit = exitKernel;
-  worker.on("error", (e) => {
-    log(`protocol server error: ${e?.stack ?? e}`);
-    if (files) recordDeath(files, `its protocol server failed (${String(e?.message ?? e).split("\n")[0]})`);
-    serverGone = true;
-    exitKernel(1);
-  });
-  worker.on("exit", (code) => {
-    serverGone = true;
-    exitKernel(code);
-  });
-  // Interrupts (interrupt_request becomes a SIGINT to ourselves; "signal" mode sends one directly).
-  process.on("SIGINT", () => core.interrupt());
-  process.on("SIGTERM", () => core.onMessage({ kind: "shutdown", restart: false }));
+// before anything else: what the kernel's machinery uses cannot be patched by a cell (intrinsics.ts)
+lockIntrinsics();
+const connectionFile = parseArgs(process.argv.slice(2));
+if (!connectionFile) {
+  process.stderr.write("usage: node kernel.js -f <connection file>\n");
+  processExit(2);
 }
+let connection: ServerStart["connection"];
+try {
+  connection = JSON.parse(readFileSync(connectionFile!, "utf8"));
+} catch (e) {
+  log(`cannot read the connection file ${connectionFile}: ${(e as Error).message}`);
+  processExit(2);
+}
+// Messages to and from the protocol server go through a channel no cell can reach (intrinsics.ts).
+const channel = kernelChannel();
+// stdout/stderr not piped to ours (the server logs with writeSync(2)): spares initializing process.stdout at start-up
+const start: ServerStart = { connection: connection!, channel: channel.theirs };
+const worker = new Worker(new URL("./kernel-server.js", import.meta.url), { workerData: start, transferList: [channel.theirs.port], stdout: true, stderr: true });
+// the rest of the server's settings, made while it boots: the guard (kernel/guard/: memory limits,
+// output limits, the death report) and the kernel_info content
+const limits = readLimits();
+const files = limits.deathReport ? deathFiles(connectionFile!) : null;
+const previousDeath = files && takePreviousDeath(files);
+if (previousDeath) log(previousDeath);
+if (files) reportFatalErrors(files);
+const stop = new StopState();
+const config: ServerConfig = {
+  kernelInfo: kernelInfo(typescriptVersion(), { name: "Node.js", version: process.version }),
+  shellTypes: ["execute_request", "complete_request", "inspect_request", "is_complete_request", "history_request", "comm_info_request", "comm_open", "comm_msg", "comm_close"],
+  controlTypes: [],
+  userCodeFlag: new SharedArrayBuffer(8),
+  guard: { memory: limits.memory, memoryHard: limits.memoryHard, stop: stop.buffer, files },
+};
+worker.postMessage(config);
+// the compiler's thread next: loading TypeScript is the longest task before the first cell can run
+const compiler = new HelperThread("compiler", {}, log);
+compiler.start();
 
-if (isMainThread) {
-  const file = parseArgs(process.argv.slice(2));
-  if (!file) {
-    process.stderr.write("usage: node kernel.js -f <connection file>\n");
-    process.exit(2);
+// The main thread's kernel core, once loaded (requests wait in the channel until it listens).
+let core: KernelCore | null = null;
+let serverGone = false;
+// process.exit() from a cell (or anything else on this thread): the protocol server closes its
+// sockets first (exiting with a zeromq socket open in the worker aborts the process: SIGABRT)
+const wait = Atomics.wait;
+const exitKernel = ((code?: number | string | null) => {
+  if (!serverGone) {
+    serverGone = true;
+    core?.flushStream();
+    const done = new SharedArrayBuffer(4);
+    channel.post({ kind: "close_now", done });
+    wait(new Int32Array(done), 0, 0, 2000);
   }
-  startKernel(file, new TypeScriptInterpreter(nodePlatform(process.cwd(), log)));
-}
+  return processExit(code as number);
+}) as typeof process.exit;
+process.exit = exitKernel;
+worker.on("error", (e) => {
+  log(`protocol server error: ${e?.stack ?? e}`);
+  if (files) recordDeath(files, `its protocol server failed (${String(e?.message ?? e).split("\n")[0]})`);
+  serverGone = true;
+  exitKernel(1);
+});
+worker.on("exit", (code) => {
+  serverGone = true;
+  exitKernel(code);
+});
+// Interrupts (interrupt_request becomes a SIGINT to ourselves; "signal" mode sends one directly):
+// handled from the start, so that one arriving before the interpreter has loaded does not end the process.
+process.on("SIGINT", () => core?.interrupt());
+process.on("SIGTERM", () => (core ? core.onMessage({ kind: "shutdown", restart: false }) : channel.post({ kind: "exit" } satisfies ToServer)));
+
+// Until the sockets are bound, the two threads starting have the two cores to themselves (a client
+// that finds the port closed tries again only 100-200 ms later); then the rest of this thread loads.
+channel.waitForFirstMessage(2000);
+const { startMainThread } = (await import(new URL("./kernel-main.js", import.meta.url).href)) as typeof import("./main-thread.ts");
+core = startMainThread({
+  channel,
+  compiler,
+  userCodeFlag: config.userCodeFlag,
+  limits,
+  stop,
+  notices: [previousDeath, ...limits.problems].filter((n): n is string => !!n),
+});

@@ -9,6 +9,7 @@ const entries = [
   ["engine/index.ts", "dist/gradbook.js", "neutral"],
   ["widgets/index.ts", "dist/widgets.js", "neutral"],
   ["kernel/main.ts", "dist/kernel.js", "node"],
+  ["kernel/main-thread.ts", "dist/kernel-main.js", "node"],
   ["kernel/protocol/thread.ts", "dist/kernel-server.js", "node"],
   ["kernel/ts/helper.ts", "dist/kernel-helper.js", "node"],
   ["kernel/cli.ts", "dist/cli.js", "node"],

@@ -94,15 +94,22 @@ function sampleNow(collections: number): Sample {
 export const inUseNow = (): number => inUse(sampleNow(0));
 
 /**
- * Installs the sampler (before the protocol worker starts). A full collection is available to it
- * without --expose-gc on the command line: the flag set now gives new contexts a `gc`.
+ * Installs the sampler (before the main thread takes requests). A full collection is available to
+ * it without --expose-gc on the command line: the flag, set for a moment, gives a new context a
+ * `gc`, and is then turned off again. (Left on, it changes V8's flag hash, and V8 then rejects the
+ * code caches made under the flags the process started with: Node's own modules compiled from
+ * source in every thread started later, a worker's start-up about 40 -> 90 ms of CPU, measured.)
  * `gpuLimit`: the engine's GPU memory limit (GRADBOOK_GPU_MEMORY_LIMIT), set once it is loaded.
  */
 export function installSampler(gpuLimit: number | null): void {
+  const exposed = typeof (globalThis as { gc?: unknown }).gc === "function";
   try {
-    v8.setFlagsFromString("--expose-gc");
+    if (!exposed) v8.setFlagsFromString("--expose-gc");
     gc = vm.runInNewContext("gc") as () => void;
-  } catch {}
+  } catch {
+  } finally {
+    if (!exposed) v8.setFlagsFromString("--no-expose-gc");
+  }
   heapLimit = v8.getHeapStatistics().heap_size_limit;
   Object.defineProperty(globalThis, Symbol.for("gradbook.memorySampler"), { value: sampleNow, enumerable: false, configurable: false, writable: false });
   // the engine is the interpreter's (the same module instance): loaded here too, for its figures

@@ -45,10 +45,17 @@ export type ToServer =
   | { kind: "interrupt_ack" }
   | { kind: "log"; text: string };
 
-export interface ServerConfig {
+/** What the protocol worker is started with (its workerData): enough to bind the sockets. */
+export interface ServerStart {
   connection: import("./wire.ts").ConnectionInfo;
-  /** The static kernel_info_reply content, answered by the server itself. */
-  kernelInfo: Record<string, unknown>;
+  /** The main thread's private channel (intrinsics.ts, kernelChannel): the worker's end and the counter to bump after each post. */
+  channel: { port: import("node:worker_threads").MessagePort; signal: SharedArrayBuffer };
+}
+
+/** The rest of the protocol worker's settings: posted to it (Worker.postMessage) as soon as it is started, while it boots. */
+export interface ServerConfig {
+  /** The static kernel_info_reply content (info.ts), answered by the server itself. */
+  kernelInfo: import("../info.ts").KernelInfo;
   /** Message types the main thread handles on the shell channel. */
   shellTypes: string[];
   /** Message types the main thread handles on the control channel. */

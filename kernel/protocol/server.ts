@@ -5,11 +5,10 @@
  * publishes busy/idle around each request and queues shell requests; it
  * knows nothing of the language: requests go to the main thread as data.
  */
-import { parentPort, type MessagePort } from "node:worker_threads";
 import { signalPosted } from "../intrinsics.ts";
 import type * as Zmq from "zeromq";
-import { Message, Signer, WireError, makeHeader, parseFrames, serialize, type ConnectionInfo, type Header } from "./wire.ts";
-import type { ServerConfig, ToMain, ToServer } from "./bridge.ts";
+import { Message, Signer, WireError, makeHeader, parseFrames, serialize, type Header } from "./wire.ts";
+import type { ServerConfig, ServerStart, ToMain, ToServer } from "./bridge.ts";
 import { log } from "../log.ts";
 import { ServerGuard } from "../guard/server.ts";
 
@@ -41,20 +40,20 @@ interface Pending {
 }
 
 /**
- * `channel`: the main thread's private channel (intrinsics.ts, kernelChannel): its port, and the
- * counter to bump after each post so that the main thread takes the message. Without it, the
- * worker's parent port.
+ * Binds the sockets as soon as zeromq is loaded, then takes the rest of its settings (`settings`:
+ * the main thread makes them while this thread starts). `channel`: the main thread's private
+ * channel: its port, and the counter to bump after each post so that the main thread takes the
+ * message.
  */
-export async function runServer(config: ServerConfig, channel?: { port: MessagePort; signal: SharedArrayBuffer }): Promise<void> {
+export async function runServer({ connection: c, channel }: ServerStart, settings: Promise<ServerConfig>): Promise<void> {
   const zmq: typeof Zmq = require("zeromq");
-  const port = channel?.port ?? parentPort!;
-  const c: ConnectionInfo = config.connection;
+  const port = channel.port;
   const signer = new Signer(c.key ?? "", c.signature_scheme || "hmac-sha256");
   const session = crypto.randomUUID();
   const addr = (p: number) => (c.transport === "ipc" ? `ipc://${c.ip}-${p}` : `${c.transport || "tcp"}://${c.ip}:${p}`);
   const post = (m: ToMain) => {
     port.postMessage(m);
-    if (channel) signalPosted(channel.signal);
+    signalPosted(channel.signal);
   };
 
   const shell = new zmq.Router({ linger: 0 });
@@ -70,6 +69,7 @@ export async function runServer(config: ServerConfig, channel?: { port: MessageP
     iopub.bind(addr(c.iopub_port)),
     hb.bind(addr(c.hb_port)),
   ]);
+  const config = await settings;
   const send = {
     shell: new Sender(shell as any, "shell"),
     control: new Sender(control as any, "control"),

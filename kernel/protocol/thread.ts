@@ -4,11 +4,14 @@
  * and answers kernel_info_request loads and runs no more than it needs (the kernel's whole
  * bundle, with the interpreter and the language service's code, cost it start-up time).
  */
-import { workerData } from "node:worker_threads";
+import { parentPort, workerData } from "node:worker_threads";
 import { log } from "../log.ts";
+import type { ServerConfig, ServerStart } from "./bridge.ts";
 import { runServer } from "./server.ts";
 
-runServer(workerData.config, workerData.channel).catch((e) => {
+// the settings beyond the sockets' come as the first message: the main thread makes them while this thread boots
+const config = new Promise<ServerConfig>((resolve) => parentPort!.once("message", resolve));
+runServer(workerData as ServerStart, config).catch((e) => {
   log(`protocol server failed: ${e?.stack ?? e}`);
   process.exit(1);
 });

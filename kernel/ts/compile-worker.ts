@@ -21,8 +21,9 @@ export function runCompileWorker(): void {
 /** The main thread's handle on the compiler thread. */
 export class CompilerClient implements CellCompiler {
   private readonly thread: HelperThread;
-  constructor(log: (s: string) => void) {
-    this.thread = new HelperThread("compiler", {}, log);
+  /** `thread`: the compiler's thread (a HelperThread of role "compiler"), if started already (main.ts starts it early). */
+  constructor(log: (s: string) => void, thread?: HelperThread) {
+    this.thread = thread ?? new HelperThread("compiler", {}, log);
   }
   /** Starts the thread (it loads the compiler at once); resolves once it is loaded. */
   start(): Promise<unknown> {

@@ -23,15 +23,15 @@ import { NotebookModules } from "./modules.ts";
 import { CellOutput } from "./output.ts";
 import type { Compiled, Platform } from "./platform.ts";
 import { tslabModule } from "./tslab.ts";
+import { kernelInfo, type KernelInfo } from "../info.ts";
 
-const VERSION = "0.1.0";
 /** How long a reply may wait for the type check of its cell on a warm language service. */
 const CHECK_WAIT_MS = Number((globalThis as any).process?.env?.GRADBOOK_TYPECHECK_WAIT_MS ?? 3000);
 
 type Cell = CompiledCell & { run?: () => unknown; fileName: string };
 
 export class TypeScriptInterpreter implements Interpreter {
-  readonly info;
+  readonly info: KernelInfo;
   private io!: KernelIO;
   private output!: CellOutput;
   private widgets: typeof Widgets | null = null;
@@ -45,25 +45,7 @@ export class TypeScriptInterpreter implements Interpreter {
   private lateChecks: { count: number; diags: CellDiagnostic[] | null }[] = [];
   constructor(private readonly platform: Platform) {
     this.modules = new NotebookModules((js, fileName) => this.platform.script(js, fileName));
-    const { runtime } = this.platform;
-    this.info = {
-      implementation: "gradbook",
-      implementation_version: VERSION,
-      banner: `gradbook ${VERSION}: TypeScript ${this.platform.typescriptVersion} on ${runtime.name} ${runtime.version}, with the gradbook engine preloaded as \`gb\``,
-      language_info: {
-        name: "typescript",
-        version: this.platform.typescriptVersion,
-        mimetype: "text/typescript",
-        file_extension: ".ts",
-        pygments_lexer: "typescript",
-        codemirror_mode: { name: "javascript", typescript: true },
-        nbconvert_exporter: "script",
-      },
-      help_links: [
-        { text: "TypeScript handbook", url: "https://www.typescriptlang.org/docs/handbook/intro.html" },
-        { text: "Node.js API", url: "https://nodejs.org/api/" },
-      ],
-    };
+    this.info = kernelInfo(this.platform.typescriptVersion, this.platform.runtime);
   }
 
   private get lang() {

@@ -14,7 +14,9 @@ import { resolveFromNotebook } from "./resolve.ts";
 import { newScript, runScript } from "../intrinsics.ts";
 import { PRELOADED_PACKAGES } from "./globals.ts";
 import { CompilerClient } from "./compile-worker.ts";
+import type { HelperThread } from "./worker.ts";
 import { nodeLanguageClient } from "./language-node.ts";
+import { typescriptVersion } from "./tsapi.ts";
 
 const sync = new Set([...PRELOADED_PACKAGES, ...builtinModules]);
 
@@ -23,10 +25,11 @@ export function isSyncSpecifier(spec: string): boolean {
   return sync.has(spec) || spec.startsWith("node:");
 }
 
-export function nodePlatform(cwd: string, log: (text: string) => void): Platform {
+/** `compilerThread`: the compiler's thread, if started already (main.ts starts it early). */
+export function nodePlatform(cwd: string, log: (text: string) => void, compilerThread?: HelperThread): Platform {
   const notebookRequire = createRequire(join(cwd, "__notebook__.js"));
   return {
-    compiler: new CompilerClient(log),
+    compiler: new CompilerClient(log, compilerThread),
     language: nodeLanguageClient(cwd, log),
     formatText: (value) => inspect(value, { depth: 4, colors: false, maxArrayLength: 100, maxStringLength: 10_000, breakLength: 100 }),
     script(js, fileName) {
@@ -58,7 +61,7 @@ export function nodePlatform(cwd: string, log: (text: string) => void): Platform
     moduleNames: (prefix) => moduleNames(prefix, cwd),
     isProxy: (v) => types.isProxy(v),
     runtime: { name: "Node.js", version: process.version },
-    typescriptVersion: createRequire(import.meta.url)("typescript/package.json").version,
+    typescriptVersion: typescriptVersion(),
     memory() {
       (globalThis as any).gc?.();
       const m = process.memoryUsage();

@@ -17,6 +17,9 @@ let cacheUsed = false;
 
 const cacheFile = () => fileURLToPath(new URL("typescript.v8cache", import.meta.url));
 
+/** The version of the installed compiler (its package.json: typescript.js is not loaded for it). */
+export const typescriptVersion = (): string => createRequire(import.meta.url)("typescript/package.json").version;
+
 export function ts(): typeof TS {
   return (mod ??= load());
 }

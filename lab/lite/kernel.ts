@@ -16,6 +16,7 @@
 import { KernelMessage } from "@jupyterlab/services";
 import { BaseKernel, type IKernel } from "@jupyterlite/services";
 import type { IncomingRequest, ToServer } from "../../kernel/protocol/bridge.ts";
+import type { KernelInfo } from "../../kernel/info.ts";
 import type { FromKernelWorker, ToKernelWorker } from "./worker/kernel.worker.ts";
 
 /** How long an interrupted cell may take to stop before its worker is replaced. */
@@ -39,7 +40,7 @@ interface Pending {
 
 export class GradbookKernel extends BaseKernel {
   private worker!: Worker;
-  private info!: Promise<Record<string, unknown>>;
+  private info!: Promise<KernelInfo>;
   private readonly interruptWord: Int32Array | null = globalThis.crossOriginIsolated ? new Int32Array(new SharedArrayBuffer(4)) : null;
   private seq = 0;
   private pending = new Map<number, Pending>();
@@ -58,7 +59,7 @@ export class GradbookKernel extends BaseKernel {
   /** Starts the worker (again, after it was stopped). */
   private start(): void {
     this.worker = new Worker(new URL("./worker/kernel.worker.ts", import.meta.url), { type: "module", name: "gradbook-kernel" });
-    let gotInfo: (info: Record<string, unknown>) => void;
+    let gotInfo: (info: KernelInfo) => void;
     this.info = new Promise((r) => (gotInfo = r));
     this.worker.onmessage = (e: MessageEvent<FromKernelWorker>) => {
       const m = e.data;

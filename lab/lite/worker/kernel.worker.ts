@@ -17,6 +17,7 @@ import { KernelCore } from "../../../kernel/core.ts";
 import { History } from "../../../kernel/history.ts";
 import { log } from "../../../kernel/log.ts";
 import type { ToMain, ToServer } from "../../../kernel/protocol/bridge.ts";
+import type { KernelInfo } from "../../../kernel/info.ts";
 import { KeyboardInterrupt } from "../../../kernel/ts/errors.ts";
 import { defineGlobal } from "../../../kernel/ts/globals.ts";
 import { TypeScriptInterpreter } from "../../../kernel/ts/interpreter.ts";
@@ -40,7 +41,7 @@ export interface KernelWorkerInit {
 /** Messages the page sends besides the core's (ToMain). */
 export type ToKernelWorker = KernelWorkerInit | ToMain | { kind: "interrupt" };
 /** Messages this worker posts: the core's (ToServer), and the kernel's info once. */
-export type FromKernelWorker = ToServer | { kind: "info"; info: Record<string, unknown> };
+export type FromKernelWorker = ToServer | { kind: "info"; info: KernelInfo };
 
 const post = (m: FromKernelWorker) => self.postMessage(m);
 
@@ -71,15 +72,7 @@ self.onmessage = (e: MessageEvent<ToKernelWorker>) => {
     );
     defineGlobal(LOOP_GUARD, tick);
     const interp = new TypeScriptInterpreter(browserPlatform(log, m.languageEnvUrl));
-    const info = {
-      protocol_version: "5.3",
-      implementation: interp.info.implementation,
-      implementation_version: interp.info.implementation_version,
-      language_info: interp.info.language_info,
-      banner: interp.info.banner,
-      help_links: interp.info.help_links ?? [],
-    };
-    post({ kind: "info", info });
+    post({ kind: "info", info: interp.info });
     // history in memory (a page's kernel has no history file); a plain word for the user-code flag (no protocol thread reads it)
     core = new KernelCore(interp, post, new History(null), new Int32Array(2));
     return;
