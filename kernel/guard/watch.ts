@@ -62,6 +62,8 @@ export class MemoryWatch {
   private anchor: { sample: Sample; private: number } | null = null;
   /** The least memory (in use, JS heap) seen since the request started: growth is measured from it. */
   private least: { used: number; heap: number } | null = null;
+  /** Requests ended so far. */
+  private ends = 0;
   /** No forced collection before this time unless memory keeps growing (they cost: at most a fifth of the time of a cell that churns near the limit). */
   private nextCollect = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -83,14 +85,20 @@ export class MemoryWatch {
     if (this.blind) this.blind.rss = process.memoryUsage.rss();
   }
 
-  /** The request ended: the memory now is the next one's starting point. */
+  /**
+   * The request ended: the memory now is the next one's starting point. (Also when the sample
+   * comes back after the next request started, as it does under load: it was asked for first. A
+   * cell that kept a large variable and was stopped would otherwise be measured against the
+   * memory before it, and the next cell stopped at once.)
+   */
   ended(): void {
     this.busy = false;
     this.stopped = false;
     if (this.o.limit === null || this.blind) return;
+    const end = ++this.ends;
     this.sample(0).then(
       (s) => {
-        if (s && !this.busy) this.least = { used: inUse(s), heap: s[0] };
+        if (s && end === this.ends) this.least = { used: inUse(s), heap: s[0] };
       },
       () => undefined,
     );
