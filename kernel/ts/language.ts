@@ -326,9 +326,10 @@ export class Notebook {
     if (!info) return { found: false, data: {} };
     const sig = t.displayPartsToString(info.displayParts);
     const doc = t.displayPartsToString(info.documentation);
-    const tags = (info.tags ?? []).map((tag) => `@${tag.name}${tag.text ? " " + t.displayPartsToString(tag.text) : ""}`).join("\n");
-    const text = [sig, doc, tags].filter(Boolean).join("\n\n");
-    const md = ["```typescript\n" + sig + "\n```", doc, tags.replace(/^/gm, "*").replace(/^\*@(\w+)/gm, "*@$1*")].filter(Boolean).join("\n\n");
+    const tags = (info.tags ?? []).map((tag) => ({ name: tag.name, text: tag.text ? t.displayPartsToString(tag.text) : "" }));
+    const text = [sig, doc, tags.map((tag) => `@${tag.name}${tag.text && " " + tag.text}`).join("\n")].filter(Boolean).join("\n\n");
+    // each tag a paragraph of its own, its name in italics (none: nothing, not an empty list item)
+    const md = ["```typescript\n" + sig + "\n```", doc, ...tags.map((tag) => `*@${tag.name}*${tag.text && " " + tag.text}`)].filter(Boolean).join("\n\n");
     return { found: true, data: { "text/plain": text, "text/markdown": md } };
   }
 }

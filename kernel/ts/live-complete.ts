@@ -102,7 +102,28 @@ export function standaloneExpression(code: string, cursor: number): { code: stri
   if (IMPORT_PATH.test(code.slice(0, end))) return null;
   const c = topLevelChain(code, end);
   if (!c || !c.root || !onlyMemberAccesses(code, c.root, c.start)) return null;
+  if (c.bare && declaredHere(c, scan(code).text.slice(end))) return null;
   return { code: code.slice(c.start, end), cursor: cursor - c.start };
+}
+
+/**
+ * Whether a bare name is where the cell declares it (`before`: the cell's text before it, `after`:
+ * after it, comments blanked): the name of a declaration (`let total: number`, a later name of a
+ * `let`/`const`/`var` list, a function, a class...) or a parameter (of a function, an arrow, a
+ * catch). Alone, such a name would mean an earlier cell's, or nothing. (Where unsure, yes: the cell
+ * is then asked as it is, which is always right.)
+ */
+function declaredHere(c: { head: string; before: string; parens: number }, after: string): boolean {
+  if (/(?:\b(?:let|const|var|using|function|class|enum|namespace|module|interface|type)|\bfunction\s*\*)$/.test(c.head) || /^\s*=>/.test(after)) return true;
+  const statement = c.before.slice(c.before.search(/[^;\n]*$/));
+  if (c.parens === 0 && /^\s*(?:export\s+)?(?:declare\s+)?(?:let|const|var)\s/.test(statement) && /,$/.test(c.head)) return true;
+  if (c.parens > 0) {
+    let depth = 0;
+    let open = c.before.length;
+    while (open-- > 0 && !(c.before[open] === "(" && depth-- === 0)) if (c.before[open] === ")") depth++;
+    if (/\b(?:function\b[\s\w$*]*|catch)$/.test(c.before.slice(0, open).trimEnd()) || /^[^()]*\)\s*(?::[^=;]*)?=>/.test(after)) return true;
+  }
+  return false;
 }
 
 const IMPORT_PATH = /(?:\bfrom\s*|\bimport\s*\(?\s*|\brequire\s*\(\s*)["'][^"'\n]*$/;

@@ -31,6 +31,7 @@ beforeAll(async () => {
     letUse: "counter += 5; counter",
     fnDecl: "function double(x: number): number { return 2 * x }",
     fnUse: "double(counter)",
+    docFn: "/**\n * Halves a number.\n * @param x the number\n * @returns x / 2\n */\nfunction half(x: number) { return x / 2 }",
     classDecl: "class Point { constructor(public x: number, public y: number) {} norm() { return Math.hypot(this.x, this.y) } }",
     classUse: "new Point(3, 4).norm()",
     classAgain: "class Point { z = 1 }\nnew Point().z",
@@ -79,6 +80,8 @@ res["complete_cell"] = ask(d.kc.complete("coun", 4))
 res["complete_class"] = ask(d.kc.complete("new Point().z", 13))
 res["inspect_gb"] = ask(d.kc.inspect("gb.tensor", 9))
 res["inspect_fn"] = ask(d.kc.inspect("double", 6))
+res["inspect_let"] = ask(d.kc.inspect("let total: number", 6))
+res["inspect_tags"] = ask(d.kc.inspect(cells["docFn"], cells["docFn"].index("half") + 2))
 d.close()
 emit(res)
 `,
@@ -181,4 +184,11 @@ test("completion and inspection know the earlier cells and the engine's types an
   expect(r.inspect_gb.data["text/plain"]).toMatch(/A tensor from nested arrays/);
   expect(r.inspect_gb.data["text/markdown"]).toMatch(/```typescript/);
   expect(r.inspect_fn.data["text/plain"]).toMatch(/function double\(x: number\): number/);
+});
+
+test("the inspection's markdown: the signature, the doc comment, each tag in a paragraph; no empty list item (JupyterLab's tooltip drew a bullet)", () => {
+  expect(r.inspect_let.data["text/markdown"]).toBe("```typescript\nlet total: number\n```");
+  expect(r.inspect_tags.data["text/markdown"]).toBe("```typescript\nfunction half(x: number): number\n```\n\nHalves a number.\n\n*@param* x the number\n\n*@returns* x / 2");
+  expect(r.inspect_tags.data["text/plain"]).toBe("function half(x: number): number\n\nHalves a number.\n\n@param x the number\n@returns x / 2");
+  for (const reply of [r.inspect_let, r.inspect_tags, r.inspect_gb, r.inspect_fn]) expect(reply.data["text/markdown"]).not.toMatch(/^\s*[*+-]\s*$/m);
 });

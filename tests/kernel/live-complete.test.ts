@@ -90,6 +90,12 @@ test("the expression inspected at the cursor, as a cell of its own where it mean
   expect(at('import { readFileSync } from "node:fs";\nreadFileSync("a")', "fs")).toEqual({ code: 'import { readFileSync } from "node:fs";', cursor: 36 });
   expect(at('function f() {\nimport { readFileSync } from "node:fs";', "fs")).toBeNull();
   expect(at("let t: gb.Tensor", "Tens")).toBeNull(); // a type position
+  // where the cell declares the name: a declaration's name or a parameter (alone, the name would be an earlier cell's, or nothing)
+  for (const [code, marker] of [["let total: number", "otal"], ["let a, b: number", "b:"], ["let a = f(1), bb = 2", "bb"], ["function ff(x: number) {}", "ff"], ["function f(xx: number) {}", "xx"], ["function* gen() {}", "gen"], ["class K {}", "K"], ["const g = yy => yy", "yy"], ["try { 1 } catch (ee) { }", "ee"]])
+    expect(at(code, marker), code).toBeNull();
+  // uses of a name declared earlier, next to those
+  expect(at("f(a, total)", "otal")).toEqual({ code: "total", cursor: 2 });
+  expect(at("let q = 1, w = counter", "ounter")).toEqual({ code: "counter", cursor: 2 });
 });
 
 test("where it answers, the live objects give the language service's names (the language service as the reference)", async () => {
