@@ -78,14 +78,21 @@ const KERNELS: KernelSpec[] = [
   },
 ];
 
+/**
+ * One kernel's run (bench/kernel_client.py): its figures, or null with the reason printed. Every wait
+ * of the client is bounded (GRADBOOK_BENCH_KERNEL_TIMEOUT, 120 s); a run that fails is run once more
+ * with a new kernel, and both failures are printed (the step, the kernel's last output).
+ */
 function measure(root: string, env: NodeJS.ProcessEnv, k: KernelSpec, spec: object): Result | null {
-  const r = spawnSync(PYTHON, [join(root, "bench", "kernel_client.py"), k.name, JSON.stringify({ ...spec, first: k.first, setup: k.setup, cases: k.cases })], { env, encoding: "utf8", timeout: 900_000 });
-  const line = (r.stdout ?? "").split("\n").find((l) => l.startsWith("{"));
-  if (!line) {
-    console.log(`  ${k.label}: failed (exit ${r.status}) ${(r.stderr ?? "").trim().split("\n").slice(-3).join(" | ")}`);
-    return null;
+  for (let attempt = 1; attempt <= 2; attempt++) {
+    const r = spawnSync(PYTHON, [join(root, "bench", "kernel_client.py"), k.name, JSON.stringify({ ...spec, first: k.first, setup: k.setup, cases: k.cases })], { env, encoding: "utf8", timeout: 1_800_000, killSignal: "SIGKILL" });
+    const line = (r.stdout ?? "").split("\n").find((l) => l.startsWith("{"));
+    const result = line ? JSON.parse(line) : null;
+    if (result && !result.error) return result;
+    const why = result?.error ?? `the client failed (${r.error ? r.error.message : `exit ${r.status}`}): ${(r.stderr ?? "").trim().split("\n").slice(-3).join(" | ")}`;
+    console.log(`  ${k.label}: run ${attempt} failed: ${why}${attempt === 1 ? "; once more with a new kernel" : ""}`);
   }
-  return JSON.parse(line);
+  return null;
 }
 
 /**
