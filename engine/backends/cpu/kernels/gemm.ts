@@ -6,8 +6,8 @@
 //  - gemmReference: plain TypeScript, cache-blocked. Always available; the
 //    fallback and the test oracle.
 //  - gemmWasm: WebAssembly SIMD (f32x4) micro-kernel over packed panels
-//    (the `block` function of the SIMD module, ../wasm/gemm-funcs.ts), each operand
-//    copied into the WASM memory and packed there once.
+//    (the `block` function of the SIMD module, ../wasm/gemm-funcs.ts); from 32K
+//    multiply-adds each operand is copied into the WASM memory and packed there once.
 // `gemm` picks WASM when it is compiled and the problem is big enough.
 // As in BLAS, beta == 0 means C is not read (NaNs in C do not propagate).
 
@@ -214,8 +214,46 @@ export function gemmWasm(
     scaleC(M, N, beta, C, cOff, ldc);
     return;
   }
-  const threads = worthThreads(M * N * K, PAR_MIN_WORK) ? threadsFor(w) : 1;
-  gemmWasmPacked(w, threads, transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc);
+  const threaded = worthThreads(M * N * K, PAR_MIN_WORK);
+  if (threaded || M * N * K >= PACKED_MIN_WORK) {
+    const threads = threaded ? threadsFor(w) : 1;
+    gemmWasmPacked(w, threads, transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc);
+    return;
+  }
+  const { MR, NV, UNROLL } = w.cfg;
+  const NR = NV * 4;
+  const kcMax = Math.min(KC, Math.ceil(K / UNROLL) * UNROLL);
+  const ncMax = Math.min(NC, Math.ceil(N / NR) * NR);
+  const mcMax = Math.min(MC, Math.ceil(M / MR) * MR);
+  // memory layout (floats): [A block MC x KC | B panels K x NC (all of K) | C block MC x NC]
+  const kPadTotal = Math.ceil(K / KC) * (UNROLL - 1) + K;
+  const aPtr = 0;
+  const bPtr = aPtr + mcMax * kcMax;
+  const cPtr = bPtr + kPadTotal * ncMax;
+  const mem = ensureMemory(w, (cPtr + mcMax * ncMax) * 4);
+  for (let jc = 0; jc < N; jc += NC) {
+    const nc = Math.min(NC, N - jc);
+    const np = Math.ceil(nc / NR);
+    const ncPad = np * NR;
+    for (let pc = 0, bo = bPtr; pc < K; pc += KC) {
+      const kc = Math.min(KC, K - pc);
+      const kcPad = Math.ceil(kc / UNROLL) * UNROLL;
+      packB(transB, B, bOff, ldb, pc, kc, kcPad, jc, nc, NR, mem, bo);
+      bo += kcPad * ncPad;
+    }
+    for (let ic = 0; ic < M; ic += MC) {
+      const mc = Math.min(MC, M - ic);
+      for (let pc = 0, bo = bPtr; pc < K; pc += KC) {
+        const kc = Math.min(KC, K - pc);
+        const kcPad = Math.ceil(kc / UNROLL) * UNROLL;
+        packA(transA, A, aOff, lda, ic, mc, pc, kc, kcPad, MR, mem, aPtr);
+        w.block(mc, np, kcPad, aPtr * 4, bo * 4, cPtr * 4, ncPad * 4, pc > 0 ? 1 : 0);
+        bo += kcPad * ncPad;
+      }
+      // C[ic:ic+mc, jc:jc+nc] = alpha * block + beta * C
+      storeC(mem, cPtr, ncPad, mc, nc, alpha, beta, C, cOff + ic * ldc + jc, ldc);
+    }
+  }
 }
 
 /** Rows shorter than this are copied out by a loop (a subarray and a set cost more for them). */
@@ -247,6 +285,14 @@ function storeC(
 }
 
 /**
+ * Problems of at least this many multiply-adds take gemmWasmPacked, on one thread too (each
+ * operand packed once, in WASM). Measured (1 thread, interleaved): from 32K multiply-adds about
+ * even to 2.2x faster than packing A again in TypeScript for every column block (LeNet-5's
+ * linear layers: 1.1-2.2x); below, its fixed costs (~3 us: task lists, copies) take more than
+ * they save (16^3: 1.7 us blocked, 4.3 us packed).
+ */
+const PACKED_MIN_WORK = 1 << 15;
+/**
  * Problems of at least this many multiply-adds use worker threads (smaller ones: the copies and
  * the wake-up cost more than they save; measured on 2 cores, the break-even is around 2-3M).
  */
@@ -264,9 +310,8 @@ const PACK_TASK = 1 << 15;
  * packed once for all of M, N and K (in WASM tasks from raw copies, or in TypeScript for very
  * large operands), then tasks (NC-column block, MC-row block, range of NR-column panels) each
  * run the k blocks in order: every C element gets the same `block` calls in the same order
- * whatever the tasks, so the result is the same bit for bit for every thread count. (Packing
- * once is faster on one thread too, for every size measured: 1.0-2x over packing A in
- * TypeScript again for every column block, as this path did below 2M multiply-adds.)
+ * whatever the tasks, so the result is the same bit for bit for every thread count, and as in
+ * gemmWasm's blocked loop.
  */
 function gemmWasmPacked(
   w: WasmInstance, threads: number, transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
