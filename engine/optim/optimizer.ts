@@ -154,14 +154,17 @@ export abstract class Optimizer<H extends BaseOptions = BaseOptions> {
             this.state.set(p, st);
           }
           const next = this.updateParam(p, g, group, st);
-          p.assign(next);
+          if (next !== p) p.assign(next);
         }
       }
     });
     this.stepCount++;
   }
 
-  /** Returns the new value of `p` given its gradient `g` (already negated when maximizing), updating `state`. */
+  /**
+   * Returns the new value of `p` given its gradient `g` (already negated when maximizing), updating
+   * `state`; or `p` itself, updated in place (a fused update).
+   */
   protected abstract updateParam(p: Tensor, g: Tensor, group: ParamGroup<H>, state: ParamState): Tensor;
 
   /** All parameters, in group order. */
@@ -220,6 +223,29 @@ export abstract class Optimizer<H extends BaseOptions = BaseOptions> {
       Object.assign(this.paramGroups[i], hyper);
     });
   }
+}
+
+let fused = true;
+
+/** Tests: turns the fused CPU updates off (every optimizer then updates through ops, as on the GPU). */
+export function setFusedUpdates(on: boolean): void {
+  fused = on;
+}
+
+/**
+ * The arrays of CPU float32 tensors of one size, for an update in one loop over them (fused: no
+ * op per term, no intermediate tensors), or null (another device or dtype: update through ops).
+ * The loop must compute what the ops would, rounding to float32 where each op does.
+ */
+export function fusedArrays(...ts: Tensor[]): Float32Array[] | null {
+  if (!fused) return null;
+  const out: Float32Array[] = [];
+  for (const t of ts) {
+    const a = t.device === "cpu" ? t.backend.readSync(t._d) : null;
+    if (!(a instanceof Float32Array) || a.length !== ts[0].numel()) return null;
+    out.push(a);
+  }
+  return out;
 }
 
 /** `a + alpha * b` (alpha applied only when it is not 1). */

