@@ -1,7 +1,7 @@
 /** Adam and AdamW (torch.optim.Adam / AdamW), with amsgrad. */
 import { zerosLike } from "../ops/creation.js";
 import type { Tensor } from "../tensor.js";
-import { addScaled, checkAdamOptions, Optimizer, setState, type BaseOptions, type ParamGroup, type ParamState, type Params } from "./optimizer.js";
+import { addScaled, checkAdamOptions, fusedArrays, Optimizer, setState, type BaseOptions, type ParamGroup, type ParamState, type Params } from "./optimizer.js";
 
 export interface AdamOptions extends BaseOptions {
   betas: [number, number];
@@ -18,6 +18,22 @@ abstract class AdamBase extends Optimizer<AdamOptions> {
   protected override checkOptions(o: AdamOptions): void {
     super.checkOptions(o);
     checkAdamOptions(this.name, o);
+  }
+
+  /**
+   * The whole update of a CPU float32 parameter in one loop, in place, from the second step
+   * (the moment buffers exist) and without amsgrad; false when it does not apply (then: ops).
+   * `l2`: Adam's weight decay (added to the gradient), `decay`: AdamW's (p scaled first).
+   */
+  protected fusedUpdate(p: Tensor, grad: Tensor, group: ParamGroup<AdamOptions>, state: ParamState, l2: number, decay: number): boolean {
+    const m0 = state.expAvg as Tensor | undefined, v0 = state.expAvgSq as Tensor | undefined;
+    if (group.amsgrad || !m0 || !v0) return false;
+    const arrays = fusedArrays(p, grad, m0, v0);
+    if (!arrays) return false;
+    const step = (state.step as number) + 1;
+    state.step = step;
+    adamLoop(arrays, group, step, l2, decay);
+    return true;
   }
 
   /** The Adam step shared by both (after weight decay is handled). */
@@ -51,6 +67,7 @@ export class Adam extends AdamBase {
     super("Adam", params, opts, 0);
   }
   protected updateParam(p: Tensor, grad: Tensor, group: ParamGroup<AdamOptions>, state: ParamState): Tensor {
+    if (this.fusedUpdate(p, grad, group, state, group.weightDecay, 0)) return p;
     const g = group.weightDecay !== 0 ? addScaled(grad, p, group.weightDecay) : grad;
     return this.adamUpdate(p, g, group, state);
   }
@@ -62,7 +79,32 @@ export class AdamW extends AdamBase {
     super("AdamW", params, opts, 1e-2);
   }
   protected updateParam(p: Tensor, grad: Tensor, group: ParamGroup<AdamOptions>, state: ParamState): Tensor {
+    if (this.fusedUpdate(p, grad, group, state, 0, group.weightDecay)) return p;
     const decayed = group.weightDecay !== 0 ? p.mul(1 - group.lr * group.weightDecay) : p;
     return this.adamUpdate(decayed, grad, group, state);
+  }
+}
+
+/**
+ * Adam's update in place, element by element, as the ops of adamUpdate (and the weight decay
+ * before it) compute it: each op's result rounded to float32, scalars as float32, `a + alpha * b`
+ * as an add when alpha is 1 and as addcmul (the product rounded, then the sum) otherwise.
+ */
+function adamLoop([P, G, M, V]: Float32Array[], group: ParamGroup<AdamOptions>, step: number, l2: number, decay: number): void {
+  const f = Math.fround;
+  const [beta1, beta2] = group.betas;
+  const plus = (a: number, b: number, alpha: number) => (alpha === 1 ? f(a + b) : f(a + f(b * f(alpha))));
+  const fb1 = f(beta1), fb2 = f(beta2), fl2 = f(l2), keep = f(1 - group.lr * decay);
+  const sqrtBc2 = f(Math.sqrt(1 - beta2 ** step)), eps = f(group.eps), minusStep = f(-(group.lr / (1 - beta1 ** step)));
+  for (let i = 0; i < P.length; i++) {
+    const p = decay !== 0 ? f(P[i] * keep) : P[i];
+    let g = G[i];
+    if (l2 !== 0) g = l2 === 1 ? f(g + P[i]) : f(g + f(P[i] * fl2));
+    const m = plus(f(M[i] * fb1), g, 1 - beta1);
+    const v = plus(f(V[i] * fb2), f(g * g), 1 - beta2);
+    M[i] = m;
+    V[i] = v;
+    const denom = f(f(f(Math.sqrt(v)) / sqrtBc2) + eps);
+    P[i] = f(p + f(f(m / denom) * minusStep));
   }
 }

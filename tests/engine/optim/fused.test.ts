@@ -46,4 +46,17 @@ describe("fused optimizer updates: the bits of the op-by-op updates", () => {
   for (const [name, o] of Object.entries(sgd)) {
     it(`SGD, ${name}`, () => sameBits((ps) => new gb.optim.SGD(ps, { lr: 0.1, ...o })));
   }
+  const adam: Record<string, Partial<gb.optim.AdamOptions>> = {
+    defaults: {},
+    "betas, eps": { betas: [0.5, 0.7], eps: 1e-3 },
+    "weight decay": { weightDecay: 1e-2 },
+    "weight decay 1": { weightDecay: 1 },
+    "beta1 0": { betas: [0, 0.999] },
+    maximize: { maximize: true },
+    amsgrad: { amsgrad: true },
+  };
+  for (const [name, o] of Object.entries(adam)) {
+    it(`Adam, ${name}`, () => sameBits((ps) => new gb.optim.Adam(ps, { lr: 0.01, ...o })));
+    it(`AdamW, ${name}`, () => sameBits((ps) => new gb.optim.AdamW(ps, { lr: 0.01, ...o })));
+  }
 });
