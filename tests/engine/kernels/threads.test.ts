@@ -16,7 +16,7 @@ import {
 } from "../../../engine/backends/cpu/kernels/index.ts";
 import { poolInfo, runTasks, setCallerTakesTasks, setMinWorkScale, TaskList, threadsSupported } from "../../../engine/backends/cpu/wasm/threads.ts";
 import { ensureMemory, wasmInstance } from "../../../engine/backends/cpu/wasm/runtime.ts";
-import { OPS, asList, decode, inputsOf, reference as opsRef, type Encoded } from "../ops/cases.ts";
+import { checkAgainstReference, reference as opsRef } from "../ops/cases.ts";
 import { rand } from "./xorshift.ts";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -323,35 +323,12 @@ describe("element-wise ops", () => {
 describe("engine ops vs PyTorch on threads", () => {
   // every case of tests/engine/ops/reference.json, forward and gradients, with every job that can be
   // split sent to the threads (GEMM on the WASM kernels, element-wise ops, convolutions)
-  const compare = (got: ArrayLike<number>, want: Encoded[], what: string) => {
-    expect(got.length, what).toBe(want.length);
-    for (let i = 0; i < want.length; i++) {
-      const w = decode(want[i]);
-      const ok = Number.isNaN(w) ? Number.isNaN(got[i]) : !Number.isFinite(w) ? got[i] === w : Math.abs(got[i] - w) <= 1e-6 + 1e-5 * Math.abs(w);
-      if (!ok) expect.fail(`${what}: element ${i} is ${got[i]}, PyTorch has ${w}`);
-    }
-  };
   for (const c of opsRef.cases) {
     it(c.name, async () => {
       setWasmMode("wasm");
       setMinWorkScale(0);
       setNumThreads(4);
-      const xs = inputsOf(c);
-      const outs = asList(OPS[c.name](...xs));
-      let loss: gb.Tensor | null = null;
-      outs.forEach((o, k) => {
-        compare(o.dataSync(), c.outputs[k].values, `${c.name} output ${k}`);
-        const wv = c.outputs[k].w;
-        if (wv) {
-          const term = o.mul(gb.tensor(Float32Array.from(wv.map(decode)), { shape: c.outputs[k].shape })).sum();
-          loss = loss ? loss.add(term) : term;
-        }
-      });
-      if (!c.grads || !loss) return;
-      await (loss as gb.Tensor).backward();
-      c.grads.forEach((g, i) => {
-        if (g !== null) compare(xs[i].grad!.dataSync(), g, `${c.name} grad ${i}`);
-      });
+      await checkAgainstReference(c);
     });
   }
 });

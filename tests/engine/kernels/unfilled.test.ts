@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import * as gb from "../../../engine/index.ts";
 import { setUnfilledPoison } from "../../../engine/backends/cpu/alloc.ts";
 import { setWasmMode } from "../../../engine/backends/cpu/kernels/index.ts";
-import { OPS, asList, decode, inputsOf, reference as opsRef, type Encoded } from "../ops/cases.ts";
+import { checkAgainstReference, reference as opsRef } from "../ops/cases.ts";
 import { rand } from "./xorshift.ts";
 
 afterAll(() => {
@@ -17,35 +17,10 @@ afterAll(() => {
 });
 
 describe("ops vs PyTorch with every unfilled result poisoned", () => {
-  const compare = (got: ArrayLike<number>, want: Encoded[], what: string) => {
-    expect(got.length, what).toBe(want.length);
-    for (let i = 0; i < want.length; i++) {
-      const w = decode(want[i]);
-      const ok = Number.isNaN(w) ? Number.isNaN(got[i]) : !Number.isFinite(w) ? got[i] === w : Math.abs(got[i] - w) <= 1e-6 + 1e-5 * Math.abs(w);
-      if (!ok) expect.fail(`${what}: element ${i} is ${got[i]}, PyTorch has ${w}`);
-    }
-  };
   it("every case of tests/engine/ops/reference.json, forward and gradients", async () => {
     setUnfilledPoison(true);
     try {
-      for (const c of opsRef.cases) {
-        const xs = inputsOf(c);
-        const outs = asList(OPS[c.name](...xs));
-        let loss: gb.Tensor | null = null;
-        outs.forEach((o, k) => {
-          compare(o.dataSync(), c.outputs[k].values, `${c.name} output ${k}`);
-          const wv = c.outputs[k].w;
-          if (wv) {
-            const term = o.mul(gb.tensor(Float32Array.from(wv.map(decode)), { shape: c.outputs[k].shape })).sum();
-            loss = loss ? loss.add(term) : term;
-          }
-        });
-        if (!c.grads || !loss) continue;
-        await (loss as gb.Tensor).backward();
-        c.grads.forEach((g, i) => {
-          if (g !== null) compare(xs[i].grad!.dataSync(), g, `${c.name} grad ${i}`);
-        });
-      }
+      for (const c of opsRef.cases) await checkAgainstReference(c);
     } finally {
       setUnfilledPoison(false);
     }

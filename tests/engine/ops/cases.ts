@@ -2,6 +2,7 @@
 // case name -> the same computation written with gb. Shared by ops.test.ts
 // (forward + gradients vs PyTorch) and autograd.test.ts (gradcheck on every op).
 import { readFileSync } from "node:fs";
+import { expect } from "vitest";
 import * as gb from "../../../engine/index.ts";
 import { elu, leakyRelu } from "../../../engine/ops/elementwise.ts";
 import type { Tensor } from "../../../engine/index.ts";
@@ -367,3 +368,34 @@ export function inputsOf(c: RefCase): Tensor[] {
 }
 
 export const asList = (o: Out): Tensor[] => (Array.isArray(o) ? o : [o]);
+
+/**
+ * Runs a case and checks its outputs and gradients against PyTorch's (|got - want| <= 1e-6 + 1e-5 |want|;
+ * NaN and infinities exactly): the threads' and the poisoned-results suites run every case with it.
+ */
+export async function checkAgainstReference(c: RefCase): Promise<void> {
+  const compare = (got: ArrayLike<number>, want: Encoded[], what: string) => {
+    expect(got.length, what).toBe(want.length);
+    for (let i = 0; i < want.length; i++) {
+      const w = decode(want[i]);
+      const ok = Number.isNaN(w) ? Number.isNaN(got[i]) : !Number.isFinite(w) ? got[i] === w : Math.abs(got[i] - w) <= 1e-6 + 1e-5 * Math.abs(w);
+      if (!ok) expect.fail(`${what}: element ${i} is ${got[i]}, PyTorch has ${w}`);
+    }
+  };
+  const xs = inputsOf(c);
+  const outs = asList(OPS[c.name](...xs));
+  let loss: Tensor | null = null;
+  outs.forEach((o, k) => {
+    compare(o.dataSync(), c.outputs[k].values, `${c.name} output ${k}`);
+    const wv = c.outputs[k].w;
+    if (wv) {
+      const term = o.mul(gb.tensor(Float32Array.from(wv.map(decode)), { shape: c.outputs[k].shape })).sum();
+      loss = loss ? loss.add(term) : term;
+    }
+  });
+  if (!c.grads || !loss) return;
+  await (loss as Tensor).backward();
+  c.grads.forEach((g, i) => {
+    if (g !== null) compare(xs[i].grad!.dataSync(), g, `${c.name} grad ${i}`);
+  });
+}
