@@ -3,11 +3,12 @@
  * The main thread runs cells; a worker thread (dist/kernel-server.js, protocol/thread.ts) runs the
  * protocol server, so heartbeat and interrupts work while a cell is busy.
  *
- * Start-up (kernel/README.md, "Start-up"): this bundle is small and does only what the protocol
- * worker needs — the intrinsics locked, the connection file, the guard's settings, the static
- * kernel_info content (info.ts) — and starts the worker first; the worker binds the sockets and
- * answers kernel_info_request by itself. The rest of the main thread (dist/kernel-main.js,
- * main-thread.ts: the interpreter, the core) loads meanwhile, on the other core.
+ * Start-up (kernel/README.md, "Start-up"): this bundle is small. It locks the intrinsics, reads
+ * the connection file and starts the protocol worker with only what binding needs; the worker binds
+ * the sockets and answers kernel_info_request by itself. Then it posts the worker the rest of its
+ * settings (the guard's, the static kernel_info content of info.ts), starts the compiler thread,
+ * and once the sockets are bound loads the rest of the main thread (dist/kernel-main.js,
+ * main-thread.ts: the interpreter, the core).
  */
 import { kernelChannel, lockIntrinsics, processExit } from "./intrinsics.ts";
 import { Worker } from "node:worker_threads";
