@@ -1,6 +1,6 @@
 /**
  * Kernel entry point: `node dist/kernel.js -f <connection file>`.
- * The main thread runs cells; a worker thread (dist/kernel-server.js, protocol/thread.ts) runs the
+ * The main thread runs cells; a worker thread (dist/kernel-server.cjs, protocol/thread.ts) runs the
  * protocol server, so heartbeat and interrupts work while a cell is busy.
  *
  * Start-up (kernel/README.md, "Start-up"): this bundle is small. It locks the intrinsics, reads
@@ -51,7 +51,7 @@ try {
 const channel = kernelChannel();
 // stdout/stderr not piped to ours (the server logs with writeSync(2)): spares initializing process.stdout at start-up
 const start: ServerStart = { connection: connection!, channel: channel.theirs };
-const worker = new Worker(new URL("./kernel-server.js", import.meta.url), { workerData: start, transferList: [channel.theirs.port], stdout: true, stderr: true });
+const worker = new Worker(new URL("./kernel-server.cjs", import.meta.url), { workerData: start, transferList: [channel.theirs.port], stdout: true, stderr: true });
 // the rest of the server's settings, made while it boots: the guard (kernel/guard/: memory limits,
 // output limits, the death report) and the kernel_info content
 const limits = readLimits();

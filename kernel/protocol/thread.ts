@@ -1,5 +1,5 @@
 /**
- * The protocol server's thread: main.ts starts this file's bundle (dist/kernel-server.js) as a
+ * The protocol server's thread: main.ts starts this file's bundle (dist/kernel-server.cjs, CommonJS) as a
  * Worker. A bundle of its own, with only the server's modules: the thread that binds the sockets
  * and answers kernel_info_request loads and runs no more than it needs (the kernel's whole
  * bundle, with the interpreter and the language service's code, cost it start-up time).
