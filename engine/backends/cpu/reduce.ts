@@ -3,6 +3,32 @@
 import type { DType, TypedArray } from "../../dtype.js";
 import { typedArrayFor } from "../../dtype.js";
 import { shapeStr } from "../../shape.js";
+import { ensureMemory, wasmInstance } from "./wasm/runtime.js";
+
+/** From this many floats, float32 row sums go through the SIMD module (below, the loop is cheaper than the copies). */
+const WASM_SUM_MIN = 1 << 14;
+/** Floats of rows staged in the WASM memory at a time (stays in the core's L2 cache). */
+const SUM_CHUNK = 1 << 15;
+
+/**
+ * out[o] = the sum of row o (n floats) of x, for `rows` rows, by the SIMD module's sumrows (the
+ * loop's bits: four running sums in double precision); false without WASM (or too small).
+ */
+function sumRowsWasm(x: Float32Array, n: number, rows: number, out: Float32Array): boolean {
+  if (rows * n < WASM_SUM_MIN || n < 4) return false;
+  const w = wasmInstance();
+  if (!w) return false;
+  const per = Math.max(1, Math.floor(SUM_CHUNK / n));
+  const outPtr = Math.ceil((Math.min(per, rows) * n) / 4) * 4;
+  const mem = ensureMemory(w, (outPtr + per) * 4);
+  for (let r0 = 0; r0 < rows; r0 += per) {
+    const nr = Math.min(per, rows - r0);
+    mem.set(x.subarray(r0 * n, (r0 + nr) * n), 0);
+    w.sumrows(0, n, nr, outPtr * 4);
+    out.set(mem.subarray(outPtr, outPtr + nr), r0);
+  }
+  return true;
+}
 
 /** Splits a shape around one axis into [outer, n, inner]. */
 export function around(shape: readonly number[], axis: number): [number, number, number] {
@@ -18,6 +44,7 @@ export function reduceAxis(op: string, x: TypedArray, shape: readonly number[], 
   if (n === 0 && (op === "max" || op === "min" || op === "argmax" || op === "argmin")) {
     throw new Error(`${op}: cannot reduce over an empty dimension ${axis} of shape ${shapeStr(shape)}`);
   }
+  if (op === "sum" && inner === 1 && x instanceof Float32Array && out instanceof Float32Array && sumRowsWasm(x, n, outer, out)) return out;
   for (let o = 0; o < outer; o++) {
     const base = o * n * inner;
     const ob = o * inner;

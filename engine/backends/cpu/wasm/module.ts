@@ -6,13 +6,15 @@
 //    (weight-gradient dot products), packa / packb (operand packing);
 //  - copy-funcs.ts: copy2d, gather, scatteradd (strided copies: im2col, col2im, packing);
 //  - pool-funcs.ts: maxpool2, maxpool2grad, avgpool2, avgpool2grad (2x2 / stride 2 pooling);
-//  - elementwise-funcs.ts: ew_* (float32 element-wise loops), addbias.
+//  - elementwise-funcs.ts: ew_* (float32 element-wise loops), addbias;
+//  - reduce-funcs.ts: sumrows (sums of contiguous rows, the TypeScript loop's bits).
 
 import { buildModule, type FuncDef } from "./writer.ts";
 import { gemmFuncs } from "./gemm-funcs.ts";
 import { copyFuncs } from "./copy-funcs.ts";
 import { avgPool2, maxPool2, maxPool2Grad } from "./pool-funcs.ts";
 import { addBias, elementwiseFuncs } from "./elementwise-funcs.ts";
+import { sumRows } from "./reduce-funcs.ts";
 
 export interface SimdConfig {
   MR: number; // rows per GEMM micro tile
@@ -38,6 +40,6 @@ export const SIMD_EXPORTS = [
  */
 export function simdModuleBytes(cfg: SimdConfig = DEFAULT_CONFIG, sharedMax?: number): Uint8Array<ArrayBuffer> {
   // the GEMM family first: its functions call each other by index
-  const funcs: FuncDef[] = [...gemmFuncs(cfg), maxPool2(), ...copyFuncs(), addBias(), ...elementwiseFuncs(), avgPool2(false), avgPool2(true), maxPool2Grad()];
+  const funcs: FuncDef[] = [...gemmFuncs(cfg), maxPool2(), ...copyFuncs(), addBias(), ...elementwiseFuncs(), avgPool2(false), avgPool2(true), maxPool2Grad(), sumRows()];
   return buildModule(funcs, sharedMax);
 }

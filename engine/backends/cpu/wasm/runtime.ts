@@ -24,6 +24,7 @@ export interface WasmInstance extends TaskTarget {
   gather: (src: number, sStep: number, sPitch: number, sPlane: number, dst: number, dPitch: number, dPlane: number, planes: number, rows: number, n: number) => void;
   scatteradd: (src: number, sPitch: number, sPlane: number, dst: number, dStep: number, dPitch: number, dPlane: number, planes: number, rows: number, n: number) => void;
   addbias: (c: number, ldc: number, rows: number, n: number, bias: number) => void;
+  sumrows: (x: number, n: number, rows: number, out: number) => void;
   f32: Float32Array;
   i32: Int32Array;
 }
@@ -100,6 +101,7 @@ function instantiate(module: WebAssembly.Module, cfg: SimdConfig, shared = false
     gather: ex.gather as WasmInstance["gather"],
     scatteradd: ex.scatteradd as WasmInstance["scatteradd"],
     addbias: ex.addbias as WasmInstance["addbias"],
+    sumrows: ex.sumrows as WasmInstance["sumrows"],
     f32: new Float32Array(memory.buffer),
     i32: new Int32Array(memory.buffer),
   };
