@@ -1,7 +1,7 @@
 /**
  * The main thread's kernel: the TypeScript interpreter and the kernel core, wired to the protocol
  * worker's channel. Bundled alone (dist/kernel-main.js): main.ts loads it once the protocol worker
- * is started, so that the worker boots and binds the sockets while this loads.
+ * has bound the sockets, while the compiler thread loads TypeScript.
  */
 import { KernelCore } from "./core.ts";
 import { log } from "./log.ts";
