@@ -1,6 +1,6 @@
 // Worker threads for the WASM kernels (PyTorch's intra-op parallelism, in the
 // shape of torch.set_num_threads / get_num_threads): GEMM (../kernels/gemm.ts),
-// convolutions (../kernels/conv*.ts) and large float32 element-wise ops
+// convolutions and their gradients (../kernels/conv*.ts) and large float32 element-wise ops
 // (../kernels/elementwise.ts). Pooling stays on
 // the calling thread: copying in and out of WASM memory costs more than it does.
 //
@@ -16,8 +16,18 @@
 //  - runTasks() writes the list into the WASM memory, wakes the workers, and
 //    the calling thread claims tasks from the same atomic counter as the
 //    workers (dynamic scheduling: a worker that is slow to start or descheduled
-//    by other load just takes fewer tasks). It then waits with Atomics.wait for
-//    the tasks that workers claimed. Ops stay synchronous.
+//    by other load just takes fewer tasks). It then waits for the tasks that
+//    workers claimed. Ops stay synchronous.
+//  - Idle threads poll a while (setThreadSpin, 100 us) before they sleep in
+//    Atomics.wait: waking a sleeper costs tens of microseconds, and a training
+//    step makes tens of jobs close together. A sleeper counts itself, so a job
+//    with every worker polling costs no system call; a kernel about to stage a
+//    job's operands wakes sleepers first (threadsFor), so that their wake-up
+//    overlaps its copying.
+//  - The operands are JavaScript arrays, which only the calling thread can copy
+//    into the WASM memory: runPipelined() cuts an op into chunks, and while the
+//    threads compute chunk c the caller copies chunk c + 1 in and chunk c - 1
+//    out (then takes tasks too).
 //  - The claim word (a 64-bit atomic) holds the task count and the next index,
 //    so a late worker can never run a task of a job that has ended.
 //  - If the calling thread is stopped in the middle of a job (a Jupyter
@@ -65,6 +75,9 @@ const PAGES = 8; // the size of the WASM memory in 64 KiB pages when the current
 const CLAIM = 8; // index in the BigInt64Array view
 // the first worker failure of a job: its length in UTF-16 units at MSG_LEN, the text from MSG (bytes)
 const MSG_LEN = 9;
+const SLEEPERS = 10; // workers asleep in Atomics.wait (the others are spinning or working: no notify needed)
+const SPIN = 11; // how long an idle worker polls for the next job before it sleeps, in microseconds
+const CALLER_WAITS = 12; // the caller sleeps until DONE reaches the task count (else it polls: no notify needed)
 const MSG = 128;
 const MSG_UNITS = 512;
 const CTL_BYTES = MSG + 2 * MSG_UNITS;
@@ -177,9 +190,28 @@ const WORKER_SOURCE = `"use strict";
     var fns = NAMES.map(function (n) { return inst.exports[n]; });
     var ctl = new Int32Array(d.ctl), claim = new BigInt64Array(d.ctl);
     var mem = d.memory, i32 = new Int32Array(mem.buffer), id = d.id, seen = 0;
+    var now = typeof performance === "object" ? function () { return performance.now(); } : Date.now;
     for (;;) {
       var g = Atomics.load(ctl, ${GEN});
-      if (g === seen) { Atomics.wait(ctl, ${GEN}, g); continue; }
+      if (g === seen) {
+        // poll a while (jobs of one op, and of consecutive ops, come close together), then sleep;
+        // a sleeper counts itself, so that the caller wakes it (a wake without a job: poll again)
+        var until = 0;
+        for (var i = 1; ; i++) {
+          if (Atomics.load(ctl, ${GEN}) !== seen) break;
+          if ((i & 127) === 0) {
+            var t = now();
+            if (until === 0) until = t + Atomics.load(ctl, ${SPIN}) / 1000;
+            else if (t >= until) break;
+          }
+        }
+        if (Atomics.load(ctl, ${GEN}) === seen) {
+          Atomics.add(ctl, ${SLEEPERS}, 1);
+          Atomics.wait(ctl, ${GEN}, seen);
+          Atomics.sub(ctl, ${SLEEPERS}, 1);
+        }
+        continue;
+      }
       seen = g;
       if (Atomics.load(ctl, ${STOP})) return;
       if (id >= Atomics.load(ctl, ${LIMIT})) continue;
@@ -211,7 +243,7 @@ const WORKER_SOURCE = `"use strict";
             }
           }
           Atomics.add(ctl, ${WORKED}, 1);
-          if (Atomics.add(ctl, ${DONE}, 1) + 1 === n) Atomics.notify(ctl, ${DONE});
+          if (Atomics.add(ctl, ${DONE}, 1) + 1 === n && Atomics.load(ctl, ${CALLER_WAITS})) Atomics.notify(ctl, ${DONE});
         }
       } finally {
         Atomics.sub(ctl, ${ACTIVE}, 1);
@@ -240,7 +272,31 @@ let pool: Pool | null = null;
 
 function newPool(target: TaskTarget): Pool {
   const sab = new SharedArrayBuffer(CTL_BYTES);
-  return { target, ctl: new Int32Array(sab), claim: new BigInt64Array(sab), workers: [], broken: false, open: false };
+  const ctl = new Int32Array(sab);
+  ctl[SPIN] = spinMicros;
+  return { target, ctl, claim: new BigInt64Array(sab), workers: [], broken: false, open: false };
+}
+
+/**
+ * How long idle threads poll before they sleep (microseconds): a worker after a job, the caller
+ * while it waits for the workers' last tasks. Waking a sleeping thread costs tens of microseconds
+ * (more in a VM); a LeNet-5 step makes some 20 jobs, most of them within this of the one before
+ * or of wakeThreads.
+ */
+let spinMicros = 100;
+
+/** Sets the polling time of idle threads (microseconds; 0: sleep at once). For measurements. */
+export function setThreadSpin(micros: number): void {
+  spinMicros = Math.max(0, Math.round(micros));
+  if (pool) Atomics.store(pool.ctl, SPIN, spinMicros);
+}
+
+/**
+ * A hint that a job for `target` comes soon (a kernel calls it before it stages its operands):
+ * sleeping workers wake now and poll, so that their wake-up overlaps the caller's copying.
+ */
+export function wakeThreads(target: TaskTarget): void {
+  if (pool && pool.target === target && Atomics.load(pool.ctl, SLEEPERS) > 0) Atomics.notify(pool.ctl, GEN);
 }
 
 /** Starts workers up to `want` (they join jobs as soon as they are up). */
@@ -290,12 +346,16 @@ export function quiesce(): void {
   if (pool?.open) drain(pool);
 }
 
-/** Threads a job would use now (1: run serially). */
+/**
+ * Threads a job would use now (1: run serially). A kernel asks just before it stages a threaded
+ * job's operands, so sleeping workers are woken here (wakeThreads).
+ */
 export function threadsFor(target: TaskTarget): number {
   if (numThreads <= 1 || !threadsSupported()) return 1;
   if (!(target.memory.buffer instanceof SharedArrayBuffer)) return 1;
   if (pool && pool.target !== target) releasePool();
   if (pool?.broken) return 1;
+  wakeThreads(target);
   return numThreads;
 }
 
@@ -358,13 +418,17 @@ function fnList(t: TaskTarget): ((...a: number[]) => void)[] {
  * all are done. `freeByte`: where the WASM memory is free for the task table (grown as needed).
  * `ensure(bytes)` grows the memory (and refreshes the caller's views).
  */
-export function runTasks(target: TaskTarget, list: TaskList, freeByte: number, ensure: (bytes: number) => void): void {
+export function runTasks(target: TaskTarget, list: TaskList, freeByte: number, ensure: (bytes: number) => void, beside?: () => void): void {
   const n = list.length;
-  if (n === 0) return;
+  if (n === 0) {
+    beside?.();
+    return;
+  }
   const fns = fnList(target);
   const threads = n > 1 ? threadsFor(target) : 1;
   const nrec = list.size / REC;
   if (threads <= 1) {
+    beside?.();
     runRecords(fns, list.rec, 0, 0, nrec);
     return;
   }
@@ -376,6 +440,7 @@ export function runTasks(target: TaskTarget, list: TaskList, freeByte: number, e
   ensure(tab + (n + 1 + list.size) * 4);
   grow(p, threads - 1);
   if (p.broken) {
+    beside?.();
     runRecords(fns, list.rec, 0, 0, nrec);
     return;
   }
@@ -393,11 +458,19 @@ export function runTasks(target: TaskTarget, list: TaskList, freeByte: number, e
   p.open = true;
   Atomics.store(p.claim, CLAIM, BigInt(n) << SHIFT);
   Atomics.add(ctl, GEN, 1);
-  Atomics.notify(ctl, GEN);
-  // take tasks on this thread too
+  if (Atomics.load(ctl, SLEEPERS) > 0) Atomics.notify(ctl, GEN);
   const base = n + 1;
   let mine = 0;
   let failure: unknown = null;
+  // the caller's own work beside the tasks (it must not touch the memory the tasks use)
+  if (beside) {
+    try {
+      beside();
+    } catch (e) {
+      failure = e;
+    }
+  }
+  // take tasks on this thread too
   while (callerWorks) {
     const v = Atomics.add(p.claim, CLAIM, 1n);
     const t = Number(v & 0xffffffffn);
@@ -410,9 +483,18 @@ export function runTasks(target: TaskTarget, list: TaskList, freeByte: number, e
     mine++;
   }
   let done = Atomics.add(ctl, DONE, mine) + mine;
-  while (done < n) {
-    Atomics.wait(ctl, DONE, done);
-    done = Atomics.load(ctl, DONE);
+  // the workers' last tasks: poll a while, then sleep
+  if (done < n) {
+    const until = performance.now() + spinMicros / 1000;
+    for (let i = 1; done < n; i++) {
+      done = Atomics.load(ctl, DONE);
+      if ((i & 127) === 0 && performance.now() >= until) break;
+    }
+  }
+  if (done < n) {
+    Atomics.store(ctl, CALLER_WAITS, 1);
+    for (done = Atomics.load(ctl, DONE); done < n; done = Atomics.load(ctl, DONE)) Atomics.wait(ctl, DONE, done);
+    Atomics.store(ctl, CALLER_WAITS, 0);
   }
   Atomics.store(p.claim, CLAIM, 0n);
   p.open = false;
@@ -422,6 +504,33 @@ export function runTasks(target: TaskTarget, list: TaskList, freeByte: number, e
     const text = String.fromCharCode(...new Uint16Array(ctl.buffer, MSG, k));
     throw new Error(`cpu kernels: a WASM call failed in a worker thread (${threads} threads, memory ${target.memory.buffer.byteLength} bytes): ${text || "no message"}`);
   }
+}
+
+/**
+ * Runs `chunks` jobs, one a chunk, with the caller's copies beside the threads' work:
+ * `stage(c)` copies chunk c's operands into the WASM memory, `build(c, list)` adds its tasks,
+ * `collect(c)` copies its results out. Beside chunk c's job the caller collects chunk c - 1 and
+ * stages chunk c + 1, then takes tasks as the workers do; so chunk c's buffers must not be those
+ * of c - 1 or c + 1 (alternate two sets). On one thread: stage, run, collect, in that order.
+ * `stage` and `collect` must read the memory through fresh views (it may grow).
+ */
+export function runPipelined(
+  target: TaskTarget, chunks: number, freeByte: number, ensure: (bytes: number) => void,
+  stage: (c: number) => void, build: (c: number, list: TaskList) => void, collect: (c: number) => void,
+): void {
+  if (chunks <= 0) return;
+  if (numThreads > 1) wakeThreads(target);
+  const list = new TaskList();
+  stage(0);
+  for (let c = 0; c < chunks; c++) {
+    list.clear();
+    build(c, list);
+    runTasks(target, list, freeByte, ensure, () => {
+      if (c > 0) collect(c - 1);
+      if (c + 1 < chunks) stage(c + 1);
+    });
+  }
+  collect(chunks - 1);
 }
 
 /** Splits [0, n) into at most `parts` ranges of at least `min` (>= 1) items each. */
