@@ -1,15 +1,16 @@
 // Large float32 element-wise ops on worker threads: exp / tanh / sigmoid and
 // +, -, *, /, tanh / sigmoid / relu gradients, with the WASM functions of
 // ../wasm/elementwise-funcs.ts, which compute the same bits as the CPU backend's
-// TypeScript loops (../loops.ts). The operands are copied into the shared WASM
-// memory, ranges of it go to the threads, the result is copied out.
+// TypeScript loops (../loops.ts). The operands go through the shared WASM memory
+// in chunks (runPipelined): ranges of a chunk go to the threads while the calling
+// thread copies the next chunk in and the previous results out.
 //
 // unaryF32 / binaryF32 return false when they do not apply (op not covered, too
 // small, no WASM SIMD): the caller then runs its own loop. They use WASM on one
 // thread too: faster than the TypeScript loops, copies included (BENCHMARKS.md).
 
 import { ensureMemory, wasmInstance, type WasmInstance } from "../wasm/runtime.ts";
-import { runTasks, splitRange, TaskList, threadsFor, worthThreads, type FnName } from "../wasm/threads.ts";
+import { runPipelined, splitRange, threadsFor, worthThreads, type FnName } from "../wasm/threads.ts";
 
 const UNARY: Record<string, FnName> = { exp: "ew_exp", tanh: "ew_tanh", sigmoid: "ew_sigmoid" };
 const BINARY: Record<string, FnName> = {
@@ -23,6 +24,8 @@ const BINARY: Record<string, FnName> = {
  */
 const MIN_UNARY = 1 << 13;
 const MIN_BINARY = 1 << 14;
+/** Unary ops go to the worker threads from this many elements (a job costs microseconds; tanh about 1 ns an element). */
+const MIN_UNARY_THREADS = 1 << 16;
 /** Binary ops go to the worker threads from this many elements (measured on 2 cores). */
 const MIN_BINARY_THREADS = 1 << 17;
 
@@ -40,16 +43,27 @@ const CHUNK = 1 << 14;
 const SLOT = CHUNK + 64;
 
 /**
+ * On threads, the operands go through the WASM memory in chunks of this many floats, two sets of
+ * buffers: the calling thread copies one chunk's operands in and the chunk before's results out
+ * while the threads compute (runPipelined; whole arrays at once made those copies serial and
+ * slow, through L3 or DRAM: the 2-thread step was slower than one thread's).
+ */
+const PIPE_CHUNK = 1 << 15;
+
+/** The range of chunk c of n elements in chunks of `size` (the last one at least 4 long: it starts earlier when needed, repeating a few elements). */
+function chunkRange(c: number, n: number, size: number): [number, number] {
+  const b = Math.min(n, (c + 1) * size);
+  return [Math.min(c * size, b - 4), b];
+}
+
+/**
  * Runs `step(a, b, mem)` for consecutive ranges [a, b) of [0, n) of at most CHUNK elements (the
  * last one at least 4 long: it starts earlier when needed, repeating a few elements), with the
  * memory grown to three chunks.
  */
 function streamed(w: WasmInstance, n: number, step: (a: number, b: number, mem: Float32Array) => void): void {
   const mem = ensureMemory(w, 3 * SLOT * 4);
-  for (let a = 0; a < n; a += CHUNK) {
-    const b = Math.min(n, a + CHUNK);
-    step(Math.min(a, b - 4), b, mem);
-  }
+  for (let c = 0; c * CHUNK < n; c++) step(...chunkRange(c, n, CHUNK), mem);
 }
 
 /** Splits n elements into task ranges of whole 4-float groups (the last range takes the rest); each >= 4. */
@@ -68,7 +82,7 @@ export function unaryF32(op: string, x: Float32Array, out: Float32Array): boolea
   const w = wasmInstance();
   if (!w) return false;
   // (on one thread too: the WASM functions are 3-7x faster than the TypeScript loops, copies included)
-  const threads = threadsFor(w);
+  const threads = worthThreads(n, MIN_UNARY_THREADS) ? threadsFor(w) : 1;
   if (threads === 1) {
     streamed(w, n, (a, b, mem) => {
       mem.set(x.subarray(a, b), 0);
@@ -77,15 +91,24 @@ export function unaryF32(op: string, x: Float32Array, out: Float32Array): boolea
     });
     return true;
   }
-  const src = 0, dst = Math.ceil(n / 4) * 4;
-  const top = dst + n;
-  let mem = ensureMemory(w, top * 4);
-  mem.set(x, src);
-  const tasks = new TaskList();
-  for (const [a, b] of ranges(n, 2 * threads)) tasks.task().call(fn, (src + a) * 4, (dst + a) * 4, b - a);
-  runTasks(w, tasks, top * 4, (bytes) => void ensureMemory(w, bytes));
-  mem = w.f32;
-  out.set(mem.subarray(dst, dst + n));
+  // memory (floats): two sets of [x chunk | out chunk]
+  const set = (c: number) => (c & 1) * 2 * PIPE_CHUNK, top = 4 * PIPE_CHUNK;
+  ensureMemory(w, top * 4);
+  runPipelined(
+    w, Math.ceil(n / PIPE_CHUNK), top * 4, (bytes) => void ensureMemory(w, bytes),
+    (c) => {
+      const [a, b] = chunkRange(c, n, PIPE_CHUNK);
+      w.f32.set(x.subarray(a, b), set(c));
+    },
+    (c, tasks) => {
+      const [a, b] = chunkRange(c, n, PIPE_CHUNK), p = set(c);
+      for (const [u, v] of ranges(b - a, 2 * threads)) tasks.task().call(fn, (p + u) * 4, (p + PIPE_CHUNK + u) * 4, v - u);
+    },
+    (c) => {
+      const [a, b] = chunkRange(c, n, PIPE_CHUNK), p = set(c) + PIPE_CHUNK;
+      out.set(w.f32.subarray(p, p + b - a), a);
+    },
+  );
   return true;
 }
 
@@ -98,8 +121,8 @@ export function binaryF32(op: string, a: Float32Array, sa: number, b: Float32Arr
   if (!fn || n < 4 || (sa === 0 && sb === 0) || !worthThreads(n, MIN_BINARY)) return false;
   const w = wasmInstance();
   if (!w) return false;
-  const threads = threadsFor(w);
-  if (threads === 1 || !worthThreads(n, MIN_BINARY_THREADS)) {
+  const threads = worthThreads(n, MIN_BINARY_THREADS) ? threadsFor(w) : 1;
+  if (threads === 1) {
     // memory (floats): a chunk of a (or 4 copies of a single value) | of b | of out
     const pb = SLOT, dst = 2 * SLOT;
     streamed(w, n, (x, y, mem) => {
@@ -112,19 +135,27 @@ export function binaryF32(op: string, a: Float32Array, sa: number, b: Float32Arr
     });
     return true;
   }
-  // memory (floats): a (or 4 copies of it) | b (likewise) | out
-  const size = (s: number) => (s ? Math.ceil(n / 4) * 4 : 4);
-  const pa = 0, pb = pa + size(sa), dst = pb + size(sb);
-  const top = dst + n;
-  let mem = ensureMemory(w, top * 4);
-  if (sa) mem.set(a.subarray(0, n), pa);
-  else mem.fill(a[0], pa, pa + 4);
-  if (sb) mem.set(b.subarray(0, n), pb);
-  else mem.fill(b[0], pb, pb + 4);
-  const tasks = new TaskList();
-  for (const [x, y] of ranges(n, 2 * threads)) tasks.task().call(fn, (pa + x * sa) * 4, sa, (pb + x * sb) * 4, sb, (dst + x) * 4, y - x);
-  runTasks(w, tasks, top * 4, (bytes) => void ensureMemory(w, bytes));
-  mem = w.f32;
-  out.set(mem.subarray(dst, dst + n));
+  // memory (floats): two sets of [a chunk | b chunk | out chunk], then 4 copies of a single a, of a single b
+  const set = (c: number) => (c & 1) * 3 * PIPE_CHUNK, one = 6 * PIPE_CHUNK, top = one + 8;
+  const mem = ensureMemory(w, top * 4);
+  if (!sa) mem.fill(a[0], one, one + 4);
+  if (!sb) mem.fill(b[0], one + 4, one + 8);
+  runPipelined(
+    w, Math.ceil(n / PIPE_CHUNK), top * 4, (bytes) => void ensureMemory(w, bytes),
+    (c) => {
+      const [x, y] = chunkRange(c, n, PIPE_CHUNK), p = set(c);
+      if (sa) w.f32.set(a.subarray(x, y), p);
+      if (sb) w.f32.set(b.subarray(x, y), p + PIPE_CHUNK);
+    },
+    (c, tasks) => {
+      const [x, y] = chunkRange(c, n, PIPE_CHUNK), p = set(c);
+      const pa = sa ? p : one, pb = sb ? p + PIPE_CHUNK : one + 4;
+      for (const [u, v] of ranges(y - x, 2 * threads)) tasks.task().call(fn, (pa + u * sa) * 4, sa, (pb + u * sb) * 4, sb, (p + 2 * PIPE_CHUNK + u) * 4, v - u);
+    },
+    (c) => {
+      const [x, y] = chunkRange(c, n, PIPE_CHUNK), p = set(c) + 2 * PIPE_CHUNK;
+      out.set(w.f32.subarray(p, p + y - x), x);
+    },
+  );
   return true;
 }
