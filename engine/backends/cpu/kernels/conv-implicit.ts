@@ -6,7 +6,7 @@
 // transposed weights (conv.ts); the weight gradient is implicitWeightGrad.
 
 import { ensureMemory, type WasmInstance } from "../wasm/runtime.ts";
-import { runTasks, splitRange, TaskList, threadsFor, worthThreads } from "../wasm/threads.ts";
+import { runPipelined, runTasks, splitRange, TaskList, threadsFor, worthThreads } from "../wasm/threads.ts";
 import { align4, PAR_MIN_WORK, type Geo } from "./conv-common.ts";
 
 type Copy2d = WasmInstance["copy2d"];
@@ -170,13 +170,16 @@ export function implicitConv(
 }
 
 /**
- * The implicit weight gradient uses worker threads from this many multiply-adds: it repeats the
- * layout copies in every task: LeNet-5's (40-90M) measured 0.85-1.2x, [32,64,16,16] * [128,64,3,3]
- * (680M) 1.34x, [64,32,32,32] * [64,32,3,3] (1.3G) 1.77x.
+ * The implicit weight gradient of large weights (by tiles of dW) uses worker threads from this many
+ * multiply-adds: it repeats the layout copies in every task: LeNet-5's (40-90M, before its small
+ * weights took the grouped path) measured 0.85-1.2x, [32,64,16,16] * [128,64,3,3] (680M) 1.34x,
+ * [64,32,32,32] * [64,32,3,3] (1.3G) 1.77x.
  */
 const PAR_MIN_WORK_WGRAD = 1 << 27;
 /** Floats of input and output staged in WASM memory at a time (threaded paths). */
 const PAR_CHUNK = 1 << 22;
+/** Floats of input and output a chunk of the pipelined threaded paths (runPipelined; two chunks are staged). */
+const PIPE_FLOATS = 1 << 16;
 
 /** What implicitConvThreaded needs of implicitConv's set-up (weights, tap offsets, bias already in memory). */
 interface ImplicitGeo {
@@ -188,86 +191,115 @@ interface ImplicitGeo {
 /** A TaskList's call of copy2d, in the shape of WasmInstance.copy2d (for Layout.fill). */
 const copyTask = (t: TaskList): Copy2d => (a0, a1, a2, a3, a4, a5, a6, a7, a8) => t.call("copy2d", a0, a1, a2, a3, a4, a5, a6, a7, a8);
 
+/** A unit's cblock calls over its column panels [a, b) (runs clipped to them), then its bias: layout copies at x, C at c. */
+function computeCalls(tasks: TaskList, q: ImplicitGeo, g: number, x: number, c: number, a: number, b: number): void {
+  const { Og, OgPad, CKK, Cg, KW, MR, Jpad, runs, aPtr, offsPtr } = q;
+  for (let i = 0; i < runs.length; i += 4) {
+    const p0 = Math.max(a, runs[i]), p1 = Math.min(b, runs[i + 1]);
+    if (p1 <= p0) continue;
+    const t0 = runs[i + 2] * Cg * KW, K = (runs[i + 3] - runs[i + 2] + 1) * Cg * KW;
+    tasks.call("cblock", Og, p1 - p0, K, (aPtr + g * OgPad * CKK + t0 * MR) * 4, (x + 8 * p0) * 4, (offsPtr + t0) * 4, (c + 8 * p0) * 4, Jpad * 4, CKK * MR * 4);
+  }
+  if (q.hasBias) tasks.call("addbias", (c + 8 * a) * 4, Jpad * 4, Og, 8 * (b - a), (q.biasPtr + g * Og) * 4);
+}
+
 /**
- * implicitConv on worker threads: a chunk of images is copied into WASM memory at once, and the
- * output is written there too; a task makes the same calls for a unit (image, group) as the
- * single-threaded loop, in a scratch slot of its own. With fewer units than 2 threads, the units'
- * column panels and output rows are split instead (three jobs). Free memory starts at `free`.
+ * implicitConv on worker threads. With at least 2 units (image, group) a thread: chunks of images
+ * through runPipelined (the caller copies the next chunk in and the last one out while the threads
+ * compute; staging the whole batch at once made those copies serial and slow, through L3 or DRAM);
+ * a task makes the same calls for its units as the single-threaded loop, in a scratch slot of its
+ * own. With fewer units, each unit's column panels and output rows are split instead (three jobs).
+ * Free memory starts at `free`.
  */
 function implicitConvThreaded(w: WasmInstance, threads: number, q: ImplicitGeo, src: Float32Array, out: Float32Array, free: number): void {
-  const { N, G, Cg, SHW, SH, SW, Og, OgPad, CKK, KW, MR, pitch, Jpad, outH, outW, outHW, direct, L, runs, aPtr, offsPtr } = q;
-  const O = G * Og;
-  const inImg = G * Cg * SHW, outImg = O * outHW;
-  const nImg = Math.max(1, Math.min(N, Math.floor(PAR_CHUNK / (inImg + outImg))));
-  const units = nImg * G;
-  const split = units < 2 * threads; // few units: split each one's panels and rows
-  const nSlots = split ? units : Math.min(units, 4 * threads);
+  const { N, G, Cg, SHW, SH, SW, Og, pitch, Jpad, outH, outW, outHW, direct, L } = q;
+  const inImg = G * Cg * SHW, outImg = G * Og * outHW;
   const xSize = align4(L.copies * L.copySize + 16), cSize = direct ? 0 : align4(Og * Jpad);
+  const slotSize = xSize + cSize;
+  const P = Jpad / 8;
+  const ensure = (bytes: number) => void ensureMemory(w, bytes);
+  if (N * G >= 2 * threads) {
+    const nImg = Math.min(N, Math.max(Math.ceil((2 * threads) / G), Math.floor(PIPE_FLOATS / (inImg + outImg))));
+    const nSlots = Math.min(nImg * G, 4 * threads);
+    // memory (floats): [set-up | two sets of (staged input chunk | output chunk) | slots: layout copies, C]
+    const setSize = align4(nImg * inImg) + align4(nImg * outImg);
+    const inPtr = (c: number) => free + (c & 1) * setSize;
+    const outPtr = (c: number) => inPtr(c) + align4(nImg * inImg);
+    const slotPtr = free + 2 * setSize;
+    const top = slotPtr + nSlots * slotSize;
+    const mem = ensureMemory(w, top * 4);
+    for (let s = 0; s < nSlots; s++) mem.fill(0, slotPtr + s * slotSize, slotPtr + s * slotSize + xSize);
+    const images = (c: number) => [c * nImg, Math.min(N, (c + 1) * nImg)];
+    runPipelined(
+      w, Math.ceil(N / nImg), top * 4, ensure,
+      (c) => {
+        const [n0, n1] = images(c);
+        w.f32.set(src.subarray(n0 * inImg, n1 * inImg), inPtr(c));
+      },
+      (c, tasks) => {
+        const [n0, n1] = images(c);
+        const copy = copyTask(tasks);
+        splitRange((n1 - n0) * G, nSlots).forEach(([u0, u1], s) => {
+          const x = slotPtr + s * slotSize;
+          tasks.task();
+          for (let u = u0; u < u1; u++) {
+            // unit u = image * G + group: its planes are consecutive
+            const uOut = outPtr(c) + u * Og * outHW, cp = direct ? uOut : x + xSize;
+            L.fill(copy, inPtr(c) + u * Cg * SHW, SH, SW, x);
+            computeCalls(tasks, q, u % G, x, cp, 0, P);
+            if (!direct) copy(cp * 4, pitch * 4, Jpad * 4, uOut * 4, outW * 4, outHW * 4, Og, outH, outW);
+          }
+        });
+      },
+      (c) => {
+        const [n0, n1] = images(c);
+        out.set(w.f32.subarray(outPtr(c), outPtr(c) + (n1 - n0) * outImg), n0 * outImg);
+      },
+    );
+    return;
+  }
+  // few units: all of them at once (a chunk of images if they do not fit), a slot each
+  const nImg = Math.max(1, Math.min(N, Math.floor(PAR_CHUNK / (inImg + outImg))));
+  const nSlots = nImg * G;
   // memory (floats): [set-up | staged input chunk | output chunk | slots: layout copies, C]
   const inPtr = free;
   const outPtr = align4(inPtr + nImg * inImg);
   const slotPtr = align4(outPtr + nImg * outImg);
-  const slotSize = xSize + cSize;
   const top = slotPtr + nSlots * slotSize;
   let mem = ensureMemory(w, top * 4);
   for (let s = 0; s < nSlots; s++) mem.fill(0, slotPtr + s * slotSize, slotPtr + s * slotSize + xSize);
-  const ensure = (bytes: number) => void ensureMemory(w, bytes);
   const tasks = new TaskList();
   const copy = copyTask(tasks);
-  const P = Jpad / 8;
-  /** cblock over the panels [a, b) of a unit (runs clipped to them), then its bias */
-  const compute = (g: number, x: number, c: number, a: number, b: number) => {
-    for (let i = 0; i < runs.length; i += 4) {
-      const p0 = Math.max(a, runs[i]), p1 = Math.min(b, runs[i + 1]);
-      if (p1 <= p0) continue;
-      const t0 = runs[i + 2] * Cg * KW, K = (runs[i + 3] - runs[i + 2] + 1) * Cg * KW;
-      tasks.call("cblock", Og, p1 - p0, K, (aPtr + g * OgPad * CKK + t0 * MR) * 4, (x + 8 * p0) * 4, (offsPtr + t0) * 4, (c + 8 * p0) * 4, Jpad * 4, CKK * MR * 4);
-    }
-    if (q.hasBias) tasks.call("addbias", (c + 8 * a) * 4, Jpad * 4, Og, 8 * (b - a), (q.biasPtr + g * Og) * 4);
-  };
+  const slotX = (u: number) => slotPtr + u * slotSize;
+  const unitOut = (u: number) => outPtr + u * Og * outHW;
+  const slotC = (u: number) => (direct ? unitOut(u) : slotX(u) + xSize);
   for (let n0 = 0; n0 < N; n0 += nImg) {
     const nb = Math.min(nImg, N - n0), nu = nb * G;
     mem.set(src.subarray(n0 * inImg, (n0 + nb) * inImg), inPtr);
-    const unitIn = (u: number) => inPtr + u * Cg * SHW; // unit u = nl * G + g: its planes are consecutive
-    const unitOut = (u: number) => outPtr + u * Og * outHW;
-    const slotX = (s: number) => slotPtr + s * slotSize;
-    const slotC = (s: number, u: number) => (direct ? unitOut(u) : slotX(s) + xSize);
     tasks.clear();
-    if (!split) {
-      splitRange(nu, nSlots).forEach(([u0, u1], s) => {
+    for (let u = 0; u < nu; u++) {
+      tasks.task();
+      L.fill(copy, inPtr + u * Cg * SHW, SH, SW, slotX(u));
+    }
+    runTasks(w, tasks, top * 4, ensure);
+    tasks.clear();
+    const per = Math.max(1, Math.ceil((4 * threads) / nu));
+    for (let u = 0; u < nu; u++) {
+      for (const [a, b] of splitRange(P, per, 4)) {
         tasks.task();
-        for (let u = u0; u < u1; u++) {
-          L.fill(copy, unitIn(u), SH, SW, slotX(s));
-          compute(u % G, slotX(s), slotC(s, u), 0, P);
-          if (!direct) copy(slotC(s, u) * 4, pitch * 4, Jpad * 4, unitOut(u) * 4, outW * 4, outHW * 4, Og, outH, outW);
-        }
-      });
-      runTasks(w, tasks, top * 4, ensure);
-    } else {
-      for (let u = 0; u < nu; u++) {
-        tasks.task();
-        L.fill(copy, unitIn(u), SH, SW, slotX(u));
+        computeCalls(tasks, q, u % G, slotX(u), slotC(u), a, b);
       }
-      runTasks(w, tasks, top * 4, ensure);
+    }
+    runTasks(w, tasks, top * 4, ensure);
+    if (!direct) {
       tasks.clear();
-      const per = Math.max(1, Math.ceil((4 * threads) / nu));
       for (let u = 0; u < nu; u++) {
-        for (const [a, b] of splitRange(P, per, 4)) {
+        for (const [r0, r1] of splitRange(outH, per)) {
           tasks.task();
-          compute(u % G, slotX(u), slotC(u, u), a, b);
+          copy((slotC(u) + r0 * pitch) * 4, pitch * 4, Jpad * 4, (unitOut(u) + r0 * outW) * 4, outW * 4, outHW * 4, Og, r1 - r0, outW);
         }
       }
       runTasks(w, tasks, top * 4, ensure);
-      if (!direct) {
-        tasks.clear();
-        for (let u = 0; u < nu; u++) {
-          for (const [r0, r1] of splitRange(outH, per)) {
-            tasks.task();
-            copy((slotC(u, u) + r0 * pitch) * 4, pitch * 4, Jpad * 4, (unitOut(u) + r0 * outW) * 4, outW * 4, outHW * 4, Og, r1 - r0, outW);
-          }
-        }
-        runTasks(w, tasks, top * 4, ensure);
-      }
     }
     mem = w.f32;
     out.set(mem.subarray(outPtr, outPtr + nb * outImg), n0 * outImg);
@@ -283,6 +315,10 @@ export function implicitWeightGrad(w: WasmInstance, x: Float32Array, dy: Float32
   const J = OH * pitch, Jpad = Math.ceil(J / 4) * 4;
   const OgPad = Math.ceil(Og / WR) * WR, KPad = Math.ceil(CKK / WK) * WK;
   const HW = H * W, OHW = OH * OW;
+  if (N >= 2 && G * OgPad * KPad <= GROUPED_MAX_DW) {
+    implicitWeightGradGrouped(w, x, dy, g, dW, L, Jpad, OgPad, KPad, WR, WK);
+    return;
+  }
   if (worthThreads(N * G * OgPad * KPad * Jpad, PAR_MIN_WORK_WGRAD)) {
     const threads = threadsFor(w);
     if (threads > 1) {
@@ -320,6 +356,95 @@ export function implicitWeightGrad(w: WasmInstance, x: Float32Array, dy: Float32
     for (let o = 0; o < Og; o++) {
       const s = dwPtr + (gi * OgPad + o) * KPad, d = (gi * Og + o) * CKK;
       for (let k = 0; k < CKK; k++) dW[d + k] = mem[s + k];
+    }
+  }
+}
+
+/**
+ * Small weights (at most this many floats of dW, padded) take their gradient by groups of images
+ * (implicitWeightGradGrouped), large ones by tiles of dW.
+ */
+const GROUPED_MAX_DW = 1 << 16;
+/** The images are split into this many groups (fewer when there are fewer images), whatever the thread count. */
+const WGRAD_GROUPS = 8;
+
+/**
+ * The weight gradient of small weights (LeNet-5's: dW has 168 and 2,432 floats, too few to split
+ * into tiles): the images are split into WGRAD_GROUPS groups (a function of N only, not of the
+ * thread count), each summed into an accumulator of its own by the single-threaded loop's calls
+ * (layout copies, dy rows, wblock over the whole of dW), one task a group, chunks of each group's
+ * images through runPipelined; dW is then the sum of the groups' accumulators, in group order.
+ * The same calls in the same order on any number of threads: bit-identical.
+ */
+function implicitWeightGradGrouped(
+  w: WasmInstance, x: Float32Array, dy: Float32Array, g: Geo, dW: Float32Array,
+  L: Layout, Jpad: number, OgPad: number, KPad: number, WR: number, WK: number,
+): void {
+  const { N, G, Cg, H, W, Og, OH, OW, KH, KW, CKK, C, O } = g;
+  const pitch = L.pitch;
+  const HW = H * W, OHW = OH * OW;
+  const S = Math.ceil(N / Math.min(N, WGRAD_GROUPS)), P = Math.ceil(N / S); // P groups of S images (the last one may be shorter)
+  const inImg = C * HW, dyImg = O * OHW;
+  const k = Math.max(1, Math.min(S, Math.floor((2 * PIPE_FLOATS) / (P * (inImg + dyImg))))); // images of each group a chunk
+  const xSize = align4(L.copies * L.copySize + 16), dySize = align4(OgPad * Jpad), accSize = align4(G * OgPad * KPad);
+  // memory (floats): tap offsets | two sets of staged (x | dy) for P * k images | a slot per group (layout copies, dy rows) | accumulators
+  const offsPtr = 0;
+  const setSize = align4(P * k * inImg) + align4(P * k * dyImg);
+  const xsPtr = (c: number) => align4(offsPtr + KPad) + (c & 1) * setSize;
+  const dysPtr = (c: number) => xsPtr(c) + align4(P * k * inImg);
+  const slotPtr = xsPtr(0) + 2 * setSize;
+  const slotSize = xSize + dySize;
+  const accPtr = slotPtr + P * slotSize;
+  const top = accPtr + P * accSize;
+  const mem = ensureMemory(w, top * 4);
+  mem.fill(0, offsPtr, xsPtr(0));
+  mem.fill(0, slotPtr, top); // layout padding and dy rows past OW stay zero (every image writes the same interior)
+  const i32 = w.i32;
+  for (let c = 0; c < Cg; c++) {
+    for (let kh = 0; kh < KH; kh++) {
+      for (let kw = 0; kw < KW; kw++) i32[offsPtr + (c * KH + kh) * KW + kw] = L.off(c, kh, kw) * 4;
+    }
+  }
+  /** images [a, b) of group p in chunk c */
+  const images = (p: number, c: number) => [p * S + c * k, Math.min(N, p * S + Math.min(S, (c + 1) * k))];
+  runPipelined(
+    w, Math.ceil(S / k), top * 4, (bytes) => void ensureMemory(w, bytes),
+    (c) => {
+      const f = w.f32;
+      for (let p = 0; p < P; p++) {
+        const [a, b] = images(p, c);
+        if (b <= a) continue;
+        f.set(x.subarray(a * inImg, b * inImg), xsPtr(c) + p * k * inImg);
+        f.set(dy.subarray(a * dyImg, b * dyImg), dysPtr(c) + p * k * dyImg);
+      }
+    },
+    (c, tasks) => {
+      const copy = copyTask(tasks);
+      for (let p = 0; p < P; p++) {
+        const [a, b] = images(p, c);
+        if (b <= a) continue;
+        const xSlot = slotPtr + p * slotSize, dySlot = xSlot + xSize;
+        tasks.task();
+        for (let i = 0; i < b - a; i++) {
+          for (let gi = 0; gi < G; gi++) {
+            L.fill(copy, xsPtr(c) + ((p * k + i) * C + gi * Cg) * HW, H, W, xSlot);
+            copy((dysPtr(c) + ((p * k + i) * O + gi * Og) * OHW) * 4, OW * 4, OHW * 4, dySlot * 4, pitch * 4, Jpad * 4, Og, OH, OW);
+            tasks.call("wblock", OgPad / WR, KPad / WK, Jpad, dySlot * 4, Jpad * 4, xSlot * 4, offsPtr * 4, (accPtr + p * accSize + gi * OgPad * KPad) * 4, KPad * 4);
+          }
+        }
+      }
+    },
+    () => {},
+  );
+  const f = w.f32;
+  for (let gi = 0; gi < G; gi++) {
+    for (let o = 0; o < Og; o++) {
+      const s = accPtr + (gi * OgPad + o) * KPad, d = (gi * Og + o) * CKK;
+      for (let kk = 0; kk < CKK; kk++) {
+        let v = f[s + kk];
+        for (let p = 1; p < P; p++) v = Math.fround(v + f[s + p * accSize + kk]);
+        dW[d + kk] = v;
+      }
     }
   }
 }
