@@ -195,6 +195,24 @@ describe("conv2d", () => {
     }
   });
 
+  it("weight gradients summed by groups of images (uneven groups, conv groups) equal the TypeScript path", () => {
+    // small weights take their gradient by 8 groups of images: 13 images are 7 groups of 2 and 1,
+    // 19 images 7 of 3 and 1 of 1, 2 images 2 of 1
+    const cases: [number[], number[], Conv2dParams][] = [
+      [[13, 6, 14, 14], [16, 6, 5, 5], { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 }],
+      [[19, 4, 9, 11], [6, 2, 3, 3], { stride: [1, 1], padding: [1, 2], dilation: [1, 2], groups: 2 }],
+      [[2, 1, 12, 12], [6, 1, 5, 5], { stride: [1, 1], padding: [2, 2], dilation: [1, 1], groups: 1 }],
+    ];
+    let seed = 500;
+    for (const [xs, ws, p] of cases) {
+      const ys = conv2dOutputSize(xs, ws, p);
+      const size = (s: number[]) => s.reduce((u, v) => u * v, 1);
+      const x = rand(size(xs), ++seed), w = rand(size(ws), ++seed), dy = rand(size(ys), ++seed);
+      const { fast, slow } = convWasmAndJs(x, xs, w, ws, null, dy, p);
+      expectClose(fast[2], slow[2], `x ${xs} w ${ws} dw`, xs[0] * ys[2] * ys[3]);
+    }
+  });
+
   it("large images (im2col + WASM GEMM instead of the implicit path) and empty batches", () => {
     const p: Conv2dParams = { stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 1 };
     const xShape = [1, 2, 258, 262], wShape = [3, 2, 3, 3];
