@@ -179,7 +179,7 @@ const PAR_MIN_WORK_WGRAD = 1 << 27;
 /** Floats of input and output staged in WASM memory at a time (threaded paths). */
 const PAR_CHUNK = 1 << 22;
 /** Floats of input and output a chunk of the pipelined threaded paths (runPipelined; two chunks are staged). */
-const PIPE_FLOATS = 1 << 16;
+const PIPE_FLOATS = 1 << 17;
 
 /** What implicitConvThreaded needs of implicitConv's set-up (weights, tap offsets, bias already in memory). */
 interface ImplicitGeo {
@@ -385,7 +385,7 @@ function implicitWeightGradGrouped(
   const HW = H * W, OHW = OH * OW;
   const S = Math.ceil(N / Math.min(N, WGRAD_GROUPS)), P = Math.ceil(N / S); // P groups of S images (the last one may be shorter)
   const inImg = C * HW, dyImg = O * OHW;
-  const k = Math.max(1, Math.min(S, Math.floor((2 * PIPE_FLOATS) / (P * (inImg + dyImg))))); // images of each group a chunk
+  const k = Math.max(1, Math.min(S, Math.floor(PIPE_FLOATS / (P * (inImg + dyImg))))); // images of each group a chunk
   const xSize = align4(L.copies * L.copySize + 16), dySize = align4(OgPad * Jpad), accSize = align4(G * OgPad * KPad);
   // memory (floats): tap offsets | two sets of staged (x | dy) for P * k images | a slot per group (layout copies, dy rows) | accumulators
   const offsPtr = 0;

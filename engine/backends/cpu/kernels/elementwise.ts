@@ -43,12 +43,12 @@ const CHUNK = 1 << 14;
 const SLOT = CHUNK + 64;
 
 /**
- * On threads, the operands go through the WASM memory in chunks of this many floats, two sets of
+ * On threads, the operands go through the WASM memory in chunks of this many floats (512 KiB), two sets of
  * buffers: the calling thread copies one chunk's operands in and the chunk before's results out
  * while the threads compute (runPipelined; whole arrays at once made those copies serial and
  * slow, through L3 or DRAM: the 2-thread step was slower than one thread's).
  */
-const PIPE_CHUNK = 1 << 15;
+const PIPE_CHUNK = 1 << 17;
 
 /** The range of chunk c of n elements in chunks of `size` (the last one at least 4 long: it starts earlier when needed, repeating a few elements). */
 function chunkRange(c: number, n: number, size: number): [number, number] {
