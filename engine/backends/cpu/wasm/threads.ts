@@ -18,9 +18,10 @@
 //    workers (dynamic scheduling: a worker that is slow to start or descheduled
 //    by other load just takes fewer tasks). It then waits for the tasks that
 //    workers claimed. Ops stay synchronous.
-//  - Idle threads poll a while (setThreadSpin, 100 us) before they sleep in
-//    Atomics.wait: waking a sleeper costs tens of microseconds, and a training
-//    step makes tens of jobs close together. A sleeper counts itself, so a job
+//  - Idle threads poll a while before they sleep in Atomics.wait (setThreadSpin:
+//    100 us between the jobs of a pipelined op, an eighth of it after other
+//    jobs): waking a sleeper costs tens of microseconds, and a training step
+//    makes tens of jobs close together. A sleeper counts itself, so a job
 //    with every worker polling costs no system call; a kernel about to stage a
 //    job's operands wakes sleepers first (threadsFor), so that their wake-up
 //    overlaps its copying.
@@ -78,6 +79,7 @@ const MSG_LEN = 9;
 const SLEEPERS = 10; // workers asleep in Atomics.wait (the others are spinning or working: no notify needed)
 const SPIN = 11; // how long an idle worker polls for the next job before it sleeps, in microseconds
 const CALLER_WAITS = 12; // the caller sleeps until DONE reaches the task count (else it polls: no notify needed)
+const PIPELINE = 13; // a runPipelined op is under way: its next job comes soon (idle workers poll SPIN, else SPIN / 8)
 const MSG = 128;
 const MSG_UNITS = 512;
 const CTL_BYTES = MSG + 2 * MSG_UNITS;
@@ -201,7 +203,7 @@ const WORKER_SOURCE = `"use strict";
           if (Atomics.load(ctl, ${GEN}) !== seen) break;
           if ((i & 127) === 0) {
             var t = now();
-            if (until === 0) until = t + Atomics.load(ctl, ${SPIN}) / 1000;
+            if (until === 0) until = t + Atomics.load(ctl, ${SPIN}) / (Atomics.load(ctl, ${PIPELINE}) ? 1000 : 8000);
             else if (t >= until) break;
           }
         }
@@ -520,17 +522,23 @@ export function runPipelined(
 ): void {
   if (chunks <= 0) return;
   if (numThreads > 1) wakeThreads(target);
-  const list = new TaskList();
-  stage(0);
-  for (let c = 0; c < chunks; c++) {
-    list.clear();
-    build(c, list);
-    runTasks(target, list, freeByte, ensure, () => {
-      if (c > 0) collect(c - 1);
-      if (c + 1 < chunks) stage(c + 1);
-    });
+  const ctl = pool?.target === target ? pool.ctl : null;
+  if (ctl) Atomics.store(ctl, PIPELINE, 1);
+  try {
+    const list = new TaskList();
+    stage(0);
+    for (let c = 0; c < chunks; c++) {
+      list.clear();
+      build(c, list);
+      runTasks(target, list, freeByte, ensure, () => {
+        if (c > 0) collect(c - 1);
+        if (c + 1 < chunks) stage(c + 1);
+      });
+    }
+    collect(chunks - 1);
+  } finally {
+    if (ctl) Atomics.store(ctl, PIPELINE, 0);
   }
-  collect(chunks - 1);
 }
 
 /** Splits [0, n) into at most `parts` ranges of at least `min` (>= 1) items each. */
