@@ -188,19 +188,27 @@ interface ImplicitGeo {
   aPtr: number; offsPtr: number; hasBias: boolean; biasPtr: number;
 }
 
-/** A TaskList's call of copy2d, in the shape of WasmInstance.copy2d (for Layout.fill). */
-const copyTask = (t: TaskList): Copy2d => (a0, a1, a2, a3, a4, a5, a6, a7, a8) => t.call("copy2d", a0, a1, a2, a3, a4, a5, a6, a7, a8);
+/**
+ * A TaskList's call of copy2d, in the shape of WasmInstance.copy2d (for Layout.fill); `rel`: which
+ * arguments are offsets into the running thread's scratch area (bit 0 the source, bit 3 the destination).
+ */
+const copyTask = (t: TaskList, rel = 0): Copy2d => (a0, a1, a2, a3, a4, a5, a6, a7, a8) => t.callIn(rel, "copy2d", a0, a1, a2, a3, a4, a5, a6, a7, a8);
+const SRC = 1, DST = 8;
 
-/** A unit's cblock calls over its column panels [a, b) (runs clipped to them), then its bias: layout copies at x, C at c. */
-function computeCalls(tasks: TaskList, q: ImplicitGeo, g: number, x: number, c: number, a: number, b: number): void {
+/**
+ * A unit's cblock calls over its column panels [a, b) (runs clipped to them), then its bias: layout
+ * copies at x, C at c (offsets into the running thread's scratch area where xRel / cRel).
+ */
+function computeCalls(tasks: TaskList, q: ImplicitGeo, g: number, x: number, c: number, a: number, b: number, xRel = false, cRel = false): void {
   const { Og, OgPad, CKK, Cg, KW, MR, Jpad, runs, aPtr, offsPtr } = q;
+  const rel = (xRel ? 1 << 4 : 0) | (cRel ? 1 << 6 : 0);
   for (let i = 0; i < runs.length; i += 4) {
     const p0 = Math.max(a, runs[i]), p1 = Math.min(b, runs[i + 1]);
     if (p1 <= p0) continue;
     const t0 = runs[i + 2] * Cg * KW, K = (runs[i + 3] - runs[i + 2] + 1) * Cg * KW;
-    tasks.call("cblock", Og, p1 - p0, K, (aPtr + g * OgPad * CKK + t0 * MR) * 4, (x + 8 * p0) * 4, (offsPtr + t0) * 4, (c + 8 * p0) * 4, Jpad * 4, CKK * MR * 4);
+    tasks.callIn(rel, "cblock", Og, p1 - p0, K, (aPtr + g * OgPad * CKK + t0 * MR) * 4, (x + 8 * p0) * 4, (offsPtr + t0) * 4, (c + 8 * p0) * 4, Jpad * 4, CKK * MR * 4);
   }
-  if (q.hasBias) tasks.call("addbias", (c + 8 * a) * 4, Jpad * 4, Og, 8 * (b - a), (q.biasPtr + g * Og) * 4);
+  if (q.hasBias) tasks.callIn(cRel ? 1 : 0, "addbias", (c + 8 * a) * 4, Jpad * 4, Og, 8 * (b - a), (q.biasPtr + g * Og) * 4);
 }
 
 /**
@@ -220,15 +228,17 @@ function implicitConvThreaded(w: WasmInstance, threads: number, q: ImplicitGeo, 
   const ensure = (bytes: number) => void ensureMemory(w, bytes);
   if (N * G >= 2 * threads) {
     const nImg = Math.min(N, Math.max(Math.ceil((2 * threads) / G), Math.floor(PIPE_FLOATS / (inImg + outImg))));
-    const nSlots = Math.min(nImg * G, 4 * threads);
-    // memory (floats): [set-up | two sets of (staged input chunk | output chunk) | slots: layout copies, C]
+    // memory (floats): [set-up | two sets of (staged input chunk | output chunk) | a slot a thread: layout copies, C]
+    // (a slot a thread, not a task: tasks go to whichever thread claims them, and a task's slot
+    // moving between the cores' caches at every job made the tasks 1.5x slower)
     const setSize = align4(nImg * inImg) + align4(nImg * outImg);
     const inPtr = (c: number) => free + (c & 1) * setSize;
     const outPtr = (c: number) => inPtr(c) + align4(nImg * inImg);
     const slotPtr = free + 2 * setSize;
-    const top = slotPtr + nSlots * slotSize;
+    const slotStride = Math.ceil(slotSize / 16) * 16; // whole cache lines
+    const top = slotPtr + threads * slotStride;
     const mem = ensureMemory(w, top * 4);
-    for (let s = 0; s < nSlots; s++) mem.fill(0, slotPtr + s * slotSize, slotPtr + s * slotSize + xSize);
+    for (let s = 0; s < threads; s++) mem.fill(0, slotPtr + s * slotStride, slotPtr + s * slotStride + xSize);
     const images = (c: number) => [c * nImg, Math.min(N, (c + 1) * nImg)];
     runPipelined(
       w, Math.ceil(N / nImg), top * 4, ensure,
@@ -238,18 +248,18 @@ function implicitConvThreaded(w: WasmInstance, threads: number, q: ImplicitGeo, 
       },
       (c, tasks) => {
         const [n0, n1] = images(c);
-        const copy = copyTask(tasks);
-        splitRange((n1 - n0) * G, nSlots).forEach(([u0, u1], s) => {
-          const x = slotPtr + s * slotSize;
+        tasks.scratch(slotPtr * 4, slotStride * 4);
+        const fill = copyTask(tasks, DST), out = copyTask(tasks, SRC);
+        for (const [u0, u1] of splitRange((n1 - n0) * G, 4 * threads)) {
           tasks.task();
           for (let u = u0; u < u1; u++) {
-            // unit u = image * G + group: its planes are consecutive
-            const uOut = outPtr(c) + u * Og * outHW, cp = direct ? uOut : x + xSize;
-            L.fill(copy, inPtr(c) + u * Cg * SHW, SH, SW, x);
-            computeCalls(tasks, q, u % G, x, cp, 0, P);
-            if (!direct) copy(cp * 4, pitch * 4, Jpad * 4, uOut * 4, outW * 4, outHW * 4, Og, outH, outW);
+            // unit u = image * G + group: its planes are consecutive; layout copies at scratch offset 0, C after them
+            const uOut = outPtr(c) + u * Og * outHW;
+            L.fill(fill, inPtr(c) + u * Cg * SHW, SH, SW, 0);
+            computeCalls(tasks, q, u % G, 0, direct ? uOut : xSize, 0, P, true, !direct);
+            if (!direct) out(xSize * 4, pitch * 4, Jpad * 4, uOut * 4, outW * 4, outHW * 4, Og, outH, outW);
           }
-        });
+        }
       },
       (c) => {
         const [n0, n1] = images(c);
@@ -387,14 +397,16 @@ function implicitWeightGradGrouped(
   const inImg = C * HW, dyImg = O * OHW;
   const k = Math.max(1, Math.min(S, Math.floor(PIPE_FLOATS / (P * (inImg + dyImg))))); // images of each group a chunk
   const xSize = align4(L.copies * L.copySize + 16), dySize = align4(OgPad * Jpad), accSize = align4(G * OgPad * KPad);
-  // memory (floats): tap offsets | two sets of staged (x | dy) for P * k images | a slot per group (layout copies, dy rows) | accumulators
+  // memory (floats): tap offsets | two sets of staged (x | dy) for P * k images | a slot a thread (layout
+  // copies, dy rows) | an accumulator a group
+  const threads = threadsFor(w);
   const offsPtr = 0;
   const setSize = align4(P * k * inImg) + align4(P * k * dyImg);
   const xsPtr = (c: number) => align4(offsPtr + KPad) + (c & 1) * setSize;
   const dysPtr = (c: number) => xsPtr(c) + align4(P * k * inImg);
-  const slotPtr = xsPtr(0) + 2 * setSize;
-  const slotSize = xSize + dySize;
-  const accPtr = slotPtr + P * slotSize;
+  const slotPtr = Math.ceil((xsPtr(0) + 2 * setSize) / 16) * 16;
+  const slotSize = Math.ceil((xSize + dySize) / 16) * 16;
+  const accPtr = slotPtr + threads * slotSize;
   const top = accPtr + P * accSize;
   const mem = ensureMemory(w, top * 4);
   mem.fill(0, offsPtr, xsPtr(0));
@@ -419,17 +431,18 @@ function implicitWeightGradGrouped(
       }
     },
     (c, tasks) => {
-      const copy = copyTask(tasks);
+      // layout copies and dy rows in the running thread's slot (scratch offsets 0 and xSize), the sums in the group's accumulator
+      tasks.scratch(slotPtr * 4, slotSize * 4);
+      const copy = copyTask(tasks, DST);
       for (let p = 0; p < P; p++) {
         const [a, b] = images(p, c);
         if (b <= a) continue;
-        const xSlot = slotPtr + p * slotSize, dySlot = xSlot + xSize;
         tasks.task();
         for (let i = 0; i < b - a; i++) {
           for (let gi = 0; gi < G; gi++) {
-            L.fill(copy, xsPtr(c) + ((p * k + i) * C + gi * Cg) * HW, H, W, xSlot);
-            copy((dysPtr(c) + ((p * k + i) * O + gi * Og) * OHW) * 4, OW * 4, OHW * 4, dySlot * 4, pitch * 4, Jpad * 4, Og, OH, OW);
-            tasks.call("wblock", OgPad / WR, KPad / WK, Jpad, dySlot * 4, Jpad * 4, xSlot * 4, offsPtr * 4, (accPtr + p * accSize + gi * OgPad * KPad) * 4, KPad * 4);
+            L.fill(copy, xsPtr(c) + ((p * k + i) * C + gi * Cg) * HW, H, W, 0);
+            copy((dysPtr(c) + ((p * k + i) * O + gi * Og) * OHW) * 4, OW * 4, OHW * 4, xSize * 4, pitch * 4, Jpad * 4, Og, OH, OW);
+            tasks.callIn((1 << 3) | (1 << 5), "wblock", OgPad / WR, KPad / WK, Jpad, xSize * 4, Jpad * 4, 0, offsPtr * 4, (accPtr + p * accSize + gi * OgPad * KPad) * 4, KPad * 4);
           }
         }
       }

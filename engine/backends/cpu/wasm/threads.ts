@@ -80,6 +80,10 @@ const SLEEPERS = 10; // workers asleep in Atomics.wait (the others are spinning 
 const SPIN = 11; // how long an idle worker polls for the next job before it sleeps, in microseconds
 const CALLER_WAITS = 12; // the caller sleeps until DONE reaches the task count (else it polls: no notify needed)
 const PIPELINE = 13; // a runPipelined op is under way: its next job comes soon (idle workers poll SPIN, else SPIN / 8)
+const SCRATCH = 14; // byte address of the threads' scratch areas (TaskList.scratch): thread t's is SCRATCH + t * SCRATCH_STRIDE
+const SCRATCH_STRIDE = 15;
+/** A call record's first word: the export's index, and in the bits from REL_SHIFT which arguments are scratch offsets. */
+const REL_SHIFT = 16;
 const MSG = 128;
 const MSG_UNITS = 512;
 const CTL_BYTES = MSG + 2 * MSG_UNITS;
@@ -220,6 +224,7 @@ const WORKER_SOURCE = `"use strict";
       // a thread that does not see the memory as large as the job's caller does keeps out of it
       // (the caller runs the tasks nobody claims)
       if (mem.buffer.byteLength < Atomics.load(ctl, ${PAGES}) * 65536) continue;
+      var scr = Atomics.load(ctl, ${SCRATCH}) + (id + 1) * Atomics.load(ctl, ${SCRATCH_STRIDE});
       Atomics.add(ctl, ${ACTIVE}, 1);
       try {
         for (;;) {
@@ -233,12 +238,14 @@ const WORKER_SOURCE = `"use strict";
           try {
             for (var r = r0; r < r1; r++) {
               var p = tab + n + 1 + r * ${REC};
-              fns[i32[p]](i32[p + 1], i32[p + 2], i32[p + 3], i32[p + 4], i32[p + 5], i32[p + 6], i32[p + 7], i32[p + 8], i32[p + 9], i32[p + 10]);
+              var f = i32[p];
+              if (f < ${1 << REL_SHIFT}) fns[f](i32[p + 1], i32[p + 2], i32[p + 3], i32[p + 4], i32[p + 5], i32[p + 6], i32[p + 7], i32[p + 8], i32[p + 9], i32[p + 10]);
+              else callRel(fns, i32, p, f, scr);
             }
           } catch (e) {
             // the first failure of the job leaves its text for the caller's error
             if (Atomics.compareExchange(ctl, ${ERROR}, 0, 1) === 0) {
-              var text = NAMES[i32[p]] + "(" + Array.prototype.slice.call(i32, p + 1, p + ${REC}).join(", ") + "): " + String(e && e.stack || e);
+              var text = NAMES[i32[p] & ${(1 << REL_SHIFT) - 1}] + "(" + Array.prototype.slice.call(i32, p + 1, p + ${REC}).join(", ") + "): " + String(e && e.stack || e);
               var u16 = new Uint16Array(d.ctl, ${MSG}, ${MSG_UNITS}), k = Math.min(text.length, ${MSG_UNITS});
               for (var c = 0; c < k; c++) u16[c] = text.charCodeAt(c);
               Atomics.store(ctl, ${MSG_LEN}, k);
@@ -253,6 +260,7 @@ const WORKER_SOURCE = `"use strict";
       }
     }
   }
+  ${callRel.toString()}
   if (typeof require === "function" && typeof process === "object") start(require("node:worker_threads").workerData);
   else self.onmessage = function (e) { self.onmessage = null; start(e.data); };
 })();
@@ -371,6 +379,9 @@ export class TaskList {
   size = 0;
   /** record index where each task starts */
   readonly starts: number[] = [];
+  /** the threads' scratch areas: thread t (the caller is 0) has bytes [scratchPtr + t * scratchStride, + scratchStride) */
+  scratchPtr = 0;
+  scratchStride = 0;
   get length(): number {
     return this.starts.length;
   }
@@ -379,7 +390,21 @@ export class TaskList {
     this.starts.push(this.size / REC);
     return this;
   }
+  /**
+   * Gives each thread a scratch area of `stride` bytes from byte `ptr` (room for getNumThreads()
+   * of them): arguments marked in callIn are offsets into the area of the thread that runs the
+   * call, so a task's scratch stays in its thread's cache whichever thread claims it.
+   */
+  scratch(ptr: number, stride: number): this {
+    this.scratchPtr = ptr;
+    this.scratchStride = stride;
+    return this;
+  }
   call(fn: FnName, a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0, a8 = 0, a9 = 0): void {
+    this.callIn(0, fn, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9);
+  }
+  /** A call whose arguments i with bit i of `rel` set are byte offsets into the scratch area of the thread that runs it. */
+  callIn(rel: number, fn: FnName, a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0, a8 = 0, a9 = 0): void {
     if (this.starts.length === 0) this.task();
     if (this.size + REC > this.rec.length) {
       const r = new Int32Array(this.rec.length * 2);
@@ -387,7 +412,7 @@ export class TaskList {
       this.rec = r;
     }
     const r = this.rec, p = this.size;
-    r[p] = FN[fn];
+    r[p] = FN[fn] | (rel << REL_SHIFT);
     r[p + 1] = a0; r[p + 2] = a1; r[p + 3] = a2; r[p + 4] = a3; r[p + 5] = a4;
     r[p + 6] = a5; r[p + 7] = a6; r[p + 8] = a7; r[p + 9] = a8; r[p + 10] = a9;
     this.size = p + REC;
@@ -398,10 +423,20 @@ export class TaskList {
   }
 }
 
-function runRecords(fns: ((...a: number[]) => void)[], rec: Int32Array, base: number, r0: number, r1: number): void {
+/** A record with scratch-relative arguments (bits REL_SHIFT.. of its first word), `scr` the running thread's area. Also in the worker's source. */
+function callRel(fns: ((...a: number[]) => void)[], r: Int32Array, p: number, f: number, scr: number): void {
+  const m = f >>> 16;
+  fns[f & 0xffff](
+    r[p + 1] + (m & 1 ? scr : 0), r[p + 2] + (m & 2 ? scr : 0), r[p + 3] + (m & 4 ? scr : 0), r[p + 4] + (m & 8 ? scr : 0), r[p + 5] + (m & 16 ? scr : 0),
+    r[p + 6] + (m & 32 ? scr : 0), r[p + 7] + (m & 64 ? scr : 0), r[p + 8] + (m & 128 ? scr : 0), r[p + 9] + (m & 256 ? scr : 0), r[p + 10] + (m & 512 ? scr : 0),
+  );
+}
+
+function runRecords(fns: ((...a: number[]) => void)[], rec: Int32Array, base: number, r0: number, r1: number, scr: number): void {
   for (let r = r0; r < r1; r++) {
-    const p = base + r * REC;
-    fns[rec[p]](rec[p + 1], rec[p + 2], rec[p + 3], rec[p + 4], rec[p + 5], rec[p + 6], rec[p + 7], rec[p + 8], rec[p + 9], rec[p + 10]);
+    const p = base + r * REC, f = rec[p];
+    if (f < 1 << REL_SHIFT) fns[f](rec[p + 1], rec[p + 2], rec[p + 3], rec[p + 4], rec[p + 5], rec[p + 6], rec[p + 7], rec[p + 8], rec[p + 9], rec[p + 10]);
+    else callRel(fns, rec, p, f, scr);
   }
 }
 
@@ -431,7 +466,7 @@ export function runTasks(target: TaskTarget, list: TaskList, freeByte: number, e
   const nrec = list.size / REC;
   if (threads <= 1) {
     beside?.();
-    runRecords(fns, list.rec, 0, 0, nrec);
+    runRecords(fns, list.rec, 0, 0, nrec, list.scratchPtr);
     return;
   }
   if (!pool) pool = newPool(target);
@@ -443,7 +478,7 @@ export function runTasks(target: TaskTarget, list: TaskList, freeByte: number, e
   grow(p, threads - 1);
   if (p.broken) {
     beside?.();
-    runRecords(fns, list.rec, 0, 0, nrec);
+    runRecords(fns, list.rec, 0, 0, nrec, list.scratchPtr);
     return;
   }
   const i32 = new Int32Array(target.memory.buffer, tab, n + 1 + list.size);
@@ -457,6 +492,8 @@ export function runTasks(target: TaskTarget, list: TaskList, freeByte: number, e
   Atomics.store(ctl, MSG_LEN, 0);
   Atomics.store(ctl, LIMIT, threads - 1);
   Atomics.store(ctl, PAGES, target.memory.buffer.byteLength >>> 16);
+  Atomics.store(ctl, SCRATCH, list.scratchPtr);
+  Atomics.store(ctl, SCRATCH_STRIDE, list.scratchStride);
   p.open = true;
   Atomics.store(p.claim, CLAIM, BigInt(n) << SHIFT);
   Atomics.add(ctl, GEN, 1);
@@ -478,7 +515,7 @@ export function runTasks(target: TaskTarget, list: TaskList, freeByte: number, e
     const t = Number(v & 0xffffffffn);
     if (t >= n) break;
     try {
-      runRecords(fns, i32, base, i32[t], i32[t + 1]);
+      runRecords(fns, i32, base, i32[t], i32[t + 1], list.scratchPtr);
     } catch (e) {
       failure ??= e;
     }
