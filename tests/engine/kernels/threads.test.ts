@@ -245,6 +245,23 @@ describe("conv2d", () => {
       expectClose(conv2dBackwardWeight(x, c.xShape, dy, c.yShape, c.wShape, p), c.dw, `${c.name} dw`, N * OH * OW);
     }
   });
+
+  it("jobs back to back with other scratch areas, every task on the workers: bit-identical (a worker never runs a task with the last job's settings)", () => {
+    // the forward, input gradient and weight gradient alternate their jobs' scratch areas; with the
+    // caller taking no tasks, a worker that finishes a job's last task claims again at once
+    const xs = [16, 3, 20, 20], ws = [8, 3, 5, 5];
+    const p: Conv2dParams = { stride: [1, 1], padding: [2, 2], dilation: [1, 1], groups: 1 };
+    const ys = conv2dOutputSize(xs, ws, p);
+    const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+    const x = rand(size(xs), 31), w = rand(size(ws), 32), dy = rand(size(ys), 33);
+    const run = () => [conv2dForward(x, xs, w, ws, null, p), conv2dBackwardInput(dy, ys, w, ws, xs, p), conv2dBackwardWeight(x, xs, dy, ys, ws, p)];
+    setNumThreads(1);
+    const one = run();
+    setNumThreads(3);
+    setMinWorkScale(0);
+    setCallerTakesTasks(false);
+    for (let r = 0; r < 30; r++) run().forEach((t, k) => expectSame(t, one[k], `round ${r}, output ${k}`));
+  });
 });
 
 describe("max_pool2d", () => {

@@ -29,8 +29,11 @@
 //    into the WASM memory: runPipelined() cuts an op into chunks, and while the
 //    threads compute chunk c the caller copies chunk c + 1 in and chunk c - 1
 //    out (then takes tasks too).
-//  - The claim word (a 64-bit atomic) holds the task count and the next index,
-//    so a late worker can never run a task of a job that has ended.
+//  - The claim word (a 64-bit atomic) holds the task count, the next index and
+//    the job's tag: a worker claims (compare-exchange) only tasks of the job it
+//    entered, so a late worker never runs a task of a job that has ended, nor
+//    carries a job's settings (scratch areas, memory size, thread limit) into
+//    the next one.
 //  - If the calling thread is stopped in the middle of a job (a Jupyter
 //    interrupt terminates JavaScript, Atomics.wait included), the next job
 //    closes the old one and waits for the tasks workers had claimed before it
@@ -60,8 +63,10 @@ export interface TaskTarget {
 
 const ARGS = 10; // arguments per call record
 const REC = ARGS + 1;
-/** The claim word's task count lives in its high 32 bits. */
-const SHIFT = 32n;
+/** The claim word: the next task's index in bits 0-23, the task count in bits 24-47, the job's tag (GEN's low 16 bits) in 48-63. */
+const COUNT_SHIFT = 24n;
+const TAG_SHIFT = 48n;
+const MAX_TASKS = 1 << 23;
 
 // control words (Int32Array over a SharedArrayBuffer; the claim word is a BigInt64 at byte 64)
 const GEN = 0; // incremented per job (workers wait on it)
@@ -224,13 +229,16 @@ const WORKER_SOURCE = `"use strict";
       // a thread that does not see the memory as large as the job's caller does keeps out of it
       // (the caller runs the tasks nobody claims)
       if (mem.buffer.byteLength < Atomics.load(ctl, ${PAGES}) * 65536) continue;
-      var scr = Atomics.load(ctl, ${SCRATCH}) + (id + 1) * Atomics.load(ctl, ${SCRATCH_STRIDE});
+      var scr = Atomics.load(ctl, ${SCRATCH}) + (id + 1) * Atomics.load(ctl, ${SCRATCH_STRIDE}), tag = BigInt(g & 0xffff);
       Atomics.add(ctl, ${ACTIVE}, 1);
       try {
         for (;;) {
-          var v = Atomics.add(claim, ${CLAIM}, 1n);
-          var n = Number(v >> ${SHIFT}n), t = Number(v & 0xffffffffn);
+          // only tasks of the job this thread entered (its scratch, memory size and thread limit)
+          var v = Atomics.load(claim, ${CLAIM});
+          if (((v >> ${TAG_SHIFT}n) & 0xffffn) !== tag) break;
+          var n = Number((v >> ${COUNT_SHIFT}n) & 0xffffffn), t = Number(v & 0xffffffn);
           if (t >= n) break;
+          if (Atomics.compareExchange(claim, ${CLAIM}, v, v + 1n) !== v) continue;
           var tab = Atomics.load(ctl, ${TABLE}) >> 2;
           if (i32.length < tab + n + 1) i32 = new Int32Array(mem.buffer);
           var r0 = i32[tab + t], r1 = i32[tab + t + 1];
@@ -461,6 +469,7 @@ export function runTasks(target: TaskTarget, list: TaskList, freeByte: number, e
     beside?.();
     return;
   }
+  if (n >= MAX_TASKS) throw new RangeError(`cpu kernels: ${n} tasks in one job (at most ${MAX_TASKS - 1})`);
   const fns = fnList(target);
   const threads = n > 1 ? threadsFor(target) : 1;
   const nrec = list.size / REC;
@@ -495,8 +504,9 @@ export function runTasks(target: TaskTarget, list: TaskList, freeByte: number, e
   Atomics.store(ctl, SCRATCH, list.scratchPtr);
   Atomics.store(ctl, SCRATCH_STRIDE, list.scratchStride);
   p.open = true;
-  Atomics.store(p.claim, CLAIM, BigInt(n) << SHIFT);
-  Atomics.add(ctl, GEN, 1);
+  const gen = (Atomics.load(ctl, GEN) + 1) | 0;
+  Atomics.store(p.claim, CLAIM, (BigInt(gen & 0xffff) << TAG_SHIFT) | (BigInt(n) << COUNT_SHIFT));
+  Atomics.store(ctl, GEN, gen);
   if (Atomics.load(ctl, SLEEPERS) > 0) Atomics.notify(ctl, GEN);
   const base = n + 1;
   let mine = 0;
@@ -512,7 +522,7 @@ export function runTasks(target: TaskTarget, list: TaskList, freeByte: number, e
   // take tasks on this thread too
   while (callerWorks) {
     const v = Atomics.add(p.claim, CLAIM, 1n);
-    const t = Number(v & 0xffffffffn);
+    const t = Number(v & 0xffffffn);
     if (t >= n) break;
     try {
       runRecords(fns, i32, base, i32[t], i32[t + 1], list.scratchPtr);
