@@ -49,6 +49,8 @@ const SLOT = CHUNK + 64;
  * slow, through L3 or DRAM: the 2-thread step was slower than one thread's).
  */
 const PIPE_CHUNK = 1 << 17;
+/** Floats between the pipelined buffers (not a multiple of 4 KiB, as SLOT). */
+const PIPE_SLOT = PIPE_CHUNK + 64;
 
 /** The range of chunk c of n elements in chunks of `size` (the last one at least 4 long: it starts earlier when needed, repeating a few elements). */
 function chunkRange(c: number, n: number, size: number): [number, number] {
@@ -92,7 +94,7 @@ export function unaryF32(op: string, x: Float32Array, out: Float32Array): boolea
     return true;
   }
   // memory (floats): two sets of [x chunk | out chunk]
-  const set = (c: number) => (c & 1) * 2 * PIPE_CHUNK, top = 4 * PIPE_CHUNK;
+  const set = (c: number) => (c & 1) * 2 * PIPE_SLOT, top = 4 * PIPE_SLOT;
   ensureMemory(w, top * 4);
   runPipelined(
     w, Math.ceil(n / PIPE_CHUNK), top * 4, (bytes) => void ensureMemory(w, bytes),
@@ -102,10 +104,10 @@ export function unaryF32(op: string, x: Float32Array, out: Float32Array): boolea
     },
     (c, tasks) => {
       const [a, b] = chunkRange(c, n, PIPE_CHUNK), p = set(c);
-      for (const [u, v] of ranges(b - a, 2 * threads)) tasks.task().call(fn, (p + u) * 4, (p + PIPE_CHUNK + u) * 4, v - u);
+      for (const [u, v] of ranges(b - a, 2 * threads)) tasks.task().call(fn, (p + u) * 4, (p + PIPE_SLOT + u) * 4, v - u);
     },
     (c) => {
-      const [a, b] = chunkRange(c, n, PIPE_CHUNK), p = set(c) + PIPE_CHUNK;
+      const [a, b] = chunkRange(c, n, PIPE_CHUNK), p = set(c) + PIPE_SLOT;
       out.set(w.f32.subarray(p, p + b - a), a);
     },
   );
@@ -136,7 +138,7 @@ export function binaryF32(op: string, a: Float32Array, sa: number, b: Float32Arr
     return true;
   }
   // memory (floats): two sets of [a chunk | b chunk | out chunk], then 4 copies of a single a, of a single b
-  const set = (c: number) => (c & 1) * 3 * PIPE_CHUNK, one = 6 * PIPE_CHUNK, top = one + 8;
+  const set = (c: number) => (c & 1) * 3 * PIPE_SLOT, one = 6 * PIPE_SLOT, top = one + 8;
   const mem = ensureMemory(w, top * 4);
   if (!sa) mem.fill(a[0], one, one + 4);
   if (!sb) mem.fill(b[0], one + 4, one + 8);
@@ -145,15 +147,15 @@ export function binaryF32(op: string, a: Float32Array, sa: number, b: Float32Arr
     (c) => {
       const [x, y] = chunkRange(c, n, PIPE_CHUNK), p = set(c);
       if (sa) w.f32.set(a.subarray(x, y), p);
-      if (sb) w.f32.set(b.subarray(x, y), p + PIPE_CHUNK);
+      if (sb) w.f32.set(b.subarray(x, y), p + PIPE_SLOT);
     },
     (c, tasks) => {
       const [x, y] = chunkRange(c, n, PIPE_CHUNK), p = set(c);
-      const pa = sa ? p : one, pb = sb ? p + PIPE_CHUNK : one + 4;
-      for (const [u, v] of ranges(y - x, 2 * threads)) tasks.task().call(fn, (pa + u * sa) * 4, sa, (pb + u * sb) * 4, sb, (p + 2 * PIPE_CHUNK + u) * 4, v - u);
+      const pa = sa ? p : one, pb = sb ? p + PIPE_SLOT : one + 4;
+      for (const [u, v] of ranges(y - x, 2 * threads)) tasks.task().call(fn, (pa + u * sa) * 4, sa, (pb + u * sb) * 4, sb, (p + 2 * PIPE_SLOT + u) * 4, v - u);
     },
     (c) => {
-      const [x, y] = chunkRange(c, n, PIPE_CHUNK), p = set(c) + 2 * PIPE_CHUNK;
+      const [x, y] = chunkRange(c, n, PIPE_CHUNK), p = set(c) + 2 * PIPE_SLOT;
       out.set(w.f32.subarray(p, p + y - x), x);
     },
   );
