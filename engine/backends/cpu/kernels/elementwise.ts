@@ -24,10 +24,15 @@ const BINARY: Record<string, FnName> = {
  */
 const MIN_UNARY = 1 << 13;
 const MIN_BINARY = 1 << 14;
-/** Unary ops go to the worker threads from this many elements (a job costs microseconds; tanh about 1 ns an element). */
-const MIN_UNARY_THREADS = 1 << 16;
-/** Binary ops go to the worker threads from this many elements (measured on 2 cores). */
-const MIN_BINARY_THREADS = 1 << 17;
+/**
+ * Element-wise ops go to the worker threads from this many elements: in effect never (tests force
+ * it with setMinWorkScale(0)). Their operands live in JavaScript arrays, which only the calling
+ * thread can copy in and out of the WASM memory, and the copies are most of the work: in a 2-thread
+ * LeNet-5 step (chrt -f 10) tanh of [256,6,28,28] took 4.1 ms on the threads against 3.6 on one,
+ * its gradient 4.9 against 2.7 (BENCHMARKS.md). They pay once the tensors live in the WASM memory.
+ */
+const MIN_UNARY_THREADS = 1 << 30;
+const MIN_BINARY_THREADS = 1 << 30;
 
 /**
  * On one thread, operands and results pass through the WASM memory in chunks of this many
