@@ -1,8 +1,9 @@
-// Large float32 element-wise ops on worker threads: exp / tanh / sigmoid and
+// Large float32 element-wise ops on the SIMD module: exp / tanh / sigmoid and
 // +, -, *, /, tanh / sigmoid / relu gradients, with the WASM functions of
 // ../wasm/elementwise-funcs.ts, which compute the same bits as the CPU backend's
-// TypeScript loops (../loops.ts). The operands go through the shared WASM memory
-// in chunks (runPipelined): ranges of a chunk go to the threads while the calling
+// TypeScript loops (../loops.ts). On the calling thread, streamed through the WASM
+// memory in L2-sized chunks; on threads only when forced (MIN_UNARY_THREADS): then in
+// chunks through runPipelined, ranges of a chunk on the threads while the calling
 // thread copies the next chunk in and the previous results out.
 //
 // unaryF32 / binaryF32 return false when they do not apply (op not covered, too

@@ -22,7 +22,7 @@
 //  - wasmInfo(): whether the SIMD module is in use, with FMA, on how many threads.
 //  - gemmReference: the cache-blocked TypeScript GEMM (fallback and test oracle).
 //  - setNumThreads(n) / getNumThreads(): worker threads for the WASM kernels (../wasm/threads.ts:
-//    GEMM, convolutions, and large float32 element-wise ops in elementwise.ts; results are
+//    GEMM and convolutions (element-wise ops in elementwise.ts only when forced); results are
 //    bit-identical for every n, and n = 1 runs the single-threaded code as before).
 export { setNumThreads, getNumThreads } from "../wasm/threads.ts";
 export { initWasm, setWasmFma, setWasmMode, wasmInfo, type WasmMode, type WasmOptions } from "../wasm/runtime.ts";

@@ -1,8 +1,8 @@
 // Worker threads for the WASM kernels (PyTorch's intra-op parallelism, in the
 // shape of torch.set_num_threads / get_num_threads): GEMM (../kernels/gemm.ts),
-// convolutions and their gradients (../kernels/conv*.ts) and large float32 element-wise ops
-// (../kernels/elementwise.ts). Pooling stays on
-// the calling thread: copying in and out of WASM memory costs more than it does.
+// convolutions and their gradients (../kernels/conv*.ts). Pooling and element-wise ops
+// (../kernels/elementwise.ts) stay on the calling thread: copying in and out of the WASM
+// memory, which only the calling thread can do, is most of their work.
 //
 // How it works:
 //  - The SIMD module (module.ts) is instantiated on a shared WebAssembly.Memory;
