@@ -139,6 +139,8 @@ describe("gradbook's JupyterLab: widgets, interrupt, restart, completion, toolti
     // text was still empty when read at once)
     await page.waitForFunction(() => /\S/.test(document.querySelector(".jp-Tooltip")?.textContent ?? ""), undefined, { timeout: 30_000 }).catch(() => {});
     expect(await page.locator(".jp-Tooltip").textContent()).toMatch(/let total: number/);
+    // the signature alone: no list (an empty bullet was drawn under it from a stray "*" in the markdown)
+    expect(await page.locator(".jp-Tooltip li").count()).toBe(0);
     await page.screenshot({ path: join(OUTPUT_DIR, "lab-tooltip.png") });
     await page.keyboard.press("Escape");
   }, 180_000);
