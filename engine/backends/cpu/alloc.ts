@@ -54,9 +54,13 @@ export function setSpareLimit(bytes: number): void {
   spareLimit = bytes;
 }
 
-/** Buffers this file made while a backward walk was open: the only ones recycle() takes back. */
-const madeInBackward = new WeakSet<ArrayBuffer>();
+/**
+ * The walk during which this file made a buffer: recycle() takes back only buffers of the walk
+ * still open (a gradient of an earlier walk may be a leaf's .grad, or a view of it, by now).
+ */
+const madeInWalk = new WeakMap<ArrayBuffer, number>();
 let backwardDepth = 0;
+let walk = 0;
 
 /**
  * A buffer of `bytes` for an unfilled result: a spare one, or one allocated without zero-filling
@@ -74,7 +78,7 @@ function unfilledBuffer(bytes: number): ArrayBuffer | null {
     const u = allocUnsafe?.(bytes);
     b = u !== undefined && u.byteOffset === 0 && u.buffer.byteLength === bytes ? (u.buffer as ArrayBuffer) : new ArrayBuffer(bytes);
   }
-  if (backwardDepth > 0) madeInBackward.add(b);
+  if (backwardDepth > 0) madeInWalk.set(b, walk);
   return b;
 }
 
@@ -95,18 +99,20 @@ export function emptyOf(dtype: DType, n: number): TypedArray {
 
 /** Autograd's backward walk opens (true) or closes (false): arrays made in between may come back through recycle(). */
 export function backwardScope(open: boolean): void {
+  if (open && backwardDepth === 0) walk++;
   backwardDepth = Math.max(0, backwardDepth + (open ? 1 : -1));
 }
 
 /**
  * The storage of a gradient that the backward walk made and consumed, which nothing else
- * references: kept for the next result of its size. Arrays not made by this file during a
- * backward walk (a forward result, a view, a user's array) are left alone.
+ * references: kept for the next result of its size. Arrays not made by this file during the
+ * backward walk that is open (a forward result, an earlier walk's gradient, a view, a user's
+ * array) are left alone.
  */
 export function recycle(a: TypedArray): void {
   const b = a.buffer as ArrayBuffer;
-  if (!madeInBackward.has(b) || a.byteOffset !== 0 || a.byteLength !== b.byteLength) return;
-  madeInBackward.delete(b);
+  if (backwardDepth === 0 || madeInWalk.get(b) !== walk || a.byteOffset !== 0 || a.byteLength !== b.byteLength) return;
+  madeInWalk.delete(b);
   if (spareBytes + b.byteLength > spareLimit) return;
   const list = spare.get(b.byteLength);
   if (list) list.push(b);

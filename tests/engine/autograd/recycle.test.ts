@@ -2,10 +2,10 @@
 // it for the gradients of the next backward walks (engine/autograd.ts runBackward, engine/backends/cpu/
 // alloc.ts). What must never be reused: a leaf's .grad (also when the same gradient went to a
 // non-leaf too, or through a reshape, which shares storage), a retained gradient, the gradient the
-// caller gave, a forward tensor, or anything gb.autograd.grad returns. Training gives the same
-// bits with and without the reuse; the spare storage is listed by gb.memoryStats() (not added to
-// cpuPoolBytes: it is array buffers, which the memory guard counts already) and freed by
-// gb.emptyCache().
+// caller gave, a forward tensor, an earlier walk's gradient, or anything gb.autograd.grad returns.
+// Training gives the same bits with and without the reuse; the spare storage is listed by
+// gb.memoryStats() (not added to cpuPoolBytes: it is array buffers, which the memory guard counts
+// already) and freed by gb.emptyCache().
 import { afterEach, describe, expect, it } from "vitest";
 import * as gb from "../../../engine/index.ts";
 import { setSpareLimit, setUnfilledPoison } from "../../../engine/backends/cpu/alloc.ts";
@@ -88,6 +88,20 @@ describe("gradient storage reuse in backward()", () => {
     await y.tanh().sum().backward(); // f is consumed (added into x.grad), not kept
     await churn();
     same(f.dataSync(), f0, "the forward tensor");
+  });
+
+  it("an earlier walk's gradient (a leaf's .grad) that a later walk consumes is not reused", async () => {
+    const x = randn(7, true);
+    await x.tanh().mul(randn(8)).sum().backward();
+    const held = x.grad!; // made by that walk, now the user's
+    const h0 = copy(held);
+    // a later graph whose backward rule hands that tensor on as the gradient of a non-leaf (z2),
+    // which the walk consumes
+    const z = randn(9, true), z2 = z.mul(1);
+    const w = apply("pass", [z2], z2.mul(1)._d, () => [held]);
+    await w.exp().sum().backward();
+    await churn();
+    same(held.dataSync(), h0, "the earlier walk's gradient");
   });
 
   it("training steps give the same bits with and without the reuse; emptyCache() frees the spare storage", async () => {
