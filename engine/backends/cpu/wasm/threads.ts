@@ -557,9 +557,9 @@ export function runTasks(target: TaskTarget, list: TaskList, freeByte: number, e
 
 /**
  * Runs `chunks` jobs, one a chunk, with the caller's copies beside the threads' work:
- * `stage(c)` copies chunk c's operands into the WASM memory, `build(c, list)` adds its tasks,
- * `collect(c)` copies its results out. Beside chunk c's job the caller collects chunk c - 1 and
- * stages chunk c + 1, then takes tasks as the workers do; so chunk c's buffers must not be those
+ * `stage(c)` copies chunk c's operands into the WASM memory, `build(c, list)` adds its tasks to an
+ * empty list, `collect(c)` copies its results out. Beside chunk c's job the caller collects chunk
+ * c - 1, stages chunk c + 1 and builds its tasks, then takes tasks as the workers do; so chunk c's buffers must not be those
  * of c - 1 or c + 1 (alternate two sets). On one thread: stage, run, collect, in that order.
  * `stage` and `collect` must read the memory through fresh views (it may grow).
  */
@@ -572,14 +572,19 @@ export function runPipelined(
   const ctl = pool?.target === target ? pool.ctl : null;
   if (ctl) Atomics.store(ctl, PIPELINE, 1);
   try {
-    const list = new TaskList();
+    // two lists: chunk c + 1's is built beside chunk c's job too
+    const lists = [new TaskList(), new TaskList()];
     stage(0);
+    build(0, lists[0]);
     for (let c = 0; c < chunks; c++) {
-      list.clear();
-      build(c, list);
-      runTasks(target, list, freeByte, ensure, () => {
+      const next = lists[(c + 1) & 1];
+      runTasks(target, lists[c & 1], freeByte, ensure, () => {
         if (c > 0) collect(c - 1);
-        if (c + 1 < chunks) stage(c + 1);
+        if (c + 1 < chunks) {
+          stage(c + 1);
+          next.clear();
+          build(c + 1, next);
+        }
       });
     }
     collect(chunks - 1);
