@@ -1,7 +1,7 @@
 /** Adam and AdamW (torch.optim.Adam / AdamW), with amsgrad. */
 import { zerosLike } from "../ops/creation.js";
 import type { Tensor } from "../tensor.js";
-import { addScaled, checkAdamOptions, fusedArrays, Optimizer, setState, type BaseOptions, type ParamGroup, type ParamState, type Params } from "./optimizer.js";
+import { addScaled, addScaledF32, checkAdamOptions, fusedArrays, Optimizer, setState, type BaseOptions, type ParamGroup, type ParamState, type Params } from "./optimizer.js";
 
 export interface AdamOptions extends BaseOptions {
   betas: [number, number];
@@ -93,15 +93,15 @@ export class AdamW extends AdamBase {
 function adamLoop([P, G, M, V]: Float32Array[], group: ParamGroup<AdamOptions>, step: number, l2: number, decay: number): void {
   const f = Math.fround;
   const [beta1, beta2] = group.betas;
-  const plus = (a: number, b: number, alpha: number) => (alpha === 1 ? f(a + b) : f(a + f(b * f(alpha))));
   const fb1 = f(beta1), fb2 = f(beta2), fl2 = f(l2), keep = f(1 - group.lr * decay);
+  const a1 = 1 - beta1, fa1 = f(a1), a2 = 1 - beta2, fa2 = f(a2);
   const sqrtBc2 = f(Math.sqrt(1 - beta2 ** step)), eps = f(group.eps), minusStep = f(-(group.lr / (1 - beta1 ** step)));
   for (let i = 0; i < P.length; i++) {
     const p = decay !== 0 ? f(P[i] * keep) : P[i];
     let g = G[i];
-    if (l2 !== 0) g = l2 === 1 ? f(g + P[i]) : f(g + f(P[i] * fl2));
-    const m = plus(f(M[i] * fb1), g, 1 - beta1);
-    const v = plus(f(V[i] * fb2), f(g * g), 1 - beta2);
+    if (l2 !== 0) g = addScaledF32(g, P[i], l2, fl2);
+    const m = addScaledF32(f(M[i] * fb1), g, a1, fa1);
+    const v = addScaledF32(f(V[i] * fb2), f(g * g), a2, fa2);
     M[i] = m;
     V[i] = v;
     const denom = f(f(f(Math.sqrt(v)) / sqrtBc2) + eps);

@@ -256,6 +256,14 @@ export function addScaled(a: Tensor, b: Tensor, alpha: number): Tensor {
   return a.add(b.mul(alpha));
 }
 
+/**
+ * addScaled on one float32 element, as the fused CPU updates compute it: an add when alpha is 1,
+ * else addcmul's (the product rounded to float32, then the sum). `fAlpha` is Math.fround(alpha).
+ */
+export function addScaledF32(a: number, b: number, alpha: number, fAlpha: number): number {
+  return alpha === 1 ? Math.fround(a + b) : Math.fround(a + Math.fround(b * fAlpha));
+}
+
 /** Checks that `name` is a number in [lo, hi) (or [lo, hi] when `closed`). */
 export function checkRange(opt: string, name: string, v: unknown, lo: number, hi = Infinity, closed = false): void {
   const ok = typeof v === "number" && v >= lo && (closed ? v <= hi : v < hi);

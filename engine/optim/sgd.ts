@@ -1,6 +1,6 @@
 /** Stochastic gradient descent with momentum, dampening, Nesterov momentum and weight decay (torch.optim.SGD). */
 import type { Tensor } from "../tensor.js";
-import { addScaled, checkRange, fusedArrays, Optimizer, setState, type BaseOptions, type ParamGroup, type ParamState, type Params } from "./optimizer.js";
+import { addScaled, addScaledF32, checkRange, fusedArrays, Optimizer, setState, type BaseOptions, type ParamGroup, type ParamState, type Params } from "./optimizer.js";
 
 export interface SGDOptions extends BaseOptions {
   momentum: number;
@@ -47,7 +47,6 @@ export class SGD extends Optimizer<SGDOptions> {
   }
 }
 
-
 /**
  * The SGD update in place, element by element, as the ops of updateParam compute it: each op's
  * result rounded to float32, scalars as float32, `a + alpha * b` as an add when alpha is 1 and as
@@ -66,15 +65,14 @@ function sgdLoop([P, G, B]: Float32Array[], group: ParamGroup<SGDOptions>): void
     }
     return;
   }
-  const plus = (a: number, b: number, alpha: number, fa: number) => (alpha === 1 ? f(a + b) : f(a + f(b * fa)));
   for (let i = 0; i < P.length; i++) {
     let d = G[i];
-    if (weightDecay !== 0) d = plus(d, P[i], weightDecay, wd);
+    if (weightDecay !== 0) d = addScaledF32(d, P[i], weightDecay, wd);
     if (momentum !== 0) {
-      const b = plus(f(B[i] * m), d, 1 - dampening, damp);
+      const b = addScaledF32(f(B[i] * m), d, 1 - dampening, damp);
       B[i] = b;
-      d = nesterov ? plus(d, b, momentum, m) : b;
+      d = nesterov ? addScaledF32(d, b, momentum, m) : b;
     }
-    P[i] = plus(P[i], d, -group.lr, lr);
+    P[i] = addScaledF32(P[i], d, -group.lr, lr);
   }
 }
