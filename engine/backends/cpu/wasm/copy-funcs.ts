@@ -8,7 +8,8 @@
 //  gather(src, sStep, sPitch, sPlane, dst, dPitch, dPlane, planes, rows, n):
 //    dst[p][r][i] = src[p][r][i * step] (strides in bytes; destination rows contiguous).
 //  scatteradd(src, sPitch, sPlane, dst, dStep, dPitch, dPlane, planes, rows, n):
-//    dst[p][r][i * step] += src[p][r][i].
+//    dst[p][r][i * step] += src[p][r][i] (contiguous destinations, step 4 bytes: four at a time,
+//    f32x4 adds, the same bits).
 
 import { Code, I32, Simd, Op, type FuncDef } from "./writer.ts";
 
@@ -64,7 +65,7 @@ function copy2d(): FuncDef {
   };
 }
 
-/** Strided scalar gather (add = false) or scatter-add (add = true) over planes x rows x n. */
+/** Strided gather (add = false) or scatter-add (add = true) over planes x rows x n: scalar, but a scatter-add to contiguous floats by f32x4. */
 function strided(add: boolean): FuncDef {
   // gather:     (src, sStep, sPitch, sPlane, dst, dPitch, dPlane, planes, rows, n)
   // scatteradd: (src, sPitch, sPlane, dst, dStep, dPitch, dPlane, planes, rows, n)
@@ -82,6 +83,21 @@ function strided(add: boolean): FuncDef {
   c.get(SRC).set(S).get(DST).set(D).get(ROWS).set(RC);
   c.loop();
   c.get(S).set(SI).get(D).set(DI).get(N).set(IC);
+  if (add) {
+    // contiguous destination (step 4 bytes): four floats a step while four remain
+    c.get(DSTEP).i32(4).op(Op.i32_eq).if_();
+    c.block().loop();
+    c.get(IC).i32(4).op(Op.i32_lt_s).brIf(1);
+    c.get(DI).get(DI).simdMem(Simd.v128_load, 0, 0).get(SI).simdMem(Simd.v128_load, 0, 0).simd(Simd.f32x4_add).simdMem(Simd.v128_store, 0, 0);
+    c.get(SI).i32(16).op(Op.i32_add).set(SI);
+    c.get(DI).i32(16).op(Op.i32_add).set(DI);
+    c.get(IC).i32(4).op(Op.i32_sub).set(IC);
+    c.br(0);
+    c.end().end();
+    c.end();
+  }
+  c.block();
+  c.get(IC).op(Op.i32_eqz).brIf(0);
   c.loop();
   if (add) {
     c.get(DI).get(DI).mem(Op.f32_load, 2, 0).get(SI).mem(Op.f32_load, 2, 0).op(Op.f32_add).mem(Op.f32_store, 2, 0);
@@ -93,6 +109,7 @@ function strided(add: boolean): FuncDef {
     c.get(DI).i32(4).op(Op.i32_add).set(DI);
   }
   c.get(IC).i32(1).op(Op.i32_sub).tee(IC).brIf(0);
+  c.end();
   c.end();
   c.get(S).get(SPITCH).op(Op.i32_add).set(S);
   c.get(D).get(DPITCH).op(Op.i32_add).set(D);
