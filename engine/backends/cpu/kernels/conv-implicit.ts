@@ -108,15 +108,17 @@ export function implicitConv(
   const outHW = outH * outW, SHW = SH * SW;
   const threads = worthThreads(N * G * Og * Jpad * CKK, PAR_MIN_WORK) ? threadsFor(w) : 1;
   // memory (floats): packed weights | tap offsets | layout copies (+ slack: kernels read up to
-  // 8 floats past the last copy for dropped outputs) | C [Og x Jpad] | staged input | staged output
-  // (threaded: see implicitConvThreaded)
+  // 8 floats past the last copy for dropped outputs) | C [Og x Jpad] | staged input and output of
+  // nImg images (threaded: see implicitConvThreaded)
+  const inImg = G * Cg * SH * SW, outImg = G * Og * outH * outW;
+  const nImg = Math.max(1, Math.min(N, Math.floor(STAGE_FLOATS / (inImg + outImg))));
   const aPtr = 0;
   const offsPtr = align4(aPtr + G * OgPad * CKK);
   const xPtr = align4(offsPtr + CKK);
   const cPtr = align4(xPtr + L.copies * L.copySize + 16);
   const inPtr = align4(cPtr + Og * Jpad);
-  const outPtr = align4(inPtr + Cg * SHW);
-  const biasPtr = threads > 1 ? xPtr : align4(outPtr + Og * outHW);
+  const outPtr = align4(inPtr + nImg * inImg);
+  const biasPtr = threads > 1 ? xPtr : align4(outPtr + nImg * outImg);
   const mem = ensureMemory(w, (biasPtr + G * Og) * 4);
   if (bias) mem.set(bias, biasPtr);
   const i32 = w.i32;
@@ -166,25 +168,30 @@ export function implicitConv(
     return;
   }
   mem.fill(0, xPtr, cPtr); // padding stays zero: every image writes the same interior
-  for (let n = 0; n < N; n++) {
-    for (let g = 0; g < G; g++) {
-      const s0 = (n * G * Cg + g * Cg) * SHW;
-      mem.set(src.subarray(s0, s0 + Cg * SHW), inPtr);
-      L.fill(w.copy2d, inPtr, SH, SW, xPtr);
+  for (let n0 = 0; n0 < N; n0 += nImg) {
+    const nb = Math.min(nImg, N - n0);
+    mem.set(src.subarray(n0 * inImg, (n0 + nb) * inImg), inPtr);
+    for (let u = 0; u < nb * G; u++) {
+      // unit u = image * G + group: its input planes and output planes are consecutive
+      const g = u % G, dst = outPtr + u * Og * outHW, c = direct ? dst : cPtr;
+      L.fill(w.copy2d, inPtr + u * Cg * SHW, SH, SW, xPtr);
       for (let i = 0; i < runs.length; i += 4) {
         const p0 = runs[i], p1 = runs[i + 1], t0 = runs[i + 2] * Cg * KW, K = (runs[i + 3] - runs[i + 2] + 1) * Cg * KW;
-        w.cblock(Og, p1 - p0, K, (aPtr + g * OgPad * CKK + t0 * MR) * 4, (xPtr + 8 * p0) * 4, (offsPtr + t0) * 4, (cPtr + 8 * p0) * 4, Jpad * 4, CKK * MR * 4);
+        w.cblock(Og, p1 - p0, K, (aPtr + g * OgPad * CKK + t0 * MR) * 4, (xPtr + 8 * p0) * 4, (offsPtr + t0) * 4, (c + 8 * p0) * 4, Jpad * 4, CKK * MR * 4);
       }
-      if (bias) w.addbias(cPtr * 4, Jpad * 4, Og, Jpad, (biasPtr + g * Og) * 4);
-      let from = cPtr;
-      if (!direct) {
-        w.copy2d(cPtr * 4, pitch * 4, Jpad * 4, outPtr * 4, outW * 4, outHW * 4, Og, outH, outW);
-        from = outPtr;
-      }
-      out.set(mem.subarray(from, from + Og * outHW), (n * O + g * Og) * outHW);
+      if (bias) w.addbias(c * 4, Jpad * 4, Og, Jpad, (biasPtr + g * Og) * 4);
+      if (!direct) w.copy2d(cPtr * 4, pitch * 4, Jpad * 4, dst * 4, outW * 4, outHW * 4, Og, outH, outW);
     }
+    out.set(mem.subarray(outPtr, outPtr + nb * outImg), n0 * outImg);
   }
 }
+
+/**
+ * Floats of input and output images staged in the WASM memory at a time by the single-threaded
+ * implicit convolution (one copy in and one out for several images: a subarray and a set an image
+ * cost more for LeNet-5's small images; 128 KiB stays in L2).
+ */
+const STAGE_FLOATS = 1 << 15;
 
 /**
  * The implicit weight gradient of large weights (by tiles of dW) uses worker threads from this many
