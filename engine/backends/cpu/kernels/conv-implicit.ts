@@ -418,6 +418,8 @@ function implicitWeightGradGrouped(
   const pitch = L.pitch;
   const HW = H * W, OHW = OH * OW;
   const S = Math.ceil(N / Math.min(N, WGRAD_GROUPS)), P = Math.ceil(N / S); // P groups of S images (the last one may be shorter)
+  // the staged dy planes are already the kernel's dy rows (row pitch Jpad, no padding rows): wblock reads them there
+  const dyInPlace = pitch === OW && Jpad === OHW && OgPad === Og;
   const inImg = C * HW, dyImg = O * OHW;
   const k = Math.max(1, Math.min(S, Math.floor(PIPE_FLOATS / (P * (inImg + dyImg))))); // images of each group a chunk
   const xSize = align4(L.copies * L.copySize + 16), dySize = align4(OgPad * Jpad), accSize = align4(G * OgPad * KPad);
@@ -465,8 +467,13 @@ function implicitWeightGradGrouped(
         for (let i = 0; i < b - a; i++) {
           for (let gi = 0; gi < G; gi++) {
             L.fill(copy, xsPtr(c) + ((p * k + i) * C + gi * Cg) * HW, H, W, 0);
-            copy((dysPtr(c) + ((p * k + i) * O + gi * Og) * OHW) * 4, OW * 4, OHW * 4, xSize * 4, pitch * 4, Jpad * 4, Og, OH, OW);
-            tasks.callIn((1 << 3) | (1 << 5), "wblock", OgPad / WR, KPad / WK, Jpad, xSize * 4, Jpad * 4, 0, offsPtr * 4, (accPtr + p * accSize + gi * OgPad * KPad) * 4, KPad * 4);
+            const dys = dysPtr(c) + ((p * k + i) * O + gi * Og) * OHW;
+            if (dyInPlace) {
+              tasks.callIn(1 << 5, "wblock", OgPad / WR, KPad / WK, Jpad, dys * 4, Jpad * 4, 0, offsPtr * 4, (accPtr + p * accSize + gi * OgPad * KPad) * 4, KPad * 4);
+            } else {
+              copy(dys * 4, OW * 4, OHW * 4, xSize * 4, pitch * 4, Jpad * 4, Og, OH, OW);
+              tasks.callIn((1 << 3) | (1 << 5), "wblock", OgPad / WR, KPad / WK, Jpad, xSize * 4, Jpad * 4, 0, offsPtr * 4, (accPtr + p * accSize + gi * OgPad * KPad) * 4, KPad * 4);
+            }
           }
         }
       }
