@@ -10,7 +10,7 @@
  * region checks against whole-file checks (typeCheckCost).
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -166,6 +166,13 @@ export async function benchKernel(): Promise<void> {
         const bin = join(root, "node_modules", "tslab", "bin", "tslab");
         if (!existsSync(bin)) return console.log("  tslab: not installed (npm install: it is a dev dependency), no reference"), false;
         execFileSync(process.execPath, [bin, "install", "--python", PYTHON, "--binary", bin, "--prefix", prefix], { env, stdio: "ignore" });
+        // tslab 1.0.22 does not wait for one zeromq send before the next: a message, sometimes a whole
+        // request, is lost every few hundred messages (bench/tslab-sends.cjs); its kernel loads that
+        // file, which makes each socket's sends wait for the previous one, as zeromq 6 requires
+        const spec = join(prefix, "share", "jupyter", "kernels", "tslab", "kernel.json");
+        const json = JSON.parse(readFileSync(spec, "utf8"));
+        json.env = { ...json.env, NODE_OPTIONS: `--require ${JSON.stringify(join(root, "bench", "tslab-sends.cjs"))}` };
+        writeFileSync(spec, JSON.stringify(json, null, 2));
       }
       if (k.name === "python3" && spawnSync(PYTHON, ["-c", "import ipykernel"], { env }).status !== 0)
         return console.log("  ipykernel: not installed (python3-ipykernel), no reference"), false;
