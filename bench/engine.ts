@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import * as gb from "../engine/index.js";
 import { wasmInfo } from "../engine/backends/cpu/kernels/index.js";
 import { simd128Peak } from "./simd-peak.js";
+import { threadStats, type ThreadStats } from "../engine/backends/cpu/wasm/threads.js";
 
 /** Per-call time: wall seconds and process CPU seconds (robust when other work shares the cores). */
 interface Timing {
@@ -36,6 +37,15 @@ export interface EngineBenchResult {
   matmul512: Timing;
   matmul1024: Timing;
   lenet: Timing;
+  /** the thread pool's counters over the LeNet-5 steps timed, per step */
+  lenetThreads: ThreadStats;
+}
+
+/** (b - a) / steps for every counter (the workers' int32 microseconds modulo 2^32). */
+function statsPerStep(a: ThreadStats, b: ThreadStats, steps: number): ThreadStats {
+  const out = {} as Record<keyof ThreadStats, number>;
+  for (const k of Object.keys(a) as (keyof ThreadStats)[]) out[k] = (k.startsWith("worker") ? (b[k] - a[k]) >>> 0 : b[k] - a[k]) / steps;
+  return out;
 }
 
 export async function measureEngine(batch = 256): Promise<EngineBenchResult> {
@@ -57,7 +67,9 @@ export async function measureEngine(batch = 256): Promise<EngineBenchResult> {
     opt.step();
   };
   for (let i = 0; i < 3; i++) await step();
+  const s0 = threadStats();
   res.lenet = await bestOf(step, 5);
+  res.lenetThreads = statsPerStep(s0, threadStats(), 15);
   return res as EngineBenchResult;
 }
 
@@ -145,6 +157,12 @@ export async function benchEngine(): Promise<void> {
     const [a, b] = [ours.get(1)!, ours.get(many)!];
     const ta = torch.get(1), tb = torch.get(many);
     const sp = (x: number, y: number) => `${(x / y).toFixed(2)}x`;
+    const t = b.lenetThreads, f = (v: number) => v.toFixed(2);
+    console.log(
+      `-- ${many}-thread LeNet-5 step, the thread pool per step: ${t.jobs.toFixed(0)} jobs; the calling thread: ${f(t.callerBesideMs)} ms copying beside the workers, ` +
+        `${f(t.callerTaskMs)} ms of tasks, ${f(t.callerPollMs)} ms polling and ${f(t.callerSleepMs)} ms sleeping for the workers' last tasks; the workers: ${f(t.workerTaskUs / 1000)} ms in jobs, ` +
+        `${t.workerSleeps.toFixed(1)} sleeps, woken ${t.workerWakes ? (t.workerWakeUs / t.workerWakes).toFixed(0) : "-"} us after the notify on average`,
+    );
     console.log(`-- ${many} threads over 1 (wall): gradbook matmul 512 ${sp(a.matmul512.wall, b.matmul512.wall)}, 1024 ${sp(a.matmul1024.wall, b.matmul1024.wall)}, LeNet-5 step ${sp(a.lenet.wall, b.lenet.wall)}` +
       (ta && tb ? `; PyTorch matmul 512 ${sp(tb.matmul512_gflops, ta.matmul512_gflops)}, 1024 ${sp(tb.matmul1024_gflops, ta.matmul1024_gflops)}, LeNet-5 step ${sp(tb.lenet_images_per_s, ta.lenet_images_per_s)}` : ""));
   }

@@ -3,7 +3,7 @@
 import type { DType, TypedArray } from "../../dtype.js";
 import { typedArrayFor } from "../../dtype.js";
 import { shapeStr } from "../../shape.js";
-import { ensureMemory, wasmInstance } from "./wasm/runtime.js";
+import { ensureMemory, serialWasmInstance } from "./wasm/runtime.js";
 
 /** From this many floats, float32 row sums go through the SIMD module (below, the loop is cheaper than the copies). */
 const WASM_SUM_MIN = 1 << 14;
@@ -16,7 +16,7 @@ const SUM_CHUNK = 1 << 15;
  */
 function sumRowsWasm(x: Float32Array, n: number, rows: number, out: Float32Array): boolean {
   if (rows * n < WASM_SUM_MIN || n < 4) return false;
-  const w = wasmInstance();
+  const w = serialWasmInstance();
   if (!w) return false;
   const per = Math.max(1, Math.floor(SUM_CHUNK / n));
   const outPtr = Math.ceil((Math.min(per, rows) * n) / 4) * 4;

@@ -14,8 +14,8 @@ import {
   conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputSize, wasmInfo, gemm, gemmWasm,
   getNumThreads, maxPool2dBackward, maxPool2dForward, setWasmMode, setNumThreads, type Conv2dParams, type Pool2dParams,
 } from "../../../engine/backends/cpu/kernels/index.ts";
-import { poolInfo, runTasks, setCallerTakesTasks, setMinWorkScale, TaskList, threadsSupported } from "../../../engine/backends/cpu/wasm/threads.ts";
-import { ensureMemory, wasmInstance } from "../../../engine/backends/cpu/wasm/runtime.ts";
+import { poolInfo, runTasks, setCallerTakesTasks, setMinWorkScale, TaskList, threadStats, threadsSupported } from "../../../engine/backends/cpu/wasm/threads.ts";
+import { ensureMemory, serialWasmInstance, wasmInstance } from "../../../engine/backends/cpu/wasm/runtime.ts";
 import { checkAgainstReference, reference as opsRef } from "../ops/cases.ts";
 import { rand } from "./xorshift.ts";
 
@@ -158,9 +158,15 @@ describe("GEMM", () => {
     setNumThreads(2);
     run(); // starts the worker
     setCallerTakesTasks(false);
-    const before = poolInfo().workerTasks;
+    const before = poolInfo().workerTasks, s0 = threadStats();
     const two = run();
     expect(poolInfo().workerTasks).toBeGreaterThan(before);
+    // threadStats: the job counted, the caller ran no task, the workers' time inside it counted
+    const s1 = threadStats();
+    expect(s1.jobs).toBeGreaterThan(s0.jobs);
+    expect(s1.tasks - s0.tasks).toBeGreaterThanOrEqual(s1.jobs - s0.jobs);
+    expect(s1.callerTaskMs - s0.callerTaskMs).toBeLessThan(0.5);
+    expect((s1.workerTaskUs - s0.workerTaskUs) >>> 0).toBeGreaterThan(0);
     expectSame(two[0], one[0], "gemm computed by the worker");
   });
 });
@@ -264,9 +270,51 @@ describe("conv2d", () => {
   });
 });
 
+describe("the calling thread's kernels on a private memory", () => {
+  // With threads on, the SIMD module's memory is shared, and V8 copies typed arrays into and out of
+  // shared memory word by word (2.5x slower than into an ordinary one): the kernels that run on the
+  // calling thread only (element-wise ops, pooling, row sums) take a second instance on a private
+  // memory. Same functions, same bits.
+  it("element-wise ops, pooling and sums at 2 threads: the private instance, bits of one thread and of the TypeScript loops", async () => {
+    const shape = [16, 6, 28, 28];
+    const x = gb.tensor(rand(16 * 6 * 28 * 28, 41)).reshape(shape), g = gb.tensor(rand(16 * 6 * 28 * 28, 42)).reshape(shape);
+    const run = async () => {
+      const y = x.tanh();
+      const outs = [y, gb.nn.functional.avgPool2d(x, 2), gb.nn.functional.maxPool2d(x, 2), g.sum([0, 2, 3]), x.mul(g), x.sigmoid()];
+      const grads = await gb.autograd.grad([gb.nn.functional.avgPool2d(x.requiresGrad_(true).tanh(), 2).sum()], [x]);
+      x.requiresGrad_(false);
+      return Promise.all([...outs, ...grads].map((t) => t.data()));
+    };
+    setNumThreads(2);
+    const shared = wasmInstance()!;
+    expect(shared.shared).toBe(true);
+    const priv = serialWasmInstance()!;
+    expect(priv === shared).toBe(false); // (booleans: an instance in a failure message would print its 4 MiB memory)
+    expect(priv.shared).toBe(false);
+    expect(priv.memory.buffer instanceof SharedArrayBuffer).toBe(false);
+    expect(priv.cfg === shared.cfg).toBe(true);
+    const two = await run();
+    expect(serialWasmInstance() === priv).toBe(true); // made once
+    // memoryStats counts both memories
+    const pool = () => gb.memoryStats().pools.find((p) => p.name === "WASM memory of the CPU kernels")!.bytes;
+    expect(pool()).toBe(shared.memory.buffer.byteLength + priv.memory.buffer.byteLength);
+    setNumThreads(1);
+    const one = await run();
+    setWasmMode("js");
+    const loops = await run();
+    two.forEach((t, k) => {
+      expectSame(t, one[k], `output ${k}, 2 threads against 1`);
+      expectSame(t, loops[k], `output ${k}, 2 threads against the TypeScript loops`);
+    });
+    setWasmMode("auto");
+    gb.emptyCache();
+    expect(serialWasmInstance() === priv).toBe(false); // dropped by emptyCache (a fresh one at first use)
+  });
+});
+
 describe("max_pool2d", () => {
   // Pooling stays on the calling thread (copying in and out of WASM memory costs more than the
-  // pooling: a threaded version measured 0.88-0.98x), but runs on the shared memory when threads are on.
+  // pooling: a threaded version measured 0.88-0.98x), on a private memory when threads are on (see above).
   const pool: Pool2dParams = { kernel: [2, 2], stride: [2, 2], padding: [0, 0], dilation: [1, 1], ceilMode: false };
   it("values, indices and gradient bit-identical with threads on (2x2 SIMD path, odd widths, NaN)", () => {
     for (const xs of [[64, 6, 28, 28], [32, 16, 10, 10], [7, 5, 33, 19]]) {

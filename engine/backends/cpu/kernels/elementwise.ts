@@ -10,7 +10,7 @@
 // small, no WASM SIMD): the caller then runs its own loop. They use WASM on one
 // thread too: faster than the TypeScript loops, copies included (BENCHMARKS.md).
 
-import { ensureMemory, wasmInstance, type WasmInstance } from "../wasm/runtime.ts";
+import { ensureMemory, serialWasmInstance, wasmInstance, type WasmInstance } from "../wasm/runtime.ts";
 import { runPipelined, splitRange, threadsFor, worthThreads, type FnName } from "../wasm/threads.ts";
 
 const UNARY: Record<string, FnName> = { exp: "ew_exp", tanh: "ew_tanh", sigmoid: "ew_sigmoid" };
@@ -92,9 +92,10 @@ export function unaryF32(op: string, x: Float32Array, out: Float32Array): boolea
   // (on one thread too: the WASM functions are 3-7x faster than the TypeScript loops, copies included)
   const threads = worthThreads(n, MIN_UNARY_THREADS) ? threadsFor(w) : 1;
   if (threads === 1) {
-    streamed(w, n, (a, b, mem) => {
+    const s = serialWasmInstance()!; // (on a private memory: faster copies)
+    streamed(s, n, (a, b, mem) => {
       mem.set(x.subarray(a, b), 0);
-      w.exports[fn](0, SLOT * 4, b - a);
+      s.exports[fn](0, SLOT * 4, b - a);
       out.set(mem.subarray(SLOT, SLOT + b - a), a);
     });
     return true;
@@ -132,13 +133,13 @@ export function binaryF32(op: string, a: Float32Array, sa: number, b: Float32Arr
   const threads = worthThreads(n, MIN_BINARY_THREADS) ? threadsFor(w) : 1;
   if (threads === 1) {
     // memory (floats): a chunk of a (or 4 copies of a single value) | of b | of out
-    const pb = SLOT, dst = 2 * SLOT;
-    streamed(w, n, (x, y, mem) => {
+    const pb = SLOT, dst = 2 * SLOT, s = serialWasmInstance()!; // (on a private memory: faster copies)
+    streamed(s, n, (x, y, mem) => {
       if (sa) mem.set(a.subarray(x, y), 0);
       else if (x === 0) mem.fill(a[0], 0, 4);
       if (sb) mem.set(b.subarray(x, y), pb);
       else if (x === 0) mem.fill(b[0], pb, pb + 4);
-      w.exports[fn](0, sa, pb * 4, sb, dst * 4, y - x);
+      s.exports[fn](0, sa, pb * 4, sb, dst * 4, y - x);
       out.set(mem.subarray(dst, dst + y - x), x);
     });
     return true;

@@ -2,7 +2,7 @@
 // torch.nn.functional.max_pool2d (return_indices) / avg_pool2d and their gradients.
 
 import { pool2dOutputSize } from "../../../shape.ts";
-import { ensureMemory, wasmInstance, type WasmInstance } from "../wasm/runtime.ts";
+import { ensureMemory, serialWasmInstance, type WasmInstance } from "../wasm/runtime.ts";
 import { emptyF32 } from "../alloc.ts";
 
 export interface Pool2dParams {
@@ -50,7 +50,7 @@ export function maxPool2dForward(
   }
   const fast2x2 = KH === 2 && KW === 2 && dh === 1 && dw === 1 && ph === 0 && pw === 0;
   // WASM SIMD for 2x2 / stride 2 when every window is inside: the first 4*floor(OW/4) columns
-  const wasm = wasmInstance();
+  const wasm = serialWasmInstance();
   const simdCols = wasm && fast2x2 && sh === 2 && sw === 2 && fullRows === OH && fullCols === OW ? OW & ~3 : 0;
   if (wasm && simdCols > 0) {
     const chunk = Math.max(1, Math.floor((1 << 20) / (HW + 2 * OHW)));
@@ -116,7 +116,7 @@ export function maxPool2dBackward(dy: Float32Array, indices: Int32Array, yShape:
   const [N, C, OH, OW] = yShape;
   const [, , H, W] = xShape;
   const HW = H * W, OHW = OH * OW;
-  const wasm = 2 * OH <= H && 2 * OW <= W && OW >= 4 ? wasmInstance() : null;
+  const wasm = 2 * OH <= H && 2 * OW <= W && OW >= 4 ? serialWasmInstance() : null;
   // the SIMD path writes every element of dx (no zero-filling); the scatter adds into zeros
   const dx = wasm ? emptyF32(N * C * HW) : new Float32Array(N * C * HW);
   if (wasm) {
@@ -191,7 +191,7 @@ function simdPool2(
   planes: number, HW: number, OHW: number, call: (w: WasmInstance, np: number, bigPtr: number, smallPtr: number) => void,
   x: Float32Array | null, dy: Float32Array | null, out: Float32Array, OW: number,
 ): number {
-  const wasm = wasmInstance();
+  const wasm = serialWasmInstance();
   const cols = OW & ~3;
   if (!wasm || cols === 0) return 0;
   const chunk = Math.max(1, Math.floor(POOL_CHUNK / (HW + OHW)));

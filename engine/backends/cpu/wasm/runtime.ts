@@ -277,14 +277,48 @@ export function ensureMemory(w: WasmInstance, bytes: number): Float32Array {
 registerMemoryPool({
   name: "WASM memory of the CPU kernels",
   device: "cpu",
-  bytes: () => wasm?.memory.buffer.byteLength ?? 0,
+  bytes: () => (wasm?.memory.buffer.byteLength ?? 0) + (priv?.privateFor === wasm ? priv!.inst.memory.buffer.byteLength : 0),
   release() {
+    priv = null; // (its module is kept)
     if (!wasm || wasm.memory.buffer.byteLength <= INITIAL_PAGES * 65536) return;
     quiesce();
     releasePool();
     wasm = instantiate(wasm.module, wasm.cfg, wasm.shared);
   },
 });
+
+/**
+ * The instance on a private (unshared) memory beside a shared one, for code that runs on the
+ * calling thread only: V8 copies a typed array into or out of a SharedArrayBuffer (a shared
+ * memory's buffer) with a word-by-word relaxed-atomic copy, 2.5x slower than the memmove of an
+ * ordinary one (a 4 MB copy 0.28 vs 0.11 ms measured), and the single-threaded paths (element-wise
+ * ops, pooling, sums) are mostly such copies. `privateFor` is the shared instance it was made for.
+ */
+let priv: { inst: WasmInstance; privateFor: WasmInstance } | null = null;
+/** the module compiled for a private memory, by configuration (kept when emptyCache() drops the instance) */
+let privModule: { cfg: SimdConfig; module: WebAssembly.Module } | null = null;
+let privFailed = false;
+
+/**
+ * The instance for a kernel that runs on the calling thread only (the same module and bits):
+ * where the instance of wasmInstance() is on a shared memory, one on a private memory (made at
+ * first use); else that same instance. Null as wasmInstance().
+ */
+export function serialWasmInstance(): WasmInstance | null {
+  const w = wasmInstance();
+  if (!w || !w.shared || privFailed) return w;
+  if (priv?.privateFor !== w) {
+    try {
+      if (privModule?.cfg !== w.cfg) privModule = { cfg: w.cfg, module: new WebAssembly.Module(simdModuleBytes(w.cfg)) };
+      priv = { inst: instantiate(privModule.module, w.cfg), privateFor: w };
+    } catch {
+      // (a thread that may not compile synchronously) the shared instance serves
+      privFailed = true;
+      return w;
+    }
+  }
+  return priv.inst;
+}
 
 /** Why compiledWasm() gives null. */
 export function wasmUnavailableReason(): string {

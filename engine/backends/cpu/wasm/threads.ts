@@ -1,8 +1,9 @@
 // Worker threads for the WASM kernels (PyTorch's intra-op parallelism, in the
 // shape of torch.set_num_threads / get_num_threads): GEMM (../kernels/gemm.ts),
-// convolutions and their gradients (../kernels/conv*.ts). Pooling and element-wise ops
+// convolutions and their gradients (../kernels/conv*.ts). Pooling, sums and element-wise ops
 // (../kernels/elementwise.ts) stay on the calling thread: copying in and out of the WASM
-// memory, which only the calling thread can do, is most of their work.
+// memory, which only the calling thread can do, is most of their work (they use an instance on
+// a private memory, runtime.ts's serialWasmInstance: copies into shared memory are slower).
 //
 // How it works:
 //  - The SIMD module (module.ts) is instantiated on a shared WebAssembly.Memory;
@@ -87,6 +88,13 @@ const CALLER_WAITS = 12; // the caller sleeps until DONE reaches the task count 
 const PIPELINE = 13; // a runPipelined op is under way: its next job comes soon (idle workers poll SPIN, else SPIN / 8)
 const SCRATCH = 14; // byte address of the threads' scratch areas (TaskList.scratch): thread t's is SCRATCH + t * SCRATCH_STRIDE
 const SCRATCH_STRIDE = 15;
+// diagnostics (threadStats): the workers' time inside jobs and their sleeps, int32 sums (read as
+// differences modulo 2^32); NOTIFY_AT (a float64 at byte 96): when the caller last woke sleepers
+const W_TASK_US = 18; // microseconds inside jobs, all workers
+const W_SLEEPS = 19; // times a worker went to sleep
+const W_WAKE_US = 20; // microseconds from the caller's notify to a sleeper's wake-up, summed
+const W_WAKES = 21; // wake-ups so timed
+const NOTIFY_AT = 12; // index in the Float64Array view: performance.timeOrigin + performance.now() of the last notify
 /** A call record's first word: the export's index, and in the bits from REL_SHIFT which arguments are scratch offsets. */
 const REL_SHIFT = 16;
 const MSG = 128;
@@ -199,9 +207,10 @@ const WORKER_SOURCE = `"use strict";
   function start(d) {
     var inst = new WebAssembly.Instance(d.module, { env: { memory: d.memory } });
     var fns = NAMES.map(function (n) { return inst.exports[n]; });
-    var ctl = new Int32Array(d.ctl), claim = new BigInt64Array(d.ctl);
+    var ctl = new Int32Array(d.ctl), claim = new BigInt64Array(d.ctl), f64 = new Float64Array(d.ctl);
     var mem = d.memory, i32 = new Int32Array(mem.buffer), id = d.id, seen = 0;
     var now = typeof performance === "object" ? function () { return performance.now(); } : Date.now;
+    var origin = typeof performance === "object" ? performance.timeOrigin : 0;
     for (;;) {
       var g = Atomics.load(ctl, ${GEN});
       if (g === seen) {
@@ -217,8 +226,15 @@ const WORKER_SOURCE = `"use strict";
           }
         }
         if (Atomics.load(ctl, ${GEN}) === seen) {
+          Atomics.add(ctl, ${W_SLEEPS}, 1);
           Atomics.add(ctl, ${SLEEPERS}, 1);
-          Atomics.wait(ctl, ${GEN}, seen);
+          if (Atomics.wait(ctl, ${GEN}, seen) === "ok") {
+            var late = origin + now() - f64[${NOTIFY_AT}];
+            if (late >= 0 && late < 1e5) {
+              Atomics.add(ctl, ${W_WAKE_US}, Math.round(late * 1000));
+              Atomics.add(ctl, ${W_WAKES}, 1);
+            }
+          }
           Atomics.sub(ctl, ${SLEEPERS}, 1);
         }
         continue;
@@ -231,6 +247,7 @@ const WORKER_SOURCE = `"use strict";
       if (mem.buffer.byteLength < Atomics.load(ctl, ${PAGES}) * 65536) continue;
       var scr = Atomics.load(ctl, ${SCRATCH}) + (id + 1) * Atomics.load(ctl, ${SCRATCH_STRIDE}), tag = BigInt(g & 0xffff);
       Atomics.add(ctl, ${ACTIVE}, 1);
+      var t0 = now();
       try {
         for (;;) {
           // only tasks of the job this thread entered (its scratch, memory size and thread limit)
@@ -263,6 +280,7 @@ const WORKER_SOURCE = `"use strict";
           if (Atomics.add(ctl, ${DONE}, 1) + 1 === n && Atomics.load(ctl, ${CALLER_WAITS})) Atomics.notify(ctl, ${DONE});
         }
       } finally {
+        Atomics.add(ctl, ${W_TASK_US}, Math.round((now() - t0) * 1000));
         Atomics.sub(ctl, ${ACTIVE}, 1);
         Atomics.notify(ctl, ${ACTIVE});
       }
@@ -280,6 +298,7 @@ const WORKER_SOURCE = `"use strict";
 interface Pool {
   target: TaskTarget;
   ctl: Int32Array;
+  f64: Float64Array;
   claim: BigInt64Array;
   workers: WorkerLike[];
   broken: boolean;
@@ -292,7 +311,7 @@ function newPool(target: TaskTarget): Pool {
   const sab = new SharedArrayBuffer(CTL_BYTES);
   const ctl = new Int32Array(sab);
   ctl[SPIN] = spinMicros;
-  return { target, ctl, claim: new BigInt64Array(sab), workers: [], broken: false, open: false };
+  return { target, ctl, f64: new Float64Array(sab), claim: new BigInt64Array(sab), workers: [], broken: false, open: false };
 }
 
 /**
@@ -314,7 +333,14 @@ export function setThreadSpin(micros: number): void {
  * sleeping workers wake now and poll, so that their wake-up overlaps the caller's copying.
  */
 export function wakeThreads(target: TaskTarget): void {
-  if (pool && pool.target === target && Atomics.load(pool.ctl, SLEEPERS) > 0) Atomics.notify(pool.ctl, GEN);
+  if (pool && pool.target === target && Atomics.load(pool.ctl, SLEEPERS) > 0) notifyWorkers(pool);
+}
+
+/** Wakes the sleeping workers (noting when, for threadStats). */
+function notifyWorkers(p: Pool): void {
+  p.f64[NOTIFY_AT] = performance.timeOrigin + performance.now();
+  stats.notifies++;
+  Atomics.notify(p.ctl, GEN);
 }
 
 /** Starts workers up to `want` (they join jobs as soon as they are up). */
@@ -507,7 +533,10 @@ export function runTasks(target: TaskTarget, list: TaskList, freeByte: number, e
   const gen = (Atomics.load(ctl, GEN) + 1) | 0;
   Atomics.store(p.claim, CLAIM, (BigInt(gen & 0xffff) << TAG_SHIFT) | (BigInt(n) << COUNT_SHIFT));
   Atomics.store(ctl, GEN, gen);
-  if (Atomics.load(ctl, SLEEPERS) > 0) Atomics.notify(ctl, GEN);
+  if (Atomics.load(ctl, SLEEPERS) > 0) notifyWorkers(p);
+  stats.jobs++;
+  stats.tasks += n;
+  let t = performance.now();
   const base = n + 1;
   let mine = 0;
   let failure: unknown = null;
@@ -519,6 +548,9 @@ export function runTasks(target: TaskTarget, list: TaskList, freeByte: number, e
       failure = e;
     }
   }
+  const t1 = performance.now();
+  stats.besideMs += t1 - t;
+  t = t1;
   // take tasks on this thread too
   while (callerWorks) {
     const v = Atomics.add(p.claim, CLAIM, 1n);
@@ -532,6 +564,9 @@ export function runTasks(target: TaskTarget, list: TaskList, freeByte: number, e
     mine++;
   }
   let done = Atomics.add(ctl, DONE, mine) + mine;
+  const t2 = performance.now();
+  stats.callerTaskMs += t2 - t;
+  t = t2;
   // the workers' last tasks: poll a while, then sleep
   if (done < n) {
     const until = performance.now() + spinMicros / 1000;
@@ -540,10 +575,13 @@ export function runTasks(target: TaskTarget, list: TaskList, freeByte: number, e
       if ((i & 127) === 0 && performance.now() >= until) break;
     }
   }
+  const t3 = performance.now();
+  stats.pollMs += t3 - t;
   if (done < n) {
     Atomics.store(ctl, CALLER_WAITS, 1);
     for (done = Atomics.load(ctl, DONE); done < n; done = Atomics.load(ctl, DONE)) Atomics.wait(ctl, DONE, done);
     Atomics.store(ctl, CALLER_WAITS, 0);
+    stats.sleepMs += performance.now() - t3;
   }
   Atomics.store(p.claim, CLAIM, 0n);
   p.open = false;
@@ -602,6 +640,36 @@ export function splitRange(n: number, parts: number, min = 1): [number, number][
     if (b > a) out.push([a, b]);
   }
   return out;
+}
+
+const stats = { jobs: 0, tasks: 0, notifies: 0, besideMs: 0, callerTaskMs: 0, pollMs: 0, sleepMs: 0 };
+
+/** Where the pool's time went, summed since the process started (the workers' sums are int32 microseconds: take differences modulo 2^32 of workerTaskUs). */
+export interface ThreadStats {
+  /** threaded jobs, and their tasks */
+  jobs: number;
+  tasks: number;
+  /** the caller's work beside the workers' (a pipelined op's copies in and out), its own share of the tasks, its polling and sleeping for the workers' last tasks (ms) */
+  callerBesideMs: number;
+  callerTaskMs: number;
+  callerPollMs: number;
+  callerSleepMs: number;
+  /** times the caller woke sleeping workers */
+  notifies: number;
+  /** the workers' time inside jobs (µs, int32), their sleeps, and the wake-ups timed from the caller's notify (count, µs) */
+  workerTaskUs: number;
+  workerSleeps: number;
+  workerWakes: number;
+  workerWakeUs: number;
+}
+
+/** The pool's counters (diagnostics: bench/engine.ts prints them for the 2-thread LeNet-5 step). */
+export function threadStats(): ThreadStats {
+  const c = pool?.ctl;
+  return {
+    jobs: stats.jobs, tasks: stats.tasks, callerBesideMs: stats.besideMs, callerTaskMs: stats.callerTaskMs, callerPollMs: stats.pollMs, callerSleepMs: stats.sleepMs, notifies: stats.notifies,
+    workerTaskUs: c ? Atomics.load(c, W_TASK_US) : 0, workerSleeps: c ? Atomics.load(c, W_SLEEPS) : 0, workerWakes: c ? Atomics.load(c, W_WAKES) : 0, workerWakeUs: c ? Atomics.load(c, W_WAKE_US) : 0,
+  };
 }
 
 /** Workers started, and the tasks they have run (diagnostics, tests). */
