@@ -11,7 +11,7 @@
 // `gemm` picks WASM when it is compiled and the problem is big enough.
 // As in BLAS, beta == 0 means C is not read (NaNs in C do not propagate).
 
-import { compiledWasm, ensureMemory, wasmMode, wasmUnavailableReason, type WasmInstance } from "../wasm/runtime.ts";
+import { compiledWasm, ensureMemory, serialWasmInstance, wasmMode, wasmUnavailableReason, type WasmInstance } from "../wasm/runtime.ts";
 import { runTasks, splitRange, TaskList, threadsFor, worthThreads } from "../wasm/threads.ts";
 
 // ---------------------------------------------------------------------------
@@ -206,8 +206,8 @@ export function gemmWasm(
   A: Float32Array, aOff: number, lda: number, B: Float32Array, bOff: number, ldb: number,
   beta: number, C: Float32Array, cOff: number, ldc: number,
 ): void {
-  const w = compiledWasm();
-  if (!w) throw new Error(`gemm: WebAssembly SIMD kernels unavailable (${wasmUnavailableReason()})`);
+  const shared = compiledWasm();
+  if (!shared) throw new Error(`gemm: WebAssembly SIMD kernels unavailable (${wasmUnavailableReason()})`);
   checkArgs(transA, transB, M, N, K, A, aOff, lda, B, bOff, ldb, C, cOff, ldc);
   if (M === 0 || N === 0) return;
   if (K === 0 || alpha === 0) {
@@ -215,8 +215,10 @@ export function gemmWasm(
     return;
   }
   const threaded = worthThreads(M * N * K, PAR_MIN_WORK);
+  const threads = threaded ? threadsFor(shared) : 1;
+  // on one thread, the instance on a private memory where the main one is shared (faster copies)
+  const w = threads > 1 ? shared : (serialWasmInstance() ?? shared);
   if (threaded || M * N * K >= PACKED_MIN_WORK) {
-    const threads = threaded ? threadsFor(w) : 1;
     gemmWasmPacked(w, threads, transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc);
     return;
   }
