@@ -38,22 +38,19 @@ function copyPadded(
 }
 
 /**
- * Multiply-adds of the micro-kernels (about 8 a cycle) that cost what one float copied by copy2d
- * costs, for layout()'s choice. LeNet-5's conv1 (1 -> 6 channels, 28 x 28, padding 2) takes the
- * shifted layout with it (the old rule, Og * KH * (Wp - outW) > 8 * outW, kept it flat: 12.5% of
- * its columns dropped and its C compacted).
- */
-const MACS_PER_COPY = 4;
-
-/**
  * How an image's planes are laid out for the implicit kernels. "flat": one zero-padded copy with
  * row pitch Wp = outW + dw*(KW-1) (the Wp - outW extra columns per row are computed and dropped);
  * "shifted": KW copies, copy kw shifted left by kw*dw, with row pitch outW (no wasted columns,
- * KW times the copying). Shifted pays off when the multiply-adds of the dropped columns cost more
- * than the extra copies; for a forward whose outputs fill whole 8-column panels (outH * outW a
- * multiple of 8) shifted also writes C in the output's own layout, so that the copy compacting C's
- * rows goes too. Both layouts give the forward the same bits (each output sums the same taps in
- * the same order); the weight gradient's dot products group the columns differently.
+ * KW times the copying). Shifted pays off when many output rows (Og) reuse each copied value, or
+ * when it saves a copy of the output at least as large as its extra copies of the input: where the
+ * outputs fill whole column tiles (outH * outW a multiple of `tile`: the forward's 8-column panels,
+ * the weight gradient's 4 floats), shifted keeps the output rows as they are, so the forward's
+ * compaction of C and the weight gradient's copy of dy into rows go (LeNet-5's conv1: 1 channel in,
+ * 6 out, 28 x 28). Measured both ways, interleaved: weighing the dropped columns' multiply-adds
+ * against the copies instead (at 4 or 8 a copied float) picked shifted for [32,32,28,28] *
+ * [16,32,3,3] (4) and [16,64,13,13] * [16,64,3,3] (8), 7-12% slower there. Both layouts give the
+ * forward the same bits (each output sums the same taps in the same order); the weight gradient's
+ * dot products group the columns differently.
  */
 interface Layout {
   Hp: number; pitch: number; copies: number; copySize: number; // floats per copy: Cg * Hp * pitch
@@ -67,12 +64,11 @@ interface Layout {
 
 function layout(
   Cg: number, Og: number, KH: number, KW: number, dh: number, dw: number, padT: number, padL: number, outH: number, outW: number,
-  forward: boolean,
+  tile: number,
 ): Layout {
   const Hp = outH + dh * (KH - 1), Wp = outW + dw * (KW - 1);
-  const extraCopies = (KW - 1) * Cg * Hp * outW;
-  const saved = (Og * Cg * KH * KW * outH * (Wp - outW)) / MACS_PER_COPY + (forward && (outH * outW) % 8 === 0 ? Og * outH * outW : 0);
-  if (KW > 1 && saved > extraCopies) {
+  const outCopy = (outH * outW) % tile === 0 ? Og * outH * outW : 0; // floats of output copy the shifted layout saves
+  if (KW > 1 && (Og * KH * (Wp - outW) > 8 * outW || outCopy >= (KW - 1) * Cg * Hp * outW)) {
     const size = Cg * Hp * outW;
     return {
       Hp, pitch: outW, copies: KW, copySize: size,
@@ -101,7 +97,7 @@ export function implicitConv(
 ): void {
   const { MR } = w.cfg;
   const CKK = Cg * KH * KW;
-  const L = layout(Cg, Og, KH, KW, dh, dw, padT, padL, outH, outW, true);
+  const L = layout(Cg, Og, KH, KW, dh, dw, padT, padL, outH, outW, 8);
   const pitch = L.pitch;
   const J = outH * pitch, Jpad = Math.ceil(J / 8) * 8;
   const OgPad = Math.ceil(Og / MR) * MR;
@@ -344,7 +340,7 @@ function implicitConvThreaded(w: WasmInstance, threads: number, q: ImplicitGeo, 
 export function implicitWeightGrad(w: WasmInstance, x: Float32Array, dy: Float32Array, g: Geo, dW: Float32Array): void {
   const { N, G, Cg, H, W, Og, OH, OW, KH, KW, dh, dw, ph, pw, CKK, C, O } = g;
   const WR = w.cfg.WR ?? 2, WK = w.cfg.WK ?? 4;
-  const L = layout(Cg, Og, KH, KW, dh, dw, ph, pw, OH, OW, false);
+  const L = layout(Cg, Og, KH, KW, dh, dw, ph, pw, OH, OW, 4);
   const pitch = L.pitch;
   const J = OH * pitch, Jpad = Math.ceil(J / 4) * 4;
   const OgPad = Math.ceil(Og / WR) * WR, KPad = Math.ceil(CKK / WK) * WK;
