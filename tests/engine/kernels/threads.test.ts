@@ -270,6 +270,35 @@ describe("conv2d", () => {
   });
 });
 
+describe("sleeping workers", () => {
+  it("a job after the workers fell asleep wakes them (a notify a sleep, no more), with the calling thread taking no task", async () => {
+    const M = 200, N = 200, K = 200;
+    const A = rand(M * K, 3), B = rand(K * N, 4);
+    const run = () => {
+      const C = new Float32Array(M * N);
+      gemm(false, false, M, N, K, 1, A, 0, K, B, 0, N, 0, C, 0, N);
+      return C;
+    };
+    setNumThreads(1);
+    const one = run();
+    setNumThreads(2);
+    setMinWorkScale(0);
+    run(); // starts the worker
+    setCallerTakesTasks(false);
+    const start = threadStats();
+    for (let r = 0; r < 4; r++) {
+      // idle far longer than the workers poll (at most 100 us): they sleep
+      await new Promise((res) => setTimeout(res, 20));
+      const s1 = threadStats();
+      expectSame(run(), one, `round ${r}`); // would hang if the worker were not woken
+      const s2 = threadStats();
+      // a notify only for a sleep: asking again before the woken worker runs costs no system call
+      expect(s2.notifies - s1.notifies, "notifies").toBeLessThanOrEqual(s2.workerSleeps - s1.workerSleeps + 1);
+    }
+    expect(threadStats().workerSleeps).toBeGreaterThanOrEqual(start.workerSleeps + 4);
+  });
+});
+
 describe("the calling thread's kernels on a private memory", () => {
   // With threads on, the SIMD module's memory is shared, and V8 copies typed arrays into and out of
   // shared memory word by word (2.5x slower than into an ordinary one): the kernels that run on the

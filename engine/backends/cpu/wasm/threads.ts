@@ -228,14 +228,15 @@ const WORKER_SOURCE = `"use strict";
         if (Atomics.load(ctl, ${GEN}) === seen) {
           Atomics.add(ctl, ${W_SLEEPS}, 1);
           Atomics.add(ctl, ${SLEEPERS}, 1);
+          // woken by a notify, the notifier has taken this thread off SLEEPERS (so that a second
+          // notify before this thread runs again costs no system call); else it does so itself
           if (Atomics.wait(ctl, ${GEN}, seen) === "ok") {
             var late = origin + now() - f64[${NOTIFY_AT}];
             if (late >= 0 && late < 1e5) {
               Atomics.add(ctl, ${W_WAKE_US}, Math.round(late * 1000));
               Atomics.add(ctl, ${W_WAKES}, 1);
             }
-          }
-          Atomics.sub(ctl, ${SLEEPERS}, 1);
+          } else Atomics.sub(ctl, ${SLEEPERS}, 1);
         }
         continue;
       }
@@ -336,11 +337,16 @@ export function wakeThreads(target: TaskTarget): void {
   if (pool && pool.target === target && Atomics.load(pool.ctl, SLEEPERS) > 0) notifyWorkers(pool);
 }
 
-/** Wakes the sleeping workers (noting when, for threadStats). */
+/**
+ * Wakes the sleeping workers (noting when, for threadStats) and takes those it woke off SLEEPERS:
+ * a notify is a system call (about 30 us measured here, a VM: the wake-up of another vCPU), and
+ * a kernel may ask again (threadsFor, then runTasks) before the woken threads have run.
+ */
 function notifyWorkers(p: Pool): void {
   p.f64[NOTIFY_AT] = performance.timeOrigin + performance.now();
   stats.notifies++;
-  Atomics.notify(p.ctl, GEN);
+  const woken = Atomics.notify(p.ctl, GEN);
+  if (woken > 0) Atomics.sub(p.ctl, SLEEPERS, woken);
 }
 
 /** Starts workers up to `want` (they join jobs as soon as they are up). */
