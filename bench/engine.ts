@@ -10,6 +10,7 @@ import * as gb from "../engine/index.js";
 import { wasmInfo } from "../engine/backends/cpu/kernels/index.js";
 import { simd128Peak } from "./simd-peak.js";
 import { threadStats, type ThreadStats } from "../engine/backends/cpu/wasm/threads.js";
+import { KERNEL_ENV, KERNEL_NODE_FLAGS } from "../kernel/process-settings.js";
 
 /** Per-call time: wall seconds and process CPU seconds (robust when other work shares the cores). */
 interface Timing {
@@ -39,6 +40,8 @@ export interface EngineBenchResult {
   lenet: Timing;
   /** the thread pool's counters over the LeNet-5 steps timed, per step */
   lenetThreads: ThreadStats;
+  /** The warm-up steps, per step: V8 compiles the step's code with its optimizing compiler meanwhile (on its own threads). */
+  lenetWarmup: Timing;
 }
 
 /** (b - a) / steps for every counter (the workers' int32 microseconds modulo 2^32). */
@@ -47,6 +50,15 @@ function statsPerStep(a: ThreadStats, b: ThreadStats, steps: number): ThreadStat
   for (const k of Object.keys(a) as (keyof ThreadStats)[]) out[k] = (k.startsWith("worker") ? (b[k] - a[k]) >>> 0 : b[k] - a[k]) / steps;
   return out;
 }
+
+/**
+ * Training steps before the measured ones, for gradbook and PyTorch alike. V8 optimizes the step's
+ * functions as they get hot, on its own threads, over the first 20–50 steps (TurboFan's CPU time:
+ * ~15–19 ms a step over steps 4–18, 2–3 ms a step after 30: BENCHMARKS.md, issue 18's fourth
+ * round); a training run's steps are the steady state after them, a one-time cost that the bench
+ * prints apart.
+ */
+export const WARMUP_STEPS = 30;
 
 export async function measureEngine(batch = 256): Promise<EngineBenchResult> {
   gb.manualSeed(0);
@@ -66,7 +78,9 @@ export async function measureEngine(batch = 256): Promise<EngineBenchResult> {
     await loss.backward();
     opt.step();
   };
-  for (let i = 0; i < 3; i++) await step();
+  const t0 = performance.now(), c0 = cpuSeconds();
+  for (let i = 0; i < WARMUP_STEPS; i++) await step();
+  res.lenetWarmup = { wall: (performance.now() - t0) / 1e3 / WARMUP_STEPS, cpu: (cpuSeconds() - c0) / WARMUP_STEPS };
   const s0 = threadStats();
   res.lenet = await bestOf(step, 5);
   res.lenetThreads = statsPerStep(s0, threadStats(), 15);
@@ -78,7 +92,7 @@ export function measureTorch(threads = 1): Record<string, number> & { blas?: str
   // Debian's torch computes with OpenBLAS, whose threads torch.set_num_threads does not limit
   const n = String(threads);
   const env = { ...process.env, OMP_NUM_THREADS: n, OPENBLAS_NUM_THREADS: n, MKL_NUM_THREADS: n };
-  const out = execFileSync("/usr/bin/python3", [script, n, "tanh", "avg"], { encoding: "utf8", env });
+  const out = execFileSync("/usr/bin/python3", [script, n, "tanh", "avg", String(WARMUP_STEPS)], { encoding: "utf8", env });
   return JSON.parse(out.trim().split("\n").pop()!);
 }
 
@@ -93,12 +107,35 @@ function machineBusy(): number | null {
   }
 }
 
-/** Runs fn and says how many cores other processes kept busy meanwhile (on average), where /proc/stat exists. */
-async function withLoad<T>(fn: () => Promise<T>): Promise<[T, number | null]> {
-  const b0 = machineBusy(), c0 = cpuSeconds(), t0 = performance.now();
-  const r = await fn();
-  const b1 = machineBusy(), c1 = cpuSeconds(), t1 = performance.now();
-  return [r, b0 === null || b1 === null ? null : Math.max(0, (b1 - b0 - (c1 - c0)) / ((t1 - t0) / 1e3))];
+const RESULT = "engine-measure-result ";
+
+/** `dist/bench.js --engine-measure N`: gradbook's figures on N threads, as one line of JSON with the process's CPU seconds. */
+export async function engineMeasureChild(threads: number): Promise<void> {
+  gb.setNumThreads(threads);
+  const result = await measureEngine();
+  console.log(RESULT + JSON.stringify({ result, cpu: cpuSeconds() }));
+  process.exit(0);
+}
+
+/**
+ * gradbook's figures on `threads` threads, measured in a Node process started as the kernel's
+ * process starts (kernel/process-settings.ts: its V8 flags and malloc settings, which a process
+ * takes only at its start): what a notebook gets. Also how many cores other processes kept busy
+ * meanwhile (on average), where /proc/stat exists.
+ */
+function measureEngineAsKernel(threads: number): [EngineBenchResult, number | null] {
+  const b0 = machineBusy(), t0 = performance.now();
+  const script = fileURLToPath(import.meta.url); // dist/bench.js
+  const out = execFileSync(process.execPath, [...KERNEL_NODE_FLAGS, script, "--engine-measure", String(threads)], {
+    encoding: "utf8",
+    env: { ...process.env, ...KERNEL_ENV },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const line = out.split("\n").find((l) => l.startsWith(RESULT));
+  if (!line) throw new Error(`the engine's measuring process printed no result:\n${out}`);
+  const { result, cpu } = JSON.parse(line.slice(RESULT.length)) as { result: EngineBenchResult; cpu: number };
+  const b1 = machineBusy(), wall = (performance.now() - t0) / 1e3;
+  return [result, b0 === null || b1 === null ? null : Math.max(0, (b1 - b0 - cpu) / wall)];
 }
 
 export async function benchEngine(): Promise<void> {
@@ -106,12 +143,15 @@ export async function benchEngine(): Promise<void> {
   const many = gb.getNumThreads();
   const counts = many > 1 ? [1, many] : [1];
   console.log(`== engine (CPU): gradbook vs PyTorch CPU, same machine, same run; threads ${counts.join(" and ")} (PyTorch pinned to the same count) ==`);
+  console.log(
+    `gradbook runs in a Node process started as the kernel's (${[...KERNEL_NODE_FLAGS, ...Object.entries(KERNEL_ENV).map(([k, v]) => `${k}=${v}`)].join(" ") || "no settings"}); ` +
+      `LeNet-5: ${WARMUP_STEPS} warm-up steps before the measured ones, for both`,
+  );
   const ours = new Map<number, EngineBenchResult>();
   const torch = new Map<number, (Record<string, number> & { blas?: string }) | null>();
   const others: string[] = [], torchBusy: string[] = [];
   for (const n of counts) {
-    gb.setNumThreads(n);
-    const [r, load] = await withLoad(() => measureEngine());
+    const [r, load] = measureEngineAsKernel(n);
     ours.set(n, r);
     if (load !== null) others.push(`${n} thread${n > 1 ? "s" : ""}: ${load.toFixed(2)}`);
     try {
@@ -124,7 +164,6 @@ export async function benchEngine(): Promise<void> {
       console.log(`PyTorch reference unavailable (${(e as Error).message.split("\n")[0]}); install python3-torch`);
     }
   }
-  gb.setNumThreads(many);
   const blas = [...torch.values()].find((t) => t)?.blas;
   if (blas !== undefined) console.log(`PyTorch's BLAS: ${blas}${String(blas).includes("openblas") ? "" : " (not OpenBLAS: install libopenblas0-pthread for a fair reference)"}`);
   const info = wasmInfo();
@@ -153,6 +192,11 @@ export async function benchEngine(): Promise<void> {
         `matmul 1024 reaches ${counts.map((n) => `${(100 * frac(n)).toFixed(0)}% of it on ${n} thread${n > 1 ? "s" : ""}${n > 1 ? ` (of ${n} x the peak)` : ""}`).join(", ")}`,
     );
   }
+  console.log(
+    `-- LeNet-5's ${WARMUP_STEPS} warm-up steps (V8 optimizing the step's code meanwhile), per step: ` +
+      counts.map((n) => { const w = ours.get(n)!.lenetWarmup; return `${n} thread${n > 1 ? "s" : ""} ${(w.wall * 1e3).toFixed(1)} ms by wall, ${(w.cpu * 1e3).toFixed(1)} ms by CPU time`; }).join("; ") +
+      ` (measured steps: ${counts.map((n) => `${(ours.get(n)!.lenet.wall * 1e3).toFixed(1)} / ${(ours.get(n)!.lenet.cpu * 1e3).toFixed(1)} ms`).join("; ")})`,
+  );
   if (counts.length > 1) {
     const [a, b] = [ours.get(1)!, ours.get(many)!];
     const ta = torch.get(1), tb = torch.get(many);

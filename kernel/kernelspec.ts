@@ -3,6 +3,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from
 import { homedir } from "node:os";
 import { delimiter, join, resolve } from "node:path";
 import { execFileSync } from "node:child_process";
+import { KERNEL_ENV, KERNEL_NODE_FLAGS } from "./process-settings.ts";
 
 export interface InstallOptions {
   /** "user" (default), "sys-prefix", or an explicit prefix. */
@@ -59,11 +60,11 @@ export function kernelSpecDir(o: InstallOptions): string {
 
 export function kernelJson(o: InstallOptions) {
   return {
-    argv: [process.execPath, join(o.root, "dist", "kernel.js"), "-f", "{connection_file}"],
+    argv: [process.execPath, ...KERNEL_NODE_FLAGS, join(o.root, "dist", "kernel.js"), "-f", "{connection_file}"],
     display_name: o.displayName ?? "TypeScript (gradbook)",
     language: "typescript",
     interrupt_mode: o.interruptMode ?? "message",
-    env: o.env ?? {},
+    env: { ...KERNEL_ENV, ...o.env },
     metadata: { debugger: false },
   };
 }

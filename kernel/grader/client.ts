@@ -24,6 +24,7 @@ import type * as Zmq from "zeromq";
 import { Signer, makeHeader, parseFrames, serialize, type ConnectionInfo, type Message } from "../protocol/wire.ts";
 import type { Output } from "./notebook.ts";
 import { findBwrap, folderUsage, kernelReadPaths, SANDBOX, sandboxArgs } from "./sandbox.ts";
+import { KERNEL_ENV, KERNEL_NODE_FLAGS } from "../process-settings.ts";
 
 export interface KernelLimits {
   /**
@@ -241,7 +242,7 @@ export class KernelProcess {
     if (asUser) for (const d of [dir, home, work, tmp, ipc, connFile]) chownSync(d, asUser.uid, asUser.gid);
 
     const readOnly = kernelReadPaths(this.kernelScript);
-    const args = [`--max-old-space-size=${Math.max(64, Math.floor(this.limits.memoryMb))}`, `--import=${PRELOAD}`];
+    const args = [...KERNEL_NODE_FLAGS, `--max-old-space-size=${Math.max(64, Math.floor(this.limits.memoryMb))}`, `--import=${PRELOAD}`];
     if (permissions) {
       // /etc/alpine-release: zeromq's addon loader probes it to choose a libc build.
       // ("/tmp" in a sandbox: its own tmp mounted there too, by the name programs use)
@@ -252,6 +253,7 @@ export class KernelProcess {
     }
     args.push(this.kernelScript, "-f", join(view.ipc, "connection.json"));
     const env: NodeJS.ProcessEnv = {
+      ...KERNEL_ENV,
       PATH: isolate ? "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin" : process.env.PATH ?? "/usr/bin:/bin",
       LANG: process.env.LANG ?? "C.UTF-8",
       HOME: view.home,
