@@ -11,8 +11,8 @@
  * the thread that needs them only. A training step's results are array buffers, and V8 collects
  * its young generation whenever their bytes pile up (about once a LeNet-5 step), while the young
  * generation itself holds little (a few MB, most of it dead): helper threads add CPU time and,
- * when the cores are busy, make the pause wait for them (pauses 0.3–0.6 ms alone, 1–12 ms
- * shared). Not the semi-space sizes (fewer promotions, but +45 MB resident in the kernel and a
+ * when the cores are busy, make the pause wait for them (a LeNet-5 step's pauses, at load 5–7:
+ * 0.3–2.4 ms each without helpers, 0.6–14 ms with them). Not the semi-space sizes (fewer promotions, but +45 MB resident in the kernel and a
  * new V8 flag hash, which rejects the code caches made without it); this flag keeps the hash.
  */
 export const KERNEL_NODE_FLAGS: readonly string[] = ["--no-parallel-scavenge"];
