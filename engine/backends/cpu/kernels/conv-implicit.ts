@@ -5,7 +5,7 @@
 // The forward is implicitConv; the input gradient is implicitConv of dy with the flipped,
 // transposed weights (conv.ts); the weight gradient is implicitWeightGrad.
 
-import { ensureMemory, type WasmInstance } from "../wasm/runtime.ts";
+import { ensureMemory, serialWasmInstance, type WasmInstance } from "../wasm/runtime.ts";
 import { runPipelined, runTasks, splitRange, TaskList, threadsFor, worthThreads } from "../wasm/threads.ts";
 import { align4, PAR_MIN_WORK, type Geo } from "./conv-common.ts";
 
@@ -103,6 +103,7 @@ export function implicitConv(
   const OgPad = Math.ceil(Og / MR) * MR;
   const outHW = outH * outW, SHW = SH * SW;
   const threads = worthThreads(N * G * Og * Jpad * CKK, PAR_MIN_WORK) ? threadsFor(w) : 1;
+  if (threads === 1) w = serialWasmInstance() ?? w; // on a private memory where the main one is shared: faster copies
   // memory (floats): packed weights | tap offsets | layout copies (+ slack: kernels read up to
   // 8 floats past the last copy for dropped outputs) | C [Og x Jpad] | staged input and output of
   // nImg images (threaded: see implicitConvThreaded)
