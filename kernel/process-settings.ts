@@ -12,8 +12,9 @@
  * its young generation whenever their bytes pile up (about once a LeNet-5 step), while the young
  * generation itself holds little (a few MB, most of it dead): helper threads add CPU time and,
  * when the cores are busy, make the pause wait for them (a LeNet-5 step's pauses, at load 5–7:
- * 0.3–2.4 ms each without helpers, 0.6–14 ms with them). Not the semi-space sizes (fewer promotions, but +45 MB resident in the kernel and a
- * new V8 flag hash, which rejects the code caches made without it); this flag keeps the hash.
+ * 0.3–2.4 ms each without helpers, 0.6–14 ms with them). This flag keeps V8's flag hash (the code
+ * caches made without it stay valid); the heap-size flags would not (semi-space, old-space sizes:
+ * fewer collections, but Node's and TypeScript's code caches rejected at every start).
  */
 export const KERNEL_NODE_FLAGS: readonly string[] = ["--no-parallel-scavenge"];
 
