@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import * as gb from "../engine/index.js";
 import { wasmInfo } from "../engine/backends/cpu/kernels/index.js";
 import { simd128Peak } from "./simd-peak.js";
-import { threadStats, type ThreadStats } from "../engine/backends/cpu/wasm/threads.js";
+import { setThreadSpin, threadSpin, threadStats, type ThreadStats } from "../engine/backends/cpu/wasm/threads.js";
 import { KERNEL_ENV, KERNEL_NODE_FLAGS } from "../kernel/process-settings.js";
 
 /** Per-call time: wall seconds and process CPU seconds (robust when other work shares the cores). */
@@ -42,7 +42,12 @@ export interface EngineBenchResult {
   lenetThreads: ThreadStats;
   /** The warm-up steps, per step: V8 compiles the step's code with its optimizing compiler meanwhile (on its own threads). */
   lenetWarmup: Timing;
+  /** with threads: the step with idle workers polling LONG_POLL_US after every job (instead of sleeping after an eighth of threadSpin()), and with the default, in interleaved rounds */
+  lenetPoll?: { long: Timing; default: Timing };
 }
+
+/** The workers' polling after a job in the bench's comparison (microseconds): covers most gaps between a step's threaded ops. */
+const LONG_POLL_US = 2000;
 
 /** (b - a) / steps for every counter (the workers' int32 microseconds modulo 2^32). */
 function statsPerStep(a: ThreadStats, b: ThreadStats, steps: number): ThreadStats {
@@ -84,6 +89,21 @@ export async function measureEngine(batch = 256): Promise<EngineBenchResult> {
   const s0 = threadStats();
   res.lenet = await bestOf(step, 5);
   res.lenetThreads = statsPerStep(s0, threadStats(), 15);
+  if (gb.getNumThreads() > 1) {
+    // waking a sleeping worker costs the caller a system call and the worker a scheduling delay (a
+    // VM: an idle vCPU's wake-up): the same steps with the workers polling through the gaps instead
+    // (setThreadSpin's value applies within pipelined ops; an eighth of it after other jobs)
+    const spin = threadSpin();
+    const min = (a: Timing, b: Timing): Timing => ({ wall: Math.min(a.wall, b.wall), cpu: Math.min(a.cpu, b.cpu) });
+    let long: Timing = { wall: Infinity, cpu: Infinity }, short = long;
+    for (let r = 0; r < 3; r++) {
+      setThreadSpin(8 * LONG_POLL_US);
+      long = min(long, await bestOf(step, 5, 1));
+      setThreadSpin(spin);
+      short = min(short, await bestOf(step, 5, 1));
+    }
+    res.lenetPoll = { long, default: short };
+  }
   return res as EngineBenchResult;
 }
 
@@ -207,6 +227,13 @@ export async function benchEngine(): Promise<void> {
         `${f(t.callerTaskMs)} ms of tasks, ${f(t.callerPollMs)} ms polling and ${f(t.callerSleepMs)} ms sleeping for the workers' last tasks; the workers: ${f(t.workerTaskUs / 1000)} ms in jobs, ` +
         `${t.workerSleeps.toFixed(1)} sleeps, woken ${t.workerWakes ? (t.workerWakeUs / t.workerWakes).toFixed(0) : "-"} us after the notify on average`,
     );
+    if (b.lenetPoll) {
+      const ms = (v: number) => (v * 1e3).toFixed(1), { long, default: d } = b.lenetPoll;
+      console.log(
+        `-- ${many}-thread LeNet-5 step with idle workers polling ${LONG_POLL_US / 1000} ms after each job instead of the default ${(threadSpin() / 8000).toFixed(3)} ms ` +
+          `(best of 3 interleaved rounds of 5 steps each): ${ms(long.wall)} vs ${ms(d.wall)} ms wall, ${ms(long.cpu)} vs ${ms(d.cpu)} ms CPU a step`,
+      );
+    }
     console.log(`-- ${many} threads over 1 (wall): gradbook matmul 512 ${sp(a.matmul512.wall, b.matmul512.wall)}, 1024 ${sp(a.matmul1024.wall, b.matmul1024.wall)}, LeNet-5 step ${sp(a.lenet.wall, b.lenet.wall)}` +
       (ta && tb ? `; PyTorch matmul 512 ${sp(tb.matmul512_gflops, ta.matmul512_gflops)}, 1024 ${sp(tb.matmul1024_gflops, ta.matmul1024_gflops)}, LeNet-5 step ${sp(tb.lenet_images_per_s, ta.lenet_images_per_s)}` : ""));
   }

@@ -323,6 +323,11 @@ function newPool(target: TaskTarget): Pool {
  */
 let spinMicros = 100;
 
+/** The polling time of idle threads (microseconds): 100 unless setThreadSpin changed it. */
+export function threadSpin(): number {
+  return spinMicros;
+}
+
 /** Sets the polling time of idle threads (microseconds; 0: sleep at once). For measurements. */
 export function setThreadSpin(micros: number): void {
   spinMicros = Math.max(0, Math.round(micros));
