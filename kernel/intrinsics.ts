@@ -31,7 +31,7 @@
  * (asserts.ts) take what they use.
  *
  * The main thread loads two bundles that include this module, each with its
- * own copy: dist/kernel.js (main.ts: lockIntrinsics, the channel,
+ * own copy: dist/kernel.cjs (main.ts: lockIntrinsics, the channel,
  * process.exit) and dist/kernel-main.js (main-thread.ts: the references
  * that run cells and write replies). Both load before any cell runs.
  */

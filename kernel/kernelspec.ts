@@ -60,7 +60,7 @@ export function kernelSpecDir(o: InstallOptions): string {
 
 export function kernelJson(o: InstallOptions) {
   return {
-    argv: [process.execPath, ...KERNEL_NODE_FLAGS, join(o.root, "dist", "kernel.js"), "-f", "{connection_file}"],
+    argv: [process.execPath, ...KERNEL_NODE_FLAGS, join(o.root, "dist", "kernel.cjs"), "-f", "{connection_file}"],
     display_name: o.displayName ?? "TypeScript (gradbook)",
     language: "typescript",
     interrupt_mode: o.interruptMode ?? "message",

@@ -1,5 +1,8 @@
 /**
- * Kernel entry point: `node dist/kernel.js -f <connection file>`.
+ * Kernel entry point: `node dist/kernel.cjs -f <connection file>` (the kernelspec's; `node
+ * dist/kernel.js` imports the same bundle). CommonJS: Node runs a CommonJS entry about 9 ms
+ * sooner than an ES module one (no ES module loader to start first), and everything before the
+ * protocol worker's bind delays the client's connection (kernel/README.md, "Start-up").
  * The main thread runs cells; a worker thread (dist/kernel-server.cjs, protocol/thread.ts) runs the
  * protocol server, so heartbeat and interrupts work while a cell is busy.
  *
@@ -107,12 +110,14 @@ process.on("SIGTERM", () => (core ? core.onMessage({ kind: "shutdown", restart: 
 // Until the sockets are bound, the two threads starting have the two cores to themselves (a client
 // that finds the port closed tries again only 100-200 ms later); then the rest of this thread loads.
 channel.waitForFirstMessage(2000);
-const { startMainThread } = (await import(new URL("./kernel-main.js", import.meta.url).href)) as typeof import("./main-thread.ts");
-core = startMainThread({
-  channel,
-  compiler,
-  userCodeFlag: config.userCodeFlag,
-  limits,
-  stop,
-  notices: [previousDeath, ...limits.problems].filter((n): n is string => !!n),
+// (no top-level await: this bundle is CommonJS, see the file's comment)
+void import(new URL("./kernel-main.js", import.meta.url).href).then(({ startMainThread }: typeof import("./main-thread.ts")) => {
+  core = startMainThread({
+    channel,
+    compiler,
+    userCodeFlag: config.userCodeFlag,
+    limits,
+    stop,
+    notices: [previousDeath, ...limits.problems].filter((n): n is string => !!n),
+  });
 });

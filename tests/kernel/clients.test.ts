@@ -91,7 +91,7 @@ test("jupyter console drives the kernel (simple prompt, piped stdin)", async () 
 test("gradbook install writes the kernelspec with logos; jupyter kernelspec list shows it", async () => {
   const spec = join(env.env.JUPYTER_PATH!, "kernels", "gradbook");
   const kj = JSON.parse(readFileSync(join(spec, "kernel.json"), "utf8"));
-  expect(kj.argv).toEqual([process.execPath, ...KERNEL_NODE_FLAGS, join(ROOT, "dist", "kernel.js"), "-f", "{connection_file}"]);
+  expect(kj.argv).toEqual([process.execPath, ...KERNEL_NODE_FLAGS, join(ROOT, "dist", "kernel.cjs"), "-f", "{connection_file}"]);
   expect(kj.env).toMatchObject(KERNEL_ENV);
   expect(kj.language).toBe("typescript");
   for (const logo of ["logo-32x32.png", "logo-64x64.png"]) {
