@@ -396,6 +396,8 @@ export function implicitWeightGrad(w: WasmInstance, x: Float32Array, dy: Float32
  * (implicitWeightGradGrouped), large ones by tiles of dW.
  */
 const GROUPED_MAX_DW = 1 << 16;
+/** The grouped weight gradient goes to the threads from this many multiply-adds a staged float (x and dy). */
+const WGRAD_MIN_MACS_PER_FLOAT = 48;
 /** The images are split into this many groups (fewer when there are fewer images), whatever the thread count. */
 const WGRAD_GROUPS = 8;
 
@@ -422,7 +424,11 @@ function implicitWeightGradGrouped(
   const xSize = align4(L.copies * L.copySize + 16), dySize = align4(OgPad * Jpad), accSize = align4(G * OgPad * KPad);
   // memory (floats): tap offsets | two sets of staged (x | dy) for P * k images | a slot a thread (layout
   // copies, dy rows) | an accumulator a group
-  const threads = threadsFor(w);
+  // threads where each staged float feeds enough multiply-adds (only the calling thread stages, into
+  // the shared memory): LeNet-5's conv1 (1 channel: 21 a float) measured no faster on 2 threads
+  // (3.4 ms either way, the worker busy 3 ms of it), its conv2 (86 a float) 1.7x faster
+  const threads = worthThreads((G * Og * CKK * OHW) / (inImg + dyImg), WGRAD_MIN_MACS_PER_FLOAT) ? threadsFor(w) : 1;
+  if (threads === 1) w = serialWasmInstance() ?? w; // on a private memory where the main one is shared: faster copies
   const offsPtr = 0;
   const setSize = align4(P * k * inImg) + align4(P * k * dyImg);
   const xsPtr = (c: number) => align4(offsPtr + KPad) + (c & 1) * setSize;
