@@ -345,7 +345,12 @@ export class TypeScriptInterpreter implements Interpreter {
   /** From the language service; a name or chain the cell does not bind is asked as a cell of its own (the same answer, kept across edits of the cell). */
   async inspect(code: string, cursor: number, detailLevel: number): Promise<InspectResult> {
     const alone = standaloneExpression(code, cursor);
-    if (alone) return this.lang.inspect(alone.code, alone.cursor, detailLevel);
+    if (alone) {
+      const answer = await this.lang.inspect(alone.code, alone.cursor, detailLevel);
+      // a function called: in its call, overloads and type parameters resolve by the arguments
+      const signature = String(answer.data["text/plain"] ?? "").split("\n")[0];
+      if (!alone.called || !/\(\+\d+ overloads?\)|<[^(]*\(/.test(signature)) return answer;
+    }
     return this.lang.inspect(code, cursor, detailLevel);
   }
 

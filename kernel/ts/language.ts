@@ -43,6 +43,11 @@ export interface NotebookEnvironment {
   defaultLibFileName(options: TS.CompilerOptions): string;
 }
 
+/** A tslab cell tag in a comment (`tags.ts`). */
+const CELL_TAG = /@(node|browser|jsx|module)\b/;
+/** A JSX pragma (`@jsx h`, `@jsxImportSource`...): TypeScript obeys it at a file's start, where the prelude's first declaration is. */
+const JSX_PRAGMA = /@jsx\w*\b/;
+
 /** `dir/name` (the notebook's virtual files sit in its folder). */
 function inFolder(dir: string, name: string): string {
   return `${dir.replace(/\/+$/, "")}/${name}`;
@@ -157,6 +162,17 @@ export class Notebook {
       if (t.isIdentifier(b)) acc.push(b.text);
       else for (const el of b.elements) if (!t.isOmittedExpression(el)) names(el.name, acc);
     };
+    // A declaration's doc comment (JSDoc), as TypeScript attaches it, on a line of its own before
+    // its text in the prelude: a node's text (getText) leaves out the comments before it, and without
+    // them the declaration inspected in a later cell has no documentation. (A tslab cell tag at the
+    // cell's start is no doc comment; a JSX pragma is left out.)
+    const cellStart = sf.statements[0]?.getStart() ?? 0;
+    const docOf = (node: TS.Node) =>
+      t
+        .getJSDocCommentsAndTags(node)
+        .filter((d) => t.isJSDoc(d) && !JSX_PRAGMA.test(d.getText()) && !(d.end <= cellStart && CELL_TAG.test(d.getText())))
+        .map((d) => d.getText() + "\n")
+        .join("");
     for (const st of sf.statements) {
       if (t.isVariableStatement(st)) {
         const list = st.declarationList;
@@ -165,16 +181,16 @@ export class Notebook {
         for (const d of list.declarations) {
           const ns: string[] = [];
           names(d.name, ns);
-          out.push({ key: "", names: ns, text: `${declare}${kw} ${d.getText()};` });
+          out.push({ key: "", names: ns, text: `${docOf(d)}${declare}${kw} ${d.getText()};` });
         }
       } else if (t.isFunctionDeclaration(st) && st.name) {
         const list = fnTexts.get(st.name.text) ?? [];
-        list.push(strip(st.getText()));
+        list.push(docOf(st) + strip(st.getText()));
         fnTexts.set(st.name.text, list);
       } else if ((t.isClassDeclaration(st) || t.isInterfaceDeclaration(st) || t.isTypeAliasDeclaration(st) || t.isEnumDeclaration(st)) && st.name) {
-        out.push({ key: "", names: [st.name.text], text: strip(st.getText()) });
+        out.push({ key: "", names: [st.name.text], text: docOf(st) + strip(st.getText()) });
       } else if (t.isModuleDeclaration(st) && t.isIdentifier(st.name)) {
-        out.push({ key: "", names: [st.name.text], text: strip(st.getText()) });
+        out.push({ key: "", names: [st.name.text], text: docOf(st) + strip(st.getText()) });
       } else if (t.isImportEqualsDeclaration(st)) {
         out.push({ key: "", names: [st.name.text], text: st.getText() });
       } else if (t.isImportDeclaration(st)) {

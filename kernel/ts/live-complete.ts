@@ -84,12 +84,13 @@ export function liveAnswerIsExact(code: string, cursor: number): boolean {
 /**
  * The expression to inspect at the cursor, as a cell of its own, where it means the same there:
  * a name or chain of names at the cell's top level whose first name the cell never binds (its type
- * comes from the earlier cells only), or an import on one line (the last of the cell's imports:
+ * comes from the earlier cells only) and that is not constructed or a member of another
+ * expression (`called`: it is called), or an import on one line (the last of the cell's imports:
  * a later one could bind the same name). The language service then gets the same request for every
  * edit of the cell around it (and keeps its answer) instead of making a new program each time.
  * Else null.
  */
-export function standaloneExpression(code: string, cursor: number): { code: string; cursor: number } | null {
+export function standaloneExpression(code: string, cursor: number): { code: string; cursor: number; called?: boolean } | null {
   // an import on one line at the top level: the line alone
   const lineStart = code.lastIndexOf("\n", cursor - 1) + 1;
   const lineEnd = code.indexOf("\n", cursor) < 0 ? code.length : code.indexOf("\n", cursor);
@@ -102,8 +103,13 @@ export function standaloneExpression(code: string, cursor: number): { code: stri
   if (IMPORT_PATH.test(code.slice(0, end))) return null;
   const c = topLevelChain(code, end);
   if (!c || !c.root || !onlyMemberAccesses(code, c.root, c.start)) return null;
-  if (c.bare && declaredHere(c, scan(code).text.slice(end))) return null;
-  return { code: code.slice(c.start, end), cursor: cursor - c.start };
+  const after = scan(code).text.slice(end);
+  if (c.bare && declaredHere(c, after)) return null;
+  // where its place changes the answer: a member of what is not a name (`f().name`), a class
+  // after `new` (its constructor)
+  if ((c.bare && /(?<!\.\.)\.$/.test(c.head)) || /\bnew$/.test(c.head)) return null;
+  // (called: the overload and type arguments the call resolves to are not the name's alone, see Interpreter.inspect)
+  return { code: code.slice(c.start, end), cursor: cursor - c.start, called: /^\s*(?:\?\.\s*)?[(`]/.test(after) };
 }
 
 /**

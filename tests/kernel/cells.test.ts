@@ -4,10 +4,61 @@ import { afterAll, beforeAll, expect, test, vi } from "vitest";
 vi.setConfig({ testTimeout: 300_000, hookTimeout: 300_000 });
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import ts from "typescript";
 import { makeJupyterEnv, runScenario, stripAnsi, type JupyterEnv } from "./helpers.ts";
 
 let env: JupyterEnv;
 let r: Record<string, any>;
+
+// Declarations with doc comments, each run as a cell, then inspected from later cells: the kernel's
+// answer must be TypeScript's for the same declarations and code in one file.
+const docCells = [
+  "/** Adds two numbers.\n * @param a first\n * @param b second\n */\nfunction add(a: number, b: number) { return a + b }",
+  "/** A counter that steps. */\nclass Counter {\n  /** The count so far. */\n  count = 0;\n  /**\n   * Steps the count.\n   * @param by how much\n   * @returns the new count\n   */\n  step(by: number): number { return (this.count += by) }\n}",
+  "/** Scales a number by a factor. @param k the factor */\nconst scale = (x: number, k: number) => x * k",
+  "/** A shape with an area. */\ninterface Shape {\n  /** The area in square units. */\n  area(): number\n}",
+  "/** The first of two. */\nconst first = 1, /** The second of two. */ second = 2",
+  "/**\n * Parses a number.\n * @param s decimal digits\n */\nfunction parse(s: string): number;\n/** Parses a number, or passes it through. */\nfunction parse(s: number): number;\nfunction parse(s: string | number) { return Number(s) }",
+];
+// [cell inspected, the text the cursor is in (the cursor after its first character)]
+const docInspections: [string, string][] = [
+  ["add(1, 2)", "add"],
+  ["const c = new Counter();", "Counter"],
+  ["new Counter().step(1)", "step"],
+  ["new Counter().count", "count"],
+  ["scale(2, 3)", "scale"],
+  ["let s: Shape", "Shape"],
+  ["const sh: Shape = { area: () => 1 };\nsh.area()", "area()"],
+  ["first + second", "first"],
+  ["first + second", "second"],
+  ['parse("1")', "parse"],
+  ["parse(1)", "parse"],
+];
+
+/** TypeScript's quick info for `code` after the declarations, in one file: the inspection's parts. */
+const reference = { text: "", version: 0, ls: null as ts.LanguageService | null };
+function referenceInspection(code: string, cursor: number) {
+  const file = "/notebook.ts";
+  const prefix = docCells.join("\n") + "\n";
+  reference.text = prefix + code + "\n;export {};\n";
+  reference.version++;
+  reference.ls ??= ts.createLanguageService({
+    getScriptFileNames: () => [file],
+    getScriptVersion: (f) => (f === file ? String(reference.version) : "1"),
+    getScriptSnapshot: (f) => (f === file ? ts.ScriptSnapshot.fromString(reference.text) : ts.sys.fileExists(f) ? ts.ScriptSnapshot.fromString(ts.sys.readFile(f)!) : undefined),
+    getCurrentDirectory: () => "/",
+    getCompilationSettings: () => ({ strict: true, target: ts.ScriptTarget.ES2022, types: [] }),
+    getDefaultLibFileName: (o) => ts.getDefaultLibFilePath(o),
+    fileExists: (f) => f === file || ts.sys.fileExists(f),
+    readFile: (f) => (f === file ? reference.text : ts.sys.readFile(f)),
+  });
+  const info = reference.ls.getQuickInfoAtPosition(file, prefix.length + cursor)!;
+  return {
+    sig: ts.displayPartsToString(info.displayParts),
+    doc: ts.displayPartsToString(info.documentation),
+    tags: (info.tags ?? []).map((tag) => `@${tag.name}${tag.text ? " " + ts.displayPartsToString(tag.text) : ""}`),
+  };
+}
 
 beforeAll(async () => {
   env = makeJupyterEnv();
@@ -30,6 +81,9 @@ beforeAll(async () => {
     letPersist: "let counter = 10",
     letUse: "counter += 5; counter",
     fnDecl: "function double(x: number): number { return 2 * x }",
+    ...Object.fromEntries(docCells.map((code, i) => [`docCell${i}`, code])),
+    // a cell tag is no doc comment of the declaration after it
+    taggedDecl: "/** @node */\nfunction tagged(): number { return 1 }",
     fnUse: "double(counter)",
     docFn: "/**\n * Halves a number.\n * @param x the number\n * @returns x / 2\n */\nfunction half(x: number) { return x / 2 }",
     classDecl: "class Point { constructor(public x: number, public y: number) {} norm() { return Math.hypot(this.x, this.y) } }",
@@ -82,6 +136,8 @@ res["inspect_gb"] = ask(d.kc.inspect("gb.tensor", 9))
 res["inspect_fn"] = ask(d.kc.inspect("double", 6))
 res["inspect_let"] = ask(d.kc.inspect("let total: number", 6))
 res["inspect_tags"] = ask(d.kc.inspect(cells["docFn"], cells["docFn"].index("half") + 2))
+res["inspect_earlier_docs"] = [ask(d.kc.inspect(code, code.index(marker) + 1)) for code, marker in ${JSON.stringify(docInspections)}]
+res["inspect_tagged"] = ask(d.kc.inspect("tagged()", 1))
 d.close()
 emit(res)
 `,
@@ -191,4 +247,17 @@ test("the inspection's markdown: the signature, the doc comment, each tag in a p
   expect(r.inspect_tags.data["text/markdown"]).toBe("```typescript\nfunction half(x: number): number\n```\n\nHalves a number.\n\n*@param* x the number\n\n*@returns* x / 2");
   expect(r.inspect_tags.data["text/plain"]).toBe("function half(x: number): number\n\nHalves a number.\n\n@param x the number\n@returns x / 2");
   for (const reply of [r.inspect_let, r.inspect_tags, r.inspect_gb, r.inspect_fn]) expect(reply.data["text/markdown"]).not.toMatch(/^\s*[*+-]\s*$/m);
+});
+
+test("inspecting a name declared in an earlier cell shows its doc comment and tags, as TypeScript does for the same code in one file", () => {
+  docInspections.forEach(([code, marker], i) => {
+    const ref = referenceInspection(code, code.indexOf(marker) + 1);
+    const reply = r.inspect_earlier_docs[i];
+    expect(ref.doc, code).not.toBe(""); // (the reference documents every case)
+    expect(reply.found, code).toBe(true);
+    expect.soft(reply.data["text/plain"], code).toBe([ref.sig, ref.doc, ref.tags.join("\n")].filter(Boolean).join("\n\n"));
+    expect.soft(reply.data["text/markdown"], code).toBe(["```typescript\n" + ref.sig + "\n```", ref.doc, ...ref.tags.map((tag) => tag.replace(/^@(\w+)/, "*@$1*"))].join("\n\n"));
+  });
+  expect(r.inspect_earlier_docs[0].data["text/plain"]).toBe("function add(a: number, b: number): number\n\nAdds two numbers.\n\n@param a first\n@param b second");
+  expect(r.inspect_tagged.data["text/plain"]).toBe("function tagged(): number");
 });

@@ -81,9 +81,19 @@ test("where the live objects answer once the language service is warm: a top-lev
 });
 
 test("the expression inspected at the cursor, as a cell of its own where it means the same", () => {
-  const at = (code: string, marker: string) => standaloneExpression(code, code.indexOf(marker) + 1);
+  const alone = (code: string, marker: string) => standaloneExpression(code, code.indexOf(marker) + 1);
+  const at = (code: string, marker: string) => {
+    const a = alone(code, marker);
+    return a && { code: a.code, cursor: a.cursor };
+  };
   expect(at("// edit 3\nconst y = Math.abs(-2);", "ab")).toEqual({ code: "Math.abs", cursor: 6 });
   expect(at("display(x.reshape([3, 2]))", "resh")).toEqual({ code: "x.reshape", cursor: 3 });
+  // called: the interpreter asks the cell itself where the call may resolve an overload or type arguments
+  for (const [code, marker] of [["display(x.reshape([3, 2]))", "resh"], ["parse(1)", "arse"], ["f?.(1)", "f"], ["tag`x`", "ag"]]) expect(alone(code, marker)?.called, code).toBe(true);
+  for (const [code, marker] of [["display(x.reshape, 1)", "resh"], ["a < b", "a"], ["counter + 1", "ount"]]) expect(alone(code, marker)?.called, code).toBe(false);
+  // where its place changes the answer: constructed (its constructor), a member of what is not a name
+  for (const [code, marker] of [["new Counter()", "ount"], ["new gb.nn.Linear(2, 1)", "Lin"], ["new Counter().step(1)", "tep"], ["xs[0].count", "ount"]]) expect(at(code, marker), code).toBeNull();
+  expect(at("f(...rest)", "est")).toEqual({ code: "rest", cursor: 2 });
   expect(at("counter + 1", "ounter")).toEqual({ code: "counter", cursor: 2 });
   expect(at("const x = 1;\nx + 1", "\nx")).toBeNull(); // the cell binds x
   expect(at("function f(x) { return x.reshape; }", "resh")).toBeNull(); // in a block
