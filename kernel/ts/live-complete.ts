@@ -107,7 +107,7 @@ export function standaloneExpression(code: string, cursor: number): { code: stri
   if (c.bare && declaredHere(c, after)) return null;
   // where its place changes the answer: a member of what is not a name (`f().name`), a class
   // after `new` (its constructor)
-  if ((c.bare && /(?<!\.\.)\.$/.test(c.head)) || /\bnew$/.test(c.head)) return null;
+  if (/(?<!\.\.)\.$|\bnew$/.test(c.head)) return null;
   // (called: the overload and type arguments the call resolves to are not the name's alone, see Interpreter.inspect)
   return { code: code.slice(c.start, end), cursor: cursor - c.start, called: /^\s*(?:\?\.\s*)?[(`]/.test(after) };
 }

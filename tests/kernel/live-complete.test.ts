@@ -92,8 +92,9 @@ test("the expression inspected at the cursor, as a cell of its own where it mean
   for (const [code, marker] of [["display(x.reshape([3, 2]))", "resh"], ["parse(1)", "arse"], ["f?.(1)", "f"], ["tag`x`", "ag"]]) expect(alone(code, marker)?.called, code).toBe(true);
   for (const [code, marker] of [["display(x.reshape, 1)", "resh"], ["a < b", "a"], ["counter + 1", "ount"]]) expect(alone(code, marker)?.called, code).toBe(false);
   // where its place changes the answer: constructed (its constructor), a member of what is not a name
-  for (const [code, marker] of [["new Counter()", "ount"], ["new gb.nn.Linear(2, 1)", "Lin"], ["new Counter().step(1)", "tep"], ["xs[0].count", "ount"]]) expect(at(code, marker), code).toBeNull();
+  for (const [code, marker] of [["new Counter()", "ount"], ["new gb.nn.Linear(2, 1)", "Lin"], ["new Counter().step(1)", "tep"], ["f().a.bcd", "cd"], ["xs[0].count", "ount"]]) expect(at(code, marker), code).toBeNull();
   expect(at("f(...rest)", "est")).toEqual({ code: "rest", cursor: 2 });
+  expect(at("[...rest.items]", "tems")).toEqual({ code: "rest.items", cursor: 7 });
   expect(at("counter + 1", "ounter")).toEqual({ code: "counter", cursor: 2 });
   expect(at("const x = 1;\nx + 1", "\nx")).toBeNull(); // the cell binds x
   expect(at("function f(x) { return x.reshape; }", "resh")).toBeNull(); // in a block
