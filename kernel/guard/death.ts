@@ -9,7 +9,7 @@
 import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, basename, join } from "node:path";
 import { tmpdir } from "node:os";
-import { createHash } from "node:crypto";
+import { createRequire } from "node:module";
 import { formatBytes } from "./limits.ts";
 
 export interface DeathFiles {
@@ -42,6 +42,8 @@ export function deathFiles(connectionFile: string): DeathFiles {
     writeFileSync(probe, "");
     rmSync(probe);
   } catch {
+    // (node:crypto loaded here only: loading it took the kernel's start 3-10 ms before the protocol worker's bind)
+    const { createHash } = createRequire(import.meta.url)("node:crypto") as typeof import("node:crypto");
     dir = join(tmpdir(), `gradbook-${createHash("sha256").update(connectionFile).digest("hex").slice(0, 16)}`);
   }
   return { record: join(dir, `${base}.gradbook-state.json`), fatalDir: dir, fatalName: `${base}.gradbook-fatal.json` };

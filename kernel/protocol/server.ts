@@ -7,6 +7,7 @@
  */
 import { signalPosted } from "../intrinsics.ts";
 import type * as Zmq from "zeromq";
+import type { BoundSockets } from "./bind.ts";
 import { Message, Signer, WireError, makeHeader, parseFrames, serialize, type Header } from "./wire.ts";
 import type { ServerConfig, ServerStart, ToMain, ToServer } from "./bridge.ts";
 import { log } from "../log.ts";
@@ -40,35 +41,21 @@ interface Pending {
 }
 
 /**
- * Binds the sockets as soon as zeromq is loaded, then takes the rest of its settings (`settings`:
- * the main thread makes them while this thread starts). `channel`: the main thread's private
- * channel: its port, and the counter to bump after each post so that the main thread takes the
- * message.
+ * Serves the sockets bound by bind.ts, with the rest of its settings (`settings`: the main thread
+ * makes them while this thread starts). `channel`: the main thread's private channel: its port,
+ * and the counter to bump after each post so that the main thread takes the message.
  */
-export async function runServer({ connection: c, channel }: ServerStart, settings: Promise<ServerConfig>): Promise<void> {
-  const zmq: typeof Zmq = require("zeromq");
+export async function runServer({ connection: c, channel }: ServerStart, bound: BoundSockets, settings: Promise<ServerConfig>): Promise<void> {
   const port = channel.port;
   const signer = new Signer(c.key ?? "", c.signature_scheme || "hmac-sha256");
   const session = crypto.randomUUID();
-  const addr = (p: number) => (c.transport === "ipc" ? `ipc://${c.ip}-${p}` : `${c.transport || "tcp"}://${c.ip}:${p}`);
   const post = (m: ToMain) => {
     port.postMessage(m);
     signalPosted(channel.signal);
   };
 
-  const shell = new zmq.Router({ linger: 0 });
-  const control = new zmq.Router({ linger: 0 });
-  const stdin = new zmq.Router({ linger: 0 });
-  const iopub = new zmq.Publisher({ linger: 0 });
-  const hb = new zmq.Router({ linger: 0 });
+  const { shell, control, stdin, iopub, hb } = bound;
   const sockets = [shell, control, stdin, iopub, hb];
-  await Promise.all([
-    shell.bind(addr(c.shell_port)),
-    control.bind(addr(c.control_port)),
-    stdin.bind(addr(c.stdin_port)),
-    iopub.bind(addr(c.iopub_port)),
-    hb.bind(addr(c.hb_port)),
-  ]);
   const config = await settings;
   const send = {
     shell: new Sender(shell as any, "shell"),
