@@ -7,8 +7,9 @@
  * cell, a method of an earlier cell's object, an import path). Ratios gradbook / tslab and
  * gradbook / ipykernel. Targets (issue 15): start-up <= 0.3 s, first completion <= 100 ms,
  * completion and inspection medians <= 3 ms. The kernels run without the machine's
- * NODE_EXTRA_CA_CERTS (see benchKernel); gradbook's start-up with it is printed as well. Then the type check's cost over course notebooks,
- * region checks against whole-file checks (typeCheckCost).
+ * NODE_EXTRA_CA_CERTS (see benchKernel); gradbook's start-up with it is printed as well. Then
+ * the type check's cost over course notebooks, region checks against whole-file checks
+ * (typeCheckCost).
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
