@@ -1,9 +1,12 @@
 /**
  * Engine CPU benchmark: matmul 512/1024 and a LeNet-5 training step at batch 256,
  * gradbook against PyTorch CPU (Debian python3-torch) measured in the same run, on one
- * thread and on gb.getNumThreads()'s default (PyTorch pinned to the same count).
+ * thread and on gb.getNumThreads()'s default (PyTorch pinned to the same count). Both run as
+ * servers (this file's `--engine-serve`, bench/torch_cpu.py) that take turns in rounds: this VM's
+ * speed moves by 20–30% between seconds, so figures measured one engine after the other gave
+ * ratios that moved as much between runs.
  */
-import { execFileSync } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import * as gb from "../engine/index.js";
@@ -23,27 +26,25 @@ const cpuSeconds = () => {
   return (u.user + u.system) / 1e6;
 };
 
-async function bestOf(fn: () => void | Promise<void>, reps: number, rounds = 3): Promise<Timing> {
-  let wall = Infinity, cpu = Infinity;
-  for (let r = 0; r < rounds; r++) {
-    const t0 = performance.now(), c0 = cpuSeconds();
-    for (let i = 0; i < reps; i++) await fn();
-    wall = Math.min(wall, (performance.now() - t0) / 1e3 / reps);
-    cpu = Math.min(cpu, (cpuSeconds() - c0) / reps);
+/** Busy CPU seconds of the whole machine so far (Linux /proc/stat), or null. */
+function machineBusy(): number | null {
+  try {
+    const f = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal: busy = all but idle and iowait
+    return (f[0] + f[1] + f[2] + f[5] + f[6] + f[7]) / 100;
+  } catch {
+    return null;
   }
-  return { wall, cpu };
 }
 
-export interface EngineBenchResult {
+/** One round of gradbook's cases (per call), and the thread pool's counters over its LeNet-5 steps, per step. */
+export interface EngineRound {
   matmul512: Timing;
   matmul1024: Timing;
   lenet: Timing;
-  /** the thread pool's counters over the LeNet-5 steps timed, per step */
-  lenetThreads: ThreadStats;
-  /** The warm-up steps, per step: V8 compiles the step's code with its optimizing compiler meanwhile (on its own threads). */
-  lenetWarmup: Timing;
-  /** with threads: the step with idle workers polling LONG_POLL_US after every job (instead of sleeping after an eighth of threadSpin()), and with the default, in interleaved rounds */
-  lenetPoll?: { long: Timing; default: Timing };
+  /** CPU seconds the process used between its previous answer and this round (threads polling, work left running: Measured.tailCpu) */
+  idleCpu: number;
+  lenetThreads?: ThreadStats;
 }
 
 /** The workers' polling after a job in the bench's comparison (microseconds): covers most gaps between a step's threaded ops. */
@@ -65,97 +66,240 @@ function statsPerStep(a: ThreadStats, b: ThreadStats, steps: number): ThreadStat
  */
 export const WARMUP_STEPS = 30;
 
-export async function measureEngine(batch = 256): Promise<EngineBenchResult> {
+/** Interleaved rounds per thread count: gradbook and PyTorch take turns (the first to go alternates). */
+const ROUNDS = 7;
+/** LeNet-5 steps, matmul 512 and 1024 calls in a round (the same for PyTorch: bench/torch_cpu.py). */
+const STEPS = 5, REPS512 = 10, REPS1024 = 4;
+/**
+ * The pause before each turn (ms): OpenBLAS's and OpenMP's threads, and gradbook's, poll for a while
+ * after their last job; the pause keeps that out of the other engine's turn (the bench prints it
+ * apart: `tailCpu`).
+ */
+const PAUSE_MS = 300;
+
+async function timed(fn: () => void | Promise<void>, reps: number): Promise<Timing> {
+  const t0 = performance.now(), c0 = cpuSeconds();
+  for (let i = 0; i < reps; i++) await fn();
+  return { wall: (performance.now() - t0) / 1e3 / reps, cpu: (cpuSeconds() - c0) / reps };
+}
+
+const SERVE = "engine-serve ";
+
+/**
+ * `dist/bench.js --engine-serve N`: gradbook's side of the engine bench on N threads, in a process
+ * started as the kernel's. Prints `engine-serve {ready, warmup}` after the warm-up steps, then answers
+ * each stdin line: `{"op":"round"}` (an EngineRound), `{"op":"idle"}` (idleCpu only), `{"op":"poll"}` (with threads: the step with
+ * the workers polling LONG_POLL_US after each job against the default, interleaved), `{"op":"quit"}`.
+ */
+export async function engineServeChild(threads: number): Promise<void> {
+  gb.setNumThreads(threads);
   gb.manualSeed(0);
-  const res: Partial<EngineBenchResult> = {};
-  for (const n of [512, 1024]) {
-    const a = gb.randn([n, n]), b = gb.randn([n, n]);
-    a.matmul(b);
-    res[n === 512 ? "matmul512" : "matmul1024"] = await bestOf(() => void a.matmul(b), n === 512 ? 10 : 4);
-  }
+  const reply = (o: unknown) => process.stdout.write(SERVE + JSON.stringify(o) + "\n");
+  const mats = [512, 1024].map((n) => [gb.randn([n, n]), gb.randn([n, n])] as const);
+  for (const [a, b] of mats) a.matmul(b);
   const model = new gb.models.LeNet5();
   const opt = new gb.optim.SGD(model.parameters(), { lr: 0.01, momentum: 0.9 });
-  const x = gb.rand([batch, 1, 28, 28]);
-  const y = gb.randint(0, 10, [batch]);
+  const x = gb.rand([256, 1, 28, 28]);
+  const y = gb.randint(0, 10, [256]);
   const step = async () => {
     opt.zeroGrad();
     const loss = gb.nn.functional.crossEntropy(model.forward(x), y);
     await loss.backward();
     opt.step();
   };
-  const t0 = performance.now(), c0 = cpuSeconds();
-  for (let i = 0; i < WARMUP_STEPS; i++) await step();
-  res.lenetWarmup = { wall: (performance.now() - t0) / 1e3 / WARMUP_STEPS, cpu: (cpuSeconds() - c0) / WARMUP_STEPS };
-  const s0 = threadStats();
-  res.lenet = await bestOf(step, 5);
-  res.lenetThreads = statsPerStep(s0, threadStats(), 15);
-  if (gb.getNumThreads() > 1) {
-    // waking a sleeping worker costs the caller a system call and the worker a scheduling delay (a
-    // VM: an idle vCPU's wake-up): the same steps with the workers polling through the gaps instead
-    // (setThreadSpin's value applies within pipelined ops; an eighth of it after other jobs)
-    const spin = threadSpin();
-    const min = (a: Timing, b: Timing): Timing => ({ wall: Math.min(a.wall, b.wall), cpu: Math.min(a.cpu, b.cpu) });
-    let long: Timing = { wall: Infinity, cpu: Infinity }, short = long;
-    for (let r = 0; r < 3; r++) {
-      setThreadSpin(8 * LONG_POLL_US);
-      long = min(long, await bestOf(step, 5, 1));
-      setThreadSpin(spin);
-      short = min(short, await bestOf(step, 5, 1));
-    }
-    res.lenetPoll = { long, default: short };
+  reply({ ready: true, warmup: await timed(step, WARMUP_STEPS) });
+  let last = cpuSeconds();
+  const { createInterface } = await import("node:readline");
+  for await (const line of createInterface({ input: process.stdin })) {
+    const op = (JSON.parse(line) as { op: string }).op;
+    const idleCpu = cpuSeconds() - last;
+    if (op === "quit") break;
+    if (op === "idle") reply({ idleCpu });
+    else if (op === "round") {
+      const [m512, m1024] = mats;
+      const matmul512 = await timed(() => void m512[0].matmul(m512[1]), REPS512);
+      const matmul1024 = await timed(() => void m1024[0].matmul(m1024[1]), REPS1024);
+      const s0 = threadStats();
+      const lenet = await timed(step, STEPS);
+      reply({ matmul512, matmul1024, lenet, idleCpu, lenetThreads: statsPerStep(s0, threadStats(), STEPS) } satisfies EngineRound);
+    } else if (op === "poll") {
+      // waking a sleeping worker costs the caller a system call and the worker a scheduling delay (a
+      // VM: an idle vCPU's wake-up): the same steps with the workers polling through the gaps instead
+      // (setThreadSpin's value applies within pipelined ops; an eighth of it after other jobs)
+      const spin = threadSpin();
+      let long = { wall: Infinity, cpu: Infinity }, short = long;
+      for (let r = 0; r < 3; r++) {
+        setThreadSpin(8 * LONG_POLL_US);
+        long = best(long, await timed(step, STEPS));
+        setThreadSpin(spin);
+        short = best(short, await timed(step, STEPS));
+      }
+      reply({ long, default: short, spinUs: spin });
+    } else throw new Error(`bench --engine-serve: unknown command ${line}`);
+    last = cpuSeconds();
   }
-  return res as EngineBenchResult;
-}
-
-export function measureTorch(threads = 1): Record<string, number> & { blas?: string } {
-  const script = fileURLToPath(new URL("../bench/torch_cpu.py", import.meta.url));
-  // Debian's torch computes with OpenBLAS, whose threads torch.set_num_threads does not limit
-  const n = String(threads);
-  const env = { ...process.env, OMP_NUM_THREADS: n, OPENBLAS_NUM_THREADS: n, MKL_NUM_THREADS: n };
-  const out = execFileSync("/usr/bin/python3", [script, n, "tanh", "avg", String(WARMUP_STEPS)], { encoding: "utf8", env });
-  return JSON.parse(out.trim().split("\n").pop()!);
-}
-
-/** Busy CPU seconds of the whole machine so far (Linux /proc/stat), or null. */
-function machineBusy(): number | null {
-  try {
-    const f = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
-    // user nice system idle iowait irq softirq steal: busy = all but idle and iowait
-    return (f[0] + f[1] + f[2] + f[5] + f[6] + f[7]) / 100;
-  } catch {
-    return null;
-  }
-}
-
-const RESULT = "engine-measure-result ";
-
-/** `dist/bench.js --engine-measure N`: gradbook's figures on N threads, as one line of JSON with the process's CPU seconds. */
-export async function engineMeasureChild(threads: number): Promise<void> {
-  gb.setNumThreads(threads);
-  const result = await measureEngine();
-  console.log(RESULT + JSON.stringify({ result, cpu: cpuSeconds() }));
   process.exit(0);
 }
 
-/**
- * gradbook's figures on `threads` threads, measured in a Node process started as the kernel's
- * process starts (kernel/process-settings.ts: its V8 flags and malloc settings, which a process
- * takes only at its start): what a notebook gets. Also how many cores other processes kept busy
- * meanwhile (on average), where /proc/stat exists.
- */
-function measureEngineAsKernel(threads: number): [EngineBenchResult, number | null] {
-  const b0 = machineBusy(), t0 = performance.now();
-  const script = fileURLToPath(import.meta.url); // dist/bench.js
-  const out = execFileSync(process.execPath, [...KERNEL_NODE_FLAGS, script, "--engine-measure", String(threads)], {
-    encoding: "utf8",
-    env: { ...process.env, ...KERNEL_ENV },
-    stdio: ["ignore", "pipe", "inherit"],
+const best = (a: Timing, b: Timing): Timing => ({ wall: Math.min(a.wall, b.wall), cpu: Math.min(a.cpu, b.cpu) });
+
+/** A measuring process that answers one JSON line per command (lines with its prefix; other output passes through to stderr). */
+class Server {
+  private readonly proc: ChildProcess;
+  private readonly waiting: { res: (o: Record<string, unknown>) => void; rej: (e: Error) => void }[] = [];
+  private readonly queued: Record<string, unknown>[] = [];
+  private failure: Error | null = null;
+  private buf = "";
+
+  constructor(readonly name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv, prefix: string) {
+    this.proc = spawn(cmd, args, { env, stdio: ["pipe", "pipe", "inherit"] });
+    this.proc.stdout!.setEncoding("utf8").on("data", (d: string) => {
+      this.buf += d;
+      let i;
+      while ((i = this.buf.indexOf("\n")) >= 0) {
+        const line = this.buf.slice(0, i);
+        this.buf = this.buf.slice(i + 1);
+        if (!line.startsWith(prefix)) {
+          process.stderr.write(`[${name}] ${line}\n`);
+          continue;
+        }
+        const o = JSON.parse(line.slice(prefix.length)) as Record<string, unknown>;
+        const w = this.waiting.shift();
+        if (w) w.res(o);
+        else this.queued.push(o);
+      }
+    });
+    const fail = (why: string) => {
+      this.failure ??= new Error(`${name}: ${why}`);
+      for (const w of this.waiting.splice(0)) w.rej(this.failure);
+    };
+    this.proc.on("error", (e) => fail(e.message));
+    this.proc.on("exit", (code, sig) => fail(`exited (${sig ?? code}) before answering`));
+  }
+
+  /** The next answer (the first: the ready line). */
+  next(): Promise<Record<string, unknown>> {
+    const q = this.queued.shift();
+    if (q) return Promise.resolve(q);
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((res, rej) => this.waiting.push({ res, rej }));
+  }
+
+  send(op: string): Promise<Record<string, unknown>> {
+    this.proc.stdin!.write(JSON.stringify({ op }) + "\n");
+    return this.next();
+  }
+
+  /** CPU seconds the process used, all threads (Linux /proc), or null. */
+  cpuSeconds(): number | null {
+    try {
+      const f = readFileSync(`/proc/${this.proc.pid}/stat`, "utf8");
+      const v = f.slice(f.lastIndexOf(")") + 2).split(" ");
+      return (Number(v[11]) + Number(v[12])) / 100; // utime + stime, in clock ticks (100 a second)
+    } catch {
+      return null;
+    }
+  }
+
+  quit(): void {
+    if (this.proc.exitCode === null && !this.proc.killed) this.proc.stdin!.end(JSON.stringify({ op: "quit" }) + "\n");
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The figures of one engine on one thread count: the best round of each case, every round's LeNet-5 step, and the warm-up. */
+interface Measured {
+  matmul512: Timing;
+  matmul1024: Timing;
+  lenet: Timing;
+  /** every round's LeNet-5 step */
+  lenetRounds: Timing[];
+  /**
+   * CPU seconds the process used between its rounds, per round: its threads polling after their
+   * last job until they sleep (OpenBLAS's and OpenMP's for ~0.1 s; gradbook's workers briefly), and
+   * work left running after the round (V8's GC and compiler threads). Not in the figures: a training
+   * loop has no such gaps (within a round, the same work runs beside the steps and is counted).
+   */
+  tailCpu: number;
+  warmup: Timing;
+}
+
+function collect(rounds: EngineRound[], finalIdle: number, warmup: Timing): Measured {
+  const inf = { wall: Infinity, cpu: Infinity };
+  const m: Measured = { matmul512: inf, matmul1024: inf, lenet: inf, lenetRounds: [], tailCpu: 0, warmup };
+  rounds.forEach((r, i) => {
+    m.matmul512 = best(m.matmul512, r.matmul512);
+    m.matmul1024 = best(m.matmul1024, r.matmul1024);
+    m.lenet = best(m.lenet, r.lenet);
+    m.lenetRounds.push(r.lenet);
+    m.tailCpu += (i + 1 < rounds.length ? rounds[i + 1].idleCpu : finalIdle) / rounds.length;
   });
-  const line = out.split("\n").find((l) => l.startsWith(RESULT));
-  if (!line) throw new Error(`the engine's measuring process printed no result:\n${out}`);
-  const { result, cpu } = JSON.parse(line.slice(RESULT.length)) as { result: EngineBenchResult; cpu: number };
-  const b1 = machineBusy(), wall = (performance.now() - t0) / 1e3;
-  return [result, b0 === null || b1 === null ? null : Math.max(0, (b1 - b0 - cpu) / wall)];
+  return m;
+}
+
+interface ThreadCountResult {
+  ours: Measured;
+  torch: Measured | null;
+  blas?: string;
+  torchError?: string;
+  /** the pool's counters per step, averaged over the rounds */
+  poolPerStep: ThreadStats;
+  poll?: { long: Timing; default: Timing };
+  /** cores other processes kept busy on average during the rounds, or null */
+  others: number | null;
+}
+
+/**
+ * gradbook (in a Node process started as the kernel's process starts: kernel/process-settings.ts,
+ * its V8 flags and malloc settings, which a process takes only at its start: what a notebook gets)
+ * and PyTorch on `threads` threads, in ROUNDS interleaved rounds: both processes warm up, then take
+ * turns, each alone on the machine during its turn.
+ */
+async function measureInterleaved(threads: number): Promise<ThreadCountResult> {
+  const n = String(threads);
+  // Debian's torch computes with OpenBLAS, whose threads torch.set_num_threads does not limit
+  const torchEnv = { ...process.env, OMP_NUM_THREADS: n, OPENBLAS_NUM_THREADS: n, MKL_NUM_THREADS: n };
+  const script = fileURLToPath(new URL("../bench/torch_cpu.py", import.meta.url));
+  let torch: Server | null = new Server("pytorch", "/usr/bin/python3", [script, n, "tanh", "avg", String(WARMUP_STEPS)], torchEnv, "torch-serve ");
+  let torchReady: Record<string, unknown> | null = null, torchError: string | undefined;
+  try {
+    torchReady = await torch.next();
+  } catch (e) {
+    torchError = (e as Error).message;
+    torch = null;
+  }
+  const ours = new Server("gradbook", process.execPath, [...KERNEL_NODE_FLAGS, fileURLToPath(import.meta.url), "--engine-serve", n], { ...process.env, ...KERNEL_ENV }, SERVE);
+  const oursReady = await ours.next();
+  const oursRounds: EngineRound[] = [], torchRounds: EngineRound[] = [];
+  const b0 = machineBusy(), t0 = performance.now(), p0 = (ours.cpuSeconds() ?? NaN) + (torch?.cpuSeconds() ?? 0);
+  for (let r = 0; r < ROUNDS; r++) {
+    const order: [Server, EngineRound[]][] = [[ours, oursRounds]];
+    if (torch) order[r % 2 ? "push" : "unshift"]([torch, torchRounds]);
+    for (const [s, list] of order) {
+      await sleep(PAUSE_MS);
+      list.push((await s.send("round")) as unknown as EngineRound);
+    }
+  }
+  await sleep(PAUSE_MS);
+  // the CPU each process used after its last round
+  const oursIdle = ((await ours.send("idle")) as { idleCpu: number }).idleCpu;
+  const torchIdle = torch ? ((await torch.send("idle")) as { idleCpu: number }).idleCpu : 0;
+  const b1 = machineBusy(), wall = (performance.now() - t0) / 1e3, p1 = (ours.cpuSeconds() ?? NaN) + (torch?.cpuSeconds() ?? 0);
+  const poll = threads > 1 ? ((await ours.send("poll")) as unknown as { long: Timing; default: Timing }) : undefined;
+  ours.quit();
+  torch?.quit();
+  const pool = oursRounds.map((r) => r.lenetThreads!);
+  const poolPerStep = Object.fromEntries(Object.keys(pool[0]).map((k) => [k, pool.reduce((a, p) => a + p[k as keyof ThreadStats], 0) / pool.length])) as unknown as ThreadStats;
+  return {
+    ours: collect(oursRounds, oursIdle, oursReady.warmup as Timing),
+    torch: torch ? collect(torchRounds, torchIdle, torchReady!.warmup as Timing) : null,
+    blas: torchReady?.blas as string | undefined,
+    torchError,
+    poolPerStep,
+    poll,
+    others: b0 === null || b1 === null || !Number.isFinite(p1 - p0) ? null : Math.max(0, (b1 - b0 - (p1 - p0)) / wall),
+  };
 }
 
 export async function benchEngine(): Promise<void> {
@@ -165,76 +309,79 @@ export async function benchEngine(): Promise<void> {
   console.log(`== engine (CPU): gradbook vs PyTorch CPU, same machine, same run; threads ${counts.join(" and ")} (PyTorch pinned to the same count) ==`);
   console.log(
     `gradbook runs in a Node process started as the kernel's (${[...KERNEL_NODE_FLAGS, ...Object.entries(KERNEL_ENV).map(([k, v]) => `${k}=${v}`)].join(" ") || "no settings"}); ` +
-      `LeNet-5: ${WARMUP_STEPS} warm-up steps before the measured ones, for both`,
+      `both warm up (LeNet-5: ${WARMUP_STEPS} steps), then take turns in ${ROUNDS} rounds (each alone on the machine in its turn, ${PAUSE_MS} ms apart; ` +
+      `a round: matmul 512 x${REPS512}, 1024 x${REPS1024}, LeNet-5 x${STEPS}); figures: the best round of each`,
   );
-  const ours = new Map<number, EngineBenchResult>();
-  const torch = new Map<number, (Record<string, number> & { blas?: string }) | null>();
-  const others: string[] = [], torchBusy: string[] = [];
-  for (const n of counts) {
-    const [r, load] = measureEngineAsKernel(n);
-    ours.set(n, r);
-    if (load !== null) others.push(`${n} thread${n > 1 ? "s" : ""}: ${load.toFixed(2)}`);
-    try {
-      const b0 = machineBusy(), t0 = performance.now();
-      torch.set(n, measureTorch(n));
-      const b1 = machineBusy();
-      if (b0 !== null && b1 !== null) torchBusy.push(`${n} thread${n > 1 ? "s" : ""}: ${((b1 - b0) / ((performance.now() - t0) / 1e3)).toFixed(2)}`);
-    } catch (e) {
-      torch.set(n, null);
-      console.log(`PyTorch reference unavailable (${(e as Error).message.split("\n")[0]}); install python3-torch`);
-    }
-  }
-  const blas = [...torch.values()].find((t) => t)?.blas;
+  const res = new Map<number, ThreadCountResult>();
+  for (const n of counts) res.set(n, await measureInterleaved(n));
+  const any = [...res.values()];
+  const err = any.find((r) => r.torchError)?.torchError;
+  if (err) console.log(`PyTorch reference unavailable (${err.split("\n")[0]}); install python3-torch`);
+  const blas = any.find((r) => r.blas)?.blas;
   if (blas !== undefined) console.log(`PyTorch's BLAS: ${blas}${String(blas).includes("openblas") ? "" : " (not OpenBLAS: install libopenblas0-pthread for a fair reference)"}`);
   const info = wasmInfo();
   console.log(`gradbook's CPU kernels: ${info.wasm ? `WASM SIMD128${info.fma ? " with relaxed-SIMD FMA" : " (no FMA)"}` : `TypeScript only (${info.error})`}`);
-  if (others.length) console.log(`other processes kept busy, on average, during gradbook's runs (cores): ${others.join(", ")}`);
-  if (torchBusy.length) console.log(`busy cores during PyTorch's runs, its own included (its start-up on one): ${torchBusy.join(", ")}`);
+  const others = counts.filter((n) => res.get(n)!.others !== null).map((n) => `${n} thread${n > 1 ? "s" : ""}: ${res.get(n)!.others!.toFixed(2)}`);
+  if (others.length) console.log(`other processes kept busy, on average, during the rounds (cores): ${others.join(", ")}`);
   const gflops = (n: number, t: number) => (2 * n ** 3) / t / 1e9;
   const row = (name: string, n: number, g: number, t: number | undefined, unit: string) =>
     console.log(`${name.padEnd(34)} ${String(n).padStart(2)} thr  gradbook ${g.toFixed(1).padStart(8)} ${unit}   pytorch ${t === undefined ? "     n/a" : t.toFixed(1).padStart(8)} ${unit}   ratio ${t ? (g / t).toFixed(3) : "n/a"}x`);
   for (const [clock, key] of [["wall", "wall"], ["CPU time", "cpu"]] as const) {
-    const sfx = key === "cpu" ? "_cpu" : "";
     console.log(`-- by ${clock}${key === "cpu" ? " (process CPU seconds, all threads; robust when other work shares the cores)" : ""}`);
     for (const n of counts) {
-      const o = ours.get(n)!, t = torch.get(n);
-      row("matmul 512", n, gflops(512, o.matmul512[key]), t?.[`matmul512_gflops${sfx}`], "GFLOP/s");
-      row("matmul 1024", n, gflops(1024, o.matmul1024[key]), t?.[`matmul1024_gflops${sfx}`], "GFLOP/s");
-      row("LeNet-5 training step, batch 256", n, 256 / o.lenet[key], t?.[key === "cpu" ? "lenet_images_per_s_cpu" : "lenet_images_per_s"], "img/s");
+      const { ours: o, torch: t } = res.get(n)!;
+      row("matmul 512", n, gflops(512, o.matmul512[key]), t ? gflops(512, t.matmul512[key]) : undefined, "GFLOP/s");
+      row("matmul 1024", n, gflops(1024, o.matmul1024[key]), t ? gflops(1024, t.matmul1024[key]) : undefined, "GFLOP/s");
+      row("LeNet-5 training step, batch 256", n, 256 / o.lenet[key], t ? 256 / t.lenet[key] : undefined, "img/s");
     }
   }
+  // the ratio of each round's pair (PyTorch's turn and gradbook's next to it): how much the VM's speed moved the figures
+  for (const n of counts) {
+    const { ours: o, torch: t } = res.get(n)!;
+    if (!t) continue;
+    const spread = (key: "wall" | "cpu") => {
+      const r = o.lenetRounds.map((x, i) => t.lenetRounds[i][key] / x[key]).sort((a, b) => a - b);
+      return `${r[0].toFixed(2)}–${r[r.length - 1].toFixed(2)} (median ${r[r.length >> 1].toFixed(2)})`;
+    };
+    console.log(`-- LeNet-5 step, ${n} thread${n > 1 ? "s" : ""}, each round's ratio: by wall ${spread("wall")}, by CPU ${spread("cpu")}`);
+  }
+  console.log(
+    `-- CPU used between rounds (threads polling until they sleep, GC and compiler threads finishing; not in the figures), per round: ` +
+      counts.map((n) => { const r = res.get(n)!; return `${n} thread${n > 1 ? "s" : ""}: gradbook ${(r.ours.tailCpu * 1e3).toFixed(1)} ms${r.torch ? `, PyTorch ${(r.torch.tailCpu * 1e3).toFixed(1)} ms` : ""}`; }).join("; "),
+  );
   if (info.wasm) {
     // the ceiling of 128-bit SIMD on this machine: registers-only multiply-adds, one thread
     const peak = simd128Peak();
-    const frac = (n: number) => gflops(1024, ours.get(n)!.matmul1024.cpu) / (peak.gflops * n);
+    const frac = (n: number) => gflops(1024, res.get(n)!.ours.matmul1024.cpu) / (peak.gflops * n);
     console.log(
       `-- SIMD128 peak (measured: f32x4 ${peak.fma ? "FMA" : "multiply + add"} on registers, 1 thread, CPU time): ${peak.gflops.toFixed(1)} GFLOP/s; ` +
         `matmul 1024 reaches ${counts.map((n) => `${(100 * frac(n)).toFixed(0)}% of it on ${n} thread${n > 1 ? "s" : ""}${n > 1 ? ` (of ${n} x the peak)` : ""}`).join(", ")}`,
     );
   }
+  const ms = (v: number) => (v * 1e3).toFixed(1);
   console.log(
     `-- LeNet-5's ${WARMUP_STEPS} warm-up steps (V8 optimizing the step's code meanwhile), per step: ` +
-      counts.map((n) => { const w = ours.get(n)!.lenetWarmup; return `${n} thread${n > 1 ? "s" : ""} ${(w.wall * 1e3).toFixed(1)} ms by wall, ${(w.cpu * 1e3).toFixed(1)} ms by CPU time`; }).join("; ") +
-      ` (measured steps: ${counts.map((n) => `${(ours.get(n)!.lenet.wall * 1e3).toFixed(1)} / ${(ours.get(n)!.lenet.cpu * 1e3).toFixed(1)} ms`).join("; ")})`,
+      counts.map((n) => { const w = res.get(n)!.ours.warmup; return `${n} thread${n > 1 ? "s" : ""} ${ms(w.wall)} ms by wall, ${ms(w.cpu)} ms by CPU time`; }).join("; ") +
+      ` (measured steps: ${counts.map((n) => `${ms(res.get(n)!.ours.lenet.wall)} / ${ms(res.get(n)!.ours.lenet.cpu)} ms`).join("; ")})`,
   );
   if (counts.length > 1) {
-    const [a, b] = [ours.get(1)!, ours.get(many)!];
-    const ta = torch.get(1), tb = torch.get(many);
+    const [a, b] = [res.get(1)!, res.get(many)!];
     const sp = (x: number, y: number) => `${(x / y).toFixed(2)}x`;
-    const t = b.lenetThreads, f = (v: number) => v.toFixed(2);
+    const t = b.poolPerStep, f = (v: number) => v.toFixed(2);
     console.log(
       `-- ${many}-thread LeNet-5 step, the thread pool per step: ${t.jobs.toFixed(0)} jobs; the calling thread: ${f(t.callerBesideMs)} ms copying beside the workers, ` +
         `${f(t.callerTaskMs)} ms of tasks, ${f(t.callerPollMs)} ms polling and ${f(t.callerSleepMs)} ms sleeping for the workers' last tasks; the workers: ${f(t.workerTaskUs / 1000)} ms in jobs, ` +
         `${t.workerSleeps.toFixed(1)} sleeps, woken ${t.workerWakes ? (t.workerWakeUs / t.workerWakes).toFixed(0) : "-"} us after the notify on average`,
     );
-    if (b.lenetPoll) {
-      const ms = (v: number) => (v * 1e3).toFixed(1), { long, default: d } = b.lenetPoll;
+    if (b.poll) {
+      const { long, default: d } = b.poll;
       console.log(
         `-- ${many}-thread LeNet-5 step with idle workers polling ${LONG_POLL_US / 1000} ms after each job instead of the default ${(threadSpin() / 8000).toFixed(3)} ms ` +
-          `(best of 3 interleaved rounds of 5 steps each): ${ms(long.wall)} vs ${ms(d.wall)} ms wall, ${ms(long.cpu)} vs ${ms(d.cpu)} ms CPU a step`,
+          `(best of 3 interleaved rounds of ${STEPS} steps each): ${ms(long.wall)} vs ${ms(d.wall)} ms wall, ${ms(long.cpu)} vs ${ms(d.cpu)} ms CPU a step`,
       );
     }
-    console.log(`-- ${many} threads over 1 (wall): gradbook matmul 512 ${sp(a.matmul512.wall, b.matmul512.wall)}, 1024 ${sp(a.matmul1024.wall, b.matmul1024.wall)}, LeNet-5 step ${sp(a.lenet.wall, b.lenet.wall)}` +
-      (ta && tb ? `; PyTorch matmul 512 ${sp(tb.matmul512_gflops, ta.matmul512_gflops)}, 1024 ${sp(tb.matmul1024_gflops, ta.matmul1024_gflops)}, LeNet-5 step ${sp(tb.lenet_images_per_s, ta.lenet_images_per_s)}` : ""));
+    const [ta, tb] = [a.torch, b.torch];
+    console.log(`-- ${many} threads over 1 (wall): gradbook matmul 512 ${sp(a.ours.matmul512.wall, b.ours.matmul512.wall)}, 1024 ${sp(a.ours.matmul1024.wall, b.ours.matmul1024.wall)}, LeNet-5 step ${sp(a.ours.lenet.wall, b.ours.lenet.wall)}` +
+      (ta && tb ? `; PyTorch matmul 512 ${sp(ta.matmul512.wall, tb.matmul512.wall)}, 1024 ${sp(ta.matmul1024.wall, tb.matmul1024.wall)}, LeNet-5 step ${sp(ta.lenet.wall, tb.lenet.wall)}` : ""));
   }
 }

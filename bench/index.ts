@@ -23,9 +23,9 @@ async function section(name: string, load: () => Promise<() => Promise<void>>): 
   console.log();
 }
 
-if (args[0] === "--engine-measure") {
+if (args[0] === "--engine-serve") {
   // the engine section's measuring process (bench/engine.ts: started as the kernel's process starts)
-  await (await import("./engine.js")).engineMeasureChild(Number(args[1]));
+  await (await import("./engine.js")).engineServeChild(Number(args[1]));
 } else if (args.includes("--grader")) {
   await section("grader", async () => {
     const { benchGrader } = await import("./grader.js");
