@@ -1,5 +1,6 @@
 // Micro-benchmark of the CPU compute kernels (engine/backends/cpu/kernels)
-// against PyTorch CPU, measured in the same run: on one thread, and on the default
+// against PyTorch CPU, measured in the same run (each kernel next to PyTorch's: a PyTorch process
+// per thread count serves the cases by name): on one thread, and on the default
 // thread count (getNumThreads(): os.availableParallelism() capped at 8, or
 // GB_NUM_THREADS) with PyTorch pinned to the same count.
 //
@@ -10,8 +11,6 @@
 //   SIMD128 peak they reach and the one 0.5x would take.
 // PyTorch is run with /usr/bin/python3 (Debian's python3-torch); if that is
 // missing, only our numbers are printed.
-import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
 import {
   avgPool2dBackward, avgPool2dForward, conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputSize,
   wasmInfo, gemm, gemmReference, getNumThreads, initWasm, maxPool2dBackward, maxPool2dForward, setNumThreads, setWasmFma,
@@ -22,6 +21,7 @@ import { expf, sigmoidf, tanhf } from "../engine/backends/cpu/fastmath.ts";
 // the kernel tests' input generator (as bench/grader.ts takes its submissions from tests/)
 import { rand } from "../tests/engine/kernels/xorshift.ts";
 import { simd128Peak } from "./simd-peak.ts";
+import { machineBusy, Server } from "./serve.ts";
 
 interface Case {
   name: string;
@@ -32,16 +32,6 @@ interface Case {
 const PYTHON = "/usr/bin/python3";
 const BATCH = 256;
 
-
-/** Busy CPU seconds of the whole machine so far (Linux /proc/stat), or null. */
-function machineBusy(): number | null {
-  try {
-    const f = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
-    return (f[0] + f[1] + f[2] + f[5] + f[6] + f[7]) / 100; // all but idle and iowait
-  } catch {
-    return null;
-  }
-}
 
 /** CPU time of this process (ms): robust to other work on the machine, unlike wall time. */
 function cpuMs(): number {
@@ -142,49 +132,56 @@ def best(fn, reps=7, min_s=0.03):
         c = min(c, (time.process_time() - sc) / inner)
         w = min(w, (time.perf_counter() - s) / inner)
     return {"wall": w * 1000, "cpu": c * 1000}
-res = {}
-with torch.no_grad():
-    for n in (256, 512, 1024):
-        a = torch.randn(n, n); b = torch.randn(n, n); c = torch.empty(n, n)
-        res["gemm %d" % n] = best(lambda: torch.mm(a, b, out=c))
-    for label, xs, ws, pad in (("conv1 1->6 5x5 p2 28x28", (B, 1, 28, 28), (6, 1, 5, 5), 2), ("conv2 6->16 5x5 14x14", (B, 6, 14, 14), (16, 6, 5, 5), 0)):
-        x = torch.randn(*xs); w = torch.randn(*ws); bias = torch.randn(ws[0])
-        y = F.conv2d(x, w, bias, padding=pad); dy = torch.randn_like(y)
-        args = ([ws[0]], [1, 1], [pad, pad], [1, 1], False, [0, 0], 1)
-        res[label + " fwd"] = best(lambda: F.conv2d(x, w, bias, padding=pad))
-        res[label + " bwd-input"] = best(lambda: torch.ops.aten.convolution_backward(dy, x, w, *args, [True, False, False]))
-        res[label + " bwd-weight"] = best(lambda: torch.ops.aten.convolution_backward(dy, x, w, *args, [False, True, False]))
-    for label, shape in (("maxpool2 6x28x28", (B, 6, 28, 28)), ("maxpool2 16x10x10", (B, 16, 10, 10))):
-        x = torch.randn(*shape)
-        y, idx = F.max_pool2d(x, 2, 2, return_indices=True)
-        res[label + " fwd"] = best(lambda: F.max_pool2d(x, 2, 2, return_indices=True))
-        res[label + " bwd"] = best(lambda: torch.ops.aten.max_pool2d_with_indices_backward(y, x, [2, 2], [2, 2], [0, 0], [1, 1], False, idx))
-        alabel = label.replace("maxpool2", "avgpool2")
-        ya = F.avg_pool2d(x, 2, 2)
-        res[alabel + " fwd"] = best(lambda: F.avg_pool2d(x, 2, 2))
-        res[alabel + " bwd"] = best(lambda: torch.ops.aten.avg_pool2d_backward(ya, x, [2, 2], [2, 2], [0, 0], False, True, None))
-    for (i, o) in ((400, 120), (120, 84), (84, 10)):
-        x = torch.randn(B, i); W = torch.randn(o, i); y = torch.randn(B, o)
-        res["linear %d->%d fwd" % (i, o)] = best(lambda: x @ W.t())
-        res["linear %d->%d bwd-input" % (i, o)] = best(lambda: y @ W)
-        res["linear %d->%d bwd-weight" % (i, o)] = best(lambda: y.t() @ x)
-    x = torch.rand(1 << 20) * 16 - 8; o = torch.empty_like(x)
-    res["exp 1M"] = best(lambda: torch.exp(x, out=o))
-    res["tanh 1M"] = best(lambda: torch.tanh(x, out=o))
-    res["sigmoid 1M"] = best(lambda: torch.sigmoid(x, out=o))
-print(json.dumps(res))
+torch.set_grad_enabled(False)
+# each case a function of its own tensors (default arguments: bound now, not at the loop's end)
+cases = {}
+for n in (256, 512, 1024):
+    a = torch.randn(n, n); b = torch.randn(n, n); c = torch.empty(n, n)
+    cases["gemm %d" % n] = lambda a=a, b=b, c=c: torch.mm(a, b, out=c)
+for label, xs, ws, pad in (("conv1 1->6 5x5 p2 28x28", (B, 1, 28, 28), (6, 1, 5, 5), 2), ("conv2 6->16 5x5 14x14", (B, 6, 14, 14), (16, 6, 5, 5), 0)):
+    x = torch.randn(*xs); w = torch.randn(*ws); bias = torch.randn(ws[0])
+    y = F.conv2d(x, w, bias, padding=pad); dy = torch.randn_like(y)
+    args = ([ws[0]], [1, 1], [pad, pad], [1, 1], False, [0, 0], 1)
+    cases[label + " fwd"] = lambda x=x, w=w, bias=bias, pad=pad: F.conv2d(x, w, bias, padding=pad)
+    cases[label + " bwd-input"] = lambda dy=dy, x=x, w=w, args=args: torch.ops.aten.convolution_backward(dy, x, w, *args, [True, False, False])
+    cases[label + " bwd-weight"] = lambda dy=dy, x=x, w=w, args=args: torch.ops.aten.convolution_backward(dy, x, w, *args, [False, True, False])
+for label, shape in (("maxpool2 6x28x28", (B, 6, 28, 28)), ("maxpool2 16x10x10", (B, 16, 10, 10))):
+    x = torch.randn(*shape)
+    y, idx = F.max_pool2d(x, 2, 2, return_indices=True)
+    cases[label + " fwd"] = lambda x=x: F.max_pool2d(x, 2, 2, return_indices=True)
+    cases[label + " bwd"] = lambda y=y, x=x, idx=idx: torch.ops.aten.max_pool2d_with_indices_backward(y, x, [2, 2], [2, 2], [0, 0], [1, 1], False, idx)
+    alabel = label.replace("maxpool2", "avgpool2")
+    ya = F.avg_pool2d(x, 2, 2)
+    cases[alabel + " fwd"] = lambda x=x: F.avg_pool2d(x, 2, 2)
+    cases[alabel + " bwd"] = lambda ya=ya, x=x: torch.ops.aten.avg_pool2d_backward(ya, x, [2, 2], [2, 2], [0, 0], False, True, None)
+for (i, o) in ((400, 120), (120, 84), (84, 10)):
+    x = torch.randn(B, i); W = torch.randn(o, i); y = torch.randn(B, o)
+    cases["linear %d->%d fwd" % (i, o)] = lambda x=x, W=W: x @ W.t()
+    cases["linear %d->%d bwd-input" % (i, o)] = lambda y=y, W=W: y @ W
+    cases["linear %d->%d bwd-weight" % (i, o)] = lambda y=y, x=x: y.t() @ x
+x = torch.rand(1 << 20) * 16 - 8; o = torch.empty_like(x)
+cases["exp 1M"] = lambda: torch.exp(x, out=o)
+cases["tanh 1M"] = lambda: torch.tanh(x, out=o)
+cases["sigmoid 1M"] = lambda: torch.sigmoid(x, out=o)
+# one line per request: a case's name in, its timing out (the bench interleaves these with gradbook's)
+print("torch-serve {}", flush=True)
+for line in sys.stdin:
+    print("torch-serve " + json.dumps(best(cases[line.strip()])), flush=True)
 `;
 
-function runTorch(threads: number): Record<string, Timing> | null {
+/** PyTorch on `threads` threads, serving the cases by name; null (and why, printed) if it does not start. */
+async function startTorch(threads: number): Promise<Server | null> {
   // Debian's torch computes with OpenBLAS, whose threads torch.set_num_threads does not limit
   const n = String(threads);
   const env = { ...process.env, OMP_NUM_THREADS: n, OPENBLAS_NUM_THREADS: n, MKL_NUM_THREADS: n };
-  const r = spawnSync(PYTHON, ["-c", PY_SCRIPT, String(BATCH), n], { encoding: "utf8", timeout: 300_000, env });
-  if (r.status !== 0) {
-    console.log(`  (PyTorch reference unavailable: ${(r.stderr || r.error?.message || "").trim().split("\n").pop()})`);
+  const s = new Server(`pytorch ${n}t`, PYTHON, ["-c", PY_SCRIPT, String(BATCH), n], env, "torch-serve ");
+  try {
+    await s.next();
+    return s;
+  } catch (e) {
+    console.log(`  (PyTorch reference unavailable: ${(e as Error).message})`);
     return null;
   }
-  return JSON.parse(r.stdout.trim().split("\n").pop()!);
 }
 
 /** Kernels of one LeNet-5 training step (batch 256, average pooling as gb.models.LeNet5's default): forward + backward (no input grad for conv1). */
@@ -206,18 +203,27 @@ export async function benchCpuKernels(): Promise<void> {
   const ours: Record<string, Timing> = {};
   const oursMany: Record<string, Timing> = {};
   const cases = buildCases();
-  // 1 and `many` threads one after the other for each kernel (the machine's load drifts)
-  const b0 = machineBusy(), c0 = cpuMs(), t0 = performance.now();
+  const torch1 = await startTorch(1);
+  const torchManyServer = many > 1 ? await startTorch(many) : null;
+  const torch: Record<string, Timing> | null = torch1 ? {} : null;
+  const torchMany: Record<string, Timing> | null = torchManyServer ? {} : null;
+  // each kernel on 1 and `many` threads, each next to PyTorch's on the same count (the machine's speed drifts)
+  const busy = () => cpuMs() / 1000 + (torch1?.cpuSeconds() ?? 0) + (torchManyServer?.cpuSeconds() ?? 0);
+  const b0 = machineBusy(), c0 = busy(), t0 = performance.now();
   for (const c of cases) {
     setNumThreads(1);
     ours[c.name] = time(c.run);
+    if (torch1) torch![c.name] = (await torch1.request(c.name)) as unknown as Timing;
     if (many > 1) {
       setNumThreads(many);
       oursMany[c.name] = time(c.run);
+      if (torchManyServer) torchMany![c.name] = (await torchManyServer.request(c.name)) as unknown as Timing;
     }
   }
+  torch1?.quit();
+  torchManyServer?.quit();
   const b1 = machineBusy();
-  const othersBusy = b0 === null || b1 === null ? null : Math.max(0, (b1 - b0 - (cpuMs() - c0) / 1000) / ((performance.now() - t0) / 1000));
+  const othersBusy = b0 === null || b1 === null ? null : Math.max(0, (b1 - b0 - (busy() - c0)) / ((performance.now() - t0) / 1000));
   setNumThreads(1);
   {
     // the plain-TypeScript fallback, for scale
@@ -229,11 +235,9 @@ export async function benchCpuKernels(): Promise<void> {
         for (let i = 0; i < x.length; i++) out[i] = f(x[i]);
       }, 3);
   }
-  const torch = runTorch(1);
-  const torchMany = many > 1 ? runTorch(many) : null;
   const pad = (s: string, n: number) => (s.length >= n ? s : s + " ".repeat(n - s.length));
   const num = (v: number, d = 2) => (Number.isFinite(v) ? v.toFixed(d) : "-");
-  if (othersBusy !== null) console.log(`other processes kept ${othersBusy.toFixed(2)} cores busy, on average, while gradbook's kernels were measured`);
+  if (othersBusy !== null) console.log(`other processes kept ${othersBusy.toFixed(2)} cores busy, on average, while the kernels were measured`);
   console.log("times: best per call, wall / CPU ms; 1 thread: GFLOP/s and ratio from CPU time (what counts when the machine is shared);");
   console.log(`${many} threads: wall ms (CPU time adds up the threads), ratio from wall time, and gradbook's speed-up over 1 thread (wall)`);
   console.log(

@@ -6,12 +6,11 @@
  * speed moves by 20–30% between seconds, so figures measured one engine after the other gave
  * ratios that moved as much between runs.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import * as gb from "../engine/index.js";
 import { wasmInfo } from "../engine/backends/cpu/kernels/index.js";
 import { simd128Peak } from "./simd-peak.js";
+import { machineBusy, Server } from "./serve.js";
 import { setThreadSpin, threadSpin, threadStats, type ThreadStats } from "../engine/backends/cpu/wasm/threads.js";
 import { KERNEL_ENV, KERNEL_NODE_FLAGS } from "../kernel/process-settings.js";
 
@@ -25,17 +24,6 @@ const cpuSeconds = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
 };
-
-/** Busy CPU seconds of the whole machine so far (Linux /proc/stat), or null. */
-function machineBusy(): number | null {
-  try {
-    const f = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
-    // user nice system idle iowait irq softirq steal: busy = all but idle and iowait
-    return (f[0] + f[1] + f[2] + f[5] + f[6] + f[7]) / 100;
-  } catch {
-    return null;
-  }
-}
 
 /** One round of gradbook's cases (per call), and the thread pool's counters over its LeNet-5 steps, per step. */
 export interface EngineRound {
@@ -143,69 +131,7 @@ export async function engineServeChild(threads: number): Promise<void> {
 
 const best = (a: Timing, b: Timing): Timing => ({ wall: Math.min(a.wall, b.wall), cpu: Math.min(a.cpu, b.cpu) });
 
-/** A measuring process that answers one JSON line per command (lines with its prefix; other output passes through to stderr). */
-class Server {
-  private readonly proc: ChildProcess;
-  private readonly waiting: { res: (o: Record<string, unknown>) => void; rej: (e: Error) => void }[] = [];
-  private readonly queued: Record<string, unknown>[] = [];
-  private failure: Error | null = null;
-  private buf = "";
-
-  constructor(readonly name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv, prefix: string) {
-    this.proc = spawn(cmd, args, { env, stdio: ["pipe", "pipe", "inherit"] });
-    this.proc.stdout!.setEncoding("utf8").on("data", (d: string) => {
-      this.buf += d;
-      let i;
-      while ((i = this.buf.indexOf("\n")) >= 0) {
-        const line = this.buf.slice(0, i);
-        this.buf = this.buf.slice(i + 1);
-        if (!line.startsWith(prefix)) {
-          process.stderr.write(`[${name}] ${line}\n`);
-          continue;
-        }
-        const o = JSON.parse(line.slice(prefix.length)) as Record<string, unknown>;
-        const w = this.waiting.shift();
-        if (w) w.res(o);
-        else this.queued.push(o);
-      }
-    });
-    const fail = (why: string) => {
-      this.failure ??= new Error(`${name}: ${why}`);
-      for (const w of this.waiting.splice(0)) w.rej(this.failure);
-    };
-    this.proc.on("error", (e) => fail(e.message));
-    this.proc.on("exit", (code, sig) => fail(`exited (${sig ?? code}) before answering`));
-  }
-
-  /** The next answer (the first: the ready line). */
-  next(): Promise<Record<string, unknown>> {
-    const q = this.queued.shift();
-    if (q) return Promise.resolve(q);
-    if (this.failure) return Promise.reject(this.failure);
-    return new Promise((res, rej) => this.waiting.push({ res, rej }));
-  }
-
-  send(op: string): Promise<Record<string, unknown>> {
-    this.proc.stdin!.write(JSON.stringify({ op }) + "\n");
-    return this.next();
-  }
-
-  /** CPU seconds the process used, all threads (Linux /proc), or null. */
-  cpuSeconds(): number | null {
-    try {
-      const f = readFileSync(`/proc/${this.proc.pid}/stat`, "utf8");
-      const v = f.slice(f.lastIndexOf(")") + 2).split(" ");
-      return (Number(v[11]) + Number(v[12])) / 100; // utime + stime, in clock ticks (100 a second)
-    } catch {
-      return null;
-    }
-  }
-
-  quit(): void {
-    if (this.proc.exitCode === null && !this.proc.killed) this.proc.stdin!.end(JSON.stringify({ op: "quit" }) + "\n");
-  }
-}
-
+const OP_IDLE = JSON.stringify({ op: "idle" });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The figures of one engine on one thread count: the best round of each case, every round's LeNet-5 step, and the warm-up. */
@@ -278,17 +204,17 @@ async function measureInterleaved(threads: number): Promise<ThreadCountResult> {
     if (torch) order[r % 2 ? "push" : "unshift"]([torch, torchRounds]);
     for (const [s, list] of order) {
       await sleep(PAUSE_MS);
-      list.push((await s.send("round")) as unknown as EngineRound);
+      list.push((await s.request(JSON.stringify({ op: "round" }))) as unknown as EngineRound);
     }
   }
   await sleep(PAUSE_MS);
   // the CPU each process used after its last round
-  const oursIdle = ((await ours.send("idle")) as { idleCpu: number }).idleCpu;
-  const torchIdle = torch ? ((await torch.send("idle")) as { idleCpu: number }).idleCpu : 0;
+  const oursIdle = ((await ours.request(OP_IDLE)) as { idleCpu: number }).idleCpu;
+  const torchIdle = torch ? ((await torch.request(OP_IDLE)) as { idleCpu: number }).idleCpu : 0;
   const b1 = machineBusy(), wall = (performance.now() - t0) / 1e3, p1 = (ours.cpuSeconds() ?? NaN) + (torch?.cpuSeconds() ?? 0);
-  const poll = threads > 1 ? ((await ours.send("poll")) as unknown as { long: Timing; default: Timing }) : undefined;
-  ours.quit();
-  torch?.quit();
+  const poll = threads > 1 ? ((await ours.request(JSON.stringify({ op: "poll" }))) as unknown as { long: Timing; default: Timing }) : undefined;
+  ours.quit(JSON.stringify({ op: "quit" }));
+  torch?.quit(JSON.stringify({ op: "quit" }));
   const pool = oursRounds.map((r) => r.lenetThreads!);
   const poolPerStep = Object.fromEntries(Object.keys(pool[0]).map((k) => [k, pool.reduce((a, p) => a + p[k as keyof ThreadStats], 0) / pool.length])) as unknown as ThreadStats;
   return {
