@@ -9,6 +9,7 @@ import { checkFloat } from "../ops/util.js";
 import * as ew from "../ops/elementwise.js";
 import * as red from "../ops/reduce.js";
 import * as mv from "../ops/movement.js";
+import { crossEntropyFused } from "./fused-loss.js";
 
 export type Reduction = "mean" | "sum" | "none";
 
@@ -232,9 +233,9 @@ export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOp
   if (x.ndim < 2) throw new Error(`${op}: expected logits [N, C, ...] or [C], got ${shapeStr(input.shape)}`);
   const C = x.shape[1];
   if (weight && (weight.ndim !== 1 || weight.shape[0] !== C)) throw new Error(`${op}: expected weight of shape ${C} (one per class), got ${shapeStr(weight.shape)}`);
-  const logp = red.logSoftmax(x, 1);
   const wshape = x.shape.map((d, i) => (i === 1 ? d : 1));
   if (probs) {
+    const logp = red.logSoftmax(x, 1);
     if (!shapesEqual(x.shape, t.shape)) {
       throw new Error(`${op}: probability targets must have the input's shape ${shapeStr(input.shape)}, got ${shapeStr(target.shape)} (class-index targets must be int32)`);
     }
@@ -249,6 +250,11 @@ export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOp
   }
   const ignoreIndex = opts.ignoreIndex ?? -100;
   checkClassTarget(op, x, t, ignoreIndex);
+  if (!weight && eps === 0) {
+    const fusedLoss = crossEntropyFused(x, t, r, ignoreIndex);
+    if (fusedLoss) return r === "none" && single ? fusedLoss.squeeze(0) : fusedLoss;
+  }
+  const logp = red.logSoftmax(x, 1);
   const { loss, w, valid } = nllCore(op, logp, t, weight, ignoreIndex);
   let nll: Tensor;
   if (r === "mean") nll = loss.sum().div(w.sum());

@@ -30,6 +30,24 @@ function sumRowsWasm(x: Float32Array, n: number, rows: number, out: Float32Array
   return true;
 }
 
+/**
+ * The sum of x[base .. base + n) as every float32 row sum of the CPU backend computes it (the
+ * bits the SIMD module's sumrows reproduces): four running sums in double precision (element r
+ * into sum r mod 4, which breaks the chain of dependent additions; the tail after the last group
+ * of four into the first), then (s0 + s1) + (s2 + s3), in double (the caller rounds).
+ */
+export function rowSum(x: ArrayLike<number>, base: number, n: number): number {
+  let a0 = 0, a1 = 0, a2 = 0, a3 = 0, r = 0;
+  for (; r + 4 <= n; r += 4) {
+    a0 += x[base + r];
+    a1 += x[base + r + 1];
+    a2 += x[base + r + 2];
+    a3 += x[base + r + 3];
+  }
+  for (; r < n; r++) a0 += x[base + r];
+  return (a0 + a1) + (a2 + a3);
+}
+
 /** Splits a shape around one axis into [outer, n, inner]. */
 export function around(shape: readonly number[], axis: number): [number, number, number] {
   let outer = 1, inner = 1;
@@ -50,18 +68,8 @@ export function reduceAxis(op: string, x: TypedArray, shape: readonly number[], 
     const ob = o * inner;
     switch (op) {
       case "sum":
-        if (inner === 1) {
-          // four running sums (in double precision) break the chain of dependent additions
-          let a0 = 0, a1 = 0, a2 = 0, a3 = 0, r = 0;
-          for (; r + 4 <= n; r += 4) {
-            a0 += x[base + r];
-            a1 += x[base + r + 1];
-            a2 += x[base + r + 2];
-            a3 += x[base + r + 3];
-          }
-          for (; r < n; r++) a0 += x[base + r];
-          out[ob] = (a0 + a1) + (a2 + a3);
-        } else for (let r = 0; r < n; r++) { const rb = base + r * inner; for (let i = 0; i < inner; i++) out[ob + i] += x[rb + i]; }
+        if (inner === 1) out[ob] = rowSum(x, base, n);
+        else for (let r = 0; r < n; r++) { const rb = base + r * inner; for (let i = 0; i < inner; i++) out[ob + i] += x[rb + i]; }
         break;
       case "prod":
         for (let i = 0; i < inner; i++) out[ob + i] = 1;

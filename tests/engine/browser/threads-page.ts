@@ -24,7 +24,13 @@ export function runOps(): Record<string, { hash: string; sample: number[] }> {
   const y = gb.nn.functional.conv2d(x, w, null, { padding: 2 });
   y.mul(gb.randn(y.shape)).sum().backward();
   const v = gb.randn([300_001]).mul(4);
-  return { matmul: hash(a.matmul(b)), conv: hash(y), convDx: hash(x.grad!), convDw: hash(w.grad!), exp: hash(v.exp()), tanh: hash(v.tanh()) };
+  // a conv bias gradient's row sums (the SIMD module's sumrows); the fused cross-entropy and its gradient
+  const rows = gb.randn([64, 6, 28, 28]).sum([0, 2, 3]);
+  const logits = gb.randn([256, 10], { requiresGrad: true }).mul(3), labels = gb.randint(0, 10, [256]);
+  const loss = gb.nn.functional.crossEntropy(logits, labels);
+  logits.retainGrad();
+  loss.backward();
+  return { matmul: hash(a.matmul(b)), conv: hash(y), convDx: hash(x.grad!), convDw: hash(w.grad!), exp: hash(v.exp()), tanh: hash(v.tanh()), sumRows: hash(rows), crossEntropy: hash(loss), crossEntropyDx: hash(logits.grad!) };
 }
 
 const inWorker = typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== "undefined";
