@@ -197,11 +197,15 @@ describe("conv2d", () => {
 
   it("weight gradients summed by groups of images (uneven groups, conv groups) equal the TypeScript path", () => {
     // small weights take their gradient by 8 groups of images: 13 images are 7 groups of 2 and 1,
-    // 19 images 7 of 3 and 1 of 1, 2 images 2 of 1
+    // 19 images 7 of 3 and 1 of 1, 2 images 2 of 1; with vblock's transposed tiles (at least 7 of 8
+    // channels used: 16; 7 a conv group, over padded rows whose dropped columns and 4-step padding
+    // stay zero; 20, a partial last tile) or wblock's (6 channels)
     const cases: [number[], number[], Conv2dParams][] = [
       [[13, 6, 14, 14], [16, 6, 5, 5], { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 }],
       [[19, 4, 9, 11], [6, 2, 3, 3], { stride: [1, 1], padding: [1, 2], dilation: [1, 2], groups: 2 }],
       [[2, 1, 12, 12], [6, 1, 5, 5], { stride: [1, 1], padding: [2, 2], dilation: [1, 1], groups: 1 }],
+      [[11, 6, 13, 11], [14, 3, 3, 3], { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 2 }],
+      [[9, 5, 10, 10], [20, 5, 3, 3], { stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 1 }],
     ];
     let seed = 500;
     for (const [xs, ws, p] of cases) {

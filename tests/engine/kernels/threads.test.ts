@@ -201,6 +201,7 @@ describe("conv2d", () => {
   const configs: [string, number[], number[], Conv2dParams][] = [
     ["LeNet conv1", [64, 1, 28, 28], [6, 1, 5, 5], { stride: [1, 1], padding: [2, 2], dilation: [1, 1], groups: 1 }],
     ["LeNet conv2", [64, 6, 14, 14], [16, 6, 5, 5], { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 }],
+    ["transposed weight-gradient tiles over padded rows, groups", [11, 6, 13, 11], [14, 3, 3, 3], { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 2 }],
     ["one image, groups, dilation", [1, 8, 40, 37], [12, 4, 3, 3], { stride: [1, 1], padding: [1, 2], dilation: [2, 1], groups: 2 }],
     ["odd sizes, 3x3 pad 1", [3, 16, 33, 31], [32, 16, 3, 3], { stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 1 }],
     ["stride 2, 7x7", [8, 3, 64, 64], [16, 3, 7, 7], { stride: [2, 2], padding: [3, 3], dilation: [1, 1], groups: 1 }],

@@ -1,13 +1,15 @@
 // Stride-1 convolutions on the SIMD module's "implicit GEMM" function (cblock) and its
-// weight-gradient dot products (wblock): no im2col. Each image's planes are copied into a
-// zero-padded buffer with row pitch Wp = outW + dw*(KW-1); output j = oh*Wp + ow (ow < Wp,
-// columns past outW are computed and dropped) reads its receptive field at j + offs[k].
+// weight-gradient dot products (wblock) or transposed weight-gradient tiles (vblock): no im2col.
+// Each image's planes are copied into a zero-padded buffer with row pitch Wp = outW + dw*(KW-1);
+// output j = oh*Wp + ow (ow < Wp, columns past outW are computed and dropped) reads its receptive
+// field at j + offs[k].
 // The forward is implicitConv; the input gradient is implicitConv of dy with the flipped,
 // transposed weights (conv.ts); the weight gradient is implicitWeightGrad.
 
 import { ensureMemory, serialWasmInstance, type WasmInstance } from "../wasm/runtime.ts";
 import { runPipelined, runTasks, splitRange, TaskList, threadsFor, worthThreads } from "../wasm/threads.ts";
 import { align4, PAR_MIN_WORK, type Geo } from "./conv-common.ts";
+import { VB_TAPS } from "../wasm/gemm-funcs.ts";
 
 type Copy2d = WasmInstance["copy2d"];
 
@@ -405,9 +407,12 @@ const WGRAD_GROUPS = 8;
  * The weight gradient of small weights (LeNet-5's: dW has 168 and 2,432 floats, too few to split
  * into tiles): the images are split into WGRAD_GROUPS groups (a function of N only, not of the
  * thread count), each summed into an accumulator of its own by the single-threaded loop's calls
- * (layout copies, dy rows, wblock over the whole of dW), one task a group, chunks of each group's
- * images through runPipelined; dW is then the sum of the groups' accumulators, in group order.
- * The same calls in the same order on any number of threads: bit-identical.
+ * (layout copies, dy rows, the tiles over the whole of dW), one task a group, chunks of each
+ * group's images through runPipelined; dW is then the sum of the groups' accumulators, in group
+ * order. The same calls in the same order on any number of threads: bit-identical.
+ * The tiles: where 8-channel tiles are at least 4/5 used, vblock's transposed ones (dW^T: VB_TAPS
+ * taps x 8 channels, dy transposed by packb an image, each lane summing its channel's products in
+ * order: no horizontal sums); else wblock's (WR channels x WK taps, dot products).
  */
 function implicitWeightGradGrouped(
   w: WasmInstance, x: Float32Array, dy: Float32Array, g: Geo, dW: Float32Array,
@@ -417,13 +422,21 @@ function implicitWeightGradGrouped(
   const pitch = L.pitch;
   const HW = H * W, OHW = OH * OW;
   const S = Math.ceil(N / Math.min(N, WGRAD_GROUPS)), P = Math.ceil(N / S); // P groups of S images (the last one may be shorter)
-  // the staged dy planes are already the kernel's dy rows (row pitch Jpad, no padding rows): wblock reads them there
-  const dyInPlace = pitch === OW && Jpad === OHW && OgPad === Og;
+  // vblock: taps padded to VB_TAPS, channels to 8 (8-channel tiles of dy transposed: [J][8]); it
+  // computes at 1.3x wblock's rate (conv2 of LeNet-5 alone: 55 vs 41 GFLOP/s), so it is taken
+  // where its 8-channel tiles leave at most a fifth of their lanes unused
+  const OT = Math.ceil(Og / 8), TP = Math.ceil(CKK / VB_TAPS) * VB_TAPS;
+  const vt = Og >= 0.8 * 8 * OT && OH * pitch >= 4;
+  // the staged dy planes are already the kernel's dy rows (row pitch Jpad, no padding rows) or, for
+  // vblock, packb's rows (pitch OW): read there
+  const dyInPlace = vt ? pitch === OW : pitch === OW && Jpad === OHW && OgPad === Og;
+  const rows = vt ? OT * 8 : OgPad; // dy rows in the slot, where not in place
   const inImg = C * HW, dyImg = O * OHW;
   const k = Math.max(1, Math.min(S, Math.floor(PIPE_FLOATS / (P * (inImg + dyImg))))); // images of each group a chunk
-  const xSize = align4(L.copies * L.copySize + 16), dySize = align4(OgPad * Jpad), accSize = align4(G * OgPad * KPad);
+  const xSize = align4(L.copies * L.copySize + 16), dySize = dyInPlace ? 0 : align4(rows * Jpad), dytSize = vt ? OT * Jpad * 8 : 0;
+  const accSize = align4(vt ? G * OT * TP * 8 : G * OgPad * KPad);
   // memory (floats): tap offsets | two sets of staged (x | dy) for P * k images | a slot a thread (layout
-  // copies, dy rows) | an accumulator a group
+  // copies, dy rows, dy transposed) | an accumulator a group
   // threads where each staged float feeds enough multiply-adds (only the calling thread stages, into
   // the shared memory): LeNet-5's conv1 (1 channel: 21 a float) measured no faster on 2 threads
   // (3.4 ms either way, the worker busy 3 ms of it), its conv2 (86 a float) 1.7x faster
@@ -431,15 +444,15 @@ function implicitWeightGradGrouped(
   if (threads === 1) w = serialWasmInstance() ?? w; // on a private memory where the main one is shared: faster copies
   const offsPtr = 0;
   const setSize = align4(P * k * inImg) + align4(P * k * dyImg);
-  const xsPtr = (c: number) => align4(offsPtr + KPad) + (c & 1) * setSize;
+  const xsPtr = (c: number) => align4(offsPtr + Math.max(KPad, TP)) + (c & 1) * setSize;
   const dysPtr = (c: number) => xsPtr(c) + align4(P * k * inImg);
   const slotPtr = Math.ceil((xsPtr(0) + 2 * setSize) / 16) * 16;
-  const slotSize = Math.ceil((xSize + dySize) / 16) * 16;
+  const slotSize = Math.ceil((xSize + dySize + dytSize) / 16) * 16;
   const accPtr = slotPtr + threads * slotSize;
   const top = accPtr + P * accSize;
   const mem = ensureMemory(w, top * 4);
   mem.fill(0, offsPtr, xsPtr(0));
-  mem.fill(0, slotPtr, top); // layout padding and dy rows past OW stay zero (every image writes the same interior)
+  mem.fill(0, slotPtr, top); // layout padding, dy rows past OW and dy transposed past J stay zero (every image writes the same interior)
   const i32 = w.i32;
   for (let c = 0; c < Cg; c++) {
     for (let kh = 0; kh < KH; kh++) {
@@ -460,7 +473,8 @@ function implicitWeightGradGrouped(
       }
     },
     (c, tasks) => {
-      // layout copies and dy rows in the running thread's slot (scratch offsets 0 and xSize), the sums in the group's accumulator
+      // layout copies, dy rows and dy transposed in the running thread's slot (scratch offsets 0,
+      // xSize, xSize + dySize), the sums in the group's accumulator
       tasks.scratch(slotPtr * 4, slotSize * 4);
       const copy = copyTask(tasks, DST);
       for (let p = 0; p < P; p++) {
@@ -471,11 +485,18 @@ function implicitWeightGradGrouped(
           for (let gi = 0; gi < G; gi++) {
             L.fill(copy, xsPtr(c) + ((p * k + i) * C + gi * Cg) * HW, H, W, 0);
             const dys = dysPtr(c) + ((p * k + i) * O + gi * Og) * OHW;
-            if (dyInPlace) {
-              tasks.callIn(1 << 5, "wblock", OgPad / WR, KPad / WK, Jpad, dys * 4, Jpad * 4, 0, offsPtr * 4, (accPtr + p * accSize + gi * OgPad * KPad) * 4, KPad * 4);
-            } else {
+            // the dy rows: where, whether a scratch offset, and their pitch
+            let dyRows = dys * 4, rel = 0, ldy = dyInPlace ? (vt ? OHW * 4 : Jpad * 4) : Jpad * 4;
+            if (!dyInPlace) {
               copy(dys * 4, OW * 4, OHW * 4, xSize * 4, pitch * 4, Jpad * 4, Og, OH, OW);
-              tasks.callIn((1 << 3) | (1 << 5), "wblock", OgPad / WR, KPad / WK, Jpad, xSize * 4, Jpad * 4, 0, offsPtr * 4, (accPtr + p * accSize + gi * OgPad * KPad) * 4, KPad * 4);
+              [dyRows, rel] = [xSize * 4, 1];
+            }
+            if (vt) {
+              const dyt = (xSize + dySize) * 4;
+              tasks.callIn(rel | (1 << 2), "packb", dyRows, ldy, dyt, OH * pitch, OT, 8 * ldy, Jpad * 32);
+              tasks.callIn((1 << 3) | (1 << 5), "vblock", OT, TP / VB_TAPS, Jpad, 0, offsPtr * 4, dyt, Jpad * 32, (accPtr + p * accSize + gi * OT * TP * 8) * 4, TP * 32);
+            } else {
+              tasks.callIn((rel << 3) | (1 << 5), "wblock", OgPad / WR, KPad / WK, Jpad, dyRows, ldy, 0, offsPtr * 4, (accPtr + p * accSize + gi * OgPad * KPad) * 4, KPad * 4);
             }
           }
         }
@@ -486,10 +507,12 @@ function implicitWeightGradGrouped(
   const f = w.f32;
   for (let gi = 0; gi < G; gi++) {
     for (let o = 0; o < Og; o++) {
-      const s = accPtr + (gi * OgPad + o) * KPad, d = (gi * Og + o) * CKK;
+      // accumulator element of (o, tap kk): vblock's [G][OT][TP][8], wblock's [G][OgPad][KPad]
+      const s = vt ? accPtr + ((gi * OT + (o >> 3)) * TP) * 8 + (o & 7) : accPtr + (gi * OgPad + o) * KPad;
+      const step = vt ? 8 : 1, d = (gi * Og + o) * CKK;
       for (let kk = 0; kk < CKK; kk++) {
-        let v = f[s + kk];
-        for (let p = 1; p < P; p++) v = Math.fround(v + f[s + p * accSize + kk]);
+        let v = f[s + kk * step];
+        for (let p = 1; p < P; p++) v = Math.fround(v + f[s + p * accSize + kk * step]);
         dW[d + kk] = v;
       }
     }

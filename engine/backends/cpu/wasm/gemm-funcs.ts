@@ -25,6 +25,8 @@
 //    dw[r][q] += sum_{j<J} dy[r*ldy + j] * x[offs[q] + j] for WR-row tiles
 //    (mt of them) and WK-column tiles (kt of them); J a multiple of 4, ldy/lddw
 //    in bytes, dw row-major with lddw bytes per row.
+//  vblock(ot, tt, J, x, offs, dyt, dytStep, c, cStep): the weight gradient by transposed tiles
+//    (VB_TAPS taps x 8 channels, dy transposed by packb), see vBlock.
 //
 // These functions call each other by index: module.ts puts them first, in gemmFuncs' order.
 
@@ -286,7 +288,69 @@ function wDriver(cfg: SimdConfig): FuncDef {
   };
 }
 
-/** The GEMM-family functions, in index order: kern1..kernMR, block, ckern1..ckernMR, cblock, wkern, wblock. */
+/**
+ * Taps a vblock tile (its rows). 4 taps x 8 channels: 8 accumulators, 2 vectors of dy, 4 splats;
+ * with 6 taps (12 accumulators, as cblock) V8 loads the six splats before the multiply-adds and
+ * spills four accumulators through the stack every step (34-41 GFLOP/s against 55; unrolling j
+ * spilled more).
+ */
+export const VB_TAPS = 4;
+
+/**
+ * vblock(ot, tt, J, x, offs, dyt, dytStep, c, cStep): the weight gradient by transposed tiles,
+ * dWt[t][o] += sum_{j<J} x[offs[t] + j] * dyt[j][o] for tiles of VB_TAPS taps (rows t, tt tiles
+ * from `offs`: VB_TAPS i32 byte offsets a tile) by 8 channels (lanes o, ot tiles): channel tile q
+ * reads dyt + q*dytStep ([J][8] floats: dy transposed, 8 channels a row) and adds into its rows
+ * c + q*cStep + t*32 (8 floats a tap). J a positive multiple of 4. Each lane sums its j in order
+ * (one multiply-add a step, no horizontal sums): a splat of x a tap, two vectors of dy a step.
+ */
+function vBlock(cfg: SimdConfig): FuncDef {
+  const OT = 0, TT = 1, J = 2, X = 3, OFFS = 4, DYT = 5, DYTSTEP = 6, C = 7, CSTEP = 8;
+  const QT = 9, TC = 10, OP = 11, CP = 12, D = 13, N = 14;
+  const xp = (r: number) => 15 + r; // i32: the tile's tap pointers
+  const nI32 = 15 + VB_TAPS;
+  const acc = (r: number, v: number) => nI32 + 2 * r + v;
+  const dv = (v: number) => nI32 + 2 * VB_TAPS + v;
+  const av = nI32 + 2 * VB_TAPS + 2;
+  const locals: number[] = [];
+  for (let i = 9; i < nI32; i++) locals.push(I32);
+  for (let i = 0; i < 2 * VB_TAPS + 3; i++) locals.push(V128);
+  const c = new Code();
+  c.block();
+  c.get(OT).i32(0).op(Op.i32_le_s).brIf(0);
+  c.get(TT).i32(0).op(Op.i32_le_s).brIf(0);
+  c.get(J).i32(4).op(Op.i32_lt_s).brIf(0);
+  c.get(OT).set(QT);
+  c.loop(); // channel tiles
+  c.get(TT).set(TC).get(OFFS).set(OP).get(C).set(CP);
+  c.loop(); // tap tiles
+  for (let r = 0; r < VB_TAPS; r++) c.get(X).get(OP).mem(Op.i32_load, 2, 4 * r).op(Op.i32_add).set(xp(r));
+  for (let r = 0; r < VB_TAPS; r++) for (let v = 0; v < 2; v++) c.get(CP).simdMem(Simd.v128_load, 2, 32 * r + 16 * v).set(acc(r, v));
+  c.get(DYT).set(D).get(J).set(N);
+  c.loop(); // j
+  for (let v = 0; v < 2; v++) c.get(D).simdMem(Simd.v128_load, 2, 16 * v).set(dv(v));
+  for (let r = 0; r < VB_TAPS; r++) {
+    c.get(xp(r)).simdMem(Simd.v128_load32_splat, 2, 0).set(av);
+    for (let v = 0; v < 2; v++) madd(c, cfg, acc(r, v), av, dv(v));
+  }
+  for (let r = 0; r < VB_TAPS; r++) c.get(xp(r)).i32(4).op(Op.i32_add).set(xp(r));
+  c.get(D).i32(32).op(Op.i32_add).set(D);
+  c.get(N).i32(1).op(Op.i32_sub).tee(N).brIf(0);
+  c.end();
+  for (let r = 0; r < VB_TAPS; r++) for (let v = 0; v < 2; v++) c.get(CP).get(acc(r, v)).simdMem(Simd.v128_store, 2, 32 * r + 16 * v);
+  c.get(OP).i32(4 * VB_TAPS).op(Op.i32_add).set(OP);
+  c.get(CP).i32(32 * VB_TAPS).op(Op.i32_add).set(CP);
+  c.get(TC).i32(1).op(Op.i32_sub).tee(TC).brIf(0);
+  c.end();
+  c.get(DYT).get(DYTSTEP).op(Op.i32_add).set(DYT);
+  c.get(C).get(CSTEP).op(Op.i32_add).set(C);
+  c.get(QT).i32(1).op(Op.i32_sub).tee(QT).brIf(0);
+  c.end();
+  c.end();
+  return { name: "vblock", params: [I32, I32, I32, I32, I32, I32, I32, I32, I32], results: [], locals, body: c };
+}
+
+/** The GEMM-family functions, in index order: kern1..kernMR, block, ckern1..ckernMR, cblock, wkern, wblock, packa, packb, vblock. */
 const SHUF = (lanes: number[]) => lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]);
 const V128_STORE32_LANE = 0x5a, V128_STORE64_LANE = 0x5b;
 
@@ -364,5 +428,6 @@ export function gemmFuncs(cfg: SimdConfig): FuncDef[] {
   funcs.push(wKernel(cfg));
   funcs.push(wDriver(cfg));
   funcs.push(pack("packa", cfg.MR), pack("packb", 4 * cfg.NV));
+  funcs.push(vBlock(cfg));
   return funcs;
 }

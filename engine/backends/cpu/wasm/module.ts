@@ -3,7 +3,8 @@
 // browsers and Node). runtime.ts compiles and instantiates it; threads.ts runs its functions on
 // worker threads. Its functions, by family (each file documents its exports' contracts):
 //  - gemm-funcs.ts: block (the GEMM micro-kernel), cblock (implicit-GEMM convolution), wblock
-//    (weight-gradient dot products), packa / packb (operand packing);
+//    (weight-gradient dot products), vblock (the weight gradient by transposed tiles), packa / packb
+//    (operand packing);
 //  - copy-funcs.ts: copy2d, gather, scatteradd (strided copies: im2col, col2im, packing);
 //  - pool-funcs.ts: maxpool2, maxpool2grad, avgpool2, avgpool2grad (2x2 / stride 2 pooling);
 //  - elementwise-funcs.ts: ew_* (float32 element-wise loops), addbias;
@@ -31,7 +32,7 @@ export const DEFAULT_CONFIG: SimdConfig = { MR: 4, NV: 2, UNROLL: 1, fma: false,
 export const SIMD_EXPORTS = [
   "block", "cblock", "wblock", "maxpool2", "copy2d", "gather", "scatteradd", "addbias",
   "ew_exp", "ew_tanh", "ew_sigmoid", "ew_add", "ew_sub", "ew_mul", "ew_div", "ew_tanhgrad", "ew_sigmoidgrad", "ew_relugrad",
-  "packa", "packb",
+  "packa", "packb", "vblock",
 ] as const;
 
 /**
