@@ -6,10 +6,10 @@
  */
 import type { DType, TypedArray } from "../../dtype.js";
 import { typedArrayFor, unaryResultDtype } from "../../dtype.js";
-import type { Backend, OpTable, TensorData } from "../../op-table.js";
+import type { Backend, BinaryOp, OpTable, TensorData } from "../../op-table.js";
 import { broadcastStrides, matmulSizes, shapeStr, sizeOf, stridesOf } from "../../shape.js";
 import { stridedCopy, stridedWrite } from "./strided.js";
-import { binaryLoop, unaryLoop } from "./loops.js";
+import { binaryLoop, rowBroadcastF32, unaryLoop } from "./loops.js";
 import { around, mergeAxes, reduceAxis } from "./reduce.js";
 import { gemm } from "./kernels/gemm.js";
 import { conv2dForward, conv2dBackwardInput, conv2dBackwardWeight } from "./kernels/conv.js";
@@ -27,6 +27,25 @@ function expandTo(x: TensorData, shape: readonly number[]): TypedArray {
   const out = emptyOf(x.dtype, sizeOf(shape));
   stridedCopy(a, 0, broadcastStrides(x.shape, shape), shape, out);
   return out;
+}
+
+/** Whether `shape`, without its leading 1s, is the end of `outShape` (it broadcasts over leading dimensions only). */
+function trailing(shape: readonly number[], outShape: readonly number[]): boolean {
+  let k = 0;
+  while (k < shape.length && shape[k] === 1) k++;
+  const off = outShape.length - shape.length;
+  for (let i = k; i < shape.length; i++) if (shape[i] !== outShape[off + i]) return false;
+  return true;
+}
+
+/** A float32 binary op where one operand is a row broadcast over the other's leading dimensions (a bias); false if not. */
+function rowBroadcast(op: BinaryOp, a: TensorData, b: TensorData, out: Float32Array, outShape: readonly number[]): boolean {
+  const n = out.length, na = sizeOf(a.shape), nb = sizeOf(b.shape);
+  const x = arr(a), y = arr(b);
+  if (!(x instanceof Float32Array && y instanceof Float32Array)) return false;
+  if (na === n && nb > 1 && trailing(b.shape, outShape)) return rowBroadcastF32(op, x, y, false, out, n / nb, nb);
+  if (nb === n && na > 1 && trailing(a.shape, outShape)) return rowBroadcastF32(op, y, x, true, out, n / na, na);
+  return false;
 }
 
 function checkIndex(op: string, v: number, n: number, dim: number): void {
@@ -90,7 +109,7 @@ const ops: OpTable = {
     if (na === n && nb === n) loop(arr(a), 1, arr(b), 1);
     else if (nb === 1 && na === n) loop(arr(a), 1, arr(b), 0);
     else if (na === 1 && nb === n) loop(arr(a), 0, arr(b), 1);
-    else loop(expandTo(a, outShape), 1, expandTo(b, outShape), 1);
+    else if (!(out instanceof Float32Array && rowBroadcast(op, a, b, out, outShape))) loop(expandTo(a, outShape), 1, expandTo(b, outShape), 1);
     return make(out, outShape, outDtype);
   },
 

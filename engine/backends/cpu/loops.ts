@@ -59,3 +59,23 @@ export function binaryLoop(op: BinaryOp, a: TypedArray, sa: number, b: TypedArra
     default: throw new Error(`cpu: unknown binary op '${op as string}'`);
   }
 }
+
+/**
+ * out[r * m + j] = full[r * m + j] op row[j] (or row[j] op full[r * m + j] when `rowFirst`) for
+ * r < rows, j < m: a binary op with one operand broadcast over the leading dimensions (a linear
+ * layer's bias), without materializing the broadcast; + − × ÷ on float32, binaryLoop's bits.
+ * False for other ops (the caller expands the row and runs binaryLoop).
+ */
+export function rowBroadcastF32(op: BinaryOp, full: Float32Array, row: Float32Array, rowFirst: boolean, out: Float32Array, rows: number, m: number): boolean {
+  if (op !== "add" && op !== "sub" && op !== "mul" && op !== "div") return false;
+  for (let r = 0, o = 0; r < rows; r++, o += m) {
+    if (op === "add") for (let j = 0; j < m; j++) out[o + j] = full[o + j] + row[j];
+    else if (op === "mul") for (let j = 0; j < m; j++) out[o + j] = full[o + j] * row[j];
+    else if (op === "sub") {
+      if (rowFirst) for (let j = 0; j < m; j++) out[o + j] = row[j] - full[o + j];
+      else for (let j = 0; j < m; j++) out[o + j] = full[o + j] - row[j];
+    } else if (rowFirst) for (let j = 0; j < m; j++) out[o + j] = row[j] / full[o + j];
+    else for (let j = 0; j < m; j++) out[o + j] = full[o + j] / row[j];
+  }
+  return true;
+}
