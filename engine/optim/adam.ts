@@ -1,6 +1,7 @@
 /** Adam and AdamW (torch.optim.Adam / AdamW), with amsgrad. */
 import { zerosLike } from "../ops/creation.js";
 import type { Tensor } from "../tensor.js";
+import { adamStepF32 } from "../backends/cpu/kernels/optim.js";
 import { addScaled, addScaledF32, checkAdamOptions, fusedArrays, Optimizer, setState, type BaseOptions, type ParamGroup, type ParamState, type Params } from "./optimizer.js";
 
 export interface AdamOptions extends BaseOptions {
@@ -96,6 +97,8 @@ function adamLoop([P, G, M, V]: Float32Array[], group: ParamGroup<AdamOptions>, 
   const fb1 = f(beta1), fb2 = f(beta2), fl2 = f(l2), keep = f(1 - group.lr * decay);
   const a1 = 1 - beta1, fa1 = f(a1), a2 = 1 - beta2, fa2 = f(a2);
   const sqrtBc2 = f(Math.sqrt(1 - beta2 ** step)), eps = f(group.eps), minusStep = f(-(group.lr / (1 - beta1 ** step)));
+  // large parameters on the SIMD module (the same bits)
+  if (adamStepF32(P, G, M, V, { decay: decay !== 0, l2: l2 !== 0, keep, fl2, b1: fb1, a1: fa1, b2: fb2, a2: fa2, sqrtBc2, eps, step: minusStep })) return;
   for (let i = 0; i < P.length; i++) {
     const p = decay !== 0 ? f(P[i] * keep) : P[i];
     let g = G[i];

@@ -1,5 +1,6 @@
 /** Stochastic gradient descent with momentum, dampening, Nesterov momentum and weight decay (torch.optim.SGD). */
 import type { Tensor } from "../tensor.js";
+import { sgdStepF32 } from "../backends/cpu/kernels/optim.js";
 import { addScaled, addScaledF32, checkRange, fusedArrays, Optimizer, setState, type BaseOptions, type ParamGroup, type ParamState, type Params } from "./optimizer.js";
 
 export interface SGDOptions extends BaseOptions {
@@ -56,6 +57,8 @@ function sgdLoop([P, G, B]: Float32Array[], group: ParamGroup<SGDOptions>): void
   const f = Math.fround;
   const { weightDecay, momentum, dampening, nesterov } = group;
   const wd = f(weightDecay), m = f(momentum), damp = f(1 - dampening), lr = f(-group.lr);
+  // large parameters on the SIMD module (the same bits)
+  if (sgdStepF32(P, G, momentum !== 0 ? B : null, { weightDecay: weightDecay !== 0, nesterov, wd, m, damp, lr })) return;
   if (weightDecay === 0 && momentum !== 0 && dampening === 0 && !nesterov && group.lr !== -1) {
     // the usual case (torch's defaults with momentum), written out: 1.5x faster than the general loop
     for (let i = 0; i < P.length; i++) {

@@ -30,7 +30,16 @@ export function runOps(): Record<string, { hash: string; sample: number[] }> {
   const loss = gb.nn.functional.crossEntropy(logits, labels);
   logits.retainGrad();
   loss.backward();
-  return { matmul: hash(a.matmul(b)), conv: hash(y), convDx: hash(x.grad!), convDw: hash(w.grad!), exp: hash(v.exp()), tanh: hash(v.tanh()), sumRows: hash(rows), crossEntropy: hash(loss), crossEntropyDx: hash(logits.grad!) };
+  // SGD with momentum and Adam, 3 steps on a parameter large enough for the SIMD module's updates
+  const sgdP = gb.randn([1001], { requiresGrad: true }), adamP = gb.randn([1001], { requiresGrad: true });
+  const sgd = new gb.optim.SGD([sgdP], { lr: 0.1, momentum: 0.9, nesterov: true }), adam = new gb.optim.Adam([adamP], { lr: 0.01 });
+  for (let s = 0; s < 3; s++) {
+    sgdP.grad = gb.randn([1001]);
+    adamP.grad = gb.randn([1001]);
+    sgd.step();
+    adam.step();
+  }
+  return { sgd: hash(sgdP), adam: hash(adamP), matmul: hash(a.matmul(b)), conv: hash(y), convDx: hash(x.grad!), convDw: hash(w.grad!), exp: hash(v.exp()), tanh: hash(v.tanh()), sumRows: hash(rows), crossEntropy: hash(loss), crossEntropyDx: hash(logits.grad!) };
 }
 
 const inWorker = typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== "undefined";

@@ -1,20 +1,25 @@
 // The fused CPU updates (one loop over a parameter instead of an op per term: engine/optim) give
 // the bits of the op-by-op updates (what the GPU runs, and what the optimizers computed before),
 // for every variant of each optimizer's rule, on small parameters and on ones large enough for the
-// element-wise ops' WASM paths.
+// element-wise ops' WASM paths: the TypeScript loops, and SGD's and Adam's updates on the SIMD
+// module (kernels/optim.ts: from 256 floats, in chunks, the last n % 4 floats one by one).
 import { afterEach, describe, expect, it } from "vitest";
 import * as gb from "../../../engine/index.ts";
 import { setFusedUpdates } from "../../../engine/optim/optimizer.ts";
+import { setWasmMode } from "../../../engine/backends/cpu/kernels/index.ts";
 import { rand } from "../kernels/xorshift.ts";
 
-afterEach(() => setFusedUpdates(true));
+afterEach(() => {
+  setFusedUpdates(true);
+  setWasmMode("auto");
+});
 
 type Make = (params: gb.Tensor[]) => gb.optim.Optimizer;
 
 /** Parameters and optimizer state after `steps` steps with fixed gradients, fused or op by op. */
 function run(make: Make, fusedOn: boolean, steps = 4): Float32Array[] {
   setFusedUpdates(fusedOn);
-  const sizes = [7, 20_011];
+  const sizes = [7, 300, 20_011];
   const params = sizes.map((n, k) => gb.tensor(rand(n, 11 + k), { requiresGrad: true }));
   const opt = make(params);
   for (let s = 0; s < steps; s++) {
@@ -26,11 +31,17 @@ function run(make: Make, fusedOn: boolean, steps = 4): Float32Array[] {
 }
 
 function sameBits(make: Make) {
-  const want = run(make, false), got = run(make, true);
-  expect(got.length).toBe(want.length);
-  got.forEach((g, k) => {
-    for (let i = 0; i < g.length; i++) if (!Object.is(g[i], want[k][i])) expect.fail(`tensor ${k}, element ${i}: fused ${g[i]}, op by op ${want[k][i]}`);
-  });
+  const want = run(make, false);
+  // the fused updates with the SIMD module (large parameters) and with the TypeScript loops only
+  for (const mode of ["auto", "js"] as const) {
+    setWasmMode(mode);
+    const got = run(make, true);
+    expect(got.length).toBe(want.length);
+    got.forEach((g, k) => {
+      for (let i = 0; i < g.length; i++) if (!Object.is(g[i], want[k][i])) expect.fail(`${mode}: tensor ${k}, element ${i}: fused ${g[i]}, op by op ${want[k][i]}`);
+    });
+  }
+  setWasmMode("auto");
 }
 
 describe("fused optimizer updates: the bits of the op-by-op updates", () => {

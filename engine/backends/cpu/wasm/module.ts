@@ -8,7 +8,8 @@
 //  - copy-funcs.ts: copy2d, gather, scatteradd (strided copies: im2col, col2im, packing);
 //  - pool-funcs.ts: maxpool2, maxpool2grad, avgpool2, avgpool2grad (2x2 / stride 2 pooling);
 //  - elementwise-funcs.ts: ew_* (float32 element-wise loops), addbias;
-//  - reduce-funcs.ts: sumrows (sums of contiguous rows, the TypeScript loop's bits).
+//  - reduce-funcs.ts: sumrows (sums of contiguous rows, the TypeScript loop's bits);
+//  - optim-funcs.ts: sgdstep, adamstep (the optimizers' updates in place, the TypeScript loops' bits).
 
 import { buildModule, type FuncDef } from "./writer.ts";
 import { gemmFuncs } from "./gemm-funcs.ts";
@@ -16,6 +17,7 @@ import { copyFuncs } from "./copy-funcs.ts";
 import { avgPool2, maxPool2, maxPool2Grad } from "./pool-funcs.ts";
 import { addBias, elementwiseFuncs } from "./elementwise-funcs.ts";
 import { sumRows } from "./reduce-funcs.ts";
+import { optimFuncs } from "./optim-funcs.ts";
 
 export interface SimdConfig {
   MR: number; // rows per GEMM micro tile
@@ -41,6 +43,6 @@ export const SIMD_EXPORTS = [
  */
 export function simdModuleBytes(cfg: SimdConfig = DEFAULT_CONFIG, sharedMax?: number): Uint8Array<ArrayBuffer> {
   // the GEMM family first: its functions call each other by index
-  const funcs: FuncDef[] = [...gemmFuncs(cfg), maxPool2(), ...copyFuncs(), addBias(), ...elementwiseFuncs(), avgPool2(false), avgPool2(true), maxPool2Grad(), sumRows()];
+  const funcs: FuncDef[] = [...gemmFuncs(cfg), maxPool2(), ...copyFuncs(), addBias(), ...elementwiseFuncs(), avgPool2(false), avgPool2(true), maxPool2Grad(), sumRows(), ...optimFuncs()];
   return buildModule(funcs, sharedMax);
 }
