@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import * as gb from "../../../engine/index.ts";
 import {
-  conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputSize, wasmInfo, gemm, gemmWasm,
+  conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputSize, wasmInfo, gemm, gemmReference, gemmWasm,
   getNumThreads, maxPool2dBackward, maxPool2dForward, setWasmMode, setNumThreads, type Conv2dParams, type Pool2dParams,
 } from "../../../engine/backends/cpu/kernels/index.ts";
 import { poolInfo, runTasks, setCallerTakesTasks, setMinWorkScale, TaskList, threadStats, threadsSupported } from "../../../engine/backends/cpu/wasm/threads.ts";
@@ -121,6 +121,33 @@ describe("GEMM", () => {
       setMinWorkScale(0); // the small ones on the threads too
       sameForThreadCounts(`gemm ${M}x${N}x${K} tA=${tA} tB=${tB}, all threaded`, run, [3]);
       setMinWorkScale(1);
+    });
+  });
+
+  it("operands read in place and C in its own layout (narrow, transposed): the same bits for 1 and 3 threads, close to the reference", () => {
+    // LeNet-5's linear layers (x W^T, dY W, dY^T X at batch 256) and other widths that are not a
+    // multiple of 8 (on one thread the panel past each row's end is computed first), one k block or
+    // several; with C's rows contiguous, alpha 1 and beta 0 (else the block layout)
+    const cases: [boolean, boolean, number, number, number][] = [];
+    for (const [i, o] of [[400, 120], [120, 84], [84, 10]]) cases.push([false, true, 256, o, i], [false, false, 256, i, o], [true, false, o, i, 256]);
+    cases.push([true, false, 37, 3, 700], [false, false, 100, 5, 90], [true, true, 13, 1027, 40], [false, false, 61, 1, 600], [true, false, 6, 8, 300]);
+    cases.forEach(([tA, tB, M, N, K], t) => {
+      const lda = tA ? M : K, ldb = tB ? K : N;
+      const A = rand(lda * (tA ? K : M), t + 1), B = rand(ldb * (tB ? N : K), t + 30);
+      const C0 = rand(M * N + 5, t + 60);
+      const run = (beta: number) => () => {
+        const C = C0.slice();
+        gemm(tA, tB, M, N, K, 1, A, 0, lda, B, 0, ldb, beta, C, 0, N);
+        return [C];
+      };
+      setMinWorkScale(0); // on the threads too
+      const [C] = sameForThreadCounts(`gemm ${M}x${N}x${K} tA=${tA} tB=${tB}`, run(0), [3]);
+      sameForThreadCounts(`gemm ${M}x${N}x${K} tA=${tA} tB=${tB}, beta 1`, run(1), [3]);
+      setMinWorkScale(1);
+      const want = C0.slice();
+      gemmReference(tA, tB, M, N, K, 1, A, 0, lda, B, 0, ldb, 0, want, 0, N);
+      expectClose(C, want, `gemm ${M}x${N}x${K} tA=${tA} tB=${tB} vs the reference`, K);
+      for (let i = M * N; i < C.length; i++) expect(C[i]).toBe(C0[i]); // nothing written past C
     });
   });
 

@@ -249,7 +249,7 @@ export function gemmWasm(
         const kc = Math.min(KC, K - pc);
         const kcPad = Math.ceil(kc / UNROLL) * UNROLL;
         packA(transA, A, aOff, lda, ic, mc, pc, kc, kcPad, MR, mem, aPtr);
-        w.block(mc, np, kcPad, aPtr * 4, bo * 4, cPtr * 4, ncPad * 4, pc > 0 ? 1 : 0);
+        w.block(mc, np, kcPad, aPtr * 4, bo * 4, cPtr * 4, ncPad * 4, pc > 0 ? 1 : 0, MR * 4, NR * 4);
         bo += kcPad * ncPad;
       }
       // C[ic:ic+mc, jc:jc+nc] = alpha * block + beta * C
@@ -308,12 +308,33 @@ const PAR_PACK_MAX = 1 << 25;
 const PACK_TASK = 1 << 15;
 
 /**
+ * Whether `block` reads an operand's panels where the operand lies (row pitch `ld` floats, `rows`
+ * k steps of one panel, `span` floats in all) instead of a packed copy: a transposed A (its MR rows
+ * of a k step are contiguous) or a B as it is (its NR columns likewise). Only where the operand is
+ * small enough to stay in L2 and its k steps do not all fall into a few L1 sets (64 sets of 64-byte
+ * lines, 8 ways: a pitch of 2^n KiB would put a panel's k steps into one or two sets).
+ */
+function readInPlace(ld: number, span: number): boolean {
+  if (span > IN_PLACE_MAX) return false;
+  if (ld % 16 !== 0) return true;
+  let g = ld / 16, sets = 64; // lines between k steps; sets visited: 64 / gcd(64, g)
+  while (g % 2 === 0 && sets > 1) (g /= 2), (sets /= 2);
+  return sets >= 32;
+}
+/** Operands of at most this many floats may be read in place (readInPlace). */
+const IN_PLACE_MAX = 1 << 17;
+
+/** The task list of gemmWasmPacked (reused: gemm never runs inside itself). */
+const gemmTasks = new TaskList();
+
+/**
  * gemmWasm's work, on `threads` threads (1: all on the calling thread). Both operands are
- * packed once for all of M, N and K (in WASM tasks from raw copies, or in TypeScript for very
- * large operands), then tasks (NC-column block, MC-row block, range of NR-column panels) each
- * run the k blocks in order: every C element gets the same `block` calls in the same order
- * whatever the tasks, so the result is the same bit for bit for every thread count, and as in
- * gemmWasm's blocked loop.
+ * copied into the WASM memory once; each is then packed once for all of M, N and K (in WASM
+ * tasks from raw copies, or in TypeScript for very large operands) or read in place where its
+ * layout allows (readInPlace); then tasks (NC-column block, MC-row block, range of NR-column
+ * panels) each run the k blocks in order: every C element gets the same `block` calls in the
+ * same order whatever the tasks, so the result is the same bit for bit for every thread count,
+ * and as in gemmWasm's blocked loop (packed or in place: the same multiply-adds in the same order).
  */
 function gemmWasmPacked(
   w: WasmInstance, threads: number, transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
@@ -336,22 +357,36 @@ function gemmWasmPacked(
   const aSpan = transA ? (K - 1) * lda + M : (M - 1) * lda + K;
   const bSpan = transB ? (N - 1) * ldb + K : (K - 1) * ldb + N;
   const inWasm = aSpan + bSpan <= PAR_PACK_MAX;
+  // in place (k padding would read past the operand: only without it)
+  const aDirect = inWasm && transA && kPadTotal === K && readInPlace(lda, aSpan);
+  const bDirect = inWasm && !transB && kPadTotal === K && readInPlace(ldb, bSpan);
+  // C computed in its own layout (row pitch N: one copy out, no compaction) where C is contiguous
+  // and taken as it is, and where no tile runs past a row's end or, on one thread with one k
+  // block and one column block, the panel that does is computed first (what it writes past each
+  // row's end, into the next row's first columns, the other panels then overwrite; past the last
+  // row: slack)
+  const cRows = alpha === 1 && beta === 0 && ldc === N && (nPad === N || (threads === 1 && kb.length === 1 && N <= NC));
+  const overrun = cRows && nPad !== N;
   // memory (floats): [packed A: all row blocks x all of K | packed B: all column blocks x all of K |
-  //                   C: column blocks of mPad x ncPad | raw A | raw B]
+  //                   C: column blocks of mPad x ncPad, or M x N (cRows) and NR floats of slack |
+  //                   raw A | raw B | NR floats read past B's last row by its last panel when it is
+  //                   read in place]
   // A(ic, k block) at aPtr + ic * kPadTotal + kOff * mcPad (MC is a multiple of MR),
   // B(jc, k block) at bPtr + jc * kPadTotal + kOff * ncPad, C(jc) at cPtr + jc * mPad (NC is a multiple of NR)
   const aPtr = 0;
-  const bPtr = aPtr + mPad * kPadTotal;
-  const cPtr = bPtr + kPadTotal * nPad;
-  const rawA = cPtr + mPad * nPad;
+  const bPtr = aPtr + (aDirect ? 0 : mPad * kPadTotal);
+  const cPtr = bPtr + (bDirect ? 0 : kPadTotal * nPad);
+  const rawA = cPtr + (cRows ? M * N + NR : mPad * nPad);
   const rawB = rawA + (inWasm ? aSpan : 0);
-  const top = Math.ceil((rawB + (inWasm ? bSpan : 0)) / 4) * 4;
+  const top = Math.ceil((rawB + (inWasm ? bSpan + NR : 0)) / 4) * 4;
   let mem = ensureMemory(w, top * 4);
-  const tasks = new TaskList();
+  const tasks = gemmTasks;
+  tasks.clear();
   const ensure = (bytes: number) => void ensureMemory(w, bytes);
   if (inWasm) {
     mem.set(A.subarray(aOff, aOff + aSpan), rawA);
     mem.set(B.subarray(bOff, bOff + bSpan), rawB);
+    if (bDirect) mem.fill(0, rawB + bSpan, rawB + bSpan + NR);
     // A panels: MR rows x kc, k-major; B panels: kc x NR columns, k-major. Full panels by the
     // hundred in one call; a partial last panel is zeroed here, then its rows / columns copied.
     const packs = (
@@ -384,8 +419,8 @@ function gemmWasmPacked(
       }
     };
     // op(A) is M x K: row i at raw + i*lda (not transposed); op(B)^T is N x K likewise with !transB
-    packs(M, MR, rawA, lda, transA, aPtr, (ic) => ic * kPadTotal, MC, "packa");
-    packs(N, NR, rawB, ldb, !transB, bPtr, (jc) => jc * kPadTotal, NC, "packb");
+    if (!aDirect) packs(M, MR, rawA, lda, transA, aPtr, (ic) => ic * kPadTotal, MC, "packa");
+    if (!bDirect) packs(N, NR, rawB, ldb, !transB, bPtr, (jc) => jc * kPadTotal, NC, "packb");
     runTasks(w, tasks, top * 4, ensure);
     mem = w.f32;
   } else {
@@ -399,26 +434,41 @@ function gemmWasmPacked(
     }
   }
   tasks.clear();
-  const want = Math.max(1, Math.min(4 * threads, Math.floor((M * N * K) / PAR_TASK_WORK)));
+  // (one thread: one task a block, so that the panel that runs past C's rows comes first, see cRows)
+  const want = threads === 1 ? 1 : Math.max(1, Math.min(4 * threads, Math.floor((M * N * K) / PAR_TASK_WORK)));
   const blocks = Math.ceil(M / MC) * Math.ceil(N / NC);
   const perBlock = Math.max(1, Math.ceil(want / blocks));
+  // bytes between k steps of a panel: packed, or the operand's row pitch read in place
+  const aStep = aDirect ? lda * 4 : MR * 4, bStep = bDirect ? ldb * 4 : NR * 4;
   for (let jc = 0; jc < N; jc += NC) {
     const np = Math.ceil(Math.min(NC, N - jc) / NR), ncPad = np * NR;
     for (let ic = 0; ic < M; ic += MC) {
       const mc = Math.min(MC, M - ic), mcPad = Math.ceil(mc / MR) * MR;
+      const blocks = (q0: number, q1: number) => {
+        for (const [pc, , kcPad, kOff] of kb) {
+          const a = aDirect ? rawA + pc * lda + ic : aPtr + ic * kPadTotal + kOff * mcPad;
+          const b = bDirect ? rawB + pc * ldb + jc + q0 * NR : bPtr + jc * kPadTotal + kOff * ncPad + q0 * kcPad * NR;
+          const c = cRows ? cPtr + ic * N + jc + q0 * NR : cPtr + jc * mPad + ic * ncPad + q0 * NR;
+          tasks.call("block", mc, q1 - q0, kcPad, a * 4, b * 4, c * 4, (cRows ? N : ncPad) * 4, kOff > 0 ? 1 : 0, aStep, bStep);
+        }
+      };
       for (const [q0, q1] of splitRange(np, perBlock)) {
         tasks.task();
-        for (const [, , kcPad, kOff] of kb) {
-          tasks.call(
-            "block", mc, q1 - q0, kcPad, (aPtr + ic * kPadTotal + kOff * mcPad) * 4,
-            (bPtr + jc * kPadTotal + kOff * ncPad + q0 * kcPad * NR) * 4, (cPtr + jc * mPad + ic * ncPad + q0 * NR) * 4, ncPad * 4, kOff > 0 ? 1 : 0,
-          );
-        }
+        if (overrun && q1 === np) {
+          // the panel that runs past the rows' end first (one task, one k block: see cRows)
+          blocks(q1 - 1, q1);
+          if (q1 - 1 > q0) blocks(q0, q1 - 1);
+        } else blocks(q0, q1);
       }
     }
   }
   runTasks(w, tasks, top * 4, ensure);
+  tasks.clear();
   mem = w.f32;
+  if (cRows) {
+    C.set(mem.subarray(cPtr, cPtr + M * N), cOff);
+    return;
+  }
   if (N <= NC && nPad !== N && alpha === 1 && beta === 0 && ldc === N) {
     // one column block, C's rows with padding between them: compacted in the WASM memory (row
     // pitch nPad -> N), then one copy (a subarray and a set per row cost more)

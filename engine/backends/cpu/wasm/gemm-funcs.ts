@@ -50,10 +50,10 @@ function madd(c: Code, cfg: SimdConfig, acc: number, a: number, b: number): void
 function kernel(mr: number, cfg: SimdConfig): FuncDef {
   const { MR, NV, UNROLL } = cfg;
   const NR = NV * 4;
-  const KC = 0, A = 1, B = 2, C = 3, LDC = 4, ACCUM = 5, CROW = 6;
-  const acc = (r: number, v: number) => 7 + r * NV + v;
-  const bv = (v: number) => 7 + mr * NV + v;
-  const av = 7 + mr * NV + NV;
+  const KC = 0, A = 1, B = 2, C = 3, LDC = 4, ACCUM = 5, ASTEP = 6, BSTEP = 7, CROW = 8;
+  const acc = (r: number, v: number) => 9 + r * NV + v;
+  const bv = (v: number) => 9 + mr * NV + v;
+  const av = 9 + mr * NV + NV;
   const locals = [I32];
   for (let i = 0; i < mr * NV + NV + 1; i++) locals.push(V128);
   const c = new Code();
@@ -72,21 +72,14 @@ function kernel(mr: number, cfg: SimdConfig): FuncDef {
   c.get(KC).op(Op.i32_eqz).brIf(0);
   c.loop();
   for (let u = 0; u < UNROLL; u++) {
-    for (let v = 0; v < NV; v++) c.get(B).simdMem(Simd.v128_load, 2, (u * NR + 4 * v) * 4).set(bv(v));
+    for (let v = 0; v < NV; v++) c.get(B).simdMem(Simd.v128_load, 2, 4 * v * 4).set(bv(v));
     for (let r = 0; r < mr; r++) {
-      c.get(A).simdMem(Simd.v128_load32_splat, 2, (u * MR + r) * 4).set(av);
-      for (let v = 0; v < NV; v++) {
-        if (cfg.fma) {
-          // relaxed_madd(a, b, c) = a*b + c
-          c.get(av).get(bv(v)).get(acc(r, v)).simd(Simd.f32x4_relaxed_madd).set(acc(r, v));
-        } else {
-          c.get(acc(r, v)).get(av).get(bv(v)).simd(Simd.f32x4_mul).simd(Simd.f32x4_add).set(acc(r, v));
-        }
-      }
+      c.get(A).simdMem(Simd.v128_load32_splat, 2, r * 4).set(av);
+      for (let v = 0; v < NV; v++) madd(c, cfg, acc(r, v), av, bv(v));
     }
+    c.get(A).get(ASTEP).op(Op.i32_add).set(A);
+    c.get(B).get(BSTEP).op(Op.i32_add).set(B);
   }
-  c.get(A).i32(UNROLL * MR * 4).op(Op.i32_add).set(A);
-  c.get(B).i32(UNROLL * NR * 4).op(Op.i32_add).set(B);
   c.get(KC).i32(UNROLL).op(Op.i32_sub).tee(KC).brIf(0);
   c.end(); // loop
   c.end(); // block
@@ -96,17 +89,19 @@ function kernel(mr: number, cfg: SimdConfig): FuncDef {
     for (let v = 0; v < NV; v++) c.get(CROW).get(acc(r, v)).simdMem(Simd.v128_store, 2, 16 * v);
     if (r + 1 < mr) c.get(CROW).get(LDC).op(Op.i32_add).set(CROW);
   }
-  return { name: `kern${mr}`, params: [I32, I32, I32, I32, I32, I32], results: [], locals, body: c };
+  return { name: `kern${mr}`, params: [I32, I32, I32, I32, I32, I32, I32, I32], results: [], locals, body: c };
 }
 
 function driver(cfg: SimdConfig): FuncDef {
   const { MR, NV } = cfg;
   const NR = NV * 4;
-  const MC = 0, NP = 1, KC = 2, A = 3, B = 4, C = 5, LDC = 6, ACCUM = 7;
-  const AP = 8, CP = 9, I = 10, ASTRIDE = 11, BSTRIDE = 12, CSTEP = 13;
+  const MC = 0, NP = 1, KC = 2, A = 3, B = 4, C = 5, LDC = 6, ACCUM = 7, ASTEP = 8, BSTEP = 9;
+  const AP = 10, CP = 11, I = 12, ASTRIDE = 13, BSTRIDE = 14, CSTEP = 15;
   const c = new Code();
-  c.get(KC).i32(MR * 4).op(Op.i32_mul).set(ASTRIDE);
-  c.get(KC).i32(NR * 4).op(Op.i32_mul).set(BSTRIDE);
+  // panels: packed (kc steps of MR / NR floats one after the other) or read in place (step = the
+  // operand's row pitch; the next panel MR / NR floats further)
+  c.get(KC).i32(MR * 4).op(Op.i32_mul).i32(MR * 4).get(ASTEP).i32(MR * 4).op(Op.i32_eq).op(Op.select).set(ASTRIDE);
+  c.get(KC).i32(NR * 4).op(Op.i32_mul).i32(NR * 4).get(BSTEP).i32(NR * 4).op(Op.i32_eq).op(Op.select).set(BSTRIDE);
   c.get(LDC).i32(MR).op(Op.i32_mul).set(CSTEP);
   c.block();
   c.get(NP).i32(0).op(Op.i32_le_s).brIf(0);
@@ -114,7 +109,7 @@ function driver(cfg: SimdConfig): FuncDef {
   c.get(A).set(AP).get(C).set(CP).get(MC).set(I);
   c.block().loop();
   c.get(I).i32(MR).op(Op.i32_lt_s).brIf(1);
-  c.get(KC).get(AP).get(B).get(CP).get(LDC).get(ACCUM).call(MR - 1);
+  c.get(KC).get(AP).get(B).get(CP).get(LDC).get(ACCUM).get(ASTEP).get(BSTEP).call(MR - 1);
   c.get(AP).get(ASTRIDE).op(Op.i32_add).set(AP);
   c.get(CP).get(CSTEP).op(Op.i32_add).set(CP);
   c.get(I).i32(MR).op(Op.i32_sub).set(I);
@@ -122,7 +117,7 @@ function driver(cfg: SimdConfig): FuncDef {
   c.end().end();
   for (let r = 1; r < MR; r++) {
     c.get(I).i32(r).op(Op.i32_eq).if_();
-    c.get(KC).get(AP).get(B).get(CP).get(LDC).get(ACCUM).call(r - 1);
+    c.get(KC).get(AP).get(B).get(CP).get(LDC).get(ACCUM).get(ASTEP).get(BSTEP).call(r - 1);
     c.end();
   }
   c.get(B).get(BSTRIDE).op(Op.i32_add).set(B);
@@ -132,7 +127,7 @@ function driver(cfg: SimdConfig): FuncDef {
   c.end(); // block
   return {
     name: "block",
-    params: [I32, I32, I32, I32, I32, I32, I32, I32],
+    params: [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32],
     results: [],
     locals: [I32, I32, I32, I32, I32, I32],
     body: c,
