@@ -96,28 +96,45 @@ function driver(cfg: SimdConfig): FuncDef {
   const { MR, NV } = cfg;
   const NR = NV * 4;
   const MC = 0, NP = 1, KC = 2, A = 3, B = 4, C = 5, LDC = 6, ACCUM = 7, ASTEP = 8, BSTEP = 9;
-  const AP = 10, CP = 11, I = 12, ASTRIDE = 13, BSTRIDE = 14, CSTEP = 15;
+  const AP = 10, CP = 11, I = 12, ASTRIDE = 13, BSTRIDE = 14, CSTEP = 15, SPLIT = 16, H = 17;
   const c = new Code();
+  const kern = (rows: number) => c.get(KC).get(AP).get(B).get(CP).get(LDC).get(ACCUM).get(ASTEP).get(BSTEP).call(rows - 1);
   // panels: packed (kc steps of MR / NR floats one after the other) or read in place (step = the
   // operand's row pitch; the next panel MR / NR floats further)
   c.get(KC).i32(MR * 4).op(Op.i32_mul).i32(MR * 4).get(ASTEP).i32(MR * 4).op(Op.i32_eq).op(Op.select).set(ASTRIDE);
   c.get(KC).i32(NR * 4).op(Op.i32_mul).i32(NR * 4).get(BSTEP).i32(NR * 4).op(Op.i32_eq).op(Op.select).set(BSTRIDE);
   c.get(LDC).i32(MR).op(Op.i32_mul).set(CSTEP);
+  // A read in place: its rows may be split as we like (row i at 4 i bytes); the last MR + r rows
+  // (0 < r < MR - 1) go as two near halves (10 rows: 5 + 5, not 6 + 4), so that no tile has fewer
+  // than MR / 2 + 1 rows (a 4-row tile's 8 accumulators hide the multiply-add latency less well)
+  c.get(ASTEP).i32(MR * 4).op(Op.i32_ne).set(SPLIT);
   c.block();
   c.get(NP).i32(0).op(Op.i32_le_s).brIf(0);
   c.loop();
   c.get(A).set(AP).get(C).set(CP).get(MC).set(I);
   c.block().loop();
   c.get(I).i32(MR).op(Op.i32_lt_s).brIf(1);
-  c.get(KC).get(AP).get(B).get(CP).get(LDC).get(ACCUM).get(ASTEP).get(BSTEP).call(MR - 1);
+  c.get(SPLIT).get(I).i32(MR).op(Op.i32_gt_s).op(Op.i32_and).get(I).i32(2 * MR - 1).op(Op.i32_lt_s).op(Op.i32_and).brIf(1);
+  kern(MR);
   c.get(AP).get(ASTRIDE).op(Op.i32_add).set(AP);
   c.get(CP).get(CSTEP).op(Op.i32_add).set(CP);
   c.get(I).i32(MR).op(Op.i32_sub).set(I);
   c.br(0);
   c.end().end();
+  c.get(I).i32(MR).op(Op.i32_gt_s).if_(); // (only when split)
+  c.get(I).i32(1).op(Op.i32_add).i32(1).op(Op.i32_shr_s).set(H);
+  for (let r = 1; r < MR; r++) {
+    c.get(H).i32(r).op(Op.i32_eq).if_();
+    kern(r);
+    c.end();
+  }
+  c.get(AP).get(H).i32(2).op(Op.i32_shl).op(Op.i32_add).set(AP);
+  c.get(CP).get(H).get(LDC).op(Op.i32_mul).op(Op.i32_add).set(CP);
+  c.get(I).get(H).op(Op.i32_sub).set(I);
+  c.end();
   for (let r = 1; r < MR; r++) {
     c.get(I).i32(r).op(Op.i32_eq).if_();
-    c.get(KC).get(AP).get(B).get(CP).get(LDC).get(ACCUM).get(ASTEP).get(BSTEP).call(r - 1);
+    kern(r);
     c.end();
   }
   c.get(B).get(BSTRIDE).op(Op.i32_add).set(B);
@@ -129,7 +146,7 @@ function driver(cfg: SimdConfig): FuncDef {
     name: "block",
     params: [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32],
     results: [],
-    locals: [I32, I32, I32, I32, I32, I32],
+    locals: [I32, I32, I32, I32, I32, I32, I32, I32],
     body: c,
   };
 }
