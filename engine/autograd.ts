@@ -11,6 +11,14 @@ import { Tensor } from "./tensor.js";
 /** Given the gradient of the op's output, the gradients of its inputs (null: none). */
 export type BackwardFn = (grad: Tensor, out: Tensor) => (Tensor | null | undefined)[];
 
+/**
+ * A backward rule through two ops at once: given the gradient of the op's output, the gradient
+ * with respect to the input of `input` (the op's only tensor input) through the op that made
+ * `input` too, or null where it cannot (the walk then runs the two rules). backward() uses it
+ * only where nothing else needs the gradient of `input` (see walk).
+ */
+export type FusedBackwardFn = (grad: Tensor, out: Tensor, input: Tensor) => Tensor | null;
+
 /** A node of the autograd graph: the op that made a tensor, its inputs and its local backward rule. */
 export class GradFn {
   constructor(
@@ -18,6 +26,8 @@ export class GradFn {
     readonly inputs: readonly Tensor[],
     readonly backward: BackwardFn,
     readonly attrs?: Record<string, unknown>,
+    /** the rule through this op and the op before it at once (e.g. a pooling and its activation) */
+    readonly fused?: FusedBackwardFn,
   ) {}
   /** PyTorch-like name, e.g. "MulBackward". */
   get name(): string {
@@ -87,11 +97,13 @@ function checkFinite(where: string, t: Tensor, inputs: readonly Tensor[]): void 
  * Wraps a kernel result as a tensor and, when any input requires grad, records
  * the op in the graph with its backward rule.
  */
-export function apply(op: string, inputs: readonly Tensor[], data: TensorData, backward: BackwardFn | null, attrs?: Record<string, unknown>): Tensor {
+export function apply(
+  op: string, inputs: readonly Tensor[], data: TensorData, backward: BackwardFn | null, attrs?: Record<string, unknown>, fused?: FusedBackwardFn,
+): Tensor {
   const out = new Tensor(data, inputs[0]?.device ?? "cpu");
   if (backward && state.gradEnabled && inputs.some((t) => t.requiresGrad)) {
     out.requiresGrad = true;
-    out.gradFn = new GradFn(op, inputs, backward, attrs);
+    out.gradFn = new GradFn(op, inputs, backward, attrs, fused);
   }
   if (state.anomaly) checkFinite(`op '${op}'`, out, inputs);
   return out;
@@ -149,6 +161,9 @@ export function runBackward(
   const seen = new Set<Tensor>();
   for (const o of outputs) for (const t of topoSort(o)) if (!seen.has(t)) (seen.add(t), order.push(t));
   const wanted = opts.inputs ? new Set(opts.inputs) : null;
+  // how many of the graph's ops take each tensor (a fused rule may skip a tensor that one op takes)
+  const consumers = new Map<Tensor, number>();
+  for (const t of order) if (t.gradFn) for (const x of t.gradFn.inputs) consumers.set(x, (consumers.get(x) ?? 0) + 1);
   // backward() (not grad(), which returns the gradients) hands the storage of each gradient it has
   // consumed back to its backend for reuse, once no entry of `grads` uses that storage and no
   // leaf's .grad, retained gradient or given gradient shares it; the backends take back only
@@ -171,7 +186,7 @@ export function runBackward(
   const scopes = recycling ? [...new Set(outputs.map((o) => o.backend))].filter((b) => b.backwardScope) : [];
   for (const b of scopes) b.backwardScope!(true);
   try {
-    noGrad(() => walk(order, grads, { accumulate: opts.accumulate, wanted, recycling, kept, hold, release }));
+    noGrad(() => walk(order, grads, { accumulate: opts.accumulate, wanted, consumers, recycling, kept, hold, release }));
   } finally {
     for (const b of scopes) b.backwardScope!(false);
   }
@@ -181,6 +196,7 @@ export function runBackward(
 interface Walk {
   accumulate: boolean;
   wanted: Set<Tensor> | null;
+  consumers: Map<Tensor, number>;
   recycling: boolean;
   /** storages that must not be reused (leaves' .grad, retained and given gradients) */
   kept: Set<unknown>;
@@ -190,7 +206,21 @@ interface Walk {
 }
 
 /** runBackward's walk over the graph, outputs first: each tensor's gradient through its op's backward rule to its inputs. */
-function walk(order: Tensor[], grads: Map<Tensor, Tensor>, { accumulate, wanted, recycling, kept, hold, release }: Walk): void {
+function walk(order: Tensor[], grads: Map<Tensor, Tensor>, { accumulate, wanted, consumers, recycling, kept, hold, release }: Walk): void {
+  /** adds gradient gi of input x (summed to its shape, cast to its dtype) into grads */
+  const add = (x: Tensor, gi: Tensor) => {
+    let gx = sumTo(gi, x.shape);
+    if (gx.dtype !== x.dtype && x.dtype === "float32") gx = gx.float();
+    hold(gx);
+    const prev = grads.get(x);
+    if (prev) {
+      const sum = prev.add(gx);
+      hold(sum);
+      grads.set(x, sum);
+      release(prev);
+      release(gx);
+    } else grads.set(x, gx);
+  };
   for (let k = order.length - 1; k >= 0; k--) {
     const t = order[k];
     const g = grads.get(t);
@@ -209,6 +239,22 @@ function walk(order: Tensor[], grads: Map<Tensor, Tensor>, { accumulate, wanted,
       }
     }
     const fn = t.gradFn;
+    // a fused rule through this op and the one that made its input x, where x's gradient is
+    // needed by nothing else: only this op takes x, and x is not retained, asked for, an output
+    // (its gradient given) or a leaf; not in anomaly mode (which names the op a NaN comes from)
+    const x = fn.inputs[0], xFn = x?.gradFn;
+    if (fn.fused && xFn && xFn.inputs.length === 1 && xFn.inputs[0].requiresGrad && !state.anomaly && !x._retainGrad &&
+        consumers.get(x) === 1 && !grads.has(x) && !wanted?.has(x)) {
+      const gz = fn.fused(g, t, x);
+      if (gz) {
+        add(xFn.inputs[0], gz);
+        if (!wanted && !t._retainGrad) {
+          grads.delete(t);
+          release(g);
+        }
+        continue;
+      }
+    }
     // with anomaly mode on, a non-finite gradient is reported as coming from this op's backward
     // (not from the div/mul/... ops its backward rule is written with)
     const anomaly = state.anomaly;
@@ -223,17 +269,7 @@ function walk(order: Tensor[], grads: Map<Tensor, Tensor>, { accumulate, wanted,
       const gi = inGrads[i];
       if (!gi || !x.requiresGrad) return;
       if (state.anomaly) checkFinite(`the backward of op '${fn.op}' (input ${i})`, gi, [g]);
-      let gx = sumTo(gi, x.shape);
-      if (gx.dtype !== x.dtype && x.dtype === "float32") gx = gx.float();
-      hold(gx);
-      const prev = grads.get(x);
-      if (prev) {
-        const sum = prev.add(gx);
-        hold(sum);
-        grads.set(x, sum);
-        release(prev);
-        release(gx);
-      } else grads.set(x, gx);
+      add(x, gi);
     });
     if (!wanted && !t._retainGrad) {
       grads.delete(t);

@@ -121,4 +121,11 @@ export interface Backend {
    * any more (no other gradient, no leaf's .grad): the backend may reuse that storage.
    */
   recycle?(x: TensorData): void;
+  /**
+   * The gradient of avgPool2d and of the activation before it in one pass, where the backend has
+   * it for these attributes (else null: autograd runs the two backward rules): act'(a) times
+   * avgPool2dBackward(dy), with the bits of the two ops; `a` is what the activation's backward
+   * reads (tanh, sigmoid: its output; relu: its input).
+   */
+  avgPool2dActBackward?(dy: TensorData, a: TensorData, attrs: AvgPool2dAttrs & { xShape: number[]; act: "tanh" | "sigmoid" | "relu" }): TensorData | null;
 }

@@ -265,8 +265,23 @@ export function avgPool2d(x: Tensor, kernelSize: Pair, opts: AvgPool2dOptions = 
   const out = apply(op, [xb], bk.ops.avgPool2d(xb._d, attrs), (g) => {
     const k = backendOf(op, [g]).ops;
     return [new Tensor(k.avgPool2dBackward(g._d, { ...attrs, xShape: [...xb.shape] }), g.device)];
-  }, { ...attrs });
+  }, { ...attrs }, (g, _out, y) => poolActivationGrad(g, y, attrs));
   return unbatched ? out.squeeze(0) : out;
+}
+
+/**
+ * The fused backward rule of avgPool2d over an activation's output y (LeNet-5's tanh + pooling):
+ * the gradient with respect to the activation's input in one pass, where the backend has it.
+ */
+function poolActivationGrad(g: Tensor, y: Tensor, attrs: AvgPool2dAttrs): Tensor | null {
+  const a = y.gradFn!;
+  if (a.op !== "tanh" && a.op !== "sigmoid" && a.op !== "relu") return null;
+  const b = backendOf("avgPool2d", [g]);
+  // what the activation's backward rule reads: tanh and sigmoid their output, relu its input
+  const operand = a.op === "relu" ? a.inputs[0] : y;
+  if (!b.avgPool2dActBackward || operand.device !== g.device) return null;
+  const d = b.avgPool2dActBackward(g._d, operand._d, { ...attrs, xShape: [...y.shape], act: a.op });
+  return d && new Tensor(d, g.device);
 }
 
 /**

@@ -13,7 +13,7 @@ import { binaryLoop, rowBroadcastF32, unaryLoop } from "./loops.js";
 import { around, mergeAxes, reduceAxis } from "./reduce.js";
 import { gemm } from "./kernels/gemm.js";
 import { conv2dForward, conv2dBackwardInput, conv2dBackwardWeight } from "./kernels/conv.js";
-import { maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward } from "./kernels/pool.js";
+import { maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward, avgPool2dActBackward } from "./kernels/pool.js";
 import { binaryF32, unaryF32 } from "./kernels/elementwise.js";
 import { backwardScope, emptyF32, emptyOf, recycle } from "./alloc.js";
 
@@ -403,5 +403,10 @@ export const cpuBackend: Backend = {
   backwardScope,
   recycle(x) {
     recycle(arr(x));
+  },
+  avgPool2dActBackward(dy, a, attrs) {
+    if (dy.dtype !== "float32" || a.dtype !== "float32") return null;
+    const dx = avgPool2dActBackward(toF32(dy), dy.shape, toF32(a), attrs.xShape, attrs, attrs.act);
+    return dx && make(dx, [...attrs.xShape], "float32");
   },
 };

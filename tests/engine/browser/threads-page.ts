@@ -30,6 +30,9 @@ export function runOps(): Record<string, { hash: string; sample: number[] }> {
   const loss = gb.nn.functional.crossEntropy(logits, labels);
   logits.retainGrad();
   loss.backward();
+  // 2x2 average pooling after tanh: the fused gradient of both (the SIMD module's avgpool2grad_tanh)
+  const z = gb.randn([8, 6, 12, 14], { requiresGrad: true });
+  gb.nn.functional.avgPool2d(z.tanh(), 2).mul(gb.randn([8, 6, 6, 7])).sum().backward();
   // SGD with momentum and Adam, 3 steps on a parameter large enough for the SIMD module's updates
   const sgdP = gb.randn([1001], { requiresGrad: true }), adamP = gb.randn([1001], { requiresGrad: true });
   const sgd = new gb.optim.SGD([sgdP], { lr: 0.1, momentum: 0.9, nesterov: true }), adam = new gb.optim.Adam([adamP], { lr: 0.01 });
@@ -39,7 +42,7 @@ export function runOps(): Record<string, { hash: string; sample: number[] }> {
     sgd.step();
     adam.step();
   }
-  return { sgd: hash(sgdP), adam: hash(adamP), matmul: hash(a.matmul(b)), conv: hash(y), convDx: hash(x.grad!), convDw: hash(w.grad!), exp: hash(v.exp()), tanh: hash(v.tanh()), sumRows: hash(rows), crossEntropy: hash(loss), crossEntropyDx: hash(logits.grad!) };
+  return { sgd: hash(sgdP), adam: hash(adamP), matmul: hash(a.matmul(b)), conv: hash(y), convDx: hash(x.grad!), convDw: hash(w.grad!), exp: hash(v.exp()), tanh: hash(v.tanh()), sumRows: hash(rows), crossEntropy: hash(loss), crossEntropyDx: hash(logits.grad!), poolTanhDz: hash(z.grad!) };
 }
 
 const inWorker = typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== "undefined";

@@ -4,6 +4,9 @@
 import { pool2dOutputSize } from "../../../shape.ts";
 import { ensureMemory, serialWasmInstance, type WasmInstance } from "../wasm/runtime.ts";
 import { emptyF32 } from "../alloc.ts";
+import type { PoolAct } from "../wasm/pool-funcs.ts";
+
+export type { PoolAct };
 
 export interface Pool2dParams {
   kernel: [number, number];
@@ -312,6 +315,64 @@ export function avgPool2dBackward(dy: Float32Array, yShape: number[], xShape: nu
           const r = xb + ih * W;
           for (let iw = w0; iw < w1; iw++) dx[r + iw] += g;
         }
+      }
+    }
+  }
+  return dx;
+}
+
+/**
+ * The gradient of average pooling and of the activation before it in one pass (no dx of the
+ * pooling in between): dx = act'(avgPool2dBackward(dy), a), a the activation's operand for its
+ * gradient (tanh, sigmoid: its output, the pooling's input; relu: its input), with the bits of the
+ * two ops (each value rounded where they round). For 2x2 / stride 2 windows tiling the input
+ * exactly (LeNet-5's); null otherwise (the caller runs the two ops).
+ */
+export function avgPool2dActBackward(
+  dy: Float32Array, yShape: number[], a: Float32Array, xShape: number[], p: AvgPool2dParams, act: PoolAct,
+): Float32Array | null {
+  const shape = pool2dOutputSize(xShape, p, "avg_pool2d_backward");
+  if (yShape.length !== 4 || shape.some((v, i) => v !== yShape[i])) {
+    throw new Error(`avg_pool2d_backward: grad_output shape ${fmt(yShape)} does not match the output shape ${fmt(shape)} for input ${fmt(xShape)}`);
+  }
+  checkLen("avg_pool2d_backward", "grad_output", dy.length, yShape);
+  checkLen(`avg_pool2d_backward (${act})`, "activation", a.length, xShape);
+  const [N, C, OH, OW] = shape;
+  const [, , H, W] = xShape;
+  if (!isPlain2x2(p, H, W, OH, OW) || 2 * OH !== H || 2 * OW !== W) return null;
+  const HW = H * W, OHW = OH * OW, planes = N * C;
+  const dx = emptyF32(planes * HW); // the windows tile the input: every element written below
+  const wasm = serialWasmInstance();
+  const simdCols = wasm ? OW & ~3 : 0;
+  if (wasm && simdCols > 0) {
+    const fn = (wasm.exports as unknown as Record<string, (...args: number[]) => void>)[`avgpool2grad_${act}`];
+    const chunk = Math.max(1, Math.floor(POOL_CHUNK / (2 * HW + OHW)));
+    for (let p0 = 0; p0 < planes; p0 += chunk) {
+      const np = Math.min(chunk, planes - p0);
+      // memory (floats): dx planes | activation planes | dy planes
+      const dxPtr = 0, aPtr = np * HW, dyPtr = 2 * np * HW;
+      const mem = ensureMemory(wasm, (dyPtr + np * OHW) * 4);
+      mem.set(a.subarray(p0 * HW, (p0 + np) * HW), aPtr);
+      mem.set(dy.subarray(p0 * OHW, (p0 + np) * OHW), dyPtr);
+      fn(dyPtr * 4, aPtr * 4, H, W, np, OH, OW, dxPtr * 4);
+      dx.set(mem.subarray(dxPtr, dxPtr + np * HW), p0 * HW);
+    }
+  }
+  if (simdCols === OW) return dx;
+  // the loops of avgPool2dBackward and of the activation's gradient (loops.ts), element by element
+  const grad = act === "tanh" ? (g: number, y: number) => g * (1 - y * y)
+    : act === "sigmoid" ? (g: number, y: number) => g * y * (1 - y)
+    : (g: number, x: number) => (x > 0 ? g : 0);
+  for (let pl = 0; pl < planes; pl++) {
+    const xb = pl * HW, ob = pl * OHW;
+    for (let oh = 0; oh < OH; oh++) {
+      const r0 = xb + 2 * oh * W, o = ob + oh * OW;
+      for (let ow = simdCols; ow < OW; ow++) {
+        const i = r0 + 2 * ow, g = Math.fround(dy[o + ow] * 0.25);
+        dx[i] = grad(g, a[i]);
+        dx[i + 1] = grad(g, a[i + 1]);
+        dx[i + W] = grad(g, a[i + W]);
+        dx[i + W + 1] = grad(g, a[i + W + 1]);
       }
     }
   }

@@ -8,6 +8,8 @@
 //    average pooling and its gradient, for the same outputs (see avgPool2).
 //  maxpool2grad(dy, idx, H, W, npl, OH, OW, dx) -> ok: the gradient of 2x2 / stride 2 max
 //    pooling, by compare and select instead of a scatter (see maxPool2Grad).
+//  avgpool2grad_tanh / _sigmoid / _relu(dy, a, H, W, npl, OH, OW, dx): avgpool2grad and the
+//    gradient of the activation before the pooling in one pass (see avgPool2GradAct).
 
 import { Code, I32, V128, Simd, Op, type FuncDef } from "./writer.ts";
 
@@ -237,4 +239,91 @@ export function maxPool2Grad(): FuncDef {
   const locals = [I32, I32, I32, I32, I32, I32, I32, I32, I32];
   for (let i = 0; i < 11; i++) locals.push(V128);
   return { name: "maxpool2grad", params: [I32, I32, I32, I32, I32, I32, I32, I32], results: [I32], locals, body: c };
+}
+
+/** Activations whose gradient avgpool2grad_<act> fuses (the op table's names). */
+export type PoolAct = "tanh" | "sigmoid" | "relu";
+const F32X4_GT = 0x44, F64X2_SUB = 0xf1;
+
+/**
+ * avgpool2grad_<act>(dy, a, H, W, npl, OH, OW, dx): the gradient of 2x2 / stride 2 average pooling
+ * and of the activation before it in one pass: each window's four dx = act'(g, a) with
+ * g = float32(dy * 0.25) (avgpool2grad's value) and a the activation's operand at that element
+ * (planes [H, W] as dx): tanh g * (1 - a*a), sigmoid g * a * (1 - a) (a the activation's
+ * output; in double precision, rounded once: the bits of ew_tanhgrad / ew_sigmoidgrad and of the
+ * TypeScript loops), relu a > 0 ? g : 0 (a its input). For the same outputs as avgpool2grad.
+ */
+export function avgPool2GradAct(act: PoolAct): FuncDef {
+  const DY = 0, A = 1, H = 2, W = 3, NPL = 4, OH = 5, OW = 6, DX = 7;
+  const PLANE = 8, APLANE = 9, OHC = 10, OWC = 11, RA = 12, RB = 13, AA = 14, AB = 15, YP = 16, OW4 = 17;
+  const G = 18, L = 19, GV = 20, AV = 21, T = 22, U = 23, R0 = 24, ONE = 25;
+  const c = new Code();
+  /** act'(g, a) of the f64x2 halves in GV (g) and AV (a), left on the stack */
+  const half = () => {
+    if (act === "tanh") c.get(GV).get(ONE).get(AV).get(AV).simd(S.f64x2_mul).simd(F64X2_SUB).simd(S.f64x2_mul);
+    else c.get(GV).get(AV).simd(S.f64x2_mul).get(ONE).get(AV).simd(F64X2_SUB).simd(S.f64x2_mul);
+  };
+  /** stores act'(g, a) for the 4 floats of g in `gl` and of a at `ap` + off into dx at `dp` + off */
+  const store = (dp: number, ap: number, off: number, gl: number) => {
+    c.get(dp);
+    if (act === "relu") {
+      // a > 0 ? g : 0
+      c.get(gl).v128Zero().get(ap).simdMem(Simd.v128_load, 0, off).v128Zero().simd(F32X4_GT).simd(Simd.v128_bitselect);
+    } else {
+      c.get(ap).simdMem(Simd.v128_load, 0, off).set(T);
+      c.get(gl).simd(S.f64x2_promote_low_f32x4).set(GV).get(T).simd(S.f64x2_promote_low_f32x4).set(AV);
+      half();
+      c.simd(S.f32x4_demote_f64x2_zero).set(R0);
+      c.get(gl).get(gl).shuffle(HIGH).simd(S.f64x2_promote_low_f32x4).set(GV);
+      c.get(T).get(T).shuffle(HIGH).simd(S.f64x2_promote_low_f32x4).set(AV);
+      half();
+      c.simd(S.f32x4_demote_f64x2_zero).set(U);
+      c.get(R0).get(U).shuffle(LOW);
+    }
+    c.simdMem(Simd.v128_store, 0, off);
+  };
+  c.get(OW).i32(2).op(0x75 /* i32.shr_s */).set(OW4);
+  c.block();
+  c.get(OW4).op(Op.i32_eqz).brIf(0);
+  c.get(NPL).i32(0).op(Op.i32_le_s).brIf(0);
+  c.get(OH).i32(0).op(Op.i32_le_s).brIf(0);
+  c.op(0x44);
+  for (const x of new Uint8Array(new Float64Array([1]).buffer)) c.b.push(x);
+  c.simd(S.f64x2_splat).set(ONE);
+  c.get(DY).set(YP);
+  c.loop(); // planes
+  c.get(DX).set(PLANE).get(A).set(APLANE).get(OH).set(OHC);
+  c.loop(); // output rows
+  c.get(PLANE).set(RA).get(APLANE).set(AA);
+  c.get(PLANE).get(W).i32(2).op(Op.i32_shl).op(Op.i32_add).set(RB);
+  c.get(APLANE).get(W).i32(2).op(Op.i32_shl).op(Op.i32_add).set(AB);
+  c.get(OW4).set(OWC);
+  c.loop(); // groups of 4 outputs
+  c.get(YP).simdMem(Simd.v128_load, 0, 0);
+  c.op(0x43, 0, 0, 0x80, 0x3e).simd(S.f32x4_splat); // 0.25f
+  c.simd(S.f32x4_mul).set(G);
+  c.get(G).get(G).shuffle(DUP_LO).set(L);
+  c.get(G).get(G).shuffle(DUP_HI).set(G);
+  store(RA, AA, 0, L);
+  store(RA, AA, 16, G);
+  store(RB, AB, 0, L);
+  store(RB, AB, 16, G);
+  c.get(YP).i32(16).op(Op.i32_add).set(YP);
+  for (const p of [RA, RB, AA, AB]) c.get(p).i32(32).op(Op.i32_add).set(p);
+  c.get(OWC).i32(1).op(Op.i32_sub).tee(OWC).brIf(0);
+  c.end();
+  // skip the output columns past 4*OW4 (done by the caller); down two input rows
+  c.get(YP).get(OW).get(OW4).i32(2).op(Op.i32_shl).op(Op.i32_sub).i32(2).op(Op.i32_shl).op(Op.i32_add).set(YP);
+  c.get(PLANE).get(W).i32(3).op(Op.i32_shl).op(Op.i32_add).set(PLANE);
+  c.get(APLANE).get(W).i32(3).op(Op.i32_shl).op(Op.i32_add).set(APLANE);
+  c.get(OHC).i32(1).op(Op.i32_sub).tee(OHC).brIf(0);
+  c.end();
+  c.get(DX).get(H).get(W).op(Op.i32_mul).i32(2).op(Op.i32_shl).tee(PLANE).op(Op.i32_add).set(DX);
+  c.get(A).get(PLANE).op(Op.i32_add).set(A);
+  c.get(NPL).i32(1).op(Op.i32_sub).tee(NPL).brIf(0);
+  c.end();
+  c.end();
+  const locals = [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32];
+  for (let i = 0; i < 8; i++) locals.push(V128);
+  return { name: `avgpool2grad_${act}`, params: [I32, I32, I32, I32, I32, I32, I32, I32], results: [], locals, body: c };
 }

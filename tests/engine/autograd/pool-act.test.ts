@@ -1,0 +1,147 @@
+// The backward walk's fused rule through average pooling and the activation before it (LeNet-5's
+// tanh + 2x2 pooling): the gradient of the activation's input in one pass, with the bits of the two
+// backward rules run one after the other; taken only where nothing else needs the activation's
+// gradient (retained, asked for by grad(), used by another op, anomaly mode: the two rules run).
+import { afterEach, describe, expect, it } from "vitest";
+import * as gb from "../../../engine/index.ts";
+import { cpuBackend } from "../../../engine/backends/cpu/index.ts";
+import { setWasmMode } from "../../../engine/backends/cpu/kernels/index.ts";
+import { rand } from "../kernels/xorshift.ts";
+
+const F = gb.nn.functional;
+type Act = "tanh" | "sigmoid" | "relu";
+const act = (z: gb.Tensor, a: Act) => (a === "tanh" ? z.tanh() : a === "sigmoid" ? z.sigmoid() : z.relu());
+
+/** Counts the backend's fused calls (the rule itself runs as it is). */
+function countFused(): { calls: () => number; restore: () => void } {
+  const orig = cpuBackend.avgPool2dActBackward!;
+  let n = 0;
+  cpuBackend.avgPool2dActBackward = (...args) => {
+    n++;
+    return orig.apply(cpuBackend, args);
+  };
+  return { calls: () => n, restore: () => void (cpuBackend.avgPool2dActBackward = orig) };
+}
+
+/** Values with the special ones a gradient must carry through: NaN, infinities, -0, large. */
+function values(n: number, seed: number): Float32Array {
+  const v = rand(n, seed).map((x) => 6 * x);
+  const special = [NaN, Infinity, -Infinity, -0, 0, 40, -40, 1e-30];
+  for (let i = 0; i < special.length && i * 7 < n; i++) v[i * 7] = special[i];
+  return v;
+}
+
+const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
+
+afterEach(() => setWasmMode("auto"));
+
+describe("avgPool2d after tanh / sigmoid / relu: the fused backward", () => {
+  // OW 6: 4 columns on the SIMD module, 2 in the loop; OW 3: the loop only; LeNet-5's conv2 layer
+  const shapes = [[3, 4, 8, 12], [2, 3, 6, 6], [4, 16, 10, 10]];
+  for (const mode of ["auto", "js"] as const) for (const a of ["tanh", "sigmoid", "relu"] as Act[]) {
+    it(`${a}: the bits of the two backward rules (${mode === "js" ? "TypeScript loops" : "WASM"})`, async () => {
+      setWasmMode(mode);
+      for (const [k, shape] of shapes.entries()) {
+        const n = shape.reduce((u, v) => u * v, 1);
+        const zv = values(n, 10 + k), wv = values(n / 4, 20 + k);
+        const run = async (retain: boolean) => {
+          const z = gb.tensor(zv, { shape, requiresGrad: true });
+          const y = act(z, a);
+          if (retain) y.retainGrad();
+          const p = F.avgPool2d(y, 2);
+          await p.mul(gb.tensor(wv, { shape: p.shape })).sum().backward();
+          return z.grad!.dataSync() as Float32Array;
+        };
+        const count = countFused();
+        let fused: Float32Array, calls: number;
+        try {
+          fused = await run(false);
+          calls = count.calls();
+        } finally {
+          count.restore();
+        }
+        expect(calls, `${shape}: fused`).toBe(1);
+        expect(bits(fused), `${a} ${shape}`).toEqual(bits(await run(true)));
+      }
+    });
+  }
+
+  it("LeNet-5's step (tanh, average pooling): the same gradients fused and op by op", async () => {
+    gb.manualSeed(3);
+    const model = new gb.models.LeNet5();
+    const x = gb.tensor(rand(8 * 28 * 28, 5).map((v) => Math.abs(v)), { shape: [8, 1, 28, 28] });
+    const t = gb.tensor(Int32Array.from({ length: 8 }, (_, i) => i % 10), { shape: [8], dtype: "int32" });
+    const grads = async () => {
+      model.zeroGrad();
+      await F.crossEntropy(model.forward(x), t).backward();
+      return model.parameters().map((p) => bits(p.grad!.dataSync() as Float32Array));
+    };
+    const finite = (g: number[][]) => g.every((p) => p.every((u) => (u & 0x7f800000) !== 0x7f800000));
+    const count = countFused();
+    let fused: number[][];
+    try {
+      fused = await grads();
+      expect(count.calls()).toBe(2);
+      expect(finite(fused)).toBe(true);
+    } finally {
+      count.restore();
+    }
+    // op by op: the backend without the fused rule
+    const orig = cpuBackend.avgPool2dActBackward;
+    cpuBackend.avgPool2dActBackward = undefined;
+    try {
+      expect(await grads()).toEqual(fused);
+    } finally {
+      cpuBackend.avgPool2dActBackward = orig;
+    }
+  });
+
+  it("not where the activation's gradient is needed elsewhere, or the pooling has no fused form", async () => {
+    const shape = [2, 3, 8, 8];
+    const zv = values(2 * 3 * 64, 7);
+    const cases: Record<string, () => Promise<gb.Tensor[]>> = {
+      "the activation used twice": async () => {
+        const z = gb.tensor(zv, { shape, requiresGrad: true });
+        const y = z.tanh();
+        await F.avgPool2d(y, 2).sum().add(y.sum()).backward();
+        return [z.grad!];
+      },
+      "grad() asked for the activation's gradient": async () => {
+        const z = gb.tensor(zv, { shape, requiresGrad: true });
+        const y = z.tanh();
+        return gb.autograd.grad(F.avgPool2d(y, 2).sum(), [y, z]);
+      },
+      "anomaly mode": async () => {
+        const z = gb.tensor(zv.map((v) => (Number.isFinite(v) ? v : 1)), { shape, requiresGrad: true });
+        await gb.detectAnomaly(() => F.avgPool2d(z.sigmoid(), 2).sum().backward());
+        return [z.grad!];
+      },
+      "3x3 windows": async () => {
+        const z = gb.tensor(zv, { shape, requiresGrad: true });
+        await F.avgPool2d(z.tanh(), 3, { stride: 2, padding: 1 }).sum().backward();
+        return [z.grad!];
+      },
+    };
+    for (const [name, run] of Object.entries(cases)) {
+      const count = countFused();
+      let got: gb.Tensor[];
+      try {
+        got = await run();
+      } finally {
+        count.restore();
+      }
+      // "3x3 windows" asks the backend, which has no fused form for it (null): the two rules run
+      expect(count.calls(), name).toBe(name === "3x3 windows" ? 1 : 0);
+      expect(got.every((g) => g.shape.join() === shape.join()), name).toBe(true);
+    }
+    // and the gradient the two rules give there: 1 - tanh^2 times the pooling's 1/4 (or 1/9-ish)
+    const z = gb.tensor(zv, { shape, requiresGrad: true });
+    const y = z.tanh();
+    const [gy, gz] = gb.autograd.grad(F.avgPool2d(y, 2).sum(), [y, z]);
+    const Y = y.dataSync() as Float32Array, GY = gy.dataSync() as Float32Array, GZ = gz.dataSync() as Float32Array;
+    for (let i = 0; i < GY.length; i++) {
+      expect(GY[i]).toBe(0.25);
+      expect(Object.is(GZ[i], Math.fround(0.25 * (1 - Y[i] * Y[i])))).toBe(true);
+    }
+  });
+});
