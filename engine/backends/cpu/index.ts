@@ -14,7 +14,7 @@ import { around, mergeAxes, reduceAxis } from "./reduce.js";
 import { gemm } from "./kernels/gemm.js";
 import { conv2dForward, conv2dBackwardInput, conv2dBackwardWeight } from "./kernels/conv.js";
 import { maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward, avgPool2dActBackward } from "./kernels/pool.js";
-import { binaryF32, unaryF32 } from "./kernels/elementwise.js";
+import { binaryF32, rowBroadcastF32Wasm, unaryF32 } from "./kernels/elementwise.js";
 import { backwardScope, emptyF32, emptyOf, recycle } from "./alloc.js";
 
 const arr = (x: TensorData) => x.storage as TypedArray;
@@ -43,8 +43,11 @@ function rowBroadcast(op: BinaryOp, a: TensorData, b: TensorData, out: Float32Ar
   const n = out.length, na = sizeOf(a.shape), nb = sizeOf(b.shape);
   const x = arr(a), y = arr(b);
   if (!(x instanceof Float32Array && y instanceof Float32Array)) return false;
-  if (na === n && nb > 1 && trailing(b.shape, outShape)) return rowBroadcastF32(op, x, y, false, out, n / nb, nb);
-  if (nb === n && na > 1 && trailing(a.shape, outShape)) return rowBroadcastF32(op, y, x, true, out, n / na, na);
+  // (the SIMD module from a few thousand elements, else the loop)
+  const rows = (full: Float32Array, row: Float32Array, rowFirst: boolean, m: number) =>
+    rowBroadcastF32Wasm(op, full, row, rowFirst, out, n / m, m) || rowBroadcastF32(op, full, row, rowFirst, out, n / m, m);
+  if (na === n && nb > 1 && trailing(b.shape, outShape)) return rows(x, y, false, nb);
+  if (nb === n && na > 1 && trailing(a.shape, outShape)) return rows(y, x, true, na);
   return false;
 }
 

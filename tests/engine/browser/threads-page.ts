@@ -42,7 +42,8 @@ export function runOps(): Record<string, { hash: string; sample: number[] }> {
     sgd.step();
     adam.step();
   }
-  return { sgd: hash(sgdP), adam: hash(adamP), matmul: hash(a.matmul(b)), conv: hash(y), convDx: hash(x.grad!), convDw: hash(w.grad!), exp: hash(v.exp()), tanh: hash(v.tanh()), sumRows: hash(rows), crossEntropy: hash(loss), crossEntropyDx: hash(logits.grad!), poolTanhDz: hash(z.grad!) };
+  const biased = gb.randn([256, 120]).add(gb.randn([120])); // a row broadcast on the SIMD module
+  return { biasAdd: hash(biased), sgd: hash(sgdP), adam: hash(adamP), matmul: hash(a.matmul(b)), conv: hash(y), convDx: hash(x.grad!), convDw: hash(w.grad!), exp: hash(v.exp()), tanh: hash(v.tanh()), sumRows: hash(rows), crossEntropy: hash(loss), crossEntropyDx: hash(logits.grad!), poolTanhDz: hash(z.grad!) };
 }
 
 const inWorker = typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== "undefined";

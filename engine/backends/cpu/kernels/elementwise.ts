@@ -25,6 +25,8 @@ const BINARY: Record<string, FnName> = {
  */
 const MIN_UNARY = 1 << 13;
 const MIN_BINARY = 1 << 14;
+/** A row broadcast (a bias) from this many output elements: the loop costs ~2 ns an element, a call ~50 ns a row. */
+const MIN_ROW_BROADCAST = 1 << 11;
 /**
  * Element-wise ops go to the worker threads from this many elements: in effect never (tests force
  * it with setMinWorkScale(0)). Their operands live in JavaScript arrays, which only the calling
@@ -166,5 +168,34 @@ export function binaryF32(op: string, a: Float32Array, sa: number, b: Float32Arr
       out.set(w.f32.subarray(p, p + y - x), x);
     },
   );
+  return true;
+}
+
+/**
+ * out[r * m + j] = full[r * m + j] op row[j] (or row[j] op full[r * m + j] when `rowFirst`) for
+ * + − × ÷ (a bias over the rows of a batch) on the SIMD module, on the calling thread: the row
+ * staged once, the rows streamed through the WASM memory in chunks, one call a row; false when it
+ * does not apply (other ops, rows under 4 floats, too small, no WASM SIMD). The bits of the loop
+ * (loops.ts rowBroadcastF32).
+ */
+export function rowBroadcastF32Wasm(op: string, full: Float32Array, row: Float32Array, rowFirst: boolean, out: Float32Array, rows: number, m: number): boolean {
+  const fn = op === "add" || op === "sub" || op === "mul" || op === "div" ? BINARY[op] : undefined;
+  if (!fn || m < 4 || m > CHUNK || rows * m < MIN_ROW_BROADCAST) return false;
+  const s = serialWasmInstance();
+  if (!s) return false;
+  // memory (floats): the row | a chunk of whole rows of full | of out
+  const per = Math.floor(CHUNK / m), pf = SLOT, dst = 2 * SLOT;
+  const mem = ensureMemory(s, 3 * SLOT * 4);
+  mem.set(row, 0);
+  for (let r0 = 0; r0 < rows; r0 += per) {
+    const nr = Math.min(per, rows - r0), a = r0 * m, b = a + nr * m;
+    mem.set(full.subarray(a, b), pf);
+    for (let r = 0; r < nr; r++) {
+      const f = (pf + r * m) * 4;
+      if (rowFirst) s.exports[fn](0, 1, f, 1, (dst + r * m) * 4, m);
+      else s.exports[fn](f, 1, 0, 1, (dst + r * m) * 4, m);
+    }
+    out.set(mem.subarray(dst, dst + b - a), a);
+  }
   return true;
 }
