@@ -30,6 +30,32 @@ function sumRowsWasm(x: Float32Array, n: number, rows: number, out: Float32Array
   return true;
 }
 
+/** From this many floats, float32 sums over an axis that is not the last go through the SIMD module (addrows). */
+const WASM_COLS_MIN = 1 << 12;
+
+/**
+ * out[o][i] = the sum over r of x[o][r][i] ([outer, n, inner]) by the SIMD module's addrows: the
+ * loop's float32 additions in its order (row by row onto zeros), rows staged about SUM_CHUNK floats
+ * at a time; false without WASM (or too small, or inner under 4 or over a chunk).
+ */
+function sumColsWasm(x: Float32Array, outer: number, n: number, inner: number, out: Float32Array): boolean {
+  if (outer * n * inner < WASM_COLS_MIN || inner < 4 || inner > SUM_CHUNK || n === 0) return false;
+  const w = serialWasmInstance();
+  if (!w) return false;
+  const per = Math.floor(SUM_CHUNK / inner), acc = per * inner;
+  const mem = ensureMemory(w, (acc + inner) * 4);
+  for (let o = 0; o < outer; o++) {
+    mem.fill(0, acc, acc + inner);
+    for (let r0 = 0; r0 < n; r0 += per) {
+      const nr = Math.min(per, n - r0), base = (o * n + r0) * inner;
+      mem.set(x.subarray(base, base + nr * inner), 0);
+      w.addrows(0, nr, inner, acc * 4);
+    }
+    out.set(mem.subarray(acc, acc + inner), o * inner);
+  }
+  return true;
+}
+
 /**
  * The sum of x[base .. base + n) as every float32 row sum of the CPU backend computes it (the
  * bits the SIMD module's sumrows reproduces): four running sums in double precision (element r
@@ -62,7 +88,7 @@ export function reduceAxis(op: string, x: TypedArray, shape: readonly number[], 
   if (n === 0 && (op === "max" || op === "min" || op === "argmax" || op === "argmin")) {
     throw new Error(`${op}: cannot reduce over an empty dimension ${axis} of shape ${shapeStr(shape)}`);
   }
-  if (op === "sum" && inner === 1 && x instanceof Float32Array && out instanceof Float32Array && sumRowsWasm(x, n, outer, out)) return out;
+  if (op === "sum" && x instanceof Float32Array && out instanceof Float32Array && (inner === 1 ? sumRowsWasm(x, n, outer, out) : sumColsWasm(x, outer, n, inner, out))) return out;
   for (let o = 0; o < outer; o++) {
     const base = o * n * inner;
     const ob = o * inner;

@@ -25,7 +25,7 @@ export function runOps(): Record<string, { hash: string; sample: number[] }> {
   y.mul(gb.randn(y.shape)).sum().backward();
   const v = gb.randn([300_001]).mul(4);
   // a conv bias gradient's row sums (the SIMD module's sumrows); the fused cross-entropy and its gradient
-  const rows = gb.randn([64, 6, 28, 28]).sum([0, 2, 3]);
+  const rows = gb.randn([64, 6, 28, 28]).sum([0, 2, 3]), cols = gb.randn([256, 120]).sum(0);
   const logits = gb.randn([256, 10], { requiresGrad: true }).mul(3), labels = gb.randint(0, 10, [256]);
   const loss = gb.nn.functional.crossEntropy(logits, labels);
   logits.retainGrad();
@@ -43,7 +43,7 @@ export function runOps(): Record<string, { hash: string; sample: number[] }> {
     adam.step();
   }
   const biased = gb.randn([256, 120]).add(gb.randn([120])); // a row broadcast on the SIMD module
-  return { biasAdd: hash(biased), sgd: hash(sgdP), adam: hash(adamP), matmul: hash(a.matmul(b)), conv: hash(y), convDx: hash(x.grad!), convDw: hash(w.grad!), exp: hash(v.exp()), tanh: hash(v.tanh()), sumRows: hash(rows), crossEntropy: hash(loss), crossEntropyDx: hash(logits.grad!), poolTanhDz: hash(z.grad!) };
+  return { biasAdd: hash(biased), sgd: hash(sgdP), adam: hash(adamP), matmul: hash(a.matmul(b)), conv: hash(y), convDx: hash(x.grad!), convDw: hash(w.grad!), exp: hash(v.exp()), tanh: hash(v.tanh()), sumRows: hash(rows), sumCols: hash(cols), crossEntropy: hash(loss), crossEntropyDx: hash(logits.grad!), poolTanhDz: hash(z.grad!) };
 }
 
 const inWorker = typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== "undefined";

@@ -2,6 +2,9 @@
 // give the TypeScript loop's bits (reduce.ts: four running sums in double precision): rows of every
 // tail length, rows longer than the staging chunk, many rows in several chunks, special values
 // (NaN, infinities, -0, cancelling magnitudes), and the convolution bias gradient's sum([0, 2, 3]).
+// Sums over an axis that is not the last (addrows, from 4K floats: float32 additions row by row, a
+// linear layer's bias gradient) too: every column count mod 4, several outer blocks, rows in
+// several staging chunks, special values.
 import { afterEach, describe, expect, it } from "vitest";
 import * as gb from "../../../engine/index.ts";
 import { setWasmMode } from "../../../engine/backends/cpu/kernels/index.ts";
@@ -52,5 +55,24 @@ describe("row sums on the SIMD module: the loop's bits", () => {
     const g = gb.tensor(rand(64 * 6 * 28 * 28, 9), { shape: [64, 6, 28, 28] });
     const [wasm, js] = both(() => g.sum([0, 2, 3]));
     sameBits(wasm, js, "sum([0, 2, 3])");
+  });
+});
+
+describe("column sums on the SIMD module: the loop's bits", () => {
+  it("sums over an axis that is not the last", () => {
+    for (const [outer, n, inner] of [[1, 256, 120], [1, 256, 84], [1, 256, 10], [3, 500, 7], [2, 300, 5], [4, 100, 4], [1, 10_000, 6], [1, 3, 2000], [2, 1, 3000]]) {
+      const v = rand(outer * n * inner, outer + n + inner).map((x, i) => (i % 13 === 0 ? x * 1e6 : x));
+      for (let i = 0; i < inner; i++) if (i % 3 === 0) v[i] = -0; // a first row of -0: 0 + -0 is +0
+      if (inner > 5) (v[inner + 1] = NaN), (v[2 * inner + 2] = Infinity), (v[3 * inner + 2] = -Infinity), (v[4 * inner + 3] = 3e38), (v[5 * inner + 3] = 3e38);
+      const x = gb.tensor(v, { shape: [outer, n, inner] });
+      const [wasm, js] = both(() => x.sum(1));
+      sameBits(wasm, js, `[${outer}, ${n}, ${inner}].sum(1)`);
+    }
+  });
+
+  it("a linear layer's bias gradient", () => {
+    const g = gb.tensor(rand(256 * 120, 3), { shape: [256, 120] });
+    const [wasm, js] = both(() => g.sum(0));
+    sameBits(wasm, js, "sum(0)");
   });
 });

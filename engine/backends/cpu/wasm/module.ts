@@ -9,7 +9,7 @@
 //  - pool-funcs.ts: maxpool2, maxpool2grad, avgpool2, avgpool2grad, avgpool2grad_tanh / _sigmoid /
 //    _relu (2x2 / stride 2 pooling; the last with the activation's gradient);
 //  - elementwise-funcs.ts: ew_* (float32 element-wise loops), addbias;
-//  - reduce-funcs.ts: sumrows (sums of contiguous rows, the TypeScript loop's bits);
+//  - reduce-funcs.ts: sumrows, addrows (sums of contiguous rows and of columns, the TypeScript loops' bits);
 //  - optim-funcs.ts: sgdstep, adamstep (the optimizers' updates in place, the TypeScript loops' bits).
 
 import { buildModule, type FuncDef } from "./writer.ts";
@@ -17,7 +17,7 @@ import { gemmFuncs } from "./gemm-funcs.ts";
 import { copyFuncs } from "./copy-funcs.ts";
 import { avgPool2, avgPool2GradAct, maxPool2, maxPool2Grad } from "./pool-funcs.ts";
 import { addBias, elementwiseFuncs } from "./elementwise-funcs.ts";
-import { sumRows } from "./reduce-funcs.ts";
+import { addRows, sumRows } from "./reduce-funcs.ts";
 import { optimFuncs } from "./optim-funcs.ts";
 
 export interface SimdConfig {
@@ -44,7 +44,7 @@ export const SIMD_EXPORTS = [
  */
 export function simdModuleBytes(cfg: SimdConfig = DEFAULT_CONFIG, sharedMax?: number): Uint8Array<ArrayBuffer> {
   // the GEMM family first: its functions call each other by index
-  const funcs: FuncDef[] = [...gemmFuncs(cfg), maxPool2(), ...copyFuncs(), addBias(), ...elementwiseFuncs(), avgPool2(false), avgPool2(true), maxPool2Grad(), sumRows(), ...optimFuncs(),
+  const funcs: FuncDef[] = [...gemmFuncs(cfg), maxPool2(), ...copyFuncs(), addBias(), ...elementwiseFuncs(), avgPool2(false), avgPool2(true), maxPool2Grad(), sumRows(), addRows(), ...optimFuncs(),
     avgPool2GradAct("tanh"), avgPool2GradAct("sigmoid"), avgPool2GradAct("relu")];
   return buildModule(funcs, sharedMax);
 }

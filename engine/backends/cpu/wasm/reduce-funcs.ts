@@ -10,8 +10,49 @@
 //    row's additions still in its own order): one row's two accumulators are two chains of
 //    dependent additions, which left the core waiting on the f64x2 add's latency (4 cycles) at
 //    a quarter of its throughput.
+//  addrows(x, rows, m, acc): acc[j] += x[r][j] for r = 0, 1, ... rows - 1 in that order, j < m (rows
+//    of m floats one after the other; m >= 4): float32 additions, each rounded, as the TypeScript
+//    loop of reduce.ts sums over an axis that is not the last (a bias gradient's sum over the
+//    batch); f32x4 columns, the last group of four overlapping the one before when m % 4 != 0
+//    (its columns summed again from acc's old values: acc is read before any of it is written).
 
 import { Code, I32, V128, Simd, Op, type FuncDef } from "./writer.ts";
+
+/** The column sums of addrows (see above). */
+export function addRows(): FuncDef {
+  const X = 0, ROWS = 1, M = 2, ACC = 3;
+  const J = 4, JE = 5, P = 6, PE = 7, RB = 8, S = 9, T = 10;
+  const c = new Code();
+  c.block();
+  c.get(ROWS).i32(0).op(Op.i32_le_s).brIf(0);
+  c.get(M).i32(2).op(Op.i32_shl).set(RB); // a row's bytes
+  c.get(RB).i32(16).op(Op.i32_sub).set(JE); // the last group's offset
+  // the last group first, from acc's old values, kept in T (the groups before may overlap it)
+  const column = (to: number) => {
+    c.get(ACC).get(J).op(Op.i32_add).simdMem(Simd.v128_load, 0, 0).set(S);
+    c.get(X).get(J).op(Op.i32_add).set(P);
+    c.get(P).get(RB).get(ROWS).op(Op.i32_mul).op(Op.i32_add).set(PE);
+    c.loop();
+    c.get(S).get(P).simdMem(Simd.v128_load, 0, 0).simd(Simd.f32x4_add).set(S);
+    c.get(P).get(RB).op(Op.i32_add).tee(P).get(PE).op(Op.i32_lt_s).brIf(0);
+    c.end();
+    c.get(S).set(to);
+  };
+  c.get(JE).set(J);
+  column(T);
+  c.i32(0).set(J);
+  c.block();
+  c.get(J).get(JE).op(Op.i32_ge_s).brIf(0);
+  c.loop(); // the other groups
+  column(S);
+  c.get(ACC).get(J).op(Op.i32_add).get(S).simdMem(Simd.v128_store, 0, 0);
+  c.get(J).i32(16).op(Op.i32_add).tee(J).get(JE).op(Op.i32_lt_s).brIf(0);
+  c.end();
+  c.end();
+  c.get(ACC).get(JE).op(Op.i32_add).get(T).simdMem(Simd.v128_store, 0, 0);
+  c.end();
+  return { name: "addrows", params: [I32, I32, I32, I32], results: [], locals: [I32, I32, I32, I32, I32, V128, V128], body: c };
+}
 
 const F64 = 0x7c;
 const f64x2_promote_low_f32x4 = 0x5f, f64x2_add = 0xf0, f64x2_extract_lane = 0x21;

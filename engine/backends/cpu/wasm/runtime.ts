@@ -25,6 +25,7 @@ export interface WasmInstance extends TaskTarget {
   scatteradd: (src: number, sPitch: number, sPlane: number, dst: number, dStep: number, dPitch: number, dPlane: number, planes: number, rows: number, n: number) => void;
   addbias: (c: number, ldc: number, rows: number, n: number, bias: number) => void;
   sumrows: (x: number, n: number, rows: number, out: number) => void;
+  addrows: (x: number, rows: number, m: number, acc: number) => void;
   sgdstep: (p: number, g: number, b: number, n: number, flags: number, wd: number, m: number, damp: number, lr: number) => void;
   adamstep: (p: number, g: number, m: number, v: number, n: number, flags: number, keep: number, l2: number, b1: number, a1: number, b2: number, a2: number, sqrtbc2: number, eps: number, step: number) => void;
   f32: Float32Array;
@@ -104,6 +105,7 @@ function instantiate(module: WebAssembly.Module, cfg: SimdConfig, shared = false
     scatteradd: ex.scatteradd as WasmInstance["scatteradd"],
     addbias: ex.addbias as WasmInstance["addbias"],
     sumrows: ex.sumrows as WasmInstance["sumrows"],
+    addrows: ex.addrows as WasmInstance["addrows"],
     sgdstep: ex.sgdstep as WasmInstance["sgdstep"],
     adamstep: ex.adamstep as WasmInstance["adamstep"],
     f32: new Float32Array(memory.buffer),
