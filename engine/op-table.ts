@@ -128,4 +128,6 @@ export interface Backend {
    * reads (tanh, sigmoid: its output; relu: its input).
    */
   avgPool2dActBackward?(dy: TensorData, a: TensorData, attrs: AvgPool2dAttrs & { xShape: number[]; act: "tanh" | "sigmoid" | "relu" }): TensorData | null;
+  /** The same for maxPool2d after a relu (z: the relu's input): z > 0 ? maxPool2dBackward(dy, indices) : 0. */
+  maxPool2dReluBackward?(dy: TensorData, indices: TensorData, z: TensorData, attrs: { xShape: number[] }): TensorData | null;
 }

@@ -235,7 +235,13 @@ export function maxPool2d(x: Tensor, kernelSize: Pair, opts: MaxPool2dOptions = 
   let out = apply(op, [xb], outD, (g) => {
     const k = backendOf(op, [g]).ops;
     return [new Tensor(k.maxPool2dBackward(g._d, idxD, { xShape: [...xb.shape] }), g.device)];
-  }, { ...attrs });
+  }, { ...attrs }, (g, _out, y) => {
+    // fused with the gradient of a relu before the pooling, where the backend has it
+    const a = y.gradFn!, b = backendOf(op, [g]), z = a.inputs[0];
+    if (a.op !== "relu" || !b.maxPool2dReluBackward || z.device !== g.device) return null;
+    const d = b.maxPool2dReluBackward(g._d, idxD, z._d, { xShape: [...y.shape] });
+    return d && new Tensor(d, g.device);
+  });
   let idx = indices;
   if (unbatched) {
     out = out.squeeze(0);

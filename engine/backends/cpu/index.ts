@@ -13,7 +13,7 @@ import { binaryLoop, rowBroadcastF32, unaryLoop } from "./loops.js";
 import { around, mergeAxes, reduceAxis } from "./reduce.js";
 import { gemm } from "./kernels/gemm.js";
 import { conv2dForward, conv2dBackwardInput, conv2dBackwardWeight } from "./kernels/conv.js";
-import { maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward, avgPool2dActBackward } from "./kernels/pool.js";
+import { maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward, avgPool2dActBackward, maxPool2dReluBackward } from "./kernels/pool.js";
 import { binaryF32, rowBroadcastF32Wasm, unaryF32 } from "./kernels/elementwise.js";
 import { backwardScope, emptyF32, emptyOf, recycle } from "./alloc.js";
 
@@ -411,5 +411,10 @@ export const cpuBackend: Backend = {
     if (dy.dtype !== "float32" || a.dtype !== "float32") return null;
     const dx = avgPool2dActBackward(toF32(dy), dy.shape, toF32(a), attrs.xShape, attrs, attrs.act);
     return dx && make(dx, [...attrs.xShape], "float32");
+  },
+  maxPool2dReluBackward(dy, indices, z, { xShape }) {
+    if (dy.dtype !== "float32" || z.dtype !== "float32") return null;
+    const dx = maxPool2dReluBackward(toF32(dy), arr(indices) as Int32Array, dy.shape, toF32(z), xShape);
+    return dx && make(dx, [...xShape], "float32");
   },
 };

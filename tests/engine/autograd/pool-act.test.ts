@@ -1,5 +1,5 @@
-// The backward walk's fused rule through average pooling and the activation before it (LeNet-5's
-// tanh + 2x2 pooling): the gradient of the activation's input in one pass, with the bits of the two
+// The backward walk's fused rules through 2x2 pooling and the activation before it (LeNet-5's
+// tanh + average pooling; relu + max pooling, notebook 05's): the gradient of the activation's input in one pass, with the bits of the two
 // backward rules run one after the other; taken only where nothing else needs the activation's
 // gradient (retained, asked for by grad(), used by another op, anomaly mode: the two rules run).
 import { afterEach, describe, expect, it } from "vitest";
@@ -13,14 +13,15 @@ type Act = "tanh" | "sigmoid" | "relu";
 const act = (z: gb.Tensor, a: Act) => (a === "tanh" ? z.tanh() : a === "sigmoid" ? z.sigmoid() : z.relu());
 
 /** Counts the backend's fused calls (the rule itself runs as it is). */
-function countFused(): { calls: () => number; restore: () => void } {
-  const orig = cpuBackend.avgPool2dActBackward!;
+function countFused(which: "avgPool2dActBackward" | "maxPool2dReluBackward" = "avgPool2dActBackward"): { calls: () => number; restore: () => void } {
+  const b = cpuBackend as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const orig = b[which];
   let n = 0;
-  cpuBackend.avgPool2dActBackward = (...args) => {
+  b[which] = (...args) => {
     n++;
     return orig.apply(cpuBackend, args);
   };
-  return { calls: () => n, restore: () => void (cpuBackend.avgPool2dActBackward = orig) };
+  return { calls: () => n, restore: () => void (b[which] = orig) };
 }
 
 /** Values with the special ones a gradient must carry through: NaN, infinities, -0, large. */
@@ -142,6 +143,83 @@ describe("avgPool2d after tanh / sigmoid / relu: the fused backward", () => {
     for (let i = 0; i < GY.length; i++) {
       expect(GY[i]).toBe(0.25);
       expect(Object.is(GZ[i], Math.fround(0.25 * (1 - Y[i] * Y[i])))).toBe(true);
+    }
+  });
+});
+
+describe("maxPool2d after relu: the fused backward", () => {
+  it("the bits of the two backward rules: 4+ output columns, odd sizes (edges without gradient)", async () => {
+    for (const [k, shape] of [[3, 4, 8, 12], [2, 3, 9, 11], [4, 16, 10, 10]].entries()) {
+      const n = shape.reduce((u, v) => u * v, 1);
+      const zv = values(n, 30 + k);
+      const run = async (retain: boolean) => {
+        const z = gb.tensor(zv, { shape, requiresGrad: true });
+        const y = z.relu();
+        if (retain) y.retainGrad();
+        const p = F.maxPool2d(y, 2);
+        await p.mul(gb.tensor(values(p.shape.reduce((u, v) => u * v, 1), 40 + k), { shape: p.shape })).sum().backward();
+        return z.grad!.dataSync() as Float32Array;
+      };
+      const count = countFused("maxPool2dReluBackward");
+      let fused: Float32Array, calls: number;
+      try {
+        fused = await run(false);
+        calls = count.calls();
+      } finally {
+        count.restore();
+      }
+      expect(calls, `${shape}: fused`).toBe(1);
+      expect(bits(fused), `${shape}`).toEqual(bits(await run(true)));
+    }
+  });
+
+  it("LeNet-5 with relu and max pooling (notebook 05's): the same gradients fused and op by op", async () => {
+    gb.manualSeed(4);
+    const model = new gb.models.LeNet5({ activation: "relu", pooling: "max" });
+    const x = gb.tensor(rand(8 * 28 * 28, 6).map((v) => Math.abs(v)), { shape: [8, 1, 28, 28] });
+    const t = gb.tensor(Int32Array.from({ length: 8 }, (_, i) => (3 * i) % 10), { shape: [8], dtype: "int32" });
+    const grads = async () => {
+      model.zeroGrad();
+      await F.crossEntropy(model.forward(x), t).backward();
+      return model.parameters().map((p) => bits(p.grad!.dataSync() as Float32Array));
+    };
+    const count = countFused("maxPool2dReluBackward");
+    let fused: number[][];
+    try {
+      fused = await grads();
+      expect(count.calls()).toBe(2);
+    } finally {
+      count.restore();
+    }
+    expect(fused.some((p) => p.some((u) => u !== 0))).toBe(true);
+    const orig = cpuBackend.maxPool2dReluBackward;
+    cpuBackend.maxPool2dReluBackward = undefined;
+    try {
+      expect(await grads()).toEqual(fused);
+    } finally {
+      cpuBackend.maxPool2dReluBackward = orig;
+    }
+  });
+
+  it("overlapping windows and narrow outputs: the backend declines (null), the two rules run", async () => {
+    for (const [shape, k, opts] of [[[2, 3, 8, 8], 3, { stride: 2, padding: 1 }], [[2, 3, 6, 6], 2, {}]] as const) {
+      const zv = values(shape.reduce((u, v) => u * v, 1), 50);
+      const run = async (retain: boolean) => {
+        const z = gb.tensor(zv, { shape: [...shape], requiresGrad: true });
+        const y = z.relu();
+        if (retain) y.retainGrad();
+        await F.maxPool2d(y, k, opts).sum().backward();
+        return z.grad!.dataSync() as Float32Array;
+      };
+      const count = countFused("maxPool2dReluBackward");
+      let got: Float32Array;
+      try {
+        got = await run(false);
+        expect(count.calls(), `${shape}`).toBe(1);
+      } finally {
+        count.restore();
+      }
+      expect(bits(got), `${shape}`).toEqual(bits(await run(true)));
     }
   });
 });

@@ -33,6 +33,9 @@ export function runOps(): Record<string, { hash: string; sample: number[] }> {
   // 2x2 average pooling after tanh: the fused gradient of both (the SIMD module's avgpool2grad_tanh)
   const z = gb.randn([8, 6, 12, 14], { requiresGrad: true });
   gb.nn.functional.avgPool2d(z.tanh(), 2).mul(gb.randn([8, 6, 6, 7])).sum().backward();
+  // and 2x2 max pooling after relu (maxpool2grad_relu)
+  const zr = gb.randn([8, 6, 12, 14], { requiresGrad: true });
+  gb.nn.functional.maxPool2d(zr.relu(), 2).mul(gb.randn([8, 6, 6, 7])).sum().backward();
   // SGD with momentum and Adam, 3 steps on a parameter large enough for the SIMD module's updates
   const sgdP = gb.randn([1001], { requiresGrad: true }), adamP = gb.randn([1001], { requiresGrad: true });
   const sgd = new gb.optim.SGD([sgdP], { lr: 0.1, momentum: 0.9, nesterov: true }), adam = new gb.optim.Adam([adamP], { lr: 0.01 });
@@ -43,7 +46,7 @@ export function runOps(): Record<string, { hash: string; sample: number[] }> {
     adam.step();
   }
   const biased = gb.randn([256, 120]).add(gb.randn([120])); // a row broadcast on the SIMD module
-  return { biasAdd: hash(biased), sgd: hash(sgdP), adam: hash(adamP), matmul: hash(a.matmul(b)), conv: hash(y), convDx: hash(x.grad!), convDw: hash(w.grad!), exp: hash(v.exp()), tanh: hash(v.tanh()), sumRows: hash(rows), sumCols: hash(cols), crossEntropy: hash(loss), crossEntropyDx: hash(logits.grad!), poolTanhDz: hash(z.grad!) };
+  return { biasAdd: hash(biased), sgd: hash(sgdP), adam: hash(adamP), matmul: hash(a.matmul(b)), conv: hash(y), convDx: hash(x.grad!), convDw: hash(w.grad!), exp: hash(v.exp()), tanh: hash(v.tanh()), sumRows: hash(rows), sumCols: hash(cols), crossEntropy: hash(loss), crossEntropyDx: hash(logits.grad!), poolTanhDz: hash(z.grad!), poolReluDz: hash(zr.grad!) };
 }
 
 const inWorker = typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== "undefined";

@@ -76,6 +76,10 @@ describe("large ops (the WASM paths, and the TypeScript ones) with poisoned resu
       const x = t([16, 6, 8, 14], 19, true), f = gb.nn.functional;
       return { outs: [f.avgPool2d(x.tanh(), 2), f.avgPool2d(x.sigmoid(), 2), f.avgPool2d(x.relu(), 2), f.avgPool2d(x.slice(3, 0, 8).tanh(), 2)], grads: [x] };
     },
+    "2x2 max pooling after relu (the fused gradient), even and odd sizes": () => {
+      const even = t([16, 6, 28, 28], 20, true), odd = t([16, 6, 27, 29], 21, true), f = gb.nn.functional;
+      return { outs: [f.maxPool2d(even.relu(), 2), f.maxPool2d(odd.relu(), 2)], grads: [even, odd] };
+    },
     "2x2 average pooling, even and odd sizes, forward and gradient": () => {
       const even = t([16, 6, 28, 28], 14, true), odd = t([16, 6, 27, 29], 15, true);
       return { outs: [gb.nn.functional.avgPool2d(even, 2), gb.nn.functional.avgPool2d(odd, 2)], grads: [even, odd] };

@@ -30,6 +30,6 @@ export { gemm, gemmReference, gemmWasm } from "./gemm.ts";
 export { conv2dOutputSize, pool2dOutputSize } from "../../../shape.ts";
 export { conv2dForward, conv2dBackwardInput, conv2dBackwardWeight, type Conv2dParams } from "./conv.ts";
 export {
-  maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward, avgPool2dActBackward,
+  maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward, avgPool2dActBackward, maxPool2dReluBackward,
   type Pool2dParams, type AvgPool2dParams, type PoolAct,
 } from "./pool.ts";

@@ -139,29 +139,55 @@ export function maxPool2dBackward(dy: Float32Array, indices: Int32Array, yShape:
 
 /**
  * The gradient of 2x2 / stride 2 max pooling on the SIMD module (maxpool2grad: compare and select,
- * no scatter), in chunks of planes that stay in L2, writing every element of dx. False (dx partly
+ * no scatter), in chunks of planes that stay in L2, writing every element of dx; with `z`, also the
+ * gradient of the relu before the pooling, z its input (maxpool2grad_relu). False (dx partly
  * written) when an index lies outside its output's 2x2 block (other pooling windows): the caller
  * scatters.
  */
 function maxPool2GradSimd(
   wasm: WasmInstance, dy: Float32Array, indices: Int32Array, planes: number, H: number, W: number, OH: number, OW: number, dx: Float32Array,
+  z: Float32Array | null = null,
 ): boolean {
   const HW = H * W, OHW = OH * OW;
   // rows past 2*OH and columns past 2*OW get no gradient: zeroed in WASM memory when there are any
   const edges = 2 * OH < H || 2 * OW < W;
-  const chunk = Math.max(1, Math.floor(POOL_CHUNK / (HW + 2 * OHW)));
+  const chunk = Math.max(1, Math.floor(POOL_CHUNK / ((z ? 2 : 1) * HW + 2 * OHW)));
+  const relu = (wasm.exports as unknown as Record<string, (...args: number[]) => number>).maxpool2grad_relu;
   for (let p0 = 0; p0 < planes; p0 += chunk) {
     const np = Math.min(chunk, planes - p0);
-    // memory (floats): dx planes | dy planes | index planes
-    const dxPtr = 0, dyPtr = np * HW, iPtr = dyPtr + np * OHW;
-    const mem = ensureMemory(wasm, (iPtr + np * OHW) * 4);
+    // memory (floats): dx planes | dy planes | index planes | z planes
+    const dxPtr = 0, dyPtr = np * HW, iPtr = dyPtr + np * OHW, zPtr = iPtr + np * OHW;
+    const mem = ensureMemory(wasm, (zPtr + (z ? np * HW : 0)) * 4);
     mem.set(dy.subarray(p0 * OHW, (p0 + np) * OHW), dyPtr);
     wasm.i32.set(indices.subarray(p0 * OHW, (p0 + np) * OHW), iPtr);
+    if (z) mem.set(z.subarray(p0 * HW, (p0 + np) * HW), zPtr);
     if (edges) mem.fill(0, dxPtr, dxPtr + np * HW);
-    if (!wasm.maxpool2grad(dyPtr * 4, iPtr * 4, H, W, np, OH, OW, dxPtr * 4)) return false;
+    const ok = z ? relu(dyPtr * 4, iPtr * 4, H, W, np, OH, OW, dxPtr * 4, zPtr * 4) : wasm.maxpool2grad(dyPtr * 4, iPtr * 4, H, W, np, OH, OW, dxPtr * 4);
+    if (!ok) return false;
     dx.set(mem.subarray(dxPtr, dxPtr + np * HW), p0 * HW);
   }
   return true;
+}
+
+/**
+ * The gradient of 2x2 / stride 2 max pooling and of the relu before it in one pass (no dx of the
+ * pooling in between): z > 0 ? maxPool2dBackward(dy, indices) : 0, z the relu's input, with the
+ * bits of the two ops. On the SIMD module where maxPool2dBackward takes it (every index in its
+ * output's 2x2 block); null otherwise (the caller runs the two ops).
+ */
+export function maxPool2dReluBackward(dy: Float32Array, indices: Int32Array, yShape: number[], z: Float32Array, xShape: number[]): Float32Array | null {
+  if (yShape.length !== 4 || xShape.length !== 4 || yShape[0] !== xShape[0] || yShape[1] !== xShape[1]) {
+    throw new Error(`max_pool2d_backward: grad_output shape ${fmt(yShape)} does not match input shape ${fmt(xShape)}`);
+  }
+  checkLen("max_pool2d_backward", "grad_output", dy.length, yShape);
+  checkLen("max_pool2d_backward", "indices", indices.length, yShape);
+  checkLen("max_pool2d_backward (relu)", "activation", z.length, xShape);
+  const [N, C, OH, OW] = yShape;
+  const [, , H, W] = xShape;
+  const wasm = 2 * OH <= H && 2 * OW <= W && OW >= 4 ? serialWasmInstance() : null;
+  if (!wasm) return null;
+  const dx = emptyF32(N * C * H * W);
+  return maxPool2GradSimd(wasm, dy, indices, N * C, H, W, OH, OW, dx, z) ? dx : null;
 }
 
 /** Window [start, end) and divisor of output o along one dimension (PyTorch's avg_pool2d rule). */

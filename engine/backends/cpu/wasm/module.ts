@@ -7,7 +7,7 @@
 //    (operand packing);
 //  - copy-funcs.ts: copy2d, gather, scatteradd (strided copies: im2col, col2im, packing);
 //  - pool-funcs.ts: maxpool2, maxpool2grad, avgpool2, avgpool2grad, avgpool2grad_tanh / _sigmoid /
-//    _relu (2x2 / stride 2 pooling; the last with the activation's gradient);
+//    _relu, maxpool2grad_relu (2x2 / stride 2 pooling; the last four with the activation's gradient);
 //  - elementwise-funcs.ts: ew_* (float32 element-wise loops), addbias;
 //  - reduce-funcs.ts: sumrows, addrows (sums of contiguous rows and of columns, the TypeScript loops' bits);
 //  - optim-funcs.ts: sgdstep, adamstep (the optimizers' updates in place, the TypeScript loops' bits).
@@ -45,6 +45,6 @@ export const SIMD_EXPORTS = [
 export function simdModuleBytes(cfg: SimdConfig = DEFAULT_CONFIG, sharedMax?: number): Uint8Array<ArrayBuffer> {
   // the GEMM family first: its functions call each other by index
   const funcs: FuncDef[] = [...gemmFuncs(cfg), maxPool2(), ...copyFuncs(), addBias(), ...elementwiseFuncs(), avgPool2(false), avgPool2(true), maxPool2Grad(), sumRows(), addRows(), ...optimFuncs(),
-    avgPool2GradAct("tanh"), avgPool2GradAct("sigmoid"), avgPool2GradAct("relu")];
+    avgPool2GradAct("tanh"), avgPool2GradAct("sigmoid"), avgPool2GradAct("relu"), maxPool2Grad(true)];
   return buildModule(funcs, sharedMax);
 }

@@ -10,6 +10,8 @@
 //    pooling, by compare and select instead of a scatter (see maxPool2Grad).
 //  avgpool2grad_tanh / _sigmoid / _relu(dy, a, H, W, npl, OH, OW, dx): avgpool2grad and the
 //    gradient of the activation before the pooling in one pass (see avgPool2GradAct).
+//  maxpool2grad_relu(dy, idx, H, W, npl, OH, OW, dx, z) -> ok: maxpool2grad and the gradient of the
+//    relu before the pooling in one pass (see maxPool2Grad).
 
 import { Code, I32, V128, Simd, Op, type FuncDef } from "./writer.ts";
 
@@ -165,7 +167,7 @@ export function avgPool2(grad: boolean): FuncDef {
 
 const INTERLEAVE_LO = [0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23];
 const INTERLEAVE_HI = INTERLEAVE_LO.map((v) => v + 8);
-const I32X4_EQ = 0x37, V128_AND = 0x4e, I32X4_ALL_TRUE = 0xa3;
+const I32X4_EQ = 0x37, V128_AND = 0x4e, I32X4_ALL_TRUE = 0xa3, F32X4_GT = 0x44;
 
 /**
  * maxpool2grad(dy, idx, H, W, npl, OH, OW, dx) -> ok: for npl planes of dy and idx [OH, OW]
@@ -175,11 +177,17 @@ const I32X4_EQ = 0x37, V128_AND = 0x4e, I32X4_ALL_TRUE = 0xa3;
  * dx[idx] += dy of a zeroed dx when every index lies in its own output's block (the blocks do
  * not overlap); returns 0 if one does not (the caller then scatters), else 1. Four outputs a
  * step (the last step of a row moved back to end at OW: it rewrites the same values).
+ * With `relu`, maxpool2grad_relu(dy, idx, H, W, npl, OH, OW, dx, z): also the gradient of the relu
+ * before the pooling, z its input (planes [H, W] as dx): each written value kept where z > 0,
+ * else +0 (what reluGrad(z, dx) gives).
  */
-export function maxPool2Grad(): FuncDef {
-  const DY = 0, IDX = 1, H = 2, W = 3, NPL = 4, OH = 5, OW = 6, DX = 7;
-  const OHC = 8, OWI = 9, LAST = 10, RDY = 11, RIX = 12, RDX = 13, I0 = 14, P = 15, WB = 16;
-  const K = 17, SW = 18, S1 = 19, OK = 20, D = 21, X = 22, B = 23, M0 = 24, M1 = 25, M2 = 26, M3 = 27;
+export function maxPool2Grad(relu = false): FuncDef {
+  const DY = 0, IDX = 1, H = 2, W = 3, NPL = 4, OH = 5, OW = 6, DX = 7, Z = 8;
+  const base = relu ? 9 : 8;
+  const OHC = base, OWI = base + 1, LAST = base + 2, RDY = base + 3, RIX = base + 4, RDX = base + 5, I0 = base + 6, P = base + 7, WB = base + 8;
+  const RZ = base + 9, PZ = base + 10; // (relu) z's row and position, as RDX and P
+  const v0 = relu ? base + 11 : base + 9;
+  const K = v0, SW = v0 + 1, S1 = v0 + 2, OK = v0 + 3, D = v0 + 4, X = v0 + 5, B = v0 + 6, M0 = v0 + 7, M1 = v0 + 8, M2 = v0 + 9, M3 = v0 + 10;
   const c = new Code();
   c.v128I32([-1, -1, -1, -1]).set(OK);
   c.block();
@@ -193,6 +201,7 @@ export function maxPool2Grad(): FuncDef {
   c.get(W).i32(2).op(Op.i32_shl).set(WB);
   c.loop(); // planes
   c.get(DY).set(RDY).get(IDX).set(RIX).get(DX).set(RDX).i32(0).set(I0);
+  if (relu) c.get(Z).set(RZ);
   c.get(OH).set(OHC);
   c.loop(); // output rows
   c.i32(0).set(OWI);
@@ -209,12 +218,19 @@ export function maxPool2Grad(): FuncDef {
   c.get(X).get(B).get(S1).simd(Simd.i32x4_add).simd(I32X4_EQ).set(M3);
   c.get(OK).get(M0).get(M1).simd(Simd.v128_or).get(M2).get(M3).simd(Simd.v128_or).simd(Simd.v128_or).simd(V128_AND).set(OK);
   c.get(RDX).get(OWI).i32(3).op(Op.i32_shl).op(Op.i32_add).set(P);
+  if (relu) c.get(RZ).get(OWI).i32(3).op(Op.i32_shl).op(Op.i32_add).set(PZ);
   for (const [lo, hi, off] of [[M0, M1, 0], [M2, M3, -1]] as const) {
-    // the block row: (dy & m_lo, dy & m_hi) interleaved, 8 floats from column 2*ow
+    // the block row: (dy & m_lo, dy & m_hi) interleaved, 8 floats from column 2*ow (with relu: & z > 0)
     const store = (lanes: number[], at: number) => {
       c.get(P);
       if (off < 0) c.get(WB).op(Op.i32_add);
-      c.get(D).get(lo).simd(V128_AND).get(D).get(hi).simd(V128_AND).shuffle(lanes).simdMem(Simd.v128_store, 0, at);
+      c.get(D).get(lo).simd(V128_AND).get(D).get(hi).simd(V128_AND).shuffle(lanes);
+      if (relu) {
+        c.get(PZ);
+        if (off < 0) c.get(WB).op(Op.i32_add);
+        c.simdMem(Simd.v128_load, 0, at).v128Zero().simd(F32X4_GT).simd(V128_AND);
+      }
+      c.simdMem(Simd.v128_store, 0, at);
     };
     store(INTERLEAVE_LO, 0);
     store(INTERLEAVE_HI, 16);
@@ -226,24 +242,29 @@ export function maxPool2Grad(): FuncDef {
   c.get(RDY).get(OW).i32(2).op(Op.i32_shl).op(Op.i32_add).set(RDY);
   c.get(RIX).get(OW).i32(2).op(Op.i32_shl).op(Op.i32_add).set(RIX);
   c.get(RDX).get(WB).i32(1).op(Op.i32_shl).op(Op.i32_add).set(RDX);
+  if (relu) c.get(RZ).get(WB).i32(1).op(Op.i32_shl).op(Op.i32_add).set(RZ);
   c.get(I0).get(W).i32(1).op(Op.i32_shl).op(Op.i32_add).set(I0);
   c.get(OHC).i32(1).op(Op.i32_sub).tee(OHC).brIf(0);
   c.end();
   c.get(DY).get(OH).get(OW).op(Op.i32_mul).i32(2).op(Op.i32_shl).tee(P).op(Op.i32_add).set(DY);
   c.get(IDX).get(P).op(Op.i32_add).set(IDX);
-  c.get(DX).get(H).get(W).op(Op.i32_mul).i32(2).op(Op.i32_shl).op(Op.i32_add).set(DX);
+  c.get(DX).get(H).get(W).op(Op.i32_mul).i32(2).op(Op.i32_shl).tee(P).op(Op.i32_add).set(DX);
+  if (relu) c.get(Z).get(P).op(Op.i32_add).set(Z);
   c.get(NPL).i32(1).op(Op.i32_sub).tee(NPL).brIf(0);
   c.end();
   c.end();
   c.get(OK).simd(I32X4_ALL_TRUE);
-  const locals = [I32, I32, I32, I32, I32, I32, I32, I32, I32];
+  const locals: number[] = [];
+  for (let i = base; i < v0; i++) locals.push(I32);
   for (let i = 0; i < 11; i++) locals.push(V128);
-  return { name: "maxpool2grad", params: [I32, I32, I32, I32, I32, I32, I32, I32], results: [I32], locals, body: c };
+  const params = [I32, I32, I32, I32, I32, I32, I32, I32];
+  if (relu) params.push(I32);
+  return { name: relu ? "maxpool2grad_relu" : "maxpool2grad", params, results: [I32], locals, body: c };
 }
 
 /** Activations whose gradient avgpool2grad_<act> fuses (the op table's names). */
 export type PoolAct = "tanh" | "sigmoid" | "relu";
-const F32X4_GT = 0x44, F64X2_SUB = 0xf1;
+const F64X2_SUB = 0xf1;
 
 /**
  * avgpool2grad_<act>(dy, a, H, W, npl, OH, OW, dx): the gradient of 2x2 / stride 2 average pooling
