@@ -21,10 +21,13 @@ const BINARY: Record<string, FnName> = {
 
 /**
  * Elements from which the WASM functions pay, copies in and out included (about 0.3 ns an
- * element): exp / tanh / sigmoid cost 10-20 ns an element in TypeScript, the binary ops about 2.5.
+ * element, and ~1 µs a call): exp / tanh / sigmoid cost 10-35 ns an element in TypeScript (exp of
+ * 2,560 floats, a cross-entropy's [256, 10]: 87 µs there, 6 µs here; tanh of 128 floats about even),
+ * the binary ops about 2 (x.mul(y) of 4,096 floats 10 → 3.7 µs; of 256 even). Measured interleaved
+ * in one process, BENCHMARKS.md.
  */
-const MIN_UNARY = 1 << 13;
-const MIN_BINARY = 1 << 14;
+const MIN_UNARY = 1 << 7;
+const MIN_BINARY = 1 << 10;
 /** A row broadcast (a bias) from this many output elements: the loop costs ~2 ns an element, a call ~50 ns a row. */
 const MIN_ROW_BROADCAST = 1 << 11;
 /**
