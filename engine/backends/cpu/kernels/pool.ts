@@ -214,14 +214,14 @@ const POOL_CHUNK = 1 << 15;
  * HW floats, for the forward; dy, of OHW floats, for the gradient) are copied into WASM memory,
  * `call` computes there, and the result planes are copied into `out` (OHW floats a plane for the
  * forward, HW for the gradient, whose memory is zeroed first). Returns the number of leading
- * output columns done (4*floor(OW/4)), 0 without WASM.
+ * output columns done (all of them; 0 without WASM or with fewer than 4).
  */
 function simdPool2(
   planes: number, HW: number, OHW: number, call: (w: WasmInstance, np: number, bigPtr: number, smallPtr: number) => void,
   x: Float32Array | null, dy: Float32Array | null, out: Float32Array, OW: number,
 ): number {
   const wasm = serialWasmInstance();
-  const cols = OW & ~3;
+  const cols = OW >= 4 ? OW : 0;
   if (!wasm || cols === 0) return 0;
   const chunk = Math.max(1, Math.floor(POOL_CHUNK / (HW + OHW)));
   for (let p0 = 0; p0 < planes; p0 += chunk) {
@@ -369,7 +369,7 @@ export function avgPool2dActBackward(
   const HW = H * W, OHW = OH * OW, planes = N * C;
   const dx = emptyF32(planes * HW); // the windows tile the input: every element written below
   const wasm = serialWasmInstance();
-  const simdCols = wasm ? OW & ~3 : 0;
+  const simdCols = wasm && OW >= 4 ? OW : 0;
   if (wasm && simdCols > 0) {
     const fn = (wasm.exports as unknown as Record<string, (...args: number[]) => void>)[`avgpool2grad_${act}`];
     const chunk = Math.max(1, Math.floor(POOL_CHUNK / (2 * HW + OHW)));

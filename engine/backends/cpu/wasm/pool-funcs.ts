@@ -5,7 +5,7 @@
 //    npl planes [H, W] into [OH, OW] planes (values, i32 flat indices), for
 //    output rows < OH (all windows inside) and the first 4*floor(OW/4) columns.
 //  avgpool2(x, H, W, npl, OH, OW, y), avgpool2grad(dy, H, W, npl, OH, OW, dx): 2x2 / stride 2
-//    average pooling and its gradient, for the same outputs (see avgPool2).
+//    average pooling and its gradient, for output rows < OH and every column (OW >= 4; see avgPool2).
 //  maxpool2grad(dy, idx, H, W, npl, OH, OW, dx) -> ok: the gradient of 2x2 / stride 2 max
 //    pooling, by compare and select instead of a scatter (see maxPool2Grad).
 //  avgpool2grad_tanh / _sigmoid / _relu(dy, a, H, W, npl, OH, OW, dx): avgpool2grad and the
@@ -91,19 +91,50 @@ const S = { f64x2_promote_low_f32x4: 0x5f, f32x4_demote_f64x2_zero: 0x5e, f64x2_
  * avgpool2(x, H, W, npl, OH, OW, y) with grad = false: y = the mean of each 2x2 window, as
  * pool.ts's loop computes it: ((x0 + x1) + x2) + x3, times 0.25, in double precision (f64x2
  * lanes), rounded once to float32. avgpool2grad(dy, H, W, npl, OH, OW, dx) with grad = true:
- * each window's four dx = float32(dy * 0.25). Both for output rows < OH, the first
- * 4*floor(OW/4) columns; planes [H, W] and [OH, OW], byte addresses.
+ * each window's four dx = float32(dy * 0.25). Both for output rows < OH, every column (OW >= 4:
+ * four outputs a step, a last step moved back to end at OW where OW is not a multiple of 4: it
+ * rewrites the same values); planes [H, W] and [OH, OW], byte addresses.
  */
 export function avgPool2(grad: boolean): FuncDef {
   // X: the [H, W] planes (x, or dx for the gradient), Y: the [OH, OW] planes (y, or dy)
   const X = grad ? 6 : 0, H = 1, W = 2, NPL = 3, OH = 4, OW = 5, Y = grad ? 0 : 6;
-  const PLANE = 7, OHC = 8, OWC = 9, RA = 10, RB = 11, YP = 12, OW4 = 13;
-  const A0 = 14, A1 = 15, B0 = 16, B1 = 17, T = 18, L = 19, G = 20;
+  const PLANE = 7, OHC = 8, OWC = 9, RA = 10, RB = 11, YP = 12, OW4 = 13, TY = 14, TA = 15, TB = 16;
+  const A0 = 17, A1 = 18, B0 = 19, B1 = 20, T = 21, L = 22, G = 23;
   const c = new Code();
   const f64c = (v: number) => {
     c.op(0x44);
     for (const x of new Uint8Array(new Float64Array([v]).buffer)) c.b.push(x);
     c.simd(S.f64x2_splat);
+  };
+  /** the 4 outputs at yp, their windows' rows at ra and rb */
+  const step = (yp: number, ra: number, rb: number) => {
+    if (!grad) {
+      c.get(ra).simdMem(Simd.v128_load, 0, 0).set(A0).get(ra).simdMem(Simd.v128_load, 0, 16).set(A1);
+      c.get(rb).simdMem(Simd.v128_load, 0, 0).set(B0).get(rb).simdMem(Simd.v128_load, 0, 16).set(B1);
+      // the sum of the lanes picked by `lanes` (even / odd columns of rows A and B), per half
+      const half = (hi: boolean, into: number) => {
+        const pick = (v0: number, v1: number, sel: number[]) => {
+          c.get(v0).get(v1).shuffle(sel);
+          if (hi) c.set(T).get(T).get(T).shuffle(HIGH);
+          c.simd(S.f64x2_promote_low_f32x4);
+        };
+        pick(A0, A1, EVEN); pick(A0, A1, ODD); c.simd(S.f64x2_add);
+        pick(B0, B1, EVEN); c.simd(S.f64x2_add);
+        pick(B0, B1, ODD); c.simd(S.f64x2_add);
+        f64c(0.25); c.simd(S.f64x2_mul).simd(S.f32x4_demote_f64x2_zero).set(into);
+      };
+      half(false, L);
+      half(true, G);
+      c.get(yp).get(L).get(G).shuffle(LOW).simdMem(Simd.v128_store, 0, 0);
+    } else {
+      c.get(yp).simdMem(Simd.v128_load, 0, 0);
+      c.op(0x43, 0, 0, 0x80, 0x3e).simd(S.f32x4_splat); // 0.25f
+      c.simd(S.f32x4_mul).set(G);
+      c.get(G).get(G).shuffle(DUP_LO).set(L);
+      c.get(G).get(G).shuffle(DUP_HI).set(G);
+      c.get(ra).get(L).simdMem(Simd.v128_store, 0, 0).get(ra).get(G).simdMem(Simd.v128_store, 0, 16);
+      c.get(rb).get(L).simdMem(Simd.v128_store, 0, 0).get(rb).get(G).simdMem(Simd.v128_store, 0, 16);
+    }
   };
   // x (forward) / dx (gradient) advance by planes of H x W; y / dy by planes of OH x OW
   c.get(OW).i32(2).op(0x75 /* i32.shr_s */).set(OW4);
@@ -119,39 +150,21 @@ export function avgPool2(grad: boolean): FuncDef {
   c.get(PLANE).get(W).i32(2).op(Op.i32_shl).op(Op.i32_add).set(RB);
   c.get(OW4).set(OWC);
   c.loop(); // groups of 4 outputs
-  if (!grad) {
-    c.get(RA).simdMem(Simd.v128_load, 0, 0).set(A0).get(RA).simdMem(Simd.v128_load, 0, 16).set(A1);
-    c.get(RB).simdMem(Simd.v128_load, 0, 0).set(B0).get(RB).simdMem(Simd.v128_load, 0, 16).set(B1);
-    // the sum of the lanes picked by `lanes` (even / odd columns of rows A and B), per half
-    const half = (hi: boolean, into: number) => {
-      const pick = (v0: number, v1: number, sel: number[]) => {
-        c.get(v0).get(v1).shuffle(sel);
-        if (hi) c.set(T).get(T).get(T).shuffle(HIGH);
-        c.simd(S.f64x2_promote_low_f32x4);
-      };
-      pick(A0, A1, EVEN); pick(A0, A1, ODD); c.simd(S.f64x2_add);
-      pick(B0, B1, EVEN); c.simd(S.f64x2_add);
-      pick(B0, B1, ODD); c.simd(S.f64x2_add);
-      f64c(0.25); c.simd(S.f64x2_mul).simd(S.f32x4_demote_f64x2_zero).set(into);
-    };
-    half(false, L);
-    half(true, G);
-    c.get(YP).get(L).get(G).shuffle(LOW).simdMem(Simd.v128_store, 0, 0);
-  } else {
-    c.get(YP).simdMem(Simd.v128_load, 0, 0);
-    c.op(0x43, 0, 0, 0x80, 0x3e).simd(S.f32x4_splat); // 0.25f
-    c.simd(S.f32x4_mul).set(G);
-    c.get(G).get(G).shuffle(DUP_LO).set(L);
-    c.get(G).get(G).shuffle(DUP_HI).set(G);
-    c.get(RA).get(L).simdMem(Simd.v128_store, 0, 0).get(RA).get(G).simdMem(Simd.v128_store, 0, 16);
-    c.get(RB).get(L).simdMem(Simd.v128_store, 0, 0).get(RB).get(G).simdMem(Simd.v128_store, 0, 16);
-  }
+  step(YP, RA, RB);
   c.get(YP).i32(16).op(Op.i32_add).set(YP);
   c.get(RA).i32(32).op(Op.i32_add).set(RA);
   c.get(RB).i32(32).op(Op.i32_add).set(RB);
   c.get(OWC).i32(1).op(Op.i32_sub).tee(OWC).brIf(0);
   c.end();
-  // skip the output columns past 4*OW4 (done by the caller); down two input rows
+  // the last OW mod 4 outputs: a step moved back to end at OW (TY = YP - 4*(4 - OW mod 4) bytes, and 8* for the rows)
+  c.get(OW).i32(3).op(Op.i32_and).if_();
+  c.i32(4).get(OW).i32(3).op(Op.i32_and).op(Op.i32_sub).i32(2).op(Op.i32_shl).set(TY);
+  c.get(RA).get(TY).i32(1).op(Op.i32_shl).op(Op.i32_sub).set(TA);
+  c.get(RB).get(TY).i32(1).op(Op.i32_shl).op(Op.i32_sub).set(TB);
+  c.get(YP).get(TY).op(Op.i32_sub).set(TY);
+  step(TY, TA, TB);
+  c.end();
+  // skip to the next row (past the columns not covered by the steps); down two input rows
   c.get(YP).get(OW).get(OW4).i32(2).op(Op.i32_shl).op(Op.i32_sub).i32(2).op(Op.i32_shl).op(Op.i32_add).set(YP);
   c.get(PLANE).get(W).i32(3).op(Op.i32_shl).op(Op.i32_add).set(PLANE);
   c.get(OHC).i32(1).op(Op.i32_sub).tee(OHC).brIf(0);
@@ -160,7 +173,7 @@ export function avgPool2(grad: boolean): FuncDef {
   c.get(NPL).i32(1).op(Op.i32_sub).tee(NPL).brIf(0);
   c.end();
   c.end();
-  const locals = [I32, I32, I32, I32, I32, I32, I32];
+  const locals = [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32];
   for (let i = 0; i < 7; i++) locals.push(V128);
   return { name: grad ? "avgpool2grad" : "avgpool2", params: [I32, I32, I32, I32, I32, I32, I32], results: [], locals, body: c };
 }
@@ -277,7 +290,8 @@ const F64X2_SUB = 0xf1;
 export function avgPool2GradAct(act: PoolAct): FuncDef {
   const DY = 0, A = 1, H = 2, W = 3, NPL = 4, OH = 5, OW = 6, DX = 7;
   const PLANE = 8, APLANE = 9, OHC = 10, OWC = 11, RA = 12, RB = 13, AA = 14, AB = 15, YP = 16, OW4 = 17;
-  const G = 18, L = 19, GV = 20, AV = 21, T = 22, U = 23, R0 = 24, ONE = 25;
+  const TY = 18, TA = 19, TB = 20, TAA = 21, TAB = 22;
+  const G = 23, L = 24, GV = 25, AV = 26, T = 27, U = 28, R0 = 29, ONE = 30;
   const c = new Code();
   /** act'(g, a) of the f64x2 halves in GV (g) and AV (a), left on the stack */
   const half = () => {
@@ -319,21 +333,32 @@ export function avgPool2GradAct(act: PoolAct): FuncDef {
   c.get(PLANE).get(W).i32(2).op(Op.i32_shl).op(Op.i32_add).set(RB);
   c.get(APLANE).get(W).i32(2).op(Op.i32_shl).op(Op.i32_add).set(AB);
   c.get(OW4).set(OWC);
+  /** the 4 outputs' gradient at yp, their windows' rows at ra and rb (dx), aa and ab (a) */
+  const step = (yp: number, ra: number, rb: number, aa: number, ab: number) => {
+    c.get(yp).simdMem(Simd.v128_load, 0, 0);
+    c.op(0x43, 0, 0, 0x80, 0x3e).simd(S.f32x4_splat); // 0.25f
+    c.simd(S.f32x4_mul).set(G);
+    c.get(G).get(G).shuffle(DUP_LO).set(L);
+    c.get(G).get(G).shuffle(DUP_HI).set(G);
+    store(ra, aa, 0, L);
+    store(ra, aa, 16, G);
+    store(rb, ab, 0, L);
+    store(rb, ab, 16, G);
+  };
   c.loop(); // groups of 4 outputs
-  c.get(YP).simdMem(Simd.v128_load, 0, 0);
-  c.op(0x43, 0, 0, 0x80, 0x3e).simd(S.f32x4_splat); // 0.25f
-  c.simd(S.f32x4_mul).set(G);
-  c.get(G).get(G).shuffle(DUP_LO).set(L);
-  c.get(G).get(G).shuffle(DUP_HI).set(G);
-  store(RA, AA, 0, L);
-  store(RA, AA, 16, G);
-  store(RB, AB, 0, L);
-  store(RB, AB, 16, G);
+  step(YP, RA, RB, AA, AB);
   c.get(YP).i32(16).op(Op.i32_add).set(YP);
   for (const p of [RA, RB, AA, AB]) c.get(p).i32(32).op(Op.i32_add).set(p);
   c.get(OWC).i32(1).op(Op.i32_sub).tee(OWC).brIf(0);
   c.end();
-  // skip the output columns past 4*OW4 (done by the caller); down two input rows
+  // the last OW mod 4 outputs: a step moved back to end at OW (as avgpool2grad)
+  c.get(OW).i32(3).op(Op.i32_and).if_();
+  c.i32(4).get(OW).i32(3).op(Op.i32_and).op(Op.i32_sub).i32(2).op(Op.i32_shl).set(TY);
+  for (const [t, p] of [[TA, RA], [TB, RB], [TAA, AA], [TAB, AB]]) c.get(p).get(TY).i32(1).op(Op.i32_shl).op(Op.i32_sub).set(t);
+  c.get(YP).get(TY).op(Op.i32_sub).set(TY);
+  step(TY, TA, TB, TAA, TAB);
+  c.end();
+  // skip to the next row (past the columns not covered by the steps); down two input rows
   c.get(YP).get(OW).get(OW4).i32(2).op(Op.i32_shl).op(Op.i32_sub).i32(2).op(Op.i32_shl).op(Op.i32_add).set(YP);
   c.get(PLANE).get(W).i32(3).op(Op.i32_shl).op(Op.i32_add).set(PLANE);
   c.get(APLANE).get(W).i32(3).op(Op.i32_shl).op(Op.i32_add).set(APLANE);
@@ -344,7 +369,8 @@ export function avgPool2GradAct(act: PoolAct): FuncDef {
   c.get(NPL).i32(1).op(Op.i32_sub).tee(NPL).brIf(0);
   c.end();
   c.end();
-  const locals = [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32];
-  for (let i = 0; i < 8; i++) locals.push(V128);
+  const locals: number[] = [];
+  for (let i = PLANE; i < G; i++) locals.push(I32);
+  for (let i = G; i <= ONE; i++) locals.push(V128);
   return { name: `avgpool2grad_${act}`, params: [I32, I32, I32, I32, I32, I32, I32, I32], results: [], locals, body: c };
 }
