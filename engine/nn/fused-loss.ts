@@ -52,14 +52,16 @@ export function crossEntropyFused(x: Tensor, t: Tensor, reduction: "mean" | "sum
   }
   const eData = b.ops.unary(b.fromHost(Z, [N * C], "float32"), { op: "exp" });
   const E = b.readSync(eData) as Float32Array;
-  const S = new Float32Array(N), L = new Float32Array(N), W = new Float32Array(N);
+  // (the backward keeps its own copies: the picked classes, not the target tensor's storage)
+  const S = new Float32Array(N), L = new Float32Array(N), W = new Float32Array(N), K = new Int32Array(N);
   for (let n = 0; n < N; n++) {
     const s = f(rowSum(E, n * C, C));
     S[n] = s;
     const lse = f(f(Math.log(s)) + M[n]);
     const valid = T[n] !== ignoreIndex;
     W[n] = valid ? 1 : 0;
-    L[n] = f(-f(X[n * C + (valid ? T[n] : 0)] - lse) * W[n]);
+    K[n] = valid ? T[n] : 0;
+    L[n] = f(-f(X[n * C + K[n]] - lse) * W[n]);
   }
   const wsum = f(rowSum(W, 0, N));
   let out: Float32Array;
@@ -72,10 +74,9 @@ export function crossEntropyFused(x: Tensor, t: Tensor, reduction: "mean" | "sum
   return apply("crossEntropy", [x], data, (g) => {
     const G = b.readSync(g._d) as Float32Array;
     const gS = reduction === "mean" ? f(G[0] / wsum) : G[0];
-    const dx = b.fill([N, C], 0, "float32");
-    const D = b.readSync(dx) as Float32Array;
+    const D = new Float32Array(N * C);
     for (let n = 0; n < N; n++) {
-      const o = n * C, t = W[n] ? T[n] : 0;
+      const o = n * C, t = K[n];
       const a = f((reduction === "none" ? G[n] : gS) * W[n]);
       // the picked element's gradient (-a, scattered onto zeros), summed back over the row for
       // log-sum-exp (as the four running sums over a row of zeros and -(-a) give it)
@@ -87,6 +88,7 @@ export function crossEntropyFused(x: Tensor, t: Tensor, reduction: "mean" | "sum
       for (let c = 0; c < C; c++) D[o + c] = f(q * E[o + c]) + 0;
       D[o + t] = f(D[o + t] + picked);
     }
-    return [new Tensor(dx, g.device)];
+    // (handed over with fromHost, as the forward's values: readSync's arrays are only read here)
+    return [new Tensor(b.fromHost(D, [N, C], "float32"), g.device)];
   });
 }
