@@ -52,9 +52,9 @@ export function maxPool2dForward(
     if (w0 >= 0 && w0 + (KW - 1) * dw < W && fullCols === ow) fullCols++;
   }
   const fast2x2 = KH === 2 && KW === 2 && dh === 1 && dw === 1 && ph === 0 && pw === 0;
-  // WASM SIMD for 2x2 / stride 2 when every window is inside: the first 4*floor(OW/4) columns
+  // WASM SIMD for 2x2 / stride 2 when every window is inside and there are 4 columns or more: all of them
   const wasm = serialWasmInstance();
-  const simdCols = wasm && fast2x2 && sh === 2 && sw === 2 && fullRows === OH && fullCols === OW ? OW & ~3 : 0;
+  const simdCols = wasm && fast2x2 && sh === 2 && sw === 2 && fullRows === OH && fullCols === OW && OW >= 4 ? OW : 0;
   if (wasm && simdCols > 0) {
     const chunk = Math.max(1, Math.floor((1 << 20) / (HW + 2 * OHW)));
     for (let p0 = 0; p0 < planes; p0 += chunk) {

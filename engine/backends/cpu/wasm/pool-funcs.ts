@@ -3,7 +3,7 @@
 // Exports:
 //  maxpool2(x, H, W, npl, OH, OW, out, idx): 2x2 / stride 2 max pooling of
 //    npl planes [H, W] into [OH, OW] planes (values, i32 flat indices), for
-//    output rows < OH (all windows inside) and the first 4*floor(OW/4) columns.
+//    output rows < OH (all windows inside) and every column (OW >= 4).
 //  avgpool2(x, H, W, npl, OH, OW, y), avgpool2grad(dy, H, W, npl, OH, OW, dx): 2x2 / stride 2
 //    average pooling and its gradient, for output rows < OH and every column (OW >= 4; see avgPool2).
 //  maxpool2grad(dy, idx, H, W, npl, OH, OW, dx) -> ok: the gradient of 2x2 / stride 2 max
@@ -15,14 +15,34 @@
 
 import { Code, I32, V128, Simd, Op, type FuncDef } from "./writer.ts";
 
-/** 2x2 stride-2 max pooling, 4 outputs per step, PyTorch's scan order and NaN rule, branch-free. */
+/**
+ * 2x2 stride-2 max pooling, 4 outputs per step (the last OW mod 4 by a step moved back to end at
+ * OW, rewriting the same values), PyTorch's scan order and NaN rule, branch-free.
+ */
 export function maxPool2(): FuncDef {
   const X = 0, H = 1, W = 2, NPL = 3, OH = 4, OW = 5, OUT = 6, IDX = 7;
   const PLANE = 8, OHC = 9, OWC = 10, RA = 11, RB = 12, I0 = 13, OP = 14, IP = 15, OW4 = 16, ROWB = 17;
-  const V0 = 18, V1 = 19, V2 = 20, V3 = 21, M = 22, MI = 23, BASE = 24, C = 25, S1 = 26, SW = 27, SW1 = 28, K = 29;
+  const TB = 18, TA = 19, TR = 20, TO = 21, TI = 22; // the moved-back step's back shift (bytes of output) and pointers
+  const V0 = 23, V1 = 24, V2 = 25, V3 = 26, M = 27, MI = 28, BASE = 29, C = 30, S1 = 31, SW = 32, SW1 = 33, K = 34, TBASE = 35;
   const c = new Code();
   const even = [0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27];
   const odd = even.map((v) => v + 4);
+  /** the 4 outputs at op / ip, their windows' rows at ra and rb, flat indices of their first taps in base */
+  const step = (ra: number, rb: number, op: number, ip: number, base: number) => {
+    c.get(ra).simdMem(Simd.v128_load, 0, 0).get(ra).simdMem(Simd.v128_load, 0, 16).shuffle(even).set(V0);
+    c.get(ra).simdMem(Simd.v128_load, 0, 0).get(ra).simdMem(Simd.v128_load, 0, 16).shuffle(odd).set(V1);
+    c.get(rb).simdMem(Simd.v128_load, 0, 0).get(rb).simdMem(Simd.v128_load, 0, 16).shuffle(even).set(V2);
+    c.get(rb).simdMem(Simd.v128_load, 0, 0).get(rb).simdMem(Simd.v128_load, 0, 16).shuffle(odd).set(V3);
+    c.get(V0).set(M).get(base).set(MI);
+    for (const [v, s] of [[V1, S1], [V2, SW], [V3, SW1]]) {
+      // take v where v > m or v is NaN
+      c.get(v).get(M).simd(Simd.f32x4_gt).get(v).get(v).simd(Simd.f32x4_ne).simd(Simd.v128_or).set(C);
+      c.get(v).get(M).get(C).simd(Simd.v128_bitselect).set(M);
+      c.get(base).get(s).simd(Simd.i32x4_add).get(MI).get(C).simd(Simd.v128_bitselect).set(MI);
+    }
+    c.get(op).get(M).simdMem(Simd.v128_store, 0, 0);
+    c.get(ip).get(MI).simdMem(Simd.v128_store, 0, 0);
+  };
   c.get(OW).i32(2).op(0x75 /* i32.shr_s */).set(OW4);
   c.block();
   c.get(OW4).op(Op.i32_eqz).brIf(0);
@@ -34,6 +54,8 @@ export function maxPool2(): FuncDef {
   c.v128I32([0, 2, 4, 6]).set(K);
   c.get(W).i32(8).op(Op.i32_mul).set(ROWB); // two input rows, in bytes
   c.get(OUT).set(OP).get(IDX).set(IP);
+  // the moved-back step: 4 - OW mod 4 outputs back (TB bytes of output, 2*TB of input rows)
+  c.i32(4).get(OW).i32(3).op(Op.i32_and).op(Op.i32_sub).i32(2).op(Op.i32_shl).set(TB);
   c.loop(); // planes
   c.get(X).set(PLANE).i32(0).set(I0);
   c.get(OH).set(OHC);
@@ -43,19 +65,7 @@ export function maxPool2(): FuncDef {
   c.get(I0).simd(Simd.i32x4_splat).get(K).simd(Simd.i32x4_add).set(BASE);
   c.get(OW4).set(OWC);
   c.loop(); // groups of 4 outputs
-  c.get(RA).simdMem(Simd.v128_load, 0, 0).get(RA).simdMem(Simd.v128_load, 0, 16).shuffle(even).set(V0);
-  c.get(RA).simdMem(Simd.v128_load, 0, 0).get(RA).simdMem(Simd.v128_load, 0, 16).shuffle(odd).set(V1);
-  c.get(RB).simdMem(Simd.v128_load, 0, 0).get(RB).simdMem(Simd.v128_load, 0, 16).shuffle(even).set(V2);
-  c.get(RB).simdMem(Simd.v128_load, 0, 0).get(RB).simdMem(Simd.v128_load, 0, 16).shuffle(odd).set(V3);
-  c.get(V0).set(M).get(BASE).set(MI);
-  for (const [v, s] of [[V1, S1], [V2, SW], [V3, SW1]]) {
-    // take v where v > m or v is NaN
-    c.get(v).get(M).simd(Simd.f32x4_gt).get(v).get(v).simd(Simd.f32x4_ne).simd(Simd.v128_or).set(C);
-    c.get(v).get(M).get(C).simd(Simd.v128_bitselect).set(M);
-    c.get(BASE).get(s).simd(Simd.i32x4_add).get(MI).get(C).simd(Simd.v128_bitselect).set(MI);
-  }
-  c.get(OP).get(M).simdMem(Simd.v128_store, 0, 0);
-  c.get(IP).get(MI).simdMem(Simd.v128_store, 0, 0);
+  step(RA, RB, OP, IP, BASE);
   c.get(OP).i32(16).op(Op.i32_add).set(OP);
   c.get(IP).i32(16).op(Op.i32_add).set(IP);
   c.get(RA).i32(32).op(Op.i32_add).set(RA);
@@ -63,7 +73,15 @@ export function maxPool2(): FuncDef {
   c.get(BASE).i32(8).simd(Simd.i32x4_splat).simd(Simd.i32x4_add).set(BASE);
   c.get(OWC).i32(1).op(Op.i32_sub).tee(OWC).brIf(0);
   c.end();
-  // skip the output columns past 4*OW4 (done by the caller)
+  c.get(OW).i32(3).op(Op.i32_and).if_();
+  c.get(RA).get(TB).i32(1).op(Op.i32_shl).op(Op.i32_sub).set(TA);
+  c.get(RB).get(TB).i32(1).op(Op.i32_shl).op(Op.i32_sub).set(TR);
+  c.get(OP).get(TB).op(Op.i32_sub).set(TO);
+  c.get(IP).get(TB).op(Op.i32_sub).set(TI);
+  c.get(BASE).get(TB).i32(1).op(0x76 /* i32.shr_u */).simd(Simd.i32x4_splat).simd(0xb1 /* i32x4.sub */).set(TBASE);
+  step(TA, TR, TO, TI, TBASE);
+  c.end();
+  // skip to the next row (past the columns not covered by the steps)
   c.get(OP).get(OW).get(OW4).i32(2).op(Op.i32_shl).op(Op.i32_sub).i32(2).op(Op.i32_shl).op(Op.i32_add).set(OP);
   c.get(IP).get(OW).get(OW4).i32(2).op(Op.i32_shl).op(Op.i32_sub).i32(2).op(Op.i32_shl).op(Op.i32_add).set(IP);
   c.get(PLANE).get(ROWB).op(Op.i32_add).set(PLANE);
@@ -74,8 +92,9 @@ export function maxPool2(): FuncDef {
   c.get(NPL).i32(1).op(Op.i32_sub).tee(NPL).brIf(0);
   c.end();
   c.end();
-  const locals = [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32];
-  for (let i = 0; i < 12; i++) locals.push(V128);
+  const locals: number[] = [];
+  for (let i = PLANE; i < V0; i++) locals.push(I32);
+  for (let i = V0; i <= TBASE; i++) locals.push(V128);
   return { name: "maxpool2", params: [I32, I32, I32, I32, I32, I32, I32, I32], results: [], locals, body: c };
 }
 
