@@ -179,10 +179,20 @@ export function implicitConv(
         w.cblock(Og, p1 - p0, K, (aPtr + g * OgPad * CKK + t0 * MR) * 4, (xPtr + 8 * p0) * 4, (offsPtr + t0) * 4, (c + 8 * p0) * 4, Jpad * 4, CKK * MR * 4);
       }
       if (bias) w.addbias(c * 4, Jpad * 4, Og, Jpad, (biasPtr + g * Og) * 4);
-      if (!direct) w.copy2d(cPtr * 4, pitch * 4, Jpad * 4, dst * 4, outW * 4, outHW * 4, Og, outH, outW);
+      if (!direct) compactC(w.copy2d, cPtr * 4, Jpad, dst * 4, Og, outH, outW, pitch);
     }
     out.set(mem.subarray(outPtr, outPtr + nb * outImg), n0 * outImg);
   }
+}
+
+/**
+ * C [Og][Jpad] (rows of outH x pitch, byte address c) compacted into the output planes [Og][outH][outW]
+ * at `dst`: where the rows have no dropped columns (pitch = outW: only the row's padding past outH *
+ * outW goes), Og rows of outH * outW floats, else the planes' outH rows of outW.
+ */
+function compactC(copy: Copy2d, c: number, Jpad: number, dst: number, Og: number, outH: number, outW: number, pitch: number): void {
+  if (pitch === outW) copy(c, Jpad * 4, 0, dst, outH * outW * 4, 0, 1, Og, outH * outW);
+  else copy(c, pitch * 4, Jpad * 4, dst, outW * 4, outH * outW * 4, Og, outH, outW);
 }
 
 /**
@@ -280,7 +290,7 @@ function implicitConvThreaded(w: WasmInstance, threads: number, q: ImplicitGeo, 
             const uOut = outPtr(c) + u * Og * outHW;
             L.fill(fill, inPtr(c) + u * Cg * SHW, SH, SW, 0);
             computeCalls(tasks, q, u % G, 0, direct ? uOut : xSize, 0, P, true, !direct);
-            if (!direct) out(xSize * 4, pitch * 4, Jpad * 4, uOut * 4, outW * 4, outHW * 4, Og, outH, outW);
+            if (!direct) compactC(out, xSize * 4, Jpad, uOut * 4, Og, outH, outW, pitch);
           }
         }
       },
