@@ -5,6 +5,7 @@ import { where } from "./elementwise.js";
 import { normDim, normDims, shapeStr, sizeOf } from "../shape.js";
 import { Tensor } from "../tensor.js";
 import { backendOf } from "./util.js";
+import { softmaxFused } from "./fused-softmax.js";
 
 export type Dims = number | number[] | null | undefined;
 
@@ -134,6 +135,8 @@ export function logsumexp(x: Tensor, dim: number, keepdim = false): Tensor {
 
 export function softmax(x: Tensor, dim: number): Tensor {
   const d = normDim("softmax", dim, x.shape.length);
+  const fusedY = softmaxFused(x, d, false);
+  if (fusedY) return fusedY;
   const m = (max(x.detach(), d, true) as ValuesIndices).values;
   const e = x.sub(m).exp();
   return e.div(e.sum(d, true));
@@ -141,7 +144,7 @@ export function softmax(x: Tensor, dim: number): Tensor {
 
 export function logSoftmax(x: Tensor, dim: number): Tensor {
   const d = normDim("logSoftmax", dim, x.shape.length);
-  return x.sub(logsumexp(x, d, true));
+  return softmaxFused(x, d, true) ?? x.sub(logsumexp(x, d, true));
 }
 
 /** p-norm of all elements (or along dim). */

@@ -8,16 +8,21 @@
 import { afterEach, describe, expect, it } from "vitest";
 import * as gb from "../../../engine/index.ts";
 import { setFusedLoss } from "../../../engine/nn/fused-loss.ts";
+import { setFusedSoftmax } from "../../../engine/ops/fused-softmax.ts";
 import type { CrossEntropyOptions } from "../../../engine/nn/losses.ts";
 import { rand } from "../kernels/xorshift.ts";
 
-afterEach(() => setFusedLoss(true));
+afterEach(() => {
+  setFusedLoss(true);
+  setFusedSoftmax(true);
+});
 
 const F = gb.nn.functional;
 
 /** The loss and the logits' gradient, fused or op by op. */
 async function run(fused: boolean, logits: Float32Array, shape: number[], targets: number[], opts: CrossEntropyOptions, upstream: number | null): Promise<Float32Array[]> {
   setFusedLoss(fused);
+  setFusedSoftmax(fused); // (the op-by-op loss's log-softmax op by op too)
   const x = gb.tensor(logits, { shape, requiresGrad: true });
   const t = gb.tensor(Int32Array.from(targets));
   const loss = F.crossEntropy(x, t, opts);
