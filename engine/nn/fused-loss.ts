@@ -15,6 +15,7 @@
  */
 import { apply } from "../autograd.js";
 import { rowSum } from "../backends/cpu/reduce.js";
+import { expRows } from "../ops/fused-softmax.js";
 import { Tensor } from "../tensor.js";
 
 let fused = true;
@@ -31,33 +32,16 @@ const f = Math.fround;
  * in range or ignoreIndex), fused; null where it does not apply (another device or dtype).
  */
 export function crossEntropyFused(x: Tensor, t: Tensor, reduction: "mean" | "sum" | "none", ignoreIndex: number): Tensor | null {
-  if (!fused || x.device !== "cpu" || x.ndim !== 2 || t.ndim !== 1) return null;
+  if (!fused || x.device !== "cpu" || x.ndim !== 2 || t.ndim !== 1 || x.numel() === 0) return null;
   const b = x.backend;
   const X = b.readSync(x._d), T = b.readSync(t._d);
   if (!(X instanceof Float32Array) || !(T instanceof Int32Array)) return null;
   const [N, C] = x.shape;
-  // z = x - m per row, then e = exp(z) through the backend's exp (the SIMD module for large inputs)
-  const M = new Float32Array(N), Z = new Float32Array(N * C);
-  for (let n = 0; n < N; n++) {
-    const o = n * C;
-    let mx = X[o];
-    for (let c = 1; c < C; c++) {
-      const v = X[o + c];
-      if (v !== v) { mx = NaN; break; }
-      if (v > mx) mx = v;
-    }
-    const m = Math.abs(mx) === Infinity ? 0 : mx;
-    M[n] = m;
-    for (let c = 0; c < C; c++) Z[o + c] = X[o + c] - m;
-  }
-  const eData = b.ops.unary(b.fromHost(Z, [N * C], "float32"), { op: "exp" });
-  const E = b.readSync(eData) as Float32Array;
+  const { M, E, S } = expRows(b, X, N, C, true);
   // (the backward keeps its own copies: the picked classes, not the target tensor's storage)
-  const S = new Float32Array(N), L = new Float32Array(N), W = new Float32Array(N), K = new Int32Array(N);
+  const L = new Float32Array(N), W = new Float32Array(N), K = new Int32Array(N);
   for (let n = 0; n < N; n++) {
-    const s = f(rowSum(E, n * C, C));
-    S[n] = s;
-    const lse = f(f(Math.log(s)) + M[n]);
+    const lse = f(f(Math.log(S[n])) + M[n]);
     const valid = T[n] !== ignoreIndex;
     W[n] = valid ? 1 : 0;
     K[n] = valid ? T[n] : 0;

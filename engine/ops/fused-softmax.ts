@@ -12,6 +12,7 @@
  *               dx = g + (sum_c(-g) / s) e
  */
 import { apply } from "../autograd.js";
+import type { Backend } from "../op-table.js";
 import { rowSum } from "../backends/cpu/reduce.js";
 import { Tensor } from "../tensor.js";
 
@@ -24,15 +25,14 @@ export function setFusedSoftmax(on: boolean): void {
 
 const f = Math.fround;
 
-/** softmax (log = false) or logSoftmax (log = true) of x along its last dimension `d`, fused; null where it does not apply. */
-export function softmaxFused(x: Tensor, d: number, log: boolean): Tensor | null {
-  if (!fused || x.device !== "cpu" || x.dtype !== "float32" || d !== x.ndim - 1 || x.numel() === 0) return null;
-  const b = x.backend;
-  const X = b.readSync(x._d);
-  if (!(X instanceof Float32Array)) return null;
-  const C = x.shape[d], R = X.length / C;
-  // m per row (max, as the reduction: NaN wins), z = x - m, e = exp(z) by the backend's exp
-  const M = new Float32Array(R), Z = new Float32Array(X.length);
+/**
+ * For R rows of C values in X: m = the row's max (as the max reduction: NaN wins; with `guard`,
+ * logsumexp's 0 where it is infinite, so that rows of -inf give -inf), e = exp(x - m) by the
+ * backend's exp, s = the row sum of e (the backend's row sums' bits), each rounded to float32.
+ * Shared with the fused cross-entropy (nn/fused-loss.ts).
+ */
+export function expRows(b: Backend, X: Float32Array, R: number, C: number, guard: boolean): { M: Float32Array; E: Float32Array; S: Float32Array } {
+  const M = new Float32Array(R), Z = new Float32Array(X.length), S = new Float32Array(R);
   for (let r = 0; r < R; r++) {
     const o = r * C;
     let mx = X[o];
@@ -41,15 +41,26 @@ export function softmaxFused(x: Tensor, d: number, log: boolean): Tensor | null 
       if (v !== v) { mx = NaN; break; }
       if (v > mx) mx = v;
     }
-    const m = log && Math.abs(mx) === Infinity ? 0 : mx; // (logsumexp's guard: rows of -inf give -inf)
+    const m = guard && Math.abs(mx) === Infinity ? 0 : mx;
     M[r] = m;
     for (let c = 0; c < C; c++) Z[o + c] = X[o + c] - m;
   }
   const E = b.readSync(b.ops.unary(b.fromHost(Z, [X.length], "float32"), { op: "exp" })) as Float32Array;
-  const S = new Float32Array(R), Y = new Float32Array(X.length);
+  for (let r = 0; r < R; r++) S[r] = f(rowSum(E, r * C, C));
+  return { M, E, S };
+}
+
+/** softmax (log = false) or logSoftmax (log = true) of x along its last dimension `d`, fused; null where it does not apply. */
+export function softmaxFused(x: Tensor, d: number, log: boolean): Tensor | null {
+  if (!fused || x.device !== "cpu" || x.dtype !== "float32" || d !== x.ndim - 1 || x.numel() === 0) return null;
+  const b = x.backend;
+  const X = b.readSync(x._d);
+  if (!(X instanceof Float32Array)) return null;
+  const C = x.shape[d], R = X.length / C;
+  const { M, E, S } = expRows(b, X, R, C, log);
+  const Y = new Float32Array(X.length);
   for (let r = 0; r < R; r++) {
-    const o = r * C, s = f(rowSum(E, o, C));
-    S[r] = s;
+    const o = r * C, s = S[r];
     if (log) {
       const lse = f(f(Math.log(s)) + M[r]);
       for (let c = 0; c < C; c++) Y[o + c] = X[o + c] - lse;
