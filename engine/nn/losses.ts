@@ -9,7 +9,7 @@ import { checkFloat } from "../ops/util.js";
 import * as ew from "../ops/elementwise.js";
 import * as red from "../ops/reduce.js";
 import * as mv from "../ops/movement.js";
-import { crossEntropyFused } from "./fused-loss.js";
+import { nllLossFused } from "./fused-loss.js";
 
 export type Reduction = "mean" | "sum" | "none";
 
@@ -208,8 +208,12 @@ export function nllLoss(input: Tensor, target: Tensor, opts: Omit<CrossEntropyOp
   const [x, t, single] = unbatch(input, target, true);
   if (x.ndim < 2) throw new Error(`${op}: expected input [N, C, ...] or [C], got ${shapeStr(input.shape)}`);
   checkClassTarget(op, x, t, ignoreIndex);
-  const { loss, w } = nllCore(op, x, t, opts.weight ?? null, ignoreIndex);
   const r = opts.reduction ?? "mean";
+  if (!opts.weight && (r === "mean" || r === "sum" || r === "none")) {
+    const fusedLoss = nllLossFused(x, t, r, ignoreIndex);
+    if (fusedLoss) return r === "none" && single ? fusedLoss.squeeze(0) : fusedLoss;
+  }
+  const { loss, w } = nllCore(op, x, t, opts.weight ?? null, ignoreIndex);
   if (r === "mean") return loss.sum().div(w.sum());
   if (r === "none") return single ? loss.squeeze(0) : loss;
   return reduce(op, loss, r);
@@ -250,11 +254,11 @@ export function crossEntropy(input: Tensor, target: Tensor, opts: CrossEntropyOp
   }
   const ignoreIndex = opts.ignoreIndex ?? -100;
   checkClassTarget(op, x, t, ignoreIndex);
+  const logp = red.logSoftmax(x, 1);
   if (!weight && eps === 0) {
-    const fusedLoss = crossEntropyFused(x, t, r, ignoreIndex);
+    const fusedLoss = nllLossFused(logp, t, r, ignoreIndex);
     if (fusedLoss) return r === "none" && single ? fusedLoss.squeeze(0) : fusedLoss;
   }
-  const logp = red.logSoftmax(x, 1);
   const { loss, w, valid } = nllCore(op, logp, t, weight, ignoreIndex);
   let nll: Tensor;
   if (r === "mean") nll = loss.sum().div(w.sum());

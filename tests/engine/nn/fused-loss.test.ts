@@ -1,10 +1,11 @@
-// The fused CPU cross-entropy (engine/nn/fused-loss.ts: logits [N, C], int32 class targets, no
-// class weights or label smoothing) gives the bits of the op-by-op computation (log-softmax,
-// gather, reductions and their backward rules: what the GPU runs, and what crossEntropy computed
-// before), for the loss and the logits' gradient: every reduction, ignored targets, one class,
-// fewer classes than a group of four, extreme, infinite and NaN logits, an upstream gradient other
-// than 1, a single sample [C], and inputs large enough for the SIMD module's exp. The PyTorch
-// values are checked by the nn reference suite (functional.test.ts, modules.test.ts).
+// The fused CPU cross-entropy (engine/nn/fused-loss.ts's nllLoss over ops/fused-softmax.ts's
+// logSoftmax: logits [N, C], int32 class targets, no class weights or label smoothing) gives the
+// bits of the op-by-op computation (log-softmax, gather, reductions and their backward rules: what
+// the GPU runs, and what crossEntropy computed before), for the loss and the logits' gradient:
+// every reduction, ignored targets, one class, fewer classes than a group of four, extreme,
+// infinite and NaN logits, an upstream gradient other than 1, a single sample [C], and inputs large
+// enough for the SIMD module's exp; nllLoss alone the same. The PyTorch values are checked by the
+// nn reference suite (functional.test.ts, modules.test.ts).
 import { afterEach, describe, expect, it } from "vitest";
 import * as gb from "../../../engine/index.ts";
 import { setFusedLoss } from "../../../engine/nn/fused-loss.ts";
@@ -20,21 +21,21 @@ afterEach(() => {
 const F = gb.nn.functional;
 
 /** The loss and the logits' gradient, fused or op by op. */
-async function run(fused: boolean, logits: Float32Array, shape: number[], targets: number[], opts: CrossEntropyOptions, upstream: number | null): Promise<Float32Array[]> {
+async function run(fused: boolean, logits: Float32Array, shape: number[], targets: number[], opts: CrossEntropyOptions, upstream: number | null, nll = false): Promise<Float32Array[]> {
   setFusedLoss(fused);
-  setFusedSoftmax(fused); // (the op-by-op loss's log-softmax op by op too)
+  setFusedSoftmax(fused);
   const x = gb.tensor(logits, { shape, requiresGrad: true });
   const t = gb.tensor(Int32Array.from(targets));
-  const loss = F.crossEntropy(x, t, opts);
+  const loss = nll ? F.nllLoss(x, t, opts) : F.crossEntropy(x, t, opts);
   // (a per-sample loss needs an upstream gradient: random, scaled by `upstream` or 1)
   const g = upstream === null && loss.numel() === 1 ? loss : loss.mul(gb.tensor(rand(loss.numel(), 77).map((v) => v * (upstream ?? 1)), { shape: loss.shape })).sum();
   await g.backward();
   return [loss.dataSync() as Float32Array, x.grad!.dataSync() as Float32Array];
 }
 
-async function sameBits(what: string, logits: Float32Array, shape: number[], targets: number[], opts: CrossEntropyOptions = {}, upstream: number | null = null) {
-  const want = await run(false, logits, shape, targets, opts, upstream);
-  const got = await run(true, logits, shape, targets, opts, upstream);
+async function sameBits(what: string, logits: Float32Array, shape: number[], targets: number[], opts: CrossEntropyOptions = {}, upstream: number | null = null, nll = false) {
+  const want = await run(false, logits, shape, targets, opts, upstream, nll);
+  const got = await run(true, logits, shape, targets, opts, upstream, nll);
   ["loss", "gradient"].forEach((name, k) => {
     expect(got[k].length, `${what}: ${name}`).toBe(want[k].length);
     for (let i = 0; i < want[k].length; i++) {
@@ -91,10 +92,22 @@ describe("fused CPU cross-entropy: the bits of the op-by-op computation", () => 
     await sameBits(`[${N}, ${C}]`, rand(N * C, 31).map((v) => v * 12), [N, C], labels(N, C, 32));
   });
 
-  it("the fused loss is one node of the graph", () => {
+  it("nllLoss alone: every reduction, ignored targets, special values", async () => {
+    const N = 64, C = 7;
+    const x = rand(N * C, 41).map((v) => v * 5);
+    x.set([NaN, -Infinity, Infinity, -0, 0, 3e38, -3e38], 0);
+    const t = labels(N, C, 42);
+    t[3] = -100;
+    for (const reduction of ["mean", "sum", "none"] as const) await sameBits(`nllLoss ${reduction}`, x, [N, C], t, { reduction }, -2, true);
+    await sameBits("nllLoss [C]", rand(C, 43), [C], [4], {}, null, true);
+  });
+
+  it("the fused loss is two nodes of the graph, as PyTorch's", () => {
     const x = gb.randn([4, 3], { requiresGrad: true });
     const loss = F.crossEntropy(x, gb.tensor(Int32Array.from([0, 2, 1, 2])));
-    expect(loss.gradFn?.name).toBe("CrossEntropyBackward");
-    expect(loss.gradFn?.inputs[0]).toBe(x);
+    expect(loss.gradFn?.name).toBe("NllLossBackward");
+    const logp = loss.gradFn!.inputs[0];
+    expect(logp.gradFn?.name).toBe("LogSoftmaxBackward");
+    expect(logp.gradFn?.inputs[0]).toBe(x);
   });
 });
