@@ -23,7 +23,6 @@ interface Width {
   load(c: Code): void;
   store(c: Code): void;
   add(c: Code): void;
-  sub(c: Code): void;
   mul(c: Code): void;
   div(c: Code): void;
   sqrt(c: Code): void;
@@ -33,20 +32,21 @@ const F32X4: Width = {
   bytes: 16, type: V128,
   load: (c) => void c.simdMem(Simd.v128_load, 0, 0),
   store: (c) => void c.simdMem(Simd.v128_store, 0, 0),
-  add: (c) => void c.simd(0xe4), sub: (c) => void c.simd(0xe5), mul: (c) => void c.simd(0xe6), div: (c) => void c.simd(0xe7), sqrt: (c) => void c.simd(0xe3),
+  add: (c) => void c.simd(0xe4), mul: (c) => void c.simd(0xe6), div: (c) => void c.simd(0xe7), sqrt: (c) => void c.simd(0xe3),
 };
 const F32S: Width = {
   bytes: 4, type: F32,
   load: (c) => void c.mem(Op.f32_load, 2, 0),
   store: (c) => void c.mem(Op.f32_store, 2, 0),
-  add: (c) => void c.op(0x92), sub: (c) => void c.op(0x93), mul: (c) => void c.op(0x94), div: (c) => void c.op(0x95), sqrt: (c) => void c.op(0x91),
+  add: (c) => void c.op(0x92), mul: (c) => void c.op(0x94), div: (c) => void c.op(0x95), sqrt: (c) => void c.op(0x91),
 };
 
 /**
  * A function of `arrays` float32 array addresses, n, flags and `scalars` f32 parameters: the
- * scalars splatted once, then `body(c, W, at, k, flag)` over groups of four and over the last
+ * scalars splatted once, then `body(c, W, at, k, flag, tmp)` over groups of four and over the last
  * n % 4 floats one at a time. `at(i)` pushes the address of array i's current element, `k(j)` the
- * scalar j (splatted where W is f32x4), `flag(bit)` whether the flag is set (an i32 condition).
+ * scalar j (splatted where W is f32x4), `flag(bit)` whether the flag is set (an i32 condition),
+ * `tmp(W)` gives a scratch local of W's type (a new one at each call within one body).
  */
 function updateFunc(
   name: string, arrays: number, scalars: number,
