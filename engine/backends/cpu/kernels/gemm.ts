@@ -385,8 +385,18 @@ function gemmWasmPacked(
   const rawB = rawA + (inWasm ? aSpan : 0);
   const top = Math.ceil((rawB + (inWasm ? bSpan + NR : 0)) / 4) * 4;
   let mem = ensureMemory(w, top * 4);
+  // on several threads the SIMD module's calls go into task lists; on one, they are made as they come
   const tasks = gemmTasks;
-  tasks.clear();
+  if (threads > 1) tasks.clear();
+  const ex = w.exports;
+  const call: TaskList["call"] = threads > 1 ? (fn, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9) => tasks.call(fn, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9)
+    : (fn, a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0, a8 = 0, a9 = 0) => ex[fn](a0, a1, a2, a3, a4, a5, a6, a7, a8, a9);
+  const task = () => void (threads > 1 && tasks.task());
+  const run = () => {
+    if (threads === 1) return;
+    runTasks(w, tasks, top * 4, ensure);
+    tasks.clear();
+  };
   const ensure = (bytes: number) => void ensureMemory(w, bytes);
   if (inWasm) {
     mem.set(A.subarray(aOff, aOff + aSpan), rawA);
@@ -407,15 +417,15 @@ function gemmWasmPacked(
           const per = Math.max(1, Math.floor(PACK_TASK / (kc * R)));
           for (let p0 = 0; p0 < panels; p0 += per) {
             const p1 = Math.min(panels, p0 + per);
-            tasks.task();
+            task();
             const full = Math.min(p1, Math.floor(len / R));
             const one = (q0: number, q1: number, cnt: number) => {
               const d = (dst + q0 * kcPad * R) * 4;
               // element (i, k) of op(X) is at raw + i*ld + k (not transposed) or raw + k*ld + i
               // (full panels by 4 x 4 transposes, a partial one or k steps fewer than 4 a float at a time)
-              if (!trans && cnt === R && kc >= 4) tasks.call(pack, (raw + (i0 + q0 * R) * ld + pc) * 4, ld * 4, d, kc, q1 - q0, R * ld * 4, kcPad * R * 4);
-              else if (!trans) tasks.call("gather", (raw + (i0 + q0 * R) * ld + pc) * 4, ld * 4, 4, R * ld * 4, d, R * 4, kcPad * R * 4, q1 - q0, kc, cnt);
-              else tasks.call("copy2d", (raw + pc * ld + i0 + q0 * R) * 4, ld * 4, R * 4, d, R * 4, kcPad * R * 4, q1 - q0, kc, cnt);
+              if (!trans && cnt === R && kc >= 4) call(pack, (raw + (i0 + q0 * R) * ld + pc) * 4, ld * 4, d, kc, q1 - q0, R * ld * 4, kcPad * R * 4);
+              else if (!trans) call("gather", (raw + (i0 + q0 * R) * ld + pc) * 4, ld * 4, 4, R * ld * 4, d, R * 4, kcPad * R * 4, q1 - q0, kc, cnt);
+              else call("copy2d", (raw + pc * ld + i0 + q0 * R) * 4, ld * 4, R * 4, d, R * 4, kcPad * R * 4, q1 - q0, kc, cnt);
             };
             if (full > p0) one(p0, full, R);
             if (full < p1) one(full, p1, len - full * R);
@@ -426,7 +436,7 @@ function gemmWasmPacked(
     // op(A) is M x K: row i at raw + i*lda (not transposed); op(B)^T is N x K likewise with !transB
     if (!aDirect) packs(M, MR, rawA, lda, transA, aPtr, (ic) => ic * kPadTotal, MC, "packa");
     if (!bDirect) packs(N, NR, rawB, ldb, !transB, bPtr, (jc) => jc * kPadTotal, NC, "packb");
-    runTasks(w, tasks, top * 4, ensure);
+    run();
     mem = w.f32;
   } else {
     for (let ic = 0; ic < M; ic += MC) {
@@ -438,7 +448,6 @@ function gemmWasmPacked(
       for (const [pc, kc, kcPad, kOff] of kb) packB(transB, B, bOff, ldb, pc, kc, kcPad, jc, nc, NR, mem, bPtr + jc * kPadTotal + kOff * ncPad);
     }
   }
-  tasks.clear();
   // (one thread: one task a block, so that the panel that runs past C's rows comes first, see cRows)
   const want = threads === 1 ? 1 : Math.max(1, Math.min(4 * threads, Math.floor((M * N * K) / PAR_TASK_WORK)));
   const blocks = Math.ceil(M / MC) * Math.ceil(N / NC);
@@ -449,26 +458,25 @@ function gemmWasmPacked(
     const np = Math.ceil(Math.min(NC, N - jc) / NR), ncPad = np * NR;
     for (let ic = 0; ic < M; ic += MC) {
       const mc = Math.min(MC, M - ic), mcPad = Math.ceil(mc / MR) * MR;
-      const blocks = (q0: number, q1: number) => {
+      const kBlocks = (q0: number, q1: number) => {
         for (const [pc, , kcPad, kOff] of kb) {
           const a = aDirect ? rawA + pc * lda + ic : aPtr + ic * kPadTotal + kOff * mcPad;
           const b = bDirect ? rawB + pc * ldb + jc + q0 * NR : bPtr + jc * kPadTotal + kOff * ncPad + q0 * kcPad * NR;
           const c = cRows ? cPtr + ic * N + jc + q0 * NR : cPtr + jc * mPad + ic * ncPad + q0 * NR;
-          tasks.call("block", mc, q1 - q0, kcPad, a * 4, b * 4, c * 4, (cRows ? N : ncPad) * 4, kOff > 0 ? 1 : 0, aStep, bStep);
+          call("block", mc, q1 - q0, kcPad, a * 4, b * 4, c * 4, (cRows ? N : ncPad) * 4, kOff > 0 ? 1 : 0, aStep, bStep);
         }
       };
       for (const [q0, q1] of splitRange(np, perBlock)) {
-        tasks.task();
+        task();
         if (overrun && q1 === np) {
           // the panel that runs past the rows' end first (one task, one k block: see cRows)
-          blocks(q1 - 1, q1);
-          if (q1 - 1 > q0) blocks(q0, q1 - 1);
-        } else blocks(q0, q1);
+          kBlocks(q1 - 1, q1);
+          if (q1 - 1 > q0) kBlocks(q0, q1 - 1);
+        } else kBlocks(q0, q1);
       }
     }
   }
-  runTasks(w, tasks, top * 4, ensure);
-  tasks.clear();
+  run();
   mem = w.f32;
   if (cRows) {
     C.set(mem.subarray(cPtr, cPtr + M * N), cOff);
