@@ -454,6 +454,8 @@ function gemmWasmPacked(
   const perBlock = Math.max(1, Math.ceil(want / blocks));
   // bytes between k steps of a panel: packed, or the operand's row pitch read in place
   const aStep = aDirect ? lda * 4 : MR * 4, bStep = bDirect ? ldb * 4 : NR * 4;
+  // the last panel by half-width tiles where it has at most NR / 2 columns (block's accum bit 1)
+  const narrow = N % NR > 0 && N % NR <= NR / 2 ? 2 : 0;
   for (let jc = 0; jc < N; jc += NC) {
     const np = Math.ceil(Math.min(NC, N - jc) / NR), ncPad = np * NR;
     for (let ic = 0; ic < M; ic += MC) {
@@ -463,7 +465,8 @@ function gemmWasmPacked(
           const a = aDirect ? rawA + pc * lda + ic : aPtr + ic * kPadTotal + kOff * mcPad;
           const b = bDirect ? rawB + pc * ldb + jc + q0 * NR : bPtr + jc * kPadTotal + kOff * ncPad + q0 * kcPad * NR;
           const c = cRows ? cPtr + ic * N + jc + q0 * NR : cPtr + jc * mPad + ic * ncPad + q0 * NR;
-          call("block", mc, q1 - q0, kcPad, a * 4, b * 4, c * 4, (cRows ? N : ncPad) * 4, kOff > 0 ? 1 : 0, aStep, bStep);
+          const accum = (kOff > 0 ? 1 : 0) | (q1 === np && jc + NC >= N ? narrow : 0);
+          call("block", mc, q1 - q0, kcPad, a * 4, b * 4, c * 4, (cRows ? N : ncPad) * 4, accum, aStep, bStep);
         }
       };
       for (const [q0, q1] of splitRange(np, perBlock)) {

@@ -1,17 +1,19 @@
 // The GEMM-family functions of the SIMD module (f32x4 micro-kernels), generated at run time.
 //
 // Layout contract (all byte addresses in the module's linear memory):
-//  - packed A: row panels of MR rows, each `kc` steps of MR floats
-//    (panel p holds rows p*MR.., zero-padded past M);
-//  - packed B: column panels of NR columns, each `kc` steps of NR floats
-//    (zero-padded past N);
-//  - C: a row-major buffer with `ldc` bytes per row (>= NR * panels * 4).
+//  - A: packed, row panels of MR rows, each `kc` steps of MR floats (panel p holds rows p*MR..,
+//    zero-padded past M; aStep = MR*4), or read in place: row i of k step k at a + 4i + k*aStep
+//    (a transposed operand, aStep its row pitch; then the last rows may go as two near halves);
+//  - B: packed, column panels of NR columns, each `kc` steps of NR floats (zero-padded past N;
+//    bStep = NR*4), or read in place: column j of k step k at b + 4j + k*bStep;
+//  - C: a row-major buffer with `ldc` bytes per row; every tile writes NR columns (a half-width
+//    last panel NR/2), also past the last wanted column.
 //  `kc` must be a multiple of UNROLL (the packers zero-pad K).
 //
 // Exports:
-//  block(mc, np, kc, a, b, c, ldc, accum): for each of the `np` B panels and
-//    each MR-row panel of the `mc` rows of packed A, C_tile (+)= A_panel * B_panel
-//    (accum != 0: add to what is in C, else overwrite).
+//  block(mc, np, kc, a, b, c, ldc, accum, aStep, bStep): for each of the `np` B panels and
+//    each MR-row panel of the `mc` rows of A, C_tile (+)= A_panel * B_panel (accum bit 0: add
+//    to what is in C, else overwrite; bit 1: the last B panel by half-width tiles).
 //  cblock(mc, np, K, a, x, offs, c, ldc, astride): "implicit GEMM" for
 //    convolution: like block with accum = 0, but B is never packed: B[k][j] =
 //    x[j + offs[k]] (offs: K byte offsets, i32), i.e. column panel p reads 8
@@ -47,9 +49,9 @@ function madd(c: Code, cfg: SimdConfig, acc: number, a: number, b: number): void
   else c.get(acc).get(a).get(b).simd(Simd.f32x4_mul).simd(Simd.f32x4_add).set(acc);
 }
 
-function kernel(mr: number, cfg: SimdConfig): FuncDef {
-  const { MR, NV, UNROLL } = cfg;
-  const NR = NV * 4;
+/** kern<mr>: one mr x 4 nv tile (nv = NV: a full panel; nv < NV: a panel's first 4 nv columns). */
+function kernel(mr: number, cfg: SimdConfig, NV = cfg.NV): FuncDef {
+  const { UNROLL } = cfg;
   const KC = 0, A = 1, B = 2, C = 3, LDC = 4, ACCUM = 5, ASTEP = 6, BSTEP = 7, CROW = 8;
   const acc = (r: number, v: number) => 9 + r * NV + v;
   const bv = (v: number) => 9 + mr * NV + v;
@@ -89,16 +91,21 @@ function kernel(mr: number, cfg: SimdConfig): FuncDef {
     for (let v = 0; v < NV; v++) c.get(CROW).get(acc(r, v)).simdMem(Simd.v128_store, 2, 16 * v);
     if (r + 1 < mr) c.get(CROW).get(LDC).op(Op.i32_add).set(CROW);
   }
-  return { name: `kern${mr}`, params: [I32, I32, I32, I32, I32, I32, I32, I32], results: [], locals, body: c };
+  return { name: NV === cfg.NV ? `kern${mr}` : `kern${mr}x${4 * NV}`, params: [I32, I32, I32, I32, I32, I32, I32, I32], results: [], locals, body: c };
 }
 
-function driver(cfg: SimdConfig): FuncDef {
+/** block (see the module comment); `narrow0`: the index of the half-width kernels (kern1xNR/2..). */
+function driver(cfg: SimdConfig, narrow0: number): FuncDef {
   const { MR, NV } = cfg;
   const NR = NV * 4;
   const MC = 0, NP = 1, KC = 2, A = 3, B = 4, C = 5, LDC = 6, ACCUM = 7, ASTEP = 8, BSTEP = 9;
-  const AP = 10, CP = 11, I = 12, ASTRIDE = 13, BSTRIDE = 14, CSTEP = 15, SPLIT = 16, H = 17;
+  const AP = 10, CP = 11, I = 12, ASTRIDE = 13, BSTRIDE = 14, CSTEP = 15, SPLIT = 16, H = 17, NARROW = 18;
   const c = new Code();
-  const kern = (rows: number) => c.get(KC).get(AP).get(B).get(CP).get(LDC).get(ACCUM).get(ASTEP).get(BSTEP).call(rows - 1);
+  let kern0 = 0; // the function index of kern1 in the code being written
+  const kern = (rows: number) => c.get(KC).get(AP).get(B).get(CP).get(LDC).get(ACCUM).get(ASTEP).get(BSTEP).call(kern0 + rows - 1);
+  // accum's bit 1: the last panel's columns past NR / 2 are not wanted (computed by half-width tiles)
+  c.get(ACCUM).i32(1).op(Op.i32_shr_s).set(NARROW);
+  c.get(ACCUM).i32(1).op(Op.i32_and).set(ACCUM);
   // panels: packed (kc steps of MR / NR floats one after the other) or read in place (step = the
   // operand's row pitch; the next panel MR / NR floats further)
   c.get(KC).i32(MR * 4).op(Op.i32_mul).i32(MR * 4).get(ASTEP).i32(MR * 4).op(Op.i32_eq).op(Op.select).set(ASTRIDE);
@@ -112,6 +119,7 @@ function driver(cfg: SimdConfig): FuncDef {
   c.get(NP).i32(0).op(Op.i32_le_s).brIf(0);
   c.loop();
   c.get(A).set(AP).get(C).set(CP).get(MC).set(I);
+  const rows = () => {
   c.block().loop();
   c.get(I).i32(MR).op(Op.i32_lt_s).brIf(1);
   c.get(SPLIT).get(I).i32(MR).op(Op.i32_gt_s).op(Op.i32_and).get(I).i32(2 * MR - 1).op(Op.i32_lt_s).op(Op.i32_and).brIf(1);
@@ -137,6 +145,14 @@ function driver(cfg: SimdConfig): FuncDef {
     kern(r);
     c.end();
   }
+  };
+  c.get(NARROW).get(NP).i32(1).op(Op.i32_eq).op(Op.i32_and).if_();
+  kern0 = narrow0;
+  rows();
+  c.op(Op.else);
+  kern0 = 0;
+  rows();
+  c.end();
   c.get(B).get(BSTRIDE).op(Op.i32_add).set(B);
   c.get(C).i32(NR * 4).op(Op.i32_add).set(C);
   c.get(NP).i32(1).op(Op.i32_sub).tee(NP).brIf(0);
@@ -146,7 +162,7 @@ function driver(cfg: SimdConfig): FuncDef {
     name: "block",
     params: [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32],
     results: [],
-    locals: [I32, I32, I32, I32, I32, I32, I32, I32],
+    locals: [I32, I32, I32, I32, I32, I32, I32, I32, I32],
     body: c,
   };
 }
@@ -434,12 +450,16 @@ export function gemmFuncs(cfg: SimdConfig): FuncDef[] {
   if (cfg.MR > 8 || 4 * cfg.NV > 8) throw new Error(`SIMD module: panels of at most 8 rows (MR ${cfg.MR}, NR ${4 * cfg.NV})`);
   const funcs: FuncDef[] = [];
   for (let mr = 1; mr <= cfg.MR; mr++) funcs.push(kernel(mr, cfg));
-  funcs.push(driver(cfg));
+  const block = funcs.push(driver(cfg, 0)) - 1; // (written again below, with the half-width kernels' index)
   for (let mr = 1; mr <= cfg.MR; mr++) funcs.push(convKernel(mr, cfg));
   funcs.push(convDriver(cfg));
   funcs.push(wKernel(cfg));
   funcs.push(wDriver(cfg));
   funcs.push(pack("packa", cfg.MR), pack("packb", 4 * cfg.NV));
   funcs.push(vBlock(cfg));
+  // half-width tiles for a last panel of at most NR / 2 columns (LeNet-5's 10 outputs: 8 + 4, not 8 + 8)
+  const narrow0 = funcs.length;
+  for (let mr = 1; mr <= cfg.MR; mr++) funcs.push(kernel(mr, cfg, Math.max(1, cfg.NV >> 1)));
+  funcs[block] = driver(cfg, narrow0);
   return funcs;
 }
