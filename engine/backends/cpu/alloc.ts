@@ -16,6 +16,7 @@
 import type { DType, TypedArray } from "../../dtype.js";
 import { typedArrayFor } from "../../dtype.js";
 import { registerMemoryPool } from "../../memory.js";
+import { allocResident, freeResident, isResident } from "./wasm/heap.js";
 
 type AllocUnsafe = (bytes: number) => { buffer: ArrayBufferLike; byteOffset: number };
 
@@ -58,7 +59,7 @@ export function setSpareLimit(bytes: number): void {
  * The walk during which this file made a buffer: recycle() takes back only buffers of the walk
  * still open (a gradient of an earlier walk may be a leaf's .grad, or a view of it, by now).
  */
-const madeInWalk = new WeakMap<ArrayBuffer, number>();
+const madeInWalk = new WeakMap<ArrayBuffer | TypedArray, number>();
 let backwardDepth = 0;
 let walk = 0;
 
@@ -82,8 +83,18 @@ function unfilledBuffer(bytes: number): ArrayBuffer | null {
   return b;
 }
 
-/** A float32 array of n elements whose contents are undefined: the caller writes every one. */
+/**
+ * A float32 array of n elements whose contents are undefined: the caller writes every one. From
+ * UNFILLED_MIN_BYTES on, in the WASM memory where resident storage is on (wasm/heap.ts).
+ */
 export function emptyF32(n: number): Float32Array {
+  if (n * 4 >= UNFILLED_MIN_BYTES) {
+    const r = allocResident(n);
+    if (r) {
+      if (backwardDepth > 0) madeInWalk.set(r, walk);
+      return poison ? r.fill(NaN) : r;
+    }
+  }
   const b = unfilledBuffer(n * 4);
   const a = b === null ? new Float32Array(n) : new Float32Array(b);
   return poison ? a.fill(NaN) : a;
@@ -92,6 +103,10 @@ export function emptyF32(n: number): Float32Array {
 /** An array of `dtype` and n elements whose contents are undefined: the caller writes every one. */
 export function emptyOf(dtype: DType, n: number): TypedArray {
   if (dtype === "float32") return emptyF32(n);
+  if (dtype === "int32" && n * 4 >= UNFILLED_MIN_BYTES) {
+    const r = allocResident(n, true);
+    if (r) return poison ? r.fill(0x7fffffff) : r;
+  }
   const b = unfilledBuffer(dtype === "int32" ? n * 4 : n);
   const a = b === null ? typedArrayFor(dtype, n) : dtype === "int32" ? new Int32Array(b) : new Uint8Array(b);
   return poison ? a.fill(dtype === "int32" ? 0x7fffffff : 0xa5) : a;
@@ -110,6 +125,14 @@ export function backwardScope(open: boolean): void {
  * array) are left alone.
  */
 export function recycle(a: TypedArray): void {
+  if (isResident(a)) {
+    // its block goes back to the WASM memory's allocator (forward results reuse it too)
+    if (backwardDepth > 0 && madeInWalk.get(a) === walk) {
+      madeInWalk.delete(a);
+      freeResident(a as Float32Array | Int32Array);
+    }
+    return;
+  }
   const b = a.buffer as ArrayBuffer;
   if (backwardDepth === 0 || madeInWalk.get(b) !== walk || a.byteOffset !== 0 || a.byteLength !== b.byteLength) return;
   madeInWalk.delete(b);

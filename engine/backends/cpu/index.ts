@@ -16,9 +16,61 @@ import { conv2dForward, conv2dBackwardInput, conv2dBackwardWeight } from "./kern
 import { maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward, avgPool2dActBackward, maxPool2dReluBackward } from "./kernels/pool.js";
 import { binaryF32, rowBroadcastF32Wasm, unaryF32 } from "./kernels/elementwise.js";
 import { backwardScope, emptyF32, emptyOf, recycle } from "./alloc.js";
+import { closeResidentScope, disposeResident, isResident, keepResident, openResidentScope, residentFreed, retainResident } from "./wasm/heap.js";
 
-const arr = (x: TensorData) => x.storage as TypedArray;
-const make = (storage: TypedArray, shape: number[], dtype: DType): TensorData => ({ storage, shape, dtype });
+/** What a freed tensor's storage becomes (dispose(), the end of a gb.tidy() scope): any later use is an error. */
+const DISPOSED = new Float32Array(0);
+
+const arr = (x: TensorData) => {
+  const s = x.storage as TypedArray;
+  if (s === DISPOSED) throw new Error(`a CPU tensor of shape [${x.shape.join(", ")}] was used after it was freed (by dispose() or at the end of the gb.tidy() scope it was made in)`);
+  return s;
+};
+
+/** Open gb.tidy() scopes (resident storage, wasm/heap.ts): each one's mark and the tensors made in it on resident storage. */
+const scopes: { mark: number; datas: TensorData[] }[] = [];
+
+/** A tensor's data; storage in the WASM memory counts its tensors (dispose() frees it after the last). */
+const make = (storage: TypedArray, shape: number[], dtype: DType): TensorData => {
+  const d = { storage, shape, dtype };
+  if ((storage instanceof Float32Array || storage instanceof Int32Array) && isResident(storage)) {
+    retainResident(storage);
+    if (scopes.length) scopes[scopes.length - 1].datas.push(d);
+  }
+  return d;
+};
+
+/** gb.tidy() opens a scope: large CPU results made until its end live in the WASM memory (wasm/heap.ts). */
+export function openCpuScope(): object {
+  const s = { mark: openResidentScope(), datas: [] as TensorData[] };
+  scopes.push(s);
+  return s;
+}
+
+/**
+ * gb.tidy()'s scope ends: the storage made in it goes back to the WASM memory's allocator, except
+ * that of `keep` (the tensors the scope returns: they move to the enclosing scope) and of keep();
+ * the freed tensors' storage becomes DISPOSED (a later use is a clear error, not another tensor's values).
+ */
+export function closeCpuScope(scope: object, keep: TensorData[]): void {
+  const i = scopes.indexOf(scope as (typeof scopes)[number]);
+  if (i < 0) return;
+  const s = scopes[i];
+  scopes.splice(i, 1);
+  closeResidentScope(s.mark, new Set(keep.map((d) => d.storage as ArrayBufferView)));
+  const parent = scopes[scopes.length - 1];
+  for (const d of s.datas) {
+    const a = d.storage as ArrayBufferView;
+    if (a === DISPOSED) continue;
+    if (residentFreed(a)) d.storage = DISPOSED;
+    else parent?.datas.push(d);
+  }
+}
+
+/** keep(): a CPU tensor's storage outlives the gb.tidy() scopes it was made in. */
+export function keepCpu(d: TensorData): void {
+  if (d.storage instanceof Float32Array || d.storage instanceof Int32Array) keepResident(d.storage);
+}
 
 /** The values of `x` broadcast to `shape`, as a contiguous array (x itself when no copy is needed). */
 function expandTo(x: TensorData, shape: readonly number[]): TypedArray {
@@ -400,8 +452,14 @@ export const cpuBackend: Backend = {
   assign(dst, src) {
     (dst.storage as TypedArray).set(arr(src));
   },
-  dispose() {
-    /* garbage collected */
+  dispose(x) {
+    // storage in the WASM memory goes back to its allocator after its last tensor; other
+    // storage is left to the garbage collector
+    const a = arr(x);
+    if ((a instanceof Float32Array || a instanceof Int32Array) && a !== DISPOSED) {
+      disposeResident(a);
+      x.storage = DISPOSED;
+    }
   },
   backwardScope,
   recycle(x) {

@@ -3,7 +3,7 @@
 import type { DType, TypedArray } from "../../dtype.js";
 import { typedArrayFor } from "../../dtype.js";
 import { shapeStr } from "../../shape.js";
-import { ensureMemory, serialWasmInstance } from "./wasm/runtime.js";
+import { ensureMemory, operandAt, resultAt, resultDone, serialWasmFor, serialWasmInstance } from "./wasm/runtime.js";
 
 /** From this many floats, float32 row sums go through the SIMD module (below, the loop is cheaper than the copies). */
 const WASM_SUM_MIN = 1 << 14;
@@ -16,16 +16,15 @@ const SUM_CHUNK = 1 << 15;
  */
 function sumRowsWasm(x: Float32Array, n: number, rows: number, out: Float32Array): boolean {
   if (rows * n < WASM_SUM_MIN || n < 4) return false;
-  const w = serialWasmInstance();
+  const w = serialWasmFor(x, out);
   if (!w) return false;
   const per = Math.max(1, Math.floor(SUM_CHUNK / n));
   const outPtr = Math.ceil((Math.min(per, rows) * n) / 4) * 4;
-  const mem = ensureMemory(w, (outPtr + per) * 4);
+  ensureMemory(w, (outPtr + per) * 4);
   for (let r0 = 0; r0 < rows; r0 += per) {
     const nr = Math.min(per, rows - r0);
-    mem.set(x.subarray(r0 * n, (r0 + nr) * n), 0);
-    w.sumrows(0, n, nr, outPtr * 4);
-    out.set(mem.subarray(outPtr, outPtr + nr), r0);
+    w.sumrows(operandAt(w, x, r0 * n, (r0 + nr) * n, 0), n, nr, resultAt(w, out, r0, outPtr));
+    resultDone(w, out, r0, r0 + nr, outPtr);
   }
   return true;
 }

@@ -18,6 +18,8 @@ import { GpuContext, type GpuLimitOverrides } from "./context.js";
 import { GpuHandle, type GpuMemoryInfo } from "./memory.js";
 import { makeWebGpuBackend } from "./index.js";
 import { registerMemoryPool } from "../../memory.js";
+import { closeCpuScope, cpuBackend, keepCpu, openCpuScope } from "../cpu/index.js";
+import type { TensorData } from "../../op-table.js";
 
 export type { GpuMemoryInfo } from "./memory.js";
 
@@ -231,32 +233,52 @@ function endScope(c: GpuContext, scope: Set<GpuHandle>, result: unknown): void {
 /**
  * Runs `fn` and then frees the GPU memory of every tensor created inside it,
  * except the tensors it returns (also inside arrays / plain objects) and those
- * passed to `keep()` (as TensorFlow.js's tf.tidy). `fn` may be async; the scope
+ * passed to `keep()` (as TensorFlow.js's tf.tidy). Large CPU tensors made inside it
+ * live in the CPU kernels' WASM memory, where the kernels use them in place, and are
+ * freed the same way (engine/backends/cpu/README.md, resident storage). `fn` may be async; the scope
  * then ends when its promise settles. Using a freed tensor afterwards is an error.
  */
 export function tidy<T>(fn: () => T): T {
   const c = ctx;
-  if (!c) return fn();
   const scope = new Set<GpuHandle>();
-  c.scopes.push(scope);
+  c?.scopes.push(scope);
+  // CPU tensors: large results made in the scope live in the WASM memory and go back to its
+  // allocator at the end (engine/backends/cpu/wasm/heap.ts)
+  const cpu = openCpuScope();
+  const end = (r: unknown) => {
+    closeCpuScope(cpu, cpuDatas(r));
+    if (c) endScope(c, scope, r);
+  };
   let result: T;
   try {
     result = fn();
   } catch (e) {
-    endScope(c, scope, undefined);
+    end(undefined);
     throw e;
   }
   if (result instanceof Promise) {
     return result.then(
-      (r) => (endScope(c, scope, r), r),
+      (r) => (end(r), r),
       (e) => {
-        endScope(c, scope, undefined);
+        end(undefined);
         throw e;
       },
     ) as T;
   }
-  endScope(c, scope, result);
+  end(result);
   return result;
+}
+
+/** The CPU tensors' data in a value (a tensor, or arrays / maps / plain objects of tensors). */
+function cpuDatas(v: unknown, out: TensorData[] = [], seen = new Set<unknown>()): TensorData[] {
+  if (v === null || typeof v !== "object" || seen.has(v)) return out;
+  seen.add(v);
+  if (v instanceof Tensor) {
+    if (v.device === "cpu") out.push(v._d);
+  } else if (Array.isArray(v)) for (const x of v) cpuDatas(x, out, seen);
+  else if (v instanceof Map) for (const x of v.values()) cpuDatas(x, out, seen);
+  else if (Object.getPrototypeOf(v) === Object.prototype) for (const x of Object.values(v)) cpuDatas(x, out, seen);
+  return out;
 }
 
 /** Keeps a tensor alive past the tidy() scopes it was made in (e.g. optimizer state). */
@@ -265,15 +287,16 @@ export function keep<T extends Tensor>(t: T): T {
   if (h instanceof GpuHandle) {
     h.kept = true;
     for (const s of h.ctx.scopes) s.delete(h);
-  }
+  } else if (t.device === "cpu") keepCpu(t._d);
   return t;
 }
 
-/** Frees tensors now (a tensor, or arrays / objects of tensors). CPU tensors are left to the garbage collector. */
+/** Frees tensors now (a tensor, or arrays / objects of tensors); CPU tensors' storage in the WASM memory too (others are left to the garbage collector). */
 export function dispose(x: unknown): void {
   const hs = new Set<GpuHandle>();
   collectHandles(x, hs, new Set());
   for (const h of hs) h.ctx.releaseHandle(h);
+  for (const d of new Set(cpuDatas(x))) cpuBackend.dispose(d);
 }
 
 /**

@@ -5,11 +5,16 @@
 // caller gave, a forward tensor, an earlier walk's gradient, or anything gb.autograd.grad returns.
 // Training gives the same bits with and without the reuse; the spare storage is listed by
 // gb.memoryStats() (not added to cpuPoolBytes: it is array buffers, which the memory guard counts
-// already) and freed by gb.emptyCache().
-import { afterEach, describe, expect, it } from "vitest";
+// already) and freed by gb.emptyCache(). With resident storage (large results in the WASM memory,
+// engine/backends/cpu/wasm/heap.ts) the consumed gradients' blocks go back to its allocator
+// instead: every case runs both ways.
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import * as gb from "../../../engine/index.ts";
 import { setSpareLimit, setUnfilledPoison } from "../../../engine/backends/cpu/alloc.ts";
 import { apply } from "../../../engine/autograd.ts";
+import { residentStats, residentStorage, setResidentStorage } from "../../../engine/backends/cpu/wasm/heap.ts";
+
+const residentDefault = residentStorage();
 
 // 32K floats (128 KiB): above the size from which results come unfilled and storage is reused
 const SHAPE = [64, 512];
@@ -30,13 +35,22 @@ const same = (got: ArrayLike<number>, want: ArrayLike<number>, what: string) => 
   for (let i = 0; i < want.length; i++) if (!Object.is(got[i], want[i])) expect.fail(`${what}: element ${i} is ${got[i]}, was ${want[i]}`);
 };
 
-afterEach(() => {
-  setUnfilledPoison(false);
-  setSpareLimit(64 << 20);
-  gb.emptyCache();
-});
+for (const resident of [false, true]) {
+/** Gradient storage handed back so far (a count that grows; spare bytes, or blocks freed in the WASM memory). */
+const reused = () => (resident ? residentStats().freed : spare().bytes);
+/** Reuse on or off (off: the spare limit 0, or no resident storage). */
+const setReuse = (on: boolean) => (resident ? setResidentStorage(on) : setSpareLimit(on ? 64 << 20 : 0));
 
-describe("gradient storage reuse in backward()", () => {
+describe(`gradient storage reuse in backward() (${resident ? "resident storage in the WASM memory" : "spare array buffers"})`, () => {
+  beforeEach(() => setResidentStorage(resident));
+
+  afterEach(() => {
+    setUnfilledPoison(false);
+    setSpareLimit(64 << 20);
+    setResidentStorage(residentDefault);
+    gb.emptyCache();
+  });
+
   it("a leaf's .grad, a retained gradient, the given gradient and forward tensors are never reused", async () => {
     for (const poison of [false, true]) {
       setUnfilledPoison(poison);
@@ -47,9 +61,10 @@ describe("gradient storage reuse in backward()", () => {
       const y = x.add(h).add(r.mul(w)).add(v.reshape(SHAPE).exp());
       const given = randn(3);
       const givenBefore = copy(given);
+      const before = resident ? reused() : 0;
       await y.backward(given);
       const xg = copy(x.grad!), rg = copy(r.grad!), hv = copy(h), rv = copy(r);
-      expect(spare().bytes, "gradients consumed by the walk are kept for reuse").toBeGreaterThan(0);
+      expect(reused(), "gradients consumed by the walk are kept for reuse").toBeGreaterThan(before);
       await churn();
       same(x.grad!.dataSync(), xg, "x.grad");
       same(r.grad!.dataSync(), rg, "the retained gradient");
@@ -123,12 +138,13 @@ describe("gradient storage reuse in backward()", () => {
       }
       return [losses, ...model.parameters().map(copy)];
     };
-    setSpareLimit(0);
+    setReuse(false);
+    const r0 = reused();
     const without = await train();
-    expect(spare().bytes).toBe(0);
-    setSpareLimit(64 << 20);
+    expect(reused()).toBe(r0);
+    setReuse(true);
     const withReuse = await train();
-    expect(spare().bytes).toBeGreaterThan(0);
+    expect(reused()).toBeGreaterThan(r0);
     withReuse.forEach((w, k) => same(w, without[k], `loss or parameter ${k}`));
     // array buffers, which process.memoryUsage() counts: listed, not added to cpuPoolBytes
     const stats = gb.memoryStats();
@@ -137,3 +153,4 @@ describe("gradient storage reuse in backward()", () => {
     expect(spare().bytes).toBe(0);
   });
 });
+}

@@ -328,7 +328,7 @@ describe("pooling", () => {
       setWasmMode("js");
       const b = maxPool2dBackward(dy, idx, yShape, xShape);
       setWasmMode("auto");
-      expect(Array.from(new Uint32Array(a.buffer)), what).toEqual(Array.from(new Uint32Array(b.buffer)));
+      expect(Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length)), what).toEqual(Array.from(new Uint32Array(b.buffer, b.byteOffset, b.length)));
     };
     // 2x2 / stride 2 (odd sizes: rows and columns without gradient; OW < 4: the scatter), several chunks of planes
     for (const shape of [[2, 3, 8, 8], [1, 2, 6, 18], [3, 1, 9, 11], [1, 1, 2, 8], [1, 1, 4, 6], [4, 16, 28, 28], [2, 16, 10, 10]]) {
@@ -369,8 +369,8 @@ describe("pooling", () => {
       const b = avgPool2dForward(x, shape, p);
       const gb = avgPool2dBackward(dy, a.shape, shape, p);
       setWasmMode("auto");
-      expect(Array.from(new Uint32Array(a.out.buffer)), `${shape} forward`).toEqual(Array.from(new Uint32Array(b.out.buffer)));
-      expect(Array.from(new Uint32Array(ga.buffer)), `${shape} gradient`).toEqual(Array.from(new Uint32Array(gb.buffer)));
+      expect(Array.from(new Uint32Array(a.out.buffer, a.out.byteOffset, a.out.length)), `${shape} forward`).toEqual(Array.from(new Uint32Array(b.out.buffer, b.out.byteOffset, b.out.length)));
+      expect(Array.from(new Uint32Array(ga.buffer, ga.byteOffset, ga.length)), `${shape} gradient`).toEqual(Array.from(new Uint32Array(gb.buffer, gb.byteOffset, gb.length)));
     }
   });
 

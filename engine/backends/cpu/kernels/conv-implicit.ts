@@ -6,7 +6,7 @@
 // The forward is implicitConv; the input gradient is implicitConv of dy with the flipped,
 // transposed weights (conv.ts); the weight gradient is implicitWeightGrad.
 
-import { ensureMemory, serialWasmInstance, type WasmInstance } from "../wasm/runtime.ts";
+import { copyIn, copyOut, ensureMemory, serialWasmFor, type WasmInstance } from "../wasm/runtime.ts";
 import { runPipelined, runTasks, splitRange, TaskList, threadsFor, worthThreads } from "../wasm/threads.ts";
 import { align4, PAR_MIN_WORK, type Geo } from "./conv-common.ts";
 import { VB_TAPS } from "../wasm/gemm-funcs.ts";
@@ -105,7 +105,7 @@ export function implicitConv(
   const OgPad = Math.ceil(Og / MR) * MR;
   const outHW = outH * outW, SHW = SH * SW;
   const threads = worthThreads(N * G * Og * Jpad * CKK, PAR_MIN_WORK) ? threadsFor(w) : 1;
-  if (threads === 1) w = serialWasmInstance() ?? w; // on a private memory where the main one is shared: faster copies
+  if (threads === 1) w = serialWasmFor(src, out) ?? w; // on a private memory where the main one is shared and nothing is resident: faster copies
   // memory (floats): packed weights | tap offsets | layout copies (+ slack: kernels read up to
   // 8 floats past the last copy for dropped outputs) | C [Og x Jpad] | staged input and output of
   // nImg images (threaded: see implicitConvThreaded)
@@ -169,7 +169,7 @@ export function implicitConv(
   mem.fill(0, xPtr, cPtr); // padding stays zero: every image writes the same interior
   for (let n0 = 0; n0 < N; n0 += nImg) {
     const nb = Math.min(nImg, N - n0);
-    mem.set(src.subarray(n0 * inImg, (n0 + nb) * inImg), inPtr);
+    copyIn(w, src, n0 * inImg, (n0 + nb) * inImg, inPtr);
     for (let u = 0; u < nb * G; u++) {
       // unit u = image * G + group: its input planes and output planes are consecutive
       const g = u % G, dst = outPtr + u * Og * outHW, c = direct ? dst : cPtr;
@@ -181,7 +181,7 @@ export function implicitConv(
       if (bias) w.addbias(c * 4, Jpad * 4, Og, Jpad, (biasPtr + g * Og) * 4);
       if (!direct) compactC(w.copy2d, cPtr * 4, Jpad, dst * 4, Og, outH, outW, pitch);
     }
-    out.set(mem.subarray(outPtr, outPtr + nb * outImg), n0 * outImg);
+    copyOut(w, outPtr, nb * outImg, out, n0 * outImg);
   }
 }
 
@@ -277,7 +277,7 @@ function implicitConvThreaded(w: WasmInstance, threads: number, q: ImplicitGeo, 
       w, Math.ceil(N / nImg), top * 4, ensure,
       (c) => {
         const [n0, n1] = images(c);
-        w.f32.set(src.subarray(n0 * inImg, n1 * inImg), inPtr(c));
+        copyIn(w, src, n0 * inImg, n1 * inImg, inPtr(c));
       },
       (c, tasks) => {
         const [n0, n1] = images(c);
@@ -296,7 +296,7 @@ function implicitConvThreaded(w: WasmInstance, threads: number, q: ImplicitGeo, 
       },
       (c) => {
         const [n0, n1] = images(c);
-        out.set(w.f32.subarray(outPtr(c), outPtr(c) + (n1 - n0) * outImg), n0 * outImg);
+        copyOut(w, outPtr(c), (n1 - n0) * outImg, out, n0 * outImg);
       },
     );
     return;
@@ -318,7 +318,7 @@ function implicitConvThreaded(w: WasmInstance, threads: number, q: ImplicitGeo, 
   const slotC = (u: number) => (direct ? unitOut(u) : slotX(u) + xSize);
   for (let n0 = 0; n0 < N; n0 += nImg) {
     const nb = Math.min(nImg, N - n0), nu = nb * G;
-    mem.set(src.subarray(n0 * inImg, (n0 + nb) * inImg), inPtr);
+    copyIn(w, src, n0 * inImg, (n0 + nb) * inImg, inPtr);
     tasks.clear();
     for (let u = 0; u < nu; u++) {
       tasks.task();
@@ -345,7 +345,7 @@ function implicitConvThreaded(w: WasmInstance, threads: number, q: ImplicitGeo, 
       runTasks(w, tasks, top * 4, ensure);
     }
     mem = w.f32;
-    out.set(mem.subarray(outPtr, outPtr + nb * outImg), n0 * outImg);
+    copyOut(w, outPtr, nb * outImg, out, n0 * outImg);
   }
 }
 
@@ -387,10 +387,10 @@ export function implicitWeightGrad(w: WasmInstance, x: Float32Array, dy: Float32
   for (let n = 0; n < N; n++) {
     for (let gi = 0; gi < G; gi++) {
       const xs = (n * C + gi * Cg) * HW;
-      mem.set(x.subarray(xs, xs + Cg * HW), xsPtr);
+      copyIn(w, x, xs, xs + Cg * HW, xsPtr);
       L.fill(w.copy2d, xsPtr, H, W, xPtr);
       const ds = (n * O + gi * Og) * OHW;
-      mem.set(dy.subarray(ds, ds + Og * OHW), dysPtr);
+      copyIn(w, dy, ds, ds + Og * OHW, dysPtr);
       w.copy2d(dysPtr * 4, OW * 4, OHW * 4, dyPtr * 4, pitch * 4, Jpad * 4, Og, OH, OW);
       w.wblock(OgPad / WR, KPad / WK, Jpad, dyPtr * 4, Jpad * 4, xPtr * 4, offsPtr * 4, (dwPtr + gi * OgPad * KPad) * 4, KPad * 4);
     }
@@ -451,7 +451,7 @@ function implicitWeightGradGrouped(
   // the shared memory): LeNet-5's conv1 (1 channel: 21 a float) measured no faster on 2 threads
   // (3.4 ms either way, the worker busy 3 ms of it), its conv2 (86 a float) 1.7x faster
   const threads = worthThreads((G * Og * CKK * OHW) / (inImg + dyImg), WGRAD_MIN_MACS_PER_FLOAT) ? threadsFor(w) : 1;
-  if (threads === 1) w = serialWasmInstance() ?? w; // on a private memory where the main one is shared: faster copies
+  if (threads === 1) w = serialWasmFor(x, dy) ?? w; // on a private memory where the main one is shared and nothing is resident: faster copies
   const offsPtr = 0;
   const setSize = align4(P * k * inImg) + align4(P * k * dyImg);
   const xsPtr = (c: number) => align4(offsPtr + Math.max(KPad, TP)) + (c & 1) * setSize;
@@ -478,8 +478,8 @@ function implicitWeightGradGrouped(
       for (let p = 0; p < P; p++) {
         const [a, b] = images(p, c);
         if (b <= a) continue;
-        f.set(x.subarray(a * inImg, b * inImg), xsPtr(c) + p * k * inImg);
-        f.set(dy.subarray(a * dyImg, b * dyImg), dysPtr(c) + p * k * dyImg);
+        copyIn(w, x, a * inImg, b * inImg, xsPtr(c) + p * k * inImg);
+        copyIn(w, dy, a * dyImg, b * dyImg, dysPtr(c) + p * k * dyImg);
       }
     },
     (c, tasks) => {
@@ -584,8 +584,8 @@ function implicitWeightGradThreaded(
   const copy = copyTask(tasks);
   for (let n0 = 0; n0 < N; n0 += nImg) {
     const nb = Math.min(nImg, N - n0);
-    mem.set(x.subarray(n0 * inImg, (n0 + nb) * inImg), xsPtr);
-    mem.set(dy.subarray(n0 * dyImg, (n0 + nb) * dyImg), dysPtr);
+    copyIn(w, x, n0 * inImg, (n0 + nb) * inImg, xsPtr);
+    copyIn(w, dy, n0 * dyImg, (n0 + nb) * dyImg, dysPtr);
     tasks.clear();
     let slot = slotPtr;
     for (let gi = 0; gi < G; gi++) {

@@ -3,7 +3,7 @@
 // with B rows at offs[k] = k * ld (no packing pass); col2im with scatteradd; the weight gradient
 // with wblock.
 
-import { ensureMemory, type WasmInstance } from "../wasm/runtime.ts";
+import { copyIn, copyOut, ensureMemory, type WasmInstance } from "../wasm/runtime.ts";
 import { runTasks, splitRange, TaskList, threadsFor, worthThreads } from "../wasm/threads.ts";
 import { align4, PAR_MIN_WORK, validRange, type Geo } from "./conv-common.ts";
 
@@ -148,7 +148,7 @@ export function colsForward(w: WasmInstance, x: Float32Array, g: Geo, wt: Float3
       mem.fill(0, colsPtr, colsPtr + CKK * ld);
       lastNb = nbb;
     }
-    mem.set(x.subarray(n0 * CHW, (n0 + nbb) * CHW), xsPtr);
+    copyIn(w, x, n0 * CHW, (n0 + nbb) * CHW, xsPtr);
     for (let gi = 0; gi < G; gi++) {
       if (par) {
         // im2col by ranges of rows, then the product by ranges of column panels
@@ -170,11 +170,11 @@ export function colsForward(w: WasmInstance, x: Float32Array, g: Geo, wt: Float3
       // C [Og][nl*OHW + p] -> [nl][Og][OHW]
       w.copy2d(cPtr * 4, ld * 4, OHW * 4, stPtr * 4, OHW * 4, Og * OHW * 4, nbb, Og, OHW);
       if (G === 1) {
-        out.set(mem.subarray(stPtr, stPtr + nbb * O * OHW), n0 * O * OHW);
+        copyOut(w, stPtr, nbb * O * OHW, out, n0 * O * OHW);
       } else {
         for (let nl = 0; nl < nbb; nl++) {
           const s0 = stPtr + nl * Og * OHW;
-          out.set(mem.subarray(s0, s0 + Og * OHW), ((n0 + nl) * O + gi * Og) * OHW);
+          copyOut(w, s0, Og * OHW, out, ((n0 + nl) * O + gi * Og) * OHW);
         }
       }
     }
@@ -202,7 +202,7 @@ export function colsBackwardInput(w: WasmInstance, dy: Float32Array, g: Geo, wt:
     const nbb = Math.min(nb, N - n0);
     const ld = Math.ceil((nbb * OHW) / 8) * 8;
     for (let o = 0; o < Og; o++) w.i32[offsPtr + o] = o * ld * 4;
-    mem.set(dy.subarray(n0 * O * OHW, (n0 + nbb) * O * OHW), stPtr);
+    copyIn(w, dy, n0 * O * OHW, (n0 + nbb) * O * OHW, stPtr);
     mem.fill(0, dxsPtr, dxsPtr + nbb * CHW);
     for (let gi = 0; gi < G; gi++) {
       // dy [nl][o][p] -> [o][nl*OHW + p]
@@ -222,7 +222,7 @@ export function colsBackwardInput(w: WasmInstance, dy: Float32Array, g: Geo, wt:
         col2imWasm(w, colsPtr, ld, g, nbb, gi * Cg, dxsPtr);
       }
     }
-    dx.set(mem.subarray(dxsPtr, dxsPtr + nbb * CHW), n0 * CHW);
+    copyOut(w, dxsPtr, nbb * CHW, dx, n0 * CHW);
   }
 }
 
@@ -254,8 +254,8 @@ export function colsBackwardWeight(w: WasmInstance, x: Float32Array, dy: Float32
       mem.fill(0, colsPtr, colsPtr + CKK * ld);
       lastNb = nbb;
     }
-    mem.set(dy.subarray(n0 * O * OHW, (n0 + nbb) * O * OHW), stPtr);
-    mem.set(x.subarray(n0 * CHW, (n0 + nbb) * CHW), xsPtr);
+    copyIn(w, dy, n0 * O * OHW, (n0 + nbb) * O * OHW, stPtr);
+    copyIn(w, x, n0 * CHW, (n0 + nbb) * CHW, xsPtr);
     for (let gi = 0; gi < G; gi++) {
       if (par) {
         // im2col by ranges of rows (and the dy copy), then dW by tiles: each tile sums the chunks in order
@@ -284,7 +284,7 @@ export function colsBackwardWeight(w: WasmInstance, x: Float32Array, dy: Float32
   for (let gi = 0; gi < G; gi++) {
     for (let o = 0; o < Og; o++) {
       const s0 = dwPtr + (gi * OgPad + o) * KPad;
-      dW.set(mem.subarray(s0, s0 + CKK), (gi * Og + o) * CKK);
+      copyOut(w, s0, CKK, dW, (gi * Og + o) * CKK);
     }
   }
 }

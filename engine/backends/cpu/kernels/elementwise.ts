@@ -10,8 +10,8 @@
 // small, no WASM SIMD): the caller then runs its own loop. They use WASM on one
 // thread too: faster than the TypeScript loops, copies included (BENCHMARKS.md).
 
-import { ensureMemory, serialWasmInstance, wasmInstance, type WasmInstance } from "../wasm/runtime.ts";
-import { runPipelined, splitRange, threadsFor, worthThreads, type FnName } from "../wasm/threads.ts";
+import { copyIn, copyOut, ensureMemory, operandAt, residentAddress, resultAt, resultDone, serialWasmFor, serialWasmInstance, wasmInstance, type WasmInstance } from "../wasm/runtime.ts";
+import { runPipelined, runTasks, splitRange, TaskList, threadsFor, worthThreads, type FnName } from "../wasm/threads.ts";
 
 const UNARY: Record<string, FnName> = { exp: "ew_exp", tanh: "ew_tanh", sigmoid: "ew_sigmoid" };
 const BINARY: Record<string, FnName> = {
@@ -39,6 +39,11 @@ const MIN_ROW_BROADCAST = 1 << 11;
  */
 const MIN_UNARY_THREADS = 1 << 30;
 const MIN_BINARY_THREADS = 1 << 30;
+/**
+ * Where the operands and the result all live in the WASM memory (resident storage, wasm/heap.ts)
+ * there is nothing to copy, and the threads compute in place from this many elements.
+ */
+const MIN_RESIDENT_THREADS = 1 << 17;
 
 /**
  * On one thread, operands and results pass through the WASM memory in chunks of this many
@@ -87,6 +92,22 @@ function ranges(n: number, parts: number): [number, number][] {
   return r;
 }
 
+/**
+ * An element-wise op whose operands and result are all resident (used in place): on the threads
+ * from MIN_RESIDENT_THREADS elements (`task` adds the call for elements [u, v)), else one call
+ * (`call`) on the calling thread.
+ */
+function inPlace(w: WasmInstance, n: number, task: (tasks: TaskList, u: number, v: number) => void, call: (u: number, v: number) => void): void {
+  const threads = worthThreads(n, MIN_RESIDENT_THREADS) ? threadsFor(w) : 1;
+  if (threads === 1) {
+    call(0, n);
+    return;
+  }
+  const tasks = new TaskList();
+  for (const [u, v] of ranges(n, 2 * threads)) task(tasks, u, v);
+  runTasks(w, tasks, 64, (bytes) => void ensureMemory(w, bytes));
+}
+
 /** out[i] = op(x[i]) for exp / tanh / sigmoid, on the threads; false if not done. */
 export function unaryF32(op: string, x: Float32Array, out: Float32Array): boolean {
   const fn = UNARY[op];
@@ -94,14 +115,18 @@ export function unaryF32(op: string, x: Float32Array, out: Float32Array): boolea
   if (!fn || n < 4 || out.length !== n || !worthThreads(n, MIN_UNARY)) return false;
   const w = wasmInstance();
   if (!w) return false;
+  const px = residentAddress(w, x), po = residentAddress(w, out);
+  if (px >= 0 && po >= 0) {
+    inPlace(w, n, (tasks, u, v) => tasks.task().call(fn, px + u * 4, po + u * 4, v - u), (u, v) => w.exports[fn](px + u * 4, po + u * 4, v - u));
+    return true;
+  }
   // (on one thread too: the WASM functions are 3-7x faster than the TypeScript loops, copies included)
   const threads = worthThreads(n, MIN_UNARY_THREADS) ? threadsFor(w) : 1;
   if (threads === 1) {
-    const s = serialWasmInstance()!; // (on a private memory: faster copies)
-    streamed(s, n, (a, b, mem) => {
-      mem.set(x.subarray(a, b), 0);
-      s.exports[fn](0, SLOT * 4, b - a);
-      out.set(mem.subarray(SLOT, SLOT + b - a), a);
+    const s = serialWasmFor(x, out)!; // (on a private memory unless one is resident: faster copies)
+    streamed(s, n, (a, b) => {
+      s.exports[fn](operandAt(s, x, a, b, 0), resultAt(s, out, a, SLOT), b - a);
+      resultDone(s, out, a, b, SLOT);
     });
     return true;
   }
@@ -112,7 +137,7 @@ export function unaryF32(op: string, x: Float32Array, out: Float32Array): boolea
     w, Math.ceil(n / PIPE_CHUNK), top * 4, (bytes) => void ensureMemory(w, bytes),
     (c) => {
       const [a, b] = chunkRange(c, n, PIPE_CHUNK);
-      w.f32.set(x.subarray(a, b), set(c));
+      copyIn(w, x, a, b, set(c));
     },
     (c, tasks) => {
       const [a, b] = chunkRange(c, n, PIPE_CHUNK), p = set(c);
@@ -120,7 +145,7 @@ export function unaryF32(op: string, x: Float32Array, out: Float32Array): boolea
     },
     (c) => {
       const [a, b] = chunkRange(c, n, PIPE_CHUNK), p = set(c) + PIPE_SLOT;
-      out.set(w.f32.subarray(p, p + b - a), a);
+      copyOut(w, p, b - a, out, a);
     },
   );
   return true;
@@ -135,17 +160,28 @@ export function binaryF32(op: string, a: Float32Array, sa: number, b: Float32Arr
   if (!fn || n < 4 || (sa === 0 && sb === 0) || !worthThreads(n, MIN_BINARY)) return false;
   const w = wasmInstance();
   if (!w) return false;
+  const pa = residentAddress(w, a), pb = residentAddress(w, b), po = residentAddress(w, out);
+  if ((pa >= 0 || !sa) && (pb >= 0 || !sb) && po >= 0) {
+    // in place; a single value as 4 copies at the scratch's start
+    const mem = ensureMemory(w, 32);
+    if (!sa) mem.fill(a[0], 0, 4);
+    if (!sb) mem.fill(b[0], 4, 8);
+    const at = (p: number, s: number, u: number, one: number) => (s ? p + u * 4 : one);
+    inPlace(w, n,
+      (tasks, u, v) => tasks.task().call(fn, at(pa, sa, u, 0), sa, at(pb, sb, u, 16), sb, po + u * 4, v - u),
+      (u, v) => w.exports[fn](at(pa, sa, u, 0), sa, at(pb, sb, u, 16), sb, po + u * 4, v - u));
+    return true;
+  }
   const threads = worthThreads(n, MIN_BINARY_THREADS) ? threadsFor(w) : 1;
   if (threads === 1) {
     // memory (floats): a chunk of a (or 4 copies of a single value) | of b | of out
-    const pb = SLOT, dst = 2 * SLOT, s = serialWasmInstance()!; // (on a private memory: faster copies)
+    const sPb = SLOT, dst = 2 * SLOT, s = serialWasmFor(a, b, out)!; // (on a private memory unless one is resident: faster copies)
     streamed(s, n, (x, y, mem) => {
-      if (sa) mem.set(a.subarray(x, y), 0);
-      else if (x === 0) mem.fill(a[0], 0, 4);
-      if (sb) mem.set(b.subarray(x, y), pb);
-      else if (x === 0) mem.fill(b[0], pb, pb + 4);
-      s.exports[fn](0, sa, pb * 4, sb, dst * 4, y - x);
-      out.set(mem.subarray(dst, dst + y - x), x);
+      if (!sa && x === 0) mem.fill(a[0], 0, 4);
+      if (!sb && x === 0) mem.fill(b[0], sPb, sPb + 4);
+      const ia = sa ? operandAt(s, a, x, y, 0) : 0, ib = sb ? operandAt(s, b, x, y, sPb) : sPb * 4;
+      s.exports[fn](ia, sa, ib, sb, resultAt(s, out, x, dst), y - x);
+      resultDone(s, out, x, y, dst);
     });
     return true;
   }
@@ -158,8 +194,8 @@ export function binaryF32(op: string, a: Float32Array, sa: number, b: Float32Arr
     w, Math.ceil(n / PIPE_CHUNK), top * 4, (bytes) => void ensureMemory(w, bytes),
     (c) => {
       const [x, y] = chunkRange(c, n, PIPE_CHUNK), p = set(c);
-      if (sa) w.f32.set(a.subarray(x, y), p);
-      if (sb) w.f32.set(b.subarray(x, y), p + PIPE_SLOT);
+      if (sa) copyIn(w, a, x, y, p);
+      if (sb) copyIn(w, b, x, y, p + PIPE_SLOT);
     },
     (c, tasks) => {
       const [x, y] = chunkRange(c, n, PIPE_CHUNK), p = set(c);
@@ -168,7 +204,7 @@ export function binaryF32(op: string, a: Float32Array, sa: number, b: Float32Arr
     },
     (c) => {
       const [x, y] = chunkRange(c, n, PIPE_CHUNK), p = set(c) + 2 * PIPE_SLOT;
-      out.set(w.f32.subarray(p, p + y - x), x);
+      copyOut(w, p, y - x, out, x);
     },
   );
   return true;

@@ -11,7 +11,7 @@
 // `gemm` picks WASM when it is compiled and the problem is big enough.
 // As in BLAS, beta == 0 means C is not read (NaNs in C do not propagate).
 
-import { compiledWasm, ensureMemory, serialWasmInstance, wasmMode, wasmUnavailableReason, type WasmInstance } from "../wasm/runtime.ts";
+import { compiledWasm, copyIn, copyOut, ensureMemory, serialWasmFor, wasmMode, wasmUnavailableReason, type WasmInstance } from "../wasm/runtime.ts";
 import { runTasks, splitRange, TaskList, threadsFor, worthThreads } from "../wasm/threads.ts";
 
 // ---------------------------------------------------------------------------
@@ -216,8 +216,9 @@ export function gemmWasm(
   }
   const threaded = worthThreads(M * N * K, PAR_MIN_WORK);
   const threads = threaded ? threadsFor(shared) : 1;
-  // on one thread, the instance on a private memory where the main one is shared (faster copies)
-  const w = threads > 1 ? shared : (serialWasmInstance() ?? shared);
+  // on one thread, the instance on a private memory where the main one is shared and no operand
+  // is resident (faster copies)
+  const w = threads > 1 ? shared : (serialWasmFor(A, B, C) ?? shared);
   if (threaded || M * N * K >= PACKED_MIN_WORK) {
     gemmWasmPacked(w, threads, transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc);
     return;
@@ -253,7 +254,7 @@ export function gemmWasm(
         bo += kcPad * ncPad;
       }
       // C[ic:ic+mc, jc:jc+nc] = alpha * block + beta * C
-      storeC(mem, cPtr, ncPad, mc, nc, alpha, beta, C, cOff + ic * ldc + jc, ldc);
+      storeC(w, cPtr, ncPad, mc, nc, alpha, beta, C, cOff + ic * ldc + jc, ldc);
     }
   }
 }
@@ -263,12 +264,13 @@ const SHORT_ROW = 32;
 
 /** C[rows, jc:jc+nc] = alpha * block + beta * C for the rows of a C block in WASM memory (row pitch ncPad). */
 function storeC(
-  mem: Float32Array, s0: number, ncPad: number, rows: number, nc: number, alpha: number, beta: number,
+  w: WasmInstance, s0: number, ncPad: number, rows: number, nc: number, alpha: number, beta: number,
   C: Float32Array, d0: number, ldc: number,
 ): void {
+  const mem = w.f32;
   if (beta === 0 && alpha === 1 && ncPad === nc && ldc === nc) {
     // the block is C's rows exactly: one copy
-    C.set(mem.subarray(s0, s0 + rows * nc), d0);
+    copyOut(w, s0, rows * nc, C, d0);
     return;
   }
   for (let i = 0; i < rows; i++) {
@@ -277,7 +279,7 @@ function storeC(
     if (beta === 0) {
       if (alpha !== 1) for (let j = 0; j < nc; j++) C[d + j] = alpha * mem[s + j];
       else if (nc < SHORT_ROW) for (let j = 0; j < nc; j++) C[d + j] = mem[s + j];
-      else C.set(mem.subarray(s, s + nc), d);
+      else copyOut(w, s, nc, C, d);
     } else if (alpha === 1 && beta === 1) {
       for (let j = 0; j < nc; j++) C[d + j] += mem[s + j];
     } else {
@@ -399,8 +401,8 @@ function gemmWasmPacked(
   };
   const ensure = (bytes: number) => void ensureMemory(w, bytes);
   if (inWasm) {
-    mem.set(A.subarray(aOff, aOff + aSpan), rawA);
-    mem.set(B.subarray(bOff, bOff + bSpan), rawB);
+    copyIn(w, A, aOff, aOff + aSpan, rawA);
+    copyIn(w, B, bOff, bOff + bSpan, rawB);
     if (bDirect) mem.fill(0, rawB + bSpan, rawB + bSpan + NR);
     // A panels: MR rows x kc, k-major; B panels: kc x NR columns, k-major. Full panels by the
     // hundred in one call; a partial last panel is zeroed here, then its rows / columns copied.
@@ -490,12 +492,12 @@ function gemmWasmPacked(
     // pitch nPad -> N), then one copy (a subarray and a set per row cost more)
     mem = ensureMemory(w, (top + M * N) * 4);
     w.copy2d(cPtr * 4, nPad * 4, 0, top * 4, N * 4, 0, 1, M, N);
-    C.set(mem.subarray(top, top + M * N), cOff);
+    copyOut(w, top, M * N, C, cOff);
     return;
   }
   for (let jc = 0; jc < N; jc += NC) {
     const nc = Math.min(NC, N - jc), ncPad = Math.ceil(nc / NR) * NR;
-    storeC(mem, cPtr + jc * mPad, ncPad, M, nc, alpha, beta, C, cOff + jc, ldc);
+    storeC(w, cPtr + jc * mPad, ncPad, M, nc, alpha, beta, C, cOff + jc, ldc);
   }
 }
 

@@ -7,6 +7,7 @@
 import { simdModuleBytes, type SimdConfig } from "./module.ts";
 import { getNumThreads, quiesce, releasePool, threadsFor, threadsSupported, type TaskTarget } from "./threads.ts";
 import { registerMemoryPool } from "../../../memory.ts";
+import { dropSharedMemory, HEAP_BASE, isResident, residentBytes, residentStorage, SHARED_MAX_PAGES, sharedMemory } from "./heap.ts";
 
 /** The instantiated SIMD module (see module.ts for the exports' contracts). Internal to the CPU kernels. */
 export interface WasmInstance extends TaskTarget {
@@ -43,13 +44,14 @@ let mode: WasmMode = "auto";
 /** Fused multiply-add allowed (relaxed SIMD, where the engine has it); false: the exact-bits mode. */
 let fmaAllowed = true;
 
-/** Pages of the shared memory's maximum (4 GiB: all that wasm32 can address; only reserved, not allocated). */
-const SHARED_MAX_PAGES = 65536;
 let sharedFailed = false;
 
-/** A shared memory (worker threads) is wanted: threads possible here and more than one asked for. */
+/**
+ * A shared memory is wanted: worker threads (possible here and more than one asked for), or
+ * resident tensor storage (heap.ts), which lives in that memory.
+ */
 function wantShared(): boolean {
-  return !sharedFailed && getNumThreads() > 1 && threadsSupported();
+  return !sharedFailed && ((getNumThreads() > 1 && threadsSupported()) || (residentStorage() !== "off" && sharedMemory() !== null));
 }
 
 /**
@@ -85,9 +87,9 @@ function chooseConfig(): { cfg: SimdConfig; bytes: Uint8Array<ArrayBuffer> } | n
 const INITIAL_PAGES = 64;
 
 function instantiate(module: WebAssembly.Module, cfg: SimdConfig, shared = false): WasmInstance {
-  const memory = shared
-    ? new WebAssembly.Memory({ initial: INITIAL_PAGES, maximum: SHARED_MAX_PAGES, shared: true })
-    : new WebAssembly.Memory({ initial: INITIAL_PAGES });
+  // every shared instance is on the one shared memory (heap.ts), where resident tensors live
+  const memory = shared ? sharedMemory() : new WebAssembly.Memory({ initial: INITIAL_PAGES });
+  if (!memory) throw new Error("no shared WebAssembly memory here");
   const inst = new WebAssembly.Instance(module, { env: { memory } });
   const ex = inst.exports;
   return {
@@ -265,8 +267,18 @@ export function wasmInfo(): { wasm: boolean; fma: boolean; mode: WasmMode; error
   return { wasm: w !== null, fma: w?.cfg.fma ?? false, mode, error: wasmError, threads: w ? threadsFor(w) : 1 };
 }
 
-/** Grows the WASM memory to at least `bytes` and refreshes the views. Internal to the CPU kernels. */
+/** The most scratch bytes an op asked of the shared memory (below HEAP_BASE) since it was made. */
+let sharedScratch = INITIAL_PAGES * 65536;
+
+/**
+ * Grows the WASM memory to at least `bytes` of scratch (from address 0) and refreshes the views.
+ * Internal to the CPU kernels. On the shared memory, scratch ends where tensor storage starts.
+ */
 export function ensureMemory(w: WasmInstance, bytes: number): Float32Array {
+  if (w.shared) {
+    if (bytes > HEAP_BASE && residentBytes() > 0) throw new RangeError(`cpu kernels: an op needs ${bytes} bytes of WASM scratch memory, more than the ${HEAP_BASE} below tensor storage`);
+    if (bytes > sharedScratch) sharedScratch = bytes;
+  }
   const have = w.memory.buffer.byteLength;
   if (bytes > have) {
     w.memory.grow(Math.ceil((bytes - have) / 65536));
@@ -278,16 +290,24 @@ export function ensureMemory(w: WasmInstance, bytes: number): Float32Array {
   return w.f32;
 }
 
-// The memory grows to fit the largest op and keeps that size; emptyCache() puts a fresh one of
-// the initial size in its place (a WebAssembly memory cannot shrink).
+// The scratch grows to fit the largest op and keeps that size; emptyCache() puts a fresh memory
+// of the initial size in its place (a WebAssembly memory cannot shrink) where no tensor lives in
+// it (heap.ts: the shared memory holds resident tensors above HEAP_BASE; counted by its own pool).
 registerMemoryPool({
   name: "WASM memory of the CPU kernels",
   device: "cpu",
-  bytes: () => (wasm?.memory.buffer.byteLength ?? 0) + (priv?.privateFor === wasm ? priv!.inst.memory.buffer.byteLength : 0),
+  bytes: () => (wasm ? (wasm.shared ? sharedScratch : wasm.memory.buffer.byteLength) : 0) + (priv?.privateFor === wasm ? priv!.inst.memory.buffer.byteLength : 0),
   release() {
     priv = null; // (its module is kept)
-    if (!wasm || wasm.memory.buffer.byteLength <= INITIAL_PAGES * 65536) return;
-    quiesce();
+    if (!wasm) return;
+    if (wasm.shared) {
+      quiesce();
+      if (!dropSharedMemory()) return; // tensors live in it (its free blocks were merged)
+      sharedScratch = INITIAL_PAGES * 65536;
+    } else {
+      if (wasm.memory.buffer.byteLength <= INITIAL_PAGES * 65536) return;
+      quiesce();
+    }
     releasePool();
     wasm = instantiate(wasm.module, wasm.cfg, wasm.shared);
   },
@@ -324,6 +344,66 @@ export function serialWasmInstance(): WasmInstance | null {
     }
   }
   return priv.inst;
+}
+
+/**
+ * The instance for a kernel on the calling thread whose operands and results are `arrays`: the
+ * shared one where any of them is resident (heap.ts: used in place, or copied within the memory),
+ * else serialWasmInstance(). Null as wasmInstance().
+ */
+export function serialWasmFor(...arrays: (ArrayBufferView | null | undefined)[]): WasmInstance | null {
+  const w = wasmInstance();
+  if (w?.shared) for (const a of arrays) if (a && isResident(a)) return w;
+  return serialWasmInstance();
+}
+
+/** The byte address of `a` in w's memory where it is resident there (a kernel uses it in place), else -1. */
+export function residentAddress(w: WasmInstance, a: ArrayBufferView): number {
+  return w.shared && isResident(a) ? a.byteOffset : -1;
+}
+
+/**
+ * The one way operands enter the WASM memory (w's memory grown first, ensureMemory): src[a, b)
+ * to float index `dst`. Where src is resident in that memory, by the SIMD module's copy (V8
+ * copies a typed array on a SharedArrayBuffer 2.4x slower than a memmove: 4 MB 0.24 vs 0.10 ms);
+ * else by a typed-array copy.
+ */
+export function copyIn(w: WasmInstance, src: Float32Array | Int32Array, a: number, b: number, dst: number): void {
+  if (b <= a) return;
+  if (w.shared && isResident(src)) w.copy2d(src.byteOffset + a * 4, 0, 0, dst * 4, 0, 0, 1, 1, b - a);
+  else if (src instanceof Int32Array) w.i32.set(src.subarray(a, b), dst);
+  else w.f32.set(src.subarray(a, b), dst);
+}
+
+/** The one way results leave the WASM memory: n values at float index `src` to dst[at, at + n) (as copyIn). */
+export function copyOut(w: WasmInstance, src: number, n: number, dst: Float32Array | Int32Array, at: number): void {
+  if (n <= 0) return;
+  if (w.shared && isResident(dst)) w.copy2d(src * 4, 0, 0, dst.byteOffset + at * 4, 0, 0, 1, 1, n);
+  else if (dst instanceof Int32Array) dst.set(w.i32.subarray(src, src + n), at);
+  else dst.set(w.f32.subarray(src, src + n), at);
+}
+
+/**
+ * An operand's byte address in w's memory for src[a, b): in place where src is resident there,
+ * else copied to float index `scratch` (copyIn). Kernels use this and resultAt / resultDone
+ * and need not know which arrays are resident.
+ */
+export function operandAt(w: WasmInstance, src: Float32Array | Int32Array, a: number, b: number, scratch: number): number {
+  const r = residentAddress(w, src);
+  if (r >= 0) return r + a * 4;
+  copyIn(w, src, a, b, scratch);
+  return scratch * 4;
+}
+
+/** Where a kernel writes dst[a, ...): its byte address where dst is resident in w's memory, else float index `scratch` (then resultDone copies it out). */
+export function resultAt(w: WasmInstance, dst: Float32Array | Int32Array, a: number, scratch: number): number {
+  const r = residentAddress(w, dst);
+  return r >= 0 ? r + a * 4 : scratch * 4;
+}
+
+/** After the kernel wrote dst[a, b) at resultAt(w, dst, a, scratch): copies it out unless it was written in place. */
+export function resultDone(w: WasmInstance, dst: Float32Array | Int32Array, a: number, b: number, scratch: number): void {
+  if (residentAddress(w, dst) < 0) copyOut(w, scratch, b - a, dst, a);
 }
 
 /** Why compiledWasm() gives null. */

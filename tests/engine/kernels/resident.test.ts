@@ -1,0 +1,162 @@
+// Resident CPU tensor storage (engine/backends/cpu/wasm/heap.ts): large results in the SIMD
+// module's shared WebAssembly memory, which the kernels read and write in place. The same bits as
+// ordinary arrays and as the TypeScript loops, on 1 and 2 threads; gb.tidy() gives the blocks
+// back at its end, so a training loop's memory stays flat; dispose() frees a block after its last
+// tensor; a freed tensor's use is a clear error; memoryStats() and emptyCache() see the memory.
+import { afterEach, describe, expect, it } from "vitest";
+import * as gb from "../../../engine/index.ts";
+import { isResident, residentStats, residentStorage, setResidentLimit, setResidentStorage } from "../../../engine/backends/cpu/wasm/heap.ts";
+import { setMinWorkScale } from "../../../engine/backends/cpu/wasm/threads.ts";
+import { setWasmFma, setWasmMode } from "../../../engine/backends/cpu/wasm/runtime.ts";
+import { setUnfilledPoison } from "../../../engine/backends/cpu/alloc.ts";
+import { rand } from "./xorshift.ts";
+
+const initialMode = residentStorage();
+afterEach(() => {
+  setResidentStorage(initialMode);
+  setResidentLimit(null);
+  setMinWorkScale(1);
+  setWasmMode("auto");
+  setWasmFma(true);
+  setUnfilledPoison(false);
+  gb.setNumThreads(2);
+});
+
+const bits = (a: ArrayLike<number>) => Array.from(new Uint32Array(Float32Array.from(a).buffer));
+const same = (got: ArrayLike<number>, want: ArrayLike<number>, what: string) => {
+  expect(got.length, what).toBe(want.length);
+  const g = bits(got), w = bits(want);
+  for (let i = 0; i < w.length; i++) if (g[i] !== w[i]) expect.fail(`${what}: element ${i} is ${got[i]}, was ${want[i]}`);
+};
+const storage = (t: gb.Tensor) => t._d.storage as Float32Array;
+
+/** The kernels of a LeNet-5 layer pair, forward and backward, on [16, 6, 28, 28]: every result's values. */
+async function kernels(): Promise<Float32Array[]> {
+  const shape = [16, 6, 28, 28];
+  const x = gb.tensor(rand(16 * 6 * 28 * 28, 51)).reshape(shape), g = gb.tensor(rand(16 * 6 * 28 * 28, 52)).reshape(shape);
+  const w = gb.tensor(rand(16 * 6 * 25, 53)).reshape([16, 6, 5, 5]).requiresGrad_(true);
+  const a = gb.tensor(rand(256 * 400, 54)).reshape([256, 400]), b = gb.tensor(rand(400 * 120, 55)).reshape([400, 120]);
+  const xr = x.detach().requiresGrad_(true);
+  const y = gb.nn.functional.maxPool2d(gb.nn.functional.conv2d(xr.tanh(), w).sigmoid(), 2);
+  const outs = [x.tanh(), x.mul(g), x.add(2), g.sub(x), x.exp(), gb.nn.functional.avgPool2d(x, 2), gb.nn.functional.maxPool2d(x, 2), g.sum([0, 2, 3]), a.matmul(b), y];
+  const grads = gb.autograd.grad([y.mul(y).sum()], [xr, w]);
+  return Promise.all([...outs, ...grads].map(async (t) => (await t.data()) as Float32Array));
+}
+
+describe("resident storage", () => {
+  it("the kernels in place give the bits of ordinary arrays and of the TypeScript loops, on 1 and 2 threads", async () => {
+    setWasmFma(false); // the exact-bits mode: the TypeScript loops' bits
+    setResidentStorage("off");
+    gb.setNumThreads(1);
+    const ordinary = await kernels();
+    setWasmMode("js");
+    const loops = await kernels();
+    setWasmMode("auto");
+    setResidentStorage("always");
+    const x = gb.tensor(rand(1 << 15, 1)).tanh();
+    expect(isResident(storage(x))).toBe(true);
+    for (const threads of [1, 2]) {
+      gb.setNumThreads(threads);
+      for (const scale of [1, 0]) {
+        setMinWorkScale(scale); // 0: threads wherever a kernel can use them (in-place element-wise ops too)
+        const got = await kernels();
+        got.forEach((t, k) => {
+          same(t, ordinary[k], `output ${k}, ${threads} threads, scale ${scale}, against ordinary arrays`);
+          // (the GEMM and the convolutions sum in another order than their TypeScript references)
+          if (k < 8) same(t, loops[k], `output ${k}, ${threads} threads, scale ${scale}, against the TypeScript loops`);
+        });
+      }
+    }
+  });
+
+  it("unfilled results from the WASM memory come poisoned (tests catch an element an op leaves unwritten)", () => {
+    setResidentStorage("always");
+    setUnfilledPoison(true);
+    const x = gb.tensor(rand(1 << 15, 2));
+    const y = x.mul(2);
+    expect(isResident(storage(y))).toBe(true);
+    same(y.dataSync(), Array.from(x.dataSync(), (v) => Math.fround(v * 2)), "x * 2");
+  });
+
+  it("gb.tidy(): training steps give the same bits, the memory stays flat, kept and returned tensors survive", async () => {
+    const train = async (tidy: boolean) => {
+      gb.manualSeed(3);
+      const model = new gb.nn.Sequential(
+        new gb.nn.Conv2d(1, 6, 5, { padding: 2 }), new gb.nn.Tanh(), new gb.nn.AvgPool2d(2),
+        new gb.nn.Flatten(), new gb.nn.Linear(6 * 14 * 14, 10),
+      );
+      const opt = new gb.optim.SGD(model.parameters(), { lr: 0.05, momentum: 0.9 });
+      const x = gb.rand([32, 1, 28, 28]), y = gb.randint(0, 10, [32]);
+      const losses: number[] = [], tops: number[] = [];
+      const step = async () => {
+        opt.zeroGrad();
+        const out = model.forward(x);
+        const loss = gb.nn.functional.crossEntropy(out, y);
+        await loss.backward();
+        opt.step();
+        return { loss: loss.dataSync()[0], out };
+      };
+      let last: gb.Tensor | null = null;
+      for (let i = 0; i < 8; i++) {
+        const r = tidy ? await gb.tidy(step) : await step();
+        losses.push(r.loss);
+        last = r.out;
+        tops.push(residentStats().top);
+      }
+      return { losses, params: model.parameters().map((p) => p.dataSync()), tops, last: last!.dataSync() };
+    };
+    setResidentStorage("off");
+    const plain = await train(false);
+    setResidentStorage("tidy");
+    const before = residentStats().liveBytes;
+    const tidied = await train(true);
+    same(tidied.losses, plain.losses, "losses");
+    tidied.params.forEach((p, k) => same(p, plain.params[k], `parameter ${k}`));
+    same(tidied.last, plain.last, "the output the scope returned");
+    // every step's blocks come back: the memory's top is the same after the second step as after the last
+    expect(tidied.tops[7]).toBe(tidied.tops[1]);
+    expect(tidied.tops[1]).toBeGreaterThan(0);
+    // what stays: the momentum buffers (keep()) and the returned outputs of the last step, nothing per step
+    expect(residentStats().liveBytes - before).toBeLessThan(2 * (6 * 14 * 14 * 10 * 4 + 32 * 10 * 4) + (1 << 16));
+  });
+
+  it("a tensor freed by gb.tidy() or dispose() is a clear error; dispose() frees a block after its last tensor", async () => {
+    setResidentStorage("tidy");
+    let leaked: gb.Tensor | null = null;
+    const kept = gb.tidy(() => {
+      const x = gb.tensor(rand(1 << 15, 3));
+      leaked = x.tanh();
+      return x.exp();
+    });
+    expect(() => leaked!.dataSync()).toThrow(/was used after it was freed \(by dispose\(\) or at the end of the gb\.tidy\(\) scope/);
+    expect(kept.dataSync().length).toBe(1 << 15);
+    setResidentStorage("always");
+    const a = gb.tensor(rand(1 << 15, 4)).mul(3);
+    const v = a.reshape([1 << 10, 1 << 5]); // shares a's storage
+    const blocks = residentStats().blocks;
+    a.dispose();
+    expect(residentStats().blocks).toBe(blocks); // v still reads it
+    same(v.dataSync(), Array.from(gb.tensor(rand(1 << 15, 4)).dataSync(), (e) => Math.fround(e * 3)), "the view after the first tensor's dispose");
+    v.dispose();
+    expect(residentStats().blocks).toBe(blocks - 1);
+    expect(() => v.add(1)).toThrow(/was used after it was freed/);
+  });
+
+  it("memoryStats() counts the storage (in use, tensors); past the limit results are ordinary arrays; emptyCache() drops an unused memory", () => {
+    setResidentStorage("always");
+    const pool = () => gb.memoryStats().pools.find((p) => p.name === "CPU tensor storage in the WASM memory")!;
+    const x = gb.tensor(rand(1 << 15, 5)).tanh();
+    expect(pool().inUse).toBeGreaterThanOrEqual(x.numel() * 4);
+    expect(pool().tensors).toBeGreaterThanOrEqual(1);
+    expect(gb.memoryStats().cpuPoolBytes).toBeGreaterThanOrEqual(pool().bytes);
+    setResidentLimit(residentStats().liveBytes);
+    const y = x.exp();
+    expect(isResident(storage(y))).toBe(false);
+    same(y.dataSync(), gb.tensor(x.dataSync()).exp().dataSync(), "exp past the limit");
+    setResidentLimit(null);
+    x.dispose();
+    setResidentStorage("off");
+    gb.emptyCache(); // (dropped only if no block is live: others of this file may still be)
+    if (residentStats().blocks === 0) expect(pool().bytes).toBe(0);
+  });
+});
