@@ -386,7 +386,7 @@ function gemmWasmPacked(
   const rawA = cPtr + (cRows ? M * N + NR : mPad * nPad);
   const rawB = rawA + (inWasm ? aSpan : 0);
   const top = Math.ceil((rawB + (inWasm ? bSpan + NR : 0)) / 4) * 4;
-  let mem = ensureMemory(w, top * 4);
+  const mem = ensureMemory(w, top * 4);
   // on several threads the SIMD module's calls go into task lists; on one, they are made as they come
   const tasks = gemmTasks;
   if (threads > 1) tasks.clear();
@@ -439,7 +439,6 @@ function gemmWasmPacked(
     if (!aDirect) packs(M, MR, rawA, lda, transA, aPtr, (ic) => ic * kPadTotal, MC, "packa");
     if (!bDirect) packs(N, NR, rawB, ldb, !transB, bPtr, (jc) => jc * kPadTotal, NC, "packb");
     run();
-    mem = w.f32;
   } else {
     for (let ic = 0; ic < M; ic += MC) {
       const mc = Math.min(MC, M - ic), mcPad = Math.ceil(mc / MR) * MR;
@@ -482,15 +481,14 @@ function gemmWasmPacked(
     }
   }
   run();
-  mem = w.f32;
   if (cRows) {
-    C.set(mem.subarray(cPtr, cPtr + M * N), cOff);
+    copyOut(w, cPtr, M * N, C, cOff);
     return;
   }
   if (N <= NC && nPad !== N && alpha === 1 && beta === 0 && ldc === N) {
     // one column block, C's rows with padding between them: compacted in the WASM memory (row
     // pitch nPad -> N), then one copy (a subarray and a set per row cost more)
-    mem = ensureMemory(w, (top + M * N) * 4);
+    ensureMemory(w, (top + M * N) * 4);
     w.copy2d(cPtr * 4, nPad * 4, 0, top * 4, N * 4, 0, 1, M, N);
     copyOut(w, top, M * N, C, cOff);
     return;
