@@ -12,8 +12,8 @@
 //
 // Exports:
 //  block(mc, np, kc, a, b, c, ldc, accum, aStep, bStep): for each of the `np` B panels and
-//    each MR-row panel of the `mc` rows of A, C_tile (+)= A_panel * B_panel (accum bit 0: add
-//    to what is in C, else overwrite; bit 1: the last B panel by half-width tiles).
+//    each MR-row panel of the `mc` rows of A, C_tile (+)= A_panel * B_panel (accum bit 0: C +
+//    the tile's sum, else overwrite; bit 1: the last B panel by half-width tiles).
 //  cblock(mc, np, K, a, x, offs, c, ldc, astride): "implicit GEMM" for
 //    convolution: like block with accum = 0, but B is never packed: B[k][j] =
 //    x[j + offs[k]] (offs: K byte offsets, i32), i.e. column panel p reads 8
@@ -59,16 +59,10 @@ function kernel(mr: number, cfg: SimdConfig, NV = cfg.NV): FuncDef {
   const locals = [I32];
   for (let i = 0; i < mr * NV + NV + 1; i++) locals.push(V128);
   const c = new Code();
-  // init accumulators
-  c.get(ACCUM).if_();
-  c.get(C).set(CROW);
-  for (let r = 0; r < mr; r++) {
-    for (let v = 0; v < NV; v++) c.get(CROW).simdMem(Simd.v128_load, 2, 16 * v).set(acc(r, v));
-    if (r + 1 < mr) c.get(CROW).get(LDC).op(Op.i32_add).set(CROW);
-  }
-  c.op(Op.else);
+  // accumulators from zero; C, when accumulating (a k block after the first), is added at the
+  // store: a C tile last touched a whole k block ago is often out of L2 (more so beside other
+  // processes), and loaded first its latency held up every multiply-add chain of the tile
   for (let r = 0; r < mr; r++) for (let v = 0; v < NV; v++) c.v128Zero().set(acc(r, v));
-  c.end();
   // main loop (kc > 0, multiple of UNROLL)
   c.block();
   c.get(KC).op(Op.i32_eqz).brIf(0);
@@ -85,12 +79,21 @@ function kernel(mr: number, cfg: SimdConfig, NV = cfg.NV): FuncDef {
   c.get(KC).i32(UNROLL).op(Op.i32_sub).tee(KC).brIf(0);
   c.end(); // loop
   c.end(); // block
-  // store
+  // store (accum: C + the tile's sum)
   c.get(C).set(CROW);
+  c.get(ACCUM).if_();
+  for (let r = 0; r < mr; r++) {
+    for (let v = 0; v < NV; v++) {
+      c.get(CROW).get(CROW).simdMem(Simd.v128_load, 2, 16 * v).get(acc(r, v)).simd(Simd.f32x4_add).simdMem(Simd.v128_store, 2, 16 * v);
+    }
+    if (r + 1 < mr) c.get(CROW).get(LDC).op(Op.i32_add).set(CROW);
+  }
+  c.op(Op.else);
   for (let r = 0; r < mr; r++) {
     for (let v = 0; v < NV; v++) c.get(CROW).get(acc(r, v)).simdMem(Simd.v128_store, 2, 16 * v);
     if (r + 1 < mr) c.get(CROW).get(LDC).op(Op.i32_add).set(CROW);
   }
+  c.end();
   return { name: NV === cfg.NV ? `kern${mr}` : `kern${mr}x${4 * NV}`, params: [I32, I32, I32, I32, I32, I32, I32, I32], results: [], locals, body: c };
 }
 
