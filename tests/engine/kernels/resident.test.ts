@@ -69,6 +69,24 @@ describe("resident storage", () => {
     }
   });
 
+  it("kernels that choose one thread with 2 threads on keep to it with resident operands (LeNet-5's conv1 weight gradient)", async () => {
+    // conv1's weight gradient (1 channel in) runs on one thread; with resident operands it once
+    // took the shared instance, whose task runner woke the worker for a layout of one thread
+    const run = async () => {
+      const x = gb.tensor(rand(256 * 28 * 28, 61)).reshape([256, 1, 28, 28]).mul(1);
+      const w = gb.tensor(rand(6 * 25, 62)).reshape([6, 1, 5, 5]).requiresGrad_(true);
+      const y = gb.nn.functional.conv2d(x, w, null, { padding: 2 }).tanh();
+      const [gw] = gb.autograd.grad([y.mul(y).sum()], [w]);
+      return [await y.data(), await gw.data()];
+    };
+    gb.setNumThreads(2);
+    setResidentStorage("off");
+    const want = await run();
+    setResidentStorage("always");
+    const got = await run();
+    got.forEach((t, k) => same(t, want[k], `output ${k}`));
+  });
+
   it("unfilled results from the WASM memory come poisoned (tests catch an element an op leaves unwritten)", () => {
     setResidentStorage("always");
     setUnfilledPoison(true);

@@ -48,10 +48,9 @@ let freedExplicitly = 0;
 let limit = HEAP_END - HEAP_BASE;
 
 /**
- * When results are resident: "off" (the default, until the failure below is understood): none;
- * "tidy": inside gb.tidy() scopes only, whose end frees every block its tensors do not outlive,
- * so the memory stays flat across a training loop (open: with 2 threads, LeNet-5 at batch 256
- * inside tidy() has failed in a worker with a corrupted task table: README.md);
+ * When results are resident: "off" (the default: with 2 threads the step measured slower, README.md):
+ * none; "tidy": inside gb.tidy() scopes only, whose end frees every block its tensors do not
+ * outlive, so the memory stays flat across a training loop;
  * "always" for every large result (tests: its blocks come back only through backward's consumed
  * gradients, dispose() and the garbage collector, which in a loop of awaited steps never runs
  * their finalizers, so the memory fills up to the limit); "off". GB_RESIDENT sets it.
