@@ -25,11 +25,11 @@ const cpuSeconds = () => {
   return (u.user + u.system) / 1e6;
 };
 
-/** One round of gradbook's cases (per call), and the thread pool's counters over its LeNet-5 steps, per step. */
+/** One round: the LeNet-5 steps (and the thread pool's counters over them, per step), or the matmuls (per call). */
 export interface EngineRound {
-  matmul512: Timing;
-  matmul1024: Timing;
-  lenet: Timing;
+  matmul512?: Timing;
+  matmul1024?: Timing;
+  lenet?: Timing;
   /** CPU seconds the process used between its previous answer and this round (threads polling, work left running: Measured.tailCpu) */
   idleCpu: number;
   lenetThreads?: ThreadStats;
@@ -54,9 +54,14 @@ function statsPerStep(a: ThreadStats, b: ThreadStats, steps: number): ThreadStat
  */
 export const WARMUP_STEPS = 30;
 
-/** Interleaved rounds per thread count: gradbook and PyTorch take turns (the first to go alternates). */
+/**
+ * Interleaved rounds per thread count: gradbook and PyTorch take turns (the first to go alternates),
+ * the LeNet-5 step's rounds first, then the matmuls' (a matmul round between LeNet-5 rounds left its
+ * 4 MB results to gradbook's garbage collector in the next steps, which a training loop has not:
+ * ~8 ms of CPU a step more in the first version of this bench).
+ */
 const ROUNDS = 7;
-/** LeNet-5 steps, matmul 512 and 1024 calls in a round (the same for PyTorch: bench/torch_cpu.py). */
+/** LeNet-5 steps in a round; matmul 512 and 1024 calls in one (the same for PyTorch: bench/torch_cpu.py). */
 const STEPS = 5, REPS512 = 10, REPS1024 = 4;
 /**
  * The pause before each turn (ms): OpenBLAS's and OpenMP's threads, and gradbook's, poll for a while
@@ -76,7 +81,7 @@ const SERVE = "engine-serve ";
 /**
  * `dist/bench.js --engine-serve N`: gradbook's side of the engine bench on N threads, in a process
  * started as the kernel's. Prints `engine-serve {ready, warmup}` after the warm-up steps, then answers
- * each stdin line: `{"op":"round"}` (an EngineRound), `{"op":"idle"}` (idleCpu only), `{"op":"poll"}` (with threads: the step with
+ * each stdin line: `{"op":"lenet"}` and `{"op":"matmul"}` (an EngineRound), `{"op":"idle"}` (idleCpu only), `{"op":"poll"}` (with threads: the step with
  * the workers polling LONG_POLL_US after each job against the default, interleaved), `{"op":"quit"}`.
  */
 export async function engineServeChild(threads: number): Promise<void> {
@@ -103,13 +108,15 @@ export async function engineServeChild(threads: number): Promise<void> {
     const idleCpu = cpuSeconds() - last;
     if (op === "quit") break;
     if (op === "idle") reply({ idleCpu });
-    else if (op === "round") {
+    else if (op === "lenet") {
+      const s0 = threadStats();
+      const lenet = await timed(step, STEPS);
+      reply({ lenet, idleCpu, lenetThreads: statsPerStep(s0, threadStats(), STEPS) } satisfies EngineRound);
+    } else if (op === "matmul") {
       const [m512, m1024] = mats;
       const matmul512 = await timed(() => void m512[0].matmul(m512[1]), REPS512);
       const matmul1024 = await timed(() => void m1024[0].matmul(m1024[1]), REPS1024);
-      const s0 = threadStats();
-      const lenet = await timed(step, STEPS);
-      reply({ matmul512, matmul1024, lenet, idleCpu, lenetThreads: statsPerStep(s0, threadStats(), STEPS) } satisfies EngineRound);
+      reply({ matmul512, matmul1024, idleCpu } satisfies EngineRound);
     } else if (op === "poll") {
       // waking a sleeping worker costs the caller a system call and the worker a scheduling delay (a
       // VM: an idle vCPU's wake-up): the same steps with the workers polling through the gaps instead
@@ -151,15 +158,19 @@ interface Measured {
   warmup: Timing;
 }
 
-function collect(rounds: EngineRound[], finalIdle: number, warmup: Timing): Measured {
+/** The figures of one engine from its answers in order (the LeNet-5 rounds', the matmuls', then the last `idle`). */
+function collect(answers: EngineRound[], warmup: Timing): Measured {
   const inf = { wall: Infinity, cpu: Infinity };
   const m: Measured = { matmul512: inf, matmul1024: inf, lenet: inf, lenetRounds: [], tailCpu: 0, warmup };
-  rounds.forEach((r, i) => {
-    m.matmul512 = best(m.matmul512, r.matmul512);
-    m.matmul1024 = best(m.matmul1024, r.matmul1024);
-    m.lenet = best(m.lenet, r.lenet);
-    m.lenetRounds.push(r.lenet);
-    m.tailCpu += (i + 1 < rounds.length ? rounds[i + 1].idleCpu : finalIdle) / rounds.length;
+  answers.forEach((r, i) => {
+    if (r.matmul512) m.matmul512 = best(m.matmul512, r.matmul512);
+    if (r.matmul1024) m.matmul1024 = best(m.matmul1024, r.matmul1024);
+    if (r.lenet) {
+      m.lenet = best(m.lenet, r.lenet);
+      m.lenetRounds.push(r.lenet);
+      // what the process used after the round, until its next command
+      m.tailCpu += answers[i + 1].idleCpu / ROUNDS;
+    }
   });
   return m;
 }
@@ -197,29 +208,31 @@ async function measureInterleaved(threads: number): Promise<ThreadCountResult> {
   }
   const ours = new Server("gradbook", process.execPath, [...KERNEL_NODE_FLAGS, fileURLToPath(import.meta.url), "--engine-serve", n], { ...process.env, ...KERNEL_ENV }, SERVE);
   const oursReady = await ours.next();
-  const oursRounds: EngineRound[] = [], torchRounds: EngineRound[] = [];
+  const oursAnswers: EngineRound[] = [], torchAnswers: EngineRound[] = [];
   const b0 = machineBusy(), t0 = performance.now(), p0 = (ours.cpuSeconds() ?? NaN) + (torch?.cpuSeconds() ?? 0);
-  for (let r = 0; r < ROUNDS; r++) {
-    const order: [Server, EngineRound[]][] = [[ours, oursRounds]];
-    if (torch) order[r % 2 ? "push" : "unshift"]([torch, torchRounds]);
-    for (const [s, list] of order) {
-      await sleep(PAUSE_MS);
-      list.push((await s.request(JSON.stringify({ op: "round" }))) as unknown as EngineRound);
+  for (const op of ["lenet", "matmul"]) {
+    for (let r = 0; r < ROUNDS; r++) {
+      const order: [Server, EngineRound[]][] = [[ours, oursAnswers]];
+      if (torch) order[r % 2 ? "push" : "unshift"]([torch, torchAnswers]);
+      for (const [s, list] of order) {
+        await sleep(PAUSE_MS);
+        list.push((await s.request(JSON.stringify({ op }))) as unknown as EngineRound);
+      }
     }
   }
   await sleep(PAUSE_MS);
   // the CPU each process used after its last round
-  const oursIdle = ((await ours.request(OP_IDLE)) as { idleCpu: number }).idleCpu;
-  const torchIdle = torch ? ((await torch.request(OP_IDLE)) as { idleCpu: number }).idleCpu : 0;
+  oursAnswers.push((await ours.request(OP_IDLE)) as unknown as EngineRound);
+  if (torch) torchAnswers.push((await torch.request(OP_IDLE)) as unknown as EngineRound);
   const b1 = machineBusy(), wall = (performance.now() - t0) / 1e3, p1 = (ours.cpuSeconds() ?? NaN) + (torch?.cpuSeconds() ?? 0);
   const poll = threads > 1 ? ((await ours.request(JSON.stringify({ op: "poll" }))) as unknown as { long: Timing; default: Timing }) : undefined;
   ours.quit(JSON.stringify({ op: "quit" }));
   torch?.quit(JSON.stringify({ op: "quit" }));
-  const pool = oursRounds.map((r) => r.lenetThreads!);
+  const pool = oursAnswers.filter((r) => r.lenetThreads).map((r) => r.lenetThreads!);
   const poolPerStep = Object.fromEntries(Object.keys(pool[0]).map((k) => [k, pool.reduce((a, p) => a + p[k as keyof ThreadStats], 0) / pool.length])) as unknown as ThreadStats;
   return {
-    ours: collect(oursRounds, oursIdle, oursReady.warmup as Timing),
-    torch: torch ? collect(torchRounds, torchIdle, torchReady!.warmup as Timing) : null,
+    ours: collect(oursAnswers, oursReady.warmup as Timing),
+    torch: torch ? collect(torchAnswers, torchReady!.warmup as Timing) : null,
     blas: torchReady?.blas as string | undefined,
     torchError,
     poolPerStep,
@@ -236,7 +249,7 @@ export async function benchEngine(): Promise<void> {
   console.log(
     `gradbook runs in a Node process started as the kernel's (${[...KERNEL_NODE_FLAGS, ...Object.entries(KERNEL_ENV).map(([k, v]) => `${k}=${v}`)].join(" ") || "no settings"}); ` +
       `both warm up (LeNet-5: ${WARMUP_STEPS} steps), then take turns in ${ROUNDS} rounds (each alone on the machine in its turn, ${PAUSE_MS} ms apart; ` +
-      `a round: matmul 512 x${REPS512}, 1024 x${REPS1024}, LeNet-5 x${STEPS}); figures: the best round of each`,
+      `the LeNet-5 rounds (${STEPS} steps each) first, then the matmuls' (512 x${REPS512}, 1024 x${REPS1024}); figures: the best round of each`,
   );
   const res = new Map<number, ThreadCountResult>();
   for (const n of counts) res.set(n, await measureInterleaved(n));

@@ -5,8 +5,8 @@ between seconds; ratios of rounds measured side by side do not).
     /usr/bin/python3 bench/torch_cpu.py THREADS [tanh|relu] [avg|max] [WARMUP_STEPS]
 
 Prints one line `torch-serve {...}` when ready (after the warm-up steps), then answers each line of
-stdin: `{"op": "round"}` times the cases once (per call: wall seconds, and the process's CPU seconds
-over the calls, all threads) and reports `idleCpu`, the CPU the process used between its last answer
+stdin: `{"op": "lenet"}` (5 steps) or `{"op": "matmul"}` (512 x10, 1024 x4) times them once (per
+call: wall seconds, and the process's CPU seconds over the calls, all threads) and reports `idleCpu`, the CPU the process used between its last answer
 and this command (threads still spinning after the last call: charged to the round before);
 `{"op": "idle"}` reports only that; `{"op": "quit"}` ends it. Run with Debian's /usr/bin/python3 (python3-torch)."""
 import json, sys, time
@@ -72,10 +72,12 @@ for line in sys.stdin:
         reply(out)
         last = time.process_time()
         continue
-    if cmd.get("op") != "round":
+    if cmd.get("op") == "lenet":
+        out["lenet"] = timed(step, 5)
+    elif cmd.get("op") == "matmul":
+        for n, (a, b) in mats.items():
+            out["matmul%d" % n] = timed(lambda: a @ b, 10 if n == 512 else 4)
+    else:
         raise SystemExit("torch_cpu.py: unknown command %r" % line)
-    for n, (a, b) in mats.items():
-        out["matmul%d" % n] = timed(lambda: a @ b, 10 if n == 512 else 4)
-    out["lenet"] = timed(step, 5)
     reply(out)
     last = time.process_time()
