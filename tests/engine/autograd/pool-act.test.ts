@@ -35,6 +35,25 @@ function values(n: number, seed: number): Float32Array {
 const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
 
 /**
+ * run(false) with the backend's fused rule counted: called once, and the gradient has the bits of
+ * run(true), where the activation's retained gradient makes the walk run the two rules.
+ */
+async function expectFusedAsTwoRules(
+  which: "avgPool2dActBackward" | "maxPool2dReluBackward", run: (retain: boolean) => Promise<Float32Array>, label: string,
+): Promise<void> {
+  const count = countFused(which);
+  let fused: Float32Array, calls: number;
+  try {
+    fused = await run(false);
+    calls = count.calls();
+  } finally {
+    count.restore();
+  }
+  expect(calls, `${label}: fused`).toBe(1);
+  expect(bits(fused), label).toEqual(bits(await run(true)));
+}
+
+/**
  * A LeNet-5's parameter gradients (8 images) with the backend's fused rule (called for both
  * pooling layers, finite, not all zero) equal those of the op-by-op walk (the rule removed).
  */
@@ -87,16 +106,7 @@ describe("avgPool2d after tanh / sigmoid / relu: the fused backward", () => {
           await p.mul(gb.tensor(wv, { shape: p.shape })).sum().backward();
           return z.grad!.dataSync() as Float32Array;
         };
-        const count = countFused();
-        let fused: Float32Array, calls: number;
-        try {
-          fused = await run(false);
-          calls = count.calls();
-        } finally {
-          count.restore();
-        }
-        expect(calls, `${shape}: fused`).toBe(1);
-        expect(bits(fused), `${a} ${shape}`).toEqual(bits(await run(true)));
+        await expectFusedAsTwoRules("avgPool2dActBackward", run, `${a} ${shape}`);
       }
     });
   }
@@ -168,16 +178,7 @@ describe("maxPool2d after relu: the fused backward", () => {
         await p.mul(gb.tensor(values(p.shape.reduce((u, v) => u * v, 1), 40 + k), { shape: p.shape })).sum().backward();
         return z.grad!.dataSync() as Float32Array;
       };
-      const count = countFused("maxPool2dReluBackward");
-      let fused: Float32Array, calls: number;
-      try {
-        fused = await run(false);
-        calls = count.calls();
-      } finally {
-        count.restore();
-      }
-      expect(calls, `${shape}: fused`).toBe(1);
-      expect(bits(fused), `${shape}`).toEqual(bits(await run(true)));
+      await expectFusedAsTwoRules("maxPool2dReluBackward", run, `${shape}`);
     }
   });
 
@@ -195,15 +196,7 @@ describe("maxPool2d after relu: the fused backward", () => {
         await F.maxPool2d(y, k, opts).sum().backward();
         return z.grad!.dataSync() as Float32Array;
       };
-      const count = countFused("maxPool2dReluBackward");
-      let got: Float32Array;
-      try {
-        got = await run(false);
-        expect(count.calls(), `${shape}`).toBe(1);
-      } finally {
-        count.restore();
-      }
-      expect(bits(got), `${shape}`).toEqual(bits(await run(true)));
+      await expectFusedAsTwoRules("maxPool2dReluBackward", run, `${shape}`);
     }
   });
 });
