@@ -56,9 +56,10 @@ export const WARMUP_STEPS = 30;
 
 /**
  * Interleaved rounds per thread count: gradbook and PyTorch take turns (the first to go alternates),
- * the LeNet-5 step's rounds first, then the matmuls' (a matmul round between LeNet-5 rounds left its
- * 4 MB results to gradbook's garbage collector in the next steps, which a training loop has not:
- * ~8 ms of CPU a step more in the first version of this bench).
+ * the LeNet-5 step's rounds first, then the matmuls' (a matmul round just before a LeNet-5 round let
+ * OpenBLAS's threads, polling ~0.1 s after their last call, into PyTorch's 2-thread LeNet-5 turn:
+ * 7.2-9.0k img/s against 10.5-12.6k with the rounds apart; and it left 4 MB results to gradbook's
+ * garbage collector in its next steps, which a training loop has not).
  */
 const ROUNDS = 7;
 /** LeNet-5 steps in a round; matmul 512 and 1024 calls in one (the same for PyTorch: bench/torch_cpu.py). */
