@@ -135,7 +135,7 @@ export type ResidentArray = Float32Array | Int32Array;
 export function allocResident(n: number): Float32Array | null;
 export function allocResident(n: number, int32: true): Int32Array | null;
 export function allocResident(n: number, int32 = false): ResidentArray | null {
-  if (!(mode === "always" || (mode === "tidy" && scopeDepth > 0)) || memoryFailed) return null;
+  if (!residentNow() || memoryFailed) return null;
   const bytes = Math.ceil((n * 4) / ALIGN) * ALIGN;
   if (liveBytes + bytes > limit) return null;
   const m = sharedMemory();
