@@ -204,6 +204,8 @@ gpuNote`,
     await edit("total");
     await page.keyboard.press("Shift+Tab");
     await page.waitForSelector(".jp-Tooltip", { timeout: 60_000 });
+    // the tooltip's node is attached before its rendered content (as in tests/lab/interaction.test.ts)
+    await page.waitForFunction(() => /\S/.test(document.querySelector(".jp-Tooltip")?.textContent ?? ""), undefined, { timeout: 60_000 }).catch(() => {});
     expect(await page.locator(".jp-Tooltip").textContent()).toMatch(/const total: 42/);
     await page.keyboard.press("Escape");
     await page.evaluate(() => (window as any).jupyterapp.commands.execute("notebook:enter-command-mode"));
