@@ -328,6 +328,31 @@ describe("sleeping workers", () => {
   });
 });
 
+describe("a job limited to the threads its kernel laid out for", () => {
+  it("maxThreads 1 on the shared instance at 2 threads: every task on the calling thread, no worker woken or let in", () => {
+    const w = wasmInstance()!;
+    setNumThreads(2);
+    setMinWorkScale(0);
+    const A = rand(64 * 64, 9), B = rand(64 * 64, 10);
+    gemm(false, false, 64, 64, 64, 1, A, 0, 64, B, 0, 64, 0, new Float32Array(64 * 64), 0, 64); // starts the worker
+    expect(w.shared).toBe(true);
+    setCallerTakesTasks(false); // (a job the workers may enter would go to them entirely)
+    // 16 tasks, each copying its own 64 floats from [0, 1024) to [2048, 3072)
+    const mem = ensureMemory(w, 1 << 16);
+    const src = rand(1024, 11);
+    mem.set(src, 0);
+    mem.fill(0, 2048, 3072);
+    const list = new TaskList();
+    for (let t = 0; t < 16; t++) list.task().call("copy2d", t * 256, 0, 0, (2048 + t * 64) * 4, 0, 0, 1, 1, 64);
+    const before = poolInfo().workerTasks, s0 = threadStats();
+    runTasks(w, list, 16384, (n) => ensureMemory(w, n), undefined, 1);
+    expectSame(w.f32.subarray(2048, 3072), src, "the copies");
+    expect(poolInfo().workerTasks - before, "tasks the worker ran").toBe(0);
+    expect(threadStats().jobs - s0.jobs, "threaded jobs").toBe(0);
+    expect(threadStats().notifies - s0.notifies, "notifies").toBe(0);
+  });
+});
+
 describe("the calling thread's kernels on a private memory", () => {
   // With threads on, the SIMD module's memory is shared, and V8 copies typed arrays into and out of
   // shared memory word by word (2.5x slower than into an ordinary one): the kernels that run on the

@@ -298,6 +298,7 @@ function implicitConvThreaded(w: WasmInstance, threads: number, q: ImplicitGeo, 
         const [n0, n1] = images(c);
         copyOut(w, outPtr(c), (n1 - n0) * outImg, out, n0 * outImg);
       },
+      threads,
     );
     return;
   }
@@ -324,7 +325,7 @@ function implicitConvThreaded(w: WasmInstance, threads: number, q: ImplicitGeo, 
       tasks.task();
       L.fill(copy, inPtr + u * Cg * SHW, SH, SW, slotX(u));
     }
-    runTasks(w, tasks, top * 4, ensure);
+    runTasks(w, tasks, top * 4, ensure, undefined, threads);
     tasks.clear();
     const per = Math.max(1, Math.ceil((4 * threads) / nu));
     for (let u = 0; u < nu; u++) {
@@ -333,7 +334,7 @@ function implicitConvThreaded(w: WasmInstance, threads: number, q: ImplicitGeo, 
         computeCalls(tasks, q, u % G, slotX(u), slotC(u), a, b);
       }
     }
-    runTasks(w, tasks, top * 4, ensure);
+    runTasks(w, tasks, top * 4, ensure, undefined, threads);
     if (!direct) {
       tasks.clear();
       for (let u = 0; u < nu; u++) {
@@ -342,7 +343,7 @@ function implicitConvThreaded(w: WasmInstance, threads: number, q: ImplicitGeo, 
           copy((slotC(u) + r0 * pitch) * 4, pitch * 4, Jpad * 4, (unitOut(u) + r0 * outW) * 4, outW * 4, outHW * 4, Og, r1 - r0, outW);
         }
       }
-      runTasks(w, tasks, top * 4, ensure);
+      runTasks(w, tasks, top * 4, ensure, undefined, threads);
     }
     mem = w.f32;
     copyOut(w, outPtr, nb * outImg, out, n0 * outImg);
@@ -513,6 +514,7 @@ function implicitWeightGradGrouped(
       }
     },
     () => {},
+    threads,
   );
   const f = w.f32;
   for (let gi = 0; gi < G; gi++) {
@@ -609,7 +611,7 @@ function implicitWeightGradThreaded(
         }
       }
     }
-    runTasks(w, tasks, top * 4, ensure);
+    runTasks(w, tasks, top * 4, ensure, undefined, threads);
   }
   mem = w.f32;
   let slot = slotPtr;

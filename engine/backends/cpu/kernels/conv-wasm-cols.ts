@@ -43,7 +43,7 @@ function parallel(w: WasmInstance, g: Geo, topFloats: number): Par | null {
     run: (build) => {
       t.clear();
       build(t, () => ops);
-      runTasks(w, t, top, ensure);
+      runTasks(w, t, top, ensure, undefined, threads);
     },
   };
 }

@@ -105,7 +105,7 @@ function inPlace(w: WasmInstance, n: number, task: (tasks: TaskList, u: number, 
   }
   const tasks = new TaskList();
   for (const [u, v] of ranges(n, 2 * threads)) task(tasks, u, v);
-  runTasks(w, tasks, 64, (bytes) => void ensureMemory(w, bytes));
+  runTasks(w, tasks, 64, (bytes) => void ensureMemory(w, bytes), undefined, threads);
 }
 
 /** out[i] = op(x[i]) for exp / tanh / sigmoid, on the threads; false if not done. */
@@ -147,6 +147,7 @@ export function unaryF32(op: string, x: Float32Array, out: Float32Array): boolea
       const [a, b] = chunkRange(c, n, PIPE_CHUNK), p = set(c) + PIPE_SLOT;
       copyOut(w, p, b - a, out, a);
     },
+  threads,
   );
   return true;
 }
@@ -206,6 +207,7 @@ export function binaryF32(op: string, a: Float32Array, sa: number, b: Float32Arr
       const [x, y] = chunkRange(c, n, PIPE_CHUNK), p = set(c) + 2 * PIPE_SLOT;
       copyOut(w, p, y - x, out, x);
     },
+  threads,
   );
   return true;
 }

@@ -396,7 +396,7 @@ function gemmWasmPacked(
   const task = () => void (threads > 1 && tasks.task());
   const run = () => {
     if (threads === 1) return;
-    runTasks(w, tasks, top * 4, ensure);
+    runTasks(w, tasks, top * 4, ensure, undefined, threads);
     tasks.clear();
   };
   const ensure = (bytes: number) => void ensureMemory(w, bytes);

@@ -348,15 +348,14 @@ export function serialWasmInstance(): WasmInstance | null {
 
 /**
  * The instance for a kernel on the calling thread whose operands and results are `arrays`: the
- * shared one where any of them is resident (heap.ts: used in place, or copied within the memory)
- * and the kernels run on one thread, else serialWasmInstance(). Null as wasmInstance().
+ * shared one where any of them is resident (heap.ts: used in place, or copied within the memory),
+ * else serialWasmInstance(). Null as wasmInstance(). With worker threads on, a kernel that decided
+ * on one thread passes 1 to runTasks / runPipelined (their `maxThreads`): its scratch is laid out
+ * for the calling thread only, and the workers stay out of its jobs.
  */
 export function serialWasmFor(...arrays: (ArrayBufferView | null | undefined)[]): WasmInstance | null {
   const w = wasmInstance();
-  // only where the shared instance runs on one thread too: kernels lay out their scratch for the
-  // one thread they decided on, and runTasks on a shared instance would wake the workers
-  // (scratch slots for threads the layout has not, a corrupted task table: found with 2 threads)
-  if (w?.shared && threadsFor(w) === 1) for (const a of arrays) if (a && isResident(a)) return w;
+  if (w?.shared) for (const a of arrays) if (a && isResident(a)) return w;
   return serialWasmInstance();
 }
 

@@ -498,9 +498,11 @@ function fnList(t: TaskTarget): ((...a: number[]) => void)[] {
 /**
  * Runs the tasks (on up to getNumThreads() threads, the calling one included) and returns when
  * all are done. `freeByte`: where the WASM memory is free for the task table (grown as needed).
- * `ensure(bytes)` grows the memory (and refreshes the caller's views).
+ * `ensure(bytes)` grows the memory (and refreshes the caller's views). `maxThreads`: the threads
+ * the kernel laid its scratch out for (threadsFor's answer when it decided; 1: the calling
+ * thread only, the workers neither woken nor let in), whatever getNumThreads() says now.
  */
-export function runTasks(target: TaskTarget, list: TaskList, freeByte: number, ensure: (bytes: number) => void, beside?: () => void): void {
+export function runTasks(target: TaskTarget, list: TaskList, freeByte: number, ensure: (bytes: number) => void, beside?: () => void, maxThreads = Infinity): void {
   const n = list.length;
   if (n === 0) {
     beside?.();
@@ -508,7 +510,7 @@ export function runTasks(target: TaskTarget, list: TaskList, freeByte: number, e
   }
   if (n >= MAX_TASKS) throw new RangeError(`cpu kernels: ${n} tasks in one job (at most ${MAX_TASKS - 1})`);
   const fns = fnList(target);
-  const threads = n > 1 ? threadsFor(target) : 1;
+  const threads = n > 1 && maxThreads > 1 ? Math.min(maxThreads, threadsFor(target)) : 1;
   const nrec = list.size / REC;
   if (threads <= 1) {
     beside?.();
@@ -610,15 +612,16 @@ export function runTasks(target: TaskTarget, list: TaskList, freeByte: number, e
  * empty list, `collect(c)` copies its results out. Beside chunk c's job the caller collects chunk
  * c - 1, stages chunk c + 1 and builds its tasks, then takes tasks as the workers do; so chunk c's buffers must not be those
  * of c - 1 or c + 1 (alternate two sets). On one thread: stage, run, collect, in that order.
- * `stage` and `collect` must read the memory through fresh views (it may grow).
+ * `stage` and `collect` must read the memory through fresh views (it may grow). `maxThreads` as
+ * runTasks's.
  */
 export function runPipelined(
   target: TaskTarget, chunks: number, freeByte: number, ensure: (bytes: number) => void,
-  stage: (c: number) => void, build: (c: number, list: TaskList) => void, collect: (c: number) => void,
+  stage: (c: number) => void, build: (c: number, list: TaskList) => void, collect: (c: number) => void, maxThreads = Infinity,
 ): void {
   if (chunks <= 0) return;
-  if (numThreads > 1) wakeThreads(target);
-  const ctl = pool?.target === target ? pool.ctl : null;
+  if (numThreads > 1 && maxThreads > 1) wakeThreads(target);
+  const ctl = maxThreads > 1 && pool?.target === target ? pool.ctl : null;
   if (ctl) Atomics.store(ctl, PIPELINE, 1);
   try {
     // two lists: chunk c + 1's is built beside chunk c's job too
@@ -634,7 +637,7 @@ export function runPipelined(
           next.clear();
           build(c + 1, next);
         }
-      });
+      }, maxThreads);
     }
     collect(chunks - 1);
   } finally {
