@@ -2,7 +2,7 @@
 // torch.nn.functional.max_pool2d (return_indices) / avg_pool2d and their gradients.
 
 import { pool2dOutputSize } from "../../../shape.ts";
-import { ensureMemory, serialWasmInstance, type WasmInstance } from "../wasm/runtime.ts";
+import { ensureMemory, operandAt, resultAt, resultDone, serialWasmFor, serialWasmInstance, type WasmInstance } from "../wasm/runtime.ts";
 import { emptyF32 } from "../alloc.ts";
 import type { PoolAct } from "../wasm/pool-funcs.ts";
 
@@ -119,11 +119,11 @@ export function maxPool2dBackward(dy: Float32Array, indices: Int32Array, yShape:
   const [N, C, OH, OW] = yShape;
   const [, , H, W] = xShape;
   const HW = H * W, OHW = OH * OW;
-  const wasm = 2 * OH <= H && 2 * OW <= W && OW >= 4 ? serialWasmInstance() : null;
+  const simd = 2 * OH <= H && 2 * OW <= W && OW >= 4 && serialWasmInstance() !== null;
   // the SIMD path writes every element of dx (no zero-filling); the scatter adds into zeros
-  const dx = wasm ? emptyF32(N * C * HW) : new Float32Array(N * C * HW);
-  if (wasm) {
-    if (maxPool2GradSimd(wasm, dy, indices, N * C, H, W, OH, OW, dx)) return dx;
+  const dx = simd ? emptyF32(N * C * HW) : new Float32Array(N * C * HW);
+  if (simd) {
+    if (maxPool2GradSimd(dy, indices, N * C, H, W, OH, OW, dx)) return dx;
     dx.fill(0);
   }
   for (let pl = 0; pl < N * C; pl++) {
@@ -140,31 +140,33 @@ export function maxPool2dBackward(dy: Float32Array, indices: Int32Array, yShape:
 /**
  * The gradient of 2x2 / stride 2 max pooling on the SIMD module (maxpool2grad: compare and select,
  * no scatter), in chunks of planes that stay in L2, writing every element of dx; with `z`, also the
- * gradient of the relu before the pooling, z its input (maxpool2grad_relu). False (dx partly
- * written) when an index lies outside its output's 2x2 block (other pooling windows): the caller
- * scatters.
+ * gradient of the relu before the pooling, z its input (maxpool2grad_relu). Operands and dx that
+ * live in the WASM memory (resident storage) are read and written in place, the others copied in
+ * and out. False (dx partly written) when an index lies outside its output's 2x2 block (other
+ * pooling windows): the caller scatters.
  */
 function maxPool2GradSimd(
-  wasm: WasmInstance, dy: Float32Array, indices: Int32Array, planes: number, H: number, W: number, OH: number, OW: number, dx: Float32Array,
+  dy: Float32Array, indices: Int32Array, planes: number, H: number, W: number, OH: number, OW: number, dx: Float32Array,
   z: Float32Array | null = null,
 ): boolean {
+  const wasm = serialWasmFor(dy, indices, dx, z)!;
   const HW = H * W, OHW = OH * OW;
   // rows past 2*OH and columns past 2*OW get no gradient: zeroed in WASM memory when there are any
   const edges = 2 * OH < H || 2 * OW < W;
   const chunk = Math.max(1, Math.floor(POOL_CHUNK / ((z ? 2 : 1) * HW + 2 * OHW)));
   const relu = (wasm.exports as unknown as Record<string, (...args: number[]) => number>).maxpool2grad_relu;
   for (let p0 = 0; p0 < planes; p0 += chunk) {
-    const np = Math.min(chunk, planes - p0);
-    // memory (floats): dx planes | dy planes | index planes | z planes
+    const np = Math.min(chunk, planes - p0), a = p0 * OHW, b = a + np * OHW;
+    // scratch (floats): dx planes | dy planes | index planes | z planes (each used where not in place)
     const dxPtr = 0, dyPtr = np * HW, iPtr = dyPtr + np * OHW, zPtr = iPtr + np * OHW;
-    const mem = ensureMemory(wasm, (zPtr + (z ? np * HW : 0)) * 4);
-    mem.set(dy.subarray(p0 * OHW, (p0 + np) * OHW), dyPtr);
-    wasm.i32.set(indices.subarray(p0 * OHW, (p0 + np) * OHW), iPtr);
-    if (z) mem.set(z.subarray(p0 * HW, (p0 + np) * HW), zPtr);
-    if (edges) mem.fill(0, dxPtr, dxPtr + np * HW);
-    const ok = z ? relu(dyPtr * 4, iPtr * 4, H, W, np, OH, OW, dxPtr * 4, zPtr * 4) : wasm.maxpool2grad(dyPtr * 4, iPtr * 4, H, W, np, OH, OW, dxPtr * 4);
+    ensureMemory(wasm, (zPtr + (z ? np * HW : 0)) * 4);
+    const dyAt = operandAt(wasm, dy, a, b, dyPtr), iAt = operandAt(wasm, indices, a, b, iPtr);
+    const zAt = z ? operandAt(wasm, z, p0 * HW, (p0 + np) * HW, zPtr) : 0;
+    const dxAt = resultAt(wasm, dx, p0 * HW, dxPtr);
+    if (edges) wasm.f32.fill(0, dxAt / 4, dxAt / 4 + np * HW);
+    const ok = z ? relu(dyAt, iAt, H, W, np, OH, OW, dxAt, zAt) : wasm.maxpool2grad(dyAt, iAt, H, W, np, OH, OW, dxAt);
     if (!ok) return false;
-    dx.set(mem.subarray(dxPtr, dxPtr + np * HW), p0 * HW);
+    resultDone(wasm, dx, p0 * HW, (p0 + np) * HW, dxPtr);
   }
   return true;
 }
@@ -184,10 +186,9 @@ export function maxPool2dReluBackward(dy: Float32Array, indices: Int32Array, ySh
   checkLen("max_pool2d_backward (relu)", "activation", z.length, xShape);
   const [N, C, OH, OW] = yShape;
   const [, , H, W] = xShape;
-  const wasm = 2 * OH <= H && 2 * OW <= W && OW >= 4 ? serialWasmInstance() : null;
-  if (!wasm) return null;
+  if (!(2 * OH <= H && 2 * OW <= W && OW >= 4 && serialWasmInstance() !== null)) return null;
   const dx = emptyF32(N * C * H * W);
-  return maxPool2GradSimd(wasm, dy, indices, N * C, H, W, OH, OW, dx, z) ? dx : null;
+  return maxPool2GradSimd(dy, indices, N * C, H, W, OH, OW, dx, z) ? dx : null;
 }
 
 /** Window [start, end) and divisor of output o along one dimension (PyTorch's avg_pool2d rule). */
