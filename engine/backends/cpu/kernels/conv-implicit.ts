@@ -104,7 +104,12 @@ export function implicitConv(
   const J = outH * pitch, Jpad = Math.ceil(J / 8) * 8;
   const OgPad = Math.ceil(Og / MR) * MR;
   const outHW = outH * outW, SHW = SH * SW;
-  const threads = worthThreads(N * G * Og * Jpad * CKK, PAR_MIN_WORK) ? threadsFor(w) : 1;
+  // threads where each float the calling thread stages (input in, output out, into and out of the
+  // shared memory: 2.5x slower than into a private one) feeds enough multiply-adds: LeNet-5's conv1
+  // forward (1 channel in: 21 a float) took the same wall time on 2 threads as on 1 and 1.7x its
+  // CPU time; its conv2 forward (86) and input gradient (170) gain (BENCHMARKS.md, sixth round)
+  const macsPerFloat = (G * Og * outHW * CKK) / (G * (Cg * SHW + Og * outHW));
+  const threads = worthThreads(N * G * Og * Jpad * CKK, PAR_MIN_WORK) && worthThreads(macsPerFloat, CONV_MIN_MACS_PER_FLOAT) ? threadsFor(w) : 1;
   if (threads === 1) w = serialWasmFor(src, out) ?? w; // on a private memory where the main one is shared and nothing is resident: faster copies
   // memory (floats): packed weights | tap offsets | layout copies (+ slack: kernels read up to
   // 8 floats past the last copy for dropped outputs) | C [Og x Jpad] | staged input and output of
@@ -411,6 +416,8 @@ export function implicitWeightGrad(w: WasmInstance, x: Float32Array, dy: Float32
 const GROUPED_MAX_DW = 1 << 16;
 /** The grouped weight gradient goes to the threads from this many multiply-adds a staged float (x and dy). */
 const WGRAD_MIN_MACS_PER_FLOAT = 48;
+/** The implicit convolution (forward, input gradient) goes to the threads from this many multiply-adds a staged float (input and output). */
+const CONV_MIN_MACS_PER_FLOAT = 48;
 /** The images are split into this many groups (fewer when there are fewer images), whatever the thread count. */
 const WGRAD_GROUPS = 8;
 
