@@ -2,8 +2,9 @@
 
 import type { DType, TypedArray } from "../../dtype.js";
 import { typedArrayFor } from "../../dtype.js";
+import { emptyF32 } from "./alloc.js";
 import { shapeStr } from "../../shape.js";
-import { ensureMemory, operandAt, resultAt, resultDone, serialWasmFor, serialWasmInstance } from "./wasm/runtime.js";
+import { ensureMemory, operandAt, resultAt, resultDone, serialWasmFor } from "./wasm/runtime.js";
 
 /** From this many floats, float32 row sums go through the SIMD module (below, the loop is cheaper than the copies). */
 const WASM_SUM_MIN = 1 << 14;
@@ -34,23 +35,26 @@ const WASM_COLS_MIN = 1 << 12;
 
 /**
  * out[o][i] = the sum over r of x[o][r][i] ([outer, n, inner]) by the SIMD module's addrows: the
- * loop's float32 additions in its order (row by row onto zeros), rows staged about SUM_CHUNK floats
- * at a time; false without WASM (or too small, or inner under 4 or over a chunk).
+ * loop's float32 additions in its order (row by row onto zeros), rows read in place where x is
+ * resident (wasm/heap.ts), else staged about SUM_CHUNK floats at a time; false without WASM (or too
+ * small, or inner under 4 or over a chunk).
  */
 function sumColsWasm(x: Float32Array, outer: number, n: number, inner: number, out: Float32Array): boolean {
   if (outer * n * inner < WASM_COLS_MIN || inner < 4 || inner > SUM_CHUNK || n === 0) return false;
-  const w = serialWasmInstance();
+  const w = serialWasmFor(x, out);
   if (!w) return false;
+  // (the sums at acc, or in place where out is resident)
   const per = Math.floor(SUM_CHUNK / inner), acc = per * inner;
   const mem = ensureMemory(w, (acc + inner) * 4);
   for (let o = 0; o < outer; o++) {
-    mem.fill(0, acc, acc + inner);
+    const at = resultAt(w, out, o * inner, acc);
+    if (at === acc * 4) mem.fill(0, acc, acc + inner);
+    else out.fill(0, o * inner, (o + 1) * inner);
     for (let r0 = 0; r0 < n; r0 += per) {
       const nr = Math.min(per, n - r0), base = (o * n + r0) * inner;
-      mem.set(x.subarray(base, base + nr * inner), 0);
-      w.addrows(0, nr, inner, acc * 4);
+      w.addrows(operandAt(w, x, base, base + nr * inner, 0), nr, inner, at);
     }
-    out.set(mem.subarray(acc, acc + inner), o * inner);
+    resultDone(w, out, o * inner, (o + 1) * inner, acc);
   }
   return true;
 }
@@ -83,11 +87,16 @@ export function around(shape: readonly number[], axis: number): [number, number,
 
 export function reduceAxis(op: string, x: TypedArray, shape: readonly number[], axis: number, outDtype: DType): TypedArray {
   const [outer, n, inner] = around(shape, axis);
-  const out = typedArrayFor(outDtype, outer * inner);
+  // (float32 sums: the SIMD module writes every element, in the WASM memory where resident; the loop adds onto zeros)
+  const f32Sum = op === "sum" && x instanceof Float32Array && outDtype === "float32";
+  const out = f32Sum ? emptyF32(outer * inner) : typedArrayFor(outDtype, outer * inner);
   if (n === 0 && (op === "max" || op === "min" || op === "argmax" || op === "argmin")) {
     throw new Error(`${op}: cannot reduce over an empty dimension ${axis} of shape ${shapeStr(shape)}`);
   }
-  if (op === "sum" && x instanceof Float32Array && out instanceof Float32Array && (inner === 1 ? sumRowsWasm(x, n, outer, out) : sumColsWasm(x, outer, n, inner, out))) return out;
+  if (f32Sum) {
+    if (inner === 1 ? sumRowsWasm(x, n, outer, out as Float32Array) : sumColsWasm(x, outer, n, inner, out as Float32Array)) return out;
+    out.fill(0);
+  }
   for (let o = 0; o < outer; o++) {
     const base = o * n * inner;
     const ob = o * inner;

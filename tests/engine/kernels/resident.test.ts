@@ -93,6 +93,39 @@ describe("resident storage", () => {
     got.forEach((t, k) => same(t, want[k], `output ${k}`));
   });
 
+  it("bias rows, column sums and the optimizers' updates read and write resident arrays in place, with the bits of ordinary arrays", async () => {
+    // (rowBroadcastF32Wasm, reduce.ts sumColsWasm, kernels/optim.ts: once staged through the private instance only)
+    const run = async () => {
+      const x = gb.tensor(rand(256 * 120, 71)).reshape([256, 120]).mul(1), b = gb.tensor(rand(120, 72)).mul(1);
+      const z = gb.tensor(rand(2 * 8 * 16384, 75)).reshape([2, 8, 16384]).mul(1);
+      // (the first five and the parameters resident; the sums of x small: ordinary arrays)
+      const outs = [x.add(b), b.sub(x), x.mul(b), x.div(b.add(2)), z.sum(1), x.sum(0), x.reshape([8, 32, 120]).sum(1)];
+      const params = [0, 1].map((k) => gb.tensor(rand(256 * 120, 73 + k)).reshape([256, 120]).mul(1).requiresGrad_(true));
+      const sgd = new gb.optim.SGD([params[0]], { lr: 0.05, momentum: 0.9, weightDecay: 1e-3 });
+      const adam = new gb.optim.Adam([params[1]], { lr: 0.01, weightDecay: 1e-3 });
+      for (let step = 0; step < 3; step++) {
+        for (const p of params) p.grad = null;
+        await params[0].mul(x).sum().add(params[1].tanh().sum()).backward();
+        sgd.step();
+        adam.step();
+      }
+      return { resident: [x, z, ...outs.slice(0, 5), ...params].map((t) => isResident(storage(t))), values: await Promise.all([...outs, ...params].map(async (t) => (await t.data()) as Float32Array)) };
+    };
+    setWasmFma(false);
+    gb.setNumThreads(1);
+    setResidentStorage("off");
+    const want = await run();
+    expect(want.resident.every((r) => !r)).toBe(true);
+    setUnfilledPoison(true);
+    for (const threads of [1, 2]) {
+      gb.setNumThreads(threads);
+      setResidentStorage("always");
+      const got = await run();
+      expect(got.resident, `every array resident, ${threads} threads`).toEqual(got.resident.map(() => true));
+      got.values.forEach((v, k) => same(v, want.values[k], `output ${k}, ${threads} threads`));
+    }
+  });
+
   it("unfilled results from the WASM memory come poisoned (tests catch an element an op leaves unwritten)", () => {
     setResidentStorage("always");
     setUnfilledPoison(true);

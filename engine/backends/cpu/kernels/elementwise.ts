@@ -10,7 +10,7 @@
 // small, no WASM SIMD): the caller then runs its own loop. They use WASM on one
 // thread too: faster than the TypeScript loops, copies included (BENCHMARKS.md).
 
-import { copyIn, copyOut, ensureMemory, operandAt, residentAddress, resultAt, resultDone, serialWasmFor, serialWasmInstance, wasmInstance, type WasmInstance } from "../wasm/runtime.ts";
+import { copyIn, copyOut, ensureMemory, operandAt, residentAddress, resultAt, resultDone, serialWasmFor, wasmInstance, type WasmInstance } from "../wasm/runtime.ts";
 import { runPipelined, runTasks, splitRange, TaskList, threadsFor, worthThreads, type FnName } from "../wasm/threads.ts";
 
 const UNARY: Record<string, FnName> = { exp: "ew_exp", tanh: "ew_tanh", sigmoid: "ew_sigmoid" };
@@ -215,28 +215,27 @@ export function binaryF32(op: string, a: Float32Array, sa: number, b: Float32Arr
 /**
  * out[r * m + j] = full[r * m + j] op row[j] (or row[j] op full[r * m + j] when `rowFirst`) for
  * + − × ÷ (a bias over the rows of a batch) on the SIMD module, on the calling thread: the row
- * staged once, the rows streamed through the WASM memory in chunks, one call a row; false when it
- * does not apply (other ops, rows under 4 floats, too small, no WASM SIMD). The bits of the loop
- * (loops.ts rowBroadcastF32).
+ * staged once, the rows streamed through the WASM memory in chunks (read and written in place
+ * where resident), one call a row; false when it does not apply (other ops, rows under 4 floats,
+ * too small, no WASM SIMD). The bits of the loop (loops.ts rowBroadcastF32).
  */
 export function rowBroadcastF32Wasm(op: string, full: Float32Array, row: Float32Array, rowFirst: boolean, out: Float32Array, rows: number, m: number): boolean {
   const fn = op === "add" || op === "sub" || op === "mul" || op === "div" ? BINARY[op] : undefined;
   if (!fn || m < 4 || m > CHUNK || rows * m < MIN_ROW_BROADCAST) return false;
-  const s = serialWasmInstance();
+  const s = serialWasmFor(full, row, out);
   if (!s) return false;
-  // memory (floats): the row | a chunk of whole rows of full | of out
+  // memory (floats): the row | a chunk of whole rows of full | of out (each in place where resident)
   const per = Math.floor(CHUNK / m), pf = SLOT, dst = 2 * SLOT;
-  const mem = ensureMemory(s, 3 * SLOT * 4);
-  mem.set(row, 0);
+  ensureMemory(s, 3 * SLOT * 4);
+  const pr = operandAt(s, row, 0, m, 0);
   for (let r0 = 0; r0 < rows; r0 += per) {
     const nr = Math.min(per, rows - r0), a = r0 * m, b = a + nr * m;
-    mem.set(full.subarray(a, b), pf);
+    const f = operandAt(s, full, a, b, pf), o = resultAt(s, out, a, dst);
     for (let r = 0; r < nr; r++) {
-      const f = (pf + r * m) * 4;
-      if (rowFirst) s.exports[fn](0, 1, f, 1, (dst + r * m) * 4, m);
-      else s.exports[fn](f, 1, 0, 1, (dst + r * m) * 4, m);
+      if (rowFirst) s.exports[fn](pr, 1, f + r * m * 4, 1, o + r * m * 4, m);
+      else s.exports[fn](f + r * m * 4, 1, pr, 1, o + r * m * 4, m);
     }
-    out.set(mem.subarray(dst, dst + b - a), a);
+    resultDone(s, out, a, b, dst);
   }
   return true;
 }

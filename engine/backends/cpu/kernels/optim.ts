@@ -1,11 +1,11 @@
 // The optimizers' updates of CPU float32 parameters on the SIMD module (../wasm/optim-funcs.ts:
 // sgdstep, adamstep), with the bits of engine/optim's TypeScript loops (tests/engine/optim/
-// fused.test.ts holds both to the op-by-op updates). On the calling thread, the arrays streamed
-// through the WASM memory in chunks that stay in the core's L2 cache; the arrays the update writes
-// (the parameter, its buffers) copied back. False where they do not apply (small arrays, no WASM
+// fused.test.ts holds both to the op-by-op updates). On the calling thread: resident arrays
+// (../wasm/heap.ts) updated in place; others streamed through the WASM memory in chunks that stay
+// in the core's L2 cache, the arrays the update writes (the parameter, its buffers) copied back. False where they do not apply (small arrays, no WASM
 // SIMD, setWasmMode("js")): the caller runs its loop.
 
-import { ensureMemory, serialWasmInstance, type WasmInstance } from "../wasm/runtime.ts";
+import { ensureMemory, operandAt, residentAddress, resultDone, serialWasmFor, type WasmInstance } from "../wasm/runtime.ts";
 
 /** From this many floats (below, the loop costs less than the call and the copies). */
 const MIN = 256;
@@ -15,18 +15,21 @@ const CHUNK = 1 << 12;
 const SLOT = CHUNK + 64;
 
 /**
- * Runs `call(addresses, n)` over consecutive chunks of the equally long `arrays`, each copied into
- * its slot of the WASM memory; the slots of the arrays marked in `written` copied back after.
+ * Runs `call(addresses, n)` over consecutive chunks of the equally long `arrays`: each array read
+ * and written in place where it is resident (../wasm/heap.ts), else copied into its slot of the
+ * WASM memory, and the slots of the arrays marked in `written` copied back after.
  */
 function streamed(w: WasmInstance, arrays: Float32Array[], written: boolean[], call: (at: number[], n: number) => void): void {
-  const mem = ensureMemory(w, arrays.length * SLOT * 4);
-  const at = arrays.map((_, i) => i * SLOT * 4);
+  ensureMemory(w, arrays.length * SLOT * 4);
+  const at = arrays.map(() => 0);
   const n = arrays[0].length;
-  for (let a = 0; a < n; a += CHUNK) {
-    const b = Math.min(n, a + CHUNK);
-    for (let i = 0; i < arrays.length; i++) mem.set(arrays[i].subarray(a, b), i * SLOT);
+  // (in one call where every array is resident)
+  const chunk = arrays.every((x) => residentAddress(w, x) >= 0) ? n : CHUNK;
+  for (let a = 0; a < n; a += chunk) {
+    const b = Math.min(n, a + chunk);
+    for (let i = 0; i < arrays.length; i++) at[i] = operandAt(w, arrays[i], a, b, i * SLOT);
     call(at, b - a);
-    for (let i = 0; i < arrays.length; i++) if (written[i]) arrays[i].set(mem.subarray(i * SLOT, i * SLOT + b - a), a);
+    for (let i = 0; i < arrays.length; i++) if (written[i]) resultDone(w, arrays[i], a, b, i * SLOT);
   }
 }
 
@@ -43,7 +46,7 @@ export interface SgdTerms {
 /** The SGD update of P in place (with the momentum buffer B, or none), as sgd.ts's loop; false if not done. */
 export function sgdStepF32(P: Float32Array, G: Float32Array, B: Float32Array | null, t: SgdTerms): boolean {
   if (P.length < MIN) return false;
-  const w = serialWasmInstance();
+  const w = serialWasmFor(P, G, B);
   if (!w) return false;
   const flags = (t.weightDecay ? 1 : 0) | (B ? 2 : 0) | (B && t.nesterov ? 4 : 0);
   streamed(w, B ? [P, G, B] : [P, G], [true, false, true], ([p, g, b], n) => w.sgdstep(p, g, b ?? 0, n, flags, t.wd, t.m, t.damp, t.lr));
@@ -68,7 +71,7 @@ export interface AdamTerms {
 /** The Adam / AdamW update of P and its moments M, V in place, as adam.ts's loop; false if not done. */
 export function adamStepF32(P: Float32Array, G: Float32Array, M: Float32Array, V: Float32Array, t: AdamTerms): boolean {
   if (P.length < MIN) return false;
-  const w = serialWasmInstance();
+  const w = serialWasmFor(P, G, M, V);
   if (!w) return false;
   const flags = (t.decay ? 1 : 0) | (t.l2 ? 2 : 0);
   streamed(w, [P, G, M, V], [true, false, true, true], ([p, g, m, v], n) =>
