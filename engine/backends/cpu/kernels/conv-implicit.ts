@@ -56,12 +56,8 @@ function copyPadded(
  */
 interface Layout {
   Hp: number; pitch: number; copies: number; copySize: number; // floats per copy: Cg * Hp * pitch
-  off: (c: number, kh: number, kw: number) => number; // float offset of tap (c, kh, kw) for output 0
-  /**
-   * lays out the staged planes [Cg, SH, SW] at float index s0 into the buffer at d0 (with `copy`:
-   * WASM copy2d, or a task's call of it); only the channels [cA, cB) when given
-   */
-  fill: (copy: Copy2d, s0: number, SH: number, SW: number, d0: number, cA?: number, cB?: number) => void;
+  // what layoutOff and layoutFill read (data, not closures: see copyTask)
+  Cg: number; dh: number; dw: number; padT: number; padL: number;
 }
 
 function layout(
@@ -71,21 +67,24 @@ function layout(
   const Hp = outH + dh * (KH - 1), Wp = outW + dw * (KW - 1);
   const outCopy = (outH * outW) % tile === 0 ? Og * outH * outW : 0; // floats of output copy the shifted layout saves
   if (KW > 1 && (Og * KH * (Wp - outW) > 8 * outW || outCopy >= (KW - 1) * Cg * Hp * outW)) {
-    const size = Cg * Hp * outW;
-    return {
-      Hp, pitch: outW, copies: KW, copySize: size,
-      off: (c, kh, kw) => kw * size + c * Hp * outW + kh * dh * outW,
-      fill: (copy, s0, SH, SW, d0, cA = 0, cB = Cg) => {
-        const s = s0 + cA * SH * SW, d = d0 + cA * Hp * outW;
-        for (let kw = 0; kw < KW; kw++) copyPadded(copy, s, cB - cA, SH, SW, d + kw * size, Hp, outW, padT, padL - kw * dw);
-      },
-    };
+    return { Hp, pitch: outW, copies: KW, copySize: Cg * Hp * outW, Cg, dh, dw, padT, padL };
   }
-  return {
-    Hp, pitch: Wp, copies: 1, copySize: Cg * Hp * Wp,
-    off: (c, kh, kw) => c * Hp * Wp + kh * dh * Wp + kw * dw,
-    fill: (copy, s0, SH, SW, d0, cA = 0, cB = Cg) => copyPadded(copy, s0 + cA * SH * SW, cB - cA, SH, SW, d0 + cA * Hp * Wp, Hp, Wp, padT, padL),
-  };
+  return { Hp, pitch: Wp, copies: 1, copySize: Cg * Hp * Wp, Cg, dh, dw, padT, padL };
+}
+
+/** Float offset of tap (c, kh, kw) for output 0 (copy kw of the shifted layout, or column kw * dw of the flat one). */
+function layoutOff(L: Layout, c: number, kh: number, kw: number): number {
+  return L.copies > 1 ? kw * L.copySize + c * L.Hp * L.pitch + kh * L.dh * L.pitch : c * L.Hp * L.pitch + kh * L.dh * L.pitch + kw * L.dw;
+}
+
+/**
+ * Lays out the staged planes [Cg, SH, SW] at float index s0 into the buffer at d0 (with `copy`:
+ * WASM copy2d, or a task's call of it: copyTask); only the channels [cA, cB) when given.
+ */
+function layoutFill(L: Layout, copy: Copy2d, s0: number, SH: number, SW: number, d0: number, cA = 0, cB = L.Cg): void {
+  const { Hp, pitch, dw, padT, padL } = L;
+  const s = s0 + cA * SH * SW, d = d0 + cA * Hp * pitch;
+  for (let kw = 0; kw < L.copies; kw++) copyPadded(copy, s, cB - cA, SH, SW, d + kw * L.copySize, Hp, pitch, padT, padL - kw * dw);
 }
 
 /**
@@ -146,7 +145,7 @@ export function implicitConv(
   }
   for (let c = 0; c < Cg; c++) {
     for (let kh = 0; kh < KH; kh++) {
-      for (let kw = 0; kw < KW; kw++) i32[offsPtr + tap(c, kh, kw)] = L.off(c, kh, kw) * 4;
+      for (let kw = 0; kw < KW; kw++) i32[offsPtr + tap(c, kh, kw)] = layoutOff(L, c, kh, kw) * 4;
     }
   }
   // Runs of column panels by the kernel rows that can reach the source: rows of taps that
@@ -178,7 +177,7 @@ export function implicitConv(
     for (let u = 0; u < nb * G; u++) {
       // unit u = image * G + group: its input planes and output planes are consecutive
       const g = u % G, dst = outPtr + u * Og * outHW, c = direct ? dst : cPtr;
-      L.fill(w.copy2d, inPtr + u * Cg * SHW, SH, SW, xPtr);
+      layoutFill(L, w.copy2d, inPtr + u * Cg * SHW, SH, SW, xPtr);
       for (let i = 0; i < runs.length; i += 4) {
         const p0 = runs[i], p1 = runs[i + 1], t0 = runs[i + 2] * Cg * KW, K = (runs[i + 3] - runs[i + 2] + 1) * Cg * KW;
         w.cblock(Og, p1 - p0, K, (aPtr + g * OgPad * CKK + t0 * MR) * 4, (xPtr + 8 * p0) * 4, (offsPtr + t0) * 4, (c + 8 * p0) * 4, Jpad * 4, CKK * MR * 4);
@@ -227,10 +226,17 @@ interface ImplicitGeo {
 }
 
 /**
- * A TaskList's call of copy2d, in the shape of WasmInstance.copy2d (for Layout.fill); `rel`: which
+ * A TaskList's call of copy2d, in the shape of WasmInstance.copy2d (for layoutFill); `rel`: which
  * arguments are offsets into the running thread's scratch area (bit 0 the source, bit 3 the destination).
+ * A module-level function bound to its list, and the kernels' per-call state in plain objects read
+ * by module-level functions, not closures made at each call: V8 keeps a closure's optimized code
+ * only while a closure of it lives, so closures made anew by each op were compiled again by
+ * TurboFan after every full garbage collection (every few training steps).
  */
-const copyTask = (t: TaskList, rel = 0): Copy2d => (a0, a1, a2, a3, a4, a5, a6, a7, a8) => t.callIn(rel, "copy2d", a0, a1, a2, a3, a4, a5, a6, a7, a8);
+const copyTask = (t: TaskList, rel = 0): Copy2d => taskCopy2d.bind(null, t, rel);
+function taskCopy2d(t: TaskList, rel: number, a0: number, a1: number, a2: number, a3: number, a4: number, a5: number, a6: number, a7: number, a8: number): void {
+  t.callIn(rel, "copy2d", a0, a1, a2, a3, a4, a5, a6, a7, a8);
+}
 const SRC = 1, DST = 8;
 
 /**
@@ -270,39 +276,17 @@ function implicitConvThreaded(w: WasmInstance, threads: number, q: ImplicitGeo, 
     // (a slot a thread, not a task: tasks go to whichever thread claims them, and a task's slot
     // moving between the cores' caches at every job made the tasks 1.5x slower)
     const setSize = align4(nImg * inImg) + align4(nImg * outImg);
-    const inPtr = (c: number) => free + (c & 1) * setSize;
-    const outPtr = (c: number) => inPtr(c) + align4(nImg * inImg);
     const slotPtr = free + 2 * setSize;
     const slotStride = Math.ceil(slotSize / 16) * 16; // whole cache lines
     const top = slotPtr + threads * slotStride;
     const mem = ensureMemory(w, top * 4);
     for (let s = 0; s < threads; s++) mem.fill(0, slotPtr + s * slotStride, slotPtr + s * slotStride + xSize);
-    const images = (c: number) => [c * nImg, Math.min(N, (c + 1) * nImg)];
+    const p: ConvChunks = { w, q, src, out, threads, nImg, inImg, outImg, free, setSize, slotPtr, slotStride, xSize, P };
     runPipelined(
       w, Math.ceil(N / nImg), top * 4, ensure,
-      (c) => {
-        const [n0, n1] = images(c);
-        copyIn(w, src, n0 * inImg, n1 * inImg, inPtr(c));
-      },
-      (c, tasks) => {
-        const [n0, n1] = images(c);
-        tasks.scratch(slotPtr * 4, slotStride * 4);
-        const fill = copyTask(tasks, DST), out = copyTask(tasks, SRC);
-        for (const [u0, u1] of splitRange((n1 - n0) * G, 4 * threads)) {
-          tasks.task();
-          for (let u = u0; u < u1; u++) {
-            // unit u = image * G + group: its planes are consecutive; layout copies at scratch offset 0, C after them
-            const uOut = outPtr(c) + u * Og * outHW;
-            L.fill(fill, inPtr(c) + u * Cg * SHW, SH, SW, 0);
-            computeCalls(tasks, q, u % G, 0, direct ? uOut : xSize, 0, P, true, !direct);
-            if (!direct) compactC(out, xSize * 4, Jpad, uOut * 4, Og, outH, outW, pitch);
-          }
-        }
-      },
-      (c) => {
-        const [n0, n1] = images(c);
-        copyOut(w, outPtr(c), (n1 - n0) * outImg, out, n0 * outImg);
-      },
+      (c) => convStage(p, c),
+      (c, tasks) => convBuild(p, c, tasks),
+      (c) => convCollect(p, c),
       threads,
     );
     return;
@@ -328,7 +312,7 @@ function implicitConvThreaded(w: WasmInstance, threads: number, q: ImplicitGeo, 
     tasks.clear();
     for (let u = 0; u < nu; u++) {
       tasks.task();
-      L.fill(copy, inPtr + u * Cg * SHW, SH, SW, slotX(u));
+      layoutFill(L, copy, inPtr + u * Cg * SHW, SH, SW, slotX(u));
     }
     runTasks(w, tasks, top * 4, ensure, undefined, threads);
     tasks.clear();
@@ -353,6 +337,55 @@ function implicitConvThreaded(w: WasmInstance, threads: number, q: ImplicitGeo, 
     mem = w.f32;
     copyOut(w, outPtr, nb * outImg, out, n0 * outImg);
   }
+}
+
+/** implicitConvThreaded's set-up for chunks of images, read by the chunks' functions (convStage, convBuild, convCollect). */
+interface ConvChunks {
+  w: WasmInstance; q: ImplicitGeo; src: Float32Array; out: Float32Array; threads: number;
+  nImg: number; inImg: number; outImg: number; free: number; setSize: number; slotPtr: number; slotStride: number; xSize: number;
+  /** column panels of a unit */
+  P: number;
+}
+
+/** Float index of chunk c's staged input (two sets, alternating). */
+function convInPtr(p: ConvChunks, c: number): number {
+  return p.free + (c & 1) * p.setSize;
+}
+/** Float index of chunk c's output. */
+function convOutPtr(p: ConvChunks, c: number): number {
+  return convInPtr(p, c) + align4(p.nImg * p.inImg);
+}
+/** images [n0, n1) of chunk c */
+function convImages(p: ConvChunks, c: number): [number, number] {
+  return [c * p.nImg, Math.min(p.q.N, (c + 1) * p.nImg)];
+}
+
+function convStage(p: ConvChunks, c: number): void {
+  const [n0, n1] = convImages(p, c);
+  copyIn(p.w, p.src, n0 * p.inImg, n1 * p.inImg, convInPtr(p, c));
+}
+
+function convBuild(p: ConvChunks, c: number, tasks: TaskList): void {
+  const { q, threads, xSize, P } = p;
+  const { G, Cg, SHW, SH, SW, Og, pitch, Jpad, outH, outW, outHW, direct, L } = q;
+  const [n0, n1] = convImages(p, c);
+  tasks.scratch(p.slotPtr * 4, p.slotStride * 4);
+  const fill = copyTask(tasks, DST), out = copyTask(tasks, SRC);
+  for (const [u0, u1] of splitRange((n1 - n0) * G, 4 * threads)) {
+    tasks.task();
+    for (let u = u0; u < u1; u++) {
+      // unit u = image * G + group: its planes are consecutive; layout copies at scratch offset 0, C after them
+      const uOut = convOutPtr(p, c) + u * Og * outHW;
+      layoutFill(L, fill, convInPtr(p, c) + u * Cg * SHW, SH, SW, 0);
+      computeCalls(tasks, q, u % G, 0, direct ? uOut : xSize, 0, P, true, !direct);
+      if (!direct) compactC(out, xSize * 4, Jpad, uOut * 4, Og, outH, outW, pitch);
+    }
+  }
+}
+
+function convCollect(p: ConvChunks, c: number): void {
+  const [n0, n1] = convImages(p, c);
+  copyOut(p.w, convOutPtr(p, c), (n1 - n0) * p.outImg, p.out, n0 * p.outImg);
 }
 
 /** dW[g*Og+o, c, kh, kw] = sum_{n,oh,ow} dy[n, g*Og+o, oh, ow] * x[n, g*Cg+c, oh + kh*dh - ph, ow + kw*dw - pw]. */
@@ -387,14 +420,14 @@ export function implicitWeightGrad(w: WasmInstance, x: Float32Array, dy: Float32
   mem.fill(0, dyPtr, xsPtr);
   for (let c = 0; c < Cg; c++) {
     for (let kh = 0; kh < KH; kh++) {
-      for (let kw = 0; kw < KW; kw++) i32[offsPtr + (c * KH + kh) * KW + kw] = L.off(c, kh, kw) * 4;
+      for (let kw = 0; kw < KW; kw++) i32[offsPtr + (c * KH + kh) * KW + kw] = layoutOff(L, c, kh, kw) * 4;
     }
   }
   for (let n = 0; n < N; n++) {
     for (let gi = 0; gi < G; gi++) {
       const xs = (n * C + gi * Cg) * HW;
       copyIn(w, x, xs, xs + Cg * HW, xsPtr);
-      L.fill(w.copy2d, xsPtr, H, W, xPtr);
+      layoutFill(L, w.copy2d, xsPtr, H, W, xPtr);
       const ds = (n * O + gi * Og) * OHW;
       copyIn(w, dy, ds, ds + Og * OHW, dysPtr);
       w.copy2d(dysPtr * 4, OW * 4, OHW * 4, dyPtr * 4, pitch * 4, Jpad * 4, Og, OH, OW);
@@ -462,64 +495,28 @@ function implicitWeightGradGrouped(
   if (threads === 1) w = serialWasmFor(x, dy) ?? w; // on a private memory where the main one is shared and nothing is resident: faster copies
   const offsPtr = 0;
   const setSize = align4(P * k * inImg) + align4(P * k * dyImg);
-  const xsPtr = (c: number) => align4(offsPtr + Math.max(KPad, TP)) + (c & 1) * setSize;
-  const dysPtr = (c: number) => xsPtr(c) + align4(P * k * inImg);
-  const slotPtr = Math.ceil((xsPtr(0) + 2 * setSize) / 16) * 16;
+  const xs0 = align4(offsPtr + Math.max(KPad, TP)); // staged x of chunk 0 (groupedXs)
+  const slotPtr = Math.ceil((xs0 + 2 * setSize) / 16) * 16;
   const slotSize = Math.ceil((xSize + dySize + dytSize) / 16) * 16;
   const accPtr = slotPtr + threads * slotSize;
   const top = accPtr + P * accSize;
   const mem = ensureMemory(w, top * 4);
-  mem.fill(0, offsPtr, xsPtr(0));
+  mem.fill(0, offsPtr, xs0);
   mem.fill(0, slotPtr, top); // layout padding, dy rows past OW and dy transposed past J stay zero (every image writes the same interior)
   const i32 = w.i32;
   for (let c = 0; c < Cg; c++) {
     for (let kh = 0; kh < KH; kh++) {
-      for (let kw = 0; kw < KW; kw++) i32[offsPtr + (c * KH + kh) * KW + kw] = L.off(c, kh, kw) * 4;
+      for (let kw = 0; kw < KW; kw++) i32[offsPtr + (c * KH + kh) * KW + kw] = layoutOff(L, c, kh, kw) * 4;
     }
   }
-  /** images [a, b) of group p in chunk c */
-  const images = (p: number, c: number) => [p * S + c * k, Math.min(N, p * S + Math.min(S, (c + 1) * k))];
+  const q: GroupedChunks = {
+    w, x, dy, g, L, Jpad, OgPad, KPad, WR, WK, S, P, k, inImg, dyImg, xSize, dySize, accSize, OT, TP, vt, dyInPlace,
+    offsPtr, xs0, setSize, slotPtr, slotSize, accPtr,
+  };
   runPipelined(
     w, Math.ceil(S / k), top * 4, (bytes) => void ensureMemory(w, bytes),
-    (c) => {
-      const f = w.f32;
-      for (let p = 0; p < P; p++) {
-        const [a, b] = images(p, c);
-        if (b <= a) continue;
-        copyIn(w, x, a * inImg, b * inImg, xsPtr(c) + p * k * inImg);
-        copyIn(w, dy, a * dyImg, b * dyImg, dysPtr(c) + p * k * dyImg);
-      }
-    },
-    (c, tasks) => {
-      // layout copies, dy rows and dy transposed in the running thread's slot (scratch offsets 0,
-      // xSize, xSize + dySize), the sums in the group's accumulator
-      tasks.scratch(slotPtr * 4, slotSize * 4);
-      const copy = copyTask(tasks, DST);
-      for (let p = 0; p < P; p++) {
-        const [a, b] = images(p, c);
-        if (b <= a) continue;
-        tasks.task();
-        for (let i = 0; i < b - a; i++) {
-          for (let gi = 0; gi < G; gi++) {
-            L.fill(copy, xsPtr(c) + ((p * k + i) * C + gi * Cg) * HW, H, W, 0);
-            const dys = dysPtr(c) + ((p * k + i) * O + gi * Og) * OHW;
-            // the dy rows: where, whether a scratch offset, and their pitch
-            let dyRows = dys * 4, rel = 0, ldy = dyInPlace ? (vt ? OHW * 4 : Jpad * 4) : Jpad * 4;
-            if (!dyInPlace) {
-              copy(dys * 4, OW * 4, OHW * 4, xSize * 4, pitch * 4, Jpad * 4, Og, OH, OW);
-              [dyRows, rel] = [xSize * 4, 1];
-            }
-            if (vt) {
-              const dyt = (xSize + dySize) * 4;
-              tasks.callIn(rel | (1 << 2), "packb", dyRows, ldy, dyt, OH * pitch, OT, 8 * ldy, Jpad * 32);
-              tasks.callIn((1 << 3) | (1 << 5), "vblock", OT, TP / VB_TAPS, Jpad, 0, offsPtr * 4, dyt, Jpad * 32, (accPtr + p * accSize + gi * OT * TP * 8) * 4, TP * 32);
-            } else {
-              tasks.callIn((rel << 3) | (1 << 5), "wblock", OgPad / WR, KPad / WK, Jpad, dyRows, ldy, 0, offsPtr * 4, (accPtr + p * accSize + gi * OgPad * KPad) * 4, KPad * 4);
-            }
-          }
-        }
-      }
-    },
+    (c) => groupedStage(q, c),
+    (c, tasks) => groupedBuild(q, c, tasks),
     () => {},
     threads,
   );
@@ -533,6 +530,78 @@ function implicitWeightGradGrouped(
         let v = f[s + kk * step];
         for (let p = 1; p < P; p++) v = Math.fround(v + f[s + p * accSize + kk * step]);
         dW[d + kk] = v;
+      }
+    }
+  }
+}
+
+/** implicitWeightGradGrouped's set-up, read by its chunks' functions (groupedStage, groupedBuild). */
+interface GroupedChunks {
+  w: WasmInstance; x: Float32Array; dy: Float32Array; g: Geo; L: Layout;
+  Jpad: number; OgPad: number; KPad: number; WR: number; WK: number;
+  /** P groups of S images, k images of each group a chunk */
+  S: number; P: number; k: number;
+  inImg: number; dyImg: number; xSize: number; dySize: number; accSize: number; OT: number; TP: number; vt: boolean; dyInPlace: boolean;
+  offsPtr: number; xs0: number; setSize: number; slotPtr: number; slotSize: number; accPtr: number;
+}
+
+/** Float index of the staged x of chunk c (two sets, alternating). */
+function groupedXs(q: GroupedChunks, c: number): number {
+  return q.xs0 + (c & 1) * q.setSize;
+}
+/** Float index of the staged dy of chunk c. */
+function groupedDys(q: GroupedChunks, c: number): number {
+  return groupedXs(q, c) + align4(q.P * q.k * q.inImg);
+}
+/** images [a, b) of group p in chunk c */
+function groupedImages(q: GroupedChunks, p: number, c: number): [number, number] {
+  const { S, k } = q, N = q.g.N;
+  return [p * S + c * k, Math.min(N, p * S + Math.min(S, (c + 1) * k))];
+}
+
+/** Stages chunk c's images of every group (x and dy). */
+function groupedStage(q: GroupedChunks, c: number): void {
+  const { w, x, dy, P, k, inImg, dyImg } = q;
+  for (let p = 0; p < P; p++) {
+    const [a, b] = groupedImages(q, p, c);
+    if (b <= a) continue;
+    copyIn(w, x, a * inImg, b * inImg, groupedXs(q, c) + p * k * inImg);
+    copyIn(w, dy, a * dyImg, b * dyImg, groupedDys(q, c) + p * k * dyImg);
+  }
+}
+
+/**
+ * Chunk c's tasks, one a group: layout copies, dy rows and dy transposed in the running thread's
+ * slot (scratch offsets 0, xSize, xSize + dySize), the sums in the group's accumulator.
+ */
+function groupedBuild(q: GroupedChunks, c: number, tasks: TaskList): void {
+  const { G, Cg, H, W, Og, OH, OW, C, O } = q.g;
+  const { L, Jpad, OgPad, KPad, WR, WK, P, k, xSize, dySize, accSize, OT, TP, vt, dyInPlace, offsPtr, slotPtr, slotSize, accPtr } = q;
+  const pitch = L.pitch;
+  const HW = H * W, OHW = OH * OW;
+  tasks.scratch(slotPtr * 4, slotSize * 4);
+  const copy = copyTask(tasks, DST);
+  for (let p = 0; p < P; p++) {
+    const [a, b] = groupedImages(q, p, c);
+    if (b <= a) continue;
+    tasks.task();
+    for (let i = 0; i < b - a; i++) {
+      for (let gi = 0; gi < G; gi++) {
+        layoutFill(L, copy, groupedXs(q, c) + ((p * k + i) * C + gi * Cg) * HW, H, W, 0);
+        const dys = groupedDys(q, c) + ((p * k + i) * O + gi * Og) * OHW;
+        // the dy rows: where, whether a scratch offset, and their pitch
+        let dyRows = dys * 4, rel = 0, ldy = dyInPlace ? (vt ? OHW * 4 : Jpad * 4) : Jpad * 4;
+        if (!dyInPlace) {
+          copy(dys * 4, OW * 4, OHW * 4, xSize * 4, pitch * 4, Jpad * 4, Og, OH, OW);
+          [dyRows, rel] = [xSize * 4, 1];
+        }
+        if (vt) {
+          const dyt = (xSize + dySize) * 4;
+          tasks.callIn(rel | (1 << 2), "packb", dyRows, ldy, dyt, OH * pitch, OT, 8 * ldy, Jpad * 32);
+          tasks.callIn((1 << 3) | (1 << 5), "vblock", OT, TP / VB_TAPS, Jpad, 0, offsPtr * 4, dyt, Jpad * 32, (accPtr + p * accSize + gi * OT * TP * 8) * 4, TP * 32);
+        } else {
+          tasks.callIn((rel << 3) | (1 << 5), "wblock", OgPad / WR, KPad / WK, Jpad, dyRows, ldy, 0, offsPtr * 4, (accPtr + p * accSize + gi * OgPad * KPad) * 4, KPad * 4);
+        }
       }
     }
   }
@@ -585,7 +654,7 @@ function implicitWeightGradThreaded(
   const i32 = w.i32;
   for (let c = 0; c < Cg; c++) {
     for (let kh = 0; kh < KH; kh++) {
-      for (let kw = 0; kw < KW; kw++) i32[offsPtr + (c * KH + kh) * KW + kw] = L.off(c, kh, kw) * 4;
+      for (let kw = 0; kw < KW; kw++) i32[offsPtr + (c * KH + kh) * KW + kw] = layoutOff(L, c, kh, kw) * 4;
     }
   }
   const ensure = (bytes: number) => void ensureMemory(w, bytes);
@@ -609,8 +678,8 @@ function implicitWeightGradThreaded(
           tasks.task();
           for (let nl = 0; nl < nb; nl++) {
             const u = nl * G + gi; // unit (image, group): its planes are consecutive
-            L.fill(copy, xsPtr + u * Cg * HW, H, W, xSlot, cA, cB);
-            if (cA > 0) L.fill(copy, xsPtr + u * Cg * HW, H, W, xSlot, 0, 1);
+            layoutFill(L, copy, xsPtr + u * Cg * HW, H, W, xSlot, cA, cB);
+            if (cA > 0) layoutFill(L, copy, xsPtr + u * Cg * HW, H, W, xSlot, 0, 1);
             if (o1 > o0) copy((dysPtr + u * Og * OHW + o0 * OHW) * 4, OW * 4, OHW * 4, (dySlot + o0 * Jpad) * 4, pitch * 4, Jpad * 4, o1 - o0, OH, OW);
             tasks.call("wblock", r1 - r0, q1 - q0, Jpad, (dySlot + o0 * Jpad) * 4, Jpad * 4, xSlot * 4, (offsPtr + q0 * WK) * 4, acc * 4, accPitch * 4);
           }
