@@ -12,7 +12,7 @@
 // As in BLAS, beta == 0 means C is not read (NaNs in C do not propagate).
 
 import { compiledWasm, copyIn, copyOut, ensureMemory, serialWasmFor, wasmMode, wasmUnavailableReason, type WasmInstance } from "../wasm/runtime.ts";
-import { runTasks, splitRange, TaskList, threadsFor, worthThreads } from "../wasm/threads.ts";
+import { runTasks, splitRange, TaskList, threadsFor, worthThreads, type FnName } from "../wasm/threads.ts";
 
 // ---------------------------------------------------------------------------
 // argument checks
@@ -390,10 +390,14 @@ function gemmWasmPacked(
   // on several threads the SIMD module's calls go into task lists; on one, they are made as they come
   const tasks = gemmTasks;
   if (threads > 1) tasks.clear();
-  const ex = w.exports;
-  const call: TaskList["call"] = threads > 1 ? (fn, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9) => tasks.call(fn, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9)
-    : (fn, a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0, a8 = 0, a9 = 0) => ex[fn](a0, a1, a2, a3, a4, a5, a6, a7, a8, a9);
-  const task = () => void (threads > 1 && tasks.task());
+  // bytes between k steps of a panel: packed, or the operand's row pitch read in place
+  const aStep = aDirect ? lda * 4 : MR * 4, bStep = bDirect ? ldb * 4 : NR * 4;
+  // the last panel by half-width tiles where it has at most NR / 2 columns (block's accum bit 1)
+  const narrow = N % NR > 0 && N % NR <= NR / 2 ? 2 : 0;
+  const plan: PackedPlan = {
+    ex: w.exports, tasks: threads > 1 ? tasks : null, mem, kb, kPadTotal, NR, N, mPad,
+    aDirect, bDirect, rawA, rawB, lda, ldb, aPtr, bPtr, cPtr, cRows, narrow, aStep, bStep,
+  };
   const run = () => {
     if (threads === 1) return;
     runTasks(w, tasks, top * 4, ensure, undefined, threads);
@@ -404,40 +408,9 @@ function gemmWasmPacked(
     copyIn(w, A, aOff, aOff + aSpan, rawA);
     copyIn(w, B, bOff, bOff + bSpan, rawB);
     if (bDirect) mem.fill(0, rawB + bSpan, rawB + bSpan + NR);
-    // A panels: MR rows x kc, k-major; B panels: kc x NR columns, k-major. Full panels by the
-    // hundred in one call; a partial last panel is zeroed here, then its rows / columns copied.
-    const packs = (
-      n: number, R: number, raw: number, ld: number, trans: boolean, dst0: number, blockOf: (i: number) => number,
-      blockLen: number, pack: "packa" | "packb",
-    ) => {
-      for (let i0 = 0; i0 < n; i0 += blockLen) {
-        const len = Math.min(blockLen, n - i0), panels = Math.ceil(len / R), lenPad = panels * R;
-        for (const [pc, kc, kcPad, kOff] of kb) {
-          const dst = dst0 + blockOf(i0) + kOff * lenPad;
-          if (kc < kcPad) mem.fill(0, dst, dst + kcPad * lenPad);
-          else if (len < lenPad) mem.fill(0, dst + (panels - 1) * kcPad * R, dst + panels * kcPad * R);
-          const per = Math.max(1, Math.floor(PACK_TASK / (kc * R)));
-          for (let p0 = 0; p0 < panels; p0 += per) {
-            const p1 = Math.min(panels, p0 + per);
-            task();
-            const full = Math.min(p1, Math.floor(len / R));
-            const one = (q0: number, q1: number, cnt: number) => {
-              const d = (dst + q0 * kcPad * R) * 4;
-              // element (i, k) of op(X) is at raw + i*ld + k (not transposed) or raw + k*ld + i
-              // (full panels by 4 x 4 transposes, a partial one or k steps fewer than 4 a float at a time)
-              if (!trans && cnt === R && kc >= 4) call(pack, (raw + (i0 + q0 * R) * ld + pc) * 4, ld * 4, d, kc, q1 - q0, R * ld * 4, kcPad * R * 4);
-              else if (!trans) call("gather", (raw + (i0 + q0 * R) * ld + pc) * 4, ld * 4, 4, R * ld * 4, d, R * 4, kcPad * R * 4, q1 - q0, kc, cnt);
-              else call("copy2d", (raw + pc * ld + i0 + q0 * R) * 4, ld * 4, R * 4, d, R * 4, kcPad * R * 4, q1 - q0, kc, cnt);
-            };
-            if (full > p0) one(p0, full, R);
-            if (full < p1) one(full, p1, len - full * R);
-          }
-        }
-      }
-    };
     // op(A) is M x K: row i at raw + i*lda (not transposed); op(B)^T is N x K likewise with !transB
-    if (!aDirect) packs(M, MR, rawA, lda, transA, aPtr, (ic) => ic * kPadTotal, MC, "packa");
-    if (!bDirect) packs(N, NR, rawB, ldb, !transB, bPtr, (jc) => jc * kPadTotal, NC, "packb");
+    if (!aDirect) packPanels(plan, M, MR, rawA, lda, transA, aPtr, MC, "packa");
+    if (!bDirect) packPanels(plan, N, NR, rawB, ldb, !transB, bPtr, NC, "packb");
     run();
   } else {
     for (let ic = 0; ic < M; ic += MC) {
@@ -453,30 +426,17 @@ function gemmWasmPacked(
   const want = threads === 1 ? 1 : Math.max(1, Math.min(4 * threads, Math.floor((M * N * K) / PAR_TASK_WORK)));
   const blocks = Math.ceil(M / MC) * Math.ceil(N / NC);
   const perBlock = Math.max(1, Math.ceil(want / blocks));
-  // bytes between k steps of a panel: packed, or the operand's row pitch read in place
-  const aStep = aDirect ? lda * 4 : MR * 4, bStep = bDirect ? ldb * 4 : NR * 4;
-  // the last panel by half-width tiles where it has at most NR / 2 columns (block's accum bit 1)
-  const narrow = N % NR > 0 && N % NR <= NR / 2 ? 2 : 0;
   for (let jc = 0; jc < N; jc += NC) {
     const np = Math.ceil(Math.min(NC, N - jc) / NR), ncPad = np * NR;
     for (let ic = 0; ic < M; ic += MC) {
       const mc = Math.min(MC, M - ic), mcPad = Math.ceil(mc / MR) * MR;
-      const kBlocks = (q0: number, q1: number) => {
-        for (const [pc, , kcPad, kOff] of kb) {
-          const a = aDirect ? rawA + pc * lda + ic : aPtr + ic * kPadTotal + kOff * mcPad;
-          const b = bDirect ? rawB + pc * ldb + jc + q0 * NR : bPtr + jc * kPadTotal + kOff * ncPad + q0 * kcPad * NR;
-          const c = cRows ? cPtr + ic * N + jc + q0 * NR : cPtr + jc * mPad + ic * ncPad + q0 * NR;
-          const accum = (kOff > 0 ? 1 : 0) | (q1 === np && jc + NC >= N ? narrow : 0);
-          call("block", mc, q1 - q0, kcPad, a * 4, b * 4, c * 4, (cRows ? N : ncPad) * 4, accum, aStep, bStep);
-        }
-      };
       for (const [q0, q1] of splitRange(np, perBlock)) {
-        task();
+        if (plan.tasks) plan.tasks.task();
         if (overrun && q1 === np) {
           // the panel that runs past the rows' end first (one task, one k block: see cRows)
-          kBlocks(q1 - 1, q1);
-          if (q1 - 1 > q0) kBlocks(q0, q1 - 1);
-        } else kBlocks(q0, q1);
+          blockCalls(plan, jc, ic, mc, mcPad, np, ncPad, q1 - 1, q1);
+          if (q1 - 1 > q0) blockCalls(plan, jc, ic, mc, mcPad, np, ncPad, q0, q1 - 1);
+        } else blockCalls(plan, jc, ic, mc, mcPad, np, ncPad, q0, q1);
       }
     }
   }
@@ -496,6 +456,81 @@ function gemmWasmPacked(
   for (let jc = 0; jc < N; jc += NC) {
     const nc = Math.min(NC, N - jc), ncPad = Math.ceil(nc / NR) * NR;
     storeC(w, cPtr + jc * mPad, ncPad, M, nc, alpha, beta, C, cOff + jc, ldc);
+  }
+}
+
+/**
+ * gemmWasmPacked's layout, read by its module-level helpers (packPanels, packCalls, blockCalls): not
+ * closures made at each call, whose optimized code V8 drops at every full garbage collection (see
+ * conv-implicit.ts's copyTask).
+ */
+interface PackedPlan {
+  ex: WasmInstance["exports"];
+  /** the task list on several threads; null: the SIMD module's functions are called as they come */
+  tasks: TaskList | null;
+  mem: Float32Array;
+  /** k blocks: [pc, kc, kcPad, float offset of the block in a packed row or column block] */
+  kb: [number, number, number, number][];
+  kPadTotal: number; NR: number; N: number; mPad: number;
+  aDirect: boolean; bDirect: boolean; rawA: number; rawB: number; lda: number; ldb: number;
+  aPtr: number; bPtr: number; cPtr: number; cRows: boolean; narrow: number; aStep: number; bStep: number;
+}
+
+/** A call of the SIMD module's `fn`: into the task list, or made now. */
+function planCall(p: PackedPlan, fn: FnName, a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0, a8 = 0, a9 = 0): void {
+  if (p.tasks) p.tasks.call(fn, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9);
+  else p.ex[fn](a0, a1, a2, a3, a4, a5, a6, a7, a8, a9);
+}
+
+/**
+ * A panels: MR rows x kc, k-major; B panels: kc x NR columns, k-major. Full panels by the
+ * hundred in one call; a partial last panel is zeroed here, then its rows / columns copied.
+ * The n rows of op(X) (R a panel, blocks of blockLen) from the raw copy at `raw` into dst0.
+ */
+function packPanels(
+  p: PackedPlan, n: number, R: number, raw: number, ld: number, trans: boolean, dst0: number, blockLen: number, pack: "packa" | "packb",
+): void {
+  const mem = p.mem;
+  for (let i0 = 0; i0 < n; i0 += blockLen) {
+    const len = Math.min(blockLen, n - i0), panels = Math.ceil(len / R), lenPad = panels * R;
+    for (const [pc, kc, kcPad, kOff] of p.kb) {
+      const dst = dst0 + i0 * p.kPadTotal + kOff * lenPad;
+      if (kc < kcPad) mem.fill(0, dst, dst + kcPad * lenPad);
+      else if (len < lenPad) mem.fill(0, dst + (panels - 1) * kcPad * R, dst + panels * kcPad * R);
+      const per = Math.max(1, Math.floor(PACK_TASK / (kc * R)));
+      for (let p0 = 0; p0 < panels; p0 += per) {
+        const p1 = Math.min(panels, p0 + per);
+        if (p.tasks) p.tasks.task();
+        const full = Math.min(p1, Math.floor(len / R));
+        if (full > p0) packCalls(p, R, raw, ld, trans, pack, i0, pc, kc, kcPad, dst, p0, full, R);
+        if (full < p1) packCalls(p, R, raw, ld, trans, pack, i0, pc, kc, kcPad, dst, full, p1, len - full * R);
+      }
+    }
+  }
+}
+
+/** packPanels' call for panels [q0, q1) of `cnt` rows each, of the k block at pc. */
+function packCalls(
+  p: PackedPlan, R: number, raw: number, ld: number, trans: boolean, pack: "packa" | "packb",
+  i0: number, pc: number, kc: number, kcPad: number, dst: number, q0: number, q1: number, cnt: number,
+): void {
+  const d = (dst + q0 * kcPad * R) * 4;
+  // element (i, k) of op(X) is at raw + i*ld + k (not transposed) or raw + k*ld + i
+  // (full panels by 4 x 4 transposes, a partial one or k steps fewer than 4 a float at a time)
+  if (!trans && cnt === R && kc >= 4) planCall(p, pack, (raw + (i0 + q0 * R) * ld + pc) * 4, ld * 4, d, kc, q1 - q0, R * ld * 4, kcPad * R * 4);
+  else if (!trans) planCall(p, "gather", (raw + (i0 + q0 * R) * ld + pc) * 4, ld * 4, 4, R * ld * 4, d, R * 4, kcPad * R * 4, q1 - q0, kc, cnt);
+  else planCall(p, "copy2d", (raw + pc * ld + i0 + q0 * R) * 4, ld * 4, R * 4, d, R * 4, kcPad * R * 4, q1 - q0, kc, cnt);
+}
+
+/** The block calls of column panels [q0, q1) of the (jc, ic) block, one a k block. */
+function blockCalls(p: PackedPlan, jc: number, ic: number, mc: number, mcPad: number, np: number, ncPad: number, q0: number, q1: number): void {
+  const { aDirect, bDirect, rawA, rawB, lda, ldb, aPtr, bPtr, cPtr, cRows, kPadTotal, NR, N, mPad } = p;
+  for (const [pc, , kcPad, kOff] of p.kb) {
+    const a = aDirect ? rawA + pc * lda + ic : aPtr + ic * kPadTotal + kOff * mcPad;
+    const b = bDirect ? rawB + pc * ldb + jc + q0 * NR : bPtr + jc * kPadTotal + kOff * ncPad + q0 * kcPad * NR;
+    const c = cRows ? cPtr + ic * N + jc + q0 * NR : cPtr + jc * mPad + ic * ncPad + q0 * NR;
+    const accum = (kOff > 0 ? 1 : 0) | (q1 === np && jc + NC >= N ? p.narrow : 0);
+    planCall(p, "block", mc, q1 - q0, kcPad, a * 4, b * 4, c * 4, (cRows ? N : ncPad) * 4, accum, p.aStep, p.bStep);
   }
 }
 
