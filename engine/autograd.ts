@@ -169,30 +169,27 @@ export function runBackward(
   // leaf's .grad, retained gradient or given gradient shares it; the backends take back only
   // storage made during this walk (so never a forward tensor's)
   const recycling = opts.accumulate && !wanted;
-  const uses = new Map<unknown, number>(); // storage -> entries of `grads` on it
-  const kept = new Set<unknown>();
-  const hold = (x: Tensor) => void (recycling && uses.set(x._d.storage, (uses.get(x._d.storage) ?? 0) + 1));
-  const release = (x: Tensor) => {
-    if (!recycling) return;
-    const s = x._d.storage, n = (uses.get(s) ?? 1) - 1;
-    if (n > 0) uses.set(s, n);
-    else if (uses.delete(s) && !kept.has(s)) x.backend.recycle?.(x._d);
-  };
-  for (const x of gradOutputs) kept.add(x._d.storage);
+  const w: Walk = { accumulate: opts.accumulate, wanted, consumers, recycling, kept: new Set(), uses: new Map() };
+  for (const x of gradOutputs) w.kept.add(x._d.storage);
   for (const g of grads.values()) {
-    kept.add(g._d.storage);
-    hold(g);
+    w.kept.add(g._d.storage);
+    hold(w, g);
   }
   const scopes = recycling ? [...new Set(outputs.map((o) => o.backend))].filter((b) => b.backwardScope) : [];
   for (const b of scopes) b.backwardScope!(true);
   try {
-    noGrad(() => walk(order, grads, { accumulate: opts.accumulate, wanted, consumers, recycling, kept, hold, release }));
+    noGrad(() => walk(order, grads, w));
   } finally {
     for (const b of scopes) b.backwardScope!(false);
   }
   return grads;
 }
 
+/**
+ * runBackward's state for its walk. (Module-level functions over it, not closures made at each
+ * backward(): V8 keeps a closure's optimized code only while a closure of it lives, so closures made
+ * anew at each call were compiled again after every full garbage collection.)
+ */
 interface Walk {
   accumulate: boolean;
   wanted: Set<Tensor> | null;
@@ -200,27 +197,41 @@ interface Walk {
   recycling: boolean;
   /** storages that must not be reused (leaves' .grad, retained and given gradients) */
   kept: Set<unknown>;
-  /** an entry of `grads` starts or stops using a tensor's storage */
-  hold: (x: Tensor) => void;
-  release: (x: Tensor) => void;
+  /** storage -> entries of `grads` on it */
+  uses: Map<unknown, number>;
+}
+
+/** An entry of `grads` starts using a tensor's storage. */
+function hold(w: Walk, x: Tensor): void {
+  if (w.recycling) w.uses.set(x._d.storage, (w.uses.get(x._d.storage) ?? 0) + 1);
+}
+
+/** An entry of `grads` stops using a tensor's storage: the backend takes it back after its last. */
+function release(w: Walk, x: Tensor): void {
+  if (!w.recycling) return;
+  const s = x._d.storage, n = (w.uses.get(s) ?? 1) - 1;
+  if (n > 0) w.uses.set(s, n);
+  else if (w.uses.delete(s) && !w.kept.has(s)) x.backend.recycle?.(x._d);
+}
+
+/** Adds gradient gi of input x (summed to its shape, cast to its dtype) into grads. */
+function addGrad(w: Walk, grads: Map<Tensor, Tensor>, x: Tensor, gi: Tensor): void {
+  let gx = sumTo(gi, x.shape);
+  if (gx.dtype !== x.dtype && x.dtype === "float32") gx = gx.float();
+  hold(w, gx);
+  const prev = grads.get(x);
+  if (prev) {
+    const sum = prev.add(gx);
+    hold(w, sum);
+    grads.set(x, sum);
+    release(w, prev);
+    release(w, gx);
+  } else grads.set(x, gx);
 }
 
 /** runBackward's walk over the graph, outputs first: each tensor's gradient through its op's backward rule to its inputs. */
-function walk(order: Tensor[], grads: Map<Tensor, Tensor>, { accumulate, wanted, consumers, recycling, kept, hold, release }: Walk): void {
-  /** adds gradient gi of input x (summed to its shape, cast to its dtype) into grads */
-  const add = (x: Tensor, gi: Tensor) => {
-    let gx = sumTo(gi, x.shape);
-    if (gx.dtype !== x.dtype && x.dtype === "float32") gx = gx.float();
-    hold(gx);
-    const prev = grads.get(x);
-    if (prev) {
-      const sum = prev.add(gx);
-      hold(sum);
-      grads.set(x, sum);
-      release(prev);
-      release(gx);
-    } else grads.set(x, gx);
-  };
+function walk(order: Tensor[], grads: Map<Tensor, Tensor>, w: Walk): void {
+  const { accumulate, wanted, consumers, recycling, kept } = w;
   for (let k = order.length - 1; k >= 0; k--) {
     const t = order[k];
     const g = grads.get(t);
@@ -233,7 +244,7 @@ function walk(order: Tensor[], grads: Map<Tensor, Tensor>, { accumulate, wanted,
       if (t.gradFn === null) {
         if (recycling) {
           grads.delete(t);
-          release(g);
+          release(w, g);
         }
         continue;
       }
@@ -247,10 +258,10 @@ function walk(order: Tensor[], grads: Map<Tensor, Tensor>, { accumulate, wanted,
         consumers.get(x) === 1 && !grads.has(x) && !wanted?.has(x)) {
       const gz = fn.fused(g, t, x);
       if (gz) {
-        add(xFn.inputs[0], gz);
+        addGrad(w, grads, xFn.inputs[0], gz);
         if (!wanted && !t._retainGrad) {
           grads.delete(t);
-          release(g);
+          release(w, g);
         }
         continue;
       }
@@ -265,15 +276,15 @@ function walk(order: Tensor[], grads: Map<Tensor, Tensor>, { accumulate, wanted,
     } finally {
       state.anomaly = anomaly;
     }
-    fn.inputs.forEach((x, i) => {
-      const gi = inGrads[i];
-      if (!gi || !x.requiresGrad) return;
+    for (let i = 0; i < fn.inputs.length; i++) {
+      const xi = fn.inputs[i], gi = inGrads[i];
+      if (!gi || !xi.requiresGrad) continue;
       if (state.anomaly) checkFinite(`the backward of op '${fn.op}' (input ${i})`, gi, [g]);
-      add(x, gi);
-    });
+      addGrad(w, grads, xi, gi);
+    }
     if (!wanted && !t._retainGrad) {
       grads.delete(t);
-      release(g);
+      release(w, g);
     }
   }
 }

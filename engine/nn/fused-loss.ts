@@ -13,6 +13,7 @@
  * and for an upstream gradient g: a_n = (g / sum w, g or g_n) · w_n; dx[n, t_n] = −a_n, else 0.
  */
 import { apply } from "../autograd.js";
+import type { Backend } from "../op-table.js";
 import { rowSum } from "../backends/cpu/reduce.js";
 import { Tensor } from "../tensor.js";
 
@@ -51,13 +52,20 @@ export function nllLossFused(x: Tensor, t: Tensor, reduction: "mean" | "sum" | "
     out = Float32Array.of(reduction === "mean" ? total / wsum : total);
   }
   const data = b.fromHost(out, reduction === "none" ? [N] : [], "float32");
-  return apply("nllLoss", [x], data, (g) => {
-    const G = b.readSync(g._d) as Float32Array;
-    const gS = reduction === "mean" ? f(G[0] / wsum) : G[0];
-    const D = new Float32Array(N * C);
-    // -a_n scattered onto zeros (0 + -a_n: a -0 becomes +0)
-    for (let n = 0; n < N; n++) D[n * C + K[n]] = -f((reduction === "none" ? G[n] : gS) * W[n]) + 0;
-    // (handed over with fromHost, as the forward's values: readSync's arrays are only read here)
-    return [new Tensor(b.fromHost(D, [N, C], "float32"), g.device)];
-  });
+  return apply("nllLoss", [x], data, (g) => [nllGrad(b, g, reduction, wsum, N, C, W, K)]);
+}
+
+/**
+ * The fused nllLoss's gradient for the upstream gradient g (W the targets' weights, K the picked
+ * classes). A module-level function, not the body of the backward closure (see ops/fused-softmax.ts's
+ * softmaxGrad).
+ */
+function nllGrad(b: Backend, g: Tensor, reduction: "mean" | "sum" | "none", wsum: number, N: number, C: number, W: Float32Array, K: Int32Array): Tensor {
+  const G = b.readSync(g._d) as Float32Array;
+  const gS = reduction === "mean" ? f(G[0] / wsum) : G[0];
+  const D = new Float32Array(N * C);
+  // -a_n scattered onto zeros (0 + -a_n: a -0 becomes +0)
+  for (let n = 0; n < N; n++) D[n * C + K[n]] = -f((reduction === "none" ? G[n] : gS) * W[n]) + 0;
+  // (handed over with fromHost, as the forward's values: readSync's arrays are only read here)
+  return new Tensor(b.fromHost(D, [N, C], "float32"), g.device);
 }

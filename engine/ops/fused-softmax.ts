@@ -67,24 +67,32 @@ export function softmaxFused(x: Tensor, d: number, log: boolean): Tensor | null 
     } else for (let c = 0; c < C; c++) Y[o + c] = E[o + c] / s;
   }
   const shape = [...x.shape];
-  return apply(log ? "logSoftmax" : "softmax", [x], b.fromHost(Y, shape, "float32"), (g) => {
-    const G = b.readSync(g._d) as Float32Array;
-    const D = new Float32Array(X.length), T = new Float32Array(C);
-    for (let r = 0; r < R; r++) {
-      const o = r * C, s = S[r];
-      if (log) {
-        // the gradient of lse: -g summed over the row (no sum for one column), over s
-        for (let c = 0; c < C; c++) T[c] = -G[o + c];
-        const q = f(f(C === 1 ? T[0] : rowSum(T, 0, C)) / s);
-        for (let c = 0; c < C; c++) D[o + c] = G[o + c] + f(q * E[o + c]);
-      } else {
-        // e's two gradients: g / s from the division, and the sum's: -(g e) / (s s) summed over the row
-        const ss = f(s * s);
-        for (let c = 0; c < C; c++) T[c] = -f(G[o + c] * E[o + c]) / ss;
-        const gs = f(C === 1 ? T[0] : rowSum(T, 0, C));
-        for (let c = 0; c < C; c++) D[o + c] = f(f(G[o + c] / s) + gs) * E[o + c];
-      }
+  return apply(log ? "logSoftmax" : "softmax", [x], b.fromHost(Y, shape, "float32"), (g) => [softmaxGrad(b, g, log, R, C, E, S, shape)]);
+}
+
+/**
+ * The fused softmax's (log = false) or logSoftmax's gradient for the upstream gradient g (R rows of C
+ * values; E and S the forward's exponentials and row sums). A module-level function, not the body of
+ * the backward closure: V8 keeps a closure's optimized code only while a closure of it lives, so a
+ * loop in a closure made at each call was compiled again after every full garbage collection.
+ */
+function softmaxGrad(b: Backend, g: Tensor, log: boolean, R: number, C: number, E: Float32Array, S: Float32Array, shape: number[]): Tensor {
+  const G = b.readSync(g._d) as Float32Array;
+  const D = new Float32Array(R * C), T = new Float32Array(C);
+  for (let r = 0; r < R; r++) {
+    const o = r * C, s = S[r];
+    if (log) {
+      // the gradient of lse: -g summed over the row (no sum for one column), over s
+      for (let c = 0; c < C; c++) T[c] = -G[o + c];
+      const q = f(f(C === 1 ? T[0] : rowSum(T, 0, C)) / s);
+      for (let c = 0; c < C; c++) D[o + c] = G[o + c] + f(q * E[o + c]);
+    } else {
+      // e's two gradients: g / s from the division, and the sum's: -(g e) / (s s) summed over the row
+      const ss = f(s * s);
+      for (let c = 0; c < C; c++) T[c] = -f(G[o + c] * E[o + c]) / ss;
+      const gs = f(C === 1 ? T[0] : rowSum(T, 0, C));
+      for (let c = 0; c < C; c++) D[o + c] = f(f(G[o + c] / s) + gs) * E[o + c];
     }
-    return [new Tensor(b.fromHost(D, shape, "float32"), g.device)];
-  });
+  }
+  return new Tensor(b.fromHost(D, shape, "float32"), g.device);
 }

@@ -84,6 +84,30 @@ function streamed(w: WasmInstance, n: number, step: (a: number, b: number, mem: 
   for (let c = 0; c * CHUNK < n; c++) step(...chunkRange(c, n, CHUNK), mem);
 }
 
+/*
+ * The steps given to `streamed` are module-level functions bound to their operands, not closures
+ * made at each call: V8 keeps a closure's optimized code only while a closure of it lives, so such
+ * closures were compiled again by TurboFan after every full garbage collection.
+ */
+
+/** unaryF32's chunk [a, b) on one thread: x's chunk at 0, out's at SLOT. */
+function unaryChunk(s: WasmInstance, fn: FnName, x: Float32Array, out: Float32Array, a: number, b: number): void {
+  s.exports[fn](operandAt(s, x, a, b, 0), resultAt(s, out, a, SLOT), b - a);
+  resultDone(s, out, a, b, SLOT);
+}
+
+/** binaryF32's chunk [x, y) on one thread: a chunk of a (or 4 copies of a single value) at 0, of b at SLOT, of out at 2 * SLOT. */
+function binaryChunk(
+  s: WasmInstance, fn: FnName, a: Float32Array, sa: number, b: Float32Array, sb: number, out: Float32Array, x: number, y: number, mem: Float32Array,
+): void {
+  const sPb = SLOT, dst = 2 * SLOT;
+  if (!sa && x === 0) mem.fill(a[0], 0, 4);
+  if (!sb && x === 0) mem.fill(b[0], sPb, sPb + 4);
+  const ia = sa ? operandAt(s, a, x, y, 0) : 0, ib = sb ? operandAt(s, b, x, y, sPb) : sPb * 4;
+  s.exports[fn](ia, sa, ib, sb, resultAt(s, out, x, dst), y - x);
+  resultDone(s, out, x, y, dst);
+}
+
 /** Splits n elements into task ranges of whole 4-float groups (the last range takes the rest); each >= 4. */
 function ranges(n: number, parts: number): [number, number][] {
   const g = n >> 2;
@@ -124,10 +148,7 @@ export function unaryF32(op: string, x: Float32Array, out: Float32Array): boolea
   const threads = worthThreads(n, MIN_UNARY_THREADS) ? threadsFor(w) : 1;
   if (threads === 1) {
     const s = serialWasmFor(x, out)!; // (on a private memory unless one is resident: faster copies)
-    streamed(s, n, (a, b) => {
-      s.exports[fn](operandAt(s, x, a, b, 0), resultAt(s, out, a, SLOT), b - a);
-      resultDone(s, out, a, b, SLOT);
-    });
+    streamed(s, n, unaryChunk.bind(null, s, fn, x, out));
     return true;
   }
   // memory (floats): two sets of [x chunk | out chunk]
@@ -176,14 +197,8 @@ export function binaryF32(op: string, a: Float32Array, sa: number, b: Float32Arr
   const threads = worthThreads(n, MIN_BINARY_THREADS) ? threadsFor(w) : 1;
   if (threads === 1) {
     // memory (floats): a chunk of a (or 4 copies of a single value) | of b | of out
-    const sPb = SLOT, dst = 2 * SLOT, s = serialWasmFor(a, b, out)!; // (on a private memory unless one is resident: faster copies)
-    streamed(s, n, (x, y, mem) => {
-      if (!sa && x === 0) mem.fill(a[0], 0, 4);
-      if (!sb && x === 0) mem.fill(b[0], sPb, sPb + 4);
-      const ia = sa ? operandAt(s, a, x, y, 0) : 0, ib = sb ? operandAt(s, b, x, y, sPb) : sPb * 4;
-      s.exports[fn](ia, sa, ib, sb, resultAt(s, out, x, dst), y - x);
-      resultDone(s, out, x, y, dst);
-    });
+    const s = serialWasmFor(a, b, out)!; // (on a private memory unless one is resident: faster copies)
+    streamed(s, n, binaryChunk.bind(null, s, fn, a, sa, b, sb, out));
     return true;
   }
   // memory (floats): two sets of [a chunk | b chunk | out chunk], then 4 copies of a single a, of a single b
