@@ -5,7 +5,8 @@
 // tensor; a freed tensor's use is a clear error; memoryStats() and emptyCache() see the memory.
 import { afterEach, describe, expect, it } from "vitest";
 import * as gb from "../../../engine/index.ts";
-import { isResident, residentStats, residentStorage, setResidentLimit, setResidentStorage } from "../../../engine/backends/cpu/wasm/heap.ts";
+import { allocResident, freeResident, isResident, residentStats, residentStorage, setResidentLimit, setResidentStorage } from "../../../engine/backends/cpu/wasm/heap.ts";
+import { gemm } from "../../../engine/backends/cpu/kernels/gemm.ts";
 import { setMinWorkScale } from "../../../engine/backends/cpu/wasm/threads.ts";
 import { setWasmFma, setWasmMode } from "../../../engine/backends/cpu/wasm/runtime.ts";
 import { setUnfilledPoison } from "../../../engine/backends/cpu/alloc.ts";
@@ -123,6 +124,46 @@ describe("resident storage", () => {
       const got = await run();
       expect(got.resident, `every array resident, ${threads} threads`).toEqual(got.resident.map(() => true));
       got.values.forEach((v, k) => same(v, want.values[k], `output ${k}, ${threads} threads`));
+    }
+  });
+
+  it("GEMM reads resident operands and writes a resident C where they lie: the bits of ordinary arrays (transposes, offsets, C beside or over A)", () => {
+    setResidentStorage("always");
+    setUnfilledPoison(true);
+    // [transA, transB, M, N, K]: C in place (N a multiple of 8), one with a last panel past N
+    // (C copied out; B read in place not past its end), several k blocks, several column blocks, one
+    // GEMM on the threads
+    const shapes: [boolean, boolean, number, number, number][] = [
+      [false, false, 96, 64, 120], [true, false, 84, 120, 256], [false, true, 256, 80, 400], [true, true, 40, 88, 300],
+      [false, false, 256, 84, 120], [true, false, 120, 10, 256], [false, false, 160, 256, 160], [false, false, 40, 528, 24],
+    ];
+    const resident = (a: Float32Array) => {
+      const r = allocResident(a.length)!;
+      r.set(a);
+      return r;
+    };
+    for (const threads of [1, 2]) {
+      gb.setNumThreads(threads);
+      for (const [ta, tb, M, N, K] of shapes) {
+        const what = `${ta ? "A^T" : "A"} ${tb ? "B^T" : "B"} ${M}x${N}x${K}, ${threads} threads`;
+        // A and B at an offset into their arrays; C alone, or after A in one block
+        const a = rand(M * K + 5, M), b = rand(K * N + 3, N);
+        const want = new Float32Array(M * N);
+        gemm(ta, tb, M, N, K, 1, a, 5, ta ? M : K, b, 3, tb ? K : N, 0, want, 0, N);
+        const ra = resident(a), rb = resident(b), rc = allocResident(M * N)!;
+        expect(isResident(ra) && isResident(rc)).toBe(true);
+        gemm(ta, tb, M, N, K, 1, ra, 5, ta ? M : K, rb, 3, tb ? K : N, 0, rc, 0, N);
+        same(rc, want, `${what}, resident A, B and C`);
+        const ab = resident(Float32Array.from([...a, ...new Float32Array(M * N)]));
+        gemm(ta, tb, M, N, K, 1, ab, 5, ta ? M : K, rb, 3, tb ? K : N, 0, ab, a.length, N);
+        same(ab.subarray(a.length), want, `${what}, C in A's block`);
+        same(ab.subarray(0, a.length), a, `${what}, A beside C`);
+        // C over A's own elements: A is read (copied) before C is written, as with ordinary arrays
+        const over = resident(Float32Array.from([...a, ...new Float32Array(M * N)]));
+        gemm(ta, tb, M, N, K, 1, over, 5, ta ? M : K, rb, 3, tb ? K : N, 0, over, 5, N);
+        same(over.subarray(5, 5 + M * N), want, `${what}, C over A`);
+        for (const r of [ra, rb, rc, ab, over]) freeResident(r);
+      }
     }
   });
 

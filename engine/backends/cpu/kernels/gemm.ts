@@ -11,7 +11,7 @@
 // `gemm` picks WASM when it is compiled and the problem is big enough.
 // As in BLAS, beta == 0 means C is not read (NaNs in C do not propagate).
 
-import { compiledWasm, copyIn, copyOut, ensureMemory, serialWasmFor, wasmMode, wasmUnavailableReason, type WasmInstance } from "../wasm/runtime.ts";
+import { compiledWasm, copyIn, copyOut, ensureMemory, residentAddress, serialWasmFor, wasmMode, wasmUnavailableReason, type WasmInstance } from "../wasm/runtime.ts";
 import { runTasks, splitRange, TaskList, threadsFor, worthThreads, type FnName } from "../wasm/threads.ts";
 
 // ---------------------------------------------------------------------------
@@ -331,6 +331,11 @@ function readInPlace(ld: number, span: number): boolean {
  */
 const IN_PLACE_MAX = 1 << 15;
 
+/** Whether floats [off, off + span) of the array at byte address `res` (-1: not resident) lie outside bytes [c0, c1). */
+function outside(res: number, off: number, span: number, c0: number, c1: number): boolean {
+  return res < 0 || res + (off + span) * 4 <= c0 || res + off * 4 >= c1;
+}
+
 /** The task list of gemmWasmPacked (reused: gemm never runs inside itself). */
 const gemmTasks = new TaskList();
 
@@ -367,13 +372,22 @@ function gemmWasmPacked(
   // in place (k padding would read past the operand: only without it)
   const aDirect = inWasm && transA && kPadTotal === K && readInPlace(lda, aSpan);
   const bDirect = inWasm && !transB && kPadTotal === K && readInPlace(ldb, bSpan);
-  // C computed in its own layout (row pitch N: one copy out, no compaction) where C is contiguous
-  // and taken as it is, and where no tile runs past a row's end or, on one thread with one k
-  // block and one column block, the panel that does is computed first (what it writes past each
-  // row's end, into the next row's first columns, the other panels then overwrite; past the last
-  // row: slack)
-  const cRows = alpha === 1 && beta === 0 && ldc === N && N <= NC && (nPad === N || (threads === 1 && kb.length === 1));
+  // C computed in its own layout (row pitch N: one copy out, no compaction; in place where C is
+  // resident) where C is contiguous and taken as it is, and where no tile runs past a row's end
+  // (N a multiple of NR: any number of column blocks) or, on one thread with one k block and one
+  // column block, the panel that does is computed first (what it writes past each row's end, into
+  // the next row's first columns, the other panels then overwrite; past the last row: slack)
+  const cRows = alpha === 1 && beta === 0 && ldc === N && (nPad === N || (N <= NC && threads === 1 && kb.length === 1));
   const overrun = cRows && nPad !== N;
+  // operands that live in this memory (resident storage) are read where they lie instead of
+  // copied in (B not where its last panel would read past its end: in place with columns past N);
+  // C, laid out as its rows, written where it lies when no tile writes past its rows and it
+  // shares no byte with A or B
+  const resA = inWasm ? residentAddress(w, A) : -1, resB = inWasm ? residentAddress(w, B) : -1;
+  const inPlaceA = resA >= 0, inPlaceB = resB >= 0 && !(bDirect && nPad !== N);
+  const resC = cRows && !overrun ? residentAddress(w, C) : -1;
+  const c0 = resC + cOff * 4, c1 = c0 + M * N * 4;
+  const inPlaceC = resC >= 0 && outside(resA, aOff, aSpan, c0, c1) && outside(resB, bOff, bSpan, c0, c1);
   // memory (floats): [packed A: all row blocks x all of K | packed B: all column blocks x all of K |
   //                   C: column blocks of mPad x ncPad, or M x N (cRows) and NR floats of slack |
   //                   raw A | raw B | NR floats read past B's last row by its last panel when it is
@@ -382,10 +396,12 @@ function gemmWasmPacked(
   // B(jc, k block) at bPtr + jc * kPadTotal + kOff * ncPad, C(jc) at cPtr + jc * mPad (NC is a multiple of NR)
   const aPtr = 0;
   const bPtr = aPtr + (aDirect ? 0 : mPad * kPadTotal);
-  const cPtr = bPtr + (bDirect ? 0 : kPadTotal * nPad);
-  const rawA = cPtr + (cRows ? M * N + NR : mPad * nPad);
-  const rawB = rawA + (inWasm ? aSpan : 0);
-  const top = Math.ceil((rawB + (inWasm ? bSpan + NR : 0)) / 4) * 4;
+  const cScratch = bPtr + (bDirect ? 0 : kPadTotal * nPad);
+  const cPtr = inPlaceC ? (resC >> 2) + cOff : cScratch;
+  const aScratch = cScratch + (inPlaceC ? 0 : cRows ? M * N + NR : mPad * nPad);
+  const bScratch = aScratch + (inWasm && !inPlaceA ? aSpan : 0);
+  const rawA = inPlaceA ? (resA >> 2) + aOff : aScratch, rawB = inPlaceB ? (resB >> 2) + bOff : bScratch;
+  const top = Math.ceil((bScratch + (inWasm && !inPlaceB ? bSpan + NR : 0)) / 4) * 4;
   const mem = ensureMemory(w, top * 4);
   // on several threads the SIMD module's calls go into task lists; on one, they are made as they come
   const tasks = gemmTasks;
@@ -405,9 +421,9 @@ function gemmWasmPacked(
   };
   const ensure = (bytes: number) => void ensureMemory(w, bytes);
   if (inWasm) {
-    copyIn(w, A, aOff, aOff + aSpan, rawA);
-    copyIn(w, B, bOff, bOff + bSpan, rawB);
-    if (bDirect) mem.fill(0, rawB + bSpan, rawB + bSpan + NR);
+    if (!inPlaceA) copyIn(w, A, aOff, aOff + aSpan, rawA);
+    if (!inPlaceB) copyIn(w, B, bOff, bOff + bSpan, rawB);
+    if (bDirect && !inPlaceB) mem.fill(0, rawB + bSpan, rawB + bSpan + NR);
     // op(A) is M x K: row i at raw + i*lda (not transposed); op(B)^T is N x K likewise with !transB
     if (!aDirect) packPanels(plan, M, MR, rawA, lda, transA, aPtr, MC, "packa");
     if (!bDirect) packPanels(plan, N, NR, rawB, ldb, !transB, bPtr, NC, "packb");
@@ -442,7 +458,7 @@ function gemmWasmPacked(
   }
   run();
   if (cRows) {
-    copyOut(w, cPtr, M * N, C, cOff);
+    if (!inPlaceC) copyOut(w, cPtr, M * N, C, cOff);
     return;
   }
   if (N <= NC && nPad !== N && alpha === 1 && beta === 0 && ldc === N) {
