@@ -14,7 +14,7 @@ import {
   conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputSize, wasmInfo, gemm, gemmReference, gemmWasm,
   getNumThreads, maxPool2dBackward, maxPool2dForward, setWasmMode, setNumThreads, type Conv2dParams, type Pool2dParams,
 } from "../../../engine/backends/cpu/kernels/index.ts";
-import { poolInfo, runTasks, setCallerTakesTasks, setMinWorkScale, TaskList, threadStats, threadsSupported } from "../../../engine/backends/cpu/wasm/threads.ts";
+import { poolInfo, runTasks, setCallerTakesTasks, setMinWorkScale, setThreadNap, TaskList, threadStats, threadsSupported } from "../../../engine/backends/cpu/wasm/threads.ts";
 import { ensureMemory, serialWasmInstance, wasmInstance } from "../../../engine/backends/cpu/wasm/runtime.ts";
 import { HEAP_BASE, residentStorage, setResidentStorage } from "../../../engine/backends/cpu/wasm/heap.ts";
 import { checkAgainstReference, reference as opsRef } from "../ops/cases.ts";
@@ -325,6 +325,37 @@ describe("sleeping workers", () => {
       expect(s2.notifies - s1.notifies, "notifies").toBeLessThanOrEqual(s2.workerSleeps - s1.workerSleeps + 1);
     }
     expect(threadStats().workerSleeps).toBeGreaterThanOrEqual(start.workerSleeps + 4);
+  });
+
+  it("with naps on (setThreadNap), idle workers take timed waits and pick up the next job without a notify", async () => {
+    const M = 200, N = 200, K = 200;
+    const A = rand(M * K, 5), B = rand(K * N, 6);
+    const run = () => {
+      const C = new Float32Array(M * N);
+      gemm(false, false, M, N, K, 1, A, 0, K, B, 0, N, 0, C, 0, N);
+      return C;
+    };
+    setNumThreads(1);
+    const one = run();
+    setNumThreads(2);
+    setMinWorkScale(0);
+    setThreadNap(50, 10_000_000); // (a limit no pause here reaches)
+    try {
+      run();
+      run(); // the worker has started and napped since
+      setCallerTakesTasks(false);
+      const s0 = threadStats();
+      for (let r = 0; r < 4; r++) {
+        await new Promise((res) => setTimeout(res, 5)); // far past the workers' polling
+        expectSame(run(), one, `round ${r}`); // would hang if the napping worker missed the job
+      }
+      const s1 = threadStats();
+      expect(s1.workerNaps - s0.workerNaps, "naps").toBeGreaterThan(0);
+      expect(s1.notifies - s0.notifies, "notifies").toBe(0);
+      expect(s1.workerSleeps - s0.workerSleeps, "sleeps until notified").toBe(0);
+    } finally {
+      setThreadNap(0);
+    }
   });
 });
 

@@ -19,7 +19,7 @@
 //    workers (dynamic scheduling: a worker that is slow to start or descheduled
 //    by other load just takes fewer tasks). It then waits for the tasks that
 //    workers claimed. Ops stay synchronous.
-//  - Idle threads poll a while before they sleep in Atomics.wait (setThreadSpin:
+//  - Idle threads poll a while (then nap, where setThreadNap turned naps on) before they sleep in Atomics.wait (setThreadSpin:
 //    100 us between the jobs of a pipelined op, an eighth of it after other
 //    jobs): waking a sleeper costs tens of microseconds, and a training step
 //    makes tens of jobs close together. A sleeper counts itself, so a job
@@ -94,6 +94,9 @@ const W_TASK_US = 18; // microseconds inside jobs, all workers
 const W_SLEEPS = 19; // times a worker went to sleep
 const W_WAKE_US = 20; // microseconds from the caller's notify to a sleeper's wake-up, summed
 const W_WAKES = 21; // wake-ups so timed
+const NAP_US = 22; // after polling, an idle thread naps: timed waits of this many microseconds (0: none), ...
+const NAP_LIMIT_US = 23; // ... for this long since its last job, before it sleeps until notified
+const W_NAPS = 26; // naps the workers took (diagnostics)
 const NOTIFY_AT = 12; // index in the Float64Array view: performance.timeOrigin + performance.now() of the last notify
 /** A call record's first word: the export's index, and in the bits from REL_SHIFT which arguments are scratch offsets. */
 const REL_SHIFT = 16;
@@ -214,8 +217,9 @@ const WORKER_SOURCE = `"use strict";
     for (;;) {
       var g = Atomics.load(ctl, ${GEN});
       if (g === seen) {
-        // poll a while (jobs of one op, and of consecutive ops, come close together), then sleep;
-        // a sleeper counts itself, so that the caller wakes it (a wake without a job: poll again)
+        // poll a while (jobs of one op, and of consecutive ops, come close together), nap if naps
+        // are on, then sleep; a sleeper counts itself, so that the caller wakes it (a wake without
+        // a job: poll again)
         var until = 0;
         for (var i = 1; ; i++) {
           if (Atomics.load(ctl, ${GEN}) !== seen) break;
@@ -224,6 +228,13 @@ const WORKER_SOURCE = `"use strict";
             if (until === 0) until = t + Atomics.load(ctl, ${SPIN}) / (Atomics.load(ctl, ${PIPELINE}) ? 1000 : 8000);
             else if (t >= until) break;
           }
+        }
+        // then nap: timed waits, woken by its own timer on its own CPU (a notify from the caller got
+        // a sleeper scheduled on the caller's CPU here, behind the caller: see napMicros)
+        // (the settings read at each nap: setThreadNap takes effect at once)
+        for (var nap; Atomics.load(ctl, ${GEN}) === seen && (nap = Atomics.load(ctl, ${NAP_US})) > 0 && now() < until + Atomics.load(ctl, ${NAP_LIMIT_US}) / 1000;) {
+          Atomics.add(ctl, ${W_NAPS}, 1);
+          Atomics.wait(ctl, ${GEN}, seen, nap / 1000);
         }
         if (Atomics.load(ctl, ${GEN}) === seen) {
           Atomics.add(ctl, ${W_SLEEPS}, 1);
@@ -312,6 +323,8 @@ function newPool(target: TaskTarget): Pool {
   const sab = new SharedArrayBuffer(CTL_BYTES);
   const ctl = new Int32Array(sab);
   ctl[SPIN] = spinMicros;
+  ctl[NAP_US] = napMicros;
+  ctl[NAP_LIMIT_US] = napLimitMicros;
   return { target, ctl, f64: new Float64Array(sab), claim: new BigInt64Array(sab), workers: [], broken: false, open: false };
 }
 
@@ -332,6 +345,34 @@ export function threadSpin(): number {
 export function setThreadSpin(micros: number): void {
   spinMicros = Math.max(0, Math.round(micros));
   if (pool) Atomics.store(pool.ctl, SPIN, spinMicros);
+}
+
+/**
+ * Naps (off unless set: setThreadNap, or GB_THREAD_NAP=micros[,limitMicros] in Node): after
+ * polling, an idle thread (a worker between jobs, the caller waiting for the workers' last tasks)
+ * makes timed waits of napMicros, for napLimitMicros (the caller: since it began to wait), and
+ * only then sleeps until another thread notifies it. Why (BENCHMARKS.md, issue 18's sixth round):
+ * on the project's VM at normal priority a worker woken by Atomics.notify ran on the caller's vCPU,
+ * after the caller (two 1 ms halves of a job: 2.04-2.07 ms at p10), while one that woke itself from
+ * a 50 us nap ran beside it (1.09-1.13 ms); but the LeNet-5 step measured slower with naps at the
+ * loads of that round (each nap costs its thread ~20 us of CPU; the caller's copies beside the
+ * workers slowed), so whether they pay on a quiet machine is for its measurement to say.
+ */
+function envNap(): [number, number] {
+  const v = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.GB_THREAD_NAP;
+  const [us, limit] = (v ?? "").split(",").map(Number);
+  return [Number.isFinite(us) && us > 0 ? us : 0, Number.isFinite(limit) && limit > 0 ? limit : 20_000];
+}
+let [napMicros, napLimitMicros] = envNap();
+
+/** Sets the naps of idle threads (microseconds; 0: none, sleep until notified after polling) and how long they last. For measurements. */
+export function setThreadNap(micros: number, limitMicros = napLimitMicros): void {
+  napMicros = Math.max(0, Math.round(micros));
+  napLimitMicros = Math.max(0, Math.round(limitMicros));
+  if (pool) {
+    Atomics.store(pool.ctl, NAP_US, napMicros);
+    Atomics.store(pool.ctl, NAP_LIMIT_US, napLimitMicros);
+  }
 }
 
 /**
@@ -590,11 +631,18 @@ export function runTasks(target: TaskTarget, list: TaskList, freeByte: number, e
   }
   const t3 = performance.now();
   stats.pollMs += t3 - t;
+  if (done < n && napMicros > 0) {
+    // nap (no notify needed: see napMicros)
+    const until = t3 + napLimitMicros / 1000;
+    for (; done < n && performance.now() < until; done = Atomics.load(ctl, DONE)) Atomics.wait(ctl, DONE, done, napMicros / 1000);
+  }
+  const t4 = performance.now();
+  stats.napMs += t4 - t3;
   if (done < n) {
     Atomics.store(ctl, CALLER_WAITS, 1);
     for (done = Atomics.load(ctl, DONE); done < n; done = Atomics.load(ctl, DONE)) Atomics.wait(ctl, DONE, done);
     Atomics.store(ctl, CALLER_WAITS, 0);
-    stats.sleepMs += performance.now() - t3;
+    stats.sleepMs += performance.now() - t4;
   }
   Atomics.store(p.claim, CLAIM, 0n);
   p.open = false;
@@ -656,22 +704,24 @@ export function splitRange(n: number, parts: number, min = 1): [number, number][
   return out;
 }
 
-const stats = { jobs: 0, tasks: 0, notifies: 0, besideMs: 0, callerTaskMs: 0, pollMs: 0, sleepMs: 0 };
+const stats = { jobs: 0, tasks: 0, notifies: 0, besideMs: 0, callerTaskMs: 0, pollMs: 0, napMs: 0, sleepMs: 0 };
 
 /** Where the pool's time went, summed since the process started (the workers' sums are int32 microseconds: take differences modulo 2^32 of workerTaskUs). */
 export interface ThreadStats {
   /** threaded jobs, and their tasks */
   jobs: number;
   tasks: number;
-  /** the caller's work beside the workers' (a pipelined op's copies in and out), its own share of the tasks, its polling and sleeping for the workers' last tasks (ms) */
+  /** the caller's work beside the workers' (a pipelined op's copies in and out), its own share of the tasks, its polling, napping and sleeping for the workers' last tasks (ms) */
   callerBesideMs: number;
   callerTaskMs: number;
   callerPollMs: number;
+  callerNapMs: number;
   callerSleepMs: number;
   /** times the caller woke sleeping workers */
   notifies: number;
-  /** the workers' time inside jobs (µs, int32), their sleeps, and the wake-ups timed from the caller's notify (count, µs) */
+  /** the workers' time inside jobs (µs, int32), their naps (timed waits) and sleeps (until notified), and the wake-ups timed from the caller's notify (count, µs) */
   workerTaskUs: number;
+  workerNaps: number;
   workerSleeps: number;
   workerWakes: number;
   workerWakeUs: number;
@@ -681,8 +731,8 @@ export interface ThreadStats {
 export function threadStats(): ThreadStats {
   const c = pool?.ctl;
   return {
-    jobs: stats.jobs, tasks: stats.tasks, callerBesideMs: stats.besideMs, callerTaskMs: stats.callerTaskMs, callerPollMs: stats.pollMs, callerSleepMs: stats.sleepMs, notifies: stats.notifies,
-    workerTaskUs: c ? Atomics.load(c, W_TASK_US) : 0, workerSleeps: c ? Atomics.load(c, W_SLEEPS) : 0, workerWakes: c ? Atomics.load(c, W_WAKES) : 0, workerWakeUs: c ? Atomics.load(c, W_WAKE_US) : 0,
+    jobs: stats.jobs, tasks: stats.tasks, callerBesideMs: stats.besideMs, callerTaskMs: stats.callerTaskMs, callerPollMs: stats.pollMs, callerNapMs: stats.napMs, callerSleepMs: stats.sleepMs, notifies: stats.notifies,
+    workerTaskUs: c ? Atomics.load(c, W_TASK_US) : 0, workerNaps: c ? Atomics.load(c, W_NAPS) : 0, workerSleeps: c ? Atomics.load(c, W_SLEEPS) : 0, workerWakes: c ? Atomics.load(c, W_WAKES) : 0, workerWakeUs: c ? Atomics.load(c, W_WAKE_US) : 0,
   };
 }
 
