@@ -6,7 +6,7 @@
 // The forward is implicitConv; the input gradient is implicitConv of dy with the flipped,
 // transposed weights (conv.ts); the weight gradient is implicitWeightGrad.
 
-import { copyIn, copyOut, ensureMemory, serialWasmFor, type WasmInstance } from "../wasm/runtime.ts";
+import { copyIn, copyOut, ensureMemory, residentAddress, serialWasmFor, type WasmInstance } from "../wasm/runtime.ts";
 import { runPipelined, runTasks, splitRange, TaskList, threadsFor, worthThreads } from "../wasm/threads.ts";
 import { align4, PAR_MIN_WORK, type Geo } from "./conv-common.ts";
 import { VB_TAPS } from "../wasm/gemm-funcs.ts";
@@ -171,13 +171,16 @@ export function implicitConv(
     return;
   }
   mem.fill(0, xPtr, cPtr); // padding stays zero: every image writes the same interior
+  // a resident input is read where it lies, a resident output written where it lies (no staging)
+  const srcAt = residentAddress(w, src), outAt = residentAddress(w, out);
   for (let n0 = 0; n0 < N; n0 += nImg) {
     const nb = Math.min(nImg, N - n0);
-    copyIn(w, src, n0 * inImg, (n0 + nb) * inImg, inPtr);
+    const ins = srcAt >= 0 ? srcAt / 4 + n0 * inImg : inPtr, outs = outAt >= 0 ? outAt / 4 + n0 * outImg : outPtr;
+    if (srcAt < 0) copyIn(w, src, n0 * inImg, (n0 + nb) * inImg, inPtr);
     for (let u = 0; u < nb * G; u++) {
       // unit u = image * G + group: its input planes and output planes are consecutive
-      const g = u % G, dst = outPtr + u * Og * outHW, c = direct ? dst : cPtr;
-      layoutFill(L, w.copy2d, inPtr + u * Cg * SHW, SH, SW, xPtr);
+      const g = u % G, dst = outs + u * Og * outHW, c = direct ? dst : cPtr;
+      layoutFill(L, w.copy2d, ins + u * Cg * SHW, SH, SW, xPtr);
       for (let i = 0; i < runs.length; i += 4) {
         const p0 = runs[i], p1 = runs[i + 1], t0 = runs[i + 2] * Cg * KW, K = (runs[i + 3] - runs[i + 2] + 1) * Cg * KW;
         w.cblock(Og, p1 - p0, K, (aPtr + g * OgPad * CKK + t0 * MR) * 4, (xPtr + 8 * p0) * 4, (offsPtr + t0) * 4, (c + 8 * p0) * 4, Jpad * 4, CKK * MR * 4);
@@ -185,7 +188,7 @@ export function implicitConv(
       if (bias) w.addbias(c * 4, Jpad * 4, Og, Jpad, (biasPtr + g * Og) * 4);
       if (!direct) compactC(w.copy2d, cPtr * 4, Jpad, dst * 4, Og, outH, outW, pitch);
     }
-    copyOut(w, outPtr, nb * outImg, out, n0 * outImg);
+    if (outAt < 0) copyOut(w, outPtr, nb * outImg, out, n0 * outImg);
   }
 }
 
