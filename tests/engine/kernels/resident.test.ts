@@ -40,7 +40,9 @@ async function kernels(): Promise<Float32Array[]> {
   const xr = x.detach().requiresGrad_(true);
   const y = gb.nn.functional.maxPool2d(gb.nn.functional.conv2d(xr.tanh(), w).sigmoid(), 2);
   const outs = [x.tanh(), x.mul(g), x.add(2), g.sub(x), x.exp(), gb.nn.functional.avgPool2d(x, 2), gb.nn.functional.maxPool2d(x, 2), g.sum([0, 2, 3]), a.matmul(b), y];
-  const grads = gb.autograd.grad([y.mul(y).sum()], [xr, w]);
+  // (average pooling's gradient: fused with tanh's, and alone)
+  const v = gb.nn.functional.avgPool2d(xr.tanh(), 2), u = gb.nn.functional.avgPool2d(xr.mul(1), 2);
+  const grads = gb.autograd.grad([y.mul(y).sum().add(v.mul(v).sum()).add(u.mul(u).sum())], [xr, w]);
   // the max pooling's gradient fused with the relu's, on planes with a row and a column past the
   // windows (dx zeroed there); and alone
   const x2 = gb.tensor(rand(16 * 6 * 29 * 27, 56)).reshape([16, 6, 29, 27]).requiresGrad_(true);

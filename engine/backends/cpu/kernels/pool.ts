@@ -2,7 +2,8 @@
 // torch.nn.functional.max_pool2d (return_indices) / avg_pool2d and their gradients.
 
 import { pool2dOutputSize } from "../../../shape.ts";
-import { ensureMemory, operandAt, resultAt, resultDone, serialWasmFor, serialWasmInstance, type WasmInstance } from "../wasm/runtime.ts";
+import { ensureMemory, operandAt, residentAddress, resultAt, resultDone, serialWasmFor, serialWasmInstance, wasmInstance, type WasmInstance } from "../wasm/runtime.ts";
+import { runTasks, splitRange, TaskList, threadsFor, worthThreads } from "../wasm/threads.ts";
 import { emptyF32 } from "../alloc.ts";
 import type { PoolAct } from "../wasm/pool-funcs.ts";
 
@@ -242,6 +243,30 @@ function simdPool2(
   return cols;
 }
 
+/**
+ * A 2x2 pooling op whose operands and result all live in the shared WASM memory (resident
+ * storage): computed in place, no copies; on the threads (ranges of planes, a task each) from
+ * POOL_MIN_THREADS floats read and written, else in one call on the calling thread. `arrays`: the
+ * operands and the result; `add(tasks, p0, p1)` adds the call for planes [p0, p1) at the byte
+ * addresses it gets from `at(array)`. False (nothing done) where any of them is not resident.
+ */
+function residentPool2(
+  planes: number, floatsPerPlane: number, arrays: Float32Array[],
+  add: (tasks: TaskList, at: (a: Float32Array) => number, p0: number, p1: number) => void,
+): boolean {
+  const w = wasmInstance();
+  if (!w || !w.shared) return false;
+  for (const a of arrays) if (residentAddress(w, a) < 0) return false;
+  const at = (a: Float32Array) => residentAddress(w, a);
+  const threads = worthThreads(planes * floatsPerPlane, POOL_MIN_THREADS) ? threadsFor(w) : 1;
+  const tasks = new TaskList();
+  for (const [p0, p1] of splitRange(planes, threads === 1 ? 1 : 4 * threads)) add(tasks.task(), at, p0, p1);
+  runTasks(w, tasks, 64, (bytes) => void ensureMemory(w, bytes), undefined, threads);
+  return true;
+}
+/** Floats read and written from which residentPool2 uses the threads (as the element-wise ops in place). */
+const POOL_MIN_THREADS = 1 << 17;
+
 /** 2x2 / stride 2 / no padding with every window inside the input (non-overlapping, divisor 4). */
 function isPlain2x2(p: AvgPool2dParams, H: number, W: number, OH: number, OW: number): boolean {
   return p.kernel[0] === 2 && p.kernel[1] === 2 && p.stride[0] === 2 && p.stride[1] === 2 &&
@@ -260,6 +285,9 @@ export function avgPool2dForward(x: Float32Array, xShape: number[], p: AvgPool2d
   if (isPlain2x2(p, H, W, OH, OW)) {
     // 2x2 / stride 2 windows, all inside the input: divisor 4 either way. The SIMD module
     // computes the first 4*floor(OW/4) columns (the same bits), this loop the rest
+    if (OW >= 4 && residentPool2(N * C, HW + OHW, [x, out], (t, at, p0, p1) => t.call("avgpool2", at(x) + p0 * HW * 4, H, W, p1 - p0, OH, OW, at(out) + p0 * OHW * 4))) {
+      return { out, shape };
+    }
     const simdCols = simdPool2(N * C, HW, OHW, (w, np, xPtr, yPtr) => {
       w.avgpool2(xPtr * 4, H, W, np, OH, OW, yPtr * 4);
     }, x, null, out, OW);
@@ -313,6 +341,10 @@ export function avgPool2dBackward(dy: Float32Array, yShape: number[], xShape: nu
   // the plain windows tile the input exactly (even H and W): every element of dx is written below
   const dx = plain && 2 * OH === H && 2 * OW === W ? emptyF32(N * C * HW) : new Float32Array(N * C * HW);
   if (plain) {
+    if (OW >= 4 && 2 * OH === H && 2 * OW === W &&
+      residentPool2(N * C, HW + OHW, [dy, dx], (t, at, p0, p1) => t.call("avgpool2grad", at(dy) + p0 * OHW * 4, H, W, p1 - p0, OH, OW, at(dx) + p0 * HW * 4))) {
+      return dx;
+    }
     const simdCols = simdPool2(N * C, HW, OHW, (w, np, dxPtr, dyPtr) => w.avgpool2grad(dyPtr * 4, H, W, np, OH, OW, dxPtr * 4), null, dy, dx, OW);
     for (let pl = 0; pl < N * C; pl++) {
       const xb = pl * HW, ob = pl * OHW;
@@ -369,6 +401,10 @@ export function avgPool2dActBackward(
   if (!isPlain2x2(p, H, W, OH, OW) || 2 * OH !== H || 2 * OW !== W) return null;
   const HW = H * W, OHW = OH * OW, planes = N * C;
   const dx = emptyF32(planes * HW); // the windows tile the input: every element written below
+  const fnName = `avgpool2grad_${act}` as const;
+  if (OW >= 4 && residentPool2(planes, 2 * HW + OHW, [dy, a, dx], (t, at, p0, p1) => t.call(fnName, at(dy) + p0 * OHW * 4, at(a) + p0 * HW * 4, H, W, p1 - p0, OH, OW, at(dx) + p0 * HW * 4))) {
+    return dx;
+  }
   const wasm = serialWasmInstance();
   const simdCols = wasm && OW >= 4 ? OW : 0;
   if (wasm && simdCols > 0) {
