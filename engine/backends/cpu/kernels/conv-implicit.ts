@@ -107,7 +107,9 @@ export function implicitConv(
   // shared memory: 2.5x slower than into a private one) feeds enough multiply-adds: LeNet-5's conv1
   // forward (1 channel in: 21 a float) took the same wall time on 2 threads as on 1 and 1.7x its
   // CPU time; its conv2 forward (86) and input gradient (170) gain (BENCHMARKS.md, sixth round)
-  const macsPerFloat = (G * Og * outHW * CKK) / (G * (Cg * SHW + Og * outHW));
+  // (a resident operand is not staged: read or written where it lies)
+  const staged = (residentAddress(w, src) >= 0 ? 0 : Cg * SHW) + (residentAddress(w, out) >= 0 ? 0 : Og * outHW);
+  const macsPerFloat = (Og * outHW * CKK) / staged;
   const threads = worthThreads(N * G * Og * Jpad * CKK, PAR_MIN_WORK) && worthThreads(macsPerFloat, CONV_MIN_MACS_PER_FLOAT) ? threadsFor(w) : 1;
   if (threads === 1) w = serialWasmFor(src, out) ?? w; // on a private memory where the main one is shared and nothing is resident: faster copies
   // memory (floats): packed weights | tap offsets | layout copies (+ slack: kernels read up to
@@ -274,17 +276,21 @@ function implicitConvThreaded(w: WasmInstance, threads: number, q: ImplicitGeo, 
   const P = Jpad / 8;
   const ensure = (bytes: number) => void ensureMemory(w, bytes);
   if (N * G >= 2 * threads) {
-    const nImg = Math.min(N, Math.max(Math.ceil((2 * threads) / G), Math.floor(PIPE_FLOATS / (inImg + outImg))));
+    // resident input and output: read and written where they lie, all images in one job (nothing
+    // to stage); else chunks of images, the caller staging the next while the threads compute
+    const srcAt = residentAddress(w, src), outAt = residentAddress(w, out);
+    const inPlace = srcAt >= 0 && outAt >= 0;
+    const nImg = inPlace ? N : Math.min(N, Math.max(Math.ceil((2 * threads) / G), Math.floor(PIPE_FLOATS / (inImg + outImg))));
     // memory (floats): [set-up | two sets of (staged input chunk | output chunk) | a slot a thread: layout copies, C]
     // (a slot a thread, not a task: tasks go to whichever thread claims them, and a task's slot
     // moving between the cores' caches at every job made the tasks 1.5x slower)
-    const setSize = align4(nImg * inImg) + align4(nImg * outImg);
+    const setSize = inPlace ? 0 : align4(nImg * inImg) + align4(nImg * outImg);
     const slotPtr = free + 2 * setSize;
     const slotStride = Math.ceil(slotSize / 16) * 16; // whole cache lines
     const top = slotPtr + threads * slotStride;
     const mem = ensureMemory(w, top * 4);
     for (let s = 0; s < threads; s++) mem.fill(0, slotPtr + s * slotStride, slotPtr + s * slotStride + xSize);
-    const p: ConvChunks = { w, q, src, out, threads, nImg, inImg, outImg, free, setSize, slotPtr, slotStride, xSize, P };
+    const p: ConvChunks = { w, q, src, out, threads, srcAt: srcAt >= 0 ? srcAt / 4 : -1, outAt: outAt >= 0 ? outAt / 4 : -1, nImg, inImg, outImg, free, setSize, slotPtr, slotStride, xSize, P };
     runPipelined(
       w, Math.ceil(N / nImg), top * 4, ensure,
       (c) => convStage(p, c),
@@ -345,18 +351,20 @@ function implicitConvThreaded(w: WasmInstance, threads: number, q: ImplicitGeo, 
 /** implicitConvThreaded's set-up for chunks of images, read by the chunks' functions (convStage, convBuild, convCollect). */
 interface ConvChunks {
   w: WasmInstance; q: ImplicitGeo; src: Float32Array; out: Float32Array; threads: number;
+  /** float indices of the input and output where they are resident (read and written in place, not staged), else -1 */
+  srcAt: number; outAt: number;
   nImg: number; inImg: number; outImg: number; free: number; setSize: number; slotPtr: number; slotStride: number; xSize: number;
   /** column panels of a unit */
   P: number;
 }
 
-/** Float index of chunk c's staged input (two sets, alternating). */
+/** Float index of chunk c's input: staged (two sets, alternating) or where it lies. */
 function convInPtr(p: ConvChunks, c: number): number {
-  return p.free + (c & 1) * p.setSize;
+  return p.srcAt >= 0 ? p.srcAt + c * p.nImg * p.inImg : p.free + (c & 1) * p.setSize;
 }
-/** Float index of chunk c's output. */
+/** Float index of chunk c's output: staged, or where it lies. */
 function convOutPtr(p: ConvChunks, c: number): number {
-  return convInPtr(p, c) + align4(p.nImg * p.inImg);
+  return p.outAt >= 0 ? p.outAt + c * p.nImg * p.outImg : p.free + (c & 1) * p.setSize + align4(p.nImg * p.inImg);
 }
 /** images [n0, n1) of chunk c */
 function convImages(p: ConvChunks, c: number): [number, number] {
@@ -365,7 +373,7 @@ function convImages(p: ConvChunks, c: number): [number, number] {
 
 function convStage(p: ConvChunks, c: number): void {
   const [n0, n1] = convImages(p, c);
-  copyIn(p.w, p.src, n0 * p.inImg, n1 * p.inImg, convInPtr(p, c));
+  if (p.srcAt < 0) copyIn(p.w, p.src, n0 * p.inImg, n1 * p.inImg, convInPtr(p, c));
 }
 
 function convBuild(p: ConvChunks, c: number, tasks: TaskList): void {
@@ -388,7 +396,7 @@ function convBuild(p: ConvChunks, c: number, tasks: TaskList): void {
 
 function convCollect(p: ConvChunks, c: number): void {
   const [n0, n1] = convImages(p, c);
-  copyOut(p.w, convOutPtr(p, c), (n1 - n0) * p.outImg, p.out, n0 * p.outImg);
+  if (p.outAt < 0) copyOut(p.w, convOutPtr(p, c), (n1 - n0) * p.outImg, p.out, n0 * p.outImg);
 }
 
 /** dW[g*Og+o, c, kh, kw] = sum_{n,oh,ow} dy[n, g*Og+o, oh, ow] * x[n, g*Cg+c, oh + kh*dh - ph, ow + kw*dw - pw]. */
@@ -486,7 +494,10 @@ function implicitWeightGradGrouped(
   const dyInPlace = vt ? pitch === OW : pitch === OW && Jpad === OHW && OgPad === Og;
   const rows = vt ? OT * 8 : OgPad; // dy rows in the slot, where not in place
   const inImg = C * HW, dyImg = O * OHW;
-  const k = Math.max(1, Math.min(S, Math.floor(PIPE_FLOATS / (P * (inImg + dyImg))))); // images of each group a chunk
+  // resident x and dy are read where they lie, not staged (both: all images in one job)
+  const xRes = residentAddress(w, x) >= 0, dyRes = residentAddress(w, dy) >= 0;
+  const stagedImg = (xRes ? 0 : inImg) + (dyRes ? 0 : dyImg);
+  const k = stagedImg === 0 ? S : Math.max(1, Math.min(S, Math.floor(PIPE_FLOATS / (P * stagedImg)))); // images of each group a chunk
   const xSize = align4(L.copies * L.copySize + 16), dySize = dyInPlace ? 0 : align4(rows * Jpad), dytSize = vt ? OT * Jpad * 8 : 0;
   const accSize = align4(vt ? G * OT * TP * 8 : G * OgPad * KPad);
   // memory (floats): tap offsets | two sets of staged (x | dy) for P * k images | a slot a thread (layout
@@ -494,10 +505,11 @@ function implicitWeightGradGrouped(
   // threads where each staged float feeds enough multiply-adds (only the calling thread stages, into
   // the shared memory): LeNet-5's conv1 (1 channel: 21 a float) measured no faster on 2 threads
   // (3.4 ms either way, the worker busy 3 ms of it), its conv2 (86 a float) 1.7x faster
-  const threads = worthThreads((G * Og * CKK * OHW) / (inImg + dyImg), WGRAD_MIN_MACS_PER_FLOAT) ? threadsFor(w) : 1;
+  const threads = worthThreads((G * Og * CKK * OHW) / stagedImg, WGRAD_MIN_MACS_PER_FLOAT) ? threadsFor(w) : 1;
   if (threads === 1) w = serialWasmFor(x, dy) ?? w; // on a private memory where the main one is shared and nothing is resident: faster copies
+  const xAt = residentAddress(w, x), dyAt = residentAddress(w, dy); // (-1 on the private instance)
   const offsPtr = 0;
-  const setSize = align4(P * k * inImg) + align4(P * k * dyImg);
+  const setSize = (xAt >= 0 ? 0 : align4(P * k * inImg)) + (dyAt >= 0 ? 0 : align4(P * k * dyImg));
   const xs0 = align4(offsPtr + Math.max(KPad, TP)); // staged x of chunk 0 (groupedXs)
   const slotPtr = Math.ceil((xs0 + 2 * setSize) / 16) * 16;
   const slotSize = Math.ceil((xSize + dySize + dytSize) / 16) * 16;
@@ -514,7 +526,7 @@ function implicitWeightGradGrouped(
   }
   const q: GroupedChunks = {
     w, x, dy, g, L, Jpad, OgPad, KPad, WR, WK, S, P, k, inImg, dyImg, xSize, dySize, accSize, OT, TP, vt, dyInPlace,
-    offsPtr, xs0, setSize, slotPtr, slotSize, accPtr,
+    offsPtr, xs0, setSize, slotPtr, slotSize, accPtr, xAt: xAt >= 0 ? xAt / 4 : -1, dyAt: dyAt >= 0 ? dyAt / 4 : -1,
   };
   runPipelined(
     w, Math.ceil(S / k), top * 4, (bytes) => void ensureMemory(w, bytes),
@@ -546,15 +558,25 @@ interface GroupedChunks {
   S: number; P: number; k: number;
   inImg: number; dyImg: number; xSize: number; dySize: number; accSize: number; OT: number; TP: number; vt: boolean; dyInPlace: boolean;
   offsPtr: number; xs0: number; setSize: number; slotPtr: number; slotSize: number; accPtr: number;
+  /** float indices of x and dy where they are resident (read where they lie, not staged), else -1 */
+  xAt: number; dyAt: number;
 }
 
 /** Float index of the staged x of chunk c (two sets, alternating). */
 function groupedXs(q: GroupedChunks, c: number): number {
   return q.xs0 + (c & 1) * q.setSize;
 }
+/** Float index of image i of group p in chunk c: x (staged, or where it lies). */
+function groupedX(q: GroupedChunks, c: number, p: number, i: number): number {
+  return q.xAt >= 0 ? q.xAt + (p * q.S + c * q.k + i) * q.inImg : groupedXs(q, c) + (p * q.k + i) * q.inImg;
+}
+/** The same for dy. */
+function groupedDy(q: GroupedChunks, c: number, p: number, i: number): number {
+  return q.dyAt >= 0 ? q.dyAt + (p * q.S + c * q.k + i) * q.dyImg : groupedDys(q, c) + (p * q.k + i) * q.dyImg;
+}
 /** Float index of the staged dy of chunk c. */
 function groupedDys(q: GroupedChunks, c: number): number {
-  return groupedXs(q, c) + align4(q.P * q.k * q.inImg);
+  return groupedXs(q, c) + (q.xAt >= 0 ? 0 : align4(q.P * q.k * q.inImg));
 }
 /** images [a, b) of group p in chunk c */
 function groupedImages(q: GroupedChunks, p: number, c: number): [number, number] {
@@ -568,8 +590,8 @@ function groupedStage(q: GroupedChunks, c: number): void {
   for (let p = 0; p < P; p++) {
     const [a, b] = groupedImages(q, p, c);
     if (b <= a) continue;
-    copyIn(w, x, a * inImg, b * inImg, groupedXs(q, c) + p * k * inImg);
-    copyIn(w, dy, a * dyImg, b * dyImg, groupedDys(q, c) + p * k * dyImg);
+    if (q.xAt < 0) copyIn(w, x, a * inImg, b * inImg, groupedXs(q, c) + p * k * inImg);
+    if (q.dyAt < 0) copyIn(w, dy, a * dyImg, b * dyImg, groupedDys(q, c) + p * k * dyImg);
   }
 }
 
@@ -578,8 +600,8 @@ function groupedStage(q: GroupedChunks, c: number): void {
  * slot (scratch offsets 0, xSize, xSize + dySize), the sums in the group's accumulator.
  */
 function groupedBuild(q: GroupedChunks, c: number, tasks: TaskList): void {
-  const { G, Cg, H, W, Og, OH, OW, C, O } = q.g;
-  const { L, Jpad, OgPad, KPad, WR, WK, P, k, xSize, dySize, accSize, OT, TP, vt, dyInPlace, offsPtr, slotPtr, slotSize, accPtr } = q;
+  const { G, Cg, H, W, Og, OH, OW } = q.g;
+  const { L, Jpad, OgPad, KPad, WR, WK, P, xSize, dySize, accSize, OT, TP, vt, dyInPlace, offsPtr, slotPtr, slotSize, accPtr } = q;
   const pitch = L.pitch;
   const HW = H * W, OHW = OH * OW;
   tasks.scratch(slotPtr * 4, slotSize * 4);
@@ -590,8 +612,8 @@ function groupedBuild(q: GroupedChunks, c: number, tasks: TaskList): void {
     tasks.task();
     for (let i = 0; i < b - a; i++) {
       for (let gi = 0; gi < G; gi++) {
-        layoutFill(L, copy, groupedXs(q, c) + ((p * k + i) * C + gi * Cg) * HW, H, W, 0);
-        const dys = groupedDys(q, c) + ((p * k + i) * O + gi * Og) * OHW;
+        layoutFill(L, copy, groupedX(q, c, p, i) + gi * Cg * HW, H, W, 0);
+        const dys = groupedDy(q, c, p, i) + gi * Og * OHW;
         // the dy rows: where, whether a scratch offset, and their pitch
         let dyRows = dys * 4, rel = 0, ldy = dyInPlace ? (vt ? OHW * 4 : Jpad * 4) : Jpad * 4;
         if (!dyInPlace) {
