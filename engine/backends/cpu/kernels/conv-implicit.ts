@@ -382,7 +382,8 @@ function convBuild(p: ConvChunks, c: number, tasks: TaskList): void {
   const [n0, n1] = convImages(p, c);
   tasks.scratch(p.slotPtr * 4, p.slotStride * 4);
   const fill = copyTask(tasks, DST), out = copyTask(tasks, SRC);
-  for (const [u0, u1] of splitRange((n1 - n0) * G, 4 * threads)) {
+  // (all images in one job where nothing is staged: finer tasks, so that no thread waits long for another's last one)
+  for (const [u0, u1] of splitRange((n1 - n0) * G, (p.srcAt >= 0 && p.outAt >= 0 ? 16 : 4) * threads)) {
     tasks.task();
     for (let u = u0; u < u1; u++) {
       // unit u = image * G + group: its planes are consecutive; layout copies at scratch offset 0, C after them
