@@ -60,12 +60,21 @@ export function normDim(op: string, dim: number, rank: number, extra = 0): numbe
 }
 
 export function normDims(op: string, dims: number | readonly number[] | undefined | null, rank: number): number[] {
-  if (dims === undefined || dims === null) return Array.from({ length: rank }, (_, i) => i);
-  const list = typeof dims === "number" ? [dims] : [...dims];
-  const out = list.map((d) => normDim(op, d, rank));
-  if (new Set(out).size !== out.length) throw new Error(`${op}: dimension repeated in [${list.join(", ")}]`);
-  return out.sort((x, y) => x - y);
+  // (loops and a module-level comparator, not map / Array.from / sort with arrow functions made at
+  // each call: the reductions call this at every op)
+  const out: number[] = [];
+  if (dims === undefined || dims === null) {
+    for (let i = 0; i < rank; i++) out.push(i);
+    return out;
+  }
+  const list = typeof dims === "number" ? [dims] : dims;
+  for (let i = 0; i < list.length; i++) out.push(normDim(op, list[i], rank));
+  out.sort(ascending);
+  for (let i = 1; i < out.length; i++) if (out[i] === out[i - 1]) throw new Error(`${op}: dimension repeated in [${list.join(", ")}]`);
+  return out;
 }
+
+const ascending = (x: number, y: number) => x - y;
 
 /** Strides that map an index in `outShape` to an element of a tensor of shape `inShape` broadcast to it (0 for broadcast dims). */
 export function broadcastStrides(inShape: Shape, outShape: Shape): number[] {
@@ -86,28 +95,32 @@ function isPosInt(v: number): boolean {
   return Number.isInteger(v) && v >= 1;
 }
 
+/** The start of checkConv2dShapes' errors (built only when one is thrown: it runs on every convolution). */
+function convWhere(fn: string, xShape: Shape, wShape: Shape): string {
+  return `${fn}: input shape ${pairStr(xShape)}, weight shape ${pairStr(wShape)}`;
+}
+
 /** Checks x [N, C, H, W] and w [O, C/groups, kh, kw] and the conv attributes; errors name `fn` and both shapes. */
 export function checkConv2dShapes(fn: string, xShape: Shape, wShape: Shape, p: { stride: Pair; padding: Pair; dilation: Pair; groups: number }): void {
-  const where = `${fn}: input shape ${pairStr(xShape)}, weight shape ${pairStr(wShape)}`;
-  if (xShape.length !== 4) throw new Error(`${where}: input must be 4-D [N, C, H, W]`);
-  if (wShape.length !== 4) throw new Error(`${where}: weight must be 4-D [O, C/groups, kh, kw]`);
+  if (xShape.length !== 4) throw new Error(`${convWhere(fn, xShape, wShape)}: input must be 4-D [N, C, H, W]`);
+  if (wShape.length !== 4) throw new Error(`${convWhere(fn, xShape, wShape)}: weight must be 4-D [O, C/groups, kh, kw]`);
   for (const v of [...xShape, ...wShape]) {
-    if (!Number.isInteger(v) || v < 0) throw new Error(`${where}: bad dimension ${v}`);
+    if (!Number.isInteger(v) || v < 0) throw new Error(`${convWhere(fn, xShape, wShape)}: bad dimension ${v}`);
   }
   const g = p.groups;
-  if (!isPosInt(g)) throw new Error(`${where}: groups must be a positive integer, got ${g}`);
-  if (!isPosInt(p.stride[0]) || !isPosInt(p.stride[1])) throw new Error(`${where}: stride must be positive, got ${pairStr(p.stride)}`);
-  if (!isPosInt(p.dilation[0]) || !isPosInt(p.dilation[1])) throw new Error(`${where}: dilation must be positive, got ${pairStr(p.dilation)}`);
+  if (!isPosInt(g)) throw new Error(`${convWhere(fn, xShape, wShape)}: groups must be a positive integer, got ${g}`);
+  if (!isPosInt(p.stride[0]) || !isPosInt(p.stride[1])) throw new Error(`${convWhere(fn, xShape, wShape)}: stride must be positive, got ${pairStr(p.stride)}`);
+  if (!isPosInt(p.dilation[0]) || !isPosInt(p.dilation[1])) throw new Error(`${convWhere(fn, xShape, wShape)}: dilation must be positive, got ${pairStr(p.dilation)}`);
   if (!(Number.isInteger(p.padding[0]) && p.padding[0] >= 0 && Number.isInteger(p.padding[1]) && p.padding[1] >= 0)) {
-    throw new Error(`${where}: padding must be non-negative, got ${pairStr(p.padding)}`);
+    throw new Error(`${convWhere(fn, xShape, wShape)}: padding must be non-negative, got ${pairStr(p.padding)}`);
   }
   const [, C] = xShape;
   const [O, Cg, KH, KW] = wShape;
-  if (O === 0 || O % g !== 0) throw new Error(`${where}: out channels ${O} must be a positive multiple of groups ${g}`);
+  if (O === 0 || O % g !== 0) throw new Error(`${convWhere(fn, xShape, wShape)}: out channels ${O} must be a positive multiple of groups ${g}`);
   if (Cg * g !== C) {
-    throw new Error(`${where}: expected input to have ${Cg * g} channels (weight C/groups ${Cg} x groups ${g}), but got ${C} channels`);
+    throw new Error(`${convWhere(fn, xShape, wShape)}: expected input to have ${Cg * g} channels (weight C/groups ${Cg} x groups ${g}), but got ${C} channels`);
   }
-  if (KH < 1 || KW < 1) throw new Error(`${where}: empty kernel`);
+  if (KH < 1 || KW < 1) throw new Error(`${convWhere(fn, xShape, wShape)}: empty kernel`);
 }
 
 /** [N, O, OH, OW] of conv2d(x, w); throws if the output would be empty or the channels do not match. */
@@ -134,17 +147,16 @@ export function poolOutputDim(inSize: number, k: number, s: number, pad: number,
 }
 
 function poolDim(fn: string, xShape: Shape, d: number, inSize: number, k: number, s: number, pad: number, dil: number, ceil: boolean): number {
-  const where = `${fn}: input shape ${pairStr(xShape)}`;
-  if (!(Number.isInteger(k) && k >= 1)) throw new Error(`${where}: kernel size must be positive, got ${k}`);
-  if (!(Number.isInteger(s) && s >= 1)) throw new Error(`${where}: stride must be positive, got ${s}`);
-  if (!(Number.isInteger(dil) && dil >= 1)) throw new Error(`${where}: dilation must be positive, got ${dil}`);
-  if (!(Number.isInteger(pad) && pad >= 0)) throw new Error(`${where}: padding must be non-negative, got ${pad}`);
+  if (!(Number.isInteger(k) && k >= 1)) throw new Error(`${fn}: input shape ${pairStr(xShape)}: kernel size must be positive, got ${k}`);
+  if (!(Number.isInteger(s) && s >= 1)) throw new Error(`${fn}: input shape ${pairStr(xShape)}: stride must be positive, got ${s}`);
+  if (!(Number.isInteger(dil) && dil >= 1)) throw new Error(`${fn}: input shape ${pairStr(xShape)}: dilation must be positive, got ${dil}`);
+  if (!(Number.isInteger(pad) && pad >= 0)) throw new Error(`${fn}: input shape ${pairStr(xShape)}: padding must be non-negative, got ${pad}`);
   if (pad > Math.floor(k / 2)) {
-    throw new Error(`${where}: pad should be at most half of effective kernel size, but got pad=${pad}, kernel_size=${k}`);
+    throw new Error(`${fn}: input shape ${pairStr(xShape)}: pad should be at most half of effective kernel size, but got pad=${pad}, kernel_size=${k}`);
   }
   const o = poolOutputDim(inSize, k, s, pad, dil, ceil);
   if (o < 1) {
-    throw new Error(`${where}: output size is too small (${d === 0 ? "height" : "width"} ${o}) for kernel ${k}, stride ${s}, padding ${pad}, dilation ${dil}`);
+    throw new Error(`${fn}: input shape ${pairStr(xShape)}: output size is too small (${d === 0 ? "height" : "width"} ${o}) for kernel ${k}, stride ${s}, padding ${pad}, dilation ${dil}`);
   }
   return o;
 }

@@ -199,12 +199,11 @@ function poolAttrs(op: string, x: Tensor, kernelSize: Pair, opts: { stride?: Pai
   const stride = pair(op, "stride", opts.stride ?? kernel);
   const padding = pair(op, "padding", opts.padding ?? 0);
   const dilation = pair(op, "dilation", opts.dilation ?? 1);
-  const where = `(input ${shapeStr(x.shape)}, kernel ${pairStr(kernel)})`;
   if (kernel[0] < 1 || kernel[1] < 1) throw new Error(`${op}: kernelSize must be positive, got (${kernel.join(", ")})`);
   if (stride[0] < 1 || stride[1] < 1) throw new Error(`${op}: stride must be positive, got (${stride.join(", ")})`);
   if (dilation[0] < 1 || dilation[1] < 1) throw new Error(`${op}: dilation must be positive, got (${dilation.join(", ")})`);
   if (padding[0] < 0 || padding[1] < 0 || padding[0] > kernel[0] / 2 || padding[1] > kernel[1] / 2) {
-    throw new Error(`${op}: padding (${padding.join(", ")}) must be at most half of the kernel size ${where}`);
+    throw new Error(`${op}: padding (${padding.join(", ")}) must be at most half of the kernel size (input ${shapeStr(x.shape)}, kernel ${pairStr(kernel)})`);
   }
   return { kernel, stride, padding, dilation, ceilMode: opts.ceilMode ?? false };
 }

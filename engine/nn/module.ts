@@ -120,8 +120,12 @@ export abstract class Module {
 
   // ---- discovery ----
 
+  // (loops, not filter / map with arrow functions: Sequential's forward asks for its children at
+  // every call, and V8 compiled those arrows again after every full garbage collection)
   private ownEntries(): [string, unknown][] {
-    return Object.keys(this).filter((k) => !INTERNAL.has(k)).map((k) => [k, (this as Record<string, unknown>)[k]]);
+    const out: [string, unknown][] = [];
+    for (const k of Object.keys(this)) if (!INTERNAL.has(k)) out.push([k, (this as Record<string, unknown>)[k]]);
+    return out;
   }
   /** This module's own parameters (not its children's), in definition order. */
   private ownParameters(): [string, Parameter][] {
@@ -133,10 +137,14 @@ export abstract class Module {
 
   /** Direct submodules with their names. */
   namedChildren(): [string, Module][] {
-    return this.ownEntries().filter((e): e is [string, Module] => e[1] instanceof Module);
+    const out: [string, Module][] = [];
+    for (const [k, v] of this.ownEntries()) if (v instanceof Module) out.push([k, v]);
+    return out;
   }
   children(): Module[] {
-    return this.namedChildren().map(([, m]) => m);
+    const out: Module[] = [];
+    for (const [, v] of this.ownEntries()) if (v instanceof Module) out.push(v);
+    return out;
   }
   /** This module ("") and all submodules, depth first, with dotted names (each module once). */
   namedModules(prefix = "", seen = new Set<Module>()): [string, Module][] {

@@ -9,11 +9,19 @@ import { backendOf } from "./util.js";
 function inferShape(op: string, from: readonly number[], to: readonly number[]): number[] {
   const n = sizeOf(from);
   const out = [...to];
+  // (loops, not filter / some / reduce with arrow functions: reshape runs at every step, and V8
+  // compiled those arrows again after every full garbage collection)
   const neg = out.indexOf(-1);
-  if (out.filter((d) => d === -1).length > 1) throw new Error(`${op}: only one dimension can be -1, got [${to.join(", ")}]`);
-  if (out.some((d) => (d < 0 && d !== -1) || !Number.isInteger(d))) throw new Error(`${op}: invalid shape [${to.join(", ")}]`);
+  let negs = 0, bad = false;
+  for (const d of out) {
+    if (d === -1) negs++;
+    else if (d < 0 || !Number.isInteger(d)) bad = true;
+  }
+  if (negs > 1) throw new Error(`${op}: only one dimension can be -1, got [${to.join(", ")}]`);
+  if (bad) throw new Error(`${op}: invalid shape [${to.join(", ")}]`);
   if (neg >= 0) {
-    const rest = out.reduce((p, d, i) => (i === neg ? p : p * d), 1);
+    let rest = 1;
+    for (let i = 0; i < out.length; i++) if (i !== neg) rest *= out[i];
     if (rest === 0 || n % rest !== 0) throw new Error(`${op}: shape [${to.join(", ")}] is invalid for input of size ${n} (shape ${shapeStr(from)})`);
     out[neg] = n / rest;
   }

@@ -293,9 +293,9 @@ function implicitConvThreaded(w: WasmInstance, threads: number, q: ImplicitGeo, 
     const p: ConvChunks = { w, q, src, out, threads, srcAt: srcAt >= 0 ? srcAt / 4 : -1, outAt: outAt >= 0 ? outAt / 4 : -1, nImg, inImg, outImg, free, setSize, slotPtr, slotStride, xSize, P };
     runPipelined(
       w, Math.ceil(N / nImg), top * 4, ensure,
-      (c) => convStage(p, c),
-      (c, tasks) => convBuild(p, c, tasks),
-      (c) => convCollect(p, c),
+      convStage.bind(null, p),
+      convBuild.bind(null, p),
+      convCollect.bind(null, p),
       threads,
     );
     return;
@@ -531,8 +531,8 @@ function implicitWeightGradGrouped(
   };
   runPipelined(
     w, Math.ceil(S / k), top * 4, (bytes) => void ensureMemory(w, bytes),
-    (c) => groupedStage(q, c),
-    (c, tasks) => groupedBuild(q, c, tasks),
+    groupedStage.bind(null, q),
+    groupedBuild.bind(null, q),
     () => {},
     threads,
   );

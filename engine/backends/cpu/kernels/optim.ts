@@ -49,8 +49,14 @@ export function sgdStepF32(P: Float32Array, G: Float32Array, B: Float32Array | n
   const w = serialWasmFor(P, G, B);
   if (!w) return false;
   const flags = (t.weightDecay ? 1 : 0) | (B ? 2 : 0) | (B && t.nesterov ? 4 : 0);
-  streamed(w, B ? [P, G, B] : [P, G], [true, false, true], ([p, g, b], n) => w.sgdstep(p, g, b ?? 0, n, flags, t.wd, t.m, t.damp, t.lr));
+  streamed(w, B ? [P, G, B] : [P, G], [true, false, true], sgdChunk.bind(null, w, flags, t));
   return true;
+}
+
+// (the chunks' calls: module-level functions bound to their terms, not closures made at each step,
+// whose optimized code V8 drops at every full garbage collection: TurboFan compiled them again)
+function sgdChunk(w: WasmInstance, flags: number, t: SgdTerms, [p, g, b]: number[], n: number): void {
+  w.sgdstep(p, g, b ?? 0, n, flags, t.wd, t.m, t.damp, t.lr);
 }
 
 /** Adam's terms (float32 values; step negative): AdamW's decay (p·keep) or Adam's L2 (g + l2·p). */
@@ -74,7 +80,10 @@ export function adamStepF32(P: Float32Array, G: Float32Array, M: Float32Array, V
   const w = serialWasmFor(P, G, M, V);
   if (!w) return false;
   const flags = (t.decay ? 1 : 0) | (t.l2 ? 2 : 0);
-  streamed(w, [P, G, M, V], [true, false, true, true], ([p, g, m, v], n) =>
-    w.adamstep(p, g, m, v, n, flags, t.keep, t.fl2, t.b1, t.a1, t.b2, t.a2, t.sqrtBc2, t.eps, t.step));
+  streamed(w, [P, G, M, V], [true, false, true, true], adamChunk.bind(null, w, flags, t));
   return true;
+}
+
+function adamChunk(w: WasmInstance, flags: number, t: AdamTerms, [p, g, m, v]: number[], n: number): void {
+  w.adamstep(p, g, m, v, n, flags, t.keep, t.fl2, t.b1, t.a1, t.b2, t.a2, t.sqrtBc2, t.eps, t.step);
 }

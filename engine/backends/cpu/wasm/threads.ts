@@ -678,18 +678,28 @@ export function runPipelined(
     build(0, lists[0]);
     for (let c = 0; c < chunks; c++) {
       const next = lists[(c + 1) & 1];
-      runTasks(target, lists[c & 1], freeByte, ensure, () => {
-        if (c > 0) collect(c - 1);
-        if (c + 1 < chunks) {
-          stage(c + 1);
-          next.clear();
-          build(c + 1, next);
-        }
-      }, maxThreads);
+      runTasks(target, lists[c & 1], freeByte, ensure, pipelineBeside.bind(null, c, chunks, stage, build, collect, next), maxThreads);
     }
     collect(chunks - 1);
   } finally {
     if (ctl) Atomics.store(ctl, PIPELINE, 0);
+  }
+}
+
+/**
+ * runPipelined's work beside chunk c's job: chunk c - 1 collected, chunk c + 1 staged and its tasks
+ * built into `next`. (A module-level function bound to its arguments, not a closure made for each
+ * chunk: V8 drops a closure's optimized code at every full garbage collection once no closure of it
+ * lives, and TurboFan compiled it again.)
+ */
+function pipelineBeside(
+  c: number, chunks: number, stage: (c: number) => void, build: (c: number, list: TaskList) => void, collect: (c: number) => void, next: TaskList,
+): void {
+  if (c > 0) collect(c - 1);
+  if (c + 1 < chunks) {
+    stage(c + 1);
+    next.clear();
+    build(c + 1, next);
   }
 }
 
