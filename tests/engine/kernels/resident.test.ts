@@ -39,10 +39,12 @@ async function kernels(): Promise<Float32Array[]> {
   const a = gb.tensor(rand(256 * 400, 54)).reshape([256, 400]), b = gb.tensor(rand(400 * 120, 55)).reshape([400, 120]);
   const xr = x.detach().requiresGrad_(true);
   const y = gb.nn.functional.maxPool2d(gb.nn.functional.conv2d(xr.tanh(), w).sigmoid(), 2);
-  const outs = [x.tanh(), x.mul(g), x.add(2), g.sub(x), x.exp(), gb.nn.functional.avgPool2d(x, 2), gb.nn.functional.maxPool2d(x, 2), g.sum([0, 2, 3]), a.matmul(b), y];
+  // (a convolution of x itself: its input an ordinary array, staged, its output resident)
+  const cx = gb.nn.functional.conv2d(x, w);
+  const outs = [x.tanh(), x.mul(g), x.add(2), g.sub(x), x.exp(), gb.nn.functional.avgPool2d(x, 2), gb.nn.functional.maxPool2d(x, 2), g.sum([0, 2, 3]), a.matmul(b), y, cx];
   // (average pooling's gradient: fused with tanh's, and alone)
   const v = gb.nn.functional.avgPool2d(xr.tanh(), 2), u = gb.nn.functional.avgPool2d(xr.mul(1), 2);
-  const grads = gb.autograd.grad([y.mul(y).sum().add(v.mul(v).sum()).add(u.mul(u).sum())], [xr, w]);
+  const grads = gb.autograd.grad([y.mul(y).sum().add(v.mul(v).sum()).add(u.mul(u).sum()).add(cx.mul(cx).sum())], [xr, w]);
   // the max pooling's gradient fused with the relu's, on planes with a row and a column past the
   // windows (dx zeroed there); and alone
   const x2 = gb.tensor(rand(16 * 6 * 29 * 27, 56)).reshape([16, 6, 29, 27]).requiresGrad_(true);

@@ -280,11 +280,12 @@ function implicitConvThreaded(w: WasmInstance, threads: number, q: ImplicitGeo, 
     // to stage); else chunks of images, the caller staging the next while the threads compute
     const srcAt = residentAddress(w, src), outAt = residentAddress(w, out);
     const inPlace = srcAt >= 0 && outAt >= 0;
-    const nImg = inPlace ? N : Math.min(N, Math.max(Math.ceil((2 * threads) / G), Math.floor(PIPE_FLOATS / (inImg + outImg))));
+    const stagedImg = (srcAt >= 0 ? 0 : inImg) + (outAt >= 0 ? 0 : outImg); // floats of an image the caller copies
+    const nImg = inPlace ? N : Math.min(N, Math.max(Math.ceil((2 * threads) / G), Math.floor(PIPE_FLOATS / stagedImg)));
     // memory (floats): [set-up | two sets of (staged input chunk | output chunk) | a slot a thread: layout copies, C]
     // (a slot a thread, not a task: tasks go to whichever thread claims them, and a task's slot
     // moving between the cores' caches at every job made the tasks 1.5x slower)
-    const setSize = inPlace ? 0 : align4(nImg * inImg) + align4(nImg * outImg);
+    const setSize = (srcAt >= 0 ? 0 : align4(nImg * inImg)) + (outAt >= 0 ? 0 : align4(nImg * outImg));
     const slotPtr = free + 2 * setSize;
     const slotStride = Math.ceil(slotSize / 16) * 16; // whole cache lines
     const top = slotPtr + threads * slotStride;
@@ -364,7 +365,7 @@ function convInPtr(p: ConvChunks, c: number): number {
 }
 /** Float index of chunk c's output: staged, or where it lies. */
 function convOutPtr(p: ConvChunks, c: number): number {
-  return p.outAt >= 0 ? p.outAt + c * p.nImg * p.outImg : p.free + (c & 1) * p.setSize + align4(p.nImg * p.inImg);
+  return p.outAt >= 0 ? p.outAt + c * p.nImg * p.outImg : p.free + (c & 1) * p.setSize + (p.srcAt >= 0 ? 0 : align4(p.nImg * p.inImg));
 }
 /** images [n0, n1) of chunk c */
 function convImages(p: ConvChunks, c: number): [number, number] {
