@@ -265,7 +265,7 @@ function residentPool2(
   return true;
 }
 /** Floats read and written from which residentPool2 uses the threads (as the element-wise ops in place). */
-const POOL_MIN_THREADS = 1 << 17;
+const POOL_MIN_THREADS = 1 << 19;
 
 /** 2x2 / stride 2 / no padding with every window inside the input (non-overlapping, divisor 4). */
 function isPlain2x2(p: AvgPool2dParams, H: number, W: number, OH: number, OW: number): boolean {
