@@ -154,11 +154,9 @@ export function implicitConv(
   // only read the zero padding are skipped (e.g. the borders of a "full" correlation).
   const runs: number[] = []; // [p0, p1, khLo, khHi]...
   {
-    const lo = (row: number) => Math.max(0, Math.ceil((padT - row) / dh));
-    const hi = (row: number) => Math.min(KH - 1, Math.floor((SH - 1 + padT - row) / dh));
     for (let p = 0; p < Jpad / 8; p++) {
       const rowA = Math.min(outH - 1, Math.floor((8 * p) / pitch)), rowB = Math.min(outH - 1, Math.floor((8 * p + 7) / pitch));
-      let a = lo(rowB), b = hi(rowA);
+      let a = firstKernelRow(rowB, padT, dh), b = lastKernelRow(rowA, padT, dh, KH, SH);
       if (a > b) [a, b] = [0, -1];
       const n = runs.length;
       if (n > 0 && runs[n - 2] === a && runs[n - 1] === b) runs[n - 3] = p + 1;
@@ -192,6 +190,15 @@ export function implicitConv(
     }
     if (outAt < 0) copyOut(w, outPtr, nb * outImg, out, n0 * outImg);
   }
+}
+
+/** The first kernel row whose taps from output row `row` reach the source (those above read only padding). */
+function firstKernelRow(row: number, padT: number, dh: number): number {
+  return Math.max(0, Math.ceil((padT - row) / dh));
+}
+/** The last kernel row whose taps from output row `row` reach the source (SH rows, KH kernel rows). */
+function lastKernelRow(row: number, padT: number, dh: number, KH: number, SH: number): number {
+  return Math.min(KH - 1, Math.floor((SH - 1 + padT - row) / dh));
 }
 
 /**
