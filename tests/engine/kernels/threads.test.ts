@@ -300,9 +300,10 @@ describe("conv2d", () => {
 });
 
 describe("sleeping workers", () => {
-  it("a job after the workers fell asleep wakes them (a notify a sleep, no more), with the calling thread taking no task", async () => {
+  /** A 200^3 GEMM (every job on the threads from now on, 2 threads) and its one-thread result. */
+  const gemmJob = (seed: number) => {
     const M = 200, N = 200, K = 200;
-    const A = rand(M * K, 3), B = rand(K * N, 4);
+    const A = rand(M * K, seed), B = rand(K * N, seed + 1);
     const run = () => {
       const C = new Float32Array(M * N);
       gemm(false, false, M, N, K, 1, A, 0, K, B, 0, N, 0, C, 0, N);
@@ -312,6 +313,11 @@ describe("sleeping workers", () => {
     const one = run();
     setNumThreads(2);
     setMinWorkScale(0);
+    return { run, one };
+  };
+
+  it("a job after the workers fell asleep wakes them (a notify a sleep, no more), with the calling thread taking no task", async () => {
+    const { run, one } = gemmJob(3);
     run(); // starts the worker
     setCallerTakesTasks(false);
     const start = threadStats();
@@ -328,17 +334,7 @@ describe("sleeping workers", () => {
   });
 
   it("with naps on (setThreadNap), idle workers take timed waits and pick up the next job without a notify", async () => {
-    const M = 200, N = 200, K = 200;
-    const A = rand(M * K, 5), B = rand(K * N, 6);
-    const run = () => {
-      const C = new Float32Array(M * N);
-      gemm(false, false, M, N, K, 1, A, 0, K, B, 0, N, 0, C, 0, N);
-      return C;
-    };
-    setNumThreads(1);
-    const one = run();
-    setNumThreads(2);
-    setMinWorkScale(0);
+    const { run, one } = gemmJob(5);
     setThreadNap(50, 10_000_000); // (a limit no pause here reaches)
     try {
       run();
