@@ -19,8 +19,9 @@
 //    workers (dynamic scheduling: a worker that is slow to start or descheduled
 //    by other load just takes fewer tasks). It then waits for the tasks that
 //    workers claimed. Ops stay synchronous.
-//  - Idle threads poll a while (then nap, where setThreadNap turned naps on) before they sleep in Atomics.wait (setThreadSpin:
-//    100 us between the jobs of a pipelined op, an eighth of it after other
+//  - Idle threads poll a while (then nap, where setThreadNap turned naps on)
+//    before they sleep in Atomics.wait (setThreadSpin: 100 us between the jobs
+//    of a pipelined op, an eighth of it after other
 //    jobs): waking a sleeper costs tens of microseconds, and a training step
 //    makes tens of jobs close together. A sleeper counts itself, so a job
 //    with every worker polling costs no system call; a kernel about to stage a
