@@ -4,7 +4,7 @@
 // thread count (getNumThreads(): os.availableParallelism() capped at 8, or
 // GB_NUM_THREADS) with PyTorch pinned to the same count.
 //
-//   benchCpuKernels(): GEMM GFLOP/s at 256/512/1024, conv2d forward/backward
+//   benchCpuKernels() (npm run bench: in a process started as the kernel's, benchCpuKernelsAsKernel): GEMM GFLOP/s at 256/512/1024, conv2d forward/backward
 //   and pooling for LeNet-5's shapes at batch 256, exp/tanh/sigmoid over 1M
 //   floats (with the TypeScript loops for scale), and a kernels-only LeNet-5
 //   step estimate; for the arithmetic kernels below 0.5x, the fraction of the
@@ -22,6 +22,9 @@ import { expf, sigmoidf, tanhf } from "../engine/backends/cpu/fastmath.ts";
 import { rand } from "../tests/engine/kernels/xorshift.ts";
 import { simd128Peak } from "./simd-peak.ts";
 import { machineBusy, Server } from "./serve.ts";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { KERNEL_ENV, KERNEL_NODE_FLAGS } from "../kernel/process-settings.ts";
 
 interface Case {
   name: string;
@@ -191,6 +194,22 @@ const STEP = [
   "avgpool2 6x28x28 fwd", "avgpool2 6x28x28 bwd", "avgpool2 16x10x10 fwd", "avgpool2 16x10x10 bwd",
   ...LINEARS.flatMap(([i, o]) => [`linear ${i}->${o} fwd`, `linear ${i}->${o} bwd-input`, `linear ${i}->${o} bwd-weight`]),
 ];
+
+/**
+ * The section as `npm run bench` runs it: in a Node process started as the kernel's (its V8 flags
+ * and malloc settings, kernel/process-settings.ts), as the engine section's gradbook process is, so
+ * that each row measures what a notebook gets (with glibc's defaults a result of megabytes comes in
+ * fresh pages, each faulted in and zeroed: the max-pool gradients' rows measured mostly that).
+ */
+export async function benchCpuKernelsAsKernel(): Promise<void> {
+  const settings = [...KERNEL_NODE_FLAGS, ...Object.entries(KERNEL_ENV).map(([k, v]) => `${k}=${v}`)].join(" ");
+  console.log(`(gradbook's kernels measured in a Node process started as the kernel's: ${settings || "no settings"})`);
+  const child = spawnSync(process.execPath, [...KERNEL_NODE_FLAGS, fileURLToPath(import.meta.url), "--kernels-child"], {
+    env: { ...process.env, ...KERNEL_ENV },
+    stdio: "inherit",
+  });
+  if (child.status !== 0) throw new Error(`the CPU kernels' measuring process ended with ${child.status ?? child.signal}`);
+}
 
 export async function benchCpuKernels(): Promise<void> {
   await initWasm();

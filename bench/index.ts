@@ -26,6 +26,9 @@ async function section(name: string, load: () => Promise<() => Promise<void>>): 
 if (args[0] === "--engine-serve") {
   // the engine section's measuring process (bench/engine.ts: started as the kernel's process starts)
   await (await import("./engine.js")).engineServeChild(Number(args[1]));
+} else if (args[0] === "--kernels-child") {
+  // the CPU kernels section, in a process started as the kernel's (below)
+  await section("cpu-kernels", async () => (await import("./cpu-kernels.js")).benchCpuKernels);
 } else if (args.includes("--grader")) {
   await section("grader", async () => {
     const { benchGrader } = await import("./grader.js");
@@ -53,6 +56,6 @@ if (args[0] === "--engine-serve") {
   await section("gpu", async () => (await import("./gpu.js")).benchGpu);
 } else {
   if (only("engine")) await section("engine", async () => (await import("./engine.js")).benchEngine);
-  if (only("kernels")) await section("cpu-kernels", async () => (await import("./cpu-kernels.js")).benchCpuKernels);
+  if (only("kernels")) await section("cpu-kernels", async () => (await import("./cpu-kernels.js")).benchCpuKernelsAsKernel);
   if (only("kernel")) await section("kernel", async () => (await import("./kernel.js")).benchKernel);
 }
