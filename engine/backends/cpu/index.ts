@@ -16,7 +16,7 @@ import { conv2dForward, conv2dBackwardInput, conv2dBackwardWeight } from "./kern
 import { maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward, avgPool2dActBackward, maxPool2dReluBackward } from "./kernels/pool.js";
 import { binaryF32, rowBroadcastF32Wasm, unaryF32 } from "./kernels/elementwise.js";
 import { backwardScope, emptyF32, emptyOf, recycle } from "./alloc.js";
-import { closeResidentScope, disposeResident, isResident, keepResident, openResidentScope, residentFreed, retainResident } from "./wasm/heap.js";
+import { closeResidentScope, disposeResident, isResident, keepResident, openResidentScope, residentFreed, residentSafePoint, retainResident } from "./wasm/heap.js";
 
 /** What a freed tensor's storage becomes (dispose(), the end of a gb.tidy() scope): any later use is an error. */
 const DISPOSED = new Float32Array(0);
@@ -30,12 +30,17 @@ const arr = (x: TensorData) => {
 /** Open gb.tidy() scopes (resident storage, wasm/heap.ts): each one's mark and the tensors made in it on resident storage. */
 const scopes: { mark: number; datas: TensorData[] }[] = [];
 
-/** A tensor's data; storage in the WASM memory counts its tensors (dispose() frees it after the last). */
+/**
+ * A tensor's data; storage in the WASM memory counts its tensors (dispose() frees it after the
+ * last). An op's result is made after its kernels ran: a safe point to reclaim the blocks of
+ * arrays the garbage collector found gone (wasm/heap.ts residentSafePoint).
+ */
 const make = (storage: TypedArray, shape: number[], dtype: DType): TensorData => {
   const d = { storage, shape, dtype };
   if ((storage instanceof Float32Array || storage instanceof Int32Array) && isResident(storage)) {
     retainResident(storage);
     if (scopes.length) scopes[scopes.length - 1].datas.push(d);
+    residentSafePoint();
   }
   return d;
 };

@@ -5,7 +5,7 @@
 // tensor; a freed tensor's use is a clear error; memoryStats() and emptyCache() see the memory.
 import { afterEach, describe, expect, it } from "vitest";
 import * as gb from "../../../engine/index.ts";
-import { allocResident, freeResident, isResident, residentStats, residentStorage, setResidentLimit, setResidentStorage } from "../../../engine/backends/cpu/wasm/heap.ts";
+import { allocResident, freeResident, isResident, residentStats, residentStorage, setResidentHeadroom, setResidentLimit, setResidentStorage } from "../../../engine/backends/cpu/wasm/heap.ts";
 import { gemm } from "../../../engine/backends/cpu/kernels/gemm.ts";
 import { setMinWorkScale } from "../../../engine/backends/cpu/wasm/threads.ts";
 import { setWasmFma, setWasmMode } from "../../../engine/backends/cpu/wasm/runtime.ts";
@@ -16,6 +16,7 @@ const initialMode = residentStorage();
 afterEach(() => {
   setResidentStorage(initialMode);
   setResidentLimit(null);
+  setResidentHeadroom(null);
   setMinWorkScale(1);
   setWasmMode("auto");
   setWasmFma(true);
@@ -220,6 +221,53 @@ describe("resident storage", () => {
     expect(tidied.tops[1]).toBeGreaterThan(0);
     // what stays: the momentum buffers (keep()) and the returned outputs of the last step, nothing per step
     expect(residentStats().liveBytes - before).toBeLessThan(2 * (6 * 14 * 14 * 10 * 4 + 32 * 10 * 4) + (1 << 16));
+  });
+
+  it("the default on Node: every large result resident, and a training loop without tidy() stays bounded: the blocks of arrays gone are reclaimed, the same bits, tensors kept from early steps intact", async () => {
+    // a loop as a PyTorch user writes it: nothing disposed, nothing in a scope; the user keeps an
+    // output from an early step and a tensor made outside the loop
+    const train = async (steps: number) => {
+      gb.manualSeed(5);
+      const conv = new gb.nn.Conv2d(1, 6, 5, { padding: 2 });
+      const head = new gb.nn.Sequential(new gb.nn.ReLU(), new gb.nn.MaxPool2d(2), new gb.nn.Flatten(), new gb.nn.Linear(6 * 14 * 14, 10));
+      const model = new gb.nn.Sequential(conv, head);
+      const opt = new gb.optim.SGD(model.parameters(), { lr: 0.05, momentum: 0.9 });
+      const x = gb.rand([32, 1, 28, 28]).mul(1), y = gb.randint(0, 10, [32]);
+      const losses: number[] = [], tops: number[] = [];
+      let early: gb.Tensor | null = null, earlyValues: number[] = [];
+      for (let i = 0; i < steps; i++) {
+        opt.zeroGrad();
+        const h = conv.forward(x);
+        const loss = gb.nn.functional.crossEntropy(head.forward(h), y);
+        await loss.backward();
+        opt.step();
+        losses.push(await loss.item());
+        if (i === 2) {
+          early = h;
+          earlyValues = Array.from(h.dataSync());
+        }
+        tops.push(residentStats().top);
+      }
+      return { losses, tops, x, early: early!, earlyValues, params: model.parameters().map((p) => Array.from(p.dataSync())) };
+    };
+    setResidentStorage("off");
+    const plain = await train(40);
+    setResidentStorage("auto");
+    expect(residentStorage()).toBe("always");
+    setUnfilledPoison(true); // (a block reused while something still reads it would show as NaN)
+    setResidentHeadroom(1 << 20); // (a reclaim every step or two: the adaptive headroom starts at 64 MiB)
+    const s0 = residentStats();
+    const got = await train(40);
+    const s1 = residentStats();
+    expect(isResident(storage(got.x)) && isResident(storage(got.early))).toBe(true);
+    same(got.losses, plain.losses, "losses");
+    got.params.forEach((p, k) => same(p, plain.params[k], `parameter ${k}`));
+    // reclaimed many times, by forced collections, and the area stopped growing after the first steps
+    expect(s1.gcs - s0.gcs).toBeGreaterThan(10);
+    expect(got.tops[39]).toBeLessThanOrEqual(Math.max(...got.tops.slice(0, 10)));
+    // what the user kept reads its values: the early output and the input made before the loop
+    same(got.early.dataSync(), got.earlyValues, "the activation kept from step 3");
+    same(got.x.dataSync(), plain.x.dataSync(), "the input");
   });
 
   it("a tensor freed by gb.tidy() or dispose() is a clear error; dispose() frees a block after its last tensor", async () => {

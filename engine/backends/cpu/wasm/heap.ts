@@ -10,9 +10,10 @@
 //
 // Blocks come from free lists by size (64-byte multiples; a training step makes the same sizes
 // over and over), else from the top. A block comes back (1) when autograd's backward walk hands a
-// consumed gradient back (alloc.ts recycle()), (2) when the last tensor on it is disposed, or (3)
-// when its array is garbage collected (a FinalizationRegistry entry, which V8 runs only after a
-// full collection: a registered object survives the young-generation ones). Only storage of at
+// consumed gradient back (alloc.ts recycle()), (2) when the last tensor on it is disposed, (3) at
+// the end of the gb.tidy() scope it was made in, or (4) when its array is garbage collected (a
+// FinalizationRegistry entry; V8 clears it only in a full collection: a registered object survives
+// the young-generation ones; reclaim() below runs them within a training loop). Only storage of at
 // least alloc.ts's UNFILLED_MIN_BYTES is resident, where the registration's cost is small beside
 // the op. Past the limit, results are ordinary arrays again, until blocks come back.
 
@@ -39,6 +40,11 @@ let live = new Map<number, number>();
 /** Live blocks' arrays (weakly) and allocation numbers, for freeResidentSince(). */
 let liveArrays = new Map<number, { seq: number; ref: WeakRef<ResidentArray> | null }>();
 let seq = 0;
+/** Each live block's allocation number (finalizers free the allocation they were made for only). */
+let allocIds = new Map<number, number>();
+let allocs = 0;
+/** Offsets in ALIGN units are below this (HEAP_END / ALIGN): a finalizer's held value is allocs * OFF_UNITS + offset / ALIGN. */
+const OFF_UNITS = 2 ** 25;
 let liveBytes = 0;
 /** Tensors (TensorData) on each live block, for dispose(). */
 let refs = new Map<number, number>();
@@ -48,31 +54,84 @@ let freedExplicitly = 0;
 let limit = HEAP_END - HEAP_BASE;
 
 /**
- * When results are resident: "off" (the default: with 2 threads the step measured slower, README.md):
- * none; "tidy": inside gb.tidy() scopes only, whose end frees every block its tensors do not
- * outlive, so the memory stays flat across a training loop;
- * "always" for every large result (tests: its blocks come back only through backward's consumed
- * gradients, dispose() and the garbage collector, which in a loop of awaited steps never runs
- * their finalizers, so the memory fills up to the limit); "off". GB_RESIDENT sets it.
+ * When results are resident: "always": every large result (its block comes back through backward's
+ * consumed gradients, dispose(), tidy()'s end, and reclaim(): the garbage collector's finding that
+ * its array is gone); "tidy": inside gb.tidy() scopes only, whose end frees every block its tensors
+ * do not outlive; "off": none. The default is "always" where reclaim() can work (Node: collector()),
+ * else "off" (README.md, "Tensor storage in the WASM memory", says why). GB_RESIDENT sets it.
  */
 export type ResidentMode = "off" | "tidy" | "always";
-let mode: ResidentMode = defaultMode();
+/** "auto": the default, resolved at first use (resolveMode()). */
+let mode: ResidentMode | "auto" = envMode() ?? "auto";
 /** Open tidy() scopes. */
 let scopeDepth = 0;
 
-function defaultMode(): ResidentMode {
+function envMode(): ResidentMode | null {
   const v = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.GB_RESIDENT;
-  return v === "tidy" ? "tidy" : v === "always" ? "always" : "off";
+  return v === "tidy" || v === "always" || v === "off" ? v : null;
+}
+
+function resolveMode(): ResidentMode {
+  if (mode === "auto") mode = collector() ? "always" : "off";
+  return mode;
 }
 
 /** Finalizers of the arrays on the current memory (a new registry with each memory: an array of a dropped one frees nothing). */
 let registry: FinalizationRegistry<number> | null = null;
 function newRegistry(): FinalizationRegistry<number> | null {
-  if (typeof FinalizationRegistry !== "function") return null;
-  const r: FinalizationRegistry<number> = new FinalizationRegistry((packed) => {
-    if (registry === r) release(packed * ALIGN);
+  const FR = collector()?.Registry ?? (typeof FinalizationRegistry === "function" ? FinalizationRegistry : null);
+  if (!FR) return null;
+  // (held: the block's offset and its allocation's number, so that a block freed meanwhile and
+  // handed to another array is left alone)
+  const r: FinalizationRegistry<number> = new FR((held) => {
+    const off = (held % OFF_UNITS) * ALIGN;
+    if (registry === r && allocIds.get(off) === Math.floor(held / OFF_UNITS)) release(off);
   });
   return r;
+}
+
+/**
+ * A full garbage collection and a FinalizationRegistry whose `cleanupSome()` runs the callbacks of
+ * the arrays it found dead now, in this job: what reclaim() needs, in Node. V8 has both behind
+ * flags (`--expose-gc`, `--harmony-weak-refs-with-cleanup-some`) that take effect in contexts made
+ * after they are set: they are set for one new context of our own, which gives its `gc` and its
+ * `FinalizationRegistry` (whose callbacks and targets may be of any context), then set back, so
+ * that no other code sees either. Null where that fails (a browser; a V8 without the flags).
+ */
+interface Collector {
+  gc: () => void;
+  Registry: typeof FinalizationRegistry;
+}
+let collectorState: Collector | null | undefined;
+function collector(): Collector | null {
+  if (collectorState !== undefined) return collectorState;
+  collectorState = null;
+  const p = (globalThis as { process?: { getBuiltinModule?: (m: string) => unknown; versions?: { node?: string } } }).process;
+  if (!p?.versions?.node || typeof p.getBuiltinModule !== "function") return null;
+  type CleanupSome = { prototype: { cleanupSome?: unknown } };
+  try {
+    const v8 = p.getBuiltinModule("node:v8") as { setFlagsFromString(f: string): void };
+    const vm = p.getBuiltinModule("node:vm") as { createContext(): object; runInContext(code: string, ctx: object): unknown };
+    // (flags the process was started with stay as they were)
+    const hadGc = typeof (globalThis as { gc?: unknown }).gc === "function";
+    const hadCleanup = typeof (FinalizationRegistry as unknown as CleanupSome).prototype.cleanupSome === "function";
+    v8.setFlagsFromString("--expose-gc");
+    v8.setFlagsFromString("--harmony-weak-refs-with-cleanup-some");
+    let ctx: object;
+    try {
+      ctx = vm.createContext();
+    } finally {
+      if (!hadGc) v8.setFlagsFromString("--no-expose-gc");
+      if (!hadCleanup) v8.setFlagsFromString("--no-harmony-weak-refs-with-cleanup-some");
+    }
+    const gc = vm.runInContext("gc", ctx), Registry = vm.runInContext("FinalizationRegistry", ctx);
+    if (typeof gc === "function" && typeof (Registry as CleanupSome | undefined)?.prototype.cleanupSome === "function") {
+      collectorState = { gc: gc as () => void, Registry: Registry as typeof FinalizationRegistry };
+    }
+  } catch {
+    // no collector: blocks come back through recycle(), dispose() and tidy() only
+  }
+  return collectorState;
 }
 
 /**
@@ -106,18 +165,22 @@ export function growShared(bytes: number): void {
   }
 }
 
-/** Sets the resident mode (ResidentMode; true: "always", false: "off"). Arrays already resident stay valid. */
-export function setResidentStorage(m: ResidentMode | boolean): void {
+/**
+ * Sets the resident mode (ResidentMode; true: "always", false: "off"; "auto": the default for this
+ * platform). Arrays already resident stay valid.
+ */
+export function setResidentStorage(m: ResidentMode | "auto" | boolean): void {
   mode = m === true ? "always" : m === false ? "off" : m;
 }
 
 export function residentStorage(): ResidentMode {
-  return mode;
+  return resolveMode();
 }
 
 /** Whether large results are resident now (the mode, and for "tidy" an open scope). */
 export function residentNow(): boolean {
-  return mode === "always" || (mode === "tidy" && scopeDepth > 0);
+  const m = mode === "auto" ? resolveMode() : mode;
+  return m === "always" || (m === "tidy" && scopeDepth > 0);
 }
 
 /** Tests: the most bytes of resident storage (null: all of [HEAP_BASE, HEAP_END)). */
@@ -163,9 +226,78 @@ export function allocResident(n: number, int32 = false): ResidentArray | null {
   const buf = m.buffer; // (a new object after any growth, the kernels' too)
   buffers.add(buf);
   const a = int32 ? new Int32Array(buf, off, n) : new Float32Array(buf, off, n);
-  registry?.register(a, off / ALIGN, a);
+  allocs = allocs >= 2 ** 27 ? 1 : allocs + 1; // (held values stay exact integers)
+  allocIds.set(off, allocs);
+  registry?.register(a, allocs * OFF_UNITS + off / ALIGN, a);
   if (tracking) liveArrays.set(off, { seq: ++seq, ref: new WeakRef(a) });
   return a;
+}
+
+/**
+ * Reclaiming ("always" mode). Outside tidy() nothing says when a training loop's activations die:
+ * their arrays become garbage, but V8 runs FinalizationRegistry callbacks only after a full
+ * collection and in a task of the event loop, and a loop of awaited steps reaches neither (its
+ * steps are microtasks of one task; WeakRefs made or read in it stay set until it ends). So when
+ * the blocks in use pass `reclaimAt`, reclaim() runs the callbacks of the arrays a collection has
+ * already found dead (cleanupSome: V8 collects on its own too), and, unless that freed half the
+ * headroom, forces a full collection first; then `reclaimAt` is the bytes still in use plus the
+ * headroom. The headroom doubles (up to HEADROOM_MAX) while the forced collections take more than
+ * GC_SHARE of the process's CPU time between them, and halves (down to HEADROOM_MIN) below a
+ * quarter of that: a collection's cost is mostly fixed (3-25 ms in a small heap), so the fewer the
+ * better, and the headroom is memory no tensor uses. It runs at safe points only (residentSafePoint:
+ * an op's result is made, its kernels done), never within an op, which may hold the address of an
+ * operand whose array it no longer references.
+ */
+const HEADROOM_MIN = 64 << 20, HEADROOM_MAX = 256 << 20, GC_SHARE = 0.02;
+let headroom = HEADROOM_MIN;
+let reclaimAt = headroom;
+/** Tests: a fixed headroom (null: the adaptive one). */
+let fixedHeadroom: number | null = null;
+/** The process's CPU milliseconds (all threads; wall time where there is no process) after the last forced collection. */
+let lastGcEnd = -1;
+/** Forced full collections and their CPU milliseconds, reclaim() calls (tests, benchmarks). */
+let gcs = 0, gcMs = 0, reclaims = 0;
+
+function cpuMs(): number {
+  const u = (globalThis as { process?: { cpuUsage?: () => { user: number; system: number } } }).process?.cpuUsage?.();
+  return u ? (u.user + u.system) / 1e3 : performance.now();
+}
+
+/** Tests: reclaim() when the blocks in use pass those after the last one by `bytes` (null: the adaptive headroom). */
+export function setResidentHeadroom(bytes: number | null): void {
+  fixedHeadroom = bytes;
+  headroom = bytes ?? HEADROOM_MIN;
+  reclaimAt = liveBytes + headroom;
+}
+
+/** A safe point (the backend made an op's result): reclaims blocks if those in use passed the mark. */
+export function residentSafePoint(): void {
+  if (liveBytes > reclaimAt) reclaim();
+}
+
+function reclaim(force = false): void {
+  const c = collector(), r = registry as (FinalizationRegistry<number> & { cleanupSome?: () => void }) | null;
+  if (!c || !r?.cleanupSome) {
+    reclaimAt = Infinity; // (no collector: only recycle(), dispose() and tidy() free blocks)
+    return;
+  }
+  reclaims++;
+  r.cleanupSome();
+  if (force || liveBytes > reclaimAt - headroom / 2) {
+    const t0 = cpuMs();
+    c.gc();
+    r.cleanupSome();
+    const t1 = cpuMs(), spent = t1 - t0;
+    gcMs += spent;
+    gcs++;
+    if (!force && lastGcEnd >= 0 && fixedHeadroom === null) {
+      const between = t0 - lastGcEnd;
+      if (spent > GC_SHARE * between) headroom = Math.min(HEADROOM_MAX, headroom * 2);
+      else if (spent < (GC_SHARE / 4) * between) headroom = Math.max(HEADROOM_MIN, headroom / 2);
+    }
+    lastGcEnd = t1;
+  }
+  reclaimAt = liveBytes + headroom;
 }
 
 /** Hands a block back (from the finalizer, or explicitly once unregistered). */
@@ -173,6 +305,7 @@ function release(off: number): void {
   const bytes = live.get(off);
   if (bytes === undefined) return;
   live.delete(off);
+  allocIds.delete(off);
   refs.delete(off);
   liveArrays.delete(off);
   keptBlocks.delete(off);
@@ -282,8 +415,8 @@ export function residentBytes(): number {
 }
 
 /** Figures for tests: live blocks and their bytes, cached free bytes, the top. */
-export function residentStats(): { blocks: number; liveBytes: number; freeBytes: number; top: number; freed: number } {
-  return { blocks: live.size, liveBytes, freeBytes, top: top - HEAP_BASE, freed: freedExplicitly };
+export function residentStats(): { blocks: number; liveBytes: number; freeBytes: number; top: number; freed: number; reclaims: number; gcs: number; gcMs: number; headroom: number } {
+  return { blocks: live.size, liveBytes, freeBytes, top: top - HEAP_BASE, freed: freedExplicitly, reclaims, gcs, gcMs, headroom };
 }
 
 /**
@@ -292,6 +425,7 @@ export function residentStats(): { blocks: number; liveBytes: number; freeBytes:
  * (they are reused), merged where adjacent.
  */
 export function dropSharedMemory(): boolean {
+  if (live.size > 0 && mode === "always") reclaim(true);
   if (live.size > 0) {
     coalesce();
     return false;
@@ -303,9 +437,13 @@ export function dropSharedMemory(): boolean {
   freeLists = new Map();
   freeBytes = 0;
   live = new Map();
+  allocIds = new Map();
   liveArrays = new Map();
   keptBlocks = new Set();
   refs = new Map();
+  headroom = fixedHeadroom ?? HEADROOM_MIN;
+  reclaimAt = headroom;
+  lastGcEnd = -1;
   return true;
 }
 
