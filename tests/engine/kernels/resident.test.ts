@@ -292,6 +292,19 @@ describe("resident storage", () => {
     expect(() => v.add(1)).toThrow(/was used after it was freed/);
   });
 
+  it("the tensor area's top comes back down as the blocks at its end are freed, in any order (what memoryStats() and the kernel's guard count)", () => {
+    setResidentStorage("always");
+    const n = (1 << 15) + 7; // (a size no other test makes: no free block of it below)
+    const t0 = residentStats().top;
+    const ts = [0, 1, 2, 3, 4, 5].map((k) => gb.tensor(rand(n, 80 + k)).mul(1));
+    expect(ts.every((t) => isResident(storage(t)))).toBe(true);
+    expect(residentStats().top - t0).toBeGreaterThanOrEqual(6 * n * 4);
+    for (const k of [2, 0, 4, 1, 5]) ts[k].dispose();
+    expect(residentStats().top - t0).toBeGreaterThanOrEqual(4 * n * 4); // (the fourth still lies above the others)
+    ts[3].dispose();
+    expect(residentStats().top).toBe(t0);
+  });
+
   it("memoryStats() counts the storage (in use, tensors); past the limit results are ordinary arrays; emptyCache() drops an unused memory", () => {
     setResidentStorage("always");
     const pool = () => gb.memoryStats().pools.find((p) => p.name === "CPU tensor storage in the WASM memory")!;

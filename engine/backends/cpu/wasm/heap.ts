@@ -35,6 +35,13 @@ let top = HEAP_BASE;
 /** Free blocks by byte size. */
 let freeLists = new Map<number, number[]>();
 let freeBytes = 0;
+/**
+ * Free blocks: offset -> bytes, and end -> offset, so that the top comes down over the free blocks
+ * that end at it (the memory a runaway cell took is counted again as it is freed). The free lists
+ * may hold offsets no longer free there (skipped when popped).
+ */
+let freeAt = new Map<number, number>();
+let freeEnd = new Map<number, number>();
 /** Live blocks: byte offset -> bytes. */
 let live = new Map<number, number>();
 /** Live blocks' arrays (weakly) and allocation numbers, for freeResidentSince(). */
@@ -203,12 +210,8 @@ export function allocResident(n: number, int32 = false): ResidentArray | null {
   if (liveBytes + bytes > limit) return null;
   const m = sharedMemory();
   if (!m) return null;
-  const list = freeLists.get(bytes);
-  let off = list?.pop();
-  if (off !== undefined) {
-    freeBytes -= bytes;
-    if (list!.length === 0) freeLists.delete(bytes);
-  } else {
+  let off = takeFree(bytes);
+  if (off === undefined) {
     if (top + bytes > HEAP_END) {
       coalesce();
       if (top + bytes > HEAP_END) return null;
@@ -300,6 +303,30 @@ function reclaim(force = false): void {
   reclaimAt = liveBytes + headroom;
 }
 
+/** A free block of `bytes` taken off its list, or undefined. */
+function takeFree(bytes: number): number | undefined {
+  const list = freeLists.get(bytes);
+  if (!list) return undefined;
+  let off = list.pop();
+  while (off !== undefined && freeAt.get(off) !== bytes) off = list.pop();
+  if (list.length === 0) freeLists.delete(bytes);
+  if (off !== undefined) {
+    freeAt.delete(off);
+    freeEnd.delete(off + bytes);
+    freeBytes -= bytes;
+  }
+  return off;
+}
+
+function addFree(off: number, bytes: number): void {
+  freeAt.set(off, bytes);
+  freeEnd.set(off + bytes, off);
+  const list = freeLists.get(bytes);
+  if (list) list.push(off);
+  else freeLists.set(bytes, [off]);
+  freeBytes += bytes;
+}
+
 /** Hands a block back (from the finalizer, or explicitly once unregistered). */
 function release(off: number): void {
   const bytes = live.get(off);
@@ -310,14 +337,15 @@ function release(off: number): void {
   liveArrays.delete(off);
   keptBlocks.delete(off);
   liveBytes -= bytes;
-  if (off + bytes === top) {
-    top = off;
-    return;
+  if (off + bytes !== top) return addFree(off, bytes);
+  top = off;
+  // (free blocks ending at the new top come down with it)
+  for (let below = freeEnd.get(top); below !== undefined; below = freeEnd.get(top)) {
+    freeEnd.delete(top);
+    freeBytes -= freeAt.get(below)!;
+    freeAt.delete(below);
+    top = below;
   }
-  const list = freeLists.get(bytes);
-  if (list) list.push(off);
-  else freeLists.set(bytes, [off]);
-  freeBytes += bytes;
 }
 
 /**
@@ -387,12 +415,12 @@ export function residentFreed(a: ArrayBufferView): boolean {
   return buffers.has(a.buffer) && !live.has(a.byteOffset);
 }
 
-/** Merges adjacent free blocks and lowers the top where they end at it. */
+/** Merges adjacent free blocks (and lowers the top where they end at it). */
 function coalesce(): void {
-  const blocks: [number, number][] = [];
-  for (const [bytes, offs] of freeLists) for (const o of offs) blocks.push([o, bytes]);
-  blocks.sort((x, y) => x[0] - y[0]);
+  const blocks = [...freeAt].sort((x, y) => x[0] - y[0]);
   freeLists = new Map();
+  freeAt = new Map();
+  freeEnd = new Map();
   freeBytes = 0;
   const merged: [number, number][] = [];
   for (const [o, b] of blocks) {
@@ -401,12 +429,7 @@ function coalesce(): void {
     else merged.push([o, b]);
   }
   while (merged.length && merged[merged.length - 1][0] + merged[merged.length - 1][1] === top) top = merged.pop()![0];
-  for (const [o, b] of merged) {
-    const list = freeLists.get(b);
-    if (list) list.push(o);
-    else freeLists.set(b, [o]);
-    freeBytes += b;
-  }
+  for (const [o, b] of merged) addFree(o, b);
 }
 
 /** Bytes of the memory's tensor area in use or cached (from HEAP_BASE to the top). */
@@ -435,6 +458,8 @@ export function dropSharedMemory(): boolean {
   buffers = new WeakSet();
   top = HEAP_BASE;
   freeLists = new Map();
+  freeAt = new Map();
+  freeEnd = new Map();
   freeBytes = 0;
   live = new Map();
   allocIds = new Map();
