@@ -3,7 +3,7 @@
 
 import { pool2dOutputSize } from "../../../shape.ts";
 import { ensureMemory, operandAt, residentAddress, resultAt, resultDone, serialWasmFor, serialWasmInstance, wasmInstance, type WasmInstance } from "../wasm/runtime.ts";
-import { runTasks, splitRange, TaskList, threadsFor, worthThreads } from "../wasm/threads.ts";
+import { runTasks, splitRange, TaskList, threadsFor, worthThreads, type FnName } from "../wasm/threads.ts";
 import { emptyF32 } from "../alloc.ts";
 import type { PoolAct } from "../wasm/pool-funcs.ts";
 
@@ -247,22 +247,37 @@ function simdPool2(
  * A 2x2 pooling op whose operands and result all live in the shared WASM memory (resident
  * storage): computed in place, no copies; on the threads (ranges of planes, a task each) from
  * POOL_MIN_THREADS floats read and written, else in one call on the calling thread. `arrays`: the
- * operands and the result; `add(tasks, p0, p1)` adds the call for planes [p0, p1) at the byte
- * addresses it gets from `at(array)`. False (nothing done) where any of them is not resident.
+ * operands and the result; `add(tasks, w, p0, p1)` adds the call for planes [p0, p1) at the byte
+ * addresses residentAddress(w, array) gives. False (nothing done) where any of them is not resident.
+ * (The `add`s are module-level functions bound to their operands, not closures made at each call,
+ * whose optimized code V8 drops at every full garbage collection: TurboFan compiled them again.)
  */
 function residentPool2(
   planes: number, floatsPerPlane: number, arrays: Float32Array[],
-  add: (tasks: TaskList, at: (a: Float32Array) => number, p0: number, p1: number) => void,
+  add: (tasks: TaskList, w: WasmInstance, p0: number, p1: number) => void,
 ): boolean {
   const w = wasmInstance();
   if (!w || !w.shared) return false;
   for (const a of arrays) if (residentAddress(w, a) < 0) return false;
-  const at = (a: Float32Array) => residentAddress(w, a);
   const threads = worthThreads(planes * floatsPerPlane, POOL_MIN_THREADS) ? threadsFor(w) : 1;
   const tasks = new TaskList();
-  for (const [p0, p1] of splitRange(planes, threads === 1 ? 1 : 4 * threads)) add(tasks.task(), at, p0, p1);
+  for (const [p0, p1] of splitRange(planes, threads === 1 ? 1 : 4 * threads)) add(tasks.task(), w, p0, p1);
   runTasks(w, tasks, 64, (bytes) => void ensureMemory(w, bytes), undefined, threads);
   return true;
+}
+/** residentPool2's call of avgpool2 for planes [p0, p1). */
+function avgPoolTask(x: Float32Array, out: Float32Array, H: number, W: number, OH: number, OW: number, t: TaskList, w: WasmInstance, p0: number, p1: number): void {
+  t.call("avgpool2", residentAddress(w, x) + p0 * H * W * 4, H, W, p1 - p0, OH, OW, residentAddress(w, out) + p0 * OH * OW * 4);
+}
+/** residentPool2's call of avgpool2grad for planes [p0, p1). */
+function avgPoolGradTask(dy: Float32Array, dx: Float32Array, H: number, W: number, OH: number, OW: number, t: TaskList, w: WasmInstance, p0: number, p1: number): void {
+  t.call("avgpool2grad", residentAddress(w, dy) + p0 * OH * OW * 4, H, W, p1 - p0, OH, OW, residentAddress(w, dx) + p0 * H * W * 4);
+}
+/** residentPool2's call of the fused pooling and activation gradient `fn` for planes [p0, p1). */
+function avgPoolActGradTask(
+  fn: FnName, dy: Float32Array, a: Float32Array, dx: Float32Array, H: number, W: number, OH: number, OW: number, t: TaskList, w: WasmInstance, p0: number, p1: number,
+): void {
+  t.call(fn, residentAddress(w, dy) + p0 * OH * OW * 4, residentAddress(w, a) + p0 * H * W * 4, H, W, p1 - p0, OH, OW, residentAddress(w, dx) + p0 * H * W * 4);
 }
 /** Floats read and written from which residentPool2 uses the threads (as the element-wise ops in place). */
 const POOL_MIN_THREADS = 1 << 19;
@@ -285,7 +300,7 @@ export function avgPool2dForward(x: Float32Array, xShape: number[], p: AvgPool2d
   if (isPlain2x2(p, H, W, OH, OW)) {
     // 2x2 / stride 2 windows, all inside the input: divisor 4 either way. The SIMD module
     // computes the first 4*floor(OW/4) columns (the same bits), this loop the rest
-    if (OW >= 4 && residentPool2(N * C, HW + OHW, [x, out], (t, at, p0, p1) => t.call("avgpool2", at(x) + p0 * HW * 4, H, W, p1 - p0, OH, OW, at(out) + p0 * OHW * 4))) {
+    if (OW >= 4 && residentPool2(N * C, HW + OHW, [x, out], avgPoolTask.bind(null, x, out, H, W, OH, OW))) {
       return { out, shape };
     }
     const simdCols = simdPool2(N * C, HW, OHW, (w, np, xPtr, yPtr) => {
@@ -342,7 +357,7 @@ export function avgPool2dBackward(dy: Float32Array, yShape: number[], xShape: nu
   const dx = plain && 2 * OH === H && 2 * OW === W ? emptyF32(N * C * HW) : new Float32Array(N * C * HW);
   if (plain) {
     if (OW >= 4 && 2 * OH === H && 2 * OW === W &&
-      residentPool2(N * C, HW + OHW, [dy, dx], (t, at, p0, p1) => t.call("avgpool2grad", at(dy) + p0 * OHW * 4, H, W, p1 - p0, OH, OW, at(dx) + p0 * HW * 4))) {
+      residentPool2(N * C, HW + OHW, [dy, dx], avgPoolGradTask.bind(null, dy, dx, H, W, OH, OW))) {
       return dx;
     }
     const simdCols = simdPool2(N * C, HW, OHW, (w, np, dxPtr, dyPtr) => w.avgpool2grad(dyPtr * 4, H, W, np, OH, OW, dxPtr * 4), null, dy, dx, OW);
@@ -402,7 +417,7 @@ export function avgPool2dActBackward(
   const HW = H * W, OHW = OH * OW, planes = N * C;
   const dx = emptyF32(planes * HW); // the windows tile the input: every element written below
   const fnName = `avgpool2grad_${act}` as const;
-  if (OW >= 4 && residentPool2(planes, 2 * HW + OHW, [dy, a, dx], (t, at, p0, p1) => t.call(fnName, at(dy) + p0 * OHW * 4, at(a) + p0 * HW * 4, H, W, p1 - p0, OH, OW, at(dx) + p0 * HW * 4))) {
+  if (OW >= 4 && residentPool2(planes, 2 * HW + OHW, [dy, a, dx], avgPoolActGradTask.bind(null, fnName, dy, a, dx, H, W, OH, OW))) {
     return dx;
   }
   const wasm = serialWasmInstance();
