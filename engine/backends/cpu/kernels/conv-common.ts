@@ -2,7 +2,7 @@
 // geometry of one call, and small helpers. (The output size and the input/weight checks are
 // engine/shape.ts's, shared with the WebGPU backend.)
 
-import { checkConv2dShapes, conv2dOutputSize } from "../../../shape.ts";
+import { checkConv2dShapes, conv2dOutputSize, sizeOf } from "../../../shape.ts";
 
 export { conv2dOutputSize };
 export interface Conv2dParams {
@@ -35,7 +35,7 @@ export function checkDy(fn: string, xShape: number[], wShape: number[], dyShape:
 }
 
 export function checkLen(fn: string, name: string, a: Float32Array, shape: number[]): void {
-  const n = shape.reduce((x, y) => x * y, 1);
+  const n = sizeOf(shape); // (not reduce with an arrow made at each call: V8 compiled it again after full collections)
   if (a.length !== n) throw new Error(`${fn}: ${name} has ${a.length} elements, shape ${fmt(shape)} needs ${n}`);
 }
 

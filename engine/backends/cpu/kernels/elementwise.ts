@@ -120,18 +120,34 @@ function ranges(n: number, parts: number): [number, number][] {
 
 /**
  * An element-wise op whose operands and result are all resident (used in place): on the threads
- * from MIN_RESIDENT_THREADS elements (`task` adds the call for elements [u, v)), else one call
- * (`call`) on the calling thread.
+ * from MIN_RESIDENT_THREADS elements (`add(tasks, u, v)` adds a task with the call for elements
+ * [u, v)), else one call made now on the calling thread (`add(null, 0, n)`). The `add`s are
+ * module-level functions bound to their operands (unaryInPlace, binaryInPlace), not closures.
  */
-function inPlace(w: WasmInstance, n: number, task: (tasks: TaskList, u: number, v: number) => void, call: (u: number, v: number) => void): void {
+function inPlace(w: WasmInstance, n: number, add: (tasks: TaskList | null, u: number, v: number) => void): void {
   const threads = worthThreads(n, MIN_RESIDENT_THREADS) ? threadsFor(w) : 1;
   if (threads === 1) {
-    call(0, n);
+    add(null, 0, n);
     return;
   }
   const tasks = new TaskList();
-  for (const [u, v] of ranges(n, 2 * threads)) task(tasks, u, v);
+  for (const [u, v] of ranges(n, 2 * threads)) add(tasks, u, v);
   runTasks(w, tasks, 64, (bytes) => void ensureMemory(w, bytes), undefined, threads);
+}
+
+/** unaryF32's call in place for elements [u, v) (x at byte px, out at po): a task of `tasks`, or made now. */
+function unaryInPlace(w: WasmInstance, fn: FnName, px: number, po: number, tasks: TaskList | null, u: number, v: number): void {
+  if (tasks) tasks.task().call(fn, px + u * 4, po + u * 4, v - u);
+  else w.exports[fn](px + u * 4, po + u * 4, v - u);
+}
+
+/** binaryF32's call in place for elements [u, v) (a single a or b as 4 copies at bytes 0 / 16): a task of `tasks`, or made now. */
+function binaryInPlace(
+  w: WasmInstance, fn: FnName, pa: number, sa: number, pb: number, sb: number, po: number, tasks: TaskList | null, u: number, v: number,
+): void {
+  const ia = sa ? pa + u * 4 : 0, ib = sb ? pb + u * 4 : 16;
+  if (tasks) tasks.task().call(fn, ia, sa, ib, sb, po + u * 4, v - u);
+  else w.exports[fn](ia, sa, ib, sb, po + u * 4, v - u);
 }
 
 /** out[i] = op(x[i]) for exp / tanh / sigmoid, on the threads; false if not done. */
@@ -143,7 +159,7 @@ export function unaryF32(op: string, x: Float32Array, out: Float32Array): boolea
   if (!w) return false;
   const px = residentAddress(w, x), po = residentAddress(w, out);
   if (px >= 0 && po >= 0) {
-    inPlace(w, n, (tasks, u, v) => tasks.task().call(fn, px + u * 4, po + u * 4, v - u), (u, v) => w.exports[fn](px + u * 4, po + u * 4, v - u));
+    inPlace(w, n, unaryInPlace.bind(null, w, fn, px, po));
     return true;
   }
   // (on one thread too: the WASM functions are 3-7x faster than the TypeScript loops, copies included)
@@ -190,10 +206,7 @@ export function binaryF32(op: string, a: Float32Array, sa: number, b: Float32Arr
     const mem = ensureMemory(w, 32);
     if (!sa) mem.fill(a[0], 0, 4);
     if (!sb) mem.fill(b[0], 4, 8);
-    const at = (p: number, s: number, u: number, one: number) => (s ? p + u * 4 : one);
-    inPlace(w, n,
-      (tasks, u, v) => tasks.task().call(fn, at(pa, sa, u, 0), sa, at(pb, sb, u, 16), sb, po + u * 4, v - u),
-      (u, v) => w.exports[fn](at(pa, sa, u, 0), sa, at(pb, sb, u, 16), sb, po + u * 4, v - u));
+    inPlace(w, n, binaryInPlace.bind(null, w, fn, pa, sa, pb, sb, po));
     return true;
   }
   const threads = worthThreads(n, MIN_BINARY_THREADS) ? threadsFor(w) : 1;

@@ -1,7 +1,7 @@
 // 2-D max / average pooling (NCHW, float32) with the semantics of
 // torch.nn.functional.max_pool2d (return_indices) / avg_pool2d and their gradients.
 
-import { pool2dOutputSize } from "../../../shape.ts";
+import { pool2dOutputSize, sizeOf } from "../../../shape.ts";
 import { ensureMemory, operandAt, residentAddress, resultAt, resultDone, serialWasmFor, serialWasmInstance, wasmInstance, type WasmInstance } from "../wasm/runtime.ts";
 import { runTasks, splitRange, TaskList, threadsFor, worthThreads, type FnName } from "../wasm/threads.ts";
 import { emptyF32 } from "../alloc.ts";
@@ -22,7 +22,7 @@ export type AvgPool2dParams = Omit<Pool2dParams, "dilation"> & { countIncludePad
 const fmt = (s: readonly number[]) => `[${s.join(", ")}]`;
 
 function checkLen(fn: string, name: string, n: number, shape: number[]): void {
-  const want = shape.reduce((a, b) => a * b, 1);
+  const want = sizeOf(shape);
   if (n !== want) throw new Error(`${fn}: ${name} has ${n} elements, shape ${fmt(shape)} needs ${want}`);
 }
 
