@@ -305,7 +305,7 @@ describe("resident storage", () => {
     expect(residentStats().top).toBe(t0);
   });
 
-  it("memoryStats() counts the storage (in use, tensors); past the limit results are ordinary arrays; emptyCache() drops an unused memory", () => {
+  it("memoryStats() counts the storage (in use, tensors); past the limit and over 32 MiB results are ordinary arrays; emptyCache() drops an unused memory", () => {
     setResidentStorage("always");
     const pool = () => gb.memoryStats().pools.find((p) => p.name === "CPU tensor storage in the WASM memory")!;
     const x = gb.tensor(rand(1 << 15, 5)).tanh();
@@ -317,6 +317,10 @@ describe("resident storage", () => {
     expect(isResident(storage(y))).toBe(false);
     same(y.dataSync(), gb.tensor(x.dataSync()).exp().dataSync(), "exp past the limit");
     setResidentLimit(null);
+    // results over 32 MiB stay ordinary arrays (the system gets them back when they are freed)
+    const big = gb.zeros([(8 << 20) + 16]).add(1);
+    expect(isResident(storage(big))).toBe(false);
+    expect(isResident(storage(gb.zeros([8 << 20]).add(1)))).toBe(true);
     x.dispose();
     setResidentStorage("off");
     gb.emptyCache(); // (dropped only if no block is live: others of this file may still be)

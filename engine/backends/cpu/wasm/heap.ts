@@ -26,6 +26,13 @@ const HEAP_END = 2 ** 31;
 /** Pages of the shared memory's maximum (4 GiB: all that wasm32 can address; only reserved). */
 export const SHARED_MAX_PAGES = 65536;
 const ALIGN = 64;
+/**
+ * The largest resident block (32 MiB, glibc's mmap threshold under the kernel's settings): larger
+ * results (a dataset as one tensor, its normalized copies) stay ordinary arrays, which the system
+ * gets back when they are freed; a WebAssembly memory never gives pages back, so they would
+ * raise its high-water mark for good (notebook 05: peak RSS 1.2 -> 2.0 GB with them resident).
+ */
+const MAX_BLOCK = 32 << 20;
 
 let memory: WebAssembly.Memory | null = null;
 let memoryFailed = false;
@@ -57,8 +64,12 @@ let liveBytes = 0;
 let refs = new Map<number, number>();
 /** Blocks freed explicitly (recycle, dispose), in all: tests. */
 let freedExplicitly = 0;
-/** The most bytes of tensor storage (beyond: ordinary arrays). */
-let limit = HEAP_END - HEAP_BASE;
+/**
+ * The most bytes of resident blocks by default (512 MiB; beyond, ordinary arrays): the memory's
+ * pages stay with the process once touched, so this bounds what resident storage adds to it.
+ */
+const LIMIT = 512 << 20;
+let limit = LIMIT;
 
 /**
  * When results are resident: "always": every large result (its block comes back through backward's
@@ -190,9 +201,9 @@ export function residentNow(): boolean {
   return m === "always" || (m === "tidy" && scopeDepth > 0);
 }
 
-/** Tests: the most bytes of resident storage (null: all of [HEAP_BASE, HEAP_END)). */
+/** Tests: the most bytes of resident storage (null: LIMIT). */
 export function setResidentLimit(bytes: number | null): void {
-  limit = bytes ?? HEAP_END - HEAP_BASE;
+  limit = bytes ?? LIMIT;
 }
 
 /** A float32 or int32 array in the shared memory. */
@@ -200,14 +211,14 @@ export type ResidentArray = Float32Array | Int32Array;
 
 /**
  * A float32 (int32 with `int32`) array of n elements in the shared memory (contents undefined),
- * or null: storage off, no shared memory, or past the limit.
+ * or null: storage off, no shared memory, larger than MAX_BLOCK, or past the limit.
  */
 export function allocResident(n: number): Float32Array | null;
 export function allocResident(n: number, int32: true): Int32Array | null;
 export function allocResident(n: number, int32 = false): ResidentArray | null {
   if (!residentNow() || memoryFailed) return null;
   const bytes = Math.ceil((n * 4) / ALIGN) * ALIGN;
-  if (liveBytes + bytes > limit) return null;
+  if (bytes > MAX_BLOCK || liveBytes + bytes > limit) return null;
   const m = sharedMemory();
   if (!m) return null;
   let off = takeFree(bytes);
