@@ -19,7 +19,8 @@ import {
 import { unaryF32 } from "../engine/backends/cpu/kernels/elementwise.ts";
 import { expf, sigmoidf, tanhf } from "../engine/backends/cpu/fastmath.ts";
 // the kernel tests' input generator (as bench/grader.ts takes its submissions from tests/)
-import { rand } from "../tests/engine/kernels/xorshift.ts";
+import { rand as randArray } from "../tests/engine/kernels/xorshift.ts";
+import { allocResident, freeResident, isResident, residentStorage } from "../engine/backends/cpu/wasm/heap.ts";
 import { simd128Peak } from "./simd-peak.ts";
 import { machineBusy, Server } from "./serve.ts";
 import { spawnSync } from "node:child_process";
@@ -70,10 +71,28 @@ const AVG = { kernel: [2, 2] as [number, number], stride: [2, 2] as [number, num
 const POOL = { kernel: [2, 2] as [number, number], stride: [2, 2] as [number, number], padding: [0, 0] as [number, number], dilation: [1, 1] as [number, number], ceilMode: false };
 const LINEARS: [number, number][] = [[400, 120], [120, 84], [84, 10]];
 
+/**
+ * Operands as the CPU backend keeps a tensor's storage by default: in the WASM memory where resident
+ * storage is on (Node: engine/backends/cpu/README.md), else an ordinary array. A kernel's result is
+ * given back after each call, as backward's consumed gradients and the collector's reclaim give a
+ * training step's back (without it, each call's result would take a fresh block up to the limit,
+ * then an ordinary array: the rows would measure a mix of both).
+ */
+function operand(a: Float32Array): Float32Array {
+  const r = residentStorage() === "always" ? allocResident(a.length) : null;
+  if (!r) return a;
+  r.set(a);
+  return r;
+}
+function giveBack(r: Float32Array): void {
+  if (isResident(r)) freeResident(r);
+}
+
 function buildCases(): Case[] {
   const cases: Case[] = [];
+  const rand = (n: number, seed: number) => operand(randArray(n, seed));
   for (const n of [256, 512, 1024]) {
-    const A = rand(n * n, 1), B = rand(n * n, 2), C = new Float32Array(n * n);
+    const A = rand(n * n, 1), B = rand(n * n, 2), C = operand(new Float32Array(n * n));
     cases.push({ name: `gemm ${n}`, flops: 2 * n * n * n, run: () => gemm(false, false, n, n, n, 1, A, 0, n, B, 0, n, 0, C, 0, n) });
   }
   for (const [label, c] of [["conv1 1->6 5x5 p2 28x28", CONV1], ["conv2 6->16 5x5 14x14", CONV2]] as [string, { x: number[]; w: number[]; p: Conv2dParams }][]) {
@@ -81,25 +100,29 @@ function buildCases(): Case[] {
     const x = rand(c.x.reduce((a, b) => a * b), 3), w = rand(c.w.reduce((a, b) => a * b), 4);
     const bias = rand(c.w[0], 5), dy = rand(yShape.reduce((a, b) => a * b), 6);
     const flops = 2 * yShape.reduce((a, b) => a * b) * c.w[1] * c.w[2] * c.w[3];
-    cases.push({ name: `${label} fwd`, flops, run: () => void conv2dForward(x, c.x, w, c.w, bias, c.p) });
-    cases.push({ name: `${label} bwd-input`, flops, run: () => void conv2dBackwardInput(dy, yShape, w, c.w, c.x, c.p) });
-    cases.push({ name: `${label} bwd-weight`, flops, run: () => void conv2dBackwardWeight(x, c.x, dy, yShape, c.w, c.p) });
+    cases.push({ name: `${label} fwd`, flops, run: () => giveBack(conv2dForward(x, c.x, w, c.w, bias, c.p)) });
+    cases.push({ name: `${label} bwd-input`, flops, run: () => giveBack(conv2dBackwardInput(dy, yShape, w, c.w, c.x, c.p)) });
+    cases.push({ name: `${label} bwd-weight`, flops, run: () => giveBack(conv2dBackwardWeight(x, c.x, dy, yShape, c.w, c.p)) });
   }
   const pools: [string, number[]][] = [["maxpool2 6x28x28", [BATCH, 6, 28, 28]], ["maxpool2 16x10x10", [BATCH, 16, 10, 10]]];
   for (const [label, shape] of pools) {
     const x = rand(shape.reduce((a, b) => a * b, 1), 7);
     const r = maxPool2dForward(x, [...shape], POOL);
-    cases.push({ name: `${label} fwd`, flops: 0, run: () => void maxPool2dForward(x, [...shape], POOL) });
-    cases.push({ name: `${label} bwd`, flops: 0, run: () => void maxPool2dBackward(r.out, r.indices, r.shape, [...shape]) });
+    cases.push({ name: `${label} fwd`, flops: 0, run: () => {
+        const f = maxPool2dForward(x, [...shape], POOL);
+        giveBack(f.out);
+        if (isResident(f.indices)) freeResident(f.indices);
+      } });
+    cases.push({ name: `${label} bwd`, flops: 0, run: () => giveBack(maxPool2dBackward(r.out, r.indices, r.shape, [...shape])) });
     const a = avgPool2dForward(x, [...shape], AVG);
     const avgLabel = label.replace("maxpool2", "avgpool2");
-    cases.push({ name: `${avgLabel} fwd`, flops: 0, run: () => void avgPool2dForward(x, [...shape], AVG) });
-    cases.push({ name: `${avgLabel} bwd`, flops: 0, run: () => void avgPool2dBackward(a.out, a.shape, [...shape], AVG) });
+    cases.push({ name: `${avgLabel} fwd`, flops: 0, run: () => giveBack(avgPool2dForward(x, [...shape], AVG).out) });
+    cases.push({ name: `${avgLabel} bwd`, flops: 0, run: () => giveBack(avgPool2dBackward(a.out, a.shape, [...shape], AVG)) });
   }
   for (const [inF, outF] of LINEARS) {
     // y = x W^T (fwd), dX = dY W, dW = dY^T X
-    const x = rand(BATCH * inF, 8), W = rand(outF * inF, 9), y = new Float32Array(BATCH * outF);
-    const dX = new Float32Array(BATCH * inF), dW = new Float32Array(outF * inF);
+    const x = rand(BATCH * inF, 8), W = rand(outF * inF, 9), y = operand(new Float32Array(BATCH * outF));
+    const dX = operand(new Float32Array(BATCH * inF)), dW = operand(new Float32Array(outF * inF));
     const flops = 2 * BATCH * inF * outF;
     cases.push({ name: `linear ${inF}->${outF} fwd`, flops, run: () => gemm(false, true, BATCH, outF, inF, 1, x, 0, inF, W, 0, inF, 0, y, 0, outF) });
     cases.push({ name: `linear ${inF}->${outF} bwd-input`, flops, run: () => gemm(false, false, BATCH, inF, outF, 1, y, 0, outF, W, 0, inF, 0, dX, 0, inF) });
@@ -112,8 +135,8 @@ function buildCases(): Case[] {
 /** Activations over 1M floats in [-8, 8): what the CPU backend runs for x.exp(), x.tanh(), x.sigmoid(). */
 const UNARY_OPS: [string, (v: number) => number][] = [["exp", expf], ["tanh", tanhf], ["sigmoid", sigmoidf]];
 function unaryCases(): [string, Float32Array, Float32Array, (v: number) => number][] {
-  const x = rand(1 << 20, 10).map((v) => v * 8);
-  return UNARY_OPS.map(([op, f]) => [op, x, new Float32Array(x.length), f]);
+  const x = operand(randArray(1 << 20, 10).map((v) => v * 8));
+  return UNARY_OPS.map(([op, f]) => [op, x, operand(new Float32Array(x.length)), f]);
 }
 
 const PY_SCRIPT = String.raw`
@@ -246,7 +269,7 @@ export async function benchCpuKernels(): Promise<void> {
   setNumThreads(1);
   {
     // the plain-TypeScript fallback, for scale
-    const n = 512, A = rand(n * n, 1), B = rand(n * n, 1), C = new Float32Array(n * n);
+    const n = 512, A = randArray(n * n, 1), B = randArray(n * n, 1), C = new Float32Array(n * n);
     ours["gemm 512 (TS fallback)"] = time(() => gemmReference(false, false, n, n, n, 1, A, 0, n, B, 0, n, 0, C, 0, n), 3);
     // the TypeScript loops the WASM element-wise functions replace (the same bits)
     for (const [op, x, out, f] of unaryCases())
@@ -257,6 +280,7 @@ export async function benchCpuKernels(): Promise<void> {
   const pad = (s: string, n: number) => (s.length >= n ? s : s + " ".repeat(n - s.length));
   const num = (v: number, d = 2) => (Number.isFinite(v) ? v.toFixed(d) : "-");
   if (othersBusy !== null) console.log(`other processes kept ${othersBusy.toFixed(2)} cores busy, on average, while the kernels were measured`);
+  console.log(`operands: ${residentStorage() === "always" ? "in the WASM memory, as the CPU backend keeps a tensor's storage by default here (resident storage); each call's result given back after it" : "ordinary arrays (resident storage off)"}`);
   console.log("times: best per call, wall / CPU ms; 1 thread: GFLOP/s and ratio from CPU time (what counts when the machine is shared);");
   console.log(`${many} threads: wall ms (CPU time adds up the threads), ratio from wall time, and gradbook's speed-up over 1 thread (wall)`);
   console.log(
