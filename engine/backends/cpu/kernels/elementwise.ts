@@ -41,11 +41,13 @@ const MIN_UNARY_THREADS = 1 << 30;
 const MIN_BINARY_THREADS = 1 << 30;
 /**
  * Where the operands and the result all live in the WASM memory (resident storage, wasm/heap.ts)
- * there is nothing to copy, and the threads compute in place from this many elements (512K: a
- * smaller op, e.g. LeNet-5's tanh of [256,16,10,10], takes about as long as waking a sleeping
- * worker; 128K before: BENCHMARKS.md, issue 18's sixth round).
+ * there is nothing to copy, and the threads compute in place from this many elements (128K: on
+ * the quiet machine LeNet-5's tanh of [256,16,10,10] and the pooling of its conv2 gain from the
+ * second thread, the 2-thread step 2-3% faster by wall than with 512K, the same CPU time; 512K was
+ * chosen under load, where waking a worker cost as much as such an op: BENCHMARKS.md, issue 18's
+ * sixth round).
  */
-const MIN_RESIDENT_THREADS = 1 << 19;
+const MIN_RESIDENT_THREADS = 1 << 17;
 
 /**
  * On one thread, operands and results pass through the WASM memory in chunks of this many

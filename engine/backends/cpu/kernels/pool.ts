@@ -280,7 +280,7 @@ function avgPoolActGradTask(
   t.call(fn, residentAddress(w, dy) + p0 * OH * OW * 4, residentAddress(w, a) + p0 * H * W * 4, H, W, p1 - p0, OH, OW, residentAddress(w, dx) + p0 * H * W * 4);
 }
 /** Floats read and written from which residentPool2 uses the threads (as the element-wise ops in place). */
-const POOL_MIN_THREADS = 1 << 19;
+const POOL_MIN_THREADS = 1 << 17;
 
 /** 2x2 / stride 2 / no padding with every window inside the input (non-overlapping, divisor 4). */
 function isPlain2x2(p: AvgPool2dParams, H: number, W: number, OH: number, OW: number): boolean {
