@@ -7,7 +7,7 @@
 // transposed weights (conv.ts); the weight gradient is implicitWeightGrad.
 
 import { copyIn, copyOut, ensureMemory, residentAddress, serialWasmFor, type WasmInstance } from "../wasm/runtime.ts";
-import { runPipelined, runTasks, splitRange, TaskList, threadsFor, worthThreads } from "../wasm/threads.ts";
+import { reusedTasks, runPipelined, runTasks, splitRange, TaskList, threadsFor, worthThreads } from "../wasm/threads.ts";
 import { align4, PAR_MIN_WORK, type Geo } from "./conv-common.ts";
 import { VB_TAPS } from "../wasm/gemm-funcs.ts";
 
@@ -385,6 +385,24 @@ function convStage(p: ConvChunks, c: number): void {
 }
 
 function convBuild(p: ConvChunks, c: number, tasks: TaskList): void {
+  if (p.srcAt >= 0 && p.outAt >= 0) {
+    // in place (one job): the list of the last call of this geometry, moved to this call's operands
+    const { q } = p, L = q.L;
+    const key = `conv ${q.N} ${q.G} ${q.Cg} ${q.SH} ${q.SW} ${q.Og} ${q.OgPad} ${q.CKK} ${q.KW} ${q.MR} ${q.pitch} ${q.Jpad} ${q.outH} ${q.outW} ${q.direct} ` +
+      `${L.Hp} ${L.copies} ${L.copySize} ${L.dh} ${L.dw} ${L.padT} ${L.padL} ${q.runs.join(",")} ${q.aPtr} ${q.offsPtr} ${q.hasBias} ${q.biasPtr} ` +
+      `${p.threads} ${p.nImg} ${p.inImg} ${p.outImg} ${p.free} ${p.setSize} ${p.slotPtr} ${p.slotStride} ${p.xSize} ${p.P} ${c}`;
+    reusedTasks(key, [p.srcAt, p.outAt], tasks, convBuildAt.bind(null, p, c));
+    return;
+  }
+  convBuildTasks(p, c, tasks);
+}
+
+/** convBuild's tasks with the input and output at float indices bases[0], bases[1] (reusedTasks). */
+function convBuildAt(p: ConvChunks, c: number, bases: number[], tasks: TaskList): void {
+  convBuildTasks({ ...p, srcAt: bases[0], outAt: bases[1] }, c, tasks);
+}
+
+function convBuildTasks(p: ConvChunks, c: number, tasks: TaskList): void {
   const { q, threads, xSize, P } = p;
   const { G, Cg, SHW, SH, SW, Og, pitch, Jpad, outH, outW, outHW, direct, L } = q;
   const [n0, n1] = convImages(p, c);
@@ -609,6 +627,24 @@ function groupedStage(q: GroupedChunks, c: number): void {
  * slot (scratch offsets 0, xSize, xSize + dySize), the sums in the group's accumulator.
  */
 function groupedBuild(q: GroupedChunks, c: number, tasks: TaskList): void {
+  if (q.xAt >= 0 && q.dyAt >= 0) {
+    // in place (one job): the list of the last call of this geometry, moved to this call's operands
+    const { g, L } = q;
+    const key = `wgrad ${g.N} ${g.G} ${g.Cg} ${g.H} ${g.W} ${g.Og} ${g.OH} ${g.OW} ${g.KH} ${g.KW} ${g.dh} ${g.dw} ${g.ph} ${g.pw} ${g.C} ${g.O} ` +
+      `${L.Hp} ${L.pitch} ${L.copies} ${L.copySize} ${L.padT} ${L.padL} ${q.Jpad} ${q.OgPad} ${q.KPad} ${q.WR} ${q.WK} ${q.S} ${q.P} ${q.k} ${q.inImg} ${q.dyImg} ` +
+      `${q.xSize} ${q.dySize} ${q.accSize} ${q.OT} ${q.TP} ${q.vt} ${q.dyInPlace} ${q.offsPtr} ${q.xs0} ${q.setSize} ${q.slotPtr} ${q.slotSize} ${q.accPtr} ${c}`;
+    reusedTasks(key, [q.xAt, q.dyAt], tasks, groupedBuildAt.bind(null, q, c));
+    return;
+  }
+  groupedBuildTasks(q, c, tasks);
+}
+
+/** groupedBuild's tasks with x and dy at float indices bases[0], bases[1] (reusedTasks). */
+function groupedBuildAt(q: GroupedChunks, c: number, bases: number[], tasks: TaskList): void {
+  groupedBuildTasks({ ...q, xAt: bases[0], dyAt: bases[1] }, c, tasks);
+}
+
+function groupedBuildTasks(q: GroupedChunks, c: number, tasks: TaskList): void {
   const { G, Cg, H, W, Og, OH, OW } = q.g;
   const { L, Jpad, OgPad, KPad, WR, WK, P, xSize, dySize, accSize, OT, TP, vt, dyInPlace, offsPtr, slotPtr, slotSize, accPtr } = q;
   const pitch = L.pitch;
