@@ -99,6 +99,34 @@ describe("resident storage", () => {
     got.forEach((t, k) => same(t, want[k], `output ${k}`));
   });
 
+  it("threaded convolutions in place and bias sums on the threads, called again with operands at other addresses (task lists kept and moved): the bits of one thread", async () => {
+    // LeNet-5's conv2 (forward, input gradient, grouped weight gradient, bias sum) at batch 64
+    const run = async (seed: number) => {
+      const x = gb.tensor(rand(64 * 6 * 14 * 14, seed)).reshape([64, 6, 14, 14]).mul(1).requiresGrad_(true);
+      const w = gb.tensor(rand(16 * 6 * 25, seed + 1)).reshape([16, 6, 5, 5]).requiresGrad_(true);
+      const b = gb.tensor(rand(16, seed + 2)).requiresGrad_(true);
+      const y = gb.nn.functional.conv2d(x, w, b);
+      const g = gb.tensor(rand(64 * 16 * 10 * 10, seed + 3)).reshape([64, 16, 10, 10]).mul(1);
+      const grads = gb.autograd.grad([y.mul(g).sum()], [x, w, b]);
+      // (the bias sum of a [64, 6, 28, 28] gradient: 1.2M floats a thread's rows)
+      const big = gb.tensor(rand(64 * 6 * 28 * 28, seed + 4)).reshape([64, 6, 28, 28]).mul(1);
+      return Promise.all([y, ...grads, big.sum([0, 2, 3])].map(async (t) => (await t.data()) as Float32Array));
+    };
+    setResidentStorage("always");
+    gb.setNumThreads(1);
+    const want = [await run(81), await run(91), await run(101)];
+    gb.setNumThreads(2);
+    setUnfilledPoison(true);
+    const keep: unknown[] = [];
+    for (let rep = 0; rep < 2; rep++) {
+      for (const [k, seed] of [81, 91, 101].entries()) {
+        keep.push(gb.zeros([1 << 16]).add(1)); // (later operands elsewhere in the memory)
+        const got = await run(seed);
+        got.forEach((t, i) => same(t, want[k][i], `seed ${seed}, output ${i}, pass ${rep}`));
+      }
+    }
+  });
+
   it("bias rows, column sums and the optimizers' updates read and write resident arrays in place, with the bits of ordinary arrays", async () => {
     // (rowBroadcastF32Wasm, reduce.ts sumColsWasm, kernels/optim.ts: once staged through the private instance only)
     const run = async () => {

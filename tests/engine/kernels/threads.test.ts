@@ -14,7 +14,7 @@ import {
   conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputSize, wasmInfo, gemm, gemmReference, gemmWasm,
   getNumThreads, maxPool2dBackward, maxPool2dForward, setWasmMode, setNumThreads, type Conv2dParams, type Pool2dParams,
 } from "../../../engine/backends/cpu/kernels/index.ts";
-import { poolInfo, runTasks, setCallerTakesTasks, setMinWorkScale, setThreadNap, TaskList, threadStats, threadsSupported } from "../../../engine/backends/cpu/wasm/threads.ts";
+import { poolInfo, reusedTasks, runTasks, setCallerTakesTasks, setMinWorkScale, setThreadNap, TaskList, threadStats, threadsSupported } from "../../../engine/backends/cpu/wasm/threads.ts";
 import { ensureMemory, serialWasmInstance, wasmInstance } from "../../../engine/backends/cpu/wasm/runtime.ts";
 import { HEAP_BASE, residentStorage, setResidentStorage } from "../../../engine/backends/cpu/wasm/heap.ts";
 import { checkAgainstReference, reference as opsRef } from "../ops/cases.ts";
@@ -377,6 +377,47 @@ describe("a job limited to the threads its kernel laid out for", () => {
     expect(poolInfo().workerTasks - before, "tasks the worker ran").toBe(0);
     expect(threadStats().jobs - s0.jobs, "threaded jobs").toBe(0);
     expect(threadStats().notifies - s0.notifies, "notifies").toBe(0);
+  });
+});
+
+describe("reusedTasks", () => {
+  it("a kept list moved to other bases has the records a fresh build makes; a list whose words move otherwise is built each time", () => {
+    // records: fn, then arguments; a: byte address 4 * bases[0] + ..., b: 4 * bases[1] + ..., c: neither
+    const build = (calls: { n: number }, bases: number[], list: TaskList) => {
+      calls.n++;
+      for (let t = 0; t < 3; t++) list.task().call("copy2d", (bases[0] + 16 * t) * 4, 64, 7, (bases[1] + 8 * t) * 4, 0, 0, 1, t + 1, 32);
+    };
+    const fresh = (bases: number[]) => {
+      const l = new TaskList();
+      build({ n: 0 }, bases, l);
+      return l;
+    };
+    const calls = { n: 0 };
+    const key = `test ${Math.random()}`;
+    for (const bases of [[1000, 5000], [1000, 5000], [123456, 80], [3, 9_000_000]]) {
+      const into = new TaskList();
+      reusedTasks(key, bases, into, build.bind(null, calls));
+      const want = fresh(bases);
+      expect(into.size).toBe(want.size);
+      expect(Array.from(into.starts)).toEqual(Array.from(want.starts));
+      expect(Array.from(into.rec.subarray(0, into.size))).toEqual(Array.from(want.rec.subarray(0, want.size)));
+      // (a list that took a kept one's records gets an array of its own when cleared and refilled)
+      into.clear();
+      into.task().call("copy2d", 1, 2, 3, 4, 5, 6, 7, 8, 9);
+    }
+    expect(calls.n, "builds: two for the first call (to find the moving words), none after").toBe(2);
+    // an argument that is not an address of a base (here: twice bases[0]) is not moved: built each time
+    const odd = { n: 0 };
+    const buildOdd = (bases: number[], list: TaskList) => {
+      odd.n++;
+      list.task().call("copy2d", bases[0] * 8, 0, 0, bases[1] * 4, 0, 0, 1, 1, 4);
+    };
+    for (const bases of [[10, 20], [30, 40]]) {
+      const into = new TaskList();
+      reusedTasks(`odd ${Math.random()}`, bases, into, buildOdd);
+      expect(Array.from(into.rec.subarray(1, 5))).toEqual([bases[0] * 8, 0, 0, bases[1] * 4]);
+    }
+    expect(odd.n).toBe(4);
   });
 });
 
