@@ -62,15 +62,25 @@ interface Layout {
 
 function layout(
   Cg: number, Og: number, KH: number, KW: number, dh: number, dw: number, padT: number, padL: number, outH: number, outW: number,
-  tile: number,
+  tile: number, flat = false,
 ): Layout {
   const Hp = outH + dh * (KH - 1), Wp = outW + dw * (KW - 1);
   const outCopy = (outH * outW) % tile === 0 ? Og * outH * outW : 0; // floats of output copy the shifted layout saves
-  if (KW > 1 && (Og * KH * (Wp - outW) > 8 * outW || outCopy >= (KW - 1) * Cg * Hp * outW)) {
+  if (!flat && KW > 1 && (Og * KH * (Wp - outW) > 8 * outW || outCopy >= (KW - 1) * Cg * Hp * outW)) {
     return { Hp, pitch: outW, copies: KW, copySize: Cg * Hp * outW, Cg, dh, dw, padT, padL };
   }
   return { Hp, pitch: Wp, copies: 1, copySize: Cg * Hp * Wp, Cg, dh, dw, padT, padL };
 }
+
+/**
+ * The threaded implicit convolution's largest shifted layout (floats a thread); larger ones are
+ * laid out flat (one copy). Both threads' layout copies share the caches of this machine's two
+ * vCPUs: LeNet-5's conv2 input gradient (16 channels, 5 shifted copies of 14 x 18 planes: 80 KiB a
+ * thread) took 1.74x its one-thread task time on 2 threads (3.50 ms wall against 3.80 on one),
+ * flat (20 KiB) 1.06x (2.47 ms wall; 4.39 on one thread, where shifted stays): BENCHMARKS.md, issue
+ * 18's seventh round. Its forward (6 channels: 17 KiB shifted) keeps its 1.03x.
+ */
+const THREAD_MAX_LAYOUT = 1 << 13;
 
 /** Float offset of tap (c, kh, kw) for output 0 (copy kw of the shifted layout, or column kw * dw of the flat one). */
 function layoutOff(L: Layout, c: number, kh: number, kw: number): number {
@@ -98,10 +108,6 @@ export function implicitConv(
 ): void {
   const { MR } = w.cfg;
   const CKK = Cg * KH * KW;
-  const L = layout(Cg, Og, KH, KW, dh, dw, padT, padL, outH, outW, 8);
-  const pitch = L.pitch;
-  const J = outH * pitch, Jpad = Math.ceil(J / 8) * 8;
-  const OgPad = Math.ceil(Og / MR) * MR;
   const outHW = outH * outW, SHW = SH * SW;
   // threads where each float the calling thread stages (input in, output out, into and out of the
   // shared memory: 2.5x slower than into a private one) feeds enough multiply-adds: LeNet-5's conv1
@@ -110,7 +116,13 @@ export function implicitConv(
   // (a resident operand is not staged: read or written where it lies)
   const staged = (residentAddress(w, src) >= 0 ? 0 : Cg * SHW) + (residentAddress(w, out) >= 0 ? 0 : Og * outHW);
   const macsPerFloat = (Og * outHW * CKK) / staged;
-  const threads = worthThreads(N * G * Og * Jpad * CKK, PAR_MIN_WORK) && worthThreads(macsPerFloat, CONV_MIN_MACS_PER_FLOAT) ? threadsFor(w) : 1;
+  const L1 = layout(Cg, Og, KH, KW, dh, dw, padT, padL, outH, outW, 8);
+  const threads = worthThreads(N * G * Og * Math.ceil((outH * L1.pitch) / 8) * 8 * CKK, PAR_MIN_WORK) && worthThreads(macsPerFloat, CONV_MIN_MACS_PER_FLOAT) ? threadsFor(w) : 1;
+  // on threads, a thread's layout copies no larger than THREAD_MAX_LAYOUT (the same bits: see layout)
+  const L = threads > 1 && L1.copies * L1.copySize > THREAD_MAX_LAYOUT ? layout(Cg, Og, KH, KW, dh, dw, padT, padL, outH, outW, 8, true) : L1;
+  const pitch = L.pitch;
+  const J = outH * pitch, Jpad = Math.ceil(J / 8) * 8;
+  const OgPad = Math.ceil(Og / MR) * MR;
   if (threads === 1) w = serialWasmFor(src, out) ?? w; // on a private memory where the main one is shared and nothing is resident: faster copies
   // memory (floats): packed weights | tap offsets | layout copies (+ slack: kernels read up to
   // 8 floats past the last copy for dropped outputs) | C [Og x Jpad] | staged input and output of
