@@ -1,9 +1,10 @@
 // Worker threads for the WASM kernels (PyTorch's intra-op parallelism, in the
 // shape of torch.set_num_threads / get_num_threads): GEMM (../kernels/gemm.ts),
 // convolutions and their gradients (../kernels/conv*.ts). Pooling, sums and element-wise ops
-// (../kernels/elementwise.ts) stay on the calling thread: copying in and out of the WASM
-// memory, which only the calling thread can do, is most of their work (they use an instance on
-// a private memory, runtime.ts's serialWasmInstance: copies into shared memory are slower).
+// (../kernels/elementwise.ts, ../reduce.ts) use the threads only where their operands are
+// resident (wasm/heap.ts): else copying in and out of the WASM memory, which only the calling
+// thread can do, is most of their work (they use an instance on a private memory, runtime.ts's
+// serialWasmInstance: copies into shared memory are slower).
 //
 // How it works:
 //  - The SIMD module (module.ts) is instantiated on a shared WebAssembly.Memory;
