@@ -552,6 +552,8 @@ const KEPT_MAX = 64;
 export function reusedTasks(key: string, bases: number[], into: TaskList, build: (bases: number[], list: TaskList) => void): void {
   const k = kept.get(key);
   if (k) {
+    // (out of the map while its words move: an interrupt in the middle, a Jupyter one, leaves no half-moved list behind)
+    kept.delete(key);
     const rec = k.list.rec;
     for (let b = 0; b < bases.length; b++) {
       const d = (bases[b] - k.bases[b]) * 4;
@@ -560,6 +562,7 @@ export function reusedTasks(key: string, bases: number[], into: TaskList, build:
       for (let i = 0; i < ws.length; i++) rec[ws[i]] += d;
       k.bases[b] = bases[b];
     }
+    kept.set(key, k);
     into.assign(k.list);
     return;
   }
