@@ -135,12 +135,13 @@ describe("resident storage", () => {
   it("GEMM reads resident operands and writes a resident C where they lie: the bits of ordinary arrays (transposes, offsets, C beside or over A)", () => {
     setResidentStorage("always");
     setUnfilledPoison(true);
-    // [transA, transB, M, N, K]: C in place (N a multiple of 8), one with a last panel past N
-    // (C copied out; B read in place not past its end), several k blocks, several column blocks, one
-    // GEMM on the threads
+    // [transA, transB, M, N, K]: C in place (N a multiple of 8, or 4 past one: the last panel by
+    // half-width tiles, B read in place), one with a last panel past N (C copied out; B read in
+    // place not past its end), several k blocks, several column blocks, one GEMM on the threads
     const shapes: [boolean, boolean, number, number, number][] = [
       [false, false, 96, 64, 120], [true, false, 84, 120, 256], [false, true, 256, 80, 400], [true, true, 40, 88, 300],
-      [false, false, 256, 84, 120], [true, false, 120, 10, 256], [false, false, 160, 256, 160], [false, false, 40, 528, 24],
+      [false, false, 256, 84, 120], [false, false, 256, 84, 10], [true, false, 120, 10, 256], [false, false, 160, 256, 160], [false, false, 40, 528, 24],
+      [false, false, 64, 1028, 20],
     ];
     const resident = (a: Float32Array) => {
       const r = allocResident(a.length)!;
