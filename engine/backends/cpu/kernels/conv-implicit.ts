@@ -167,7 +167,7 @@ export function implicitConv(
     }
   }
   const O = G * Og;
-  const direct = pitch === outW && Jpad === outHW; // C is already [Og, outH, outW]
+  const direct = pitch === outW && Jpad === outHW && (threads === 1 || Jpad % 8 === 0); // C is already [Og, outH, outW]
   if (threads > 1) {
     const geo: ImplicitGeo = { N, G, Cg, SHW, SH, SW, Og, OgPad, CKK, KW, MR, pitch, Jpad, outH, outW, outHW, direct, L, runs, aPtr, offsPtr, hasBias: bias !== null, biasPtr };
     implicitConvThreaded(w, threads, geo, src, out, align4(biasPtr + G * Og));
