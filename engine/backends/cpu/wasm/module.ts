@@ -37,6 +37,7 @@ export const SIMD_EXPORTS = [
   "ew_exp", "ew_tanh", "ew_sigmoid", "ew_add", "ew_sub", "ew_mul", "ew_div", "ew_tanhgrad", "ew_sigmoidgrad", "ew_relugrad",
   "packa", "packb", "vblock",
   "avgpool2", "avgpool2grad", "avgpool2grad_tanh", "avgpool2grad_sigmoid", "avgpool2grad_relu",
+  "maxpool2grad", "maxpool2grad_relu",
 ] as const;
 
 /**
