@@ -9,7 +9,7 @@
 import { copyIn, copyOut, ensureMemory, residentAddress, serialWasmFor, type WasmInstance } from "../wasm/runtime.ts";
 import { runPipelined, runTasks, splitRange, TaskList, threadsFor, worthThreads } from "../wasm/threads.ts";
 import { align4, PAR_MIN_WORK, type Geo } from "./conv-common.ts";
-import { cTileRows, VB_TAPS } from "../wasm/gemm-funcs.ts";
+import { VB_TAPS } from "../wasm/gemm-funcs.ts";
 
 type Copy2d = WasmInstance["copy2d"];
 
@@ -131,17 +131,16 @@ export function implicitConv(
   const i32 = w.i32;
   // taps in (kh, c, kw) order, so that a range of kernel rows is a range of taps
   const tap = (c: number, kh: number, kw: number) => (kh * Cg + c) * KW + kw;
-  // weights as panels of MR floats a tap, tap-major, a panel a row tile of cblock (cTileRows)
-  const tiles = cTileRows(Og, MR);
+  // weights as MR-row panels, tap-major
   for (let g = 0; g < G; g++) {
-    for (let t = 0, o0 = 0; t < tiles.length; o0 += tiles[t++]) {
-      const base = aPtr + (g * OgPad + t * MR) * CKK;
+    for (let p = 0; p < OgPad; p += MR) {
+      const base = aPtr + (g * OgPad + p) * CKK;
       for (let r = 0; r < MR; r++) {
-        const o = o0 + r;
+        const o = p + r;
         for (let c = 0; c < Cg; c++) {
           for (let kh = 0; kh < KH; kh++) {
             for (let kw = 0; kw < KW; kw++) {
-              mem[base + tap(c, kh, kw) * MR + r] = r < tiles[t] ? wt[(g * Og + o) * CKK + (c * KH + kh) * KW + kw] : 0;
+              mem[base + tap(c, kh, kw) * MR + r] = o < Og ? wt[(g * Og + o) * CKK + (c * KH + kh) * KW + kw] : 0;
             }
           }
         }

@@ -6,7 +6,6 @@
 import { copyIn, copyOut, ensureMemory, type WasmInstance } from "../wasm/runtime.ts";
 import { runTasks, splitRange, TaskList, threadsFor, worthThreads } from "../wasm/threads.ts";
 import { align4, PAR_MIN_WORK, validRange, type Geo } from "./conv-common.ts";
-import { cTileRows } from "../wasm/gemm-funcs.ts";
 
 /** Float budget of one chunk's column buffer (stays in L2). */
 const WASM_COLS_BUDGET = 1 << 17;
@@ -49,22 +48,18 @@ function parallel(w: WasmInstance, g: Geo, topFloats: number): Par | null {
   };
 }
 
-/**
- * mem[dst + ((grp*rowsPad + t*MR) * K) + k*MR + r] = val(grp, row, k): panel t holds row tile t of
- * cblock (cTileRows), its rows in its first floats of each k step, 0 past them.
- */
+/** mem[dst + ((grp*rowsPad + p) * K) + k*MR + r] = val(grp, p + r, k) for rows < rows, else 0. */
 function packPanels(
   mem: Float32Array, dst: number, groups: number, rows: number, K: number, MR: number,
   src: Float32Array, rowStride: number, kStride: number, groupStride: number,
 ): void {
   const rowsPad = Math.ceil(rows / MR) * MR;
-  const tiles = cTileRows(rows, MR);
   for (let grp = 0; grp < groups; grp++) {
-    for (let t = 0, p = 0; t < tiles.length; p += tiles[t++]) {
-      const base = dst + (grp * rowsPad + t * MR) * K;
+    for (let p = 0; p < rowsPad; p += MR) {
+      const base = dst + (grp * rowsPad + p) * K;
       for (let r = 0; r < MR; r++) {
         const row = p + r;
-        if (r < tiles[t]) {
+        if (row < rows) {
           const s0 = grp * groupStride + row * rowStride;
           for (let k = 0; k < K; k++) mem[base + k * MR + r] = src[s0 + k * kStride];
         } else {

@@ -18,8 +18,7 @@
 //    convolution: like block with accum = 0, but B is never packed: B[k][j] =
 //    x[j + offs[k]] (offs: K byte offsets, i32), i.e. column panel p reads 8
 //    consecutive floats at x + 32p + offs[k]; A's MR-row panels are astride
-//    bytes apart (>= K*MR*4: a run of taps may use part of each panel); the rows go as the tiles
-//    of cTileRows (a panel a tile: a tile of h < MR rows uses the first h of its panel's MR floats);
+//    bytes apart (>= K*MR*4: a run of taps may use part of each panel);
 //    narrow (bit 0): the last panel by half-width tiles (NR/2 columns computed and written).
 //  packa / packb(src, ld, dst, kc, np, sstep, dstep): packs np panels of R rows (R = MR for
 //    packa, NR for packb; R <= 8), kc >= 4 steps each: dst[p][k*R + r] = src[p][r*ld + k]
@@ -207,61 +206,26 @@ function convKernel(mr: number, cfg: SimdConfig, NV = cfg.NV): FuncDef {
   return { name: NV === cfg.NV ? `ckern${mr}` : `ckern${mr}x${4 * NV}`, params: [I32, I32, I32, I32, I32, I32], results: [], locals, body: c };
 }
 
-/**
- * The heights of cblock's row tiles for `m` rows (`MR` a tile at most): MR-row tiles while at least
- * 2 MR - 1 rows or exactly MR are left, then the rest as two near halves (MR < rest < 2 MR - 1),
- * else one tile. A's packed panels (MR floats a tap, astride bytes apart) hold these tiles' rows, in
- * order: LeNet-5's 16 channels go as 6 + 5 + 5 rows (before: 6 + 6 + 6, 2 of 18 rows zeros).
- */
-export function cTileRows(m: number, MR: number): number[] {
-  const rows: number[] = [];
-  let i = m;
-  while (i >= MR && !(i > MR && i < 2 * MR - 1)) {
-    rows.push(MR);
-    i -= MR;
-  }
-  if (i > MR) {
-    const h = (i + 1) >> 1;
-    rows.push(h);
-    i -= h;
-  }
-  if (i > 0) rows.push(i);
-  return rows;
-}
-
 /** cblock (see the module comment); `narrow0`: the index of the half-width kernels (ckern1x4..). */
 function convDriver(cfg: SimdConfig, narrow0: number): FuncDef {
   const { MR, NV } = cfg;
   const NR = NV * 4;
   const MC = 0, NP = 1, K = 2, A = 3, X = 4, OFFS = 5, C = 6, LDC = 7, ASTRIDE = 8, NARROW = 9;
-  const AP = 10, CP = 11, I = 12, CSTEP = 13, H = 14;
+  const AP = 10, CP = 11, I = 12, CSTEP = 13;
   const c = new Code();
   let kern0 = 0;
   const ckern = (rows: number) => c.get(K).get(AP).get(X).get(OFFS).get(CP).get(LDC).call(kern0 + rows - 1);
-  // the row tiles of cTileRows: MR rows while I >= 2 MR - 1 or I = MR, then MR < I < 2 MR - 1 as a
-  // tile of ceil(I / 2) rows (the next packed panel) and the rest
+  // MR-row tiles, then one of the rest (the packed panels' rows past mc are not computed)
   const rows = () => {
     c.get(A).set(AP).get(C).set(CP).get(MC).set(I);
     c.block().loop();
     c.get(I).i32(MR).op(Op.i32_lt_s).brIf(1);
-    c.get(I).i32(MR).op(Op.i32_gt_s).get(I).i32(2 * MR - 1).op(Op.i32_lt_s).op(Op.i32_and).brIf(1);
     ckern(MR);
     c.get(AP).get(ASTRIDE).op(Op.i32_add).set(AP);
     c.get(CP).get(CSTEP).op(Op.i32_add).set(CP);
     c.get(I).i32(MR).op(Op.i32_sub).set(I);
     c.br(0);
     c.end().end();
-    c.get(I).i32(MR).op(Op.i32_gt_s).if_();
-    c.get(I).i32(1).op(Op.i32_add).i32(1).op(Op.i32_shr_s).set(H);
-    for (let r = 1; r < MR; r++) {
-      c.get(H).i32(r).op(Op.i32_eq).if_();
-      ckern(r);
-      c.end();
-    }
-    c.get(AP).get(ASTRIDE).op(Op.i32_add).set(AP);
-    c.get(CP).get(H).get(LDC).op(Op.i32_mul).op(Op.i32_add).set(CP);
-    c.get(I).get(H).op(Op.i32_sub).set(I);
-    c.end();
     for (let r = 1; r < MR; r++) {
       c.get(I).i32(r).op(Op.i32_eq).if_();
       ckern(r);
@@ -288,7 +252,7 @@ function convDriver(cfg: SimdConfig, narrow0: number): FuncDef {
     name: "cblock",
     params: [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32],
     results: [],
-    locals: [I32, I32, I32, I32, I32],
+    locals: [I32, I32, I32, I32],
     body: c,
   };
 }
