@@ -5,7 +5,7 @@ import { afterEach, beforeAll, describe, expect, it, onTestFinished } from "vite
 import {
   avgPool2dBackward, avgPool2dForward, conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputSize,
   wasmInfo, gemm, gemmReference, gemmWasm, initWasm, maxPool2dBackward, maxPool2dForward,
-  pool2dOutputSize, setWasmMode, getNumThreads, setNumThreads, type Conv2dParams,
+  pool2dOutputSize, setWasmMode, setWasmFma, getNumThreads, setNumThreads, type Conv2dParams,
 } from "../../../engine/backends/cpu/kernels/index.ts";
 import * as gb from "../../../engine/index.ts";
 import { rand } from "./xorshift.ts";
@@ -193,6 +193,35 @@ describe("conv2d", () => {
       expectClose(fast[1], slow[1], `${what} dx`, Og * KH * KW);
       expectClose(fast[2], slow[2], `${what} dw`, N * yShape[2] * yShape[3]);
     }
+  });
+
+  it("the implicit forward's half-width last panel (100 outputs a channel, C in place) gives every output the bits of other tilings", () => {
+    // each output sums the same taps in the same order whatever the tiling: channel subsets go as
+    // other row tiles (6; 7 = 4 + 3; 3), a wider input (110 outputs a channel) as whole panels with C compacted
+    const p: Conv2dParams = { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 };
+    const N = 3, xs = [N, 6, 14, 14], ws = [16, 6, 5, 5], CKK = 150;
+    const x = rand(N * 6 * 196, 71), w = rand(16 * CKK, 72), b = rand(16, 73), extra = rand(N * 6 * 14, 74);
+    const x2 = new Float32Array(N * 6 * 14 * 15);
+    for (let r = 0; r < N * 6 * 14; r++) {
+      x2.set(x.subarray(r * 14, r * 14 + 14), r * 15);
+      x2[r * 15 + 14] = extra[r];
+    }
+    for (const fma of [true, false]) {
+      setWasmFma(fma);
+      const y = conv2dForward(x, xs, w, ws, b, p);
+      for (const [o0, o1] of [[0, 6], [6, 13], [13, 16]]) {
+        const ys = conv2dForward(x, xs, w.subarray(o0 * CKK, o1 * CKK), [o1 - o0, 6, 5, 5], b.subarray(o0, o1), p);
+        for (let n = 0; n < N; n++) {
+          expect(Array.from(ys.subarray(n * (o1 - o0) * 100, (n + 1) * (o1 - o0) * 100)), `fma ${fma}: channels ${o0}..${o1 - 1}, image ${n}`)
+            .toEqual(Array.from(y.subarray((n * 16 + o0) * 100, (n * 16 + o1) * 100)));
+        }
+      }
+      const y2 = conv2dForward(x2, [N, 6, 14, 15], w, ws, b, p);
+      const crop = new Float32Array(N * 16 * 100);
+      for (let r = 0; r < N * 16 * 10; r++) crop.set(y2.subarray(r * 11, r * 11 + 10), r * 10);
+      expect(Array.from(crop), `fma ${fma}: a wider input's first 10 columns`).toEqual(Array.from(y));
+    }
+    setWasmFma(true);
   });
 
   it("weight gradients summed by groups of images (uneven groups, conv groups) equal the TypeScript path", () => {

@@ -7,7 +7,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import * as gb from "../../../engine/index.ts";
 import { allocResident, freeResident, isResident, residentStats, residentStorage, setResidentHeadroom, setResidentLimit, setResidentStorage } from "../../../engine/backends/cpu/wasm/heap.ts";
 import { gemm } from "../../../engine/backends/cpu/kernels/gemm.ts";
-import { setMinWorkScale } from "../../../engine/backends/cpu/wasm/threads.ts";
+import { setMinWorkScale, threadStats } from "../../../engine/backends/cpu/wasm/threads.ts";
+import { maxPool2dBackward, maxPool2dForward, maxPool2dReluBackward } from "../../../engine/backends/cpu/kernels/pool.ts";
 import { setWasmFma, setWasmMode } from "../../../engine/backends/cpu/wasm/runtime.ts";
 import { setUnfilledPoison } from "../../../engine/backends/cpu/alloc.ts";
 import { rand } from "./xorshift.ts";
@@ -163,12 +164,13 @@ describe("resident storage", () => {
   it("GEMM reads resident operands and writes a resident C where they lie: the bits of ordinary arrays (transposes, offsets, C beside or over A)", () => {
     setResidentStorage("always");
     setUnfilledPoison(true);
-    // [transA, transB, M, N, K]: C in place (N a multiple of 8), one with a last panel past N
-    // (C copied out; B read in place not past its end), several k blocks, several column blocks, one
-    // GEMM on the threads
+    // [transA, transB, M, N, K]: C in place (N a multiple of 8, or 4 past one: the last panel by
+    // half-width tiles, B read in place), one with a last panel past N (C copied out; B read in
+    // place not past its end), several k blocks, several column blocks, one GEMM on the threads
     const shapes: [boolean, boolean, number, number, number][] = [
       [false, false, 96, 64, 120], [true, false, 84, 120, 256], [false, true, 256, 80, 400], [true, true, 40, 88, 300],
-      [false, false, 256, 84, 120], [true, false, 120, 10, 256], [false, false, 160, 256, 160], [false, false, 40, 528, 24],
+      [false, false, 256, 84, 120], [false, false, 256, 84, 10], [true, false, 120, 10, 256], [false, false, 160, 256, 160], [false, false, 40, 528, 24],
+      [false, false, 64, 1028, 20],
     ];
     const resident = (a: Float32Array) => {
       const r = allocResident(a.length)!;
@@ -197,6 +199,48 @@ describe("resident storage", () => {
         same(over.subarray(5, 5 + M * N), want, `${what}, C over A`);
         for (const r of [ra, rb, rc, ab, over]) freeResident(r);
       }
+    }
+  });
+
+  it("max pooling in place: resident values and indices; the gradient on the threads with the bits of one thread and of the TypeScript scatter, also with an index outside its block (a task's flag)", () => {
+    setResidentStorage("always");
+    setUnfilledPoison(true);
+    const p = { kernel: [2, 2] as [number, number], stride: [2, 2] as [number, number], padding: [0, 0] as [number, number], dilation: [1, 1] as [number, number], ceilMode: false };
+    const resident = (a: Float32Array) => {
+      const r = allocResident(a.length)!;
+      r.set(a);
+      return r;
+    };
+    for (const shape of [[64, 6, 28, 28], [16, 6, 29, 27]]) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const x = rand(n, 81);
+      gb.setNumThreads(1);
+      const r = maxPool2dForward(resident(x), shape, p), plain = maxPool2dForward(x, shape, p);
+      expect(isResident(r.out) && isResident(r.indices), `${shape}: resident results`).toBe(true);
+      same(r.out, plain.out, `${shape}: values in place`);
+      expect(Array.from(r.indices), `${shape}: indices in place`).toEqual(Array.from(plain.indices));
+      const dy = resident(rand(r.out.length, 82)), z = resident(rand(n, 83));
+      const bad = allocResident(r.indices.length, true) as Int32Array;
+      bad.set(r.indices);
+      bad[Math.floor(bad.length / 2) + 1] = 0; // another window's index (not its block: a plane's second output), in a middle task
+      for (const [idx, what] of [[r.indices, "indices"], [bad, "an index outside its block"]] as const) {
+        gb.setNumThreads(1);
+        const one = [maxPool2dBackward(dy, idx, r.shape, shape), maxPool2dReluBackward(dy, idx, r.shape, z, shape)];
+        setWasmMode("js");
+        const scatter = maxPool2dBackward(dy, idx, r.shape, shape);
+        setWasmMode("auto");
+        gb.setNumThreads(2);
+        setMinWorkScale(0);
+        const tasks = threadStats().tasks;
+        const two = [maxPool2dBackward(dy, idx, r.shape, shape), maxPool2dReluBackward(dy, idx, r.shape, z, shape)];
+        expect(threadStats().tasks, `${shape}, ${what}: on the threads`).toBeGreaterThan(tasks);
+        setMinWorkScale(1);
+        same(two[0]!, one[0]!, `${shape}, ${what}: 2 threads against 1`);
+        same(two[0]!, scatter, `${shape}, ${what}: against the TypeScript scatter`);
+        if (one[1] === null) expect(two[1], `${shape}, ${what}: relu fused`).toBeNull();
+        else same(two[1]!, one[1], `${shape}, ${what}: with the relu, 2 threads against 1`);
+      }
+      expect(maxPool2dReluBackward(dy, bad, r.shape, z, shape), `${shape}: relu fused, an index outside its block`).toBeNull();
     }
   });
 

@@ -121,7 +121,9 @@ export function implicitConv(
   // on threads, a thread's layout copies no larger than THREAD_MAX_LAYOUT (the same bits: see layout)
   const L = threads > 1 && L1.copies * L1.copySize > THREAD_MAX_LAYOUT ? layout(Cg, Og, KH, KW, dh, dw, padT, padL, outH, outW, 8, true) : L1;
   const pitch = L.pitch;
-  const J = outH * pitch, Jpad = Math.ceil(J / 8) * 8;
+  // C's rows: J columns padded to 4, by 8-column panels, the last one half-width where Jpad is 8 p + 4
+  // (cblock's narrow: LeNet-5's conv2, 100 outputs a channel, goes as 12.5 panels, C in place)
+  const J = outH * pitch, Jpad = Math.ceil(J / 4) * 4, nPanels = Math.ceil(Jpad / 8);
   const OgPad = Math.ceil(Og / MR) * MR;
   if (threads === 1) w = serialWasmFor(src, out) ?? w; // on a private memory where the main one is shared and nothing is resident: faster copies
   // memory (floats): packed weights | tap offsets | layout copies (+ slack: kernels read up to
@@ -166,7 +168,7 @@ export function implicitConv(
   // only read the zero padding are skipped (e.g. the borders of a "full" correlation).
   const runs: number[] = []; // [p0, p1, khLo, khHi]...
   {
-    for (let p = 0; p < Jpad / 8; p++) {
+    for (let p = 0; p < nPanels; p++) {
       const rowA = Math.min(outH - 1, Math.floor((8 * p) / pitch)), rowB = Math.min(outH - 1, Math.floor((8 * p + 7) / pitch));
       let a = firstKernelRow(rowB, padT, dh), b = lastKernelRow(rowA, padT, dh, KH, SH);
       if (a > b) [a, b] = [0, -1];
@@ -176,7 +178,7 @@ export function implicitConv(
     }
   }
   const O = G * Og;
-  const direct = pitch === outW && Jpad === outHW; // C is already [Og, outH, outW]
+  const direct = pitch === outW && Jpad === outHW && (threads === 1 || Jpad % 8 === 0); // C is already [Og, outH, outW]
   if (threads > 1) {
     const geo: ImplicitGeo = { N, G, Cg, SHW, SH, SW, Og, OgPad, CKK, KW, MR, pitch, Jpad, outH, outW, outHW, direct, L, runs, aPtr, offsPtr, hasBias: bias !== null, biasPtr };
     implicitConvThreaded(w, threads, geo, src, out, align4(biasPtr + G * Og));
@@ -195,13 +197,18 @@ export function implicitConv(
       layoutFill(L, w.copy2d, ins + u * Cg * SHW, SH, SW, xPtr);
       for (let i = 0; i < runs.length; i += 4) {
         const p0 = runs[i], p1 = runs[i + 1], t0 = runs[i + 2] * Cg * KW, K = (runs[i + 3] - runs[i + 2] + 1) * Cg * KW;
-        w.cblock(Og, p1 - p0, K, (aPtr + g * OgPad * CKK + t0 * MR) * 4, (xPtr + 8 * p0) * 4, (offsPtr + t0) * 4, (c + 8 * p0) * 4, Jpad * 4, CKK * MR * 4);
+        w.cblock(Og, p1 - p0, K, (aPtr + g * OgPad * CKK + t0 * MR) * 4, (xPtr + 8 * p0) * 4, (offsPtr + t0) * 4, (c + 8 * p0) * 4, Jpad * 4, CKK * MR * 4, narrowAt(p1, Jpad));
       }
       if (bias) w.addbias(c * 4, Jpad * 4, Og, Jpad, (biasPtr + g * Og) * 4);
       if (!direct) compactC(w.copy2d, cPtr * 4, Jpad, dst * 4, Og, outH, outW, pitch);
     }
     if (outAt < 0) copyOut(w, outPtr, nb * outImg, out, n0 * outImg);
   }
+}
+
+/** cblock's narrow flag for column panels ending at panel p1: the last panel half-width where C's rows are 8 p + 4 floats. */
+function narrowAt(p1: number, Jpad: number): number {
+  return Jpad % 8 !== 0 && p1 === Math.ceil(Jpad / 8) ? 1 : 0;
 }
 
 /** The first kernel row whose taps from output row `row` reach the source (those above read only padding). */
@@ -274,9 +281,9 @@ function computeCalls(tasks: TaskList, q: ImplicitGeo, g: number, x: number, c: 
     const p0 = Math.max(a, runs[i]), p1 = Math.min(b, runs[i + 1]);
     if (p1 <= p0) continue;
     const t0 = runs[i + 2] * Cg * KW, K = (runs[i + 3] - runs[i + 2] + 1) * Cg * KW;
-    tasks.callIn(rel, "cblock", Og, p1 - p0, K, (aPtr + g * OgPad * CKK + t0 * MR) * 4, (x + 8 * p0) * 4, (offsPtr + t0) * 4, (c + 8 * p0) * 4, Jpad * 4, CKK * MR * 4);
+    tasks.callIn(rel, "cblock", Og, p1 - p0, K, (aPtr + g * OgPad * CKK + t0 * MR) * 4, (x + 8 * p0) * 4, (offsPtr + t0) * 4, (c + 8 * p0) * 4, Jpad * 4, CKK * MR * 4, narrowAt(p1, Jpad));
   }
-  if (q.hasBias) tasks.callIn(cRel ? 1 : 0, "addbias", (c + 8 * a) * 4, Jpad * 4, Og, 8 * (b - a), (q.biasPtr + g * Og) * 4);
+  if (q.hasBias) tasks.callIn(cRel ? 1 : 0, "addbias", (c + 8 * a) * 4, Jpad * 4, Og, Math.min(8 * b, Jpad) - 8 * a, (q.biasPtr + g * Og) * 4);
 }
 
 /**
@@ -292,7 +299,7 @@ function implicitConvThreaded(w: WasmInstance, threads: number, q: ImplicitGeo, 
   const inImg = G * Cg * SHW, outImg = G * Og * outHW;
   const xSize = align4(L.copies * L.copySize + 16), cSize = direct ? 0 : align4(Og * Jpad);
   const slotSize = xSize + cSize;
-  const P = Jpad / 8;
+  const P = Math.ceil(Jpad / 8);
   const ensure = (bytes: number) => void ensureMemory(w, bytes);
   if (N * G >= 2 * threads) {
     // resident input and output: read and written where they lie, all images in one job (nothing

@@ -374,17 +374,22 @@ function gemmWasmPacked(
   const bDirect = inWasm && !transB && kPadTotal === K && readInPlace(ldb, bSpan);
   // C computed in its own layout (row pitch N: one copy out, no compaction; in place where C is
   // resident) where C is contiguous and taken as it is, and where no tile runs past a row's end
-  // (N a multiple of NR: any number of column blocks) or, on one thread with one k block and one
+  // (N a multiple of NR, or NR / 2 past one with the last panel half-width: any number of column
+  // blocks) or, on one thread with one k block and one
   // column block, the panel that does is computed first (what it writes past each row's end, into
   // the next row's first columns, the other panels then overwrite; past the last row: slack)
-  const cRows = alpha === 1 && beta === 0 && ldc === N && (nPad === N || (N <= NC && threads === 1 && kb.length === 1));
-  const overrun = cRows && nPad !== N;
+  // (the last panel by half-width tiles where it has at most NR / 2 columns, block's accum bit 1:
+  // then the tiles write nW columns of a row, not nPad; LeNet-5's 84 outputs, 10 panels and a half)
+  const narrow = N % NR > 0 && N % NR <= NR / 2 ? 2 : 0;
+  const nW = narrow ? nPad - NR / 2 : nPad;
+  const cRows = alpha === 1 && beta === 0 && ldc === N && (nW === N || (N <= NC && threads === 1 && kb.length === 1));
+  const overrun = cRows && nW !== N;
   // operands that live in this memory (resident storage) are read where they lie instead of
   // copied in (B not where its last panel would read past its end: in place with columns past N);
   // C, laid out as its rows, written where it lies when no tile writes past its rows and it
   // shares no byte with A or B
   const resA = inWasm ? residentAddress(w, A) : -1, resB = inWasm ? residentAddress(w, B) : -1;
-  const inPlaceA = resA >= 0, inPlaceB = resB >= 0 && !(bDirect && nPad !== N);
+  const inPlaceA = resA >= 0, inPlaceB = resB >= 0 && !(bDirect && nW !== N);
   const resC = cRows && !overrun ? residentAddress(w, C) : -1;
   const c0 = resC + cOff * 4, c1 = c0 + M * N * 4;
   const inPlaceC = resC >= 0 && outside(resA, aOff, aSpan, c0, c1) && outside(resB, bOff, bSpan, c0, c1);
@@ -408,8 +413,6 @@ function gemmWasmPacked(
   if (threads > 1) tasks.clear();
   // bytes between k steps of a panel: packed, or the operand's row pitch read in place
   const aStep = aDirect ? lda * 4 : MR * 4, bStep = bDirect ? ldb * 4 : NR * 4;
-  // the last panel by half-width tiles where it has at most NR / 2 columns (block's accum bit 1)
-  const narrow = N % NR > 0 && N % NR <= NR / 2 ? 2 : 0;
   const plan: PackedPlan = {
     ex: w.exports, tasks: threads > 1 ? tasks : null, mem, kb, kPadTotal, NR, N, mPad,
     aDirect, bDirect, rawA, rawB, lda, ldb, aPtr, bPtr, cPtr, cRows, narrow, aStep, bStep,
@@ -423,7 +426,7 @@ function gemmWasmPacked(
   if (inWasm) {
     if (!inPlaceA) copyIn(w, A, aOff, aOff + aSpan, rawA);
     if (!inPlaceB) copyIn(w, B, bOff, bOff + bSpan, rawB);
-    if (bDirect && !inPlaceB) mem.fill(0, rawB + bSpan, rawB + bSpan + NR);
+    if (bDirect && !inPlaceB) mem.fill(0, rawB + bSpan, rawB + bSpan + NR); // (read by a last panel of full tiles)
     // op(A) is M x K: row i at raw + i*lda (not transposed); op(B)^T is N x K likewise with !transB
     if (!aDirect) packPanels(plan, M, MR, rawA, lda, transA, aPtr, MC, "packa");
     if (!bDirect) packPanels(plan, N, NR, rawB, ldb, !transB, bPtr, NC, "packb");

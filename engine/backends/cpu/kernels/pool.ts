@@ -4,7 +4,7 @@
 import { pool2dOutputSize, sizeOf } from "../../../shape.ts";
 import { ensureMemory, operandAt, residentAddress, resultAt, resultDone, serialWasmFor, serialWasmInstance, wasmInstance, type WasmInstance } from "../wasm/runtime.ts";
 import { runTasks, splitRange, TaskList, threadsFor, worthThreads, type FnName } from "../wasm/threads.ts";
-import { emptyF32 } from "../alloc.ts";
+import { emptyF32, emptyOf } from "../alloc.ts";
 import type { PoolAct } from "../wasm/pool-funcs.ts";
 
 export type { PoolAct };
@@ -34,8 +34,10 @@ export function maxPool2dForward(
   const [N, C, OH, OW] = shape;
   const [, , H, W] = xShape;
   const [KH, KW] = p.kernel, [sh, sw] = p.stride, [ph, pw] = p.padding, [dh, dw] = p.dilation;
-  const out = new Float32Array(N * C * OH * OW);
-  const indices = new Int32Array(N * C * OH * OW);
+  // (every element written below: unfilled, in the WASM memory where resident storage is on, so
+  // that the gradient reads the indices where they lie)
+  const out = emptyF32(N * C * OH * OW);
+  const indices = emptyOf("int32", N * C * OH * OW) as Int32Array;
   const planes = N * C, HW = H * W, OHW = OH * OW;
   // per output row / column: first valid tap and end (exclusive), as in PyTorch
   const hs = new Int32Array(OH), he = new Int32Array(OH), ws = new Int32Array(OW), we = new Int32Array(OW);
@@ -54,18 +56,20 @@ export function maxPool2dForward(
   }
   const fast2x2 = KH === 2 && KW === 2 && dh === 1 && dw === 1 && ph === 0 && pw === 0;
   // WASM SIMD for 2x2 / stride 2 when every window is inside and there are 4 columns or more: all of them
-  const wasm = serialWasmInstance();
+  const wasm = serialWasmInstance() && serialWasmFor(x, out, indices);
   const simdCols = wasm && fast2x2 && sh === 2 && sw === 2 && fullRows === OH && fullCols === OW && OW >= 4 ? OW : 0;
   if (wasm && simdCols > 0) {
+    // resident operands read and written where they lie, the others copied in and out
     const chunk = Math.max(1, Math.floor((1 << 20) / (HW + 2 * OHW)));
     for (let p0 = 0; p0 < planes; p0 += chunk) {
-      const np = Math.min(chunk, planes - p0);
+      const np = Math.min(chunk, planes - p0), a = p0 * OHW, b = a + np * OHW;
       const xPtr = 0, oPtr = np * HW, iPtr = oPtr + np * OHW;
-      const mem = ensureMemory(wasm, (iPtr + np * OHW) * 4);
-      mem.set(x.subarray(p0 * HW, (p0 + np) * HW), xPtr);
-      wasm.maxpool2(xPtr * 4, H, W, np, OH, OW, oPtr * 4, iPtr * 4);
-      out.set(mem.subarray(oPtr, oPtr + np * OHW), p0 * OHW);
-      indices.set(wasm.i32.subarray(iPtr, iPtr + np * OHW), p0 * OHW);
+      ensureMemory(wasm, (iPtr + np * OHW) * 4);
+      const xAt = operandAt(wasm, x, p0 * HW, (p0 + np) * HW, xPtr);
+      const oAt = resultAt(wasm, out, a, oPtr), iAt = resultAt(wasm, indices, a, iPtr);
+      wasm.maxpool2(xAt, H, W, np, OH, OW, oAt, iAt);
+      resultDone(wasm, out, a, b, oPtr);
+      resultDone(wasm, indices, a, b, iPtr);
     }
     if (simdCols === OW) return { out, indices, shape };
   }
@@ -154,6 +158,16 @@ function maxPool2GradSimd(
   const HW = H * W, OHW = OH * OW;
   // rows past 2*OH and columns past 2*OW get no gradient: zeroed in WASM memory when there are any
   const edges = 2 * OH < H || 2 * OW < W;
+  // every operand resident: in place, on the threads (ranges of planes) from MAXPOOL_GRAD_MIN_THREADS
+  // floats read and written
+  const dxAt0 = residentAddress(wasm, dx);
+  if (
+    dxAt0 >= 0 && residentAddress(wasm, dy) >= 0 && residentAddress(wasm, indices) >= 0 && (!z || residentAddress(wasm, z) >= 0) &&
+    worthThreads(planes * ((z ? 2 : 1) * HW + 2 * OHW), MAXPOOL_GRAD_MIN_THREADS) && threadsFor(wasm) > 1
+  ) {
+    if (edges) ensureMemory(wasm, 64).fill(0, dxAt0 / 4, dxAt0 / 4 + planes * HW); // (the views made anew where the memory grew)
+    return maxPool2GradThreaded(wasm, dy, indices, planes, H, W, OH, OW, dx, z);
+  }
   const chunk = Math.max(1, Math.floor(POOL_CHUNK / ((z ? 2 : 1) * HW + 2 * OHW)));
   const relu = (wasm.exports as unknown as Record<string, (...args: number[]) => number>).maxpool2grad_relu;
   for (let p0 = 0; p0 < planes; p0 += chunk) {
@@ -171,6 +185,42 @@ function maxPool2GradSimd(
   }
   return true;
 }
+
+/**
+ * maxPool2GradSimd on the threads, every operand resident: a task a range of planes, each task's
+ * ok left at a flag of its own (bytes 16 + 4 t of the scratch); false where one is 0.
+ */
+function maxPool2GradThreaded(
+  w: WasmInstance, dy: Float32Array, indices: Int32Array, planes: number, H: number, W: number, OH: number, OW: number, dx: Float32Array,
+  z: Float32Array | null,
+): boolean {
+  const HW = H * W, OHW = OH * OW;
+  const dyAt = residentAddress(w, dy), iAt = residentAddress(w, indices), dxAt = residentAddress(w, dx), zAt = z ? residentAddress(w, z) : 0;
+  const ranges = splitRange(planes, 4 * threadsFor(w));
+  const flags = 16, top = flags + 4 * ranges.length;
+  ensureMemory(w, top);
+  w.i32.fill(0, flags / 4, top / 4);
+  const tasks = maxPoolGradTasks;
+  tasks.clear();
+  ranges.forEach(([p0, p1], t) => {
+    tasks.task();
+    if (z) tasks.call("maxpool2grad_relu", dyAt + p0 * OHW * 4, iAt + p0 * OHW * 4, H, W, p1 - p0, OH, OW, dxAt + p0 * HW * 4, zAt + p0 * HW * 4, flags + 4 * t);
+    else tasks.call("maxpool2grad", dyAt + p0 * OHW * 4, iAt + p0 * OHW * 4, H, W, p1 - p0, OH, OW, dxAt + p0 * HW * 4, flags + 4 * t);
+  });
+  runTasks(w, tasks, top, (bytes) => void ensureMemory(w, bytes));
+  const i32 = w.i32;
+  for (let t = 0; t < ranges.length; t++) if (i32[flags / 4 + t] !== 1) return false;
+  return true;
+}
+/**
+ * Floats read and written (dy, indices, dx; z) from which the max-pool gradient uses the threads:
+ * measured at 2 threads (resident operands, one process, interleaved, load 14-18), [256,6,28,28]'s
+ * (1.8M) 0.30 -> 0.235 ms of wall (p25), [256,16,10,10]'s (614K) 0.093 on one thread against
+ * 0.185 on two (waking the worker costs more than half of 0.09 ms).
+ */
+const MAXPOOL_GRAD_MIN_THREADS = 1 << 20;
+/** maxPool2GradThreaded's task list (reused: the op never runs inside itself). */
+const maxPoolGradTasks = new TaskList();
 
 /**
  * The gradient of 2x2 / stride 2 max pooling and of the relu before it in one pass (no dx of the

@@ -14,11 +14,12 @@
 //  block(mc, np, kc, a, b, c, ldc, accum, aStep, bStep): for each of the `np` B panels and
 //    each MR-row panel of the `mc` rows of A, C_tile (+)= A_panel * B_panel (accum bit 0: C +
 //    the tile's sum, else overwrite; bit 1: the last B panel by half-width tiles).
-//  cblock(mc, np, K, a, x, offs, c, ldc, astride): "implicit GEMM" for
+//  cblock(mc, np, K, a, x, offs, c, ldc, astride, narrow): "implicit GEMM" for
 //    convolution: like block with accum = 0, but B is never packed: B[k][j] =
 //    x[j + offs[k]] (offs: K byte offsets, i32), i.e. column panel p reads 8
 //    consecutive floats at x + 32p + offs[k]; A's MR-row panels are astride
-//    bytes apart (>= K*MR*4: a run of taps may use part of each panel).
+//    bytes apart (>= K*MR*4: a run of taps may use part of each panel);
+//    narrow (bit 0): the last panel by half-width tiles (NR/2 columns computed and written).
 //  packa / packb(src, ld, dst, kc, np, sstep, dstep): packs np panels of R rows (R = MR for
 //    packa, NR for packb; R <= 8), kc >= 4 steps each: dst[p][k*R + r] = src[p][r*ld + k]
 //    (ld, sstep, dstep: bytes between rows, source panels, destination panels), by 4x4
@@ -175,8 +176,8 @@ const CKERN0 = (cfg: SimdConfig) => cfg.MR + 1;
 const WKERN = (cfg: SimdConfig) => 2 * cfg.MR + 2;
 
 /** Implicit-GEMM micro kernel for mr rows: C_tile = A_panel * X[offs[k] + 0..NR-1]. */
-function convKernel(mr: number, cfg: SimdConfig): FuncDef {
-  const { MR, NV } = cfg;
+function convKernel(mr: number, cfg: SimdConfig, NV = cfg.NV): FuncDef {
+  const { MR } = cfg;
   const K = 0, A = 1, X = 2, OFFS = 3, C = 4, LDC = 5, XO = 6;
   const acc = (r: number, v: number) => 7 + r * NV + v;
   const bv = (v: number) => 7 + mr * NV + v;
@@ -202,40 +203,54 @@ function convKernel(mr: number, cfg: SimdConfig): FuncDef {
     for (let v = 0; v < NV; v++) c.get(C).get(acc(r, v)).simdMem(Simd.v128_store, 2, 16 * v);
     if (r + 1 < mr) c.get(C).get(LDC).op(Op.i32_add).set(C);
   }
-  return { name: `ckern${mr}`, params: [I32, I32, I32, I32, I32, I32], results: [], locals, body: c };
+  return { name: NV === cfg.NV ? `ckern${mr}` : `ckern${mr}x${4 * NV}`, params: [I32, I32, I32, I32, I32, I32], results: [], locals, body: c };
 }
 
-function convDriver(cfg: SimdConfig): FuncDef {
+/** cblock (see the module comment); `narrow0`: the index of the half-width kernels (ckern1x4..). */
+function convDriver(cfg: SimdConfig, narrow0: number): FuncDef {
   const { MR, NV } = cfg;
   const NR = NV * 4;
-  const MC = 0, NP = 1, K = 2, A = 3, X = 4, OFFS = 5, C = 6, LDC = 7, ASTRIDE = 8;
-  const AP = 9, CP = 10, I = 11, CSTEP = 12;
+  const MC = 0, NP = 1, K = 2, A = 3, X = 4, OFFS = 5, C = 6, LDC = 7, ASTRIDE = 8, NARROW = 9;
+  const AP = 10, CP = 11, I = 12, CSTEP = 13;
   const c = new Code();
+  let kern0 = 0;
+  const ckern = (rows: number) => c.get(K).get(AP).get(X).get(OFFS).get(CP).get(LDC).call(kern0 + rows - 1);
+  // MR-row tiles, then one of the rest (the packed panels' rows past mc are not computed)
+  const rows = () => {
+    c.get(A).set(AP).get(C).set(CP).get(MC).set(I);
+    c.block().loop();
+    c.get(I).i32(MR).op(Op.i32_lt_s).brIf(1);
+    ckern(MR);
+    c.get(AP).get(ASTRIDE).op(Op.i32_add).set(AP);
+    c.get(CP).get(CSTEP).op(Op.i32_add).set(CP);
+    c.get(I).i32(MR).op(Op.i32_sub).set(I);
+    c.br(0);
+    c.end().end();
+    for (let r = 1; r < MR; r++) {
+      c.get(I).i32(r).op(Op.i32_eq).if_();
+      ckern(r);
+      c.end();
+    }
+  };
   c.get(LDC).i32(MR).op(Op.i32_mul).set(CSTEP);
   c.block();
   c.get(NP).i32(0).op(Op.i32_le_s).brIf(0);
   c.loop();
-  c.get(A).set(AP).get(C).set(CP).get(MC).set(I);
-  c.block().loop();
-  c.get(I).i32(MR).op(Op.i32_lt_s).brIf(1);
-  c.get(K).get(AP).get(X).get(OFFS).get(CP).get(LDC).call(CKERN0(cfg) + MR - 1);
-  c.get(AP).get(ASTRIDE).op(Op.i32_add).set(AP);
-  c.get(CP).get(CSTEP).op(Op.i32_add).set(CP);
-  c.get(I).i32(MR).op(Op.i32_sub).set(I);
-  c.br(0);
-  c.end().end();
-  for (let r = 1; r < MR; r++) {
-    c.get(I).i32(r).op(Op.i32_eq).if_();
-    c.get(K).get(AP).get(X).get(OFFS).get(CP).get(LDC).call(CKERN0(cfg) + r - 1);
-    c.end();
-  }
+  // narrow: the last panel by half-width tiles (its columns past NR / 2 neither computed nor written)
+  c.get(NARROW).get(NP).i32(1).op(Op.i32_eq).op(Op.i32_and).if_();
+  kern0 = narrow0;
+  rows();
+  c.op(Op.else);
+  kern0 = CKERN0(cfg);
+  rows();
+  c.end();
   c.get(X).i32(NR * 4).op(Op.i32_add).set(X);
   c.get(C).i32(NR * 4).op(Op.i32_add).set(C);
   c.get(NP).i32(1).op(Op.i32_sub).tee(NP).brIf(0);
   c.end().end();
   return {
     name: "cblock",
-    params: [I32, I32, I32, I32, I32, I32, I32, I32, I32],
+    params: [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32],
     results: [],
     locals: [I32, I32, I32, I32],
     body: c,
@@ -455,7 +470,7 @@ export function gemmFuncs(cfg: SimdConfig): FuncDef[] {
   for (let mr = 1; mr <= cfg.MR; mr++) funcs.push(kernel(mr, cfg));
   const block = funcs.push(driver(cfg, 0)) - 1; // (written again below, with the half-width kernels' index)
   for (let mr = 1; mr <= cfg.MR; mr++) funcs.push(convKernel(mr, cfg));
-  funcs.push(convDriver(cfg));
+  const cblock = funcs.push(convDriver(cfg, 0)) - 1; // (written again below)
   funcs.push(wKernel(cfg));
   funcs.push(wDriver(cfg));
   funcs.push(pack("packa", cfg.MR), pack("packb", 4 * cfg.NV));
@@ -464,5 +479,9 @@ export function gemmFuncs(cfg: SimdConfig): FuncDef[] {
   const narrow0 = funcs.length;
   for (let mr = 1; mr <= cfg.MR; mr++) funcs.push(kernel(mr, cfg, Math.max(1, cfg.NV >> 1)));
   funcs[block] = driver(cfg, narrow0);
+  // the same for cblock (a row of outH * outW = 100 floats: 12 panels and a half, C written in place)
+  const cnarrow0 = funcs.length;
+  for (let mr = 1; mr <= cfg.MR; mr++) funcs.push(convKernel(mr, cfg, Math.max(1, cfg.NV >> 1)));
+  funcs[cblock] = convDriver(cfg, cnarrow0);
   return funcs;
 }

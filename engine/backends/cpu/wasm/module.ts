@@ -38,6 +38,7 @@ export const SIMD_EXPORTS = [
   "packa", "packb", "vblock",
   "avgpool2", "avgpool2grad", "avgpool2grad_tanh", "avgpool2grad_sigmoid", "avgpool2grad_relu",
   "sumrows",
+  "maxpool2grad", "maxpool2grad_relu",
 ] as const;
 
 /**

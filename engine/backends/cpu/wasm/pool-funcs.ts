@@ -6,11 +6,11 @@
 //    output rows < OH (all windows inside) and every column (OW >= 4).
 //  avgpool2(x, H, W, npl, OH, OW, y), avgpool2grad(dy, H, W, npl, OH, OW, dx): 2x2 / stride 2
 //    average pooling and its gradient, for output rows < OH and every column (OW >= 4; see avgPool2).
-//  maxpool2grad(dy, idx, H, W, npl, OH, OW, dx) -> ok: the gradient of 2x2 / stride 2 max
+//  maxpool2grad(dy, idx, H, W, npl, OH, OW, dx, flag) -> ok: the gradient of 2x2 / stride 2 max
 //    pooling, by compare and select instead of a scatter (see maxPool2Grad).
 //  avgpool2grad_tanh / _sigmoid / _relu(dy, a, H, W, npl, OH, OW, dx): avgpool2grad and the
 //    gradient of the activation before the pooling in one pass (see avgPool2GradAct).
-//  maxpool2grad_relu(dy, idx, H, W, npl, OH, OW, dx, z) -> ok: maxpool2grad and the gradient of the
+//  maxpool2grad_relu(dy, idx, H, W, npl, OH, OW, dx, z, flag) -> ok: maxpool2grad and the gradient of the
 //    relu before the pooling in one pass (see maxPool2Grad).
 
 import { Code, I32, V128, Simd, Op, type FuncDef } from "./writer.ts";
@@ -202,23 +202,27 @@ const INTERLEAVE_HI = INTERLEAVE_LO.map((v) => v + 8);
 const I32X4_EQ = 0x37, V128_AND = 0x4e, I32X4_ALL_TRUE = 0xa3, F32X4_GT = 0x44;
 
 /**
- * maxpool2grad(dy, idx, H, W, npl, OH, OW, dx) -> ok: for npl planes of dy and idx [OH, OW]
+ * maxpool2grad(dy, idx, H, W, npl, OH, OW, dx, flag) -> ok: for npl planes of dy and idx [OH, OW]
  * (idx: i32 flat indices into an [H, W] plane, 2*OH <= H, 2*OW <= W, OW >= 4), writes every
  * 2x2 block of the dx planes [H, W] under an output: dy + 0 at the block's element that idx
  * names, +0 at the other three (rows >= 2*OH and columns >= 2*OW are not written). That is the scatter
  * dx[idx] += dy of a zeroed dx when every index lies in its own output's block (the blocks do
  * not overlap); returns 0 if one does not (the caller then scatters), else 1. Four outputs a
  * step (the last step of a row moved back to end at OW: it rewrites the same values).
- * With `relu`, maxpool2grad_relu(dy, idx, H, W, npl, OH, OW, dx, z): also the gradient of the relu
+ * flag: a byte address where ok is also stored as an i32 (a task on the threads, whose result
+ * nobody reads), or 0.
+ * With `relu`, maxpool2grad_relu(dy, idx, H, W, npl, OH, OW, dx, z, flag): also the gradient of the relu
  * before the pooling, z its input (planes [H, W] as dx): each written value kept where z > 0,
  * else +0 (what reluGrad(z, dx) gives).
  */
 export function maxPool2Grad(relu = false): FuncDef {
   const DY = 0, IDX = 1, H = 2, W = 3, NPL = 4, OH = 5, OW = 6, DX = 7, Z = 8;
-  const base = relu ? 9 : 8;
+  const FLAG = relu ? 9 : 8; // (a byte address: where a task on the threads leaves ok, 0: nowhere)
+  const base = FLAG + 1;
   const OHC = base, OWI = base + 1, LAST = base + 2, RDY = base + 3, RIX = base + 4, RDX = base + 5, I0 = base + 6, P = base + 7, WB = base + 8;
   const RZ = base + 9, PZ = base + 10; // (relu) z's row and position, as RDX and P
-  const v0 = relu ? base + 11 : base + 9;
+  const RES = relu ? base + 11 : base + 9;
+  const v0 = RES + 1;
   const K = v0, SW = v0 + 1, S1 = v0 + 2, OK = v0 + 3, D = v0 + 4, X = v0 + 5, B = v0 + 6, M0 = v0 + 7, M1 = v0 + 8, M2 = v0 + 9, M3 = v0 + 10;
   const c = new Code();
   c.v128I32([-1, -1, -1, -1]).set(OK);
@@ -285,12 +289,15 @@ export function maxPool2Grad(relu = false): FuncDef {
   c.get(NPL).i32(1).op(Op.i32_sub).tee(NPL).brIf(0);
   c.end();
   c.end();
-  c.get(OK).simd(I32X4_ALL_TRUE);
+  c.get(OK).simd(I32X4_ALL_TRUE).set(RES);
+  c.get(FLAG).if_().get(FLAG).get(RES).mem(Op.i32_store, 2, 0).end();
+  c.get(RES);
   const locals: number[] = [];
   for (let i = base; i < v0; i++) locals.push(I32);
   for (let i = 0; i < 11; i++) locals.push(V128);
   const params = [I32, I32, I32, I32, I32, I32, I32, I32];
   if (relu) params.push(I32);
+  params.push(I32); // flag
   return { name: relu ? "maxpool2grad_relu" : "maxpool2grad", params, results: [I32], locals, body: c };
 }
 

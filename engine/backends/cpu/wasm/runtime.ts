@@ -15,10 +15,10 @@ export interface WasmInstance extends TaskTarget {
   /** the memory is shared (worker threads can run its functions, see threads.ts) */
   shared: boolean;
   block: (mc: number, np: number, kc: number, a: number, b: number, c: number, ldc: number, accum: number, aStep: number, bStep: number) => void;
-  cblock: (mc: number, np: number, K: number, a: number, x: number, offs: number, c: number, ldc: number, astride: number) => void;
+  cblock: (mc: number, np: number, K: number, a: number, x: number, offs: number, c: number, ldc: number, astride: number, narrow?: number) => void;
   wblock: (mt: number, kt: number, J: number, dy: number, ldy: number, x: number, offs: number, dw: number, lddw: number) => void;
   maxpool2: (x: number, H: number, W: number, npl: number, OH: number, OW: number, out: number, idx: number) => void;
-  maxpool2grad: (dy: number, idx: number, H: number, W: number, npl: number, OH: number, OW: number, dx: number) => number;
+  maxpool2grad: (dy: number, idx: number, H: number, W: number, npl: number, OH: number, OW: number, dx: number, flag?: number) => number;
   avgpool2: (x: number, H: number, W: number, npl: number, OH: number, OW: number, y: number) => void;
   avgpool2grad: (dy: number, H: number, W: number, npl: number, OH: number, OW: number, dx: number) => void;
   copy2d: (src: number, sPitch: number, sPlane: number, dst: number, dPitch: number, dPlane: number, planes: number, rows: number, n: number) => void;
