@@ -346,11 +346,11 @@ export class Dropout extends Module {
 
 /** Runs its modules one after another; children are named "0", "1", ... (or by the keys of an object). */
 /** The activation module `next` runs ("tanh" / "sigmoid") where Sequential may write it over m's output (see Sequential.forward), else null. */
-function inPlaceActivationAfter(m: Module, next: Module | undefined): "tanh" | "sigmoid" | null {
+function inPlaceActivationAfter(m: Module, next: Module | undefined): "tanh" | "sigmoid" | "relu" | null {
   if (!activationsOverEnabled() || next === undefined) return null;
   const mc: unknown = m.constructor, nc: unknown = next.constructor;
   if (mc !== Linear && mc !== Conv2d) return null;
-  const act = nc === Tanh ? "tanh" : nc === Sigmoid ? "sigmoid" : null;
+  const act = nc === Tanh ? "tanh" : nc === Sigmoid ? "sigmoid" : nc === ReLU ? "relu" : null;
   return act && !m._hasHooks() && !next._hasHooks() ? act : null;
 }
 
@@ -392,7 +392,7 @@ export class Sequential extends Module {
     return this.children()[Symbol.iterator]();
   }
   /**
-   * Feeds x through each module in turn. A Linear or Conv2d followed by a Tanh or Sigmoid, none of
+   * Feeds x through each module in turn. A Linear or Conv2d followed by a Tanh, Sigmoid or ReLU, none of
    * the two with hooks: the layer's output is read by the activation alone (nothing outside sees
    * it), so the activation is written over it (ops/elementwise.ts, activationOver: the same values,
    * gradients and graph, one result block fewer; the CPU, where that block lies in the WASM memory).

@@ -447,15 +447,19 @@ const OVER_UNIT = 24;
 const OVER_THREADS_MIN = 1 << 17;
 
 /**
- * tanh / sigmoid of a resident float32 array written over it, with unary()'s bits: the SIMD
+ * tanh / sigmoid / relu of a resident float32 array written over it, with unary()'s bits: the SIMD
  * functions over whole OVER_UNITs (ranges of them on the threads), the loop for the last
  * n % OVER_UNIT (the SIMD functions' bits are the loop's); false (xs untouched) where xs is not in
  * the SIMD module's memory.
  */
-function unaryOverF32(op: "tanh" | "sigmoid", xs: Float32Array): boolean {
+function unaryOverF32(op: "tanh" | "sigmoid" | "relu", xs: Float32Array): boolean {
   const w = wasmInstance();
   const p = w ? residentAddress(w, xs) : -1;
   if (!w || p < 0) return false;
+  if (op === "relu") {
+    unaryLoop(op, xs, xs); // (unary()'s relu: the loop, which reads each element before writing it)
+    return true;
+  }
   const n = xs.length, m = n - (n % OVER_UNIT), fn = op === "tanh" ? "ew_tanh" : "ew_sigmoid";
   if (m > 0) {
     const threads = worthThreads(m, OVER_THREADS_MIN) ? threadsFor(w) : 1;
@@ -515,7 +519,7 @@ export const cpuBackend: Backend = {
   },
   unaryOver(x, { op }) {
     const xs = arr(x);
-    if ((op !== "tanh" && op !== "sigmoid") || x.dtype !== "float32" || !(xs instanceof Float32Array) || xs.length !== sizeOf(x.shape)) return null;
+    if ((op !== "tanh" && op !== "sigmoid" && op !== "relu") || x.dtype !== "float32" || !(xs instanceof Float32Array) || xs.length !== sizeOf(x.shape)) return null;
     return unaryOverF32(op, xs) ? make(xs, [...x.shape], "float32") : null;
   },
   maxPool2dReluBackward(dy, indices, z, { xShape }) {

@@ -1,4 +1,4 @@
-// nn.Sequential writes a Tanh / Sigmoid over the output of the Linear / Conv2d before it (nothing
+// nn.Sequential writes a Tanh / Sigmoid / ReLU over the output of the Linear / Conv2d before it (nothing
 // else can read that output): the backend's unaryOver (CPU, storage in the WASM memory). Same
 // values, gradients and graph as the op by op forward (setActivationsOver(false)), at 1 and 2
 // threads; left alone where something else may read the layer's output (hooks, subclasses, other
@@ -91,12 +91,29 @@ describe("nn.Sequential: activations written over their layer's output", () => {
     });
   }
 
-  it("LeNet-5 (tanh, average pooling): three SGD steps with the op-by-op losses and parameters, 1 and 2 threads", async () => {
+  const reluNet = () =>
+    new nn.Sequential(
+      new nn.Conv2d(1, 6, 5, { padding: 2 }), new nn.ReLU(), new nn.MaxPool2d(2),
+      new nn.Conv2d(6, 16, 5), new nn.ReLU(), new nn.AvgPool2d(2), new nn.Flatten(),
+      new nn.Linear(400, 40), new nn.ReLU(), new nn.Linear(40, 10),
+    );
+  for (const threads of [1, 2]) {
+    it(`relu after convolutions and a linear layer, max and average pooling: the op-by-op bits (${threads} thread${threads > 1 ? "s" : ""})`, async () => {
+      const x = values(32 * 28 * 28, 8);
+      const ref = await run(reluNet, x, [32, 1, 28, 28], false, 1);
+      const got = await run(reluNet, x, [32, 1, 28, 28], true, threads);
+      expect(got.calls).toBe(2); // the linear layer's 32 x 40 stays ordinary storage
+      expect(got.out).toEqual(ref.out);
+      expect(got.grads).toEqual(ref.grads);
+    });
+  }
+
+  for (const opts of [{}, { activation: "relu", pooling: "max" }] as gb.models.LeNet5Options[]) it(`LeNet-5 (${opts.activation ?? "tanh"}, ${opts.pooling ?? "avg"} pooling): three SGD steps with the op-by-op losses and parameters, 1 and 2 threads`, async () => {
     const steps = async (over: boolean, threads: number) => {
       gb.setNumThreads(threads);
       setActivationsOver(over);
       gb.manualSeed(0);
-      const model = new gb.models.LeNet5();
+      const model = new gb.models.LeNet5(opts);
       const opt = new gb.optim.SGD(model.parameters(), { lr: 0.05, momentum: 0.9 });
       const x = gb.tensor(rand(64 * 28 * 28, 9), { dtype: "float32" }).reshape([64, 1, 28, 28]);
       const y = gb.randint(0, 10, [64]);
@@ -155,7 +172,9 @@ describe("nn.Sequential: activations written over their layer's output", () => {
       class MyLinear extends nn.Linear {}
       new nn.Sequential(new nn.Linear(30, 40), new MyTanh()).call(x);
       new nn.Sequential(new MyLinear(30, 40), new nn.Tanh()).call(x);
-      new nn.Sequential(new nn.Linear(30, 40), new nn.ReLU(), new nn.Linear(40, 40), new nn.GELU()).call(x);
+      new nn.Sequential(new nn.Linear(30, 40), new nn.GELU(), new nn.Linear(40, 40), new nn.Softplus()).call(x);
+      class MyReLU extends nn.ReLU {}
+      new nn.Sequential(new nn.Linear(30, 40), new MyReLU()).call(x);
       // an activation first, or a layer last
       new nn.Sequential(new nn.Tanh(), new nn.Linear(30, 40)).call(x);
       expect(count.calls()).toBe(0);
@@ -164,14 +183,14 @@ describe("nn.Sequential: activations written over their layer's output", () => {
     }
   });
 
-  it("unaryOver: tanh / sigmoid over a resident array, the bits of unary() at every length mod 24, 1 and 2 threads; null for ordinary storage", async () => {
+  it("unaryOver: tanh / sigmoid / relu over a resident array, the bits of unary() at every length mod 24, 1 and 2 threads; null for ordinary storage", async () => {
     for (const threads of [1, 2]) {
       gb.setNumThreads(threads);
-      for (const op of ["tanh", "sigmoid"] as const) {
+      for (const op of ["tanh", "sigmoid", "relu"] as const) {
         for (const n of [16_384, 16_385, 16_386, 16_387, 16_388, 16_391, 16_404, 16_407, 131_072 + 24 * 7 + 5, 300_001]) {
           const v = values(n, n);
           const z = gb.tensor(v, { dtype: "float32" }).mul(1); // an op's result: in the WASM memory
-          const ref = bits(await dataOf(op === "tanh" ? z.tanh() : z.sigmoid()));
+          const ref = bits(await dataOf(op === "tanh" ? z.tanh() : op === "sigmoid" ? z.sigmoid() : z.relu()));
           const d = cpuBackend.unaryOver!(z._d, { op });
           expect(d, `${op} ${n}`).not.toBeNull();
           expect(d!.storage).toBe(z._d.storage);
