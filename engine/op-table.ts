@@ -130,4 +130,10 @@ export interface Backend {
   avgPool2dActBackward?(dy: TensorData, a: TensorData, attrs: AvgPool2dAttrs & { xShape: number[]; act: "tanh" | "sigmoid" | "relu" }): TensorData | null;
   /** The same for maxPool2d after a relu (z: the relu's input): z > 0 ? maxPool2dBackward(dy, indices) : 0. */
   maxPool2dReluBackward?(dy: TensorData, indices: TensorData, z: TensorData, attrs: { xShape: number[] }): TensorData | null;
+  /**
+   * unary(x, { op }) written over x's own storage, where the backend can do that with the bits of
+   * unary() (else null, x untouched): the result shares x's storage, whose old values are gone.
+   * Only for an x that nothing else reads (ops/elementwise.ts, activationOver).
+   */
+  unaryOver?(x: TensorData, attrs: { op: UnaryOp }): TensorData | null;
 }

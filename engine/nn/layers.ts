@@ -9,6 +9,7 @@ import { zeros } from "../ops/creation.js";
 import { shapeStr } from "../shape.js";
 import { Tensor } from "../tensor.js";
 import * as F from "./functional.js";
+import { activationOver, activationsOverEnabled } from "../ops/elementwise.js";
 import type { Pair } from "./conv-ops.js";
 import { pair } from "./conv-ops.js";
 import * as init from "./init.js";
@@ -344,6 +345,15 @@ export class Dropout extends Module {
 // ---------------------------------------------------------------- containers
 
 /** Runs its modules one after another; children are named "0", "1", ... (or by the keys of an object). */
+/** The activation module `next` runs ("tanh" / "sigmoid") where Sequential may write it over m's output (see Sequential.forward), else null. */
+function inPlaceActivationAfter(m: Module, next: Module | undefined): "tanh" | "sigmoid" | "relu" | null {
+  if (!activationsOverEnabled() || next === undefined) return null;
+  const mc: unknown = m.constructor, nc: unknown = next.constructor;
+  if (mc !== Linear && mc !== Conv2d) return null;
+  const act = nc === Tanh ? "tanh" : nc === Sigmoid ? "sigmoid" : nc === ReLU ? "relu" : null;
+  return act && !m._hasHooks() && !next._hasHooks() ? act : null;
+}
+
 export class Sequential extends Module {
   constructor(...modules: Module[] | [Record<string, Module>]) {
     super();
@@ -381,10 +391,23 @@ export class Sequential extends Module {
   [Symbol.iterator](): Iterator<Module> {
     return this.children()[Symbol.iterator]();
   }
-  /** Feeds x through each module in turn. */
+  /**
+   * Feeds x through each module in turn. A Linear or Conv2d followed by a Tanh, Sigmoid or ReLU, none of
+   * the two with hooks: the layer's output is read by the activation alone (nothing outside sees
+   * it), so the activation is written over it (ops/elementwise.ts, activationOver: the same values,
+   * gradients and graph, one result block fewer; the CPU, where that block lies in the WASM memory).
+   */
   forward(x: Tensor): Tensor {
     let h = x;
-    for (const m of this.children()) h = m.call(h) as Tensor;
+    const kids = this.children();
+    for (let i = 0; i < kids.length; i++) {
+      const m = kids[i], act = inPlaceActivationAfter(m, kids[i + 1]);
+      h = m.call(h) as Tensor;
+      if (act) {
+        h = activationOver(act, h);
+        i++;
+      }
+    }
     return h;
   }
 }

@@ -85,6 +85,11 @@ export abstract class Module {
     return out as ReturnType<T["forward"]>;
   }
 
+  /** Whether call() runs hooks (forward or pre-hooks) around forward. Internal: nn.Sequential's in-place activations. */
+  _hasHooks(): boolean {
+    return this._hooks.length > 0 || this._preHooks.length > 0;
+  }
+
   /** Calls `fn(module, inputs, output)` after every forward (via call); a returned value replaces the output. */
   registerForwardHook(fn: ForwardHook): HookHandle {
     this._hooks.push(fn);

@@ -94,8 +94,37 @@ export const round = (x: Tensor) => unary("round", x, (g) => [g.mul(0)]);
 
 // ---- activations ----
 // the backward of each activation is one fused kernel: g * y(1-y), g * (1-y^2), g * [x > 0]
-export const sigmoid = (x: Tensor) => unary("sigmoid", x, (g, out) => [binary("sigmoidGrad", out, g, null)]);
-export const tanh = (x: Tensor) => unary("tanh", x, (g, out) => [binary("tanhGrad", out, g, null)]);
+const sigmoidBackward: BackwardFn = (g, out) => [binary("sigmoidGrad", out, g, null)];
+const tanhBackward: BackwardFn = (g, out) => [binary("tanhGrad", out, g, null)];
+export const sigmoid = (x: Tensor) => unary("sigmoid", x, sigmoidBackward);
+export const tanh = (x: Tensor) => unary("tanh", x, tanhBackward);
+
+let activationsOver = true;
+/** Tests and measurements (not in the public API): nn.Sequential writes its activations over their layer's output (the default) or not. */
+export function setActivationsOver(on: boolean): void {
+  activationsOver = on;
+}
+export function activationsOverEnabled(): boolean {
+  return activationsOver;
+}
+
+/**
+ * tanh(z), sigmoid(z) or relu(z), written over z's storage where the backend can (the CPU, z in
+ * the WASM memory: backends/cpu unaryOver), else the ordinary op. The same values, gradients and
+ * graph as tanh / sigmoid (whose backward reads only the output) and relu (whose backward and
+ * fused pooling rules read only where z > 0, which relu(z) keeps), one block fewer a call: for a z that
+ * nothing but this op reads, such as the output of a layer that nn.Sequential passes straight to
+ * its activation (nn/layers.ts). z's values are those of the result afterwards.
+ */
+export function activationOver(op: "tanh" | "sigmoid" | "relu", z: Tensor): Tensor {
+  const b = backendOf(op, [z]);
+  const d = b.unaryOver?.(z._d, { op });
+  if (!d) return op === "tanh" ? tanh(z) : op === "sigmoid" ? sigmoid(z) : relu(z);
+  return apply(op, [z], d, op === "tanh" ? tanhBackward : op === "sigmoid" ? sigmoidBackward : reluOverBackward);
+}
+
+/** relu's rule where its input's storage holds relu's output: reluGrad reads only which elements are > 0, the same in both (relu(v) > 0 exactly where v > 0, NaN included). */
+const reluOverBackward: BackwardFn = (g, out) => [binary("reluGrad", out, g, null)];
 export const relu = (x: Tensor) => unary("relu", x, (g) => [binary("reluGrad", x, g, null)]);
 export const softplus = (x: Tensor) => unary("softplus", x, (g) => [g.mul(x.sigmoid())]);
 /** The Heaviside step: 1 where x > 0, else 0 (the perceptron's activation). Its gradient is 0 almost everywhere. */
