@@ -16,7 +16,7 @@ import { conv2dForward, conv2dBackwardInput, conv2dBackwardWeight } from "./kern
 import { maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward, avgPool2dActBackward, maxPool2dReluBackward } from "./kernels/pool.js";
 import { binaryF32, rowBroadcastF32Wasm, unaryF32 } from "./kernels/elementwise.js";
 import { backwardScope, emptyF32, emptyOf, recycle } from "./alloc.js";
-import { closeResidentScope, disposeResident, isResident, keepResident, openResidentScope, residentFreed, residentSafePoint, retainResident } from "./wasm/heap.js";
+import { closeResidentScope, disposeResident, isResident, keepResident, openResidentScope, residentFreed, residentSafePoint, residentTaskPoint, retainResident } from "./wasm/heap.js";
 
 /** What a freed tensor's storage becomes (dispose(), the end of a gb.tidy() scope): any later use is an error. */
 const DISPOSED = new Float32Array(0);
@@ -467,6 +467,7 @@ export const cpuBackend: Backend = {
     }
   },
   backwardScope,
+  backwardDone: residentTaskPoint,
   recycle(x) {
     recycle(arr(x));
   },
