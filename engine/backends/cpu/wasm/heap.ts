@@ -75,8 +75,9 @@ let limit = LIMIT;
  * When results are resident: "always": every large result (its block comes back through backward's
  * consumed gradients, dispose(), tidy()'s end, and reclaim(): the garbage collector's finding that
  * its array is gone); "tidy": inside gb.tidy() scopes only, whose end frees every block its tensors
- * do not outlive; "off": none. The default is "always" where reclaim() can work (Node: collector()),
- * else "off" (README.md, "Tensor storage in the WASM memory", says why). GB_RESIDENT sets it.
+ * do not outlive; "off": none. The default is "always" where reclaim() can work (Node: collector())
+ * or where blocks come back between tasks (a browser: taskReclaim(), residentTaskPoint()), else
+ * "off" (README.md, "Tensor storage in the WASM memory", says why). GB_RESIDENT sets it.
  */
 export type ResidentMode = "off" | "tidy" | "always";
 /** "auto": the default, resolved at first use (resolveMode()). */
