@@ -5,9 +5,11 @@
  * - a cold load (the first visit of a new browser profile: nothing cached) to JupyterLab restored
  *   and to the first cell's result in a new notebook, then the same in a warm load (a second tab:
  *   the page's cache and service worker kept);
- * - a LeNet-5 training step (batch 64, SGD with momentum, CPU backend) in the browser kernel with 1
- *   and 2 engine threads (Web Workers), next to the same cell's code run by the engine in Node in
- *   the same run (what the Node kernel runs it with), 1 and 2 threads: images/s and the ratio.
+ * - a LeNet-5 training step (batch 64, and 256: issue 18's case; SGD with momentum, CPU backend) in
+ *   the browser kernel with 1 and 2 engine threads (Web Workers), next to the same cell's code run
+ *   by the engine in Node in the same run (what the Node kernel runs it with), 1 and 2 threads:
+ *   images/s and the ratio, and each side's tensor storage in the WASM memory after the loop
+ *   (memoryStats(): resident storage is the default on both, README "Tensor storage in the WASM memory").
  * Prints the machine's load beside each figure.
  */
 import { gzipSync } from "node:zlib";
@@ -20,12 +22,16 @@ import { buildLite } from "../scripts/lite.mjs";
 
 const load = () => loadavg()[0].toFixed(2);
 const EMPTY_NOTEBOOK = { nbformat: 4, nbformat_minor: 5, metadata: { kernelspec: { name: "gradbook", display_name: "TypeScript (gradbook)", language: "typescript" } }, cells: [] };
-const BATCH = 64;
+const BATCHES = [64, 256];
 const STEPS = 15;
 const WARMUP = 6;
 
-/** The training-step measurement, as a cell's code (run by the browser kernel, and by the engine in Node). Its value: images/s, the median of STEPS steps after WARMUP warm-up steps. */
-const trainingCell = (threads: number) => `gb.setNumThreads(${threads});
+/**
+ * The training-step measurement, as a cell's code (run by the browser kernel, and by the engine in
+ * Node). Its value: "images/s storageBytes": the median of STEPS steps after WARMUP warm-up steps,
+ * and the bytes of the tensor area in the WASM memory (0: ordinary arrays).
+ */
+const trainingCell = (threads: number, BATCH: number) => `gb.setNumThreads(${threads});
 gb.manualSeed(0);
 const model = new gb.models.LeNet5();
 const opt = new gb.optim.SGD(model.parameters(), { lr: 0.01, momentum: 0.9 });
@@ -42,11 +48,11 @@ for (let i = 0; i < ${STEPS + WARMUP}; i++) {
   if (i >= ${WARMUP}) times.push(performance.now() - t0);
 }
 times.sort((a, b) => a - b);
-${BATCH} / (times[${STEPS >> 1}] / 1000)`;
+\`\${${BATCH} / (times[${STEPS >> 1}] / 1000)} \${gb.memoryStats().pools.find((p) => p.name === "CPU tensor storage in the WASM memory")?.bytes ?? 0}\``;
 
 /** The same code in Node: the cell's body as an async function of gb (its last line returned). */
-async function inNode(threads: number): Promise<number> {
-  const code = trainingCell(threads).replace(/\n([^\n]*)$/, "\nreturn $1").replace(/: number\[\]/, "");
+async function inNode(threads: number, batch: number): Promise<string> {
+  const code = trainingCell(threads, batch).replace(/\n([^\n]*)$/, "\nreturn $1").replace(/: number\[\]/, "");
   const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor;
   return await new AsyncFunction("gb", code)(gb);
 }
@@ -75,14 +81,16 @@ export async function benchLite(): Promise<void> {
       else {
         // one run first on each side, not counted: the browser compiles WebAssembly in tiers (a
         // baseline compiler first, optimized code for hot functions later), Node's threads start
-        await runCell(page, trainingCell(2), 600_000);
-        await inNode(2);
-        for (const threads of [1, 2]) {
-          const browser = Number(textOf(await runCell(page, trainingCell(threads), 600_000)));
-          if (!(browser > 0)) throw new Error(`the training cell gave ${browser}`);
-          const node = await inNode(threads);
-          console.log(`[lite] LeNet-5 training step, batch ${BATCH}, CPU, ${threads} thread${threads > 1 ? "s" : ""}: browser ${browser.toFixed(0)} images/s, Node ${node.toFixed(0)} images/s, browser/Node ${(browser / node).toFixed(2)} (load ${load()})`);
-        }
+        await runCell(page, trainingCell(2, 64), 600_000);
+        await inNode(2, 64);
+        for (const batch of BATCHES)
+          for (const threads of [1, 2]) {
+            const [browser, bBytes] = textOf(await runCell(page, trainingCell(threads, batch), 600_000)).replace(/^["']|["']$/g, "").split(" ").map(Number);
+            if (!(browser > 0)) throw new Error(`the training cell gave ${browser}`);
+            const [node, nBytes] = (await inNode(threads, batch)).split(" ").map(Number);
+            const mb = (b: number) => (b ? `${(b / 2 ** 20).toFixed(0)} MiB of tensor storage in the WASM memory` : "ordinary arrays");
+            console.log(`[lite] LeNet-5 training step, batch ${batch}, CPU, ${threads} thread${threads > 1 ? "s" : ""}: browser ${browser.toFixed(0)} images/s (${mb(bBytes)}), Node ${node.toFixed(0)} images/s (${mb(nBytes)}), browser/Node ${(browser / node).toFixed(2)} (load ${load()})`);
+          }
       }
     }
   } finally {

@@ -116,6 +116,8 @@ export interface Backend {
   dispose(x: TensorData): void;
   /** Autograd's backward walk opens (true) or closes (false); storage made in between may come back through recycle(). */
   backwardScope?(open: boolean): void;
+  /** backward() ended: a promise it awaits before it returns (the CPU backend in a browser: a task in which storage of collected arrays comes back), or null. */
+  backwardDone?(): Promise<void> | null;
   /**
    * A gradient that the backward walk made and consumed, whose storage nothing else references
    * any more (no other gradient, no leaf's .grad): the backend may reuse that storage.

@@ -138,6 +138,9 @@ export class Tensor {
         withDeferredMoves(pending, () => runBackward([target], [moved], { accumulate: true }));
       }
     }
+    // (the CPU backend in a browser: a task in which the storage of collected arrays comes back)
+    const done = this.backend.backwardDone?.();
+    if (done) await done;
   }
   /** A tensor with the same values, cut from the graph. */
   detach(): Tensor {

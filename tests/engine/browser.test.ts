@@ -70,6 +70,15 @@ test.skipIf(!existsSync(CHROMIUM))("in Chromium: the main thread, and a Web Work
   expect(worker.threads).toBe(2);
   expect(worker.workers).toBe(1);
   expect(worker.workerTasks).toBeGreaterThan(0);
+  // resident storage is the default in a Web Worker: 60 steps of LeNet-5 at batch 256 (~15 MB of
+  // activations a step, 900 MB in all) in one task stay bounded (backward() takes a task when the
+  // blocks in use pass the headroom: the finalizers of collected arrays free theirs), same bits
+  expect(worker.trainAuto.mode).toBe("always");
+  expect(worker.trainOff.mode).toBe("off");
+  expect(worker.trainAuto.losses).toBe(worker.trainOff.losses);
+  expect(worker.trainAuto.taskPoints).toBeGreaterThan(0);
+  expect(worker.trainAuto.maxTop).toBeLessThan(400 << 20);
+  console.log(`Chromium worker, LeNet-5 b=256, 60 steps: tensor area at most ${(worker.trainAuto.maxTop / 2 ** 20).toFixed(0)} MiB, ${worker.trainAuto.taskPoints} tasks taken by backward()`);
   expect(worker.one).toEqual(main.results);
   expect(worker.two).toEqual(main.results);
   for (const [op, r] of Object.entries(main.results as typeof node)) {

@@ -18,7 +18,7 @@ import { binaryF32, rowBroadcastF32Wasm, unaryF32 } from "./kernels/elementwise.
 import { backwardScope, emptyF32, emptyOf, recycle } from "./alloc.js";
 import { ensureMemory, residentAddress, wasmInstance } from "./wasm/runtime.js";
 import { runTasks, splitRange, TaskList, threadsFor, worthThreads } from "./wasm/threads.js";
-import { closeResidentScope, disposeResident, isResident, keepResident, openResidentScope, residentFreed, residentSafePoint, retainResident } from "./wasm/heap.js";
+import { closeResidentScope, disposeResident, isResident, keepResident, openResidentScope, residentFreed, residentSafePoint, residentTaskPoint, retainResident } from "./wasm/heap.js";
 
 /** What a freed tensor's storage becomes (dispose(), the end of a gb.tidy() scope): any later use is an error. */
 const DISPOSED = new Float32Array(0);
@@ -509,6 +509,7 @@ export const cpuBackend: Backend = {
     }
   },
   backwardScope,
+  backwardDone: residentTaskPoint,
   recycle(x) {
     recycle(arr(x));
   },

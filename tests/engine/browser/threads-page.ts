@@ -4,6 +4,34 @@
 import * as gb from "../../../engine/index.ts";
 import { poolInfo, setCallerTakesTasks, setMinWorkScale } from "../../../engine/backends/cpu/wasm/threads.ts";
 import { wasmInfo } from "../../../engine/backends/cpu/kernels/index.ts";
+import { residentStats, residentStorage, setResidentStorage } from "../../../engine/backends/cpu/wasm/heap.ts";
+
+/**
+ * The LeNet-5 loop as a PyTorch user writes it (batch 256, awaited backward, no tidy, nothing
+ * disposed) for `steps` steps in one task, with the platform's default storage or "off": every
+ * step's loss bits (FNV-1a), the storage mode, the tensor area's highest top, the tasks backward() took.
+ */
+export async function trainLoop(mode: "auto" | "off", steps: number): Promise<{ mode: string; losses: string; maxTop: number; taskPoints: number }> {
+  setResidentStorage(mode);
+  gb.manualSeed(3);
+  const model = new gb.models.LeNet5();
+  const opt = new gb.optim.SGD(model.parameters(), { lr: 0.01, momentum: 0.9 });
+  const x = gb.rand([256, 1, 28, 28]), y = gb.randint(0, 10, [256]);
+  const losses: number[] = [];
+  let maxTop = 0;
+  const tp0 = residentStats().taskPoints;
+  for (let i = 0; i < steps; i++) {
+    opt.zeroGrad();
+    const loss = gb.nn.functional.crossEntropy(model.forward(x), y);
+    await loss.backward();
+    opt.step();
+    losses.push(loss.dataSync()[0]);
+    maxTop = Math.max(maxTop, residentStats().top);
+  }
+  const m = residentStorage();
+  setResidentStorage("auto");
+  return { mode: m, losses: hash(gb.tensor(losses)).hash, maxTop, taskPoints: residentStats().taskPoints - tp0 };
+}
 
 /** FNV-1a over the float32 bits, and a few values (to compare across FMA and no FMA). */
 function hash(t: gb.Tensor): { hash: string; sample: number[] } {
@@ -63,7 +91,13 @@ if (inWorker) {
       setCallerTakesTasks(false); // then the pool's worker computes every task
       const before = poolInfo().workerTasks;
       const two = runOps();
-      post({ one, two, fma: wasmInfo().fma, threads: gb.getNumThreads(), workers: poolInfo().workers, workerTasks: poolInfo().workerTasks - before, isolated: (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated });
+      const pool = { threads: gb.getNumThreads(), workers: poolInfo().workers, workerTasks: poolInfo().workerTasks - before };
+      // the training loop on 1 thread: the default storage (resident, reclaimed between tasks) and ordinary arrays
+      setCallerTakesTasks(true);
+      setMinWorkScale(1);
+      gb.setNumThreads(1);
+      const trainOff = await trainLoop("off", 60), trainAuto = await trainLoop("auto", 60);
+      post({ trainOff, trainAuto, one, two, fma: wasmInfo().fma, ...pool, isolated: (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated });
     } catch (e) {
       post({ error: String((e as Error)?.stack ?? e) });
     }

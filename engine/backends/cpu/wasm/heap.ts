@@ -75,8 +75,9 @@ let limit = LIMIT;
  * When results are resident: "always": every large result (its block comes back through backward's
  * consumed gradients, dispose(), tidy()'s end, and reclaim(): the garbage collector's finding that
  * its array is gone); "tidy": inside gb.tidy() scopes only, whose end frees every block its tensors
- * do not outlive; "off": none. The default is "always" where reclaim() can work (Node: collector()),
- * else "off" (README.md, "Tensor storage in the WASM memory", says why). GB_RESIDENT sets it.
+ * do not outlive; "off": none. The default is "always" where reclaim() can work (Node: collector())
+ * or where blocks come back between tasks (a browser: taskReclaim(), residentTaskPoint()), else
+ * "off" (README.md, "Tensor storage in the WASM memory", says why). GB_RESIDENT sets it.
  */
 export type ResidentMode = "off" | "tidy" | "always";
 /** "auto": the default, resolved at first use (resolveMode()). */
@@ -90,9 +91,42 @@ function envMode(): ResidentMode | null {
 }
 
 function resolveMode(): ResidentMode {
-  if (mode === "auto") mode = collector() ? "always" : "off";
+  if (mode === "auto") mode = collector() || taskReclaim() ? "always" : "off";
   return mode;
 }
+
+/**
+ * Where there is no collector but a FinalizationRegistry and MessageChannel, outside Node (a
+ * browser: its page or a Web Worker), blocks come back between tasks: the callbacks of the arrays
+ * the browser's own collections found dead run in a task of the event loop, which a loop of
+ * awaited steps never reaches by itself, so backward() ends with one task of its own when the
+ * blocks in use passed `reclaimAt` (residentTaskPoint()). Past `limit`, ordinary arrays.
+ */
+function taskReclaim(): boolean {
+  const g = globalThis as { process?: { versions?: { node?: string } }; MessageChannel?: unknown };
+  return !g.process?.versions?.node && typeof FinalizationRegistry === "function" && typeof g.MessageChannel === "function";
+}
+
+/**
+ * Autograd's backward() ended (Tensor.backward awaits what this returns): in "always" mode where
+ * blocks come back between tasks (taskReclaim()) and the blocks in use passed `reclaimAt`, a
+ * promise of a new task (a MessageChannel message: no timer clamping), in which the finalizers of
+ * arrays found dead have run; then `reclaimAt` is the bytes still in use plus the headroom. Else null.
+ */
+export function residentTaskPoint(): Promise<void> | null {
+  if (liveBytes <= reclaimAt || mode !== "always" || collector() || !registry || !taskReclaim()) return null;
+  taskPoints++;
+  return new Promise<void>((resolve) => {
+    const c = new MessageChannel();
+    c.port1.onmessage = () => {
+      c.port1.close();
+      reclaimAt = liveBytes + headroom;
+      resolve();
+    };
+    c.port2.postMessage(0);
+  });
+}
+let taskPoints = 0;
 
 /** Finalizers of the arrays on the current memory (a new registry with each memory: an array of a dropped one frees nothing). */
 let registry: FinalizationRegistry<number> | null = null;
@@ -286,13 +320,14 @@ export function setResidentHeadroom(bytes: number | null): void {
 
 /** A safe point (the backend made an op's result): reclaims blocks if those in use passed the mark. */
 export function residentSafePoint(): void {
-  if (liveBytes > reclaimAt) reclaim();
+  if (liveBytes > reclaimAt && collectorState !== null) reclaim();
 }
 
 function reclaim(force = false): void {
   const c = collector(), r = registry as (FinalizationRegistry<number> & { cleanupSome?: () => void }) | null;
   if (!c || !r?.cleanupSome) {
-    reclaimAt = Infinity; // (no collector: only recycle(), dispose() and tidy() free blocks)
+    // (no collector: recycle(), dispose(), tidy() and, between tasks, the finalizers free blocks)
+    if (!taskReclaim()) reclaimAt = Infinity;
     return;
   }
   reclaims++;
@@ -449,8 +484,8 @@ export function residentBytes(): number {
 }
 
 /** Figures for tests: live blocks and their bytes, cached free bytes, the top. */
-export function residentStats(): { blocks: number; liveBytes: number; freeBytes: number; top: number; freed: number; reclaims: number; gcs: number; gcMs: number; headroom: number } {
-  return { blocks: live.size, liveBytes, freeBytes, top: top - HEAP_BASE, freed: freedExplicitly, reclaims, gcs, gcMs, headroom };
+export function residentStats(): { blocks: number; liveBytes: number; freeBytes: number; top: number; freed: number; reclaims: number; gcs: number; gcMs: number; headroom: number; taskPoints: number } {
+  return { blocks: live.size, liveBytes, freeBytes, top: top - HEAP_BASE, freed: freedExplicitly, reclaims, gcs, gcMs, headroom, taskPoints };
 }
 
 /**
