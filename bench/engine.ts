@@ -65,6 +65,16 @@ const ROUNDS = 7;
 /** LeNet-5 steps in a round; matmul 512 and 1024 calls in one (the same for PyTorch: bench/torch_cpu.py). */
 const STEPS = 5, REPS512 = 10, REPS1024 = 4;
 /**
+ * Matmul calls of each size both engines make before the LeNet-5's warm-up (the same for PyTorch).
+ * The first touch of a fresh page costs the process a page fault; on this VM ~3 ms a MiB (a 4 MiB
+ * result on fresh pages: 13 ms on top of matmul 1024's 40). gradbook's results live in the tensor
+ * area of the WASM memory, whose blocks come back when the collector finds their arrays dead: a loop
+ * of matmuls that drops each result walks over fresh pages until its area's first reclaim (64-256
+ * MiB: heap.ts's headroom), once a process; glibc hands PyTorch's freed 4 MiB back at the next
+ * call. 64 calls of each size (320 MiB) pass that once, as a notebook's first minute does.
+ */
+export const MATMUL_WARMUP = 64;
+/**
  * The pause before each turn (ms): OpenBLAS's and OpenMP's threads, and gradbook's, poll for a while
  * after their last job; the pause keeps that out of the other engine's turn (the bench prints it
  * apart: `tailCpu`).
@@ -90,7 +100,8 @@ export async function engineServeChild(threads: number): Promise<void> {
   gb.manualSeed(0);
   const reply = (o: unknown) => process.stdout.write(SERVE + JSON.stringify(o) + "\n");
   const mats = [512, 1024].map((n) => [gb.randn([n, n]), gb.randn([n, n])] as const);
-  for (const [a, b] of mats) a.matmul(b);
+  const matmulWarmup: Record<string, Timing> = {};
+  for (const [a, b] of mats) matmulWarmup[`matmul${a.shape[0]}`] = await timed(() => void a.matmul(b), MATMUL_WARMUP);
   const model = new gb.models.LeNet5();
   const opt = new gb.optim.SGD(model.parameters(), { lr: 0.01, momentum: 0.9 });
   const x = gb.rand([256, 1, 28, 28]);
@@ -101,7 +112,7 @@ export async function engineServeChild(threads: number): Promise<void> {
     await loss.backward();
     opt.step();
   };
-  reply({ ready: true, warmup: await timed(step, WARMUP_STEPS) });
+  reply({ ready: true, warmup: await timed(step, WARMUP_STEPS), matmulWarmup });
   let last = cpuSeconds();
   const { createInterface } = await import("node:readline");
   for await (const line of createInterface({ input: process.stdin })) {
@@ -157,12 +168,14 @@ interface Measured {
    */
   tailCpu: number;
   warmup: Timing;
+  /** per call, over the MATMUL_WARMUP calls of each size before the LeNet-5's warm-up */
+  matmulWarmup: { matmul512?: Timing; matmul1024?: Timing };
 }
 
 /** The figures of one engine from its answers in order (the LeNet-5 rounds', the matmuls', then the last `idle`). */
-function collect(answers: EngineRound[], warmup: Timing): Measured {
+function collect(answers: EngineRound[], ready: Record<string, unknown>): Measured {
   const inf = { wall: Infinity, cpu: Infinity };
-  const m: Measured = { matmul512: inf, matmul1024: inf, lenet: inf, lenetRounds: [], tailCpu: 0, warmup };
+  const m: Measured = { matmul512: inf, matmul1024: inf, lenet: inf, lenetRounds: [], tailCpu: 0, warmup: ready.warmup as Timing, matmulWarmup: (ready.matmulWarmup ?? {}) as Measured["matmulWarmup"] };
   answers.forEach((r, i) => {
     if (r.matmul512) m.matmul512 = best(m.matmul512, r.matmul512);
     if (r.matmul1024) m.matmul1024 = best(m.matmul1024, r.matmul1024);
@@ -199,7 +212,7 @@ async function measureInterleaved(threads: number): Promise<ThreadCountResult> {
   // Debian's torch computes with OpenBLAS, whose threads torch.set_num_threads does not limit
   const torchEnv = { ...process.env, OMP_NUM_THREADS: n, OPENBLAS_NUM_THREADS: n, MKL_NUM_THREADS: n };
   const script = fileURLToPath(new URL("../bench/torch_cpu.py", import.meta.url));
-  let torch: Server | null = new Server("pytorch", "/usr/bin/python3", [script, n, "tanh", "avg", String(WARMUP_STEPS)], torchEnv, "torch-serve ");
+  let torch: Server | null = new Server("pytorch", "/usr/bin/python3", [script, n, "tanh", "avg", String(WARMUP_STEPS), String(MATMUL_WARMUP)], torchEnv, "torch-serve ");
   let torchReady: Record<string, unknown> | null = null, torchError: string | undefined;
   try {
     torchReady = await torch.next();
@@ -232,8 +245,8 @@ async function measureInterleaved(threads: number): Promise<ThreadCountResult> {
   const pool = oursAnswers.filter((r) => r.lenetThreads).map((r) => r.lenetThreads!);
   const poolPerStep = Object.fromEntries(Object.keys(pool[0]).map((k) => [k, pool.reduce((a, p) => a + p[k as keyof ThreadStats], 0) / pool.length])) as unknown as ThreadStats;
   return {
-    ours: collect(oursAnswers, oursReady.warmup as Timing),
-    torch: torch ? collect(torchAnswers, torchReady!.warmup as Timing) : null,
+    ours: collect(oursAnswers, oursReady),
+    torch: torch ? collect(torchAnswers, torchReady!) : null,
     blas: torchReady?.blas as string | undefined,
     torchError,
     poolPerStep,
@@ -249,7 +262,7 @@ export async function benchEngine(): Promise<void> {
   console.log(`== engine (CPU): gradbook vs PyTorch CPU, same machine, same run; threads ${counts.join(" and ")} (PyTorch pinned to the same count) ==`);
   console.log(
     `gradbook runs in a Node process started as the kernel's (${[...KERNEL_NODE_FLAGS, ...Object.entries(KERNEL_ENV).map(([k, v]) => `${k}=${v}`)].join(" ") || "no settings"}); ` +
-      `both warm up (LeNet-5: ${WARMUP_STEPS} steps), then take turns in ${ROUNDS} rounds (each alone on the machine in its turn, ${PAUSE_MS} ms apart; ` +
+      `both warm up (matmul 512 and 1024: ${MATMUL_WARMUP} calls each; then LeNet-5: ${WARMUP_STEPS} steps), then take turns in ${ROUNDS} rounds (each alone on the machine in its turn, ${PAUSE_MS} ms apart; ` +
       `the LeNet-5 rounds (${STEPS} steps each) first, then the matmuls' (512 x${REPS512}, 1024 x${REPS1024}); figures: the best round of each`,
   );
   const res = new Map<number, ThreadCountResult>();
@@ -303,6 +316,11 @@ export async function benchEngine(): Promise<void> {
     `-- LeNet-5's ${WARMUP_STEPS} warm-up steps (V8 optimizing the step's code meanwhile), per step: ` +
       counts.map((n) => { const w = res.get(n)!.ours.warmup; return `${n} thread${n > 1 ? "s" : ""} ${ms(w.wall)} ms by wall, ${ms(w.cpu)} ms by CPU time`; }).join("; ") +
       ` (measured steps: ${counts.map((n) => `${ms(res.get(n)!.ours.lenet.wall)} / ${ms(res.get(n)!.ours.lenet.cpu)} ms`).join("; ")})`,
+  );
+  const mmWarm = (m: Measured | null | undefined, k: "matmul512" | "matmul1024") => (m?.matmulWarmup[k] ? `${ms(m.matmulWarmup[k]!.wall)} ms` : "-");
+  console.log(
+    `-- the matmuls' ${MATMUL_WARMUP} warm-up calls (a fresh page's first touch: ~3 ms a MiB on this VM), per call by wall, gradbook / PyTorch: ` +
+      counts.map((n) => { const r = res.get(n)!; return `${n} thread${n > 1 ? "s" : ""}: 512 ${mmWarm(r.ours, "matmul512")} / ${mmWarm(r.torch, "matmul512")}, 1024 ${mmWarm(r.ours, "matmul1024")} / ${mmWarm(r.torch, "matmul1024")} (measured: ${ms(r.ours.matmul1024.wall)} / ${r.torch ? ms(r.torch.matmul1024.wall) : "-"} ms)`; }).join("; "),
   );
   if (counts.length > 1) {
     const [a, b] = [res.get(1)!, res.get(many)!];

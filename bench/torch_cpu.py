@@ -2,7 +2,7 @@
 step, served in rounds so that the bench can interleave them with gradbook's (the VM's speed moves
 between seconds; ratios of rounds measured side by side do not).
 
-    /usr/bin/python3 bench/torch_cpu.py THREADS [tanh|relu] [avg|max] [WARMUP_STEPS]
+    /usr/bin/python3 bench/torch_cpu.py THREADS [tanh|relu] [avg|max] [WARMUP_STEPS] [MATMUL_WARMUP]
 
 Prints one line `torch-serve {...}` when ready (after the warm-up steps), then answers each line of
 stdin: `{"op": "lenet"}` (5 steps) or `{"op": "matmul"}` (512 x10, 1024 x4) times them once (per
@@ -18,6 +18,7 @@ threads = int(sys.argv[1]) if len(sys.argv) > 1 else 1
 act = sys.argv[2] if len(sys.argv) > 2 else "tanh"
 pool = sys.argv[3] if len(sys.argv) > 3 else "avg"
 warmup = int(sys.argv[4]) if len(sys.argv) > 4 else 3
+mm_warmup = int(sys.argv[5]) if len(sys.argv) > 5 else 1
 torch.set_num_threads(threads)
 torch.manual_seed(0)
 
@@ -32,8 +33,8 @@ def timed(fn, reps):
     return {"wall": (time.perf_counter() - t0) / reps, "cpu": (time.process_time() - c0) / reps}
 
 mats = {n: (torch.randn(n, n), torch.randn(n, n)) for n in (512, 1024)}
-for a, b in mats.values():
-    a @ b
+# the matmuls' warm-up (MATMUL_WARMUP calls of each, as gradbook's: bench/engine.ts), before the LeNet-5's
+mm_warm = {"matmul%d" % n: timed(lambda: a @ b, mm_warmup) for n, (a, b) in mats.items()}
 
 # which BLAS the matmuls ran on: Debian's torch links libblas.so.3, which is OpenBLAS only when
 # libopenblas0 is installed (else the reference BLAS, ~20x slower)
@@ -60,7 +61,7 @@ def step():
     loss.backward()
     opt.step()
 
-reply({"ready": True, "threads": threads, "torch": torch.__version__, "blas": blas, "warmup": timed(step, warmup)})
+reply({"ready": True, "threads": threads, "torch": torch.__version__, "blas": blas, "warmup": timed(step, warmup), "matmulWarmup": mm_warm})
 last = time.process_time()
 for line in sys.stdin:
     cmd = json.loads(line)
