@@ -62,25 +62,33 @@ interface Layout {
 
 function layout(
   Cg: number, Og: number, KH: number, KW: number, dh: number, dw: number, padT: number, padL: number, outH: number, outW: number,
-  tile: number, flat = false,
+  tile: number,
 ): Layout {
   const Hp = outH + dh * (KH - 1), Wp = outW + dw * (KW - 1);
   const outCopy = (outH * outW) % tile === 0 ? Og * outH * outW : 0; // floats of output copy the shifted layout saves
-  if (!flat && KW > 1 && (Og * KH * (Wp - outW) > 8 * outW || outCopy >= (KW - 1) * Cg * Hp * outW)) {
+  if (KW > 1 && (Og * KH * (Wp - outW) > 8 * outW || outCopy >= (KW - 1) * Cg * Hp * outW)) {
     return { Hp, pitch: outW, copies: KW, copySize: Cg * Hp * outW, Cg, dh, dw, padT, padL };
   }
   return { Hp, pitch: Wp, copies: 1, copySize: Cg * Hp * Wp, Cg, dh, dw, padT, padL };
 }
 
 /**
- * The threaded implicit convolution's largest shifted layout (floats a thread); larger ones are
- * laid out flat (one copy). Both threads' layout copies share the caches of this machine's two
- * vCPUs: LeNet-5's conv2 input gradient (16 channels, 5 shifted copies of 14 x 18 planes: 80 KiB a
- * thread) took 1.74x its one-thread task time on 2 threads (3.50 ms wall against 3.80 on one),
- * flat (20 KiB) 1.06x (2.47 ms wall; 4.39 on one thread, where shifted stays): BENCHMARKS.md, issue
- * 18's seventh round. Its forward (6 channels: 17 KiB shifted) keeps its 1.03x.
+ * Floats from one thread's scratch slot to the next's, at least (1 MiB). With the two threads' slots
+ * side by side (LeNet-5's conv2 input gradient, shifted layout: 85 KB apart), each thread's tasks
+ * took 1.6x the time they take alone (the worker alone: 3.9 ms for all of them; both: 3.2 ms each);
+ * 4 KB or 64 KB further apart, 1.5x / 1.1x; 1 MiB, 1.0x (2.0 ms each); conv1's forward (18 KB
+ * slots) 1.3x, conv2's 1.1x: BENCHMARKS.md, issue 18's eighth round (c2). (The seventh round took
+ * this for the shifted layout's size and laid large ones out flat on threads.) Not explained: the
+ * slots share no cache line, and the task table's place did not matter. The pages between the
+ * slots are never touched.
  */
-const THREAD_MAX_LAYOUT = 1 << 13;
+const THREAD_SLOT_APART = 1 << 18;
+
+/** The stride of per-thread scratch slots of `size` floats: whole cache lines, THREAD_SLOT_APART apart on threads. */
+function threadSlotStride(size: number, threads: number): number {
+  const s = Math.ceil(size / 16) * 16;
+  return threads > 1 ? Math.max(s, THREAD_SLOT_APART) : s;
+}
 
 /** Float offset of tap (c, kh, kw) for output 0 (copy kw of the shifted layout, or column kw * dw of the flat one). */
 function layoutOff(L: Layout, c: number, kh: number, kw: number): number {
@@ -116,10 +124,9 @@ export function implicitConv(
   // (a resident operand is not staged: read or written where it lies)
   const staged = (residentAddress(w, src) >= 0 ? 0 : Cg * SHW) + (residentAddress(w, out) >= 0 ? 0 : Og * outHW);
   const macsPerFloat = (Og * outHW * CKK) / staged;
-  const L1 = layout(Cg, Og, KH, KW, dh, dw, padT, padL, outH, outW, 8);
-  const threads = worthThreads(N * G * Og * Math.ceil((outH * L1.pitch) / 8) * 8 * CKK, PAR_MIN_WORK) && worthThreads(macsPerFloat, CONV_MIN_MACS_PER_FLOAT) ? threadsFor(w) : 1;
-  // on threads, a thread's layout copies no larger than THREAD_MAX_LAYOUT (the same bits: see layout)
-  const L = threads > 1 && L1.copies * L1.copySize > THREAD_MAX_LAYOUT ? layout(Cg, Og, KH, KW, dh, dw, padT, padL, outH, outW, 8, true) : L1;
+  // (the same layout on any thread count: the threads' slots lie THREAD_SLOT_APART apart)
+  const L = layout(Cg, Og, KH, KW, dh, dw, padT, padL, outH, outW, 8);
+  const threads = worthThreads(N * G * Og * Math.ceil((outH * L.pitch) / 8) * 8 * CKK, PAR_MIN_WORK) && worthThreads(macsPerFloat, CONV_MIN_MACS_PER_FLOAT) ? threadsFor(w) : 1;
   const pitch = L.pitch;
   // C's rows: J columns padded to 4, by 8-column panels, the last one half-width where Jpad is 8 p + 4
   // (cblock's narrow: LeNet-5's conv2, 100 outputs a channel, goes as 12.5 panels, C in place)
@@ -313,7 +320,7 @@ function implicitConvThreaded(w: WasmInstance, threads: number, q: ImplicitGeo, 
     // moving between the cores' caches at every job made the tasks 1.5x slower)
     const setSize = (srcAt >= 0 ? 0 : align4(nImg * inImg)) + (outAt >= 0 ? 0 : align4(nImg * outImg));
     const slotPtr = free + 2 * setSize;
-    const slotStride = Math.ceil(slotSize / 16) * 16; // whole cache lines
+    const slotStride = threadSlotStride(slotSize, threads);
     const top = slotPtr + threads * slotStride;
     const mem = ensureMemory(w, top * 4);
     for (let s = 0; s < threads; s++) mem.fill(0, slotPtr + s * slotStride, slotPtr + s * slotStride + xSize);
@@ -545,7 +552,7 @@ function implicitWeightGradGrouped(
   const stagedImg = (xRes ? 0 : inImg) + (dyRes ? 0 : dyImg);
   const k = stagedImg === 0 ? S : Math.max(1, Math.min(S, Math.floor(PIPE_FLOATS / (P * stagedImg)))); // images of each group a chunk
   const xSize = align4(L.copies * L.copySize + 16), dySize = dyInPlace ? 0 : align4(rows * Jpad), dytSize = vt ? OT * Jpad * 8 : 0;
-  const accSize = align4(vt ? G * OT * TP * 8 : G * OgPad * KPad);
+  const accSize = Math.ceil((vt ? G * OT * TP * 8 : G * OgPad * KPad) / 16) * 16; // whole cache lines (the groups' tasks run on either thread)
   // memory (floats): tap offsets | two sets of staged (x | dy) for P * k images | a slot a thread (layout
   // copies, dy rows, dy transposed) | an accumulator a group
   // threads where each staged float feeds enough multiply-adds (only the calling thread stages, into
@@ -558,12 +565,14 @@ function implicitWeightGradGrouped(
   const setSize = (xAt >= 0 ? 0 : align4(P * k * inImg)) + (dyAt >= 0 ? 0 : align4(P * k * dyImg));
   const xs0 = align4(offsPtr + Math.max(KPad, TP)); // staged x of chunk 0 (groupedXs)
   const slotPtr = Math.ceil((xs0 + 2 * setSize) / 16) * 16;
-  const slotSize = Math.ceil((xSize + dySize + dytSize) / 16) * 16;
+  const slotSize = threadSlotStride(xSize + dySize + dytSize, threads);
   const accPtr = slotPtr + threads * slotSize;
   const top = accPtr + P * accSize;
   const mem = ensureMemory(w, top * 4);
   mem.fill(0, offsPtr, xs0);
-  mem.fill(0, slotPtr, top); // layout padding, dy rows past OW and dy transposed past J stay zero (every image writes the same interior)
+  // layout padding, dy rows past OW and dy transposed past J stay zero (every image writes the same interior)
+  for (let t = 0; t < threads; t++) mem.fill(0, slotPtr + t * slotSize, slotPtr + t * slotSize + xSize + dySize + dytSize);
+  mem.fill(0, accPtr, top);
   const i32 = w.i32;
   for (let c = 0; c < Cg; c++) {
     for (let kh = 0; kh < KH; kh++) {
