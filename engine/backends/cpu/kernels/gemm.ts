@@ -399,9 +399,20 @@ function gemmWasmPacked(
   //                   read in place]
   // A(ic, k block) at aPtr + ic * kPadTotal + kOff * mcPad (MC is a multiple of MR),
   // B(jc, k block) at bPtr + jc * kPadTotal + kOff * ncPad, C(jc) at cPtr + jc * mPad (NC is a multiple of NR)
+  // (goto: the k blocks outside the row blocks, where B's column block would not stay in L2 from
+  // one row block to the next, and there are several column blocks (with one, its tasks, column
+  // ranges over all the rows, balance two threads worse than row blocks do: 512^3 on 2 threads
+  // 3.09 -> 3.27 ms); late: then B packed by each task, a k block at a time just before the row
+  // blocks use it, into a buffer of the task's own (one on one thread), where it stays in L2
+  // instead of coming back from L3 or memory; needs whole panels and no k padding)
+  const want = threads === 1 ? 1 : Math.max(1, Math.min(4 * threads, Math.floor((M * N * K) / PAR_TASK_WORK)));
+  const goto = kb.length > 1 && M > MC && N > NC && kPadTotal * NC * 4 > B_L2_MAX;
+  const late = goto && inWasm && !bDirect && kPadTotal === K && N % NR === 0;
+  const perJc = Math.max(1, Math.ceil(want / Math.ceil(N / NC)));
+  const lateBuf = late ? kb[0][2] * Math.ceil(NC / NR / perJc) * NR : 0; // floats a buffer
   const aPtr = 0;
   const bPtr = aPtr + (aDirect ? 0 : mPad * kPadTotal);
-  const cScratch = bPtr + (bDirect ? 0 : kPadTotal * nPad);
+  const cScratch = bPtr + (bDirect ? 0 : late ? (threads === 1 ? 1 : Math.ceil(N / NC) * perJc) * lateBuf : kPadTotal * nPad);
   const cPtr = inPlaceC ? (resC >> 2) + cOff : cScratch;
   const aScratch = cScratch + (inPlaceC ? 0 : cRows ? M * N + NR : mPad * nPad);
   const bScratch = aScratch + (inWasm && !inPlaceA ? aSpan : 0);
@@ -429,7 +440,7 @@ function gemmWasmPacked(
     if (bDirect && !inPlaceB) mem.fill(0, rawB + bSpan, rawB + bSpan + NR); // (read by a last panel of full tiles)
     // op(A) is M x K: row i at raw + i*lda (not transposed); op(B)^T is N x K likewise with !transB
     if (!aDirect) packPanels(plan, M, MR, rawA, lda, transA, aPtr, MC, "packa");
-    if (!bDirect) packPanels(plan, N, NR, rawB, ldb, !transB, bPtr, NC, "packb");
+    if (!bDirect && !late) packPanels(plan, N, NR, rawB, ldb, !transB, bPtr, NC, "packb");
     run();
   } else {
     for (let ic = 0; ic < M; ic += MC) {
@@ -442,20 +453,42 @@ function gemmWasmPacked(
     }
   }
   // (one thread: one task a block, so that the panel that runs past C's rows comes first, see cRows)
-  const want = threads === 1 ? 1 : Math.max(1, Math.min(4 * threads, Math.floor((M * N * K) / PAR_TASK_WORK)));
-  const blocks = Math.ceil(M / MC) * Math.ceil(N / NC);
-  const perBlock = Math.max(1, Math.ceil(want / blocks));
-  for (let jc = 0; jc < N; jc += NC) {
-    const np = Math.ceil(Math.min(NC, N - jc) / NR), ncPad = np * NR;
-    for (let ic = 0; ic < M; ic += MC) {
-      const mc = Math.min(MC, M - ic), mcPad = Math.ceil(mc / MR) * MR;
-      for (const [q0, q1] of splitRange(np, perBlock)) {
+  if (goto) {
+    // B's column block (all of K) would not stay in L2 from one row block to the next: the k
+    // blocks outside the row blocks (GotoBLAS's order), so that a k block of B (KC x NC, 512 KiB)
+    // is read from L3 once and by the other row blocks from L2 (late: packed there just before);
+    // tasks by ranges of column panels over all the rows (each C tile gets its k blocks in order:
+    // the same bits)
+    let buf = bPtr;
+    for (let jc = 0; jc < N; jc += NC) {
+      const np = Math.ceil(Math.min(NC, N - jc) / NR), ncPad = np * NR;
+      for (const [q0, q1] of splitRange(np, perJc)) {
         if (plan.tasks) plan.tasks.task();
-        if (overrun && q1 === np) {
-          // the panel that runs past the rows' end first (one task, one k block: see cRows)
-          blockCalls(plan, jc, ic, mc, mcPad, np, ncPad, q1 - 1, q1);
-          if (q1 - 1 > q0) blockCalls(plan, jc, ic, mc, mcPad, np, ncPad, q0, q1 - 1);
-        } else blockCalls(plan, jc, ic, mc, mcPad, np, ncPad, q0, q1);
+        for (const k of plan.kb) {
+          if (late) packCalls(plan, NR, rawB, ldb, !transB, "packb", jc + q0 * NR, k[0], k[1], k[2], buf, 0, q1 - q0, NR);
+          for (let ic = 0; ic < M; ic += MC) {
+            const mc = Math.min(MC, M - ic);
+            blockCall(plan, jc, ic, mc, Math.ceil(mc / MR) * MR, np, ncPad, q0, q1, k, late ? buf : -1);
+          }
+        }
+        if (threads > 1) buf += lateBuf;
+      }
+    }
+  } else {
+    const blocks = Math.ceil(M / MC) * Math.ceil(N / NC);
+    const perBlock = Math.max(1, Math.ceil(want / blocks));
+    for (let jc = 0; jc < N; jc += NC) {
+      const np = Math.ceil(Math.min(NC, N - jc) / NR), ncPad = np * NR;
+      for (let ic = 0; ic < M; ic += MC) {
+        const mc = Math.min(MC, M - ic), mcPad = Math.ceil(mc / MR) * MR;
+        for (const [q0, q1] of splitRange(np, perBlock)) {
+          if (plan.tasks) plan.tasks.task();
+          if (overrun && q1 === np) {
+            // the panel that runs past the rows' end first (one task, one k block: see cRows)
+            blockCalls(plan, jc, ic, mc, mcPad, np, ncPad, q1 - 1, q1);
+            if (q1 - 1 > q0) blockCalls(plan, jc, ic, mc, mcPad, np, ncPad, q0, q1 - 1);
+          } else blockCalls(plan, jc, ic, mc, mcPad, np, ncPad, q0, q1);
+        }
       }
     }
   }
@@ -543,15 +576,31 @@ function packCalls(
 
 /** The block calls of column panels [q0, q1) of the (jc, ic) block, one a k block. */
 function blockCalls(p: PackedPlan, jc: number, ic: number, mc: number, mcPad: number, np: number, ncPad: number, q0: number, q1: number): void {
-  const { aDirect, bDirect, rawA, rawB, lda, ldb, aPtr, bPtr, cPtr, cRows, kPadTotal, NR, N, mPad } = p;
-  for (const [pc, , kcPad, kOff] of p.kb) {
-    const a = aDirect ? rawA + pc * lda + ic : aPtr + ic * kPadTotal + kOff * mcPad;
-    const b = bDirect ? rawB + pc * ldb + jc + q0 * NR : bPtr + jc * kPadTotal + kOff * ncPad + q0 * kcPad * NR;
-    const c = cRows ? cPtr + ic * N + jc + q0 * NR : cPtr + jc * mPad + ic * ncPad + q0 * NR;
-    const accum = (kOff > 0 ? 1 : 0) | (q1 === np && jc + NC >= N ? p.narrow : 0);
-    planCall(p, "block", mc, q1 - q0, kcPad, a * 4, b * 4, c * 4, (cRows ? N : ncPad) * 4, accum, p.aStep, p.bStep);
-  }
+  for (const k of p.kb) blockCall(p, jc, ic, mc, mcPad, np, ncPad, q0, q1, k);
 }
+
+/**
+ * The block call of column panels [q0, q1) of the (jc, ic) block for the k block `k` (an entry of
+ * p.kb); B's panels from `bAt` (floats) where given (>= 0: packed late, see gemmWasmPacked).
+ */
+function blockCall(
+  p: PackedPlan, jc: number, ic: number, mc: number, mcPad: number, np: number, ncPad: number, q0: number, q1: number,
+  k: [number, number, number, number], bAt = -1,
+): void {
+  const { aDirect, bDirect, rawA, rawB, lda, ldb, aPtr, bPtr, cPtr, cRows, kPadTotal, NR, N, mPad } = p;
+  const [pc, , kcPad, kOff] = k;
+  const a = aDirect ? rawA + pc * lda + ic : aPtr + ic * kPadTotal + kOff * mcPad;
+  const b = bAt >= 0 ? bAt : bDirect ? rawB + pc * ldb + jc + q0 * NR : bPtr + jc * kPadTotal + kOff * ncPad + q0 * kcPad * NR;
+  const c = cRows ? cPtr + ic * N + jc + q0 * NR : cPtr + jc * mPad + ic * ncPad + q0 * NR;
+  const accum = (kOff > 0 ? 1 : 0) | (q1 === np && jc + NC >= N ? p.narrow : 0);
+  planCall(p, "block", mc, q1 - q0, kcPad, a * 4, b * 4, c * 4, (cRows ? N : ncPad) * 4, accum, p.aStep, p.bStep);
+}
+
+/**
+ * A column block of packed B (all of K x NC floats) larger than this many bytes does not stay in
+ * L2 (1 MiB a core here) while the row blocks go by: then the k blocks go outside the row blocks.
+ */
+const B_L2_MAX = 1 << 19;
 
 /** Problems smaller than this many multiply-adds stay in plain TypeScript. */
 const WASM_MIN_WORK = 4096;
