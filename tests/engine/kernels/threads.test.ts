@@ -15,7 +15,7 @@ import {
   getNumThreads, maxPool2dBackward, maxPool2dForward, setWasmMode, setNumThreads, type Conv2dParams, type Pool2dParams,
 } from "../../../engine/backends/cpu/kernels/index.ts";
 import { poolInfo, reusedTasks, runTasks, setCallerTakesTasks, setMinWorkScale, setThreadNap, TaskList, threadStats, threadsSupported } from "../../../engine/backends/cpu/wasm/threads.ts";
-import { ensureMemory, serialWasmInstance, wasmInstance } from "../../../engine/backends/cpu/wasm/runtime.ts";
+import { ensureMemory, serialWasmInstance, setWasmFma, wasmInstance } from "../../../engine/backends/cpu/wasm/runtime.ts";
 import { HEAP_BASE, residentStorage, setResidentStorage } from "../../../engine/backends/cpu/wasm/heap.ts";
 import { checkAgainstReference, reference as opsRef } from "../ops/cases.ts";
 import { rand } from "./xorshift.ts";
@@ -155,35 +155,43 @@ describe("GEMM", () => {
   it("several column blocks and k blocks (the k blocks outside the row blocks, B packed by each task): the bits of column blocks computed one call each", () => {
     // N > 512 columns, M > 120 rows, K > 256 and a 512-column block of B over 512 KiB: the k blocks
     // go outside the row blocks (B packed late, a k block at a time, where N is a multiple of 8);
-    // the same product by calls of at most 512 columns takes the row blocks' order: the same bits
-    const cases: [boolean, boolean, number, number, number][] = [
-      [false, false, 300, 1040, 600], [false, true, 250, 1032, 520], [true, false, 130, 1030, 700], [true, true, 200, 1100, 300],
+    // the same product by calls of at most 512 columns takes the row blocks' order: the same bits,
+    // with the fused multiply-add and in the exact-bits mode
+    const cases: [boolean, boolean, number, number, number, boolean][] = [
+      [false, false, 300, 1040, 600, true], [false, true, 250, 1032, 520, true], [true, false, 130, 1030, 700, true], [true, true, 200, 1100, 300, true],
+      [false, false, 300, 1040, 600, false], [false, true, 250, 1032, 520, false],
     ];
-    cases.forEach(([tA, tB, M, N, K], t) => {
-      const lda = (tA ? M : K) + (t % 2), ldb = (tB ? K : N) + (t === 0 ? 0 : 3), ldc = N + (t % 3);
-      const A = rand(lda * (tA ? K : M) + 5, t + 11), B = rand(ldb * (tB ? N : K) + 4, t + 40);
-      const C0 = rand(ldc * M + 2, t + 70);
-      const alpha = t === 0 ? 1 : 0.75, beta = t === 0 ? 0 : 0.5;
-      const whole = () => {
-        const C = C0.slice();
-        gemm(tA, tB, M, N, K, alpha, A, 5, lda, B, 4, ldb, beta, C, 2, ldc);
-        return [C];
-      };
-      const byBlocks = () => {
-        const C = C0.slice();
-        for (let j0 = 0; j0 < N; j0 += 512) {
-          const nc = Math.min(512, N - j0);
-          gemm(tA, tB, M, nc, K, alpha, A, 5, lda, B, 4 + (tB ? j0 * ldb : j0), ldb, beta, C, 2 + j0, ldc);
-        }
-        return [C];
-      };
-      const [C] = sameForThreadCounts(`gemm ${M}x${N}x${K} tA=${tA} tB=${tB}`, whole, [2, 3]);
-      const [D] = sameForThreadCounts(`gemm ${M}x${N}x${K} tA=${tA} tB=${tB} by column blocks`, byBlocks, [2]);
-      expectSame(C, D, `gemm ${M}x${N}x${K} tA=${tA} tB=${tB}: one call against calls of 512 columns`);
-      const want = C0.slice();
-      gemmReference(tA, tB, M, N, K, alpha, A, 5, lda, B, 4, ldb, beta, want, 2, ldc);
-      expectClose(C, want, `gemm ${M}x${N}x${K} tA=${tA} tB=${tB} vs the reference`, K);
-    });
+    try {
+      cases.forEach(([tA, tB, M, N, K, fma], t) => {
+        setWasmFma(fma);
+        const lda = (tA ? M : K) + (t % 2), ldb = (tB ? K : N) + (t === 0 ? 0 : 3), ldc = N + (t % 3);
+        const A = rand(lda * (tA ? K : M) + 5, t + 11), B = rand(ldb * (tB ? N : K) + 4, t + 40);
+        const C0 = rand(ldc * M + 2, t + 70);
+        const alpha = t === 0 ? 1 : 0.75, beta = t === 0 ? 0 : 0.5;
+        const whole = () => {
+          const C = C0.slice();
+          gemm(tA, tB, M, N, K, alpha, A, 5, lda, B, 4, ldb, beta, C, 2, ldc);
+          return [C];
+        };
+        const byBlocks = () => {
+          const C = C0.slice();
+          for (let j0 = 0; j0 < N; j0 += 512) {
+            const nc = Math.min(512, N - j0);
+            gemm(tA, tB, M, nc, K, alpha, A, 5, lda, B, 4 + (tB ? j0 * ldb : j0), ldb, beta, C, 2 + j0, ldc);
+          }
+          return [C];
+        };
+        const [C] = sameForThreadCounts(`gemm ${M}x${N}x${K} tA=${tA} tB=${tB} fma=${fma}`, whole, fma ? [2, 3] : [2]);
+        expect(wasmInfo().fma, "the multiply-add mode in use").toBe(fma);
+        const [D] = sameForThreadCounts(`gemm ${M}x${N}x${K} tA=${tA} tB=${tB} fma=${fma} by column blocks`, byBlocks, [2]);
+        expectSame(C, D, `gemm ${M}x${N}x${K} tA=${tA} tB=${tB} fma=${fma}: one call against calls of 512 columns`);
+        const want = C0.slice();
+        gemmReference(tA, tB, M, N, K, alpha, A, 5, lda, B, 4, ldb, beta, want, 2, ldc);
+        expectClose(C, want, `gemm ${M}x${N}x${K} tA=${tA} tB=${tB} fma=${fma} vs the reference`, K);
+      });
+    } finally {
+      setWasmFma(true);
+    }
   });
 
   it("matches PyTorch on the reference cases with every job on the threads", () => {
