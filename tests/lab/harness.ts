@@ -126,7 +126,8 @@ export async function screenshotNotebook(page: Page, file: string): Promise<void
   });
   await page.setViewportSize({ width: size.width, height: Math.min(Math.max(h, size.height), 16000) });
   await page.waitForTimeout(500);
-  await page.screenshot({ path: file });
+  // (a page up to 16000 px tall: over 30 s, Playwright's default, on a loaded 2-core machine)
+  await page.screenshot({ path: file, timeout: 120_000 });
   await page.setViewportSize(size);
 }
 
