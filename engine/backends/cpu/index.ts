@@ -438,11 +438,11 @@ function toF32(x: TensorData): Float32Array {
 }
 
 /**
- * Floats a step of the SIMD module's ew_tanh / ew_sigmoid (4 x their 3 / 6 groups): a call over a
- * multiple of it reads every element once, before writing it, so it may write over its operand
+ * A multiple of the floats a step of the SIMD module's ew_tanh / ew_sigmoid (4 x their 3 / 8
+ * groups): a call over a multiple of it reads every element once, before writing it, so it may write over its operand
  * (otherwise its last step overlaps the one before and reads results: wasm/elementwise-funcs.ts).
  */
-const OVER_UNIT = 24;
+const OVER_UNIT = 96;
 /** From this many floats on the threads, as kernels/elementwise.ts's element-wise ops in place. */
 const OVER_THREADS_MIN = 1 << 17;
 

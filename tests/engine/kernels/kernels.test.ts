@@ -447,21 +447,66 @@ describe("float32 exp, tanh, sigmoid", () => {
     });
   }
 
+  it("exp and sigmoid: subnormal results within 1 ulp (2^-149) of double precision, NaN of any payload stays NaN, subnormal and signed-zero operands, on the SIMD module and in the loops", () => {
+    const threads = getNumThreads();
+    setNumThreads(1);
+    onTestFinished(() => setNumThreads(threads));
+    // every float32 from -104 to -87.3 (results below 2^-126, rounded once into the subnormals), every 7th
+    const bits = new Uint32Array(1), fl = new Float32Array(bits.buffer), xs: number[] = [];
+    bits[0] = 0xc2d00000; // -104
+    for (const top = bits[0]; bits[0] >= 0xc2aea000 && bits[0] <= top; bits[0] -= 7) xs.push(fl[0]);
+    const x = Float32Array.from(xs);
+    const exactOf: Record<string, (v: number) => number> = { exp: Math.exp, sigmoid: (v) => Math.exp(v) / (1 + Math.exp(v)) };
+    for (const [op, f] of [["exp", expf], ["sigmoid", sigmoidf]] as const) {
+      const out = new Float32Array(x.length);
+      expect(unaryF32(op, x, out)).toBe(true);
+      let worst = 0, at = 0;
+      for (let i = 0; i < x.length; i++) {
+        if (!Object.is(out[i], f(x[i]))) expect.fail(`${op}(${x[i]}): ${out[i]}, the loop gives ${f(x[i])}`);
+        const e = Math.abs(out[i] - exactOf[op](x[i])) / 2 ** -149;
+        if (!(e <= worst)) [worst, at] = [e, x[i]];
+      }
+      expect(worst, `${op}: ${worst} ulp at ${at}`).toBeLessThanOrEqual(1);
+    }
+    // NaNs with payloads (the integer steps must not turn them into numbers), subnormals, zeros
+    const nanBits = [0x7f800001, 0x7fbfffff, 0x7fc00000, 0x7fc001ff, 0x7fffffff, 0xff800001, 0xffc00000, 0xffc0017f, 0xffffffff, 0x7f8000ff];
+    const special = new Float32Array(4 * 96), sb = new Uint32Array(special.buffer);
+    const tiny = [1e-45, -1e-45, 1e-40, -1e-40, 1.1754942e-38, -1.1754942e-38, 0, -0];
+    for (let i = 0; i < special.length; i++) {
+      if (i % 2 === 0) sb[i] = nanBits[(i / 2) % nanBits.length];
+      else special[i] = tiny[((i - 1) / 2) % tiny.length];
+    }
+    for (const [op, f, at0] of [["exp", expf, 1], ["sigmoid", sigmoidf, 0.5]] as const) {
+      const out = new Float32Array(special.length);
+      expect(unaryF32(op, special, out)).toBe(true);
+      for (let i = 0; i < special.length; i++) {
+        const want = i % 2 === 0 ? NaN : at0;
+        expect(Object.is(out[i], want), `${op}(bits ${sb[i].toString(16)}) = ${out[i]} on the SIMD module`).toBe(true);
+        expect(Object.is(f(special[i]), want), `${op}(bits ${sb[i].toString(16)}) in the loop`).toBe(true);
+      }
+    }
+  });
+
   it("the SIMD module's exp, tanh, sigmoid (several groups a step) equal the TypeScript loops bit for bit at every tail length", () => {
     // unaryF32 streams 16K-float chunks: the last chunk's length is n - 16384, from 4 (one group
-    // a step) up past 6 groups of 4 and their partial last step
+    // a step) up past 8 groups of 4 (exp, sigmoid; tanh: 3) and their partial last step
     const fs: [string, (v: number) => number][] = [["exp", expf], ["tanh", tanhf], ["sigmoid", sigmoidf]];
     const threads = getNumThreads();
     setNumThreads(1);
     onTestFinished(() => setNumThreads(threads));
-    for (const tail of [4, 5, 7, 8, 12, 13, 23, 24, 25, 31, 47, 48, 49, 100]) {
-      const n = 16384 + tail;
-      const x = rand(n, tail).map((v, i) => (i % 13 === 0 ? v * 120 : v * 9));
-      for (const [op, f] of fs) {
-        const out = new Float32Array(n);
-        expect(unaryF32(op, x, out), op).toBe(true);
-        for (let i = 0; i < n; i++) {
-          if (!Object.is(out[i], Math.fround(f(x[i])))) expect.fail(`${op} at ${i} of ${n}: ${out[i]}, the loop gives ${f(x[i])} (x = ${x[i]})`);
+    // both modules: relaxed SIMD's (sigmoid's lane select) and the exact-bits mode's
+    onTestFinished(() => setWasmFma(true));
+    for (const fma of [true, false]) {
+      setWasmFma(fma);
+      for (const tail of [4, 5, 7, 8, 12, 13, 23, 24, 25, 31, 32, 33, 47, 48, 49, 63, 64, 65, 100]) {
+        const n = 16384 + tail;
+        const x = rand(n, tail).map((v, i) => (i % 13 === 0 ? v * 120 : v * 9));
+        for (const [op, f] of fs) {
+          const out = new Float32Array(n);
+          expect(unaryF32(op, x, out), op).toBe(true);
+          for (let i = 0; i < n; i++) {
+            if (!Object.is(out[i], Math.fround(f(x[i])))) expect.fail(`fma ${fma}: ${op} at ${i} of ${n}: ${out[i]}, the loop gives ${f(x[i])} (x = ${x[i]})`);
+          }
         }
       }
     }

@@ -15,7 +15,7 @@
 //     sa / sb are 1 (arrays) or 0 (one value, repeated 4 times at the address).
 //   addbias(c, ldc, rows, n, bias): c[r][0..n) += bias[r] (n a multiple of 4, ldc in bytes).
 
-import { EXP_HI, EXP_LO, EXP_P, LN2_HI, LN2_LO, LOG2E, ROUND_MAGIC, TANH_CLAMP, TANH_P, TANH_Q } from "../fastmath.ts";
+import { EXP_HI, EXP_LO, EXP_MAGIC, EXP_P, LN2_HI, LN2_LO, LOG2E, SIGMOID_MAGIC, SIGMOID_SCALE, TANH_CLAMP, TANH_P, TANH_Q } from "../fastmath.ts";
 import { Code, I32, V128, Op, Simd, type FuncDef } from "./writer.ts";
 
 /** SIMD opcodes used only here. */
@@ -24,7 +24,8 @@ const S = {
   f64x2_promote_low_f32x4: 0x5f, f32x4_demote_f64x2_zero: 0x5e,
   f32x4_splat: 0x13, f32x4_eq: 0x41, f32x4_lt: 0x43, f32x4_gt: 0x44, f32x4_ge: 0x46, f32x4_floor: 0x68,
   f32x4_abs: 0xe0, f32x4_neg: 0xe1, f32x4_add: 0xe4, f32x4_sub: 0xe5, f32x4_mul: 0xe6, f32x4_div: 0xe7, f32x4_pmin: 0xea, f32x4_pmax: 0xeb,
-  i32x4_shl: 0xab, i32x4_shr_s: 0xac, i32x4_sub: 0xb1, i32x4_trunc_sat_f32x4_s: 0xf8,
+  i32x4_shl: 0xab, i32x4_shr_s: 0xac, i32x4_shr_u: 0xad, i32x4_sub: 0xb1, i32x4_trunc_sat_f32x4_s: 0xf8,
+  i32x4_relaxed_laneselect: 0x10b,
 } as const;
 const F64_CONST = 0x44, F32_CONST = 0x43;
 
@@ -80,29 +81,47 @@ function f32c(c: Code, L: Locals, v: number): Code {
 }
 
 /**
- * R = expf(X) on f32x4 lanes, as ../fastmath.ts computes it (the same operations in the same
- * order, in float32, no fused multiply-add): clamp, k = round(x*LOG2E) by the magic number (its
- * integer from the sum's low bits), r = x - k*LN2_HI - k*LN2_LO, the polynomial, then * 2^k1 *
- * 2^k2 (k1 = k >> 1) from exponent bits.
+ * R = e^r for the reduced argument T (|r| <= ln2/2) on f32x4 lanes, as ../fastmath.ts's expPoly:
+ * 1 + r + r^2 P(r), Horner, every product and sum rounded (no fused multiply-add).
  */
-function expf32(c: Code, L: Locals, X: number, R: number): void {
-  const XC = L.v(), KB = L.v(), K = L.v(), T = L.v(), Z = L.v(), KI = L.v(), K1 = L.v();
-  c.get(X); f32c(c, L, EXP_LO).simd(S.f32x4_pmax); f32c(c, L, EXP_HI).simd(S.f32x4_pmin).set(XC);
-  c.get(XC); f32c(c, L, LOG2E).simd(S.f32x4_mul); f32c(c, L, ROUND_MAGIC).simd(S.f32x4_add).set(KB);
-  c.get(KB); f32c(c, L, ROUND_MAGIC).simd(S.f32x4_sub).set(K);
-  c.get(KB).get(L.i32x4(0x4b400000)).simd(S.i32x4_sub).set(KI); // the bits of ROUND_MAGIC
-  c.get(XC).get(K); f32c(c, L, LN2_HI).simd(S.f32x4_mul).simd(S.f32x4_sub);
-  c.get(K); f32c(c, L, LN2_LO).simd(S.f32x4_mul).simd(S.f32x4_sub).set(T);
+function expPoly32(c: Code, L: Locals, T: number, R: number): void {
+  const Z = L.v();
   c.get(T).get(T).simd(S.f32x4_mul).set(Z);
   f32c(c, L, EXP_P[0]).set(R);
   for (let i = 1; i < EXP_P.length; i++) {
     c.get(R).get(T).simd(S.f32x4_mul); f32c(c, L, EXP_P[i]).simd(S.f32x4_add).set(R);
   }
   c.get(R).get(Z).simd(S.f32x4_mul).get(T).simd(S.f32x4_add); f32c(c, L, 1).simd(S.f32x4_add).set(R);
-  // * 2^k1 * 2^k2: bits (k + 127) << 23
-  c.get(KI).i32(1).simd(S.i32x4_shr_s).set(K1);
-  c.get(R).get(K1).get(L.i32x4(127)).simd(Simd.i32x4_add).i32(23).simd(S.i32x4_shl).simd(S.f32x4_mul);
-  c.get(KI).get(K1).simd(S.i32x4_sub).get(L.i32x4(127)).simd(Simd.i32x4_add).i32(23).simd(S.i32x4_shl).simd(S.f32x4_mul).set(R);
+}
+
+/**
+ * KB = XC * LOG2E + magic (k = round(x / ln 2) in its low bits), T = x - k ln 2 in two steps
+ * (Cody and Waite: k * LN2_HI is exact), as ../fastmath.ts.
+ */
+function reduce32(c: Code, L: Locals, XC: number, magic: number, KB: number, T: number): void {
+  const K = L.v();
+  c.get(XC); f32c(c, L, LOG2E).simd(S.f32x4_mul); f32c(c, L, magic).simd(S.f32x4_add).set(KB);
+  c.get(KB); f32c(c, L, magic).simd(S.f32x4_sub).set(K);
+  c.get(XC).get(K); f32c(c, L, LN2_HI).simd(S.f32x4_mul).simd(S.f32x4_sub);
+  c.get(K); f32c(c, L, LN2_LO).simd(S.f32x4_mul).simd(S.f32x4_sub).set(T);
+}
+
+/**
+ * R = expf(X) on f32x4 lanes, as ../fastmath.ts computes it (the same operations in the same
+ * order, in float32, no fused multiply-add): clamp, k = round(x*LOG2E) by the magic number
+ * EXP_MAGIC (the sum's low bits hold k + 254), r = x - k*LN2_HI - k*LN2_LO, the polynomial, then
+ * * 2^floor(k/2) * 2^ceil(k/2): their bits are (KB >> 1) << 23 and (KB << 23) minus those (the
+ * magic's own bits shift out; exponent fields floor((k + 254) / 2) and ceil((k + 254) / 2)).
+ * 27 operations for 4 floats.
+ */
+function expf32(c: Code, L: Locals, X: number, R: number): void {
+  const XC = L.v(), KB = L.v(), T = L.v(), F1 = L.v();
+  c.get(X); f32c(c, L, EXP_LO).simd(S.f32x4_pmax); f32c(c, L, EXP_HI).simd(S.f32x4_pmin).set(XC);
+  reduce32(c, L, XC, EXP_MAGIC, KB, T);
+  expPoly32(c, L, T, R);
+  c.get(KB).i32(1).simd(S.i32x4_shr_u).i32(23).simd(S.i32x4_shl).set(F1);
+  c.get(R).get(F1).simd(S.f32x4_mul);
+  c.get(KB).i32(23).simd(S.i32x4_shl).get(F1).simd(S.i32x4_sub).simd(S.f32x4_mul).set(R);
 }
 
 /** R = tanhf(X) (../fastmath.ts) on f32x4 lanes: clamp, x P(x^2) / Q(x^2), clamp to [-1, 1]. */
@@ -120,15 +139,24 @@ function tanh32(c: Code, L: Locals, X: number, R: number): void {
   f32c(c, L, -1).simd(S.f32x4_pmax); f32c(c, L, 1).simd(S.f32x4_pmin).set(R);
 }
 
-/** R = sigmoidf(X): e = expf(-|x|); (x >= 0 ? 1 : e) / (1 + e). */
-function sigmoid32(c: Code, L: Locals, X: number, R: number): void {
-  const Y = L.v(), E = L.v(), D = L.v();
-  c.get(X).simd(S.f32x4_abs).simd(S.f32x4_neg).set(Y);
-  expf32(c, L, Y, E);
-  f32c(c, L, 1).get(E).simd(S.f32x4_add).set(D);
-  // one division: the numerator (1 or e) picked first
-  f32c(c, L, 1).get(E).get(X); f32c(c, L, 0).simd(S.f32x4_ge).simd(Simd.v128_bitselect);
-  c.get(D).simd(S.f32x4_div).set(R);
+/**
+ * R = sigmoidf(X) (../fastmath.ts): e = e^-|x| (-|x| by setting the sign bit, clamped below at
+ * EXP_LO; NaN passes through) as y * 2^(k + 26), whose bits are KB << 23 (SIGMOID_MAGIC: the
+ * exponent field k + 153), times 2^-26; then (x >= 0 ? 1 : e) / (1 + e), one division (the
+ * numerator picked first: with `relaxed`, by relaxed SIMD's lane select, one blend instead of
+ * three bitwise operations; the mask is whole lanes, so it picks the same lanes). 28 operations
+ * for 4 floats.
+ */
+function sigmoid32(relaxed: boolean): F32Fn {
+  return (c, L, X, R) => {
+    const YC = L.v(), KB = L.v(), T = L.v(), E = L.v();
+    c.get(X).get(L.i32x4(-0x80000000)).simd(Simd.v128_or); f32c(c, L, EXP_LO).simd(S.f32x4_pmax).set(YC);
+    reduce32(c, L, YC, SIGMOID_MAGIC, KB, T);
+    expPoly32(c, L, T, E);
+    c.get(E).get(KB).i32(23).simd(S.i32x4_shl).simd(S.f32x4_mul); f32c(c, L, 2 ** -SIGMOID_SCALE).simd(S.f32x4_mul).set(E);
+    f32c(c, L, 1).get(E).get(X); f32c(c, L, 0).simd(S.f32x4_ge).simd(relaxed ? S.i32x4_relaxed_laneselect : Simd.v128_bitselect);
+    f32c(c, L, 1).get(E).simd(S.f32x4_add).simd(S.f32x4_div).set(R);
+  };
 }
 
 const LOW = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23]; // low halves of two vectors
@@ -155,8 +183,9 @@ type F32Fn = (c: Code, L: Locals, X: number, R: number) => void;
 
 /**
  * A unary function: G groups of 4 floats a step (G independent dependency chains: one chain of
- * exp's ~30 operations leaves the out-of-order core idle; measured best: G = 6 for exp and
- * sigmoid, 3 for tanh, whose division already overlaps), one group a step below 4G floats.
+ * exp's ~27 operations leaves the out-of-order core idle; measured best: G = 8 for exp and
+ * sigmoid (6 before their shorter scaling: more constants, more spills), 3 for tanh, whose
+ * division already overlaps), one group a step below 4G floats.
  */
 function unary(name: string, f: F32Fn, G: number): FuncDef {
   const SRC = 0, DST = 1, N = 2;
@@ -210,12 +239,15 @@ function binary(name: string, op: { f32?: number; f64?: (c: Code, L: Locals, A: 
   return { name, params: [I32, I32, I32, I32, I32, I32], results: [], locals: L.types, body: c };
 }
 
-/** The element-wise functions (ew_*; see module.ts). */
-export function elementwiseFuncs(): FuncDef[] {
+/**
+ * The element-wise functions (ew_*; see module.ts); `relaxed`: the module may use relaxed SIMD
+ * (its fused multiply-add configuration), for instructions that give the same bits.
+ */
+export function elementwiseFuncs(relaxed = false): FuncDef[] {
   return [
-    unary("ew_exp", expf32, 6),
+    unary("ew_exp", expf32, 8),
     unary("ew_tanh", tanh32, 3),
-    unary("ew_sigmoid", sigmoid32, 6),
+    unary("ew_sigmoid", sigmoid32(relaxed), 8),
     binary("ew_add", { f32: S.f32x4_add }),
     binary("ew_sub", { f32: S.f32x4_sub }),
     binary("ew_mul", { f32: S.f32x4_mul }),

@@ -47,7 +47,7 @@ export const SIMD_EXPORTS = [
  */
 export function simdModuleBytes(cfg: SimdConfig = DEFAULT_CONFIG, sharedMax?: number): Uint8Array<ArrayBuffer> {
   // the GEMM family first: its functions call each other by index
-  const funcs: FuncDef[] = [...gemmFuncs(cfg), maxPool2(), ...copyFuncs(), addBias(), ...elementwiseFuncs(), avgPool2(false), avgPool2(true), maxPool2Grad(), sumRows(), addRows(), ...optimFuncs(),
+  const funcs: FuncDef[] = [...gemmFuncs(cfg), maxPool2(), ...copyFuncs(), addBias(), ...elementwiseFuncs(cfg.fma), avgPool2(false), avgPool2(true), maxPool2Grad(), sumRows(), addRows(), ...optimFuncs(),
     avgPool2GradAct("tanh"), avgPool2GradAct("sigmoid"), avgPool2GradAct("relu"), maxPool2Grad(true)];
   return buildModule(funcs, sharedMax);
 }
