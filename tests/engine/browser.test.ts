@@ -1,5 +1,5 @@
 // The engine as a plain library in a browser (Debian's Chromium, headless, driven by playwright-core):
-// a cross-origin-isolated page runs a matmul, a convolution with its gradients and exp/tanh on its
+// a cross-origin-isolated page runs a matmul, a convolution with its gradients and exp/tanh/sigmoid on its
 // main thread (one thread: a page may not block) and in a module Web Worker with 2 threads, where
 // the pool's workers are Blob-URL Web Workers on the shared WASM memory. Results: the same bits on
 // the main thread, the worker's one thread and its two threads (the pool's worker computing the

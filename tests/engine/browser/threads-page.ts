@@ -44,7 +44,7 @@ function hash(t: gb.Tensor): { hash: string; sample: number[] } {
   return { hash: h.toString(16), sample };
 }
 
-/** The ops (seeded inputs): a matmul, a convolution with both gradients, exp / tanh over 300k floats. */
+/** The ops (seeded inputs): a matmul, a convolution with both gradients, exp / tanh / sigmoid over 300k floats. */
 export function runOps(): Record<string, { hash: string; sample: number[] }> {
   gb.manualSeed(7);
   const a = gb.randn([96, 200]), b = gb.randn([200, 150]);
@@ -74,7 +74,7 @@ export function runOps(): Record<string, { hash: string; sample: number[] }> {
     adam.step();
   }
   const biased = gb.randn([256, 120]).add(gb.randn([120])); // a row broadcast on the SIMD module
-  return { biasAdd: hash(biased), sgd: hash(sgdP), adam: hash(adamP), matmul: hash(a.matmul(b)), conv: hash(y), convDx: hash(x.grad!), convDw: hash(w.grad!), exp: hash(v.exp()), tanh: hash(v.tanh()), sumRows: hash(rows), sumCols: hash(cols), crossEntropy: hash(loss), crossEntropyDx: hash(logits.grad!), poolTanhDz: hash(z.grad!), poolReluDz: hash(zr.grad!) };
+  return { biasAdd: hash(biased), sgd: hash(sgdP), adam: hash(adamP), matmul: hash(a.matmul(b)), conv: hash(y), convDx: hash(x.grad!), convDw: hash(w.grad!), exp: hash(v.exp()), tanh: hash(v.tanh()), sigmoid: hash(v.sigmoid()), sumRows: hash(rows), sumCols: hash(cols), crossEntropy: hash(loss), crossEntropyDx: hash(logits.grad!), poolTanhDz: hash(z.grad!), poolReluDz: hash(zr.grad!) };
 }
 
 const inWorker = typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== "undefined";
