@@ -366,15 +366,57 @@ describe("resident storage", () => {
 
   it("the tensor area's top comes back down as the blocks at its end are freed, in any order (what memoryStats() and the kernel's guard count)", () => {
     setResidentStorage("always");
-    const n = (1 << 15) + 7; // (a size no other test makes: no free block of it below)
-    const t0 = residentStats().top;
+    const s0 = residentStats();
+    // (larger than any free block below: from the top)
+    const n = Math.max((1 << 15) + 7, s0.largestFree / 4 + 16);
     const ts = [0, 1, 2, 3, 4, 5].map((k) => gb.tensor(rand(n, 80 + k)).mul(1));
     expect(ts.every((t) => isResident(storage(t)))).toBe(true);
-    expect(residentStats().top - t0).toBeGreaterThanOrEqual(6 * n * 4);
+    expect(residentStats().top - s0.top).toBeGreaterThanOrEqual(6 * n * 4);
     for (const k of [2, 0, 4, 1, 5]) ts[k].dispose();
-    expect(residentStats().top - t0).toBeGreaterThanOrEqual(4 * n * 4); // (the fourth still lies above the others)
+    expect(residentStats().top - s0.top).toBeGreaterThanOrEqual(4 * n * 4); // (the fourth still lies above the others)
     ts[3].dispose();
-    expect(residentStats().top).toBe(t0);
+    // the blocks merged back into what was free before, and the top came down
+    const s1 = residentStats();
+    expect([s1.top, s1.freeBytes, s1.freeBlocks]).toEqual([s0.top, s0.freeBytes, s0.freeBlocks]);
+  });
+
+  it("the allocator: best fit, split, and free blocks merged with their free neighbours; blocks of other sizes reuse the memory freed (evaluation after training), the area does not grow", () => {
+    setResidentStorage("always");
+    const s0 = residentStats();
+    const unit = Math.max(1 << 16, Math.ceil((s0.largestFree + 64) / 256) * 256); // (bytes; more than any free block: blocks from the top)
+    const alloc = (bytes: number) => allocResident(bytes / 4)!;
+    const offs = (as: Float32Array[]) => as.map((a) => a.byteOffset);
+    // five blocks side by side, and one above them (so that they do not end at the top)
+    const [a, b, c, d, e, above] = [1, 2, 1, 3, 1, 1].map((k) => alloc(k * unit));
+    expect(offs([b, c, d, e, above])).toEqual([1, 3, 4, 7, 8].map((k) => a.byteOffset + k * unit));
+    const top = residentStats().top;
+    // best fit: with blocks of 2 and 3 units free, 1.5 units go into the 2 (split: its last half stays free)
+    freeResident(b);
+    freeResident(d);
+    const f = alloc(1.5 * unit);
+    expect(f.byteOffset).toBe(b.byteOffset);
+    expect(residentStats().freeBytes - s0.freeBytes).toBe(3.5 * unit);
+    // merged: a, c and e freed around the rest of b and d make one block of a..e less f, reused whole
+    freeResident(f);
+    for (const x of [a, e, c]) freeResident(x);
+    const s1 = residentStats();
+    expect(s1.freeBlocks - s0.freeBlocks).toBe(1);
+    expect(s1.freeBytes - s0.freeBytes).toBe(8 * unit);
+    expect(s1.largestFree).toBe(8 * unit);
+    const g = alloc(8 * unit);
+    expect(g.byteOffset).toBe(a.byteOffset);
+    expect(residentStats().top).toBe(top);
+    freeResident(g);
+    // a training loop's sizes, then an evaluation's of other sizes: these take the memory those freed
+    const train = Array.from({ length: 12 }, (_, k) => alloc((k % 3 + 1) * (unit / 4)));
+    for (const x of train) freeResident(x);
+    const evalBlocks = Array.from({ length: 5 }, () => alloc(1.25 * unit));
+    expect(residentStats().top).toBe(top);
+    expect(evalBlocks.every((x) => x.byteOffset >= a.byteOffset && x.byteOffset + x.byteLength <= above.byteOffset)).toBe(true);
+    for (const x of [...evalBlocks, above]) freeResident(x);
+    // all back: what was free before, the top where it was
+    const s2 = residentStats();
+    expect([s2.top, s2.freeBytes, s2.freeBlocks]).toEqual([s0.top, s0.freeBytes, s0.freeBlocks]);
   });
 
   it("memoryStats() counts the storage (in use, tensors); past the limit and over 32 MiB results are ordinary arrays; emptyCache() drops an unused memory", () => {

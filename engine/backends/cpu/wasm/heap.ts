@@ -8,8 +8,10 @@
 // Growing a shared memory only makes reserved pages accessible (no copy, no detach: views made
 // before stay valid), and untouched pages cost nothing, so the gap costs no memory.
 //
-// Blocks come from free lists by size (64-byte multiples; a training step makes the same sizes
-// over and over), else from the top. A block comes back (1) when autograd's backward walk hands a
+// Blocks (64-byte multiples) come from the free blocks by best fit (the smallest that holds it, split:
+// its rest stays free; a training step makes the same sizes over and over, so mostly an exact fit),
+// else from the top; a freed block merges with the free blocks on either side, and the top comes
+// down over a free block that ends at it. A block comes back (1) when autograd's backward walk hands a
 // consumed gradient back (alloc.ts recycle()), (2) when the last tensor on it is disposed, (3) at
 // the end of the gb.tidy() scope it was made in, or (4) when its array is garbage collected (a
 // FinalizationRegistry entry; V8 clears it only in a full collection: a registered object survives
@@ -39,16 +41,24 @@ let memoryFailed = false;
 /** The memory's buffers (a shared memory gives a new SharedArrayBuffer object per size). */
 let buffers = new WeakSet<ArrayBufferLike>();
 let top = HEAP_BASE;
-/** Free blocks by byte size. */
-let freeLists = new Map<number, number[]>();
-let freeBytes = 0;
 /**
- * Free blocks: offset -> bytes, and end -> offset, so that the top comes down over the free blocks
- * that end at it (the memory a runaway cell took is counted again as it is freed). The free lists
- * may hold offsets no longer free there (skipped when popped).
+ * Free blocks: offset -> bytes, and end -> offset. Never two adjacent (a freed block merges with
+ * its free neighbours) and none ending at the top (the top comes down over it: the memory a
+ * runaway cell took is counted again as it is freed).
  */
 let freeAt = new Map<number, number>();
 let freeEnd = new Map<number, number>();
+let freeBytes = 0;
+/**
+ * Free blocks' offsets by byte size (most recently freed last: reused first, warm in the caches);
+ * a list may also hold offsets no longer free with that size (skipped when popped). `freeCount`:
+ * how many of a size are free; `freeSizes`: those sizes, ascending (best fit by binary search).
+ */
+let freeLists = new Map<number, number[]>();
+let freeCount = new Map<number, number>();
+let freeSizes: number[] = [];
+/** The top's highest point since the memory was made (the pages touched: the process keeps them). */
+let highWater = HEAP_BASE;
 /** Live blocks: byte offset -> bytes. */
 let live = new Map<number, number>();
 /** Live blocks' arrays (weakly) and allocation numbers, for freeResidentSince(). */
@@ -257,10 +267,7 @@ export function allocResident(n: number, int32 = false): ResidentArray | null {
   if (!m) return null;
   let off = takeFree(bytes);
   if (off === undefined) {
-    if (top + bytes > HEAP_END) {
-      coalesce();
-      if (top + bytes > HEAP_END) return null;
-    }
+    if (top + bytes > HEAP_END) return null;
     off = top;
     try {
       growShared(top + bytes);
@@ -268,6 +275,7 @@ export function allocResident(n: number, int32 = false): ResidentArray | null {
       return null; // the system refused the pages
     }
     top += bytes;
+    if (top > highWater) highWater = top;
   }
   live.set(off, bytes);
   liveBytes += bytes;
@@ -349,28 +357,76 @@ function reclaim(force = false): void {
   reclaimAt = liveBytes + headroom;
 }
 
-/** A free block of `bytes` taken off its list, or undefined. */
-function takeFree(bytes: number): number | undefined {
-  const list = freeLists.get(bytes);
-  if (!list) return undefined;
-  let off = list.pop();
-  while (off !== undefined && freeAt.get(off) !== bytes) off = list.pop();
-  if (list.length === 0) freeLists.delete(bytes);
-  if (off !== undefined) {
-    freeAt.delete(off);
-    freeEnd.delete(off + bytes);
-    freeBytes -= bytes;
+/** The first index of `freeSizes` whose size is at least `bytes`. */
+function sizeIndex(bytes: number): number {
+  let lo = 0, hi = freeSizes.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (freeSizes[mid] < bytes) lo = mid + 1;
+    else hi = mid;
   }
+  return lo;
+}
+
+/** Best fit: the smallest free block that holds `bytes` (the most recently freed of that size), split (its rest stays free); or undefined. */
+function takeFree(bytes: number): number | undefined {
+  const i = sizeIndex(bytes);
+  if (i === freeSizes.length) return undefined;
+  const size = freeSizes[i], list = freeLists.get(size)!;
+  let off = list.pop()!;
+  while (freeAt.get(off) !== size) off = list.pop()!; // (freeCount says one is there)
+  unlistFree(off, size);
+  if (size > bytes) listFree(off + bytes, size - bytes);
   return off;
 }
 
-function addFree(off: number, bytes: number): void {
+/** Lists a free block (its neighbours are not free, and it does not end at the top). */
+function listFree(off: number, bytes: number): void {
   freeAt.set(off, bytes);
   freeEnd.set(off + bytes, off);
-  const list = freeLists.get(bytes);
-  if (list) list.push(off);
-  else freeLists.set(bytes, [off]);
   freeBytes += bytes;
+  const n = freeCount.get(bytes) ?? 0;
+  freeCount.set(bytes, n + 1);
+  const list = freeLists.get(bytes);
+  if (!list) freeLists.set(bytes, [off]);
+  else {
+    list.push(off);
+    // (offsets no longer free there pile up where blocks of this size merge: drop them now and then)
+    if (list.length > 4 * n + 64) freeLists.set(bytes, [...new Set(list.filter((o) => freeAt.get(o) === bytes))]);
+  }
+  if (n === 0) freeSizes.splice(sizeIndex(bytes), 0, bytes);
+}
+
+/** Takes a free block off the lists (its offset may stay in its size's list: skipped when popped). */
+function unlistFree(off: number, bytes: number): void {
+  freeAt.delete(off);
+  freeEnd.delete(off + bytes);
+  freeBytes -= bytes;
+  const n = freeCount.get(bytes)! - 1;
+  if (n > 0) freeCount.set(bytes, n);
+  else {
+    freeCount.delete(bytes);
+    freeLists.delete(bytes);
+    freeSizes.splice(sizeIndex(bytes), 1);
+  }
+}
+
+/** A block becomes free: merged with its free neighbours; the top comes down over it where it ends there. */
+function freeBlock(off: number, bytes: number): void {
+  const below = freeEnd.get(off);
+  if (below !== undefined) {
+    const b = freeAt.get(below)!;
+    unlistFree(below, b);
+    bytes += off - below;
+    off = below;
+  }
+  const above = freeAt.get(off + bytes);
+  if (above !== undefined) {
+    unlistFree(off + bytes, above);
+    bytes += above;
+  }
+  if (off + bytes === top) top = off;
+  else listFree(off, bytes);
 }
 
 /** Hands a block back (from the finalizer, or explicitly once unregistered). */
@@ -383,15 +439,7 @@ function release(off: number): void {
   liveArrays.delete(off);
   keptBlocks.delete(off);
   liveBytes -= bytes;
-  if (off + bytes !== top) return addFree(off, bytes);
-  top = off;
-  // (free blocks ending at the new top come down with it)
-  for (let below = freeEnd.get(top); below !== undefined; below = freeEnd.get(top)) {
-    freeEnd.delete(top);
-    freeBytes -= freeAt.get(below)!;
-    freeAt.delete(below);
-    top = below;
-  }
+  freeBlock(off, bytes);
 }
 
 /**
@@ -461,49 +509,32 @@ export function residentFreed(a: ArrayBufferView): boolean {
   return buffers.has(a.buffer) && !live.has(a.byteOffset);
 }
 
-/** Merges adjacent free blocks (and lowers the top where they end at it). */
-function coalesce(): void {
-  const blocks = [...freeAt].sort((x, y) => x[0] - y[0]);
-  freeLists = new Map();
-  freeAt = new Map();
-  freeEnd = new Map();
-  freeBytes = 0;
-  const merged: [number, number][] = [];
-  for (const [o, b] of blocks) {
-    const last = merged[merged.length - 1];
-    if (last && last[0] + last[1] === o) last[1] += b;
-    else merged.push([o, b]);
-  }
-  while (merged.length && merged[merged.length - 1][0] + merged[merged.length - 1][1] === top) top = merged.pop()![0];
-  for (const [o, b] of merged) addFree(o, b);
-}
-
 /** Bytes of the memory's tensor area in use or cached (from HEAP_BASE to the top). */
 export function residentBytes(): number {
   return top - HEAP_BASE;
 }
 
 /** Figures for tests: live blocks and their bytes, cached free bytes, the top. */
-export function residentStats(): { blocks: number; liveBytes: number; freeBytes: number; top: number; freed: number; reclaims: number; gcs: number; gcMs: number; headroom: number; taskPoints: number } {
-  return { blocks: live.size, liveBytes, freeBytes, top: top - HEAP_BASE, freed: freedExplicitly, reclaims, gcs, gcMs, headroom, taskPoints };
+export function residentStats(): { blocks: number; liveBytes: number; freeBytes: number; freeBlocks: number; largestFree: number; top: number; highWater: number; freed: number; reclaims: number; gcs: number; gcMs: number; headroom: number; taskPoints: number } {
+  return { blocks: live.size, liveBytes, freeBytes, freeBlocks: freeAt.size, largestFree: freeSizes.length ? freeSizes[freeSizes.length - 1] : 0, top: top - HEAP_BASE, highWater: highWater - HEAP_BASE, freed: freedExplicitly, reclaims, gcs, gcMs, headroom, taskPoints };
 }
 
 /**
  * Drops the memory when no tensor lives in it (emptyCache(): a WebAssembly memory cannot shrink,
  * so a fresh one takes its place at next use); returns whether it did. Else the free blocks stay
- * (they are reused), merged where adjacent.
+ * (they are reused; adjacent ones are merged as they are freed).
  */
 export function dropSharedMemory(): boolean {
   if (live.size > 0 && mode === "always") reclaim(true);
-  if (live.size > 0) {
-    coalesce();
-    return false;
-  }
+  if (live.size > 0) return false;
   memory = null;
   registry = null;
   buffers = new WeakSet();
   top = HEAP_BASE;
+  highWater = HEAP_BASE;
   freeLists = new Map();
+  freeCount = new Map();
+  freeSizes = [];
   freeAt = new Map();
   freeEnd = new Map();
   freeBytes = 0;
