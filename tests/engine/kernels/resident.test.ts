@@ -5,7 +5,7 @@
 // tensor; a freed tensor's use is a clear error; memoryStats() and emptyCache() see the memory.
 import { afterEach, describe, expect, it } from "vitest";
 import * as gb from "../../../engine/index.ts";
-import { allocResident, freeResident, isResident, residentStats, residentStorage, setResidentHeadroom, setResidentLimit, setResidentStorage } from "../../../engine/backends/cpu/wasm/heap.ts";
+import { allocResident, collectResidentGarbage, freeResident, isResident, residentStats, residentStorage, setResidentHarvest, setResidentHeadroom, setResidentLimit, setResidentStorage } from "../../../engine/backends/cpu/wasm/heap.ts";
 import { gemm } from "../../../engine/backends/cpu/kernels/gemm.ts";
 import { setMinWorkScale, threadStats } from "../../../engine/backends/cpu/wasm/threads.ts";
 import { maxPool2dBackward, maxPool2dForward, maxPool2dReluBackward } from "../../../engine/backends/cpu/kernels/pool.ts";
@@ -18,6 +18,7 @@ afterEach(() => {
   setResidentStorage(initialMode);
   setResidentLimit(null);
   setResidentHeadroom(null);
+  setResidentHarvest(null);
   setMinWorkScale(1);
   setWasmMode("auto");
   setWasmFma(true);
@@ -340,6 +341,32 @@ describe("resident storage", () => {
     // what the user kept reads its values: the early output and the input made before the loop
     same(got.early.dataSync(), got.earlyValues, "the activation kept from step 3");
     same(got.x.dataSync(), plain.x.dataSync(), "the input");
+  });
+
+  it("harvests: after a full collection of V8's own, the next safe points free the blocks of the arrays it found dead, without a forced collection; with harvests off they stay until a reclaim", () => {
+    setResidentStorage("always");
+    setResidentHeadroom(1 << 30); // (no reclaim in this test)
+    const x = gb.tensor(rand(1 << 16, 90));
+    const churn = (steps: number) => {
+      for (let i = 0; i < steps; i++) x.mul(i).tanh(); // (two 256 KiB results a step, dropped)
+    };
+    for (const harvest of [0, 1 << 20]) {
+      setResidentHarvest(harvest);
+      churn(8);
+      const s0 = residentStats();
+      expect(collectResidentGarbage()).toBe(true);
+      churn(8); // (4 MiB of blocks made: safe points past the harvest mark)
+      const s1 = residentStats();
+      expect(s1.gcs).toBe(s0.gcs);
+      if (harvest === 0) {
+        expect(s1.harvests).toBe(s0.harvests);
+        expect(s1.liveBytes - s0.liveBytes).toBe(16 * 4 * (1 << 16));
+      } else {
+        expect(s1.harvests).toBeGreaterThan(s0.harvests);
+        // the 8 steps' blocks from before the collection came back (and those since, up to the last harvest)
+        expect(s1.liveBytes).toBeLessThan(s0.liveBytes - 8 * 4 * (1 << 16));
+      }
+    }
   });
 
   it("a tensor freed by gb.tidy() or dispose() is a clear error; dispose() frees a block after its last tensor", async () => {

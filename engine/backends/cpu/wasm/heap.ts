@@ -326,9 +326,40 @@ export function setResidentHeadroom(bytes: number | null): void {
   reclaimAt = liveBytes + headroom;
 }
 
+/**
+ * Harvests: every HARVEST bytes of blocks made since the last reclaim or harvest, a safe point
+ * calls cleanupSome() alone (no forced collection): the callbacks of the arrays V8's own full
+ * collections found dead since (a notebook's kernel runs several between reclaims: its heap is
+ * larger, and the cells' code makes more garbage), so their blocks come back before the area
+ * grows. Nothing pending, it costs microseconds. Fewer forced collections follow, and with them
+ * the adaptive headroom comes down.
+ */
+const HARVEST = 16 << 20;
+let harvestStep = HARVEST;
+let harvestAt = harvestStep;
+let harvests = 0;
+
+/** Tests: bytes of blocks made between two harvests (0: none; null: the default). */
+export function setResidentHarvest(bytes: number | null): void {
+  harvestStep = bytes ?? HARVEST;
+  harvestAt = liveBytes + harvestStep;
+}
+
+/** Tests: a full collection and nothing else (what V8 runs on its own: the callbacks of the arrays it found dead stay pending); false where there is no collector. */
+export function collectResidentGarbage(): boolean {
+  const c = collector();
+  c?.gc();
+  return c !== null;
+}
+
 /** A safe point (the backend made an op's result): reclaims blocks if those in use passed the mark. */
 export function residentSafePoint(): void {
   if (liveBytes > reclaimAt && collectorState !== null) reclaim();
+  else if (harvestStep > 0 && liveBytes > harvestAt && collectorState) {
+    harvests++;
+    (registry as { cleanupSome?: () => void } | null)?.cleanupSome?.();
+    harvestAt = liveBytes + harvestStep;
+  }
 }
 
 function reclaim(force = false): void {
@@ -355,6 +386,7 @@ function reclaim(force = false): void {
     lastGcEnd = t1;
   }
   reclaimAt = liveBytes + headroom;
+  harvestAt = liveBytes + harvestStep;
 }
 
 /** The first index of `freeSizes` whose size is at least `bytes`. */
@@ -515,8 +547,8 @@ export function residentBytes(): number {
 }
 
 /** Figures for tests: live blocks and their bytes, cached free bytes, the top. */
-export function residentStats(): { blocks: number; liveBytes: number; freeBytes: number; freeBlocks: number; largestFree: number; top: number; highWater: number; freed: number; reclaims: number; gcs: number; gcMs: number; headroom: number; taskPoints: number } {
-  return { blocks: live.size, liveBytes, freeBytes, freeBlocks: freeAt.size, largestFree: freeSizes.length ? freeSizes[freeSizes.length - 1] : 0, top: top - HEAP_BASE, highWater: highWater - HEAP_BASE, freed: freedExplicitly, reclaims, gcs, gcMs, headroom, taskPoints };
+export function residentStats(): { blocks: number; liveBytes: number; freeBytes: number; freeBlocks: number; largestFree: number; top: number; highWater: number; freed: number; reclaims: number; gcs: number; gcMs: number; headroom: number; taskPoints: number; harvests: number } {
+  return { blocks: live.size, liveBytes, freeBytes, freeBlocks: freeAt.size, largestFree: freeSizes.length ? freeSizes[freeSizes.length - 1] : 0, top: top - HEAP_BASE, highWater: highWater - HEAP_BASE, freed: freedExplicitly, reclaims, gcs, gcMs, headroom, taskPoints, harvests };
 }
 
 /**
@@ -545,6 +577,7 @@ export function dropSharedMemory(): boolean {
   refs = new Map();
   headroom = fixedHeadroom ?? HEADROOM_MIN;
   reclaimAt = headroom;
+  harvestAt = harvestStep;
   lastGcEnd = -1;
   return true;
 }
