@@ -94,6 +94,9 @@ export class MemoryWatch {
   ended(): void {
     this.busy = false;
     this.stopped = false;
+    // (the ended request's least figures are not the next one's: until this sample comes back,
+    // the next request measures its growth from the least it sees itself)
+    this.least = null;
     if (this.o.limit === null || this.blind) return;
     const end = ++this.ends;
     this.sample(0).then(
@@ -134,7 +137,8 @@ export class MemoryWatch {
       // forced collections can make V8 abort)
       const heap = (await this.post<{ usedSize: number }>("Runtime.getHeapUsage", {})).usedSize;
       const cap = heapCap(anchor.sample[3]);
-      const least = (this.least ??= { used: 0, heap: 0 });
+      // (not yet known: the request's first figures start it; `used`, its first sample's)
+      const least = (this.least ??= { used: Infinity, heap });
       least.heap = Math.min(least.heap, heap);
       if (heap > cap && heap > least.heap + slack(cap)) return this.stopCell(2, inUse(anchor.sample) + heap - anchor.sample[0], heap);
       const growth = Math.max(0, privateBytes() - anchor.private);
