@@ -344,8 +344,7 @@ export class Dropout extends Module {
 
 // ---------------------------------------------------------------- containers
 
-/** Runs its modules one after another; children are named "0", "1", ... (or by the keys of an object). */
-/** The activation module `next` runs ("tanh" / "sigmoid") where Sequential may write it over m's output (see Sequential.forward), else null. */
+/** The activation module `next` runs ("tanh" / "sigmoid" / "relu") where Sequential may write it over m's output (see Sequential.forward), else null. */
 function inPlaceActivationAfter(m: Module, next: Module | undefined): "tanh" | "sigmoid" | "relu" | null {
   if (!activationsOverEnabled() || next === undefined) return null;
   const mc: unknown = m.constructor, nc: unknown = next.constructor;
@@ -354,6 +353,7 @@ function inPlaceActivationAfter(m: Module, next: Module | undefined): "tanh" | "
   return act && !m._hasHooks() && !next._hasHooks() ? act : null;
 }
 
+/** Runs its modules one after another; children are named "0", "1", ... (or by the keys of an object). */
 export class Sequential extends Module {
   constructor(...modules: Module[] | [Record<string, Module>]) {
     super();

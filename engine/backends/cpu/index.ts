@@ -14,10 +14,8 @@ import { around, mergeAxes, reduceAxis } from "./reduce.js";
 import { gemm } from "./kernels/gemm.js";
 import { conv2dForward, conv2dBackwardInput, conv2dBackwardWeight } from "./kernels/conv.js";
 import { maxPool2dForward, maxPool2dBackward, avgPool2dForward, avgPool2dBackward, avgPool2dActBackward, maxPool2dReluBackward } from "./kernels/pool.js";
-import { binaryF32, rowBroadcastF32Wasm, unaryF32 } from "./kernels/elementwise.js";
+import { binaryF32, rowBroadcastF32Wasm, unaryF32, unaryOverF32 } from "./kernels/elementwise.js";
 import { backwardScope, emptyF32, emptyOf, recycle } from "./alloc.js";
-import { ensureMemory, residentAddress, wasmInstance } from "./wasm/runtime.js";
-import { runTasks, splitRange, TaskList, threadsFor, worthThreads } from "./wasm/threads.js";
 import { closeResidentScope, disposeResident, isResident, keepResident, openResidentScope, residentFreed, residentSafePoint, residentTaskPoint, retainResident } from "./wasm/heap.js";
 
 /** What a freed tensor's storage becomes (dispose(), the end of a gb.tidy() scope): any later use is an error. */
@@ -438,42 +436,14 @@ function toF32(x: TensorData): Float32Array {
 }
 
 /**
- * A multiple of the floats a step of the SIMD module's ew_tanh / ew_sigmoid (4 x their 3 / 8
- * groups): a call over a multiple of it reads every element once, before writing it, so it may write over its operand
- * (otherwise its last step overlaps the one before and reads results: wasm/elementwise-funcs.ts).
- */
-const OVER_UNIT = 96;
-/** From this many floats on the threads, as kernels/elementwise.ts's element-wise ops in place. */
-const OVER_THREADS_MIN = 1 << 17;
-
-/**
  * tanh / sigmoid / relu of a resident float32 array written over it, with unary()'s bits: the SIMD
- * functions over whole OVER_UNITs (ranges of them on the threads), the loop for the last
- * n % OVER_UNIT (the SIMD functions' bits are the loop's); false (xs untouched) where xs is not in
- * the SIMD module's memory.
+ * functions over whole steps (kernels/elementwise.ts, unaryOverF32), the loop for the rest (the SIMD
+ * functions' bits are the loop's); false (xs untouched) where xs is not in the SIMD module's memory.
  */
-function unaryOverF32(op: "tanh" | "sigmoid" | "relu", xs: Float32Array): boolean {
-  const w = wasmInstance();
-  const p = w ? residentAddress(w, xs) : -1;
-  if (!w || p < 0) return false;
-  if (op === "relu") {
-    unaryLoop(op, xs, xs); // (unary()'s relu: the loop, which reads each element before writing it)
-    return true;
-  }
-  const n = xs.length, m = n - (n % OVER_UNIT), fn = op === "tanh" ? "ew_tanh" : "ew_sigmoid";
-  if (m > 0) {
-    const threads = worthThreads(m, OVER_THREADS_MIN) ? threadsFor(w) : 1;
-    if (threads === 1) w.exports[fn](p, p, m);
-    else {
-      const tasks = new TaskList();
-      for (const [u, v] of splitRange(m / OVER_UNIT, 2 * threads)) {
-        const at = p + u * OVER_UNIT * 4;
-        tasks.task().call(fn, at, at, (v - u) * OVER_UNIT);
-      }
-      runTasks(w, tasks, 64, ensureMemory.bind(null, w), undefined, threads);
-    }
-  }
-  if (m < n) unaryLoop(op, xs.subarray(m), xs.subarray(m));
+function unaryOver(op: "tanh" | "sigmoid" | "relu", xs: Float32Array): boolean {
+  const m = unaryOverF32(op, xs);
+  if (m < 0) return false;
+  if (m < xs.length) unaryLoop(op, xs.subarray(m), xs.subarray(m));
   return true;
 }
 
@@ -521,7 +491,7 @@ export const cpuBackend: Backend = {
   unaryOver(x, { op }) {
     const xs = arr(x);
     if ((op !== "tanh" && op !== "sigmoid" && op !== "relu") || x.dtype !== "float32" || !(xs instanceof Float32Array) || xs.length !== sizeOf(x.shape)) return null;
-    return unaryOverF32(op, xs) ? make(xs, [...x.shape], "float32") : null;
+    return unaryOver(op, xs) ? make(xs, [...x.shape], "float32") : null;
   },
   maxPool2dReluBackward(dy, indices, z, { xShape }) {
     if (dy.dtype !== "float32" || z.dtype !== "float32") return null;

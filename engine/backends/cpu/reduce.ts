@@ -5,7 +5,7 @@ import { typedArrayFor } from "../../dtype.js";
 import { emptyF32 } from "./alloc.js";
 import { shapeStr } from "../../shape.js";
 import { ensureMemory, operandAt, residentAddress, resultAt, resultDone, serialWasmFor, type WasmInstance } from "./wasm/runtime.js";
-import { runTasks, TaskList, threadsFor, worthThreads } from "./wasm/threads.js";
+import { runTasks, splitRange, TaskList, threadsFor, worthThreads } from "./wasm/threads.js";
 
 /** From this many floats, float32 row sums go through the SIMD module (below, the loop is cheaper than the copies). */
 const WASM_SUM_MIN = 1 << 14;
@@ -49,11 +49,7 @@ function sumRowsThreaded(w: WasmInstance, x: Float32Array, n: number, rows: numb
   ensureMemory(w, rows * 4);
   const tasks = new TaskList();
   // (finer than one range a thread: a worker woken late takes fewer)
-  const parts = Math.min(rows, 4 * threads);
-  for (let i = 0; i < parts; i++) {
-    const r0 = Math.floor((i * rows) / parts), r1 = Math.floor(((i + 1) * rows) / parts);
-    if (r1 > r0) tasks.task().call("sumrows", px + r0 * n * 4, n, r1 - r0, at + r0 * 4);
-  }
+  for (const [r0, r1] of splitRange(rows, 4 * threads)) tasks.task().call("sumrows", px + r0 * n * 4, n, r1 - r0, at + r0 * 4);
   runTasks(w, tasks, rows * 4, (bytes) => void ensureMemory(w, bytes), undefined, threads);
   resultDone(w, out, 0, rows, 0);
   return true;

@@ -112,10 +112,10 @@ function binaryChunk(
   resultDone(s, out, x, y, dst);
 }
 
-/** Splits n elements into task ranges of whole 4-float groups (the last range takes the rest); each >= 4. */
-function ranges(n: number, parts: number): [number, number][] {
-  const g = n >> 2;
-  const r = splitRange(g, parts, 256).map(([a, b]) => [a * 4, b * 4] as [number, number]);
+/** Splits n elements into task ranges of whole `unit`-float groups (the last range takes the rest); each >= `unit`. */
+function ranges(n: number, parts: number, unit = 4): [number, number][] {
+  const g = Math.floor(n / unit);
+  const r = splitRange(g, parts, 1024 / unit).map(([a, b]) => [a * unit, b * unit] as [number, number]);
   r[r.length - 1][1] = n;
   return r;
 }
@@ -126,14 +126,14 @@ function ranges(n: number, parts: number): [number, number][] {
  * [u, v)), else one call made now on the calling thread (`add(null, 0, n)`). The `add`s are
  * module-level functions bound to their operands (unaryInPlace, binaryInPlace), not closures.
  */
-function inPlace(w: WasmInstance, n: number, add: (tasks: TaskList | null, u: number, v: number) => void): void {
+function inPlace(w: WasmInstance, n: number, add: (tasks: TaskList | null, u: number, v: number) => void, unit = 4): void {
   const threads = worthThreads(n, MIN_RESIDENT_THREADS) ? threadsFor(w) : 1;
   if (threads === 1) {
     add(null, 0, n);
     return;
   }
   const tasks = new TaskList();
-  for (const [u, v] of ranges(n, 2 * threads)) add(tasks, u, v);
+  for (const [u, v] of ranges(n, 2 * threads, unit)) add(tasks, u, v);
   runTasks(w, tasks, 64, (bytes) => void ensureMemory(w, bytes), undefined, threads);
 }
 
@@ -191,6 +191,28 @@ export function unaryF32(op: string, x: Float32Array, out: Float32Array): boolea
   threads,
   );
   return true;
+}
+
+/**
+ * A multiple of the floats a step of ew_tanh / ew_sigmoid (4 x their 8 groups) takes: a call over a
+ * multiple of it reads every element once, before writing it, so it may write over its operand
+ * (otherwise its last step overlaps the one before and reads results: wasm/elementwise-funcs.ts).
+ */
+const OVER_UNIT = 96;
+
+/**
+ * tanh / sigmoid of a resident x written over x, its first n - n % OVER_UNIT elements (inPlace's
+ * tasks over whole OVER_UNITs): how many it wrote, for the caller's loop to finish with the same
+ * bits (relu: 0, the loop does it all); -1 (x untouched) where x is not in the SIMD module's memory.
+ */
+export function unaryOverF32(op: "tanh" | "sigmoid" | "relu", x: Float32Array): number {
+  const w = wasmInstance();
+  const p = w ? residentAddress(w, x) : -1;
+  if (!w || p < 0) return -1;
+  if (op === "relu") return 0; // (unary()'s relu is the loop, which reads each element before writing it)
+  const m = x.length - (x.length % OVER_UNIT);
+  if (m > 0) inPlace(w, m, unaryInPlace.bind(null, w, UNARY[op], p, p), OVER_UNIT);
+  return m;
 }
 
 /**
