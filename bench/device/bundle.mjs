@@ -42,6 +42,8 @@ await build({
   entryPoints: [path.join(root, "bench/device/notebook.ts")],
   outfile: path.join(root, ".device/notebook.mjs"),
 });
+// the notebook runner's compiler thread (kernel/ts/worker.ts starts ./kernel-helper.js beside the runner)
+await build({ ...common, plugins: [], entryPoints: [path.join(root, "kernel/ts/helper.ts")], outfile: path.join(root, ".device/kernel-helper.js") });
 // the engine alone, for the tests that start a plain Node process on it (GB_ENGINE_BUNDLE, set by run.sh)
 await build({ ...common, plugins: [], entryPoints: [path.join(root, "engine/index.ts")], outfile: path.join(root, ".device/bundle/gradbook.mjs") });
-console.log("bundled .device/bundle/webgpu-tests.mjs, bench.mjs, gradbook.mjs and .device/notebook.mjs");
+console.log("bundled .device/bundle/webgpu-tests.mjs, bench.mjs, gradbook.mjs and .device/notebook.mjs, kernel-helper.js");

@@ -25,6 +25,11 @@ mkdir -p .device
 ln -s "$root/.device" "$scratch/.device"
 ln -s "$root/node_modules" "$scratch/node_modules"
 (cd "$scratch" && "$tools/device-prep")
+# NVIDIA's Vulkan driver (libGLX_nvidia) needs the GL vendor-neutral dispatch libraries, which the bare
+# machine lacks ("Found no drivers!" without them: seen on an H200, 2026-12-04); run.sh unpacks them
+(cd .device/debs && for p in libglvnd0 libglx0 libgl1 libegl1 libgles2 libopengl0; do
+  ls ${p}_*.deb >/dev/null 2>&1 || apt-get download $p >/dev/null 2>&1 || { echo "prep.sh: apt-get download $p failed (apt-get update first)"; exit 1; }
+done)
 node bench/device/bundle.mjs
 rm -f .device/typescript.v8cache  # the kernel's compile cache, if the runner ran here: made again there
 # the notebook runner's TypeScript, unpacked under the repository root there

@@ -2,6 +2,7 @@
 # The one command for a lent GPU machine (issues 4 and 19, in one call of the `device` tool):
 #   here:   bash bench/device/prep.sh
 #   device: run(command="bash bench/device/run.sh", carry=[".device"], timeout_s=600)
+# (about 2 minutes on an H200: probe 3 s, tests 39 s, bench 27 s, sweep 27 s, notebook 19 s)
 # Runs, from the repository root: the WebGPU probe, the WebGPU test files (bench/device/webgpu-tests.ts),
 # `bench --gpu` against PyTorch CUDA (python3 there; targets beside the ratios), the GEMM variant sweep,
 # and notebook 06 at its GPU settings (full AlexNet at 224x224 on the GPU; quick: one epoch of 2,000
@@ -9,6 +10,9 @@
 # to $OUT; the last lines printed are the summary. GB_DEVICE_STEPS picks the steps (default
 # "probe,tests,bench,sweep,notebook"; e.g. "bench,notebook" for a second call).
 set -uo pipefail
+# the Vulkan loader and GL dispatch libraries where the NVIDIA driver's ICD finds them (the device
+# tool's advice: unpacked into /, then ldconfig)
+for f in .device/debs/*.deb; do dpkg -x "$f" /; done; ldconfig
 source .device/env.sh
 OUT=${OUT:-/tmp/gb-out}
 mkdir -p "$OUT"

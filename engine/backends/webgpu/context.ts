@@ -14,6 +14,8 @@ const MAP_READ_MODE = 1;
 
 /** Submit after this many dispatches (tfjs uses 15; a training step of LeNet is ~150 dispatches). */
 const SUBMIT_EVERY = 64;
+/** The largest ordinary copy an upload from a SharedArrayBuffer makes at once (write). */
+const STAGE_BYTES = 16 << 20;
 /** At most this many cached bind groups (a LeNet-5 step uses ~100); beyond it the cache starts over. */
 const BIND_CACHE_MAX = 8192;
 const WG = 256;
@@ -279,12 +281,25 @@ export class GpuContext extends GpuMemory {
     }
   }
 
-  /** Uploads `data` into a tensor's parts. */
+  /**
+   * Uploads `data` into a tensor's parts. Data on a SharedArrayBuffer (a CPU tensor stored in the
+   * WASM memory, engine/backends/cpu/wasm/heap.ts) goes through ordinary copies of at most 16 MiB:
+   * Node's `webgpu` (Dawn) accepts only ArrayBuffers ("no overload matched for writeBuffer").
+   */
   write(dst: GPUBuffer[], data: ArrayBufferView): void {
     this.check("upload");
     const P = this.partElems * 4;
+    const shared = !(data.buffer instanceof ArrayBuffer);
     for (let i = 0; i * P < data.byteLength; i++) {
-      this.device.queue.writeBuffer(dst[i], 0, data.buffer, data.byteOffset + i * P, Math.min(P, data.byteLength - i * P));
+      const start = data.byteOffset + i * P, bytes = Math.min(P, data.byteLength - i * P);
+      if (!shared) {
+        this.device.queue.writeBuffer(dst[i], 0, data.buffer, start, bytes);
+        continue;
+      }
+      for (let o = 0; o < bytes; o += STAGE_BYTES) {
+        const chunk = new Uint8Array(data.buffer, start + o, Math.min(STAGE_BYTES, bytes - o)).slice();
+        this.device.queue.writeBuffer(dst[i], o, chunk.buffer, 0, chunk.byteLength);
+      }
     }
   }
 

@@ -57,7 +57,8 @@ export interface Tile {
   vec4?: boolean;
 }
 
-const BIG: Tile = { BM: 128, BN: 128, TM: 8, TN: 8, BK: 8 };
+// the default for large products: the fastest of `npm run bench -- --gpu-sweep` on an H200 (BENCHMARKS.md, 2026-12-04: 29.6 vs 24.9 TFLOP/s at 4096, 27.5 vs 23.2 at 2048)
+const BIG: Tile = { BM: 128, BN: 128, TM: 8, TN: 8, BK: 8, vec4: true, prefetch: true };
 const MID: Tile = { BM: 64, BN: 64, TM: 4, TN: 4, BK: 16 };
 const NARROW: Tile = { BM: 256, BN: 16, TM: 16, TN: 1, BK: 8 };
 const WIDE: Tile = { BM: 16, BN: 256, TM: 1, TN: 16, BK: 8 };

@@ -4,6 +4,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import * as gb from "../../../engine/index.ts";
 import { gpuContext } from "../../../engine/backends/webgpu/api.ts";
+import { isResident, setResidentStorage } from "../../../engine/backends/cpu/wasm/heap.ts";
 import { startGpu } from "./gpu.ts";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
@@ -71,6 +72,27 @@ describe.skipIf(!hasGpu)("devices", { timeout: 300_000 }, () => {
       const t = gb.tensor(vals as unknown as number[], { dtype, device: "gpu" });
       expect(t.dtype).toBe(dtype);
       expect(await t.toArray()).toEqual(vals);
+    }
+  });
+
+  it("a CPU tensor stored in the WASM memory (a SharedArrayBuffer) moves to the GPU with its values (Dawn's writeBuffer refused it)", async () => {
+    // found by notebook 06 on an H200 (BENCHMARKS.md, 2026-12-04): the test images, resident after a slice, failed in to(device)
+    setResidentStorage("always");
+    try {
+      const n = (1 << 22) + 12; // 16 MiB + 48 bytes: more than one staging copy
+      const x = gb.arange(0, n, 1, { dtype: "float32" }).mul(0.5);
+      expect(isResident(x._d.storage as Float32Array)).toBe(true);
+      const want = x.dataSync() as Float32Array;
+      const g = x.to("gpu");
+      const got = (await g.data()) as Float32Array;
+      expect(got.length).toBe(n);
+      let mismatches = 0;
+      for (let i = 0; i < n; i++) if (got[i] !== want[i]) mismatches++;
+      expect(mismatches).toBe(0);
+      expect(await g.slice(0, n - 3, n).toArray()).toEqual([(n - 3) / 2, (n - 2) / 2, (n - 1) / 2]);
+      gb.dispose([x, g]);
+    } finally {
+      setResidentStorage("auto");
     }
   });
 
