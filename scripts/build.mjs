@@ -4,6 +4,7 @@
 import { build } from "esbuild";
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
+import { buildNative } from "./native.mjs";
 
 const entries = [
   ["engine/index.ts", "dist/gradbook.js", "neutral"],
@@ -86,6 +87,10 @@ await Promise.all(
       }).then(() => restoreClassNames(out)),
     ),
 );
+
+// the native kernels for Node (engine/backends/cpu/native/): dist/gb-native.node, compiled by gcc
+// when a source is newer (without gcc the engine runs its WASM kernels; the tests say what to install)
+buildNative({ optional: true });
 
 // `node dist/kernel.js -f <connection file>` keeps working for the commands and tests that name it:
 // it imports the kernel's CommonJS entry (the kernelspec starts dist/kernel.cjs directly)

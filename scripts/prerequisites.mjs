@@ -22,6 +22,8 @@ export const DEBIAN = [
   ["python3-ipywidgets", "start", "the classic notebook's widget support"],
   ["python3-widgetsnbextension", "start", "the classic notebook's widget support"],
   ["dataset-fashion-mnist", "start", "Fashion-MNIST for the AlexNet notebook"],
+  ["gcc", "start", "compiles the native CPU kernels for Node (scripts/native.mjs: dist/gb-native.node)"],
+  ["libc6-dev", "start", "the C library's headers for the native CPU kernels"],
   ["jupyter-server", "test", "jupyter-server command for the client tests"],
   ["jupyter-client", "test", "jupyter_client, the reference client"],
   ["python3-jupyter-client", "test", "jupyter_client, the reference client"],

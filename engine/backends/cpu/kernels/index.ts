@@ -25,7 +25,7 @@
 //    GEMM and convolutions (element-wise ops in elementwise.ts only when forced); results are
 //    bit-identical for every n, and n = 1 runs the single-threaded code as before).
 export { setNumThreads, getNumThreads } from "../wasm/threads.ts";
-export { initWasm, setWasmFma, setWasmMode, wasmInfo, type WasmMode, type WasmOptions } from "../wasm/runtime.ts";
+export { initWasm, setCpuNative, setWasmFma, setWasmMode, wasmInfo, type WasmMode, type WasmOptions } from "../wasm/runtime.ts";
 export { gemm, gemmReference, gemmWasm } from "./gemm.ts";
 export { conv2dOutputSize, pool2dOutputSize } from "../../../shape.ts";
 export { conv2dForward, conv2dBackwardInput, conv2dBackwardWeight, type Conv2dParams } from "./conv.ts";

@@ -7,6 +7,7 @@
 import { simdModuleBytes, type SimdConfig } from "./module.ts";
 import { getNumThreads, quiesce, releasePool, threadsFor, threadsSupported, type TaskTarget } from "./threads.ts";
 import { registerMemoryPool } from "../../../memory.ts";
+import { nativeExports, nativeInfo, nativePath, setNativeEnabled, type NativeInfo } from "../native/loader.ts";
 import { dropSharedMemory, HEAP_BASE, isResident, residentBytes, residentStorage, SHARED_MAX_PAGES, sharedMemory } from "./heap.ts";
 
 /** The instantiated SIMD module (see module.ts for the exports' contracts). Internal to the CPU kernels. */
@@ -31,6 +32,8 @@ export interface WasmInstance extends TaskTarget {
   adamstep: (p: number, g: number, m: number, v: number, n: number, flags: number, keep: number, l2: number, b1: number, a1: number, b2: number, a2: number, sqrtbc2: number, eps: number, step: number) => void;
   f32: Float32Array;
   i32: Int32Array;
+  /** the WebAssembly exports themselves (`exports` has the native ones in their place where they run: ../native/) */
+  wasmExports: Record<string, (...args: number[]) => number | undefined>;
 }
 
 const CONFIG: SimdConfig = { MR: 6, NV: 2, UNROLL: 1, fma: false }; // MR 6: 12 accumulators (4: 8, too few to hide the FMA latency); unrolling k measured slower in V8
@@ -91,9 +94,13 @@ function instantiate(module: WebAssembly.Module, cfg: SimdConfig, shared = false
   const memory = shared ? sharedMemory() : new WebAssembly.Memory({ initial: INITIAL_PAGES });
   if (!memory) throw new Error("no shared WebAssembly memory here");
   const inst = new WebAssembly.Instance(module, { env: { memory } });
-  const ex = inst.exports;
+  const wasmExports = inst.exports as unknown as WasmInstance["wasmExports"];
+  // the native kernels (Node, where built: ../native/) in place of their WASM exports, same bits
+  const nat = nativeExports(memory, cfg.fma);
+  const ex: Record<string, unknown> = nat ? { ...wasmExports, ...nat } : wasmExports;
   return {
-    cfg, memory, module, shared,
+    cfg, memory, module, shared, wasmExports,
+    native: nat ? { path: nativePath()!, fma: cfg.fma } : null,
     exports: ex as unknown as WasmInstance["exports"],
     block: ex.block as WasmInstance["block"],
     cblock: ex.cblock as WasmInstance["cblock"],
@@ -252,6 +259,21 @@ export function setWasmFma(on: boolean): void {
   }
 }
 
+/**
+ * The native kernels for Node (../native/: C versions of the SIMD module's compute-bound exports,
+ * the same bits) on or off; on by default where the library is built, unless GB_CPU_NATIVE=0.
+ * Changing it makes a new instance at the next use (the worker threads restart with it).
+ */
+export function setCpuNative(on: boolean): void {
+  setNativeEnabled(on);
+  const routed = wasmState === "ready" && wasm!.native !== null;
+  if (wasmState === "ready" && routed !== (nativeInfo().on)) {
+    releasePool();
+    wasm = null;
+    wasmState = "untried";
+  }
+}
+
 /** Sets the WASM mode of all the CPU kernels (see WasmMode; for tests and benchmarks). */
 export function setWasmMode(m: WasmMode): void {
   mode = m;
@@ -261,10 +283,15 @@ export function wasmMode(): WasmMode {
   return mode;
 }
 
-/** Describes the WASM runtime (threads: how many a threaded kernel would use now). */
-export function wasmInfo(): { wasm: boolean; fma: boolean; mode: WasmMode; error: string | null; threads: number } {
+/**
+ * Describes the WASM runtime (threads: how many a threaded kernel would use now; native: whether
+ * the instance's compute-bound exports run as native kernels, which, on what instruction set, and why).
+ */
+export function wasmInfo(): { wasm: boolean; fma: boolean; mode: WasmMode; error: string | null; threads: number; native: NativeInfo } {
   const w = compiledWasm();
-  return { wasm: w !== null, fma: w?.cfg.fma ?? false, mode, error: wasmError, threads: w ? threadsFor(w) : 1 };
+  const n = nativeInfo();
+  const native = w && !w.native ? { ...n, on: false, names: [], why: n.on ? "the instance predates the library" : n.why } : n;
+  return { wasm: w !== null, fma: w?.cfg.fma ?? false, mode, error: wasmError, threads: w ? threadsFor(w) : 1, native };
 }
 
 /** The most scratch bytes an op asked of the shared memory (below HEAP_BASE) since it was made. */

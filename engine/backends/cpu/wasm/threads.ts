@@ -51,6 +51,7 @@
 // Workers are unref'd: they never keep Node alive.
 
 import { SIMD_EXPORTS } from "./module.ts";
+import { routeNative } from "../native/loader.ts";
 
 const FN_NAMES: readonly string[] = SIMD_EXPORTS;
 /** The exports a task may call, by index. */
@@ -62,6 +63,8 @@ export interface TaskTarget {
   memory: WebAssembly.Memory;
   module: WebAssembly.Module;
   exports: Record<FnName, (...args: number[]) => void>;
+  /** the native kernels its exports are routed to (../native/): each worker loads them too */
+  native?: { path: string; fma: boolean } | null;
 }
 
 const ARGS = 10; // arguments per call record
@@ -99,6 +102,7 @@ const W_WAKES = 21; // wake-ups so timed
 const NAP_US = 22; // after polling, an idle thread naps: timed waits of this many microseconds (0: none), ...
 const NAP_LIMIT_US = 23; // ... for this long since its last job, before it sleeps until notified
 const W_NAPS = 26; // naps the workers took (diagnostics)
+const W_NATIVE = 27; // workers that run the native kernels (../native/) in place of their WASM exports
 const NOTIFY_AT = 12; // index in the Float64Array view: performance.timeOrigin + performance.now() of the last notify
 /** A call record's first word: the export's index, and in the bits from REL_SHIFT which arguments are scratch offsets. */
 const REL_SHIFT = 16;
@@ -214,6 +218,17 @@ const WORKER_SOURCE = `"use strict";
     var fns = NAMES.map(function (n) { return inst.exports[n]; });
     var ctl = new Int32Array(d.ctl), claim = new BigInt64Array(d.ctl), f64 = new Float64Array(d.ctl);
     var mem = d.memory, i32 = new Int32Array(mem.buffer), id = d.id, seen = 0;
+    // the native kernels in place of their WASM exports (the same bits), as on the calling thread;
+    // a worker that cannot load them keeps the WASM ones
+    if (d.native) {
+      try {
+        var lib = { exports: {} };
+        process.dlopen(lib, d.native.path);
+        var nat = (${routeNative.toString()})(lib.exports, d.memory, d.native.fma);
+        NAMES.forEach(function (n, i) { if (nat[n]) fns[i] = nat[n]; });
+        Atomics.add(ctl, ${W_NATIVE}, 1);
+      } catch (e) {}
+    }
     var now = typeof performance === "object" ? function () { return performance.now(); } : Date.now;
     var origin = typeof performance === "object" ? performance.timeOrigin : 0;
     for (;;) {
@@ -402,7 +417,7 @@ function notifyWorkers(p: Pool): void {
 function grow(p: Pool, want: number): void {
   while (!p.broken && p.workers.length < want) {
     try {
-      const w = spawner!(WORKER_SOURCE, { module: p.target.module, memory: p.target.memory, ctl: p.ctl.buffer, id: p.workers.length });
+      const w = spawner!(WORKER_SOURCE, { module: p.target.module, memory: p.target.memory, ctl: p.ctl.buffer, id: p.workers.length, native: p.target.native ?? null });
       w.unref?.();
       const fail = () => {
         p.broken = true;
@@ -827,8 +842,8 @@ export function threadStats(): ThreadStats {
 }
 
 /** Workers started, and the tasks they have run (diagnostics, tests). */
-export function poolInfo(): { workers: number; workerTasks: number } {
-  return { workers: pool && !pool.broken ? pool.workers.length : 0, workerTasks: pool ? Atomics.load(pool.ctl, WORKED) : 0 };
+export function poolInfo(): { workers: number; workerTasks: number; nativeWorkers: number } {
+  return { workers: pool && !pool.broken ? pool.workers.length : 0, workerTasks: pool ? Atomics.load(pool.ctl, WORKED) : 0, nativeWorkers: pool ? Atomics.load(pool.ctl, W_NATIVE) : 0 };
 }
 
 let minWorkScale = 1;
