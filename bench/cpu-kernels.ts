@@ -21,7 +21,8 @@ import { expf, sigmoidf, tanhf } from "../engine/backends/cpu/fastmath.ts";
 // the kernel tests' input generator (as bench/grader.ts takes its submissions from tests/)
 import { rand as randArray } from "../tests/engine/kernels/xorshift.ts";
 import { allocResident, freeResident, isResident, residentStorage } from "../engine/backends/cpu/wasm/heap.ts";
-import { simd128Peak } from "./simd-peak.ts";
+import { nativeLine, nativePeak, simd128Peak } from "./simd-peak.ts";
+import { setCpuNative } from "../engine/backends/cpu/wasm/runtime.ts";
 import { machineBusy, Server } from "./serve.ts";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -88,7 +89,7 @@ function giveBack(r: Float32Array): void {
   if (isResident(r)) freeResident(r);
 }
 
-function buildCases(): Case[] {
+export function buildCases(): Case[] {
   const cases: Case[] = [];
   const rand = (n: number, seed: number) => operand(randArray(n, seed));
   for (const n of [256, 512, 1024]) {
@@ -239,7 +240,7 @@ export async function benchCpuKernels(): Promise<void> {
   const info = wasmInfo();
   const many = getNumThreads();
   console.log(
-    `== CPU kernels: ${info.wasm ? `WASM SIMD${info.fma ? " + relaxed-SIMD FMA" : " (no FMA: this engine has no relaxed SIMD)"}` : `TypeScript only (${info.error})`}, ` +
+    `== CPU kernels: ${info.wasm ? `WASM SIMD${info.fma ? " + relaxed-SIMD FMA" : " (no FMA: this engine has no relaxed SIMD)"}` : `TypeScript only (${info.error})`}; ${nativeLine(info.native)}; ` +
       `1 and ${many} threads, vs PyTorch CPU (${PYTHON}, torch.set_num_threads and OPENBLAS_NUM_THREADS the same), same run ==`,
   );
   const ours: Record<string, Timing> = {};
@@ -307,13 +308,21 @@ export async function benchCpuKernels(): Promise<void> {
     // what 0.5x takes for the arithmetic kernels below it: a fraction of the SIMD128 peak (f32x4
     // multiply-adds on registers, one thread), where PyTorch computes with AVX2 / AVX-512
     const peak = simd128Peak();
+    const np = info.native.on ? nativePeak() : null;
+    if (np) {
+      const gemms = cases.filter((c) => c.name.startsWith("gemm "));
+      console.log(
+        `native peak of this machine: ${num(np.gflops, 1)} GFLOP/s (${np.isa} FMA on registers, 1 thread, CPU time); ` +
+          gemms.map((c) => `${c.name} reaches ${num((100 * c.flops) / ours[c.name].cpu / 1e6 / np.gflops, 0)}%`).join(", ") + " of it (1 thread)",
+      );
+    }
     const slow = cases.filter((c) => c.flops > 0 && torch[c.name] && torch[c.name].cpu / ours[c.name].cpu < 0.5);
     if (slow.length) {
       console.log(`SIMD128 peak of this machine: ${num(peak.gflops, 1)} GFLOP/s (${peak.fma ? "FMA" : "multiply + add"}); for the arithmetic kernels below 0.5x, 1 thread, CPU time:`);
       for (const c of slow) {
         const g = c.flops / ours[c.name].cpu / 1e6, t = c.flops / torch[c.name].cpu / 1e6, need = (0.5 * t) / peak.gflops;
         console.log(
-          `  ${pad(c.name, 34)} gradbook ${num(g, 1)} GFLOP/s = ${num((100 * g) / peak.gflops, 0)}% of the peak; PyTorch ${num(t, 1)} GFLOP/s = ` +
+          `  ${pad(c.name, 34)} gradbook ${num(g, 1)} GFLOP/s = ${num((100 * g) / peak.gflops, 0)}% of the peak${np ? ` (${num((100 * g) / np.gflops, 0)}% of the native peak)` : ""}; PyTorch ${num(t, 1)} GFLOP/s = ` +
             `${num(t / peak.gflops, 2)}x the peak: 0.5x needs ${num(100 * need, 0)}% of the peak${need > 1 ? " (beyond 128-bit SIMD)" : ""}`,
         );
       }
@@ -349,4 +358,58 @@ export async function benchCpuKernels(): Promise<void> {
     stepLine("LeNet-5 step kernels without FMA (1 thread, CPU time)", plain, torch, "cpu");
   }
   setNumThreads(many);
+}
+
+/**
+ * The native kernels (engine/backends/cpu/native/) against the WASM exports they replace, in one
+ * process: the same cases (buildCases: operands resident, as the backend keeps them), `rounds`
+ * rounds each alternating WASM and native (setCpuNative) on 1 thread and on getNumThreads(),
+ * best of each. `npm run bench -- --native-ab` (GB_AB_ROUNDS: rounds, default 5; GB_AB_ONLY: a
+ * regular expression of the rows).
+ */
+export async function benchNativeAB(): Promise<void> {
+  await initWasm();
+  const info = wasmInfo();
+  if (!info.native.on) {
+    console.log(`== native vs WASM kernels: ${nativeLine(info.native)}; nothing to compare ==`);
+    return;
+  }
+  const many = getNumThreads();
+  const rounds = Number(process.env.GB_AB_ROUNDS ?? 5);
+  const only = process.env.GB_AB_ONLY ? new RegExp(process.env.GB_AB_ONLY) : null;
+  const cases = buildCases().filter((c) => !only || only.test(c.name));
+  const peak = nativePeak()!;
+  console.log(`== native vs WASM kernels, interleaved in one process: ${nativeLine(info.native)}; ${rounds} rounds (each: WASM then native, 1 and ${many} threads), best per call ==`);
+  console.log(`native peak: ${peak.gflops.toFixed(1)} GFLOP/s (${peak.isa} FMA on registers, 1 thread, CPU time); SIMD128 peak: ${simd128Peak().gflops.toFixed(1)} GFLOP/s`);
+  const best: Record<string, Timing> = {};
+  const keep = (k: string, t: Timing) => {
+    const b = best[k];
+    best[k] = b ? { wall: Math.min(b.wall, t.wall), cpu: Math.min(b.cpu, t.cpu) } : t;
+  };
+  const counts = many > 1 ? [1, many] : [1];
+  for (let r = 0; r < rounds; r++) {
+    for (const c of cases) {
+      for (const n of counts) {
+        setNumThreads(n);
+        for (const nat of [false, true]) {
+          setCpuNative(nat);
+          keep(`${c.name}|${n}|${nat}`, time(c.run, 3, 20));
+        }
+      }
+    }
+  }
+  setCpuNative(true);
+  setNumThreads(many);
+  const pad = (s: string, n: number) => (s.length >= n ? s : s + " ".repeat(n - s.length));
+  console.log(`${pad("kernel", 36)} 1 thread (CPU ms): WASM -> native (speed-up, native GFLOP/s, % of the native peak)` + (many > 1 ? ` | ${many} threads (wall ms): WASM -> native (speed-up)` : ""));
+  for (const c of cases) {
+    const w1 = best[`${c.name}|1|false`].cpu, n1 = best[`${c.name}|1|true`].cpu;
+    const g = c.flops ? c.flops / n1 / 1e6 : 0;
+    let line = `${pad(c.name, 36)} ${w1.toFixed(3)} -> ${n1.toFixed(3)} (${(w1 / n1).toFixed(2)}x${c.flops ? `, ${g.toFixed(1)}, ${((100 * g) / peak.gflops).toFixed(0)}%` : ""})`;
+    if (many > 1) {
+      const wm = best[`${c.name}|${many}|false`].wall, nm = best[`${c.name}|${many}|true`].wall;
+      line = `${pad(line, 100)} | ${wm.toFixed(3)} -> ${nm.toFixed(3)} (${(wm / nm).toFixed(2)}x)`;
+    }
+    console.log(line);
+  }
 }

@@ -9,7 +9,7 @@
 import { fileURLToPath } from "node:url";
 import * as gb from "../engine/index.js";
 import { wasmInfo } from "../engine/backends/cpu/kernels/index.js";
-import { simd128Peak } from "./simd-peak.js";
+import { nativeLine, nativePeak, simd128Peak } from "./simd-peak.js";
 import { machineBusy, Server } from "./serve.js";
 import { setThreadSpin, threadSpin, threadStats, type ThreadStats } from "../engine/backends/cpu/wasm/threads.js";
 import { KERNEL_ENV, KERNEL_NODE_FLAGS } from "../kernel/process-settings.js";
@@ -273,7 +273,7 @@ export async function benchEngine(): Promise<void> {
   const blas = any.find((r) => r.blas)?.blas;
   if (blas !== undefined) console.log(`PyTorch's BLAS: ${blas}${String(blas).includes("openblas") ? "" : " (not OpenBLAS: install libopenblas0-pthread for a fair reference)"}`);
   const info = wasmInfo();
-  console.log(`gradbook's CPU kernels: ${info.wasm ? `WASM SIMD128${info.fma ? " with relaxed-SIMD FMA" : " (no FMA)"}` : `TypeScript only (${info.error})`}`);
+  console.log(`gradbook's CPU kernels: ${info.wasm ? `WASM SIMD128${info.fma ? " with relaxed-SIMD FMA" : " (no FMA)"}` : `TypeScript only (${info.error})`}; ${nativeLine(info.native)}`);
   const others = counts.filter((n) => res.get(n)!.others !== null).map((n) => `${n} thread${n > 1 ? "s" : ""}: ${res.get(n)!.others!.toFixed(2)}`);
   if (others.length) console.log(`other processes kept busy, on average, during the rounds (cores): ${others.join(", ")}`);
   const gflops = (n: number, t: number) => (2 * n ** 3) / t / 1e9;
@@ -302,6 +302,15 @@ export async function benchEngine(): Promise<void> {
     `-- CPU used between rounds (threads polling until they sleep, GC and compiler threads finishing; not in the figures), per round: ` +
       counts.map((n) => { const r = res.get(n)!; return `${n} thread${n > 1 ? "s" : ""}: gradbook ${(r.ours.tailCpu * 1e3).toFixed(1)} ms${r.torch ? `, PyTorch ${(r.torch.tailCpu * 1e3).toFixed(1)} ms` : ""}`; }).join("; "),
   );
+  if (info.wasm && info.native.on && info.native.names.includes("block")) {
+    // the ceiling of the native GEMM's vectors on this machine: registers-only FMAs, one thread
+    const peak = nativePeak()!;
+    const frac = (n: number) => gflops(1024, res.get(n)!.ours.matmul1024.cpu) / (peak.gflops * n);
+    console.log(
+      `-- native peak (measured: ${peak.isa} FMA on registers, 1 thread, CPU time): ${peak.gflops.toFixed(1)} GFLOP/s; ` +
+        `matmul 1024 reaches ${counts.map((n) => `${(100 * frac(n)).toFixed(0)}% of it on ${n} thread${n > 1 ? "s" : ""}${n > 1 ? ` (of ${n} x the peak)` : ""}`).join(", ")}`,
+    );
+  }
   if (info.wasm) {
     // the ceiling of 128-bit SIMD on this machine: registers-only multiply-adds, one thread
     const peak = simd128Peak();

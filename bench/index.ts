@@ -29,6 +29,9 @@ if (args[0] === "--engine-serve") {
 } else if (args[0] === "--kernels-child") {
   // the CPU kernels section, in a process started as the kernel's (below)
   await section("cpu-kernels", async () => (await import("./cpu-kernels.js")).benchCpuKernels);
+} else if (args.includes("--native-ab")) {
+  // the native kernels against the WASM exports they replace (bench/cpu-kernels.ts benchNativeAB)
+  await section("native-ab", async () => (await import("./cpu-kernels.js")).benchNativeAB);
 } else if (args.includes("--grader")) {
   await section("grader", async () => {
     const { benchGrader } = await import("./grader.js");

@@ -6,6 +6,7 @@
  */
 import { buildModule, Code, I32, Simd, V128 } from "../engine/backends/cpu/wasm/writer.ts";
 import { Op } from "../engine/backends/cpu/wasm/writer.ts";
+import { nativeLibrary } from "../engine/backends/cpu/native/loader.ts";
 
 const ACC = 12;
 
@@ -45,4 +46,29 @@ export function simd128Peak(): { gflops: number; fma: boolean } {
     best = Math.min(best, (u.user + u.system) / 1e6);
   }
   return { gflops: (iters * ACC * 8) / best / 1e9, fma };
+}
+
+/**
+ * The native kernels' peak (engine/backends/cpu/native/, Node where built): 12 independent
+ * chains of fused multiply-adds of the widest vectors the library uses here (AVX-512: 16 floats,
+ * AVX2: 8) on registers, one thread, CPU time. Null where the native path is off.
+ */
+export function nativePeak(): { gflops: number; isa: string } | null {
+  const lib = nativeLibrary();
+  if (!lib) return null;
+  const iters = 2_000_000;
+  lib.peak(iters);
+  let best = Infinity, flops = 0;
+  for (let r = 0; r < 7; r++) {
+    const u0 = process.cpuUsage();
+    flops = lib.peak(iters);
+    const u = process.cpuUsage(u0);
+    best = Math.min(best, (u.user + u.system) / 1e6);
+  }
+  return { gflops: flops / best / 1e9, isa: lib.isa };
+}
+
+/** The bench's words for wasmInfo().native: which exports run natively, on what, or why none do. */
+export function nativeLine(n: { on: boolean; isa: string | null; names: string[]; why: string }): string {
+  return n.on ? `native kernels for ${n.names.join(", ")} (${n.isa}, dist/gb-native.node)` : `no native kernels (${n.why})`;
 }

@@ -162,6 +162,20 @@ static napi_value bind(napi_env env, napi_callback_info info) {
   return obj;
 }
 
+/** peak(iters): the flops of gb_peak (the caller times it). */
+static napi_value peak(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value v;
+  napi_get_cb_info(env, info, &argc, &v, NULL, NULL);
+  int64_t iters = 0;
+  if (argc > 0) napi_get_value_int64(env, v, &iters);
+  double sink = 0;
+  long flops = gb_peak(detect_isa(), iters > 0 ? (long)iters : 0, &sink);
+  napi_value r;
+  napi_create_double(env, (double)flops + (sink == 12345.678 ? 1 : 0), &r);
+  return r;
+}
+
 NAPI_MODULE_INIT() {
   int isa = detect_isa();
   napi_value v, names;
@@ -175,6 +189,8 @@ NAPI_MODULE_INIT() {
     napi_set_element(env, names, n++, v);
   }
   napi_set_named_property(env, exports, "names", names);
+  napi_create_function(env, "peak", NAPI_AUTO_LENGTH, peak, NULL, &v);
+  napi_set_named_property(env, exports, "peak", v);
   napi_create_function(env, "bind", NAPI_AUTO_LENGTH, bind, NULL, &v);
   napi_set_named_property(env, exports, "bind", v);
   return exports;

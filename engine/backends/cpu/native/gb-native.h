@@ -65,6 +65,9 @@ int gb_range(gb_call* call, const char* what, int64_t lo, int64_t hi);
 /** Sets call->err to "<export>(args): <message>" and returns 1. */
 int gb_fail(gb_call* call, const char* message);
 
+/** Runs `iters` steps of 12 independent FMA chains of the widest vectors of `isa`; returns the flops (the bench's peak). */
+long gb_peak(int isa, long iters, double* sink);
+
 /** An address argument (the WASM i32, unsigned) as a pointer into the memory. */
 static inline uint8_t* gb_ptr(const gb_call* c, uint32_t addr) { return c->mem->base + addr; }
 

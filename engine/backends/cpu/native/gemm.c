@@ -129,3 +129,43 @@ static int native_block(gb_call* call) {
 }
 
 GB_EXPORT("block", native_block, 10, 0, 0, GB_ISA_AVX2)
+
+// ---------------------------------------------------------------------------------------------
+// the peak: `iters` steps of 12 independent fused multiply-add chains of the widest vectors
+// (bench: the fraction of it the kernels reach)
+
+#define PEAK_BODY(VT, SET1, FMADD, ADD, STORE, N)                                                           \
+  VT m = SET1(0.999999f), d = SET1(1e-7f);                                                                 \
+  VT a0 = SET1(0), a1 = SET1(1), a2 = SET1(2), a3 = SET1(3), a4 = SET1(4), a5 = SET1(5), a6 = SET1(6),   \
+     a7 = SET1(7), a8 = SET1(8), a9 = SET1(9), a10 = SET1(10), a11 = SET1(11);                             \
+  for (long k = 0; k < iters; k++) {                                                                       \
+    a0 = FMADD(a0, m, d); a1 = FMADD(a1, m, d); a2 = FMADD(a2, m, d); a3 = FMADD(a3, m, d);                \
+    a4 = FMADD(a4, m, d); a5 = FMADD(a5, m, d); a6 = FMADD(a6, m, d); a7 = FMADD(a7, m, d);                \
+    a8 = FMADD(a8, m, d); a9 = FMADD(a9, m, d); a10 = FMADD(a10, m, d); a11 = FMADD(a11, m, d);            \
+  }                                                                                                        \
+  VT s = ADD(ADD(ADD(ADD(a0, a1), ADD(a2, a3)), ADD(ADD(a4, a5), ADD(a6, a7))), ADD(ADD(a8, a9), ADD(a10, a11))); \
+  float out[N];                                                                                            \
+  STORE(out, s);                                                                                           \
+  return out[0];
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512dq,avx2,fma")
+static double peak_avx512(long iters) { PEAK_BODY(__m512, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps, _mm512_storeu_ps, 16) }
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+static double peak_avx2(long iters) { PEAK_BODY(__m256, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps, _mm256_storeu_ps, 8) }
+#pragma GCC pop_options
+
+long gb_peak(int isa, long iters, double* sink) {
+  if (isa >= GB_ISA_AVX512) {
+    *sink = peak_avx512(iters);
+    return iters * 12 * 16 * 2;
+  }
+  if (isa >= GB_ISA_AVX2) {
+    *sink = peak_avx2(iters);
+    return iters * 12 * 8 * 2;
+  }
+  return 0;
+}

@@ -18,6 +18,8 @@ export interface NativeLib {
   names: string[];
   /** The exports bound to the memory `view` covers (all of a WebAssembly memory's buffer); fma: the module's mode. */
   bind(view: Uint8Array, fma: boolean): Record<string, NativeFn> & { rebind(view: Uint8Array): void };
+  /** Runs `iters` steps of 12 independent FMA chains of the widest vectors (the bench times it); returns the flops. */
+  peak(iters: number): number;
 }
 
 export interface NativeInfo {
