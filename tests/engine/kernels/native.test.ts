@@ -1,6 +1,7 @@
 // The native kernels for Node (engine/backends/cpu/native/): built on this machine, routed to by
 // default, the same bits as the SIMD module's exports they replace (both FMA modes, every edge of
 // the layout contract), bad ranges a named error, GB_CPU_NATIVE=0 the WASM path.
+import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import * as K from "../../../engine/backends/cpu/kernels/index.ts";
@@ -70,6 +71,32 @@ describe("native kernels: the library", () => {
       else process.env.GB_CPU_NATIVE = before;
       vi.resetModules();
     }
+  });
+});
+
+describe("native kernels: where addons are refused", () => {
+  it("Node's permission model (the grader's kernels): process.dlopen throws, the engine runs its WASM kernels, the same bits", () => {
+    const bundle = new URL("../../../dist/gradbook.js", import.meta.url).pathname;
+    expect(existsSync(bundle), "dist/gradbook.js (npm run build)").toBe(true);
+    const script = `
+      import * as gb from ${JSON.stringify(bundle)};
+      let refused = "";
+      try { process.dlopen({ exports: {} }, ${JSON.stringify(NATIVE_LIB)}); } catch (e) { refused = e.code; }
+      gb.manualSeed(3);
+      const a = gb.randn([200, 300]), b = gb.randn([300, 150]);
+      const c = await a.matmul(b).data();
+      let h = 0;
+      for (const x of new Uint32Array(c.buffer, c.byteOffset, c.length)) h = (Math.imul(h, 31) + x) >>> 0;
+      console.log(JSON.stringify({ refused, h }));`;
+    const run = (flags: string[]) => {
+      const r = spawnSync(process.execPath, [...flags, "--input-type=module", "-e", script], { encoding: "utf8", timeout: 60_000 });
+      expect(r.status, r.stderr).toBe(0);
+      return JSON.parse(r.stdout.trim().split("\n").pop()!) as { refused: string; h: number };
+    };
+    const free = run([]), jailed = run(["--experimental-permission", "--allow-fs-read=*", "--no-warnings"]);
+    expect(free.refused).toBe("");
+    expect(jailed.refused).toBe("ERR_DLOPEN_DISABLED");
+    expect(jailed.h).toBe(free.h);
   });
 });
 
