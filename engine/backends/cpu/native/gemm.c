@@ -101,13 +101,13 @@ static int native_block(gb_call* call) {
   if (mc > 1 && ldc < (int64_t)full * NR * 4 + (narrow ? NR * 2 : 0)) {
     // a row's tiles reach into the next row's (gemm.ts: C as its rows, N not a multiple of NR,
     // the panel past the row's end computed first): the SIMD module's order of stores, panel by
-    // panel (each all its rows, in order), so that the same tile's values end up in each element
+    // panel (each all its rows, in order: a tile computes all its rows, then loads, adds and
+    // stores them one row after the other, as kern<r> does), so that each element ends up with
+    // the same tile's value
     const tile_fn(*tiles)[2 * MR + 1] = call->isa >= GB_ISA_AVX512 ? tiles_avx512[fma] : tiles_avx2[fma];
     const int kind8 = call->isa >= GB_ISA_AVX512 ? 2 : 1;
-    for (; p < np; p++) {
-      const tile_fn* byRows = tiles[p < full ? kind8 : kind8 + 1];
-      for (int i = 0; i < mc; i += 1) byRows[1](kc, A + (int64_t)(i / MR) * astride + 4 * (i % MR), aStep, astride, B + p * bstride, bStep, bstride, C + (int64_t)i * ldc + p * NR * 4, ldc, accum);
-    }
+    for (; p < np; p++)
+      rows_of(tiles[p < full ? kind8 : kind8 + 1], 2 * MR, mc, kc, A, aStep, astride, B + p * bstride, bStep, bstride, C + p * NR * 4, ldc, accum);
     return 0;
   }
   if (call->isa >= GB_ISA_AVX512) {
