@@ -201,6 +201,40 @@ describe("native block: the same bits as the SIMD module's", () => {
   });
 });
 
+describe("native packa / packb: the same bytes as the SIMD module's", () => {
+  for (const fma of [true, false]) {
+    it(`every k tail and panel count (${fma ? "FMA" : "exact-bits"} instance)`, () => {
+      K.setWasmFma(fma);
+      const w = compiledWasm()!;
+      expect(w.native).not.toBeNull();
+      expect(w.exports.packa).not.toBe(w.wasmExports.packa);
+      let seed = 50;
+      for (const [name, R] of [["packa", 6], ["packb", 8]] as const)
+        for (const kc of [0, 3, 4, 5, 7, 8, 9, 15, 16, 17, 84, 256])
+          for (const np of [1, 2, 5])
+            for (const extra of [0, 3]) {
+              const ld = kc + extra, sstep = (R * ld + extra) * 4, dstep = (kc * R + 4 * extra) * 4;
+              const srcFloats = np * (sstep / 4) + 16, dstFloats = np * (dstep / 4) + kc * R + 64;
+              const GUARD = 32, src = 1024, d1 = src + srcFloats * 4 + GUARD * 4, d2 = d1 + (dstFloats + 2 * GUARD) * 4;
+              const f32 = ensureMemory(w, d2 + (dstFloats + GUARD) * 4 + 1024);
+              const u32 = new Uint32Array(f32.buffer);
+              // random bits, NaNs among them: a copy keeps every bit
+              const bitsIn = new Uint32Array(rand(srcFloats, seed).map((v) => v * 2 ** 31).buffer);
+              u32.set(bitsIn.map((v, i) => (i % 17 === 0 ? 0x7fc00001 + i : v)), src / 4);
+              const D0 = rand(dstFloats + 2 * GUARD, seed + 1);
+              f32.set(D0, d1 / 4 - GUARD);
+              f32.set(D0, d2 / 4 - GUARD);
+              w.wasmExports[name](src, ld * 4, d1, kc, np, sstep, dstep);
+              w.exports[name](src, ld * 4, d2, kc, np, sstep, dstep);
+              const want = bits(w, d1 - GUARD * 4, dstFloats + 2 * GUARD), got = bits(w, d2 - GUARD * 4, dstFloats + 2 * GUARD);
+              const bad = got.findIndex((v, i) => v !== want[i]);
+              if (bad >= 0) expect.fail(`${name}(kc ${kc}, np ${np}, extra ${extra}): float ${bad - GUARD} is ${got[bad].toString(16)}, WASM ${want[bad].toString(16)}`);
+              seed += 2;
+            }
+    });
+  }
+});
+
 describe("native kernels: bad ranges", () => {
   it("a range outside the memory is a RangeError naming the export, its arguments and the range; the WASM one traps", () => {
     K.setWasmFma(true);
@@ -218,6 +252,8 @@ describe("native kernels: bad ranges", () => {
     expect(() => w.exports.block(100, 2, 4, 0, 4096, len - 64, 64, 1, 24, 32)).toThrow(/^native block\(.*\): C bytes/);
     expect(() => w.exports.block(6, 1, 4, -8, 0, 0, 32, 0, 24, 32)).toThrow(/^native block\(.*\): A bytes \[4294967288/);
     expect(() => w.exports.block(6, 1, -4, 0, 0, 0, 32, 0, 24, 32)).toThrow(/^native block\(.*\): kc < 0/);
+    expect(() => w.exports.packb(len - 64, 64, 0, 16, 1, 0, 0)).toThrow(/^native packb\(.*\): the source bytes \[\d+, \d+\) outside the WebAssembly memory/);
+    expect(() => w.exports.packa(0, 64, len - 64, 16, 1, 0, 0)).toThrow(/^native packa\(.*\): the destination bytes/);
     expect(() => w.wasmExports.block(6, 1, 4, len - 16, 0, 0, 32, 0, 24, 32)).toThrow(WebAssembly.RuntimeError);
     // the memory grown since the exports were bound: ranges within the new length run
     const f = ensureMemory(w, len + 65536 * 4);

@@ -16,6 +16,9 @@ export interface NativeLib {
   isa: string;
   /** the SIMD module's exports it has for this CPU */
   names: string[];
+  /** the SIMD module's configuration its kernels are written for: MR rows and NR columns a packed panel */
+  mr: number;
+  nr: number;
   /** The exports bound to the memory `view` covers (all of a WebAssembly memory's buffer); fma: the module's mode. */
   bind(view: Uint8Array, fma: boolean): Record<string, NativeFn> & { rebind(view: Uint8Array): void };
   /** Runs `iters` steps of 12 independent FMA chains of the widest vectors (the bench times it); returns the flops. */
@@ -154,8 +157,11 @@ export function routeNative(lib: NativeLib, memory: WebAssembly.Memory, fma: boo
   return out;
 }
 
-/** The native exports for an instance on `memory` (fma: its mode), or null where the native path is off. */
-export function nativeExports(memory: WebAssembly.Memory, fma: boolean): Record<string, NativeFn> | null {
+/**
+ * The native exports for an instance on `memory` (fma: its mode; MR, NR: its configuration's
+ * panels), or null where the native path is off or the library is written for other panels.
+ */
+export function nativeExports(memory: WebAssembly.Memory, fma: boolean, MR: number, NR: number): Record<string, NativeFn> | null {
   const l = nativeLibrary();
-  return l ? routeNative(l, memory, fma) : null;
+  return l && l.mr === MR && l.nr === NR ? routeNative(l, memory, fma) : null;
 }

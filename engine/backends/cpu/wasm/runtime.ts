@@ -96,7 +96,7 @@ function instantiate(module: WebAssembly.Module, cfg: SimdConfig, shared = false
   const inst = new WebAssembly.Instance(module, { env: { memory } });
   const wasmExports = inst.exports as unknown as WasmInstance["wasmExports"];
   // the native kernels (Node, where built: ../native/) in place of their WASM exports, same bits
-  const nat = nativeExports(memory, cfg.fma);
+  const nat = nativeExports(memory, cfg.fma, cfg.MR, 4 * cfg.NV);
   const ex: Record<string, unknown> = nat ? { ...wasmExports, ...nat } : wasmExports;
   return {
     cfg, memory, module, shared, wasmExports,
