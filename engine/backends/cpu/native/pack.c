@@ -13,8 +13,6 @@
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
 static void pack_panel(const uint8_t* src, int64_t ld, uint8_t* dst, int kc, int R) {
-  const __m256i mask = _mm256_setr_epi32(0 < R ? -1 : 0, 1 < R ? -1 : 0, 2 < R ? -1 : 0, 3 < R ? -1 : 0, 4 < R ? -1 : 0, 5 < R ? -1 : 0, 6 < R ? -1 : 0,
-                                         7 < R ? -1 : 0);
   if (kc < 8) {
     for (int k = 0; k < kc; k++)
       for (int r = 0; r < R; r++) memcpy(dst + 4 * ((int64_t)k * R + r), src + r * ld + 4 * k, 4);
@@ -42,11 +40,19 @@ static void pack_panel(const uint8_t* src, int64_t ld, uint8_t* dst, int kc, int
     o[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
     o[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
     float* d = (float*)(dst + 4 * (int64_t)k0 * R);
-    if (R == 8)
-      for (int k = 0; k < 8; k++) _mm256_storeu_ps(d + 8 * k, o[k]);
-    else
-      for (int k = 0; k < 8; k++) _mm256_maskstore_ps(d + R * k, mask, o[k]);
-    if (k0 + 8 >= kc) break;
+    const int last = k0 + 8 >= kc;
+    // R < 8: each step's 8-float store runs R - 8 floats into the next step's, which the next
+    // store (or a later block: the last one moved back rewrites the same values) writes again;
+    // the panel's last step only its R floats (masked stores measured slower)
+    for (int k = 0; k < 7; k++) _mm256_storeu_ps(d + R * k, o[k]);
+    if (R == 8 || !last) {
+      _mm256_storeu_ps(d + R * 7, o[7]);
+    } else {
+      float t[8];
+      _mm256_storeu_ps(t, o[7]);
+      memcpy(d + R * 7, t, 4 * (size_t)R);
+    }
+    if (last) break;
   }
 }
 #pragma GCC pop_options
