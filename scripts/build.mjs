@@ -89,7 +89,7 @@ await Promise.all(
 );
 
 // the native kernels for Node (engine/backends/cpu/native/): dist/gb-native.node, compiled by gcc
-// when a source is newer (without gcc the engine runs its WASM kernels; the tests say what to install)
+// when a source changed (without gcc the engine runs its WASM kernels; the tests say what to install)
 buildNative({ optional: true });
 
 // `node dist/kernel.js -f <connection file>` keeps working for the commands and tests that name it:

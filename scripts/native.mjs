@@ -1,16 +1,18 @@
 // Builds gradbook's native kernels for Node (engine/backends/cpu/native/*.c, see the README.md
-// there) into dist/gb-native.node with gcc, when a source is newer than the library. The engine
+// there) into dist/gb-native.node with gcc, when a source changed since it was built. The engine
 // loads it where it runs in Node and falls back to its WebAssembly kernels where it is missing.
 //
 //   node scripts/native.mjs     (scripts/build.mjs calls buildNative() too)
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const NATIVE_SRC = join(root, "engine", "backends", "cpu", "native");
 export const NATIVE_LIB = join(root, "dist", "gb-native.node");
+/** What the library was built from (buildNative compares it). */
+const NATIVE_STAMP = join(root, "dist", "gb-native.stamp");
 /** The Debian packages the build needs (scripts/prerequisites.mjs installs them). */
 export const NATIVE_PACKAGES = ["gcc", "libc6-dev"];
 
@@ -30,14 +32,20 @@ function gccPath() {
 }
 
 /**
- * Compiles the library when a source (.c, .h) is newer than it, or it is missing; returns its
+ * Compiles the library when a source (.c, .h) was added, changed or removed since it was built (or
+ * Node changed), or it is missing; returns its
  * path. Throws (naming the package to install) where gcc or Node's headers are missing, unless
  * `optional`: then it says so on stderr and returns null (the engine runs its WASM kernels).
  */
 export function buildNative({ optional = false, quiet = false } = {}) {
-  const sources = readdirSync(NATIVE_SRC).filter((f) => f.endsWith(".c") || f.endsWith(".h"));
-  const newest = Math.max(...sources.map((f) => statSync(join(NATIVE_SRC, f)).mtimeMs), statSync(fileURLToPath(import.meta.url)).mtimeMs);
-  if (existsSync(NATIVE_LIB) && statSync(NATIVE_LIB).mtimeMs >= newest) return NATIVE_LIB;
+  const sources = readdirSync(NATIVE_SRC).filter((f) => f.endsWith(".c") || f.endsWith(".h")).sort();
+  // the sources (names, times, sizes) and this script: a file added, changed or removed rebuilds it
+  const stamp = JSON.stringify([process.version, statSync(fileURLToPath(import.meta.url)).mtimeMs, ...sources.map((f) => [f, statSync(join(NATIVE_SRC, f)).mtimeMs, statSync(join(NATIVE_SRC, f)).size])]);
+  let built = null;
+  try {
+    built = readFileSync(NATIVE_STAMP, "utf8");
+  } catch {}
+  if (existsSync(NATIVE_LIB) && built === stamp) return NATIVE_LIB;
   const fail = (why) => {
     if (!optional) throw new Error(`native kernels: ${why}`);
     console.warn(`build: native kernels not built (${why}); the engine runs its WebAssembly kernels`);
@@ -57,6 +65,7 @@ export function buildNative({ optional = false, quiet = false } = {}) {
       stdio: quiet ? "pipe" : ["ignore", "inherit", "inherit"],
     });
     renameSync(tmp, NATIVE_LIB);
+    writeFileSync(NATIVE_STAMP, stamp);
   } catch (e) {
     rmSync(tmp, { force: true });
     if (optional) return fail(`gcc failed: ${String(e.stderr ?? e.message).slice(0, 2000)}`);
