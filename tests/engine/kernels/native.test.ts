@@ -235,6 +235,25 @@ describe("native packa / packb: the same bytes as the SIMD module's", () => {
   }
 });
 
+describe("native kernels: the AVX2 + FMA path", () => {
+  it("gives the SIMD module's bits too (this file's bits tests in a vitest of their own, GB_CPU_NATIVE_ISA=avx2)", () => {
+    if (process.env.GB_CPU_NATIVE_ISA === "avx2") {
+      // (that vitest: its bits tests are the check)
+      expect(nativeInfo().isa).toBe("avx2");
+      return;
+    }
+    if (nativeInfo().isa !== "avx512") return; // an AVX2 machine ran them above already
+    const r = spawnSync(process.execPath, ["node_modules/vitest/vitest.mjs", "run", "tests/engine/kernels/native.test.ts", "-t", "the same bits|the same bytes|the AVX2"], {
+      env: { ...process.env, GB_CPU_NATIVE_ISA: "avx2" }, encoding: "utf8", timeout: 120_000,
+    });
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    // eslint-disable-next-line no-control-regex
+    const out = r.stdout.replace(/\x1b\[[0-9;]*m/g, "");
+    expect(out).toMatch(/Tests\s+[5-9]\d* passed/);
+    expect(out).not.toMatch(/failed/);
+  });
+});
+
 describe("native kernels: bad ranges", () => {
   it("a range outside the memory is a RangeError naming the export, its arguments and the range; the WASM one traps", () => {
     K.setWasmFma(true);
