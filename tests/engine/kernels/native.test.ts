@@ -271,6 +271,11 @@ describe("native kernels: bad ranges", () => {
     expect(() => w.exports.block(100, 2, 4, 0, 4096, len - 64, 64, 1, 24, 32)).toThrow(/^native block\(.*\): C bytes/);
     expect(() => w.exports.block(6, 1, 4, -8, 0, 0, 32, 0, 24, 32)).toThrow(/^native block\(.*\): A bytes \[4294967288/);
     expect(() => w.exports.block(6, 1, -4, 0, 0, 0, 32, 0, 24, 32)).toThrow(/^native block\(.*\): kc < 0/);
+    // bounds whose products pass 2^63 (computed in 128 bits: no wrap-around into a passing range)
+    const big = 2 ** 31 - 1;
+    expect(() => w.exports.block(big, big, big, 0, 0, 0, big, 0, 24, 32)).toThrow(/^native block\(.*\): A bytes \[0, 1\.\d+e\+19\) outside/);
+    expect(() => w.exports.block(6, big, big, 0, 0, 0, 32, 0, 0, 32)).toThrow(/^native block\(.*\): B bytes \[0, \d\.\d+e\+\d+\) outside/);
+    expect(() => w.exports.packb(0, big, 0, big, big, big, big)).toThrow(/^native packb\(.*\): the source bytes/);
     expect(() => w.exports.packb(len - 64, 64, 0, 16, 1, 0, 0)).toThrow(/^native packb\(.*\): the source bytes \[\d+, \d+\) outside the WebAssembly memory/);
     expect(() => w.exports.packa(0, 64, len - 64, 16, 1, 0, 0)).toThrow(/^native packa\(.*\): the destination bytes/);
     expect(() => w.wasmExports.block(6, 1, 4, len - 16, 0, 0, 32, 0, 24, 32)).toThrow(WebAssembly.RuntimeError);

@@ -54,11 +54,18 @@ int gb_fail(gb_call* c, const char* message) {
   return 1;
 }
 
-int gb_range(gb_call* c, const char* what, int64_t lo, int64_t hi) {
-  if (lo >= 0 && lo <= hi && (uint64_t)hi <= c->mem->len) return 0;
-  char msg[200];
-  snprintf(msg, sizeof msg, "%s bytes [%lld, %lld) outside the WebAssembly memory of %llu bytes", what, (long long)lo, (long long)hi,
-           (unsigned long long)c->mem->len);
+/** A 128-bit bound as text (beyond 64 bits: its approximate value). */
+static void wide_text(gb_wide v, char* out, size_t n) {
+  if (v >= -(gb_wide)INT64_MAX && v <= (gb_wide)INT64_MAX) snprintf(out, n, "%lld", (long long)v);
+  else snprintf(out, n, "%.6g", (double)v);
+}
+
+int gb_range(gb_call* c, const char* what, gb_wide lo, gb_wide hi) {
+  if (lo >= 0 && lo <= hi && hi <= (gb_wide)c->mem->len) return 0;
+  char msg[240], a[48], b[48];
+  wide_text(lo, a, sizeof a);
+  wide_text(hi, b, sizeof b);
+  snprintf(msg, sizeof msg, "%s bytes [%s, %s) outside the WebAssembly memory of %llu bytes", what, a, b, (unsigned long long)c->mem->len);
   return gb_fail(c, msg);
 }
 

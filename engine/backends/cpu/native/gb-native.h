@@ -10,6 +10,12 @@
 
 #define GB_MAX_ARGS 10
 
+/**
+ * Range arithmetic: 128-bit, so that no product of i32 arguments (a panel count times a stride
+ * times ...) wraps around into a range that passes the check. Compute every bound in it.
+ */
+typedef __int128 gb_wide;
+
 /** The instruction sets a native kernel may use (chosen once, at load, by __builtin_cpu_supports). */
 enum gb_isa { GB_ISA_NONE = 0, GB_ISA_AVX2 = 1, GB_ISA_AVX512 = 2 };
 
@@ -56,11 +62,12 @@ void gb_register(gb_export* e);
   __attribute__((constructor)) static void gb_register_##FN(void) { gb_register(&gb_export_##FN); }
 
 /**
- * Checks that bytes [lo, hi) lie in the memory (hi <= its length, lo <= hi, lo >= 0); else sets
+ * Checks that bytes [lo, hi) lie in the memory (hi <= its length, lo <= hi, lo >= 0: bounds computed
+ * in gb_wide from the arguments, never in 32 or 64 bits); else sets
  * call->err ("<export>(args): <what> bytes [lo, hi) outside the memory of N bytes") and returns 1.
  * Every kernel checks every range it touches before it touches any.
  */
-int gb_range(gb_call* call, const char* what, int64_t lo, int64_t hi);
+int gb_range(gb_call* call, const char* what, gb_wide lo, gb_wide hi);
 
 /** Sets call->err to "<export>(args): <message>" and returns 1. */
 int gb_fail(gb_call* call, const char* message);

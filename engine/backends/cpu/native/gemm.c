@@ -88,10 +88,10 @@ static int native_block(gb_call* call) {
   const int64_t bstride = bStep == NR * 4 ? (int64_t)kc * NR * 4 : NR * 4;
   const int wlast = narrow ? NR / 2 : NR;
   if (kc > 0) {
-    if (gb_range(call, "A", a, (int64_t)a + (int64_t)((mc - 1) / MR) * astride + 4 * ((mc - 1) % MR) + (int64_t)(kc - 1) * aStep + 4)) return 1;
-    if (gb_range(call, "B", b, (int64_t)b + (int64_t)(np - 1) * bstride + (int64_t)(kc - 1) * bStep + 4 * wlast)) return 1;
+    if (gb_range(call, "A", a, (gb_wide)a + (gb_wide)((mc - 1) / MR) * astride + 4 * ((mc - 1) % MR) + (gb_wide)(kc - 1) * aStep + 4)) return 1;
+    if (gb_range(call, "B", b, (gb_wide)b + (gb_wide)(np - 1) * bstride + (gb_wide)(kc - 1) * bStep + 4 * wlast)) return 1;
   }
-  if (gb_range(call, "C", c, (int64_t)c + (int64_t)(mc - 1) * ldc + (int64_t)(np - 1) * NR * 4 + 4 * wlast)) return 1;
+  if (gb_range(call, "C", c, (gb_wide)c + (gb_wide)(mc - 1) * ldc + (gb_wide)(np - 1) * NR * 4 + 4 * wlast)) return 1;
   const uint8_t* A = gb_ptr(call, a);
   const uint8_t* B = gb_ptr(call, b);
   uint8_t* C = gb_ptr(call, c);

@@ -64,8 +64,8 @@ static int native_pack(gb_call* call, int R) {
   const int kc = x[3], np = x[4];
   if (np <= 0 || kc < 4) return 0;
   if (ld < 0 || sstep < 0 || dstep < 0) return gb_fail(call, "a negative step (ld, sstep or dstep)");
-  if (gb_range(call, "the source", src, (int64_t)src + (int64_t)(np - 1) * sstep + (int64_t)(R - 1) * ld + 4 * (int64_t)kc)) return 1;
-  if (gb_range(call, "the destination", dst, (int64_t)dst + (int64_t)(np - 1) * dstep + 4 * (int64_t)kc * R)) return 1;
+  if (gb_range(call, "the source", src, (gb_wide)src + (gb_wide)(np - 1) * sstep + (gb_wide)(R - 1) * ld + 4 * (gb_wide)kc)) return 1;
+  if (gb_range(call, "the destination", dst, (gb_wide)dst + (gb_wide)(np - 1) * dstep + 4 * (gb_wide)kc * R)) return 1;
   for (int p = 0; p < np; p++) pack_panel(gb_ptr(call, src) + p * sstep, ld, gb_ptr(call, dst) + p * dstep, kc, R);
   return 0;
 }
