@@ -75,7 +75,7 @@ describe("native kernels: the library", () => {
 });
 
 describe("native kernels: where addons are refused", () => {
-  it("Node's permission model (the grader's kernels): process.dlopen throws, the engine runs its WASM kernels, the same bits", () => {
+  it("Node's permission model without --allow-addons: process.dlopen throws, the engine runs its WASM kernels, the same bits", () => {
     const bundle = new URL("../../../dist/gradbook.js", import.meta.url).pathname;
     expect(existsSync(bundle), "dist/gradbook.js (npm run build)").toBe(true);
     const script = `
@@ -97,6 +97,10 @@ describe("native kernels: where addons are refused", () => {
     expect(free.refused).toBe("");
     expect(jailed.refused).toBe("ERR_DLOPEN_DISABLED");
     expect(jailed.h).toBe(free.h);
+    // the grader's kernels allow addons (zeromq's; kernel/grader/client.ts): there the native path runs
+    const graded = run(["--experimental-permission", "--allow-fs-read=*", "--allow-addons", "--allow-worker", "--no-warnings"]);
+    expect(graded.refused).toBe("");
+    expect(graded.h).toBe(free.h);
   });
 });
 

@@ -4,7 +4,8 @@
 // routes an instance's exports to them where this finds the library (Node only: the engine bundle
 // also runs in browsers, so no static Node import; the library is loaded with process.dlopen);
 // threads.ts does the same in each worker. Silently the WASM exports where the file is missing,
-// where addons are refused (Node's permission model: process.dlopen throws), below AVX2 + FMA, or
+// where addons are refused (Node's permission model without --allow-addons: process.dlopen
+// throws; the grader's kernels allow them), below AVX2 + FMA, or
 // with GB_CPU_NATIVE=0 (setCpuNative(false)); nativeInfo() says which and why.
 
 /** A native export: the WASM export's arguments; its i32 result where it has one. */
@@ -102,7 +103,7 @@ function load(): NativeLib | null {
     why = `loaded from ${file}`;
     return l;
   } catch (e) {
-    // Node's permission model (the grader's kernels) refuses addons; a library for another system
+    // Node's permission model without --allow-addons refuses addons; a library for another system
     why = `the library did not load: ${(e as Error)?.message ?? String(e)}`;
     return null;
   }
