@@ -19,7 +19,9 @@
 //    pooling, element-wise), for tests and benchmarks.
 //  - setWasmFma(false): the exact-bits mode (no fused multiply-add; by default FMA is used
 //    where the engine has relaxed SIMD, found at run time).
-//  - wasmInfo(): whether the SIMD module is in use, with FMA, on how many threads.
+//  - wasmInfo(): whether the SIMD module is in use, with FMA, on how many threads, and which of
+//    its exports run as native kernels (Node: ../native/, the same bits) or why none do.
+//  - setCpuNative(false): the SIMD module's own exports in Node too (GB_CPU_NATIVE=0 at start-up).
 //  - gemmReference: the cache-blocked TypeScript GEMM (fallback and test oracle).
 //  - setNumThreads(n) / getNumThreads(): worker threads for the WASM kernels (../wasm/threads.ts:
 //    GEMM and convolutions (element-wise ops in elementwise.ts only when forced); results are
