@@ -21,6 +21,10 @@
  *    channel tiles q < ot, taps m < 4 tt, lanes o < 8:
  *    C[q][m][o] (float at c + q cStep + 32 m + 4 o) += X[x + offs[m] + 4 j] * DYT[dyt + q dytStep + 32 j + 4 o]
  *    for j = 0 .. J - 1 in order (a running sum from C's value).
+ * Where C's rows overlap (cblock: ldc < 4 ncols), the native cblock writes in the WASM function's
+ * order (the same last write to each float); overlapping dW rows (wblock) or C tiles (vblock), which
+ * the WASM functions would sum in their own order, are an error (no caller makes them). Operands
+ * that overlap what a call writes are outside every contract (no caller does that either).
  */
 #include <immintrin.h>
 #include <stddef.h>
@@ -152,6 +156,18 @@ static int native_cblock(gb_call *call) {
     whole = x + hi + 4 * ((ncols + 15) & ~(int64_t)15) <= (int64_t)call->mem->len;
   }
   char *base = (char *)call->mem->base;
+  if (mc > 1 && ldc < 4 * ncols) {
+    /* C's rows overlap (no caller does this): panel by panel, row tiles in order, as the WASM
+     * function writes them, so that the last write to each float is the same one */
+    for (int64_t p = 0; p < np; p++) {
+      const int64_t n = ncols - 8 * p < 8 ? ncols - 8 * p : 8;
+      if (call->isa >= GB_ISA_AVX512)
+        cblock_avx512(call->mem->fma, (int)mc, (int)n, (int)K, base + a, base + x + 32 * p, (const int32_t *)(base + offs), base + c + 32 * p, (size_t)ldc, (size_t)astride, whole);
+      else
+        cblock_avx2(call->mem->fma, (int)mc, (int)n, (int)K, base + a, base + x + 32 * p, (const int32_t *)(base + offs), base + c + 32 * p, (size_t)ldc, (size_t)astride, whole);
+    }
+    return 0;
+  }
   if (call->isa >= GB_ISA_AVX512)
     cblock_avx512(call->mem->fma, (int)mc, (int)ncols, (int)K, base + a, base + x, (const int32_t *)(base + offs), base + c, (size_t)ldc, (size_t)astride, whole);
   else
@@ -166,6 +182,7 @@ static int native_wblock(gb_call *call) {
   if (J < 0 || (J & 3)) return gb_fail(call, "J must be a multiple of 4");
   if (ldy < 0 || lddw < 0) return gb_fail(call, "ldy and lddw must not be negative");
   const int64_t rows = 2 * mt, taps = 4 * kt;
+  if (rows > 1 && lddw < 4 * taps) return gb_fail(call, "dW's rows overlap (lddw < 16 kt): the native kernel sums them in another order");
   if (gb_range(call, "dW", dw, dw + (rows - 1) * lddw + 4 * taps)) return 1;
   if (gb_range(call, "the tap offsets", offs, offs + 4 * taps)) return 1;
   if (J > 0) {
@@ -188,6 +205,7 @@ static int native_vblock(gb_call *call) {
   if (ot <= 0 || tt <= 0 || J < 4) return 0; /* as the WASM function */
   if (dytStep < 0 || cStep < 0) return gb_fail(call, "dytStep and cStep must not be negative");
   const int64_t taps = 4 * tt;
+  if (ot > 1 && cStep < 32 * taps) return gb_fail(call, "C's channel tiles overlap (cStep < 128 tt): the native kernel sums them in another order");
   if (gb_range(call, "C", c, c + (ot - 1) * cStep + 32 * taps)) return 1;
   if (gb_range(call, "dy transposed", dyt, dyt + (ot - 1) * dytStep + 32 * J)) return 1;
   if (gb_range(call, "the tap offsets", offs, offs + 4 * taps)) return 1;
