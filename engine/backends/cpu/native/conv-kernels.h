@@ -116,10 +116,77 @@ static inline __attribute__((always_inline)) void SFX(wtile)(
   }
 WT_FN(4, 0) WT_FN(8, 0) WT_FN(12, 0) WT_FN(4, 1) WT_FN(8, 1) WT_FN(12, 1)
 
+#if VW == 16
+/*
+ * 8 rows a tile (AVX-512): the rows' 4-float groups interleaved first into `ri` ([J / 4][8][4]:
+ * two vectors a step, from one pointer: with a pointer a row, the rows' and taps' pointers
+ * outnumbered the registers), each broadcast of x_m used by both vectors.
+ */
+static inline __attribute__((always_inline)) void SFX(wtile8)(
+  const int Q, const int FMA, int J, const float *ri, int nrows, const char *x, const int32_t *offs, char *dw, size_t lddw)
+{
+  VT acc0[WQ_MAX], acc1[WQ_MAX];
+  const float *xm[WQ_MAX];
+  for (int q = 0; q < Q; q++) { acc0[q] = V_ZERO(); acc1[q] = V_ZERO(); xm[q] = (const float *)(x + offs[q]); }
+  for (int j = 0; j < J; j += 4) {
+    const VT d0 = V_LOADU(ri + 8 * j), d1 = V_LOADU(ri + 8 * j + 16);
+    for (int q = 0; q < Q; q++) {
+      const VT xv = V_BCAST4(xm[q] + j);
+      acc0[q] = MADD(FMA, d0, xv, acc0[q]);
+      acc1[q] = MADD(FMA, d1, xv, acc1[q]);
+    }
+  }
+  for (int q = 0; q < Q; q++) {
+    float t[2 * VW];
+    V_STOREU(t, acc0[q]);
+    V_STOREU(t + VW, acc1[q]);
+    for (int s = 0; s < nrows; s++) {
+      float *p = (float *)(dw + (size_t)s * lddw) + q;
+      *p = *p + ((t[4 * s] + t[4 * s + 1]) + (t[4 * s + 2] + t[4 * s + 3]));
+    }
+  }
+}
+
+#define WT8_FN(Q, FMA) \
+  static void SFX(wt8_##Q##_##FMA)(int J, const float *ri, int nrows, const char *x, const int32_t *offs, char *dw, size_t lddw) { \
+    SFX(wtile8)(Q, FMA, J, ri, nrows, x, offs, dw, lddw); \
+  }
+WT8_FN(4, 0) WT8_FN(8, 0) WT8_FN(12, 0) WT8_FN(4, 1) WT8_FN(8, 1) WT8_FN(12, 1)
+
+/* the calling thread's interleaving scratch (worker threads have their own), grown as needed */
+static __thread float *SFX(wscratch);
+static __thread size_t SFX(wscratch_n);
+#endif
+
 /* wblock: rows [0, 2 mt) by taps [0, 4 kt) (see conv.c) */
 static void SFX(wblock)(int fma, int mt, int kt, int J, const char *dy, size_t ldy, const char *x, const int32_t *offs, char *dw, size_t lddw) {
   const int rows = 2 * mt, taps = 4 * kt;
-  for (int i0 = 0; i0 < rows; i0 += WROWS) {
+  int i0 = 0;
+#if VW == 16
+  /* groups of more than 4 rows: 8 rows a tile (the rows past the last one: copies of the group's first) */
+  if (rows - i0 > 4 && J > 0) {
+    const size_t need = (size_t)8 * (size_t)J;
+    if (SFX(wscratch_n) < need) {
+      free(SFX(wscratch));
+      SFX(wscratch) = aligned_alloc(64, ((need * 4 + 63) / 64) * 64);
+      SFX(wscratch_n) = SFX(wscratch) ? need : 0;
+    }
+    float *ri = SFX(wscratch);
+    for (; ri && rows - i0 > 4; i0 += 8) {
+      const int nr = rows - i0 < 8 ? rows - i0 : 8;
+      for (int s = 0; s < 8; s++) {
+        const float *r = (const float *)(dy + (size_t)(i0 + (s < nr ? s : 0)) * ldy);
+        for (int j = 0; j < J; j += 4) _mm_storeu_ps(ri + 8 * j + 4 * s, _mm_loadu_ps(r + j));
+      }
+      char *dwr = dw + (size_t)i0 * lddw;
+      int q0 = 0;
+      for (; q0 + 12 <= taps; q0 += 12) (fma ? SFX(wt8_12_1) : SFX(wt8_12_0))(J, ri, nr, x, offs + q0, dwr + 4 * (size_t)q0, lddw);
+      if (taps - q0 == 8) (fma ? SFX(wt8_8_1) : SFX(wt8_8_0))(J, ri, nr, x, offs + q0, dwr + 4 * (size_t)q0, lddw), q0 += 8;
+      for (; q0 < taps; q0 += 4) (fma ? SFX(wt8_4_1) : SFX(wt8_4_0))(J, ri, nr, x, offs + q0, dwr + 4 * (size_t)q0, lddw);
+    }
+  }
+#endif
+  for (; i0 < rows; i0 += WROWS) {
     const int nr = rows - i0 < WROWS ? rows - i0 : WROWS;
     const float *dyr[WROWS];
     /* rows past the last one read the tile's first row again (their lanes are dropped) */

@@ -29,6 +29,7 @@
 #include <immintrin.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include "gb-native.h"
 
 #define CB_MR 6
@@ -89,6 +90,7 @@
 #undef CT_ROW
 #undef CT_TABLE
 #undef WT_FN
+#undef WT8_FN
 #undef VTL_FN
 #undef MADD
 #pragma GCC pop_options
@@ -121,12 +123,12 @@
 
 /* ---------------------------------------------------------------- entries (gb-native.h) */
 
-/* the byte range [lo, hi] of offs[0..n) */
+/* the byte range [lo, hi] of offs[0..n) (int32 minima and maxima: the compiler vectorizes them) */
 static void offs_span(const int32_t *offs, int64_t n, int64_t *lo, int64_t *hi) {
-  int64_t mn = INT64_MAX, mx = INT64_MIN;
+  int32_t mn = INT32_MAX, mx = INT32_MIN;
   for (int64_t i = 0; i < n; i++) {
-    if (offs[i] < mn) mn = offs[i];
-    if (offs[i] > mx) mx = offs[i];
+    mn = offs[i] < mn ? offs[i] : mn;
+    mx = offs[i] > mx ? offs[i] : mx;
   }
   *lo = mn;
   *hi = mx;
