@@ -168,10 +168,12 @@ for (const fma of [true, false]) {
       }
     });
 
-    it("wblock: LeNet-5's conv1 weight gradient, tile edges, J = 0, random shapes", () => {
+    it("wblock: LeNet-5's conv1 weight gradient, tile edges, J = 0 and long, random shapes", () => {
       const w = instance();
       let seed = fma ? 20000 : 25000;
       wblockCase(w, { mt: 3, kt: 7, J: 784, ldyExtra: 0, lddwExtra: 0, seed: seed++ });
+      // J past the AVX-512 8-row tiles' scratch (2,048 floats of a row): 4-row tiles
+      for (const J of [2048, 2052, 3000]) wblockCase(w, { mt: 4, kt: 3, J, ldyExtra: 1, lddwExtra: 0, seed: seed++ });
       for (const mt of [1, 2, 3, 4, 5, 8])
         for (const kt of [1, 2, 3, 4, 5, 7])
           for (const J of [0, 4, 12, 100]) wblockCase(w, { mt, kt, J, ldyExtra: seed % 3, lddwExtra: seed % 4, seed: seed++ });

@@ -153,9 +153,9 @@ static inline __attribute__((always_inline)) void SFX(wtile8)(
   }
 WT8_FN(4, 0) WT8_FN(8, 0) WT8_FN(12, 0) WT8_FN(4, 1) WT8_FN(8, 1) WT8_FN(12, 1)
 
-/* the calling thread's interleaving scratch (worker threads have their own), grown as needed */
-static __thread float *SFX(wscratch);
-static __thread size_t SFX(wscratch_n);
+/* each thread's interleaving scratch (thread-local: glibc frees it when the thread ends), for J <= WJ_MAX */
+#define WJ_MAX 2048
+static __thread float SFX(wscratch)[8 * WJ_MAX] __attribute__((aligned(64)));
 #endif
 
 /* wblock: rows [0, 2 mt) by taps [0, 4 kt) (see conv.c) */
@@ -164,15 +164,9 @@ static void SFX(wblock)(int fma, int mt, int kt, int J, const char *dy, size_t l
   int i0 = 0;
 #if VW == 16
   /* groups of more than 4 rows: 8 rows a tile (the rows past the last one: copies of the group's first) */
-  if (rows - i0 > 4 && J > 0) {
-    const size_t need = (size_t)8 * (size_t)J;
-    if (SFX(wscratch_n) < need) {
-      free(SFX(wscratch));
-      SFX(wscratch) = aligned_alloc(64, ((need * 4 + 63) / 64) * 64);
-      SFX(wscratch_n) = SFX(wscratch) ? need : 0;
-    }
+  if (rows - i0 > 4 && J > 0 && J <= WJ_MAX) {
     float *ri = SFX(wscratch);
-    for (; ri && rows - i0 > 4; i0 += 8) {
+    for (; rows - i0 > 4; i0 += 8) {
       const int nr = rows - i0 < 8 ? rows - i0 : 8;
       for (int s = 0; s < 8; s++) {
         const float *r = (const float *)(dy + (size_t)(i0 + (s < nr ? s : 0)) * ldy);

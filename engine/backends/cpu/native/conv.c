@@ -29,7 +29,6 @@
 #include <immintrin.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include "gb-native.h"
 
 #define CB_MR 6
@@ -91,6 +90,7 @@
 #undef CT_TABLE
 #undef WT_FN
 #undef WT8_FN
+#undef WJ_MAX
 #undef VTL_FN
 #undef MADD
 #pragma GCC pop_options
