@@ -123,8 +123,9 @@
 
 /* ---------------------------------------------------------------- entries (gb-native.h) */
 
-/* the byte range [lo, hi] of offs[0..n) (int32 minima and maxima: the compiler vectorizes them) */
-static void offs_span(const int32_t *offs, int64_t n, int64_t *lo, int64_t *hi) {
+/* the byte range [lo, hi] of offs[0..n) (int32 minima and maxima, vectorized with AVX2's vpminsd /
+ * vpmaxsd: scalar, this scan cost 2 cycles a tap, a third of a narrow cblock call's time) */
+__attribute__((target("avx2"))) static void offs_span(const int32_t *offs, int64_t n, int64_t *lo, int64_t *hi) {
   int32_t mn = INT32_MAX, mx = INT32_MIN;
   for (int64_t i = 0; i < n; i++) {
     mn = offs[i] < mn ? offs[i] : mn;
