@@ -248,6 +248,14 @@ describe("native convolution kernels: bad ranges", () => {
     named("vblock", bytes("dy transposed"), 2, 3, 8, 8192, 256, len - 300, 256, 16384, 384);
     named("vblock", bytes("X \\(x \\+ the tap offsets\\)"), 2, 3, 8, len - 20, 256, 4096, 256, 16384, 384);
     named("vblock", /C's channel tiles overlap/, 2, 3, 8, 8192, 256, 4096, 256, 16384, 100);
+    // sizes and strides at 2^31 - 1: the ranges (past 2^63 bytes for wblock's dW) are computed without wrapping
+    const M = 2 ** 31 - 1;
+    named("cblock", bytes("C"), M, 1, 4, 4096, 8192, 256, 16384, M, 96, 0);
+    named("cblock", bytes("C"), 6, M, 4, 4096, 8192, 256, 16384, 64, 96, 0);
+    named("wblock", bytes("dW"), M, 1, 16, 4096, 64, 8192, 256, 16384, M);
+    named("wblock", /dW's rows overlap/, 1, M, 16, 4096, 64, 8192, 256, 16384, 64);
+    named("vblock", bytes("C"), M, 1, 8, 8192, 256, 4096, 256, 16384, M);
+    named("vblock", bytes("C"), 1, M, 8, 8192, 256, 4096, 256, 16384, 384);
     // the WASM functions trap on the same ranges (the native ones throw before touching memory)
     expect(() => w.wasmExports.cblock(6, 2, 4, 4096, 8192, 256, len - 100, 64, 96, 0)).toThrow(WebAssembly.RuntimeError);
   });

@@ -135,35 +135,36 @@ __attribute__((target("avx2"))) static void offs_span(const int32_t *offs, int64
   *hi = mx;
 }
 
-#define U32(v) ((int64_t)(uint32_t)(v))
+#define U32(v) ((gb_wide)(uint32_t)(v))
 
 static int native_cblock(gb_call *call) {
   const int32_t *v = call->i;
-  const int64_t mc = v[0], np = v[1], K = v[2], a = U32(v[3]), x = U32(v[4]), offs = U32(v[5]), c = U32(v[6]);
-  const int64_t ldc = v[7], astride = v[8], narrow = v[9] & 1;
+  /* (bounds in 128-bit arithmetic: products of i32 arguments never wrap into a passing range) */
+  const gb_wide mc = v[0], np = v[1], K = v[2], a = U32(v[3]), x = U32(v[4]), offs = U32(v[5]), c = U32(v[6]);
+  const gb_wide ldc = v[7], astride = v[8], narrow = v[9] & 1;
   if (np <= 0 || mc <= 0) return 0; /* the WASM loops write nothing either */
   if (K < 0 || ldc < 0 || astride < 0) return gb_fail(call, "K, ldc and astride must not be negative");
-  const int64_t ncols = 8 * np - (narrow ? 4 : 0);
+  const gb_wide ncols = 8 * np - (narrow ? 4 : 0);
   int whole = 0; /* the last vector of X read whole (its lanes past ncols dropped): the memory goes on past it */
   if (gb_range(call, "C", c, c + (mc - 1) * ldc + 4 * ncols)) return 1;
   if (K > 0) {
     if (gb_range(call, "the tap offsets", offs, offs + 4 * K)) return 1;
     /* A: the last row tile's rows, and a full tile before it (panels may overlap: astride < 24 K) */
-    const int64_t tl = (mc - 1) / CB_MR, rl = mc - CB_MR * tl;
-    int64_t ahi = tl * astride + 24 * (K - 1) + 4 * rl;
+    const gb_wide tl = (mc - 1) / CB_MR, rl = mc - CB_MR * tl;
+    gb_wide ahi = tl * astride + 24 * (K - 1) + 4 * rl;
     if (tl > 0 && (tl - 1) * astride + 24 * K > ahi) ahi = (tl - 1) * astride + 24 * K;
     if (gb_range(call, "A", a, a + ahi)) return 1;
     int64_t lo, hi;
-    offs_span((const int32_t *)gb_ptr(call, (uint32_t)offs), K, &lo, &hi);
+    offs_span((const int32_t *)gb_ptr(call, (uint32_t)offs), (int64_t)K, &lo, &hi);
     if (gb_range(call, "X (x + the tap offsets)", x + lo, x + hi + 4 * ncols)) return 1;
-    whole = x + hi + 4 * ((ncols + 15) & ~(int64_t)15) <= (int64_t)call->mem->len;
+    whole = x + hi + 4 * ((ncols + 15) & ~(gb_wide)15) <= (gb_wide)call->mem->len;
   }
   char *base = (char *)call->mem->base;
   if (mc > 1 && ldc < 4 * ncols) {
     /* C's rows overlap (no caller does this): panel by panel, row tiles in order, as the WASM
      * function writes them, so that the last write to each float is the same one */
     for (int64_t p = 0; p < np; p++) {
-      const int64_t n = ncols - 8 * p < 8 ? ncols - 8 * p : 8;
+      const int64_t n = ncols - 8 * p < 8 ? (int64_t)(ncols - 8 * p) : 8;
       if (call->isa >= GB_ISA_AVX512)
         cblock_avx512(call->mem->fma, (int)mc, (int)n, (int)K, base + a, base + x + 32 * p, (const int32_t *)(base + offs), base + c + 32 * p, (size_t)ldc, (size_t)astride, whole);
       else
@@ -180,18 +181,18 @@ static int native_cblock(gb_call *call) {
 
 static int native_wblock(gb_call *call) {
   const int32_t *v = call->i;
-  const int64_t mt = v[0], kt = v[1], J = v[2], dy = U32(v[3]), ldy = v[4], x = U32(v[5]), offs = U32(v[6]), dw = U32(v[7]), lddw = v[8];
+  const gb_wide mt = v[0], kt = v[1], J = v[2], dy = U32(v[3]), ldy = v[4], x = U32(v[5]), offs = U32(v[6]), dw = U32(v[7]), lddw = v[8];
   if (mt <= 0 || kt <= 0) return 0;
   if (J < 0 || (J & 3)) return gb_fail(call, "J must be a multiple of 4");
   if (ldy < 0 || lddw < 0) return gb_fail(call, "ldy and lddw must not be negative");
-  const int64_t rows = 2 * mt, taps = 4 * kt;
+  const gb_wide rows = 2 * mt, taps = 4 * kt;
   if (rows > 1 && lddw < 4 * taps) return gb_fail(call, "dW's rows overlap (lddw < 16 kt): the native kernel sums them in another order");
   if (gb_range(call, "dW", dw, dw + (rows - 1) * lddw + 4 * taps)) return 1;
   if (gb_range(call, "the tap offsets", offs, offs + 4 * taps)) return 1;
   if (J > 0) {
     if (gb_range(call, "dy", dy, dy + (rows - 1) * ldy + 4 * J)) return 1;
     int64_t lo, hi;
-    offs_span((const int32_t *)gb_ptr(call, (uint32_t)offs), taps, &lo, &hi);
+    offs_span((const int32_t *)gb_ptr(call, (uint32_t)offs), (int64_t)taps, &lo, &hi);
     if (gb_range(call, "X (x + the tap offsets)", x + lo, x + hi + 4 * J)) return 1;
   }
   char *base = (char *)call->mem->base;
@@ -204,16 +205,16 @@ static int native_wblock(gb_call *call) {
 
 static int native_vblock(gb_call *call) {
   const int32_t *v = call->i;
-  const int64_t ot = v[0], tt = v[1], J = v[2], x = U32(v[3]), offs = U32(v[4]), dyt = U32(v[5]), dytStep = v[6], c = U32(v[7]), cStep = v[8];
+  const gb_wide ot = v[0], tt = v[1], J = v[2], x = U32(v[3]), offs = U32(v[4]), dyt = U32(v[5]), dytStep = v[6], c = U32(v[7]), cStep = v[8];
   if (ot <= 0 || tt <= 0 || J < 4) return 0; /* as the WASM function */
   if (dytStep < 0 || cStep < 0) return gb_fail(call, "dytStep and cStep must not be negative");
-  const int64_t taps = 4 * tt;
+  const gb_wide taps = 4 * tt;
   if (ot > 1 && cStep < 32 * taps) return gb_fail(call, "C's channel tiles overlap (cStep < 128 tt): the native kernel sums them in another order");
   if (gb_range(call, "C", c, c + (ot - 1) * cStep + 32 * taps)) return 1;
   if (gb_range(call, "dy transposed", dyt, dyt + (ot - 1) * dytStep + 32 * J)) return 1;
   if (gb_range(call, "the tap offsets", offs, offs + 4 * taps)) return 1;
   int64_t lo, hi;
-  offs_span((const int32_t *)gb_ptr(call, (uint32_t)offs), taps, &lo, &hi);
+  offs_span((const int32_t *)gb_ptr(call, (uint32_t)offs), (int64_t)taps, &lo, &hi);
   if (gb_range(call, "X (x + the tap offsets)", x + lo, x + hi + 4 * J)) return 1;
   char *base = (char *)call->mem->base;
   if (call->isa >= GB_ISA_AVX512)
