@@ -290,7 +290,7 @@ export function wasmMode(): WasmMode {
 export function wasmInfo(): { wasm: boolean; fma: boolean; mode: WasmMode; error: string | null; threads: number; native: NativeInfo } {
   const w = compiledWasm();
   const n = nativeInfo();
-  const native = w && !w.native ? { ...n, on: false, names: [], why: n.on ? "the instance predates the library" : n.why } : n;
+  const native = w && !w.native ? { ...n, on: false, names: [], why: n.on ? "this instance's SIMD configuration is not the one the library is written for, or the instance predates it" : n.why } : n;
   return { wasm: w !== null, fma: w?.cfg.fma ?? false, mode, error: wasmError, threads: w ? threadsFor(w) : 1, native };
 }
 
