@@ -7,6 +7,7 @@
  * `npm run bench -- --lite` — the JupyterLite site: size, cold and warm load to the first cell, a LeNet-5 step in the browser (1 and 2 threads) next to Node's.
  * `npm run bench -- --hub` — 20 students' servers on gradbook hub under load (minutes; as root; not in the default run).
  * `npm run bench -- --guard` — the kernel's memory guard: its cost, and how fast it stops a runaway cell (minutes; not in the default run).
+ * `npm run bench -- --native-ab` — every `--kernels` row on the native kernels (Node) against the WASM exports they replace, interleaved in one process (not in the default run).
  * Each section prints gradbook and the reference measured in the same run, and their ratio.
  */
 const args = process.argv.slice(2);
