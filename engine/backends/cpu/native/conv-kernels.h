@@ -38,7 +38,7 @@ static inline __attribute__((always_inline)) void SFX(ctile)(
       const VT av = V_SET1(ap[r]);
       for (int v = 0; v < CV; v++) acc[r][v] = MADD(FMA, av, b[v], acc[r][v]);
     }
-    ap += CB_MR;
+    ap += GB_MR;
   }
   for (int r = 0; r < R; r++) {
     float *cr = (float *)((char *)c + r * ldc);
@@ -71,9 +71,9 @@ static const SFX(ct_fn) SFX(ct_table)[2][3][6][4] = { { CT_TABLE(0, 0), CT_TABLE
 /* cblock over `mc` rows and `ncols` columns (see conv.c); wholeLoads: X may be read in whole vectors past the last column */
 static void SFX(cblock)(int fma, int mc, int ncols, int K, const char *a, const char *x, const int32_t *offs, char *c, size_t ldc, size_t astride, int wholeLoads) {
   const int CVMAX = VW == 16 ? 4 : 2; /* 24 or 12 accumulators: 32 or 16 vector registers */
-  for (int i0 = 0; i0 < mc; i0 += CB_MR) {
-    const int R = mc - i0 < CB_MR ? mc - i0 : CB_MR;
-    const float *ap = (const float *)(a + (size_t)(i0 / CB_MR) * astride);
+  for (int i0 = 0; i0 < mc; i0 += GB_MR) {
+    const int R = mc - i0 < GB_MR ? mc - i0 : GB_MR;
+    const float *ap = (const float *)(a + (size_t)(i0 / GB_MR) * astride);
     char *crow = c + (size_t)i0 * ldc;
     for (int j0 = 0; j0 < ncols; j0 += CVMAX * VW) {
       const int n = ncols - j0 < CVMAX * VW ? ncols - j0 : CVMAX * VW;

@@ -31,7 +31,6 @@
 #include <stdint.h>
 #include "gb-native.h"
 
-#define CB_MR 6
 #define WQ_MAX 12
 #define VT_MAX 12
 
@@ -150,7 +149,7 @@ static int native_cblock(gb_call *call) {
   if (K > 0) {
     if (gb_range(call, "the tap offsets", offs, offs + 4 * K)) return 1;
     /* A: the last row tile's rows, and a full tile before it (panels may overlap: astride < 24 K) */
-    const gb_wide tl = (mc - 1) / CB_MR, rl = mc - CB_MR * tl;
+    const gb_wide tl = (mc - 1) / GB_MR, rl = mc - GB_MR * tl;
     gb_wide ahi = tl * astride + 24 * (K - 1) + 4 * rl;
     if (tl > 0 && (tl - 1) * astride + 24 * K > ahi) ahi = (tl - 1) * astride + 24 * K;
     if (gb_range(call, "A", a, a + ahi)) return 1;

@@ -196,10 +196,10 @@ NAPI_MODULE_INIT() {
     napi_set_element(env, names, n++, v);
   }
   napi_set_named_property(env, exports, "names", names);
-  // the SIMD module's layout the kernels assume (wasm/runtime.ts CONFIG): MR rows, NR columns a panel
-  napi_create_int32(env, 6, &v);
+  // the SIMD module's layout the kernels assume (gb-native.h): MR rows, NR columns a panel
+  napi_create_int32(env, GB_MR, &v);
   napi_set_named_property(env, exports, "mr", v);
-  napi_create_int32(env, 8, &v);
+  napi_create_int32(env, GB_NR, &v);
   napi_set_named_property(env, exports, "nr", v);
   napi_create_function(env, "peak", NAPI_AUTO_LENGTH, peak, NULL, &v);
   napi_set_named_property(env, exports, "peak", v);

@@ -11,6 +11,14 @@
 #define GB_MAX_ARGS 10
 
 /**
+ * The SIMD module's configuration the kernels are written for (wasm/runtime.ts CONFIG: MR 6, NV 2):
+ * the rows of a packed A panel and the columns of a packed B panel. The library exports them as
+ * `mr` / `nr`, and the runtime routes only instances of that configuration.
+ */
+#define GB_MR 6
+#define GB_NR 8
+
+/**
  * Range arithmetic: 128-bit, so that no product of i32 arguments (a panel count times a stride
  * times ...) wraps around into a range that passes the check. Compute every bound in it.
  */

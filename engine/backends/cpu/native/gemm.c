@@ -9,8 +9,8 @@
 
 #include "gb-native.h"
 
-#define MR 6 /* the SIMD module's configuration (wasm/runtime.ts CONFIG: MR 6, NV 2) */
-#define NR 8
+#define MR GB_MR /* the SIMD module's configuration (gb-native.h) */
+#define NR GB_NR
 
 // ---------------------------------------------------------------------------------------------
 // AVX-512 (16-float vectors: two packed panels of 8 columns side by side)
@@ -66,8 +66,7 @@ static void rows_of(const tile_fn* byRows, int maxRows, int mc, int kc, const ui
   while (i < mc) {
     int r = mc - i;
     if (r > maxRows) r = maxRows;
-    if (r > MR && r < 2 * MR && maxRows >= 2 * MR) r = MR; /* (a whole panel, then the rest) */
-    if (r > MR && maxRows < 2 * MR) r = MR;
+    if (r > MR && r < 2 * MR) r = MR; /* (a whole panel, then the rest; maxRows is MR or 2 MR) */
     byRows[r](kc, a + (int64_t)(i / MR) * astride, astep, astride, b, bstep, bstride, c + (int64_t)i * ldc, ldc, accum);
     i += r;
   }

@@ -70,8 +70,8 @@ static int native_pack(gb_call* call, int R) {
   return 0;
 }
 
-static int native_packa(gb_call* call) { return native_pack(call, 6); /* MR (wasm/runtime.ts CONFIG) */ }
-static int native_packb(gb_call* call) { return native_pack(call, 8); /* NR */ }
+static int native_packa(gb_call* call) { return native_pack(call, GB_MR); }
+static int native_packb(gb_call* call) { return native_pack(call, GB_NR); }
 
 GB_EXPORT("packa", native_packa, 7, 0, 0, GB_ISA_AVX2)
 GB_EXPORT("packb", native_packb, 7, 0, 0, GB_ISA_AVX2)
