@@ -2,22 +2,16 @@
 // same bits as the SIMD module's exports they replace, in both FMA modes, on random operands over
 // LeNet-5's shapes and the edges of each contract; convolutions through the engine with the native
 // kernels on and off (1 and 2 threads) bit for bit; a bad range a RangeError naming the export.
-import { spawnSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as K from "../../../engine/backends/cpu/kernels/index.ts";
 import { compiledWasm, ensureMemory, setCpuNative, type WasmInstance } from "../../../engine/backends/cpu/wasm/runtime.ts";
 import { nativeInfo } from "../../../engine/backends/cpu/native/loader.ts";
 import { poolInfo } from "../../../engine/backends/cpu/wasm/threads.ts";
-import { buildNative, NATIVE_PACKAGES } from "../../../scripts/native.mjs";
+import { buildNativeOrFail, vitestOnAvx2 } from "./native-setup.ts";
 import { rand } from "./xorshift.ts";
 
 beforeAll(() => {
-  // no silent skip: without gcc this fails and names the Debian packages to install
-  try {
-    buildNative({ quiet: true });
-  } catch (e) {
-    throw new Error(`the native kernels did not build on this machine (they need the Debian packages ${NATIVE_PACKAGES.join(" ")}): ${String(e)}`);
-  }
+  buildNativeOrFail();
   expect(nativeInfo().names).toEqual(expect.arrayContaining(["cblock", "wblock", "vblock"]));
 });
 
@@ -201,13 +195,9 @@ for (const fma of [true, false]) {
 describe("native convolution kernels: the AVX2 + FMA kernels", () => {
   it("give the SIMD module's bits too (this file's bits tests in a vitest of their own, GB_CPU_NATIVE_ISA=avx2)", () => {
     if (process.env.GB_CPU_NATIVE_ISA === "avx2") return; // (that vitest: its bits tests are the check)
-    const r = spawnSync(process.execPath, ["node_modules/vitest/vitest.mjs", "run", "tests/engine/kernels/native-conv.test.ts", "-t", "the SIMD module's bits, "], {
-      env: { ...process.env, GB_CPU_NATIVE_ISA: "avx2" },
-      encoding: "utf8",
-      timeout: 120_000,
-    });
-    const out = `${r.stdout}${r.stderr}`.replace(/\x1b\[[0-9;]*m/g, "");
-    expect(r.status, out.slice(-3000)).toBe(0);
+    const { status, stdout, stderr } = vitestOnAvx2("tests/engine/kernels/native-conv.test.ts", "the SIMD module's bits, ");
+    const out = stdout + stderr;
+    expect(status, out.slice(-3000)).toBe(0);
     expect(out).toMatch(/Tests\s+6 passed \| 3 skipped/);
   }, 130_000);
 });

@@ -8,18 +8,11 @@ import * as K from "../../../engine/backends/cpu/kernels/index.ts";
 import { compiledWasm, ensureMemory, setCpuNative, type WasmInstance } from "../../../engine/backends/cpu/wasm/runtime.ts";
 import { nativeInfo } from "../../../engine/backends/cpu/native/loader.ts";
 import { poolInfo } from "../../../engine/backends/cpu/wasm/threads.ts";
-import { buildNative, NATIVE_LIB, NATIVE_PACKAGES } from "../../../scripts/native.mjs";
+import { NATIVE_LIB } from "../../../scripts/native.mjs";
+import { buildNativeOrFail, vitestOnAvx2 } from "./native-setup.ts";
 import { rand } from "./xorshift.ts";
 
-beforeAll(() => {
-  // the build (npm run build) made it; made here again only where a source is newer. No silent
-  // skip: without gcc this fails and names the Debian packages to install.
-  try {
-    buildNative({ quiet: true });
-  } catch (e) {
-    throw new Error(`the native kernels did not build on this machine (they need the Debian packages ${NATIVE_PACKAGES.join(" ")}): ${String(e)}`);
-  }
-});
+beforeAll(buildNativeOrFail);
 
 afterAll(() => {
   setCpuNative(true);
@@ -247,12 +240,8 @@ describe("native kernels: the AVX2 + FMA path", () => {
       return;
     }
     if (nativeInfo().isa !== "avx512") return; // an AVX2 machine ran them above already
-    const r = spawnSync(process.execPath, ["node_modules/vitest/vitest.mjs", "run", "tests/engine/kernels/native.test.ts", "-t", "the same bits|the same bytes|the AVX2"], {
-      env: { ...process.env, GB_CPU_NATIVE_ISA: "avx2" }, encoding: "utf8", timeout: 120_000,
-    });
-    expect(r.status, r.stdout + r.stderr).toBe(0);
-    // eslint-disable-next-line no-control-regex
-    const out = r.stdout.replace(/\x1b\[[0-9;]*m/g, "");
+    const { status, stdout: out, stderr } = vitestOnAvx2("tests/engine/kernels/native.test.ts", "the same bits|the same bytes|the AVX2");
+    expect(status, out + stderr).toBe(0);
     expect(out).toMatch(/Tests\s+[5-9]\d* passed/);
     expect(out).not.toMatch(/failed/);
   });
