@@ -31,20 +31,26 @@ function peakModule(fma: boolean): Uint8Array<ArrayBuffer> {
   return buildModule([{ name: "run", params: [I32], results: [0x7d], locals: [V128, V128, ...Array(ACC).fill(V128)], body: c }]);
 }
 
+/** The least CPU seconds (user + system) of 7 calls of `fn`, after one call to warm it up. */
+function bestCpuSeconds(fn: () => void): number {
+  fn();
+  let best = Infinity;
+  for (let r = 0; r < 7; r++) {
+    const u0 = process.cpuUsage();
+    fn();
+    const u = process.cpuUsage(u0);
+    best = Math.min(best, (u.user + u.system) / 1e6);
+  }
+  return best;
+}
+
 /** Single-thread SIMD128 peak in GFLOP/s (best of a few runs of ~50 ms), and whether it used FMA. */
 export function simd128Peak(): { gflops: number; fma: boolean } {
   let bytes = peakModule(true), fma = true;
   if (!WebAssembly.validate(bytes)) [bytes, fma] = [peakModule(false), false];
   const run = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory: new WebAssembly.Memory({ initial: 1 }) } }).exports.run as (n: number) => number;
   const iters = 2_000_000;
-  run(iters);
-  let best = Infinity;
-  for (let r = 0; r < 7; r++) {
-    const u0 = process.cpuUsage();
-    run(iters);
-    const u = process.cpuUsage(u0);
-    best = Math.min(best, (u.user + u.system) / 1e6);
-  }
+  const best = bestCpuSeconds(() => run(iters));
   return { gflops: (iters * ACC * 8) / best / 1e9, fma };
 }
 
@@ -57,14 +63,8 @@ export function nativePeak(): { gflops: number; isa: string } | null {
   const lib = nativeLibrary();
   if (!lib) return null;
   const iters = 2_000_000;
-  lib.peak(iters);
-  let best = Infinity, flops = 0;
-  for (let r = 0; r < 7; r++) {
-    const u0 = process.cpuUsage();
-    flops = lib.peak(iters);
-    const u = process.cpuUsage(u0);
-    best = Math.min(best, (u.user + u.system) / 1e6);
-  }
+  let flops = 0;
+  const best = bestCpuSeconds(() => void (flops = lib.peak(iters)));
   return { gflops: flops / best / 1e9, isa: lib.isa };
 }
 
