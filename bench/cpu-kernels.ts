@@ -89,6 +89,9 @@ function giveBack(r: Float32Array): void {
   if (isResident(r)) freeResident(r);
 }
 
+/** `s` padded with spaces to `n` characters (the tables' columns). */
+const pad = (s: string, n: number) => s.padEnd(n);
+
 export function buildCases(): Case[] {
   const cases: Case[] = [];
   const rand = (n: number, seed: number) => operand(randArray(n, seed));
@@ -278,7 +281,6 @@ export async function benchCpuKernels(): Promise<void> {
         for (let i = 0; i < x.length; i++) out[i] = f(x[i]);
       }, 3);
   }
-  const pad = (s: string, n: number) => (s.length >= n ? s : s + " ".repeat(n - s.length));
   const num = (v: number, d = 2) => (Number.isFinite(v) ? v.toFixed(d) : "-");
   if (othersBusy !== null) console.log(`other processes kept ${othersBusy.toFixed(2)} cores busy, on average, while the kernels were measured`);
   console.log(`operands: ${residentStorage() === "always" ? "in the WASM memory, as the CPU backend keeps a tensor's storage by default here (resident storage); each call's result given back after it" : "ordinary arrays (resident storage off)"}`);
@@ -400,7 +402,6 @@ export async function benchNativeAB(): Promise<void> {
   }
   setCpuNative(true);
   setNumThreads(many);
-  const pad = (s: string, n: number) => (s.length >= n ? s : s + " ".repeat(n - s.length));
   console.log(`${pad("kernel", 36)} 1 thread (CPU ms): WASM -> native (speed-up, native GFLOP/s, % of the native peak)` + (many > 1 ? ` | ${many} threads (wall ms): WASM -> native (speed-up)` : ""));
   for (const c of cases) {
     const w1 = best[`${c.name}|1|false`].cpu, n1 = best[`${c.name}|1|true`].cpu;
